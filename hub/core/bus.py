@@ -1,0 +1,238 @@
+"""The event bus: fire events, listen to them, and the @callback marker for inline handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from hub.core.context import Context
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+
+MATCH_ALL = "*"
+EVENT_STATE_CHANGED = "state_changed"
+EVENT_STATE_REPORTED = "state_reported"
+EVENT_CALL_SERVICE = "call_service"
+EVENT_SERVICE_REGISTERED = "service_registered"
+EVENT_SERVICE_REMOVED = "service_removed"
+EVENT_HUB_START = "homeassistant_start"
+EVENT_HUB_STARTED = "homeassistant_started"
+EVENT_HUB_STOP = "homeassistant_stop"
+EVENT_HUB_FINAL_WRITE = "homeassistant_final_write"
+EVENT_HUB_CLOSE = "homeassistant_close"
+# Home Assistant keeps these out of "*" subscriptions: they are frequent and rarely wanted.
+EXCLUDED_FROM_MATCH_ALL = frozenset({EVENT_STATE_REPORTED, EVENT_HUB_CLOSE})
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def callback(func: _F) -> _F:
+    """Mark a function as safe to run inline in the event loop (it must not block)."""
+    setattr(func, "_hub_callback", True)
+    return func
+
+
+def is_callback(func: Callable[..., Any]) -> bool:
+    """Return whether func was marked with @callback."""
+    return getattr(func, "_hub_callback", False) is True
+
+
+class EventOrigin(StrEnum):
+    """Where an event came from."""
+
+    local = "LOCAL"
+    remote = "REMOTE"
+
+
+class Event:
+    """Something that happened, with its data and context."""
+
+    __slots__ = ("event_type", "data", "origin", "time_fired_timestamp", "context")
+
+    def __init__(
+        self,
+        event_type: str,
+        data: dict[str, Any] | None = None,
+        origin: EventOrigin = EventOrigin.local,
+        time_fired_timestamp: float | None = None,
+        context: Context | None = None,
+    ) -> None:
+        self.event_type = event_type
+        self.data = data if data is not None else {}
+        self.origin = origin
+        self.time_fired_timestamp = (
+            time_fired_timestamp if time_fired_timestamp is not None else time.time()
+        )
+        self.context = context if context is not None else Context()
+
+    @property
+    def time_fired(self) -> datetime:
+        """Return when the event was fired, as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.time_fired_timestamp, UTC)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the event as Home Assistant serialises it."""
+        return {
+            "event_type": self.event_type,
+            "data": self.data,
+            "origin": self.origin.value,
+            "time_fired": self.time_fired.isoformat(),
+            "context": self.context.as_dict(),
+        }
+
+    def __repr__(self) -> str:
+        return f"<Event {self.event_type}[{self.origin.value[0]}]: {self.data}>"
+
+
+
+Handler = Callable[[Event], Coroutine[Any, Any, None] | None]
+EventFilter = Callable[[Event], bool]
+
+
+class Listener:
+    """One subscription: a handler, how to run it, and an optional filter."""
+
+    __slots__ = ("event_type", "handler", "inline", "is_coroutine", "event_filter", "once", "removed")
+
+    def __init__(
+        self, event_type: str, handler: Handler, event_filter: EventFilter | None, once: bool
+    ) -> None:
+        self.event_type = event_type
+        self.handler = handler
+        self.inline = is_callback(handler)
+        self.is_coroutine = asyncio.iscoroutinefunction(handler)
+        self.event_filter = event_filter
+        self.once = once
+        self.removed = False
+
+
+class EventBus:
+    """Deliver events to the listeners of their type and to match-all listeners."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._listeners: dict[str, list[Listener]] = {}
+        self._match_all: list[Listener] = []
+
+    def has_listeners(self, event_type: str) -> bool:
+        """Return whether firing event_type would reach anybody."""
+        if event_type in self._listeners:
+            return True
+        return bool(self._match_all) and event_type not in EXCLUDED_FROM_MATCH_ALL
+
+    def listener_counts(self) -> dict[str, int]:
+        """Return the number of listeners per event type ("*" for match-all)."""
+        counts = {key: len(value) for key, value in self._listeners.items()}
+        if self._match_all:
+            counts[MATCH_ALL] = len(self._match_all)
+        return counts
+
+    def fire(
+        self,
+        event_type: str,
+        data: dict[str, Any] | None = None,
+        origin: EventOrigin = EventOrigin.local,
+        context: Context | None = None,
+        time_fired: float | None = None,
+    ) -> None:
+        """Fire an event; listeners marked @callback run before this returns."""
+        listeners = self._listeners.get(event_type)
+        match_all = self._match_all if event_type not in EXCLUDED_FROM_MATCH_ALL else None
+        if not listeners and not match_all:
+            return
+        event = Event(event_type, data, origin, time_fired, context)
+        if listeners:
+            self.deliver(event, listeners)
+        if match_all:
+            self.deliver(event, match_all)
+
+    def fire_event(self, event: Event) -> None:
+        """Deliver an Event object that was already built (the state machine reuses its own)."""
+        listeners = self._listeners.get(event.event_type)
+        if listeners:
+            self.deliver(event, listeners)
+        if self._match_all and event.event_type not in EXCLUDED_FROM_MATCH_ALL:
+            self.deliver(event, self._match_all)
+
+    def deliver(self, event: Event, listeners: list[Listener]) -> None:
+        """Run listeners for an event, honouring filters and one-shot listeners."""
+        # Iterate over a snapshot only when a one-shot listener may remove itself meanwhile.
+        for listener in tuple(listeners) if len(listeners) > 1 else listeners:
+            if listener.removed:
+                continue
+            if listener.event_filter is not None:
+                try:
+                    if not listener.event_filter(event):
+                        continue
+                except Exception:  # noqa: BLE001 - a broken filter must not stop delivery
+                    _LOGGER.exception("Error in event filter for %s", event.event_type)
+                    continue
+            if listener.once:
+                self.remove(listener)
+            self._run(listener, event)
+
+    def _run(self, listener: Listener, event: Event) -> None:
+        """Run one listener's handler the way it asked to be run."""
+        handler = listener.handler
+        if listener.inline:
+            try:
+                handler(event)
+            except Exception:  # noqa: BLE001 - one bad handler must not break the others
+                _LOGGER.exception("Error running handler %r for %s", handler, event.event_type)
+        elif listener.is_coroutine:
+            self._hub.create_task(handler(event), f"event handler {event.event_type}")  # type: ignore[arg-type]
+        else:
+            # A plain function may block: run it in the executor, as Home Assistant does.
+            self._hub.run_in_executor(handler, event)
+
+    def listen(
+        self,
+        event_type: str,
+        handler: Handler,
+        event_filter: EventFilter | None = None,
+    ) -> Callable[[], None]:
+        """Call handler for every event of event_type ("*" for all); return the unsubscribe.
+
+        Args:
+            event_type: the event type, or "*" for every event except state_reported.
+            handler: a coroutine function (run as a task), an @callback function (run inline),
+                or a plain function (run in the executor).
+            event_filter: an @callback predicate; the handler runs only when it returns True.
+
+        Returns:
+            A function that removes the listener.
+        """
+        return self._add(event_type, Listener(event_type, handler, event_filter, once=False))
+
+    def listen_once(self, event_type: str, handler: Handler) -> Callable[[], None]:
+        """Call handler for the next event of event_type only; return the unsubscribe."""
+        return self._add(event_type, Listener(event_type, handler, None, once=True))
+
+    def _add(self, event_type: str, listener: Listener) -> Callable[[], None]:
+        if event_type == MATCH_ALL:
+            self._match_all.append(listener)
+        else:
+            self._listeners.setdefault(event_type, []).append(listener)
+
+        return lambda: self.remove(listener)
+
+    def remove(self, listener: Listener) -> None:
+        """Remove a listener (a second removal does nothing)."""
+        if listener.removed:
+            return
+        listener.removed = True
+        if listener.event_type == MATCH_ALL:
+            self._match_all.remove(listener)
+            return
+        listeners = self._listeners[listener.event_type]
+        listeners.remove(listener)
+        if not listeners:
+            del self._listeners[listener.event_type]

@@ -1,0 +1,62 @@
+"""Context: why something happened (who asked, and what caused it)."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_getrandbits = random.getrandbits
+
+
+def ulid_at(timestamp: float) -> str:
+    """Return a ULID string (26 chars, Crockford base32) for a Unix timestamp.
+
+    Context ids are identifiers, not secrets, so the fast PRNG is good enough here.
+    """
+    value = (int(timestamp * 1000) << 80) | _getrandbits(80)
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+class Context:
+    """Why something happened: a user's request, or another event's context as parent.
+
+    The id is made on first use: most contexts on a hot path are never serialised, and a
+    ULID costs more than the rest of a state write.
+    """
+
+    __slots__ = ("_id", "_created", "user_id", "parent_id", "origin_event")
+
+    def __init__(
+        self, user_id: str | None = None, parent_id: str | None = None, id: str | None = None
+    ) -> None:
+        self._id = id
+        self._created = time.time()
+        self.user_id = user_id
+        self.parent_id = parent_id
+        self.origin_event: Any = None
+
+    @property
+    def id(self) -> str:
+        """Return the context id, a ULID made from the creation time."""
+        if self._id is None:
+            self._id = ulid_at(self._created)
+        return self._id
+
+    def as_dict(self) -> dict[str, str | None]:
+        """Return the context as Home Assistant serialises it."""
+        return {"id": self.id, "parent_id": self.parent_id, "user_id": self.user_id}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Context) and self.id == other.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"<Context id={self.id} user_id={self.user_id} parent_id={self.parent_id}>"

@@ -1,0 +1,309 @@
+"""The entities of the running hub: adding, removing, naming, and the domain services."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Protocol
+
+import voluptuous as vol
+
+from hub.core.entity import (
+    ButtonEntity,
+    Entity,
+    NumberEntity,
+    SelectEntity,
+    TextEntity,
+    ToggleEntity,
+)
+from hub.core.services import ENTITY_MATCH_ALL, ServiceCall
+from hub.exceptions import HubError, ServiceValidationError
+from hub.util import slugify
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class EntityRegistryEntry(Protocol):
+    """What the core reads from an entity registry entry."""
+
+    entity_id: str
+    name: str | None
+    icon: str | None
+    disabled_by: str | None
+
+
+class EntityRegistry(Protocol):
+    """The persisted entity registry, as the core uses it (implemented in hub.registry)."""
+
+    async def get_or_create(
+        self, domain: str, platform: str, unique_id: str, **kwargs: Any
+    ) -> EntityRegistryEntry: ...
+
+
+class DeviceEntry(Protocol):
+    """What the core reads from a device registry entry."""
+
+    id: str
+    name: str | None
+    name_by_user: str | None
+
+
+class DeviceRegistry(Protocol):
+    """The persisted device registry, as the core uses it (implemented in hub.registry)."""
+
+    async def get_or_create(self, *, integration: str, **kwargs: Any) -> DeviceEntry: ...
+
+
+DEVICE_INFO_KEYS = (
+    "identifiers",
+    "connections",
+    "name",
+    "manufacturer",
+    "model",
+    "model_id",
+    "sw_version",
+    "hw_version",
+    "serial_number",
+    "suggested_area",
+    "configuration_url",
+    "via_device",
+)
+
+
+class Entities:
+    """Every entity object the hub runs, by entity_id, and the services of their domains."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._entities: dict[str, Entity] = {}
+        self._domains_with_services: set[str] = set()
+        self.entity_registry: EntityRegistry | None = None
+        self.device_registry: DeviceRegistry | None = None
+
+    def get(self, entity_id: str) -> Entity | None:
+        """Return the entity object for entity_id."""
+        return self._entities.get(entity_id)
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._entities.values()))
+
+    def for_domain(self, domain: str) -> list[Entity]:
+        """Return the entities of one domain."""
+        return [e for e in self._entities.values() if e.domain == domain]
+
+    async def add(self, entity: Entity, platform: str) -> Entity:
+        """Give the entity its entity_id and device, write its first state, and return it.
+
+        With a unique_id the entity registry decides the entity_id, so a user's rename
+        survives restarts; without one the entity_id comes from the name.
+        """
+        if not entity.domain:
+            message = f"{type(entity).__name__} has no domain"
+            raise HubError(message)
+        entity.hub = self._hub
+        entity.platform = platform
+        if entity.device_info and self.device_registry is not None:
+            info = {k: v for k, v in entity.device_info.items() if k in DEVICE_INFO_KEYS}
+            device = await self.device_registry.get_or_create(integration=platform, **info)
+            entity.device_id = device.id
+            entity.device_name = device.name_by_user or device.name
+        elif entity.device_info:
+            entity.device_name = entity.device_info.get("name")
+        if entity.unique_id is not None and self.entity_registry is not None:
+            entry = await self.entity_registry.get_or_create(
+                entity.domain,
+                platform,
+                entity.unique_id,
+                suggested_object_id=self._suggested_object_id(entity),
+                device_id=entity.device_id,
+                original_name=entity.name,
+                original_icon=entity.icon,
+                original_device_class=entity.device_class,
+                unit_of_measurement=entity.unit_of_measurement,
+                entity_category=entity.entity_category,
+            )
+            entity.entity_id = entry.entity_id
+            entity.registry_name = entry.name
+            entity.registry_icon = entry.icon
+            if entry.disabled_by is not None:
+                _LOGGER.debug("Not adding disabled entity %s", entry.entity_id)
+                return entity
+        elif entity.entity_id is None:
+            entity.entity_id = self._free_entity_id(entity.domain, self._suggested_object_id(entity))
+        if entity.entity_id in self._entities:
+            message = f"Entity id already exists: {entity.entity_id} (from {platform})"
+            raise HubError(message)
+        self._entities[entity.entity_id] = entity
+        self._ensure_domain_services(entity.domain)
+        await entity.added_to_hub()
+        entity.write_state()
+        return entity
+
+    async def remove(self, entity_id: str) -> None:
+        """Remove an entity object and its state."""
+        entity = self._entities.pop(entity_id, None)
+        if entity is None:
+            return
+        await entity.will_remove_from_hub()
+        self._hub.states.remove(entity_id)
+
+    def _suggested_object_id(self, entity: Entity) -> str:
+        if entity.entity_id:
+            return entity.entity_id.partition(".")[2]
+        if entity.has_entity_name and entity.device_name:
+            return slugify(f"{entity.device_name} {entity.name or ''}".strip())
+        return slugify(entity.name or entity.unique_id or entity.domain)
+
+    def _free_entity_id(self, domain: str, object_id: str) -> str:
+        candidate = f"{domain}.{object_id}"
+        number = 2
+        while candidate in self._entities or self._hub.states.get(candidate) is not None:
+            candidate = f"{domain}.{object_id}_{number}"
+            number += 1
+        return candidate
+
+    def entities_for(self, call: ServiceCall, domain: str) -> list[Entity]:
+        """Return the entities of domain that a service call targets."""
+        ids = call.entity_ids
+        if ids is None:
+            message = f"Service {call.domain}.{call.service} needs a target: entity_id or device_id"
+            raise ServiceValidationError(message)
+        if ids == [ENTITY_MATCH_ALL]:
+            return self.for_domain(domain)
+        found = []
+        for entity_id in ids:
+            entity = self._entities.get(entity_id)
+            if entity is not None and entity.domain == domain:
+                found.append(entity)
+            elif entity is None and entity_id.startswith(f"{domain}."):
+                _LOGGER.warning("Referenced entity %s is missing or not available", entity_id)
+        return found
+
+    def _ensure_domain_services(self, domain: str) -> None:
+        if domain in self._domains_with_services:
+            return
+        self._domains_with_services.add(domain)
+        for service, method, schema in DOMAIN_SERVICES.get(domain, ()):
+            self._hub.services.register(
+                domain, service, self._entity_service_handler(domain, method), schema
+            )
+
+    def _entity_service_handler(self, domain: str, method: str):  # type: ignore[no-untyped-def]
+        async def handle(call: ServiceCall) -> None:
+            entities = self.entities_for(call, domain)
+            kwargs = {k: v for k, v in call.data.items() if k not in ("entity_id", "device_id")}
+            results = await asyncio.gather(
+                *(_call_entity(entity, method, kwargs, call) for entity in entities),
+                return_exceptions=True,
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+        return handle
+
+
+async def _call_entity(entity: Entity, method: str, kwargs: dict[str, Any], call: ServiceCall) -> None:
+    # The context of the call travels to the state the entity writes next.
+    entity.context = call.context
+    if method == "set_number":
+        assert isinstance(entity, NumberEntity)
+        await entity.set_value(entity.check_value(float(kwargs["value"])))
+    elif method == "set_text":
+        assert isinstance(entity, TextEntity)
+        await entity.set_value(entity.check_value(str(kwargs["value"])))
+    elif method == "select_option":
+        assert isinstance(entity, SelectEntity)
+        await entity.select_option(entity.check_option(str(kwargs["option"])))
+    elif method in ("select_first", "select_last", "select_next", "select_previous"):
+        assert isinstance(entity, SelectEntity)
+        await entity.select_option(_cycle_option(entity, method, kwargs.get("cycle", True)))
+    elif method == "press":
+        assert isinstance(entity, ButtonEntity)
+        await entity.pressed()
+    else:
+        await getattr(entity, method)(**kwargs)
+
+
+def _cycle_option(entity: SelectEntity, method: str, cycle: bool) -> str:
+    options = list(entity.options)
+    if not options:
+        message = f"Select {entity.entity_id} has no options"
+        raise ServiceValidationError(message)
+    if method == "select_first":
+        return options[0]
+    if method == "select_last":
+        return options[-1]
+    step = 1 if method == "select_next" else -1
+    if entity.current_option not in options:
+        return options[0] if step == 1 else options[-1]
+    index = options.index(entity.current_option) + step
+    if cycle:
+        return options[index % len(options)]
+    return options[max(0, min(index, len(options) - 1))]
+
+
+_TARGET = {vol.Optional("entity_id"): object, vol.Optional("device_id"): object}
+_TARGET_ONLY = vol.Schema(_TARGET, extra=vol.ALLOW_EXTRA)
+_NUMBER = vol.Schema({**_TARGET, vol.Required("value"): vol.Coerce(float)})
+_TEXT = vol.Schema({**_TARGET, vol.Required("value"): vol.Coerce(str)})
+_OPTION = vol.Schema({**_TARGET, vol.Required("option"): vol.Coerce(str)})
+_CYCLE = vol.Schema({**_TARGET, vol.Optional("cycle", default=True): bool})
+_PRESS = vol.Schema(_TARGET)
+_TOGGLE = [
+    ("turn_on", "turn_on", _TARGET_ONLY),
+    ("turn_off", "turn_off", _TARGET_ONLY),
+    ("toggle", "toggle", _TARGET_ONLY),
+]
+
+DOMAIN_SERVICES: dict[str, list[tuple[str, str, vol.Schema]]] = {
+    "switch": _TOGGLE,
+    "light": _TOGGLE,
+    "number": [("set_value", "set_number", _NUMBER)],
+    "text": [("set_value", "set_text", _TEXT)],
+    "select": [
+        ("select_option", "select_option", _OPTION),
+        ("select_first", "select_first", _PRESS),
+        ("select_last", "select_last", _PRESS),
+        ("select_next", "select_next", _CYCLE),
+        ("select_previous", "select_previous", _CYCLE),
+    ],
+    "button": [("press", "press", _PRESS)],
+}
+
+
+def register_core_services(hub: Hub) -> None:
+    """Register homeassistant.turn_on/turn_off/toggle, which fan out to each domain's service."""
+
+    def make(service: str):  # type: ignore[no-untyped-def]
+        async def handle(call: ServiceCall) -> None:
+            by_domain: dict[str, list[str]] = defaultdict(list)
+            ids = call.entity_ids or []
+            if ids == [ENTITY_MATCH_ALL]:
+                ids = [e.entity_id for e in hub.entities if isinstance(e, ToggleEntity) and e.entity_id]
+            for entity_id in ids:
+                by_domain[entity_id.partition(".")[0]].append(entity_id)
+            data = {k: v for k, v in call.data.items() if k not in ("entity_id", "device_id")}
+            calls = []
+            for domain, entity_ids in by_domain.items():
+                if not hub.services.has_service(domain, service):
+                    _LOGGER.warning("Unable to find service %s.%s", domain, service)
+                    continue
+                calls.append(
+                    hub.services.call(
+                        domain, service, {**data, "entity_id": entity_ids}, context=call.context
+                    )
+                )
+            await asyncio.gather(*calls)
+
+        return handle
+
+    for service in ("turn_on", "turn_off", "toggle"):
+        hub.services.register("homeassistant", service, make(service), _TARGET_ONLY)

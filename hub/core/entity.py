@@ -1,0 +1,330 @@
+"""The Entity base class and the entity domains the hub ships with.
+
+An integration subclasses one of the domain classes, sets plain attributes, and calls
+`write_state()` whenever its value changes. The domain services (switch.turn_on, ...) are
+registered by hub.core.entities and call the methods defined here.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hub.core.context import Context
+from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from hub.exceptions import HubError, ServiceValidationError
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+DOMAINS = ("sensor", "binary_sensor", "switch", "number", "select", "text", "button")
+
+
+class Entity:
+    """Something with a state: a sensor reading, a relay, a setting.
+
+    Subclasses set these attributes (plain values, no properties needed) and implement
+    `state_value()`; `write_state()` publishes the result to the state machine.
+    """
+
+    domain: ClassVar[str] = ""
+
+    entity_id: str | None = None
+    unique_id: str | None = None
+    name: str | None = None
+    has_entity_name: bool = False
+    icon: str | None = None
+    device_class: str | None = None
+    unit_of_measurement: str | None = None
+    entity_category: str | None = None
+    entity_picture: str | None = None
+    supported_features: int | None = None
+    assumed_state: bool = False
+    available: bool = True
+    force_update: bool = False
+    device_info: dict[str, Any] | None = None
+    extra_state_attributes: dict[str, Any] | None = None
+
+    hub: Hub | None = None
+    platform: str | None = None
+    device_id: str | None = None
+    registry_name: str | None = None
+    registry_icon: str | None = None
+    device_name: str | None = None
+    context: Context | None = None
+
+    def state_value(self) -> Any:
+        """Return the current state value (None means unknown)."""
+        return None
+
+    def capability_attributes(self) -> dict[str, Any] | None:
+        """Return attributes that describe what the entity can do (options, min, max)."""
+        return None
+
+    @property
+    def friendly_name(self) -> str | None:
+        """Return the name people see: the user's name, else device name + entity name."""
+        if self.registry_name:
+            return self.registry_name
+        if self.has_entity_name and self.device_name:
+            return f"{self.device_name} {self.name}" if self.name else self.device_name
+        return self.name
+
+    def state_attributes(self) -> dict[str, Any]:
+        """Return every attribute the state carries."""
+        attrs: dict[str, Any] = {}
+        capabilities = self.capability_attributes()
+        if capabilities:
+            attrs.update(capabilities)
+        if self.available and self.extra_state_attributes:
+            attrs.update(self.extra_state_attributes)
+        if self.unit_of_measurement is not None:
+            attrs["unit_of_measurement"] = self.unit_of_measurement
+        if self.device_class is not None:
+            attrs["device_class"] = self.device_class
+        icon = self.registry_icon or self.icon
+        if icon is not None:
+            attrs["icon"] = icon
+        if self.entity_picture is not None:
+            attrs["entity_picture"] = self.entity_picture
+        if self.supported_features is not None:
+            attrs["supported_features"] = self.supported_features
+        if self.assumed_state:
+            attrs["assumed_state"] = True
+        name = self.friendly_name
+        if name is not None:
+            attrs["friendly_name"] = name
+        return attrs
+
+    def state_string(self) -> str:
+        """Return the state as the string the state machine stores."""
+        if not self.available:
+            return STATE_UNAVAILABLE
+        value = self.state_value()
+        if value is None:
+            return STATE_UNKNOWN
+        if isinstance(value, bool):
+            return STATE_ON if value else STATE_OFF
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return str(value)
+
+    def write_state(self, context: Context | None = None) -> None:
+        """Publish the current state to the state machine."""
+        if self.hub is None or self.entity_id is None:
+            message = f"Entity {self!r} was not added to a hub yet"
+            raise HubError(message)
+        self.hub.states.set(
+            self.entity_id,
+            self.state_string(),
+            self.state_attributes(),
+            self.force_update,
+            context or self.context,
+        )
+        self.context = None
+
+    async def added_to_hub(self) -> None:
+        """Run once the entity has its entity_id and before its first state is written."""
+
+    async def will_remove_from_hub(self) -> None:
+        """Run before the entity is removed: release subscriptions here."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.entity_id or self.name}>"
+
+
+class SensorEntity(Entity):
+    """A reading: power, energy, voltage, temperature..."""
+
+    domain = "sensor"
+    state_class: str | None = None
+    native_value: Any = None
+    options: list[str] | None = None
+    suggested_display_precision: int | None = None
+    last_reset: datetime | None = None
+
+    def state_value(self) -> Any:
+        """Return the reading."""
+        return self.native_value
+
+    def capability_attributes(self) -> dict[str, Any] | None:
+        """Return state_class and the options of an enum sensor."""
+        attrs: dict[str, Any] = {}
+        if self.state_class is not None:
+            attrs["state_class"] = self.state_class
+        if self.options is not None:
+            attrs["options"] = self.options
+        if self.last_reset is not None:
+            attrs["last_reset"] = self.last_reset.isoformat()
+        return attrs or None
+
+
+class BinarySensorEntity(Entity):
+    """Something that is on or off: motion, a door, a device being online."""
+
+    domain = "binary_sensor"
+    is_on: bool | None = None
+
+    def state_value(self) -> Any:
+        """Return on/off, or None when unknown."""
+        return None if self.is_on is None else bool(self.is_on)
+
+
+class ToggleEntity(Entity):
+    """An entity that can be turned on and off."""
+
+    is_on: bool | None = None
+
+    def state_value(self) -> Any:
+        """Return on/off, or None when unknown."""
+        return None if self.is_on is None else bool(self.is_on)
+
+    async def turn_on(self, **kwargs: Any) -> None:
+        """Turn the entity on."""
+        raise NotImplementedError
+
+    async def turn_off(self, **kwargs: Any) -> None:
+        """Turn the entity off."""
+        raise NotImplementedError
+
+    async def toggle(self, **kwargs: Any) -> None:
+        """Turn the entity off when it is on, otherwise on."""
+        if self.is_on:
+            await self.turn_off(**kwargs)
+        else:
+            await self.turn_on(**kwargs)
+
+
+class SwitchEntity(ToggleEntity):
+    """A relay or a smart plug."""
+
+    domain = "switch"
+
+
+class NumberEntity(Entity):
+    """A numeric setting with a range and a step."""
+
+    domain = "number"
+    native_value: float | None = None
+    native_min_value: float = 0.0
+    native_max_value: float = 100.0
+    native_step: float = 1.0
+    mode: str = "auto"
+
+    def state_value(self) -> Any:
+        """Return the value."""
+        return self.native_value
+
+    def capability_attributes(self) -> dict[str, Any] | None:
+        """Return min, max, step and mode."""
+        return {
+            "min": self.native_min_value,
+            "max": self.native_max_value,
+            "step": self.native_step,
+            "mode": self.mode,
+        }
+
+    def check_value(self, value: float) -> float:
+        """Return value if it lies in the range, else raise ServiceValidationError."""
+        if not self.native_min_value <= value <= self.native_max_value:
+            message = (
+                f"Value {value} for {self.entity_id} is outside valid range "
+                f"{self.native_min_value} - {self.native_max_value}"
+            )
+            raise ServiceValidationError(message)
+        return value
+
+    async def set_value(self, value: float) -> None:
+        """Set a new value."""
+        raise NotImplementedError
+
+
+class SelectEntity(Entity):
+    """A choice among options."""
+
+    domain = "select"
+    options: list[str] = []
+    current_option: str | None = None
+
+    def state_value(self) -> Any:
+        """Return the selected option."""
+        return self.current_option
+
+    def capability_attributes(self) -> dict[str, Any] | None:
+        """Return the options."""
+        return {"options": list(self.options)}
+
+    def check_option(self, option: str) -> str:
+        """Return option if it is one of the options, else raise ServiceValidationError."""
+        if option not in self.options:
+            message = f"Option {option} is not valid for {self.entity_id}: expected one of {', '.join(self.options)}"
+            raise ServiceValidationError(message)
+        return option
+
+    async def select_option(self, option: str) -> None:
+        """Select an option."""
+        raise NotImplementedError
+
+
+class TextEntity(Entity):
+    """A text value with length limits and an optional pattern."""
+
+    domain = "text"
+    native_value: str | None = None
+    native_min: int = 0
+    native_max: int = 255
+    pattern: str | None = None
+    mode: str = "text"
+
+    def state_value(self) -> Any:
+        """Return the text."""
+        return self.native_value
+
+    def capability_attributes(self) -> dict[str, Any] | None:
+        """Return min, max, pattern and mode."""
+        return {
+            "min": self.native_min,
+            "max": self.native_max,
+            "pattern": self.pattern,
+            "mode": self.mode,
+        }
+
+    def check_value(self, value: str) -> str:
+        """Return value if it fits the length limits and pattern, else raise."""
+        if not self.native_min <= len(value) <= self.native_max:
+            message = (
+                f"Value {value} for {self.entity_id} is too short or too long: expected "
+                f"{self.native_min} to {self.native_max} characters"
+            )
+            raise ServiceValidationError(message)
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            message = f"Value {value} for {self.entity_id} doesn't match pattern {self.pattern}"
+            raise ServiceValidationError(message)
+        return value
+
+    async def set_value(self, value: str) -> None:
+        """Set a new text."""
+        raise NotImplementedError
+
+
+class ButtonEntity(Entity):
+    """Something to press; its state is when it was last pressed."""
+
+    domain = "button"
+    last_pressed: datetime | None = None
+
+    def state_value(self) -> Any:
+        """Return when the button was last pressed."""
+        return self.last_pressed
+
+    async def press(self) -> None:
+        """Press the button."""
+        raise NotImplementedError
+
+    async def pressed(self) -> None:
+        """Press the button and record when: what the button.press service runs."""
+        await self.press()
+        self.last_pressed = datetime.fromtimestamp(time.time(), UTC)
+        self.write_state()

@@ -1,0 +1,246 @@
+"""The service registry: named actions with voluptuous schemas, targets and responses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+from voluptuous.humanize import humanize_error
+
+from hub.core.bus import EVENT_CALL_SERVICE, EVENT_SERVICE_REGISTERED, EVENT_SERVICE_REMOVED
+from hub.core.context import Context
+from hub.exceptions import ServiceNotFound, ServiceValidationError
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+
+ATTR_ENTITY_ID = "entity_id"
+ATTR_DEVICE_ID = "device_id"
+TARGET_KEYS = (ATTR_ENTITY_ID, ATTR_DEVICE_ID, "area_id", "floor_id", "label_id")
+ENTITY_MATCH_ALL = "all"
+
+
+class SupportsResponse(StrEnum):
+    """Whether a service returns data to its caller."""
+
+    NONE = "none"
+    OPTIONAL = "optional"
+    ONLY = "only"
+
+
+ServiceResponse = dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class ServiceCall:
+    """One call of a service: validated data, the resolved targets and the context."""
+
+    domain: str
+    service: str
+    data: dict[str, Any]
+    context: Context
+    return_response: bool = False
+    entity_ids: list[str] | None = None
+
+
+ServiceHandler = Callable[[ServiceCall], Awaitable[ServiceResponse] | ServiceResponse]
+
+
+@dataclass(slots=True)
+class Service:
+    """A registered service."""
+
+    handler: ServiceHandler
+    schema: Callable[[Any], Any] | None
+    supports_response: SupportsResponse
+    description: dict[str, Any] = field(default_factory=dict)
+    is_coroutine: bool = False
+
+
+def _ensure_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, Iterable) and not isinstance(value, dict):
+        return list(value)
+    return [value]
+
+
+class ServiceRegistry:
+    """Register services and call them, validating their data and expanding their targets."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._services: dict[str, dict[str, Service]] = {}
+
+    def register(
+        self,
+        domain: str,
+        service: str,
+        handler: ServiceHandler,
+        schema: Callable[[Any], Any] | None = None,
+        supports_response: SupportsResponse = SupportsResponse.NONE,
+        description: dict[str, Any] | None = None,
+    ) -> Callable[[], None]:
+        """Register a service and return the function that removes it.
+
+        Args:
+            domain: the integration's domain, e.g. "switch".
+            service: the service name, e.g. "turn_on".
+            handler: an async or plain function taking a ServiceCall; it may return a dict
+                response when supports_response is not NONE.
+            schema: a voluptuous schema (or any callable) applied to the call's data.
+            supports_response: whether the service returns data.
+            description: name/description/fields/target as in services.yaml, for clients.
+        """
+        domain, service = domain.lower(), service.lower()
+        self._services.setdefault(domain, {})[service] = Service(
+            handler,
+            schema,
+            supports_response,
+            description or {},
+            asyncio.iscoroutinefunction(handler),
+        )
+        self._hub.bus.fire(EVENT_SERVICE_REGISTERED, {"domain": domain, "service": service})
+        return lambda: self.remove(domain, service)
+
+    def remove(self, domain: str, service: str) -> None:
+        """Remove a service if it is registered."""
+        services = self._services.get(domain)
+        if services is None or services.pop(service, None) is None:
+            return
+        if not services:
+            del self._services[domain]
+        self._hub.bus.fire(EVENT_SERVICE_REMOVED, {"domain": domain, "service": service})
+
+    def has_service(self, domain: str, service: str) -> bool:
+        """Return whether domain.service is registered."""
+        return service.lower() in self._services.get(domain.lower(), {})
+
+    def get(self, domain: str, service: str) -> Service | None:
+        """Return a registered service."""
+        return self._services.get(domain.lower(), {}).get(service.lower())
+
+    def services(self) -> dict[str, dict[str, Service]]:
+        """Return all services by domain (a copy)."""
+        return {domain: dict(services) for domain, services in self._services.items()}
+
+    def supports_response(self, domain: str, service: str) -> SupportsResponse:
+        """Return whether a service responds, or raise ServiceNotFound."""
+        found = self.get(domain, service)
+        if found is None:
+            raise ServiceNotFound(domain, service)
+        return found.supports_response
+
+    async def call(
+        self,
+        domain: str,
+        service: str,
+        data: dict[str, Any] | None = None,
+        *,
+        target: dict[str, Any] | None = None,
+        context: Context | None = None,
+        blocking: bool = True,
+        return_response: bool = False,
+    ) -> ServiceResponse:
+        """Call a service.
+
+        Args:
+            domain: the service's domain.
+            service: the service's name.
+            data: the service data; may hold target keys too, as in Home Assistant.
+            target: entity_id / device_id (str, comma-separated str or list, or "all").
+            context: why the call is made; a new one when omitted.
+            blocking: wait for the handler to finish (otherwise it runs as a task).
+            return_response: ask for the service's response; requires blocking.
+
+        Returns:
+            The service's response when return_response is true, else None.
+
+        Raises:
+            ServiceNotFound: no such service.
+            ServiceValidationError: the data or target does not fit, or the response
+                request does not fit the service.
+        """
+        domain, service = domain.lower(), service.lower()
+        handler = self._services.get(domain, {}).get(service)
+        if handler is None:
+            raise ServiceNotFound(domain, service)
+        if return_response:
+            if not blocking:
+                message = "A non blocking service call with argument blocking=False can't be used together with argument return_response=True"
+                raise ServiceValidationError(message)
+            if handler.supports_response is SupportsResponse.NONE:
+                message = "Service does not support responses. Remove return_response from request."
+                raise ServiceValidationError(message)
+        elif handler.supports_response is SupportsResponse.ONLY:
+            message = "Service call requires responses but caller did not ask for responses. Add ?return_response to query parameters."
+            raise ServiceValidationError(message)
+
+        payload = dict(data) if data else {}
+        if target:
+            for key in TARGET_KEYS:
+                if key in target:
+                    payload[key] = target[key]
+        if handler.schema is not None:
+            try:
+                payload = handler.schema(payload)
+            except vol.Invalid as err:
+                message = f"Validation error: {humanize_error(payload, err)}"
+                raise ServiceValidationError(message) from err
+        context = context or Context()
+        entity_ids = self._resolve_targets(payload)
+        call = ServiceCall(domain, service, payload, context, return_response, entity_ids)
+        if self._hub.bus.has_listeners(EVENT_CALL_SERVICE):
+            self._hub.bus.fire(
+                EVENT_CALL_SERVICE,
+                {"domain": domain, "service": service, "service_data": payload},
+                context=context,
+            )
+        if not blocking:
+            self._hub.create_task(self._run(handler, call), f"service {domain}.{service}")
+            return None
+        response = await self._run(handler, call)
+        if return_response:
+            if response is not None and not isinstance(response, dict):
+                message = f"Service {domain}.{service} returned {type(response).__name__}, expected a dict"
+                raise ServiceValidationError(message)
+            return response
+        return None
+
+    async def _run(self, service: Service, call: ServiceCall) -> ServiceResponse:
+        if service.is_coroutine:
+            return await service.handler(call)  # type: ignore[misc]
+        result = service.handler(call)
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            return await result
+        return result  # type: ignore[return-value]
+
+    def _resolve_targets(self, payload: dict[str, Any]) -> list[str] | None:
+        """Expand entity_id and device_id into a list of entity_ids (None: no target given)."""
+        if not any(key in payload for key in (ATTR_ENTITY_ID, ATTR_DEVICE_ID)):
+            return None
+        raw_entities = payload.get(ATTR_ENTITY_ID)
+        if raw_entities == ENTITY_MATCH_ALL or raw_entities == [ENTITY_MATCH_ALL]:
+            return [ENTITY_MATCH_ALL]
+        entity_ids: list[str] = []
+        for entity_id in _ensure_list(raw_entities):
+            if not isinstance(entity_id, str):
+                message = f"Invalid entity ID {entity_id!r}: expected a string"
+                raise ServiceValidationError(message)
+            entity_ids.append(entity_id.lower())
+        device_ids = _ensure_list(payload.get(ATTR_DEVICE_ID))
+        if device_ids:
+            entity_ids.extend(self._hub.entity_ids_for_devices(device_ids))
+        seen: set[str] = set()
+        unique = [e for e in entity_ids if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
+        payload[ATTR_ENTITY_ID] = unique
+        return unique
