@@ -36,7 +36,16 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 def callback(func: _F) -> _F:
     """Mark a function as safe to run inline in the event loop (it must not block)."""
-    setattr(func, "_hub_callback", True)
+    try:
+        setattr(func, "_hub_callback", True)
+    except AttributeError:  # a builtin or bound method: wrap it so it can carry the mark
+        original = func
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return original(*args, **kwargs)
+
+        wrapper._hub_callback = True  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
     return func
 
 

@@ -1,0 +1,78 @@
+"""Every hook an integration can implement, in one file.
+
+An integration is a module (or any object) registered with the hub's plugin manager; it
+implements hooks by decorating functions with `hub.hookimpl`. A hook may be a plain function
+or `async def`: the hub awaits what needs awaiting (see `hub.plugins.call_hook`).
+Each hook is documented in docs/hooks.md and tested in tests/plugins/test_hooks.py.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from hub.core.hub import Hub
+
+hookspec = pluggy.HookspecMarker("hub")
+hookimpl = pluggy.HookimplMarker("hub")
+
+
+@hookspec
+def setup_integration(hub: Hub, config: Any) -> None:
+    """Set the integration up: register its services and add its entities.
+
+    When called: once per enabled integration while the hub starts, in dependency order (an
+    integration's `dependencies` from manifest.json are set up before it). Only the
+    integration's own implementation is called, never the others'.
+
+    :param hub: the running Hub: use hub.services, hub.entities, hub.bus, hub.states.
+    :param config: the integration's configuration section after its CONFIG_SCHEMA
+        validated it; None when it is enabled only as another integration's dependency.
+    :return: None (or an awaitable). Raising a HubError stops the hub's start with that
+        message; the hub never runs half configured.
+    """
+
+
+@hookspec
+def register_http_routes(hub: Hub, app: web.Application) -> None:
+    """Add HTTP routes (views, static files) to the hub's web application.
+
+    When called: once, after every integration was set up and before the web server starts
+    listening; all enabled integrations' implementations are called.
+
+    :param hub: the Hub.
+    :param app: the aiohttp Application; add routes with `app.router.add_get(...)`.
+        Routes under /api/ should check `request["hub_user"]`, which the hub's auth
+        middleware sets from the Bearer token.
+    :return: None.
+    """
+
+
+@hookspec
+def hub_started(hub: Hub) -> None:
+    """React to the hub having started (the `homeassistant_started` event).
+
+    When called: once, after every integration was set up and the web server listens; all
+    implementations are called. Start polling or connect to devices here if it must wait
+    for the rest of the hub.
+
+    :param hub: the Hub.
+    :return: None (or an awaitable; the hub waits for it).
+    """
+
+
+@hookspec
+def hub_stopping(hub: Hub) -> None:
+    """Release what the integration holds (connections, tasks, files) before the hub stops.
+
+    When called: once, when the hub begins to stop (SIGINT/SIGTERM, or `hub.stop()`); all
+    implementations are called concurrently and must finish quickly: the whole stop takes
+    at most 2 s.
+
+    :param hub: the Hub.
+    :return: None (or an awaitable).
+    """
