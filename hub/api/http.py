@@ -1,0 +1,78 @@
+"""The hub's web application: auth middleware, the API root, and the frontend or a hint to build it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+
+HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
+# The user a request's Bearer token belongs to (None on public paths).
+USER_KEY: web.RequestKey[Any] = web.RequestKey("hub_user", object)
+FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
+# Paths anyone may reach: the frontend, the login endpoints and webhooks authenticate themselves.
+PUBLIC_PREFIXES = ("/auth/", "/api/v1/auth/", "/api/webhook/", "/healthz")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_message(message: str, status: int = 200) -> web.Response:
+    """Return Home Assistant's `{"message": ...}` JSON response."""
+    return web.json_response({"message": message}, status=status)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve `Authorization: Bearer <token>` into request["hub_user"]; refuse /api/ without it."""
+    request[USER_KEY] = None
+    path = request.path
+    if not path.startswith("/api/") or path.startswith(PUBLIC_PREFIXES) or path == "/api/websocket":
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    auth = request.app[HUB_KEY].auth
+    if scheme.lower() != "bearer" or not token or auth is None:
+        return json_message("401: Unauthorized", 401)
+    found = await auth.validate_token(token.strip())
+    if found is None:
+        return json_message("401: Unauthorized", 401)
+    request[USER_KEY] = found[0]
+    return await handler(request)
+
+
+async def api_root(request: web.Request) -> web.Response:
+    """Answer GET /api/ like Home Assistant."""
+    return json_message("API running.")
+
+
+async def frontend_missing(request: web.Request) -> web.Response:
+    """Say how to build the web UI instead of serving a blank page."""
+    body = (
+        "<!doctype html><html><head><meta charset=utf-8><title>Hub</title></head><body>"
+        "<h1>The hub is running</h1><p>The web UI is not built in this checkout. Build it with "
+        "<code>scripts/build-frontend</code> (needs Node.js 20+), then reload this page. The API "
+        "answers at <a href=/api/>/api/</a> and <code>/api/websocket</code>.</p></body></html>"
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
+def build_app(hub: Hub, **kwargs: Any) -> web.Application:
+    """Return the web application with the core routes; integrations add theirs by hook."""
+    app = web.Application(middlewares=[auth_middleware], client_max_size=1024 * 1024, **kwargs)
+    app[HUB_KEY] = hub
+    app.router.add_get("/api/", api_root)
+    index = FRONTEND_DIST / "index.html"
+    if index.exists():
+        app.router.add_get("/", lambda request: web.FileResponse(index))
+        app.router.add_static("/assets/", FRONTEND_DIST / "assets")
+    else:
+        app.router.add_get("/", frontend_missing)
+    return app

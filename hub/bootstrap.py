@@ -1,0 +1,233 @@
+"""Build a running hub from a config directory: config, storage, registries, integrations, HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from hub import plugins
+from hub.api.http import build_app
+from hub.auth.store import AuthStore
+from hub.config import ConfigIssue, check_configuration, domain_of_key, load_configuration
+from hub.core.hub import Hub, HubConfig
+from hub.core.states import STATE_UNAVAILABLE, State
+from hub.exceptions import ConfigError, HubError, IntegrationError
+from hub.registry.devices import DeviceRegistry
+from hub.registry.entities import EntityRegistry
+from hub.registry.restore import RestoreStateStore
+from hub.storage.engine import create_engine, default_sqlite_url, migrate, session_factory
+
+_LOGGER = logging.getLogger(__name__)
+
+RESTORE_SAVE_INTERVAL = 15 * 60
+CORE_SECTIONS = ("homeassistant", "http", "storage", "logger")
+
+
+@dataclass(slots=True)
+class CheckedConfig:
+    """A configuration that passed validation, and the integrations it enables in setup order."""
+
+    config: dict[str, Any]
+    integrations: list[plugins.Integration]
+
+
+@dataclass(slots=True)
+class Runtime:
+    """A started hub and the servers around it."""
+
+    hub: Hub
+    engine: Any
+    runner: web.AppRunner | None = None
+    url: str = ""
+    _teardown: list[Any] = field(default_factory=list)
+
+
+def check_config(config_dir: Path) -> CheckedConfig:
+    """Load and validate the configuration, or raise ConfigError listing every problem."""
+    known = plugins.discover(config_dir)
+    raw = load_configuration(config_dir)
+    enabled = {domain_of_key(key) for key in raw}
+    enabled = {d for d in enabled if d and d in known and d not in CORE_SECTIONS}
+    issues: list[ConfigIssue] = []
+    try:
+        order = plugins.resolve_order(enabled, known)
+    except IntegrationError as err:
+        raise ConfigError([ConfigIssue(None, None, "", str(err))]) from err
+    schemas = {integration.domain: integration.config_schema for integration in order}
+    config, issues = check_configuration(config_dir, schemas, set(known))
+    if issues:
+        raise ConfigError(issues)
+    return CheckedConfig(config, order)
+
+
+def _hub_config(config_dir: Path, data_dir: Path, config: dict[str, Any]) -> HubConfig:
+    core = config.get("homeassistant") or {}
+    return HubConfig(
+        config_dir=config_dir,
+        data_dir=data_dir,
+        name=core.get("name", "Home"),
+        time_zone=core.get("time_zone", "UTC"),
+        latitude=core.get("latitude", 0.0),
+        longitude=core.get("longitude", 0.0),
+        elevation=core.get("elevation", 0),
+        unit_system=core.get("unit_system", "metric"),
+        currency=core.get("currency", "EUR"),
+        country=core.get("country"),
+        language=core.get("language", "en"),
+        internal_url=core.get("internal_url"),
+        external_url=core.get("external_url"),
+        raw=config,
+    )
+
+
+def database_url(config: dict[str, Any], data_dir: Path) -> str:
+    """Return the metadata database URL: the config's `storage: db_url`, else SQLite in data_dir."""
+    storage = config.get("storage") or {}
+    return storage.get("db_url") or default_sqlite_url(data_dir)
+
+
+async def open_storage(hub: Hub, url: str) -> Any:
+    """Migrate the database and load the registries and auth store onto the hub."""
+    engine = create_engine(url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    hub.db = sessions
+    hub.auth = AuthStore(sessions)
+    hub.device_registry = DeviceRegistry(sessions)
+    hub.entity_registry = EntityRegistry(sessions)
+    await hub.device_registry.load()
+    await hub.entity_registry.load()
+    return engine
+
+
+async def restore_states(hub: Hub, store: RestoreStateStore) -> int:
+    """Put every registered entity's last known state back before any integration runs."""
+    saved = await store.load()
+    count = 0
+    for entry in hub.entity_registry.entities:  # type: ignore[union-attr]
+        if entry.disabled_by is not None:
+            continue
+        stored = saved.get(entry.entity_id)
+        if stored is not None:
+            state = State(
+                entry.entity_id,
+                stored.state,
+                stored.attributes,
+                stored.last_changed.timestamp(),
+                stored.last_updated.timestamp(),
+            )
+        else:
+            attributes: dict[str, Any] = {"restored": True}
+            if entry.display_name:
+                attributes["friendly_name"] = entry.display_name
+            state = State(entry.entity_id, STATE_UNAVAILABLE, attributes)
+        hub.states.restore(state)
+        count += 1
+    return count
+
+
+async def save_states(hub: Hub, store: RestoreStateStore) -> None:
+    """Save the last known state of every registered entity."""
+    registry = hub.entity_registry
+    rows = []
+    for state in hub.states.all():
+        if registry is not None and state.entity_id in registry:  # type: ignore[operator]
+            rows.append(
+                (state.entity_id, state.state, dict(state.attributes), state.last_changed, state.last_updated)
+            )
+    if rows:
+        await store.save_many(rows)
+
+
+async def start(
+    config_dir: Path,
+    data_dir: Path | None = None,
+    *,
+    port: int | None = None,
+    host: str | None = None,
+    checked: CheckedConfig | None = None,
+) -> Runtime:
+    """Start a hub from config_dir and return it running, with its web server listening.
+
+    Raises:
+        ConfigError: the configuration is invalid; nothing was started.
+        HubError: storage or an integration failed to start; what started was stopped.
+    """
+    began = time.monotonic()
+    config_dir = config_dir.resolve()
+    data_dir = (data_dir or config_dir / ".storage").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    checked = checked or check_config(config_dir)
+    config = checked.config
+    hub = Hub(_hub_config(config_dir, data_dir, config))
+    hub.config.components = {i.domain for i in checked.integrations}
+    engine = await open_storage(hub, database_url(config, data_dir))
+    runtime = Runtime(hub, engine)
+    try:
+        restore = RestoreStateStore(hub.db)
+        restored = await restore_states(hub, restore)
+        hub.on_stop(lambda: save_states(hub, restore))
+        hub.create_task(_save_periodically(hub, restore), "save restore states")
+        hub.plugins = plugins.build_plugin_manager(checked.integrations)
+        for integration in checked.integrations:
+            section = config.get(integration.domain)
+            try:
+                await plugins.call_hook_for(
+                    hub.plugins, integration.domain, "setup_integration", hub=hub, config=section
+                )
+            except HubError:
+                raise
+            except Exception as err:  # an integration's bug must name the integration
+                message = f"Setup of integration '{integration.domain}' failed: {err}"
+                raise HubError(message) from err
+        http = config.get("http") or {}
+        app = build_app(hub)
+        await plugins.call_hook(hub.plugins, "register_http_routes", hub=hub, app=app)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        runtime.runner = runner
+        bind_host = host or http.get("server_host", "127.0.0.1")
+        bind_port = port if port is not None else http.get("server_port", 8123)
+        site = web.TCPSite(runner, bind_host, bind_port, reuse_address=True)
+        await site.start()
+        actual_port = runner.addresses[0][1] if runner.addresses else bind_port
+        runtime.url = f"http://{bind_host}:{actual_port}"
+        hub.on_stop(lambda: plugins.call_hook(hub.plugins, "hub_stopping", hub=hub))
+        await hub.start()
+        await plugins.call_hook(hub.plugins, "hub_started", hub=hub)
+    except BaseException:
+        await stop(runtime)
+        raise
+    _LOGGER.info(
+        "Hub started in %.2f s at %s with %d integrations, %d restored entities (data: %s)",
+        time.monotonic() - began,
+        runtime.url,
+        len(checked.integrations),
+        restored,
+        data_dir,
+    )
+    return runtime
+
+
+async def _save_periodically(hub: Hub, store: RestoreStateStore) -> None:
+    while True:
+        await asyncio.sleep(RESTORE_SAVE_INTERVAL)
+        try:
+            await save_states(hub, store)
+        except Exception:  # noqa: BLE001 - a failed save is retried next interval
+            _LOGGER.exception("Saving states for restore failed")
+
+
+async def stop(runtime: Runtime) -> None:
+    """Stop the hub, its web server and its database, in that order."""
+    await runtime.hub.stop()
+    if runtime.runner is not None:
+        await runtime.runner.cleanup()
+    await runtime.engine.dispose()
+

@@ -1,0 +1,167 @@
+"""The `hub` command: run a hub, check its configuration, manage users and tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from hub import __version__
+from hub.exceptions import ConfigError, HubError
+
+_LOGGER = logging.getLogger("hub")
+
+
+def _add_location_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, default=Path("config"), help="configuration directory (default: ./config)")
+    parser.add_argument("--data", type=Path, default=None, help="data directory (default: <config>/.storage)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the `hub` command."""
+    parser = argparse.ArgumentParser(prog="hub", description="A self-hosted home and IoT automation hub.")
+    parser.add_argument("--version", action="version", version=f"hub {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the hub until SIGINT or SIGTERM")
+    _add_location_options(run)
+    run.add_argument("--port", type=int, default=None, help="HTTP port (default: http.server_port, 8123)")
+    run.add_argument("--host", default=None, help="HTTP address (default: http.server_host, 127.0.0.1)")
+    run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+
+    check = commands.add_parser("check-config", help="validate the configuration and print every error")
+    _add_location_options(check)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="add a user")
+    _add_location_options(add)
+    add.add_argument("name")
+    add.add_argument("--role", choices=["owner", "admin", "user", "read-only"], default="user")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+    token = commands.add_parser("token", help="manage access tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="create a long-lived access token for a user and print it")
+    _add_location_options(create)
+    create.add_argument("user", help="the user's name")
+    create.add_argument("--name", dest="label", required=True, help="a label for the token")
+    create.add_argument("--days", type=int, default=3650, help="lifetime in days (default 3650)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `hub` command and return its exit code."""
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if getattr(args, "verbose", False) else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "run":
+            return asyncio.run(_run(args))
+        if args.command == "check-config":
+            return _check_config(args)
+        if args.command == "user":
+            return asyncio.run(_user_add(args))
+        if args.command == "token":
+            return asyncio.run(_token_create(args))
+    except ConfigError as err:
+        _print_issues(err, args.config)
+        return 1
+    except HubError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _print_issues(err: ConfigError, config_dir: Path) -> None:
+    print(f"Invalid configuration in {config_dir}:", file=sys.stderr)
+    for issue in err.issues:
+        print(f"  {issue}", file=sys.stderr)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from hub.bootstrap import check_config
+
+    checked = check_config(args.config)
+    domains = ", ".join(i.domain for i in checked.integrations) or "none"
+    print(f"Configuration in {args.config} is valid (integrations: {domains}).")
+    return 0
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from hub import bootstrap
+
+    runtime = await bootstrap.start(args.config, args.data, port=args.port, host=args.host)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if not await runtime.hub.auth.has_users():
+        _LOGGER.warning(
+            "No user exists yet. Create the owner with: hub user add NAME --role owner --password-stdin -c %s",
+            args.config,
+        )
+    print(f"Hub running at {runtime.url} (Ctrl-C to stop)", flush=True)
+    await stop.wait()
+    began = time.monotonic()
+    await bootstrap.stop(runtime)
+    _LOGGER.info("Hub stopped in %.2f s", time.monotonic() - began)
+    return 0
+
+
+async def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Open the hub's database for a maintenance command (migrating it if needed)."""
+    from hub.auth.store import AuthStore
+    from hub.bootstrap import database_url
+    from hub.config import load_configuration
+    from hub.storage.engine import create_engine, migrate, session_factory
+
+    config = load_configuration(args.config)
+    data_dir = (args.data or args.config / ".storage").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(database_url(config, data_dir))
+    await migrate(engine)
+    return engine, AuthStore(session_factory(engine))
+
+
+async def _user_add(args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        import getpass
+
+        password = getpass.getpass(f"Password for {args.name}: ")
+    if len(password) < 8:
+        print("error: the password must have at least 8 characters", file=sys.stderr)
+        return 1
+    engine, auth = await _open(args)
+    try:
+        user = await auth.add_user(args.name, password, args.role)
+    finally:
+        await engine.dispose()
+    print(f"Added user {user.name} ({user.role}).")
+    return 0
+
+
+async def _token_create(args: argparse.Namespace) -> int:
+    engine, auth = await _open(args)
+    try:
+        users = {user.name: user for user in await auth.list_users()}
+        user = users.get(args.user)
+        if user is None:
+            print(f"error: no user named {args.user!r}; add one with: hub user add {args.user}", file=sys.stderr)
+            return 1
+        token = await auth.create_long_lived_token(user.id, args.label, lifespan_days=args.days)
+    finally:
+        await engine.dispose()
+    print(token)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

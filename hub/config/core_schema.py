@@ -1,0 +1,195 @@
+"""Voluptuous schemas for the hub's core sections: homeassistant, http, storage, logger.
+
+Each schema validates the value of its section (not ``{domain: value}``); an
+empty section (``http:`` with nothing under it) counts as ``{}``, so defaults
+apply.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import zoneinfo
+from typing import Any
+from urllib.parse import urlparse
+
+import voluptuous as vol
+
+CONF_CUSTOMIZE = "customize"
+CONF_PACKAGES = "packages"
+
+UNIT_SYSTEMS = ("metric", "us_customary")
+LOG_LEVELS = ("CRITICAL", "FATAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG", "NOTSET")
+
+_ENTITY_ID = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}([-_][a-zA-Z0-9]{2,8})*$")
+_DB_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def empty_to_dict(value: Any) -> Any:
+    """Treat an empty section (None) as an empty mapping."""
+    return {} if value is None else value
+
+
+def string(value: Any) -> str:
+    """Accept a string, or a number turned into a string; reject anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise vol.Invalid("expected str")
+
+
+def integer(value: Any) -> int:
+    """Accept an int or a string of digits; reject booleans and fractions."""
+    if isinstance(value, bool):
+        raise vol.Invalid("expected int")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+        return int(value)
+    raise vol.Invalid("expected int")
+
+
+def number(value: Any) -> float:
+    """Accept a number or a numeric string as a float."""
+    if isinstance(value, bool):
+        raise vol.Invalid("expected a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise vol.Invalid("expected a number") from None
+
+
+def ensure_list(value: Any) -> list[Any]:
+    """Wrap a single value in a list; None becomes []."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def time_zone(value: Any) -> str:
+    """Accept an IANA time zone name known to zoneinfo."""
+    name = string(value)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise vol.Invalid("expected an IANA time zone such as 'Europe/Amsterdam'") from None
+    return name
+
+
+def url(value: Any) -> str:
+    """Accept an http(s) URL with a host."""
+    text = string(value)
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise vol.Invalid("expected an http:// or https:// URL")
+    return text
+
+
+def entity_id(value: Any) -> str:
+    """Accept an entity id of the form ``domain.object_id`` (lower-cased)."""
+    text = string(value).lower()
+    if not _ENTITY_ID.match(text):
+        raise vol.Invalid("expected an entity id such as 'light.kitchen'")
+    return text
+
+
+def ip_network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Accept an IP address or network (``10.0.0.0/8``)."""
+    try:
+        return ipaddress.ip_network(string(value), strict=False)
+    except ValueError:
+        raise vol.Invalid("expected an IP address or network") from None
+
+
+def log_level(value: Any) -> str:
+    """Accept a logging level name, case-insensitively, returned upper-case."""
+    level = string(value).upper()
+    if level not in LOG_LEVELS:
+        raise vol.Invalid(f"expected one of {', '.join(level.lower() for level in LOG_LEVELS)}")
+    return level
+
+
+def matching(pattern: re.Pattern[str], message: str, transform: Any = None) -> Any:
+    """Build a validator accepting strings that match ``pattern`` (after ``transform``)."""
+
+    def validate(value: Any) -> str:
+        text = string(value)
+        if transform is not None:
+            text = transform(text)
+        if not pattern.match(text):
+            raise vol.Invalid(message)
+        return text
+
+    return validate
+
+
+CUSTOMIZE_SCHEMA = vol.Schema({entity_id: vol.All(empty_to_dict, {string: object})})
+
+HOMEASSISTANT_SCHEMA = vol.Schema(
+    vol.All(
+        empty_to_dict,
+        {
+            vol.Optional("name", default="Home"): string,
+            vol.Optional("latitude"): vol.All(number, vol.Range(min=-90, max=90)),
+            vol.Optional("longitude"): vol.All(number, vol.Range(min=-180, max=180)),
+            vol.Optional("elevation"): integer,
+            vol.Optional("unit_system", default="metric"): vol.In(UNIT_SYSTEMS),
+            vol.Optional("time_zone", default="UTC"): time_zone,
+            vol.Optional("currency", default="EUR"): matching(
+                _CURRENCY, "expected an ISO 4217 currency code such as 'EUR'", str.upper
+            ),
+            vol.Optional("country"): matching(_COUNTRY, "expected an ISO 3166 country code such as 'NL'", str.upper),
+            vol.Optional("language", default="en"): matching(_LANGUAGE, "expected a language code such as 'en'"),
+            vol.Optional("internal_url"): url,
+            vol.Optional("external_url"): url,
+            vol.Optional(CONF_CUSTOMIZE, default={}): vol.All(empty_to_dict, CUSTOMIZE_SCHEMA),
+            # Packages are merged by the loader before validation; keep them as given.
+            vol.Optional(CONF_PACKAGES, default={}): vol.All(empty_to_dict, {string: object}),
+        },
+    )
+)
+
+HTTP_SCHEMA = vol.Schema(
+    vol.All(
+        empty_to_dict,
+        {
+            vol.Optional("server_host", default="127.0.0.1"): string,
+            vol.Optional("server_port", default=8123): vol.All(integer, vol.Range(min=1, max=65535)),
+            vol.Optional("cors_allowed_origins", default=[]): vol.All(ensure_list, [url]),
+            vol.Optional("trusted_proxies", default=[]): vol.All(ensure_list, [ip_network]),
+            vol.Optional("ssl_certificate"): string,
+            vol.Optional("ssl_key"): string,
+        },
+    )
+)
+
+STORAGE_SCHEMA = vol.Schema(
+    vol.All(
+        empty_to_dict,
+        {
+            # Absent: the hub uses SQLite in its data dir.
+            vol.Optional("db_url"): matching(_DB_URL, "expected a database URL such as 'sqlite:///hub.db'"),
+        },
+    )
+)
+
+LOGGER_SCHEMA = vol.Schema(
+    vol.All(
+        empty_to_dict,
+        {
+            vol.Optional("default", default="INFO"): log_level,
+            vol.Optional("logs", default={}): vol.All(empty_to_dict, {string: log_level}),
+        },
+    )
+)
+
+CORE_SCHEMAS: dict[str, vol.Schema] = {
+    "homeassistant": HOMEASSISTANT_SCHEMA,
+    "http": HTTP_SCHEMA,
+    "storage": STORAGE_SCHEMA,
+    "logger": LOGGER_SCHEMA,
+}

@@ -1,0 +1,48 @@
+"""Helpers to start a real hub from a config folder written by the test."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub import bootstrap
+
+
+def write_config(config_dir: Path, yaml_text: str, integrations: dict[str, str] | None = None) -> Path:
+    """Write configuration.yaml and custom integrations ({domain: source of __init__.py})."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "configuration.yaml").write_text(textwrap.dedent(yaml_text))
+    for domain, source in (integrations or {}).items():
+        folder = config_dir / "custom_integrations" / domain
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "__init__.py").write_text(textwrap.dedent(source))
+    return config_dir
+
+
+@pytest.fixture
+async def start_hub(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """Start hubs on free ports; stop whatever is still running at the end of the test."""
+    started: list[bootstrap.Runtime] = []
+    errors: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+
+    async def start(config_dir: Path, data_dir: Path | None = None) -> bootstrap.Runtime:
+        runtime = await bootstrap.start(config_dir, data_dir or tmp_path / "data", port=0)
+        started.append(runtime)
+        return runtime
+
+    try:
+        yield start
+    finally:
+        for runtime in started:
+            await bootstrap.stop(runtime)
+        loop.set_exception_handler(previous)
+    if errors:
+        pytest.fail(f"Unhandled errors in the event loop: {errors}")

@@ -1,0 +1,87 @@
+"""Each hook in hub/hookspecs.py, exercised through a real hub started from a config folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+
+from hub import bootstrap
+
+from .conftest import write_config
+
+RECORDER = """
+from hub import hookimpl
+from aiohttp import web
+from hub.api.http import USER_KEY
+CALLS = []
+
+@hookimpl
+async def setup_integration(hub, config):
+    CALLS.append(("setup_integration", config))
+    hub.services.register("recorder_probe", "ping", lambda call: {"pong": True},
+                          supports_response="only")
+
+@hookimpl
+def register_http_routes(hub, app):
+    CALLS.append(("register_http_routes", None))
+    async def hello(request):
+        return web.json_response({"hello": hub.config.name, "user": request[USER_KEY].name})
+    app.router.add_get("/api/probe/hello", hello)
+
+@hookimpl
+async def hub_started(hub):
+    CALLS.append(("hub_started", hub.state.value))
+
+@hookimpl
+def hub_stopping(hub):
+    CALLS.append(("hub_stopping", hub.state.value))
+"""
+
+
+def calls() -> list[tuple[str, object]]:
+    import sys
+
+    return sys.modules["custom_integrations.probe"].CALLS
+
+
+async def start_probe(tmp_path: Path, start_hub):  # type: ignore[no-untyped-def]
+    write_config(
+        tmp_path / "config",
+        "homeassistant:\n  name: Probe home\nprobe:\n  level: 3\n",
+        {"probe": RECORDER},
+    )
+    return await start_hub(tmp_path / "config")
+
+
+async def test_hook_setup_integration(tmp_path: Path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    runtime = await start_probe(tmp_path, start_hub)
+    assert ("setup_integration", {"level": 3}) in calls()
+    response = await runtime.hub.services.call("recorder_probe", "ping", return_response=True)
+    assert response == {"pong": True}
+
+
+async def test_hook_register_http_routes(tmp_path: Path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    runtime = await start_probe(tmp_path, start_hub)
+    user = await runtime.hub.auth.add_user("ann", "correct horse", "owner")
+    token = await runtime.hub.auth.create_long_lived_token(user.id, "test")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{runtime.url}/api/probe/hello") as response:
+            assert response.status == 401
+        headers = {"Authorization": f"Bearer {token}"}
+        async with session.get(f"{runtime.url}/api/probe/hello", headers=headers) as response:
+            assert response.status == 200
+            assert await response.json() == {"hello": "Probe home", "user": "ann"}
+
+
+async def test_hook_hub_started(tmp_path: Path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    await start_probe(tmp_path, start_hub)
+    names = [name for name, _ in calls()]
+    assert names == ["setup_integration", "register_http_routes", "hub_started"]
+    assert ("hub_started", "RUNNING") in calls()
+
+
+async def test_hook_hub_stopping(tmp_path: Path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    runtime = await start_probe(tmp_path, start_hub)
+    await bootstrap.stop(runtime)
+    assert calls()[-1] == ("hub_stopping", "STOPPING")
