@@ -86,6 +86,16 @@ def _hub_config(config_dir: Path, data_dir: Path, config: dict[str, Any]) -> Hub
     )
 
 
+def apply_logging(config: dict[str, Any]) -> None:
+    """Set log levels from the `logger:` section (default level and one per logger name)."""
+    section = config.get("logger") or {}
+    logging.getLogger().setLevel(section.get("default", "INFO"))
+    # Alembic announces every plugin it loads at INFO; only its warnings matter to a user.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name, level in (section.get("logs") or {}).items():
+        logging.getLogger(name).setLevel(level)
+
+
 def database_url(config: dict[str, Any], data_dir: Path) -> str:
     """Return the metadata database URL: the config's `storage: db_url`, else SQLite in data_dir."""
     storage = config.get("storage") or {}
@@ -165,6 +175,7 @@ async def start(
     data_dir.mkdir(parents=True, exist_ok=True)
     checked = checked or check_config(config_dir)
     config = checked.config
+    apply_logging(config)
     hub = Hub(_hub_config(config_dir, data_dir, config))
     hub.config.components = {i.domain for i in checked.integrations}
     engine = await open_storage(hub, database_url(config, data_dir))

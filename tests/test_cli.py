@@ -1,0 +1,138 @@
+"""The `hub` command as a user runs it: in a subprocess, against a config folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HUB = [sys.executable, "-m", "hub"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def hub(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HUB, *args], input=stdin, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_version() -> None:
+    result = hub("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("hub 0.")
+
+
+def test_shipped_config_is_valid() -> None:
+    result = hub("check-config", "-c", "config")
+    assert result.returncode == 0, result.stderr
+    assert "is valid" in result.stdout
+
+
+def test_check_config_prints_file_line_and_key(tmp_path: Path) -> None:
+    (tmp_path / "configuration.yaml").write_text(
+        "homeassistant:\n  name: Home\n  unit_system: imperial\nhttp:\n  server_port: lots\nnonsense: 1\n"
+    )
+    result = hub("check-config", "-c", str(tmp_path))
+    assert result.returncode == 1
+    assert "configuration.yaml:3: homeassistant.unit_system" in result.stderr
+    assert "configuration.yaml:5: http.server_port" in result.stderr
+    assert "configuration.yaml:6" in result.stderr and "nonsense" in result.stderr
+
+
+def test_run_refuses_a_broken_config(tmp_path: Path) -> None:
+    (tmp_path / "configuration.yaml").write_text("http:\n  server_port: [1\n")
+    result = hub("run", "-c", str(tmp_path), "--data", str(tmp_path / "data"))
+    assert result.returncode == 1
+    assert "configuration.yaml:3: invalid YAML syntax" in result.stderr
+    assert "started on line 2" in result.stderr
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
+def test_user_token_and_run_answer_http_then_stop_quickly(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "configuration.yaml").write_text("homeassistant:\n  name: CLI test\n")
+    data = ["-c", str(config), "--data", str(tmp_path / "data")]
+    added = hub("user", "add", "owner", "--role", "owner", "--password-stdin", *data, stdin="correct horse battery\n")
+    assert added.returncode == 0, added.stderr
+    again = hub("user", "add", "owner", "--password-stdin", *data, stdin="correct horse battery\n")
+    assert again.returncode == 1 and "exists" in again.stderr
+    short = hub("user", "add", "bob", "--password-stdin", *data, stdin="short\n")
+    assert short.returncode == 1 and "8 characters" in short.stderr
+    created = hub("token", "create", "owner", "--name", "laptop", *data)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert len(token) >= 32
+    unknown = hub("token", "create", "nobody", "--name", "x", *data)
+    assert unknown.returncode == 1 and "no user named" in unknown.stderr
+
+    port = free_port()
+    started = time.monotonic()
+    process = subprocess.Popen([*HUB, "run", *data, "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        status = None
+        while time.monotonic() - started < 10:
+            try:
+                status, body = get(f"http://127.0.0.1:{port}/api/", token)
+                break
+            except OSError:
+                time.sleep(0.05)
+        answered = time.monotonic() - started
+        assert status == 200 and b"API running." in body
+        assert answered < 3, f"first HTTP answer after {answered:.2f} s"
+        assert get(f"http://127.0.0.1:{port}/api/")[0] == 401
+        assert get(f"http://127.0.0.1:{port}/api/", "wrong")[0] == 401
+        stop_began = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        stopped = time.monotonic() - stop_began
+        assert stopped < 2, f"stopped after {stopped:.2f} s"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        out, err = process.communicate(timeout=5)
+    assert "Hub running at" in out + err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM])
+def test_sigterm_stops_the_hub(tmp_path: Path, sig: int) -> None:
+    (tmp_path / "configuration.yaml").write_text("")
+    port = free_port()
+    process = subprocess.Popen([*HUB, "run", "-c", str(tmp_path), "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                get(f"http://127.0.0.1:{port}/api/")
+                break
+            except OSError:
+                time.sleep(0.05)
+        process.send_signal(sig)
+        assert process.wait(timeout=5) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.communicate(timeout=5)
+    assert (tmp_path / ".storage" / "hub.db").exists() or any((tmp_path / ".storage").iterdir())
