@@ -46,8 +46,8 @@ def register_http_routes(hub: Hub, app: web.Application) -> None:
 
     :param hub: the Hub.
     :param app: the aiohttp Application; add routes with `app.router.add_get(...)`.
-        Routes under /api/ should check `request["hub_user"]`, which the hub's auth
-        middleware sets from the Bearer token.
+        Routes under /api/ are reached only with a valid Bearer token; the user it
+        belongs to is `request[hub.api.http.USER_KEY]`.
     :return: None.
     """
 

@@ -81,8 +81,6 @@ class Entities:
         self._hub = hub
         self._entities: dict[str, Entity] = {}
         self._domains_with_services: set[str] = set()
-        self.entity_registry: EntityRegistry | None = None
-        self.device_registry: DeviceRegistry | None = None
 
     def get(self, entity_id: str) -> Entity | None:
         """Return the entity object for entity_id."""
@@ -109,15 +107,17 @@ class Entities:
             raise HubError(message)
         entity.hub = self._hub
         entity.platform = platform
-        if entity.device_info and self.device_registry is not None:
+        device_registry = self._hub.device_registry
+        entity_registry = self._hub.entity_registry
+        if entity.device_info and device_registry is not None:
             info = {k: v for k, v in entity.device_info.items() if k in DEVICE_INFO_KEYS}
-            device = await self.device_registry.get_or_create(integration=platform, **info)
+            device = await device_registry.get_or_create(integration=platform, **info)
             entity.device_id = device.id
             entity.device_name = device.name_by_user or device.name
         elif entity.device_info:
             entity.device_name = entity.device_info.get("name")
-        if entity.unique_id is not None and self.entity_registry is not None:
-            entry = await self.entity_registry.get_or_create(
+        if entity.unique_id is not None and entity_registry is not None:
+            entry = await entity_registry.get_or_create(
                 entity.domain,
                 platform,
                 entity.unique_id,

@@ -20,7 +20,7 @@ from hub.core.bus import (
     EVENT_HUB_STOP,
     EventBus,
 )
-from hub.core.entities import Entities, register_core_services
+from hub.core.entities import DeviceRegistry, Entities, EntityRegistry, register_core_services
 from hub.core.services import ServiceRegistry
 from hub.core.states import StateMachine
 
@@ -108,7 +108,12 @@ class Hub:
         self.services = ServiceRegistry(self)
         self.entities = Entities(self)
         self.state = CoreState.not_running
+        # Set by hub.bootstrap when the hub runs with storage; None for an in-memory hub.
         self.plugins: Any = None
+        self.db: Any = None
+        self.auth: Any = None
+        self.device_registry: DeviceRegistry | None = None
+        self.entity_registry: EntityRegistry | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_stop: list[Callable[[], Awaitable[None] | None]] = []
         self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hub-executor")
