@@ -110,7 +110,7 @@ async def open_storage(hub: Hub, url: str) -> Any:
     hub.db = sessions
     hub.auth = AuthStore(sessions)
     hub.device_registry = DeviceRegistry(sessions)
-    hub.entity_registry = EntityRegistry(sessions)
+    hub.entity_registry = EntityRegistry(sessions, device_registry=hub.device_registry)
     await hub.device_registry.load()
     await hub.entity_registry.load()
     return engine

@@ -158,8 +158,8 @@ class Entities:
         if entity.entity_id:
             return entity.entity_id.partition(".")[2]
         if entity.has_entity_name and entity.device_name:
-            return slugify(f"{entity.device_name} {entity.name or ''}".strip())
-        return slugify(entity.name or entity.unique_id or entity.domain)
+            return slugify(f"{entity.device_name} {entity.name or ''}") or entity.domain
+        return slugify(entity.name or entity.unique_id) or entity.domain
 
     def _free_entity_id(self, domain: str, object_id: str) -> str:
         candidate = f"{domain}.{object_id}"

@@ -24,22 +24,27 @@ STATE_UNKNOWN = "unknown"
 STATE_ON = "on"
 STATE_OFF = "off"
 MAX_STATE_LENGTH = 255
+MAX_ENTITY_ID_LENGTH = 255
 
 # Home Assistant's entity_id pattern: lowercase, no leading/trailing/double underscores.
-_ENTITY_ID = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$")
+VALID_ENTITY_ID = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$")
 
 
 def valid_entity_id(entity_id: str) -> bool:
     """Return whether entity_id has the form `domain.object_id`."""
-    return _ENTITY_ID.match(entity_id) is not None
+    return (
+        isinstance(entity_id, str)
+        and len(entity_id) <= MAX_ENTITY_ID_LENGTH
+        and VALID_ENTITY_ID.match(entity_id) is not None
+    )
 
 
 def split_entity_id(entity_id: str) -> tuple[str, str]:
-    """Split an entity_id into domain and object_id."""
-    domain, _, object_id = entity_id.partition(".")
-    if not domain or not object_id:
-        message = f"Invalid entity ID {entity_id}"
+    """Split an entity_id into domain and object_id, or raise InvalidEntityFormatError."""
+    if not valid_entity_id(entity_id):
+        message = f"Invalid entity_id {entity_id!r}"
         raise InvalidEntityFormatError(message)
+    domain, _, object_id = entity_id.partition(".")
     return domain, object_id
 
 

@@ -1,0 +1,344 @@
+"""Users, password checks and access tokens, stored in the hub's database.
+
+Passwords are kept as bcrypt hashes; tokens as the SHA-256 hex digest of the raw token, which
+is shown once, when it is created. Nothing returned here is an ORM object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import bcrypt
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from ulid import ULID
+
+from hub.exceptions import HubError
+from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow, utcnow
+
+USERS = UserRow.__table__
+TOKENS = TokenRow.__table__
+
+ROLE_OWNER, ROLE_ADMIN, ROLE_USER, ROLE_READ_ONLY = USER_ROLES
+TOKEN_LONG_LIVED = "long_lived"
+TOKEN_REFRESH = "refresh"
+DEFAULT_BCRYPT_ROUNDS = 12
+MAX_PASSWORD_BYTES = 72  # bcrypt looks at no more; bcrypt>=5 refuses longer input
+
+
+class AuthError(HubError):
+    """An authentication or user-management operation was refused."""
+
+
+class UserExistsError(AuthError):
+    """A user with this name already exists."""
+
+
+class UnknownUserError(AuthError):
+    """No user has this id."""
+
+
+class InvalidRoleError(AuthError):
+    """The role is not one of owner, admin, user, read-only."""
+
+
+class InvalidPasswordError(AuthError):
+    """The password is empty, not text, or longer than bcrypt can take (72 UTF-8 bytes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    name: str
+    role: str
+    is_active: bool
+    created_at: datetime
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == ROLE_OWNER
+
+    @property
+    def is_admin(self) -> bool:
+        """Owners and admins."""
+        return self.role in (ROLE_OWNER, ROLE_ADMIN)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What is known about a token; never its raw value nor its hash."""
+
+    id: str
+    user_id: str
+    kind: str
+    label: str | None
+    family_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def is_valid(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+_USER_COLUMNS = (USERS.c.id, USERS.c.name, USERS.c.role, USERS.c.is_active, USERS.c.created_at)
+_TOKEN_COLUMNS = (
+    TOKENS.c.id,
+    TOKENS.c.user_id,
+    TOKENS.c.kind,
+    TOKENS.c.label,
+    TOKENS.c.family_id,
+    TOKENS.c.created_at,
+    TOKENS.c.expires_at,
+    TOKENS.c.last_used_at,
+    TOKENS.c.revoked_at,
+)
+
+
+def hash_token(raw: str) -> str:
+    """The SHA-256 hex digest under which a raw token is stored."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _password_bytes(password: str) -> bytes:
+    if not isinstance(password, str) or not password:
+        raise InvalidPasswordError("The password must be a non-empty string")
+    encoded = password.encode("utf-8")
+    if len(encoded) > MAX_PASSWORD_BYTES:
+        raise InvalidPasswordError(f"The password is longer than {MAX_PASSWORD_BYTES} bytes")
+    return encoded
+
+
+class AuthStore:
+    """Users and tokens in the database (stateless apart from a cached dummy hash)."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._session_factory = session_factory
+        self._rounds = bcrypt_rounds
+        self._clock = clock
+        self._dummy_hash: bytes | None = None
+
+    # ---- users ----
+
+    async def add_user(self, name: str, password: str, role: str = ROLE_USER) -> User:
+        """Create an active user. UserExistsError if the name is taken."""
+        if role not in USER_ROLES:
+            raise InvalidRoleError(f"Invalid role {role!r}; expected one of {', '.join(USER_ROLES)}")
+        if not isinstance(name, str) or not name.strip() or len(name) > NAME_LENGTH:
+            raise AuthError(f"A user name must be 1 to {NAME_LENGTH} characters")
+        name = name.strip()
+        secret = _password_bytes(password)
+        if await self._user_row_by_name(name) is not None:
+            raise UserExistsError(f"User {name!r} already exists")
+        password_hash = await self._hash(secret)
+        user = User(id=str(ULID()), name=name, role=role, is_active=True, created_at=self._clock())
+        try:
+            async with self._session_factory() as session, session.begin():
+                await session.execute(
+                    insert(USERS).values(
+                        id=user.id,
+                        name=user.name,
+                        password_hash=password_hash,
+                        role=user.role,
+                        is_active=user.is_active,
+                        created_at=user.created_at,
+                    )
+                )
+        except IntegrityError as err:  # lost a race with another add_user of this name
+            raise UserExistsError(f"User {name!r} already exists") from err
+        return user
+
+    async def authenticate(self, name: str, password: str) -> User | None:
+        """The active user with this name and password, else None.
+
+        Takes about as long whether or not the user exists: a missing or inactive user still
+        costs one bcrypt check, against a dummy hash.
+        """
+        try:
+            secret = _password_bytes(password)
+        except InvalidPasswordError:
+            secret = b"\0"
+        row = await self._user_row_by_name(name.strip() if isinstance(name, str) else "")
+        if row is None or not row.is_active:
+            await self._check(secret, await self._get_dummy_hash())
+            return None
+        if not await self._check(secret, row.password_hash.encode("ascii")):
+            return None
+        return User(row.id, row.name, row.role, row.is_active, row.created_at)
+
+    async def get_user(self, user_id: str) -> User | None:
+        async with self._session_factory() as session:
+            row = (await session.execute(select(*_USER_COLUMNS).where(USERS.c.id == user_id))).first()
+        return None if row is None else User(*row)
+
+    async def list_users(self) -> list[User]:
+        async with self._session_factory() as session:
+            rows = (await session.execute(select(*_USER_COLUMNS).order_by(USERS.c.created_at, USERS.c.id))).all()
+        return [User(*row) for row in rows]
+
+    async def has_users(self) -> bool:
+        async with self._session_factory() as session:
+            count = (await session.execute(select(func.count()).select_from(USERS))).scalar_one()
+        return bool(count)
+
+    # ---- tokens ----
+
+    async def create_long_lived_token(
+        self, user_id: str, label: str, lifespan_days: float | None = 3650
+    ) -> str:
+        """A new long-lived access token for the user; returns the raw token (shown only now).
+
+        `lifespan_days=None` makes a token that never expires.
+        """
+        raw, _ = await self._create_token(user_id, TOKEN_LONG_LIVED, label, lifespan_days, None)
+        return raw
+
+    async def validate_token(self, raw: str) -> tuple[User, TokenInfo] | None:
+        """The user and token for a raw token, if it is known, not revoked, not expired and its
+        user is active; records the use in `last_used_at`. Else None."""
+        if not isinstance(raw, str) or not raw:
+            return None
+        digest = hash_token(raw)
+        now = self._clock()
+        async with self._session_factory() as session, session.begin():
+            row = (
+                await session.execute(
+                    select(*_TOKEN_COLUMNS, *_USER_COLUMNS)
+                    .join_from(TOKENS, USERS, TOKENS.c.user_id == USERS.c.id)
+                    .where(TOKENS.c.token_hash == digest)
+                )
+            ).first()
+            if row is None:
+                return None
+            token = TokenInfo(*row[: len(_TOKEN_COLUMNS)])
+            user = User(*row[len(_TOKEN_COLUMNS) :])
+            if not token.is_valid(now) or not user.is_active:
+                return None
+            await session.execute(update(TOKENS).where(TOKENS.c.id == token.id).values(last_used_at=now))
+        return user, replace(token, last_used_at=now)
+
+    async def list_tokens(self, user_id: str) -> list[TokenInfo]:
+        """Every token of the user, revoked and expired ones included, oldest first."""
+        async with self._session_factory() as session:
+            rows = (
+                await session.execute(
+                    select(*_TOKEN_COLUMNS)
+                    .where(TOKENS.c.user_id == user_id)
+                    .order_by(TOKENS.c.created_at, TOKENS.c.id)
+                )
+            ).all()
+        return [TokenInfo(*row) for row in rows]
+
+    async def revoke_token(self, token_id: str) -> bool:
+        """Revoke a token; False if there is no such token or it was already revoked."""
+        async with self._session_factory() as session, session.begin():
+            result = await session.execute(
+                update(TOKENS)
+                .where(TOKENS.c.id == token_id, TOKENS.c.revoked_at.is_(None))
+                .values(revoked_at=self._clock())
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # ---- internals ----
+
+    async def _create_token(
+        self,
+        user_id: str,
+        kind: str,
+        label: str | None,
+        lifespan_days: float | None,
+        family_id: str | None,
+    ) -> tuple[str, TokenInfo]:
+        if lifespan_days is not None and lifespan_days <= 0:
+            raise AuthError("A token's lifespan must be positive")
+        if label is not None and len(label) > NAME_LENGTH:
+            raise AuthError(f"A token label must be at most {NAME_LENGTH} characters")
+        raw = secrets.token_urlsafe(32)
+        now = self._clock()
+        token = TokenInfo(
+            id=str(ULID()),
+            user_id=user_id,
+            kind=kind,
+            label=label,
+            family_id=family_id,
+            created_at=now,
+            expires_at=None if lifespan_days is None else now + timedelta(days=lifespan_days),
+            last_used_at=None,
+            revoked_at=None,
+        )
+        try:
+            async with self._session_factory() as session, session.begin():
+                exists = (
+                    await session.execute(select(USERS.c.id).where(USERS.c.id == user_id))
+                ).first()
+                if exists is None:
+                    raise UnknownUserError(f"User {user_id} not found")
+                await session.execute(
+                    insert(TOKENS).values(
+                        token_hash=hash_token(raw),
+                        **{name: getattr(token, name) for name in TokenInfo.__slots__},
+                    )
+                )
+        except IntegrityError as err:  # the user was removed meanwhile
+            raise UnknownUserError(f"User {user_id} not found") from err
+        return raw, token
+
+    async def _user_row_by_name(self, name: str) -> Any:
+        async with self._session_factory() as session:
+            return (
+                await session.execute(
+                    select(*_USER_COLUMNS, USERS.c.password_hash).where(USERS.c.name == name)
+                )
+            ).first()
+
+    async def _hash(self, secret: bytes) -> str:
+        # bcrypt is deliberately slow (~0.2 s): run it off the event loop so it keeps serving.
+        loop = asyncio.get_running_loop()
+        hashed = await loop.run_in_executor(None, bcrypt.hashpw, secret, bcrypt.gensalt(self._rounds))
+        return hashed.decode("ascii")
+
+    async def _check(self, secret: bytes, hashed: bytes) -> bool:
+        # Same as _hash: a bcrypt check would block the event loop for its whole duration.
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(None, bcrypt.checkpw, secret, hashed)
+        except ValueError:  # a malformed stored hash
+            return False
+
+    async def _get_dummy_hash(self) -> bytes:
+        if self._dummy_hash is None:
+            self._dummy_hash = (await self._hash(secrets.token_bytes(16).hex().encode())).encode()
+        return self._dummy_hash
+
+
+__all__ = [
+    "AuthError",
+    "AuthStore",
+    "InvalidPasswordError",
+    "InvalidRoleError",
+    "ROLE_ADMIN",
+    "ROLE_OWNER",
+    "ROLE_READ_ONLY",
+    "ROLE_USER",
+    "TOKEN_LONG_LIVED",
+    "TOKEN_REFRESH",
+    "TokenInfo",
+    "UnknownUserError",
+    "User",
+    "UserExistsError",
+    "hash_token",
+]

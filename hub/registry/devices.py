@@ -1,0 +1,425 @@
+"""The device registry: every device the hub knows, in memory, written through to the database."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Iterator, ValuesView
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from ulid import ULID
+
+from hub.registry.util import (
+    UNDEFINED,
+    DeviceNotFoundError,
+    IdentifierInUseError,
+    RegistryError,
+    UndefinedType,
+)
+from hub.storage.models import DeviceRow, utcnow
+
+_LOGGER = logging.getLogger(__name__)
+
+DEVICES = DeviceRow.__table__
+
+CONNECTION_MAC = "mac"
+
+Pair = tuple[str, str]
+RemoveListener = Callable[[str], Awaitable[None] | None]
+
+# Fields that `update()` may change, beside identifiers and connections.
+_UPDATABLE = frozenset(
+    {
+        "integration",
+        "name",
+        "name_by_user",
+        "manufacturer",
+        "model",
+        "model_id",
+        "sw_version",
+        "hw_version",
+        "serial_number",
+        "suggested_area",
+        "area_id",
+        "configuration_url",
+        "via_device_id",
+        "disabled_by",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEntry:
+    """One registered device (immutable; the registry replaces it on every change)."""
+
+    id: str
+    integration: str
+    identifiers: frozenset[Pair]
+    connections: frozenset[Pair]
+    name: str | None
+    name_by_user: str | None
+    manufacturer: str | None
+    model: str | None
+    model_id: str | None
+    sw_version: str | None
+    hw_version: str | None
+    serial_number: str | None
+    suggested_area: str | None
+    area_id: str | None
+    configuration_url: str | None
+    via_device_id: str | None
+    disabled_by: str | None
+    created_at: datetime
+    modified_at: datetime
+
+    @property
+    def display_name(self) -> str | None:
+        """The user's name if set, else the integration's."""
+        return self.name_by_user or self.name
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_by is not None
+
+
+def format_mac(mac: str) -> str:
+    """A MAC address as lowercase colon-separated hex, when it looks like one (HA's rules)."""
+    to_test = mac
+    if len(to_test) == 17 and to_test.count(":") == 5:
+        return to_test.lower()
+    if len(to_test) == 17 and to_test.count("-") == 5:
+        to_test = to_test.replace("-", "")
+    elif len(to_test) == 14 and to_test.count(".") == 2:
+        to_test = to_test.replace(".", "")
+    if len(to_test) == 12:
+        return ":".join(to_test.lower()[i : i + 2] for i in range(0, 12, 2))
+    return mac
+
+
+def _pairs(values: Iterable[Iterable[Any]], what: str) -> frozenset[Pair]:
+    result: set[Pair] = set()
+    for value in values:
+        if isinstance(value, str):
+            raise RegistryError(f"{what} must be (type, value) pairs, got {value!r}")
+        pair = tuple(value)
+        if len(pair) != 2:
+            raise RegistryError(f"{what} must be (type, value) pairs, got {value!r}")
+        result.add((str(pair[0]), str(pair[1])))
+    return frozenset(result)
+
+
+def _connections(values: Iterable[Iterable[Any]]) -> frozenset[Pair]:
+    return frozenset(
+        (kind, format_mac(value) if kind == CONNECTION_MAC else value)
+        for kind, value in _pairs(values, "connections")
+    )
+
+
+def _to_json(pairs: frozenset[Pair]) -> list[list[str]]:
+    return [list(pair) for pair in sorted(pairs)]
+
+
+def _row_values(entry: DeviceEntry) -> dict[str, Any]:
+    values = {field.name: getattr(entry, field.name) for field in dataclasses.fields(entry)}
+    values["identifiers"] = _to_json(entry.identifiers)
+    values["connections"] = _to_json(entry.connections)
+    return values
+
+
+# Table columns in DeviceEntry's field order, so that rows build entries positionally (fast).
+_COLUMNS = tuple(DEVICES.c[f.name] for f in dataclasses.fields(DeviceEntry))
+_IDENTIFIERS = 2
+_CONNECTIONS = 3
+
+
+def _entry_from_row(row: Any) -> DeviceEntry:
+    values = list(row)
+    for position in (_IDENTIFIERS, _CONNECTIONS):
+        values[position] = frozenset((str(a), str(b)) for a, b in values[position] or ())
+    return DeviceEntry(*values)
+
+
+class DeviceRegistry:
+    """All devices in memory, indexed by id, identifier and connection; writes go to the database
+    before memory changes, one at a time (an asyncio.Lock)."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._lock = asyncio.Lock()
+        self._devices: dict[str, DeviceEntry] = {}
+        self._by_identifier: dict[Pair, str] = {}
+        self._by_connection: dict[Pair, str] = {}
+        self._remove_listeners: list[RemoveListener] = []
+
+    # ---- reading (memory only) ----
+
+    async def load(self) -> None:
+        """Read every device from the database, replacing what is in memory."""
+        async with self._lock:
+            async with self._session_factory() as session:
+                rows = (await session.execute(select(*_COLUMNS))).all()
+            self._devices.clear()
+            self._by_identifier.clear()
+            self._by_connection.clear()
+            for row in rows:
+                self._index(_entry_from_row(row))
+
+    def get(self, device_id: str) -> DeviceEntry | None:
+        return self._devices.get(device_id)
+
+    def get_by_identifier(self, domain: str, identifier: str) -> DeviceEntry | None:
+        device_id = self._by_identifier.get((domain, identifier))
+        return None if device_id is None else self._devices[device_id]
+
+    def get_by_connection(self, kind: str, value: str) -> DeviceEntry | None:
+        if kind == CONNECTION_MAC:
+            value = format_mac(value)
+        device_id = self._by_connection.get((kind, value))
+        return None if device_id is None else self._devices[device_id]
+
+    @property
+    def devices(self) -> ValuesView[DeviceEntry]:
+        return self._devices.values()
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def __contains__(self, device_id: object) -> bool:
+        return device_id in self._devices
+
+    def __iter__(self) -> Iterator[DeviceEntry]:
+        return iter(self._devices.values())
+
+    def add_remove_listener(self, listener: RemoveListener) -> Callable[[], None]:
+        """Call `listener(device_id)` (sync or async) after a device is removed.
+
+        Returns a function that unsubscribes it.
+        """
+        self._remove_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._remove_listeners:
+                self._remove_listeners.remove(listener)
+
+        return unsubscribe
+
+    # ---- writing ----
+
+    async def get_or_create(
+        self,
+        *,
+        integration: str,
+        identifiers: Iterable[Iterable[str]] = (),
+        connections: Iterable[Iterable[str]] = (),
+        name: str | None | UndefinedType = UNDEFINED,
+        manufacturer: str | None | UndefinedType = UNDEFINED,
+        model: str | None | UndefinedType = UNDEFINED,
+        model_id: str | None | UndefinedType = UNDEFINED,
+        sw_version: str | None | UndefinedType = UNDEFINED,
+        hw_version: str | None | UndefinedType = UNDEFINED,
+        serial_number: str | None | UndefinedType = UNDEFINED,
+        suggested_area: str | None | UndefinedType = UNDEFINED,
+        configuration_url: str | None | UndefinedType = UNDEFINED,
+        via_device: Iterable[str] | None | UndefinedType = UNDEFINED,
+    ) -> DeviceEntry:
+        """The device with any of these identifiers or connections, created if there is none.
+
+        An existing device keeps its id, integration, name_by_user, area and disabled_by; its
+        identifiers and connections are merged with the given ones, and every other argument
+        that is passed (None included) replaces the stored value. Arguments not passed keep
+        theirs. `via_device` is the (domain, id) identifier of the parent device, stored as
+        `via_device_id` (None when that device is not registered).
+        """
+        ids = _pairs(identifiers, "identifiers")
+        conns = _connections(connections)
+        if not ids and not conns:
+            raise RegistryError("A device needs at least one identifier or connection")
+        if not integration:
+            raise RegistryError("A device needs an integration")
+
+        given: dict[str, Any] = {
+            key: value
+            for key, value in (
+                ("name", name),
+                ("manufacturer", manufacturer),
+                ("model", model),
+                ("model_id", model_id),
+                ("sw_version", sw_version),
+                ("hw_version", hw_version),
+                ("serial_number", serial_number),
+                ("suggested_area", suggested_area),
+                ("configuration_url", configuration_url),
+            )
+            if value is not UNDEFINED
+        }
+
+        async with self._lock:
+            if via_device is not UNDEFINED:
+                via_id: str | None = None
+                if via_device is not None:
+                    (via_domain, via_identifier), = _pairs([via_device], "via_device")
+                    via = self.get_by_identifier(via_domain, via_identifier)
+                    via_id = via.id if via is not None else None
+                given["via_device_id"] = via_id
+
+            existing = self._find(ids, conns)
+            now = utcnow()
+            if existing is None:
+                entry = DeviceEntry(
+                    id=str(ULID()),
+                    integration=integration,
+                    identifiers=ids,
+                    connections=conns,
+                    name=given.get("name"),
+                    name_by_user=None,
+                    manufacturer=given.get("manufacturer"),
+                    model=given.get("model"),
+                    model_id=given.get("model_id"),
+                    sw_version=given.get("sw_version"),
+                    hw_version=given.get("hw_version"),
+                    serial_number=given.get("serial_number"),
+                    suggested_area=given.get("suggested_area"),
+                    area_id=None,
+                    configuration_url=given.get("configuration_url"),
+                    via_device_id=given.get("via_device_id"),
+                    disabled_by=None,
+                    created_at=now,
+                    modified_at=now,
+                )
+                self._check_free(entry)
+                await self._write(insert(DEVICES).values(**_row_values(entry)))
+                self._index(entry)
+                return entry
+
+            if given.get("via_device_id") == existing.id:
+                given["via_device_id"] = None  # a device cannot be its own parent
+            changes = {key: value for key, value in given.items() if getattr(existing, key) != value}
+            if not ids <= existing.identifiers:
+                changes["identifiers"] = existing.identifiers | ids
+            if not conns <= existing.connections:
+                changes["connections"] = existing.connections | conns
+            return await self._apply(existing, changes, now)
+
+    async def update(self, device_id: str, **changes: Any) -> DeviceEntry:
+        """Change fields of a device: name_by_user, area_id, disabled_by, name, manufacturer,
+        model, model_id, sw_version, hw_version, serial_number, suggested_area,
+        configuration_url, via_device_id, integration, identifiers, connections (replaced)."""
+        unknown = set(changes) - _UPDATABLE - {"identifiers", "connections"}
+        if unknown:
+            raise TypeError(f"DeviceRegistry.update() got unknown fields: {', '.join(sorted(unknown))}")
+        async with self._lock:
+            existing = self._devices.get(device_id)
+            if existing is None:
+                raise DeviceNotFoundError(f"Device {device_id} not found")
+            if "identifiers" in changes:
+                changes["identifiers"] = _pairs(changes["identifiers"], "identifiers")
+            if "connections" in changes:
+                changes["connections"] = _connections(changes["connections"])
+            via_id = changes.get("via_device_id")
+            if via_id is not None and (via_id == device_id or via_id not in self._devices):
+                raise DeviceNotFoundError(f"via_device_id {via_id} is not another registered device")
+            changes = {key: value for key, value in changes.items() if getattr(existing, key) != value}
+            return await self._apply(existing, changes, utcnow())
+
+    async def remove(self, device_id: str) -> None:
+        """Remove a device; devices that named it as via_device and entities on it keep no link."""
+        async with self._lock:
+            entry = self._devices.get(device_id)
+            if entry is None:
+                raise DeviceNotFoundError(f"Device {device_id} not found")
+            async with self._session_factory() as session, session.begin():
+                # The foreign keys do this too (ON DELETE SET NULL); be explicit for
+                # connections where SQLite's foreign key enforcement is off.
+                await session.execute(
+                    update(DEVICES).where(DEVICES.c.via_device_id == device_id).values(via_device_id=None)
+                )
+                await session.execute(delete(DEVICES).where(DEVICES.c.id == device_id))
+            self._unindex(entry)
+            for child in [d for d in self._devices.values() if d.via_device_id == device_id]:
+                self._devices[child.id] = dataclasses.replace(child, via_device_id=None)
+            listeners = list(self._remove_listeners)
+        for listener in listeners:
+            try:
+                result = listener(device_id)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                _LOGGER.exception("Error in device remove listener for %s", device_id)
+
+    # ---- internals ----
+
+    def _find(self, ids: frozenset[Pair], conns: frozenset[Pair]) -> DeviceEntry | None:
+        found: set[str] = set()
+        for pair in sorted(ids):
+            if (device_id := self._by_identifier.get(pair)) is not None:
+                found.add(device_id)
+        for pair in sorted(conns):
+            if (device_id := self._by_connection.get(pair)) is not None:
+                found.add(device_id)
+        if not found:
+            return None
+        if len(found) > 1:
+            raise IdentifierInUseError(
+                f"Identifiers {sorted(ids)} and connections {sorted(conns)} belong to "
+                f"different devices: {', '.join(sorted(found))}"
+            )
+        return self._devices[found.pop()]
+
+    def _check_free(self, entry: DeviceEntry) -> None:
+        for pair in entry.identifiers:
+            owner = self._by_identifier.get(pair)
+            if owner is not None and owner != entry.id:
+                raise IdentifierInUseError(f"Identifier {pair} belongs to device {owner}")
+        for pair in entry.connections:
+            owner = self._by_connection.get(pair)
+            if owner is not None and owner != entry.id:
+                raise IdentifierInUseError(f"Connection {pair} belongs to device {owner}")
+
+    async def _apply(self, existing: DeviceEntry, changes: dict[str, Any], now: datetime) -> DeviceEntry:
+        if not changes:
+            return existing
+        entry = dataclasses.replace(existing, **changes, modified_at=now)
+        self._check_free(entry)
+        values = {key: getattr(entry, key) for key in changes}
+        if "identifiers" in values:
+            values["identifiers"] = _to_json(entry.identifiers)
+        if "connections" in values:
+            values["connections"] = _to_json(entry.connections)
+        values["modified_at"] = now
+        await self._write(update(DEVICES).where(DEVICES.c.id == entry.id).values(**values))
+        self._unindex(existing)
+        self._index(entry)
+        return entry
+
+    async def _write(self, statement: Any) -> None:
+        try:
+            async with self._session_factory() as session, session.begin():
+                await session.execute(statement)
+        except (IntegrityError, DataError) as err:
+            raise RegistryError(f"Device registry write refused by the database: {err.orig}") from err
+
+    def _index(self, entry: DeviceEntry) -> None:
+        self._devices[entry.id] = entry
+        for pair in entry.identifiers:
+            self._by_identifier[pair] = entry.id
+        for pair in entry.connections:
+            self._by_connection[pair] = entry.id
+
+    def _unindex(self, entry: DeviceEntry) -> None:
+        self._devices.pop(entry.id, None)
+        for pair in entry.identifiers:
+            if self._by_identifier.get(pair) == entry.id:
+                del self._by_identifier[pair]
+        for pair in entry.connections:
+            if self._by_connection.get(pair) == entry.id:
+                del self._by_connection[pair]
+
+
+__all__ = ["CONNECTION_MAC", "DeviceEntry", "DeviceRegistry", "format_mac"]

@@ -1,0 +1,240 @@
+"""SQLAlchemy models of the hub's own database (SQLite by default, PostgreSQL optionally).
+
+The schema is created and changed only by the Alembic migrations in
+`hub/storage/migrations/versions`; a test proves those migrations produce exactly these
+models. When you change a model, add a migration (see `hub/storage/migrations/env.py`).
+
+Conventions:
+* ids are strings (ULIDs made by the hub);
+* every datetime is timezone-aware UTC on the Python side (`UTCDateTime`), whatever the
+  database gives back: SQLite has no time zones, so values are stored there as naive UTC;
+* JSON columns are `JSON`, with `JSONB` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names on every dialect: Alembic needs names to alter or drop
+# constraints later (SQLite batch mode in particular).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+USER_ROLES = ("owner", "admin", "user", "read-only")
+TOKEN_KINDS = ("long_lived", "refresh")
+
+# Lengths shared with the migrations.
+ID_LENGTH = 36  # a ULID is 26 characters; 36 leaves room for imported UUIDs
+NAME_LENGTH = 255
+ENTITY_ID_LENGTH = 255
+SHORT_LENGTH = 64
+STATE_LENGTH = 255
+URL_LENGTH = 2048
+TOPIC_LENGTH = 1024
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A `DateTime(timezone=True)` that only accepts aware datetimes and always returns aware UTC.
+
+    SQLite keeps no time zone: values are converted to UTC and stored naive, and naive values
+    read back are marked UTC. PostgreSQL stores `timestamptz`; values are normalised to UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the hub stores only timezone-aware datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def json_type() -> JSON:
+    """JSON on every dialect, JSONB on PostgreSQL."""
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every hub table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: json_type()}
+
+
+class UserRow(Base):
+    """A person (or system account) who may log in."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'admin', 'user', 'read-only')", name="role"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    is_active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+
+
+class TokenRow(Base):
+    """An access credential of a user. Only the SHA-256 hex digest of the raw token is stored."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (
+        CheckConstraint("kind IN ('long_lived', 'refresh')", name="kind"),
+        Index("ix_tokens_token_hash", "token_hash", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    # Refresh-token rotation: every token of one login session shares a family.
+    family_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class DeviceRow(Base):
+    """The device registry: one physical or logical device."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    # JSON lists of [domain, id] (identifiers) and [type, value] (connections) pairs.
+    identifiers: Mapped[list[list[str]]] = mapped_column(json_type())
+    connections: Mapped[list[list[str]]] = mapped_column(json_type())
+    integration: Mapped[str] = mapped_column(String(SHORT_LENGTH))
+    name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    name_by_user: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    manufacturer: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    model: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    model_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    sw_version: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    hw_version: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    serial_number: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    suggested_area: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    area_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    configuration_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    via_device_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("devices.id", ondelete="SET NULL")
+    )
+    disabled_by: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+
+
+class EntityRow(Base):
+    """The entity registry: what the hub remembers about an entity across restarts."""
+
+    __tablename__ = "entities"
+    __table_args__ = (UniqueConstraint("domain", "platform", "unique_id"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_ID_LENGTH), unique=True)
+    unique_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    platform: Mapped[str] = mapped_column(String(SHORT_LENGTH))
+    domain: Mapped[str] = mapped_column(String(SHORT_LENGTH))
+    device_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    original_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    icon: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    original_icon: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    device_class: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
+    original_device_class: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
+    unit_of_measurement: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
+    entity_category: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
+    disabled_by: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
+    hidden_by: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
+    capabilities: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+
+
+class RestoreStateRow(Base):
+    """The last known state of an entity, restored at start."""
+
+    __tablename__ = "restore_states"
+
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_ID_LENGTH), primary_key=True)
+    state: Mapped[str] = mapped_column(String(STATE_LENGTH))
+    attributes: Mapped[dict[str, Any]]
+    last_changed: Mapped[datetime]
+    last_updated: Mapped[datetime]
+
+
+class MqttDiscoveryRow(Base):
+    """The persisted MQTT discovery cache: the last retained config payload of each topic."""
+
+    __tablename__ = "mqtt_discovery"
+
+    discovery_topic: Mapped[str] = mapped_column(String(TOPIC_LENGTH), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    component: Mapped[str] = mapped_column(String(SHORT_LENGTH))
+    discovery_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    updated_at: Mapped[datetime]
+
+
+__all__ = [
+    "Base",
+    "DeviceRow",
+    "EntityRow",
+    "MqttDiscoveryRow",
+    "RestoreStateRow",
+    "TOKEN_KINDS",
+    "TokenRow",
+    "USER_ROLES",
+    "UTCDateTime",
+    "UserRow",
+    "utcnow",
+]

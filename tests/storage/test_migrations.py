@@ -1,0 +1,82 @@
+"""The migrations build exactly the models, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, insert, text
+
+from hub.storage.engine import (
+    alembic_config,
+    create_engine,
+    current_revisions,
+    default_sqlite_url,
+    migrate,
+)
+from hub.storage.models import Base, RestoreStateRow
+
+TABLES = {"users", "tokens", "devices", "entities", "restore_states", "mqtt_discovery"}
+
+
+def _differences(connection):
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, Base.metadata)
+
+
+async def test_migrations_equal_models(engine):
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(_differences)
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        revisions = await conn.run_sync(current_revisions)
+    assert diff == []
+    assert TABLES <= tables
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    assert revisions == heads  # every branch is applied
+
+
+async def test_migrate_is_idempotent_and_downgrades(engine):
+    await migrate(engine)  # already at head: nothing to do
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "base"))
+    async with engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert not (TABLES & tables)
+    await migrate(engine)
+    async with engine.connect() as conn:
+        assert await conn.run_sync(_differences) == []
+
+
+async def test_naive_datetimes_are_refused(engine):
+    async with engine.begin() as conn:
+        with pytest.raises(Exception, match="naive datetime"):
+            await conn.execute(
+                insert(RestoreStateRow.__table__).values(
+                    entity_id="sensor.x",
+                    state="1",
+                    attributes={},
+                    last_changed=datetime(2024, 1, 1),
+                    last_updated=datetime(2024, 1, 1),
+                )
+            )
+
+
+async def test_sqlite_engine_settings(tmp_path):
+    data_dir = tmp_path / "not" / "yet"
+    url = default_sqlite_url(data_dir)
+    engine = create_engine(url)
+    try:
+        assert data_dir.is_dir()
+        async with engine.connect() as conn:
+            journal = (await conn.execute(text("PRAGMA journal_mode"))).scalar_one()
+            synchronous = (await conn.execute(text("PRAGMA synchronous"))).scalar_one()
+            foreign_keys = (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one()
+        assert journal == "wal"
+        assert synchronous == 1  # NORMAL
+        assert foreign_keys == 1
+    finally:
+        await engine.dispose()
