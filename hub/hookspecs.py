@@ -76,3 +76,24 @@ def hub_stopping(hub: Hub) -> None:
     :param hub: the Hub.
     :return: None (or an awaitable).
     """
+
+
+@hookspec
+def register_websocket_commands(hub: Hub, register: Any) -> None:
+    """Add commands to the WebSocket API (`/api/websocket`).
+
+    When called: once, when the web application starts (after every integration was set
+    up, before the server listens); all enabled integrations' implementations are called.
+
+    :param hub: the Hub.
+    :param register: `register(type, handler, schema, *, admin_only=False)`. `type` is the
+        command's `type` string (e.g. "history/history_during_period"); `schema` is a dict
+        of voluptuous markers for the message's other keys (`id` and `type` are added), or
+        None for no validation; `handler` is `async def handler(hub, connection, msg)`
+        where `connection` has `.user`, `.send_result(msg_id, result=None)`,
+        `.send_error(msg_id, code, message)`, `.send_event(msg_id, event_payload)` and
+        `.subscriptions` (a dict: store a subscription's unsubscribe under the message id
+        so `unsubscribe_events` and the connection's close end it). `admin_only=True`
+        refuses non-admin users with the error code `unauthorized`.
+    :return: None. Registering a type twice replaces the earlier handler (with a warning).
+    """
