@@ -43,6 +43,8 @@ class EntityRegistry(Protocol):
         self, domain: str, platform: str, unique_id: str, **kwargs: Any
     ) -> EntityRegistryEntry: ...
 
+    async def update(self, entity_id: str, **changes: Any) -> EntityRegistryEntry: ...
+
 
 class DeviceEntry(Protocol):
     """What the core reads from a device registry entry."""
@@ -153,6 +155,34 @@ class Entities:
             return
         await entity.will_remove_from_hub()
         self._hub.states.remove(entity_id)
+
+    async def update_registry_entry(self, entity_id: str, **changes: Any) -> EntityRegistryEntry:
+        """Apply a user's change (new_entity_id, name, icon, ...) to the registry and the live entity.
+
+        A renamed entity moves at once: its old state is removed and it writes its state under
+        the new entity_id, as Home Assistant does.
+        """
+        registry = self._hub.entity_registry
+        if registry is None:
+            message = "This hub has no entity registry"
+            raise HubError(message)
+        entry = await registry.update(entity_id, **changes)
+        entity = self._entities.get(entity_id)
+        if entity is None:
+            restored = self._hub.states.get(entity_id)
+            if restored is not None and entry.entity_id != entity_id:
+                self._hub.states.remove(entity_id)
+                self._hub.states.set(entry.entity_id, restored.state, restored.attributes)
+            return entry
+        entity.registry_name = entry.name
+        entity.registry_icon = entry.icon
+        if entry.entity_id != entity_id:
+            del self._entities[entity_id]
+            self._hub.states.remove(entity_id)
+            entity.entity_id = entry.entity_id
+            self._entities[entry.entity_id] = entity
+        entity.write_state()
+        return entry
 
     def _suggested_object_id(self, entity: Entity) -> str:
         if entity.entity_id:
