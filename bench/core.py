@@ -1,6 +1,6 @@
 """Core benchmark: state writes and event fires per second (medians of several runs).
 
-Run: .venv/bin/python bench/core.py [--runs 5]
+Run: .venv/bin/python bench/core.py [--runs 5] [--compare-ha /path/to/python-with-homeassistant]
 
 Figures printed:
 - state writes/s: 1,000 entities x 200 changes with one state_changed listener
@@ -15,8 +15,11 @@ import asyncio
 import gc
 import os
 import resource
+import json
 import statistics
+import subprocess
 import time
+from pathlib import Path
 
 from hub.core.bus import callback
 from hub.core.hub import Hub
@@ -84,16 +87,34 @@ async def event_fires(listeners: int) -> float:
     return EVENTS / elapsed
 
 
-async def main(runs: int) -> None:
+CASES = {
+    "state_writes": "state writes/s (1 state_changed listener)",
+    "state_writes_trackers": "state writes/s (+1,000 per-entity trackers)",
+    "events_one_listener": "events fired/s (1 listener)",
+    "events_no_listener": "events fired/s (no listener)",
+}
+
+
+async def main(runs: int, ha_python: str | None) -> None:
     cases = {
-        "state writes/s (1 state_changed listener)": lambda: state_writes(False),
-        "state writes/s (+1,000 per-entity trackers)": lambda: state_writes(True),
-        "events fired/s (1 listener)": lambda: event_fires(1),
-        "events fired/s (no listener)": lambda: event_fires(0),
+        "state_writes": lambda: state_writes(False),
+        "state_writes_trackers": lambda: state_writes(True),
+        "events_one_listener": lambda: event_fires(1),
+        "events_no_listener": lambda: event_fires(0),
     }
-    for label, case in cases.items():
+    ours = {}
+    for name, case in cases.items():
         results = [await case() for _ in range(runs)]
-        print(f"{label:48s} median {statistics.median(results):>12,.0f}  (runs: {', '.join(f'{r:,.0f}' for r in results)})")
+        ours[name] = statistics.median(results)
+        print(f"{CASES[name]:48s} median {ours[name]:>12,.0f}  (runs: {', '.join(f'{r:,.0f}' for r in results)})")
+    if ha_python:
+        script = Path(__file__).with_name("ha_core.py")
+        output = subprocess.run([ha_python, str(script), str(runs)], capture_output=True, text=True, check=True)
+        theirs = json.loads(output.stdout.strip().splitlines()[-1])
+        print("\nside by side (medians, same machine, same run):")
+        print(f"{'':48s} {'ours':>12s} {'Home Assistant':>15s} {'ratio':>7s}")
+        for name, label in CASES.items():
+            print(f"{label:48s} {ours[name]:>12,.0f} {theirs[name]:>15,.0f} {ours[name] / theirs[name]:>6.1f}x")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{'peak RSS':48s} {rss:>10.1f} MB   pid {os.getpid()}")
 
@@ -101,4 +122,6 @@ async def main(runs: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
-    asyncio.run(main(parser.parse_args().runs))
+    parser.add_argument("--compare-ha", metavar="PYTHON", help="a Python with homeassistant installed")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.runs, arguments.compare_ha))
