@@ -97,3 +97,20 @@ def register_websocket_commands(hub: Hub, register: Any) -> None:
         refuses non-admin users with the error code `unauthorized`.
     :return: None. Registering a type twice replaces the earlier handler (with a warning).
     """
+
+
+@hookspec
+def extend_template_environment(hub: Hub, environment: Any) -> None:
+    """Add globals, filters or tests to the hub's template environment.
+
+    When called: once per kind of environment (full, limited, strict), the first time a
+    template of that kind is compiled for the hub; all enabled integrations'
+    implementations are called. Must not block and must not render templates.
+
+    :param hub: the Hub.
+    :param environment: the `hub.templating.HubEnvironment` (a sandboxed Jinja2
+        environment): add to `environment.globals`, `.filters` and `.tests`.
+        `environment.limited` is True for limited templates (trigger options), where
+        functions that read states should not be added.
+    :return: None.
+    """

@@ -1,0 +1,260 @@
+"""The sandboxed Jinja2 environment with Home Assistant's globals, filters and tests."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from hub.templating import functions as fn
+from hub.templating.clock import get_clock
+from hub.templating.states import AllStates, StateFunctions
+from hub.templating.timefuncs import TimeFunctions
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+COMPILE_CACHE_SIZE = 4096
+
+# Home Assistant refuses these in limited templates (trigger options, trigger_variables).
+LIMITED_GLOBALS = (
+    "closest distance expand is_hidden_entity is_state is_state_attr state_attr states "
+    "state_translated has_value utcnow now device_attr is_device_attr device_id area_id area_name "
+    "floor_id floor_name relative_time time_since time_until today_at label_id label_name"
+).split()
+LIMITED_FILTERS = "closest expand device_id area_id area_name floor_id floor_name has_value label_id label_name".split()
+LIMITED_TESTS = "has_value is_hidden_entity is_state is_state_attr".split()
+
+
+class LoggingUndefined(jinja2.Undefined):
+    """An undefined variable renders as "" and is logged, as in Home Assistant."""
+
+    __slots__ = ()
+
+    def _log(self) -> None:
+        _LOGGER.warning("Template variable warning: %s", self._undefined_message)
+
+    def __str__(self) -> str:
+        self._log()
+        return ""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+
+class Version:
+    """A comparable version string (`version('2024.1.0') > '2023.12'`)."""
+
+    def __init__(self, value: Any) -> None:
+        self.text = str(value)
+        self.parts = tuple(int(p) if p.isdigit() else p for p in self.text.replace("-", ".").split("."))
+
+    def _key(self, other: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        other_parts = other.parts if isinstance(other, Version) else Version(other).parts
+        pad = max(len(self.parts), len(other_parts))
+        norm = lambda parts: tuple(str(p).zfill(8) if isinstance(p, int) else p for p in parts) + ("",) * (pad - len(parts))  # noqa: E731
+        return norm(self.parts), norm(other_parts)
+
+    def __eq__(self, other: object) -> bool:
+        a, b = self._key(other)
+        return a == b
+
+    def __lt__(self, other: Any) -> bool:
+        a, b = self._key(other)
+        return a < b
+
+    def __le__(self, other: Any) -> bool:
+        return self == other or self < other
+
+    def __gt__(self, other: Any) -> bool:
+        return not self <= other
+
+    def __ge__(self, other: Any) -> bool:
+        return not self < other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class _Unsupported:
+    """Stands in for a hub function in a limited template: any use raises."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        message = f"Use of '{self.name}' is not supported in limited templates"
+        raise jinja2.TemplateRuntimeError(message)
+
+    def __getattr__(self, item: str) -> Any:
+        # Jinja inspects markers (jinja_pass_arg, unsafe_callable...) while compiling.
+        if item.startswith(("_", "jinja_")) or item in ("unsafe_callable", "alters_data"):
+            raise AttributeError(item)
+        return self()
+
+
+class HubEnvironment(ImmutableSandboxedEnvironment):
+    """The hub's template environment; compiled templates are cached by source."""
+
+    def __init__(self, hub: Hub | None, limited: bool = False, strict: bool = False) -> None:
+        super().__init__(
+            extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"],
+            undefined=jinja2.StrictUndefined if strict else LoggingUndefined,
+        )
+        self.hub = hub
+        self.limited = limited
+        self._compiled: OrderedDict[str, jinja2.Template] = OrderedDict()
+        _add_pure(self)
+        _add_hub_bound(self, hub)
+        if limited:
+            for name in LIMITED_GLOBALS:
+                self.globals[name] = _Unsupported(name)
+            for name in LIMITED_FILTERS:
+                self.filters[name] = _Unsupported(name)
+            for name in LIMITED_TESTS:
+                self.tests[name] = _Unsupported(name)
+
+    def compile_cached(self, source: str) -> jinja2.Template:
+        """Compile source once; later calls with the same source reuse the result."""
+        compiled = self._compiled.get(source)
+        if compiled is None:
+            compiled = self.from_string(source)
+            self._compiled[source] = compiled
+            if len(self._compiled) > COMPILE_CACHE_SIZE:
+                self._compiled.popitem(last=False)
+        return compiled
+
+
+def _add_pure(env: HubEnvironment) -> None:
+    """Add what needs no hub: numbers, maths, text, JSON, collections."""
+    both = {
+        "float": fn.forgiving_float,
+        "int": fn.forgiving_int,
+        "bool": fn.forgiving_boolean,
+        "is_number": fn.is_number,
+        "log": fn.logarithm,
+        "sin": fn.sine,
+        "cos": fn.cosine,
+        "tan": fn.tangent,
+        "asin": fn.arc_sine,
+        "acos": fn.arc_cosine,
+        "atan": fn.arc_tangent,
+        "atan2": fn.arc_tangent2,
+        "sqrt": fn.square_root,
+        "average": fn.average,
+        "median": fn.median,
+        "statistical_mode": fn.statistical_mode,
+        "iif": fn.iif,
+        "to_json": fn.to_json,
+        "from_json": fn.from_json,
+        "bitwise_and": fn.bitwise_and,
+        "bitwise_or": fn.bitwise_or,
+        "bitwise_xor": fn.bitwise_xor,
+        "pack": fn.pack,
+        "unpack": fn.unpack,
+        "ord": ord,
+        "ordinal": fn.ordinal,
+        "base64_encode": fn.base64_encode,
+        "base64_decode": fn.base64_decode,
+        "slugify": fn.slugify,
+        "typeof": fn.typeof,
+        "flatten": fn.flatten,
+        "version": Version,
+        "multiply": fn.multiply,
+        "add": fn.add,
+        "regex_match": fn.regex_match,
+        "regex_search": fn.regex_search,
+        "regex_replace": fn.regex_replace,
+        "regex_findall": fn.regex_findall,
+        "regex_findall_index": fn.regex_findall_index,
+        "contains": fn.contains,
+    }
+    env.filters.update(both)
+    env.filters["round"] = fn.forgiving_round
+    env.filters["is_defined"] = fn.fail_when_undefined
+    env.filters["combine"] = fn.combine
+    env.globals.update({k: v for k, v in both.items() if k not in ("ord", "contains")})
+    env.globals.update(
+        {
+            "pi": math.pi,
+            "tau": math.tau,
+            "e": math.e,
+            "min": fn.min_max(min, "min"),
+            "max": fn.min_max(max, "max"),
+            "timedelta": timedelta,
+            "urlencode": fn.urlencode,
+            "combine": fn.combine,
+            "set": set,
+            "tuple": tuple,
+            "zip": zip,
+        }
+    )
+    env.tests.update(
+        {
+            "is_number": fn.is_number,
+            "match": fn.regex_match,
+            "search": fn.regex_search,
+            "contains": fn.contains,
+            "list": fn.is_list,
+            "set": fn.is_set,
+            "tuple": fn.is_tuple,
+            "datetime": lambda value: isinstance(value, datetime),
+            "string_like": fn.is_string_like,
+        }
+    )
+
+
+def _add_hub_bound(env: HubEnvironment, hub: Hub | None) -> None:
+    """Add what reads the hub: states, the clock and the registries."""
+    times = TimeFunctions(lambda: get_clock(hub))
+    for name in ("as_datetime", "as_timestamp", "as_local", "as_timedelta", "timestamp_custom", "timestamp_local", "timestamp_utc", "relative_time", "time_since", "time_until", "today_at"):
+        env.filters[name] = getattr(times, name)
+    for name in ("now", "utcnow", "as_datetime", "as_timestamp", "as_local", "as_timedelta", "strptime", "relative_time", "time_since", "time_until", "today_at"):
+        env.globals[name] = getattr(times, name)
+    states = StateFunctions(hub)
+    env.globals["states"] = AllStates(hub)
+    for name in ("is_state", "state_attr", "is_state_attr", "has_value", "state_translated", "expand", "device_entities", "device_attr", "is_device_attr", "device_id", "integration_entities"):
+        env.globals[name] = getattr(states, name)
+        env.filters[name] = getattr(states, name)
+    for name in ("is_state", "is_state_attr", "has_value"):
+        env.tests[name] = getattr(states, name)
+    env.tests["is_hidden_entity"] = lambda entity_id: False
+    # Areas, floors and labels do not exist in this hub: answer like a hub that has none.
+    for name in ("areas", "floors", "labels"):
+        env.globals[name] = lambda *args: []
+    for name in ("area_entities", "area_devices", "floor_areas", "label_entities", "label_devices", "label_areas"):
+        env.globals[name] = env.filters[name] = lambda *args: []
+    for name in ("area_id", "area_name", "floor_id", "floor_name", "label_id", "label_name"):
+        env.globals[name] = env.filters[name] = lambda *args: None
+
+
+def get_environment(hub: Hub | None, limited: bool = False, strict: bool = False) -> HubEnvironment:
+    """Return the hub's environment of that kind, building it (and running the hook) once."""
+    key = (limited, strict)
+    if hub is None:
+        cache = _NO_HUB
+    else:
+        cache = hub.__dict__.setdefault("_template_environments", {})
+    env = cache.get(key)
+    if env is None:
+        env = HubEnvironment(hub, limited=limited, strict=strict)
+        plugins = getattr(hub, "plugins", None)
+        if plugins is not None:
+            # Integrations add their own globals/filters; the hook is synchronous by nature.
+            plugins.hook.extend_template_environment(hub=hub, environment=env)
+        cache[key] = env
+    return env
+
+
+_NO_HUB: dict[tuple[bool, bool], HubEnvironment] = {}
