@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class HubError(Exception):
     """Base of every error the hub raises on purpose."""
@@ -36,7 +38,7 @@ class Unauthorized(HubError):
 class ConfigError(HubError):
     """The configuration is invalid; `issues` names each file, line and key."""
 
-    def __init__(self, issues: list, message: str | None = None) -> None:
+    def __init__(self, issues: Sequence[object], message: str | None = None) -> None:
         self.issues = list(issues)
         if message is None:
             message = "\n".join(str(issue) for issue in self.issues) or "Invalid configuration"

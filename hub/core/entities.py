@@ -280,7 +280,7 @@ def _cycle_option(entity: SelectEntity, method: str, cycle: bool) -> str:
     return options[max(0, min(index, len(options) - 1))]
 
 
-_TARGET = {vol.Optional("entity_id"): object, vol.Optional("device_id"): object}
+_TARGET: dict[Any, Any] = {vol.Optional("entity_id"): object, vol.Optional("device_id"): object}
 _TARGET_ONLY = vol.Schema(_TARGET, extra=vol.ALLOW_EXTRA)
 _NUMBER = vol.Schema({**_TARGET, vol.Required("value"): vol.Coerce(float)})
 _TEXT = vol.Schema({**_TARGET, vol.Required("value"): vol.Coerce(str)})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import voluptuous as vol
 from voluptuous.humanize import humanize_error
@@ -217,12 +218,10 @@ class ServiceRegistry:
         return None
 
     async def _run(self, service: Service, call: ServiceCall) -> ServiceResponse:
-        if service.is_coroutine:
-            return await service.handler(call)  # type: ignore[misc]
-        result = service.handler(call)
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            return await result
-        return result  # type: ignore[return-value]
+        result: Any = service.handler(call)
+        if service.is_coroutine or inspect.isawaitable(result):
+            result = await result
+        return cast(ServiceResponse, result)
 
     def _resolve_targets(self, payload: dict[str, Any]) -> list[str] | None:
         """Expand entity_id and device_id into a list of entity_ids (None: no target given)."""

@@ -55,7 +55,7 @@ class ReadOnlyDict(dict[str, Any]):
         message = "State attributes are read-only; build a new dict and set the state."
         raise TypeError(message)
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly
 
 
 EMPTY_ATTRIBUTES = ReadOnlyDict()
@@ -102,7 +102,7 @@ class State:
             attributes = EMPTY_ATTRIBUTES
         elif type(attributes) is not ReadOnlyDict:
             attributes = ReadOnlyDict(attributes)
-        self.attributes: ReadOnlyDict = attributes  # type: ignore[assignment]
+        self.attributes: ReadOnlyDict = attributes
         self.last_updated_timestamp = last_updated if last_updated is not None else now
         self.last_changed_timestamp = (
             last_changed if last_changed is not None else self.last_updated_timestamp
