@@ -1,0 +1,98 @@
+"""MQTT: Home Assistant discovery, availability, commands, persisted rediscovery, embedded broker.
+
+    mqtt:                       # embedded broker on 127.0.0.1:1883
+    mqtt:
+      broker: mqtts://broker.lan:8883
+      username: hub
+      password: !secret mqtt_password
+      certificate: /etc/ssl/ca.pem
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hub import hookimpl
+from integrations.mqtt.broker import EmbeddedBroker
+from integrations.mqtt.cache import DiscoveryStore
+from integrations.mqtt.client import MqttClient
+from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
+from integrations.mqtt.discovery import Discovery
+from integrations.mqtt.sensors import BrokerConnectedSensor
+from integrations.mqtt.services import register_services
+
+from hub.core.hub import Hub
+
+__all__ = ["CONFIG_SCHEMA", "MqttRuntime", "runtime_of"]
+
+_LOGGER = logging.getLogger(__name__)
+
+# Give cached entities and the first connection this long before setup returns; the hub
+# runs on without the broker if it is not there yet.
+FIRST_CONNECT_WAIT = 2.0
+
+
+@dataclass(slots=True)
+class MqttRuntime:
+    """What the integration runs for one hub."""
+
+    client: MqttClient
+    discovery: Discovery | None
+    store: DiscoveryStore | None
+    broker: EmbeddedBroker | None
+    status: BrokerConnectedSensor
+
+
+_RUNTIMES: weakref.WeakKeyDictionary[Hub, MqttRuntime] = weakref.WeakKeyDictionary()
+
+
+def runtime_of(hub: Hub) -> MqttRuntime | None:
+    """Return the MQTT runtime of a hub (for the trigger platform and tests)."""
+    return _RUNTIMES.get(hub)
+
+
+@hookimpl
+async def setup_integration(hub: Hub, config: Any) -> None:
+    """Start the broker if needed, recreate cached entities, then connect in the background."""
+    config = CONFIG_SCHEMA(config)
+    data_dir = hub.config.data_dir or Path.cwd()
+    broker: EmbeddedBroker | None = None
+    url = config.get("broker")
+    if url is None:
+        embedded = config["embedded"]
+        broker = EmbeddedBroker(Path(data_dir), embedded["port"], embedded["engine"])
+        await broker.start()
+        url = broker.url
+    settings = connection_settings(config, url, data_dir)
+    status = BrokerConnectedSensor(f"{settings.host}:{settings.port}")
+    client = MqttClient(settings, status.set_connected)
+    store = DiscoveryStore(hub.db) if hub.db is not None else None
+    discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
+    runtime = MqttRuntime(client, discovery, store, broker, status)
+    _RUNTIMES[hub] = runtime
+    hub.on_stop(lambda: _stop(hub, runtime))
+    await hub.entities.add(status, "mqtt")
+    register_services(hub, client)
+    if discovery is not None:
+        discovery.start()
+        restored = await discovery.load_cached()
+        if restored:
+            _LOGGER.info("Recreated %d discovered entities from the discovery cache", restored)
+    await client.start()
+    if not await client.wait_connected(FIRST_CONNECT_WAIT):
+        _LOGGER.warning("MQTT broker %s not reachable yet; the hub runs on and keeps trying", url)
+
+
+async def _stop(hub: Hub, runtime: MqttRuntime) -> None:
+    _RUNTIMES.pop(hub, None)
+    if runtime.discovery is not None:
+        await runtime.discovery.stop()
+    await runtime.client.stop()
+    if runtime.store is not None:
+        await runtime.store.flush()
+    if runtime.broker is not None:
+        await runtime.broker.stop()

@@ -1,0 +1,104 @@
+"""Availability of a discovered entity: one topic or several, combined by all/any/latest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from integrations.mqtt.subscriptions import Message
+from integrations.mqtt.templates import MqttTemplate
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+    from integrations.mqtt.client import MqttClient
+
+
+@dataclass(slots=True)
+class _Topic:
+    topic: str
+    payload_available: str
+    payload_not_available: str
+    template: MqttTemplate | None
+
+
+class Availability:
+    """Track the availability topics of one entity; `available` says what they add up to."""
+
+    def __init__(self, config: dict[str, Any], hub: Hub | None, variables: dict[str, Any]) -> None:
+        self.mode: str = config.get("availability_mode", "latest")
+        self._topics: list[_Topic] = []
+        if "availability_topic" in config:
+            self._topics.append(
+                _Topic(
+                    config["availability_topic"],
+                    config["payload_available"],
+                    config["payload_not_available"],
+                    _compile(config.get("availability_template"), hub, variables),
+                )
+            )
+        for item in config.get("availability") or ():
+            self._topics.append(
+                _Topic(
+                    item["topic"],
+                    item["payload_available"],
+                    item["payload_not_available"],
+                    _compile(item.get("value_template"), hub, variables),
+                )
+            )
+        # Each topic starts unknown (None): with availability configured an entity is
+        # unavailable until a device says otherwise.
+        self._status: dict[str, bool | None] = {t.topic: None for t in self._topics}
+        self._latest: bool | None = None
+
+    @property
+    def configured(self) -> bool:
+        """Return whether any availability topic is configured."""
+        return bool(self._topics)
+
+    @property
+    def available(self) -> bool:
+        """Return what the topics add up to under the availability mode."""
+        if not self._topics:
+            return True
+        if self.mode == "all":
+            return all(self._status.values())
+        if self.mode == "any":
+            return any(self._status.values())
+        return bool(self._latest)
+
+    def restore(self, available: bool) -> None:
+        """Assume an availability remembered from before a restart, until a device says more."""
+        for topic in self._status:
+            self._status[topic] = available
+        self._latest = available
+
+    def subscribe(self, client: MqttClient, qos: int, changed: Callable[[], None]) -> list[Callable[[], None]]:
+        """Subscribe to every availability topic; call changed() when `available` changes."""
+        undo = []
+        for item in self._topics:
+            undo.append(client.subscribe(item.topic, self._handler(item, changed), qos))
+        return undo
+
+    def _handler(self, item: _Topic, changed: Callable[[], None]) -> Callable[[Message], None]:
+        def received(message: Message) -> None:
+            payload = message.payload.decode("utf-8", "replace")
+            if item.template is not None:
+                payload = item.template.render_value(payload, default=payload)
+            if payload == item.payload_available:
+                status: bool | None = True
+            elif payload == item.payload_not_available:
+                status = False
+            else:
+                return
+            before = self.available
+            self._status[item.topic] = status
+            self._latest = status
+            if self.available != before:
+                changed()
+
+        return received
+
+
+def _compile(source: str | None, hub: Hub | None, variables: dict[str, Any]) -> MqttTemplate | None:
+    return None if source is None else MqttTemplate(source, hub, variables)

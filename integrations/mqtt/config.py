@@ -1,0 +1,99 @@
+"""The `mqtt:` section of configuration.yaml."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import voluptuous as vol
+
+from integrations.mqtt.client import ConnectionSettings, PublishMessage
+from integrations.mqtt.schemas import boolean, publish_topic
+
+DEFAULT_PREFIX = "homeassistant"
+DEFAULT_STATUS_TOPIC = "homeassistant/status"
+
+
+def _message(default_payload: str) -> Any:
+    return vol.Schema(
+        {
+            vol.Optional("topic", default=DEFAULT_STATUS_TOPIC): publish_topic,
+            vol.Optional("payload", default=default_payload): str,
+            vol.Optional("qos", default=0): vol.All(vol.Coerce(int), vol.In([0, 1, 2])),
+            vol.Optional("retain", default=False): boolean,
+        }
+    )
+
+
+def _broker_url(value: Any) -> str:
+    text = str(value)
+    if "://" not in text:
+        text = f"mqtt://{text}"
+    parts = urlsplit(text)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        message = f"expected mqtt://host[:port] or mqtts://host[:port], got {value!r}"
+        raise vol.Invalid(message)
+    return text
+
+
+SECTION_SCHEMA = vol.Schema(
+    {
+        vol.Optional("broker"): _broker_url,
+        vol.Optional("port"): vol.All(vol.Coerce(int), vol.Range(min=1, max=65535)),
+        vol.Optional("username"): str,
+        vol.Optional("password"): str,
+        vol.Optional("client_id"): str,
+        vol.Optional("keepalive", default=60): vol.All(vol.Coerce(int), vol.Range(min=15)),
+        vol.Optional("certificate"): str,
+        vol.Optional("client_cert"): str,
+        vol.Optional("client_key"): str,
+        vol.Optional("tls_insecure", default=False): boolean,
+        vol.Optional("discovery", default=True): boolean,
+        vol.Optional("discovery_prefix", default=DEFAULT_PREFIX): vol.All(str, vol.Length(min=1)),
+        vol.Optional("birth_message", default={}): vol.Any(None, _message("online")),
+        vol.Optional("will_message", default={}): vol.Any(None, _message("offline")),
+        vol.Optional("embedded", default={}): vol.Schema(
+            {
+                vol.Optional("port", default=1883): vol.All(vol.Coerce(int), vol.Range(min=0, max=65535)),
+                vol.Optional("engine", default="auto"): vol.In(["auto", "mosquitto", "amqtt"]),
+            }
+        ),
+        vol.Optional("reconnect_max_delay", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0.1)),
+    }
+)
+
+
+def _none_is_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+CONFIG_SCHEMA = vol.All(_none_is_empty, SECTION_SCHEMA)
+
+
+def connection_settings(config: dict[str, Any], broker_url: str, data_dir: Path | None) -> ConnectionSettings:
+    """Build the client's settings from the validated section and the broker URL to use."""
+    parts = urlsplit(broker_url)
+    tls = parts.scheme == "mqtts"
+    port = config.get("port") or parts.port or (8883 if tls else 1883)
+    # A fixed client id keeps the broker-side session (QoS 1 queue) across restarts.
+    client_id = config.get("client_id") or "powerhub-" + hashlib.sha1(str(data_dir).encode()).hexdigest()[:12]
+    birth = config.get("birth_message")
+    will = config.get("will_message")
+    return ConnectionSettings(
+        host=parts.hostname or "127.0.0.1",
+        port=port,
+        tls=tls,
+        username=config.get("username") or (unquote(parts.username) if parts.username else None),
+        password=config.get("password") or (unquote(parts.password) if parts.password else None),
+        client_id=client_id,
+        keepalive=config["keepalive"],
+        ca_certs=config.get("certificate"),
+        certfile=config.get("client_cert"),
+        keyfile=config.get("client_key"),
+        tls_insecure=config["tls_insecure"],
+        birth=PublishMessage(**birth) if birth else None,
+        will=PublishMessage(**will) if will else None,
+        reconnect_max=config["reconnect_max_delay"],
+    )

@@ -1,0 +1,340 @@
+"""MQTT discovery: config topics in, entities created, updated in place, or removed.
+
+Messages are queued by the subscription callback and handled in order by one worker task,
+which yields to the loop between items, so a storm of retained configs never blocks the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import voluptuous as vol
+
+from hub.core.entities import DEVICE_INFO_KEYS
+from hub.exceptions import HubError
+from hub.registry.util import RegistryError
+from integrations.mqtt.abbreviations import (
+    ABBREVIATIONS,
+    SHARED_OPTIONS,
+    expand_base_topic,
+    expand_component,
+    expand_device,
+    expand_origin,
+)
+from integrations.mqtt.controls import MqttButton, MqttLight, MqttNumber, MqttSelect, MqttSwitch, MqttText
+from integrations.mqtt.entity import DOMAIN, MqttEntity
+from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize
+from integrations.mqtt.sensors import MqttBinarySensor, MqttSensor
+from integrations.mqtt.subscriptions import Message
+from integrations.mqtt.templates import TemplateError
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+    from integrations.mqtt.cache import DiscoveryStore
+    from integrations.mqtt.client import MqttClient
+
+_LOGGER = logging.getLogger(__name__)
+
+EVENT_DISCOVERY_ERROR = "mqtt_discovery_error"
+COMPONENTS: dict[str, type[MqttEntity]] = {
+    "sensor": MqttSensor,
+    "binary_sensor": MqttBinarySensor,
+    "switch": MqttSwitch,
+    "number": MqttNumber,
+    "select": MqttSelect,
+    "text": MqttText,
+    "button": MqttButton,
+    "light": MqttLight,
+}
+TOPIC_PATTERN = re.compile(r"(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config")
+_YIELD_EVERY = 25
+
+Hash = tuple[str, str]
+
+
+class DiscoveryError(Exception):
+    """A discovery message that cannot be used; the message says why."""
+
+
+class Discovery:
+    """Turn discovery messages (from the broker or the cache) into live entities."""
+
+    def __init__(self, hub: Hub, client: MqttClient, prefix: str, store: DiscoveryStore | None) -> None:
+        self.hub = hub
+        self.client = client
+        self.prefix = prefix
+        self.store = store
+        self.entities: dict[Hash, MqttEntity] = {}
+        self._payloads: dict[str, str] = {}  # last raw payload seen per discovery topic
+        self._device_components: dict[str, set[Hash]] = {}
+        self._queue: deque[tuple[str, bytes | str, bool]] = deque()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._logged: set[tuple[str, str]] = set()
+        self._worker: asyncio.Task[None] | None = None
+        self._unsubscribes: list[Any] = []
+
+    # ---- lifecycle ----
+
+    def start(self) -> None:
+        """Start the worker and subscribe to the discovery topics."""
+        self._worker = self.hub.create_task(self._work(), "mqtt discovery")
+        for pattern in ("+/+/config", "+/+/+/config"):
+            self._unsubscribes.append(self.client.subscribe(f"{self.prefix}/{pattern}", self._received, 0))
+
+    async def stop(self) -> None:
+        """Unsubscribe and stop the worker."""
+        for undo in self._unsubscribes:
+            undo()
+        if self._worker is not None:
+            self._worker.cancel()
+
+    async def load_cached(self) -> int:
+        """Recreate the entities of every cached config; return how many configs there were."""
+        if self.store is None:
+            return 0
+        cached = await self.store.load()
+        for topic, payload in cached.items():
+            self._queue.append((topic, payload, True))
+        if cached:
+            self._idle.clear()
+            self._wakeup.set()
+            await self.wait_idle()
+        return len(cached)
+
+    async def wait_idle(self) -> None:
+        """Wait until every queued discovery message was handled."""
+        await self._idle.wait()
+
+    def _received(self, message: Message) -> None:
+        self._queue.append((message.topic, message.payload, False))
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def _work(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            handled = 0
+            while self._queue:
+                topic, payload, cached = self._queue.popleft()
+                try:
+                    await self._process(topic, payload, cached)
+                except DiscoveryError as err:
+                    self._error(topic, str(err), payload)
+                except Exception as err:  # noqa: BLE001 - one device must never stop discovery
+                    _LOGGER.exception("Error processing discovery message on %s", topic)
+                    self._error(topic, f"internal error: {err}", payload)
+                handled += 1
+                if handled % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            self._idle.set()
+
+    def _error(self, topic: str, reason: str, payload: bytes | str) -> None:
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+        if (topic, reason) not in self._logged:
+            self._logged.add((topic, reason))
+            _LOGGER.warning("Discovery message on %s ignored: %s (payload: %.200s)", topic, reason, text)
+        self.hub.bus.fire(EVENT_DISCOVERY_ERROR, {"topic": topic, "reason": reason, "payload": text})
+
+    # ---- one message ----
+
+    async def _process(self, topic: str, raw: bytes | str, cached: bool) -> None:
+        match = TOPIC_PATTERN.fullmatch(topic[len(self.prefix) + 1 :]) if topic.startswith(self.prefix + "/") else None
+        if match is None:
+            message = f"Received message on illegal discovery topic '{topic}'"
+            raise DiscoveryError(message)
+        component, node_id, object_id = match.group("component", "node_id", "object_id")
+        if component != "device" and component not in COMPONENTS:
+            message = f"component '{component}' is not supported (supported: device, {', '.join(COMPONENTS)})"
+            raise DiscoveryError(message)
+        try:
+            payload = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as err:
+            message = f"payload is not UTF-8 text: {err}"
+            raise DiscoveryError(message) from err
+        if payload == self._payloads.get(topic):
+            return  # the same config again (a retained replay): nothing to do
+        discovery_id = f"{node_id} {object_id}" if node_id else object_id
+        if payload == "":
+            self._payloads.pop(topic, None)
+            if component == "device":
+                for key in self._device_components.pop(topic, set()):
+                    await self._remove(key)
+            else:
+                await self._remove((component, discovery_id))
+            if self.store is not None:
+                self.store.remove(topic)
+            return
+        data = _parse(payload, object_id)
+        if _migrating(data):
+            await self._unload(topic, component, discovery_id)
+            return
+        if component == "device":
+            await self._process_device(topic, data, node_id, object_id)
+        else:
+            config = self._validate(component, expand_base_topic(expand_component(data)))
+            await self._apply((component, discovery_id), component, config, topic)
+        self._payloads[topic] = payload
+        if self.store is not None and not cached:
+            self.store.put(topic, payload, component, discovery_id)
+
+    def _validate(self, component: str, config: dict[str, Any], where: str = "") -> dict[str, Any]:
+        try:
+            return SCHEMAS[component](config)  # type: ignore[no-any-return]
+        except vol.Invalid as err:
+            message = f"invalid {component} config{where}: {humanize(err)}"
+            raise DiscoveryError(message) from err
+
+    async def _process_device(self, topic: str, data: dict[str, Any], node_id: str | None, object_id: str) -> None:
+        root = {ABBREVIATIONS.get(key, key): value for key, value in data.items()}
+        root["device"] = expand_device(root.get("device"))
+        root["origin"] = expand_origin(root.get("origin"))
+        try:
+            DEVICE_DISCOVERY_SCHEMA(root)
+        except vol.Invalid as err:
+            message = f"invalid device discovery payload: {humanize(err)}"
+            raise DiscoveryError(message) from err
+        origin = root["origin"]
+        _LOGGER.info(
+            "Processing device discovery for '%s' from external application %s, version: %s",
+            f"{node_id} {object_id}" if node_id else object_id,
+            origin.get("name"),
+            origin.get("sw_version"),
+        )
+        shared = {key: root[key] for key in (*SHARED_OPTIONS, "~") if key in root}
+        seen: set[Hash] = set()
+        for component_id, raw_component in root["components"].items():
+            component_config = expand_component(raw_component)
+            platform = component_config.pop("platform")
+            discovery_id = f"{object_id} {node_id} {component_id}" if node_id else f"{object_id} {component_id}"
+            key = (platform, discovery_id)
+            if not component_config:
+                continue  # only {"p": ...}: the component is removed below
+            if platform not in COMPONENTS:
+                self._error(topic, f"component '{component_id}': platform '{platform}' is not supported", orjson.dumps(raw_component).decode())
+                continue
+            config = {**shared, **component_config, "device": root["device"], "origin": origin}
+            try:
+                validated = self._validate(platform, expand_base_topic(config), f" for component '{component_id}'")
+                await self._apply(key, platform, validated, topic)
+            except DiscoveryError as err:
+                self._error(topic, str(err), orjson.dumps(raw_component).decode())
+                continue
+            seen.add(key)
+        for gone in self._device_components.get(topic, set()) - seen:
+            await self._remove(gone)
+        self._device_components[topic] = seen
+
+    # ---- entities ----
+
+    async def _apply(self, key: Hash, component: str, config: dict[str, Any], topic: str) -> None:
+        entity = self.entities.get(key)
+        if entity is not None and entity.config == config:
+            return
+        if entity is not None and entity.unique_id == config.get("unique_id"):
+            try:
+                # Compile the new config on a throwaway first: a bad template leaves the live one intact.
+                COMPONENTS[component](self.client, self.hub, config, topic)
+            except TemplateError as err:
+                raise DiscoveryError(str(err)) from err
+            entity.update_config(config)
+            await self._refresh_registries(entity)
+            _LOGGER.debug("Updated %s from %s", entity.entity_id, topic)
+            return
+        if entity is not None:
+            await self._remove(key)
+        try:
+            entity = COMPONENTS[component](self.client, self.hub, config, topic)
+        except TemplateError as err:
+            raise DiscoveryError(str(err)) from err
+        try:
+            await self.hub.entities.add(entity, DOMAIN)
+        except (HubError, RegistryError) as err:
+            entity.unsubscribe()
+            raise DiscoveryError(str(err)) from err
+        if entity.entity_id is None or self.hub.entities.get(entity.entity_id) is not entity:
+            return  # disabled in the registry
+        self.entities[key] = entity
+        _LOGGER.debug("Discovered %s from %s", entity.entity_id, topic)
+
+    async def _refresh_registries(self, entity: MqttEntity) -> None:
+        """Follow a renamed device or entity into the registries."""
+        if entity.device_info and self.hub.device_registry is not None:
+            info = {k: v for k, v in entity.device_info.items() if k in DEVICE_INFO_KEYS}
+            device = await self.hub.device_registry.get_or_create(integration=DOMAIN, **info)
+            entity.device_id = device.id
+            entity.device_name = device.name_by_user or device.name
+        if entity.unique_id is not None and self.hub.entity_registry is not None:
+            await self.hub.entity_registry.get_or_create(
+                entity.domain,
+                DOMAIN,
+                entity.unique_id,
+                device_id=entity.device_id,
+                original_name=entity.name,
+                original_icon=entity.icon,
+                original_device_class=entity.device_class,
+                unit_of_measurement=entity.unit_of_measurement,
+                entity_category=entity.entity_category,
+            )
+        entity.invalidate_attributes()
+        entity.write_state()
+
+    async def _remove(self, key: Hash) -> None:
+        """Remove a discovered entity, its registry entry and its device once unused."""
+        entity = self.entities.pop(key, None)
+        if entity is None or entity.entity_id is None:
+            return
+        entity_id, device_id = entity.entity_id, entity.device_id
+        await self.hub.entities.remove(entity_id)
+        registry = self.hub.entity_registry
+        if registry is not None and entity.unique_id is not None and entity_id in registry:  # type: ignore[operator]
+            await registry.remove(entity_id)  # type: ignore[attr-defined]
+        devices = self.hub.device_registry
+        if device_id and devices is not None and device_id in devices:  # type: ignore[operator]
+            in_use = any(e.device_id == device_id for e in self.hub.entities) or (
+                registry is not None and registry.entries_for_device(device_id)  # type: ignore[attr-defined]
+            )
+            if not in_use:
+                await devices.remove(device_id)  # type: ignore[attr-defined]
+        _LOGGER.info("Removed %s (empty discovery payload)", entity_id)
+
+    async def _unload(self, topic: str, component: str, discovery_id: str) -> None:
+        """migrate_discovery: stop the entity but keep its registry entries for the new topic."""
+        self._payloads.pop(topic, None)
+        keys = self._device_components.pop(topic, set()) if component == "device" else {(component, discovery_id)}
+        for key in keys:
+            entity = self.entities.pop(key, None)
+            if entity is not None and entity.entity_id is not None:
+                await self.hub.entities.remove(entity.entity_id)
+        if self.store is not None:
+            self.store.remove(topic)
+        _LOGGER.info("Discovery on %s is migrating: unloaded, registry entries kept", topic)
+
+
+def _parse(payload: str, object_id: str) -> dict[str, Any]:
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as err:
+        message = f"Unable to parse JSON {object_id}: {err}"
+        raise DiscoveryError(message) from err
+    if not isinstance(data, dict):
+        message = f"payload must be a JSON object, got {type(data).__name__}"
+        raise DiscoveryError(message)
+    return data
+
+
+def _migrating(data: dict[str, Any]) -> bool:
+    value = data.get("migrate_discovery", data.get("migr_discvry"))
+    if value is None:
+        return False
+    if value is True:
+        return True
+    _LOGGER.warning("Ignoring migrate_discovery value %r: only true is allowed", value)
+    return False

@@ -1,0 +1,218 @@
+"""What every discovered MQTT entity shares: naming, device, availability, attributes, topics.
+
+A component class mixes `MqttEntity` with a hub entity domain and implements `configure_component`
+(read its keys once per config) and `subscribe_component` (its state topics). A new config for the
+same discovery hash re-runs both on the live entity: an update in place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import orjson
+
+from hub.core.entity import Entity
+from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, ReadOnlyDict
+from hub.util import slugify
+from integrations.mqtt.availability import Availability
+from integrations.mqtt.subscriptions import Message
+from integrations.mqtt.templates import MqttTemplate
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+    from integrations.mqtt.client import MqttClient
+
+_LOGGER = logging.getLogger(__name__)
+
+DOMAIN = "mqtt"
+
+
+class MqttEntity(Entity):
+    """The shared part of a discovered entity; subclasses also inherit a hub entity domain."""
+
+    default_name: ClassVar[str] = "MQTT Entity"
+    # Device classes that name an entity when the config has no name (Home Assistant's rule).
+    names_from_device_class: ClassVar[bool] = False
+
+    def __init__(self, client: MqttClient, hub: Hub, config: dict[str, Any], discovery_topic: str | None) -> None:
+        self.client = client
+        self.hub = hub
+        self.discovery_topic = discovery_topic
+        self.has_entity_name = True
+        self.config: dict[str, Any] = {}
+        self._unsubscribes: list[Callable[[], None]] = []
+        self._json_attributes: dict[str, Any] | None = None
+        self._attributes_cache: ReadOnlyDict | None = None
+        self._variables: dict[str, Any] = {}
+        self._warned: set[str] = set()
+        self.availability = Availability({}, None, {})
+        self.configure(config)
+
+    # ---- configuration ----
+
+    def configure(self, config: dict[str, Any]) -> None:
+        """Apply a validated discovery config (new, or an update of this entity)."""
+        self.config = config
+        self.unique_id = config.get("unique_id")
+        self.icon = config.get("icon")
+        self.entity_picture = config.get("entity_picture")
+        self.device_class = config.get("device_class")
+        self.entity_category = config.get("entity_category")
+        self.qos: int = config["qos"]
+        self.encoding: str | None = config["encoding"] or None
+        self.device_info = _device_info(config.get("device"))
+        self.name = self._name(config)
+        object_id = config.get("default_entity_id") or config.get("object_id")
+        if object_id and self.entity_id is None:
+            object_id = object_id.partition(".")[2] if "." in object_id else object_id
+            self.entity_id = f"{self.domain}.{slugify(object_id)}"
+        self._variables = {"entity_id": self.entity_id, "name": self.name}
+        self.availability = Availability(config, self.hub, self._variables)
+        self._attributes_template = self.template("json_attributes_template")
+        self._json_attributes = None
+        self._attributes_cache = None
+        self.configure_component(config)
+
+    def configure_component(self, config: dict[str, Any]) -> None:
+        """Read the component's own keys (override)."""
+
+    def _name(self, config: dict[str, Any]) -> str | None:
+        if "name" in config:
+            return config["name"]  # None: the entity takes its device's name
+        if self.names_from_device_class and config.get("device_class"):
+            return str(config["device_class"]).replace("_", " ").capitalize()
+        return self.default_name
+
+    def template(self, key: str) -> MqttTemplate | None:
+        """Return the compiled template of a config key, or None."""
+        source = self.config.get(key)
+        return None if source is None else MqttTemplate(source, self.hub, self._variables)
+
+    # ---- lifecycle ----
+
+    async def added_to_hub(self) -> None:
+        """Take over the state remembered from before a restart, then subscribe."""
+        self._variables["entity_id"] = self.entity_id
+        restored = self.hub.states.get(self.entity_id) if self.entity_id and self.hub else None
+        if restored is not None and restored.attributes.get("restored") is None:
+            self.restore_state(restored.state, dict(restored.attributes))
+        self.subscribe()
+
+    async def will_remove_from_hub(self) -> None:
+        """Release every subscription."""
+        self.unsubscribe()
+
+    def restore_state(self, state: str, attributes: dict[str, Any]) -> None:
+        """Adopt a state remembered from before a restart (override per component)."""
+        if self.availability.configured:
+            self.availability.restore(state != STATE_UNAVAILABLE)
+
+    def subscribe(self) -> None:
+        """Subscribe to the availability, attributes and component topics."""
+        client = self.client
+        self._unsubscribes.extend(self.availability.subscribe(client, self.qos, self.write_state))
+        if self.config.get("json_attributes_topic"):
+            self._unsubscribes.append(
+                client.subscribe(self.config["json_attributes_topic"], self._attributes_received, self.qos)
+            )
+        self.subscribe_component()
+
+    def subscribe_component(self) -> None:
+        """Subscribe to the component's state topics (override)."""
+
+    def unsubscribe(self) -> None:
+        """Drop every subscription of this entity."""
+        for undo in self._unsubscribes:
+            undo()
+        self._unsubscribes.clear()
+
+    def update_config(self, config: dict[str, Any]) -> None:
+        """Re-configure the live entity from a changed discovery payload, in place."""
+        self.unsubscribe()
+        self.configure(config)
+        self.subscribe()
+        self.write_state()
+
+    # ---- state ----
+
+    def payload_text(self, message: Message) -> str:
+        """Return the payload as text in the configured encoding (bad bytes replaced)."""
+        if self.encoding is None:
+            return message.payload  # type: ignore[return-value]
+        return message.payload.decode(self.encoding, "replace")
+
+    def warn_once(self, key: str, text: str, *args: Any) -> None:
+        """Log a problem with a payload once per entity and kind until it goes away."""
+        if key in self._warned:
+            _LOGGER.debug(text, *args)
+            return
+        self._warned.add(key)
+        _LOGGER.warning(text, *args)
+
+    def _attributes_received(self, message: Message) -> None:
+        payload = self.payload_text(message)
+        if self._attributes_template is not None:
+            payload = self._attributes_template.render_value(payload, default=payload)
+        try:
+            value = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            self.warn_once("attributes", "Erroneous JSON on %s for %s: %r", message.topic, self.entity_id, payload)
+            return
+        if not isinstance(value, dict):
+            self.warn_once("attributes", "JSON result on %s for %s is not a dictionary: %r", message.topic, self.entity_id, payload)
+            return
+        self._json_attributes = value
+        self._attributes_cache = None
+        self.write_state()
+
+    def state_attributes(self) -> dict[str, Any]:
+        """Return the attributes, built once per config and cached between messages."""
+        cached = self._attributes_cache
+        if cached is None or self.available != self._cached_available:
+            self.extra_state_attributes = self._json_attributes
+            cached = ReadOnlyDict(super().state_attributes())
+            self._attributes_cache = cached
+            self._cached_available = self.available
+        return cached
+
+    def invalidate_attributes(self) -> None:
+        """Rebuild the attributes at the next write (after a capability changed)."""
+        self._attributes_cache = None
+
+    _cached_available = True
+
+    def state_string(self) -> str:
+        """Return the state, unavailable while the availability topics say so."""
+        self.available = self.availability.available
+        return super().state_string()
+
+    def unknown_state(self) -> str:
+        """The unknown state string (for components that reset)."""
+        return STATE_UNKNOWN
+
+
+def _device_info(device: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not device:
+        return None
+    info: dict[str, Any] = {
+        "identifiers": [(DOMAIN, identifier) for identifier in device.get("identifiers", ())],
+        "connections": [tuple(pair) for pair in device.get("connections", ())],
+    }
+    for key in (
+        "name",
+        "manufacturer",
+        "model",
+        "model_id",
+        "sw_version",
+        "hw_version",
+        "serial_number",
+        "suggested_area",
+        "configuration_url",
+    ):
+        if key in device:
+            info[key] = device[key]
+    if "via_device" in device:
+        info["via_device"] = (DOMAIN, device["via_device"])
+    return info

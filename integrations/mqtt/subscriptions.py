@@ -1,0 +1,139 @@
+"""Which handlers want which topics: exact topics by dict, wildcard filters by a cached match."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_LOGGER = logging.getLogger(__name__)
+
+# A busy wildcard subscription (a `#` trigger) could see endless distinct topics; the match
+# cache is dropped whole when it grows past this, which keeps it cheap and bounded.
+_MATCH_CACHE_LIMIT = 20_000
+
+
+class Message:
+    """One received MQTT message; `payload` stays bytes so each subscriber decodes as it needs."""
+
+    __slots__ = ("topic", "payload", "qos", "retain", "timestamp")
+
+    def __init__(self, topic: str, payload: bytes, qos: int, retain: bool, timestamp: float) -> None:
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.timestamp = timestamp
+
+    def __repr__(self) -> str:
+        return f"<Message {self.topic} qos={self.qos} retain={self.retain} {self.payload[:40]!r}>"
+
+
+MessageHandler = Callable[[Message], None]
+
+
+def valid_filter(topic_filter: str) -> bool:
+    """Return whether topic_filter is a valid MQTT subscription filter."""
+    if not topic_filter or "\0" in topic_filter or len(topic_filter.encode()) > 65535:
+        return False
+    levels = topic_filter.split("/")
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            return False
+        if "+" in level and level != "+":
+            return False
+    return True
+
+
+def valid_publish_topic(topic: str) -> bool:
+    """Return whether topic can be published to (no wildcards, not empty)."""
+    return bool(topic) and "+" not in topic and "#" not in topic and "\0" not in topic
+
+
+def matches(topic_filter: str, topic: str) -> bool:
+    """Return whether topic matches the subscription filter (MQTT 3.1.1 rules)."""
+    filter_levels = topic_filter.split("/")
+    topic_levels = topic.split("/")
+    # Topics starting with $ are not matched by a leading wildcard (MQTT 4.7.2).
+    if topic.startswith("$") and filter_levels[0] in ("+", "#"):
+        return False
+    for index, level in enumerate(filter_levels):
+        if level == "#":
+            return True
+        if index >= len(topic_levels):
+            return False
+        if level != "+" and level != topic_levels[index]:
+            return False
+    return len(filter_levels) == len(topic_levels)
+
+
+@dataclass(slots=True)
+class _Entry:
+    topic_filter: str
+    handler: MessageHandler
+    qos: int
+
+
+class Subscriptions:
+    """The table from topic filters to handlers, with the broker-side filters and their QoS."""
+
+    def __init__(self) -> None:
+        self._exact: dict[str, list[_Entry]] = {}
+        self._wildcards: dict[str, list[_Entry]] = {}
+        self._match_cache: dict[str, tuple[MessageHandler, ...]] = {}
+
+    def add(self, topic_filter: str, handler: MessageHandler, qos: int = 0) -> Callable[[], bool]:
+        """Add a handler for a filter; return the undo, which says if the filter is now unused."""
+        table = self._wildcards if ("+" in topic_filter or "#" in topic_filter) else self._exact
+        entry = _Entry(topic_filter, handler, qos)
+        table.setdefault(topic_filter, []).append(entry)
+        self._match_cache.clear()
+
+        def remove() -> bool:
+            entries = table.get(topic_filter)
+            if entries is None or entry not in entries:
+                return False
+            entries.remove(entry)
+            self._match_cache.clear()
+            if entries:
+                return False
+            del table[topic_filter]
+            return True
+
+        return remove
+
+    def filters(self) -> dict[str, int]:
+        """Return every filter with the highest QoS any of its handlers asked for."""
+        result: dict[str, int] = {}
+        for table in (self._exact, self._wildcards):
+            for topic_filter, entries in table.items():
+                result[topic_filter] = max(entry.qos for entry in entries)
+        return result
+
+    def qos_of(self, topic_filter: str) -> int | None:
+        """Return the QoS a filter needs, or None if nobody subscribes to it."""
+        entries = self._exact.get(topic_filter) or self._wildcards.get(topic_filter)
+        return None if not entries else max(entry.qos for entry in entries)
+
+    def handlers_for(self, topic: str) -> tuple[MessageHandler, ...]:
+        """Return the handlers for a received topic (cached until the table changes)."""
+        found = self._match_cache.get(topic)
+        if found is not None:
+            return found
+        handlers = [entry.handler for entry in self._exact.get(topic, ())]
+        for topic_filter, entries in self._wildcards.items():
+            if matches(topic_filter, topic):
+                handlers.extend(entry.handler for entry in entries)
+        found = tuple(handlers)
+        if len(self._match_cache) >= _MATCH_CACHE_LIMIT:
+            self._match_cache.clear()
+        self._match_cache[topic] = found
+        return found
+
+    def dispatch(self, message: Message) -> None:
+        """Run every handler for the message inline; a failing handler is logged, not fatal."""
+        for handler in self.handlers_for(message.topic):
+            try:
+                handler(message)
+            except Exception:  # noqa: BLE001 - one bad handler must not stop the others
+                _LOGGER.exception("Error handling MQTT message on %s", message.topic)
