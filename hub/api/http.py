@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from hub.auth.access import looks_like_jwt
+from hub.auth.store import TOKEN_LONG_LIVED
+
 if TYPE_CHECKING:
     from hub.core.hub import Hub
 
@@ -38,14 +41,30 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    auth = request.app[HUB_KEY].auth
-    if scheme.lower() != "bearer" or not token or auth is None:
+    hub = request.app[HUB_KEY]
+    if scheme.lower() != "bearer" or not token or hub.auth is None:
         return json_message("401: Unauthorized", 401)
-    found = await auth.validate_token(token.strip())
+    found = await resolve_token(hub, token.strip())
     if found is None:
         return json_message("401: Unauthorized", 401)
     request[USER_KEY] = found[0]
     return await handler(request)
+
+
+async def resolve_token(hub: Hub, token: str) -> tuple[Any, Any] | None:
+    """Return (user, token info or None) for a JWT access token or a long-lived token."""
+    auth = hub.auth
+    if looks_like_jwt(token):
+        claims = await auth.access.verify(token)
+        if claims is None:
+            return None
+        user = await auth.get_user(claims.user_id)
+        return (user, None) if user is not None and user.is_active else None
+    found = await auth.validate_token(token)
+    # A refresh token only buys access tokens; it is no bearer credential itself.
+    if found is None or found[1].kind != TOKEN_LONG_LIVED:
+        return None
+    return found  # type: ignore[no-any-return]
 
 
 async def api_root(request: web.Request) -> web.Response:
@@ -68,7 +87,9 @@ def build_app(hub: Hub, **kwargs: Any) -> web.Application:
     """Return the web application with the core routes; integrations add theirs by hook."""
     app = web.Application(middlewares=[auth_middleware], client_max_size=1024 * 1024, **kwargs)
     app[HUB_KEY] = hub
-    app.router.add_get("/api/", api_root)
+    from hub.api.setup import setup_api  # noqa: PLC0415 - the API modules import this one
+
+    setup_api(app)
     index = FRONTEND_DIST / "index.html"
     if index.exists():
         app.router.add_get("/", lambda request: web.FileResponse(index))

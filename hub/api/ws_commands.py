@@ -75,13 +75,9 @@ class CommandRegistry:
         return sorted(self._commands)
 
 
-async def collect_commands(
-    hub: Hub, builtins: Callable[[CommandRegistry], None] | None = None
-) -> CommandRegistry:
-    """Return a registry with the built-in commands and those integrations add by hook."""
-    registry = CommandRegistry()
-    if builtins is not None:
-        builtins(registry)
+async def collect_commands(hub: Hub, registry: CommandRegistry | None = None) -> CommandRegistry:
+    """Add the commands integrations register by hook to registry (a new one if None)."""
+    registry = registry if registry is not None else CommandRegistry()
     if hub.plugins is not None:
         await plugins.call_hook(
             hub.plugins, "register_websocket_commands", hub=hub, register=registry.register

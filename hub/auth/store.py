@@ -20,6 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
+from hub.auth.access import AccessTokens
+from hub.auth.audit import AuditLog
+from hub.auth.throttle import LoginThrottle
 from hub.exceptions import HubError
 from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow, utcnow
 
@@ -51,6 +54,26 @@ class InvalidRoleError(AuthError):
 
 class InvalidPasswordError(AuthError):
     """The password is empty, not text, or longer than bcrypt can take (72 UTF-8 bytes)."""
+
+
+class LoginLockedError(AuthError):
+    """Too many failed logins from this address or for this user: try again later."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"Too many failed logins; try again in {int(retry_after) + 1} s")
+
+
+class InvalidCredentialsError(AuthError):
+    """The user name or password is wrong (deliberately not saying which)."""
+
+
+class RefreshTokenError(AuthError):
+    """The refresh token is unknown, expired, revoked or its user is inactive."""
+
+
+class RefreshTokenReuseError(RefreshTokenError):
+    """A refresh token that was already rotated was presented again: its family is revoked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +154,9 @@ class AuthStore:
         self._rounds = bcrypt_rounds
         self._clock = clock
         self._dummy_hash: bytes | None = None
+        self.access = AccessTokens(session_factory, clock)
+        self.audit = AuditLog(session_factory, clock)
+        self.throttle = LoginThrottle()
 
     # ---- users ----
 
@@ -179,6 +205,28 @@ class AuthStore:
         if not await self._check(secret, row.password_hash.encode("ascii")):
             return None
         return User(row.id, row.name, row.role, row.is_active, row.created_at)
+
+    async def login(self, name: str, password: str, remote: str | None = None) -> User:
+        """Check a password login with throttling and an audit row; return the user.
+
+        Raises:
+            LoginLockedError: too many recent failures for this address or user name.
+            InvalidCredentialsError: wrong name or password.
+        """
+        name = name.strip() if isinstance(name, str) else ""
+        wait = self.throttle.retry_after(remote, name)
+        if wait > 0:
+            self.audit.record(None, "login", None, "locked", remote, user_name=name[:NAME_LENGTH])
+            raise LoginLockedError(wait)
+        user = await self.authenticate(name, password)
+        if user is None:
+            locked = self.throttle.failed(remote, name)
+            self.audit.record(None, "login", None, "locked" if locked else "invalid_credentials",
+                              remote, user_name=name[:NAME_LENGTH])
+            raise InvalidCredentialsError("Invalid username or password")
+        self.throttle.succeeded(remote, name)
+        self.audit.record(user, "login", None, "ok", remote)
+        return user
 
     async def get_user(self, user_id: str) -> User | None:
         async with self._session_factory() as session:
@@ -252,6 +300,89 @@ class AuthStore:
                 .values(revoked_at=self._clock())
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def create_refresh_token(
+        self, user_id: str, family_id: str | None = None, lifespan_days: float = 30
+    ) -> tuple[str, TokenInfo]:
+        """A new refresh token (raw, shown once) in a new family unless family_id is given."""
+        return await self._create_token(
+            user_id, TOKEN_REFRESH, None, lifespan_days, family_id or str(ULID())
+        )
+
+    async def validate_refresh_token(self, raw: str) -> tuple[User, TokenInfo]:
+        """Return the user and refresh token without rotating it (HA's /auth/token grant).
+
+        Raises:
+            RefreshTokenReuseError: the token was rotated already; its family is now revoked.
+            RefreshTokenError: unknown, expired or revoked token, or inactive user.
+        """
+        user, token = await self._refresh_row(raw)
+        return user, token
+
+    async def rotate_refresh_token(self, raw: str) -> tuple[User, str, TokenInfo]:
+        """Spend a refresh token and return its successor in the same family.
+
+        Returns:
+            The user, the new raw refresh token and its info.
+
+        Raises:
+            RefreshTokenReuseError: the token was already spent (stolen or replayed): every
+                token of its family is revoked, so the thief and the owner both log in again.
+            RefreshTokenError: unknown or expired token, or inactive user.
+        """
+        user, token = await self._refresh_row(raw)
+        async with self._session_factory() as session, session.begin():
+            spent = await session.execute(
+                update(TOKENS)
+                .where(TOKENS.c.id == token.id, TOKENS.c.revoked_at.is_(None))
+                .values(revoked_at=self._clock(), last_used_at=self._clock())
+            )
+        if not spent.rowcount:  # type: ignore[attr-defined]  # a concurrent rotation won
+            await self.revoke_family(token.family_id)
+            raise RefreshTokenReuseError("Refresh token was already used; its session is revoked")
+        lifespan = None
+        if token.expires_at is not None:
+            lifespan = (token.expires_at - token.created_at).total_seconds() / 86400
+        new_raw, new_token = await self._create_token(
+            user.id, TOKEN_REFRESH, token.label, lifespan, token.family_id
+        )
+        return user, new_raw, new_token
+
+    async def revoke_family(self, family_id: str | None) -> int:
+        """Revoke every live token of a refresh-token family; return how many."""
+        if family_id is None:
+            return 0
+        async with self._session_factory() as session, session.begin():
+            result = await session.execute(
+                update(TOKENS)
+                .where(TOKENS.c.family_id == family_id, TOKENS.c.revoked_at.is_(None))
+                .values(revoked_at=self._clock())
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _refresh_row(self, raw: str) -> tuple[User, TokenInfo]:
+        if not isinstance(raw, str) or not raw:
+            raise RefreshTokenError("Invalid refresh token")
+        async with self._session_factory() as session:
+            row = (
+                await session.execute(
+                    select(*_TOKEN_COLUMNS, *_USER_COLUMNS)
+                    .join_from(TOKENS, USERS, TOKENS.c.user_id == USERS.c.id)
+                    .where(TOKENS.c.token_hash == hash_token(raw), TOKENS.c.kind == TOKEN_REFRESH)
+                )
+            ).first()
+        if row is None:
+            raise RefreshTokenError("Invalid refresh token")
+        token = TokenInfo(*row[: len(_TOKEN_COLUMNS)])
+        user = User(*row[len(_TOKEN_COLUMNS) :])
+        if token.revoked_at is not None:
+            revoked = await self.revoke_family(token.family_id)
+            self.audit.record(user, "refresh_token_reuse", token.family_id, "family_revoked")
+            message = f"Refresh token was already used; its session is revoked ({revoked} tokens)"
+            raise RefreshTokenReuseError(message)
+        if not token.is_valid(self._clock()) or not user.is_active:
+            raise RefreshTokenError("Invalid refresh token")
+        return user, token
 
     # ---- internals ----
 
@@ -327,6 +458,10 @@ class AuthStore:
 
 __all__ = [
     "AuthError",
+    "InvalidCredentialsError",
+    "LoginLockedError",
+    "RefreshTokenError",
+    "RefreshTokenReuseError",
     "AuthStore",
     "InvalidPasswordError",
     "InvalidRoleError",

@@ -238,3 +238,4 @@ __all__ = [
     "UserRow",
     "utcnow",
 ]
+from hub.storage import models_api  # noqa: E402,F401

@@ -1,0 +1,337 @@
+"""The WebSocket API at /api/websocket: auth phase, command dispatch and a bounded send queue.
+
+Protocol as Home Assistant's (auth_required/auth/auth_ok, ids, results, events, coalesced
+arrays). The hub never waits for a client: messages go to a per-connection deque that one
+writer task drains; a client that falls too far behind is disconnected with a logged reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+from aiohttp import WSMsgType, web
+from voluptuous.humanize import humanize_error
+
+from hub import __version__
+from hub.api import ws_messages as messages
+from hub.api.http import HUB_KEY, resolve_token
+from hub.api.ws_commands import Command, CommandRegistry, collect_commands
+from hub.core.context import Context
+from hub.exceptions import HubError, Unauthorized
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+
+HA_VERSION = "2024.1.6"  # what clients expect to parse; our own version goes in get_config
+AUTH_TIMEOUT = 10.0
+MAX_PENDING = 4096  # queued messages: beyond this the client is cut off at once
+PENDING_HIGH_WATER = 1024  # queued messages: staying above this for PEAK_TIMEOUT cuts it off
+PEAK_TIMEOUT = 10.0
+MAX_MESSAGE_BYTES = 1024 * 1024  # larger commands get an error result
+MAX_FRAME_BYTES = 4 * MAX_MESSAGE_BYTES  # larger frames close the socket (aiohttp's limit)
+HEARTBEAT = 55.0
+
+AUTH_MESSAGE = vol.Schema(
+    {vol.Required("type"): "auth", vol.Exclusive("access_token", "auth"): str,
+     vol.Exclusive("api_password", "auth"): str}
+)
+
+
+class Disconnect(Exception):
+    """End the connection (auth failed, client gone)."""
+
+
+class WebSocketConnection:
+    """One authenticated client: its user, subscriptions and send queue."""
+
+    def __init__(self, hub: Hub, commands: CommandRegistry, cache: messages.EncodedEventCache,
+                 request: web.Request) -> None:
+        self.hub = hub
+        self.commands = commands
+        self.event_cache = cache
+        self.request = request
+        self.user: Any = None
+        self.token: Any = None
+        self.subscriptions: dict[int, Callable[[], None]] = {}
+        self.supported_features: dict[str, Any] = {}
+        self.last_id = 0
+        self.remote = request.remote or "?"
+        self._ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME_BYTES)
+        self._queue: deque[bytes] = deque()
+        self._wakeup: asyncio.Future[None] | None = None
+        self._coalesce = False
+        self._closing = False
+        self._peak_timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop = asyncio.get_running_loop()
+
+    # ---- sending (never blocks the caller) ----
+
+    def send_raw(self, data: bytes) -> None:
+        """Queue an encoded message for the writer; cut the client off if it lags too far."""
+        if self._closing:
+            return
+        queue = self._queue
+        queue.append(data)
+        pending = len(queue)
+        if pending > PENDING_HIGH_WATER:
+            if pending >= MAX_PENDING:
+                self.cancel(f"more than {MAX_PENDING} messages pending")
+                return
+            if self._peak_timer is None:
+                self._peak_timer = self._loop.call_later(PEAK_TIMEOUT, self._check_peak)
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    def send_result(self, msg_id: int, result: Any = None) -> None:
+        """Send a success result for a command."""
+        self.send_raw(messages.result_message(msg_id, result))
+
+    def send_error(self, msg_id: int, code: str, message: str) -> None:
+        """Send an error result with one of hub.api.ws_messages' ERR_* codes."""
+        self.send_raw(messages.error_message(msg_id, code, message))
+
+    def send_event(self, msg_id: int, event_payload: Any) -> None:
+        """Send a subscription push (`{"id", "type": "event", "event"}`)."""
+        self.send_raw(messages.event_message(msg_id, event_payload))
+
+    def context(self, msg: dict[str, Any]) -> Context:
+        """Return a new context for something this user asked for."""
+        return Context(user_id=self.user.id if self.user is not None else None)
+
+    def _check_peak(self) -> None:
+        self._peak_timer = None
+        if len(self._queue) > PENDING_HIGH_WATER:
+            self.cancel(f"more than {PENDING_HIGH_WATER} messages pending for {PEAK_TIMEOUT:.0f} s")
+
+    def cancel(self, reason: str) -> None:
+        """Disconnect this client (from any callback), logging why."""
+        if self._closing:
+            return
+        _LOGGER.warning(
+            "Disconnecting WebSocket client %s (%s): %s",
+            self.remote, getattr(self.user, "name", "not authenticated"), reason,
+        )
+        self._closing = True
+        self._queue.clear()
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+        self._spawn(self._ws.close())
+
+    async def _writer(self) -> None:
+        ws, queue = self._ws, self._queue
+        text = WSMsgType.TEXT
+        try:
+            while not self._closing:
+                if not queue:
+                    self._wakeup = self._loop.create_future()
+                    await self._wakeup
+                    self._wakeup = None
+                    continue
+                if self._coalesce and len(queue) > 1:
+                    frame = b"[" + b",".join(queue) + b"]"
+                    queue.clear()
+                else:
+                    frame = queue.popleft()
+                await ws.send_frame(frame, text)
+        except (ConnectionError, RuntimeError, asyncio.CancelledError):
+            # The peer is gone (or we are stopping): nothing left to deliver.
+            pass
+
+    # ---- receiving ----
+
+    async def handle(self) -> web.WebSocketResponse:
+        """Run the connection until the client leaves or is disconnected."""
+        ws = self._ws
+        await ws.prepare(self.request)
+        writer = self._loop.create_task(self._writer(), name="websocket writer")
+        try:
+            self.send_raw(b'{"type":"auth_required","ha_version":"%b"}' % HA_VERSION.encode())
+            await self._authenticate()
+            await self._receive_commands()
+        except Disconnect:
+            pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._closing = True
+            for unsubscribe in self.subscriptions.values():
+                unsubscribe()
+            self.subscriptions.clear()
+            if self._peak_timer is not None:
+                self._peak_timer.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+            if not writer.done():
+                # Give queued messages (e.g. auth_invalid) their chance before closing.
+                if self._wakeup is not None and not self._wakeup.done():
+                    self._wakeup.set_result(None)
+                writer.cancel()
+            await ws.close()
+        return ws
+
+    async def _next_text(self, timeout: float | None = None) -> str | None:
+        """Return the next text frame; None for frames we ignore; Disconnect when closed."""
+        msg = await self._ws.receive(timeout)
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            raise Disconnect
+        if msg.type is not WSMsgType.TEXT:
+            return None
+        return msg.data  # type: ignore[no-any-return]
+
+    async def _authenticate(self) -> None:
+        try:
+            text = await self._next_text(AUTH_TIMEOUT)
+        except TimeoutError as err:
+            _LOGGER.info("WebSocket client %s did not authenticate within %.0f s", self.remote, AUTH_TIMEOUT)
+            raise Disconnect from err
+        if text is None:
+            raise Disconnect
+        try:
+            msg = AUTH_MESSAGE(messages.loads(text))
+        except ValueError as err:  # invalid JSON (vol.Invalid is not a ValueError)
+            raise Disconnect from err
+        except vol.Invalid as err:
+            await self._auth_invalid(f"Auth message incorrectly formatted: {humanize_error(text, err)}")
+        found = None
+        token = msg.get("access_token")
+        if token and self.hub.auth is not None:
+            found = await resolve_token(self.hub, token)
+        if found is None:
+            await self._auth_invalid("Invalid access token or password")
+        self.user, self.token = found  # type: ignore[misc]
+        self.send_raw(b'{"type":"auth_ok","ha_version":"%b"}' % HA_VERSION.encode())
+
+    async def _auth_invalid(self, message: str) -> None:
+        _LOGGER.info("WebSocket client %s failed to authenticate: %s", self.remote, message)
+        self._closing = True
+        self._queue.clear()
+        await self._ws.send_frame(messages.dumps({"type": "auth_invalid", "message": message}), WSMsgType.TEXT)
+        raise Disconnect
+
+    async def _receive_commands(self) -> None:
+        while not self._closing:
+            text = await self._next_text()
+            if text is None:
+                continue
+            if len(text) > MAX_MESSAGE_BYTES:
+                self.send_error(0, messages.ERR_INVALID_FORMAT,
+                                f"Message too large: at most {MAX_MESSAGE_BYTES} bytes are accepted.")
+                continue
+            try:
+                payload = messages.loads(text)
+            except ValueError:
+                self.send_error(0, messages.ERR_INVALID_FORMAT, "Message is not valid JSON.")
+                continue
+            if isinstance(payload, list):
+                for item in payload:
+                    self._dispatch(item)
+            else:
+                self._dispatch(payload)
+
+    def _dispatch(self, msg: Any) -> None:
+        """Check one command message and start its handler (HA's async_handle)."""
+        msg_id = msg.get("id") if isinstance(msg, dict) else None
+        if (
+            not isinstance(msg, dict)
+            or type(msg_id) is not int
+            or not isinstance(msg.get("type"), str)
+        ):
+            self.send_error(msg_id if type(msg_id) is int else 0, messages.ERR_INVALID_FORMAT,
+                            "Message incorrectly formatted.")
+            return
+        if msg_id <= self.last_id:
+            self.send_error(msg_id, messages.ERR_ID_REUSE, "Identifier values have to increase.")
+            return
+        command = self.commands.get(msg["type"])
+        if command is None:
+            self.send_error(msg_id, messages.ERR_UNKNOWN_COMMAND, "Unknown command.")
+            return
+        self.last_id = msg_id
+        try:
+            if command.schema is not None:
+                msg = command.schema(msg)
+            if command.admin_only and not self.user.is_admin:
+                raise Unauthorized
+        except Exception as err:  # noqa: BLE001 - every failure becomes an error result
+            self.handle_exception(msg_id, err)
+            return
+        self._spawn(self._run(command, msg))
+
+    def _spawn(self, coro: Any) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, command: Command, msg: dict[str, Any]) -> None:
+        try:
+            await command.handler(self.hub, self, msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - a handler's bug must not end the connection
+            self.handle_exception(msg["id"], err)
+
+    def handle_exception(self, msg_id: int, err: Exception) -> None:
+        """Turn an exception into HA's error result."""
+        if isinstance(err, Unauthorized):
+            code, message = messages.ERR_UNAUTHORIZED, "Unauthorized"
+        elif isinstance(err, vol.Invalid):
+            code, message = messages.ERR_INVALID_FORMAT, humanize_error({}, err).replace(" @ data[]", "")
+        elif isinstance(err, TimeoutError):
+            code, message = messages.ERR_TIMEOUT, "Timeout"
+        elif isinstance(err, HubError):
+            code, message = messages.ERR_UNKNOWN_ERROR, str(err)
+        else:
+            _LOGGER.exception("Error handling WebSocket message %s", msg_id, exc_info=err)
+            code, message = messages.ERR_UNKNOWN_ERROR, "Unknown error"
+        self.send_error(msg_id, code, message)
+
+    def enable_coalescing(self, enabled: bool) -> None:
+        """Let the writer send several queued messages as one JSON array."""
+        self._coalesce = enabled
+
+
+COMMANDS_KEY: web.AppKey[CommandRegistry] = web.AppKey("ws_commands", CommandRegistry)
+EVENT_CACHE_KEY: web.AppKey[messages.EncodedEventCache] = web.AppKey(
+    "ws_event_cache", messages.EncodedEventCache
+)
+
+
+def register_builtin_commands(registry: CommandRegistry) -> None:
+    """Register every command the hub itself answers."""
+    from hub.api.ws_auth import register_auth_commands  # noqa: PLC0415 - import cycle
+    from hub.api.ws_core import register_core_commands  # noqa: PLC0415
+    from hub.api.ws_entities import register_entity_commands  # noqa: PLC0415
+
+    register_core_commands(registry)
+    register_entity_commands(registry)
+    register_auth_commands(registry)
+
+
+async def websocket_view(request: web.Request) -> web.StreamResponse:
+    """Serve one WebSocket client at /api/websocket."""
+    app = request.app
+    connection = WebSocketConnection(app[HUB_KEY], app[COMMANDS_KEY], app[EVENT_CACHE_KEY], request)
+    return await connection.handle()
+
+
+def setup_websocket(app: web.Application) -> None:
+    """Add /api/websocket; its commands are collected (hook included) when the app starts."""
+    registry = CommandRegistry()
+    register_builtin_commands(registry)
+
+    async def collect(app: web.Application) -> None:
+        await collect_commands(app[HUB_KEY], registry)
+
+    app[COMMANDS_KEY] = registry
+    app[EVENT_CACHE_KEY] = messages.EncodedEventCache()
+    app.on_startup.append(collect)
+    app.router.add_get("/api/websocket", websocket_view)

@@ -1,0 +1,171 @@
+"""WebSocket message shapes and their JSON encoding (orjson, bytes in, one frame out)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from typing import Any
+
+import orjson
+
+from hub.core.bus import Event
+from hub.core.states import State
+
+# HA's error codes (websocket_api/const.py).
+ERR_ID_REUSE = "id_reuse"
+ERR_INVALID_FORMAT = "invalid_format"
+ERR_NOT_ALLOWED = "not_allowed"
+ERR_NOT_FOUND = "not_found"
+ERR_NOT_SUPPORTED = "not_supported"
+ERR_HOME_ASSISTANT_ERROR = "home_assistant_error"
+ERR_SERVICE_VALIDATION_ERROR = "service_validation_error"
+ERR_UNKNOWN_COMMAND = "unknown_command"
+ERR_UNKNOWN_ERROR = "unknown_error"
+ERR_UNAUTHORIZED = "unauthorized"
+ERR_TIMEOUT = "timeout"
+ERR_TEMPLATE_ERROR = "template_error"
+
+
+def _default(value: Any) -> Any:
+    """Encode what orjson does not know: states, events, sets, enums, anything with as_dict."""
+    as_dict = getattr(value, "as_dict", None)
+    if as_dict is not None:
+        return as_dict()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)
+
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def dumps(value: Any) -> bytes:
+    """Encode a value as compact JSON bytes; unknown objects become their as_dict() or str()."""
+    return orjson.dumps(value, default=_default, option=_OPTIONS)
+
+
+def loads(data: str | bytes) -> Any:
+    """Decode JSON text (raises orjson.JSONDecodeError, a ValueError)."""
+    return orjson.loads(data)
+
+
+def result_message(msg_id: int, result: Any = None) -> bytes:
+    """Return a success result."""
+    return dumps({"id": msg_id, "type": "result", "success": True, "result": result})
+
+
+def error_message(msg_id: int | None, code: str, message: str) -> bytes:
+    """Return an error result with one of the ERR_* codes."""
+    return dumps(
+        {
+            "id": msg_id,
+            "type": "result",
+            "success": False,
+            "error": {"code": code, "message": message},
+        }
+    )
+
+
+def event_message(msg_id: int, event: Any) -> bytes:
+    """Return a subscription push for any JSON-able payload."""
+    return dumps({"id": msg_id, "type": "event", "event": event})
+
+
+def event_message_from_json(msg_id: int, event_json: bytes) -> bytes:
+    """Return a subscription push whose payload is already encoded (shared by every subscriber)."""
+    return b'{"id":%d,"type":"event","event":%b}' % (msg_id, event_json)
+
+
+def pong_message(msg_id: int) -> bytes:
+    """Return the answer to ping."""
+    return b'{"id":%d,"type":"pong"}' % msg_id
+
+
+class EncodedEventCache:
+    """Encode each event once however many subscriptions forward it.
+
+    The bus hands every subscriber the same Event object; remembering the last few
+    encodings by identity costs nothing and avoids N encodings of one state change.
+    """
+
+    __slots__ = ("_entries",)
+
+    SIZE = 8
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[object, str, bytes]] = []
+
+    def get(self, event: object, kind: str, encode: Any) -> bytes:
+        """Return encode(event) for this event and kind, computed once."""
+        for cached, cached_kind, data in self._entries:
+            if cached is event and cached_kind == kind:
+                return data
+        data = encode(event)
+        entries = self._entries
+        entries.append((event, kind, data))
+        if len(entries) > self.SIZE:
+            del entries[0]
+        return data
+
+
+def encode_event(event: Event) -> bytes:
+    """Return the JSON of an event as Home Assistant sends it (d.1)."""
+    return dumps(event.as_dict())
+
+
+def compressed_state(state: State) -> dict[str, Any]:
+    """Return the compressed form of a state used by subscribe_entities (b.4)."""
+    context = state.context
+    compressed: dict[str, Any] = {
+        "s": state.state,
+        "a": state.attributes,
+        "c": context.id if context.parent_id is None and context.user_id is None else context.as_dict(),
+        "lc": state.last_changed_timestamp,
+    }
+    if state.last_updated_timestamp != state.last_changed_timestamp:
+        compressed["lu"] = state.last_updated_timestamp
+    return compressed
+
+
+def compressed_diff(old: State, new: State) -> dict[str, Any]:
+    """Return the `{"+": ..., "-": ...}` diff between two states of one entity (b.4)."""
+    additions: dict[str, Any] = {}
+    if old.state != new.state:
+        additions["s"] = new.state
+    if old.last_changed_timestamp != new.last_changed_timestamp:
+        additions["lc"] = new.last_changed_timestamp
+    elif old.last_updated_timestamp != new.last_updated_timestamp:
+        additions["lu"] = new.last_updated_timestamp
+    old_context, new_context = old.context, new.context
+    # Identity first: a context's id is made lazily and most writes share none.
+    if old_context is not new_context and old_context.id != new_context.id:
+        if old_context.parent_id == new_context.parent_id and old_context.user_id == new_context.user_id:
+            additions["c"] = new_context.id
+        else:
+            changed = {"id": new_context.id}
+            if old_context.parent_id != new_context.parent_id:
+                changed["parent_id"] = new_context.parent_id
+            if old_context.user_id != new_context.user_id:
+                changed["user_id"] = new_context.user_id
+            additions["c"] = changed
+    old_attributes, new_attributes = old.attributes, new.attributes
+    if old_attributes is not new_attributes:
+        changed_attributes = {
+            key: value
+            for key, value in new_attributes.items()
+            if key not in old_attributes or old_attributes[key] != value
+        }
+        if changed_attributes:
+            additions["a"] = changed_attributes
+    diff: dict[str, Any] = {"+": additions}
+    removed = [key for key in old_attributes if key not in new_attributes]
+    if removed:
+        diff["-"] = {"a": removed}
+    return diff
