@@ -1,0 +1,222 @@
+"""Many simulated nodes in one process: build them, step them, inject faults.
+
+Every node runs the real firmware (`firmware.node.Node`) on a `VirtualBoard`; one thread
+steps all of them in turn, as a device's main loop would step one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from firmware import compat
+from firmware.config import validate
+from firmware.hmac_sha256 import hmac_sha256
+from firmware.sim import profiles
+from firmware.sim.board import Reboot, VirtualBoard
+from firmware.sim.meter import MeterEmulator
+from firmware.sim.shims import install
+
+_LOGGER = logging.getLogger("firmware.sim")
+FAULTS = ("offline", "online", "stuck_relay", "unstick", "anomaly", "meter_reset", "meter_silent", "meter_noise", "clear", "reboot")
+
+
+def device_key(master: bytes, node_id: str) -> bytes:
+    """Return a node's OTA key derived from a fleet secret (HMAC(master, node_id))."""
+    return hmac_sha256(master, node_id.encode())
+
+
+def parse_broker(url: str) -> tuple[str, int]:
+    """Return (host, port) from mqtt://host:port."""
+    parts = urlsplit(url if "://" in url else "mqtt://" + url)
+    if parts.scheme not in ("mqtt", "tcp"):
+        msg = f"broker URL must be mqtt://host:port, got {url!r}"
+        raise ValueError(msg)
+    return parts.hostname or "127.0.0.1", parts.port or 1883
+
+
+class SimNode:
+    """One simulated node: its settings, board and running firmware."""
+
+    def __init__(self, config: dict[str, Any], root: Path, kind: str, seed: int) -> None:
+        self.config = config
+        self.root = root
+        self.kind = kind
+        self.seed = seed
+        self.reboots = 0
+        self.faults: dict[str, float] = {}  # fault -> time it ends (inf: until cleared)
+        root.mkdir(parents=True, exist_ok=True)
+        meter = MeterEmulator(profiles.build(kind, seed), seed=seed, energy_wh=seed % 7 * 1000.0)
+        self.board = VirtualBoard(config["node_id"], meter, [r["pin"] for r in config["relays"]])
+        self.node = self._boot()
+
+    @property
+    def node_id(self) -> str:
+        return str(self.config["node_id"])
+
+    def _boot(self) -> Any:
+        from firmware.node import Node
+
+        # Every boot starts from the flash files, like a device: relays.json, readings.bin.
+        self.board.clients.clear()
+        self.board.pins = {pin: value for pin, value in self.board.pins.items() if pin in self.board.stuck}
+        with self.board.active():
+            return Node(validate(json.loads(json.dumps(self.config))), root=str(self.root))
+
+    def step(self) -> None:
+        """Run one step of the firmware; reboot it when it asked to."""
+        now = time.monotonic()
+        for fault, until in list(self.faults.items()):
+            if now >= until:
+                self.fault("clear", fault=fault)
+        try:
+            self.node.step()
+        except Reboot:
+            self.reboot()
+
+    def reboot(self) -> None:
+        """Restart the firmware (after an OTA update or on request)."""
+        self.board.go_offline()
+        self.board.online = "offline" not in self.faults
+        self.reboots += 1
+        self.node = self._boot()
+
+    def fault(self, kind: str, seconds: float | None = None, relay: str | None = None, factor: float = 4.0, fault: str | None = None) -> None:
+        """Inject or clear a fault (see FAULTS); seconds bounds it, else it lasts until cleared."""
+        until = time.monotonic() + seconds if seconds else float("inf")
+        board, meter = self.board, self.board.meter
+        if kind == "offline":
+            board.go_offline()
+        elif kind == "online":
+            kind, fault = "clear", "offline"
+        elif kind == "stuck_relay":
+            names = [r["name"] for r in self.config["relays"]]
+            pin = self.config["relays"][names.index(relay) if relay in names else 0]["pin"]
+            board.stuck.add(pin)
+        elif kind == "unstick":
+            kind, fault = "clear", "stuck_relay"
+        elif kind == "anomaly":
+            meter.anomaly = factor
+        elif kind == "meter_reset":
+            meter.reset_counter()
+            return
+        elif kind == "meter_silent":
+            meter.silent = True
+        elif kind == "meter_noise":
+            meter.garble = 3
+            return
+        elif kind == "reboot":
+            self.reboot()
+            return
+        if kind == "clear":
+            for name in [fault] if fault else list(self.faults):
+                self.faults.pop(name, None)
+                self._clear(name)
+            return
+        self.faults[kind] = until
+        _LOGGER.info("%s: fault %s", self.node_id, kind)
+
+    def _clear(self, name: str) -> None:
+        meter = self.board.meter
+        if name == "offline":
+            self.board.online = True
+        elif name == "stuck_relay":
+            self.board.stuck.clear()
+        elif name == "anomaly":
+            meter.anomaly = 1.0
+        elif name == "meter_silent":
+            meter.silent = False
+
+
+class Fleet:
+    """Build and run simulated nodes.
+
+    Args:
+        broker: mqtt://host:port.
+        count: number of nodes.
+        data_dir: where each node keeps its flash files (<data_dir>/<node_id>/).
+        interval: telemetry interval in seconds.
+        prefix: node ids are <prefix>-001, <prefix>-002, ...
+        ota_master: fleet secret the per-node OTA keys derive from (None: OTA disabled).
+        relays: relays per node.
+    """
+
+    def __init__(self, broker: str, count: int, data_dir: Path, interval: float = 10.0, prefix: str = "sim", ota_master: bytes | None = None, relays: int = 1, discovery_prefix: str = "homeassistant") -> None:
+        install()
+        compat.log = lambda message: _LOGGER.debug("%s", message)
+        self.broker = broker
+        host, port = parse_broker(broker)
+        self.nodes: list[SimNode] = []
+        for index in range(1, count + 1):
+            node_id = f"{prefix}-{index:03d}"
+            kind = profiles.KINDS[(index - 1) % len(profiles.KINDS)]
+            config = {
+                "node_id": node_id,
+                "name": f"{kind.capitalize()} {index}",
+                "discovery_prefix": discovery_prefix,
+                "wifi": {"ssid": "sim"},
+                "mqtt": {"host": host, "port": port, "keepalive": 30},
+                "pzem": {"uart": 2, "address": 1},
+                "relays": [{"name": f"relay{n}", "pin": (5, 4, 14, 12)[n - 1], "label": f"Relay {n}", "initial": True} for n in range(1, relays + 1)],
+                "telemetry_interval": interval,
+                "ota_key": device_key(ota_master, node_id).hex() if ota_master else None,
+            }
+            self.nodes.append(SimNode(config, data_dir / node_id, kind, seed=index))
+        self.by_id = {node.node_id: node for node in self.nodes}
+        self._control: Any = None
+
+    def step(self) -> None:
+        """Step every node once."""
+        for node in self.nodes:
+            node.step()
+        if self._control is not None:
+            self._control.loop(0.0)
+
+    def run(self, stop: threading.Event, tick: float = 0.05) -> None:
+        """Step the nodes until stop is set."""
+        while not stop.is_set():
+            began = time.monotonic()
+            self.step()
+            stop.wait(max(0.0, tick - (time.monotonic() - began)))
+
+    def fault(self, node_id: str, kind: str, **options: Any) -> None:
+        """Inject a fault into one node ("*" for all)."""
+        if kind not in FAULTS:
+            msg = f"unknown fault {kind!r}; one of {', '.join(FAULTS)}"
+            raise ValueError(msg)
+        for node in self.nodes if node_id == "*" else [self.by_id[node_id]]:
+            node.fault(kind, **options)
+
+    def listen_for_faults(self) -> None:
+        """Take faults from MQTT: `sim/<node_id|*>/fault` with {"fault": kind, "seconds": n, ...}."""
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        host, port = parse_broker(self.broker)
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-control-{id(self)}")
+        client.on_message = self._on_control
+        client.connect(host, port)
+        client.subscribe("sim/+/fault")
+        self._control = client
+
+    def _on_control(self, client: Any, userdata: Any, message: Any) -> None:
+        node_id = message.topic.split("/")[1]
+        try:
+            options = json.loads(message.payload)
+            kind = options.pop("fault")
+            self.fault(node_id, kind, **{k: v for k, v in options.items() if k in ("seconds", "relay", "factor", "fault")})
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            _LOGGER.warning("ignored fault message on %s: %s (%r)", message.topic, err, message.payload[:200])
+
+    def close(self) -> None:
+        """Stop: drop every connection as a power cut would (the broker publishes their wills)."""
+        for node in self.nodes:
+            node.board.go_offline()
+            node.node.buffer.close()
+        if self._control is not None:
+            self._control.disconnect()

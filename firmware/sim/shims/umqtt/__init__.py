@@ -1,0 +1,1 @@
+"""`umqtt` for the simulator."""
