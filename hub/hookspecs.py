@@ -114,3 +114,18 @@ def extend_template_environment(hub: Hub, environment: Any) -> None:
         functions that read states should not be added.
     :return: None.
     """
+
+
+@hookspec
+def register_history_backends(hub: Hub) -> dict[str, Any]:
+    """Offer history backends the recorder can write to, by name.
+
+    When called: once, while the recorder integration sets up (before it opens its
+    backend); all enabled integrations' implementations are called and their dicts merged
+    over the built-in backends (sqlite, postgresql, influxdb, influxdb2).
+
+    :param hub: the Hub.
+    :return: `{name: factory}` where `factory(hub, config)` returns a
+        `hub.recorder.backends.base.HistoryBackend`; `config` is the validated `recorder:`
+        section, and a user picks the backend with `recorder: {backend: <name>}`.
+    """

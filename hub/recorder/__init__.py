@@ -1,0 +1,202 @@
+"""The recorder integration: history of every state change, in SQLite, PostgreSQL or InfluxDB.
+
+Enabled by a `recorder:` key in configuration.yaml (see hub/recorder/config.py for its options).
+Other integrations reach it with `get_recorder(hub)`, e.g. to backfill a device's offline buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+
+from hub import plugins
+from hub.hookspecs import hookimpl
+from hub.core.services import SupportsResponse
+from hub.exceptions import HubError
+from hub.recorder import api
+from hub.recorder.backends.base import BackendError, HistoryBackend
+from hub.recorder.config import CONFIG_SCHEMA, entity_id
+from hub.recorder.filters import build_filter
+from hub.recorder.recorder import Recorder
+from hub.recorder.spool import Spool
+from hub.recorder.tiers import Downsampler, parse_plan
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from hub.core.hub import Hub
+    from hub.core.services import ServiceCall
+
+__all__ = ["CONFIG_SCHEMA", "BackendError", "HistoryBackend", "Recorder", "get_recorder"]
+
+_LOGGER = logging.getLogger(__name__)
+BackendFactory = Callable[["Hub", dict[str, Any]], HistoryBackend]
+_RECORDERS: weakref.WeakKeyDictionary[Hub, Recorder] = weakref.WeakKeyDictionary()
+
+
+def get_recorder(hub: Hub) -> Recorder | None:
+    """Return the hub's recorder, or None when the recorder integration is not enabled."""
+    return _RECORDERS.get(hub)
+
+
+def _sqlite(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
+    from hub.recorder.backends.sqlite import SQLiteBackend
+
+    path = config.get("path") or "history.db"
+    return SQLiteBackend(_data_dir(hub) / path)
+
+
+def _postgresql(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
+    from hub.recorder.backends.postgres import PostgresBackend
+
+    if not config.get("db_url"):
+        raise HubError("recorder: backend postgresql needs db_url (postgresql://user@host/db)")
+    return PostgresBackend(config["db_url"], partition=config["partition"])
+
+
+def _influxdb(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
+    from hub.recorder.backends.influx_v1 import InfluxV1Backend
+
+    if not config.get("url"):
+        raise HubError("recorder: backend influxdb needs url (http://host:8086)")
+    return InfluxV1Backend(
+        config["url"], config["database"], username=config.get("username"), password=config.get("password")
+    )
+
+
+def _influxdb2(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
+    from hub.recorder.backends.influx_v2 import InfluxV2Backend
+
+    missing = [key for key in ("url", "token", "org", "bucket") if not config.get(key)]
+    if missing:
+        raise HubError(f"recorder: backend influxdb2 needs {', '.join(missing)}")
+    return InfluxV2Backend(config["url"], config["token"], config["org"], config["bucket"])
+
+
+BUILTIN_BACKENDS: dict[str, BackendFactory] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgresql,
+    "influxdb": _influxdb,
+    "influxdb2": _influxdb2,
+}
+
+
+def _data_dir(hub: Hub) -> Path:
+    if hub.config.data_dir is None:
+        raise HubError("recorder: the hub has no data directory for history and the spool")
+    return Path(hub.config.data_dir)
+
+
+async def backend_factories(hub: Hub) -> dict[str, BackendFactory]:
+    """Return the built-in backends and those plugins add with register_history_backends."""
+    factories = dict(BUILTIN_BACKENDS)
+    if hub.plugins is not None:
+        for result in await plugins.call_hook(hub.plugins, "register_history_backends", hub=hub):
+            factories.update(result or {})
+    return factories
+
+
+BACKFILL_SCHEMA = vol.Schema(
+    {
+        vol.Required("entity_id"): entity_id,
+        vol.Required("points"): [vol.ExactSequence([vol.Any(int, float, str), vol.Any(int, float, str)])],
+    }
+)
+
+
+@hookimpl
+async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
+    """Open the history backend and start recording."""
+    config = CONFIG_SCHEMA(config) if config is None else config
+    factories = await backend_factories(hub)
+    factory = factories.get(config["backend"])
+    if factory is None:
+        message = f"recorder: unknown backend '{config['backend']}'; known: {', '.join(sorted(factories))}"
+        raise HubError(message)
+    backend = factory(hub, config)
+    try:
+        await backend.open()
+    except BackendError as err:
+        # The spool keeps every point until the backend answers; recording starts anyway.
+        _LOGGER.error("recorder: %s is not reachable yet (%s); spooling until it is", backend.name, err)
+    data_dir = _data_dir(hub)
+    spool = Spool(data_dir / "recorder_spool", int(config["spool_max_mb"] * 1024 * 1024))
+    recorder = Recorder(
+        hub,
+        backend,
+        spool,
+        keep=build_filter(config.get("include"), config.get("exclude")),
+        commit_interval=config["commit_interval"],
+        max_batch=config["max_batch"],
+        retry_max=config["retry_max"],
+    )
+    recorder.plan = parse_plan(config)
+    downsampler = Downsampler(backend, recorder.plan, data_dir / f"recorder_tiers_{backend.name}.json", time.time)
+    recorder.stored_listeners.append(downsampler.note_stored)
+    await backend.retention_hint(recorder.plan.longest())
+    await recorder.start()
+    _RECORDERS[hub] = recorder
+    recorder.run_job(downsampler.run(config["downsample_interval"]), "recorder downsample")
+    hub.on_stop(recorder.stop)
+
+    async def backfill(call: ServiceCall) -> dict[str, Any]:
+        points = [(api.parse_time(ts) if isinstance(ts, str) else ts, value) for ts, value in call.data["points"]]
+        if any(ts is None for ts, _ in points):
+            raise HubError("recorder.backfill: a timestamp is not ISO 8601 or epoch seconds")
+        # entity_id is a target: the service registry may hand it over as a list.
+        targets = call.entity_ids or []
+        if len(targets) != 1:
+            raise HubError("recorder.backfill: give exactly one entity_id")
+        return {"points": await recorder.backfill(targets[0], points)}  # type: ignore[arg-type]
+
+    async def purge(call: ServiceCall) -> None:
+        await recorder.flush_pending()
+        await downsampler.downsample()
+        await downsampler.purge()
+
+    hub.services.register(
+        "recorder",
+        "backfill",
+        backfill,
+        BACKFILL_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+        description={"name": "Backfill", "description": "Write points with their own timestamps to history."},
+    )
+    hub.services.register(
+        "recorder",
+        "purge",
+        purge,
+        description={"name": "Purge", "description": "Downsample and apply retention now."},
+    )
+
+
+@hookimpl
+def register_history_backends(hub: Hub) -> dict[str, BackendFactory]:
+    """Offer the built-in backends (they are also known without this hook)."""
+    return dict(BUILTIN_BACKENDS)
+
+
+@hookimpl
+def register_http_routes(hub: Hub, app: web.Application) -> None:
+    """Serve /api/history/period and the CSV export."""
+    recorder = get_recorder(hub)
+    if recorder is None:
+        return
+    for path, handler in api.http_routes(recorder):
+        app.router.add_get(path, handler)
+
+
+@hookimpl
+def register_websocket_commands(hub: Hub, register: Callable[..., Any]) -> None:
+    """Answer history/history_during_period and recorder/statistics_during_period."""
+    recorder = get_recorder(hub)
+    if recorder is None:
+        return
+    for command, handler, schema in api.websocket_commands(recorder):
+        register(command, handler, schema)

@@ -1,0 +1,1 @@
+"""History backends: one interface (base.py), one module per database."""

@@ -1,0 +1,170 @@
+"""The interface every history backend implements, and the records that cross it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import orjson
+
+from hub.exceptions import HubError
+
+TIERS = ("five_minute", "hour")
+TIER_SECONDS = {"five_minute": 300, "hour": 3600}
+
+
+class BackendError(HubError):
+    """A history backend could not read or write (down, refused, misconfigured)."""
+
+
+class Point(NamedTuple):
+    """One recorded state: numeric states carry value, the others carry state."""
+
+    entity_id: str
+    ts: float
+    value: float | None
+    state: str | None
+
+
+class AttributeChange(NamedTuple):
+    """The attributes an entity had from ts on, as JSON text (stored once per change)."""
+
+    entity_id: str
+    ts: float
+    attributes: str
+
+
+class Sample(NamedTuple):
+    """A point as read back for one entity."""
+
+    ts: float
+    value: float | None
+    state: str | None
+
+
+class TierRow(NamedTuple):
+    """The aggregate of one entity over one tier bucket [start, start + width)."""
+
+    entity_id: str
+    start: float
+    mean: float
+    min: float
+    max: float
+    last: float
+    delta: float  # consumption of a total_increasing counter, resets counted as new usage
+    count: int
+
+
+@dataclass(slots=True)
+class Batch:
+    """What the recorder hands to a backend in one write: points and attribute changes."""
+
+    points: list[Point] = field(default_factory=list)
+    attributes: list[AttributeChange] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.points) + len(self.attributes)
+
+    def to_bytes(self) -> bytes:
+        """Serialise for the spool."""
+        return orjson.dumps([self.points, self.attributes], default=tuple)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Batch:
+        """Read a batch the spool stored."""
+        points, attributes = orjson.loads(data)
+        return cls([Point(*p) for p in points], [AttributeChange(*a) for a in attributes])
+
+    def min_ts(self) -> float | None:
+        """Return the oldest timestamp in the batch."""
+        stamps = [p.ts for p in self.points] + [a.ts for a in self.attributes]
+        return min(stamps) if stamps else None
+
+
+class HistoryBackend(ABC):
+    """Where history lives. Writes must be idempotent: writing a batch twice stores it once.
+
+    Timestamps are float seconds since the epoch (UTC) everywhere.
+    """
+
+    name = "base"
+
+    async def open(self) -> None:  # noqa: B027 - optional for backends with nothing to open
+        """Connect and create or migrate the schema."""
+
+    async def close(self) -> None:  # noqa: B027
+        """Release connections and threads."""
+
+    @abstractmethod
+    async def write(self, batch: Batch) -> None:
+        """Store a batch; same (entity_id, ts) twice keeps one point.
+
+        Raises:
+            BackendError: the backend is unreachable or refused the write.
+        """
+
+    @abstractmethod
+    async def read_states(
+        self, entity_ids: Iterable[str] | None, start: float, end: float, *, include_start: bool = False
+    ) -> dict[str, list[Sample]]:
+        """Return the points in [start, end) per entity, oldest first (None: every entity).
+
+        With include_start, each entity's last point before start comes first.
+        """
+
+    @abstractmethod
+    async def read_attributes(
+        self, entity_ids: Iterable[str], start: float, end: float
+    ) -> dict[str, list[tuple[float, dict[str, Any]]]]:
+        """Return attribute changes in [start, end) per entity, led by the one in force at start."""
+
+    @abstractmethod
+    async def last_values(self, before: float, entity_ids: Iterable[str] | None = None) -> dict[str, float]:
+        """Return each entity's last numeric value before a time."""
+
+    @abstractmethod
+    async def write_tier(self, tier: str, rows: list[TierRow]) -> None:
+        """Store tier rows, replacing rows of the same (entity_id, start)."""
+
+    @abstractmethod
+    async def read_tier(
+        self, tier: str, entity_ids: Iterable[str] | None, start: float, end: float
+    ) -> dict[str, list[TierRow]]:
+        """Return the tier rows whose bucket starts in [start, end), per entity, oldest first."""
+
+    @abstractmethod
+    async def purge(
+        self,
+        tier: str,
+        before: float,
+        *,
+        only: Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> None:
+        """Delete rows of tier ("raw" or a TIERS name) older than before.
+
+        Args:
+            tier: "raw", "five_minute" or "hour".
+            before: epoch seconds; rows with ts (or bucket start) < before go.
+            only: limit to these entities (a per-entity retention override).
+            exclude: keep these entities (they have their own override).
+        """
+
+    async def retention_hint(self, retention: Mapping[str, float]) -> None:  # noqa: B027
+        """Let a backend map tier retentions onto its own (InfluxDB retention policies)."""
+
+
+def group(rows: Iterable[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    """Group (entity_id, *rest) rows into {entity_id: [rest...]} preserving order."""
+    out: dict[str, list[Any]] = {}
+    for row in rows:
+        out.setdefault(row[0], []).append(row)
+    return out
+
+
+def as_error(backend: str, err: BaseException) -> BackendError:
+    """Wrap a driver error into a BackendError naming the backend."""
+    message = f"{backend}: {type(err).__name__}: {err}"
+    return BackendError(message)

@@ -1,0 +1,250 @@
+"""History queries in Home Assistant's shapes, each answered from the coarsest tier that can.
+
+Raw points answer what raw retention still holds; older ranges come from the 5-minute tier
+(its mean stands for the state) and, past that, from the hour tier.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.recorder.backends.base import TIER_SECONDS, HistoryBackend, Sample, TierRow
+from hub.recorder.tiers import RetentionPlan
+
+PERIODS = ("5minute", "hour", "day", "week", "month")
+STAT_TYPES = ("change", "last_reset", "max", "mean", "min", "state", "sum")
+
+
+@dataclass(slots=True)
+class HistoryState:
+    """One entry of an entity's history."""
+
+    ts: float
+    state: str
+    last_changed: float
+    attributes: dict[str, Any] | None
+
+
+def state_text(sample: Sample) -> str:
+    """Return the state string a sample stands for ("21" for 21.0, as it was written)."""
+    value = sample.value
+    if value is None:
+        return sample.state or ""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _tier_samples(rows: Iterable[TierRow]) -> list[Sample]:
+    return [Sample(r.start, r.mean, None) for r in rows]
+
+
+async def read_samples(
+    backend: HistoryBackend,
+    plan: RetentionPlan | None,
+    entity_ids: Sequence[str],
+    start: float,
+    end: float,
+    *,
+    include_start: bool,
+    now: float | None = None,
+) -> dict[str, list[Sample]]:
+    """Return each entity's samples in [start, end), from raw where kept, else from the tiers."""
+    now = time.time() if now is None else now
+    raw_from = start if plan is None else max(start, now - plan.default["raw"])
+    out: dict[str, list[Sample]] = {e: [] for e in entity_ids}
+    if plan is not None and start < raw_from:
+        five_from = max(start, now - plan.default["five_minute"])
+        if start < five_from:
+            for entity_id, rows in (await backend.read_tier("hour", entity_ids, start, five_from)).items():
+                out[entity_id].extend(_tier_samples(rows))
+        for entity_id, rows in (await backend.read_tier("five_minute", entity_ids, five_from, raw_from)).items():
+            out[entity_id].extend(_tier_samples(rows))
+    if raw_from < end:
+        raw = await backend.read_states(entity_ids, raw_from, end, include_start=include_start and raw_from == start)
+        for entity_id, samples in raw.items():
+            out[entity_id].extend(samples)
+    return {entity_id: samples for entity_id, samples in out.items() if samples}
+
+
+async def history_during_period(
+    backend: HistoryBackend,
+    plan: RetentionPlan | None,
+    entity_ids: Sequence[str],
+    start: float,
+    end: float,
+    *,
+    include_start_time_state: bool = True,
+    significant_changes_only: bool = True,
+    no_attributes: bool = False,
+    now: float | None = None,
+) -> dict[str, list[HistoryState]]:
+    """Return each entity's states between start and end, oldest first.
+
+    Args:
+        backend: where history lives.
+        plan: the retention plan (which tier holds which range); None reads raw only.
+        entity_ids: the entities to read.
+        start: epoch seconds.
+        end: epoch seconds.
+        include_start_time_state: lead with the state in force at start, stamped start.
+        significant_changes_only: leave out changes of attributes alone.
+        no_attributes: do not read attributes.
+        now: the current time (tests pass their clock's).
+    """
+    samples = await read_samples(
+        backend, plan, entity_ids, start, end, include_start=include_start_time_state, now=now
+    )
+    attributes: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+    if not no_attributes and samples:
+        attributes = await backend.read_attributes(list(samples), start, end)
+    out: dict[str, list[HistoryState]] = {}
+    for entity_id, points in samples.items():
+        changes = attributes.get(entity_id, [])
+        index = 0
+        current: dict[str, Any] | None = None if no_attributes else {}
+        entries: list[HistoryState] = []
+        previous: str | None = None
+        last_changed = start
+        for sample in points:
+            while index < len(changes) and changes[index][0] <= sample.ts:
+                current = changes[index][1]
+                index += 1
+            text = state_text(sample)
+            ts = max(sample.ts, start)
+            if text != previous:
+                last_changed = ts
+            elif significant_changes_only:
+                continue
+            previous = text
+            entries.append(HistoryState(ts, text, last_changed, current))
+        out[entity_id] = entries
+    return out
+
+
+def compressed(history: dict[str, list[HistoryState]], *, minimal_response: bool) -> dict[str, list[dict[str, Any]]]:
+    """Return history in the WebSocket's compressed shape ({"s", "a", "lu"[, "lc"]})."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for entity_id, entries in history.items():
+        rows: list[dict[str, Any]] = []
+        for i, entry in enumerate(entries):
+            if minimal_response and 0 < i:
+                rows.append({"s": entry.state, "lu": entry.last_changed})
+                continue
+            row: dict[str, Any] = {"s": entry.state, "a": entry.attributes or {}, "lu": entry.ts}
+            if entry.last_changed != entry.ts:
+                row["lc"] = entry.last_changed
+            rows.append(row)
+        out[entity_id] = rows
+    return out
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def full(history: dict[str, list[HistoryState]], *, minimal_response: bool) -> list[list[dict[str, Any]]]:
+    """Return history in the REST shape: a list per entity of state dicts."""
+    out: list[list[dict[str, Any]]] = []
+    for entity_id, entries in history.items():
+        rows: list[dict[str, Any]] = []
+        last = len(entries) - 1
+        for i, entry in enumerate(entries):
+            if minimal_response and 0 < i < last:
+                rows.append({"state": entry.state, "last_changed": _iso(entry.last_changed)})
+                continue
+            rows.append(
+                {
+                    "entity_id": entity_id,
+                    "state": entry.state,
+                    "attributes": entry.attributes or {},
+                    "last_changed": _iso(entry.last_changed),
+                    "last_updated": _iso(entry.ts),
+                }
+            )
+        if rows:
+            out.append(rows)
+    return out
+
+
+def _period_start(ts: float, period: str, zone: ZoneInfo) -> tuple[float, float]:
+    if period == "5minute":
+        start = ts // 300 * 300
+        return start, start + 300
+    if period == "hour":
+        start = ts // 3600 * 3600
+        return start, start + 3600
+    local = datetime.fromtimestamp(ts, zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        begin, end = local, local + timedelta(days=1)
+    elif period == "week":
+        begin = local - timedelta(days=local.weekday())
+        end = begin + timedelta(days=7)
+    else:
+        begin = local.replace(day=1)
+        end = (begin + timedelta(days=32)).replace(day=1)
+    # Re-localise so a period spanning a DST change has its true length.
+    begin = begin.replace(tzinfo=None).replace(tzinfo=zone)
+    end = end.replace(tzinfo=None).replace(tzinfo=zone)
+    return begin.timestamp(), end.timestamp()
+
+
+async def statistics_during_period(
+    backend: HistoryBackend,
+    statistic_ids: Sequence[str],
+    start: float,
+    end: float,
+    period: str,
+    types: Iterable[str] = STAT_TYPES,
+    time_zone: str = "UTC",
+) -> dict[str, list[dict[str, Any]]]:
+    """Return statistics in Home Assistant's shape: {id: [{start, end, mean, ...}]}, ms times.
+
+    5-minute periods read the 5-minute tier; the rest read the hour tier. `sum` accumulates
+    `change` (the counter's usage, resets counted as new usage) from the first period returned.
+    """
+    if period not in PERIODS:
+        message = f"Invalid period {period!r}: expected one of {', '.join(PERIODS)}"
+        raise ValueError(message)
+    tier = "five_minute" if period == "5minute" else "hour"
+    width = TIER_SECONDS[tier]
+    zone = ZoneInfo(time_zone)
+    wanted = set(types)
+    rows = await backend.read_tier(tier, statistic_ids, start // width * width, end)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for statistic_id, tier_rows in rows.items():
+        groups: list[tuple[float, float, list[TierRow]]] = []
+        for row in tier_rows:
+            begin, finish = _period_start(row.start, period, zone)
+            if groups and groups[-1][0] == begin:
+                groups[-1][2].append(row)
+            else:
+                groups.append((begin, finish, [row]))
+        total = 0.0
+        result = []
+        for begin, finish, members in groups:
+            change = sum(r.delta for r in members)
+            total += change
+            item: dict[str, Any] = {"start": begin * 1000, "end": finish * 1000}
+            if "mean" in wanted:
+                item["mean"] = sum(r.mean for r in members) / len(members)
+            if "min" in wanted:
+                item["min"] = min(r.min for r in members)
+            if "max" in wanted:
+                item["max"] = max(r.max for r in members)
+            if "last_reset" in wanted:
+                item["last_reset"] = None
+            if "state" in wanted:
+                item["state"] = members[-1].last
+            if "sum" in wanted:
+                item["sum"] = total
+            if "change" in wanted:
+                item["change"] = change
+            result.append(item)
+        out[statistic_id] = result
+    return out

@@ -1,0 +1,330 @@
+"""The recorder: state_changed -> pending list -> batches -> spool -> history backend."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+
+from hub.core.bus import EVENT_STATE_CHANGED, Event, callback
+from hub.core.entity import SensorEntity
+from hub.core.states import valid_entity_id
+from hub.exceptions import HubError
+from hub.recorder.backends.base import AttributeChange, BackendError, Batch, HistoryBackend, Point
+from hub.recorder.spool import Spool
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+    from hub.core.states import State
+
+_LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
+BACKLOG_ENTITY_ID = "sensor.recorder_backlog"
+POISON_ATTEMPTS = 3
+# Errors that mean "the backend is away": retried for as long as it takes.
+TRANSIENT_ERRORS = (BackendError, OSError, TimeoutError)
+
+
+def to_value(state: str) -> float | None:
+    """Return the state as a float when it is a finite number, else None (kept as text)."""
+    try:
+        value = float(state)
+    except ValueError:
+        return None
+    if not math.isfinite(value) or "_" in state:
+        return None
+    return value
+
+
+class BacklogSensor(SensorEntity):
+    """Points waiting in the spool: above 0 means the history backend is behind or down."""
+
+    name = "Recorder backlog"
+    icon = "mdi:database-clock"
+    unit_of_measurement = "points"
+    state_class = "measurement"
+    native_value = 0
+
+
+class Recorder:
+    """Record state changes into a history backend without ever losing one it accepted."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        backend: HistoryBackend,
+        spool: Spool,
+        *,
+        keep: Callable[[str], bool] = lambda entity_id: True,
+        commit_interval: float = 1.0,
+        max_batch: int = 20_000,
+        write_timeout: float = 30.0,
+        retry_max: float = 5.0,
+    ) -> None:
+        self.hub = hub
+        self.backend = backend
+        self.spool = spool
+        self.commit_interval = commit_interval
+        self.max_batch = max_batch
+        self.write_timeout = write_timeout
+        self.retry_max = retry_max
+        self.last_error: str | None = None
+        self.plan: Any = None  # the RetentionPlan: which tier answers which range
+        self.written_points = 0
+        # Called with each batch the backend stored (the downsampler marks late data with it).
+        self.stored_listeners: list[Callable[[Batch], None]] = []
+        self._keep = keep
+        self._kept: dict[str, bool] = {}
+        self._pending: list[State] = []
+        self._last_attributes: dict[str, Any] = {}
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="recorder-spool")
+        self._appended = spool.records  # batches left by an earlier run are written first
+        self._written = 0
+        # Batches just spooled, so the writer need not read back and decode what it has.
+        self._recent: dict[tuple[str, int], Batch] = {}
+        self._changed = asyncio.Condition()
+        self._flush_now = asyncio.Event()
+        self._spooled = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._jobs: list[asyncio.Task[None]] = []
+        self._unsub: Callable[[], None] | None = None
+        self._sensor: BacklogSensor | None = None
+
+    # -- lifecycle
+
+    async def start(self, *, backlog_sensor: bool = True) -> None:
+        """Listen to state changes and start the flush and write loops."""
+        if backlog_sensor:
+            self._sensor = BacklogSensor()
+            self._sensor.entity_id = BACKLOG_ENTITY_ID
+            self._sensor.native_value = self.spool.points
+            await self.hub.entities.add(self._sensor, "recorder")
+        self._unsub = self.hub.bus.listen(EVENT_STATE_CHANGED, self._on_state_changed)
+        self._tasks = [
+            self.hub.loop.create_task(self._flush_loop(), name="recorder flush"),
+            self.hub.loop.create_task(self._write_loop(), name="recorder write"),
+        ]
+        if self.spool:
+            _LOGGER.warning("Recorder: replaying %d points spooled before the restart", self.spool.points)
+            self._spooled.set()
+
+    def run_job(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a background job that uses the backend; it ends when the recorder stops."""
+        self._jobs.append(self.hub.loop.create_task(coro, name=name))
+
+    async def stop(self, budget: float = 1.0) -> None:
+        """Spool what is pending and give the backend budget seconds to store the backlog."""
+        for job in self._jobs:
+            job.cancel()
+        await asyncio.gather(*self._jobs, return_exceptions=True)
+        if self._unsub is not None:
+            self._unsub()
+            self._unsub = None
+        await self._spool_pending()
+        try:
+            await asyncio.wait_for(self._wait_written(self._appended), budget)
+        except TimeoutError:
+            _LOGGER.warning("Recorder stopped with %d points in the spool; they are written at next start", self.spool.points)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._io.shutdown(wait=True)
+        await self.backend.close()
+
+    # -- the hot path: one append per state change
+
+    @callback
+    def _on_state_changed(self, event: Event) -> None:
+        new = event.data["new_state"]
+        if new is None:
+            return
+        keep = self._kept.get(new.entity_id)
+        if keep is None:
+            # The backlog sensor is not recorded: during an outage it would feed its own backlog.
+            keep = self._kept[new.entity_id] = new.entity_id != BACKLOG_ENTITY_ID and self._keep(new.entity_id)
+        if keep:
+            self._pending.append(new)
+            if len(self._pending) >= self.max_batch:
+                self._flush_now.set()
+
+    # -- batching
+
+    def _build(self, states: list[State]) -> Batch:
+        points: list[Point] = []
+        changes: list[AttributeChange] = []
+        last_attributes = self._last_attributes
+        for state in states:
+            entity_id = state.entity_id
+            ts = state.last_updated_timestamp
+            text = state.state
+            value = to_value(text)
+            points.append(Point(entity_id, ts, value, None if value is not None else text))
+            attributes = state.attributes
+            previous = last_attributes.get(entity_id)
+            if previous is not attributes and previous != attributes:
+                last_attributes[entity_id] = attributes
+                changes.append(AttributeChange(entity_id, ts, orjson.dumps(attributes, default=str).decode()))
+        return Batch(points, changes)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._flush_now.wait(), self.commit_interval)
+            except TimeoutError:
+                pass
+            self._flush_now.clear()
+            try:
+                await self._spool_pending()
+            except Exception:  # noqa: BLE001 - a full disk must not end recording for good
+                _LOGGER.exception("Recorder could not write its spool")
+
+    async def _spool_pending(self) -> None:
+        if not self._pending:
+            return
+        states, self._pending = self._pending, []
+        await self.append(self._build(states))
+
+    async def append(self, batch: Batch) -> None:
+        """Put a batch into the spool (fsynced) and let the writer store it."""
+        if not batch:
+            return
+        payload = batch.to_bytes()
+        key = await self._io_call(self.spool.append, payload, len(batch.points))
+        self._appended += 1
+        if len(self._recent) < 64:
+            self._recent[key] = batch
+        self._spooled.set()
+
+    async def _io_call(self, func: Callable[..., _T], *args: Any) -> _T:
+        # Spool I/O blocks on fsync: one thread keeps appends and pops in order.
+        return await asyncio.get_running_loop().run_in_executor(self._io, func, *args)
+
+    # -- writing
+
+    async def _write_loop(self) -> None:
+        delay = 0.1
+        attempts = 0
+        while True:
+            await self._spooled.wait()
+            self._spooled.clear()
+            while True:
+                item = await self._io_call(self.spool.peek)
+                if item is None:
+                    break
+                payload, points, key = item
+                batch = self._recent.pop(key, None) or Batch.from_bytes(payload)
+                try:
+                    await asyncio.wait_for(self.backend.write(batch), self.write_timeout)
+                except Exception as err:  # noqa: BLE001 - every failure means: keep it spooled, retry
+                    self._failed(err)
+                    attempts += 1
+                    if attempts >= POISON_ATTEMPTS and not isinstance(err, TRANSIENT_ERRORS):
+                        # Not an outage but a batch the backend cannot take: set it aside so
+                        # it does not block every later point.
+                        await self._io_call(self._reject, payload, err)
+                        await self._io_call(self.spool.pop)
+                        attempts = 0
+                        continue
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.retry_max)
+                    continue
+                delay, attempts = 0.1, 0
+                await self._io_call(self.spool.pop)
+                self._stored(batch, points)
+
+    def _reject(self, payload: bytes, err: BaseException) -> None:
+        path = self.spool.folder / "rejected.bin"
+        with path.open("ab") as file:
+            file.write(len(payload).to_bytes(4, "little") + payload)
+        _LOGGER.error("Recorder set a batch aside in %s: the backend refuses it (%s)", path, err)
+
+    def _failed(self, err: BaseException) -> None:
+        message = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        if message != self.last_error:
+            _LOGGER.warning(
+                "History backend %s failed (%s); %d points kept in the spool and retried",
+                self.backend.name,
+                message,
+                self.spool.points,
+            )
+        _LOGGER.debug("History write failed", exc_info=err)
+        self.last_error = message
+        self._update_sensor()
+
+    def _stored(self, batch: Batch, points: int) -> None:
+        self._written += 1
+        self.written_points += points
+        if self.last_error is not None:
+            _LOGGER.warning("History backend %s is back; spool backlog: %d points", self.backend.name, self.spool.points)
+            self.last_error = None
+        for listener in self.stored_listeners:
+            listener(batch)
+        self._update_sensor()
+        self.hub.loop.create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _wait_written(self, target: int) -> None:
+        async with self._changed:
+            # Writes go in order, so "all written" is: the spool is empty, or as many batches
+            # were written in this run as were appended up to target.
+            await self._changed.wait_for(lambda: self._written >= target or not self.spool)
+
+    def _update_sensor(self) -> None:
+        sensor = self._sensor
+        if sensor is None or sensor.hub is None:
+            return
+        backlog = self.spool.points
+        error = self.last_error
+        attributes = {"spool_bytes": self.spool.size, "dropped_points": self.spool.dropped_points, "last_error": error}
+        if sensor.native_value != backlog or sensor.extra_state_attributes != attributes:
+            sensor.native_value = backlog
+            sensor.extra_state_attributes = attributes
+            sensor.write_state()
+
+    # -- public API
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        """Write everything recorded so far to the backend (waits up to timeout seconds)."""
+        await self._spool_pending()
+        await asyncio.wait_for(self._wait_written(self._appended), timeout)
+
+    async def flush_pending(self, timeout: float = 2.0) -> None:
+        """Make what was recorded so far readable; when the backend is behind, do not wait longer."""
+        try:
+            await self.flush(timeout)
+        except TimeoutError:
+            pass
+
+    async def backfill(self, entity_id: str, points: Iterable[tuple[float | datetime, Any]]) -> int:
+        """Write points with their own timestamps to history; the live state is not touched.
+
+        Args:
+            entity_id: the entity the points belong to.
+            points: (timestamp, value) pairs; a timestamp is epoch seconds or an aware datetime,
+                a value a number or a state string.
+
+        Returns:
+            The number of points accepted.
+        """
+        if not valid_entity_id(entity_id):
+            message = f"Invalid entity_id {entity_id!r} for backfill"
+            raise HubError(message)
+        rows = []
+        for ts, raw in points:
+            stamp = ts.timestamp() if isinstance(ts, datetime) else float(ts)
+            text = raw if isinstance(raw, str) else repr(float(raw)) if not isinstance(raw, bool) else ("on" if raw else "off")
+            value = to_value(text)
+            rows.append(Point(entity_id, stamp, value, None if value is not None else text))
+        rows.sort(key=lambda p: p.ts)
+        for start in range(0, len(rows), self.max_batch):
+            await self.append(Batch(rows[start : start + self.max_batch]))
+        return len(rows)

@@ -1,0 +1,185 @@
+"""An fsynced, append-only on-disk queue of batches: what the backend has not stored yet.
+
+Every batch is appended here before it is written to the backend and removed after the
+backend stored it, so a backend outage, a slow backend or a crash of the hub loses nothing
+that reached the spool. Records are `<u32 length><u32 crc32><u32 points><payload>`; files
+(segments) are numbered and deleted once every record in them was written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+_LOGGER = logging.getLogger(__name__)
+_HEADER = struct.Struct("<III")
+SEGMENT_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Segment:
+    path: Path
+    records: int = 0
+    points: int = 0
+    size: int = 0
+
+
+class Spool:
+    """Batches waiting for the backend, oldest first. Blocking: call it from a thread."""
+
+    def __init__(self, folder: Path, max_bytes: int = 512 * 1024 * 1024) -> None:
+        self.folder = Path(folder)
+        self.max_bytes = max_bytes
+        self.dropped_points = 0
+        self._segments: list[_Segment] = []
+        self._offset = 0  # read position in the head segment
+        self._head_consumed_points = 0
+        self._head_consumed_records = 0
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._load()
+
+    def _load(self) -> None:
+        for path in sorted(self.folder.glob("*.spool")):
+            segment = _Segment(path)
+            valid = self._scan(segment)
+            if valid < path.stat().st_size:
+                # A crash in the middle of an append leaves a torn last record: cut it off.
+                _LOGGER.warning("Recorder spool %s: dropping a torn record at byte %d", path, valid)
+                os.truncate(path, valid)
+            segment.size = valid
+            if segment.records:
+                self._segments.append(segment)
+            else:
+                path.unlink()
+
+    @staticmethod
+    def _scan(segment: _Segment) -> int:
+        with segment.path.open("rb") as file:
+            data = file.read()
+        pos = 0
+        while pos + _HEADER.size <= len(data):
+            length, crc, points = _HEADER.unpack_from(data, pos)
+            payload = data[pos + _HEADER.size : pos + _HEADER.size + length]
+            if len(payload) < length or zlib.crc32(payload) != crc:
+                break
+            segment.records += 1
+            segment.points += points
+            pos += _HEADER.size + length
+        return pos
+
+    @property
+    def records(self) -> int:
+        """Return how many batches wait."""
+        return sum(s.records for s in self._segments) - self._head_consumed_records
+
+    @property
+    def points(self) -> int:
+        """Return how many points wait."""
+        return sum(s.points for s in self._segments) - self._head_consumed_points
+
+    @property
+    def size(self) -> int:
+        """Return the bytes on disk."""
+        return sum(s.size for s in self._segments)
+
+    def __bool__(self) -> bool:
+        return self.records > 0
+
+    def append(self, payload: bytes, points: int) -> tuple[str, int]:
+        """Append one batch and fsync it; past the size cap, drop the oldest segment loudly.
+
+        Returns:
+            The record's key (segment, offset), as peek() reports it.
+        """
+        record = _HEADER.pack(len(payload), zlib.crc32(payload), points) + payload
+        tail = self._segments[-1] if self._segments else None
+        if tail is None or tail.size >= SEGMENT_BYTES or (tail is self._segments[0] and self._exhausted()):
+            tail = self._new_segment()
+        key = (tail.path.stem, tail.size)
+        with tail.path.open("ab") as file:
+            file.write(record)
+            file.flush()
+            os.fsync(file.fileno())
+        tail.records += 1
+        tail.points += points
+        tail.size += len(record)
+        while self.size > self.max_bytes and len(self._segments) > 1:
+            self._drop_oldest()
+        return key
+
+    def _exhausted(self) -> bool:
+        head = self._segments[0]
+        return self._head_consumed_records >= head.records
+
+    def _new_segment(self) -> _Segment:
+        if self._segments and self._exhausted():
+            self._remove_head()
+        number = int(self._segments[-1].path.stem) + 1 if self._segments else self._next_number()
+        segment = _Segment(self.folder / f"{number:012d}.spool")
+        segment.path.touch()
+        self._segments.append(segment)
+        self._fsync_dir()
+        return segment
+
+    def _next_number(self) -> int:
+        names = [int(p.stem) for p in self.folder.glob("*.spool") if p.stem.isdigit()]
+        return max(names, default=0) + 1
+
+    def _fsync_dir(self) -> None:
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _drop_oldest(self) -> None:
+        head = self._segments[0]
+        lost = head.points - self._head_consumed_points
+        self.dropped_points += lost
+        _LOGGER.error(
+            "Recorder spool is over its cap of %d MB: dropped %d points of the oldest backlog "
+            "(%s). The history backend has been unreachable too long; raise recorder: spool_max_mb "
+            "or fix the backend.",
+            self.max_bytes // (1024 * 1024),
+            lost,
+            head.path.name,
+        )
+        self._remove_head()
+
+    def _remove_head(self) -> None:
+        head = self._segments.pop(0)
+        head.path.unlink(missing_ok=True)
+        self._offset = 0
+        self._head_consumed_points = 0
+        self._head_consumed_records = 0
+
+    def peek(self) -> tuple[bytes, int, tuple[str, int]] | None:
+        """Return the oldest waiting batch, its point count and its key, or None."""
+        while self._segments and self._exhausted():
+            if len(self._segments) == 1:
+                return None
+            self._remove_head()
+        if not self._segments:
+            return None
+        head = self._segments[0]
+        with head.path.open("rb") as file:
+            file.seek(self._offset)
+            header = file.read(_HEADER.size)
+            length, _crc, points = _HEADER.unpack(header)
+            return file.read(length), points, (head.path.stem, self._offset)
+
+    def pop(self) -> None:
+        """Mark the oldest waiting batch as stored by the backend."""
+        head = self._segments[0]
+        with head.path.open("rb") as file:
+            file.seek(self._offset)
+            length, _crc, points = _HEADER.unpack(file.read(_HEADER.size))
+        self._offset += _HEADER.size + length
+        self._head_consumed_records += 1
+        self._head_consumed_points += points
+        if self._exhausted():
+            self._remove_head()

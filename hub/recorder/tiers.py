@@ -1,0 +1,234 @@
+"""Downsampling (raw -> 5 minute -> 1 hour) and retention, run on a schedule with an injectable clock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from hub.recorder.backends.base import TIER_SECONDS, Batch, HistoryBackend, Sample, TierRow
+
+_LOGGER = logging.getLogger(__name__)
+RETENTION_KEYS = ("raw", "five_minute", "hour")
+DEFAULT_RETENTION = {"raw": 7 * 86400.0, "five_minute": 30 * 86400.0, "hour": 365 * 86400.0}
+CHUNK = 86400.0  # downsample a day of raw data per read, to bound memory
+
+
+@dataclass(slots=True)
+class RetentionPlan:
+    """How long each tier keeps data: the plan's defaults and per-entity overrides (seconds)."""
+
+    default: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
+    overrides: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def for_entity(self, entity_id: str, tier: str) -> float:
+        """Return how long tier keeps entity_id's data."""
+        return self.overrides.get(entity_id, {}).get(tier, self.default[tier])
+
+    def longest(self) -> dict[str, float]:
+        """Return each tier's longest retention over the plan and its overrides."""
+        return {
+            tier: max([self.default[tier], *(o[tier] for o in self.overrides.values() if tier in o)])
+            for tier in RETENTION_KEYS
+        }
+
+
+def _floor(ts: float, width: float) -> float:
+    return (ts // width) * width
+
+
+def aggregate(entity_id: str, samples: Iterable[Sample], previous: float | None, width: float) -> list[TierRow]:
+    """Aggregate one entity's points (oldest first) into buckets of width seconds.
+
+    The mean is time-weighted: a value holds until the next one, and the value in force
+    before the first point (`previous`) covers the start of the first bucket. The delta treats
+    the series as a total_increasing counter: a drop is a meter reset, so the new reading is
+    the usage since the reset, never negative usage.
+    """
+    rows: list[TierRow] = []
+    held = previous
+    bucket: float | None = None
+    area = delta = lo = hi = since = covered_from = 0.0
+    count = 0
+
+    def finish() -> TierRow:
+        assert bucket is not None and held is not None
+        end = bucket + width
+        span = end - covered_from
+        mean = (area + held * (end - since)) / span if span > 0 else held
+        return TierRow(entity_id, bucket, mean, lo, hi, held, delta, count)
+
+    for ts, value, _state in samples:
+        if value is None:
+            continue
+        start = _floor(ts, width)
+        if start != bucket:
+            if bucket is not None:
+                rows.append(finish())
+            bucket, area, delta, count = start, 0.0, 0.0, 0
+            if held is not None:
+                since = covered_from = start
+                lo = hi = held
+            else:
+                since = covered_from = ts
+                lo = hi = value
+        if held is not None:
+            area += held * (ts - since)
+            step = value - held
+            delta += step if step >= 0 else value
+        since, held = ts, value
+        lo, hi = min(lo, value), max(hi, value)
+        count += 1
+    if bucket is not None:
+        rows.append(finish())
+    return rows
+
+
+def combine(entity_id: str, rows: list[TierRow], width: float) -> list[TierRow]:
+    """Aggregate finer tier rows (oldest first) into buckets of width seconds."""
+    out: list[TierRow] = []
+    group: list[TierRow] = []
+
+    def close() -> None:
+        out.append(
+            TierRow(
+                entity_id,
+                _floor(group[0].start, width),
+                sum(r.mean for r in group) / len(group),
+                min(r.min for r in group),
+                max(r.max for r in group),
+                group[-1].last,
+                sum(r.delta for r in group),
+                sum(r.count for r in group),
+            )
+        )
+
+    for row in rows:
+        if group and _floor(row.start, width) != _floor(group[0].start, width):
+            close()
+            group = []
+        group.append(row)
+    if group:
+        close()
+    return out
+
+
+class Downsampler:
+    """Fill the 5-minute and hour tiers from raw data and purge each tier past its retention.
+
+    Progress (the watermarks) is kept in a small JSON file so a restart resumes; data that
+    arrives late (backfill, a replayed spool) marks its buckets to be recomputed.
+    """
+
+    def __init__(
+        self,
+        backend: HistoryBackend,
+        plan: RetentionPlan,
+        state_path: Path,
+        clock: Callable[[], float],
+    ) -> None:
+        self.backend = backend
+        self.plan = plan
+        self.state_path = Path(state_path)
+        self.clock = clock
+        state = self._load()
+        start = _floor(clock(), TIER_SECONDS["hour"])
+        self.watermarks: dict[str, float] = {
+            "five_minute": state.get("five_minute", start),
+            "hour": state.get("hour", start),
+        }
+        self.dirty: float | None = state.get("dirty")
+
+    def _load(self) -> dict[str, float]:
+        try:
+            return dict(orjson.loads(self.state_path.read_bytes()))
+        except FileNotFoundError:
+            return {}
+        except (orjson.JSONDecodeError, TypeError, ValueError):
+            _LOGGER.warning("Recorder: %s is unreadable; downsampling restarts from now", self.state_path)
+            return {}
+
+    def _save(self) -> None:
+        data = orjson.dumps({**self.watermarks, "dirty": self.dirty})
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, self.state_path)
+
+    def note_stored(self, batch: Batch) -> None:
+        """Mark buckets to recompute when a stored batch holds points older than the watermark."""
+        oldest = batch.min_ts()
+        if oldest is not None and oldest < self.watermarks["five_minute"]:
+            self.dirty = oldest if self.dirty is None else min(self.dirty, oldest)
+
+    async def downsample(self) -> int:
+        """Aggregate every completed bucket not aggregated yet; return the rows written."""
+        width5, width_h = TIER_SECONDS["five_minute"], TIER_SECONDS["hour"]
+        end5 = _floor(self.clock(), width5)
+        start5 = self.watermarks["five_minute"]
+        if self.dirty is not None:
+            start5 = min(start5, _floor(self.dirty, width5))
+            self.dirty = None
+        written = 0
+        chunk = start5
+        while chunk < end5:
+            chunk_end = min(chunk + CHUNK, end5)
+            samples = await self.backend.read_states(None, chunk, chunk_end)
+            previous = await self.backend.last_values(chunk, None) if samples else {}
+            rows = [
+                row
+                for entity_id, points in samples.items()
+                for row in aggregate(entity_id, points, previous.get(entity_id), width5)
+            ]
+            if rows:
+                await self.backend.write_tier("five_minute", rows)
+                written += len(rows)
+            chunk = chunk_end
+        self.watermarks["five_minute"] = max(end5, self.watermarks["five_minute"])
+        end_h = _floor(self.watermarks["five_minute"], width_h)
+        chunk = _floor(min(self.watermarks["hour"], start5), width_h)
+        while chunk < end_h:
+            chunk_end = min(chunk + CHUNK * 7, end_h)
+            fine = await self.backend.read_tier("five_minute", None, chunk, chunk_end)
+            rows = [row for entity_id, parts in fine.items() for row in combine(entity_id, parts, width_h)]
+            if rows:
+                await self.backend.write_tier("hour", rows)
+                written += len(rows)
+            chunk = chunk_end
+        self.watermarks["hour"] = max(end_h, self.watermarks["hour"])
+        await asyncio.get_running_loop().run_in_executor(None, self._save)
+        return written
+
+    async def purge(self) -> None:
+        """Delete what each tier keeps no longer, honouring per-entity overrides."""
+        now = self.clock()
+        overrides = self.plan.overrides
+        for tier in RETENTION_KEYS:
+            special = [entity_id for entity_id, o in overrides.items() if tier in o]
+            await self.backend.purge(tier, now - self.plan.default[tier], exclude=special)
+            for entity_id in special:
+                await self.backend.purge(tier, now - overrides[entity_id][tier], only=[entity_id])
+
+    async def run(self, interval: float, sleep: Callable[[float], object] = asyncio.sleep) -> None:
+        """Downsample and purge every interval seconds until cancelled."""
+        while True:
+            try:
+                await self.downsample()
+                await self.purge()
+            except Exception:  # noqa: BLE001 - retried next interval; the raw data is still there
+                _LOGGER.exception("Recorder downsampling or purge failed")
+            await sleep(interval)  # type: ignore[misc]
+
+
+def parse_plan(config: Mapping[str, object]) -> RetentionPlan:
+    """Build the retention plan from the validated `recorder:` section."""
+    plans = dict(config.get("plans") or {})  # type: ignore[call-overload]
+    name = config.get("plan", "default")
+    default = dict(DEFAULT_RETENTION)
+    default.update(plans.get(name) or {})
+    overrides = {k: dict(v) for k, v in (config.get("overrides") or {}).items()}  # type: ignore[union-attr]
+    return RetentionPlan(default, overrides)

@@ -1,0 +1,96 @@
+"""One suite every history backend passes: the same writes must read back the same way."""
+
+from __future__ import annotations
+
+import orjson
+
+from hub.recorder.backends.base import AttributeChange, Batch, HistoryBackend, Point, Sample, TierRow
+
+T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+
+
+def power(entity_id: str, ts: float, value: float) -> Point:
+    return Point(entity_id, ts, value, None)
+
+
+async def test_points_read_back_per_entity_in_order(backend: HistoryBackend) -> None:
+    await backend.write(
+        Batch(
+            [
+                power("sensor.power", T0 + 1, 100.5),
+                power("sensor.power", T0 + 2, 101.0),
+                Point("switch.pump", T0 + 1.5, None, "on"),
+                power("sensor.other", T0 + 3, 7.0),
+            ]
+        )
+    )
+    found = await backend.read_states(["sensor.power", "switch.pump"], T0, T0 + 10)
+    assert found == {
+        "sensor.power": [Sample(T0 + 1, 100.5, None), Sample(T0 + 2, 101.0, None)],
+        "switch.pump": [Sample(T0 + 1.5, None, "on")],
+    }
+    everything = await backend.read_states(None, T0, T0 + 10)
+    assert set(everything) == {"sensor.power", "switch.pump", "sensor.other"}
+
+
+async def test_writing_a_batch_twice_stores_it_once(backend: HistoryBackend) -> None:
+    batch = Batch([power("sensor.power", T0 + i, float(i)) for i in range(100)])
+    await backend.write(batch)
+    await backend.write(batch)
+    found = await backend.read_states(["sensor.power"], T0, T0 + 1000)
+    assert [s.value for s in found["sensor.power"]] == [float(i) for i in range(100)]
+
+
+async def test_microsecond_timestamps_survive(backend: HistoryBackend) -> None:
+    await backend.write(Batch([power("sensor.fast", T0 + 0.123456, 1.0), power("sensor.fast", T0 + 0.123457, 2.0)]))
+    found = await backend.read_states(["sensor.fast"], T0, T0 + 1)
+    assert [round(s.ts - T0, 6) for s in found["sensor.fast"]] == [0.123456, 0.123457]
+
+
+async def test_start_state_is_the_last_point_before_the_range(backend: HistoryBackend) -> None:
+    await backend.write(Batch([power("sensor.t", T0 - 100, 20.0), power("sensor.t", T0 - 50, 21.0), power("sensor.t", T0 + 5, 22.0)]))
+    found = await backend.read_states(["sensor.t"], T0, T0 + 10, include_start=True)
+    assert found["sensor.t"] == [Sample(T0 - 50, 21.0, None), Sample(T0 + 5, 22.0, None)]
+    assert await backend.last_values(T0, ["sensor.t"]) == {"sensor.t": 21.0}
+
+
+async def test_attributes_come_with_the_set_in_force_at_start(backend: HistoryBackend) -> None:
+    old = orjson.dumps({"unit_of_measurement": "W"}).decode()
+    new = orjson.dumps({"unit_of_measurement": "kW", "friendly_name": "Power"}).decode()
+    await backend.write(
+        Batch(
+            [power("sensor.p", T0 - 10, 1.0), power("sensor.p", T0 + 10, 2.0)],
+            [AttributeChange("sensor.p", T0 - 10, old), AttributeChange("sensor.p", T0 + 10, new)],
+        )
+    )
+    found = await backend.read_attributes(["sensor.p"], T0, T0 + 60)
+    assert found == {
+        "sensor.p": [(T0 - 10, {"unit_of_measurement": "W"}), (T0 + 10, {"unit_of_measurement": "kW", "friendly_name": "Power"})]
+    }
+
+
+async def test_tier_rows_are_replaced_not_duplicated(backend: HistoryBackend) -> None:
+    row = TierRow("sensor.energy", T0 - T0 % 300, 1.5, 1.0, 2.0, 2.0, 1.0, 3)
+    await backend.write_tier("five_minute", [row])
+    await backend.write_tier("five_minute", [row._replace(mean=1.75, count=4)])
+    found = await backend.read_tier("five_minute", ["sensor.energy"], T0 - 3600, T0 + 3600)
+    assert found == {"sensor.energy": [row._replace(mean=1.75, count=4)]}
+
+
+async def test_purge_honours_per_entity_overrides(backend: HistoryBackend) -> None:
+    await backend.write(
+        Batch([power(e, T0 + i * 3600, float(i)) for e in ("sensor.a", "sensor.keep") for i in range(10)])
+    )
+    await backend.purge("raw", T0 + 5 * 3600, exclude=["sensor.keep"])
+    await backend.purge("raw", T0 + 2 * 3600, only=["sensor.keep"])
+    found = await backend.read_states(None, T0 - 1, T0 + 86400)
+    assert [s.value for s in found["sensor.a"]] == [5.0, 6.0, 7.0, 8.0, 9.0]
+    assert [s.value for s in found["sensor.keep"]] == [float(i) for i in range(2, 10)]
+
+
+async def test_tier_purge(backend: HistoryBackend) -> None:
+    rows = [TierRow("sensor.e", T0 - T0 % 3600 + i * 3600, 1.0, 1.0, 1.0, 1.0, 0.0, 1) for i in range(5)]
+    await backend.write_tier("hour", rows)
+    await backend.purge("hour", rows[3].start)
+    found = await backend.read_tier("hour", None, rows[0].start, rows[-1].start + 1)
+    assert found == {"sensor.e": rows[3:]}

@@ -1,0 +1,195 @@
+"""The recorder on a hub: what state changes become in history, batching, backfill, zero loss."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from hub.core.hub import Hub
+from hub.recorder.backends.base import Batch, HistoryBackend, Sample
+from hub.recorder.backends.sqlite import SQLiteBackend
+from hub.recorder.filters import build_filter
+from hub.recorder.recorder import BACKLOG_ENTITY_ID, Recorder
+from hub.recorder.spool import Spool
+
+from .conftest import wait_for
+
+
+class FlakyBackend(SQLiteBackend):
+    """A fake outage: a real SQLite backend whose writes fail while `down` is set."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.down = False
+        self.calls = 0
+
+    async def write(self, batch: Batch) -> None:
+        self.calls += 1
+        if self.down:
+            raise ConnectionRefusedError("history database is down")
+        await super().write(batch)
+
+
+async def make_recorder(hub: Hub, backend: HistoryBackend | None = None, **kwargs: object) -> Recorder:
+    data = hub.config.data_dir
+    assert data is not None
+    backend = backend or SQLiteBackend(data / "history.db")
+    await backend.open()
+    recorder = Recorder(hub, backend, Spool(data / "spool"), retry_max=0.05, **kwargs)  # type: ignore[arg-type]
+    await recorder.start()
+    hub.on_stop(recorder.stop)
+    return recorder
+
+
+async def test_numbers_become_floats_and_other_states_stay_text(hub: Hub) -> None:
+    recorder = await make_recorder(hub)
+    hub.states.set("sensor.power", "1500.5", {"unit_of_measurement": "W"}, timestamp=1000.0)
+    hub.states.set("switch.pump", "on", timestamp=1001.0)
+    hub.states.set("sensor.power", "unavailable", {"unit_of_measurement": "W"}, timestamp=1002.0)
+    await recorder.flush()
+    found = await recorder.backend.read_states(["sensor.power", "switch.pump"], 0, 2000)
+    assert found["sensor.power"] == [Sample(1000.0, 1500.5, None), Sample(1002.0, None, "unavailable")]
+    assert found["switch.pump"] == [Sample(1001.0, None, "on")]
+
+
+async def test_attributes_are_stored_once_per_change(hub: Hub) -> None:
+    recorder = await make_recorder(hub)
+    for i in range(10):
+        hub.states.set("sensor.power", str(i), {"unit_of_measurement": "W"}, timestamp=1000.0 + i)
+    hub.states.set("sensor.power", "10", {"unit_of_measurement": "kW"}, timestamp=1010.0)
+    await recorder.flush()
+    found = await recorder.backend.read_attributes(["sensor.power"], 0, 2000)
+    assert found == {"sensor.power": [(1000.0, {"unit_of_measurement": "W"}), (1010.0, {"unit_of_measurement": "kW"})]}
+
+
+async def test_include_and_exclude_by_domain_entity_and_glob(hub: Hub) -> None:
+    keep = build_filter(
+        {"domains": ["sensor"], "entities": ["switch.pump"]},
+        {"entity_globs": ["sensor.*_debug"], "entities": ["sensor.noise"]},
+    )
+    recorder = await make_recorder(hub, keep=keep)
+    for entity_id in ("sensor.power", "sensor.power_debug", "sensor.noise", "switch.pump", "switch.light"):
+        hub.states.set(entity_id, "1")
+    await recorder.flush()
+    found = await recorder.backend.read_states(None, 0, 1e10)
+    assert sorted(found) == ["sensor.power", "switch.pump"]
+
+
+async def test_a_full_batch_is_written_before_the_commit_interval(hub: Hub) -> None:
+    recorder = await make_recorder(hub, commit_interval=3600, max_batch=50)
+    for i in range(120):
+        hub.states.set("sensor.fast", str(i), timestamp=1000.0 + i)
+
+    async def stored() -> bool:
+        found = await recorder.backend.read_states(["sensor.fast"], 0, 2000)
+        return len(found.get("sensor.fast", [])) >= 100
+
+    await wait_for(stored)
+
+
+async def test_backfill_writes_history_at_its_own_times_and_leaves_the_state(hub: Hub) -> None:
+    recorder = await make_recorder(hub)
+    hub.states.set("sensor.energy", "120.5", timestamp=5000.0)
+    count = await recorder.backfill("sensor.energy", [(4000.0, 118), (4100.0, 119.25), (4200.0, "unavailable")])
+    await recorder.flush()
+    assert count == 3
+    assert hub.states.get("sensor.energy").state == "120.5"  # type: ignore[union-attr]
+    found = await recorder.backend.read_states(["sensor.energy"], 0, 6000)
+    assert found["sensor.energy"] == [
+        Sample(4000.0, 118.0, None),
+        Sample(4100.0, 119.25, None),
+        Sample(4200.0, None, "unavailable"),
+        Sample(5000.0, 120.5, None),
+    ]
+
+
+async def test_an_outage_loses_nothing_and_shows_a_backlog(hub: Hub) -> None:
+    data = hub.config.data_dir
+    assert data is not None
+    backend = FlakyBackend(data / "history.db")
+    recorder = await make_recorder(hub, backend, commit_interval=0.05)
+    hub.states.set("sensor.power", "1", timestamp=1.0)
+    await recorder.flush()
+    backend.down = True
+    for i in range(2, 200):
+        hub.states.set("sensor.power", str(i), timestamp=float(i))
+        if i % 50 == 0:
+            await recorder._spool_pending()
+    await recorder._spool_pending()
+    await wait_for(lambda: int(hub.states.get(BACKLOG_ENTITY_ID).state) == 198)  # type: ignore[union-attr]
+    assert hub.states.get(BACKLOG_ENTITY_ID).attributes["last_error"].startswith("ConnectionRefusedError")  # type: ignore[union-attr]
+    backend.down = False
+    await recorder.flush()
+    found = await backend.read_states(["sensor.power"], 0, 1000)
+    assert [s.value for s in found["sensor.power"]] == [float(i) for i in range(1, 200)]
+    await wait_for(lambda: hub.states.get(BACKLOG_ENTITY_ID).state == "0")  # type: ignore[union-attr]
+
+
+async def test_a_hard_kill_keeps_what_reached_the_spool(hub: Hub, tmp_path: Path) -> None:
+    data = hub.config.data_dir
+    assert data is not None
+    backend = FlakyBackend(data / "history.db")
+    backend.down = True
+    recorder = await make_recorder(hub, backend)
+    for i in range(100):
+        hub.states.set("sensor.power", str(i), timestamp=float(i))
+    await recorder._spool_pending()
+    # The process dies: nothing is stopped or flushed. A new recorder finds the spool.
+    for task in recorder._tasks:
+        task.cancel()
+    again = Recorder(hub, SQLiteBackend(data / "history.db"), Spool(data / "spool"), retry_max=0.05)
+    await again.backend.open()
+    await again.start(backlog_sensor=False)
+    await again.flush()
+    found = await again.backend.read_states(["sensor.power"], 0, 1000)
+    assert len(found["sensor.power"]) == 100
+    await again.stop()
+    await backend.close()
+    hub._on_stop.clear()
+
+
+async def test_stop_writes_what_is_pending(hub: Hub) -> None:
+    recorder = await make_recorder(hub, commit_interval=3600)
+    hub.states.set("sensor.power", "42", timestamp=1.0)
+    data = hub.config.data_dir
+    assert data is not None
+    await hub.stop()
+    backend = SQLiteBackend(data / "history.db")
+    await backend.open()
+    try:
+        assert (await backend.read_states(["sensor.power"], 0, 10))["sensor.power"] == [Sample(1.0, 42.0, None)]
+    finally:
+        await backend.close()
+    assert recorder.spool.records == 0
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "1_000", "0x10", ""])
+async def test_odd_numbers_stay_text(hub: Hub, text: str) -> None:
+    recorder = await make_recorder(hub)
+    hub.states.set("sensor.odd", text, timestamp=1.0)
+    await recorder.flush()
+    assert (await recorder.backend.read_states(["sensor.odd"], 0, 10))["sensor.odd"] == [Sample(1.0, None, text)]
+    await asyncio.sleep(0)
+
+
+class PickyBackend(SQLiteBackend):
+    """A backend that refuses one entity's data outright (not an outage)."""
+
+    async def write(self, batch: Batch) -> None:
+        if any(p.entity_id == "sensor.bad" for p in batch.points):
+            raise ValueError("refused")
+        await super().write(batch)
+
+
+async def test_a_batch_the_backend_refuses_is_set_aside_not_retried_forever(hub: Hub) -> None:
+    data = hub.config.data_dir
+    assert data is not None
+    recorder = await make_recorder(hub, PickyBackend(data / "history.db"))
+    hub.states.set("sensor.bad", "1", timestamp=1.0)
+    await recorder._spool_pending()
+    hub.states.set("sensor.good", "2", timestamp=2.0)
+    await recorder.flush()
+    assert (await recorder.backend.read_states(None, 0, 10)).keys() == {"sensor.good"}
+    assert (data / "spool" / "rejected.bin").stat().st_size > 0

@@ -1,0 +1,98 @@
+"""Downsampling and retention over simulated weeks with a fake clock, a meter reset included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.recorder import history
+from hub.recorder.backends.base import Batch, HistoryBackend, Point, Sample
+from hub.recorder.tiers import Downsampler, RetentionPlan, aggregate
+
+DAY = 86400.0
+T0 = 1_704_067_200.0  # 2024-01-01T00:00:00Z, a Monday
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_drop_is_a_meter_reset_not_negative_use() -> None:
+    samples = [Sample(0, 100.0, None), Sample(60, 100.5, None), Sample(120, 0.25, None), Sample(180, 1.0, None)]
+    (row,) = aggregate("sensor.energy", samples, None, 300)
+    assert row.delta == pytest.approx(0.5 + 0.25 + 0.75)
+    assert (row.min, row.max, row.last, row.count) == (0.25, 100.5, 1.0, 4)
+
+
+def test_the_mean_is_weighted_by_time() -> None:
+    # 10 W for 4 minutes, then 1010 W for the last minute of the bucket.
+    (row,) = aggregate("sensor.power", [Sample(0, 10.0, None), Sample(240, 1010.0, None)], None, 300)
+    assert row.mean == pytest.approx((10 * 240 + 1010 * 60) / 300)
+
+
+async def test_three_weeks_of_downsampling_and_purge(backend: HistoryBackend, tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    plan = RetentionPlan(
+        {"raw": 7 * DAY, "five_minute": 14 * DAY, "hour": 365 * DAY},
+        {"sensor.energy": {"raw": 10 * DAY}},
+    )
+    downsampler = Downsampler(backend, plan, tmp_path / "tiers.json", clock)
+    energy = 0.0
+    step = 600.0
+    for block in range(21 * 4):  # 21 days in 6-hour blocks
+        points = []
+        for i in range(36):
+            ts = T0 + block * 6 * 3600 + i * step
+            if ts == T0 + 10 * DAY:
+                energy = 0.0  # the meter was replaced: it starts again from zero
+            energy += 0.5
+            points.append(Point("sensor.energy", ts, energy, None))
+            points.append(Point("sensor.power", ts, 100.0 + (ts - T0) // 3600 % 24, None))
+        await backend.write(Batch(points))
+        clock.now = T0 + (block + 1) * 6 * 3600
+        await downsampler.downsample()
+        await downsampler.purge()
+    now = clock.now
+    raw = await backend.read_states(None, T0, now)
+    assert min(s.ts for s in raw["sensor.power"]) >= now - 7 * DAY
+    assert min(s.ts for s in raw["sensor.energy"]) >= now - 10 * DAY
+    assert min(s.ts for s in raw["sensor.energy"]) < now - 7 * DAY  # the override kept more
+    five = await backend.read_tier("five_minute", None, T0, now)
+    assert min(r.start for r in five["sensor.power"]) >= now - 14 * DAY
+    hours = await backend.read_tier("hour", ["sensor.energy", "sensor.power"], T0, now)
+    assert len(hours["sensor.energy"]) == 21 * 24
+    # Every hour used 3 kWh (6 readings of 0.5), including the hour of the meter reset.
+    assert all(r.delta == pytest.approx(3.0) for r in hours["sensor.energy"][1:])
+    assert [r.mean for r in hours["sensor.power"][:3]] == [pytest.approx(100.0), pytest.approx(101.0), pytest.approx(102.0)]
+    days = await history.statistics_during_period(backend, ["sensor.energy"], T0, now, "day", ["change", "sum", "state"])
+    changes = [d["change"] for d in days["sensor.energy"]]
+    assert len(changes) == 21 and all(c == pytest.approx(72.0) for c in changes[1:])
+    assert days["sensor.energy"][-1]["sum"] == pytest.approx(sum(changes))
+    assert days["sensor.energy"][9]["start"] == (T0 + 9 * DAY) * 1000
+    weeks = await history.statistics_during_period(backend, ["sensor.power"], T0, now, "week", ["mean", "min", "max"])
+    assert [(w["min"], w["max"]) for w in weeks["sensor.power"]] == [(100.0, 123.0)] * 3
+
+
+async def test_late_points_recompute_their_buckets(backend: HistoryBackend, tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    downsampler = Downsampler(backend, RetentionPlan(), tmp_path / "tiers.json", clock)
+    await backend.write(Batch([Point("sensor.p", T0 + 60, 10.0, None)]))
+    clock.now = T0 + 2 * 3600
+    await downsampler.downsample()
+    late = Batch([Point("sensor.p", T0 + 30, 30.0, None)])  # e.g. a device's offline buffer
+    await backend.write(late)
+    downsampler.note_stored(late)
+    await downsampler.downsample()
+    (row,) = (await backend.read_tier("five_minute", ["sensor.p"], T0, T0 + 300))["sensor.p"]
+    assert (row.min, row.max, row.count) == (10.0, 30.0, 2)
+    (hour,) = (await backend.read_tier("hour", ["sensor.p"], T0, T0 + 3600))["sensor.p"]
+    assert hour.max == 30.0
+    resumed = Downsampler(backend, RetentionPlan(), tmp_path / "tiers.json", clock)
+    assert resumed.watermarks == downsampler.watermarks
