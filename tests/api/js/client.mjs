@@ -1,0 +1,66 @@
+// Drives a running hub with Home Assistant's own WebSocket client library.
+// Usage: HUB_URL=http://127.0.0.1:8123 HUB_TOKEN=... node client.mjs
+// Protocol with the test on stdin/stdout, one line each:
+//   -> "STATES <json list of entity_ids>"   all states arrived through subscribeEntities
+//   <- "CHANGE <entity_id> <state>"          the test changed a state; we wait for it
+//   -> "CHANGED"                             it arrived
+//   -> "TOGGLED <state>"                     callService switch.toggle, and the change arrived
+import WebSocket from "ws";
+import readline from "node:readline";
+import {
+  callService,
+  createConnection,
+  createLongLivedTokenAuth,
+  subscribeEntities,
+} from "home-assistant-js-websocket";
+
+globalThis.WebSocket = WebSocket; // Node 20 has no WebSocket global
+
+const fail = (message) => {
+  console.error(`FAIL ${message}`);
+  process.exit(1);
+};
+setTimeout(() => fail("timed out"), 30000).unref();
+
+let entities = {};
+const waiters = [];
+const settle = () => {
+  for (const waiter of [...waiters]) {
+    if (waiter.test(entities)) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  }
+};
+const until = (test) =>
+  new Promise((resolve) => {
+    waiters.push({ test, resolve });
+    settle();
+  });
+
+const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+try {
+  const auth = createLongLivedTokenAuth(process.env.HUB_URL, process.env.HUB_TOKEN);
+  const connection = await createConnection({ auth });
+  subscribeEntities(connection, (updated) => {
+    entities = updated;
+    settle();
+  });
+  await until((e) => Object.keys(e).length > 0);
+  console.log(`STATES ${JSON.stringify(Object.keys(entities).sort())}`);
+
+  const { value } = await lines.next();
+  const [, entityId, state] = value.split(" ");
+  await until((e) => e[entityId] && e[entityId].state === state);
+  console.log("CHANGED");
+
+  const before = entities["switch.test_relay"].state;
+  await callService(connection, "switch", "toggle", {}, { entity_id: "switch.test_relay" });
+  await until((e) => e["switch.test_relay"].state !== before);
+  console.log(`TOGGLED ${entities["switch.test_relay"].state}`);
+  connection.close();
+  process.exit(0);
+} catch (err) {
+  fail(typeof err === "number" ? `error code ${err}` : String(err && err.stack || err));
+}
