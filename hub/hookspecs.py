@@ -129,3 +129,23 @@ def register_history_backends(hub: Hub) -> dict[str, Any]:
         `hub.recorder.backends.base.HistoryBackend`; `config` is the validated `recorder:`
         section, and a user picks the backend with `recorder: {backend: <name>}`.
     """
+
+
+@hookspec
+def register_trigger_platforms(hub: Hub) -> Any:
+    """Offer automation trigger platforms (e.g. `mqtt`) to the automation engine.
+
+    When called: once, when the automation engine sets up (before automations.yaml is
+    loaded), and again on `automation.reload`; all enabled integrations'
+    implementations are called and their dicts merged.
+
+    :param hub: the Hub.
+    :return: a dict `{platform: attach}` where `attach(hub, config, action, info)`
+        subscribes one trigger and returns its detach function (or an awaitable of it).
+        `config` is the trigger's mapping as written by the user (`trigger`/`platform`
+        key included, `id` filled in); `action(payload: dict, context=None)` starts the
+        automation with `trigger` = the trigger's common fields (`id`, `idx`, `alias`,
+        `platform`) merged with `payload`; `info` holds `name` (the automation's alias),
+        `variables` (the trigger variables, for limited templates) and `render` (a
+        function rendering a limited template with those variables).
+    """

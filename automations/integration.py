@@ -1,0 +1,154 @@
+"""The `automation` integration: automations.yaml, automation.* services, traces over WebSocket, webhooks."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+
+from automations.automation import EVENT_AUTOMATION_RELOADED, AutomationEntity
+from automations.config import ensure_list, normalize_automation
+from automations.loader import build_each, reload_section
+from automations.trace import get_trace_store
+from automations.triggers import load_platforms
+from automations.triggers.webhook import handle_webhook
+from hub import hookimpl
+from hub.core.services import ServiceCall
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+DOMAIN = "automation"
+_KEY = "_automations"
+
+# Each automation is checked on its own at setup, so one bad automation never stops the hub.
+CONFIG_SCHEMA = vol.Any(None, list, dict)
+
+
+def automations(hub: Hub) -> dict[str, AutomationEntity]:
+    """The loaded automations by key (their id, else their position)."""
+    return hub.__dict__.setdefault(_KEY, {})  # type: ignore[no-any-return]
+
+
+def _items(section: Any) -> list[tuple[str, Any]]:
+    items = []
+    for index, raw in enumerate(ensure_list(section)):
+        key = str(raw["id"]) if isinstance(raw, dict) and raw.get("id") is not None else f"[{index}]"
+        items.append((key, raw))
+    return items
+
+
+async def load(hub: Hub, section: Any) -> list[Any]:
+    """Build every automation in section, keep unchanged ones running, replace the others."""
+    current = automations(hub)
+    keyed = {key: raw for key, raw in _items(section)}
+    index_of = {key: i for i, key in enumerate(keyed)}
+    built, issues = build_each(
+        hub,
+        DOMAIN,
+        [(key, raw) for key, raw in keyed.items() if not (key in current and current[key].config_source == raw)],
+        lambda config, raw: _entity(hub, config, raw, index_of),
+    )
+    # Stop what disappeared or changed, then add the new ones.
+    for key in list(current):
+        if key not in keyed or any(key == k for k, _ in built):
+            entity = current.pop(key)
+            await hub.entities.remove(entity.entity_id)  # type: ignore[arg-type]
+    for key, entity in built:
+        await hub.entities.add(entity, DOMAIN)
+        current[key] = entity
+    return issues
+
+
+def _entity(hub: Hub, config: Any, raw: Any, index_of: dict[str, int]) -> AutomationEntity:
+    normalized = normalize_automation(config)
+    entity = AutomationEntity(hub, normalized, len(index_of))
+    entity.config_source = raw  # type: ignore[attr-defined]
+    return entity
+
+
+AutomationEntity.config_source = None  # type: ignore[attr-defined]
+
+
+def _targets(hub: Hub, call: ServiceCall) -> list[AutomationEntity]:
+    return [e for e in hub.entities.entities_for(call, DOMAIN) if isinstance(e, AutomationEntity)]
+
+
+@hookimpl
+async def setup_integration(hub: Hub, config: Any) -> None:
+    """Load automations.yaml and register the automation services."""
+    await load_platforms(hub)
+    await load(hub, config)
+    get_trace_store(hub)
+
+    async def trigger(call: ServiceCall) -> None:
+        for entity in _targets(hub, call):
+            await entity.trigger(call.data.get("variables"), call.data.get("skip_condition", True), call.context)
+
+    async def turn_on(call: ServiceCall) -> None:
+        for entity in _targets(hub, call):
+            await entity.turn_on()
+
+    async def turn_off(call: ServiceCall) -> None:
+        for entity in _targets(hub, call):
+            await entity.turn_off(stop_actions=call.data.get("stop_actions", True))
+
+    async def toggle(call: ServiceCall) -> None:
+        for entity in _targets(hub, call):
+            await entity.toggle()
+
+    async def reload(call: ServiceCall) -> None:
+        section = reload_section(hub, DOMAIN)
+        await load_platforms(hub)
+        await load(hub, section)
+        hub.bus.fire(EVENT_AUTOMATION_RELOADED, {}, context=call.context)
+
+    target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str])}
+    hub.services.register(DOMAIN, "trigger", trigger, vol.Schema({**target, vol.Optional("skip_condition", default=True): bool, vol.Optional("variables"): dict}))
+    hub.services.register(DOMAIN, "turn_on", turn_on, vol.Schema(target))
+    hub.services.register(DOMAIN, "turn_off", turn_off, vol.Schema({**target, vol.Optional("stop_actions", default=True): bool}))
+    hub.services.register(DOMAIN, "toggle", toggle, vol.Schema(target))
+    hub.services.register(DOMAIN, "reload", reload, vol.Schema({}))
+
+
+@hookimpl
+def register_http_routes(hub: Hub, app: web.Application) -> None:
+    """The webhook endpoint: any method, answered per the webhook trigger's allowed_methods."""
+    app.router.add_route("*", "/api/webhook/{webhook_id}", handle_webhook)
+
+
+async def ws_trace_list(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
+    """trace/list: summaries of the stored traces of a domain (or one item)."""
+    connection.send_result(msg["id"], get_trace_store(hub).list(msg["domain"], msg.get("item_id")))
+
+
+async def ws_trace_get(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
+    """trace/get: one full trace."""
+    trace = get_trace_store(hub).get(msg["domain"], msg["item_id"], msg["run_id"])
+    if trace is None:
+        connection.send_error(msg["id"], "not_found", "The trace could not be found")
+        return
+    connection.send_result(msg["id"], trace)
+
+
+async def ws_automation_config(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
+    """automation/config: the configuration of an automation entity."""
+    entity = hub.entities.get(msg["entity_id"])
+    if not isinstance(entity, AutomationEntity):
+        connection.send_error(msg["id"], "not_found", "Entity not found")
+        return
+    from automations.trace import _jsonable  # noqa: PLC0415
+
+    connection.send_result(msg["id"], {"config": _jsonable(entity.config)})
+
+
+@hookimpl
+def register_websocket_commands(hub: Hub, register: Any) -> None:
+    """trace/list, trace/get and automation/config."""
+    register("trace/list", ws_trace_list, {vol.Required("domain"): str, vol.Optional("item_id"): str})
+    register("trace/get", ws_trace_get, {vol.Required("domain"): str, vol.Required("item_id"): str, vol.Required("run_id"): str})
+    register("automation/config", ws_automation_config, {vol.Required("entity_id"): str})
