@@ -89,9 +89,11 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 
 async def _stop(hub: Hub, runtime: MqttRuntime) -> None:
     _RUNTIMES.pop(hub, None)
+    # Disconnect first: unsubscribing at the broker would end the persistent session's
+    # subscriptions, and with them the messages it queues for us until the next start.
+    await runtime.client.stop()
     if runtime.discovery is not None:
         await runtime.discovery.stop()
-    await runtime.client.stop()
     if runtime.store is not None:
         await runtime.store.flush()
     if runtime.broker is not None:

@@ -94,6 +94,7 @@ class MqttClient:
         self._pending_subscribe: dict[str, int] = {}
         self._pending_unsubscribe: set[str] = set()
         self._flush_scheduled = False
+        self._flushes: set[asyncio.Task[None]] = set()
         self._on_connect_callbacks: list[Callable[[], None]] = []
         self._connected_event = asyncio.Event()
         self._tls_context: ssl.SSLContext | None = None
@@ -185,7 +186,17 @@ class MqttClient:
     def _start_flush(self) -> None:
         self._flush_scheduled = False
         if self.connected and (self._pending_subscribe or self._pending_unsubscribe):
-            asyncio.get_running_loop().create_task(self._flush(), name="mqtt subscribe")
+            task = asyncio.get_running_loop().create_task(self._flush(), name="mqtt subscribe")
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+
+    async def wait_subscribed(self) -> None:
+        """Wait until the broker acknowledged every subscription asked for so far."""
+        while self.connected and (self._flush_scheduled or self._flushes):
+            if self._flushes:
+                await asyncio.wait(set(self._flushes))
+            else:
+                await asyncio.sleep(0)
 
     async def _flush(self) -> None:
         client = self._client

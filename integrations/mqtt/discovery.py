@@ -85,8 +85,9 @@ class Discovery:
     def start(self) -> None:
         """Start the worker and subscribe to the discovery topics."""
         self._worker = self.hub.create_task(self._work(), "mqtt discovery")
+        # QoS 1 on a persistent session: a config removed while the hub was down still arrives.
         for pattern in ("+/+/config", "+/+/+/config"):
-            self._unsubscribes.append(self.client.subscribe(f"{self.prefix}/{pattern}", self._received, 0))
+            self._unsubscribes.append(self.client.subscribe(f"{self.prefix}/{pattern}", self._received, 1))
 
     async def stop(self) -> None:
         """Unsubscribe and stop the worker."""
@@ -196,6 +197,10 @@ class Discovery:
         root = {ABBREVIATIONS.get(key, key): value for key, value in data.items()}
         root["device"] = expand_device(root.get("device"))
         root["origin"] = expand_origin(root.get("origin"))
+        if isinstance(root.get("components"), dict):
+            root["components"] = {
+                cid: expand_component(c) if isinstance(c, dict) else c for cid, c in root["components"].items()
+            }
         try:
             DEVICE_DISCOVERY_SCHEMA(root)
         except vol.Invalid as err:
@@ -211,7 +216,7 @@ class Discovery:
         shared = {key: root[key] for key in (*SHARED_OPTIONS, "~") if key in root}
         seen: set[Hash] = set()
         for component_id, raw_component in root["components"].items():
-            component_config = expand_component(raw_component)
+            component_config = dict(raw_component)
             platform = component_config.pop("platform")
             discovery_id = f"{object_id} {node_id} {component_id}" if node_id else f"{object_id} {component_id}"
             key = (platform, discovery_id)

@@ -73,8 +73,11 @@ async def device(mosquitto_server: Any, prefix: str) -> AsyncIterator[Device]:
         dev = Device(client, prefix)
 
         async def pump() -> None:
-            async for message in client.messages:
-                dev._deliver(message)
+            try:
+                async for message in client.messages:
+                    dev._deliver(message)
+            except aiomqtt.MqttError:
+                pass  # the broker went away (outage tests)
 
         task = asyncio.create_task(pump())
         try:
@@ -140,6 +143,7 @@ async def wait_state(
         check = expected
     current = hub.states.get(entity_id)
     if current is not None and check(current):
+        await settled(hub)
         return current
     future: asyncio.Future[State] = asyncio.get_running_loop().create_future()
 
@@ -151,12 +155,29 @@ async def wait_state(
 
     undo = hub.bus.listen("state_changed", changed)
     try:
-        return await asyncio.wait_for(future, timeout)
+        state = await asyncio.wait_for(future, timeout)
     except TimeoutError:
         state = hub.states.get(entity_id)
         raise AssertionError(f"{entity_id} did not reach the expected state; it is {state}") from None
     finally:
         undo()
+    await settled(hub)
+    return state
+
+
+async def settled(hub: Hub, timeout: float = 5.0) -> None:
+    """Wait until discovery is idle and the broker acknowledged every subscription.
+
+    Then a message a test publishes reaches the entities that exist now.
+    """
+    from integrations.mqtt import runtime_of
+
+    runtime = runtime_of(hub)
+    if runtime is None:
+        return
+    if runtime.discovery is not None:
+        await asyncio.wait_for(runtime.discovery.wait_idle(), timeout)
+    await asyncio.wait_for(runtime.client.wait_subscribed(), timeout)
 
 
 async def wait_event(hub: Hub, event_type: str, timeout: float = 5.0) -> Event:
