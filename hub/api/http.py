@@ -90,10 +90,7 @@ def build_app(hub: Hub, **kwargs: Any) -> web.Application:
     from hub.api.setup import setup_api  # noqa: PLC0415 - the API modules import this one
 
     setup_api(app)
-    index = FRONTEND_DIST / "index.html"
-    if index.exists():
-        app.router.add_get("/", lambda request: web.FileResponse(index))
-        app.router.add_static("/assets/", FRONTEND_DIST / "assets")
-    else:
-        app.router.add_get("/", frontend_missing)
+    from hub.api.frontend_files import add_frontend_routes  # noqa: PLC0415
+
+    add_frontend_routes(app, FRONTEND_DIST, frontend_missing)
     return app

@@ -239,3 +239,4 @@ __all__ = [
     "utcnow",
 ]
 from hub.storage import models_api  # noqa: E402,F401
+from hub.storage import models_frontend  # noqa: E402,F401

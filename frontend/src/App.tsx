@@ -1,0 +1,134 @@
+import { ComponentType } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { useSignalEffect } from "@preact/signals";
+import { tokens, logout } from "./lib/auth";
+import { connect, currentUser, disconnect, status, statusMessage } from "./lib/hub";
+import { navigate, pathname } from "./lib/router";
+import { ErrorBoundary, Link, Spinner } from "./components/common";
+import { Login } from "./pages/Login";
+import { Dashboard } from "./pages/Dashboard";
+
+/** Load a page's code only when it is first opened (charts and the editor are the heavy parts). */
+function lazyPage(load: () => Promise<{ default: ComponentType<any> }>): ComponentType<any> {
+  let loaded: ComponentType<any> | null = null;
+  return function LazyPage(props: any) {
+    const [page, setPage] = useState<ComponentType<any> | null>(() => loaded);
+    const [error, setError] = useState<unknown>(null);
+    useEffect(() => {
+      if (loaded) return;
+      load().then(
+        (module) => {
+          loaded = module.default;
+          setPage(() => module.default);
+        },
+        (err) => setError(err),
+      );
+    }, []);
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    const Page = page;
+    return Page ? <Page {...props} /> : <Spinner label="Loading page" />;
+  };
+}
+
+const History = lazyPage(() => import("./pages/History"));
+const Automations = lazyPage(() => import("./pages/Automations"));
+const Devices = lazyPage(() => import("./pages/Devices"));
+const Users = lazyPage(() => import("./pages/Users"));
+const Energy = lazyPage(() => import("./pages/Energy"));
+const Notifications = lazyPage(() => import("./pages/Notifications"));
+
+interface Route {
+  path: string;
+  label: string;
+  page: ComponentType<any>;
+  adminOnly?: boolean;
+}
+
+const ROUTES: Route[] = [
+  { path: "/", label: "Dashboard", page: Dashboard },
+  { path: "/history", label: "History", page: History },
+  { path: "/energy", label: "Energy", page: Energy },
+  { path: "/automations", label: "Automations", page: Automations },
+  { path: "/notifications", label: "Notifications", page: Notifications },
+  { path: "/devices", label: "Devices", page: Devices },
+  { path: "/users", label: "Users", page: Users, adminOnly: true },
+];
+
+function matchRoute(current: string): Route | undefined {
+  return ROUTES.find((route) => (route.path === "/" ? current === "/" : current === route.path || current.startsWith(route.path + "/")));
+}
+
+function ConnectionBanner() {
+  const value = status.value;
+  if (value === "connected" || value === "idle") return null;
+  const text =
+    value === "connecting"
+      ? "Connecting to the hub…"
+      : value === "reconnecting"
+        ? "Connection lost; reconnecting…"
+        : statusMessage.value || "Not connected to the hub.";
+  return (
+    <div class={`banner banner-${value}`} role="status" data-testid="connection-banner">
+      {text}
+    </div>
+  );
+}
+
+export function App() {
+  const loggedIn = tokens.value !== null;
+  useSignalEffect(() => {
+    if (tokens.value) connect();
+    else disconnect();
+  });
+
+  if (!loggedIn) return <Login />;
+  const current = pathname();
+  if (current === "/login") {
+    navigate("/", true);
+  }
+  const route = matchRoute(current);
+  const user = currentUser.value;
+  const Page = route?.page;
+  return (
+    <div class="shell">
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="topbar">
+        <span class="brand">Hub</span>
+        <nav aria-label="Main">
+          <ul>
+            {ROUTES.filter((r) => !r.adminOnly || user?.is_admin !== false).map((r) => (
+              <li key={r.path}>
+                <Link href={r.path} aria-current={route === r ? "page" : undefined}>
+                  {r.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <span class="user">
+          {user?.name ? <span class="user-name">{user.name}</span> : null}
+          <button type="button" class="link-button" onClick={() => logout()}>
+            Log out
+          </button>
+        </span>
+      </header>
+      <ConnectionBanner />
+      <main id="main" tabIndex={-1}>
+        <ErrorBoundary key={route?.path ?? "none"} area={route?.label}>
+          {Page ? (
+            <Page />
+          ) : (
+            <section>
+              <h1>Page not found</h1>
+              <p>
+                <Link href="/">Go to the dashboard</Link>
+              </p>
+            </section>
+          )}
+        </ErrorBoundary>
+      </main>
+    </div>
+  );
+}

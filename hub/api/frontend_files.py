@@ -1,0 +1,61 @@
+"""Serve the built web UI: index.html for every client route, hashed assets cached for a year."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Vite puts a content hash in every asset name, so a file never changes under its name.
+ASSET_CACHE = "public, max-age=31536000, immutable"
+# index.html names the current assets: always revalidate it so an upgrade shows at once.
+INDEX_CACHE = "no-cache"
+# Paths that belong to the API (or its auth endpoints): a miss there stays a 404.
+API_PREFIXES = ("/api/", "/auth/")
+
+
+def add_frontend_routes(app: web.Application, dist: Path, missing: Handler) -> None:
+    """Serve dist/ at / (or `missing` when it is not built) and answer client routes with index.html."""
+    index = dist / "index.html"
+    if not index.exists():
+        app.router.add_get("/", missing)
+        app.middlewares.append(_client_routes(missing))
+        return
+    assets = (dist / "assets").resolve()
+
+    async def serve_index(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(index, headers={"Cache-Control": INDEX_CACHE})
+
+    async def serve_asset(request: web.Request) -> web.StreamResponse:
+        path = (assets / request.match_info["name"]).resolve()
+        # resolve() collapses "..": anything outside assets/ is not ours to serve.
+        if path.parent != assets or not path.is_file():
+            raise web.HTTPNotFound
+        return web.FileResponse(path, headers={"Cache-Control": ASSET_CACHE})
+
+    app.router.add_get("/", serve_index)
+    app.router.add_get("/assets/{name}", serve_asset)
+    app.middlewares.append(_client_routes(serve_index))
+
+
+def _client_routes(serve: Handler) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Answer a GET that no route matched with the UI, so /history and the like survive a reload."""
+
+    @web.middleware
+    async def client_routes(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            if (
+                request.method not in ("GET", "HEAD")
+                or request.path.startswith(API_PREFIXES)
+                or request.path.startswith("/assets/")
+                or "." in request.path.rsplit("/", 1)[-1]  # a missing file, not a page
+            ):
+                raise
+            return await serve(request)
+
+    return client_routes

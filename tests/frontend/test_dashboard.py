@@ -1,0 +1,79 @@
+"""The dashboard in a real browser: devices, live values, and controls confirmed by the hub."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.frontend.conftest import login_with_token, screenshots, wait_until
+
+pytestmark = pytest.mark.timeout(180)
+
+RELAY = "switch.relay_node_relay"
+POWER = "sensor.relay_node_power"
+
+
+def row(page, entity_id):
+    return page.locator(f'li[data-entity-id="{entity_id}"]')
+
+
+async def test_devices_live_values_and_confirmed_toggle(site, page):
+    await login_with_token(page, site)
+    node = page.get_by_role("region", name="Relay node")
+    await node.wait_for()
+    await node.get_by_text("online").wait_for()
+    garage = page.get_by_role("region", name="Garage meter")
+    await garage.get_by_text("offline").wait_for()
+    assert await row(page, POWER).get_by_test_id("state").inner_text() == "230.5 W"
+
+    # A new reading shows up without a reload.
+    site.entity(POWER).set(1234.567)
+    await row(page, POWER).get_by_test_id("state").get_by_text("1234.57 W").wait_for()
+
+    # The relay stays pending until the device confirms, then shows on.
+    toggle = row(page, RELAY).get_by_role("switch")
+    assert await toggle.get_attribute("aria-checked") == "false"
+    await toggle.click()
+    await row(page, RELAY).get_by_test_id("pending").wait_for()
+    relay = site.entity(RELAY)
+    await wait_until(lambda: relay.wanted is True)
+    assert await toggle.get_attribute("aria-checked") == "false"
+    await screenshots(page, "dashboard-pending")
+    relay.ack()
+    await row(page, RELAY).get_by_test_id("pending").wait_for(state="detached")
+    assert await toggle.get_attribute("aria-checked") == "true"
+    assert site.hub.states.get(RELAY).state == "on"
+    await screenshots(page, "dashboard")
+
+
+async def test_number_select_text_and_button_controls(site, page):
+    await login_with_token(page, site)
+    number = row(page, "number.relay_node_limit")
+    await number.get_by_role("spinbutton").fill("2000")
+    await number.get_by_role("spinbutton").press("Enter")
+    await wait_until(lambda: site.hub.states.get("number.relay_node_limit").state == "2000.0")
+    await number.get_by_test_id("pending").wait_for(state="detached")
+
+    await row(page, "select.relay_node_mode").get_by_role("combobox").select_option("manual")
+    await wait_until(lambda: site.hub.states.get("select.relay_node_mode").state == "manual")
+
+    label = row(page, "text.relay_node_label")
+    await label.get_by_role("textbox").fill("garage")
+    await label.get_by_role("button", name="Set").click()
+    await wait_until(lambda: site.hub.states.get("text.relay_node_label").state == "garage")
+    await label.get_by_test_id("state").get_by_text("garage").wait_for()
+
+    before = site.hub.states.get("button.relay_node_reset_energy").state
+    await row(page, "button.relay_node_reset_energy").get_by_role("button", name="Press").click()
+    await wait_until(lambda: site.hub.states.get("button.relay_node_reset_energy").state != before)
+
+
+async def test_keyboard_reaches_the_relay(site, page):
+    await login_with_token(page, site)
+    toggle = row(page, RELAY).get_by_role("switch")
+    await toggle.focus()
+    await page.keyboard.press("Space")
+    await wait_until(lambda: site.entity(RELAY).wanted is True)
+    site.entity(RELAY).ack()
+    await page.wait_for_function(
+        f"document.querySelector('li[data-entity-id=\"{RELAY}\"] [role=switch]').getAttribute('aria-checked') === 'true'"
+    )
