@@ -104,6 +104,9 @@ def normalize_condition(item: Any) -> dict[str, Any]:
                 break
         else:
             raise InvalidConfig("required key not provided: 'condition'", item)
+    if isinstance(node["condition"], str) and "{" in node["condition"]:
+        # `condition: "{{ ... }}"`: the template shorthand used as a condition step.
+        return _like(item, {"condition": "template", "value_template": node["condition"]})
     if node["condition"] in ("and", "or", "not"):
         node["conditions"] = normalize_conditions(node.get("conditions"))
     return node
