@@ -18,7 +18,11 @@ from hub.recorder.backends.base import HistoryBackend
 from hub.recorder.backends.sqlite import SQLiteBackend
 from tests.servers import _NO_PROXY_OPENER, free_port
 
-BACKENDS = ["sqlite"]
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.services),
+    pytest.param("influxdb", marks=pytest.mark.services),
+]
 
 
 @pytest.fixture

@@ -1,0 +1,251 @@
+"""InfluxDB 1.x history over its HTTP API: line protocol to /write, InfluxQL to /query.
+
+Layout: measurement `state` (tag entity_id; field `value` for numbers, `state` for text),
+`attributes` (field `json`), and the tiers `five_minute` and `hour` (fields mean, min, max,
+last, delta, count). Each lives in a retention policy of its own name (`raw` for the first
+two), so InfluxDB expires data itself once the recorder has set their durations; the hub
+downsamples (it computes the time-weighted mean and reset-aware counter deltas, which
+continuous queries cannot) and deletes only what per-entity overrides keep shorter.
+A point is identified by measurement, tags and timestamp, so a replayed batch overwrites
+itself and never duplicates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Sample, TierRow, as_error
+
+RP_RAW = "raw"
+_TIER_FIELDS = ("mean", "min", "max", "last", "delta", "count")
+
+
+def _string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '\\"') + '"'
+
+
+def _micros(ts: float) -> int:
+    return int(round(ts * 1_000_000))
+
+
+def _time(ts: float) -> str:
+    return f"{_micros(ts)}u"
+
+
+def _entity_regex(entity_ids: Iterable[str]) -> str:
+    return "/^(" + "|".join(re.escape(e).replace("/", "\\/") for e in entity_ids) + ")$/"
+
+
+class InfluxV1Backend(HistoryBackend):
+    """History in an InfluxDB 1.x database."""
+
+    name = "influxdb"
+
+    def __init__(
+        self, url: str, database: str, *, username: str | None = None, password: str | None = None, timeout: float = 30
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.database = database
+        self.auth = aiohttp.BasicAuth(username, password or "") if username else None
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.retention_applied = False
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(auth=self.auth, timeout=self.timeout)
+        return self._session
+
+    async def open(self) -> None:
+        """Create the database and its retention policies (both idempotent)."""
+        db = _ident(self.database)
+        await self._query(f"CREATE DATABASE {db}", post=True)
+        await self._query(f'CREATE RETENTION POLICY "{RP_RAW}" ON {db} DURATION INF REPLICATION 1 DEFAULT', post=True)
+        for tier in TIERS:
+            await self._query(f'CREATE RETENTION POLICY "{tier}" ON {db} DURATION INF REPLICATION 1', post=True)
+
+    async def retention_hint(self, retention: Mapping[str, float]) -> None:
+        """Set each retention policy's duration to the longest retention of its tier."""
+        db = _ident(self.database)
+        for tier, seconds in retention.items():
+            rp = RP_RAW if tier == "raw" else tier
+            # InfluxDB refuses durations under an hour.
+            await self._query(f'ALTER RETENTION POLICY "{rp}" ON {db} DURATION {max(int(seconds), 3600)}s', post=True)
+        self.retention_applied = True
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _query(self, statement: str, *, post: bool = False) -> list[dict[str, Any]]:
+        params = {"db": self.database, "q": statement, "epoch": "u", "chunked": "true", "chunk_size": "50000"}
+        try:
+            method = self._client().post if post else self._client().get
+            async with method(f"{self.url}/query", params=params) as response:
+                body = await response.read()
+                if response.status >= 300:
+                    message = f"{self.name}: /query answered {response.status}: {body[:300].decode(errors='replace')}"
+                    raise BackendError(message)
+        except (aiohttp.ClientError, OSError, TimeoutError) as err:
+            raise as_error(self.name, err) from err
+        series: dict[tuple[str, str], dict[str, Any]] = {}
+        for line in body.splitlines():
+            if not line.strip():
+                continue
+            for result in orjson.loads(line).get("results", []):
+                if "error" in result:
+                    message = f"{self.name}: {result['error']} (query: {statement[:200]})"
+                    raise BackendError(message)
+                for item in result.get("series", []):
+                    key = (item["name"], orjson.dumps(item.get("tags") or {}).decode())
+                    found = series.get(key)
+                    if found is None:
+                        series[key] = item
+                    else:  # a chunked answer splits a series over several lines
+                        found["values"].extend(item["values"])
+        return list(series.values())
+
+    async def _write_lines(self, lines: list[str], rp: str) -> None:
+        if not lines:
+            return
+        params = {"db": self.database, "precision": "u", "rp": rp}
+        try:
+            async with self._client().post(f"{self.url}/write", params=params, data="\n".join(lines).encode()) as response:
+                if response.status == 204:
+                    return
+                body = (await response.read()).decode(errors="replace")
+        except (aiohttp.ClientError, OSError, TimeoutError) as err:
+            raise as_error(self.name, err) from err
+        if "beyond retention policy" in body and "partial write" in body:
+            return  # points older than the policy keeps: expired by design, not an error
+        message = f"{self.name}: /write answered {response.status}: {body[:300]}"
+        raise BackendError(message)
+
+    async def write(self, batch: Batch) -> None:
+        """Write a batch as line protocol (microsecond timestamps)."""
+        lines = [
+            f"state,entity_id={e} value={v!r} {_micros(t)}" if v is not None else f"state,entity_id={e} state={_string(s or '')} {_micros(t)}"
+            for e, t, v, s in batch.points
+        ]
+        lines += [f"attributes,entity_id={a.entity_id} json={_string(a.attributes)} {_micros(a.ts)}" for a in batch.attributes]
+        await self._write_lines(lines, RP_RAW)
+
+    async def write_tier(self, tier: str, rows: list[TierRow]) -> None:
+        """Write tier rows into the tier's retention policy (same timestamp overwrites)."""
+        assert tier in TIERS
+        lines = [
+            f"{tier},entity_id={r.entity_id} mean={r.mean!r},min={r.min!r},max={r.max!r},last={r.last!r},"
+            f"delta={r.delta!r},count={r.count}i {_micros(r.start)}"
+            for r in rows
+        ]
+        await self._write_lines(lines, tier)
+
+    def _where(self, entity_ids: Iterable[str] | None) -> str:
+        if entity_ids is None:
+            return ""
+        return f" AND entity_id =~ {_entity_regex(entity_ids)}"
+
+    async def read_states(
+        self, entity_ids: Iterable[str] | None, start: float, end: float, *, include_start: bool = False
+    ) -> dict[str, list[Sample]]:
+        """Return points per entity in [start, end)."""
+        ids = None if entity_ids is None else list(entity_ids)
+        if ids == []:
+            return {}
+        where = self._where(ids)
+        out: dict[str, list[Sample]] = {}
+        if include_start:
+            sql = (
+                f'SELECT "value", "state" FROM "{RP_RAW}"."state" WHERE time < {_time(start)}{where} '
+                "GROUP BY entity_id ORDER BY time DESC LIMIT 1"
+            )
+            self._collect(await self._query(sql), out)
+        sql = (
+            f'SELECT "value", "state" FROM "{RP_RAW}"."state" WHERE time >= {_time(start)} AND time < {_time(end)}'
+            f"{where} GROUP BY entity_id"
+        )
+        self._collect(await self._query(sql), out)
+        return out
+
+    @staticmethod
+    def _collect(series: list[dict[str, Any]], out: dict[str, list[Sample]]) -> None:
+        for item in series:
+            columns = item["columns"]
+            iv, istate = columns.index("value"), columns.index("state")
+            samples = out.setdefault(item["tags"]["entity_id"], [])
+            samples.extend(Sample(row[0] / 1e6, row[iv], row[istate]) for row in item["values"])
+
+    async def read_attributes(
+        self, entity_ids: Iterable[str], start: float, end: float
+    ) -> dict[str, list[tuple[float, dict[str, Any]]]]:
+        """Return attribute changes, led by the set in force at start."""
+        ids = list(entity_ids)
+        if not ids:
+            return {}
+        where = self._where(ids)
+        out: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+        for sql in (
+            f'SELECT "json" FROM "{RP_RAW}"."attributes" WHERE time < {_time(start)}{where} GROUP BY entity_id ORDER BY time DESC LIMIT 1',
+            f'SELECT "json" FROM "{RP_RAW}"."attributes" WHERE time >= {_time(start)} AND time < {_time(end)}{where} GROUP BY entity_id',
+        ):
+            for item in await self._query(sql):
+                rows = out.setdefault(item["tags"]["entity_id"], [])
+                rows.extend((row[0] / 1e6, orjson.loads(row[1])) for row in item["values"])
+        return out
+
+    async def last_values(self, before: float, entity_ids: Iterable[str] | None = None) -> dict[str, float]:
+        """Return each entity's last numeric value before a time."""
+        ids = None if entity_ids is None else list(entity_ids)
+        if ids == []:
+            return {}
+        sql = f'SELECT last("value") FROM "{RP_RAW}"."state" WHERE time < {_time(before)}{self._where(ids)} GROUP BY entity_id'
+        return {item["tags"]["entity_id"]: item["values"][0][1] for item in await self._query(sql)}
+
+    async def read_tier(
+        self, tier: str, entity_ids: Iterable[str] | None, start: float, end: float
+    ) -> dict[str, list[TierRow]]:
+        """Return tier rows per entity."""
+        assert tier in TIERS
+        ids = None if entity_ids is None else list(entity_ids)
+        if ids == []:
+            return {}
+        fields = ", ".join(f'"{f}"' for f in _TIER_FIELDS)
+        sql = (
+            f'SELECT {fields} FROM "{tier}"."{tier}" WHERE time >= {_time(start)} AND time < {_time(end)}'
+            f"{self._where(ids)} GROUP BY entity_id"
+        )
+        out: dict[str, list[TierRow]] = {}
+        for item in await self._query(sql):
+            name = item["tags"]["entity_id"]
+            out[name] = [TierRow(name, row[0] / 1e6, *row[1:6], int(row[6])) for row in item["values"]]
+        return out
+
+    async def purge(
+        self, tier: str, before: float, *, only: Iterable[str] | None = None, exclude: Iterable[str] = ()
+    ) -> None:
+        """Delete what per-entity overrides keep shorter than the retention policies do."""
+        measurements = ["state", "attributes"] if tier == "raw" else [tier]
+        exclude = list(exclude)
+        if only is not None:
+            condition = f" AND entity_id =~ {_entity_regex(only)}"
+        elif exclude:
+            condition = f" AND entity_id !~ {_entity_regex(exclude)}"
+        elif self.retention_applied:
+            return  # the retention policy expires it
+        else:
+            condition = ""
+        for measurement in measurements:
+            if measurement == "attributes":
+                continue  # attribute sets are tiny and the one in force must stay
+            await self._query(f'DELETE FROM "{measurement}" WHERE time < {_time(before)}{condition}', post=True)
