@@ -1,9 +1,133 @@
-"""Placeholder."""
+"""Login and token endpoints: the device API's /api/v1/auth/* and Home Assistant's /auth/token."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from aiohttp import web
+
+from hub.api.http import HUB_KEY, json_message
+from hub.api.ws_messages import dumps, loads
+from hub.auth.store import (
+    AuthError,
+    InvalidCredentialsError,
+    LoginLockedError,
+    RefreshTokenError,
+    RefreshTokenReuseError,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=dumps(data), status=status, content_type="application/json",
+                        headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+async def _object_body(request: web.Request) -> dict[str, Any] | None:
+    try:
+        data = loads(await request.read())
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def _token_pair(hub: Any, user_id: str, refresh_raw: str, family_id: str | None) -> web.Response:
+    access = hub.auth.access
+    return _json(
+        {
+            "access_token": await access.issue(user_id, family_id),
+            "refresh_token": refresh_raw,
+            "token_type": "Bearer",
+            "expires_in": access.lifetime,
+        }
+    )
+
+
+async def login(request: web.Request) -> web.Response:
+    """POST /api/v1/auth/login {username, password} -> access and refresh tokens."""
+    hub = request.app[HUB_KEY]
+    body = await _object_body(request)
+    if body is None or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
+        return json_message("Expected a JSON object with 'username' and 'password' strings", 400)
+    try:
+        user = await hub.auth.login(body["username"], body["password"], request.remote)
+    except LoginLockedError as err:
+        return _json({"message": str(err)}, 429, {"Retry-After": str(int(err.retry_after) + 1)})
+    except InvalidCredentialsError as err:
+        return json_message(str(err), 401)
+    raw, token = await hub.auth.create_refresh_token(user.id)
+    return await _token_pair(hub, user.id, raw, token.family_id)
+
+
+async def refresh(request: web.Request) -> web.Response:
+    """POST /api/v1/auth/refresh {refresh_token}: spend it, get a new pair (rotation)."""
+    hub = request.app[HUB_KEY]
+    body = await _object_body(request)
+    if body is None or not isinstance(body.get("refresh_token"), str):
+        return json_message("Expected a JSON object with a 'refresh_token' string", 400)
+    try:
+        user, raw, token = await hub.auth.rotate_refresh_token(body["refresh_token"])
+    except RefreshTokenReuseError as err:
+        _LOGGER.warning("Refresh token reuse from %s: %s", request.remote, err)
+        return json_message(str(err), 401)
+    except RefreshTokenError as err:
+        return json_message(str(err), 401)
+    return await _token_pair(hub, user.id, raw, token.family_id)
+
+
+async def logout(request: web.Request) -> web.Response:
+    """POST /api/v1/auth/logout {refresh_token}: end that login session (its whole family)."""
+    hub = request.app[HUB_KEY]
+    body = await _object_body(request)
+    if body is None or not isinstance(body.get("refresh_token"), str):
+        return json_message("Expected a JSON object with a 'refresh_token' string", 400)
+    try:
+        _user, token = await hub.auth.validate_refresh_token(body["refresh_token"])
+    except RefreshTokenError:
+        return json_message("Logged out.")  # nothing to end: never reveal which tokens exist
+    await hub.auth.revoke_family(token.family_id)
+    return json_message("Logged out.")
+
+
+async def ha_token(request: web.Request) -> web.Response:
+    """POST /auth/token (form): HA's refresh_token grant, and action=revoke.
+
+    HA clients keep their refresh token for good, so this grant does not rotate it.
+    """
+    hub = request.app[HUB_KEY]
+    form = await request.post()
+    if form.get("action") == "revoke":
+        raw = form.get("token")
+        if isinstance(raw, str):
+            try:
+                _user, token = await hub.auth.validate_refresh_token(raw)
+                await hub.auth.revoke_family(token.family_id)
+            except AuthError:
+                pass
+        return web.Response(status=200)
+    if form.get("grant_type") != "refresh_token":
+        return _json({"error": "unsupported_grant_type"}, 400)
+    raw = form.get("refresh_token")
+    if not isinstance(raw, str) or not raw:
+        return _json({"error": "invalid_request"}, 400)
+    try:
+        user, token = await hub.auth.validate_refresh_token(raw)
+    except RefreshTokenError:
+        return _json({"error": "invalid_grant"}, 400)
+    return _json(
+        {
+            "access_token": await hub.auth.access.issue(user.id, token.family_id),
+            "token_type": "Bearer",
+            "expires_in": hub.auth.access.lifetime,
+        }
+    )
 
 
 def setup_auth_views(app: web.Application) -> None:
-    """Add routes."""
+    """Add the login and token routes (public: they authenticate by themselves)."""
+    app.router.add_post("/api/v1/auth/login", login)
+    app.router.add_post("/api/v1/auth/refresh", refresh)
+    app.router.add_post("/api/v1/auth/logout", logout)
+    app.router.add_post("/auth/token", ha_token)

@@ -23,6 +23,8 @@ USER_KEY: web.RequestKey[Any] = web.RequestKey("hub_user", object)
 FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
 # Paths anyone may reach: the frontend, the login endpoints and webhooks authenticate themselves.
 PUBLIC_PREFIXES = ("/auth/", "/api/v1/auth/", "/api/webhook/", "/healthz")
+# Sockets that take their token in a first message, since browsers cannot set headers on them.
+SELF_AUTHENTICATED = frozenset({"/api/websocket", "/api/v1/realtime"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -37,7 +39,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Resolve `Authorization: Bearer <token>` into request["hub_user"]; refuse /api/ without it."""
     request[USER_KEY] = None
     path = request.path
-    if not path.startswith("/api/") or path.startswith(PUBLIC_PREFIXES) or path == "/api/websocket":
+    if not path.startswith("/api/") or path.startswith(PUBLIC_PREFIXES) or path in SELF_AUTHENTICATED:
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

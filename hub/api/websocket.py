@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from voluptuous.humanize import humanize_error
 from hub import __version__
 from hub.api import ws_messages as messages
 from hub.api.http import HUB_KEY, resolve_token
+from hub.api.send_queue import SendQueue
 from hub.api.ws_commands import Command, CommandRegistry, collect_commands
 from hub.core.context import Context
 from hub.exceptions import HubError, Unauthorized
@@ -31,9 +31,6 @@ _LOGGER = logging.getLogger(__name__)
 
 HA_VERSION = "2024.1.6"  # what clients expect to parse; our own version goes in get_config
 AUTH_TIMEOUT = 10.0
-MAX_PENDING = 4096  # queued messages: beyond this the client is cut off at once
-PENDING_HIGH_WATER = 1024  # queued messages: staying above this for PEAK_TIMEOUT cuts it off
-PEAK_TIMEOUT = 10.0
 MAX_MESSAGE_BYTES = 1024 * 1024  # larger commands get an error result
 MAX_FRAME_BYTES = 4 * MAX_MESSAGE_BYTES  # larger frames close the socket (aiohttp's limit)
 HEARTBEAT = 55.0
@@ -64,32 +61,14 @@ class WebSocketConnection:
         self.last_id = 0
         self.remote = request.remote or "?"
         self._ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME_BYTES)
-        self._queue: deque[bytes] = deque()
-        self._wakeup: asyncio.Future[None] | None = None
-        self._coalesce = False
+        self._sender = SendQueue(self._ws, self.cancel)
+        # The hot path: bus callbacks call this directly.
+        self.send_raw = self._sender.send
         self._closing = False
-        self._peak_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop = asyncio.get_running_loop()
 
     # ---- sending (never blocks the caller) ----
-
-    def send_raw(self, data: bytes) -> None:
-        """Queue an encoded message for the writer; cut the client off if it lags too far."""
-        if self._closing:
-            return
-        queue = self._queue
-        queue.append(data)
-        pending = len(queue)
-        if pending > PENDING_HIGH_WATER:
-            if pending >= MAX_PENDING:
-                self.cancel(f"more than {MAX_PENDING} messages pending")
-                return
-            if self._peak_timer is None:
-                self._peak_timer = self._loop.call_later(PEAK_TIMEOUT, self._check_peak)
-        wakeup = self._wakeup
-        if wakeup is not None and not wakeup.done():
-            wakeup.set_result(None)
 
     def send_result(self, msg_id: int, result: Any = None) -> None:
         """Send a success result for a command."""
@@ -107,11 +86,6 @@ class WebSocketConnection:
         """Return a new context for something this user asked for."""
         return Context(user_id=self.user.id if self.user is not None else None)
 
-    def _check_peak(self) -> None:
-        self._peak_timer = None
-        if len(self._queue) > PENDING_HIGH_WATER:
-            self.cancel(f"more than {PENDING_HIGH_WATER} messages pending for {PEAK_TIMEOUT:.0f} s")
-
     def cancel(self, reason: str) -> None:
         """Disconnect this client (from any callback), logging why."""
         if self._closing:
@@ -121,30 +95,8 @@ class WebSocketConnection:
             self.remote, getattr(self.user, "name", "not authenticated"), reason,
         )
         self._closing = True
-        self._queue.clear()
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
+        self._sender.close()
         self._spawn(self._ws.close())
-
-    async def _writer(self) -> None:
-        ws, queue = self._ws, self._queue
-        text = WSMsgType.TEXT
-        try:
-            while not self._closing:
-                if not queue:
-                    self._wakeup = self._loop.create_future()
-                    await self._wakeup
-                    self._wakeup = None
-                    continue
-                if self._coalesce and len(queue) > 1:
-                    frame = b"[" + b",".join(queue) + b"]"
-                    queue.clear()
-                else:
-                    frame = queue.popleft()
-                await ws.send_frame(frame, text)
-        except (ConnectionError, RuntimeError, asyncio.CancelledError):
-            # The peer is gone (or we are stopping): nothing left to deliver.
-            pass
 
     # ---- receiving ----
 
@@ -152,7 +104,7 @@ class WebSocketConnection:
         """Run the connection until the client leaves or is disconnected."""
         ws = self._ws
         await ws.prepare(self.request)
-        writer = self._loop.create_task(self._writer(), name="websocket writer")
+        writer = self._loop.create_task(self._sender.run(), name="websocket writer")
         try:
             self.send_raw(b'{"type":"auth_required","ha_version":"%b"}' % HA_VERSION.encode())
             await self._authenticate()
@@ -166,15 +118,10 @@ class WebSocketConnection:
             for unsubscribe in self.subscriptions.values():
                 unsubscribe()
             self.subscriptions.clear()
-            if self._peak_timer is not None:
-                self._peak_timer.cancel()
+            self._sender.close()
             for task in list(self._tasks):
                 task.cancel()
-            if not writer.done():
-                # Give queued messages (e.g. auth_invalid) their chance before closing.
-                if self._wakeup is not None and not self._wakeup.done():
-                    self._wakeup.set_result(None)
-                writer.cancel()
+            writer.cancel()
             await ws.close()
         return ws
 
@@ -213,7 +160,7 @@ class WebSocketConnection:
     async def _auth_invalid(self, message: str) -> None:
         _LOGGER.info("WebSocket client %s failed to authenticate: %s", self.remote, message)
         self._closing = True
-        self._queue.clear()
+        self._sender.close()
         await self._ws.send_frame(messages.dumps({"type": "auth_invalid", "message": message}), WSMsgType.TEXT)
         raise Disconnect
 
@@ -296,7 +243,7 @@ class WebSocketConnection:
 
     def enable_coalescing(self, enabled: bool) -> None:
         """Let the writer send several queued messages as one JSON array."""
-        self._coalesce = enabled
+        self._sender.coalesce = enabled
 
 
 COMMANDS_KEY: web.AppKey[CommandRegistry] = web.AppKey("ws_commands", CommandRegistry)

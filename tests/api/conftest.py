@@ -23,11 +23,16 @@ from hub.core.services import SupportsResponse
 from hub.exceptions import HubError
 
 
+NODE = {"identifiers": [["testdevices", "node-1"]], "name": "Relay node", "manufacturer": "Acme",
+        "model": "R1", "sw_version": "1.0"}
+
+
 class Relay(SwitchEntity):
     def __init__(self, name, unique_id):
         self.name = name
         self.unique_id = unique_id
         self.is_on = False
+        self.device_info = NODE
 
     async def turn_on(self, **kwargs):
         self.is_on = True
@@ -45,6 +50,7 @@ class Meter(SensorEntity):
         self.native_value = 42
         self.unit_of_measurement = "W"
         self.device_class = "power"
+        self.device_info = NODE
 
 
 def fail(call):

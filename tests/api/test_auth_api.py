@@ -1,0 +1,140 @@
+"""Login, JWT access tokens, refresh rotation with reuse detection, lockout and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from .conftest import PASSWORD, Api, WsClient
+
+
+async def post(api: Api, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any, Any]:
+    async with api.session.post(f"{api.url}{path}", json=body, **kwargs) as response:
+        data = await response.json() if response.content_type == "application/json" else await response.text()
+        return response.status, data, response.headers
+
+
+async def login(api: Api, user: str = "user", password: str = PASSWORD) -> tuple[int, Any, Any]:
+    return await post(api, "/api/v1/auth/login", {"username": user, "password": password})
+
+
+async def test_login_gives_a_jwt_that_opens_the_api(api: Api) -> None:
+    status, tokens, headers = await login(api)
+    assert status == 200
+    assert set(tokens) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 900
+    assert tokens["access_token"].count(".") == 2
+    assert headers["Cache-Control"] == "no-store"
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    async with api.session.get(f"{api.url}/api/states", headers=bearer) as response:
+        assert response.status == 200
+    # A refresh token is no bearer credential.
+    refresh = {"Authorization": f"Bearer {tokens['refresh_token']}"}
+    async with api.session.get(f"{api.url}/api/states", headers=refresh) as response:
+        assert response.status == 401
+
+
+async def test_access_token_expires_after_15_minutes(api: Api) -> None:
+    auth = api.hub.auth
+    token = await auth.access.issue(api.users["user"].id)
+    bearer = {"Authorization": f"Bearer {token}"}
+    real_clock = auth.access._clock
+    auth.access._clock = lambda: real_clock() + timedelta(minutes=14, seconds=59)
+    async with api.session.get(f"{api.url}/api/", headers=bearer) as response:
+        assert response.status == 200
+    auth.access._clock = lambda: real_clock() + timedelta(minutes=15)
+    async with api.session.get(f"{api.url}/api/", headers=bearer) as response:
+        assert response.status == 401
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    auth.access._clock = real_clock
+    async with api.session.get(f"{api.url}/api/", headers={"Authorization": f"Bearer {forged}"}) as response:
+        assert response.status == 401
+
+
+async def test_bad_login_bodies(api: Api) -> None:
+    assert (await post(api, "/api/v1/auth/login", [1]))[0] == 400
+    assert (await post(api, "/api/v1/auth/login", {"username": "user"}))[0] == 400
+    status, body, _ = await login(api, password="wrong")
+    assert status == 401 and body == {"message": "Invalid username or password"}
+    assert (await login(api, user="nobody"))[0] == 401
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(api: Api) -> None:
+    _, first, _ = await login(api)
+    status, second, _ = await post(api, "/api/v1/auth/refresh", {"refresh_token": first["refresh_token"]})
+    assert status == 200 and second["refresh_token"] != first["refresh_token"]
+    status, third, _ = await post(api, "/api/v1/auth/refresh", {"refresh_token": second["refresh_token"]})
+    assert status == 200
+    # The first token was spent: presenting it again is a replay, so the whole session dies.
+    status, body, _ = await post(api, "/api/v1/auth/refresh", {"refresh_token": first["refresh_token"]})
+    assert status == 401 and "already used" in body["message"]
+    status, _, _ = await post(api, "/api/v1/auth/refresh", {"refresh_token": third["refresh_token"]})
+    assert status == 401
+    # Another login session of the same user is untouched.
+    _, other, _ = await login(api)
+    assert (await post(api, "/api/v1/auth/refresh", {"refresh_token": other["refresh_token"]}))[0] == 200
+    assert (await post(api, "/api/v1/auth/refresh", {"refresh_token": "made-up"}))[0] == 401
+    rows = await api.hub.auth.audit.entries(action="refresh_token_reuse")
+    assert rows and rows[0].user_name == "user"
+
+
+async def test_logout_ends_the_session(api: Api) -> None:
+    _, tokens, _ = await login(api)
+    assert (await post(api, "/api/v1/auth/logout", {"refresh_token": tokens["refresh_token"]}))[0] == 200
+    assert (await post(api, "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}))[0] == 401
+
+
+async def test_home_assistant_token_endpoint(api: Api) -> None:
+    _, tokens, _ = await login(api)
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": "http://app/"}
+    async with api.session.post(f"{api.url}/auth/token", data=form) as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    client = await WsClient.open(api.session, api.url)
+    await client.authenticate(body["access_token"])
+    # HA clients keep their refresh token: the grant works again (no rotation here).
+    async with api.session.post(f"{api.url}/auth/token", data=form) as response:
+        assert response.status == 200
+    async with api.session.post(f"{api.url}/auth/token", data={**form, "refresh_token": "x"}) as response:
+        assert response.status == 400 and await response.json() == {"error": "invalid_grant"}
+    async with api.session.post(f"{api.url}/auth/token", data={"grant_type": "password"}) as response:
+        assert response.status == 400 and await response.json() == {"error": "unsupported_grant_type"}
+    async with api.session.post(f"{api.url}/auth/token",
+                                data={"action": "revoke", "token": tokens["refresh_token"]}) as response:
+        assert response.status == 200
+    async with api.session.post(f"{api.url}/auth/token", data=form) as response:
+        assert response.status == 400
+
+
+async def test_failed_logins_lock_the_user_out(api: Api) -> None:
+    for _ in range(4):
+        assert (await login(api, password="wrong"))[0] == 401
+    status, body, _ = await login(api, password="wrong")
+    assert status == 401  # the fifth failure locks
+    # Now even the right password is refused, with a hint when to come back.
+    status, body, headers = await login(api)
+    assert status == 429 and "Too many failed logins" in body["message"]
+    assert int(headers["Retry-After"]) > 0
+    # Other users are not locked (the address limit is higher than the user limit).
+    assert (await login(api, user="admin"))[0] == 200
+    # After the lockout the user may log in again.
+    throttle = api.hub.auth.throttle
+    real_clock = throttle._clock
+    throttle._clock = lambda: real_clock() + 15 * 60 + 1
+    assert (await login(api))[0] == 200
+
+
+async def test_failed_logins_lock_the_address_out(api: Api) -> None:
+    for attempt in range(20):
+        assert (await login(api, user=f"guess{attempt}", password="x"))[0] == 401
+    assert (await login(api, user="owner"))[0] == 429
+
+
+async def test_logins_are_audited(api: Api) -> None:
+    await login(api)
+    await login(api, password="wrong")
+    admin = await api.ws("owner")
+    rows = await admin.command("audit/list", action="login")
+    assert [(r["user_name"], r["result"]) for r in rows[:2]] == [("user", "invalid_credentials"), ("user", "ok")]
+    assert rows[0]["remote"] == "127.0.0.1"
