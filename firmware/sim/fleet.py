@@ -10,6 +10,8 @@ import json
 import logging
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,8 +45,9 @@ def parse_broker(url: str) -> tuple[str, int]:
 class SimNode:
     """One simulated node: its settings, board and running firmware."""
 
-    def __init__(self, config: dict[str, Any], root: Path, kind: str, seed: int) -> None:
+    def __init__(self, config: dict[str, Any], root: Path, kind: str, seed: int, wall: Callable[[], int] | None = None) -> None:
         self.config = config
+        self.wall = wall
         self.root = root
         self.kind = kind
         self.seed = seed
@@ -66,7 +69,7 @@ class SimNode:
         self.board.clients.clear()
         self.board.pins = {pin: value for pin, value in self.board.pins.items() if pin in self.board.stuck}
         with self.board.active():
-            return Node(validate(json.loads(json.dumps(self.config))), root=str(self.root))
+            return Node(validate(json.loads(json.dumps(self.config))), root=str(self.root), wall=self.wall)
 
     def step(self) -> None:
         """Run one step of the firmware; reboot it when it asked to."""
@@ -83,6 +86,8 @@ class SimNode:
         """Restart the firmware (after an OTA update or on request)."""
         self.board.go_offline()
         self.board.online = "offline" not in self.faults
+        self.node.buffer.close()  # a reset closes every file
+        self.node.ota.abort()
         self.reboots += 1
         self.node = self._boot()
 
@@ -144,9 +149,22 @@ class Fleet:
         prefix: node ids are <prefix>-001, <prefix>-002, ...
         ota_master: fleet secret the per-node OTA keys derive from (None: OTA disabled).
         relays: relays per node.
+        discovery_prefix: the hub's discovery prefix.
+        wall: the nodes' wall clock for reading timestamps (tests pass a fake one).
     """
 
-    def __init__(self, broker: str, count: int, data_dir: Path, interval: float = 10.0, prefix: str = "sim", ota_master: bytes | None = None, relays: int = 1, discovery_prefix: str = "homeassistant") -> None:
+    def __init__(
+        self,
+        broker: str,
+        count: int,
+        data_dir: Path,
+        interval: float = 10.0,
+        prefix: str = "sim",
+        ota_master: bytes | None = None,
+        relays: int = 1,
+        discovery_prefix: str = "homeassistant",
+        wall: Callable[[], int] | None = None,
+    ) -> None:
         install()
         compat.log = lambda message: _LOGGER.debug("%s", message)
         self.broker = broker
@@ -166,12 +184,16 @@ class Fleet:
                 "telemetry_interval": interval,
                 "ota_key": device_key(ota_master, node_id).hex() if ota_master else None,
             }
-            self.nodes.append(SimNode(config, data_dir / node_id, kind, seed=index))
+            self.nodes.append(SimNode(config, data_dir / node_id, kind, seed=index, wall=wall))
         self.by_id = {node.node_id: node for node in self.nodes}
         self._control: Any = None
+        # Faults run on the stepping thread, between steps: a socket is never closed under paho.
+        self._queue: deque[Callable[[], None]] = deque()
 
     def step(self) -> None:
         """Step every node once."""
+        while self._queue:
+            self._queue.popleft()()
         for node in self.nodes:
             node.step()
         if self._control is not None:
@@ -189,8 +211,9 @@ class Fleet:
         if kind not in FAULTS:
             msg = f"unknown fault {kind!r}; one of {', '.join(FAULTS)}"
             raise ValueError(msg)
-        for node in self.nodes if node_id == "*" else [self.by_id[node_id]]:
-            node.fault(kind, **options)
+        targets = self.nodes if node_id == "*" else [self.by_id[node_id]]
+        for node in targets:
+            self._queue.append(lambda node=node: node.fault(kind, **options))
 
     def listen_for_faults(self) -> None:
         """Take faults from MQTT: `sim/<node_id|*>/fault` with {"fault": kind, "seconds": n, ...}."""

@@ -29,6 +29,9 @@ class MeterEmulator:
     def __init__(self, loads: list[Load], seed: int = 0, address: int = 1, clock: Callable[[], float] = time.time, energy_wh: float = 0.0) -> None:
         self.loads = loads
         self.rng = random.Random(seed)
+        # Gaussian noise from a table: drawing four normal variates per reading was half the cost.
+        self._noise = [self.rng.gauss(0, 1) for _ in range(1021)]
+        self._n = 0
         self.address = address
         self.clock = clock
         self.energy_wh = energy_wh
@@ -54,16 +57,18 @@ class MeterEmulator:
                 weighted_pf += w * load.pf
         pf = weighted_pf / watts if watts > 0.5 else 0.0
         watts *= self.anomaly
+        noise, n = self._noise, self._n
+        self._n = (n + 4) % 1017
         if watts > 0:
-            watts = max(0.0, watts * (1 + self.rng.gauss(0, 0.01)) + self.rng.gauss(0, 0.3))
-        voltage = 230 + 3 * math.sin(now / 2900) + self.rng.gauss(0, 0.3)
+            watts = max(0.0, watts * (1 + 0.01 * noise[n]) + 0.3 * noise[n + 1])
+        voltage = 230 + 3 * math.sin(now / 2900) + 0.3 * noise[n + 2]
         current = watts / (voltage * pf) if pf > 0 else 0.0
         voltage -= 0.25 * current  # the wiring's resistance
         # Trapezoid rule between polls; the real meter integrates continuously.
         dt = max(0.0, now - self._last)
         self.energy_wh += (self._power + watts) / 2 * dt / 3600
         self._last, self._power = now, watts
-        return {"voltage": voltage, "current": current, "power": watts, "pf": pf, "frequency": 50 + 0.03 * math.sin(now / 700) + self.rng.gauss(0, 0.01)}
+        return {"voltage": voltage, "current": current, "power": watts, "pf": pf, "frequency": 50 + 0.03 * math.sin(now / 700) + 0.01 * noise[n + 3]}
 
     def reset_counter(self) -> None:
         """The energy counter drops to zero (meter reset or replaced)."""

@@ -44,10 +44,13 @@ def cycling(watts: float, on_s: float, off_s: float, phase: float) -> Callable[[
 def bursts(watts: float, duration_s: float, per_day: int, seed: int) -> Callable[[float], float]:
     """Return a load used per_day times a day for duration_s at random moments (kettle, microwave)."""
     slot = DAY / per_day
+    cache = [-1, 0.0]  # slot index, start offset: seeding a generator per call would be slow
 
     def power(t: float) -> float:
         index = int(t // slot)
-        start = random.Random(seed * 1_000_003 + index).uniform(0, slot - duration_s)
+        if cache[0] != index:
+            cache[0], cache[1] = index, random.Random(seed * 1_000_003 + index).uniform(0, slot - duration_s)
+        start = cache[1]
         return watts if start <= t - index * slot < start + duration_s else 0.0
 
     return power

@@ -120,6 +120,7 @@ class MQTTClient:
         if info.rc != paho.MQTT_ERR_SUCCESS:
             self.drop()
             raise OSError(104, "publish failed: %s" % paho.error_string(info.rc))
+        self._flush(client)
         if qos:
             self._wait(info.is_published, "PUBACK")
 
@@ -146,6 +147,14 @@ class MQTTClient:
         if self._paho is None:
             raise OSError(107, "ENOTCONN")
         return self._paho
+
+    def _flush(self, client: paho.Client) -> None:
+        # umqtt writes a packet before publish() returns; paho may leave it queued until loop().
+        while client.want_write():
+            rc = client.loop_write()
+            if rc != paho.MQTT_ERR_SUCCESS:
+                self.drop()
+                raise OSError(104, "connection lost: %s" % paho.error_string(rc))
 
     def _loop(self, timeout: float) -> None:
         rc = self._live().loop(timeout)

@@ -1,0 +1,111 @@
+"""Telemetry backfill: readings a node buffered while offline go into history at their own times.
+
+    telemetry_backfill:
+      topic: devices/+/telemetry      # default; `+` is the node id
+
+Nodes running firmware/ publish {"node_id", "readings": [{"ts", "power", "energy", ...}]} on
+reconnect. Each field is written to the history of the sensor the node announced for it
+(unique_id `<node_id>_<field>`) through the recorder's backfill path; live states are not
+touched. A `telemetry_backfilled` event reports each batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+
+from hub import hookimpl
+from integrations.telemetry_backfill.batch import BatchError, TelemetryBatch, parse
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+DOMAIN = "telemetry_backfill"
+EVENT = "telemetry_backfilled"
+
+
+def _topic(value: Any) -> str:
+    text = str(value)
+    parts = text.split("/")
+    if parts.count("+") != 1 or "#" in parts:
+        raise vol.Invalid(f"topic must hold exactly one '+' (the node id) and no '#', got {text!r}")
+    return text
+
+
+CONFIG_SCHEMA = vol.Schema(
+    vol.Any(None, {vol.Optional("topic", default="devices/+/telemetry"): _topic}),
+)
+
+
+class Backfiller:
+    """Subscribe to telemetry batches and write them to history."""
+
+    def __init__(self, hub: Hub, topic: str) -> None:
+        self.hub = hub
+        self.topic = topic
+        self._node_index = topic.split("/").index("+")
+
+    def on_message(self, message: Any) -> None:
+        """Check a batch inline, then write it in a task (the recorder's append awaits)."""
+        node_id = message.topic.split("/")[self._node_index]
+        try:
+            batch = parse(node_id, message.payload)
+        except BatchError as err:
+            _LOGGER.warning("Ignored telemetry batch on %s: %s", message.topic, err)
+            return
+        if batch.count:
+            self.hub.create_task(self.write(batch))
+
+    async def write(self, batch: TelemetryBatch) -> int:
+        """Write one batch; return the number of points stored."""
+        from hub.recorder import get_recorder
+
+        recorder = get_recorder(self.hub)
+        if recorder is None:
+            _LOGGER.warning("Dropped %d readings of %s: the recorder is not running", batch.count, batch.node_id)
+            return 0
+        written = 0
+        entities: dict[str, str] = {}
+        for field, points in batch.points.items():
+            entity_id = self._entity_id(f"{batch.node_id}_{field}")
+            if entity_id is None:
+                continue
+            entities[field] = entity_id
+            written += await recorder.backfill(entity_id, points)
+        if not entities and batch.points:
+            _LOGGER.warning("Dropped %d readings of %s: none of its sensors was discovered", batch.count, batch.node_id)
+        self.hub.bus.fire(
+            EVENT,
+            {"node_id": batch.node_id, "readings": batch.count, "points": written, "entities": entities,
+             "first_ts": batch.first_ts, "last_ts": batch.last_ts},
+        )
+        return written
+
+    def _entity_id(self, unique_id: str) -> str | None:
+        registry = getattr(self.hub, "entity_registry", None)
+        if registry is not None:
+            found = registry.get_entity_id("sensor", "mqtt", unique_id)
+            if found is not None:
+                return str(found)
+        for entity in self.hub.entities.for_domain("sensor"):
+            if entity.unique_id == unique_id and entity.entity_id:
+                return str(entity.entity_id)
+        return None
+
+
+@hookimpl
+async def setup_integration(hub: Hub, config: Any) -> None:
+    """Subscribe to the telemetry topic through the MQTT integration's connection."""
+    from integrations.mqtt import runtime_of
+
+    config = CONFIG_SCHEMA(config) or {"topic": "devices/+/telemetry"}
+    runtime = runtime_of(hub)
+    if runtime is None:
+        _LOGGER.error("telemetry_backfill needs the mqtt integration")
+        return
+    backfiller = Backfiller(hub, config["topic"])
+    unsubscribe = runtime.client.subscribe(config["topic"], backfiller.on_message, qos=1)
+    hub.on_stop(unsubscribe)
