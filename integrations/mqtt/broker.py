@@ -125,8 +125,7 @@ class EmbeddedBroker:
             raise HubError(message) from err
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{LOOPBACK}:{self.port}"}},
-            "auth": {"allow-anonymous": True},
-            "topic-check": {"enabled": False},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
         }
         self._amqtt = Broker(config)
         await self._amqtt.start()
