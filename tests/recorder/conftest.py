@@ -99,7 +99,7 @@ class VictoriaMetrics:
         self.folder = folder
         self.proc = subprocess.Popen(
             [binary, f"-httpListenAddr=127.0.0.1:{self.port}", f"-storageDataPath={folder}", "-search.latencyOffset=0s",
-             "-loggerLevel=ERROR"],
+             "-loggerLevel=ERROR", "-dedup.minScrapeInterval=1ms"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

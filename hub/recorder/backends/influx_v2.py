@@ -1,0 +1,174 @@
+"""InfluxDB 2.x / 3.x / Cloud history through influxdb-client: async writes, Flux queries.
+
+Same layout as the 1.x backend (measurements state, attributes, five_minute, hour; tag
+entity_id), all in one bucket whose retention the user sets on the bucket; per-entity
+overrides are applied with the delete API. Points are identified by measurement, tags and
+timestamp, so a replayed batch overwrites itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from influxdb_client import WritePrecision
+from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
+from hub.recorder.backends.base import TIERS, Batch, HistoryBackend, Sample, TierRow, as_error
+from hub.recorder.backends.influx_v1 import _micros, _string
+
+_ERRORS = (InfluxDBError, OSError, TimeoutError)
+
+
+def _flux_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _flux_set(entity_ids: Iterable[str]) -> str:
+    return "[" + ", ".join(orjson.dumps(e).decode() for e in entity_ids) + "]"
+
+
+def _ts(record: Any) -> float:
+    return record.get_time().timestamp()
+
+
+class InfluxV2Backend(HistoryBackend):
+    """History in an InfluxDB 2.x-compatible bucket."""
+
+    name = "influxdb2"
+
+    def __init__(self, url: str, token: str, org: str, bucket: str, *, timeout_ms: int = 30_000) -> None:
+        self.url = url
+        self.token = token
+        self.org = org
+        self.bucket = bucket
+        self.timeout_ms = timeout_ms
+        self._client: InfluxDBClientAsync | None = None
+
+    def _api(self) -> InfluxDBClientAsync:
+        if self._client is None:
+            self._client = InfluxDBClientAsync(self.url, self.token, org=self.org, timeout=self.timeout_ms)
+        return self._client
+
+    async def close(self) -> None:
+        """Close the client."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def _write(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        try:
+            await self._api().write_api().write(self.bucket, self.org, lines, write_precision=WritePrecision.US)
+        except _ERRORS as err:
+            raise as_error(self.name, err) from err
+
+    async def write(self, batch: Batch) -> None:
+        """Write a batch as line protocol through the v2 write API."""
+        lines = [
+            f"state,entity_id={e} value={v!r} {_micros(t)}" if v is not None else f"state,entity_id={e} state={_string(s or '')} {_micros(t)}"
+            for e, t, v, s in batch.points
+        ]
+        lines += [f"attributes,entity_id={a.entity_id} json={_string(a.attributes)} {_micros(a.ts)}" for a in batch.attributes]
+        await self._write(lines)
+
+    async def write_tier(self, tier: str, rows: list[TierRow]) -> None:
+        """Write tier rows (same timestamp overwrites)."""
+        assert tier in TIERS
+        await self._write(
+            [
+                f"{tier},entity_id={r.entity_id} mean={r.mean!r},min={r.min!r},max={r.max!r},last={r.last!r},"
+                f"delta={r.delta!r},count={r.count}i {_micros(r.start)}"
+                for r in rows
+            ]
+        )
+
+    async def _query(self, flux: str) -> list[Any]:
+        try:
+            tables = await self._api().query_api().query(flux, org=self.org)
+        except _ERRORS as err:
+            raise as_error(self.name, err) from err
+        return [record for table in tables for record in table.records]
+
+    def _from(self, measurement: str, start: float, end: float, entity_ids: list[str] | None) -> str:
+        flux = (
+            f'from(bucket: {orjson.dumps(self.bucket).decode()}) |> range(start: {_flux_time(start)}, stop: {_flux_time(end)}) '
+            f'|> filter(fn: (r) => r._measurement == "{measurement}")'
+        )
+        if entity_ids is not None:
+            flux += f" |> filter(fn: (r) => contains(value: r.entity_id, set: {_flux_set(entity_ids)}))"
+        return flux
+
+    async def read_states(
+        self, entity_ids: Iterable[str] | None, start: float, end: float, *, include_start: bool = False
+    ) -> dict[str, list[Sample]]:
+        """Return points per entity in [start, end)."""
+        ids = None if entity_ids is None else list(entity_ids)
+        out: dict[str, list[Sample]] = {}
+        pivot = '|> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value") |> group(columns: ["entity_id"]) |> sort(columns: ["_time"])'
+        if include_start:
+            flux = f"{self._from('state', 0, start, ids)} |> last() {pivot}"
+            for record in await self._query(flux):
+                out.setdefault(record["entity_id"], []).append(Sample(_ts(record), record.values.get("value"), record.values.get("state")))
+        for record in await self._query(f"{self._from('state', start, end, ids)} {pivot}"):
+            out.setdefault(record["entity_id"], []).append(Sample(_ts(record), record.values.get("value"), record.values.get("state")))
+        return out
+
+    async def read_attributes(
+        self, entity_ids: Iterable[str], start: float, end: float
+    ) -> dict[str, list[tuple[float, dict[str, Any]]]]:
+        """Return attribute changes, led by the set in force at start."""
+        ids = list(entity_ids)
+        out: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+        for flux in (f"{self._from('attributes', 0, start, ids)} |> last()", self._from("attributes", start, end, ids)):
+            for record in await self._query(flux):
+                out.setdefault(record["entity_id"], []).append((_ts(record), orjson.loads(record.get_value())))
+        for rows in out.values():
+            rows.sort(key=lambda row: row[0])
+        return out
+
+    async def last_values(self, before: float, entity_ids: Iterable[str] | None = None) -> dict[str, float]:
+        """Return each entity's last numeric value before a time."""
+        ids = None if entity_ids is None else list(entity_ids)
+        flux = f'{self._from("state", 0, before, ids)} |> filter(fn: (r) => r._field == "value") |> last()'
+        return {record["entity_id"]: record.get_value() for record in await self._query(flux)}
+
+    async def read_tier(
+        self, tier: str, entity_ids: Iterable[str] | None, start: float, end: float
+    ) -> dict[str, list[TierRow]]:
+        """Return tier rows per entity."""
+        assert tier in TIERS
+        ids = None if entity_ids is None else list(entity_ids)
+        flux = (
+            f'{self._from(tier, start, end, ids)} |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value") '
+            '|> group(columns: ["entity_id"]) |> sort(columns: ["_time"])'
+        )
+        out: dict[str, list[TierRow]] = {}
+        for r in await self._query(flux):
+            name = r["entity_id"]
+            out.setdefault(name, []).append(
+                TierRow(name, _ts(r), r["mean"], r["min"], r["max"], r["last"], r["delta"], int(r["count"]))
+            )
+        return out
+
+    async def purge(
+        self, tier: str, before: float, *, only: Iterable[str] | None = None, exclude: Iterable[str] = ()
+    ) -> None:
+        """Delete per-entity overrides' old data; the bucket's retention expires the rest."""
+        measurements = ["state"] if tier == "raw" else [tier]
+        if only is None:
+            return  # the bucket's own retention applies to everything else
+        start = datetime.fromtimestamp(0, UTC)
+        stop = datetime.fromtimestamp(before, UTC)
+        try:
+            delete = self._api().delete_api()
+            for measurement in measurements:
+                for entity_id in only:
+                    predicate = f'_measurement="{measurement}" AND entity_id="{entity_id}"'
+                    await delete.delete(start, stop, predicate, self.bucket, self.org)
+        except _ERRORS as err:
+            raise as_error(self.name, err) from err
