@@ -6,6 +6,8 @@ import json
 import logging
 import re
 import traceback
+import weakref
+from collections.abc import Mapping
 from ast import literal_eval
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -82,6 +84,26 @@ def _error(source: str, err: BaseException, action: str) -> TemplateError:
     return error
 
 
+def _render_fast(compiled: jinja2.Template, variables: Mapping[str, Any]) -> str:
+    """Render like jinja2.Template.render, without rebuilding the globals per render.
+
+    Jinja merges the ~100 globals (a ChainMap) into every render's context; a plain dict of
+    them, built once per compiled template, makes a simple render several times faster.
+    """
+    cached = _GLOBALS.get(compiled)
+    if cached is None:
+        cached = _GLOBALS[compiled] = dict(compiled.globals)
+    context = compiled.new_context({**cached, **variables}, shared=True)
+    try:
+        return compiled.environment.concat(compiled.root_render_func(context))  # type: ignore[attr-defined,no-any-return]
+    except Exception:  # noqa: BLE001 - re-raised with the template's lines in the traceback
+        compiled.environment.handle_exception()
+        raise  # pragma: no cover - handle_exception always raises
+
+
+_GLOBALS: weakref.WeakKeyDictionary[jinja2.Template, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 class Template:
     """A template string bound to a hub.
 
@@ -150,7 +172,7 @@ class Template:
     def _render_text(self, compiled: jinja2.Template, variables: dict[str, Any]) -> str:
         token = current_template.set(self.template)
         try:
-            text = compiled.render(variables)
+            text = _render_fast(compiled, variables)
         except Exception as err:  # noqa: BLE001 - every render failure becomes a TemplateError
             raise _error(self.template, err, "rendering") from err
         finally:
