@@ -24,6 +24,8 @@ from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
 from integrations.mqtt.discovery import Discovery
 from integrations.mqtt.sensors import BrokerConnectedSensor
 from integrations.mqtt.services import register_services
+from integrations.mqtt.trigger import attach as attach_trigger
+from integrations.mqtt.trigger import bind_pending
 
 from hub.core.hub import Hub
 
@@ -77,6 +79,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     hub.on_stop(lambda: _stop(hub, runtime))
     await hub.entities.add(status, "mqtt")
     register_services(hub, client)
+    bind_pending(hub, client)
     if discovery is not None:
         discovery.start()
         restored = await discovery.load_cached()
@@ -85,6 +88,12 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     await client.start()
     if not await client.wait_connected(FIRST_CONNECT_WAIT):
         _LOGGER.warning("MQTT broker %s not reachable yet; the hub runs on and keeps trying", url)
+
+
+@hookimpl
+def register_trigger_platforms(hub: Hub) -> dict[str, Any]:
+    """Offer the `mqtt` trigger platform to automations."""
+    return {"mqtt": attach_trigger}
 
 
 async def _stop(hub: Hub, runtime: MqttRuntime) -> None:
