@@ -51,7 +51,7 @@ async def load(hub: Hub, section: Any) -> list[Any]:
         hub,
         DOMAIN,
         [(key, raw) for key, raw in keyed.items() if not (key in current and current[key].config_source == raw)],
-        lambda config, raw: _entity(hub, config, raw, index_of),
+        lambda config, raw, key: _entity(hub, config, raw, index_of[key]),
     )
     # Stop what disappeared or changed, then add the new ones.
     for key in list(current):
@@ -64,9 +64,9 @@ async def load(hub: Hub, section: Any) -> list[Any]:
     return issues
 
 
-def _entity(hub: Hub, config: Any, raw: Any, index_of: dict[str, int]) -> AutomationEntity:
+def _entity(hub: Hub, config: Any, raw: Any, index: int) -> AutomationEntity:
     normalized = normalize_automation(config)
-    entity = AutomationEntity(hub, normalized, len(index_of))
+    entity = AutomationEntity(hub, normalized, index)
     entity.config_source = raw  # type: ignore[attr-defined]
     return entity
 

@@ -25,7 +25,7 @@ def build_each(
     hub: Hub,
     domain: str,
     items: Iterable[tuple[str, Any]],
-    build: Callable[[Any, Any], _T],
+    build: Callable[[Any, Any, str], _T],
 ) -> tuple[list[tuple[str, _T]], list[ConfigIssue]]:
     """Resolve blueprints and build each item; collect a ConfigIssue (file, line, reason) per failure."""
     built: list[tuple[str, _T]] = []
@@ -36,7 +36,7 @@ def build_each(
         prefix = f"{domain}{key}" if key.startswith("[") else f"{domain}.{key}"
         try:
             config = resolve(config_dir, "script" if domain == "script" else domain, raw) if isinstance(raw, dict) else raw
-            built.append((key, build(config, raw)))
+            built.append((key, build(config, raw, key)))
         except InvalidConfig as err:
             issues.append(err.issue(prefix, raw, base_dir))
         except HubError as err:

@@ -1,0 +1,7 @@
+"""The `input_button` integration: YAML configuration, services and restored state."""
+
+from __future__ import annotations
+
+from automations.input_integration import make_integration
+
+CONFIG_SCHEMA, setup_integration = make_integration("input_button")

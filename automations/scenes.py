@@ -1,0 +1,198 @@
+"""The `scene` integration: scenes.yaml, scene.turn_on/apply/create/delete/reload.
+
+Applying a scene reproduces each entity's state through its domain's services (turn_on with
+the attributes as data, turn_off, set_value, select_option), as Home Assistant does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+
+from automations.config import InvalidConfig, ensure_list
+from automations.loader import build_each, reload_section
+from hub import hookimpl
+from hub.core.context import Context
+from hub.core.entity import Entity
+from hub.core.services import ServiceCall
+from hub.core.states import STATE_OFF, STATE_ON, valid_entity_id
+from hub.exceptions import ServiceValidationError
+from hub.templating import get_clock
+from hub.templating.functions import slugify
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+DOMAIN = "scene"
+_KEY = "_scenes"
+CONFIG_SCHEMA = vol.Any(None, list, dict)
+_VALUE_DOMAINS = {"number": "set_value", "input_number": "set_value", "text": "set_value", "input_text": "set_value", "select": "select_option", "input_select": "select_option"}
+_ATTRIBUTE_DOMAINS = {"light", "fan", "climate", "cover", "media_player", "humidifier", "water_heater"}
+_SKIP_ATTRS = {"friendly_name", "icon", "unit_of_measurement", "device_class", "supported_features", "state_class", "options", "min", "max", "step", "mode", "restored"}
+
+
+def parse_entities(value: Any, node: Any = None) -> dict[str, dict[str, Any]]:
+    """`{entity_id: "on" | {state: ..., attr: ...}}` -> {entity_id: {"state": ..., attrs...}}."""
+    if not isinstance(value, Mapping):
+        raise InvalidConfig("expected a mapping of entity_id to state for 'entities'", node, "entities")
+    result = {}
+    for entity_id, target in value.items():
+        if not isinstance(entity_id, str) or not valid_entity_id(entity_id.lower()):
+            raise InvalidConfig(f"invalid entity_id {entity_id!r}", node, "entities")
+        if isinstance(target, Mapping):
+            result[entity_id.lower()] = dict(target)
+        else:
+            state = STATE_ON if target is True else STATE_OFF if target is False else target
+            result[entity_id.lower()] = {"state": None if state is None else str(state)}
+    return result
+
+
+async def reproduce(hub: Hub, entities: Mapping[str, Mapping[str, Any]], context: Context, transition: Any = None) -> None:
+    """Bring each entity to its target state through its domain's services."""
+    calls = []
+    for entity_id, target in entities.items():
+        domain = entity_id.partition(".")[0]
+        state = target.get("state")
+        attrs = {k: v for k, v in target.items() if k != "state" and k not in _SKIP_ATTRS}
+        if transition is not None and state == STATE_ON:
+            attrs["transition"] = transition
+        if domain in _VALUE_DOMAINS and state is not None:
+            service = _VALUE_DOMAINS[domain]
+            key = "option" if service == "select_option" else "value"
+            calls.append((domain, service, {"entity_id": entity_id, key: state}))
+        elif state in (STATE_ON, STATE_OFF):
+            # Only domains whose turn_on takes state attributes (brightness, speed...) get them.
+            extra = attrs if state == STATE_ON and domain in _ATTRIBUTE_DOMAINS else {}
+            data = {"entity_id": entity_id, **extra}
+            calls.append((domain, f"turn_{state}", data))
+        else:
+            _LOGGER.warning("Scene: cannot reproduce state %r of %s", state, entity_id)
+    results = await asyncio.gather(
+        *(hub.services.call(d, s, data, context=context) for d, s, data in calls if hub.services.has_service(d, s)),
+        return_exceptions=True,
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            _LOGGER.warning("Scene: %s", result)
+
+
+class SceneEntity(Entity):
+    """scene.<name>: its state is when it was last activated."""
+
+    domain = "scene"
+
+    def __init__(self, hub: Hub, name: str, entities: dict[str, dict[str, Any]], scene_id: str | None = None, created: bool = False, icon: str | None = None) -> None:
+        self.hub = hub
+        self.name = name
+        self.icon = icon
+        self.scene_id = scene_id
+        self.entity_id = f"scene.{slugify(scene_id if created and scene_id else name)}"
+        self.entities = entities
+        self.created = created
+        self.activated: Any = None
+
+    def state_value(self) -> Any:
+        """The last activation time (unknown before the first)."""
+        return self.activated
+
+    def state_attributes(self) -> dict[str, Any]:
+        """entity_id list, id and friendly_name."""
+        attrs: dict[str, Any] = {"entity_id": list(self.entities), "friendly_name": self.name}
+        if self.scene_id:
+            attrs["id"] = self.scene_id
+        if self.icon:
+            attrs["icon"] = self.icon
+        return attrs
+
+    async def activate(self, context: Context, transition: Any = None) -> None:
+        """Apply the scene and record when."""
+        await reproduce(self.hub, self.entities, context, transition)  # type: ignore[arg-type]
+        self.activated = get_clock(self.hub).utcnow().isoformat()
+        self.write_state(context)
+
+
+def scenes(hub: Hub) -> dict[str, SceneEntity]:
+    """Scenes by entity_id."""
+    return hub.__dict__.setdefault(_KEY, {})  # type: ignore[no-any-return]
+
+
+async def load(hub: Hub, section: Any) -> list[Any]:
+    """(Re)load the YAML scenes; scenes made with scene.create stay."""
+    current = scenes(hub)
+    for entity_id, entity in list(current.items()):
+        if not entity.created:
+            current.pop(entity_id)
+            await hub.entities.remove(entity_id)
+
+    def build(config: Any, raw: Any, key: str) -> SceneEntity:
+        if not isinstance(config, Mapping) or "name" not in config:
+            raise InvalidConfig("required key not provided: 'name'", config)
+        return SceneEntity(hub, str(config["name"]), parse_entities(config.get("entities") or {}, config), config.get("id"), icon=config.get("icon"))
+
+    built, issues = build_each(hub, DOMAIN, [(f"[{i}]", raw) for i, raw in enumerate(ensure_list(section))], build)
+    for _key, entity in built:
+        await hub.entities.add(entity, DOMAIN)
+        current[entity.entity_id] = entity  # type: ignore[index]
+    return issues
+
+
+@hookimpl
+async def setup_integration(hub: Hub, config: Any) -> None:
+    """Load scenes.yaml and register the scene services."""
+    await load(hub, config)
+
+    async def turn_on(call: ServiceCall) -> None:
+        for entity_id in call.entity_ids or []:
+            entity = scenes(hub).get(entity_id)
+            if entity is not None:
+                await entity.activate(call.context, call.data.get("transition"))
+
+    async def apply(call: ServiceCall) -> None:
+        await reproduce(hub, parse_entities(call.data["entities"]), call.context, call.data.get("transition"))
+
+    async def create(call: ServiceCall) -> None:
+        scene_id = call.data["scene_id"]
+        entity_id = f"scene.{scene_id}"
+        existing = scenes(hub).get(entity_id)
+        if existing is not None and not existing.created:
+            _LOGGER.warning("The scene %s is defined in YAML and cannot be replaced by scene.create", entity_id)
+            return
+        targets: dict[str, dict[str, Any]] = {}
+        for snapshot in ensure_list(call.data.get("snapshot_entities")):
+            state = hub.states.get(snapshot)
+            if state is None:
+                raise ServiceValidationError(f"Entity {snapshot} does not exist and cannot be snapshotted")
+            targets[snapshot] = {"state": state.state, **state.attributes}
+        targets.update(parse_entities(call.data.get("entities") or {}))
+        if not targets:
+            raise ServiceValidationError("scene.create needs entities or snapshot_entities")
+        if existing is not None:
+            existing.entities = targets
+            existing.write_state()
+            return
+        entity = SceneEntity(hub, scene_id, targets, scene_id, created=True)
+        await hub.entities.add(entity, DOMAIN)
+        scenes(hub)[entity.entity_id] = entity  # type: ignore[index]
+
+    async def delete(call: ServiceCall) -> None:
+        for entity_id in call.entity_ids or []:
+            entity = scenes(hub).get(entity_id)
+            if entity is None or not entity.created:
+                raise ServiceValidationError(f"The scene {entity_id} was not created with scene.create")
+            scenes(hub).pop(entity_id)
+            await hub.entities.remove(entity_id)
+
+    async def reload(call: ServiceCall) -> None:
+        await load(hub, reload_section(hub, DOMAIN))
+
+    target = {vol.Optional("entity_id"): vol.Any(str, [str])}
+    hub.services.register(DOMAIN, "turn_on", turn_on, vol.Schema({**target, vol.Optional("transition"): vol.Coerce(float)}))
+    hub.services.register(DOMAIN, "apply", apply, vol.Schema({vol.Required("entities"): dict, vol.Optional("transition"): vol.Coerce(float)}))
+    hub.services.register(DOMAIN, "create", create, vol.Schema({vol.Required("scene_id"): vol.Match(r"^[a-z0-9_]+$"), vol.Optional("entities"): dict, vol.Optional("snapshot_entities"): vol.Any(str, [str])}))
+    hub.services.register(DOMAIN, "delete", delete, vol.Schema(target))
+    hub.services.register(DOMAIN, "reload", reload, vol.Schema({}))

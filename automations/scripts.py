@@ -1,0 +1,182 @@
+"""The `script` integration: scripts.yaml, script.<name> services with fields, and their entities."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+
+from automations.config import InvalidConfig, normalize_actions
+from automations.loader import build_each, reload_section
+from automations.script import DEFAULT_MAX, Script
+from automations.trace import DEFAULT_STORED_TRACES
+from hub import hookimpl
+from hub.core.entity import Entity
+from hub.core.services import ServiceCall, SupportsResponse
+from hub.templating import get_clock
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+DOMAIN = "script"
+_KEY = "_scripts"
+CONFIG_SCHEMA = vol.Any(None, dict)
+_RESERVED = {"turn_on", "turn_off", "toggle", "reload"}
+
+
+class ScriptEntity(Entity):
+    """script.<object_id>: on while it runs."""
+
+    domain = "script"
+
+    def __init__(self, hub: Hub, object_id: str, config: Mapping[str, Any]) -> None:
+        if object_id in _RESERVED:
+            raise InvalidConfig(f"'{object_id}' is a reserved script name", config)
+        sequence = config.get("sequence")
+        if sequence is None:
+            raise InvalidConfig("required key not provided: 'sequence'", config, "sequence")
+        self.hub = hub
+        self.object_id = object_id
+        self.entity_id = f"script.{object_id}"
+        self.name = str(config.get("alias") or object_id.replace("_", " "))
+        self.icon = config.get("icon")
+        self.config = config
+        self.fields = config.get("fields") or {}
+        self.variables = config.get("variables") or {}
+        self.last_triggered: Any = None
+        self.script = Script(
+            hub,
+            normalize_actions(sequence),
+            name=self.name,
+            domain=DOMAIN,
+            item_id=object_id,
+            config=config,
+            mode=config.get("mode", "single"),
+            max_runs=config.get("max", DEFAULT_MAX),
+            max_exceeded=config.get("max_exceeded", "warning"),
+            stored_traces=int((config.get("trace") or {}).get("stored_traces", DEFAULT_STORED_TRACES)),
+            on_change=self._changed,
+        )
+
+    def state_value(self) -> Any:
+        """on while a run is in progress."""
+        return self.script.is_running
+
+    def state_attributes(self) -> dict[str, Any]:
+        """last_triggered, mode, current, friendly_name."""
+        attrs = {
+            "last_triggered": self.last_triggered.isoformat() if self.last_triggered else None,
+            "mode": self.script.mode,
+            "current": self.script.runs,
+            "friendly_name": self.name,
+        }
+        if self.icon:
+            attrs["icon"] = self.icon
+        return attrs
+
+    def _changed(self) -> None:
+        if self.hub is not None and self.hub.entities.get(self.entity_id) is self:
+            self.write_state()
+
+    def _variables(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        from automations.conditions import render_value  # noqa: PLC0415
+
+        variables: dict[str, Any] = {}
+        for name, field in self.fields.items():
+            if isinstance(field, Mapping) and "default" in field and name not in data:
+                variables[name] = field["default"]
+        variables.update(data)
+        state = self.hub.states.get(self.entity_id) if self.hub is not None else None
+        from hub.templating import TemplateState  # noqa: PLC0415
+
+        variables["this"] = TemplateState(self.hub, state) if state is not None else None
+        for key, value in self.variables.items():
+            variables[key] = render_value(self.hub, value, variables)  # type: ignore[arg-type]
+        return variables
+
+    async def run(self, data: Mapping[str, Any], call: ServiceCall | None, wait: bool) -> Any:
+        """Start a run; wait for it (script.<name>) or not (script.turn_on)."""
+        from hub.core.context import Context  # noqa: PLC0415
+
+        context = call.context if call is not None else Context()
+        self.last_triggered = get_clock(self.hub).utcnow()
+        task = self.script.start(self._variables(data), context)
+        if task is None or not wait:
+            return None
+        return await task
+
+    async def turn_off(self, **kwargs: Any) -> None:
+        """Stop every run."""
+        await self.script.stop()
+
+    async def will_remove_from_hub(self) -> None:
+        """Stop runs before removal."""
+        await self.script.stop()
+
+
+def scripts(hub: Hub) -> dict[str, ScriptEntity]:
+    """Loaded scripts by object_id."""
+    return hub.__dict__.setdefault(_KEY, {})  # type: ignore[no-any-return]
+
+
+async def load(hub: Hub, section: Any) -> list[Any]:
+    """(Re)build every script; unchanged ones keep running."""
+    current = scripts(hub)
+    section = section or {}
+    changed = [(key, raw) for key, raw in section.items() if not (key in current and current[key].config == raw)]
+    built, issues = build_each(hub, DOMAIN, changed, lambda config, raw, key: ScriptEntity(hub, key, config))
+    for key in list(current):
+        if key not in section or any(key == k for k, _ in built):
+            entity = current.pop(key)
+            hub.services.remove(DOMAIN, key)
+            await hub.entities.remove(entity.entity_id)  # type: ignore[arg-type]
+    for key, entity in built:
+        entity.config = section[key]
+        await hub.entities.add(entity, DOMAIN)
+        current[key] = entity
+        _register_service(hub, entity)
+    return issues
+
+
+def _register_service(hub: Hub, entity: ScriptEntity) -> None:
+    async def handle(call: ServiceCall) -> Any:
+        return await entity.run(dict(call.data), call, wait=True)
+
+    hub.services.register(DOMAIN, entity.object_id, handle, None, SupportsResponse.OPTIONAL, {"name": entity.name, "fields": entity.fields})
+
+
+def _targets(hub: Hub, call: ServiceCall) -> list[ScriptEntity]:
+    return [e for e in hub.entities.entities_for(call, DOMAIN) if isinstance(e, ScriptEntity)]
+
+
+@hookimpl
+async def setup_integration(hub: Hub, config: Any) -> None:
+    """Load the scripts and register script.turn_on/turn_off/toggle/reload."""
+    await load(hub, config)
+
+    async def turn_on(call: ServiceCall) -> None:
+        for entity in _targets(hub, call):
+            await entity.run(call.data.get("variables") or {}, call, wait=False)
+
+    async def turn_off(call: ServiceCall) -> None:
+        for entity in _targets(hub, call):
+            await entity.turn_off()
+
+    async def toggle(call: ServiceCall) -> None:
+        for entity in _targets(hub, call):
+            if entity.script.is_running:
+                await entity.turn_off()
+            else:
+                await entity.run({}, call, wait=False)
+
+    async def reload(call: ServiceCall) -> None:
+        await load(hub, reload_section(hub, DOMAIN))
+
+    target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str])}
+    hub.services.register(DOMAIN, "turn_on", turn_on, vol.Schema({**target, vol.Optional("variables"): dict}))
+    hub.services.register(DOMAIN, "turn_off", turn_off, vol.Schema(target))
+    hub.services.register(DOMAIN, "toggle", toggle, vol.Schema(target))
+    hub.services.register(DOMAIN, "reload", reload, vol.Schema({}))
