@@ -128,8 +128,9 @@ class EmbeddedBroker:
             "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
         }
         self._amqtt = Broker(config)
+        # start() returns once the server socket listens; a probe connection would only leave
+        # amqtt a half-open session to clean up.
         await self._amqtt.start()
-        await self._wait_listening()
 
     async def _wait_listening(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
