@@ -71,8 +71,8 @@ def _kind(config: Mapping[str, Any]) -> str:
     for key in ("action", "delay", "wait_template", "wait_for_trigger", "event", "condition", "variables", "choose", "if", "repeat", "stop", "parallel", "sequence", "set_conversation_response"):
         if key in config:
             return key
-    if "device_id" in config and "domain" in config:
-        raise InvalidConfig("device actions are not supported; use an action call with a target instead", config)
+    if "device_id" in config and "domain" in config and "type" in config:
+        return "device"
     raise InvalidConfig(f"unknown action: none of the known keys in {sorted(map(str, config))}", config)
 
 
@@ -372,6 +372,32 @@ def _sequence(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
     return run_nested
 
 
+def _device(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
+    """A device action (`domain`, `type`, `device_id`), as blueprints use for mobile_app notify.
+
+    mobile_app notify becomes notify.mobile_app_<device name>; any other becomes the service
+    <domain>.<type> with the remaining keys as data and the device as target.
+    """
+    domain, kind = str(config["domain"]), str(config["type"])
+    extra = {k: v for k, v in config.items() if k not in ("domain", "type", "device_id", "alias", "enabled", "continue_on_error")}
+
+    async def run_device(run: Run, scope: Scope, step_path: str) -> Any:
+        device_id = _render(hub, config["device_id"], scope)
+        data = _render(hub, extra, scope)
+        if domain == "mobile_app" and kind == "notify":
+            device = hub.device_registry.get(device_id) if hub.device_registry is not None else None
+            name = (device.name_by_user or device.name) if device is not None else device_id
+            from hub.templating.functions import slugify  # noqa: PLC0415
+
+            service, target = ("notify", f"mobile_app_{slugify(name)}"), None
+        else:
+            service, target = (domain, kind), {"device_id": device_id}
+        await hub.services.call(*service, dict(data), target=target, context=run.context, blocking=True)
+        return {"params": {"domain": service[0], "service": service[1], "service_data": data}}
+
+    return run_device
+
+
 def _noop(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
     async def run_noop(run: Run, scope: Scope, step_path: str) -> Any:
         return None
@@ -394,6 +420,7 @@ _BUILDERS: dict[str, Callable[[Hub, Mapping[str, Any], str], Any]] = {
     "parallel": _parallel,
     "sequence": _sequence,
     "set_conversation_response": _noop,
+    "device": _device,
 }
 
 __all__ = ["ActionError", "ConditionFailed", "Context", "StopRun", "compile_sequence", "compile_step"]

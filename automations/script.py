@@ -168,7 +168,8 @@ class Script:
         return response
 
     async def _steps(self, run: Run, variables: dict[str, Any]) -> Any:
-        await self._sequence(run, ChainMap({}, variables), "action" if self.domain == "automation" else "sequence")
+        # `context` is a variable of every run, as in Home Assistant (blueprints use context.id).
+        await self._sequence(run, ChainMap({}, {"context": run.context, **variables}), "action" if self.domain == "automation" else "sequence")
         return None
 
     async def stop(self) -> None:
