@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub import hookimpl
-from integrations.frontend import charts, devices
+from integrations.frontend import automation_check, charts, devices
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -28,6 +28,7 @@ def setup_integration(hub: Hub, config: Any) -> None:
 
 @hookimpl
 def register_websocket_commands(hub: Hub, register: Any) -> None:
-    """Add frontend/devices, frontend/device/*, and frontend/charts/*."""
+    """Add frontend/devices, frontend/device/*, frontend/charts/* and frontend/automation/validate."""
     devices.register_commands(register)
     charts.register_commands(register)
+    automation_check.register_commands(register)

@@ -191,7 +191,7 @@ async def screenshots(page: Any, name: str) -> list[Path]:
     saved = []
     for label, (width, height) in WIDTHS.items():
         await page.set_viewport_size({"width": width, "height": height})
-        await page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        await page.evaluate("() => { window.scrollTo(0, 0); return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); }")
         path = SCREENSHOTS / f"{name}-{width}.png"
         await page.screenshot(path=str(path), full_page=True)
         saved.append(path)
