@@ -1,0 +1,374 @@
+"""MQTT ingest through a real Mosquitto: discovered sensors fed by a separate publisher process.
+
+    .venv/bin/python bench/mqtt_ingest.py                 # 1,000 sensors, 1k/5k/10k/20k msg/s, QoS 0 and 1
+    .venv/bin/python bench/mqtt_ingest.py --recorder      # with the recorder (SQLite) on
+    .venv/bin/python bench/mqtt_ingest.py --template      # payload {"ts": ...} through value_template
+
+Prints, per QoS and rate: messages sent/received, loss, drain time after the publisher stops,
+hub CPU seconds per 1,000 messages; the highest rate sustained (<1% loss, drained within
+0.5 s: no growing backlog); publish->state_changed p50/p99 at 1k msg/s; RSS; and the receive
+ceilings of aiomqtt's own iterator, of the hub's client, and of paho's own loop on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+# ---------------------------------------------------------------- publisher (separate process)
+
+
+def _length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _connect_packet(client_id: str) -> bytes:
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id.encode()
+    return b"\x10" + _length(len(body)) + body
+
+
+def _publish_packet(topic: bytes, payload: bytes, qos: int, packet_id: int) -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic
+    if qos:
+        body += packet_id.to_bytes(2, "big")
+    body += payload
+    return (b"\x32" if qos else b"\x30") + _length(len(body)) + body
+
+
+def publisher(port: int, rate: float, seconds: float, qos: int, topics: int, template: bool, count: int) -> None:
+    """Publish at a fixed rate (raw MQTT over a socket, so the publisher is never the bottleneck)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(_connect_packet(f"bench-pub-{os.getpid()}"))
+    assert sock.recv(4)[:1] == b"\x20"
+    acks = [0]
+
+    def read_acks() -> None:
+        buffer = b""
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            buffer += data
+            whole = len(buffer) // 4
+            acks[0] += whole  # PUBACKs are 4 bytes each
+            buffer = buffer[whole * 4 :]
+
+    reader = threading.Thread(target=read_acks, daemon=True)
+    reader.start()
+    names = [f"bench/{i}/state".encode() for i in range(topics)]
+    total = count if count else int(rate * seconds)
+    sent = 0
+    packet_id = 0
+    started = time.time()
+    while sent < total:
+        now = time.time()
+        due = total if not rate else min(total, int((now - started) * rate) + 1)
+        batch = []
+        while sent < due:
+            packet_id = packet_id % 65535 + 1
+            stamp = f"{time.time():.6f}"
+            payload = f'{{"ts": {stamp}}}' if template else stamp
+            batch.append(_publish_packet(names[sent % topics], payload.encode(), qos, packet_id))
+            sent += 1
+        if batch:
+            sock.sendall(b"".join(batch))
+        if rate:
+            time.sleep(0.002)
+    ended = time.time()
+    deadline = time.time() + 10
+    while qos and acks[0] < sent and time.time() < deadline:
+        time.sleep(0.01)
+    sock.sendall(b"\xe0\x00")
+    sock.close()
+    print(json.dumps({"sent": sent, "started": started, "ended": ended, "acked": acks[0]}))
+
+
+# ---------------------------------------------------------------- broker
+
+
+def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = workdir / "mosquitto.conf"
+    lines = [f"listener {port} 127.0.0.1", "allow_anonymous true", "max_queued_messages 1000000",
+             "max_inflight_messages 1000", "persistence false", "log_type error"]
+    if os.geteuid() == 0:
+        lines.append("user root")
+    config.write_text("\n".join(lines) + "\n")
+    proc = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("mosquitto did not start")
+
+
+async def run_publisher(port: int, rate: float, seconds: float, qos: int, topics: int, template: bool, count: int = 0) -> dict:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--publisher", "--port", str(port), "--rate", str(rate), "--seconds", str(seconds),
+        "--qos", str(qos), "--topics", str(topics), "--count", str(count), *(["--template"] if template else []),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# ---------------------------------------------------------------- the hub side
+
+
+async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> None:
+    import aiomqtt
+
+    from hub import bootstrap
+    from hub.core.bus import callback
+    from integrations.mqtt import runtime_of
+
+    config_dir = workdir / "config"
+    config_dir.mkdir()
+    text = f"mqtt:\n  broker: mqtt://127.0.0.1:{port}\n  discovery_prefix: bench\nlogger:\n  default: warning\n"
+    if args.recorder:
+        text += "recorder:\n"
+    (config_dir / "configuration.yaml").write_text(text)
+    runtime = await bootstrap.start(config_dir, workdir / "data", port=0)
+    hub = runtime.hub
+    mqtt = runtime_of(hub)
+    assert mqtt is not None and mqtt.discovery is not None
+    template = "{{ value_json.ts }}" if args.template else None
+
+    async def discover(qos: int) -> None:
+        async with aiomqtt.Client("127.0.0.1", port) as client:
+            for i in range(args.sensors):
+                config = {"name": f"Bench {i}", "unique_id": f"bench_{i}", "state_topic": f"bench/{i}/state", "qos": qos}
+                if template:
+                    config["value_template"] = template
+                await client.publish(f"bench/sensor/bench_{i}/config", json.dumps(config), qos=1)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            await mqtt.discovery.wait_idle()
+            entities = [e for e in mqtt.discovery.entities.values() if e.unique_id and e.unique_id.startswith("bench_")]
+            if len(entities) == args.sensors and all(e.qos == qos for e in entities):
+                break
+            await asyncio.sleep(0.1)
+        await mqtt.client.wait_subscribed()
+
+    received = [0]
+    last = [0.0]
+    latencies: list[float] = []
+    sample = [False]
+
+    @callback
+    def on_change(event) -> None:  # type: ignore[no-untyped-def]
+        new = event.data["new_state"]
+        if new is None or not event.data["entity_id"].startswith("sensor.bench_"):
+            return
+        received[0] += 1
+        now = time.time()
+        last[0] = now
+        if sample[0]:
+            try:
+                latencies.append(now - float(new.state))
+            except ValueError:
+                pass
+
+    hub.bus.listen("state_changed", on_change)
+    began = time.monotonic()
+    await discover(0)
+    print(f"discovered {args.sensors} sensors in {time.monotonic() - began:.1f} s; RSS {rss_mb():.0f} MB")
+    results = []
+    for qos in args.qos:
+        if qos != 0:
+            await discover(qos)
+        for rate in args.rates:
+            received[0] = 0
+            latencies.clear()
+            sample[0] = rate == 1000
+            cpu_before = cpu_seconds()
+            sent = await run_publisher(port, rate, args.seconds, qos, args.sensors, args.template)
+            # Drain: wait until everything arrived or nothing more comes for a second.
+            seen, quiet_since = received[0], time.time()
+            while received[0] < sent["sent"] and time.time() - quiet_since < 1.0:
+                await asyncio.sleep(0.05)
+                if received[0] != seen:
+                    seen, quiet_since = received[0], time.time()
+            cpu = cpu_seconds() - cpu_before
+            loss = 1 - received[0] / sent["sent"]
+            drain = max(0.0, last[0] - sent["ended"])
+            achieved = sent["sent"] / (sent["ended"] - sent["started"])
+            row = {"qos": qos, "rate": rate, "achieved_pub": achieved, "sent": sent["sent"], "received": received[0],
+                   "loss": loss, "drain_s": drain, "cpu_per_1000": cpu / max(received[0], 1) * 1000,
+                   "sustained": loss < 0.01 and drain < 0.5 and achieved > 0.95 * rate}
+            if latencies:
+                ordered = sorted(latencies)
+                row["p50_ms"] = statistics.median(ordered) * 1000
+                row["p99_ms"] = ordered[int(len(ordered) * 0.99) - 1] * 1000
+            results.append(row)
+            extra = f"  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms" if "p50_ms" in row else ""
+            print(f"QoS {qos} {rate:>6} msg/s (published {achieved:>7.0f}/s): received {received[0]:>7}/{sent['sent']:<7} "
+                  f"loss {loss:6.2%}  drain {drain:5.2f} s  CPU {row['cpu_per_1000']:.3f} s/1000 msgs"
+                  f"  {'sustained' if row['sustained'] else 'NOT sustained'}{extra}")
+    for qos in args.qos:
+        ok = [r["rate"] for r in results if r["qos"] == qos and r["sustained"]]
+        print(f"QoS {qos}: highest rate sustained: {max(ok) if ok else 'none'} msg/s")
+    print(f"hub RSS {rss_mb():.0f} MB (peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    await bootstrap.stop(runtime)
+
+
+# ---------------------------------------------------------------- client ceilings
+
+
+async def ceiling_aiomqtt(port: int, count: int) -> float:
+    import aiomqtt
+
+    async with aiomqtt.Client("127.0.0.1", port, max_queued_incoming_messages=0) as client:
+        await client.subscribe("bench/#")
+        publish = asyncio.create_task(run_publisher(port, 0, 0, 0, 1000, False, count))
+        got, first = 0, 0.0
+        try:
+            async with asyncio.timeout(60):
+                async for _ in client.messages:
+                    got += 1
+                    if got == 1:
+                        first = time.perf_counter()
+                    if got == count:
+                        break
+        except TimeoutError:
+            pass
+        await publish
+        return got / (time.perf_counter() - first)
+
+
+async def ceiling_hub_client(port: int, count: int) -> float:
+    from integrations.mqtt.client import ConnectionSettings, MqttClient
+
+    client = MqttClient(ConnectionSettings(host="127.0.0.1", port=port, client_id=f"ceil-{os.getpid()}"))
+    got = [0]
+    first = [0.0]
+    done = asyncio.get_running_loop().create_future()
+
+    def handler(message) -> None:  # type: ignore[no-untyped-def]
+        got[0] += 1
+        if got[0] == 1:
+            first[0] = time.perf_counter()
+        if got[0] == count and not done.done():
+            done.set_result(time.perf_counter())
+
+    client.subscribe("bench/#", handler)
+    await client.start()
+    await client.wait_connected(5)
+    await client.wait_subscribed()
+    publish = asyncio.create_task(run_publisher(port, 0, 0, 0, 1000, False, count))
+    end = await asyncio.wait_for(done, 60)
+    await publish
+    await client.stop()
+    return count / (end - first[0])
+
+
+def ceiling_paho(port: int, count: int) -> float:
+    import paho.mqtt.client as paho
+
+    got = [0]
+    first = [0.0]
+    finished = threading.Event()
+
+    def on_message(client, userdata, message) -> None:  # type: ignore[no-untyped-def]
+        got[0] += 1
+        if got[0] == 1:
+            first[0] = time.perf_counter()
+        if got[0] == count:
+            first.append(time.perf_counter())
+            finished.set()
+
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"paho-{os.getpid()}")
+    client.on_message = on_message
+    client.connect("127.0.0.1", port)
+    client.subscribe("bench/#")
+    client.loop_start()
+    time.sleep(0.5)
+    subprocess.run([sys.executable, __file__, "--publisher", "--port", str(port), "--rate", "0", "--seconds", "0",
+                    "--qos", "0", "--topics", "1000", "--count", str(count)], stdout=subprocess.DEVNULL, check=True)
+    finished.wait(60)
+    client.loop_stop()
+    client.disconnect()
+    return count / (first[1] - first[0])
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-mqtt-") as tmp:
+        broker, port = start_mosquitto(Path(tmp))
+        try:
+            print(f"mosquitto on port {port}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
+            await bench_hub(args, port, Path(tmp))
+            if args.ceilings:
+                n = args.ceiling_messages
+                print(f"receive ceiling, QoS 0, {n} messages flooded:")
+                print(f"  aiomqtt message iterator : {await ceiling_aiomqtt(port, n):>8.0f} msg/s")
+                print(f"  hub client (paho callback, no queue): {await ceiling_hub_client(port, n):>8.0f} msg/s")
+                print(f"  paho's own threaded loop : {await asyncio.to_thread(ceiling_paho, port, n):>8.0f} msg/s")
+        finally:
+            broker.terminate()
+            broker.wait(5)
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--publisher", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, default=1000, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--sensors", "--topics", dest="sensors", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=5.0, help="publishing time per rate")
+    parser.add_argument("--rates", type=int, nargs="+", default=[1000, 5000, 10000, 20000])
+    parser.add_argument("--qos", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--template", action="store_true", help='payload {"ts": ...} through value_template')
+    parser.add_argument("--recorder", action="store_true", help="run with the recorder (SQLite) on")
+    parser.add_argument("--no-ceilings", dest="ceilings", action="store_false")
+    parser.add_argument("--ceiling-messages", type=int, default=100_000)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse()
+    if arguments.publisher:
+        publisher(arguments.port, arguments.rate, arguments.seconds, arguments.qos[0] if isinstance(arguments.qos, list) else arguments.qos,
+                  arguments.sensors, arguments.template, arguments.count)
+    else:
+        asyncio.run(main(arguments))
