@@ -219,7 +219,10 @@ async def statistics_during_period(
     out: dict[str, list[dict[str, Any]]] = {}
     for statistic_id, tier_rows in rows.items():
         groups: list[tuple[float, float, list[TierRow]]] = []
-        for row in tier_rows:
+        if period in ("5minute", "hour"):
+            # The tier's buckets are the periods: no calendar arithmetic per row.
+            groups = [(row.start, row.start + width, [row]) for row in tier_rows]
+        for row in tier_rows if not groups else ():
             begin, finish = _period_start(row.start, period, zone)
             if groups and groups[-1][0] == begin:
                 groups[-1][2].append(row)
