@@ -1,0 +1,176 @@
+"""The `schedule` integration: action sequences run on cron expressions or intervals.
+
+```yaml
+schedule:
+  nightly_report:
+    cron: "0 21 * * *"          # or  interval: {minutes: 15}
+    time_zone: Europe/Amsterdam  # default: the hub's
+    missed: run_once             # after downtime: skip (default) or run_once
+    sequence:
+      - action: notify.notify
+        data: {message: "Report"}
+```
+
+Times are computed on the hub's clock in the schedule's time zone from wall-clock values, so a
+07:00 schedule stays at 07:00 local across DST changes. Each schedule is an entity
+(`schedule.<name>`, state = next run) whose restored `last_run` tells, after a restart, whether
+runs were missed while the hub was down; `missed: run_once` then runs the sequence once.
+The hub's own clock drives the timers (not a separate scheduler thread), so tests move time
+with a manual clock and the timers share the event loop with everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+from croniter import croniter
+
+from automations.config import InvalidConfig, normalize_actions
+from automations.loader import build_each, reload_section
+from automations.script import Script
+from automations.timeutil import to_timedelta
+from hub import hookimpl
+from hub.core.context import Context
+from hub.core.entity import Entity
+from hub.core.services import ServiceCall
+from hub.templating import get_clock
+from hub.templating.clock import zone
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+DOMAIN = "schedule"
+_KEY = "_schedules"
+CONFIG_SCHEMA = vol.Any(None, Mapping)
+MISSED = ("skip", "run_once")
+
+
+class ScheduleEntity(Entity):
+    """schedule.<name>: its state is the next run."""
+
+    domain = "schedule"
+
+    def __init__(self, hub: Hub, object_id: str, config: Mapping[str, Any]) -> None:
+        if not isinstance(config, Mapping):
+            raise InvalidConfig("expected a mapping with cron or interval and a sequence", config)
+        self.hub = hub
+        self.config = config
+        self.unique_id = f"schedule_{object_id}"
+        self.entity_id = f"schedule.{object_id}"
+        self.name = str(config.get("name") or object_id.replace("_", " "))
+        self.clock = get_clock(hub)
+        self.cron = config.get("cron")
+        self.interval = to_timedelta(config["interval"], node=config, key="interval") if config.get("interval") is not None else None
+        if (self.cron is None) == (self.interval is None):
+            raise InvalidConfig("give exactly one of 'cron' or 'interval'", config)
+        if self.cron is not None and (not isinstance(self.cron, str) or not croniter.is_valid(self.cron)):
+            raise InvalidConfig(f"invalid cron expression {self.cron!r}", config, "cron")
+        if self.interval is not None and self.interval.total_seconds() <= 0:
+            raise InvalidConfig("interval must be positive", config, "interval")
+        self.tz = zone(str(config["time_zone"])) if config.get("time_zone") else self.clock.time_zone
+        self.missed = config.get("missed", "skip")
+        if self.missed not in MISSED:
+            raise InvalidConfig(f"invalid missed policy {self.missed!r} (expected skip or run_once)", config, "missed")
+        if "sequence" not in config:
+            raise InvalidConfig("required key not provided: 'sequence'", config, "sequence")
+        self.script = Script(hub, normalize_actions(config["sequence"]), name=self.name, domain=DOMAIN, item_id=object_id, config=config, mode=config.get("mode", "single"))
+        self.last_run: datetime | None = None
+        self.next_run: datetime | None = None
+        self._cancel: Callable[[], None] | None = None
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first run strictly after moment."""
+        if self.cron is not None:
+            return croniter(self.cron, moment.astimezone(self.tz)).get_next(datetime)  # type: ignore[no-any-return]
+        assert self.interval is not None
+        anchor = self.last_run or moment
+        step = self.interval.total_seconds()
+        periods = max(1, int((moment - anchor).total_seconds() // step) + 1)
+        return anchor + timedelta(seconds=periods * step)
+
+    def state_value(self) -> Any:
+        """The next run (ISO)."""
+        return self.next_run.isoformat() if self.next_run else None
+
+    def state_attributes(self) -> dict[str, Any]:
+        """last_run, cron or interval, missed policy, friendly_name."""
+        attrs: dict[str, Any] = {"last_run": self.last_run.isoformat() if self.last_run else None, "missed": self.missed, "friendly_name": self.name}
+        if self.cron is not None:
+            attrs["cron"] = self.cron
+        else:
+            attrs["interval"] = self.interval.total_seconds()  # type: ignore[union-attr]
+        return attrs
+
+    async def added_to_hub(self) -> None:
+        """Honour the missed-run policy, then arm the next run."""
+        restored = self.hub.states.get(self.entity_id) if self.hub else None
+        now = self.clock.now()
+        if restored is not None and restored.attributes.get("last_run"):
+            try:
+                self.last_run = datetime.fromisoformat(restored.attributes["last_run"])
+            except ValueError:
+                self.last_run = None
+        if self.last_run is not None and self.next_after(self.last_run) <= now:
+            if self.missed == "run_once":
+                _LOGGER.info("%s: runs were missed while the hub was down; running once now", self.name)
+                self._run(now)
+            else:
+                _LOGGER.info("%s: runs were missed while the hub was down; skipped", self.name)
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._cancel is not None:
+            self._cancel()
+        self.next_run = self.next_after(self.clock.now().astimezone(self.tz))
+        self._cancel = self.clock.call_at(self.next_run.timestamp(), self._fire)
+
+    def _fire(self) -> None:
+        self._cancel = None
+        self._run(self.clock.now())
+        self._arm()
+        self.write_state()
+
+    def _run(self, when: datetime) -> None:
+        self.last_run = when.astimezone(UTC)
+        self.script.start({"schedule": {"name": self.name, "scheduled": self.next_run, "now": when}}, Context())
+
+    async def will_remove_from_hub(self) -> None:
+        """Disarm and stop runs."""
+        if self._cancel is not None:
+            self._cancel()
+        await self.script.stop()
+
+
+async def load(hub: Hub, section: Any) -> None:
+    """(Re)build the schedules."""
+    current: dict[str, ScheduleEntity] = hub.__dict__.setdefault(_KEY, {})
+    for entity in list(current.values()):
+        await hub.entities.remove(entity.entity_id)  # type: ignore[arg-type]
+    current.clear()
+    items = [(str(k), v) for k, v in (section or {}).items()]
+    built, _issues = build_each(hub, DOMAIN, items, lambda config, raw, key: ScheduleEntity(hub, key, config))
+    for key, entity in built:
+        await hub.entities.add(entity, DOMAIN)
+        current[key] = entity
+
+
+@hookimpl
+async def setup_integration(hub: Hub, config: Any) -> None:
+    """Load the schedules and register schedule.reload and schedule.run_now."""
+    await load(hub, config)
+
+    async def reload(call: ServiceCall) -> None:
+        await load(hub, reload_section(hub, DOMAIN))
+
+    async def run_now(call: ServiceCall) -> None:
+        for entity in hub.entities.entities_for(call, DOMAIN):
+            entity._run(get_clock(hub).now())  # type: ignore[attr-defined]  # noqa: SLF001
+            entity.write_state(call.context)
+
+    hub.services.register(DOMAIN, "reload", reload, vol.Schema({}))
+    hub.services.register(DOMAIN, "run_now", run_now, vol.Schema({vol.Optional("entity_id"): vol.Any(str, [str])}))
