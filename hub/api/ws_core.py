@@ -85,14 +85,13 @@ async def handle_subscribe_events(hub: Hub, connection: WebSocketConnection, msg
         _LOGGER.warning("User %s may not subscribe to %s events", connection.user.name, event_type)
         raise Unauthorized
     msg_id = msg["id"]
-    cache = connection.event_cache
+    frame = connection.event_cache.frame
     send_raw = connection.send_raw
-    frame = messages.event_message_from_json
     encode = messages.encode_event
 
     @callback
     def forward(event: Event) -> None:
-        send_raw(frame(msg_id, cache.get(event, "event", encode)))
+        send_raw(frame(event, "event", msg_id, encode))
 
     connection.subscriptions[msg_id] = hub.bus.listen(event_type, forward)
     connection.send_result(msg_id)

@@ -64,7 +64,7 @@ async def handle_subscribe_entities(hub: Hub, connection: WebSocketConnection, m
     msg_id = msg["id"]
     entity_ids = msg.get("entity_ids")
     accept = entity_filter(msg.get("include"), msg.get("exclude"))
-    cache = connection.event_cache
+    cached_frame = connection.event_cache.frame
     send_raw = connection.send_raw
     frame = messages.event_message_from_json
 
@@ -72,7 +72,7 @@ async def handle_subscribe_entities(hub: Hub, connection: WebSocketConnection, m
     def forward(event: Event) -> None:
         if accept is not None and not accept(event.data["entity_id"]):
             return
-        send_raw(frame(msg_id, cache.get(event, "entities", encode_change)))
+        send_raw(cached_frame(event, "entities", msg_id, encode_change))
 
     if entity_ids:
         # The per-entity index: this subscription costs nothing for other entities' writes.

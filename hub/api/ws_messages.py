@@ -89,29 +89,36 @@ def pong_message(msg_id: int) -> bytes:
 
 
 class EncodedEventCache:
-    """Encode each event once however many subscriptions forward it.
+    """Encode each event once, and frame it once per subscription id, for every subscriber.
 
-    The bus hands every subscriber the same Event object; remembering the last few
-    encodings by identity costs nothing and avoids N encodings of one state change.
+    The bus hands every subscriber the same Event object before it fires the next one, so
+    remembering the last event per kind (by identity; the entry holds the event, so its
+    identity cannot be reused) turns N encodings into one. Clients number their
+    subscriptions alike (the JS library subscribes early, with small ids), so most
+    subscribers share the framed bytes too.
     """
 
     __slots__ = ("_entries",)
 
-    SIZE = 8
-
     def __init__(self) -> None:
-        self._entries: list[tuple[object, str, bytes]] = []
+        self._entries: dict[str, tuple[object, bytes, dict[int, bytes]]] = {}
 
     def get(self, event: object, kind: str, encode: Any) -> bytes:
         """Return encode(event) for this event and kind, computed once."""
-        for cached, cached_kind, data in self._entries:
-            if cached is event and cached_kind == kind:
-                return data
-        data = encode(event)
-        entries = self._entries
-        entries.append((event, kind, data))
-        if len(entries) > self.SIZE:
-            del entries[0]
+        entry = self._entries.get(kind)
+        if entry is None or entry[0] is not event:
+            entry = self._entries[kind] = (event, encode(event), {})
+        return entry[1]
+
+    def frame(self, event: object, kind: str, msg_id: int, encode: Any) -> bytes:
+        """Return the whole `{"id","type":"event","event"}` message for a subscription id."""
+        entry = self._entries.get(kind)
+        if entry is None or entry[0] is not event:
+            entry = self._entries[kind] = (event, encode(event), {})
+        frames = entry[2]
+        data = frames.get(msg_id)
+        if data is None:
+            data = frames[msg_id] = b'{"id":%d,"type":"event","event":%b}' % (msg_id, entry[1])
         return data
 
 
