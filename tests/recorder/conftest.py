@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.servers import _missing as missing
+
 from hub.core.hub import Hub, HubConfig
 from hub.recorder.backends.base import HistoryBackend
 from hub.recorder.backends.sqlite import SQLiteBackend
@@ -138,7 +140,7 @@ def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Start VictoriaMetrics from the Debian package; skip when it is not installed."""
     binary = shutil.which("victoria-metrics")
     if binary is None:
-        pytest.skip("victoria-metrics not installed: apt-get install victoria-metrics")
+        missing("victoria-metrics not installed: apt-get install victoria-metrics")
     server = VictoriaMetrics(binary, tmp_path_factory.mktemp("vm"))
     yield server
     server.close()
