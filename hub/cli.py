@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("user", help="the user's name")
     create.add_argument("--name", dest="label", required=True, help="a label for the token")
     create.add_argument("--days", type=int, default=3650, help="lifetime in days (default 3650)")
+    listing = token.add_parser("list", help="list a user's tokens (never their values)")
+    _add_location_options(listing)
+    listing.add_argument("user", help="the user's name")
+    revoke = token.add_parser("revoke", help="revoke a token by its id (from `hub token list`)")
+    _add_location_options(revoke)
+    revoke.add_argument("token_id")
     return parser
 
 
@@ -68,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "user":
             return asyncio.run(_user_add(args))
         if args.command == "token":
-            return asyncio.run(_token_create(args))
+            handlers = {"create": _token_create, "list": _token_list, "revoke": _token_revoke}
+            return asyncio.run(handlers[args.token_command](args))
     except ConfigError as err:
         _print_issues(err, args.config)
         return 1
@@ -154,6 +161,34 @@ async def _user_add(args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     print(f"Added user {user.name} ({user.role}).")
+    return 0
+
+
+async def _token_list(args: argparse.Namespace) -> int:
+    engine, auth = await _open(args)
+    try:
+        users = {user.name: user for user in await auth.list_users()}
+        if args.user not in users:
+            print(f"error: no user named {args.user!r}", file=sys.stderr)
+            return 1
+        for info in await auth.list_tokens(users[args.user].id):
+            status = "revoked" if info.revoked_at else f"expires {info.expires_at:%Y-%m-%d}" if info.expires_at else "no expiry"
+            print(f"{info.id}  {info.kind:<10}  {info.label or '-':<24}  created {info.created_at:%Y-%m-%d}  {status}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _token_revoke(args: argparse.Namespace) -> int:
+    engine, auth = await _open(args)
+    try:
+        revoked = await auth.revoke_token(args.token_id)
+    finally:
+        await engine.dispose()
+    if not revoked:
+        print(f"error: no live token with id {args.token_id!r}", file=sys.stderr)
+        return 1
+    print(f"Revoked token {args.token_id}.")
     return 0
 
 
