@@ -93,7 +93,7 @@ async def patch_device(request: web.Request) -> web.Response:
             return json_message(f"Field '{key}' must be a string of at most 255 characters or null", 400)
     if body.get("disabled_by", None) not in DISABLED_BY_VALUES:
         return json_message("Field 'disabled_by' must be 'user' or null", 400)
-    device = await hub.device_registry.update(device_id, **body)
+    device = await hub.entities.update_device_entry(device_id, **body)
     hub.auth.audit.record(user, "update_device", f"{device_id} {','.join(sorted(body))}", "ok", request.remote)
     return _json(device_as_dict(hub, device))
 

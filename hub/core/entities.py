@@ -59,6 +59,8 @@ class DeviceRegistry(Protocol):
 
     async def get_or_create(self, *, integration: str, **kwargs: Any) -> DeviceEntry: ...
 
+    async def update(self, device_id: str, **changes: Any) -> DeviceEntry: ...
+
 
 DEVICE_INFO_KEYS = (
     "identifiers",
@@ -183,6 +185,24 @@ class Entities:
             self._entities[entry.entity_id] = entity
         entity.write_state()
         return entry
+
+    async def update_device_entry(self, device_id: str, **changes: Any) -> DeviceEntry:
+        """Apply a user's change (name_by_user, area, ...) to a device and to its live entities.
+
+        The entities of a renamed device show the new name at once (their friendly_name is
+        built from the device's name).
+        """
+        registry = self._hub.device_registry
+        if registry is None:
+            message = "This hub has no device registry"
+            raise HubError(message)
+        device = await registry.update(device_id, **changes)
+        name = device.name_by_user or device.name
+        for entity in self._entities.values():
+            if entity.device_id == device_id and entity.device_name != name:
+                entity.device_name = name
+                entity.write_state()
+        return device
 
     def _suggested_object_id(self, entity: Entity) -> str:
         if entity.entity_id:

@@ -101,7 +101,7 @@ async def update_device(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
     if device is None:
         return
     name = (msg.get("name_by_user") or "").strip() or None
-    updated = await hub.device_registry.update(device.id, name_by_user=name)  # type: ignore[union-attr]
+    updated = await hub.entities.update_device_entry(device.id, name_by_user=name)
     connection.send_result(msg["id"], device_dict(hub, updated))
 
 

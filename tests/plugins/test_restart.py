@@ -53,7 +53,7 @@ async def test_rename_and_state_survive_restart(tmp_path: Path, storage_yaml: st
     )
     assert hub.states.get("sensor.garage_meter_power") is None
     assert hub.states.get("sensor.garage_power").attributes["friendly_name"] == "Garage power"
-    await hub.device_registry.update(device.id, name_by_user="Garage")
+    await hub.entities.update_device_entry(device.id, name_by_user="Garage")
     await bootstrap.stop(runtime)
 
     # Start without the integration configured: the entity is known and keeps its last state.
@@ -77,6 +77,20 @@ async def test_rename_and_state_survive_restart(tmp_path: Path, storage_yaml: st
         assert state.state == "240"
         assert state.attributes["friendly_name"] == "Garage power"
         assert hub.device_registry.get_by_identifier("meter", "pzem-01").name_by_user == "Garage"
+        assert hub.states.get("sensor.garage_power").attributes["friendly_name"] == "Garage power"
         assert len(hub.device_registry) == 1
+    finally:
+        await bootstrap.stop(runtime)
+
+
+async def test_renaming_a_device_renames_its_entities_at_once(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config", "meter:\n  watts: 5\n", {"meter": METER})
+    runtime = await bootstrap.start(config, tmp_path / "data", port=0)
+    try:
+        hub = runtime.hub
+        assert hub.states.get("sensor.garage_meter_power").attributes["friendly_name"] == "Garage meter Power"
+        device = hub.device_registry.get_by_identifier("meter", "pzem-01")
+        await hub.entities.update_device_entry(device.id, name_by_user="Shed")
+        assert hub.states.get("sensor.garage_meter_power").attributes["friendly_name"] == "Shed Power"
     finally:
         await bootstrap.stop(runtime)
