@@ -66,6 +66,7 @@ class RateReport:
     target: int
     build_us: float  # CPU per message spent on readings + JSON + packet
     send_us: float  # time per message inside sendall (high: the broker is not keeping up)
+    cpu: float = 0.0  # share of one core this process got in that second
     limit: str = ""
 
 
@@ -114,6 +115,7 @@ def run(
     second = 0
     next_ping = began + 30
     turn = 0
+    cpu_mark = time.process_time()
     try:
         while not stop.is_set():
             now = time.perf_counter()
@@ -157,7 +159,9 @@ def run(
                 for sock in readable:
                     sock.recv(65536)
             if int(elapsed) > second:
-                entry = _summary(second, second_sent, rate, second_build, second_send)
+                cpu_now = time.process_time()
+                entry = _summary(second, second_sent, rate, second_build, second_send, cpu_now - cpu_mark)
+                cpu_mark = cpu_now
                 reports.append(entry)
                 report(entry)
                 second, second_sent, second_build, second_send = int(elapsed), 0, 0.0, 0.0
@@ -174,14 +178,13 @@ def run(
     return reports
 
 
-def _summary(second: int, sent: int, rate: float, build: float, send: float) -> RateReport:
-    entry = RateReport(second, sent, int(rate), build / max(sent, 1) * 1e6, send / max(sent, 1) * 1e6)
+def _summary(second: int, sent: int, rate: float, build: float, send: float, cpu: float) -> RateReport:
+    entry = RateReport(second, sent, int(rate), build / max(sent, 1) * 1e6, send / max(sent, 1) * 1e6, cpu)
     if sent < rate * 0.97:
-        busy = build + send
         if send > build:
             entry.limit = f"socket writes took {send:.2f} s of this second: the broker is not reading fast enough"
-        elif busy > 0.85:
-            entry.limit = f"one CPU core is saturated: {entry.build_us:.1f} µs/msg building readings, JSON and packets"
+        elif cpu > 0.85:
+            entry.limit = f"one CPU core is saturated ({cpu:.0%}): {entry.build_us:.1f} µs/msg building readings, JSON and packets"
         else:
-            entry.limit = "the process did not get enough CPU (the machine is busy)"
+            entry.limit = f"the process got only {cpu:.0%} of a core: the machine is busy with other work"
     return entry
