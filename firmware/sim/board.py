@@ -7,7 +7,7 @@ board that is active while the node is being built, so many nodes share one proc
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from firmware.sim.meter import MeterEmulator
 
@@ -68,4 +68,3 @@ def current() -> VirtualBoard:
     return _active
 
 
-ResetHook = Callable[[], None]
