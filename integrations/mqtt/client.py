@@ -74,6 +74,46 @@ class _AiomqttClient(aiomqtt.Client):
     def _on_message(self, client: Any, userdata: Any, message: MQTTMessage) -> None:
         self._deliver(message)
 
+    async def __aenter__(self) -> _AiomqttClient:
+        await super().__aenter__()
+        # paho reads each packet with several recv() calls (1 byte of type, the length byte by
+        # byte, then the body) and aiomqtt's reader handles one packet per readable event. A
+        # buffered socket turns that into one recv() per 64 KiB, and its pending() makes
+        # aiomqtt's reader drain every buffered packet in one go (the path it uses for TLS).
+        sock = getattr(self._client, "_sock", None)
+        if sock is not None and not isinstance(sock, _BufferedSocket) and hasattr(sock, "recv"):
+            self._client._sock = _BufferedSocket(sock)
+        return self
+
+
+class _BufferedSocket:
+    """A socket whose recv() serves small reads from one large read."""
+
+    __slots__ = ("_sock", "_data", "_pos")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._data = b""
+        self._pos = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._data):
+            data = self._sock.recv(65536)  # BlockingIOError and friends reach paho as before
+            if not data:
+                return data
+            self._data, self._pos = data, 0
+        chunk = self._data[self._pos : self._pos + size]
+        self._pos += len(chunk)
+        return chunk
+
+    def pending(self) -> int:
+        buffered = len(self._data) - self._pos
+        inner = getattr(self._sock, "pending", None)
+        return buffered + (inner() if inner is not None else 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
 
 class MqttClient:
     """Keep one connection to the broker for as long as the hub runs."""

@@ -1,0 +1,49 @@
+"""A storm of retained discovery configs at start: handled without blocking the loop, cached in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import aiomqtt
+import pytest
+
+from integrations.mqtt import runtime_of
+from tests.integrations.mqtt.conftest import wait_state
+
+pytestmark = pytest.mark.services
+
+COUNT = 1000
+
+
+async def test_thousand_retained_configs_at_start(start_mqtt_hub, mosquitto_server, prefix):
+    async with aiomqtt.Client(mosquitto_server.host, mosquitto_server.port) as client:
+        for i in range(COUNT):
+            config = {"name": f"Storm {i}", "unique_id": f"storm_{i}", "state_topic": f"storm/{i}"}
+            await client.publish(f"{prefix}/sensor/storm_{i}/config", json.dumps(config), qos=1, retain=True)
+
+    worst = [0.0]
+    running = [True]
+
+    async def watch_loop() -> None:
+        # How late the loop runs a 10 ms timer: a blocked loop shows up here.
+        while running[0]:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            worst[0] = max(worst[0], time.monotonic() - before - 0.01)
+
+    watcher = asyncio.create_task(watch_loop())
+    try:
+        hub = (await start_mqtt_hub()).hub
+        await wait_state(hub, f"sensor.storm_{COUNT - 1}", timeout=60)
+        runtime = runtime_of(hub)
+        await runtime.discovery.wait_idle()
+        assert len(runtime.discovery.entities) == COUNT
+    finally:
+        running[0] = False
+        await watcher
+    assert worst[0] < 0.5, f"the event loop was blocked for {worst[0]:.2f} s"
+    await runtime.store.flush()
+    cached = await runtime.store.load()
+    assert len([topic for topic in cached if "/storm_" in topic]) == COUNT
