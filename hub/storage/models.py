@@ -241,3 +241,4 @@ __all__ = [
 from hub.storage import models_api  # noqa: E402,F401
 from hub.storage import models_frontend  # noqa: E402,F401
 from hub.storage import models_power  # noqa: E402,F401
+from hub.storage import models_energy  # noqa: E402,F401
