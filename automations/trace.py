@@ -130,6 +130,8 @@ class TraceStore:
         self._limits: dict[str, int] = {}
         self._dirty: set[str] = set()
         self._flush_scheduled = False
+        # Finished runs by (domain, outcome) since start, read by /metrics.
+        self.outcomes: dict[tuple[str, str], int] = {}
         if folder is not None:
             self._load()
 
@@ -156,6 +158,8 @@ class TraceStore:
     def finished(self, trace: Trace) -> None:
         """Prune by outcome and schedule the write."""
         key = f"{trace.domain}.{trace.item_id}"
+        outcome = (trace.domain, _outcome(trace) or "unknown")
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         items = self._items.get(key)
         if items is None:
             return

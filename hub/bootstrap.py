@@ -18,6 +18,9 @@ from hub.config import ConfigIssue, check_configuration, domain_of_key, load_con
 from hub.core.hub import Hub, HubConfig
 from hub.core.states import STATE_UNAVAILABLE, State
 from hub.exceptions import ConfigError, HubError, IntegrationError
+from hub.ops import logs as ops_logs
+from hub.ops import metrics as ops_metrics
+from hub.ops import routes as ops_routes
 from hub.registry.devices import DeviceRegistry
 from hub.registry.entities import EntityRegistry
 from hub.registry.restore import RestoreStateStore
@@ -86,14 +89,9 @@ def _hub_config(config_dir: Path, data_dir: Path, config: dict[str, Any]) -> Hub
     )
 
 
-def apply_logging(config: dict[str, Any]) -> None:
-    """Set log levels from the `logger:` section (default level and one per logger name)."""
-    section = config.get("logger") or {}
-    logging.getLogger().setLevel(section.get("default", "INFO"))
-    # Alembic announces every plugin it loads at INFO; only its warnings matter to a user.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    for name, level in (section.get("logs") or {}).items():
-        logging.getLogger(name).setLevel(level)
+def apply_logging(config: dict[str, Any], integrations: list[plugins.Integration] | None = None) -> None:
+    """Apply the `logger:` section: default level, one per logger or integration, text or JSON."""
+    ops_logs.configure(config.get("logger") or {}, ops_logs.module_names(integrations or []))
 
 
 def database_url(config: dict[str, Any], data_dir: Path) -> str:
@@ -175,12 +173,16 @@ async def start(
     data_dir.mkdir(parents=True, exist_ok=True)
     checked = checked or check_config(config_dir)
     config = checked.config
-    apply_logging(config)
+    apply_logging(config, checked.integrations)
     hub = Hub(_hub_config(config_dir, data_dir, config))
     hub.config.components = {i.domain for i in checked.integrations}
+    ops_metrics.attach(hub)
     engine = await open_storage(hub, database_url(config, data_dir))
     runtime = Runtime(hub, engine)
     try:
+        log_buffer, detach_log_buffer = ops_logs.install_buffer(asyncio.get_running_loop())
+        ops_routes.set_log_buffer(hub, log_buffer)
+        hub.on_stop(detach_log_buffer)
         restore = RestoreStateStore(hub.db)
         restored = await restore_states(hub, restore)
         hub.on_stop(lambda: save_states(hub, restore))

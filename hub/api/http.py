@@ -22,7 +22,7 @@ HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
 USER_KEY: web.RequestKey[Any] = web.RequestKey("hub_user", object)
 FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
 # Paths anyone may reach: the frontend, the login endpoints and webhooks authenticate themselves.
-PUBLIC_PREFIXES = ("/auth/", "/api/v1/auth/", "/api/webhook/", "/healthz")
+PUBLIC_PREFIXES = ("/auth/", "/api/v1/auth/", "/api/webhook/", "/healthz", "/readyz")
 # Sockets that take their token in a first message, since browsers cannot set headers on them.
 SELF_AUTHENTICATED = frozenset({"/api/websocket", "/api/v1/realtime"})
 
@@ -92,6 +92,10 @@ def build_app(hub: Hub, **kwargs: Any) -> web.Application:
     from hub.api.setup import setup_api  # noqa: PLC0415 - the API modules import this one
 
     setup_api(app)
+    from hub.ops.routes import add_ops_routes  # noqa: PLC0415 - it imports the API modules
+
+    # /metrics checks its own token: scrapers on loopback may need none.
+    add_ops_routes(app)
     from hub.api.frontend_files import add_frontend_routes  # noqa: PLC0415
 
     add_frontend_routes(app, FRONTEND_DIST, frontend_missing)

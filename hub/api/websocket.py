@@ -45,6 +45,17 @@ class Disconnect(Exception):
     """End the connection (auth failed, client gone)."""
 
 
+class WebSocketStats:
+    """Counters over every connection of one app, read by /metrics."""
+
+    __slots__ = ("clients", "dropped_messages", "slow_disconnects")
+
+    def __init__(self) -> None:
+        self.clients = 0
+        self.dropped_messages = 0
+        self.slow_disconnects = 0
+
+
 class WebSocketConnection:
     """One authenticated client: its user, subscriptions and send queue."""
 
@@ -60,6 +71,7 @@ class WebSocketConnection:
         self.supported_features: dict[str, Any] = {}
         self.last_id = 0
         self.remote = request.remote or "?"
+        self.stats: WebSocketStats = request.app[STATS_KEY]
         self._ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME_BYTES)
         self._sender = SendQueue(self._ws, self.cancel)
         # The hot path: bus callbacks call this directly.
@@ -95,6 +107,8 @@ class WebSocketConnection:
             self.remote, getattr(self.user, "name", "not authenticated"), reason,
         )
         self._closing = True
+        self.stats.slow_disconnects += 1
+        self.stats.dropped_messages += len(self._sender)
         self._sender.close()
         self._spawn(self._ws.close())
 
@@ -105,6 +119,7 @@ class WebSocketConnection:
         ws = self._ws
         await ws.prepare(self.request)
         writer = self._loop.create_task(self._sender.run(), name="websocket writer")
+        self.stats.clients += 1
         try:
             self.send_raw(b'{"type":"auth_required","ha_version":"%b"}' % HA_VERSION.encode())
             await self._authenticate()
@@ -114,6 +129,7 @@ class WebSocketConnection:
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
+            self.stats.clients -= 1
             self._closing = True
             for unsubscribe in self.subscriptions.values():
                 unsubscribe()
@@ -246,6 +262,7 @@ class WebSocketConnection:
         self._sender.coalesce = enabled
 
 
+STATS_KEY: web.AppKey[WebSocketStats] = web.AppKey("ws_stats", WebSocketStats)
 COMMANDS_KEY: web.AppKey[CommandRegistry] = web.AppKey("ws_commands", CommandRegistry)
 EVENT_CACHE_KEY: web.AppKey[messages.EncodedEventCache] = web.AppKey(
     "ws_event_cache", messages.EncodedEventCache
@@ -279,6 +296,7 @@ def setup_websocket(app: web.Application) -> None:
         await collect_commands(app[HUB_KEY], registry)
 
     app[COMMANDS_KEY] = registry
+    app[STATS_KEY] = WebSocketStats()
     app[EVENT_CACHE_KEY] = messages.EncodedEventCache()
     app.on_startup.append(collect)
     app.router.add_get("/api/websocket", websocket_view)

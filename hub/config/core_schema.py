@@ -163,6 +163,9 @@ HTTP_SCHEMA = vol.Schema(
             vol.Optional("trusted_proxies", default=[]): vol.All(ensure_list, [ip_network]),
             vol.Optional("ssl_certificate"): string,
             vol.Optional("ssl_key"): string,
+            # /metrics: a scraper's token, and whether loopback scrapers need none.
+            vol.Optional("metrics_token"): string,
+            vol.Optional("metrics_allow_loopback", default=True): bool,
         },
     )
 )
@@ -183,6 +186,7 @@ LOGGER_SCHEMA = vol.Schema(
         {
             vol.Optional("default", default="INFO"): log_level,
             vol.Optional("logs", default={}): vol.All(empty_to_dict, {string: log_level}),
+            vol.Optional("format", default="text"): vol.In(("text", "json")),
         },
     )
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -81,6 +82,9 @@ class ServiceRegistry:
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
         self._services: dict[str, dict[str, Service]] = {}
+        # Told (domain, service, seconds, failed) after each call when set; metrics use it,
+        # so the core counts nothing itself and imports no metrics library.
+        self.call_observer: Callable[[str, str, float, bool], None] | None = None
 
     def register(
         self,
@@ -218,6 +222,20 @@ class ServiceRegistry:
         return None
 
     async def _run(self, service: Service, call: ServiceCall) -> ServiceResponse:
+        observer = self.call_observer
+        if observer is None:
+            return await self._invoke(service, call)
+        began = time.perf_counter()
+        failed = True
+        try:
+            response = await self._invoke(service, call)
+            failed = False
+            return response
+        finally:
+            observer(call.domain, call.service, time.perf_counter() - began, failed)
+
+    @staticmethod
+    async def _invoke(service: Service, call: ServiceCall) -> ServiceResponse:
         result: Any = service.handler(call)
         if service.is_coroutine or inspect.isawaitable(result):
             result = await result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -77,6 +78,9 @@ class Recorder:
         self.last_error: str | None = None
         self.plan: Any = None  # the RetentionPlan: which tier answers which range
         self.written_points = 0
+        # Successful backend writes and the seconds they took, for /metrics.
+        self.write_count = 0
+        self.write_seconds = 0.0
         # Called with each batch the backend stored (the downsampler marks late data with it).
         self.stored_listeners: list[Callable[[Batch], None]] = []
         self._keep = keep
@@ -219,6 +223,7 @@ class Recorder:
                     break
                 payload, points, key = item
                 batch = self._recent.pop(key, None) or Batch.from_bytes(payload)
+                began = time.perf_counter()
                 try:
                     await asyncio.wait_for(self.backend.write(batch), self.write_timeout)
                 except Exception as err:  # noqa: BLE001 - every failure means: keep it spooled, retry
@@ -235,6 +240,8 @@ class Recorder:
                     delay = min(delay * 2, self.retry_max)
                     continue
                 delay, attempts = 0.1, 0
+                self.write_count += 1
+                self.write_seconds += time.perf_counter() - began
                 await self._io_call(self.spool.pop)
                 self._stored(batch, points)
 
@@ -291,6 +298,11 @@ class Recorder:
             sensor.write_state()
 
     # -- public API
+
+    @property
+    def queue_depth(self) -> int:
+        """Return the state changes waiting for the next flush into the spool."""
+        return len(self._pending)
 
     async def flush(self, timeout: float = 10.0) -> None:
         """Write everything recorded so far to the backend (waits up to timeout seconds)."""

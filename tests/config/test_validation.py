@@ -229,9 +229,10 @@ def test_core_defaults() -> None:
         "server_port": 8123,
         "cors_allowed_origins": [],
         "trusted_proxies": [],
+        "metrics_allow_loopback": True,
     }
     assert CORE_SCHEMAS["storage"](None) == {}
-    assert CORE_SCHEMAS["logger"](None) == {"default": "INFO", "logs": {}}
+    assert CORE_SCHEMAS["logger"](None) == {"default": "INFO", "logs": {}, "format": "text"}
 
 
 def test_core_values_accepted() -> None:
@@ -259,6 +260,7 @@ def test_core_values_accepted() -> None:
     assert CORE_SCHEMAS["logger"]({"default": "warning", "logs": {"hub.core": "debug"}}) == {
         "default": "WARNING",
         "logs": {"hub.core": "DEBUG"},
+        "format": "text",
     }
 
 

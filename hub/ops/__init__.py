@@ -1,0 +1,1 @@
+"""Operations: metrics, health probes, structured logs, backup and restore."""

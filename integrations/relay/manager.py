@@ -1,0 +1,111 @@
+"""Which MQTT switches are relays under command control, and their controllers."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from hub.core.bus import Event, callback
+from hub.templating import get_clock
+from integrations.relay.controller import RelayController, RelaySettings
+from integrations.relay.store import CommandStore
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+_LOGGER = logging.getLogger(__name__)
+FIRMWARE_MANUFACTURER = "powerhub"  # what our node firmware announces in its device block
+_SETTING_KEYS = ("timeout", "queue_ttl", "min_on_time", "min_off_time", "max_toggles_per_minute")
+_MANAGERS: weakref.WeakKeyDictionary[Hub, RelayManager] = weakref.WeakKeyDictionary()
+
+
+def manager_of(hub: Hub) -> RelayManager | None:
+    """Return the hub's relay manager (None when the relay integration is not set up)."""
+    return _MANAGERS.get(hub)
+
+
+class RelayManager:
+    """Adopt matching MQTT switches as they are discovered; find controllers by entity or device."""
+
+    def __init__(self, hub: Hub, config: dict[str, Any], store: CommandStore) -> None:
+        self.hub = hub
+        self.clock = get_clock(hub)
+        self.store = store
+        self.firmware_relays: bool = config["firmware_relays"]
+        self.defaults = RelaySettings(**{key: config[key] for key in _SETTING_KEYS})
+        self.by_entity_id = {s["entity_id"]: s for s in config["switches"] if "entity_id" in s}
+        self.by_unique_id = {s["unique_id"]: s for s in config["switches"] if "unique_id" in s}
+        self.controllers: dict[str, RelayController] = {}
+        self._undo: list[Any] = []
+        _MANAGERS[hub] = self
+
+    def start(self) -> None:
+        """Adopt the switches that exist now and every one discovered later."""
+        self._undo.append(self.hub.bus.listen("state_changed", self._appeared, _switch_added_or_removed))
+        for entity in self.hub.entities.for_domain("switch"):
+            self.consider(entity)
+
+    def stop(self) -> None:
+        """Release every switch."""
+        for undo in self._undo:
+            undo()
+        self._undo.clear()
+        for controller in list(self.controllers.values()):
+            controller.detach("the hub is stopping")
+        self.controllers.clear()
+        _MANAGERS.pop(self.hub, None)
+
+    def consider(self, entity: Any) -> RelayController | None:
+        """Adopt an entity when it is a relay this configuration covers; return its controller."""
+        from integrations.mqtt.controls import MqttSwitch
+
+        entity_id = entity.entity_id
+        if entity_id is None or entity_id in self.controllers or not isinstance(entity, MqttSwitch):
+            return self.controllers.get(entity_id) if entity_id else None
+        own = self.by_entity_id.get(entity_id) or self.by_unique_id.get(entity.unique_id or "")
+        from_firmware = self.firmware_relays and (entity.device_info or {}).get("manufacturer") == FIRMWARE_MANUFACTURER
+        if own is None and not from_firmware:
+            return None
+        if entity.optimistic or not entity.config.get("state_topic"):
+            _LOGGER.warning("%s has no state topic: the relay integration needs the device's state echo", entity_id)
+            return None
+        settings = replace(self.defaults, **{k: v for k, v in (own or {}).items() if k in _SETTING_KEYS})
+        controller = RelayController(self, entity, settings)
+        controller.attach()
+        self.controllers[entity_id] = controller
+        _LOGGER.debug("Relay %s under command control (%s)", entity_id, settings)
+        return controller
+
+    def get(self, entity_id: str) -> RelayController | None:
+        """Return the controller of a switch."""
+        return self.controllers.get(entity_id)
+
+    def for_device(self, device_id: str) -> list[RelayController]:
+        """Return a device's relays, by name."""
+        found = [c for c in self.controllers.values() if c.entity.device_id == device_id]
+        return sorted(found, key=lambda c: c.name)
+
+    def deliver_all(self) -> None:
+        """Send every queued command whose device is reachable (after the broker came back)."""
+        for controller in self.controllers.values():
+            controller.deliver_queue()
+
+    @callback
+    def _appeared(self, event: Event) -> None:
+        entity_id = event.data["entity_id"]
+        if event.data["new_state"] is None:
+            controller = self.controllers.pop(entity_id, None)
+            if controller is not None:
+                controller.detach()
+            return
+        entity = self.hub.entities.get(entity_id)
+        if entity is not None:
+            self.consider(entity)
+
+
+@callback
+def _switch_added_or_removed(event: Event) -> bool:
+    data = event.data
+    return (data["old_state"] is None or data["new_state"] is None) and data["entity_id"].startswith("switch.")
