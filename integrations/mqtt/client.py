@@ -188,10 +188,13 @@ class MqttClient:
         """
         before = self.subscriptions.qos_of(topic_filter)
         remove = self.subscriptions.add(topic_filter, handler, qos)
-        if before is None or qos > before:
-            self._pending_unsubscribe.discard(topic_filter)
-            self._pending_subscribe[topic_filter] = max(qos, before or 0)
-            self._schedule_flush()
+        # Subscribe again even when the filter is already subscribed: the broker then resends
+        # the retained message, which the new handler has not seen (an availability topic
+        # shared by all of a device's entities). Home Assistant re-subscribes the same way;
+        # the handlers that already saw it get an identical message, which changes nothing.
+        self._pending_unsubscribe.discard(topic_filter)
+        self._pending_subscribe[topic_filter] = max(qos, before or 0, self._pending_subscribe.get(topic_filter, 0))
+        self._schedule_flush()
 
         def unsubscribe() -> None:
             if remove():

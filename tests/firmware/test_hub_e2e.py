@@ -124,7 +124,6 @@ def numeric(hub: Any, entity_id: str) -> float | None:
 # subscribes to a topic another entity already subscribed (every entity of a node shares
 # devices/<node_id>/status), so the later entities never get the retained "online" and stay
 # unavailable. Home Assistant re-subscribes so the broker resends retained messages.
-@pytest.mark.xfail(reason="integrations/mqtt: entities sharing an availability topic miss its retained 'online'", strict=False)
 async def test_nodes_are_discovered_report_telemetry_and_obey_relays(start: Callable[..., Any]) -> None:
     setup = await start()
     hub, slug = setup.hub, setup.slug
