@@ -57,7 +57,34 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", help="revoke a token by its id (from `hub token list`)")
     _add_location_options(revoke)
     revoke.add_argument("token_id")
+
+    backup = commands.add_parser("backup", help="write one archive with the configuration, the database and optionally history")
+    _add_location_options(backup)
+    backup.add_argument("--out", type=Path, default=None, help="archive to write (default: ./hub-backup-<UTC time>.tar.gz)")
+    backup.add_argument("--history", action="store_true", help="also archive the recorder's history")
+    backup.add_argument("--since", type=_timestamp, default=None, help="history from (ISO 8601 date/time or epoch seconds)")
+    backup.add_argument("--until", type=_timestamp, default=None, help="history until (ISO 8601 date/time or epoch seconds)")
+    backup.add_argument("--include-secrets", action="store_true", help="include secrets.yaml (left out by default)")
+
+    restore = commands.add_parser("restore", help="restore an archive into an empty data directory")
+    restore.add_argument("archive", type=Path)
+    _add_location_options(restore)
     return parser
+
+
+def _timestamp(value: str) -> float:
+    """Return epoch seconds from epoch seconds or an ISO 8601 date/time (UTC when naive)."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ISO 8601 (2026-01-31 or 2026-01-31T12:00) or epoch seconds, got {value!r}") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_config(args)
         if args.command == "user":
             return asyncio.run(_user_add(args))
+        if args.command == "backup":
+            return asyncio.run(_backup(args))
+        if args.command == "restore":
+            return asyncio.run(_restore(args))
         if args.command == "token":
             handlers = {"create": _token_create, "list": _token_list, "revoke": _token_revoke}
             return asyncio.run(handlers[args.token_command](args))
@@ -204,6 +235,44 @@ async def _token_create(args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     print(token)
+    return 0
+
+
+async def _backup(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from hub.bootstrap import database_url  # noqa: PLC0415
+    from hub.config import load_configuration  # noqa: PLC0415
+    from hub.ops.backup import BackupRequest, create_backup  # noqa: PLC0415
+
+    config_dir = args.config.resolve()
+    config = load_configuration(config_dir)
+    data_dir = (args.data or config_dir / ".storage").resolve()
+    out = args.out or Path(f"hub-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar.gz")
+    request = BackupRequest(config_dir, data_dir, out.resolve(), args.history, args.since, args.until, args.include_secrets)
+    manifest = await create_backup(request, config, database_url(config, data_dir))
+    size = out.stat().st_size
+    history = f", history: {manifest.history['points']} points" if manifest.history else ""
+    print(f"Wrote {out} ({size / 1e6:.1f} MB, {len(manifest.files)} files, {manifest.database['kind']} database{history}).")
+    if not manifest.secrets_included and (config_dir / "secrets.yaml").exists():
+        print("secrets.yaml was left out; keep a copy of it somewhere safe (or use --include-secrets).")
+    return 0
+
+
+async def _restore(args: argparse.Namespace) -> int:
+    from hub.bootstrap import database_url  # noqa: PLC0415
+    from hub.config import load_configuration  # noqa: PLC0415
+    from hub.ops.restore import restore_backup  # noqa: PLC0415
+
+    config_dir = args.config.resolve()
+    data_dir = (args.data or config_dir / ".storage").resolve()
+    report = await restore_backup(args.archive, config_dir, data_dir, load_configuration, database_url)
+    made = report.manifest
+    print(f"Restored the backup of {made.created_at} (hub {made.hub_version}) into {config_dir} and {data_dir}.")
+    if report.kept_files:
+        print(f"Kept files already in {config_dir}: {', '.join(report.kept_files)}")
+    if made.history is not None:
+        print(f"History: {report.history_points} points written.")
     return 0
 
 
