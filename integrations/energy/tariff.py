@@ -1,0 +1,129 @@
+"""Tariffs: flat or time-of-use prices per kWh, each valid between dates, in the hub's time zone.
+
+Pure code (no hub): a Tariff prices energy used over an interval. Prices follow local wall
+time, so 07:00 is 07:00 on either side of a DST change, and the day a clock changes is 23 or 25
+hours long. A period's dates are local days: `valid_from` inclusive, `valid_to` inclusive; a
+period without `valid_to` lasts until the next period starts. Energy used where no period
+applies costs nothing (price None).
+
+Time-of-use rules apply on their weekdays from `from` up to `to` (wall time; `to` at or before
+`from` wraps past midnight: 22:00-06:00 covers 22:00-24:00 and 00:00-06:00 of the listed days);
+the first matching rule wins, and the period's `price` covers the hours no rule does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+Segment = tuple[float, float, float | None]  # (start, end, price per kWh)
+_MIDNIGHT = time(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A time-of-use price on some weekdays (0 = Monday) between two wall times."""
+
+    days: frozenset[int]
+    start: time
+    end: time  # time(0) as end means 24:00
+    price: float
+
+    def covers(self, weekday: int, at: time) -> bool:
+        """Return whether the rule prices wall time `at` on weekday."""
+        if weekday not in self.days:
+            return False
+        if self.end == _MIDNIGHT or self.end <= self.start:
+            # Runs to midnight, or wraps: the part after `start`, plus (wrapping) the part before `end`.
+            return at >= self.start or (self.end != _MIDNIGHT and at < self.end)
+        return self.start <= at < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class TariffPeriod:
+    """The prices that apply from valid_from to valid_to (local dates, both inclusive)."""
+
+    valid_from: date
+    valid_to: date | None
+    price: float | None
+    rules: tuple[Rule, ...] = ()
+
+    def price_at(self, weekday: int, at: time) -> float | None:
+        """Return the price at a wall time of a weekday."""
+        for rule in self.rules:
+            if rule.covers(weekday, at):
+                return rule.price
+        return self.price
+
+    def cuts(self) -> list[time]:
+        """Return the wall times at which the price may change during a day."""
+        return sorted({_MIDNIGHT, *(r.start for r in self.rules), *(r.end for r in self.rules)})
+
+
+class Tariff:
+    """A named tariff: its periods in date order, priced in one time zone."""
+
+    def __init__(self, name: str, periods: Iterable[TariffPeriod], zone: tzinfo) -> None:
+        self.name = name
+        self.periods = sorted(periods, key=lambda p: p.valid_from)
+        self.zone = zone
+        for before, after in zip(self.periods, self.periods[1:], strict=False):
+            if before.valid_to is not None and before.valid_to >= after.valid_from:
+                message = f"tariff {name}: the period from {before.valid_from} overlaps the one from {after.valid_from}"
+                raise ValueError(message)
+
+    def period_on(self, day: date) -> TariffPeriod | None:
+        """Return the period in force on a local date."""
+        found = None
+        for period in self.periods:
+            if period.valid_from > day:
+                break
+            found = period
+        if found is None or (found.valid_to is not None and day > found.valid_to):
+            return None
+        return found
+
+    def price_at(self, ts: float) -> float | None:
+        """Return the price per kWh at a Unix timestamp."""
+        local = datetime.fromtimestamp(ts, self.zone)
+        period = self.period_on(local.date())
+        return None if period is None else period.price_at(local.weekday(), local.time())
+
+    def _local(self, day: date, at: time) -> float:
+        return datetime.combine(day, at, self.zone).timestamp()
+
+    def segments(self, start: float, end: float) -> list[Segment]:
+        """Split [start, end) at every price change: [(seg_start, seg_end, price)], merged where equal."""
+        out: list[Segment] = []
+        if end <= start:
+            return out
+        day = datetime.fromtimestamp(start, self.zone).date()
+        while self._local(day, _MIDNIGHT) < end:
+            period = self.period_on(day)
+            cuts = period.cuts() if period is not None else [_MIDNIGHT]
+            bounds = [self._local(day, t) for t in cuts] + [self._local(day + timedelta(days=1), _MIDNIGHT)]
+            for index, at in enumerate(cuts):
+                seg_start, seg_end = max(bounds[index], start), min(bounds[index + 1], end)
+                if seg_end <= seg_start:
+                    continue
+                price = None if period is None else period.price_at(day.weekday(), at)
+                if out and out[-1][2] == price and out[-1][1] == seg_start:
+                    out[-1] = (out[-1][0], seg_end, price)
+                else:
+                    out.append((seg_start, seg_end, price))
+            day += timedelta(days=1)
+        return out
+
+    def cost(self, kwh: float, start: float, end: float) -> float:
+        """Return the cost of kwh used evenly over [start, end), split at price changes by time.
+
+        An instant (start == end) is priced at that instant.
+        """
+        if kwh == 0:
+            return 0.0
+        if end <= start:
+            price = self.price_at(end)
+            return kwh * price if price is not None else 0.0
+        span = end - start
+        return sum(kwh * (b - a) / span * p for a, b, p in self.segments(start, end) if p is not None)
