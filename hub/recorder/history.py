@@ -14,7 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.recorder.backends.base import TIER_SECONDS, HistoryBackend, Sample, TierRow
-from hub.recorder.tiers import RetentionPlan
+from hub.recorder.compressed import format_value
+from hub.recorder.tiers import RetentionPlan, covered_mean
 
 PERIODS = ("5minute", "hour", "day", "week", "month")
 STAT_TYPES = ("change", "last_reset", "max", "mean", "min", "state", "sum")
@@ -35,9 +36,7 @@ def state_text(sample: Sample) -> str:
     value = sample.value
     if value is None:
         return sample.state or ""
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
+    return format_value(value)
 
 
 def _tier_samples(rows: Iterable[TierRow]) -> list[Sample]:
@@ -127,23 +126,6 @@ async def history_during_period(
     return out
 
 
-def compressed(history: dict[str, list[HistoryState]], *, minimal_response: bool) -> dict[str, list[dict[str, Any]]]:
-    """Return history in the WebSocket's compressed shape ({"s", "a", "lu"[, "lc"]})."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for entity_id, entries in history.items():
-        rows: list[dict[str, Any]] = []
-        for i, entry in enumerate(entries):
-            if minimal_response and 0 < i:
-                rows.append({"s": entry.state, "lu": entry.last_changed})
-                continue
-            row: dict[str, Any] = {"s": entry.state, "a": entry.attributes or {}, "lu": entry.ts}
-            if entry.last_changed != entry.ts:
-                row["lc"] = entry.last_changed
-            rows.append(row)
-        out[entity_id] = rows
-    return out
-
-
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
@@ -194,6 +176,20 @@ def _period_start(ts: float, period: str, zone: ZoneInfo) -> tuple[float, float]
     return begin.timestamp(), end.timestamp()
 
 
+async def _sum_bases(
+    backend: HistoryBackend, statistic_ids: Sequence[str], tier: str, start: float
+) -> dict[str, float]:
+    """Return each statistic's total usage before start, so that `sum` is absolute."""
+    if tier == "hour":
+        return await backend.hour_totals_before(statistic_ids, start)
+    hour = start // 3600 * 3600
+    bases = await backend.hour_totals_before(statistic_ids, hour)
+    if hour < start:
+        for statistic_id, rows in (await backend.read_tier(tier, statistic_ids, hour, start)).items():
+            bases[statistic_id] = bases.get(statistic_id, 0.0) + sum(r.delta for r in rows)
+    return bases
+
+
 async def statistics_during_period(
     backend: HistoryBackend,
     statistic_ids: Sequence[str],
@@ -205,8 +201,10 @@ async def statistics_during_period(
 ) -> dict[str, list[dict[str, Any]]]:
     """Return statistics in Home Assistant's shape: {id: [{start, end, mean, ...}]}, ms times.
 
-    5-minute periods read the 5-minute tier; the rest read the hour tier. `sum` accumulates
-    `change` (the counter's usage, resets counted as new usage) from the first period returned.
+    5-minute periods read the 5-minute tier; the rest read the hour tier. `sum` is absolute as
+    in Home Assistant: the usage (`change`, a meter reset counted as new usage, never as a
+    decrease) since the entity's first recorded point up to the end of each period. Day, week
+    and month means are weighted by the time each hour covers.
     """
     if period not in PERIODS:
         message = f"Invalid period {period!r}: expected one of {', '.join(PERIODS)}"
@@ -215,27 +213,36 @@ async def statistics_during_period(
     width = TIER_SECONDS[tier]
     zone = ZoneInfo(time_zone)
     wanted = set(types)
-    rows = await backend.read_tier(tier, statistic_ids, start // width * width, end)
+    first = start // width * width
+    if period in ("5minute", "hour"):
+        # The tier's buckets are the periods: plain tuples straight to items.
+        values = await backend.read_tier_values(tier, statistic_ids, first, end)
+        bases = await _sum_bases(backend, list(values), tier, first) if "sum" in wanted and values else {}
+        return {
+            statistic_id: _bucket_items(found, width, wanted, bases.get(statistic_id, 0.0))
+            for statistic_id, found in values.items()
+        }
+    rows = await backend.read_tier(tier, statistic_ids, first, end)
+    bases = await _sum_bases(backend, list(rows), tier, first) if "sum" in wanted and rows else {}
     out: dict[str, list[dict[str, Any]]] = {}
     for statistic_id, tier_rows in rows.items():
         groups: list[tuple[float, float, list[TierRow]]] = []
-        if period in ("5minute", "hour"):
-            # The tier's buckets are the periods: no calendar arithmetic per row.
-            groups = [(row.start, row.start + width, [row]) for row in tier_rows]
-        for row in tier_rows if not groups else ():
-            begin, finish = _period_start(row.start, period, zone)
-            if groups and groups[-1][0] == begin:
+        for row in tier_rows:
+            if groups and row.start < groups[-1][1]:
                 groups[-1][2].append(row)
             else:
+                begin, finish = _period_start(row.start, period, zone)
                 groups.append((begin, finish, [row]))
-        total = 0.0
+        total = bases.get(statistic_id, 0.0)
+        held: float | None = None
+        since = 0.0
         result = []
         for begin, finish, members in groups:
             change = sum(r.delta for r in members)
             total += change
             item: dict[str, Any] = {"start": begin * 1000, "end": finish * 1000}
             if "mean" in wanted:
-                item["mean"] = sum(r.mean for r in members) / len(members)
+                item["mean"] = covered_mean(members, width, begin, held, since)
             if "min" in wanted:
                 item["min"] = min(r.min for r in members)
             if "max" in wanted:
@@ -248,6 +255,49 @@ async def statistics_during_period(
                 item["sum"] = total
             if "change" in wanted:
                 item["change"] = change
+            held, since = members[-1].last, members[-1].start + width
             result.append(item)
         out[statistic_id] = result
     return out
+
+
+def _bucket_items(
+    rows: list[tuple[float, float, float, float, float, float]], width: float, wanted: set[str], total: float
+) -> list[dict[str, Any]]:
+    """Return one item per tier bucket from (start, mean, min, max, last, delta) tuples."""
+    if wanted.issuperset(STAT_TYPES):
+        # What the energy and statistics charts ask for: one dict display per row.
+        out = []
+        append = out.append
+        for begin, mean, low, high, last, delta in rows:
+            total += delta
+            append(
+                {
+                    "start": begin * 1000,
+                    "end": (begin + width) * 1000,
+                    "mean": mean,
+                    "min": low,
+                    "max": high,
+                    "last_reset": None,
+                    "state": last,
+                    "sum": total,
+                    "change": delta,
+                }
+            )
+        return out
+    fields = {"mean": 1, "min": 2, "max": 3, "state": 4, "change": 5}
+    picks = [(key, index) for key, index in fields.items() if key in wanted]
+    with_sum, with_reset = "sum" in wanted, "last_reset" in wanted
+    items = []
+    for row in rows:
+        begin = row[0]
+        item: dict[str, Any] = {"start": begin * 1000, "end": (begin + width) * 1000}
+        for key, index in picks:
+            item[key] = row[index]
+        if with_reset:
+            item["last_reset"] = None
+        if with_sum:
+            total += row[5]
+            item["sum"] = total
+        items.append(item)
+    return items

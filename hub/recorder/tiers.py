@@ -89,17 +89,41 @@ def aggregate(entity_id: str, samples: Iterable[Sample], previous: float | None,
     return rows
 
 
-def combine(entity_id: str, rows: list[TierRow], width: float) -> list[TierRow]:
-    """Aggregate finer tier rows (oldest first) into buckets of width seconds."""
+def covered_mean(group: list[TierRow], fine: float, begin: float, held: float | None, since: float) -> float:
+    """Return the mean of rows fine seconds wide from begin on, each weighted by the time it covers.
+
+    A gap between rows (buckets without points) is covered by the value in force: `held`, the
+    last value of the row before it, which ended at `since` (held None: no row before).
+    """
+    area = covered = 0.0
+    cursor = max(since, begin) if held is not None else None
+    for row in group:
+        if cursor is not None and row.start > cursor:
+            area += held * (row.start - cursor)  # type: ignore[operator]
+            covered += row.start - cursor
+        area += row.mean * fine
+        covered += fine
+        held, cursor = row.last, row.start + fine
+    return area / covered
+
+
+def combine(entity_id: str, rows: list[TierRow], width: float, fine: float = TIER_SECONDS["five_minute"]) -> list[TierRow]:
+    """Aggregate finer tier rows (oldest first, fine seconds wide) into buckets of width seconds.
+
+    The mean is weighted by time: a fine bucket without points counts with the value in force.
+    """
     out: list[TierRow] = []
     group: list[TierRow] = []
+    held: float | None = None
+    since = 0.0
 
     def close() -> None:
+        begin = _floor(group[0].start, width)
         out.append(
             TierRow(
                 entity_id,
-                _floor(group[0].start, width),
-                sum(r.mean for r in group) / len(group),
+                begin,
+                covered_mean(group, fine, begin, held, since),
                 min(r.min for r in group),
                 max(r.max for r in group),
                 group[-1].last,
@@ -111,6 +135,7 @@ def combine(entity_id: str, rows: list[TierRow], width: float) -> list[TierRow]:
     for row in rows:
         if group and _floor(row.start, width) != _floor(group[0].start, width):
             close()
+            held, since = group[-1].last, group[-1].start + fine
             group = []
         group.append(row)
     if group:

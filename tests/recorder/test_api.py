@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from hub.api import ws_messages as messages
 from hub.api.ws_commands import collect_commands
 from hub.recorder import get_recorder
 from hub.recorder.backends.sqlite import SQLiteBackend
@@ -32,7 +33,8 @@ class FakeConnection:
         self.sent: list[tuple[str, int, Any]] = []
 
     def send_result(self, msg_id: int, result: Any = None) -> None:
-        self.sent.append(("result", msg_id, result))
+        # Encoded and decoded as the socket would: results may be pre-encoded JSON fragments.
+        self.sent.append(("result", msg_id, messages.loads(messages.dumps(result))))
 
     def send_error(self, msg_id: int, code: str, message: str) -> None:
         self.sent.append(("error", msg_id, (code, message)))

@@ -42,6 +42,8 @@ SCHEMA = [
         "PRIMARY KEY (entity, start)) WITHOUT ROWID"
         for tier in TIERS
     ),
+    # The summed delta of purged hours per entity: statistics' sum stays absolute after a purge.
+    "CREATE TABLE IF NOT EXISTS hour_offsets (entity INTEGER PRIMARY KEY, total REAL NOT NULL)",
 ]
 
 
@@ -186,6 +188,12 @@ class SQLiteBackend(HistoryBackend):
             if ids:
                 where += f" AND entity NOT IN ({','.join('?' * len(ids))})"
                 args += ids
+        if tier == "hour":
+            conn.execute(
+                f"INSERT INTO hour_offsets SELECT entity, SUM(delta) FROM hour WHERE {where} GROUP BY entity "
+                "ON CONFLICT (entity) DO UPDATE SET total = total + excluded.total",
+                args,
+            )
         conn.execute(f"DELETE FROM {table} WHERE {where}", args)
         if tier == "raw":
             # Keep the attributes in force at the cutoff: later points still refer to them.
@@ -235,6 +243,78 @@ class SQLiteBackend(HistoryBackend):
         for entity, ts, value, state in conn.execute(sql, [start, end, *ids]):
             out.setdefault(entity, []).append(Sample(ts, value, state))
         return {self._names[k]: v for k, v in out.items()}
+
+    async def read_points(
+        self, entity_ids: Iterable[str], start: float, end: float, *, include_start: bool = False
+    ) -> dict[str, list[tuple[float, float | str | None]]]:
+        """Return plain (ts, value or state) pairs per entity: one primary-key range scan each."""
+        return await self._run(self._reader, self._read_points, list(entity_ids), start, end, include_start)
+
+    def _read_points(
+        self, entity_ids: list[str], start: float, end: float, include_start: bool
+    ) -> dict[str, list[tuple[float, float | str | None]]]:
+        conn = self._rconn
+        assert conn is not None
+        self._refresh_names(conn)
+        out: dict[str, list[tuple[float, float | str | None]]] = {}
+        for entity_id in entity_ids:
+            entity = self._ids.get(entity_id)
+            if entity is None:
+                continue
+            # A point holds a value or a state, never both: two columns make the fetch cheaper.
+            rows = conn.execute(
+                "SELECT ts, COALESCE(value, state) FROM raw WHERE entity = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                (entity, start, end),
+            ).fetchall()
+            if include_start:
+                before = conn.execute(
+                    "SELECT ts, COALESCE(value, state) FROM raw WHERE entity = ? AND ts < ? ORDER BY ts DESC LIMIT 1",
+                    (entity, start),
+                ).fetchall()
+                rows = before + rows if before else rows
+            if rows:
+                out[entity_id] = rows
+        return out
+
+    async def read_tier_values(
+        self, tier: str, entity_ids: Iterable[str], start: float, end: float
+    ) -> dict[str, list[tuple[float, float, float, float, float, float]]]:
+        """Return plain (start, mean, min, max, last, delta) tuples per entity."""
+        return await self._run(self._reader, self._read_tier_values, tier, list(entity_ids), start, end)
+
+    def _read_tier_values(
+        self, tier: str, entity_ids: list[str], start: float, end: float
+    ) -> dict[str, list[tuple[float, float, float, float, float, float]]]:
+        conn = self._rconn
+        assert conn is not None and tier in TIERS
+        self._refresh_names(conn)
+        sql = f"SELECT start, mean, min, max, last, delta FROM {tier} WHERE entity = ? AND start >= ? AND start < ? ORDER BY start"
+        out = {}
+        for entity_id in entity_ids:
+            entity = self._ids.get(entity_id)
+            if entity is not None and (rows := conn.execute(sql, (entity, start, end)).fetchall()):
+                out[entity_id] = rows
+        return out
+
+    async def hour_totals_before(self, entity_ids: Iterable[str], before: float) -> dict[str, float]:
+        """Return summed hour deltas before a time, purged hours included."""
+        return await self._run(self._reader, self._hour_totals_before, list(entity_ids), before)
+
+    def _hour_totals_before(self, entity_ids: list[str], before: float) -> dict[str, float]:
+        conn = self._rconn
+        assert conn is not None
+        self._refresh_names(conn)
+        out: dict[str, float] = {}
+        for entity_id in entity_ids:
+            entity = self._ids.get(entity_id)
+            if entity is None:
+                continue
+            (kept,) = conn.execute(
+                "SELECT TOTAL(delta) FROM hour WHERE entity = ? AND start < ?", (entity, before)
+            ).fetchone()
+            purged = conn.execute("SELECT total FROM hour_offsets WHERE entity = ?", (entity,)).fetchone()
+            out[entity_id] = kept + (purged[0] if purged else 0.0)
+        return out
 
     def _refresh_names(self, conn: sqlite3.Connection) -> None:
         # The writer thread fills the maps; the reader only fills gaps (e.g. a fresh process).
