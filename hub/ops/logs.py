@@ -15,6 +15,7 @@ import asyncio
 import logging
 import threading
 import traceback
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ HA_COMPONENTS = "homeassistant.components."
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})))
 LogRecordDict = dict[str, Any]
+_TEXT_FORMATTERS: weakref.WeakKeyDictionary[logging.Handler, logging.Formatter | None] = weakref.WeakKeyDictionary()
 
 
 class JsonFormatter(logging.Formatter):
@@ -72,11 +74,13 @@ def configure(section: Mapping[str, Any], modules: Mapping[str, str] | None = No
     for handler in logging.getLogger().handlers:
         if isinstance(handler, LogBuffer):
             continue
-        # Text is what the command line set up: only undo our own JSON, leave others' formats be.
+        # Text is whatever the handler had (the command line's format): JSON is switched on and
+        # off over it, giving each handler its own formatter back.
         if as_json and not isinstance(handler.formatter, JsonFormatter):
+            _TEXT_FORMATTERS[handler] = handler.formatter
             handler.setFormatter(JsonFormatter())
         elif not as_json and isinstance(handler.formatter, JsonFormatter):
-            handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+            handler.setFormatter(_TEXT_FORMATTERS.pop(handler, None) or logging.Formatter(TEXT_FORMAT))
 
 
 class LogBuffer(logging.Handler):
