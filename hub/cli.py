@@ -58,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location_options(revoke)
     revoke.add_argument("token_id")
 
+    apikey = commands.add_parser("apikey", help="manage device API keys (POST /api/v1/telemetry)").add_subparsers(dest="apikey_command", required=True)
+    key_create = apikey.add_parser("create", help="create a device API key and print it (shown only once)")
+    _add_location_options(key_create)
+    key_create.add_argument("name", help="what the key is for, e.g. the device's name")
+    key_create.add_argument("--expires-days", type=float, default=None, help="lifetime in days (default: no expiry)")
+    for verb, text in (("list", "list device API keys (never their values)"), ("revoke", "revoke a device API key by its id")):
+        sub = apikey.add_parser(verb, help=text)
+        _add_location_options(sub)
+        if verb == "revoke":
+            sub.add_argument("key_id")
+
     backup = commands.add_parser("backup", help="write one archive with the configuration, the database and optionally history")
     _add_location_options(backup)
     backup.add_argument("--out", type=Path, default=None, help="archive to write (default: ./hub-backup-<UTC time>.tar.gz)")
@@ -107,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "token":
             handlers = {"create": _token_create, "list": _token_list, "revoke": _token_revoke}
             return asyncio.run(handlers[args.token_command](args))
+        if args.command == "apikey":
+            from integrations.http_ingest.cli import run_apikey_command
+
+            return asyncio.run(run_apikey_command(args, _open))
     except ConfigError as err:
         _print_issues(err, args.config)
         return 1

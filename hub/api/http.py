@@ -21,8 +21,9 @@ HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
 # The user a request's Bearer token belongs to (None on public paths).
 USER_KEY: web.RequestKey[Any] = web.RequestKey("hub_user", object)
 FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
-# Paths anyone may reach: the frontend, the login endpoints and webhooks authenticate themselves.
-PUBLIC_PREFIXES = ("/auth/", "/api/v1/auth/", "/api/webhook/", "/healthz", "/readyz")
+# Paths anyone may reach: the frontend, the login endpoints, webhooks and telemetry authenticate themselves.
+PUBLIC_PREFIXES = ("/auth/", "/api/v1/auth/", "/api/webhook/", "/healthz", "/readyz",
+                   "/api/v1/telemetry")  # devices send their own API key (integrations/http_ingest)
 # Sockets that take their token in a first message, since browsers cannot set headers on them.
 SELF_AUTHENTICATED = frozenset({"/api/websocket", "/api/v1/realtime"})
 

@@ -1,0 +1,40 @@
+"""`hub apikey create NAME [--expires-days N]`, `hub apikey list`, `hub apikey revoke ID`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hub.storage.engine import session_factory
+from integrations.http_ingest.keys import ApiKeyStore
+
+
+async def run_apikey_command(args: argparse.Namespace, open_database: Callable[[argparse.Namespace], Awaitable[Any]]) -> int:
+    """Run one `hub apikey` subcommand against the hub's database; return the exit code."""
+    engine, _auth = await open_database(args)
+    store = ApiKeyStore(session_factory(engine))
+    try:
+        if args.apikey_command == "create":
+            if args.expires_days is not None and args.expires_days <= 0:
+                print("error: --expires-days must be positive", file=sys.stderr)
+                return 1
+            raw, key = await store.create(args.name, args.expires_days)
+            expiry = f"expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "no expiry"
+            print(f"Created API key {key.id} for {key.name!r} ({expiry}). Store it now; it is not shown again:", file=sys.stderr)
+            print(raw)
+            return 0
+        if args.apikey_command == "list":
+            for key in await store.list():
+                status = "revoked" if key.revoked_at else f"expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "no expiry"
+                used = f"used {key.usage_count}x, last {key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
+                print(f"{key.id}  {key.prefix}...  {key.name:<24}  {status:<18}  {used}")
+            return 0
+        if not await store.revoke(args.key_id):
+            print(f"error: no live API key with id {args.key_id!r}", file=sys.stderr)
+            return 1
+        print(f"Revoked API key {args.key_id}.")
+        return 0
+    finally:
+        await engine.dispose()

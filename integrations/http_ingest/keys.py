@@ -1,0 +1,154 @@
+"""Device API keys: made once and shown once, kept as SHA-256 digests, expiring, revocable.
+
+A key is `phk_` plus 43 random URL-safe characters (256 bits), so a plain SHA-256 digest is
+enough to store it (no password stretching needed for a secret nobody chose). Checking a key
+is a dictionary lookup in a cache of recently seen keys; misses read the database, and cached
+entries are re-read after `CACHE_SECONDS` so a key revoked by another process (the CLI) stops
+working within that time. Usage counts are written behind, in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from ulid import ULID
+
+from hub.storage.models_power import DeviceApiKeyRow
+
+_LOGGER = logging.getLogger(__name__)
+TABLE = DeviceApiKeyRow.__table__
+KEY_PREFIX = "phk_"
+CACHE_SECONDS = 30.0
+_COLUMNS = ("id", "name", "prefix", "created_by", "created_at", "expires_at", "last_used_at", "usage_count", "revoked_at")
+
+
+def hash_key(raw: str) -> str:
+    """Return the stored digest of a raw key."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+@dataclass(slots=True)
+class ApiKey:
+    """What is known about a key; never its raw value."""
+
+    id: str
+    name: str
+    prefix: str
+    created_by: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    usage_count: int
+    revoked_at: datetime | None
+
+    def valid(self, now: datetime) -> bool:
+        """Whether the key may be used now (not revoked, not expired)."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return JSON-able data (ISO times) for the API."""
+        data = {name: getattr(self, name) for name in _COLUMNS}
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat()
+        return data
+
+
+class ApiKeyStore:
+    """Create, check, list and revoke device API keys."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}  # digest -> (read at, key)
+        self._used: dict[str, ApiKey] = {}
+        self._lock = asyncio.Lock()
+
+    async def create(self, name: str, expires_days: float | None = None, created_by: str | None = None) -> tuple[str, ApiKey]:
+        """Make a key; return (raw key, shown only now, and its record)."""
+        raw = KEY_PREFIX + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        key = ApiKey(
+            id=str(ULID()), name=name, prefix=raw[: len(KEY_PREFIX) + 6], created_by=created_by, created_at=now,
+            expires_at=now + timedelta(days=expires_days) if expires_days else None,
+            last_used_at=None, usage_count=0, revoked_at=None,
+        )
+        row = {name: getattr(key, name) for name in _COLUMNS}
+        async with self._sessions() as session, session.begin():
+            await session.execute(insert(TABLE).values(key_hash=hash_key(raw), **row))
+        return raw, key
+
+    async def check(self, raw: str) -> ApiKey | None:
+        """Return the key when it is valid now (and count its use); None otherwise."""
+        if not raw.startswith(KEY_PREFIX) or len(raw) > 100:
+            return None
+        digest = hash_key(raw)
+        cached = self._cache.get(digest)
+        if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
+            key = await self._load(digest)
+            # Keep the counts of a key in use: the row read may lag what is not written yet.
+            if key is not None and key.id in self._used:
+                pending = self._used[key.id]
+                key.usage_count, key.last_used_at = pending.usage_count, pending.last_used_at
+            if len(self._cache) > 10_000:
+                self._cache.clear()  # a flood of wrong keys must not grow memory without end
+            self._cache[digest] = (time.monotonic(), key)
+        else:
+            key = cached[1]
+        now = datetime.now(UTC)
+        if key is None or not key.valid(now):
+            return None
+        key.usage_count += 1
+        key.last_used_at = now
+        self._used[key.id] = key
+        return key
+
+    async def list(self) -> list[ApiKey]:
+        """Return every key, newest first (usage written first)."""
+        await self.flush()
+        async with self._sessions() as session:
+            rows = (await session.execute(select(*(TABLE.c[n] for n in _COLUMNS)).order_by(TABLE.c.created_at.desc()))).all()
+        return [ApiKey(*row) for row in rows]
+
+    async def revoke(self, key_id: str) -> bool:
+        """Revoke a key at once; return False when no live key has that id."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(TABLE).where(TABLE.c.id == key_id, TABLE.c.revoked_at.is_(None)).values(revoked_at=now)
+            )
+        for _, key in self._cache.values():
+            if key is not None and key.id == key_id:
+                key.revoked_at = now
+        return bool(result.rowcount)
+
+    async def flush(self) -> None:
+        """Write the usage counts and last-used times gathered since the last flush."""
+        async with self._lock:
+            if not self._used:
+                return
+            used, self._used = self._used, {}
+            try:
+                async with self._sessions() as session, session.begin():
+                    for key in used.values():
+                        await session.execute(
+                            update(TABLE).where(TABLE.c.id == key.id)
+                            .values(usage_count=key.usage_count, last_used_at=key.last_used_at)
+                        )
+            except Exception:
+                for key_id, key in used.items():
+                    self._used.setdefault(key_id, key)
+                raise
+
+    async def _load(self, digest: str) -> ApiKey | None:
+        async with self._sessions() as session:
+            row = (await session.execute(select(*(TABLE.c[n] for n in _COLUMNS)).where(TABLE.c.key_hash == digest))).first()
+        return None if row is None else ApiKey(*row)

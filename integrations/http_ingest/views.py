@@ -1,0 +1,117 @@
+"""HTTP: POST /api/v1/telemetry for devices (API key), and /api/v1/apikeys for admins (Bearer)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from hub.api.http import HUB_KEY, USER_KEY, json_message
+from hub.api.ws_messages import dumps, loads
+from hub.core.context import Context
+from integrations.http_ingest.payload import PayloadError, parse
+
+if TYPE_CHECKING:
+    from integrations.http_ingest import Ingest
+
+_LOGGER = logging.getLogger(__name__)
+INGEST_KEY: web.AppKey[Any] = web.AppKey("http_ingest", object)
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def _raw_key(request: web.Request) -> str | None:
+    key = request.headers.get("X-API-Key")
+    if key:
+        return key.strip()
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token else None
+
+
+async def post_telemetry(request: web.Request) -> web.Response:
+    """Write a device's measurements as entity states (history at their own time when stamped)."""
+    ingest: Ingest = request.app[INGEST_KEY]
+    raw = _raw_key(request)
+    key = await ingest.keys.check(raw) if raw else None
+    if key is None:
+        ingest.rejected(request.remote, "missing" if raw is None else "wrong, expired or revoked")
+        return json_message("401: Unauthorized (send a valid device key in X-API-Key)", 401)
+    wait = ingest.limiter.take(key.id)
+    if wait:
+        return _json({"message": f"Too many requests for key {key.name!r}; retry later"}, 429,
+                     {"Retry-After": ingest.limiter.retry_after(wait)})
+    try:
+        measurements = parse(loads(await request.read()))
+    except ValueError as err:  # PayloadError and malformed JSON alike
+        text = str(err) if isinstance(err, PayloadError) else "Invalid JSON specified."
+        return json_message(text, 400)
+    result = await ingest.write(measurements, key, Context())
+    return _json(result)
+
+
+def _admin(request: web.Request) -> Any:
+    user = request[USER_KEY]
+    return user if user is not None and user.is_admin else None
+
+
+async def create_key(request: web.Request) -> web.Response:
+    """POST /api/v1/apikeys {name, expires_days?}: the raw key is in this answer only."""
+    ingest: Ingest = request.app[INGEST_KEY]
+    user = _admin(request)
+    if user is None:
+        return json_message("401: Unauthorized (admins only)", 401)
+    try:
+        body = loads(await request.read())
+    except ValueError:
+        return json_message("Invalid JSON specified.", 400)
+    name = body.get("name") if isinstance(body, dict) else None
+    days = body.get("expires_days") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not 1 <= len(name) <= 100:
+        return json_message("Field 'name' must be text of 1-100 characters", 400)
+    if days is not None and (isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0):
+        return json_message("Field 'expires_days' must be a positive number", 400)
+    raw, key = await ingest.keys.create(name, days, user.id)
+    request.app[HUB_KEY].auth.audit.record(user, "create_api_key", f"{key.id} {name}", "ok", request.remote)
+    return _json({**key.as_dict(), "key": raw}, 201)
+
+
+async def list_keys(request: web.Request) -> web.Response:
+    """GET /api/v1/apikeys: every key without its secret."""
+    if _admin(request) is None:
+        return json_message("401: Unauthorized (admins only)", 401)
+    ingest: Ingest = request.app[INGEST_KEY]
+    return _json([key.as_dict() for key in await ingest.keys.list()])
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    """DELETE /api/v1/apikeys/{id}: the key stops working at once."""
+    user = _admin(request)
+    if user is None:
+        return json_message("401: Unauthorized (admins only)", 401)
+    ingest: Ingest = request.app[INGEST_KEY]
+    key_id = request.match_info["key_id"]
+    if not await ingest.keys.revoke(key_id):
+        return json_message("No live key with this id.", 404)
+    request.app[HUB_KEY].auth.audit.record(user, "revoke_api_key", key_id, "ok", request.remote)
+    return _json({"id": key_id, "revoked": True})
+
+
+def add_routes(app: web.Application, ingest: Ingest) -> None:
+    """Add the telemetry and key routes."""
+    app[INGEST_KEY] = ingest
+    app.router.add_post("/api/v1/telemetry", post_telemetry)
+    app.router.add_post("/api/v1/apikeys", create_key)
+    app.router.add_get("/api/v1/apikeys", list_keys)
+    app.router.add_delete("/api/v1/apikeys/{key_id}", revoke_key)
+
+
+def log_rejection(remote: str | None, why: str, last: list[float]) -> None:
+    """Log a refused key at most once a minute (a misconfigured device retries forever)."""
+    now = time.monotonic()
+    if now - last[0] >= 60:
+        last[0] = now
+        _LOGGER.warning("Refused telemetry from %s: API key %s (counted in sensor.http_ingest_rejected_requests)", remote, why)
