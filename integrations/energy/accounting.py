@@ -54,6 +54,7 @@ class Source:
     cost: float = 0.0
     tariff: Tariff | None = None
     is_meter: bool = False
+    classified: bool = False
     utility_meters: list[UtilityMeter] = field(default_factory=list)
     cost_sensor: CostSensor | None = None
 
@@ -154,22 +155,28 @@ class EnergyManager:
     def _classify(self, entity_id: str, state: State | None) -> Source | None:
         """Return the source for an entity we count, or None (and remember that we don't)."""
         source = self.sources.get(entity_id)
-        if source is not None and (source.is_meter or source.utility_meters):
-            return source
+        if source is not None and source.classified:
+            return source if source.is_meter or source.utility_meters else None
         if entity_id in self.ignored:
             return None
-        is_meter = entity_id in self.meter_config or (self.auto and state is not None and is_energy_meter(state))
+        is_meter = entity_id in self.meter_config or (
+            self.auto and state is not None and is_energy_meter(state) and entity_id not in self._own_ids()
+        )
         used_by_utility = any(m.source == entity_id for m in self.utility.values())
         if not is_meter and not used_by_utility:
             if not self.auto or (state is not None and state.attributes.get("device_class") not in (None, "energy")):
                 self.ignored.add(entity_id)
             return None
         source = self._source(entity_id)
-        source.is_meter = is_meter
+        source.is_meter, source.classified = is_meter, True
         if is_meter:
             tariff_name = self.meter_config.get(entity_id, {}).get("tariff")
             source.tariff = self.tariffs.get(tariff_name) if tariff_name else self.default_tariff
         return source
+
+    def _own_ids(self) -> set[str]:
+        # Utility meters look like energy meters; counting them again would double the cost.
+        return {s.entity_id for s in self.utility_sensors.values() if s.entity_id}
 
     @callback
     def _on_state_changed(self, event: Event) -> None:

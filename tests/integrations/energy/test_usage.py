@@ -1,0 +1,166 @@
+"""energy/usage: kWh and cost per period from the recorder's hour tier, raw points for the rest."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from hub.recorder.backends.base import Batch, Point, TierRow
+from hub.recorder.backends.sqlite import SQLiteBackend
+from integrations.energy import CONFIG_SCHEMA, build_tariff
+from integrations.energy.usage import MeterSpec, grouped, usage
+from tests.api.conftest import PASSWORD, WsClient
+from tests.integrations.energy.conftest import BERLIN, ts
+from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
+
+KITCHEN = "sensor.kitchen_energy"
+# Until Sunday 5 May a flat 0.25; from Monday 6 May 0.20, and 0.30 from 07:30 to 22:00.
+GRID = {"grid": [{"price": 0.25, "valid_to": "2024-05-05"},
+                 {"valid_from": "2024-05-06", "price": 0.20, "schedule": [{"from": "07:30", "to": "22:00", "price": 0.30}]}]}
+
+
+def hour(entity_id: str, start: float, delta: float, last: float) -> TierRow:
+    return TierRow(entity_id, start, last, last - delta, last, last, delta, 4)
+
+
+@pytest.fixture
+async def backend(tmp_path: Path) -> AsyncIterator[SQLiteBackend]:
+    store = SQLiteBackend(tmp_path / "history.db")
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_hour_rows_then_raw_points_priced_by_hand(backend: SQLiteBackend) -> None:
+    tariff = build_tariff("grid", CONFIG_SCHEMA({"tariffs": GRID})["tariffs"]["grid"], BERLIN)
+    await backend.write_tier("hour", [
+        hour(KITCHEN, ts(2024, 5, 5, 23), 4.0, 6.0),   # Sunday 23-24: old flat price, 4 * 0.25 = 1.00
+        hour(KITCHEN, ts(2024, 5, 6, 6), 1.0, 7.0),    # 06-07: off-peak, 0.20
+        hour(KITCHEN, ts(2024, 5, 6, 7), 2.0, 9.0),    # 07-08: the 07:30 change splits it: 1 * 0.20 + 1 * 0.30 = 0.50
+    ])
+    # The hour tier ends at 08:00; after it only raw points exist (the current hour).
+    await backend.write(Batch([
+        Point(KITCHEN, ts(2024, 5, 6, 7, 50), 10.0, None),
+        Point(KITCHEN, ts(2024, 5, 6, 8, 30), 11.0, None),  # 1 kWh over 07:50-08:30, all peak: 0.30
+        Point(KITCHEN, ts(2024, 5, 6, 9, 0), 0.5, None),    # a meter reset: 0.5 kWh, peak: 0.15
+    ]))
+    found = await usage(backend, {KITCHEN: MeterSpec(1.0, tariff)}, ts(2024, 5, 5), ts(2024, 5, 6, 9, 30), "day", BERLIN)
+    assert (found.hour_rows, found.raw_points, found.raw_from) == (3, 2, ts(2024, 5, 6, 8))
+    days = found.by_entity[KITCHEN]
+    assert days[ts(2024, 5, 5)] == pytest.approx([4.0, 1.00])
+    assert days[ts(2024, 5, 6)] == pytest.approx([1.0 + 2.0 + 1.0 + 0.5, 0.20 + 0.50 + 0.30 + 0.15])
+
+    months = await usage(backend, {KITCHEN: MeterSpec(1.0, tariff)}, ts(2024, 5, 1), ts(2024, 5, 6, 9, 30), "month", BERLIN)
+    groups, total = grouped(months, {KITCHEN: ("device-1", "Kitchen node")}, BERLIN)
+    assert total == pytest.approx({"kwh": 8.5, "cost": 2.15})
+    assert groups == [{"id": "device-1", "name": "Kitchen node", "entity_ids": [KITCHEN], "kwh": 8.5, "cost": 2.15,
+                       "periods": [{"start": "2024-05-01T00:00:00+02:00", "kwh": 8.5, "cost": 2.15}]}]
+
+
+async def test_wh_meter_and_dst_day_grouping(backend: SQLiteBackend) -> None:
+    flat = build_tariff("flat", CONFIG_SCHEMA({"tariffs": {"flat": 0.5}})["tariffs"]["flat"], BERLIN)
+    # 27 October 2024 has 25 hours: 25 hour rows of 1,000 Wh all fall on that local day.
+    start = ts(2024, 10, 27)
+    await backend.write_tier("hour", [hour("sensor.heat_energy", start + i * 3600, 1000.0, 1000.0 * (i + 1)) for i in range(25)])
+    found = await usage(backend, {"sensor.heat_energy": MeterSpec(0.001, flat)}, start, ts(2024, 10, 28), "day", BERLIN)
+    assert found.by_entity["sensor.heat_energy"] == {start: pytest.approx([25.0, 12.5])}
+
+
+DEVICE = """
+from hub import hookimpl
+from hub.core.entity import SensorEntity
+
+
+class Energy(SensorEntity):
+    def __init__(self):
+        self.name = "Kitchen energy"
+        self.unique_id = "kitchen_energy"
+        self.native_value = 100.0
+        self.unit_of_measurement = "kWh"
+        self.device_class = "energy"
+        self.state_class = "total_increasing"
+        self.device_info = {"identifiers": [["meters", "node-7"]], "name": "Kitchen node"}
+
+
+@hookimpl
+async def setup_integration(hub, config):
+    await hub.entities.add(Energy(), "meters")
+"""
+
+
+async def test_usage_and_info_over_websocket(tmp_path: Path, start_hub) -> None:  # noqa: F811
+    config = write_config(tmp_path / "config", textwrap.dedent("""
+        homeassistant:
+          time_zone: Europe/Berlin
+          currency: EUR
+        recorder:
+          commit_interval: 0.05
+        meters:
+        energy:
+          tariffs:
+            grid: 0.30
+          budgets:
+            - {name: house_day, period: day, kwh: 10}
+    """), {"meters": DEVICE})
+    runtime = await start_hub(config)
+    hub = runtime.hub
+    hub.auth._rounds = 4
+    user = await hub.auth.add_user("owner", PASSWORD, "owner")
+    token = await hub.auth.create_long_lived_token(user.id, "test")
+    attributes = dict(hub.states.get("sensor.kitchen_energy").attributes)
+    for reading in ("100.5", "102.0", "103.5"):
+        hub.states.set("sensor.kitchen_energy", reading, attributes)
+    async with aiohttp.ClientSession() as session:
+        ws = await WsClient.open(session, runtime.url)
+        await ws.authenticate(token)
+        info = await ws.command("energy/info")
+        assert info["currency"] == "EUR" and info["time_zone"] == "Europe/Berlin"
+        assert info["meters"][0]["entity_id"] == "sensor.kitchen_energy"
+        # Live counting started from the meter's first state (100 kWh).
+        assert info["meters"][0]["kwh"] == pytest.approx(3.5)
+        assert info["budgets"][0]["used"] == pytest.approx(3.5)
+        result = await ws.command("energy/usage", start=info["today_start"], group_by="device", period="day")
+        [group] = result["groups"]
+        assert group["name"] == "Kitchen node" and group["entity_ids"] == ["sensor.kitchen_energy"]
+        # History starts at 100.5 (the first state came before the recorder listened); no hour tier
+        # yet, so raw points: 100.5 -> 102 -> 103.5 is 3 kWh, 0.90 EUR.
+        assert (group["kwh"], group["cost"]) == pytest.approx((3.0, 0.90))
+        assert result["source"]["raw_points"] == 2 and result["currency"] == "EUR"
+        by_entity = await ws.command("energy/usage", start=info["today_start"], group_by="entity", period="hour")
+        assert by_entity["groups"][0]["id"] == "sensor.kitchen_energy"
+        error = await ws.error("energy/usage", start="yesterday")
+        assert error["code"] == "invalid_format"
+        await ws.ws.close()
+
+
+async def test_totals_survive_a_restart_and_use_while_down_is_counted(tmp_path: Path, start_hub) -> None:  # noqa: F811
+    from hub import bootstrap
+
+    config = write_config(tmp_path / "config", textwrap.dedent("""
+        meters:
+        energy:
+          tariffs: {grid: 0.5}
+          utility_meters:
+            kitchen_daily: {source: sensor.kitchen_energy, cycle: daily}
+    """), {"meters": DEVICE.replace("self.native_value = 100.0", "self.native_value = None")})
+    runtime = await start_hub(config)
+    attributes = dict(runtime.hub.states.get("sensor.kitchen_energy").attributes)
+    runtime.hub.states.set("sensor.kitchen_energy", "100.0", attributes)
+    runtime.hub.states.set("sensor.kitchen_energy", "102.0", attributes)
+    assert float(runtime.hub.states.get("sensor.kitchen_daily").state) == pytest.approx(2.0)
+    await bootstrap.stop(runtime)
+
+    # The node kept counting while the hub was down (its first state is unknown until it reports):
+    # 104 against the restored baseline of 102 is 2 kWh more, 4 in total.
+    again = await start_hub(config)
+    hub = again.hub
+    hub.states.set("sensor.kitchen_energy", "104.0", attributes)
+    assert float(hub.states.get("sensor.kitchen_daily").state) == pytest.approx(4.0)
+    assert float(hub.states.get("sensor.kitchen_energy_cost").state) == pytest.approx(2.0)
+    assert float(hub.states.get("sensor.energy_total_cost").state) == pytest.approx(2.0)
