@@ -75,7 +75,8 @@ def _span(msg: dict[str, Any]) -> tuple[float, float]:
     return start, end
 
 
-def _entity_ids_of(msg: dict[str, Any]) -> list[str]:
+def entity_ids_of(msg: dict[str, Any]) -> list[str]:
+    """Return a command's entity_ids, lower case and without repeats, or raise QueryError."""
     entity_ids = msg["entity_ids"]
     if not entity_ids or not all(valid_entity_id(e) for e in entity_ids):
         raise QueryError("invalid_entity_ids", "Invalid entity_ids")
@@ -84,7 +85,7 @@ def _entity_ids_of(msg: dict[str, Any]) -> list[str]:
 
 async def history_json(recorder: Recorder, msg: dict[str, Any], start: float, end: float) -> bytes:
     """Return {entity_id: [compressed states]} in [start, end) as JSON bytes, encoded once."""
-    entity_ids = _entity_ids_of(msg)
+    entity_ids = entity_ids_of(msg)
     await recorder.flush_pending()
     points = await compressed.read_points(
         recorder.backend,
@@ -111,7 +112,7 @@ async def history_json(recorder: Recorder, msg: dict[str, Any], start: float, en
 async def history_command(recorder: Recorder, msg: dict[str, Any]) -> orjson.Fragment:
     """Answer `history/history_during_period`: {entity_id: [compressed states]}, pre-encoded."""
     start, end = _span(msg)
-    entity_ids = _entity_ids_of(msg)
+    entity_ids = entity_ids_of(msg)
     if start > time.time():
         return orjson.Fragment(b"{}")
     return orjson.Fragment(await history_json(recorder, {**msg, "entity_ids": entity_ids}, start, end))

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from hub.recorder import history
-from hub.recorder.backends.base import Batch, HistoryBackend, Point, Sample
-from hub.recorder.tiers import Downsampler, RetentionPlan, aggregate
+from hub.recorder.backends.base import Batch, HistoryBackend, Point, Sample, TierRow
+from hub.recorder.backends.sqlite import SQLiteBackend
+from hub.recorder.tiers import Downsampler, RetentionPlan, aggregate, combine
 
 DAY = 86400.0
 T0 = 1_704_067_200.0  # 2024-01-01T00:00:00Z, a Monday
@@ -96,3 +97,47 @@ async def test_late_points_recompute_their_buckets(backend: HistoryBackend, tmp_
     assert hour.max == 30.0
     resumed = Downsampler(backend, RetentionPlan(), tmp_path / "tiers.json", clock)
     assert resumed.watermarks == downsampler.watermarks
+
+
+def test_an_hour_with_quiet_five_minute_buckets_weights_the_value_in_force() -> None:
+    # A sensor that reports every half hour: the 10 holds from :05 to :30 too.
+    rows = [
+        TierRow("sensor.t", T0, 10.0, 10.0, 10.0, 10.0, 0.0, 1),
+        TierRow("sensor.t", T0 + 1800, 40.0, 40.0, 40.0, 40.0, 0.0, 1),
+    ]
+    (hour,) = combine("sensor.t", rows, 3600)
+    assert hour.mean == pytest.approx((10 * 1800 + 40 * 300) / 2100)
+
+
+async def test_statistics_sum_is_absolute_and_day_means_weighted_by_time(backend: HistoryBackend) -> None:
+    hours = [TierRow("sensor.energy", T0 + h * 3600, 0.0, 0.0, 0.0, 0.0, 1.5, 1) for h in range(72)]
+    # Temperature: 10 at midnight, then nothing until noon, when it is 20 for an hour.
+    hours += [
+        TierRow("sensor.t", T0 + 2 * DAY, 10.0, 10.0, 10.0, 10.0, 0.0, 1),
+        TierRow("sensor.t", T0 + 2 * DAY + 12 * 3600, 20.0, 20.0, 20.0, 20.0, 0.0, 1),
+    ]
+    await backend.write_tier("hour", hours)
+    # A query of the third day only: the sum carries the 48 hours before it (72 kWh).
+    hourly = await history.statistics_during_period(backend, ["sensor.energy"], T0 + 2 * DAY, T0 + 3 * DAY, "hour")
+    assert [h["sum"] for h in hourly["sensor.energy"][:2]] == [pytest.approx(73.5), pytest.approx(75.0)]
+    assert hourly["sensor.energy"][0]["change"] == pytest.approx(1.5)
+    days = await history.statistics_during_period(
+        backend, ["sensor.energy", "sensor.t"], T0 + DAY, T0 + 3 * DAY, "day", ["sum", "change", "mean"]
+    )
+    assert [d["sum"] for d in days["sensor.energy"]] == [pytest.approx(72.0), pytest.approx(108.0)]
+    assert [d["change"] for d in days["sensor.energy"]] == [pytest.approx(36.0)] * 2
+    (day,) = days["sensor.t"]
+    assert day["mean"] == pytest.approx((12 * 10 + 1 * 20) / 13)  # not (10 + 20) / 2
+
+
+async def test_sum_stays_absolute_after_the_hour_tier_is_purged(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "history.db")
+    await backend.open()
+    try:
+        await backend.write_tier("hour", [TierRow("sensor.energy", T0 + h * 3600, 0.0, 0.0, 0.0, 0.0, 2.0, 1) for h in range(48)])
+        await backend.purge("hour", T0 + DAY)
+        hourly = await history.statistics_during_period(backend, ["sensor.energy"], T0, T0 + 2 * DAY, "hour", ["sum"])
+        assert len(hourly["sensor.energy"]) == 24
+        assert hourly["sensor.energy"][0]["sum"] == pytest.approx(50.0)  # 24 purged hours of 2 kWh, then 2 more
+    finally:
+        await backend.close()
