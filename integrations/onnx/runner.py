@@ -75,6 +75,8 @@ class ModelRunner:
         """Add the entities, load the model (a bad one is reported, not raised), start collecting."""
         await self.hub.entities.add(self.sensor, PLATFORM)
         if self.binary is not None:
+            # Automations (and the anomaly blueprint) find the score through this attribute.
+            self.binary.extra_state_attributes = {**(self.binary.extra_state_attributes or {}), "sensor": self.sensor.entity_id}
             await self.hub.entities.add(self.binary, PLATFORM)
         try:
             # Reading and checking the file blocks; the hub's loop must not wait on the disk.

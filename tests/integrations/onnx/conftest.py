@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import shutil
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from hub.core.bus import callback
 from hub.core.hub import Hub
 from tests.core.conftest import hub as core_hub  # noqa: F401 - the in-memory hub fixture
 
@@ -45,6 +47,24 @@ async def feed(hub: Hub, entity_id: str, readings: Any, start: float, step: floa
     for index, value in enumerate(readings):
         hub.states.set(entity_id, value if isinstance(value, str) else f"{value:.1f}", timestamp=start + index * step)
         await hub.block_till_done()
+
+
+async def wait_state(hub: Hub, entity_id: str, wanted: str, timeout: float = 10.0) -> None:
+    """Wait until entity_id has the state wanted (for hubs whose long-running tasks never finish)."""
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @callback
+    def check(_event: Any = None) -> None:
+        state = hub.states.get(entity_id)
+        if state is not None and state.state == wanted and not future.done():
+            future.set_result(None)
+
+    untrack = hub.states.track(entity_id, check)
+    try:
+        check()
+        await asyncio.wait_for(future, timeout)
+    finally:
+        untrack()
 
 
 def sensor_conf(**overrides: Any) -> dict[str, Any]:
