@@ -20,7 +20,7 @@ from hub.exceptions import HubError
 from hub.recorder.backends.base import TIERS, AttributeChange, Batch, HistoryBackend, Point, TierRow
 
 WINDOW = 30 * 86400  # read history a month at a time, so memory stays bounded
-WRITE_BATCH = 5000
+WRITE_BATCH = 20_000  # the recorder's own largest batch
 
 
 def open_backend(config: dict[str, Any], data_dir: Path) -> HistoryBackend | None:

@@ -9,17 +9,25 @@ latency (through the service registry's call_observer).
 from __future__ import annotations
 
 import weakref
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.utils import floatToGoString
 
 from hub import __version__
 from hub.core.bus import EVENT_STATE_CHANGED, MATCH_ALL, Event, callback
 from hub.ops import sources
+from hub.ops.exposition import render
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -30,7 +38,9 @@ __all__ = ["CONTENT_TYPE_LATEST", "HubMetrics", "attach", "metrics_of"]
 # types the rest are counted together so a misbehaving client cannot grow /metrics forever.
 MAX_EVENT_TYPES = 500
 OTHER_EVENT_TYPE = "_other"
-SERVICE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+SERVICE_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10.0)
+# Per service: [ok calls, failed calls, seconds summed, one count per bucket and +Inf].
+_OK, _FAILED, _SUM, _BUCKETS = 0, 1, 2, 3
 
 _METRICS: weakref.WeakKeyDictionary[Hub, HubMetrics] = weakref.WeakKeyDictionary()
 
@@ -43,24 +53,10 @@ class HubMetrics:
         self.events: dict[str, int] = {}
         # Set by the web app: returns the WebSocket counters (clients, dropped, slow disconnects).
         self.websocket_stats: Callable[[], Any] | None = None
-        self.registry = CollectorRegistry(auto_describe=True)
-        self._service_calls = Counter(
-            "hub_service_calls",
-            "Service calls by domain, service and outcome (ok or error).",
-            ("domain", "service", "outcome"),
-            registry=self.registry,
-        )
-        self._service_seconds = Histogram(
-            "hub_service_call_duration_seconds",
-            "How long service handlers took, by domain and service.",
-            ("domain", "service"),
-            buckets=SERVICE_BUCKETS,
-            registry=self.registry,
-        )
-        # Label lookups take a lock in prometheus_client; a service call reuses its children.
-        self._children: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
-        self.registry.register(_HubCollector(self))
-        ProcessCollector(registry=self.registry)
+        # Plain lists, not prometheus_client metrics: those take a lock per update and cost a
+        # service call about 30 µs; a list update costs well under one.
+        self.service_calls: dict[tuple[str, str], list[float]] = {}
+        self._collectors = [_HubCollector(self), ProcessCollector(registry=None)]
         self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
@@ -90,21 +86,21 @@ class HubMetrics:
             events[OTHER_EVENT_TYPE] = events.get(OTHER_EVENT_TYPE, 0) + 1
 
     def _observe_call(self, domain: str, service: str, seconds: float, failed: bool) -> None:
-        key = (domain, service, failed)
-        children = self._children.get(key)
-        if children is None:
-            outcome = "error" if failed else "ok"
-            children = (
-                self._service_calls.labels(domain, service, outcome),
-                self._service_seconds.labels(domain, service),
-            )
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        stats = self.service_calls.get((domain, service))
+        if stats is None:
+            stats = self.service_calls[(domain, service)] = [0, 0, 0.0] + [0] * (len(SERVICE_BUCKETS) + 1)
+        stats[_FAILED if failed else _OK] += 1
+        stats[_SUM] += seconds
+        stats[_BUCKETS + bisect_left(SERVICE_BUCKETS, seconds)] += 1
+
+    def collect(self) -> Iterator[Metric]:
+        """Return every metric family."""
+        for collector in self._collectors:
+            yield from collector.collect()
 
     def render(self) -> bytes:
         """Return every metric in the Prometheus text format."""
-        return generate_latest(self.registry)
+        return render(self.collect())
 
 
 class _HubCollector:
@@ -112,10 +108,6 @@ class _HubCollector:
 
     def __init__(self, metrics: HubMetrics) -> None:
         self._metrics = metrics
-
-    def describe(self) -> list[Metric]:
-        # Describing would run collect() at registration; nothing clashes, so skip it.
-        return []
 
     def collect(self) -> Iterator[Metric]:
         metrics = self._metrics
@@ -132,11 +124,34 @@ class _HubCollector:
             "hub_state_changes", "State changes (state_changed events).", value=metrics.events.get(EVENT_STATE_CHANGED, 0)
         )
         yield GaugeMetricFamily("hub_entities", "Entities with a state.", value=len(hub.states))
+        yield from _service_metrics(metrics.service_calls)
         yield from _automation_metrics(hub)
         yield from _recorder_metrics(hub)
         yield from _mqtt_metrics(hub)
         if metrics.websocket_stats is not None:
             yield from _websocket_metrics(metrics.websocket_stats())
+
+
+def _service_metrics(service_calls: dict[tuple[str, str], list[float]]) -> Iterator[Metric]:
+    calls = CounterMetricFamily(
+        "hub_service_calls", "Service calls by domain, service and outcome (ok or error).", labels=["domain", "service", "outcome"]
+    )
+    seconds = HistogramMetricFamily(
+        "hub_service_call_duration_seconds", "How long service handlers took, by domain and service.", labels=["domain", "service"]
+    )
+    bounds = [floatToGoString(b) for b in SERVICE_BUCKETS] + ["+Inf"]
+    for (domain, service), stats in sorted(service_calls.items()):
+        if stats[_OK]:
+            calls.add_metric([domain, service, "ok"], stats[_OK])
+        if stats[_FAILED]:
+            calls.add_metric([domain, service, "error"], stats[_FAILED])
+        cumulative, buckets = 0.0, []
+        for bound, count in zip(bounds, stats[_BUCKETS:], strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        seconds.add_metric([domain, service], buckets, stats[_SUM])
+    yield calls
+    yield seconds
 
 
 def _automation_metrics(hub: Hub) -> Iterator[Metric]:
