@@ -6,6 +6,7 @@
       username: hub
       password: !secret mqtt_password
       certificate: /etc/ssl/ca.pem
+      client: gmqtt             # or paho: the MQTT library used (same behaviour)
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The connection to the broker: connect, reconnect with backoff, resubscribe, publish, dispatch.
 
-Messages go from paho's socket callback straight to the subscription table, inline in the
-event loop: no queue, no task and no message object beyond one small `Message` per message.
+The protocol work is a backend's (client_gmqtt.py or client_paho.py, chosen by `mqtt: client:`);
+everything else is here and shared: the subscription table and batched SUBSCRIBEs, the
+reconnect loop, birth and will, the connection state. A backend hands each received message
+to `_handle` inline in the event loop: no queue and no task per message.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiomqtt
-from paho.mqtt.client import MQTTMessage
+from typing import Protocol
 
 from integrations.mqtt.subscriptions import Message, MessageHandler, Subscriptions
 
 _LOGGER = logging.getLogger(__name__)
+
+
+# The MQTT library used unless `mqtt: client:` names one; chosen from bench/mqtt_ingest.py figures.
+DEFAULT_BACKEND = "paho"
 
 
 class MqttClientError(Exception):
@@ -56,63 +61,48 @@ class ConnectionSettings:
     will: PublishMessage | None = None
     reconnect_min: float = 1.0
     reconnect_max: float = 60.0
+    # Which library speaks MQTT: "gmqtt" or "paho" (see backend_factory).
+    backend: str = DEFAULT_BACKEND
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _AiomqttClient(aiomqtt.Client):
-    """aiomqtt's client with paho's message callback routed to one function.
+class Connection(Protocol):
+    """One connection to the broker, as a backend offers it; failures raise MqttClientError."""
 
-    aiomqtt's own path wraps every message (Message and Topic objects with validation), queues
-    it, and its iterator creates a task per message; at thousands of messages per second that
-    overhead is most of the work, so messages are handed over here instead.
-    """
+    async def open(self) -> None:
+        """Connect, send CONNECT (persistent session, will) and wait for a successful CONNACK."""
 
-    def __init__(self, on_message: Callable[[MQTTMessage], None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._deliver = on_message
+    async def wait_closed(self) -> None:
+        """Return or raise once the connection is lost."""
 
-    def _on_message(self, client: Any, userdata: Any, message: MQTTMessage) -> None:
-        self._deliver(message)
+    async def close(self) -> None:
+        """Disconnect cleanly if connected; safe to call more than once and after a failed open."""
 
-    async def __aenter__(self) -> _AiomqttClient:
-        await super().__aenter__()
-        # paho reads each packet with several recv() calls (1 byte of type, the length byte by
-        # byte, then the body) and aiomqtt's reader handles one packet per readable event. A
-        # buffered socket turns that into one recv() per 64 KiB, and its pending() makes
-        # aiomqtt's reader drain every buffered packet in one go (the path it uses for TLS).
-        sock = getattr(self._client, "_sock", None)
-        if sock is not None and not isinstance(sock, _BufferedSocket) and hasattr(sock, "recv"):
-            self._client._sock = _BufferedSocket(sock)
-        return self
+    async def subscribe(self, items: list[tuple[str, int]]) -> None:
+        """Send one SUBSCRIBE for (filter, qos) pairs and wait for the SUBACK."""
+
+    async def unsubscribe(self, filters: list[str]) -> None:
+        """Send one UNSUBSCRIBE and wait for the UNSUBACK."""
+
+    async def publish(self, topic: str, payload: str | bytes, qos: int, retain: bool, timeout: float = 10) -> None:
+        """Publish; QoS 1/2 return once the broker acknowledged (within timeout seconds)."""
 
 
-class _BufferedSocket:
-    """A socket whose recv() serves small reads from one large read."""
+ConnectionFactory = Callable[[ConnectionSettings, "ssl.SSLContext | None", Callable[[Message], None]], Connection]
 
-    __slots__ = ("_sock", "_data", "_pos")
 
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self._data = b""
-        self._pos = 0
+def backend_factory(name: str) -> ConnectionFactory:
+    """Return the connection class of a backend; only its library is imported."""
+    if name == "gmqtt":
+        from integrations.mqtt.client_gmqtt import GmqttConnection
 
-    def recv(self, size: int) -> bytes:
-        if self._pos >= len(self._data):
-            data = self._sock.recv(65536)  # BlockingIOError and friends reach paho as before
-            if not data:
-                return data
-            self._data, self._pos = data, 0
-        chunk = self._data[self._pos : self._pos + size]
-        self._pos += len(chunk)
-        return chunk
+        return GmqttConnection
+    if name == "paho":
+        from integrations.mqtt.client_paho import PahoConnection
 
-    def pending(self) -> int:
-        buffered = len(self._data) - self._pos
-        inner = getattr(self._sock, "pending", None)
-        return buffered + (inner() if inner is not None else 0)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
+        return PahoConnection
+    message = f"Unknown MQTT client backend {name!r}; expected gmqtt or paho"
+    raise ValueError(message)
 
 
 class MqttClient:
@@ -128,7 +118,8 @@ class MqttClient:
         self.connected = False
         self.messages_received = 0
         self._on_connection_change = on_connection_change
-        self._client: _AiomqttClient | None = None
+        self._factory = backend_factory(settings.backend)
+        self._client: Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._pending_subscribe: dict[str, int] = {}
@@ -156,7 +147,7 @@ class MqttClient:
             will = self.settings.will
             try:
                 await client.publish(will.topic, will.payload, will.qos, will.retain, timeout=1)
-            except (aiomqtt.MqttError, asyncio.TimeoutError):
+            except (MqttClientError, TimeoutError):
                 pass
         if self._task is not None:
             self._task.cancel()
@@ -216,7 +207,7 @@ class MqttClient:
             raise MqttClientError(message)
         try:
             await client.publish(topic, payload, qos, retain)
-        except aiomqtt.MqttError as err:
+        except MqttClientError as err:
             message = f"Publishing to {topic} failed: {err}"
             raise MqttClientError(message) from err
 
@@ -251,11 +242,11 @@ class MqttClient:
             if unsubscribe:
                 await client.unsubscribe(sorted(unsubscribe))
             await self._subscribe_many(client, subscribe)
-        except aiomqtt.MqttError as err:
+        except MqttClientError as err:
             # The next connect resubscribes everything from the table anyway.
             _LOGGER.warning("MQTT subscribe failed, retrying after reconnect: %s", err)
 
-    async def _subscribe_many(self, client: _AiomqttClient, filters: dict[str, int]) -> None:
+    async def _subscribe_many(self, client: Connection, filters: dict[str, int]) -> None:
         items = sorted(filters.items())
         # Keep each SUBSCRIBE packet a sane size.
         for start in range(0, len(items), 500):
@@ -263,36 +254,10 @@ class MqttClient:
 
     # ---- connection loop ----
 
-    def _handle(self, paho_message: MQTTMessage) -> None:
+    def _handle(self, message: Message) -> None:
+        # The hot path: every received message, inline from the backend's socket callback.
         self.messages_received += 1
-        try:
-            topic = paho_message.topic
-        except UnicodeDecodeError:
-            _LOGGER.warning("Dropping MQTT message with a topic that is not UTF-8: %r", paho_message._topic)
-            return
-        self.subscriptions.dispatch(
-            Message(topic, paho_message.payload, paho_message.qos, paho_message.retain, time.time())
-        )
-
-    def _new_client(self) -> _AiomqttClient:
-        settings = self.settings
-        will = None
-        if settings.will is not None:
-            will = aiomqtt.Will(settings.will.topic, settings.will.payload, settings.will.qos, settings.will.retain)
-        return _AiomqttClient(
-            self._handle,
-            hostname=settings.host,
-            port=settings.port,
-            username=settings.username,
-            password=settings.password,
-            identifier=settings.client_id,
-            clean_session=False,
-            keepalive=settings.keepalive,
-            will=will,
-            tls_context=self._tls_context,
-            max_inflight_messages=100,
-            timeout=10,
-        )
+        self.subscriptions.dispatch(message)
 
     def _make_tls_context(self) -> ssl.SSLContext:
         settings = self.settings
@@ -323,23 +288,23 @@ class MqttClient:
         attempt = 0
         where = f"{'mqtts' if settings.tls else 'mqtt'}://{settings.host}:{settings.port}"
         while not self._stopping:
-            client = self._new_client()
+            client = self._factory(settings, self._tls_context, self._handle)
             self._client = client
             try:
-                async with client:
-                    attempt = 0
-                    _LOGGER.info("Connected to MQTT broker %s as %s", where, settings.client_id)
-                    await self._connected(client)
-                    # Messages bypass aiomqtt's queue, so this only waits for the disconnect.
-                    async for _ in client.messages:
-                        pass
-            except aiomqtt.MqttError as err:
+                await client.open()
+                attempt = 0
+                _LOGGER.info("Connected to MQTT broker %s as %s", where, settings.client_id)
+                await self._connected(client)
+                await client.wait_closed()
+                raise MqttClientError("connection closed")
+            except (MqttClientError, OSError, TimeoutError) as err:
                 if self._stopping:
                     break
                 level = logging.WARNING if self.connected or attempt == 0 else logging.DEBUG
-                _LOGGER.log(level, "MQTT broker %s unreachable or disconnected: %s", where, err)
+                _LOGGER.log(level, "MQTT broker %s unreachable or disconnected: %s", where, err or type(err).__name__)
             finally:
                 self._set_connected(False)
+                await client.close()
             attempt += 1
             # Exponential backoff with jitter, so that many hubs do not reconnect in step.
             delay = min(settings.reconnect_max, settings.reconnect_min * 2 ** min(attempt - 1, 16))
@@ -347,7 +312,7 @@ class MqttClient:
             _LOGGER.info("Reconnecting to MQTT broker %s in %.1f s", where, delay)
             await asyncio.sleep(delay)
 
-    async def _connected(self, client: _AiomqttClient) -> None:
+    async def _connected(self, client: Connection) -> None:
         self._pending_subscribe.clear()
         self._pending_unsubscribe.clear()
         filters = self.subscriptions.filters()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import textwrap
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -61,6 +63,25 @@ class Device:
         self.received.append(message)
 
 
+# The client backend (`mqtt: client:`) hubs started by start_mqtt_hub use; unset: the default.
+CLIENT_ENV = "HUB_TEST_MQTT_CLIENT"
+
+
+@pytest.fixture(autouse=True, params=["gmqtt", "paho"])
+def mqtt_client_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every MQTT test against both client backends."""
+    monkeypatch.setenv(CLIENT_ENV, request.param)
+    return str(request.param)
+
+
+def with_client_backend(text: str) -> str:
+    """Add `client: <backend>` to the mqtt section when CLIENT_ENV names one and the YAML doesn't."""
+    backend = os.environ.get(CLIENT_ENV)
+    if not backend or re.search(r"^\s+client:", text, re.MULTILINE):
+        return text
+    return re.sub(r"^mqtt:[ \t]*\n", f"mqtt:\n  client: {backend}\n", text, count=1, flags=re.MULTILINE)
+
+
 @pytest.fixture
 def prefix() -> str:
     """A discovery prefix of its own for each test: retained configs never leak between tests."""
@@ -109,7 +130,7 @@ async def start_mqtt_hub(tmp_path: Path, mosquitto_server: Any, prefix: str) -> 
     async def start(extra: str = "", *, data: str = "data", yaml: str | None = None) -> bootstrap.Runtime:
         config_dir = tmp_path / "config"
         config_dir.mkdir(exist_ok=True)
-        text = yaml if yaml is not None else mqtt_config(mosquitto_server.url, prefix, extra)
+        text = with_client_backend(yaml if yaml is not None else mqtt_config(mosquitto_server.url, prefix, extra))
         (config_dir / "configuration.yaml").write_text(text)
         runtime = await bootstrap.start(config_dir, tmp_path / data, port=0)
         started.append(runtime)

@@ -1,0 +1,197 @@
+"""The gmqtt backend of the MQTT client: an asyncio-native protocol, no thread and no lock per message.
+
+gmqtt parses packets in an asyncio Protocol and calls back per PUBLISH; on loopback it receives
+several times faster than paho, whose per-message Condition, logging checks and byte-wise reads
+dominate there. Reconnecting, resubscribing and the session stay with the shared client, so
+gmqtt's own reconnect loop is switched off and each connection is a fresh gmqtt client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gmqtt  # type: ignore[import-untyped]
+from gmqtt.mqtt.constants import MQTTv311  # type: ignore[import-untyped]
+
+from integrations.mqtt.client import ConnectionSettings, MqttClientError
+from integrations.mqtt.subscriptions import Message
+
+_LOGGER = logging.getLogger(__name__)
+
+# A broker that accepts the TCP connection but never answers CONNECT must not stall the loop.
+CONNECT_TIMEOUT = 10.0
+
+
+class _Client(gmqtt.Client):
+    """gmqtt's client without its own reconnecting, telling us about acks by packet id."""
+
+    def __init__(self, on_acked: Callable[[int], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_acked = on_acked
+
+    async def reconnect(self, delay: bool = False) -> None:
+        # gmqtt reconnects after a fixed delay by itself; the shared client does it with
+        # backoff and jitter, so a lost connection only ends this one (see on_disconnect).
+        return
+
+    def _remove_message_from_queue(self, mid: int) -> None:
+        # Called on PUBACK/PUBCOMP: the QoS 1/2 publish with this id is acknowledged.
+        super()._remove_message_from_queue(mid)
+        self._on_acked(mid)
+
+    def publish_with_id(self, message: gmqtt.Message) -> int | None:
+        """Send a PUBLISH and return its packet id, None for QoS 0 (gmqtt's publish() returns nothing)."""
+        mid, package = self._connection.publish(message)
+        if message.qos > 0:
+            self._persistent_storage.push_message(mid, package)
+        return mid
+
+    def send_subscribe(self, items: list[tuple[str, int]]) -> int:
+        """Send one SUBSCRIBE; bypasses gmqtt's own list of subscriptions, which only grows."""
+        return int(self._connection.subscribe([gmqtt.Subscription(topic, qos=qos) for topic, qos in items]))
+
+    def send_unsubscribe(self, filters: list[str]) -> int:
+        # Encoded here: gmqtt sizes a str topic by characters, which is wrong for non-ASCII.
+        return int(self._connection.unsubscribe([topic.encode() for topic in filters]))
+
+
+class GmqttConnection:
+    """One connection to the broker through gmqtt (MQTT 3.1.1, persistent session)."""
+
+    def __init__(
+        self, settings: ConnectionSettings, tls_context: ssl.SSLContext | None, deliver: Callable[[Message], None]
+    ) -> None:
+        self._settings = settings
+        self._tls = tls_context
+        self._deliver = deliver
+        will = settings.will
+        self._client = _Client(
+            self._acked,
+            client_id=settings.client_id,
+            clean_session=False,  # keep the broker-side session (and its QoS 1 queue)
+            will_message=gmqtt.Message(will.topic, will.payload, will.qos, will.retain) if will else None,
+        )
+        if settings.username is not None:
+            self._client.set_auth_credentials(settings.username, settings.password)
+        self._client.on_message = self._on_message
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_unsubscribe = self._on_unsubscribe
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._opened = False
+
+    # ---- callbacks from gmqtt (inline, in the event loop) ----
+
+    def _on_message(self, client: Any, topic: str | bytes, payload: bytes, qos: int, properties: dict[str, Any]) -> None:
+        if type(topic) is not str:
+            _LOGGER.warning("Dropping MQTT message with a topic that is not UTF-8: %r", topic)
+            return
+        self._deliver(Message(topic, payload, qos, bool(properties["retain"]), time.time()))
+
+    def _on_disconnect(self, client: Any, packet: Any, exc: Any = None) -> None:
+        if not self._lost.done():
+            self._lost.set_result(None)
+        error = MqttClientError("connection to the broker lost before it acknowledged")
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # retrieved: a caller that gave up must not leave a loop error
+
+    def _resolve(self, mid: int, result: Any) -> None:
+        future = self._waiting.pop(mid, None)
+        if future is not None and not future.done():
+            future.set_result(result)
+
+    def _acked(self, mid: int) -> None:
+        self._resolve(mid, None)
+
+    def _on_subscribe(self, client: Any, mid: int, granted: tuple[int, ...], properties: Any) -> None:
+        self._resolve(mid, granted)
+
+    def _on_unsubscribe(self, client: Any, mid: int, granted: Any) -> None:
+        self._resolve(mid, granted)
+
+    async def _wait_ack(self, mid: int, what: str, timeout: float) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[mid] = future
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            message = f"the broker did not acknowledge the {what} within {timeout:g} s"
+            raise MqttClientError(message) from None
+        finally:
+            self._waiting.pop(mid, None)
+
+    # ---- the Connection interface ----
+
+    async def open(self) -> None:
+        """Connect and wait for a successful CONNACK (or the connection's loss)."""
+        settings = self._settings
+        connect = asyncio.ensure_future(
+            self._client.connect(
+                settings.host, settings.port, ssl=self._tls or False, keepalive=settings.keepalive, version=MQTTv311
+            )
+        )
+        try:
+            done, _ = await asyncio.wait({connect, self._lost}, timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            connect.cancel()
+            raise
+        if connect not in done:
+            connect.cancel()
+            reason = "closed by the broker" if self._lost.done() else f"no CONNACK within {CONNECT_TIMEOUT:g} s"
+            message = f"connecting failed: {reason}"
+            raise MqttClientError(message)
+        try:
+            connect.result()
+        except gmqtt.MQTTConnectError as err:
+            raise MqttClientError(str(err)) from err
+        self._opened = True
+
+    async def wait_closed(self) -> None:
+        """Return when the connection is lost."""
+        await asyncio.shield(self._lost)
+
+    async def close(self) -> None:
+        """Send DISCONNECT and close the socket if still connected; safe to repeat."""
+        client = self._client
+        if client._connection is None:
+            return
+        if self._opened and not self._lost.done():
+            self._opened = False
+            await client.disconnect()
+        else:
+            # Lost or never completed: stop gmqtt's keepalive timer and the transport, no packets.
+            client._is_active = False
+            await client._connection.close()
+
+    async def subscribe(self, items: list[tuple[str, int]]) -> None:
+        """Send one SUBSCRIBE and wait for its SUBACK; refused filters are logged."""
+        self._check()
+        granted = await self._wait_ack(self._client.send_subscribe(items), "SUBSCRIBE", 10)
+        for (topic, _qos), code in zip(items, granted or (), strict=False):
+            if code >= 0x80:
+                _LOGGER.warning("The MQTT broker refused the subscription to %s", topic)
+
+    async def unsubscribe(self, filters: list[str]) -> None:
+        """Send one UNSUBSCRIBE and wait for its UNSUBACK."""
+        self._check()
+        await self._wait_ack(self._client.send_unsubscribe(filters), "UNSUBSCRIBE", 10)
+
+    async def publish(self, topic: str, payload: str | bytes, qos: int, retain: bool, timeout: float = 10) -> None:
+        """Publish; QoS 1/2 return once the broker acknowledged."""
+        self._check()
+        mid = self._client.publish_with_id(gmqtt.Message(topic, payload, qos=qos, retain=retain))
+        if mid is not None:
+            await self._wait_ack(mid, "PUBLISH", timeout)
+
+    def _check(self) -> None:
+        if self._lost.done() or not self._opened:
+            raise MqttClientError("not connected to the broker")
