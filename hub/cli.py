@@ -260,6 +260,9 @@ async def _backup(args: argparse.Namespace) -> int:
     from hub.config import load_configuration  # noqa: PLC0415
     from hub.ops.backup import BackupRequest, create_backup  # noqa: PLC0415
 
+    if (args.since is not None or args.until is not None) and not args.history:
+        print("error: --since and --until choose the history to archive; add --history", file=sys.stderr)
+        return 2
     config_dir = args.config.resolve()
     config = load_configuration(config_dir)
     data_dir = (args.data or config_dir / ".storage").resolve()

@@ -222,3 +222,23 @@ async def test_postgresql_backup_restores_into_a_fresh_database(
     # The database is no longer empty: a second restore into it is refused.
     code, output = await hub_cli("restore", str(archive), "-c", str(new_config), "--data", str(tmp_path / "other-data"))
     assert code == 1 and "restore only into an empty database" in output
+
+
+async def test_history_export_keeps_to_the_range_and_restores_into_another_backend(tmp_path: Path) -> None:
+    from hub.ops.history_io import export_history, import_history
+    from hub.recorder.backends.base import Batch, Point
+    from hub.recorder.backends.sqlite import SQLiteBackend
+
+    source = SQLiteBackend(tmp_path / "a.db")
+    await source.open()
+    await source.write(Batch([Point("sensor.p", ts, ts / 100, None) for ts in (100.0, 200.0, 300.0)] + [Point("sensor.mode", 250.0, None, "eco")]))
+    counts = await export_history(source, tmp_path / "export", 150.0, 301.0)
+    await source.close()
+    assert counts["points"] == 3
+    target = SQLiteBackend(tmp_path / "b.db")
+    await target.open()
+    assert await import_history(target, tmp_path / "export") == 3
+    restored = await target.read_states(None, 0, 1000)
+    await target.close()
+    assert [(s.ts, s.value) for s in restored["sensor.p"]] == [(200.0, 2.0), (300.0, 3.0)]
+    assert [s.state for s in restored["sensor.mode"]] == ["eco"]
