@@ -89,6 +89,7 @@ class Recorder:
         self._last_attributes: dict[str, Any] = {}
         self._io = ThreadPoolExecutor(1, thread_name_prefix="recorder-spool")
         self._appended = spool.records  # batches left by an earlier run are written first
+        self._in_flight = 0  # batches taken from pending whose spool append has not finished
         self._written = 0
         # Batches just spooled, so the writer need not read back and decode what it has.
         self._recent: dict[tuple[str, int], Batch] = {}
@@ -132,7 +133,7 @@ class Recorder:
             self._unsub = None
         await self._spool_pending()
         try:
-            await asyncio.wait_for(self._wait_written(self._appended), budget)
+            await asyncio.wait_for(self._wait_written(), budget)
         except TimeoutError:
             _LOGGER.warning("Recorder stopped with %d points in the spool; they are written at next start", self.spool.points)
         for task in self._tasks:
@@ -199,8 +200,13 @@ class Recorder:
         if not batch:
             return
         payload = batch.to_bytes()
-        key = await self._io_call(self.spool.append, payload, len(batch.points))
-        self._appended += 1
+        self._in_flight += 1
+        try:
+            key = await self._io_call(self.spool.append, payload, len(batch.points))
+            self._appended += 1
+        finally:
+            self._in_flight -= 1
+            self.hub.loop.create_task(self._notify())
         if len(self._recent) < 64:
             self._recent[key] = batch
         self._spooled.set()
@@ -279,8 +285,12 @@ class Recorder:
         async with self._changed:
             self._changed.notify_all()
 
-    async def _wait_written(self, target: int) -> None:
+    async def _wait_written(self) -> None:
         async with self._changed:
+            # A batch the flush loop took from pending may still be on its way into the spool
+            # (an fsync): it counts as recorded, so wait for it to be appended first.
+            await self._changed.wait_for(lambda: not self._in_flight)
+            target = self._appended
             # Writes go in order, so "all written" is: the spool is empty, or as many batches
             # were written in this run as were appended up to target.
             await self._changed.wait_for(lambda: self._written >= target or not self.spool)
@@ -307,7 +317,7 @@ class Recorder:
     async def flush(self, timeout: float = 10.0) -> None:
         """Write everything recorded so far to the backend (waits up to timeout seconds)."""
         await self._spool_pending()
-        await asyncio.wait_for(self._wait_written(self._appended), timeout)
+        await asyncio.wait_for(self._wait_written(), timeout)
 
     async def flush_pending(self, timeout: float = 2.0) -> None:
         """Make what was recorded so far readable; when the backend is behind, do not wait longer."""

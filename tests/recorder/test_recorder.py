@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,27 @@ async def test_a_batch_the_backend_refuses_is_set_aside_not_retried_forever(hub:
     await recorder.flush()
     assert (await recorder.backend.read_states(None, 0, 10)).keys() == {"sensor.good"}
     assert (data / "spool" / "rejected.bin").stat().st_size > 0
+
+
+async def test_flush_waits_for_a_batch_still_being_spooled(hub: Hub) -> None:
+    recorder = await make_recorder(hub, commit_interval=0.01)
+    spool = recorder.spool
+    release = threading.Event()
+    entered = threading.Event()
+    append = spool.append
+
+    def slow_append(payload: bytes, points: int) -> object:
+        entered.set()
+        release.wait(10)  # a slow disk: the fsync of this batch takes a while
+        return append(payload, points)
+
+    spool.append = slow_append  # type: ignore[method-assign]
+    hub.states.set("sensor.power", "7", timestamp=1000.0)
+    await wait_for(entered.is_set)  # the flush loop took the state and is spooling it
+    flushing = asyncio.ensure_future(recorder.flush())
+    await asyncio.sleep(0)
+    assert not flushing.done()
+    release.set()
+    await flushing
+    found = await recorder.backend.read_states(["sensor.power"], 0, 2000)
+    assert found["sensor.power"] == [Sample(1000.0, 7.0, None)]
