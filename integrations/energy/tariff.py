@@ -13,6 +13,7 @@ the first matching rule wins, and the period's `price` covers the hours no rule 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -68,6 +69,8 @@ class Tariff:
         self.name = name
         self.periods = sorted(periods, key=lambda p: p.valid_from)
         self.zone = zone
+        self._days: dict[date, list[Segment]] = {}
+        self._starts: dict[date, list[float]] = {}
         for before, after in zip(self.periods, self.periods[1:], strict=False):
             if before.valid_to is not None and before.valid_to >= after.valid_from:
                 message = f"tariff {name}: the period from {before.valid_from} overlaps the one from {after.valid_from}"
@@ -93,27 +96,48 @@ class Tariff:
     def _local(self, day: date, at: time) -> float:
         return datetime.combine(day, at, self.zone).timestamp()
 
+    def _day(self, day: date) -> list[Segment]:
+        """Return a local day's segments (cached: usage queries price thousands of hours per day)."""
+        cached = self._days.get(day)
+        if cached is not None:
+            return cached
+        period = self.period_on(day)
+        cuts = period.cuts() if period is not None else [_MIDNIGHT]
+        bounds = [self._local(day, t) for t in cuts] + [self._local(day + timedelta(days=1), _MIDNIGHT)]
+        segments: list[Segment] = []
+        for index, at in enumerate(cuts):
+            if bounds[index + 1] <= bounds[index]:
+                continue
+            price = None if period is None else period.price_at(day.weekday(), at)
+            if segments and segments[-1][2] == price:
+                segments[-1] = (segments[-1][0], bounds[index + 1], price)
+            else:
+                segments.append((bounds[index], bounds[index + 1], price))
+        if len(self._days) > 4096:
+            self._days.clear()
+        self._days[day] = segments
+        self._starts[day] = [seg[0] for seg in segments]
+        return segments
+
     def segments(self, start: float, end: float) -> list[Segment]:
         """Split [start, end) at every price change: [(seg_start, seg_end, price)], merged where equal."""
         out: list[Segment] = []
         if end <= start:
             return out
         day = datetime.fromtimestamp(start, self.zone).date()
-        while self._local(day, _MIDNIGHT) < end:
-            period = self.period_on(day)
-            cuts = period.cuts() if period is not None else [_MIDNIGHT]
-            bounds = [self._local(day, t) for t in cuts] + [self._local(day + timedelta(days=1), _MIDNIGHT)]
-            for index, at in enumerate(cuts):
-                seg_start, seg_end = max(bounds[index], start), min(bounds[index + 1], end)
+        while True:
+            day_segments = self._day(day)
+            for seg_start, seg_end, price in day_segments:
+                seg_start, seg_end = max(seg_start, start), min(seg_end, end)
                 if seg_end <= seg_start:
                     continue
-                price = None if period is None else period.price_at(day.weekday(), at)
                 if out and out[-1][2] == price and out[-1][1] == seg_start:
                     out[-1] = (out[-1][0], seg_end, price)
                 else:
                     out.append((seg_start, seg_end, price))
+            if not day_segments or day_segments[-1][1] >= end:
+                return out
             day += timedelta(days=1)
-        return out
 
     def cost(self, kwh: float, start: float, end: float) -> float:
         """Return the cost of kwh used evenly over [start, end), split at price changes by time.
@@ -125,5 +149,13 @@ class Tariff:
         if end <= start:
             price = self.price_at(end)
             return kwh * price if price is not None else 0.0
+        # Most intervals (readings seconds apart) lie inside one segment: one lookup, no list.
+        day = datetime.fromtimestamp(start, self.zone).date()
+        day_segments = self._day(day)
+        index = bisect_right(self._starts[day], start) - 1
+        if index >= 0:
+            seg_start, seg_end, price = day_segments[index]
+            if end <= seg_end:
+                return kwh * price if price is not None else 0.0
         span = end - start
         return sum(kwh * (b - a) / span * p for a, b, p in self.segments(start, end) if p is not None)

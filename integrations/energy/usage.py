@@ -20,7 +20,7 @@ from datetime import tzinfo
 from typing import Any
 
 from hub.recorder.backends.base import HistoryBackend
-from integrations.energy.cycles import cycle_start, usage_delta
+from integrations.energy.cycles import cycle_start, next_cycle_start, usage_delta
 from integrations.energy.tariff import Tariff
 
 HOUR = 3600.0
@@ -59,6 +59,25 @@ def period_of(ts: float, period: str, zone: tzinfo) -> float:
     return cycle_start(ts, cycle, zone)
 
 
+class _Periods:
+    """period_of, remembering the last period: rows and points arrive in time order per meter."""
+
+    def __init__(self, period: str, zone: tzinfo) -> None:
+        self.period, self.zone, self.cycle = period, zone, PERIODS[period]
+        self.start, self.end = 0.0, -1.0
+
+    def __call__(self, ts: float) -> float:
+        if self.start <= ts < self.end:
+            return self.start
+        if self.cycle is None:
+            self.start = ts // HOUR * HOUR
+            self.end = self.start + HOUR
+        else:
+            self.start = cycle_start(ts, self.cycle, self.zone)
+            self.end = next_cycle_start(ts, self.cycle, self.zone)
+        return self.start
+
+
 async def usage(
     backend: HistoryBackend,
     meters: Mapping[str, MeterSpec],
@@ -84,14 +103,23 @@ async def usage(
     rows = await backend.read_tier("hour", ids, start // HOUR * HOUR, end)
     covered_until = max((r.start + HOUR for rs in rows.values() for r in rs), default=start // HOUR * HOUR)
     covered_until = min(max(covered_until, start), end)
+    periods = _Periods(period, zone)
+    hour_price: dict[tuple[int, float], float] = {}  # (tariff, hour) -> mean price over the hour
     for entity_id, entity_rows in rows.items():
         spec = meters[entity_id]
+        tariff = spec.tariff
         for row in entity_rows:
             if row.start >= covered_until:
                 continue
             kwh = row.delta * spec.factor
-            cost = spec.tariff.cost(kwh, row.start, row.start + HOUR) if spec.tariff else 0.0
-            result.add(entity_id, period_of(row.start, period, zone), kwh, cost)
+            cost = 0.0
+            if tariff is not None:
+                key = (id(tariff), row.start)
+                price = hour_price.get(key)
+                if price is None:
+                    price = hour_price[key] = tariff.cost(1.0, row.start, row.start + HOUR)
+                cost = kwh * price
+            result.add(entity_id, periods(row.start), kwh, cost)
             result.hour_rows += 1
     if covered_until < end:
         result.raw_from = covered_until
@@ -105,7 +133,7 @@ async def usage(
                 if previous is not None and ts >= covered_until:
                     kwh = usage_delta(previous[1], value) * spec.factor
                     cost = spec.tariff.cost(kwh, previous[0], ts) if spec.tariff else 0.0
-                    result.add(entity_id, period_of(ts, period, zone), kwh, cost)
+                    result.add(entity_id, periods(ts), kwh, cost)
                     result.raw_points += 1
                 previous = (ts, value)
     return result

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from hub.recorder import get_recorder
 from hub.recorder.backends.base import Batch, Point, TierRow
 from hub.recorder.backends.sqlite import SQLiteBackend
 from integrations.energy import CONFIG_SCHEMA, build_tariff
@@ -116,6 +118,10 @@ async def test_usage_and_info_over_websocket(tmp_path: Path, start_hub) -> None:
     attributes = dict(hub.states.get("sensor.kitchen_energy").attributes)
     for reading in ("100.5", "102.0", "103.5"):
         hub.states.set("sensor.kitchen_energy", reading, attributes)
+    recorder = get_recorder(hub)
+    await recorder.flush()
+    stored = await recorder.backend.read_states(["sensor.kitchen_energy"], 0, time.time() + 60)
+    assert [p.value for p in stored["sensor.kitchen_energy"]][-3:] == [100.5, 102.0, 103.5]
     async with aiohttp.ClientSession() as session:
         ws = await WsClient.open(session, runtime.url)
         await ws.authenticate(token)
@@ -164,3 +170,4 @@ async def test_totals_survive_a_restart_and_use_while_down_is_counted(tmp_path: 
     assert float(hub.states.get("sensor.kitchen_daily").state) == pytest.approx(4.0)
     assert float(hub.states.get("sensor.kitchen_energy_cost").state) == pytest.approx(2.0)
     assert float(hub.states.get("sensor.energy_total_cost").state) == pytest.approx(2.0)
+
