@@ -90,6 +90,9 @@ class ModelRunner:
         self._untrack = self.hub.states.track(self.inputs, self._on_state_changed)
         if "every" in self.conf["run"]:
             self._arm_timer()
+        if self._model_error is None:
+            collected = min(w.version for w in self.windows.values())
+            self._unavailable({"reason": f"collecting samples: {collected} of {self.spec.size}"})
 
     def stop(self) -> None:
         """Stop collecting and running."""
