@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,9 +90,12 @@ async def test_only_configured_integrations_are_set_up(tmp_path: Path, start_hub
 def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Install the example package with pip, as a user would, into a folder put on sys.path."""
     target = tmp_path_factory.mktemp("site")
+    # Build from a copy: pip leaves build/ and egg-info folders beside the sources.
+    source = tmp_path_factory.mktemp("src") / "plugin_package"
+    shutil.copytree(PLUGIN_PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(PLUGIN_PACKAGE)],
+         "--target", str(target), str(source)],
         check=True,
         capture_output=True,
     )
