@@ -1,13 +1,17 @@
 """MQTT ingest through a real Mosquitto: discovered sensors fed by a separate publisher process.
 
-    .venv/bin/python bench/mqtt_ingest.py                 # 1,000 sensors, 1k/5k/10k/20k msg/s, QoS 0 and 1
-    .venv/bin/python bench/mqtt_ingest.py --recorder      # with the recorder (SQLite) on
-    .venv/bin/python bench/mqtt_ingest.py --template      # payload {"ts": ...} through value_template
+    .venv/bin/python bench/mqtt_ingest.py --recorder --ws    # both client backends, twice each
+    .venv/bin/python bench/mqtt_ingest.py --client gmqtt --repeat 1
+    .venv/bin/python bench/mqtt_ingest.py --template         # payload {"ts": ...} through value_template
 
-Prints, per QoS and rate: messages sent/received, loss, drain time after the publisher stops,
-hub CPU seconds per 1,000 messages; the highest rate sustained (<1% loss, drained within
-0.5 s: no growing backlog); publish->state_changed p50/p99 at 1k msg/s; RSS; and the receive
-ceilings of aiomqtt's own iterator, of the hub's client, and of paho's own loop on this machine.
+Each run is a hub in its own process (so CPU and RSS are its own) on one shared Mosquitto;
+runs alternate between the backends (gmqtt, paho, gmqtt, paho) so both see the same machine.
+--recorder turns the recorder on; --ws adds a WebSocket client in another process subscribed to
+state_changed (as a dashboard is). Prints, per QoS and rate: messages sent/received, loss, drain
+time after the publisher stops, hub CPU seconds per 1,000 messages; the highest rate sustained
+(<1% loss, drained within 0.5 s: no growing backlog); publish->state_changed p50/p99 at 1k
+msg/s; RSS; then a summary per run and the receive ceilings of the bare libraries (aiomqtt's
+iterator, paho's threaded loop, gmqtt's callback) and of the hub's client on each backend.
 """
 
 from __future__ import annotations
@@ -152,10 +156,41 @@ def rss_mb() -> float:
     return 0.0
 
 
-# ---------------------------------------------------------------- the hub side
+# ---------------------------------------------------------------- WebSocket subscriber (separate process)
 
 
-async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> None:
+async def ws_subscriber(url: str, token: str) -> None:
+    """Subscribe to state_changed like a dashboard; print the events counted when stdin closes."""
+    import aiohttp
+
+    count = [0]
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/api/websocket", max_msg_size=0) as ws:
+        await ws.receive()
+        await ws.send_json({"type": "auth", "access_token": token})
+        assert (await ws.receive_json())["type"] == "auth_ok"
+        await ws.send_json({"id": 1, "type": "supported_features", "features": {"coalesce_messages": 1}})
+        await ws.receive()
+        await ws.send_json({"id": 2, "type": "subscribe_events", "event_type": "state_changed"})
+        await ws.receive()
+        print("ready", flush=True)
+
+        async def read() -> None:
+            async for msg in ws:
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                data = json.loads(msg.data)
+                count[0] += sum(1 for item in (data if isinstance(data, list) else (data,)) if item.get("type") == "event")
+
+        reader = asyncio.create_task(read())
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        reader.cancel()
+    print(json.dumps({"events": count[0]}), flush=True)
+
+
+# ---------------------------------------------------------------- the hub side (one process per run)
+
+
+async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
     import aiomqtt
 
     from hub import bootstrap
@@ -164,7 +199,8 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> None:
 
     config_dir = workdir / "config"
     config_dir.mkdir()
-    text = f"mqtt:\n  broker: mqtt://127.0.0.1:{port}\n  discovery_prefix: bench\nlogger:\n  default: warning\n"
+    text = (f"mqtt:\n  broker: mqtt://127.0.0.1:{port}\n  discovery_prefix: bench\n  client: {args.client}\n"
+            f"  client_id: {args.client_id}\nlogger:\n  default: warning\n")
     if args.recorder:
         text += "recorder:\n"
     (config_dir / "configuration.yaml").write_text(text)
@@ -173,6 +209,15 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> None:
     mqtt = runtime_of(hub)
     assert mqtt is not None and mqtt.discovery is not None
     template = "{{ value_json.ts }}" if args.template else None
+    ws = None
+    if args.ws:
+        user = await hub.auth.add_user("bench", "bench password", "owner")
+        token = await hub.auth.create_long_lived_token(user.id, "bench")
+        ws = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--ws-subscriber", runtime.url, token,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        assert ws.stdout is not None
+        assert (await ws.stdout.readline()).strip() == b"ready"
 
     async def discover(qos: int) -> None:
         async with aiomqtt.Client("127.0.0.1", port) as client:
@@ -191,6 +236,7 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> None:
         await mqtt.client.wait_subscribed()
 
     received = [0]
+    changes = [0]
     last = [0.0]
     latencies: list[float] = []
     sample = [False]
@@ -212,7 +258,7 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> None:
     hub.bus.listen("state_changed", on_change)
     began = time.monotonic()
     await discover(0)
-    print(f"discovered {args.sensors} sensors in {time.monotonic() - began:.1f} s; RSS {rss_mb():.0f} MB")
+    print(f"discovered {args.sensors} sensors in {time.monotonic() - began:.1f} s; RSS {rss_mb():.0f} MB", flush=True)
     results = []
     for qos in args.qos:
         if qos != 0:
@@ -230,6 +276,7 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> None:
                 if received[0] != seen:
                     seen, quiet_since = received[0], time.time()
             cpu = cpu_seconds() - cpu_before
+            changes[0] += received[0]
             loss = 1 - received[0] / sent["sent"]
             drain = max(0.0, last[0] - sent["ended"])
             achieved = sent["sent"] / (sent["ended"] - sent["started"])
@@ -244,12 +291,59 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> None:
             extra = f"  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms" if "p50_ms" in row else ""
             print(f"QoS {qos} {rate:>6} msg/s (published {achieved:>7.0f}/s): received {received[0]:>7}/{sent['sent']:<7} "
                   f"loss {loss:6.2%}  drain {drain:5.2f} s  CPU {row['cpu_per_1000']:.3f} s/1000 msgs"
-                  f"  {'sustained' if row['sustained'] else 'NOT sustained'}{extra}")
-    for qos in args.qos:
-        ok = [r["rate"] for r in results if r["qos"] == qos and r["sustained"]]
-        print(f"QoS {qos}: highest rate sustained: {max(ok) if ok else 'none'} msg/s")
-    print(f"hub RSS {rss_mb():.0f} MB (peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+                  f"  {'sustained' if row['sustained'] else 'NOT sustained'}{extra}", flush=True)
+    summary: dict = {"client": args.client, "rows": results, "rss_mb": rss_mb(),
+                     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if ws is not None:
+        assert ws.stdin is not None and ws.stdout is not None
+        ws.stdin.close()
+        summary["ws_events"] = json.loads((await ws.stdout.read()).decode().strip().splitlines()[-1])["events"]
+        summary["state_changes"] = changes[0]
+        await ws.wait()
+        print(f"WebSocket subscriber got {summary['ws_events']} state_changed events "
+              f"(the bench sensors changed {changes[0]} times, discovery added more)", flush=True)
     await bootstrap.stop(runtime)
+    return summary
+
+
+async def run_hub_process(args: argparse.Namespace, port: int, client: str, label: str) -> dict:
+    """Run one hub benchmark in a child process; echo its lines, return its summary."""
+    client_id = f"bench-hub-{label.replace(' #', '-')}"
+    command = [sys.executable, __file__, "--hub-run", "--port", str(port), "--client", client, "--client-id", client_id,
+               "--sensors", str(args.sensors), "--seconds", str(args.seconds),
+               "--rates", *map(str, args.rates), "--qos", *map(str, args.qos)]
+    command += [flag for flag, on in (("--recorder", args.recorder), ("--ws", args.ws), ("--template", args.template)) if on]
+    proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    summary: dict = {}
+    async for raw in proc.stdout:
+        line = raw.decode().rstrip()
+        if line.startswith("RESULT "):
+            summary = json.loads(line[7:])
+        else:
+            print(f"[{label}] {line}", flush=True)
+    await proc.wait()
+    # End the run's persistent session, or the broker keeps queueing QoS 1 messages for it.
+    import aiomqtt
+
+    async with aiomqtt.Client("127.0.0.1", port, identifier=client_id, clean_session=True):
+        pass
+    return summary
+
+
+def print_summary(runs: list[tuple[str, dict]], qos_levels: list[int]) -> None:
+    print("\nsummary (highest rate sustained: <1% loss, drained within 0.5 s; latency publish->state_changed at 1k msg/s)")
+    for label, run in runs:
+        parts = []
+        for qos in qos_levels:
+            rows = [r for r in run["rows"] if r["qos"] == qos]
+            ok = [r["rate"] for r in rows if r["sustained"]]
+            at_1k = next((r for r in rows if r["rate"] == 1000 and "p50_ms" in r), None)
+            cpu = statistics.median(r["cpu_per_1000"] for r in rows) if rows else 0.0
+            lat = f" p50 {at_1k['p50_ms']:.2f} p99 {at_1k['p99_ms']:.2f} ms" if at_1k else ""
+            parts.append(f"QoS {qos}: {max(ok) if ok else 'none':>5}/s{lat} CPU {cpu:.3f} s/1000")
+        ws = f"  WS {run['ws_events']} events" if "ws_events" in run else ""
+        print(f"  {label:<9} " + " | ".join(parts) + f" | RSS {run['rss_mb']:.0f} MB (peak {run['peak_rss_mb']:.0f}){ws}")
 
 
 # ---------------------------------------------------------------- client ceilings
@@ -276,10 +370,38 @@ async def ceiling_aiomqtt(port: int, count: int) -> float:
         return got / (time.perf_counter() - first)
 
 
-async def ceiling_hub_client(port: int, count: int) -> float:
+async def ceiling_gmqtt(port: int, count: int) -> float:
+    import gmqtt
+    from gmqtt.mqtt.constants import MQTTv311
+
+    got = [0]
+    first = [0.0]
+    done = asyncio.get_running_loop().create_future()
+
+    def on_message(client, topic, payload, qos, properties) -> None:  # type: ignore[no-untyped-def]
+        got[0] += 1
+        if got[0] == 1:
+            first[0] = time.perf_counter()
+        if got[0] == count and not done.done():
+            done.set_result(time.perf_counter())
+
+    client = gmqtt.Client(f"gmqtt-{os.getpid()}")
+    client.on_message = on_message
+    await client.connect("127.0.0.1", port, version=MQTTv311)
+    client.subscribe("bench/#", qos=0)
+    await asyncio.sleep(0.5)
+    publish = asyncio.create_task(run_publisher(port, 0, 0, 0, 1000, False, count))
+    end = await asyncio.wait_for(done, 60)
+    await publish
+    await client.disconnect()
+    return count / (end - first[0])
+
+
+async def ceiling_hub_client(port: int, count: int, backend: str) -> float:
     from integrations.mqtt.client import ConnectionSettings, MqttClient
 
-    client = MqttClient(ConnectionSettings(host="127.0.0.1", port=port, client_id=f"ceil-{os.getpid()}"))
+    settings = ConnectionSettings(host="127.0.0.1", port=port, client_id=f"ceil-{backend}-{os.getpid()}", backend=backend)
+    client = MqttClient(settings)
     got = [0]
     first = [0.0]
     done = asyncio.get_running_loop().create_future()
@@ -335,17 +457,36 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-mqtt-") as tmp:
         broker, port = start_mosquitto(Path(tmp))
         try:
-            print(f"mosquitto on port {port}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
-            await bench_hub(args, port, Path(tmp))
+            flags = ", ".join(name for name, on in (("recorder", args.recorder), ("WebSocket subscriber", args.ws),
+                                                    ("value_template", args.template)) if on) or "nothing else"
+            print(f"mosquitto on port {port}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}; "
+                  f"{args.sensors} sensors, {args.seconds:g} s per rate; hub with {flags}", flush=True)
+            runs = []
+            for repeat in range(1, args.repeat + 1):
+                for client in args.client:
+                    label = f"{client} #{repeat}"
+                    runs.append((label, await run_hub_process(args, port, client, label)))
+            print_summary(runs, args.qos)
             if args.ceilings:
                 n = args.ceiling_messages
-                print(f"receive ceiling, QoS 0, {n} messages flooded:")
-                print(f"  aiomqtt message iterator : {await ceiling_aiomqtt(port, n):>8.0f} msg/s")
-                print(f"  hub client (paho callback, no queue): {await ceiling_hub_client(port, n):>8.0f} msg/s")
-                print(f"  paho's own threaded loop : {await asyncio.to_thread(ceiling_paho, port, n):>8.0f} msg/s")
+                print(f"\nreceive ceiling, QoS 0, {n} messages flooded (two runs each):")
+                for name, measure in (
+                    ("aiomqtt message iterator", lambda: ceiling_aiomqtt(port, n)),
+                    ("paho's own threaded loop", lambda: asyncio.to_thread(ceiling_paho, port, n)),
+                    ("gmqtt on_message callback", lambda: ceiling_gmqtt(port, n)),
+                    *((f"hub client, {c} backend", lambda c=c: ceiling_hub_client(port, n, c)) for c in args.client),
+                ):
+                    figures = [await measure() for _ in range(2)]
+                    print(f"  {name:<26}: " + "  ".join(f"{f:>8.0f}" for f in figures) + " msg/s", flush=True)
         finally:
             broker.terminate()
             broker.wait(5)
+
+
+async def hub_run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-mqtt-hub-") as tmp:
+        summary = await bench_hub(args, args.port, Path(tmp))
+    print("RESULT " + json.dumps(summary), flush=True)
 
 
 def parse() -> argparse.Namespace:
@@ -360,6 +501,13 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--qos", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--template", action="store_true", help='payload {"ts": ...} through value_template')
     parser.add_argument("--recorder", action="store_true", help="run with the recorder (SQLite) on")
+    parser.add_argument("--ws", action="store_true", help="a WebSocket client in another process subscribed to state_changed")
+    parser.add_argument("--client", nargs="+", default=["gmqtt", "paho"], choices=["gmqtt", "paho"],
+                        help="client backends to measure, alternating")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per backend (the machine is noisy)")
+    parser.add_argument("--hub-run", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client-id", default="bench-hub", help=argparse.SUPPRESS)
+    parser.add_argument("--ws-subscriber", nargs=2, metavar=("URL", "TOKEN"), help=argparse.SUPPRESS)
     parser.add_argument("--no-ceilings", dest="ceilings", action="store_false")
     parser.add_argument("--ceiling-messages", type=int, default=100_000)
     return parser.parse_args()
@@ -370,5 +518,10 @@ if __name__ == "__main__":
     if arguments.publisher:
         publisher(arguments.port, arguments.rate, arguments.seconds, arguments.qos[0] if isinstance(arguments.qos, list) else arguments.qos,
                   arguments.sensors, arguments.template, arguments.count)
+    elif arguments.ws_subscriber:
+        asyncio.run(ws_subscriber(*arguments.ws_subscriber))
+    elif arguments.hub_run:
+        arguments.client = arguments.client[0]
+        asyncio.run(hub_run(arguments))
     else:
         asyncio.run(main(arguments))

@@ -33,3 +33,17 @@ def test_unknown_client_is_refused():
         CONFIG_SCHEMA({"client": "mosquitto"})
     assert error.value.path == ["client"]
     assert CONFIG_SCHEMA({"client": "paho"})["client"] == "paho"
+
+
+async def test_qos_2_and_retained_states_arrive(start_mqtt_hub, device):
+    # QoS 0/1 take the client's own PUBLISH parser on gmqtt, QoS 2 the library's handshake.
+    kept = f"{device.prefix}/retained"  # a topic of this test's own: retained messages outlive it
+    await device.publish(kept, "7", retain=True)
+    hub = (await start_mqtt_hub()).hub
+    await device.config("sensor/exact/config", {"name": "Exact", "state_topic": "meter/exact", "qos": 2})
+    await device.config("sensor/kept/config", {"name": "Kept", "state_topic": kept, "qos": 1})
+    await wait_state(hub, "sensor.kept", "7")  # the retained value, sent on subscribe
+    await wait_state(hub, "sensor.exact")
+    for value in ("1", "2", "3"):
+        await device.publish("meter/exact", value, qos=2)
+    await wait_state(hub, "sensor.exact", "3")
