@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
+from hub.core.entities import DEVICE_INFO_KEYS
 from hub.core.entity import Entity
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, ReadOnlyDict
 from hub.util import slugify
@@ -200,18 +201,8 @@ def _device_info(device: dict[str, Any] | None) -> dict[str, Any] | None:
         "identifiers": [(DOMAIN, identifier) for identifier in device.get("identifiers", ())],
         "connections": [tuple(pair) for pair in device.get("connections", ())],
     }
-    for key in (
-        "name",
-        "manufacturer",
-        "model",
-        "model_id",
-        "sw_version",
-        "hw_version",
-        "serial_number",
-        "suggested_area",
-        "configuration_url",
-    ):
-        if key in device:
+    for key in DEVICE_INFO_KEYS:
+        if key in device and key not in info and key != "via_device":
             info[key] = device[key]
     if "via_device" in device:
         info["via_device"] = (DOMAIN, device["via_device"])
