@@ -30,6 +30,10 @@ EVENT_HUB_FINAL_WRITE = "homeassistant_final_write"
 EVENT_HUB_CLOSE = "homeassistant_close"
 # Home Assistant keeps these out of "*" subscriptions: they are frequent and rarely wanted.
 EXCLUDED_FROM_MATCH_ALL = frozenset({EVENT_STATE_REPORTED, EVENT_HUB_CLOSE})
+# Event types counted one by one; any further type is counted under OTHER_EVENT_TYPE, so a
+# client firing random types cannot grow the counts without bound.
+MAX_COUNTED_EVENT_TYPES = 500
+OTHER_EVENT_TYPE = "_other"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -130,6 +134,19 @@ class EventBus:
         self._hub = hub
         self._listeners: dict[str, list[Listener]] = {}
         self._match_all: list[Listener] = []
+        # Events fired per type, listened to or not (read by the metrics endpoint).
+        self.counts: dict[str, int] = {}
+
+    def count(self, event_type: str) -> None:
+        """Count one event of event_type (fire does this; the state machine calls it directly)."""
+        counts = self.counts
+        try:
+            counts[event_type] += 1
+        except KeyError:
+            if len(counts) < MAX_COUNTED_EVENT_TYPES:
+                counts[event_type] = 1
+            else:
+                counts[OTHER_EVENT_TYPE] = counts.get(OTHER_EVENT_TYPE, 0) + 1
 
     def has_listeners(self, event_type: str) -> bool:
         """Return whether firing event_type would reach anybody."""
@@ -153,6 +170,11 @@ class EventBus:
         time_fired: float | None = None,
     ) -> None:
         """Fire an event; listeners marked @callback run before this returns."""
+        counts = self.counts
+        try:
+            counts[event_type] += 1
+        except KeyError:
+            self.count(event_type)
         listeners = self._listeners.get(event_type)
         match_all = self._match_all if event_type not in EXCLUDED_FROM_MATCH_ALL else None
         if not listeners and not match_all:

@@ -303,6 +303,7 @@ class StateMachine:
         context: Context,
         now: float,
     ) -> None:
+        self._bus.counts[EVENT_STATE_CHANGED] = self._bus.counts.get(EVENT_STATE_CHANGED, 0) + 1
         trackers = self._trackers.get(entity_id)
         if trackers is None and not self._bus.has_listeners(EVENT_STATE_CHANGED):
             return

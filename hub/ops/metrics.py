@@ -25,7 +25,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.utils import floatToGoString
 
 from hub import __version__
-from hub.core.bus import EVENT_STATE_CHANGED, MATCH_ALL, Event, callback
+from hub.core.bus import EVENT_STATE_CHANGED, MAX_COUNTED_EVENT_TYPES
 from hub.ops import sources
 from hub.ops.exposition import render
 
@@ -36,8 +36,7 @@ __all__ = ["CONTENT_TYPE_LATEST", "HubMetrics", "attach", "metrics_of"]
 
 # Event types are free-form (any integration or user may fire one): past this many distinct
 # types the rest are counted together so a misbehaving client cannot grow /metrics forever.
-MAX_EVENT_TYPES = 500
-OTHER_EVENT_TYPE = "_other"
+MAX_EVENT_TYPES = MAX_COUNTED_EVENT_TYPES
 SERVICE_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10.0)
 # Per service: [ok calls, failed calls, seconds summed, one count per bucket and +Inf].
 _OK, _FAILED, _SUM, _BUCKETS = 0, 1, 2, 3
@@ -50,40 +49,26 @@ class HubMetrics:
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.events: dict[str, int] = {}
         # Set by the web app: returns the WebSocket counters (clients, dropped, slow disconnects).
         self.websocket_stats: Callable[[], Any] | None = None
         # Plain lists, not prometheus_client metrics: those take a lock per update and cost a
         # service call about 30 µs; a list update costs well under one.
         self.service_calls: dict[tuple[str, str], list[float]] = {}
         self._collectors = [_HubCollector(self), ProcessCollector(registry=None)]
-        self._unsubscribe: Callable[[], None] | None = None
+
+    @property
+    def events(self) -> dict[str, int]:
+        """Return the events fired per type, as the bus counts them (no listener needed)."""
+        return self.hub.bus.counts
 
     def start(self) -> None:
-        """Start counting events and service calls."""
-        if self._unsubscribe is None:
-            self._unsubscribe = self.hub.bus.listen(MATCH_ALL, self._count_event)
-            self.hub.services.call_observer = self._observe_call
+        """Start timing service calls (the bus counts events by itself)."""
+        self.hub.services.call_observer = self._observe_call
 
     def stop(self) -> None:
-        """Stop counting (the figures so far stay readable)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        """Stop timing service calls (the figures so far stay readable)."""
         if self.hub.services.call_observer == self._observe_call:
             self.hub.services.call_observer = None
-
-    @callback
-    def _count_event(self, event: Event) -> None:
-        events = self.events
-        event_type = event.event_type
-        count = events.get(event_type)
-        if count is not None:
-            events[event_type] = count + 1
-        elif len(events) < MAX_EVENT_TYPES:
-            events[event_type] = 1
-        else:
-            events[OTHER_EVENT_TYPE] = events.get(OTHER_EVENT_TYPE, 0) + 1
 
     def _observe_call(self, domain: str, service: str, seconds: float, failed: bool) -> None:
         stats = self.service_calls.get((domain, service))

@@ -154,3 +154,17 @@ async def test_no_listener_means_no_event_is_built(hub: Hub) -> None:
     assert hub.bus.has_listeners("nobody")
     assert not hub.bus.has_listeners("state_reported")
     unsub()
+
+
+async def test_events_are_counted_per_type_even_without_listeners(hub: Hub) -> None:
+    from hub.core.bus import MAX_COUNTED_EVENT_TYPES, OTHER_EVENT_TYPE
+
+    hub.bus.fire("nobody_listens")
+    hub.bus.fire("nobody_listens")
+    hub.states.set("sensor.a", "1")
+    assert hub.bus.counts["nobody_listens"] == 2
+    assert hub.bus.counts["state_changed"] == 1
+    for number in range(MAX_COUNTED_EVENT_TYPES + 5):
+        hub.bus.fire(f"random_{number}")
+    assert len(hub.bus.counts) == MAX_COUNTED_EVENT_TYPES + 1
+    assert hub.bus.counts[OTHER_EVENT_TYPE] >= 5
