@@ -129,6 +129,7 @@ def register_history_backends(hub: Hub) -> dict[str, Any]:
         `hub.recorder.backends.base.HistoryBackend`; `config` is the validated `recorder:`
         section, and a user picks the backend with `recorder: {backend: <name>}`.
     """
+    return {}
 
 
 @hookspec
