@@ -8,8 +8,9 @@ Figures printed:
 - points/s end to end: hub.states.set() -> recorder (spool fsync) -> SQLite, counted likewise
 - latency (p50/max of 5) of a 1-day history query of 10 entities written at 1 Hz (864,000
   points), as the charts ask for it (minimal_response, no_attributes): from SQLite to the
-  JSON bytes of Home Assistant's compressed WebSocket shape; beside it the CPython floor,
-  orjson.dumps of the same answer already built
+  JSON bytes of Home Assistant's compressed WebSocket shape, cold (every point read and
+  encoded), without the span cache, and asked again (past five-minute spans spliced from the
+  cache); beside it the CPython floor, orjson.dumps of the same answer already built
 - latency of a 30-day hourly statistics query (10 entities) from the hour tier, JSON encoded
 PostgreSQL and InfluxDB run from the Debian packages on free ports, as the tests start them.
 """
@@ -36,6 +37,7 @@ import orjson  # noqa: E402
 
 from hub.api import ws_messages as messages  # noqa: E402
 from hub.recorder import compressed, history  # noqa: E402
+from hub.recorder.history_cache import HistoryCache, cached_history  # noqa: E402
 from hub.recorder.backends.base import Batch, HistoryBackend, Point, TierRow  # noqa: E402
 from hub.recorder.backends.sqlite import SQLiteBackend  # noqa: E402
 from hub.recorder.recorder import Recorder  # noqa: E402
@@ -106,24 +108,26 @@ async def timed(label: str, func: Callable[[], Awaitable[Any]], target_ms: float
 async def queries(folder: Path) -> None:
     backend = SQLiteBackend(folder / "query.db")
     await backend.open()
-    end = time.time() // 3600 * 3600
+    # The chart's "last 24 hours" at half past: partial hours at both ends, the newest live.
+    now = time.time() // 3600 * 3600 - 1800
+    end = now
     start = end - DAY
-    for batch in batches(DAY * 10, start, size=50_000):
+    for batch in batches((DAY + 3600) * 10, start - 1800, size=50_000):
         await backend.write(batch)
+    end_h = end // 3600 * 3600
     hours = [
-        TierRow(e, end - 30 * DAY + h * 3600, 230.0, 220.0, 240.0, 231.0, 0.5, 3600)
+        TierRow(e, end_h - 30 * DAY + h * 3600, 230.0, 220.0, 240.0, 231.0, 0.5, 3600)
         for e in ENTITIES
         for h in range(30 * 24)
     ]
     await backend.write_tier("hour", hours)
 
-    async def history_bytes(entity_ids: list[str]) -> bytes:
+    async def history_bytes(entity_ids: list[str], cache: HistoryCache | None = None) -> bytes:
         # What history/history_during_period sends for the charts (minimal_response,
-        # no_attributes): read, built and encoded to the JSON bytes that go on the socket.
-        points = await compressed.read_points(backend, None, entity_ids, start, end, include_start=True)
-        return await asyncio.to_thread(
-            compressed.encode, points, None, start, significant_changes_only=True, minimal_response=True
-        )
+        # no_attributes, significant changes only): from SQLite to the JSON bytes of Home
+        # Assistant's compressed shape. A new cache each time: every span read and encoded.
+        cache = HistoryCache() if cache is None else cache
+        return await cached_history(cache, backend, entity_ids, start, end, now, None, include_start=True)
 
     async def day_history() -> Any:
         return await history_bytes(ENTITIES)
@@ -131,8 +135,20 @@ async def queries(folder: Path) -> None:
     async def day_history_one() -> Any:
         return await history_bytes(ENTITIES[:1])
 
+    async def day_history_uncached() -> Any:
+        points = await compressed.read_points(backend, None, ENTITIES, start, end, include_start=True)
+        return await asyncio.to_thread(
+            compressed.encode, points, None, start, significant_changes_only=True, minimal_response=True
+        )
+
+    warm = HistoryCache()
+
+    async def day_history_warm() -> Any:
+        # The chart asked again (a reload, another viewer): past spans come encoded.
+        return await history_bytes(ENTITIES, warm)
+
     async def month_statistics() -> Any:
-        found = await history.statistics_during_period(backend, ENTITIES, end - 30 * DAY, end, "hour")
+        found = await history.statistics_during_period(backend, ENTITIES, end_h - 30 * DAY, end_h, "hour")
         return messages.dumps(found)
 
     # The floor in CPython: encoding an answer of the same shape that is already built.
@@ -143,6 +159,9 @@ async def queries(folder: Path) -> None:
     await timed("floor: orjson.dumps of (ts, state) tuples", lambda: _now(orjson.dumps, fetch), 100)
     del answer, fetch
     await timed("history 1 day, 1 Hz, 10 entities (864,000 pts)", day_history, 100)
+    await timed("  same, without the span cache", day_history_uncached, 100)
+    await day_history_warm()
+    await timed("  same, asked again (past spans cached)", day_history_warm, 100)
     await timed("history 1 day, 1 Hz, 1 entity (86,400 pts)", day_history_one, 100)
     await timed("statistics 30 days hourly, 10 entities", month_statistics, 50)
     await backend.close()

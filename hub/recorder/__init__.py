@@ -159,6 +159,7 @@ async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
         await recorder.flush_pending()
         await downsampler.downsample()
         await downsampler.purge()
+        recorder.history_cache.clear()
 
     hub.services.register(
         "recorder",

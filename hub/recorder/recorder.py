@@ -18,6 +18,7 @@ from hub.core.entity import SensorEntity
 from hub.core.states import valid_entity_id
 from hub.exceptions import HubError
 from hub.recorder.backends.base import AttributeChange, BackendError, Batch, HistoryBackend, Point
+from hub.recorder.history_cache import HistoryCache
 from hub.recorder.spool import Spool
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ class Recorder:
         self.write_seconds = 0.0
         # Called with each batch the backend stored (the downsampler marks late data with it).
         self.stored_listeners: list[Callable[[Batch], None]] = []
+        # Encoded past hours for the charts' history queries; late points drop their hour.
+        self.history_cache = HistoryCache()
+        self.stored_listeners.append(self.history_cache.note_stored)
         self._keep = keep
         self._kept: dict[str, bool] = {}
         self._pending: list[State] = []

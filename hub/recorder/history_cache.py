@@ -1,0 +1,238 @@
+"""Encoded history of past five-minute spans, kept in memory for the charts' history queries.
+
+Charts ask again and again for the same day (minimal_response, significant changes only):
+the past does not change, so each entity's span is read and encoded once and later answers
+splice the stored JSON. Only the partial spans at the ends of a query are read each time.
+Points that arrive late for a past span (backfill, a replayed spool) drop that span.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+import orjson
+
+from hub.recorder.backends.base import Batch, HistoryBackend
+from hub.recorder.compressed import Changes, Point, StateTexts
+
+# Five minutes: the partial blocks at a query's ends, read each time, stay small.
+SPAN = 300.0
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+_TS = itemgetter(0)
+
+
+@dataclass(slots=True, frozen=True)
+class Block:
+    """One entity's state changes over a span as JSON rows `{"s","lu"}` joined by commas."""
+
+    data: bytes
+    first: str | None  # state text of the first row; None: no points in the span
+    first_ts: float
+    last: str | None
+    head: int  # bytes of the first row and its comma: data[head:] drops it
+
+
+EMPTY = Block(b"", None, 0.0, None, 0)
+
+
+def _cost(block: Block) -> int:
+    # A span without points still takes a dict slot and a key.
+    return len(block.data) + 100
+
+
+def build_block(points: Sequence[Point], texts: StateTexts) -> Block:
+    """Encode points (oldest first) as minimal rows, keeping only changes of the state text."""
+    rows: list[dict[str, Any]] = []
+    append = rows.append
+    previous: str | None = None
+    for ts, value in points:
+        text = texts[value]
+        if text != previous:
+            append({"s": text, "lu": ts})
+            previous = text
+    if not rows:
+        return EMPTY
+    head = len(orjson.dumps(rows[0])) + (1 if len(rows) > 1 else 0)
+    return Block(orjson.dumps(rows)[1:-1], rows[0]["s"], rows[0]["lu"], previous, head)
+
+
+def join_blocks(blocks: Sequence[Block], start: float, changes: Changes | None, out: list[Any]) -> bool:
+    """Append one entity's rows as a JSON array to out (bytes pieces); False when it has none.
+
+    The first row goes in full ({"s", "a", "lu"}); a block's first row is left out when it
+    repeats the state of the block before. Pieces are memoryviews: a day is tens of
+    megabytes, copied once, by the final join.
+    """
+    mark = len(out)
+    previous: str | None = None
+    for block in blocks:
+        if block.first is None:
+            continue
+        if len(out) == mark:
+            first_ts = max(block.first_ts, start)
+            attributes: dict[str, Any] = {}
+            for change_ts, found in changes or ():
+                if change_ts > first_ts:
+                    break
+                attributes = found
+            out.append(b"[" + orjson.dumps({"s": block.first, "a": attributes, "lu": first_ts}))
+            rest = memoryview(block.data)[block.head :]
+        elif block.first == previous:
+            rest = memoryview(block.data)[block.head :]
+        else:
+            rest = memoryview(block.data)
+        if rest:
+            out.append(b",")
+            out.append(rest)
+        previous = block.last
+    if len(out) == mark:
+        return False
+    out.append(b"]")
+    return True
+
+
+class HistoryCache:
+    """Encoded past spans per entity, least recently used first out, bounded in bytes.
+
+    Used from the event loop only; blocks are built in a worker thread and handed back.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._blocks: OrderedDict[tuple[str, float], Block] = OrderedDict()
+        # Spans dropped while a query was reading: that query must not store what it read.
+        self._counter = 0
+        self._readers = 0
+        self._dropped: dict[tuple[str, float], int] = {}
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def note_stored(self, batch: Batch) -> None:
+        """Drop the spans a stored batch wrote into (a recorder stored listener)."""
+        seen = set()
+        for point in batch.points:
+            key = (point.entity_id, point.ts // SPAN * SPAN)
+            if key in seen:
+                continue
+            seen.add(key)
+            self._counter += 1
+            if self._readers:
+                self._dropped[key] = self._counter
+            block = self._blocks.pop(key, None)
+            if block is not None:
+                self.size -= _cost(block)
+
+    def clear(self) -> None:
+        """Forget every span (after a purge)."""
+        self._blocks.clear()
+        self.size = 0
+
+    def get(self, key: tuple[str, float]) -> Block | None:
+        """Return a stored span and mark it recently used."""
+        block = self._blocks.get(key)
+        if block is not None:
+            self._blocks.move_to_end(key)
+        return block
+
+    def begin(self) -> int:
+        """Start a query: return the stamp its reads are as of."""
+        self._readers += 1
+        return self._counter
+
+    def end(self, stamp: int, blocks: dict[tuple[str, float], Block]) -> None:
+        """Finish a query: store the spans it read unless points arrived for them meanwhile."""
+        for key, block in blocks.items():
+            if self._dropped.get(key, 0) > stamp or _cost(block) > self.max_bytes // 4:
+                continue
+            old = self._blocks.pop(key, None)
+            self.size += _cost(block) - (_cost(old) if old is not None else 0)
+            self._blocks[key] = block
+        while self.size > self.max_bytes and self._blocks:
+            _key, evicted = self._blocks.popitem(last=False)
+            self.size -= _cost(evicted)
+        self._readers -= 1
+        if not self._readers:
+            self._dropped.clear()
+
+
+async def cached_history(
+    cache: HistoryCache,
+    backend: HistoryBackend,
+    entity_ids: Sequence[str],
+    start: float,
+    end: float,
+    now: float,
+    attributes: dict[str, Changes] | None,
+    *,
+    include_start: bool,
+) -> bytes:
+    """Answer a minimal, significant-changes-only history query, splicing stored past spans.
+
+    The five-minute spans wholly inside [start, end) and before now come from the cache, or
+    are read and stored; the partial spans at either end are read each time.
+    """
+    first = -(-start // SPAN) * SPAN  # the first span boundary at or after start
+    last = min(end, now) // SPAN * SPAN
+    inside = [first + i * SPAN for i in range(max(round((last - first) / SPAN), 0))]
+    stamp = cache.begin()
+    fresh: dict[tuple[str, float], Block] = {}
+    try:
+        known: dict[str, dict[float, Block]] = {}
+        fetched: dict[str, list[list[Point]]] = {}
+        for entity_id in entity_ids:
+            known[entity_id] = found = {b: block for b in inside if (block := cache.get((entity_id, b))) is not None}
+            missing = [b for b in inside if b not in found]
+            ranges = [(start, end, include_start)]
+            if inside:
+                ranges = [(start, first, include_start), (inside[-1] + SPAN, end, False)]
+                if missing:
+                    ranges.append((missing[0], missing[-1] + SPAN, False))
+            fetched[entity_id] = [
+                (await backend.read_points([entity_id], a, b, include_start=lead)).get(entity_id, [])
+                for a, b, lead in ranges
+            ]
+        answer = await asyncio.to_thread(_assemble, entity_ids, inside, known, fetched, start, attributes, fresh)
+    finally:
+        cache.end(stamp, fresh)
+    return answer
+
+
+def _assemble(
+    entity_ids: Sequence[str],
+    inside: list[float],
+    known: dict[str, dict[float, Block]],
+    fetched: dict[str, list[list[Point]]],
+    start: float,
+    attributes: dict[str, Changes] | None,
+    fresh: dict[tuple[str, float], Block],
+) -> bytes:
+    texts = StateTexts()
+    out: list[Any] = [b"{"]
+    for entity_id in entity_ids:
+        reads = fetched[entity_id]
+        changes = None if attributes is None else attributes.get(entity_id, [])
+        if not inside:
+            blocks = [build_block(reads[0], texts)]
+        else:
+            found = known[entity_id]
+            middle = reads[2] if len(reads) > 2 else []
+            for begin in inside:
+                if begin not in found:
+                    lo = bisect_left(middle, begin, key=_TS)
+                    hi = bisect_left(middle, begin + SPAN, lo, key=_TS)
+                    found[begin] = fresh[(entity_id, begin)] = build_block(middle[lo:hi], texts)
+            blocks = [build_block(reads[0], texts), *(found[b] for b in inside), build_block(reads[1], texts)]
+        mark = len(out)
+        out.append((b"," if mark > 1 else b"") + orjson.dumps(entity_id) + b":")
+        if not join_blocks(blocks, start, changes, out):
+            del out[mark:]
+    out.append(b"}")
+    return b"".join(out)
