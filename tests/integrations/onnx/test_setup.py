@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import shutil
 import textwrap
 import time
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 from hub.config import check_configuration
+from hub.core.bus import callback
 from hub.recorder import get_recorder
 from hub.recorder.history import history_during_period
 from integrations.onnx import CONFIG_SCHEMA
@@ -116,3 +119,43 @@ def check(tmp_path: Path, section: str) -> list[str]:
 def test_configuration_errors_name_the_line(tmp_path: Path, section: str, expected: str) -> None:
     issues = check(tmp_path, section)
     assert len(issues) == 1 and expected in issues[0], issues
+
+
+@pytest.mark.services
+@pytest.mark.skipif(importlib.util.find_spec("integrations.mqtt") is None, reason="integrations/mqtt is not installed")
+async def test_demo_kitchen_meter_feeds_a_model_sensor(start_hub: Any, tmp_path: Path, mosquitto_server: Any) -> None:  # noqa: F811
+    """`hub run --demo` nodes -> MQTT discovery -> sensor.demo_001_power -> a model sensor over it."""
+    from hub.demo import start_demo
+
+    config = write_config(
+        tmp_path / "config",
+        f"""\
+        mqtt:
+          broker: {mosquitto_server.url}
+          discovery_prefix: onnx_{int(time.time() * 1000)}
+        onnx:
+          - name: Demo sum
+            model: sum4.onnx
+            inputs: sensor.demo_001_power
+            window: {{samples: 4}}
+            output: y
+        """,
+    )
+    shutil.copy(FIXTURES / "sum4.onnx", config / "sum4.onnx")
+    runtime = await start_hub(config)
+    stop_demo = await start_demo(runtime.hub, nodes=1, interval=0.2)
+    try:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+        @callback
+        def predicted(event: Any) -> None:
+            new = event.data["new_state"]
+            if new is not None and new.state != "unavailable" and not future.done():
+                future.set_result(float(new.state))
+
+        untrack = runtime.hub.states.track("sensor.demo_sum", predicted)
+        value = await asyncio.wait_for(future, 20)
+        untrack()
+        assert value > 0  # four kitchen readings summed: the standby load alone is tens of watts
+    finally:
+        await stop_demo()
