@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from automations.conditions import compile_condition, compile_conditions, render_value, result_as_boolean
 from automations.config import InvalidConfig, ensure_list
-from automations.timeutil import to_timedelta
+from automations.timeutil import is_templated, to_timedelta
 from automations.triggers import validate_trigger, wait_for_triggers
 from automations.triggers.tracker import TemplateTracker
 from hub.core.context import Context
@@ -150,7 +150,7 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
 
 def _delay(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
     value = config["delay"]
-    if not (isinstance(value, str) and "{" in value):
+    if not is_templated(value):
         to_timedelta(value, node=config, key="delay")
 
     async def run_delay(run: Run, scope: Scope, step_path: str) -> Any:

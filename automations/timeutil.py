@@ -12,6 +12,15 @@ from hub.templating.timefuncs import parse_duration, parse_time
 _UNITS = ("days", "hours", "minutes", "seconds", "milliseconds")
 
 
+def is_templated(value: Any) -> bool:
+    """Return whether a duration as written holds a template (checked when it renders)."""
+    if isinstance(value, str):
+        return "{" in value
+    if isinstance(value, Mapping):
+        return any(isinstance(v, str) and "{" in v for v in value.values())
+    return False
+
+
 def to_timedelta(value: Any, render: Callable[[Any], Any] | None = None, node: Any = None, key: str = "") -> timedelta:
     """Turn seconds, "HH:MM[:SS]", {hours: 1, ...} or a template into a timedelta.
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from automations.config import InvalidConfig
 from automations.conditions import render_value
-from automations.timeutil import to_timedelta
+from automations.timeutil import is_templated, to_timedelta
 from hub.exceptions import TemplateError
 from hub.templating import get_clock
 
@@ -22,9 +22,7 @@ _LOGGER = logging.getLogger(__name__)
 def validate_for(config: Mapping[str, Any]) -> None:
     """A static `for` must be a duration; a template is checked when it renders."""
     value = config.get("for")
-    if value is None or (isinstance(value, str) and "{" in value):
-        return
-    if isinstance(value, Mapping) and any(isinstance(v, str) and "{" in v for v in value.values()):
+    if value is None or is_templated(value):
         return
     to_timedelta(value, node=config, key="for")
 
