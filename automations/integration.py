@@ -64,6 +64,15 @@ async def load(hub: Hub, section: Any) -> list[Any]:
     return issues
 
 
+@hookimpl
+def check_integration_config(hub: Hub, config: Any) -> list[Any]:
+    """Compile every automation (blueprints resolved) and return the problems found."""
+    items = _items(config)
+    index_of = {key: i for i, (key, _) in enumerate(items)}
+    _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _entity(hub, conf, raw, index_of[key]))
+    return issues
+
+
 def _entity(hub: Hub, config: Any, raw: Any, index: int) -> AutomationEntity:
     normalized = normalize_automation(config)
     entity = AutomationEntity(hub, normalized, index)

@@ -153,6 +153,13 @@ def _targets(hub: Hub, call: ServiceCall) -> list[ScriptEntity]:
 
 
 @hookimpl
+def check_integration_config(hub: Hub, config: Any) -> list[Any]:
+    """Compile every script (blueprints resolved) and return the problems found."""
+    _, issues = build_each(hub, DOMAIN, list((config or {}).items()), lambda conf, raw, key: ScriptEntity(hub, key, conf))
+    return issues
+
+
+@hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Load the scripts and register script.turn_on/turn_off/toggle/reload."""
     await load(hub, config)

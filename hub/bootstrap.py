@@ -69,6 +69,26 @@ def check_config(config_dir: Path) -> CheckedConfig:
     return CheckedConfig(config, order)
 
 
+async def check_integration_configs(config_dir: Path, checked: CheckedConfig) -> list[ConfigIssue]:
+    """Ask each enabled integration for the problems its schema cannot see (bad automations...)."""
+    hub = Hub(_hub_config(config_dir.resolve(), config_dir.resolve() / ".storage", checked.config))
+    hub.plugins = plugins.build_plugin_manager(checked.integrations)
+    issues: list[ConfigIssue] = []
+    try:
+        for integration in checked.integrations:
+            found = await plugins.call_hook_for(
+                hub.plugins,
+                integration.domain,
+                "check_integration_config",
+                hub=hub,
+                config=checked.config.get(integration.domain),
+            )
+            issues.extend(found or [])
+    finally:
+        await hub.stop()
+    return issues
+
+
 def _hub_config(config_dir: Path, data_dir: Path, config: dict[str, Any]) -> HubConfig:
     core = config.get("homeassistant") or {}
     return HubConfig(

@@ -140,9 +140,15 @@ def _print_issues(err: ConfigError, config_dir: Path) -> None:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from hub.bootstrap import check_config
+    from hub.bootstrap import check_config, check_integration_configs
 
     checked = check_config(args.config)
+    # Every problem is printed below; the loaders' own error logs would repeat them.
+    logging.disable(logging.CRITICAL)
+    issues = asyncio.run(check_integration_configs(args.config, checked))
+    logging.disable(logging.NOTSET)
+    if issues:
+        raise ConfigError(issues)
     domains = ", ".join(i.domain for i in checked.integrations) or "none"
     print(f"Configuration in {args.config} is valid (integrations: {domains}).")
     return 0

@@ -150,3 +150,20 @@ def register_trigger_platforms(hub: Hub) -> Any:
         `variables` (the trigger variables, for limited templates) and `render` (a
         function rendering a limited template with those variables).
     """
+
+
+@hookspec
+def check_integration_config(hub: Hub, config: Any) -> list[Any]:
+    """Report problems in the integration's configuration that its CONFIG_SCHEMA cannot see.
+
+    When called: by `hub check-config`, after every section passed its schema, on a hub that
+    is built but not started (no storage, no network); only the integration's own
+    implementation is called. Automations use it to compile every automation and script, so
+    a bad trigger or action is reported with its file and line before the hub runs. At
+    `hub run` the same problems are logged and the item is skipped while the rest run.
+
+    :param hub: a Hub that has the configuration and the plugin manager, nothing running.
+    :param config: the integration's validated configuration section.
+    :return: a list of `hub.config.ConfigIssue` (empty when all is well).
+    """
+    return []

@@ -136,3 +136,17 @@ def test_sigterm_stops_the_hub(tmp_path: Path, sig: int) -> None:
             process.wait()
         process.communicate(timeout=5)
     assert (tmp_path / ".storage" / "hub.db").exists() or any((tmp_path / ".storage").iterdir())
+
+
+def test_check_config_reports_bad_automations_and_scripts(tmp_path: Path) -> None:
+    (tmp_path / "configuration.yaml").write_text("automation: !include automations.yaml\nscript: !include scripts.yaml\n")
+    (tmp_path / "automations.yaml").write_text(
+        "- id: fine\n  triggers: [{trigger: state, entity_id: sensor.x}]\n  actions: [{delay: 1}]\n"
+        "- id: broken\n  triggers:\n    - trigger: nonsense\n  actions: []\n"
+    )
+    (tmp_path / "scripts.yaml").write_text("slow:\n  sequence:\n    - delay: lots\n")
+    result = hub("check-config", "-c", str(tmp_path))
+    assert result.returncode == 1
+    assert "automations.yaml:6: automation.broken.trigger: unknown trigger platform 'nonsense'" in result.stderr
+    assert "scripts.yaml:3: script.slow.delay: expected a duration" in result.stderr
+    assert "automation.fine" not in result.stderr

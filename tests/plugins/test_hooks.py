@@ -85,3 +85,25 @@ async def test_hook_hub_stopping(tmp_path: Path, start_hub) -> None:  # type: ig
     runtime = await start_probe(tmp_path, start_hub)
     await bootstrap.stop(runtime)
     assert calls()[-1] == ("hub_stopping", "STOPPING")
+
+
+CHECKER = """
+from hub import hookimpl
+from hub.config import ConfigIssue, get_location
+
+@hookimpl
+def check_integration_config(hub, config):
+    assert hub.state.value == "NOT_RUNNING"
+    file, line = get_location(config["limits"])
+    return [ConfigIssue(file, line, "checker.limits", f"limit {value} is over 10")
+            for value in config["limits"] if value > 10]
+"""
+
+
+async def test_hook_check_integration_config(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config", "checker:\n  limits: [3, 12]\n", {"checker": CHECKER})
+    checked = bootstrap.check_config(config)
+    issues = await bootstrap.check_integration_configs(config, checked)
+    assert [issue.format(config) for issue in issues] == ["configuration.yaml:2: checker.limits: limit 12 is over 10"]
+    (config / "configuration.yaml").write_text("checker:\n  limits: [3]\n")
+    assert await bootstrap.check_integration_configs(config, bootstrap.check_config(config)) == []
