@@ -93,7 +93,7 @@ async def history_json(recorder: Recorder, msg: dict[str, Any], start: float, en
     include_start = msg.get("include_start_time_state", True)
     now = time.time()
     plan = recorder.plan
-    if minimal and significant and (plan is None or start >= now - plan.default["raw"]):
+    if minimal and (plan is None or start >= now - plan.default["raw"]):
         # The charts' query, all in raw retention: past hours come encoded from the cache.
         attributes = None
         if not msg.get("no_attributes", False):

@@ -16,7 +16,7 @@ import orjson
 from hub.recorder.backends.base import TIER_SECONDS, HistoryBackend
 from hub.recorder.tiers import RetentionPlan
 
-Point = tuple[float, float | str | None]  # (ts, the float of a numeric state or the state text)
+Point = tuple[float, float | str | None]  # (ts, the state text if stored, else the float)
 Changes = list[tuple[float, dict[str, Any]]]
 
 
@@ -72,26 +72,20 @@ def entity_rows(
         changes: attribute changes (ts, attributes), led by those in force at start; None when
             the query asked for no attributes (rows then carry {}).
         significant_changes_only: leave out points whose state text did not change.
-        minimal_response: rows after the first carry only {"s", "lu": last_changed}.
+        minimal_response: rows after the first carry only {"s", "lu"}, and only changes.
     """
     rows: list[dict[str, Any]] = []
     append = rows.append
     previous: str | None = None
-    if minimal_response and significant_changes_only:
-        # The chart path: every kept row is a change, so last_changed is its own time.
+    if minimal_response:
+        # As Home Assistant: a minimal response leaves out every row that repeats the state
+        # (attribute changes do not show), whatever significant_changes_only says, so each
+        # kept row is a change and last_changed is its own time.
         for ts, value in points:
             text = texts[value]
             if text != previous:
                 append({"s": text, "lu": ts})
                 previous = text
-    elif minimal_response:
-        changed = start
-        for ts, value in points:
-            text = texts[value]
-            if text != previous:
-                changed = ts if ts > start else start
-                previous = text
-            append({"s": text, "lu": changed})
     else:
         rows = _full_rows(points, start, texts, changes, significant_changes_only)
     if rows and minimal_response:

@@ -33,10 +33,9 @@ class HistoryState:
 
 def state_text(sample: Sample) -> str:
     """Return the state string a sample stands for ("21" for 21.0, as it was written)."""
-    value = sample.value
-    if value is None:
-        return sample.state or ""
-    return format_value(value)
+    if sample.state is not None:
+        return sample.state
+    return "" if sample.value is None else format_value(sample.value)
 
 
 def _tier_samples(rows: Iterable[TierRow]) -> list[Sample]:
@@ -267,7 +266,7 @@ def _bucket_items(
     """Return one item per tier bucket from (start, mean, min, max, last, delta) tuples."""
     if wanted.issuperset(STAT_TYPES):
         # What the energy and statistics charts ask for: one dict display per row.
-        out = []
+        out: list[dict[str, Any]] = []
         append = out.append
         for begin, mean, low, high, last, delta in rows:
             total += delta

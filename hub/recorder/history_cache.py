@@ -1,6 +1,6 @@
 """Encoded history of past five-minute spans, kept in memory for the charts' history queries.
 
-Charts ask again and again for the same day (minimal_response, significant changes only):
+Charts ask again and again for the same day with minimal_response (rows of state changes):
 the past does not change, so each entity's span is read and encoded once and later answers
 splice the stored JSON. Only the partial spans at the ends of a query are read each time.
 Points that arrive late for a past span (backfill, a replayed spool) drop that span.
@@ -174,7 +174,7 @@ async def cached_history(
     *,
     include_start: bool,
 ) -> bytes:
-    """Answer a minimal, significant-changes-only history query, splicing stored past spans.
+    """Answer a minimal_response history query (changes of state only), splicing stored past spans.
 
     The five-minute spans wholly inside [start, end) and before now come from the cache, or
     are read and stored; the partial spans at either end are read each time.

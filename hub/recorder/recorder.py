@@ -18,6 +18,7 @@ from hub.core.entity import SensorEntity
 from hub.core.states import valid_entity_id
 from hub.exceptions import HubError
 from hub.recorder.backends.base import AttributeChange, BackendError, Batch, HistoryBackend, Point
+from hub.recorder.compressed import format_value
 from hub.recorder.history_cache import HistoryCache
 from hub.recorder.spool import Spool
 
@@ -42,6 +43,16 @@ def to_value(state: str) -> float | None:
     if not math.isfinite(value) or "_" in state:
         return None
     return value
+
+
+def as_point(entity_id: str, ts: float, text: str) -> Point:
+    """Return the point of a state: numbers as float values, with the text kept as well when
+    the number would not print back as written ("21.50", "1e3"), so history shows what the
+    live state showed."""
+    value = to_value(text)
+    if value is None:
+        return Point(entity_id, ts, None, text)
+    return Point(entity_id, ts, value, None if format_value(value) == text else text)
 
 
 class BacklogSensor(SensorEntity):
@@ -171,9 +182,7 @@ class Recorder:
         for state in states:
             entity_id = state.entity_id
             ts = state.last_updated_timestamp
-            text = state.state
-            value = to_value(text)
-            points.append(Point(entity_id, ts, value, None if value is not None else text))
+            points.append(as_point(entity_id, ts, state.state))
             attributes = state.attributes
             previous = last_attributes.get(entity_id)
             if previous is not attributes and previous != attributes:
@@ -347,9 +356,8 @@ class Recorder:
         rows = []
         for ts, raw in points:
             stamp = ts.timestamp() if isinstance(ts, datetime) else float(ts)
-            text = raw if isinstance(raw, str) else repr(float(raw)) if not isinstance(raw, bool) else ("on" if raw else "off")
-            value = to_value(text)
-            rows.append(Point(entity_id, stamp, value, None if value is not None else text))
+            text = raw if isinstance(raw, str) else format_value(float(raw)) if not isinstance(raw, bool) else ("on" if raw else "off")
+            rows.append(as_point(entity_id, stamp, text))
         rows.sort(key=lambda p: p.ts)
         for start in range(0, len(rows), self.max_batch):
             await self.append(Batch(rows[start : start + self.max_batch]))

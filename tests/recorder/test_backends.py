@@ -94,3 +94,11 @@ async def test_tier_purge(backend: HistoryBackend) -> None:
     await backend.purge("hour", rows[3].start)
     found = await backend.read_tier("hour", None, rows[0].start, rows[-1].start + 1)
     assert found == {"sensor.e": rows[3:]}
+
+
+async def test_a_number_kept_as_written_reads_back_as_written(backend: HistoryBackend) -> None:
+    await backend.write(Batch([Point("sensor.t", T0 + 1, 21.5, "21.50"), power("sensor.t", T0 + 2, 22.0)]))
+    found = await backend.read_states(["sensor.t"], T0, T0 + 10)
+    assert found["sensor.t"] == [Sample(T0 + 1, 21.5, "21.50"), Sample(T0 + 2, 22.0, None)]
+    pairs = await backend.read_points(["sensor.t"], T0, T0 + 10)
+    assert pairs["sensor.t"] == [(T0 + 1, "21.50"), (T0 + 2, 22.0)]

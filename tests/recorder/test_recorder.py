@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub.core.hub import Hub
+from hub.recorder import history
 from hub.recorder.backends.base import Batch, HistoryBackend, Sample
 from hub.recorder.backends.sqlite import SQLiteBackend
 from hub.recorder.filters import build_filter
@@ -218,3 +219,16 @@ async def test_flush_waits_for_a_batch_still_being_spooled(hub: Hub) -> None:
     await flushing
     found = await recorder.backend.read_states(["sensor.power"], 0, 2000)
     assert found["sensor.power"] == [Sample(1000.0, 7.0, None)]
+
+
+async def test_history_shows_numbers_as_the_live_state_showed_them(hub: Hub) -> None:
+    recorder = await make_recorder(hub)
+    for i, text in enumerate(["21", "21.50", "1e3", "-0", "230.0", "7.25"]):
+        hub.states.set("sensor.t", text, timestamp=1000.0 + i)
+    await recorder.flush()
+    found = (await recorder.backend.read_states(["sensor.t"], 0, 2000))["sensor.t"]
+    assert [s.value for s in found] == [21.0, 21.5, 1000.0, -0.0, 230.0, 7.25]  # numbers for the tiers
+    # Only texts a number would not print back as are stored beside it.
+    assert [s.state for s in found] == [None, "21.50", "1e3", "-0", "230.0", None]
+    rows = await history.history_during_period(recorder.backend, None, ["sensor.t"], 0, 2000, no_attributes=True)
+    assert [r.state for r in rows["sensor.t"]] == ["21", "21.50", "1e3", "-0", "230.0", "7.25"]

@@ -119,13 +119,14 @@ class HistoryBackend(ABC):
     ) -> dict[str, list[tuple[float, float | str | None]]]:
         """Return (ts, value or state) pairs per entity, as read_states, built as cheaply as possible.
 
-        The second item is the float of a numeric state, else the state text. History queries
+        The second item is the state text when one is stored (text states, and numbers kept
+        as written), else the float. History queries
         of a day of 1 Hz data read close to a million points: backends that can should make no
         object per point beyond the pair (SQLite does).
         """
         found = await self.read_states(entity_ids, start, end, include_start=include_start)
         return {
-            entity_id: [(s.ts, s.state if s.value is None else s.value) for s in samples]
+            entity_id: [(s.ts, s.value if s.state is None else s.state) for s in samples]
             for entity_id, samples in found.items()
         }
 

@@ -135,7 +135,9 @@ class InfluxV1Backend(HistoryBackend):
     async def write(self, batch: Batch) -> None:
         """Write a batch as line protocol (microsecond timestamps)."""
         lines = [
-            f"state,entity_id={e} value={v!r} {_micros(t)}" if v is not None else f"state,entity_id={e} state={_string(s or '')} {_micros(t)}"
+            f"state,entity_id={e} value={v!r}{f',state={_string(s)}' if s is not None else ''} {_micros(t)}"
+            if v is not None
+            else f"state,entity_id={e} state={_string(s or '')} {_micros(t)}"
             for e, t, v, s in batch.points
         ]
         lines += [f"attributes,entity_id={a.entity_id} json={_string(a.attributes)} {_micros(a.ts)}" for a in batch.attributes]

@@ -261,14 +261,14 @@ class SQLiteBackend(HistoryBackend):
             entity = self._ids.get(entity_id)
             if entity is None:
                 continue
-            # A point holds a value or a state, never both: two columns make the fetch cheaper.
+            # The text when a number was kept as written, else the number: two columns fetch faster.
             rows = conn.execute(
-                "SELECT ts, COALESCE(value, state) FROM raw WHERE entity = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                "SELECT ts, COALESCE(state, value) FROM raw WHERE entity = ? AND ts >= ? AND ts < ? ORDER BY ts",
                 (entity, start, end),
             ).fetchall()
             if include_start:
                 before = conn.execute(
-                    "SELECT ts, COALESCE(value, state) FROM raw WHERE entity = ? AND ts < ? ORDER BY ts DESC LIMIT 1",
+                    "SELECT ts, COALESCE(state, value) FROM raw WHERE entity = ? AND ts < ? ORDER BY ts DESC LIMIT 1",
                     (entity, start),
                 ).fetchall()
                 rows = before + rows if before else rows
