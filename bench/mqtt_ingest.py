@@ -160,10 +160,16 @@ def rss_mb() -> float:
 
 
 async def ws_subscriber(url: str, token: str) -> None:
-    """Subscribe to state_changed like a dashboard; print the events counted when stdin closes."""
+    """Subscribe to state_changed like a dashboard; print the events counted when stdin closes.
+
+    Also prints when the hub closed the socket: it cuts off a client that falls too far behind,
+    and rows measured after that were measured without a WebSocket subscriber.
+    """
     import aiohttp
+    import orjson
 
     count = [0]
+    closed_at: list[float | None] = [None]
     async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/api/websocket", max_msg_size=0) as ws:
         await ws.receive()
         await ws.send_json({"type": "auth", "access_token": token})
@@ -178,13 +184,14 @@ async def ws_subscriber(url: str, token: str) -> None:
             async for msg in ws:
                 if msg.type is not aiohttp.WSMsgType.TEXT:
                     break
-                data = json.loads(msg.data)
+                data = orjson.loads(msg.data)
                 count[0] += sum(1 for item in (data if isinstance(data, list) else (data,)) if item.get("type") == "event")
+            closed_at[0] = time.time()
 
         reader = asyncio.create_task(read())
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         reader.cancel()
-    print(json.dumps({"events": count[0]}), flush=True)
+    print(json.dumps({"events": count[0], "closed_at": closed_at[0]}), flush=True)
 
 
 # ---------------------------------------------------------------- the hub side (one process per run)
@@ -209,15 +216,26 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
     mqtt = runtime_of(hub)
     assert mqtt is not None and mqtt.discovery is not None
     template = "{{ value_json.ts }}" if args.template else None
-    ws = None
+    token = ""
     if args.ws:
         user = await hub.auth.add_user("bench", "bench password", "owner")
         token = await hub.auth.create_long_lived_token(user.id, "bench")
-        ws = await asyncio.create_subprocess_exec(
+
+    async def ws_start() -> asyncio.subprocess.Process:
+        # A fresh subscriber per row: one the hub cut off in an earlier row does not hide the next.
+        proc = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--ws-subscriber", runtime.url, token,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        assert ws.stdout is not None
-        assert (await ws.stdout.readline()).strip() == b"ready"
+        assert proc.stdout is not None
+        assert (await proc.stdout.readline()).strip() == b"ready"
+        return proc
+
+    async def ws_stop(proc: asyncio.subprocess.Process) -> dict:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()
+        report = json.loads((await proc.stdout.read()).decode().strip().splitlines()[-1])
+        await proc.wait()
+        return report
 
     async def discover(qos: int) -> None:
         async with aiomqtt.Client("127.0.0.1", port) as client:
@@ -236,7 +254,6 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
         await mqtt.client.wait_subscribed()
 
     received = [0]
-    changes = [0]
     last = [0.0]
     latencies: list[float] = []
     sample = [False]
@@ -267,7 +284,9 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
             received[0] = 0
             latencies.clear()
             sample[0] = rate == 1000
+            ws = await ws_start() if args.ws else None
             cpu_before = cpu_seconds()
+            row_started = time.time()
             sent = await run_publisher(port, rate, args.seconds, qos, args.sensors, args.template)
             # Drain: wait until everything arrived or nothing more comes for a second.
             seen, quiet_since = received[0], time.time()
@@ -276,32 +295,29 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
                 if received[0] != seen:
                     seen, quiet_since = received[0], time.time()
             cpu = cpu_seconds() - cpu_before
-            changes[0] += received[0]
             loss = 1 - received[0] / sent["sent"]
             drain = max(0.0, last[0] - sent["ended"])
             achieved = sent["sent"] / (sent["ended"] - sent["started"])
             row = {"qos": qos, "rate": rate, "achieved_pub": achieved, "sent": sent["sent"], "received": received[0],
                    "loss": loss, "drain_s": drain, "cpu_per_1000": cpu / max(received[0], 1) * 1000,
                    "sustained": loss < 0.01 and drain < 0.5 and achieved > 0.95 * rate}
+            if ws is not None:
+                report = await ws_stop(ws)
+                row["ws_events"] = report["events"]
+                row["ws_connected"] = report["closed_at"] is None  # else the hub cut it off
             if latencies:
                 ordered = sorted(latencies)
                 row["p50_ms"] = statistics.median(ordered) * 1000
                 row["p99_ms"] = ordered[int(len(ordered) * 0.99) - 1] * 1000
             results.append(row)
             extra = f"  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms" if "p50_ms" in row else ""
+            if ws is not None:
+                extra += f"  WS {row['ws_events']} events" + ("" if row["ws_connected"] else ", CUT OFF by the hub")
             print(f"QoS {qos} {rate:>6} msg/s (published {achieved:>7.0f}/s): received {received[0]:>7}/{sent['sent']:<7} "
                   f"loss {loss:6.2%}  drain {drain:5.2f} s  CPU {row['cpu_per_1000']:.3f} s/1000 msgs"
                   f"  {'sustained' if row['sustained'] else 'NOT sustained'}{extra}", flush=True)
     summary: dict = {"client": args.client, "rows": results, "rss_mb": rss_mb(),
                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    if ws is not None:
-        assert ws.stdin is not None and ws.stdout is not None
-        ws.stdin.close()
-        summary["ws_events"] = json.loads((await ws.stdout.read()).decode().strip().splitlines()[-1])["events"]
-        summary["state_changes"] = changes[0]
-        await ws.wait()
-        print(f"WebSocket subscriber got {summary['ws_events']} state_changed events "
-              f"(the bench sensors changed {changes[0]} times, discovery added more)", flush=True)
     await bootstrap.stop(runtime)
     return summary
 
@@ -337,13 +353,13 @@ def print_summary(runs: list[tuple[str, dict]], qos_levels: list[int]) -> None:
         parts = []
         for qos in qos_levels:
             rows = [r for r in run["rows"] if r["qos"] == qos]
-            ok = [r["rate"] for r in rows if r["sustained"]]
+            # With --ws, a rate counts only if the WebSocket subscriber was still connected.
+            ok = [r["rate"] for r in rows if r["sustained"] and r.get("ws_connected", True)]
             at_1k = next((r for r in rows if r["rate"] == 1000 and "p50_ms" in r), None)
             cpu = statistics.median(r["cpu_per_1000"] for r in rows) if rows else 0.0
             lat = f" p50 {at_1k['p50_ms']:.2f} p99 {at_1k['p99_ms']:.2f} ms" if at_1k else ""
             parts.append(f"QoS {qos}: {max(ok) if ok else 'none':>5}/s{lat} CPU {cpu:.3f} s/1000")
-        ws = f"  WS {run['ws_events']} events" if "ws_events" in run else ""
-        print(f"  {label:<9} " + " | ".join(parts) + f" | RSS {run['rss_mb']:.0f} MB (peak {run['peak_rss_mb']:.0f}){ws}")
+        print(f"  {label:<9} " + " | ".join(parts) + f" | RSS {run['rss_mb']:.0f} MB (peak {run['peak_rss_mb']:.0f})")
 
 
 # ---------------------------------------------------------------- client ceilings
