@@ -94,7 +94,7 @@ async def history_json(recorder: Recorder, msg: dict[str, Any], start: float, en
     now = time.time()
     plan = recorder.plan
     if minimal and (plan is None or start >= now - plan.default["raw"]):
-        # The charts' query, all in raw retention: past hours come encoded from the cache.
+        # The charts' query, all in raw retention: past five-minute spans come encoded from the cache.
         attributes = None
         if not msg.get("no_attributes", False):
             attributes = await recorder.backend.read_attributes(entity_ids, start, end)
