@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import socket
 import statistics
 import subprocess
@@ -34,7 +35,25 @@ def _load_ingest():  # type: ignore[no-untyped-def]
 
 
 _ingest = _load_ingest()
-start_mosquitto = _ingest.start_mosquitto
+
+
+def start_mosquitto(workdir: Path):  # type: ignore[no-untyped-def]
+    """Start Mosquitto as the hub's embedded broker configures it: with set_tcp_nodelay."""
+    broker, port = _ingest.start_mosquitto(workdir)
+    broker.terminate()
+    broker.wait(timeout=10)
+    config = workdir / "mosquitto.conf"
+    config.write_text(config.read_text() + "set_tcp_nodelay true\n")
+    broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(config)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return broker, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("mosquitto did not start")
 
 
 class RawDevice:
