@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import socket
 import statistics
 import subprocess
@@ -24,36 +23,7 @@ from pathlib import Path
 
 
 
-def _load_ingest():  # type: ignore[no-untyped-def]
-    # bench/ is not a package, and putting it on sys.path would shadow the automations package.
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("mqtt_ingest", Path(__file__).with_name("mqtt_ingest.py"))
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-_ingest = _load_ingest()
-
-
-def start_mosquitto(workdir: Path):  # type: ignore[no-untyped-def]
-    """Start Mosquitto as the hub's embedded broker configures it: with set_tcp_nodelay."""
-    broker, port = _ingest.start_mosquitto(workdir)
-    broker.terminate()
-    broker.wait(timeout=10)
-    config = workdir / "mosquitto.conf"
-    config.write_text(config.read_text() + "set_tcp_nodelay true\n")
-    broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(config)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            return broker, port
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("mosquitto did not start")
+from mqtt_ingest import _connect_packet, _length, _publish_packet, start_mosquitto  # noqa: E402
 
 
 class RawDevice:
@@ -63,7 +33,7 @@ class RawDevice:
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.sendall(_ingest._connect_packet(f"bench-device-{time.time_ns()}"))
+        self.sock.sendall(_connect_packet(f"bench-device-{time.time_ns()}"))
         self._read_packet()  # CONNACK
         self.buffer = b""
 
@@ -90,11 +60,11 @@ class RawDevice:
     def subscribe(self, topic: str) -> None:
         encoded = topic.encode()
         body = b"\x00\x01" + len(encoded).to_bytes(2, "big") + encoded + b"\x00"
-        self.sock.sendall(b"\x82" + _ingest._length(len(body)) + body)
+        self.sock.sendall(b"\x82" + _length(len(body)) + body)
         self._read_packet()  # SUBACK
 
     def publish(self, topic: str, payload: str, retain: bool = False) -> None:
-        packet = bytearray(_ingest._publish_packet(topic.encode(), payload.encode(), 0, 0))
+        packet = bytearray(_publish_packet(topic.encode(), payload.encode(), 0, 0))
         if retain:
             packet[0] |= 0x01
         self.sock.sendall(bytes(packet))

@@ -1,6 +1,6 @@
 """Automation benchmark: trigger -> action latency, cost per state change, template renders/s.
 
-Run: .venv/bin/python bench/automations.py [--automations 1000] [--rate 1000] [--seconds 5]
+Run: .venv/bin/python bench/automation_latency.py [--automations 1000] [--rate 1000] [--seconds 5]
 
 Figures printed:
 - latency from a state write to the automation's service handler running (p50/p99/max), with N
