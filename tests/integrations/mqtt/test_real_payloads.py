@@ -44,5 +44,7 @@ async def test_real_payload(start_mqtt_hub, device, name):
         data = {"entity_id": entity_id}
         if action == "select_option":
             data["option"] = payload
+        elif action == "set_value":
+            data["value"] = float(payload)
         await hub.services.call(domain, action, data, blocking=True)
         assert (await device.expect(topic)).payload.decode() == payload
