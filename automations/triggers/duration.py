@@ -61,6 +61,20 @@ class Pending:
 
         self._timers[key] = self._clock.call_later(seconds, done)
 
+    def fire_now_or_after(self, key: str, payload: dict[str, Any], action: Callable[..., Any], context: Any) -> None:
+        """Fire at once without `for:`; with it, once `for:` has elapsed (payload["for"] set).
+
+        A new call for the same key restarts the wait; cancel(key) stops it.
+        """
+        if not self.configured:
+            action(payload, context)
+            return
+        duration = self.duration(payload)
+        if duration is None:
+            return
+        payload["for"] = duration
+        self.start(key, duration.total_seconds(), lambda: action(payload, context))
+
     def is_pending(self, key: str) -> bool:
         """Whether a timer runs for key."""
         return key in self._timers

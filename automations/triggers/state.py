@@ -89,18 +89,7 @@ def attach(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], inf
             "attribute": attribute,
             "description": f"state of {entity_id}",
         }
-        if not pending.configured:
-            action(payload, event.context)
-            return
-        duration = pending.duration(payload)
-        if duration is None:
-            return
-        payload["for"] = duration
-
-        def fire() -> None:
-            action(payload, event.context)
-
-        pending.start(entity_id, duration.total_seconds(), fire)
+        pending.fire_now_or_after(entity_id, payload, action, event.context)
 
     untrack = hub.states.track(entity_ids, changed)
 

@@ -60,15 +60,7 @@ def attach(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], inf
             "value": result,
             "description": "template",
         }
-        context = event.context if event is not None else None
-        if not pending.configured:
-            action(payload, context)
-            return
-        duration = pending.duration(payload)
-        if duration is None:
-            return
-        payload["for"] = duration
-        pending.start("template", duration.total_seconds(), lambda: action(payload, context))
+        pending.fire_now_or_after("template", payload, action, event.context if event is not None else None)
 
     tracker = TemplateTracker(hub, template, variables, rendered)
     tracker.start()
