@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -126,6 +127,8 @@ class TraceStore:
     def __init__(self, hub: Hub, folder: Path | None) -> None:
         self._hub = hub
         self._folder = folder
+        # Writes run in the executor; two of them for one file must not interleave.
+        self._write_lock = threading.Lock()
         self._items: dict[str, deque[dict[str, Any] | Trace]] = {}
         self._limits: dict[str, int] = {}
         self._dirty: set[str] = set()
@@ -192,16 +195,21 @@ class TraceStore:
             ]
         self._dirty.clear()
         if payloads:
-            self._hub.run_in_executor(self._write, payloads)
+            self._hub.run_in_executor(self._write, payloads).add_done_callback(self._written)
+
+    def _written(self, future: Any) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            _LOGGER.error("Writing traces to %s failed: %s", self._folder, future.exception())
 
     def _write(self, payloads: dict[str, list[dict[str, Any]]]) -> None:
         assert self._folder is not None
-        self._folder.mkdir(parents=True, exist_ok=True)
-        for key, payload in payloads.items():
-            path = self._folder / f"{key}.json"
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(payload, default=str))
-            tmp.replace(path)
+        with self._write_lock:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            for key, payload in payloads.items():
+                path = self._folder / f"{key}.json"
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(payload, default=str))
+                tmp.replace(path)
 
     def flush_now(self) -> None:
         """Write every pending trace synchronously (on stop)."""
