@@ -95,7 +95,7 @@ class World:
         await until(lambda: self.state(self.relay) == "on" and self.watts() is not None, "the node online, relay on")
         assert self.watts() < 100
         await self.clock.set_time(time.time())  # the manual clock catches up with the node's readings
-        self.fleet.fault(self.node.node_id, "anomaly", factor=20.0)
+        self.fleet.fault(self.node.node_id, "anomaly", factor=10.0)
         await until(lambda: (self.watts() or 0) > 100, "power above 100 W")
         # Ten seconds after the crossing (which was a moment ago, in real time): the `for:`
         # holds, the automation runs and its 2 s grace begins.
@@ -122,6 +122,11 @@ async def world(tmp_path: Path, mosquitto_server: Any) -> AsyncIterator[World]:
     prefix = f"ha{uuid.uuid4().hex[:8]}"
     fleet = Fleet(mosquitto_server.url, 1, tmp_path / "nodes", interval=0.1, prefix=f"n{uuid.uuid4().hex[:6]}", discovery_prefix=prefix)
     slug = fleet.nodes[0].node_id.replace("-", "_")
+    # A steady 40 W: the kitchen profile follows the time of day (fridge cycles, kettle
+    # bursts) and would cross 100 W by itself at some hours.
+    from firmware.sim.profiles import Load
+
+    fleet.nodes[0].board.meter.loads = [Load("steady", lambda t: 40.0, 0.9)]
     config = tmp_path / "config"
     config.mkdir()
     (config / "automations.yaml").write_text(AUTOMATION.format(slug=slug))
