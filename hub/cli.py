@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hub import __version__
 from hub.exceptions import ConfigError, HubError
+from hub.ops.logs import quiet_libraries
 
 _LOGGER = logging.getLogger("hub")
 
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if getattr(args, "verbose", False) else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_libraries()
     try:
         if args.command == "run":
             return asyncio.run(_run(args))

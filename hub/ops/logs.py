@@ -62,11 +62,21 @@ def logger_names(name: str, modules: Mapping[str, str]) -> list[str]:
     return [module, name] if module is not None and module != name else [name]
 
 
+# Libraries that log routine work at INFO (Alembic each plugin it loads, gmqtt every packet);
+# only their warnings matter to a user. `logger: logs:` can still lower them.
+QUIET_LIBRARIES = ("alembic", "gmqtt")
+
+
+def quiet_libraries() -> None:
+    """Raise the noisy libraries' loggers to WARNING."""
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure(section: Mapping[str, Any], modules: Mapping[str, str] | None = None) -> None:
     """Apply the `logger:` section: root level, per-logger levels and the output format."""
     logging.getLogger().setLevel(section.get("default", "INFO"))
-    # Alembic announces every plugin it loads at INFO; only its warnings matter to a user.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_libraries()
     for name, level in (section.get("logs") or {}).items():
         for logger_name in logger_names(name, modules or {}):
             logging.getLogger(logger_name).setLevel(level)
