@@ -113,8 +113,11 @@ class EmbeddedBroker:
         config.write_text("\n".join(lines) + "\n")
         log = open(self.data_dir / "mosquitto.log", "ab")  # noqa: SIM115 - handed to the child
         try:
+            # A session of its own: Ctrl-C in the terminal reaches the hub only, which then
+            # disconnects cleanly before it stops the broker.
             self._process = await asyncio.create_subprocess_exec(
-                binary, "-c", str(config), stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
+                binary, "-c", str(config), stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True,
             )
         finally:
             log.close()
