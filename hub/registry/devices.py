@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
@@ -22,6 +21,7 @@ from hub.registry.util import (
     IdentifierInUseError,
     RegistryError,
     UndefinedType,
+    write,
 )
 from hub.storage.models import DeviceRow, utcnow
 
@@ -399,11 +399,7 @@ class DeviceRegistry:
         return entry
 
     async def _write(self, statement: Any) -> None:
-        try:
-            async with self._session_factory() as session, session.begin():
-                await session.execute(statement)
-        except (IntegrityError, DataError) as err:
-            raise RegistryError(f"Device registry write refused by the database: {err.orig}") from err
+        await write(self._session_factory, statement, "Device")
 
     def _index(self, entry: DeviceEntry) -> None:
         self._devices[entry.id] = entry

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
@@ -26,6 +25,7 @@ from hub.registry.util import (
     RegistryError,
     UndefinedType,
     slugify,
+    write,
     split_entity_id,
     valid_entity_id,
 )
@@ -342,11 +342,7 @@ class EntityRegistry:
         return entry
 
     async def _write(self, statement: Any) -> None:
-        try:
-            async with self._session_factory() as session, session.begin():
-                await session.execute(statement)
-        except (IntegrityError, DataError) as err:
-            raise RegistryError(f"Entity registry write refused by the database: {err.orig}") from err
+        await write(self._session_factory, statement, "Entity")
 
     def _index(self, entry: EntityEntry) -> None:
         self._entities[entry.entity_id] = entry
