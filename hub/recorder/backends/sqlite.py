@@ -206,6 +206,16 @@ class SQLiteBackend(HistoryBackend):
 
     # -- reading (reader thread)
 
+    def _prepare_read(self, entity_ids: Iterable[str] | None) -> tuple[sqlite3.Connection, str, list[int]] | None:
+        """Return the reader connection and the entity filter, or None when no entity is known."""
+        conn = self._rconn
+        assert conn is not None
+        self._refresh_names(conn)
+        found = self._entity_filter(entity_ids)
+        if found is None:
+            return None
+        return conn, *found
+
     def _entity_filter(self, entity_ids: Iterable[str] | None) -> tuple[str, list[int]] | None:
         if entity_ids is None:
             return "", []
@@ -224,13 +234,10 @@ class SQLiteBackend(HistoryBackend):
     def _read_states(
         self, entity_ids: list[str] | None, start: float, end: float, include_start: bool
     ) -> dict[str, list[Sample]]:
-        conn = self._rconn
-        assert conn is not None
-        self._refresh_names(conn)
-        found = self._entity_filter(entity_ids)
-        if found is None:
+        prepared = self._prepare_read(entity_ids)
+        if prepared is None:
             return {}
-        where, ids = found
+        conn, where, ids = prepared
         out: dict[int, list[Sample]] = {}
         if include_start:
             sql = (
@@ -335,13 +342,10 @@ class SQLiteBackend(HistoryBackend):
     def _read_attributes(
         self, entity_ids: list[str], start: float, end: float
     ) -> dict[str, list[tuple[float, dict[str, Any]]]]:
-        conn = self._rconn
-        assert conn is not None
-        self._refresh_names(conn)
-        found = self._entity_filter(entity_ids)
-        if found is None:
+        prepared = self._prepare_read(entity_ids)
+        if prepared is None:
             return {}
-        where, ids = found
+        conn, where, ids = prepared
         sql = (
             "SELECT a.entity, a.ts, s.json FROM attributes a JOIN attribute_sets s ON s.hash = a.hash "
             "WHERE ((a.ts >= ? AND a.ts < ?) OR a.ts = (SELECT MAX(ts) FROM attributes b "
@@ -358,13 +362,10 @@ class SQLiteBackend(HistoryBackend):
         return await self._run(self._reader, self._last_values, before, entity_ids)
 
     def _last_values(self, before: float, entity_ids: list[str] | None) -> dict[str, float]:
-        conn = self._rconn
-        assert conn is not None
-        self._refresh_names(conn)
-        found = self._entity_filter(entity_ids)
-        if found is None:
+        prepared = self._prepare_read(entity_ids)
+        if prepared is None:
             return {}
-        where, ids = found
+        conn, where, ids = prepared
         sql = (
             "SELECT r.entity, r.value FROM raw r JOIN (SELECT entity, MAX(ts) AS ts FROM raw "
             f"WHERE ts < ? AND value IS NOT NULL{where} GROUP BY entity) m "
@@ -382,13 +383,11 @@ class SQLiteBackend(HistoryBackend):
     def _read_tier(
         self, tier: str, entity_ids: list[str] | None, start: float, end: float
     ) -> dict[str, list[TierRow]]:
-        conn = self._rconn
-        assert conn is not None and tier in TIERS
-        self._refresh_names(conn)
-        found = self._entity_filter(entity_ids)
-        if found is None:
+        assert tier in TIERS
+        prepared = self._prepare_read(entity_ids)
+        if prepared is None:
             return {}
-        where, ids = found
+        conn, where, ids = prepared
         sql = f"SELECT {_TIER_COLUMNS} FROM {tier} WHERE start >= ? AND start < ?{where} ORDER BY entity, start"
         out: dict[str, list[TierRow]] = {}
         names = self._names
