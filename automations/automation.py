@@ -15,7 +15,7 @@ from hub.core.context import Context
 from hub.core.entity import Entity
 from hub.core.states import STATE_OFF, STATE_ON
 from hub.exceptions import TemplateError
-from hub.templating import TemplateState, get_clock
+from hub.templating import TemplateState
 from hub.templating.functions import slugify
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class AutomationEntity(Entity):
         self.is_on = False
         self.last_triggered: Any = None
         self._detach: Any = None
-        self._clock = get_clock(hub)
+        self._clock = hub.clock
         self._initial_state = config.get("initial_state")
         self._variables = config.get("variables") or {}
         self._trigger_variables = config.get("trigger_variables") or {}

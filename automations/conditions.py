@@ -16,7 +16,7 @@ from automations.config import InvalidConfig, ensure_list
 from automations.timeutil import to_time, to_timedelta
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, State, valid_entity_id
 from hub.exceptions import TemplateError
-from hub.templating import Template, TemplateState, get_clock
+from hub.templating import Template, TemplateState
 from hub.templating.functions import parse_boolean
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def _state_condition(hub: Hub, config: Mapping[str, Any]) -> Check:
     attribute = config.get("attribute")
     match_any = config.get("match", "all") == "any"
     duration = config.get("for")
-    clock = get_clock(hub)
+    clock = hub.clock
 
     def expected() -> set[Any]:
         values: set[Any] = set()
@@ -294,7 +294,7 @@ def _time_of(hub: Hub, value: Any, config: Mapping[str, Any], key: str) -> Calla
                     moment = datetime.fromisoformat(state.state)
                 except ValueError:
                     return None
-                clock = get_clock(hub)
+                clock = hub.clock
                 return (moment.astimezone(clock.time_zone) if moment.tzinfo else moment).time()
 
         return from_entity
@@ -309,7 +309,7 @@ def _time_condition(hub: Hub, config: Mapping[str, Any]) -> Check:
     for day in weekdays:
         if day not in WEEKDAYS:
             raise InvalidConfig(f"invalid weekday {day!r} (expected one of {', '.join(WEEKDAYS)})", config, "weekday")
-    clock = get_clock(hub)
+    clock = hub.clock
 
     def check(variables: Mapping[str, Any], trace: Tracer = None) -> bool:
         now = clock.now()

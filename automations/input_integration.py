@@ -10,6 +10,7 @@ import voluptuous as vol
 from automations.inputs import ENTITY_CLASSES, InputEntity
 from automations.loader import build_each, reload_section
 from automations.timer import Timer
+from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.core.services import ServiceCall
 
@@ -23,10 +24,10 @@ _TARGET = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_
 def make_integration(domain: str) -> tuple[Any, Any]:
     """Return (CONFIG_SCHEMA, setup_integration) for one input domain."""
     cls = CLASSES[domain]
-    key = f"_inputs_{domain}"
+    key: HubKey[dict[str, InputEntity]] = HubKey(domain)
 
     async def load(hub: Hub, section: Any) -> None:
-        current: dict[str, InputEntity] = hub.__dict__.setdefault(key, {})
+        current = hub.runtime.setdefault(key, dict)
         section = section or {}
         for object_id in list(current):
             if object_id not in section or current[object_id].config != (section[object_id] or {}):

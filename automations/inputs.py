@@ -20,7 +20,6 @@ from hub.core.entity import Entity
 from hub.core.services import ServiceCall
 from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN, State
 from hub.exceptions import ServiceValidationError
-from hub.templating import get_clock
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -233,7 +232,7 @@ class InputDateTime(InputEntity):
         if self.has_time:
             attrs.update(hour=self.value.hour, minute=self.value.minute, second=self.value.second)
         if self.has_date:
-            attrs["timestamp"] = self.value.replace(tzinfo=get_clock(self.hub).time_zone).timestamp()
+            attrs["timestamp"] = self.value.replace(tzinfo=self.hub.clock.time_zone).timestamp()
         else:
             attrs["timestamp"] = self.value.hour * 3600 + self.value.minute * 60 + self.value.second
         return {**attrs, **super().state_attributes()}
@@ -244,7 +243,7 @@ class InputDateTime(InputEntity):
     def set(self, data: Mapping[str, Any]) -> None:
         """set_datetime with date, time, datetime or timestamp."""
         if "timestamp" in data:
-            self.value = datetime.fromtimestamp(float(data["timestamp"]), get_clock(self.hub).time_zone).replace(tzinfo=None)
+            self.value = datetime.fromtimestamp(float(data["timestamp"]), self.hub.clock.time_zone).replace(tzinfo=None)
         elif "datetime" in data:
             self.value = datetime.fromisoformat(str(data["datetime"])).replace(tzinfo=None)
         else:
@@ -269,7 +268,7 @@ class InputButton(InputEntity):
     def restore(self, state: State) -> None:
         self.pressed = state.state
 
-    SERVICES = {"press": (None, lambda e, d: setattr(e, "pressed", get_clock(e.hub).utcnow().isoformat()))}
+    SERVICES = {"press": (None, lambda e, d: setattr(e, "pressed", e.hub.clock.utcnow().isoformat()))}
 
 
 class Counter(InputEntity):

@@ -13,6 +13,7 @@ from automations.loader import build_each, reload_section
 from automations.trace import get_trace_store
 from automations.triggers import load_platforms
 from automations.triggers.webhook import handle_webhook
+from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.core.services import ServiceCall
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "automation"
-_KEY = "_automations"
+AUTOMATIONS: HubKey[dict[str, AutomationEntity]] = HubKey("automation")
 
 # Each automation is checked on its own at setup, so one bad automation never stops the hub.
 CONFIG_SCHEMA = vol.Any(None, list, dict)
@@ -31,7 +32,7 @@ CONFIG_SCHEMA = vol.Any(None, list, dict)
 
 def automations(hub: Hub) -> dict[str, AutomationEntity]:
     """The loaded automations by key (their id, else their position)."""
-    return hub.__dict__.setdefault(_KEY, {})  # type: ignore[no-any-return]
+    return hub.runtime.setdefault(AUTOMATIONS, dict)
 
 
 def _items(section: Any) -> list[tuple[str, Any]]:

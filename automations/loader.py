@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from automations.blueprints import resolve
 from automations.config import InvalidConfig
+from hub.core.runtime import HubKey
 from hub.config import ConfigIssue, load_configuration
 from hub.config.objects import get_location
 from hub.exceptions import ConfigError, HubError
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
-ISSUES_KEY = "_automation_config_issues"
+CONFIG_ISSUES: HubKey[dict[str, list[ConfigIssue]]] = HubKey("automation.config_issues")
 
 
 def build_each(
@@ -44,13 +45,13 @@ def build_each(
             issues.append(ConfigIssue(file, line, prefix, str(err), base_dir))
     for issue in issues:
         _LOGGER.error("Invalid %s, skipped: %s", domain, issue.format(base_dir))
-    hub.__dict__.setdefault(ISSUES_KEY, {})[domain] = issues
+    hub.runtime.setdefault(CONFIG_ISSUES, dict)[domain] = issues
     return built, issues
 
 
 def config_issues(hub: Hub, domain: str) -> list[ConfigIssue]:
     """The issues of the last load of a domain."""
-    return list(hub.__dict__.get(ISSUES_KEY, {}).get(domain, []))
+    return list(hub.runtime.get(CONFIG_ISSUES, {}).get(domain, []))
 
 
 def reload_section(hub: Hub, domain: str) -> Any:

@@ -15,13 +15,13 @@ import voluptuous as vol
 
 from automations.config import InvalidConfig, ensure_list
 from automations.loader import build_each, reload_section
+from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.core.context import Context
 from hub.core.entity import Entity
 from hub.core.services import ServiceCall
 from hub.core.states import STATE_OFF, STATE_ON, valid_entity_id
 from hub.exceptions import ServiceValidationError
-from hub.templating import get_clock
 from hub.templating.functions import slugify
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "scene"
-_KEY = "_scenes"
+SCENES: HubKey[dict[str, SceneEntity]] = HubKey("scene")
 CONFIG_SCHEMA = vol.Any(None, list, dict)
 _VALUE_DOMAINS = {"number": "set_value", "input_number": "set_value", "text": "set_value", "input_text": "set_value", "select": "select_option", "input_select": "select_option"}
 _ATTRIBUTE_DOMAINS = {"light", "fan", "climate", "cover", "media_player", "humidifier", "water_heater"}
@@ -112,13 +112,13 @@ class SceneEntity(Entity):
     async def activate(self, context: Context, transition: Any = None) -> None:
         """Apply the scene and record when."""
         await reproduce(self.hub, self.entities, context, transition)  # type: ignore[arg-type]
-        self.activated = get_clock(self.hub).utcnow().isoformat()
+        self.activated = self.hub.clock.utcnow().isoformat()
         self.write_state(context)
 
 
 def scenes(hub: Hub) -> dict[str, SceneEntity]:
     """Scenes by entity_id."""
-    return hub.__dict__.setdefault(_KEY, {})  # type: ignore[no-any-return]
+    return hub.runtime.setdefault(SCENES, dict)
 
 
 async def load(hub: Hub, section: Any) -> list[Any]:

@@ -33,19 +33,19 @@ from automations.config import InvalidConfig, normalize_actions
 from automations.loader import build_each, reload_section
 from automations.script import Script
 from automations.timeutil import to_timedelta
+from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.core.context import Context
 from hub.core.entity import Entity
 from hub.core.services import ServiceCall
-from hub.templating import get_clock
-from hub.templating.clock import zone
+from hub.core.clock import zone
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "schedule"
-_KEY = "_schedules"
+SCHEDULES: HubKey[dict[str, ScheduleEntity]] = HubKey("schedule")
 CONFIG_SCHEMA = vol.Any(None, Mapping)
 MISSED = ("skip", "run_once")
 
@@ -63,7 +63,7 @@ class ScheduleEntity(Entity):
         self.unique_id = f"schedule_{object_id}"
         self.entity_id = f"schedule.{object_id}"
         self.name = str(config.get("name") or object_id.replace("_", " "))
-        self.clock = get_clock(hub)
+        self.clock = hub.clock
         self.cron = config.get("cron")
         self.interval = to_timedelta(config["interval"], node=config, key="interval") if config.get("interval") is not None else None
         if (self.cron is None) == (self.interval is None):
@@ -148,7 +148,7 @@ class ScheduleEntity(Entity):
 
 async def load(hub: Hub, section: Any) -> None:
     """(Re)build the schedules."""
-    current: dict[str, ScheduleEntity] = hub.__dict__.setdefault(_KEY, {})
+    current = hub.runtime.setdefault(SCHEDULES, dict)
     for entity in list(current.values()):
         await hub.entities.remove(entity.entity_id)  # type: ignore[arg-type]
     current.clear()
@@ -169,7 +169,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 
     async def run_now(call: ServiceCall) -> None:
         for entity in hub.entities.entities_for(call, DOMAIN):
-            entity._run(get_clock(hub).now())  # type: ignore[attr-defined]  # noqa: SLF001
+            entity._run(hub.clock.now())  # type: ignore[attr-defined]  # noqa: SLF001
             entity.write_state(call.context)
 
     hub.services.register(DOMAIN, "reload", reload, vol.Schema({}))

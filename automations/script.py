@@ -12,7 +12,7 @@ from automations.actions import ActionError, StopRun, compile_sequence
 from automations.config import InvalidConfig
 from automations.trace import Trace, get_trace_store
 from hub.core.context import Context
-from hub.templating import Clock, get_clock
+from hub.core.clock import Clock
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -73,7 +73,7 @@ class Script:
         self.mode = mode
         self.max_runs = max_runs
         self.max_exceeded = str(max_exceeded).lower()
-        self.clock = get_clock(hub)
+        self.clock = hub.clock
         self._sequence = compile_sequence(hub, sequence, "action" if domain == "automation" else "sequence")
         self._runs: list[Run] = []
         self._queue_lock = asyncio.Lock()

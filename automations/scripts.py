@@ -12,17 +12,17 @@ from automations.config import InvalidConfig, normalize_actions
 from automations.loader import build_each, reload_section
 from automations.script import DEFAULT_MAX, Script
 from automations.trace import DEFAULT_STORED_TRACES
+from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.core.entity import Entity
 from hub.core.services import ServiceCall, SupportsResponse
-from hub.templating import get_clock
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "script"
-_KEY = "_scripts"
+SCRIPTS: HubKey[dict[str, ScriptEntity]] = HubKey("script")
 CONFIG_SCHEMA = vol.Any(None, dict)
 _RESERVED = {"turn_on", "turn_off", "toggle", "reload"}
 
@@ -102,7 +102,7 @@ class ScriptEntity(Entity):
         from hub.core.context import Context  # noqa: PLC0415
 
         context = call.context if call is not None else Context()
-        self.last_triggered = get_clock(self.hub).utcnow()
+        self.last_triggered = self.hub.clock.utcnow()
         task = self.script.start(self._variables(data), context)
         if task is None or not wait:
             return None
@@ -119,7 +119,7 @@ class ScriptEntity(Entity):
 
 def scripts(hub: Hub) -> dict[str, ScriptEntity]:
     """Loaded scripts by object_id."""
-    return hub.__dict__.setdefault(_KEY, {})  # type: ignore[no-any-return]
+    return hub.runtime.setdefault(SCRIPTS, dict)
 
 
 async def load(hub: Hub, section: Any) -> list[Any]:

@@ -11,7 +11,6 @@ import voluptuous as vol
 from automations.inputs import InputEntity
 from automations.timeutil import to_timedelta
 from hub.core.states import State
-from hub.templating import get_clock
 
 IDLE, ACTIVE, PAUSED = "idle", "active", "paused"
 
@@ -41,14 +40,14 @@ class Timer(InputEntity):
         if self.status != IDLE:
             attrs["remaining"] = _hms(self._left())
         if self.status == ACTIVE and self.end is not None:
-            attrs["finishes_at"] = datetime.fromtimestamp(self.end, get_clock(self.hub).time_zone).isoformat()
+            attrs["finishes_at"] = datetime.fromtimestamp(self.end, self.hub.clock.time_zone).isoformat()
         if self.config.get("restore"):
             attrs["restore"] = True
         return {**attrs, **super().state_attributes()}
 
     def _left(self) -> float:
         if self.status == ACTIVE and self.end is not None:
-            return max(0.0, self.end - get_clock(self.hub).time())
+            return max(0.0, self.end - self.hub.clock.time())
         return self.remaining.total_seconds()
 
     async def added_to_hub(self) -> None:
@@ -70,7 +69,7 @@ class Timer(InputEntity):
         self._disarm()
         self.status = ACTIVE
         self.end = end
-        self._cancel = get_clock(self.hub).call_at(end, self._finished)
+        self._cancel = self.hub.clock.call_at(end, self._finished)
 
     def _disarm(self) -> None:
         if self._cancel is not None:
@@ -78,7 +77,7 @@ class Timer(InputEntity):
             self._cancel = None
 
     def _event(self, name: str) -> None:
-        self.hub.bus.fire(f"timer.{name}", {"entity_id": self.entity_id, "finished_at" if name == "finished" else "at": get_clock(self.hub).utcnow().isoformat()})
+        self.hub.bus.fire(f"timer.{name}", {"entity_id": self.entity_id, "finished_at" if name == "finished" else "at": self.hub.clock.utcnow().isoformat()})
 
     def _finished(self) -> None:
         self._cancel = None
@@ -90,7 +89,7 @@ class Timer(InputEntity):
 
     def start(self, data: dict[str, Any]) -> None:
         """Start (or restart with a new duration, or resume when paused)."""
-        clock = get_clock(self.hub)
+        clock = self.hub.clock
         if "duration" in data:
             self.remaining = to_timedelta(data["duration"])
             self.duration = self.remaining

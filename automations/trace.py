@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub.core.runtime import HubKey
 from hub.core.context import Context, ulid_at
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_STORED_TRACES = 5
-_STORE_KEY = "_automation_trace_store"
+TRACE_STORE: HubKey[TraceStore] = HubKey("automation.traces")
 
 
 def _iso(timestamp: float) -> str:
@@ -250,10 +251,10 @@ def _outcome(entry: dict[str, Any] | Trace) -> str | None:
 
 def get_trace_store(hub: Hub) -> TraceStore:
     """Return the hub's trace store (persisted under data_dir/traces when the hub has one)."""
-    store = hub.__dict__.get(_STORE_KEY)
+    store = hub.runtime.get(TRACE_STORE)
     if store is None:
         data_dir = getattr(hub.config, "data_dir", None)
         store = TraceStore(hub, Path(data_dir) / "traces" if data_dir else None)
-        hub.__dict__[_STORE_KEY] = store
+        hub.runtime[TRACE_STORE] = store
         hub.on_stop(store.flush_now)
     return store

@@ -126,7 +126,7 @@ async def open_storage(hub: Hub, url: str) -> Any:
     await migrate(engine)
     sessions = session_factory(engine)
     hub.db = sessions
-    hub.auth = AuthStore(sessions)
+    hub.auth = AuthStore(sessions, clock=hub.clock)
     hub.device_registry = DeviceRegistry(sessions)
     hub.entity_registry = EntityRegistry(sessions, device_registry=hub.device_registry)
     await hub.device_registry.load()

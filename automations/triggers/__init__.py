@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from hub.core.runtime import HubKey
 from automations.config import InvalidConfig
 from automations.triggers import event, numeric_state, state, template, time_triggers, webhook
 
@@ -46,12 +47,12 @@ VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "cron": time_triggers.validate_cron,
     "webhook": webhook.validate,
 }
-_PLATFORMS_KEY = "_automation_trigger_platforms"
+EXTRA_PLATFORMS: HubKey[dict[str, Attach]] = HubKey("automation.trigger_platforms")
 
 
 def platforms(hub: Hub) -> dict[str, Attach]:
     """The built-in platforms plus those integrations offered (see `load_platforms`)."""
-    return {**BUILTIN, **hub.__dict__.get(_PLATFORMS_KEY, {})}
+    return {**BUILTIN, **hub.runtime.get(EXTRA_PLATFORMS, {})}
 
 
 async def load_platforms(hub: Hub) -> dict[str, Attach]:
@@ -64,7 +65,7 @@ async def load_platforms(hub: Hub) -> dict[str, Attach]:
                 result = await result
             if isinstance(result, Mapping):
                 extra.update(result)
-    hub.__dict__[_PLATFORMS_KEY] = extra
+    hub.runtime[EXTRA_PLATFORMS] = extra
     return extra
 
 

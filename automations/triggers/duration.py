@@ -11,7 +11,6 @@ from automations.config import InvalidConfig
 from automations.conditions import render_value
 from automations.timeutil import is_templated, to_timedelta
 from hub.exceptions import TemplateError
-from hub.templating import get_clock
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -32,7 +31,7 @@ class Pending:
 
     def __init__(self, hub: Hub, config: Mapping[str, Any], name: str) -> None:
         self._hub = hub
-        self._clock = get_clock(hub)
+        self._clock = hub.clock
         self._value = config.get("for")
         self._config = config
         self._name = name

@@ -17,7 +17,7 @@ from automations.config import InvalidConfig, ensure_list
 from automations.timeutil import to_time, to_timedelta
 from hub.core.bus import Event, callback
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, valid_entity_id
-from hub.templating import Clock, get_clock
+from hub.core.clock import Clock
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -109,7 +109,7 @@ def _entity_moment(hub: Hub, entity_id: str, offset: timedelta, clock: Clock) ->
 
 def attach_time(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], info: dict[str, Any]) -> Callable[[], None]:
     """Fire at each `at` (fixed times daily; entity times follow the entity's state)."""
-    clock = get_clock(hub)
+    clock = hub.clock
     stops: list[Callable[[], None]] = []
     for at in ensure_list(config.get("at")):
         at = info["render"](at) if isinstance(at, str) and "{" in at else at
@@ -198,7 +198,7 @@ def next_pattern(now: datetime, hours: list[int], minutes: list[int], seconds: l
 
 def attach_time_pattern(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], info: dict[str, Any]) -> Callable[[], None]:
     """Fire at every matching second."""
-    clock = get_clock(hub)
+    clock = hub.clock
     hours, minutes, seconds = _pattern(config)
 
     def fire(when: datetime) -> None:
@@ -223,7 +223,7 @@ def next_cron(expression: str, now: datetime) -> datetime:
 
 def attach_cron(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], info: dict[str, Any]) -> Callable[[], None]:
     """Fire at each time the cron expression names, in the hub's time zone."""
-    clock = get_clock(hub)
+    clock = hub.clock
     expression = config["cron"]
 
     def fire(when: datetime) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hub.core.bus import EVENT_STATE_CHANGED, Event, callback
-from hub.templating import Template, get_clock
+from hub.templating import Template
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -27,7 +27,7 @@ class TemplateTracker:
         self._template = template
         self._variables = variables
         self._rendered = rendered
-        self._clock = get_clock(hub)
+        self._clock = hub.clock
         self._untrack: Callable[[], None] | None = None
         self._unlisten: Callable[[], None] | None = None
         self._cancel_timer: Callable[[], None] | None = None

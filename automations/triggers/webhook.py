@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from automations.config import InvalidConfig, ensure_list
+from hub.core.runtime import HubKey
 from hub.core.context import Context
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
-_KEY = "_automation_webhooks"
+WEBHOOKS: HubKey[dict[str, list[dict[str, Any]]]] = HubKey("automation.webhooks")
 METHODS = ("GET", "HEAD", "POST", "PUT")
 
 
@@ -32,7 +33,7 @@ def validate(config: Mapping[str, Any]) -> None:
 
 def registry(hub: Hub) -> dict[str, list[dict[str, Any]]]:
     """webhook_id -> handlers registered by triggers."""
-    return hub.__dict__.setdefault(_KEY, {})  # type: ignore[no-any-return]
+    return hub.runtime.setdefault(WEBHOOKS, dict)
 
 
 def attach(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], info: dict[str, Any]) -> Callable[[], None]:

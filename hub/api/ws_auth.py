@@ -69,7 +69,7 @@ async def handle_long_lived_token(hub: Hub, connection: WebSocketConnection, msg
 async def handle_list_tokens(hub: Hub, connection: WebSocketConnection, msg: dict[str, Any]) -> None:
     """List the user's live tokens (HA's auth/refresh_tokens)."""
     current = getattr(connection.token, "id", None)
-    now = hub.auth._clock()  # noqa: SLF001 - the store's clock decides what has expired
+    now = hub.auth.clock.utcnow()
     tokens = await hub.auth.list_tokens(connection.user.id)
     connection.send_result(
         msg["id"], [token_as_dict(t, current) for t in tokens if t.is_valid(now)]

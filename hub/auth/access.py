@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 import jwt
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.storage.models import utcnow
+from hub.core.clock import Clock
 from hub.storage.models_api import AuthKeyRow
 
 KEYS = AuthKeyRow.__table__
@@ -39,16 +37,16 @@ def looks_like_jwt(token: str) -> bool:
 
 
 class AccessTokens:
-    """Issue and verify access tokens; the clock is injectable so expiry can be tested."""
+    """Issue and verify access tokens against the hub's clock (a test's ManualClock moves expiry)."""
 
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
         lifetime: int = ACCESS_TOKEN_LIFETIME,
     ) -> None:
         self._session_factory = session_factory
-        self._clock = clock
+        self.clock = clock
         self.lifetime = lifetime
         self._secret: str | None = None
         self._lock = asyncio.Lock()
@@ -71,7 +69,7 @@ class AccessTokens:
         try:
             async with self._session_factory() as session, session.begin():
                 await session.execute(
-                    insert(KEYS).values(name=KEY_NAME, secret=secret, created_at=self._clock())
+                    insert(KEYS).values(name=KEY_NAME, secret=secret, created_at=self.clock.utcnow())
                 )
         except IntegrityError:  # another hub process sharing the database made it first
             async with self._session_factory() as session:
@@ -80,7 +78,7 @@ class AccessTokens:
 
     async def issue(self, user_id: str, family_id: str | None = None) -> str:
         """Return a signed access token for the user, valid for `lifetime` seconds."""
-        now = int(self._clock().timestamp())
+        now = int(self.clock.time())
         claims = {"iss": ISSUER, "sub": user_id, "iat": now, "exp": now + self.lifetime}
         if family_id is not None:
             claims["fam"] = family_id
@@ -100,7 +98,7 @@ class AccessTokens:
         except jwt.PyJWTError:
             return None
         expires = claims["exp"]
-        if not isinstance(expires, int | float) or self._clock().timestamp() >= expires:
+        if not isinstance(expires, int | float) or self.clock.time() >= expires:
             return None
         if not isinstance(claims["sub"], str):
             return None

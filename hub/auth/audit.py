@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
-from hub.storage.models import utcnow
+from hub.core.clock import Clock
 from hub.storage.models_api import ADDRESS_LENGTH, TARGET_LENGTH, AuditRow
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,10 +51,10 @@ class AuditLog:
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
     ) -> None:
         self._session_factory = session_factory
-        self._clock = clock
+        self.clock = clock
         self._queue: list[dict[str, Any]] = []
         self._writer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -71,7 +70,7 @@ class AuditLog:
         self._queue.append(
             {
                 "id": str(ULID()),
-                "created_at": self._clock(),
+                "created_at": self.clock.utcnow(),
                 "user_id": getattr(user, "id", None),
                 "user_name": getattr(user, "name", None) or user_name,
                 "action": action[:64],

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,11 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
+from hub.core.clock import Clock, SystemClock
 from hub.auth.access import AccessTokens
 from hub.auth.audit import AuditLog
 from hub.auth.throttle import LoginThrottle
 from hub.exceptions import HubError
-from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow, utcnow
+from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow
 
 USERS = UserRow.__table__
 TOKENS = TokenRow.__table__
@@ -148,15 +148,15 @@ class AuthStore:
         session_factory: async_sessionmaker[AsyncSession],
         *,
         bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._rounds = bcrypt_rounds
-        self._clock = clock
+        self.clock = clock or SystemClock()
         self._dummy_hash: bytes | None = None
-        self.access = AccessTokens(session_factory, clock)
-        self.audit = AuditLog(session_factory, clock)
-        self.throttle = LoginThrottle()
+        self.access = AccessTokens(session_factory, self.clock)
+        self.audit = AuditLog(session_factory, self.clock)
+        self.throttle = LoginThrottle(self.clock)
 
     # ---- users ----
 
@@ -171,7 +171,7 @@ class AuthStore:
         if await self._user_row_by_name(name) is not None:
             raise UserExistsError(f"User {name!r} already exists")
         password_hash = await self._hash(secret)
-        user = User(id=str(ULID()), name=name, role=role, is_active=True, created_at=self._clock())
+        user = User(id=str(ULID()), name=name, role=role, is_active=True, created_at=self.clock.utcnow())
         try:
             async with self._session_factory() as session, session.begin():
                 await session.execute(
@@ -261,7 +261,7 @@ class AuthStore:
         if not isinstance(raw, str) or not raw:
             return None
         digest = hash_token(raw)
-        now = self._clock()
+        now = self.clock.utcnow()
         async with self._session_factory() as session, session.begin():
             row = (
                 await session.execute(
@@ -297,7 +297,7 @@ class AuthStore:
             result = await session.execute(
                 update(TOKENS)
                 .where(TOKENS.c.id == token_id, TOKENS.c.revoked_at.is_(None))
-                .values(revoked_at=self._clock())
+                .values(revoked_at=self.clock.utcnow())
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -335,7 +335,7 @@ class AuthStore:
             spent = await session.execute(
                 update(TOKENS)
                 .where(TOKENS.c.id == token.id, TOKENS.c.revoked_at.is_(None))
-                .values(revoked_at=self._clock(), last_used_at=self._clock())
+                .values(revoked_at=self.clock.utcnow(), last_used_at=self.clock.utcnow())
             )
         if not spent.rowcount:  # type: ignore[attr-defined]  # a concurrent rotation won
             await self.revoke_family(token.family_id)
@@ -356,7 +356,7 @@ class AuthStore:
             result = await session.execute(
                 update(TOKENS)
                 .where(TOKENS.c.family_id == family_id, TOKENS.c.revoked_at.is_(None))
-                .values(revoked_at=self._clock())
+                .values(revoked_at=self.clock.utcnow())
             )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -380,7 +380,7 @@ class AuthStore:
             self.audit.record(user, "refresh_token_reuse", token.family_id, "family_revoked")
             message = f"Refresh token was already used; its session is revoked ({revoked} tokens)"
             raise RefreshTokenReuseError(message)
-        if not token.is_valid(self._clock()) or not user.is_active:
+        if not token.is_valid(self.clock.utcnow()) or not user.is_active:
             raise RefreshTokenError("Invalid refresh token")
         return user, token
 
@@ -399,7 +399,7 @@ class AuthStore:
         if label is not None and len(label) > NAME_LENGTH:
             raise AuthError(f"A token label must be at most {NAME_LENGTH} characters")
         raw = secrets.token_urlsafe(32)
-        now = self._clock()
+        now = self.clock.utcnow()
         token = TokenInfo(
             id=str(ULID()),
             user_id=user_id,

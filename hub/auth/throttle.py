@@ -6,10 +6,10 @@ which needs thousands of tries; bcrypt makes each try cost the attacker 0.2 s an
 
 from __future__ import annotations
 
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
+
+from hub.core.clock import Clock
 
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_ADDRESS = 20
@@ -28,13 +28,13 @@ class LoginThrottle:
 
     def __init__(
         self,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock,
         max_per_user: int = MAX_FAILURES_PER_USER,
         max_per_address: int = MAX_FAILURES_PER_ADDRESS,
         window: float = WINDOW,
         lockout: float = LOCKOUT,
     ) -> None:
-        self._clock = clock
+        self.clock = clock
         self._limits = {"user": max_per_user, "address": max_per_address}
         self._window = window
         self._lockout = lockout
@@ -42,7 +42,7 @@ class LoginThrottle:
 
     def retry_after(self, address: str | None, user_name: str | None) -> float:
         """Return the seconds until this address and user may try again (0: they may now)."""
-        now = self._clock()
+        now = self.clock.time()
         wait = 0.0
         for key in self._keys_of(address, user_name):
             entry = self._keys.get(key)
@@ -52,7 +52,7 @@ class LoginThrottle:
 
     def failed(self, address: str | None, user_name: str | None) -> bool:
         """Count a failed login; return True when it locked the address or the user."""
-        now = self._clock()
+        now = self.clock.time()
         locked = False
         for key in self._keys_of(address, user_name):
             entry = self._keys.setdefault(key, _Key(deque()))
@@ -71,7 +71,7 @@ class LoginThrottle:
         """Forget the user's failures after a good login (the address keeps its count)."""
         if user_name:
             entry = self._keys.get(("user", user_name.lower()))
-            if entry is not None and entry.locked_until <= self._clock():
+            if entry is not None and entry.locked_until <= self.clock.time():
                 del self._keys[("user", user_name.lower())]
 
     @staticmethod

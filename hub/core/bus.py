@@ -134,6 +134,8 @@ class EventBus:
         self._hub = hub
         self._listeners: dict[str, list[Listener]] = {}
         self._match_all: list[Listener] = []
+        # What stamps events and state writes: the hub's clock (Hub.clock's setter rebinds it).
+        self.now: Callable[[], float] = time.time
         # Events fired per type, listened to or not (read by the metrics endpoint).
         self.counts: dict[str, int] = {}
 
@@ -179,7 +181,7 @@ class EventBus:
         match_all = self._match_all if event_type not in EXCLUDED_FROM_MATCH_ALL else None
         if not listeners and not match_all:
             return
-        event = Event(event_type, data, origin, time_fired, context)
+        event = Event(event_type, data, origin, time_fired if time_fired is not None else self.now(), context)
         if listeners:
             self.deliver(event, listeners)
         if match_all:

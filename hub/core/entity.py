@@ -8,7 +8,6 @@ registered by hub.core.entities and call the methods defined here.
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -326,5 +325,5 @@ class ButtonEntity(Entity):
     async def pressed(self) -> None:
         """Press the button and record when: what the button.press service runs."""
         await self.press()
-        self.last_pressed = datetime.fromtimestamp(time.time(), UTC)
+        self.last_pressed = self.hub.clock.utcnow() if self.hub is not None else datetime.now(UTC)
         self.write_state()

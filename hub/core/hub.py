@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hub import __version__
 from hub.core.bus import (
@@ -20,9 +20,18 @@ from hub.core.bus import (
     EVENT_HUB_STOP,
     EventBus,
 )
+from hub.core.clock import Clock, SystemClock
 from hub.core.entities import DeviceRegistry, Entities, EntityRegistry, register_core_services
+from hub.core.runtime import HubRuntime
 from hub.core.services import ServiceRegistry
 from hub.core.states import StateMachine
+
+if TYPE_CHECKING:
+    # Types only: the core never imports the adapters at run time.
+    import pluggy
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from hub.auth.store import AuthStore
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -108,10 +117,12 @@ class Hub:
         self.services = ServiceRegistry(self)
         self.entities = Entities(self)
         self.state = CoreState.not_running
+        self.runtime = HubRuntime()
+        self._clock: Clock | None = None
         # Set by hub.bootstrap when the hub runs with storage; None for an in-memory hub.
-        self.plugins: Any = None
-        self.db: Any = None
-        self.auth: Any = None
+        self.plugins: pluggy.PluginManager | None = None
+        self.db: async_sessionmaker[AsyncSession] | None = None
+        self.auth: AuthStore | None = None
         self.device_registry: DeviceRegistry | None = None
         self.entity_registry: EntityRegistry | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -126,6 +137,18 @@ class Hub:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         return self._loop
+
+    @property
+    def clock(self) -> Clock:
+        """Return the hub's one clock (wall time in the hub's time zone unless a test sets another)."""
+        if self._clock is None:
+            self._clock = SystemClock(self.config.time_zone or "UTC")
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        self.bus.now = clock.time
 
     @property
     def is_running(self) -> bool:

@@ -245,7 +245,7 @@ class StateMachine:
             new_state = str(new_state)
         if attributes is None:
             attributes = EMPTY_ATTRIBUTES
-        now = timestamp if timestamp is not None else time.time()
+        now = timestamp if timestamp is not None else self._bus.now()
         if old is not None and old.state == new_state and not force_update:
             if old.attributes == attributes:
                 old_reported = old.last_reported_timestamp
@@ -292,7 +292,7 @@ class StateMachine:
         ids.discard(entity_id)
         if not ids:
             del self._domains[domain]
-        self._announce(entity_id, old, None, context or Context(), time.time())
+        self._announce(entity_id, old, None, context or Context(), self._bus.now())
         return True
 
     def _announce(

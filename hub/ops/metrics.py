@@ -8,7 +8,6 @@ latency (through the service registry's call_observer).
 
 from __future__ import annotations
 
-import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.utils import floatToGoString
 
+from hub.core.runtime import HubKey
 from hub import __version__
 from hub.core.bus import EVENT_STATE_CHANGED, MAX_COUNTED_EVENT_TYPES
 from hub.ops import sources
@@ -41,7 +41,7 @@ SERVICE_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10.0)
 # Per service: [ok calls, failed calls, seconds summed, one count per bucket and +Inf].
 _OK, _FAILED, _SUM, _BUCKETS = 0, 1, 2, 3
 
-_METRICS: weakref.WeakKeyDictionary[Hub, HubMetrics] = weakref.WeakKeyDictionary()
+METRICS: HubKey[HubMetrics] = HubKey("ops.metrics")
 
 
 class HubMetrics:
@@ -201,9 +201,9 @@ def _websocket_metrics(stats: Any) -> Iterator[Metric]:
 
 def attach(hub: Hub) -> HubMetrics:
     """Create the hub's metrics and start counting (once per hub)."""
-    metrics = _METRICS.get(hub)
+    metrics = hub.runtime.get(METRICS)
     if metrics is None:
-        metrics = _METRICS[hub] = HubMetrics(hub)
+        metrics = hub.runtime[METRICS] = HubMetrics(hub)
         metrics.start()
         hub.on_stop(metrics.stop)
     return metrics
@@ -211,4 +211,4 @@ def attach(hub: Hub) -> HubMetrics:
 
 def metrics_of(hub: Hub) -> HubMetrics | None:
     """Return the hub's metrics, or None when none were attached."""
-    return _METRICS.get(hub)
+    return hub.runtime.get(METRICS)

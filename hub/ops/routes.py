@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 from aiohttp import web
 
+from hub.core.runtime import HubKey
 from hub.api.http import HUB_KEY, resolve_token
 from hub.api.websocket import COMMANDS_KEY, STATS_KEY
 from hub.ops import health
@@ -20,17 +20,17 @@ if TYPE_CHECKING:
     from hub.core.hub import Hub
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
-_LOG_BUFFERS: weakref.WeakKeyDictionary[Hub, LogBuffer] = weakref.WeakKeyDictionary()
+LOG_BUFFER: HubKey[LogBuffer] = HubKey("ops.log_buffer")
 
 
 def set_log_buffer(hub: Hub, buffer: LogBuffer) -> None:
     """Make buffer the log view the hub's admins see over the WebSocket API."""
-    _LOG_BUFFERS[hub] = buffer
+    hub.runtime[LOG_BUFFER] = buffer
 
 
 def log_buffer_of(hub: Hub) -> LogBuffer | None:
     """Return the hub's in-memory log buffer, if it has one."""
-    return _LOG_BUFFERS.get(hub)
+    return hub.runtime.get(LOG_BUFFER)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -53,11 +53,9 @@ class BackupScheduler:
     """Make an archive at every cron time and keep the newest `keep`."""
 
     def __init__(self, hub: Hub, config: dict[str, Any]) -> None:
-        from hub.templating.clock import get_clock  # noqa: PLC0415 - the hub's one clock
-
         self.hub = hub
         self.config = config
-        self.clock = get_clock(hub)
+        self.clock = hub.clock
         data_dir = Path(hub.config.data_dir or ".")
         self.folder = Path(config["path"]) if config.get("path") else data_dir / "backups"
         self.next_run: datetime | None = None

@@ -37,5 +37,9 @@ def trace_outcomes_of(hub: Hub) -> dict[tuple[str, str], int]:
     """Return finished automation and script runs by (domain, outcome) since start."""
     # The trace store is created on first use by the automation engine; reading it here
     # must not create one.
-    store = hub.__dict__.get("_automation_trace_store")
+    try:
+        from automations.trace import TRACE_STORE  # noqa: PLC0415 - only when automations run
+    except ImportError:
+        return {}
+    store = hub.runtime.get(TRACE_STORE)
     return dict(getattr(store, "outcomes", {}) or {})

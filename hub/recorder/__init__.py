@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
+from hub.core.runtime import HubKey
 from hub import plugins
 from hub.hookspecs import hookimpl
 from hub.core.services import SupportsResponse
@@ -37,12 +37,12 @@ __all__ = ["CONFIG_SCHEMA", "BackendError", "HistoryBackend", "Recorder", "get_r
 
 _LOGGER = logging.getLogger(__name__)
 BackendFactory = Callable[["Hub", dict[str, Any]], HistoryBackend]
-_RECORDERS: weakref.WeakKeyDictionary[Hub, Recorder] = weakref.WeakKeyDictionary()
+RECORDER: HubKey[Recorder] = HubKey("recorder")
 
 
 def get_recorder(hub: Hub) -> Recorder | None:
     """Return the hub's recorder, or None when the recorder integration is not enabled."""
-    return _RECORDERS.get(hub)
+    return hub.runtime.get(RECORDER)
 
 
 def _sqlite(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
@@ -141,7 +141,7 @@ async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
     recorder.stored_listeners.append(downsampler.note_stored)
     await backend.retention_hint(recorder.plan.longest())
     await recorder.start()
-    _RECORDERS[hub] = recorder
+    hub.runtime[RECORDER] = recorder
     recorder.run_job(downsampler.run(config["downsample_interval"]), "recorder downsample")
     hub.on_stop(recorder.stop)
 

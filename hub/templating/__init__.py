@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from hub.exceptions import TemplateError
-from hub.templating.clock import Clock, ManualClock, SystemClock, get_clock
+from hub.core.clock import Clock, ManualClock, SystemClock
 from hub.templating.environment import HubEnvironment, get_environment
 from hub.templating.render_info import RenderInfo
 from hub.templating.states import TemplateState
@@ -22,7 +22,6 @@ __all__ = [
     "Template",
     "TemplateError",
     "TemplateState",
-    "get_clock",
     "get_environment",
     "is_template_string",
     "parse_result",

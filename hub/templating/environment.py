@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from hub.core.runtime import HubKey
+from hub.core.clock import UTC_CLOCK
 from hub.templating import functions as fn
-from hub.templating.clock import get_clock
 from hub.templating.states import AllStates, StateFunctions
 from hub.templating.timefuncs import TimeFunctions
 
@@ -217,7 +218,7 @@ def _add_pure(env: HubEnvironment) -> None:
 
 def _add_hub_bound(env: HubEnvironment, hub: Hub | None) -> None:
     """Add what reads the hub: states, the clock and the registries."""
-    times = TimeFunctions(lambda: get_clock(hub))
+    times = TimeFunctions(lambda: hub.clock if hub is not None else UTC_CLOCK)
     for name in ("as_datetime", "as_timestamp", "as_local", "as_timedelta", "timestamp_custom", "timestamp_local", "timestamp_utc", "relative_time", "time_since", "time_until", "today_at"):
         env.filters[name] = getattr(times, name)
     for name in ("now", "utcnow", "as_datetime", "as_timestamp", "as_local", "as_timedelta", "strptime", "relative_time", "time_since", "time_until", "today_at"):
@@ -245,7 +246,7 @@ def get_environment(hub: Hub | None, limited: bool = False, strict: bool = False
     if hub is None:
         cache = _NO_HUB
     else:
-        cache = hub.__dict__.setdefault("_template_environments", {})
+        cache = hub.runtime.setdefault(ENVIRONMENTS, dict)
     env = cache.get(key)
     if env is None:
         env = HubEnvironment(hub, limited=limited, strict=strict)
@@ -258,3 +259,4 @@ def get_environment(hub: Hub | None, limited: bool = False, strict: bool = False
 
 
 _NO_HUB: dict[tuple[bool, bool], HubEnvironment] = {}
+ENVIRONMENTS: HubKey[dict[tuple[bool, bool], HubEnvironment]] = HubKey("template_environments")

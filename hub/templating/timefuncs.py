@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from hub.templating.clock import Clock
+from hub.core.clock import Clock
 from hub.templating.functions import SENTINEL, raise_no_default
 from hub.templating.render_info import current_render_info
 

@@ -11,17 +11,16 @@ Configuration: see config.py. Accounting: accounting.py; history queries: usage.
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
+from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.exceptions import HubError
 from hub.recorder.api import parse_time
-from hub.templating import get_clock
 from integrations.energy import usage as usage_query
 from integrations.energy.accounting import EnergyManager, is_energy_meter
 from integrations.energy.budget import EVENT_BUDGET_THRESHOLD, Budget
@@ -37,12 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CONFIG_SCHEMA", "EVENT_BUDGET_THRESHOLD", "EnergyManager", "build_tariff", "manager_of"]
 
-_MANAGERS: weakref.WeakKeyDictionary[Hub, EnergyManager] = weakref.WeakKeyDictionary()
+ENERGY: HubKey[EnergyManager] = HubKey("energy")
 
 
 def manager_of(hub: Hub) -> EnergyManager | None:
     """Return the hub's energy manager, or None when the integration is not set up."""
-    return _MANAGERS.get(hub)
+    return hub.runtime.get(ENERGY)
 
 
 def build_tariff(name: str, periods: list[dict[str, Any]], zone: tzinfo) -> Tariff:
@@ -75,7 +74,7 @@ def build_budgets(config: list[dict[str, Any]], currency: str) -> list[Budget]:
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Build tariffs, utility meters and budgets, restore their totals and start counting."""
     config = CONFIG_SCHEMA(config) or CONFIG_SCHEMA({})
-    clock = get_clock(hub)
+    clock = hub.clock
     try:
         tariffs = {name: build_tariff(name, periods, clock.time_zone) for name, periods in config["tariffs"].items()}
     except ValueError as err:
@@ -85,7 +84,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         build_budgets(config["budgets"], hub.config.currency),
     )
     await manager.start()
-    _MANAGERS[hub] = manager
+    hub.runtime[ENERGY] = manager
     hub.on_stop(manager.stop)
     hub.create_task(_save_periodically(manager), "energy periodic save")
 
@@ -159,7 +158,7 @@ async def ws_usage(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
         connection.send_error(msg["id"], "not_found", "energy/usage needs the energy and recorder integrations")
         return
     start = parse_time(msg["start"])
-    end = parse_time(msg["end"]) if msg.get("end") else get_clock(hub).time()
+    end = parse_time(msg["end"]) if msg.get("end") else hub.clock.time()
     if start is None:
         connection.send_error(msg["id"], "invalid_format", "Invalid start: expected an ISO 8601 time")
         return

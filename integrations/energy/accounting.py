@@ -21,7 +21,7 @@ from integrations.energy.tariff import Tariff
 if TYPE_CHECKING:
     from hub.core.hub import Hub
     from hub.core.states import State
-    from hub.templating.clock import Clock
+    from hub.core.clock import Clock
     from integrations.energy.store import EnergyStore
 
 _LOGGER = logging.getLogger(__name__)

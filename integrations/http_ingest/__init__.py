@@ -26,11 +26,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
+from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.core.context import Context
 from hub.core.entity import SensorEntity
@@ -116,7 +116,7 @@ class Ingest:
         return {"written": len(live), "backfilled": backfilled, "entities": sorted({m.entity_id for m in measurements})}
 
 
-_INGESTS: weakref.WeakKeyDictionary[Hub, Ingest] = weakref.WeakKeyDictionary()
+INGEST: HubKey[Ingest] = HubKey("http_ingest")
 
 
 @hookimpl
@@ -127,7 +127,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         message = "http_ingest needs the hub's database for its API keys"
         raise HubError(message)
     ingest = Ingest(hub, ApiKeyStore(hub.db), RateLimiter(config["rate_limit"], config["burst"]))
-    _INGESTS[hub] = ingest
+    hub.runtime[INGEST] = ingest
     await hub.entities.add(ingest.counter, DOMAIN)
 
     async def write_usage() -> None:
@@ -142,7 +142,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 
     async def stop() -> None:
         task.cancel()
-        _INGESTS.pop(hub, None)
+        hub.runtime.pop(INGEST)
         await ingest.keys.flush()
 
     hub.on_stop(stop)
@@ -150,7 +150,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 
 def ingest_of(hub: Hub) -> Ingest | None:
     """Return the hub's running ingestion (for tests and the WebSocket commands)."""
-    return _INGESTS.get(hub)
+    return hub.runtime.get(INGEST)
 
 
 @hookimpl

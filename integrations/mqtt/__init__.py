@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 import logging
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.core.runtime import HubKey
 from hub import hookimpl
 from integrations.mqtt.broker import EmbeddedBroker
 from integrations.mqtt.cache import DiscoveryStore
@@ -50,12 +50,12 @@ class MqttRuntime:
     status: BrokerConnectedSensor
 
 
-_RUNTIMES: weakref.WeakKeyDictionary[Hub, MqttRuntime] = weakref.WeakKeyDictionary()
+MQTT: HubKey[MqttRuntime] = HubKey("mqtt")
 
 
 def runtime_of(hub: Hub) -> MqttRuntime | None:
     """Return the MQTT runtime of a hub (for the trigger platform and tests)."""
-    return _RUNTIMES.get(hub)
+    return hub.runtime.get(MQTT)
 
 
 @hookimpl
@@ -76,7 +76,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
     runtime = MqttRuntime(client, discovery, store, broker, status)
-    _RUNTIMES[hub] = runtime
+    hub.runtime[MQTT] = runtime
     hub.on_stop(lambda: _stop(hub, runtime))
     await hub.entities.add(status, "mqtt")
     register_services(hub, client)
@@ -98,7 +98,7 @@ def register_trigger_platforms(hub: Hub) -> dict[str, Any]:
 
 
 async def _stop(hub: Hub, runtime: MqttRuntime) -> None:
-    _RUNTIMES.pop(hub, None)
+    hub.runtime.pop(MQTT)
     # Disconnect first: unsubscribing at the broker would end the persistent session's
     # subscriptions, and with them the messages it queues for us until the next start.
     await runtime.client.stop()

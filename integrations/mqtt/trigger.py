@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from hub.core.runtime import HubKey
 from hub.exceptions import HubError
 from integrations.mqtt.subscriptions import Message, valid_filter
 from integrations.mqtt.templates import MqttTemplate, TemplateError
@@ -30,7 +30,7 @@ _NO_MATCH: Any = object()
 # Automations may attach before the MQTT integration has set up (setup order is by name);
 # their subscriptions wait here and are made as soon as the client exists.
 _Pending = list[list[Any]]
-_PENDING: weakref.WeakKeyDictionary[Hub, _Pending] = weakref.WeakKeyDictionary()
+PENDING_TRIGGERS: HubKey[_Pending] = HubKey("mqtt.pending_triggers")
 
 
 def attach(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], info: dict[str, Any]) -> Callable[[], None]:
@@ -78,7 +78,7 @@ def attach(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], inf
     if runtime is not None:
         return runtime.client.subscribe(topic, received, qos)
     item: list[Any] = [topic, received, qos, None]
-    pending = _PENDING.setdefault(hub, [])
+    pending = hub.runtime.setdefault(PENDING_TRIGGERS, list)
     pending.append(item)
 
     def detach() -> None:
@@ -93,7 +93,7 @@ def attach(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], inf
 
 def bind_pending(hub: Hub, client: MqttClient) -> None:
     """Make the subscriptions of triggers that attached before the client existed."""
-    items = _PENDING.pop(hub, [])
+    items = hub.runtime.pop(PENDING_TRIGGERS, [])
     for item in items:
         item[3] = client.subscribe(item[0], item[1], item[2])
     items.clear()  # detach() now unsubscribes instead of dropping a pending item

@@ -22,7 +22,6 @@ import aiohttp
 import voluptuous as vol
 
 from hub import hookimpl
-from hub.templating import get_clock
 from integrations.notify import persistent
 from integrations.notify.config import CONFIG_SCHEMA
 from integrations.notify.message import Message
@@ -74,7 +73,7 @@ def build_message(hub: Hub, call: ServiceCall) -> Message:
 @hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Create a target per configured entry and register notify.<name> for each."""
-    clock = get_clock(hub)
+    clock = hub.clock
     session = aiohttp.ClientSession()
     hub.on_stop(session.close)
     targets = [Target(hub, entry, clock, session) for entry in CONFIG_SCHEMA(config) or []]

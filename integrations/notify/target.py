@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from hub.core.context import Context
     from hub.core.hub import Hub
-    from hub.templating.clock import Clock
+    from hub.core.clock import Clock
 
 _LOGGER = logging.getLogger(__name__)
 EVENT_NOTIFY_FAILED = "notify_failed"

@@ -11,7 +11,7 @@ import numpy as np
 
 from hub.core.bus import Event, callback
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, State
-from hub.templating.clock import get_clock, zone
+from hub.core.clock import zone
 from integrations.onnx.model import ModelError, OnnxModel, resolve
 from integrations.onnx.sensor import PredictionSensor, ThresholdBinarySensor
 from integrations.onnx.window import NAN, ResampledWindow, SampleWindow
@@ -61,7 +61,7 @@ class ModelRunner:
         self.model = OnnxModel(path, self.spec.length, self.spec.describe(), wanted, searched)
         self.sensor = PredictionSensor(conf)
         self.binary = ThresholdBinarySensor(conf) if "threshold" in conf else None
-        self.clock = get_clock(hub)
+        self.clock = hub.clock
         self.time_zone = zone(hub.config.time_zone)
         self.inferences = 0
         self._done_version: tuple[int, ...] | None = None

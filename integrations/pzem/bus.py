@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from firmware.pzem import PZEM, PzemCrcError, PzemError, PzemTimeout
-from hub.templating import get_clock
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -106,7 +105,7 @@ class PzemBus:
         await self._poll_meter(status)
 
     async def _poll_forever(self) -> None:
-        clock = get_clock(self.hub)
+        clock = self.hub.clock
         interval = self.config["scan_interval"]
         while True:
             await self.poll()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import weakref
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from hub.core.runtime import HubKey
 from hub.core.bus import Event, callback
-from hub.templating import get_clock
 from integrations.relay.controller import RelayController, RelaySettings
 from integrations.relay.store import CommandStore
 
@@ -18,12 +17,12 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 FIRMWARE_MANUFACTURER = "powerhub"  # what our node firmware announces in its device block
 _SETTING_KEYS = ("timeout", "queue_ttl", "min_on_time", "min_off_time", "max_toggles_per_minute")
-_MANAGERS: weakref.WeakKeyDictionary[Hub, RelayManager] = weakref.WeakKeyDictionary()
+RELAY: HubKey[RelayManager] = HubKey("relay")
 
 
 def manager_of(hub: Hub) -> RelayManager | None:
     """Return the hub's relay manager (None when the relay integration is not set up)."""
-    return _MANAGERS.get(hub)
+    return hub.runtime.get(RELAY)
 
 
 class RelayManager:
@@ -31,7 +30,7 @@ class RelayManager:
 
     def __init__(self, hub: Hub, config: dict[str, Any], store: CommandStore) -> None:
         self.hub = hub
-        self.clock = get_clock(hub)
+        self.clock = hub.clock
         self.store = store
         self.firmware_relays: bool = config["firmware_relays"]
         self.defaults = RelaySettings(**{key: config[key] for key in _SETTING_KEYS})
@@ -39,7 +38,7 @@ class RelayManager:
         self.by_unique_id = {s["unique_id"]: s for s in config["switches"] if "unique_id" in s}
         self.controllers: dict[str, RelayController] = {}
         self._undo: list[Any] = []
-        _MANAGERS[hub] = self
+        hub.runtime[RELAY] = self
 
     def start(self) -> None:
         """Adopt the switches that exist now and every one discovered later."""
@@ -55,7 +54,7 @@ class RelayManager:
         for controller in list(self.controllers.values()):
             controller.detach("the hub is stopping")
         self.controllers.clear()
-        _MANAGERS.pop(self.hub, None)
+        self.hub.runtime.pop(RELAY)
 
     def consider(self, entity: Any) -> RelayController | None:
         """Adopt an entity when it is a relay this configuration covers; return its controller."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from hub.core.clock import ManualClock
+
 from .conftest import PASSWORD, Api, WsClient
 
 
@@ -38,15 +40,16 @@ async def test_access_token_expires_after_15_minutes(api: Api) -> None:
     auth = api.hub.auth
     token = await auth.access.issue(api.users["user"].id)
     bearer = {"Authorization": f"Bearer {token}"}
-    real_clock = auth.access._clock
-    auth.access._clock = lambda: real_clock() + timedelta(minutes=14, seconds=59)
+    real_clock = auth.access.clock
+    issued = real_clock.time()
+    auth.access.clock = ManualClock(issued + timedelta(minutes=14, seconds=59).total_seconds())
     async with api.session.get(f"{api.url}/api/", headers=bearer) as response:
         assert response.status == 200
-    auth.access._clock = lambda: real_clock() + timedelta(minutes=15)
+    auth.access.clock = ManualClock(issued + timedelta(minutes=15).total_seconds())
     async with api.session.get(f"{api.url}/api/", headers=bearer) as response:
         assert response.status == 401
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    auth.access._clock = real_clock
+    auth.access.clock = real_clock
     async with api.session.get(f"{api.url}/api/", headers={"Authorization": f"Bearer {forged}"}) as response:
         assert response.status == 401
 
@@ -120,8 +123,7 @@ async def test_failed_logins_lock_the_user_out(api: Api) -> None:
     assert (await login(api, user="admin"))[0] == 200
     # After the lockout the user may log in again.
     throttle = api.hub.auth.throttle
-    real_clock = throttle._clock
-    throttle._clock = lambda: real_clock() + 15 * 60 + 1
+    throttle.clock = ManualClock(throttle.clock.time() + 15 * 60 + 1)
     assert (await login(api))[0] == 200
 
 

@@ -13,7 +13,7 @@ import yaml
 from hub.config.loader import HubLoader
 from hub.core.hub import Hub
 from hub.core.services import ServiceCall
-from hub.templating import ManualClock
+from hub.core.clock import ManualClock
 from tests.core.conftest import hub as core_hub  # noqa: F401 - the in-memory hub fixture
 
 
@@ -21,7 +21,7 @@ from tests.core.conftest import hub as core_hub  # noqa: F401 - the in-memory hu
 def clock(core_hub: Hub) -> ManualClock:  # noqa: F811
     """A manual clock at Monday 2024-01-01 12:00 UTC on the hub."""
     manual = ManualClock(datetime(2024, 1, 1, 12, 0, tzinfo=UTC))
-    core_hub.clock = manual  # type: ignore[attr-defined]
+    core_hub.clock = manual
     return manual
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hub.core.hub import Hub
-from hub.templating import ManualClock
+from hub.core.clock import ManualClock
 from tests.automations.conftest import Recorder, setup_automations, wait_for
 
 

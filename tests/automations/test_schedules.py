@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from automations import schedules
 from hub.core.hub import Hub
-from hub.templating import ManualClock
+from hub.core.clock import ManualClock
 from tests.automations.conftest import Recorder, load_yaml_text
 
 CONFIG = """
@@ -29,7 +29,7 @@ every_15:
 
 async def test_cron_and_interval_across_dst(core_hub: Hub) -> None:
     clock = ManualClock(datetime(2024, 3, 30, 12, 0, tzinfo=UTC))
-    core_hub.clock = clock  # type: ignore[attr-defined]
+    core_hub.clock = clock
     calls = Recorder(core_hub)
     await schedules.setup_integration(core_hub, load_yaml_text(CONFIG, "configuration.yaml"))
     assert core_hub.states.get("schedule.morning").state == "2024-03-31T07:00:00+02:00"
@@ -43,7 +43,7 @@ async def test_cron_and_interval_across_dst(core_hub: Hub) -> None:
 
 async def test_missed_runs_policy(core_hub: Hub) -> None:
     clock = ManualClock(datetime(2024, 1, 2, 12, 0, tzinfo=UTC))
-    core_hub.clock = clock  # type: ignore[attr-defined]
+    core_hub.clock = clock
     calls = Recorder(core_hub)
     # The hub was down from before yesterday's 07:00 run until now.
     for name in ("skipper", "catcher"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hub.core.hub import Hub
-from hub.templating import ManualClock
+from hub.core.clock import ManualClock
 from tests.automations.conftest import Recorder, setup_automations
 
 
@@ -287,7 +287,7 @@ async def test_homeassistant_start_trigger(hub: Hub, calls: Recorder) -> None:
 
 async def test_cron_trigger_in_local_time(core_hub: Hub) -> None:
     clock = ManualClock(datetime(2024, 3, 30, 12, 0, tzinfo=UTC), time_zone="Europe/Amsterdam")
-    core_hub.clock = clock  # type: ignore[attr-defined]
+    core_hub.clock = clock
     calls = Recorder(core_hub)
     await setup_automations(
         core_hub,

@@ -109,7 +109,7 @@ async def world(tmp_path: Path, mosquitto_server: Any) -> AsyncIterator[World]:
 
     from firmware.sim.fleet import Fleet
     from hub import bootstrap
-    from hub.templating import ManualClock
+    from hub.core.clock import ManualClock
     from integrations.relay import manager_of
 
     errors: list[dict[str, Any]] = []

@@ -12,7 +12,7 @@ import pytest
 from hub.core.hub import Hub, HubConfig
 from hub.ops.scheduled import CONFIG_SCHEMA, BackupScheduler
 from hub.storage.engine import create_engine, default_sqlite_url, migrate
-from hub.templating.clock import ManualClock
+from hub.core.clock import ManualClock
 from tests.ops.conftest import until, write_config
 
 
@@ -24,7 +24,7 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     await engine.dispose()
     config = write_config(tmp_path / "config", "homeassistant:\n")
     hub = Hub(HubConfig(config_dir=config, data_dir=data, raw={}))
-    hub.clock = ManualClock(datetime(2026, 3, 1, 0, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    hub.clock = ManualClock(datetime(2026, 3, 1, 0, 0, tzinfo=UTC))
     yield hub
     await hub.stop()
 
@@ -32,7 +32,7 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
 async def test_backups_run_at_the_cron_time_and_keep_n(hub: Hub, tmp_path: Path) -> None:
     scheduler = BackupScheduler(hub, CONFIG_SCHEMA({"schedule": "0 3 * * *", "keep": 2, "path": str(tmp_path / "b")}))
     scheduler.start()
-    clock: ManualClock = hub.clock  # type: ignore[attr-defined]
+    clock: ManualClock = hub.clock
     await clock.advance(2 * 3600)
     assert not (tmp_path / "b").exists()
     for day in (1, 2, 3):

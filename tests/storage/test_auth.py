@@ -9,22 +9,27 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from hub.core.clock import ManualClock
 from hub.auth import AuthStore, InvalidPasswordError, InvalidRoleError, UnknownUserError, UserExistsError
 from hub.exceptions import HubError
 from hub.storage.models import TokenRow, UserRow
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+class Clock(ManualClock):
+    """A manual clock whose `now` a test can read and set as a datetime."""
 
-    def __call__(self) -> datetime:
-        return self.now
+    @property
+    def now(self) -> datetime:
+        return self.utcnow()
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        self._now = value.timestamp()
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2025, 1, 1, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.core.hub import Hub
-from hub.templating import ManualClock
+from hub.core.clock import ManualClock
 from tests.core.conftest import hub as core_hub  # noqa: F401 - the in-memory hub fixture
 
 
@@ -15,7 +15,7 @@ from tests.core.conftest import hub as core_hub  # noqa: F401 - the in-memory hu
 def clock(core_hub: Hub) -> ManualClock:  # noqa: F811
     """Put a manual clock at 2024-01-01 12:00 UTC on the hub."""
     manual = ManualClock(datetime(2024, 1, 1, 12, 0, tzinfo=UTC))
-    core_hub.clock = manual  # type: ignore[attr-defined]
+    core_hub.clock = manual
     return manual
 
 

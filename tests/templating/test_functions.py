@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.core.hub import Hub
-from hub.templating import ManualClock, Template, TemplateError
+from hub.templating import Template, TemplateError
+from hub.core.clock import ManualClock
 
 
 def render(hub: Hub, source: str, **variables: object) -> object:
@@ -156,11 +157,11 @@ async def test_time_functions_read_the_hub_clock(hub: Hub, clock: ManualClock) -
 
 
 async def test_local_time_zone(core_hub: Hub) -> None:
-    core_hub.clock = ManualClock(datetime(2024, 7, 1, 10, 0, tzinfo=UTC), time_zone="Europe/Amsterdam")  # type: ignore[attr-defined]
+    core_hub.clock = ManualClock(datetime(2024, 7, 1, 10, 0, tzinfo=UTC), time_zone="Europe/Amsterdam")
     assert render(core_hub, "{{ now().hour }}") == 12
     assert render(core_hub, "{{ today_at('00:00').isoformat() }}") == "2024-07-01T00:00:00+02:00"
     assert render(core_hub, "{{ as_local(utcnow()).hour }}") == 12
-    assert datetime(2024, 7, 1, 10, tzinfo=UTC) - timedelta(0) == core_hub.clock.utcnow()  # type: ignore[attr-defined]
+    assert datetime(2024, 7, 1, 10, tzinfo=UTC) - timedelta(0) == core_hub.clock.utcnow()
 
 
 def test_parse_result_native_types(hub: Hub) -> None:

@@ -10,16 +10,16 @@ Enabled by `persistent_notification:` or by the notify integration, which depend
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 from ulid import ULID
 
+from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.exceptions import ServiceValidationError, TemplateError
-from hub.templating import Template, get_clock
+from hub.templating import Template
 from integrations.notify.persistent.store import Notification, NotificationStore
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 DOMAIN = "persistent_notification"
 CONFIG_SCHEMA = vol.Schema(vol.Any(None, {}))
-_STORES: weakref.WeakKeyDictionary[Hub, NotificationStore] = weakref.WeakKeyDictionary()
+NOTIFICATIONS: HubKey[NotificationStore] = HubKey("persistent_notification")
 
 CREATE_SCHEMA = vol.Schema(
     {
@@ -42,7 +42,7 @@ DISMISS_SCHEMA = vol.Schema({vol.Required("notification_id"): vol.All(vol.Coerce
 
 def store_of(hub: Hub) -> NotificationStore | None:
     """Return the hub's notification store, or None when the integration is not set up."""
-    return _STORES.get(hub)
+    return hub.runtime.get(NOTIFICATIONS)
 
 
 def render(hub: Hub, text: str | None, variables: dict[str, Any] | None = None) -> str | None:
@@ -61,7 +61,7 @@ async def create(hub: Hub, message: str, title: str | None = None, notification_
     store = store_of(hub)
     if store is None:
         raise ServiceValidationError("persistent_notification is not set up")
-    return await store.create(message, title, notification_id or str(ULID()).lower(), get_clock(hub).utcnow())
+    return await store.create(message, title, notification_id or str(ULID()).lower(), hub.clock.utcnow())
 
 
 @hookimpl
@@ -69,7 +69,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     """Load kept notifications and register the services."""
     store = NotificationStore(hub)
     await store.load()
-    _STORES[hub] = store
+    hub.runtime[NOTIFICATIONS] = store
 
     async def create_service(call: ServiceCall) -> None:
         await create(

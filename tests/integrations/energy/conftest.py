@@ -12,7 +12,7 @@ import pytest
 
 from hub.core.bus import callback
 from hub.core.hub import Hub, HubConfig
-from hub.templating import ManualClock
+from hub.core.clock import ManualClock
 from integrations import energy
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -69,7 +69,7 @@ def events(hub: Hub, event_type: str) -> list[dict[str, Any]]:
 async def read(hub: Hub, at: float, value: float | str, entity_id: str = "sensor.kitchen_energy",
                attributes: dict[str, Any] | None = None) -> None:
     """Move the clock to `at` and report a meter reading then."""
-    await hub.clock.set_time(at)  # type: ignore[attr-defined]
+    await hub.clock.set_time(at)
     hub.states.set(entity_id, str(value), attributes or METER)
 
 

@@ -52,14 +52,14 @@ async def test_total_cost_sums_meters_in_wh_and_kwh_with_their_own_tariffs(hub: 
 
 
 async def test_utility_meter_daily_cycle_resets_at_local_midnight_across_dst(hub: Hub, setup_energy) -> None:
-    await hub.clock.set_time(ts(2024, 3, 30, 12))  # type: ignore[attr-defined]
+    await hub.clock.set_time(ts(2024, 3, 30, 12))
     await setup_energy({"utility_meters": {"kitchen_daily": {"source": "sensor.kitchen_energy", "cycle": "daily"},
                                            "kitchen_monthly": {"source": "sensor.kitchen_energy", "cycle": "monthly"}}})
     await read(hub, ts(2024, 3, 30, 12), 50.0)
     await read(hub, ts(2024, 3, 30, 20), 53.0)
     assert value(hub, "sensor.kitchen_daily") == pytest.approx(3.0)
     # Midnight of the 23-hour day 31 March: the timer resets the cycle with no reading needed.
-    await hub.clock.set_time(ts(2024, 3, 31, 0, 0))  # type: ignore[attr-defined]
+    await hub.clock.set_time(ts(2024, 3, 31, 0, 0))
     daily = hub.states.get("sensor.kitchen_daily")
     assert daily.state == "0.0"  # type: ignore[union-attr]
     assert daily.attributes["last_period"] == pytest.approx(3.0)  # type: ignore[union-attr]
@@ -68,7 +68,7 @@ async def test_utility_meter_daily_cycle_resets_at_local_midnight_across_dst(hub
     await read(hub, ts(2024, 3, 31, 10), 55.0)
     await read(hub, ts(2024, 3, 31, 11), 1.0)  # meter reset: 1 kWh since, not -54
     assert value(hub, "sensor.kitchen_daily") == pytest.approx(3.0)
-    await hub.clock.set_time(ts(2024, 4, 1, 0, 0))  # type: ignore[attr-defined]
+    await hub.clock.set_time(ts(2024, 4, 1, 0, 0))
     assert value(hub, "sensor.kitchen_daily") == 0.0
     assert value(hub, "sensor.kitchen_monthly") == 0.0  # the month turned too
     assert hub.states.get("sensor.kitchen_monthly").attributes["last_period"] == pytest.approx(6.0)  # type: ignore[union-attr]
@@ -92,7 +92,7 @@ async def test_budget_events_at_50_80_100_percent_once_per_period(hub: Hub, setu
     # Monthly cost: 12 kWh * 0.50 = 6 EUR of 20 (30 %): no event yet.
     assert [e for e in fired if e["budget"] == "house_month"] == []
     # The next day starts from zero and may fire again.
-    await hub.clock.set_time(ts(2024, 5, 7))  # type: ignore[attr-defined]
+    await hub.clock.set_time(ts(2024, 5, 7))
     assert value(hub, "sensor.house_day_budget") == 0.0
     await read(hub, ts(2024, 5, 7, 9), 18.0)  # 6 kWh today; the month reaches 18 kWh = 9 EUR
     await read(hub, ts(2024, 5, 7, 10), 22.0)  # 10 kWh today; month 22 kWh = 11 EUR (55 %)

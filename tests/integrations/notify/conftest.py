@@ -14,7 +14,7 @@ from aiosmtpd.smtp import SMTP, Envelope
 
 from hub.core.bus import callback
 from hub.core.hub import Hub
-from hub.templating import ManualClock
+from hub.core.clock import ManualClock
 from integrations import notify
 from integrations.notify import persistent
 

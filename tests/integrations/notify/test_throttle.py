@@ -22,7 +22,7 @@ async def test_storm_sends_one_message_per_window_and_counts_the_rest(setup_noti
     await hub.services.call("notify", "ops", {"title": "Overpower", "message": "Relay 2 at 3.7 kW"})
     await receiver.wait_for(2)
 
-    clock = hub.clock  # type: ignore[attr-defined]
+    clock = hub.clock
     await clock.advance(299)
     await hub.services.call("notify", "ops", {"title": "Overpower", "message": "Relay 1 at 3.6 kW"})
     await clock.advance(1)  # the window of the first message ends 300 s after it
@@ -40,7 +40,7 @@ async def test_throttle_key_from_data_groups_different_messages(setup_notify, re
             "message": f"Relay 1 at {watts} W", "data": {"throttle_key": "relay1_overpower"}})
     await hub.block_till_done()
     assert len(receiver.requests) == 1
-    await hub.clock.advance(60)  # type: ignore[attr-defined]  # the default window
+    await hub.clock.advance(60)  # the default window
     await hub.services.call("notify", "phone", {"message": "Relay 1 at 3800 W", "data": {"throttle_key": "relay1_overpower"}})
     requests = await receiver.wait_for(2)
     assert requests[1]["body"].decode() == "Relay 1 at 3800 W\n\n(2 similar messages suppressed)"

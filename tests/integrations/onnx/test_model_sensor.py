@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from hub.core.hub import Hub
-from hub.templating import ManualClock
+from hub.core.clock import ManualClock
 from integrations.onnx import setup
 from tests.integrations.onnx.conftest import T0, feed, sensor_conf
 
@@ -64,7 +64,7 @@ async def test_threshold_binary_sensor_above_and_between(hub: Hub) -> None:
 async def test_time_span_window_runs_on_a_timer_through_a_flat_line(hub: Hub) -> None:
     """A meter stuck at one value sends no state changes; the sensor must still see time pass."""
     clock = ManualClock(T0)
-    hub.clock = clock  # type: ignore[attr-defined]
+    hub.clock = clock
     await setup(hub, [sensor_conf(window={"span": "00:04:00", "step": 60}, run={"every": 60})])
     hub.states.set("sensor.power", "100", timestamp=T0)
     await clock.advance(60 * 3 + 1)

@@ -1,4 +1,4 @@
-"""The one clock that templates, triggers, delays and schedules read.
+"""The hub's one clock: the bus, state writes, templates, triggers, delays, schedules and auth read it.
 
 Production uses SystemClock (wall time, the event loop's timers). Tests put a ManualClock on the
 hub (`hub.clock = ManualClock(...)`) and move time forward with `await clock.advance(seconds)`:
@@ -163,18 +163,8 @@ class ManualClock(Clock):
         return sum(1 for _when, _seq, entry in self._timers if entry[0] is not None)
 
 
-def get_clock(hub: Any) -> Clock:
-    """Return the hub's clock, creating the system clock in the hub's time zone on first use."""
-    if hub is None:
-        return _DEFAULT
-    clock = getattr(hub, "clock", None)
-    if clock is None:
-        clock = SystemClock(getattr(hub.config, "time_zone", "UTC") or "UTC")
-        hub.clock = clock
-    return clock
-
-
-_DEFAULT = SystemClock()
+# The clock of templates rendered without a hub (no timers are ever armed on it).
+UTC_CLOCK = SystemClock()
 
 
 def as_timedelta_seconds(value: timedelta | float) -> float:
