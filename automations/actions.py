@@ -24,6 +24,7 @@ from automations.triggers.tracker import TemplateTracker
 from hub.core.context import Context
 from hub.exceptions import HubError, TemplateError
 from hub.templating import Template
+from hub.util import slugify
 
 if TYPE_CHECKING:
     from automations.script import Run
@@ -387,8 +388,6 @@ def _device(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
         if domain == "mobile_app" and kind == "notify":
             device = hub.device_registry.get(device_id) if hub.device_registry is not None else None
             name = (device.name_by_user or device.name) if device is not None else device_id
-            from hub.templating.functions import slugify  # noqa: PLC0415
-
             service, target = ("notify", f"mobile_app_{slugify(name)}"), None
         else:
             service, target = (domain, kind), {"device_id": device_id}

@@ -16,7 +16,7 @@ from hub.core.entity import Entity
 from hub.core.states import STATE_OFF, STATE_ON
 from hub.exceptions import TemplateError
 from hub.templating import TemplateState
-from hub.templating.functions import slugify
+from hub.util import slugify
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

@@ -22,7 +22,7 @@ from hub.core.entity import Entity
 from hub.core.services import ServiceCall
 from hub.core.states import STATE_OFF, STATE_ON, valid_entity_id
 from hub.exceptions import ServiceValidationError
-from hub.templating.functions import slugify
+from hub.util import slugify
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

@@ -2,42 +2,28 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import slugify as unicode_slug
 
-# Letters NFKD does not decompose into ASCII.
-_TRANSLITERATE = str.maketrans(
-    {
-        "ß": "ss",
-        "ẞ": "SS",
-        "æ": "ae",
-        "Æ": "AE",
-        "œ": "oe",
-        "Œ": "OE",
-        "ø": "o",
-        "Ø": "O",
-        "đ": "d",
-        "Đ": "D",
-        "ð": "d",
-        "Ð": "D",
-        "ł": "l",
-        "Ł": "L",
-        "þ": "th",
-        "Þ": "TH",
-        "ı": "i",
-    }
-)
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+SLUG_FALLBACK = "unknown"
 
 
-def slugify(text: str | None, *, separator: str = "_") -> str:
-    """Return a Home Assistant-like slug: lowercase ASCII, runs of anything else become one `separator`.
+def slugify(text: str | None, *, separator: str = "_", fallback: str = SLUG_FALLBACK) -> str:
+    """Return Home Assistant's slug of `text` (`homeassistant.util.slugify`).
 
-    `slugify("Küche Decke (2)") == "kuche_decke_2"`; may return "" for text with no letters or
-    digits.
+    Home Assistant builds entity ids and its `slugify` template filter with this function: it
+    transliterates to ASCII (python-slugify and text-unidecode: `Straße` -> `strasse`,
+    `影師嗎` -> `ying_shi_ma`), lowercases, and joins what is left with `separator`.
+
+    Args:
+        text: the text to slugify; None or "" gives "".
+        separator: what joins the words.
+        fallback: the result when `text` is not empty but nothing of it is left (`"$$$"`);
+            Home Assistant's "unknown" unless a caller wants to tell that case apart.
+
+    Returns:
+        The slug.
     """
-    if not text:
+    if text is None or text == "":
         return ""
-    text = str(text).translate(_TRANSLITERATE)
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return _NON_ALNUM.sub(separator, text.lower()).strip(separator)
+    slug = unicode_slug.slugify(text, separator=separator)
+    return slug or fallback

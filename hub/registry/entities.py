@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 ENTITIES = EntityRow.__table__
 
 _VALID_DOMAIN = re.compile(r"^(?!_)[\da-z_]+(?<!_)$")
-_FALLBACK_OBJECT_ID = "unnamed"
 
 # Fields an integration owns: get_or_create() refreshes them on every call that passes them.
 _INTEGRATION_FIELDS = (
@@ -318,7 +317,9 @@ class EntityRegistry:
             raise DeviceNotFoundError(f"Device {device_id} not found")
 
     def _free_entity_id(self, domain: str, base: str, platform: str, unique_id: str) -> str:
-        object_id = slugify(base) or slugify(f"{platform} {unique_id}") or _FALLBACK_OBJECT_ID
+        # As Home Assistant: an empty name falls back to platform and unique id; a name with nothing
+        # to slug in it gives "unknown".
+        object_id = slugify(base) or slugify(f"{platform} {unique_id}")
         # Leave room for the domain, the dot and a `_NNNN` suffix.
         object_id = object_id[: MAX_ENTITY_ID_LENGTH - len(domain) - 1 - 6].rstrip("_")
         candidate = f"{domain}.{object_id}"

@@ -8,7 +8,6 @@ import math
 import re
 import statistics
 import struct
-import unicodedata
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
@@ -17,6 +16,8 @@ from urllib.parse import urlencode as _urlencode
 
 import jinja2
 from jinja2.filters import do_int
+
+from hub.util import slugify as slugify_text
 
 SENTINEL: Any = object()
 
@@ -286,10 +287,8 @@ def base64_decode(value: str, encoding: str | None = "utf-8") -> str | bytes:
 
 
 def slugify(value: Any, separator: str = "_") -> str:
-    """Return value as a lowercase ASCII slug ("unknown" when nothing is left)."""
-    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", separator, text.lower()).strip(separator)
-    return slug or "unknown"
+    """Slugify value as entity ids are (hub.util.slugify); the separator may be positional here."""
+    return slugify_text(value if value is None or isinstance(value, str) else str(value), separator=separator)
 
 
 def urlencode(value: Mapping[str, Any]) -> str:

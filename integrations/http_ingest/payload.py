@@ -69,13 +69,13 @@ def parse(body: Any) -> list[Measurement]:
     if not measurements or len(measurements) > MAX_MEASUREMENTS:
         raise PayloadError(f"measurements: between 1 and {MAX_MEASUREMENTS} entries")
     device = body.get("device")
-    if device is not None and (not isinstance(device, str) or not slugify(device)):
+    if device is not None and (not isinstance(device, str) or not slugify(device, fallback="")):
         raise PayloadError("device: expected a name with letters or digits")
     default_ts = _timestamp(body["ts"], "ts") if body.get("ts") is not None else None
     result = []
     for name, raw in measurements.items():
         where = f"measurements.{name}"
-        object_id = slugify(f"{device} {name}" if device else name)
+        object_id = slugify(f"{device} {name}" if device else name, fallback="")
         if not object_id:
             raise PayloadError(f"{where}: the name needs letters or digits")
         spec: dict[str, Any] = raw if isinstance(raw, dict) and "value" in raw else {"value": raw}

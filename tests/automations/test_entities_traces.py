@@ -12,7 +12,8 @@ from pathlib import Path
 from automations.loader import config_issues
 from automations.trace import get_trace_store
 from hub.core.services import ServiceCall
-from tests.automations.conftest import wait_for
+from hub.core.hub import Hub
+from tests.automations.conftest import setup_automations, wait_for
 from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
 
 AUTOMATIONS = """
@@ -110,3 +111,15 @@ async def test_traces_persist_across_restart(tmp_path: Path, start_hub) -> None:
     again = await start_hub(config, tmp_path / "data")
     traces = get_trace_store(again.hub).list("automation", "power_alarm")
     assert [t["script_execution"] for t in traces] == ["finished"]
+
+
+async def test_automation_entity_id_is_home_assistant_slug(hub: Hub) -> None:
+    await setup_automations(
+        hub,
+        """
+        - alias: Licht Straße
+          triggers: {trigger: event, event_type: go}
+          actions: []
+        """,
+    )
+    assert hub.states.get("automation.licht_strasse") is not None

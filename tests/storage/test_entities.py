@@ -17,7 +17,8 @@ def test_slugify():
     assert slugify("Küche  Decke (2)") == "kuche_decke_2"
     assert slugify("Straße") == "strasse"
     assert slugify("__a__b__") == "a_b"
-    assert slugify("日本") == ""
+    # Home Assistant transliterates other scripts rather than dropping them.
+    assert slugify("日本") == "ri_ben"
     assert valid_entity_id("light.kitchen_2")
     for bad in ("light.kitchen__2", "light._x", "light.x_", "Light.x", "light", "light.x.y", "_light.x"):
         assert not valid_entity_id(bad), bad
@@ -36,12 +37,14 @@ async def test_entity_id_generation_and_collisions(sessions):
     )
     assert (await registry.get_or_create("sensor", "mqtt", "c", suggested_object_id="Grid", original_name="X")).entity_id == "sensor.grid"
     assert (await registry.get_or_create("light", "mqtt", "Über-Lamp 7")).entity_id == "light.uber_lamp_7"
-    assert (await registry.get_or_create("light", "mqtt", "日本")).entity_id == "light.mqtt"
+    # Home Assistant's slugify transliterates "日本" (it no longer slugs to nothing).
+    assert (await registry.get_or_create("light", "mqtt", "日本")).entity_id == "light.ri_ben"
+    assert (await registry.get_or_create("light", "mqtt", "$$$")).entity_id == "light.unknown"
     # Another domain does not collide.
     assert (await registry.get_or_create("switch", "mqtt", "a", original_name="Power Meter")).entity_id == "switch.power_meter"
     assert registry.get_entity_id("sensor", "mqtt", "b") == "sensor.power_meter_2"
     assert registry.get_entity_id("sensor", "mqtt", "zzz") is None
-    assert len(registry) == 7
+    assert len(registry) == 8
     # The same unique_id again is the same entry.
     again = await registry.get_or_create("sensor", "mqtt", "a", original_name="Power Meter")
     assert again == first

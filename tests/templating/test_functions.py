@@ -112,6 +112,8 @@ def test_regex_json_text(hub: Hub) -> None:
     assert render(hub, "{{ 'hub' | base64_encode }}") == "aHVi"
     assert render(hub, "{{ 'aHVi' | base64_decode }}") == "hub"
     assert render(hub, "{{ 'Living Room Lamp' | slugify }}") == "living_room_lamp"
+    assert render(hub, "{{ 'Straße' | slugify }} {{ slugify('Küche Decke', '-') }}") == "strasse kuche-decke"
+    assert render(hub, "{{ '$$$' | slugify }}|{{ '' | slugify }}|{{ 12 | slugify }}") == "unknown||12"
     assert render(hub, "{{ {'foo': 'x&y', 'bar': 42} | urlencode }}") == "foo=x%26y&bar=42"
     assert render(hub, "{{ 1 | ordinal }} {{ 12 | ordinal }} {{ 23 | ordinal }}") == "1st 12th 23rd"
     assert render(hub, "{{ 'a' | ord }}") == 97
