@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from hub import plugins
-from hub.api.http import build_app
+from hub.api.app import build_app
 from hub.auth.store import AuthStore
 from hub.config import ConfigIssue, check_configuration, domain_of_key, load_configuration
 from hub.core.hub import Hub, HubConfig

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from automations.config import InvalidConfig, ensure_list
+from hub.api.keys import HUB_KEY
 from hub.core.runtime import HubKey
 from hub.core.context import Context
 
@@ -68,8 +69,6 @@ def _is_local(remote: str | None) -> bool:
 
 async def handle_webhook(request: web.Request) -> web.Response:
     """Answer 200 whatever happens (never reveal whether an id exists); 405 for a bad method."""
-    from hub.api.http import HUB_KEY  # noqa: PLC0415 - the API imports the hub's plugins
-
     hub = request.app[HUB_KEY]
     webhook_id = request.match_info["webhook_id"]
     handlers = registry(hub).get(webhook_id)

@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.api.http import HUB_KEY, json_message
+from hub.api.keys import HUB_KEY
+from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.auth.store import (
     AuthError,

@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.api.http import HUB_KEY, USER_KEY, json_message
+from hub.api.keys import HUB_KEY, USER_KEY
+from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.core.states import STATE_UNAVAILABLE
 from hub.registry.devices import DeviceEntry

@@ -59,3 +59,14 @@ def _client_routes(serve: Handler) -> Callable[..., Awaitable[web.StreamResponse
             return await serve(request)
 
     return client_routes
+
+
+async def frontend_missing(request: web.Request) -> web.Response:
+    """Say how to build the web UI instead of serving a blank page."""
+    body = (
+        "<!doctype html><html><head><meta charset=utf-8><title>Hub</title></head><body>"
+        "<h1>The hub is running</h1><p>The web UI is not built in this checkout. Build it with "
+        "<code>scripts/build-frontend</code> (needs Node.js 20+), then reload this page. The API "
+        "answers at <a href=/api/>/api/</a> and <code>/api/websocket</code>.</p></body></html>"
+    )
+    return web.Response(text=body, content_type="text/html")

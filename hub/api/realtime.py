@@ -17,7 +17,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from hub.api.http import HUB_KEY, resolve_token
+from hub.api.auth_middleware import resolve_token
+from hub.api.keys import HUB_KEY
 from hub.api.send_queue import SendQueue
 from hub.api.ws_messages import dumps, loads
 from hub.core.bus import EVENT_STATE_CHANGED, Event, callback

@@ -8,8 +8,9 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from hub.api.http import HUB_KEY, USER_KEY, api_root, json_message
+from hub.api.keys import HUB_KEY, USER_KEY
 from hub.api.permissions import can_control
+from hub.api.responses import json_message
 from hub.api.service_info import describe_services
 from hub.api.ws_messages import dumps, loads
 from hub.core.bus import EVENT_STATE_CHANGED, Event, EventOrigin, callback
@@ -47,6 +48,11 @@ async def _json_body(request: web.Request) -> tuple[Any, bool]:
         return loads(text), True
     except ValueError:
         return None, False
+
+
+async def api_root(request: web.Request) -> web.Response:
+    """Answer GET /api/ like Home Assistant."""
+    return json_message("API running.")
 
 
 async def get_config(request: web.Request) -> web.Response:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from hub.api.auth_views import setup_auth_views
 from hub.api.devices_v1 import setup_devices_v1
-from hub.api.http import HUB_KEY
+from hub.api.keys import HUB_KEY
 from hub.api.realtime import setup_realtime
 from hub.api.rest import setup_rest
 from hub.api.websocket import setup_websocket

@@ -18,9 +18,13 @@ from voluptuous.humanize import humanize_error
 
 from hub import __version__
 from hub.api import ws_messages as messages
-from hub.api.http import HUB_KEY, resolve_token
+from hub.api.auth_middleware import resolve_token
+from hub.api.keys import HUB_KEY
 from hub.api.send_queue import SendQueue
+from hub.api.ws_auth import register_auth_commands
 from hub.api.ws_commands import Command, CommandRegistry, collect_commands
+from hub.api.ws_core import register_core_commands
+from hub.api.ws_entities import register_entity_commands
 from hub.core.context import Context
 from hub.exceptions import HubError, Unauthorized
 
@@ -271,10 +275,6 @@ EVENT_CACHE_KEY: web.AppKey[messages.EncodedEventCache] = web.AppKey(
 
 def register_builtin_commands(registry: CommandRegistry) -> None:
     """Register every command the hub itself answers."""
-    from hub.api.ws_auth import register_auth_commands  # noqa: PLC0415 - import cycle
-    from hub.api.ws_core import register_core_commands  # noqa: PLC0415
-    from hub.api.ws_entities import register_entity_commands  # noqa: PLC0415
-
     register_core_commands(registry)
     register_entity_commands(registry)
     register_auth_commands(registry)

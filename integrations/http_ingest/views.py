@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hub.api.http import HUB_KEY, USER_KEY, json_message
+from hub.api.keys import HUB_KEY, USER_KEY
+from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.core.context import Context
 from integrations.http_ingest.payload import PayloadError, parse

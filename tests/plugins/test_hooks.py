@@ -13,7 +13,7 @@ from .conftest import write_config
 RECORDER = """
 from hub import hookimpl
 from aiohttp import web
-from hub.api.http import USER_KEY
+from hub.api.keys import USER_KEY
 CALLS = []
 
 @hookimpl

@@ -1,0 +1,59 @@
+"""Bearer tokens on HTTP requests: the middleware that guards /api/ and the token lookup sockets share."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from hub.api.keys import HUB_KEY, USER_KEY
+from hub.api.responses import json_message
+from hub.auth.access import looks_like_jwt
+from hub.auth.store import TOKEN_LONG_LIVED
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+
+# Paths anyone may reach: the frontend, the login endpoints, webhooks and telemetry authenticate themselves.
+PUBLIC_PREFIXES = ("/auth/", "/api/v1/auth/", "/api/webhook/", "/healthz", "/readyz",
+                   "/api/v1/telemetry")  # devices send their own API key (integrations/http_ingest)
+# Sockets that take their token in a first message, since browsers cannot set headers on them.
+SELF_AUTHENTICATED = frozenset({"/api/websocket", "/api/v1/realtime"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve `Authorization: Bearer <token>` into request[USER_KEY]; refuse /api/ without it."""
+    request[USER_KEY] = None
+    path = request.path
+    if not path.startswith("/api/") or path.startswith(PUBLIC_PREFIXES) or path in SELF_AUTHENTICATED:
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    hub = request.app[HUB_KEY]
+    if scheme.lower() != "bearer" or not token or hub.auth is None:
+        return json_message("401: Unauthorized", 401)
+    found = await resolve_token(hub, token.strip())
+    if found is None:
+        return json_message("401: Unauthorized", 401)
+    request[USER_KEY] = found[0]
+    return await handler(request)
+
+
+async def resolve_token(hub: Hub, token: str) -> tuple[Any, Any] | None:
+    """Return (user, token info or None) for a JWT access token or a long-lived token."""
+    auth = hub.auth
+    if looks_like_jwt(token):
+        claims = await auth.access.verify(token)
+        if claims is None:
+            return None
+        user = await auth.get_user(claims.user_id)
+        return (user, None) if user is not None and user.is_active else None
+    found = await auth.validate_token(token)
+    # A refresh token only buys access tokens; it is no bearer credential itself.
+    if found is None or found[1].kind != TOKEN_LONG_LIVED:
+        return None
+    return found  # type: ignore[no-any-return]
