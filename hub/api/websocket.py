@@ -128,11 +128,10 @@ class WebSocketConnection:
             self.send_raw(b'{"type":"auth_required","ha_version":"%b"}' % HA_VERSION.encode())
             await self._authenticate()
             await self._receive_commands()
-        except Disconnect:
-            pass
-        except (ConnectionError, asyncio.CancelledError):
+        except (Disconnect, ConnectionError):
             pass
         finally:
+            # Also on cancellation (server shutdown), which goes on up so the task ends cancelled.
             self.stats.clients -= 1
             self._closing = True
             for unsubscribe in self.subscriptions.values():

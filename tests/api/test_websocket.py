@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
+
+from hub.api.websocket import STATS_KEY, WebSocketConnection
 
 from .conftest import Api, WsClient, wait_for
 
@@ -289,6 +292,40 @@ async def test_auth_timeout_closes(api: Api, monkeypatch) -> None:  # type: igno
     assert (await client.receive())["type"] == "auth_required"
     msg = await client.ws.receive(timeout=5)
     assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+def _connection_handlers() -> list[asyncio.Task[object]]:
+    """Return the tasks that run a WebSocketConnection.handle (aiohttp runs each request in one)."""
+    found = []
+    for task in asyncio.all_tasks():
+        coro = task.get_coro()
+        while coro is not None:
+            if getattr(coro, "cr_code", None) is WebSocketConnection.handle.__code__:
+                found.append(task)
+                break
+            coro = getattr(coro, "cr_await", None)
+    return found
+
+
+async def test_cancelling_the_handler_ends_the_connection(api: Api) -> None:
+    stats = api.runtime.runner.app[STATS_KEY]
+    client = await api.ws()
+    sub = await client.send_command("subscribe_events", event_type="state_changed")
+    await client.result(sub)
+    [handler] = _connection_handlers()
+    assert stats.clients == 1
+
+    handler.cancel()
+    # The client sees the socket close (and answers the close, as every client does).
+    msg = await client.ws.receive(timeout=5)
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    done, _ = await asyncio.wait([handler], timeout=5)
+    # The cancellation is not swallowed: the task ends cancelled, after its cleanup.
+    assert done == {handler} and handler.cancelled()
+    assert stats.clients == 0
+    # The hub serves new clients as before.
+    states = await (await api.ws()).command("get_states")
+    assert "switch.test_relay" in {state["entity_id"] for state in states}
 
 
 def test_messages_are_compact_json() -> None:
