@@ -16,7 +16,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from automations.conditions import compile_condition, compile_conditions, render_value, result_as_boolean
+from automations.conditions import (
+    ConditionError,
+    compile_condition,
+    compile_conditions,
+    render_value,
+    result_as_boolean,
+)
 from automations.config import InvalidConfig, ensure_list
 from automations.timeutil import is_templated, to_timedelta
 from automations.triggers import validate_trigger, wait_for_triggers
@@ -36,11 +42,11 @@ Scope = ChainMap  # type: ignore[type-arg]
 Step = Callable[["Run", Scope, str], Awaitable[None]]
 
 
-class ConditionFailed(Exception):
+class ConditionFailed(HubError):
     """A condition step was false: the current sequence block ends."""
 
 
-class StopRun(Exception):
+class StopRun(HubError):
     """A stop step: the whole run ends (with an error when error: true)."""
 
     def __init__(self, reason: str, error: bool = False, response: Any = None) -> None:
@@ -52,6 +58,11 @@ class StopRun(Exception):
 
 class ActionError(HubError):
     """A step failed; the message names the step."""
+
+
+# Mistakes in the script itself rather than failures at run time: continue_on_error does not
+# skip them (as in Home Assistant), and the trace names their type.
+_SCRIPT_MISTAKES = (InvalidConfig, ConditionError)
 
 
 def compile_sequence(hub: Hub, configs: list[Mapping[str, Any]], path: str) -> Callable[[Run, Scope, str], Awaitable[None]]:
@@ -100,9 +111,10 @@ def compile_step(hub: Hub, config: Mapping[str, Any], path: str) -> Step:
         except (ConditionFailed, StopRun, asyncio.CancelledError):
             raise
         except Exception as err:  # noqa: BLE001 - recorded, then handled per continue_on_error
-            message = f"{type(err).__name__}: {err}" if not isinstance(err, HubError) else str(err)
+            recoverable = isinstance(err, HubError) and not isinstance(err, _SCRIPT_MISTAKES)
+            message = str(err) if recoverable else f"{type(err).__name__}: {err}"
             run.trace.add(step_path, None, message, started)
-            if continue_on_error and isinstance(err, HubError):
+            if continue_on_error and recoverable:
                 _LOGGER.warning("%s: step %s failed, continuing: %s", run.name, alias or step_path, message)
                 return
             raise ActionError(f"{alias or step_path}: {message}") from err

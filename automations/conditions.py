@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from automations.config import InvalidConfig, ensure_list
 from automations.timeutil import to_time, to_timedelta
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, State, valid_entity_id
-from hub.exceptions import TemplateError
+from hub.exceptions import HubError, TemplateError
 from hub.templating import Template, TemplateState
 from hub.templating.functions import parse_boolean
 
@@ -30,7 +30,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _INPUT_DOMAINS = ("input_select", "input_text", "input_boolean", "input_number", "input_datetime")
 
 
-class ConditionError(Exception):
+class ConditionError(HubError):
     """A condition could not be evaluated (a template failed, a value is not a number)."""
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from hub.config.issues import ConfigIssue
 from hub.config.objects import get_location, set_location
+from hub.exceptions import HubError
 
 
-class InvalidConfig(Exception):
+class InvalidConfig(HubError):
     """A configuration problem at a node of the YAML tree."""
 
     def __init__(self, message: str, node: Any = None, key: str = "") -> None:

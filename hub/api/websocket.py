@@ -45,7 +45,7 @@ AUTH_MESSAGE = vol.Schema(
 )
 
 
-class Disconnect(Exception):
+class Disconnect(HubError):
     """End the connection (auth failed, client gone)."""
 
 

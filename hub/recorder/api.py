@@ -14,6 +14,7 @@ import voluptuous as vol
 from aiohttp import web
 
 from hub.core.states import valid_entity_id
+from hub.exceptions import HubError
 from hub.recorder import compressed, history
 from hub.recorder.history_cache import cached_history
 
@@ -53,7 +54,7 @@ def parse_time(value: str | None) -> float | None:
     return parsed.timestamp()
 
 
-class QueryError(ValueError):
+class QueryError(HubError, ValueError):
     """A history request a client got wrong: code and message as Home Assistant sends them."""
 
     def __init__(self, code: str, message: str) -> None:

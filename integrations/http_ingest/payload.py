@@ -19,13 +19,14 @@ from typing import Any
 
 import orjson
 
+from hub.exceptions import HubError
 from hub.util import slugify
 
 MAX_MEASUREMENTS = 500
 _META_KEYS = {"value", "unit", "device_class", "state_class", "ts", "attributes", "name"}
 
 
-class PayloadError(ValueError):
+class PayloadError(HubError, ValueError):
     """The body does not fit; the message names the field."""
 
 

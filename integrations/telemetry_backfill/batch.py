@@ -1,6 +1,6 @@
 """Parse and check a node's offline batch: {"node_id", "readings": [{"ts": epoch, "power": ...}]}.
 
-Protocol code only: no hub imports, so it is tested on payloads alone.
+Protocol code only: no hub imports but the exception root, so it is tested on payloads alone.
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from dataclasses import dataclass
 
 import orjson
 
+from hub.exceptions import HubError
+
 FIELDS = ("power", "energy", "voltage", "current", "frequency", "power_factor")
 # Readings older than this are refused: a node with an unset clock reports 1970 or 2000.
 OLDEST = 1_577_836_800  # 2020-01-01
 FUTURE_SLACK = 86_400.0
 
 
-class BatchError(ValueError):
+class BatchError(HubError, ValueError):
     """The payload is not a valid telemetry batch; the message names the field."""
 
 

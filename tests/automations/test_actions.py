@@ -242,3 +242,22 @@ async def test_modes(hub: Hub, clock: ManualClock, calls: Recorder) -> None:
     await hub.block_till_done()
     modes = sorted(c.data["mode"] for c in calls.calls)
     assert modes == ["parallel", "parallel", "queued 1", "queued 2", "restart", "single"]
+
+
+async def test_continue_on_error_does_not_skip_a_broken_condition(hub: Hub, clock: ManualClock, calls: Recorder) -> None:
+    # As in Home Assistant: a condition that cannot be evaluated is a mistake in the script,
+    # not a failure at run time, so continue_on_error does not step over it.
+    await setup_automations(
+        hub,
+        """
+        - alias: Broken condition
+          triggers: {trigger: event, event_type: go}
+          actions:
+            - condition: template
+              value_template: "{{ states('sensor.missing') | float > 1 }}"
+              continue_on_error: true
+            - action: test.record
+        """,
+    )
+    await fire(hub)
+    assert calls.calls == []
