@@ -6,7 +6,6 @@ import json
 import logging
 import re
 import traceback
-import weakref
 from collections.abc import Mapping
 from ast import literal_eval
 from functools import lru_cache
@@ -90,18 +89,17 @@ def _render_fast(compiled: jinja2.Template, variables: Mapping[str, Any]) -> str
     Jinja merges the ~100 globals (a ChainMap) into every render's context; a plain dict of
     them, built once per compiled template, makes a simple render several times faster.
     """
-    cached = _GLOBALS.get(compiled)
+    cached: dict[str, Any] | None = getattr(compiled, "_flat_globals", None)
     if cached is None:
-        cached = _GLOBALS[compiled] = dict(compiled.globals)
+        # Kept on the template itself: a module-level weak map would never drop an entry, since
+        # these globals reach the hub, its environment and so the template that keys them.
+        cached = compiled._flat_globals = dict(compiled.globals)  # type: ignore[attr-defined]
     context = compiled.new_context({**cached, **variables}, shared=True)
     try:
         return compiled.environment.concat(compiled.root_render_func(context))  # type: ignore[attr-defined,no-any-return]
     except Exception:  # noqa: BLE001 - re-raised with the template's lines in the traceback
         compiled.environment.handle_exception()
         raise  # pragma: no cover - handle_exception always raises
-
-
-_GLOBALS: weakref.WeakKeyDictionary[jinja2.Template, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 class Template:

@@ -7,6 +7,9 @@ MQTT integration": `value` and `value_json`) and Home Assistant's RenderInfo sem
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from hub.core.hub import Hub
 from hub.templating import Template
 from hub.templating.render_info import ALL_STATES_RATE_LIMIT, DOMAIN_STATES_RATE_LIMIT
@@ -55,3 +58,15 @@ def test_compiled_once_per_source(hub: Hub) -> None:
     first.render()
     second.render()
     assert first._compiled[(False, False)] is second._compiled[(False, False)]
+
+
+async def test_a_hub_that_rendered_templates_can_be_freed() -> None:
+    hub = Hub()
+    hub.states.set("sensor.power", "12")
+    assert Template("{{ states('sensor.power') | int + 1 }}", hub).render() == 13
+    await hub.stop()
+    gone = weakref.ref(hub)
+    del hub
+    gc.collect()
+    # No process-wide cache holds on to a hub (one process hosts many homes over its life).
+    assert gone() is None
