@@ -9,12 +9,9 @@ import orjson
 
 from hub.core.entity import ButtonEntity, NumberEntity, SelectEntity, SwitchEntity, TextEntity, ToggleEntity
 from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
-from hub.exceptions import HubError
-from integrations.mqtt.client import MqttClientError
 from integrations.mqtt.entity import MqttEntity
 from integrations.mqtt.schemas import PAYLOAD_NONE
 from integrations.mqtt.subscriptions import Message
-from integrations.mqtt.templates import TemplateError
 
 _KEEP: Any = object()
 
@@ -33,19 +30,18 @@ class _Commanded(MqttEntity):
         self.assumed_state = self.optimistic
 
     async def send_command(self, value: Any, payload: Any | None = None) -> None:
-        """Publish `payload` (default: value) through command_template to the command topic."""
+        """Publish `payload` (default: value) through command_template to the command topic.
+
+        Raises:
+            TemplateError: the command_template failed to render.
+            MqttClientError: the broker is unreachable or did not acknowledge.
+        """
         outgoing = value if payload is None else payload
         if self._command_template is not None:
-            try:
-                outgoing = self._command_template.render_command(value)
-            except TemplateError as err:
-                raise HubError(str(err)) from err
+            outgoing = self._command_template.render_command(value)
         if not isinstance(outgoing, (str, bytes)):
             outgoing = str(outgoing)
-        try:
-            await self.client.publish(self.config["command_topic"], outgoing, self.qos, self._retain)
-        except MqttClientError as err:
-            raise HubError(str(err)) from err
+        await self.client.publish(self.config["command_topic"], outgoing, self.qos, self._retain)
 
     def subscribe_state(self) -> None:
         """Subscribe to the state topic, if any."""
