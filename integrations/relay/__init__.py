@@ -52,19 +52,13 @@ _LOGGER = logging.getLogger(__name__)
 @hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Adopt relays as MQTT discovers them and start the command writer."""
-    from integrations.mqtt import runtime_of
-
     settings = normalized(config)
     store = CommandStore(hub.db)
-    store.start()
     manager = RelayManager(hub, settings, store)
+    store.start()
     manager.start()
-    runtime = runtime_of(hub)
-    undo_connect = runtime.client.on_connect(manager.deliver_all) if runtime is not None else None
 
     async def stop() -> None:
-        if undo_connect is not None:
-            undo_connect()
         manager.stop()
         await store.stop()
 
