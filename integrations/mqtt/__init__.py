@@ -16,12 +16,14 @@ docs/integrations.md, "Use MQTT from another integration".
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.core.runtime import HubKey
 from hub import hookimpl
+from integrations.mqtt import status
 from integrations.mqtt.broker import EmbeddedBroker
 from integrations.mqtt.cache import DiscoveryStore
 from integrations.mqtt.client import MqttClient
@@ -36,6 +38,9 @@ from integrations.mqtt.trigger import attach as attach_trigger
 from integrations.mqtt.trigger import bind_pending
 
 from hub.core.hub import Hub
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 __all__ = ["CONFIG_SCHEMA", "Broker", "Message", "MqttApi", "MqttSwitch", "api"]
 
@@ -113,6 +118,31 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 def register_trigger_platforms(hub: Hub) -> dict[str, Any]:
     """Offer the `mqtt` trigger platform to automations."""
     return {"mqtt": attach_trigger}
+
+
+@hookimpl
+def check_readiness(hub: Hub) -> dict[str, str]:
+    """Report whether the hub is connected to its broker."""
+    runtime = runtime_of(hub)
+    return status.readiness(runtime.client if runtime is not None else None)
+
+
+@hookimpl
+def collect_metrics(hub: Hub) -> list[Metric]:
+    """Report the connection state and the messages received."""
+    runtime = runtime_of(hub)
+    return status.metrics(runtime.client if runtime is not None else None)
+
+
+@hookimpl
+async def start_demo(hub: Hub, nodes: int, interval: float) -> Callable[[], Awaitable[None]] | None:
+    """Start simulated energy-meter nodes (the node firmware under CPython) on the hub's broker."""
+    from integrations.mqtt.demo import start_nodes
+
+    mqtt = api(hub)
+    if mqtt is None:
+        return None
+    return await start_nodes(mqtt, Path(hub.config.data_dir or ".") / "demo-nodes", nodes, interval)
 
 
 async def _stop(hub: Hub, runtime: MqttRuntime) -> None:
