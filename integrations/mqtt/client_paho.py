@@ -10,7 +10,6 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
 
 import aiomqtt
 from paho.mqtt.client import MQTTMessage

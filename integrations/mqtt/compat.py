@@ -26,10 +26,10 @@ def has_member(owner: type, name: str) -> bool:
     """
     if hasattr(owner, name):
         return True
-    init = owner.__init__
-    if not hasattr(init, "__code__"):
-        return False
-    return any(op.opname == "STORE_ATTR" and op.argval == name for op in dis.get_instructions(init))
+    code = getattr(getattr(owner, "__init__", None), "__code__", None)
+    if code is None:
+        return False  # a constructor written in C: nothing to read
+    return any(op.opname == "STORE_ATTR" and op.argval == name for op in dis.get_instructions(code))
 
 
 def require(library: str, version: str, supported: str, owner: type, *names: str) -> None:
