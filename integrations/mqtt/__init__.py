@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.core.runtime import HubKey
 from hub import hookimpl
-from integrations.mqtt import status
+from integrations.mqtt import status as ops_status
 from integrations.mqtt.broker import EmbeddedBroker
 from integrations.mqtt.cache import DiscoveryStore
 from integrations.mqtt.client import MqttClient
@@ -124,14 +124,14 @@ def register_trigger_platforms(hub: Hub) -> dict[str, Any]:
 def check_readiness(hub: Hub) -> dict[str, str]:
     """Report whether the hub is connected to its broker."""
     runtime = runtime_of(hub)
-    return status.readiness(runtime.client if runtime is not None else None)
+    return ops_status.readiness(runtime.client if runtime is not None else None)
 
 
 @hookimpl
 def collect_metrics(hub: Hub) -> list[Metric]:
     """Report the connection state and the messages received."""
     runtime = runtime_of(hub)
-    return status.metrics(runtime.client if runtime is not None else None)
+    return ops_status.metrics(runtime.client if runtime is not None else None)
 
 
 @hookimpl
