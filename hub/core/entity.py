@@ -241,7 +241,7 @@ class ToggleEntity(Entity):
         else:
             await self.turn_on(**kwargs)
 
-    async def request(self, command: ToggleCommand, context: Context | None = None, **data: Any) -> None:
+    async def request(self, command: ToggleCommand, context: Context | None = None, /, **data: Any) -> None:
         """Carry out a command (what the services call): through the command policy if one is set.
 
         Args:
@@ -255,7 +255,7 @@ class ToggleEntity(Entity):
         else:
             await policy.command(self, command, context, data)
 
-    async def send(self, command: ToggleCommand, **data: Any) -> None:
+    async def send(self, command: ToggleCommand, /, **data: Any) -> None:
         """Send a command to the device now, bypassing the command policy (the policy's way out)."""
         if command == "on":
             await self.turn_on(**data)
