@@ -10,7 +10,7 @@ import voluptuous as vol
 from automations.automation import EVENT_AUTOMATION_RELOADED, AutomationEntity
 from automations.config import ensure_list, normalize_automation
 from automations.loader import build_each, reload_section
-from automations.trace import get_trace_store
+from automations.trace import get_trace_store, run_metrics
 from automations.triggers import load_platforms
 from automations.triggers.webhook import handle_webhook
 from hub.core.runtime import HubKey
@@ -19,6 +19,7 @@ from hub.core.services import ServiceCall
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from prometheus_client.core import Metric
 
     from hub.core.hub import Hub
 
@@ -123,6 +124,12 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     hub.services.register(DOMAIN, "turn_off", turn_off, vol.Schema({**target, vol.Optional("stop_actions", default=True): bool}))
     hub.services.register(DOMAIN, "toggle", toggle, vol.Schema(target))
     hub.services.register(DOMAIN, "reload", reload, vol.Schema({}))
+
+
+@hookimpl
+def collect_metrics(hub: Hub) -> list[Metric]:
+    """Report the finished automation runs by outcome."""
+    return run_metrics(hub, DOMAIN)
 
 
 @hookimpl

@@ -11,13 +11,15 @@ import voluptuous as vol
 from automations.config import InvalidConfig, normalize_actions
 from automations.loader import build_each, reload_section
 from automations.script import DEFAULT_MAX, Script
-from automations.trace import DEFAULT_STORED_TRACES
+from automations.trace import DEFAULT_STORED_TRACES, run_metrics
 from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.core.entity import Entity
 from hub.core.services import ServiceCall, SupportsResponse
 
 if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
     from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
@@ -150,6 +152,12 @@ def _register_service(hub: Hub, entity: ScriptEntity) -> None:
 
 def _targets(hub: Hub, call: ServiceCall) -> list[ScriptEntity]:
     return [e for e in hub.entities.entities_for(call, DOMAIN) if isinstance(e, ScriptEntity)]
+
+
+@hookimpl
+def collect_metrics(hub: Hub) -> list[Metric]:
+    """Report the finished script runs by outcome."""
+    return run_metrics(hub, DOMAIN)
 
 
 @hookimpl

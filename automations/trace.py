@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client.core import CounterMetricFamily, Metric
+
 from hub.core.runtime import HubKey
 from hub.core.context import Context, ulid_at
 
@@ -258,3 +260,24 @@ def get_trace_store(hub: Hub) -> TraceStore:
         hub.runtime[TRACE_STORE] = store
         hub.on_stop(store.flush_now)
     return store
+
+
+def run_metrics(hub: Hub, domain: str) -> list[Metric]:
+    """Return the finished runs of one domain (automation, script) by outcome, for /metrics."""
+    runs = CounterMetricFamily(
+        "hub_automation_runs", "Finished automation and script runs, by domain and outcome.", labels=["domain", "outcome"]
+    )
+    errors = CounterMetricFamily("hub_automation_errors", "Automation and script runs that ended in an error.", labels=["domain"])
+    # Reading must not create the store: it exists once the first run or the engine made it.
+    store = hub.runtime.get(TRACE_STORE)
+    outcomes = store.outcomes if store is not None else {}
+    failed = 0
+    for (of_domain, outcome), count in sorted(outcomes.items()):
+        if of_domain != domain:
+            continue
+        runs.add_metric([domain, outcome], count)
+        if outcome == "error":
+            failed += count
+    if failed:
+        errors.add_metric([domain], failed)
+    return [runs, errors]

@@ -120,9 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             handlers = {"create": _token_create, "list": _token_list, "revoke": _token_revoke}
             return asyncio.run(handlers[args.token_command](args))
         if args.command == "apikey":
-            from integrations.http_ingest.cli import run_apikey_command
+            from hub.plugins import load_integration
 
-            return asyncio.run(run_apikey_command(args, _open))
+            # Device API keys belong to the http_ingest integration: it is found the way the
+            # hub finds every integration, and runs the command through its documented entry.
+            ingest = load_integration("http_ingest", args.config)
+            return asyncio.run(ingest.run_apikey_command(args, _open))
     except ConfigError as err:
         _print_issues(err, args.config)
         return 1

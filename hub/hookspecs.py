@@ -8,12 +8,14 @@ Each hook is documented in docs/hooks.md and tested in tests/plugins/test_hooks.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from prometheus_client.core import Metric
 
     from hub.core.hub import Hub
 
@@ -167,3 +169,55 @@ def check_integration_config(hub: Hub, config: Any) -> list[Any]:
     :return: a list of `hub.config.ConfigIssue` (empty when all is well).
     """
     return []
+
+
+@hookspec
+def check_readiness(hub: Hub) -> dict[str, str]:
+    """Say whether what the integration depends on is ready to serve (GET /readyz).
+
+    When called: on every request to /readyz (Kubernetes readiness probes, load balancers);
+    all enabled integrations' implementations are called and their answers merged with the
+    hub's own checks (`hub`, `database`). /readyz answers 503 unless every check is "ok".
+    Answer from what the integration already knows (its connection state, its last error):
+    a probe is called often and must be quick.
+
+    :param hub: the Hub.
+    :return: `{check: "ok" or why it is not ready}`, e.g.
+        `{"mqtt": "not connected to the MQTT broker at 127.0.0.1:1883"}` (or an awaitable of
+        it); one key per thing checked, named after the integration.
+    """
+    return {}
+
+
+@hookspec
+def collect_metrics(hub: Hub) -> Iterable[Metric]:
+    """Report the integration's figures for Prometheus (GET /metrics).
+
+    When called: on every scrape of /metrics, from a synchronous collector: implementations
+    are plain functions (not `async def`) that read counters the integration keeps anyway
+    and return at once. All enabled integrations' implementations are called.
+
+    :param hub: the Hub.
+    :return: metric families from `prometheus_client.core` (`GaugeMetricFamily`,
+        `CounterMetricFamily`, `SummaryMetricFamily`, ...), names starting with `hub_`.
+        Families of the same name are merged, so several integrations can each add their
+        sample to a shared family such as `hub_integration_messages_received` (label
+        `integration`).
+    """
+    return []
+
+
+@hookspec
+def start_demo(hub: Hub, nodes: int, interval: float) -> Callable[[], Awaitable[None]] | None:
+    """Start simulated devices for `hub run --demo`, so a new user sees live entities at once.
+
+    When called: by `hub run --demo`, once the hub runs; all enabled integrations'
+    implementations are called. The mqtt integration starts simulated energy-meter nodes
+    (the node firmware under CPython) on its broker.
+
+    :param hub: the running Hub.
+    :param nodes: how many simulated devices to start.
+    :param interval: seconds between their readings.
+    :return: the async function that stops what was started (or an awaitable of it), or
+        None when the integration simulates nothing. `hub run` calls it before the hub stops.
+    """

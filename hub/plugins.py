@@ -128,6 +128,19 @@ def discover(config_dir: Path | None) -> dict[str, Integration]:
     return found
 
 
+def load_integration(domain: str, config_dir: Path | None) -> ModuleType:
+    """Import one integration by its domain, found as at start (entry points, custom_integrations/).
+
+    Raises:
+        IntegrationError: no integration has that domain, or it fails to import.
+    """
+    integration = discover(config_dir).get(domain)
+    if integration is None:
+        message = f"Integration '{domain}' not found"
+        raise IntegrationError(message)
+    return integration.load()
+
+
 def resolve_order(enabled: Iterable[str], known: Mapping[str, Integration]) -> list[Integration]:
     """Load the enabled integrations and their dependencies; return them in setup order.
 

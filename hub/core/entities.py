@@ -15,6 +15,7 @@ from hub.core.entity import (
     NumberEntity,
     SelectEntity,
     TextEntity,
+    ToggleCommand,
     ToggleEntity,
 )
 from hub.core.services import ENTITY_MATCH_ALL, ServiceCall
@@ -278,6 +279,9 @@ async def _call_entity(entity: Entity, method: str, kwargs: dict[str, Any], call
     elif method == "press":
         assert isinstance(entity, ButtonEntity)
         await entity.pressed()
+    elif method in _TOGGLE_COMMANDS and isinstance(entity, ToggleEntity):
+        # Through request(), where another integration may have put a command policy.
+        await entity.request(_TOGGLE_COMMANDS[method], call.context, **kwargs)
     else:
         await getattr(entity, method)(**kwargs)
 
@@ -307,6 +311,7 @@ _TEXT = vol.Schema({**_TARGET, vol.Required("value"): vol.Coerce(str)})
 _OPTION = vol.Schema({**_TARGET, vol.Required("option"): vol.Coerce(str)})
 _CYCLE = vol.Schema({**_TARGET, vol.Optional("cycle", default=True): bool})
 _PRESS = vol.Schema(_TARGET)
+_TOGGLE_COMMANDS: dict[str, ToggleCommand] = {"turn_on": "on", "turn_off": "off", "toggle": "toggle"}
 _TOGGLE = [
     ("turn_on", "turn_on", _TARGET_ONLY),
     ("turn_off", "turn_off", _TARGET_ONLY),

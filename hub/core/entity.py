@@ -2,14 +2,16 @@
 
 An integration subclasses one of the domain classes, sets plain attributes, and calls
 `write_state()` whenever its value changes. The domain services (switch.turn_on, ...) are
-registered by hub.core.entities and call the methods defined here.
+registered by hub.core.entities and call the methods defined here; turn_on/turn_off/toggle go
+through `ToggleEntity.request()`, where another integration may put a `CommandPolicy`.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from hub.core.context import Context
 from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
@@ -171,10 +173,54 @@ class BinarySensorEntity(Entity):
         return None if self.is_on is None else bool(self.is_on)
 
 
+ToggleCommand = Literal["on", "off", "toggle"]
+"""A command to a toggle entity: what switch.turn_on, switch.turn_off and switch.toggle ask for."""
+
+
+class CommandPolicy(Protocol):
+    """Stands between the turn_on/turn_off/toggle services and one toggle entity's device.
+
+    Another integration (relay, for confirmed commands) attaches a policy to an entity it does
+    not own with `entity.use_command_policy(policy)`; from then on the services hand every
+    command to `policy.command(...)` instead of the entity, and the entity tells the policy
+    each state its device reports. The policy decides when, and whether, the command reaches
+    the device, and sends it with `entity.send(...)`, which bypasses the policy.
+    """
+
+    async def command(self, entity: ToggleEntity, command: ToggleCommand, context: Context | None, data: dict[str, Any]) -> None:
+        """Handle one command for entity, instead of the entity.
+
+        Args:
+            entity: the entity the service call targets.
+            command: "on", "off" or "toggle".
+            context: the service call's context (who asked, and why).
+            data: the service data besides the target (e.g. brightness for a light).
+
+        Raises:
+            HubError: the command is refused; the service call fails with it
+                (ServiceValidationError for a refusal the caller can act on).
+        """
+
+    def reported(self, entity: ToggleEntity, is_on: bool) -> None:
+        """Learn the state entity's device reported: every report, also one that repeats the state.
+
+        Called inline (it must not block) before the report is written to the state machine,
+        so a repeated report, which changes no state and fires no state_changed, is seen too.
+        """
+
+
 class ToggleEntity(Entity):
-    """An entity that can be turned on and off."""
+    """An entity that can be turned on and off.
+
+    An integration implements `turn_on` and `turn_off` (and `toggle` if its device has one):
+    they send the command to the device. The services call `request()`, which goes through the
+    entity's command policy when another integration attached one (see CommandPolicy); an
+    integration whose device reports its state calls `device_reported()` for each report.
+    """
 
     is_on: bool | None = None
+    command_policy: CommandPolicy | None = None
+    """The policy commands go through (set with use_command_policy), or None."""
 
     def state_value(self) -> Any:
         """Return on/off, or None when unknown."""
@@ -194,6 +240,56 @@ class ToggleEntity(Entity):
             await self.turn_off(**kwargs)
         else:
             await self.turn_on(**kwargs)
+
+    async def request(self, command: ToggleCommand, context: Context | None = None, /, **data: Any) -> None:
+        """Carry out a command (what the services call): through the command policy if one is set.
+
+        Args:
+            command: "on", "off" or "toggle".
+            context: why (the service call's context).
+            data: the service data besides the target.
+        """
+        policy = self.command_policy
+        if policy is None:
+            await self.send(command, **data)
+        else:
+            await policy.command(self, command, context, data)
+
+    async def send(self, command: ToggleCommand, /, **data: Any) -> None:
+        """Send a command to the device now, bypassing the command policy (the policy's way out)."""
+        if command == "on":
+            await self.turn_on(**data)
+        elif command == "off":
+            await self.turn_off(**data)
+        else:
+            await self.toggle(**data)
+
+    def use_command_policy(self, policy: CommandPolicy) -> Callable[[], None]:
+        """Route the entity's commands through policy; return the undo.
+
+        Raises:
+            HubError: another policy is attached already (one owner decides per entity).
+        """
+        if self.command_policy is not None:
+            message = f"{self.entity_id} already has a command policy ({self.command_policy!r})"
+            raise HubError(message)
+        self.command_policy = policy
+
+        def release() -> None:
+            if self.command_policy is policy:
+                self.command_policy = None
+
+        return release
+
+    def device_reported(self) -> None:
+        """Tell the command policy the state the device just reported (`is_on`).
+
+        The integration calls it for every state report from the device (after setting
+        `is_on`, before `write_state()`); an unknown state (None) is not passed on.
+        """
+        policy = self.command_policy
+        if policy is not None and self.is_on is not None:
+            policy.reported(self, bool(self.is_on))
 
 
 class SwitchEntity(ToggleEntity):

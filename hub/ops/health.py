@@ -1,4 +1,9 @@
-"""Readiness: is the metadata database answering, the broker connected, the history backend writing?"""
+"""Readiness: is the metadata database answering, and is each integration's dependency ready?
+
+The hub checks its own database; each enabled integration answers for what it depends on
+through the `check_readiness` hook (the mqtt integration for its broker, the recorder for its
+history backend).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from hub.ops import sources
+from hub.plugins import call_hook
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -31,40 +36,15 @@ async def check_database(hub: Hub) -> str:
     return OK
 
 
-def check_mqtt(hub: Hub) -> str | None:
-    """Return "ok", why the broker is not connected, or None when MQTT is not enabled."""
-    if "mqtt" not in hub.config.components:
-        return None
-    client = sources.mqtt_client_of(hub)
-    if client is None:
-        return "the MQTT integration is not running"
-    if not client.connected:
-        settings = client.settings
-        return f"not connected to the MQTT broker at {settings.host}:{settings.port}"
-    return OK
-
-
-def check_recorder(hub: Hub) -> str | None:
-    """Return "ok", the history backend's last error, or None when the recorder is not enabled."""
-    if "recorder" not in hub.config.components:
-        return None
-    recorder = sources.recorder_of(hub)
-    if recorder is None:
-        return "the recorder is not running"
-    if recorder.last_error:
-        return f"history backend {recorder.backend.name} failing: {recorder.last_error}"
-    return OK
-
-
 async def readiness(hub: Hub) -> tuple[bool, dict[str, str]]:
-    """Return (ready, {check: "ok" or the reason it is not}) for every enabled dependency."""
+    """Return (ready, {check: "ok" or the reason it is not}): the hub's and every integration's."""
     checks: dict[str, str] = {}
     if not hub.is_running:
         checks["hub"] = f"hub is {hub.state.value.lower()}"
     else:
         checks["hub"] = OK
     checks["database"] = await check_database(hub)
-    for name, result in (("mqtt", check_mqtt(hub)), ("recorder", check_recorder(hub))):
-        if result is not None:
-            checks[name] = result
+    if hub.plugins is not None:
+        for answer in await call_hook(hub.plugins, "check_readiness", hub=hub):
+            checks.update(answer or {})
     return all(result == OK for result in checks.values()), checks

@@ -1,9 +1,10 @@
-"""Prometheus metrics of one hub: events, states, services, automations, recorder, MQTT, WebSocket.
+"""Prometheus metrics of one hub: events, states, services, WebSocket, and each integration's figures.
 
 Almost everything is read at scrape time from plain counters the hub's parts already keep
 (a custom collector), so the hot paths pay nothing for metrics. Two things are counted here:
 events per type (one match-all @callback doing a dict increment) and service calls with their
-latency (through the service registry's call_observer).
+latency (through the service registry's call_observer). Integrations add their own figures
+(MQTT connection, recorder backlog, automation runs) through the `collect_metrics` hook.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
-    SummaryMetricFamily,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.process_collector import ProcessCollector
@@ -26,7 +26,6 @@ from prometheus_client.utils import floatToGoString
 from hub.core.runtime import HubKey
 from hub import __version__
 from hub.core.bus import EVENT_STATE_CHANGED, MAX_COUNTED_EVENT_TYPES
-from hub.ops import sources
 from hub.ops.exposition import render
 
 if TYPE_CHECKING:
@@ -110,9 +109,7 @@ class _HubCollector:
         )
         yield GaugeMetricFamily("hub_entities", "Entities with a state.", value=len(hub.states))
         yield from _service_metrics(metrics.service_calls)
-        yield from _automation_metrics(hub)
-        yield from _recorder_metrics(hub)
-        yield from _mqtt_metrics(hub)
+        yield from _merged([*_shared_families(), *_integration_metrics(hub)])
         if metrics.websocket_stats is not None:
             yield from _websocket_metrics(metrics.websocket_stats())
 
@@ -139,54 +136,29 @@ def _service_metrics(service_calls: dict[tuple[str, str], list[float]]) -> Itera
     yield seconds
 
 
-def _automation_metrics(hub: Hub) -> Iterator[Metric]:
-    runs = CounterMetricFamily(
-        "hub_automation_runs", "Finished automation and script runs, by domain and outcome.", labels=["domain", "outcome"]
-    )
-    errors = CounterMetricFamily("hub_automation_errors", "Automation and script runs that ended in an error.", labels=["domain"])
-    error_counts: dict[str, int] = {}
-    for (domain, outcome), count in sorted(sources.trace_outcomes_of(hub).items()):
-        runs.add_metric([domain, outcome], count)
-        if outcome == "error":
-            error_counts[domain] = error_counts.get(domain, 0) + count
-    for domain, count in error_counts.items():
-        errors.add_metric([domain], count)
-    yield runs
-    yield errors
+def _shared_families() -> list[Metric]:
+    # Families any integration may add a sample to; listed (empty) even when none does.
+    return [CounterMetricFamily("hub_integration_messages_received", "Messages received per integration.", labels=["integration"])]
 
 
-def _recorder_metrics(hub: Hub) -> Iterator[Metric]:
-    recorder = sources.recorder_of(hub)
-    if recorder is None:
-        return
-    spool = recorder.spool
-    yield GaugeMetricFamily("hub_recorder_queue_depth", "State changes waiting to be batched.", value=recorder.queue_depth)
-    yield GaugeMetricFamily("hub_recorder_spool_points", "Points in the on-disk spool, not yet in the backend.", value=spool.points)
-    yield GaugeMetricFamily("hub_recorder_spool_bytes", "Size of the on-disk spool.", value=spool.size)
-    yield CounterMetricFamily(
-        "hub_recorder_spool_dropped_points", "Points dropped because the spool hit its size limit.", value=spool.dropped_points
-    )
-    yield CounterMetricFamily("hub_recorder_written_points", "Points stored in the history backend.", value=recorder.written_points)
-    yield SummaryMetricFamily(
-        "hub_recorder_write_duration_seconds",
-        "Time the history backend took per stored batch.",
-        count_value=recorder.write_count,
-        sum_value=recorder.write_seconds,
-    )
-    up = GaugeMetricFamily("hub_recorder_backend_up", "1 when the last history write succeeded.", labels=["backend"])
-    up.add_metric([recorder.backend.name], 0 if recorder.last_error else 1)
-    yield up
+def _integration_metrics(hub: Hub) -> list[Metric]:
+    if hub.plugins is None:
+        return []
+    return [family for families in hub.plugins.hook.collect_metrics(hub=hub) for family in families or ()]
 
 
-def _mqtt_metrics(hub: Hub) -> Iterator[Metric]:
-    client = sources.mqtt_client_of(hub)
-    received = CounterMetricFamily(
-        "hub_integration_messages_received", "Messages received per integration.", labels=["integration"]
-    )
-    if client is not None:
-        received.add_metric(["mqtt"], client.messages_received)
-        yield GaugeMetricFamily("hub_mqtt_connected", "1 while connected to the MQTT broker.", value=1 if client.connected else 0)
-    yield received
+def _merged(families: list[Metric]) -> Iterator[Metric]:
+    """Return one family per name, with the samples of every family of that name."""
+    by_name: dict[str, Metric] = {}
+    for family in families:
+        known = by_name.get(family.name)
+        if known is None:
+            by_name[family.name] = family
+            continue
+        merged = Metric(known.name, known.documentation, known.type, known.unit)
+        merged.samples = [*known.samples, *family.samples]
+        by_name[family.name] = merged
+    yield from by_name.values()
 
 
 def _websocket_metrics(stats: Any) -> Iterator[Metric]:

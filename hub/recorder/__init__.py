@@ -19,7 +19,7 @@ from hub import plugins
 from hub.hookspecs import hookimpl
 from hub.core.services import SupportsResponse
 from hub.exceptions import HubError
-from hub.recorder import api, stream
+from hub.recorder import api, status, stream
 from hub.recorder.backends.base import BackendError, HistoryBackend
 from hub.recorder.config import CONFIG_SCHEMA, entity_id
 from hub.recorder.filters import build_filter
@@ -29,6 +29,7 @@ from hub.recorder.tiers import Downsampler, parse_plan
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from prometheus_client.core import Metric
 
     from hub.core.hub import Hub
     from hub.core.services import ServiceCall
@@ -181,6 +182,18 @@ async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
 def register_history_backends(hub: Hub) -> dict[str, BackendFactory]:
     """Offer the built-in backends (they are also known without this hook)."""
     return dict(BUILTIN_BACKENDS)
+
+
+@hookimpl
+def check_readiness(hub: Hub) -> dict[str, str]:
+    """Report whether the history backend is writing."""
+    return status.readiness(get_recorder(hub))
+
+
+@hookimpl
+def collect_metrics(hub: Hub) -> list[Metric]:
+    """Report the backlog, the points written and the backend's health."""
+    return status.metrics(get_recorder(hub))
 
 
 @hookimpl

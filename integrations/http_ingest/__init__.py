@@ -35,6 +35,7 @@ from hub import hookimpl
 from hub.core.context import Context
 from hub.core.entity import SensorEntity
 from hub.exceptions import HubError
+from integrations.http_ingest.cli import run_apikey_command  # noqa: F401 - what `hub apikey` runs
 from integrations.http_ingest.keys import ApiKey, ApiKeyStore
 from integrations.http_ingest.payload import Measurement
 from integrations.http_ingest.ratelimit import RateLimiter

@@ -7,30 +7,42 @@
       password: !secret mqtt_password
       certificate: /etc/ssl/ca.pem
       client: gmqtt             # or paho: the MQTT library used (same behaviour)
+
+Other integrations use the hub's MQTT connection through `api(hub)` (an `MqttApi`: subscribe,
+publish, connection state, broker address) and nothing else of this package's runtime; see
+docs/integrations.md, "Use MQTT from another integration".
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.core.runtime import HubKey
 from hub import hookimpl
+from integrations.mqtt import status as ops_status
 from integrations.mqtt.broker import EmbeddedBroker
 from integrations.mqtt.cache import DiscoveryStore
 from integrations.mqtt.client import MqttClient
 from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
+from integrations.mqtt.controls import MqttSwitch
 from integrations.mqtt.discovery import Discovery
+from integrations.mqtt.runtime_api import Broker, MqttApi
 from integrations.mqtt.sensors import BrokerConnectedSensor
 from integrations.mqtt.services import register_services
+from integrations.mqtt.subscriptions import Message
 from integrations.mqtt.trigger import attach as attach_trigger
 from integrations.mqtt.trigger import bind_pending
 
 from hub.core.hub import Hub
 
-__all__ = ["CONFIG_SCHEMA", "MqttRuntime", "runtime_of"]
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
+__all__ = ["CONFIG_SCHEMA", "Broker", "Message", "MqttApi", "MqttSwitch", "api"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,9 +53,10 @@ FIRST_CONNECT_WAIT = 2.0
 
 @dataclass(slots=True)
 class MqttRuntime:
-    """What the integration runs for one hub."""
+    """What the integration runs for one hub (its own; other integrations use `api`)."""
 
     client: MqttClient
+    api: MqttApi
     discovery: Discovery | None
     store: DiscoveryStore | None
     broker: EmbeddedBroker | None
@@ -53,8 +66,18 @@ class MqttRuntime:
 MQTT: HubKey[MqttRuntime] = HubKey("mqtt")
 
 
+def api(hub: Hub) -> MqttApi | None:
+    """Return the hub's MQTT connection for another integration, None when MQTT is not set up.
+
+    An integration that needs it lists `mqtt` in its manifest's `dependencies`, so the
+    connection exists by the time its own setup runs.
+    """
+    runtime = hub.runtime.get(MQTT)
+    return None if runtime is None else runtime.api
+
+
 def runtime_of(hub: Hub) -> MqttRuntime | None:
-    """Return the MQTT runtime of a hub (for the trigger platform and tests)."""
+    """Return everything the MQTT integration runs for a hub (for this package and its tests)."""
     return hub.runtime.get(MQTT)
 
 
@@ -75,7 +98,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     client = MqttClient(settings, status.set_connected)
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
-    runtime = MqttRuntime(client, discovery, store, broker, status)
+    runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"]), discovery, store, broker, status)
     hub.runtime[MQTT] = runtime
     hub.on_stop(lambda: _stop(hub, runtime))
     await hub.entities.add(status, "mqtt")
@@ -95,6 +118,31 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 def register_trigger_platforms(hub: Hub) -> dict[str, Any]:
     """Offer the `mqtt` trigger platform to automations."""
     return {"mqtt": attach_trigger}
+
+
+@hookimpl
+def check_readiness(hub: Hub) -> dict[str, str]:
+    """Report whether the hub is connected to its broker."""
+    runtime = runtime_of(hub)
+    return ops_status.readiness(runtime.client if runtime is not None else None)
+
+
+@hookimpl
+def collect_metrics(hub: Hub) -> list[Metric]:
+    """Report the connection state and the messages received."""
+    runtime = runtime_of(hub)
+    return ops_status.metrics(runtime.client if runtime is not None else None)
+
+
+@hookimpl
+async def start_demo(hub: Hub, nodes: int, interval: float) -> Callable[[], Awaitable[None]] | None:
+    """Start simulated energy-meter nodes (the node firmware under CPython) on the hub's broker."""
+    from integrations.mqtt.demo import start_nodes
+
+    mqtt = api(hub)
+    if mqtt is None:
+        return None
+    return await start_nodes(mqtt, Path(hub.config.data_dir or ".") / "demo-nodes", nodes, interval)
 
 
 async def _stop(hub: Hub, runtime: MqttRuntime) -> None:

@@ -15,10 +15,9 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from typing import Protocol
-
+from hub.exceptions import HubError
 from integrations.mqtt.subscriptions import Message, MessageHandler, Subscriptions
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_BACKEND = "gmqtt"
 
 
-class MqttClientError(Exception):
+class MqttClientError(HubError):
     """Publishing or subscribing failed (the broker is unreachable or refused it)."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import gmqtt  # type: ignore[import-untyped]
 from gmqtt.mqtt.constants import MQTTv311  # type: ignore[import-untyped]
 
+from integrations.mqtt import compat_gmqtt
 from integrations.mqtt.client import ConnectionSettings, MqttClientError
 from integrations.mqtt.subscriptions import Message
 
@@ -25,39 +26,6 @@ _LOGGER = logging.getLogger(__name__)
 
 # A broker that accepts the TCP connection but never answers CONNECT must not stall the loop.
 CONNECT_TIMEOUT = 10.0
-
-
-class _Client(gmqtt.Client):
-    """gmqtt's client without its own reconnecting, telling us about acks by packet id."""
-
-    def __init__(self, on_acked: Callable[[int], None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._on_acked = on_acked
-
-    async def reconnect(self, delay: bool = False) -> None:
-        # gmqtt reconnects after a fixed delay by itself; the shared client does it with
-        # backoff and jitter, so a lost connection only ends this one (see on_disconnect).
-        return
-
-    def _remove_message_from_queue(self, mid: int) -> None:
-        # Called on PUBACK/PUBCOMP: the QoS 1/2 publish with this id is acknowledged.
-        super()._remove_message_from_queue(mid)
-        self._on_acked(mid)
-
-    def publish_with_id(self, message: gmqtt.Message) -> int | None:
-        """Send a PUBLISH and return its packet id, None for QoS 0 (gmqtt's publish() returns nothing)."""
-        mid, package = self._connection.publish(message)
-        if message.qos > 0:
-            self._persistent_storage.push_message(mid, package)
-        return mid
-
-    def send_subscribe(self, items: list[tuple[str, int]]) -> int:
-        """Send one SUBSCRIBE; bypasses gmqtt's own list of subscriptions, which only grows."""
-        return int(self._connection.subscribe([gmqtt.Subscription(topic, qos=qos) for topic, qos in items]))
-
-    def send_unsubscribe(self, filters: list[str]) -> int:
-        # Encoded here: gmqtt sizes a str topic by characters, which is wrong for non-ASCII.
-        return int(self._connection.unsubscribe([topic.encode() for topic in filters]))
 
 
 class GmqttConnection:
@@ -70,7 +38,7 @@ class GmqttConnection:
         self._tls = tls_context
         self._deliver = deliver
         will = settings.will
-        self._client = _Client(
+        self._client = compat_gmqtt.Client(
             self._acked,
             client_id=settings.client_id,
             clean_session=False,  # keep the broker-side session (and its QoS 1 queue)
@@ -82,13 +50,9 @@ class GmqttConnection:
         # The hot path. gmqtt's PUBLISH handler spends more time than our whole dispatch on
         # things a 3.1.1 message without properties does not need: struct formats built per
         # packet, a properties dict, two debug-log calls, and an inspect.iscoroutinefunction()
-        # to decide how to call on_message. Its handler looks the method up by name on the
-        # instance, so QoS 0/1 PUBLISHes are parsed here instead; QoS 2 keeps gmqtt's path.
-        # (Pinned to gmqtt 0.8; the MQTT tests run on this path, including QoS 1 acks.)
-        handler = self._client._package_handler
-        self._gmqtt_publish = handler._handle_publish_packet
-        self._send_puback = handler._send_puback
-        handler._handle_publish_packet = self._handle_publish
+        # to decide how to call on_message. So QoS 0/1 PUBLISHes are parsed here instead; QoS 2
+        # keeps gmqtt's path. (The MQTT tests run on this path, including QoS 1 acks.)
+        self._gmqtt_publish, self._send_puback = self._client.parse_publishes_with(self._handle_publish)
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_unsubscribe = self._on_unsubscribe
@@ -191,15 +155,14 @@ class GmqttConnection:
     async def close(self) -> None:
         """Send DISCONNECT and close the socket if still connected; safe to repeat."""
         client = self._client
-        if client._connection is None:
+        if not client.has_transport:
             return
         if self._opened and not self._lost.done():
             self._opened = False
             await client.disconnect()
         else:
             # Lost or never completed: stop gmqtt's keepalive timer and the transport, no packets.
-            client._is_active = False
-            await client._connection.close()
+            await client.drop_transport()
 
     async def subscribe(self, items: list[tuple[str, int]]) -> None:
         """Send one SUBSCRIBE and wait for its SUBACK; refused filters are logged."""

@@ -10,71 +10,26 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
 
 import aiomqtt
 from paho.mqtt.client import MQTTMessage
 
+from integrations.mqtt import compat_aiomqtt, compat_paho
 from integrations.mqtt.client import ConnectionSettings, MqttClientError
 from integrations.mqtt.subscriptions import Message
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class _AiomqttClient(aiomqtt.Client):
-    """aiomqtt's client with paho's message callback routed to one function.
-
-    aiomqtt's own path wraps every message (Message and Topic objects with validation), queues
-    it, and its iterator creates a task per message; at thousands of messages per second that
-    overhead is most of the work, so messages are handed over here instead.
-    """
-
-    def __init__(self, on_message: Callable[[MQTTMessage], None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._deliver = on_message
-
-    def _on_message(self, client: Any, userdata: Any, message: MQTTMessage) -> None:
-        self._deliver(message)
+class _AiomqttClient(compat_aiomqtt.Client):
+    """aiomqtt's client, messages handed straight over, reading its socket through a buffer."""
 
     async def __aenter__(self) -> _AiomqttClient:
         await super().__aenter__()
-        # paho reads each packet with several recv() calls (1 byte of type, the length byte by
-        # byte, then the body) and aiomqtt's reader handles one packet per readable event. A
-        # buffered socket turns that into one recv() per 64 KiB, and its pending() makes
-        # aiomqtt's reader drain every buffered packet in one go (the path it uses for TLS).
-        sock = getattr(self._client, "_sock", None)
-        if sock is not None and not isinstance(sock, _BufferedSocket) and hasattr(sock, "recv"):
-            self._client._sock = _BufferedSocket(sock)
+        # aiomqtt's reader handles one packet per readable event, and paho reads each packet
+        # with several recv() calls; a buffered socket turns that into one recv() per 64 KiB.
+        compat_paho.buffer_socket(self.paho_client)
         return self
-
-
-class _BufferedSocket:
-    """A socket whose recv() serves small reads from one large read."""
-
-    __slots__ = ("_sock", "_data", "_pos")
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self._data = b""
-        self._pos = 0
-
-    def recv(self, size: int) -> bytes:
-        if self._pos >= len(self._data):
-            data = self._sock.recv(65536)  # BlockingIOError and friends reach paho as before
-            if not data:
-                return data
-            self._data, self._pos = data, 0
-        chunk = self._data[self._pos : self._pos + size]
-        self._pos += len(chunk)
-        return chunk
-
-    def pending(self) -> int:
-        buffered = len(self._data) - self._pos
-        inner = getattr(self._sock, "pending", None)
-        return buffered + (inner() if inner is not None else 0)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
 
 
 class PahoConnection:
@@ -107,7 +62,7 @@ class PahoConnection:
         try:
             topic = paho_message.topic
         except UnicodeDecodeError:
-            _LOGGER.warning("Dropping MQTT message with a topic that is not UTF-8: %r", paho_message._topic)
+            _LOGGER.warning("Dropping MQTT message with a topic that is not UTF-8: %r", compat_paho.raw_topic(paho_message))
             return
         self._deliver(Message(topic, paho_message.payload, paho_message.qos, paho_message.retain, time.time()))
 

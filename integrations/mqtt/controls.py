@@ -9,12 +9,9 @@ import orjson
 
 from hub.core.entity import ButtonEntity, NumberEntity, SelectEntity, SwitchEntity, TextEntity, ToggleEntity
 from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
-from hub.exceptions import HubError
-from integrations.mqtt.client import MqttClientError
 from integrations.mqtt.entity import MqttEntity
 from integrations.mqtt.schemas import PAYLOAD_NONE
 from integrations.mqtt.subscriptions import Message
-from integrations.mqtt.templates import TemplateError
 
 _KEEP: Any = object()
 
@@ -23,6 +20,17 @@ class _Commanded(MqttEntity):
     """A command topic with template, qos and retain, and optimistic mode."""
 
     optimistic: bool = False
+    """Whether the state changes when a command is sent rather than when the device reports it."""
+
+    @property
+    def command_topic(self) -> str | None:
+        """The topic commands are published to."""
+        return self.config.get("command_topic")
+
+    @property
+    def state_topic(self) -> str | None:
+        """The topic the device reports its state on (None: the device sends no echo)."""
+        return self.config.get("state_topic")
 
     def configure_commands(self, config: dict[str, Any]) -> None:
         """Read command_topic, command_template, retain, optimistic and the state template."""
@@ -33,19 +41,18 @@ class _Commanded(MqttEntity):
         self.assumed_state = self.optimistic
 
     async def send_command(self, value: Any, payload: Any | None = None) -> None:
-        """Publish `payload` (default: value) through command_template to the command topic."""
+        """Publish `payload` (default: value) through command_template to the command topic.
+
+        Raises:
+            TemplateError: the command_template failed to render.
+            MqttClientError: the broker is unreachable or did not acknowledge.
+        """
         outgoing = value if payload is None else payload
         if self._command_template is not None:
-            try:
-                outgoing = self._command_template.render_command(value)
-            except TemplateError as err:
-                raise HubError(str(err)) from err
+            outgoing = self._command_template.render_command(value)
         if not isinstance(outgoing, (str, bytes)):
             outgoing = str(outgoing)
-        try:
-            await self.client.publish(self.config["command_topic"], outgoing, self.qos, self._retain)
-        except MqttClientError as err:
-            raise HubError(str(err)) from err
+        await self.client.publish(self.config["command_topic"], outgoing, self.qos, self._retain)
 
     def subscribe_state(self) -> None:
         """Subscribe to the state topic, if any."""
@@ -92,7 +99,7 @@ class MqttSwitch(_Commanded, SwitchEntity):
             self.is_on = state == STATE_ON
 
     def apply_payload(self, payload: str, topic: str) -> bool:
-        """on, off or unknown."""
+        """on, off or unknown; the device's report also goes to the command policy."""
         if payload == self._state_on:
             self.is_on = True
         elif payload == self._state_off:
@@ -102,6 +109,7 @@ class MqttSwitch(_Commanded, SwitchEntity):
         else:
             self.warn_once("payload", "Ignoring %r on %s for %s: neither %r nor %r", payload, topic, self.entity_id, self._state_on, self._state_off)
             return False
+        self.device_reported()
         return True
 
     async def turn_on(self, **kwargs: Any) -> None:
@@ -326,7 +334,7 @@ class MqttLight(_Commanded, LightEntity):
         self.brightness = attributes.get("brightness")
 
     def apply_payload(self, payload: str, topic: str) -> bool:
-        """ON/OFF (basic) or {"state": ..., "brightness": ...} (JSON schema)."""
+        """ON/OFF (basic) or {"state": ..., "brightness": ...} (JSON schema), passed to the command policy."""
         if self._json:
             try:
                 data = orjson.loads(payload)
@@ -339,6 +347,7 @@ class MqttLight(_Commanded, LightEntity):
                 self.is_on = data["state"] == "ON"
             if isinstance(data.get("brightness"), (int, float)):
                 self.brightness = round(data["brightness"] * 255 / self._scale)
+            self.device_reported()
             return True
         if self._state_template is not None:
             payload = self._state_template.render_value(payload, default=payload)
@@ -350,6 +359,7 @@ class MqttLight(_Commanded, LightEntity):
             self.is_on = None
         else:
             return False
+        self.device_reported()
         return True
 
     def _brightness_message(self, message: Message) -> None:

@@ -16,7 +16,7 @@ import orjson
 import voluptuous as vol
 
 from hub.core.entities import DEVICE_INFO_KEYS
-from hub.exceptions import HubError
+from hub.exceptions import HubError, TemplateError
 from hub.registry.util import RegistryError
 from integrations.mqtt.abbreviations import (
     ABBREVIATIONS,
@@ -31,7 +31,6 @@ from integrations.mqtt.entity import DOMAIN, MqttEntity
 from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize
 from integrations.mqtt.sensors import MqttBinarySensor, MqttSensor
 from integrations.mqtt.subscriptions import Message
-from integrations.mqtt.templates import TemplateError
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -57,7 +56,7 @@ _YIELD_EVERY = 25
 Hash = tuple[str, str]
 
 
-class DiscoveryError(Exception):
+class DiscoveryError(HubError):
     """A discovery message that cannot be used; the message says why."""
 
 

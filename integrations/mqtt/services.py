@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub.core.services import ServiceCall
-from hub.exceptions import HubError, ServiceValidationError
-from integrations.mqtt.client import MqttClient, MqttClientError
+from hub.exceptions import ServiceValidationError, TemplateError
+from integrations.mqtt.client import MqttClient
 from integrations.mqtt.schemas import boolean, publish_topic, string
-from integrations.mqtt.templates import MqttTemplate, TemplateError
+from integrations.mqtt.templates import MqttTemplate
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -49,10 +49,7 @@ def register_services(hub: Hub, client: MqttClient) -> None:
                 literal = None
             if isinstance(literal, bytes):
                 payload = literal
-        try:
-            await client.publish(data["topic"], payload, data["qos"], data["retain"])
-        except MqttClientError as err:
-            raise HubError(str(err)) from err
+        await client.publish(data["topic"], payload, data["qos"], data["retain"])  # MqttClientError is a HubError
 
     hub.services.register(
         "mqtt",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from hub.exceptions import TemplateError as HubTemplateError
 from hub.templating import Template
 
 if TYPE_CHECKING:
@@ -14,26 +13,25 @@ if TYPE_CHECKING:
 _SENTINEL: Any = object()
 
 
-class TemplateError(Exception):
-    """A template in an MQTT config failed to compile or render."""
-
-
 class MqttTemplate:
     """A template from an MQTT config, bound to the entity whose values it renders.
 
-    `variables` (entity_id, name) is shared with the entity and read at each render.
+    `variables` (entity_id, name) is shared with the entity and read at each render. A template
+    that fails to compile or render raises the hub's `TemplateError` (hub.exceptions).
     """
 
     __slots__ = ("source", "_template", "_variables")
 
     def __init__(self, source: str, hub: Hub | None = None, variables: dict[str, Any] | None = None) -> None:
+        """Compile the template.
+
+        Raises:
+            TemplateError: the template does not compile.
+        """
         self.source = source
         self._variables = variables if variables is not None else {}
         self._template = Template(source, hub)
-        try:
-            self._template.ensure_valid()
-        except HubTemplateError as err:
-            raise TemplateError(str(err)) from err
+        self._template.ensure_valid()
 
     def render_value(self, payload: str | bytes, default: Any = _SENTINEL) -> Any:
         """Render with `value` and `value_json`; on error return default (else the payload).
@@ -51,11 +49,7 @@ class MqttTemplate:
         Raises:
             TemplateError: the template failed to render.
         """
-        try:
-            rendered = self._template.render({**self._variables, "value": value}, parse_result=False)
-        except HubTemplateError as err:
-            raise TemplateError(str(err)) from err
-        rendered = str(rendered)
+        rendered = str(self._template.render({**self._variables, "value": value}, parse_result=False))
         if rendered.startswith(("b'", 'b"')):
             try:
                 literal = ast.literal_eval(rendered)
@@ -71,7 +65,4 @@ class MqttTemplate:
         Raises:
             TemplateError: the template failed to render.
         """
-        try:
-            return str(self._template.render({**self._variables, **(variables or {})}, parse_result=False))
-        except HubTemplateError as err:
-            raise TemplateError(str(err)) from err
+        return str(self._template.render({**self._variables, **(variables or {})}, parse_result=False))

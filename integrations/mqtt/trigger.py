@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hub.core.runtime import HubKey
-from hub.exceptions import HubError
+from hub.exceptions import HubError, TemplateError
 from integrations.mqtt.subscriptions import Message, valid_filter
-from integrations.mqtt.templates import MqttTemplate, TemplateError
+from integrations.mqtt.templates import MqttTemplate
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

@@ -16,6 +16,9 @@ join by name; each entry may override the defaults:
           min_off_time: 180                 # a compressor rests 3 minutes
           max_toggles_per_minute: 4
 
+The relay integration becomes the command policy of each such switch (the seam of toggle
+entities, hub.core.entity.CommandPolicy, described in docs/integrations.md); it uses the MQTT
+integration only through `integrations.mqtt.api(hub)` and the switch's documented attributes.
 What changes for a relay under command control:
 * `switch.turn_on/turn_off/toggle` (and `POST /api/v1/devices/{id}/command`) create a command
   in `relay_commands`: queued -> sent -> acknowledged (the broker took it) -> confirmed (the
@@ -52,19 +55,13 @@ _LOGGER = logging.getLogger(__name__)
 @hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Adopt relays as MQTT discovers them and start the command writer."""
-    from integrations.mqtt import runtime_of
-
     settings = normalized(config)
     store = CommandStore(hub.db)
-    store.start()
     manager = RelayManager(hub, settings, store)
+    store.start()
     manager.start()
-    runtime = runtime_of(hub)
-    undo_connect = runtime.client.on_connect(manager.deliver_all) if runtime is not None else None
 
     async def stop() -> None:
-        if undo_connect is not None:
-            undo_connect()
         manager.stop()
         await store.stop()
 

@@ -1,21 +1,24 @@
 """One relay under command control: its offline queue, its commands in flight, and their timeouts.
 
-The controller sits in front of an MQTT switch. `request()` checks the safety limits, records
-the command, and publishes it (or queues it while the device is offline). The switch's own
-state handling stays untouched, so its state changes only when the device echoes one; the
-controller watches those echoes to confirm commands, and times them out otherwise.
+The controller is the command policy (hub.core.entity.CommandPolicy) of an MQTT switch: the
+switch.* services hand it every command, `request()` checks the safety limits, records the
+command, and sends it through the switch (or queues it while the device is offline). The
+switch's own state handling stays untouched, so its state changes only when the device echoes
+one; the switch passes each echo to `reported()`, which confirms commands, and a timer times
+them out otherwise.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from hub.core.bus import Event, callback
 from hub.core.context import Context
+from hub.core.entity import ToggleCommand, ToggleEntity
 from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from hub.exceptions import HubError, ServiceValidationError
 from integrations.relay.command import (
@@ -31,6 +34,7 @@ from integrations.relay.command import (
 from integrations.relay.limits import SafetyLimits
 
 if TYPE_CHECKING:
+    from integrations.mqtt import MqttSwitch
     from integrations.relay.manager import RelayManager
 
 _LOGGER = logging.getLogger(__name__)
@@ -51,16 +55,16 @@ class RelaySettings:
 class RelayController:
     """Command lifecycle for one adopted MQTT switch."""
 
-    def __init__(self, manager: RelayManager, entity: Any, settings: RelaySettings) -> None:
+    def __init__(self, manager: RelayManager, entity: MqttSwitch, settings: RelaySettings) -> None:
         self.manager = manager
         self.entity = entity
-        self.entity_id: str = entity.entity_id
+        self.entity_id: str = str(entity.entity_id)
         self.settings = settings
         self.limits = SafetyLimits(settings.min_on_time, settings.min_off_time, settings.max_toggles_per_minute)
         self.queue: list[RelayCommand] = []
         self.inflight: list[RelayCommand] = []
         self._timers: dict[str, Callable[[], None]] = {}
-        self._originals: dict[str, Any] = {}
+        self._release: Callable[[], None] | None = None
         self._untrack: Callable[[], None] | None = None
         self._delivering = False
         state = manager.hub.states.get(self.entity_id)
@@ -70,8 +74,7 @@ class RelayController:
     @property
     def name(self) -> str:
         """The relay's name: the topic word before `/set` (relay1), else the entity's object id."""
-        topic = str(self.entity.config.get("command_topic", ""))
-        parts = topic.split("/")
+        parts = (self.entity.command_topic or "").split("/")
         if len(parts) >= 2 and parts[-1] == "set":
             return parts[-2]
         return self.entity_id.partition(".")[2]
@@ -79,43 +82,26 @@ class RelayController:
     @property
     def online(self) -> bool:
         """Whether a command can be delivered now (device available, broker connected)."""
-        return bool(self.entity.availability.available and self.entity.client.connected)
+        # The switch's `available` follows its availability topics (it is set with each write,
+        # and every change of availability writes the state).
+        return bool(self.entity.available and self.manager.mqtt.connected)
 
     # ---- wiring ----
 
     def attach(self) -> None:
-        """Route the switch's turn_on/turn_off/toggle through this controller; watch its echoes."""
-        entity = self.entity
-        for name in ("turn_on", "turn_off", "toggle", "apply_payload"):
-            self._originals[name] = getattr(entity, name)
+        """Become the switch's command policy; watch its state for the device's return.
 
-        async def turn_on(**kwargs: Any) -> None:
-            await self.request("on", entity.context)
-
-        async def turn_off(**kwargs: Any) -> None:
-            await self.request("off", entity.context)
-
-        async def toggle(**kwargs: Any) -> None:
-            await self.request("toggle", entity.context)
-
-        original_apply = self._originals["apply_payload"]
-
-        def apply_payload(payload: str, topic: str) -> bool:
-            applied = bool(original_apply(payload, topic))
-            if applied and entity.is_on is not None:
-                self.reported(bool(entity.is_on))
-            return applied
-
-        entity.turn_on, entity.turn_off, entity.toggle = turn_on, turn_off, toggle
-        entity.apply_payload = apply_payload
+        Raises:
+            HubError: another integration already put a command policy on the switch.
+        """
+        self._release = self.entity.use_command_policy(self)
         self._untrack = self.manager.hub.states.track(self.entity_id, self._state_changed)
 
     def detach(self, reason: str = "the relay was removed") -> None:
-        """Give the switch its own methods back and end every open command."""
-        for name, method in self._originals.items():
-            if getattr(self.entity, name, None) is not method:
-                setattr(self.entity, name, method)
-        self._originals.clear()
+        """Stop being the switch's command policy and end every open command."""
+        if self._release is not None:
+            self._release()
+            self._release = None
         if self._untrack is not None:
             self._untrack()
             self._untrack = None
@@ -125,6 +111,10 @@ class RelayController:
         self.inflight.clear()
 
     # ---- commands ----
+
+    async def command(self, entity: ToggleEntity, command: ToggleCommand, context: Context | None, data: dict[str, Any]) -> None:
+        """Take a switch.turn_on/turn_off/toggle call (the CommandPolicy method) as a relay command."""
+        await self.request(command, context)
 
     async def request(self, command: str, context: Context | None = None, remote: str | None = None) -> RelayCommand:
         """Accept a command: check the limits, then send it now or queue it for the device's return.
@@ -190,9 +180,8 @@ class RelayController:
         self.inflight.append(cmd)
         self.manager.store.save(cmd)
         self._timers[cmd.id] = clock.call_later(self.settings.timeout, lambda: self._timed_out(cmd))
-        publish: Callable[..., Awaitable[None]] = self._originals["turn_on" if cmd.target else "turn_off"]
         try:
-            await publish()
+            await self.entity.send("on" if cmd.target else "off")
         except HubError as err:
             if cmd in self.inflight:
                 self.inflight.remove(cmd)
@@ -203,7 +192,7 @@ class RelayController:
             self.manager.store.save(cmd)
 
     @callback
-    def reported(self, is_on: bool) -> None:
+    def reported(self, entity: ToggleEntity, is_on: bool) -> None:
         """The device reported its state: confirm the oldest command in flight that asked for it."""
         now = self.manager.clock.time()
         state = self.manager.hub.states.get(self.entity_id)

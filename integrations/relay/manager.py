@@ -6,8 +6,11 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from hub.core.runtime import HubKey
 from hub.core.bus import Event, callback
+from hub.core.runtime import HubKey
+from hub.exceptions import HubError
+from integrations.mqtt import MqttSwitch
+from integrations.mqtt import api as mqtt_api
 from integrations.relay.controller import RelayController, RelaySettings
 from integrations.relay.store import CommandStore
 
@@ -29,7 +32,16 @@ class RelayManager:
     """Adopt matching MQTT switches as they are discovered; find controllers by entity or device."""
 
     def __init__(self, hub: Hub, config: dict[str, Any], store: CommandStore) -> None:
+        """Set up from the normalized `relay:` section.
+
+        Raises:
+            HubError: the mqtt integration is not set up (the manifest makes it a dependency).
+        """
+        mqtt = mqtt_api(hub)
+        if mqtt is None:
+            raise HubError("relay needs the mqtt integration: add `mqtt:` to configuration.yaml")
         self.hub = hub
+        self.mqtt = mqtt
         self.clock = hub.clock
         self.store = store
         self.firmware_relays: bool = config["firmware_relays"]
@@ -41,8 +53,9 @@ class RelayManager:
         hub.runtime[RELAY] = self
 
     def start(self) -> None:
-        """Adopt the switches that exist now and every one discovered later."""
+        """Adopt the switches that exist now and every one discovered later; resend on reconnect."""
         self._undo.append(self.hub.bus.listen("state_changed", self._appeared, _switch_added_or_removed))
+        self._undo.append(self.mqtt.on_connect(self.deliver_all))
         for entity in self.hub.entities.for_domain("switch"):
             self.consider(entity)
 
@@ -58,8 +71,6 @@ class RelayManager:
 
     def consider(self, entity: Any) -> RelayController | None:
         """Adopt an entity when it is a relay this configuration covers; return its controller."""
-        from integrations.mqtt.controls import MqttSwitch
-
         entity_id = entity.entity_id
         if entity_id is None or entity_id in self.controllers or not isinstance(entity, MqttSwitch):
             return self.controllers.get(entity_id) if entity_id else None
@@ -67,7 +78,7 @@ class RelayManager:
         from_firmware = self.firmware_relays and (entity.device_info or {}).get("manufacturer") == FIRMWARE_MANUFACTURER
         if own is None and not from_firmware:
             return None
-        if entity.optimistic or not entity.config.get("state_topic"):
+        if entity.optimistic or not entity.state_topic:
             _LOGGER.warning("%s has no state topic: the relay integration needs the device's state echo", entity_id)
             return None
         settings = replace(self.defaults, **{k: v for k, v in (own or {}).items() if k in _SETTING_KEYS})

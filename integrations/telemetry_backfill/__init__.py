@@ -99,13 +99,13 @@ class Backfiller:
 @hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Subscribe to the telemetry topic through the MQTT integration's connection."""
-    from integrations.mqtt import runtime_of
+    from integrations.mqtt import api as mqtt_api
 
     config = CONFIG_SCHEMA(config) or {"topic": "devices/+/telemetry"}
-    runtime = runtime_of(hub)
-    if runtime is None:
+    mqtt = mqtt_api(hub)
+    if mqtt is None:
         _LOGGER.error("telemetry_backfill needs the mqtt integration")
         return
     backfiller = Backfiller(hub, config["topic"])
-    unsubscribe = runtime.client.subscribe(config["topic"], backfiller.on_message, qos=1)
+    unsubscribe = mqtt.subscribe(config["topic"], backfiller.on_message, qos=1)
     hub.on_stop(unsubscribe)

@@ -8,7 +8,6 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.ops import sources
 from hub.ops.metrics import MAX_EVENT_TYPES, metrics_of
 from hub.recorder import get_recorder
 from tests.ops.conftest import DEVICES, until, write_config
@@ -51,7 +50,7 @@ async def test_metrics_count_what_the_hub_does(tmp_path: Path, start_hub: Any) -
     for value in (5, 6, 7):
         await hub.services.call("testops", "set_power", {"value": value})
     hub.bus.fire("ops_go")
-    await until(lambda: sources.trace_outcomes_of(hub), "the automation run to finish")
+    await until(lambda: "hub_automation_runs_total{" in metrics_of(hub).render().decode(), "the automation run to finish")
     await get_recorder(hub).flush()
 
     async with aiohttp.ClientSession() as session, session.ws_connect(f"{runtime.url}/api/websocket") as ws:

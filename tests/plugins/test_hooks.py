@@ -107,3 +107,89 @@ async def test_hook_check_integration_config(tmp_path: Path) -> None:
     assert [issue.format(config) for issue in issues] == ["configuration.yaml:2: checker.limits: limit 12 is over 10"]
     (config / "configuration.yaml").write_text("checker:\n  limits: [3]\n")
     assert await bootstrap.check_integration_configs(config, bootstrap.check_config(config)) == []
+
+
+REPORTER = """
+from hub import hookimpl
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+STATE = {"port": "closed", "frames": 0}
+
+@hookimpl
+def check_readiness(hub):
+    return {"reporter": "ok" if STATE["port"] == "open" else "serial port closed"}
+
+@hookimpl
+def collect_metrics(hub):
+    received = CounterMetricFamily("hub_integration_messages_received", "Messages received per integration.",
+                                   labels=["integration"])
+    received.add_metric(["reporter"], STATE["frames"])
+    return [received, GaugeMetricFamily("hub_reporter_port_open", "1 while the port is open.",
+                                        value=1 if STATE["port"] == "open" else 0)]
+"""
+
+
+async def start_reporter(tmp_path: Path, start_hub):  # type: ignore[no-untyped-def]
+    import sys
+
+    runtime = await start_hub(write_config(tmp_path / "config", "reporter:\n", {"reporter": REPORTER}))
+    return runtime, sys.modules["custom_integrations.reporter"].STATE
+
+
+async def test_hook_check_readiness(tmp_path: Path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    runtime, state = await start_reporter(tmp_path, start_hub)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{runtime.url}/readyz") as response:
+            assert response.status == 503
+            assert (await response.json())["checks"] == {"hub": "ok", "database": "ok", "reporter": "serial port closed"}
+        state["port"] = "open"
+        async with session.get(f"{runtime.url}/readyz") as response:
+            assert response.status == 200
+            assert (await response.json())["checks"]["reporter"] == "ok"
+
+
+async def test_hook_collect_metrics(tmp_path: Path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    runtime, state = await start_reporter(tmp_path, start_hub)
+    state.update(port="open", frames=42)
+    async with aiohttp.ClientSession() as session, session.get(f"{runtime.url}/metrics") as response:
+        text = await response.text()
+    assert "hub_reporter_port_open 1.0\n" in text
+    # The shared family is listed once, with the integration's sample in it.
+    assert text.count("# TYPE hub_integration_messages_received_total counter") == 1
+    assert 'hub_integration_messages_received_total{integration="reporter"} 42.0\n' in text
+
+
+DEMO = """
+from hub import hookimpl
+
+CALLS = []
+
+@hookimpl
+async def start_demo(hub, nodes, interval):
+    CALLS.append(("start", nodes, interval))
+
+    async def stop():
+        CALLS.append(("stop",))
+
+    return stop
+"""
+
+
+async def test_hook_start_demo(tmp_path: Path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    import pytest
+
+    from hub.demo import start_demo
+    from hub.exceptions import HubError
+
+    runtime = await start_hub(write_config(tmp_path / "config", "simulator:\n", {"simulator": DEMO}))
+    stop = await start_demo(runtime.hub, nodes=2, interval=0.5)
+    calls = sys.modules["custom_integrations.simulator"].CALLS
+    assert calls == [("start", 2, 0.5)]
+    await stop()
+    assert calls == [("start", 2, 0.5), ("stop",)]
+
+    bare = await start_hub(write_config(tmp_path / "bare", "homeassistant:\n"), tmp_path / "bare-data")
+    with pytest.raises(HubError, match="--demo needs the mqtt integration"):
+        await start_demo(bare.hub)

@@ -1,0 +1,98 @@
+"""Every use of gmqtt's internals, checked against the installed gmqtt when this module is imported.
+
+The gmqtt backend (client_gmqtt.py) goes through this module only. What it needs beyond gmqtt's
+public API, and why:
+
+* PUBLISH packets parsed by our own function: gmqtt's handler spends more time per message than
+  our whole dispatch on things a 3.1.1 message without properties does not need. Its package
+  handler looks `_handle_publish_packet` up by name on the instance, so that attribute is
+  replaced per client (QoS 2 is handed back to gmqtt's own method).
+* Packet ids of PUBLISH, SUBSCRIBE and UNSUBSCRIBE, so that each call waits for its own
+  acknowledgement: gmqtt's publish() returns nothing, so the packet is built through its
+  connection (`_connection`) and stored for QoS 1/2 resends (`_persistent_storage`) as
+  gmqtt's publish() does; `_remove_message_from_queue` is where gmqtt learns of a PUBACK.
+* A half-open connection closed without sending DISCONNECT (`_is_active`, `_connection.close()`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gmqtt  # type: ignore[import-untyped]
+from gmqtt.mqtt.connection import MQTTConnection  # type: ignore[import-untyped]
+from gmqtt.mqtt.handler import MqttPackageHandler  # type: ignore[import-untyped]
+from gmqtt.storage import PersistentStorage  # type: ignore[import-untyped]
+
+from integrations.mqtt.compat import require
+
+VERSION: str = getattr(gmqtt, "__version__", "unknown")
+SUPPORTED = "0.8.x"
+
+PacketHandler = Callable[[int, bytes], None]
+
+for _owner, _names in (
+    (gmqtt.Client, ("_package_handler", "_connection", "_persistent_storage", "_is_active", "_remove_message_from_queue")),
+    (MqttPackageHandler, ("_handle_publish_packet", "_send_puback")),
+    (MQTTConnection, ("publish", "subscribe", "unsubscribe", "close")),
+    (PersistentStorage, ("push_message",)),
+):
+    require("gmqtt", VERSION, SUPPORTED, _owner, *_names)
+
+
+class Client(gmqtt.Client):  # type: ignore[misc]
+    """gmqtt's client without its own reconnecting, telling us about acks by packet id."""
+
+    def __init__(self, on_acked: Callable[[int], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_acked = on_acked
+
+    async def reconnect(self, delay: bool = False) -> None:
+        """Do nothing: the shared client reconnects, with backoff and jitter."""
+        # gmqtt reconnects after a fixed delay by itself; a lost connection must only end this one.
+        return
+
+    def _remove_message_from_queue(self, mid: int) -> None:
+        # Called on PUBACK/PUBCOMP: the QoS 1/2 publish with this id is acknowledged.
+        super()._remove_message_from_queue(mid)
+        self._on_acked(mid)
+
+    def parse_publishes_with(self, handler: PacketHandler) -> tuple[PacketHandler, Callable[[int], None]]:
+        """Hand every PUBLISH packet to handler(cmd, packet) from now on.
+
+        Returns:
+            gmqtt's own PUBLISH handler (for what handler leaves to it) and its PUBACK sender.
+        """
+        package_handler = self._package_handler
+        original: PacketHandler = package_handler._handle_publish_packet
+        package_handler._handle_publish_packet = handler
+        return original, package_handler._send_puback
+
+    def publish_with_id(self, message: gmqtt.Message) -> int | None:
+        """Send a PUBLISH and return its packet id (gmqtt's publish() returns nothing)."""
+        mid, package = self._connection.publish(message)
+        if message.qos > 0:
+            self._persistent_storage.push_message(mid, package)
+        return int(mid) if mid is not None else None
+
+    def send_subscribe(self, items: list[tuple[str, int]]) -> int:
+        """Send one SUBSCRIBE; bypasses gmqtt's own list of subscriptions, which only grows."""
+        return int(self._connection.subscribe([gmqtt.Subscription(topic, qos=qos) for topic, qos in items]))
+
+    def send_unsubscribe(self, filters: list[str]) -> int:
+        """Send one UNSUBSCRIBE and return its packet id."""
+        # Encoded here: gmqtt sizes a str topic by characters, which is wrong for non-ASCII.
+        return int(self._connection.unsubscribe([topic.encode() for topic in filters]))
+
+    @property
+    def has_transport(self) -> bool:
+        """Whether a connection to the broker was opened (and not yet dropped)."""
+        return self._connection is not None
+
+    async def drop_transport(self) -> None:
+        """Stop the keepalive timer and close the socket without sending anything."""
+        self._is_active = False
+        await self._connection.close()
+
+
+__all__ = ["SUPPORTED", "VERSION", "Client", "PacketHandler"]
