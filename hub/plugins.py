@@ -25,6 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "hub.integrations"
 CUSTOM_DIR = "custom_integrations"
+# Where an integration keeps the Alembic revisions of its tables, inside its package.
+MIGRATIONS_DIR = Path("migrations", "versions")
 
 
 @dataclass(slots=True)
@@ -46,6 +48,19 @@ class Integration:
     def config_schema(self) -> Any:
         """Return the module's CONFIG_SCHEMA (a voluptuous schema for its section), or None."""
         return getattr(self.module, "CONFIG_SCHEMA", None)
+
+    @property
+    def migrations(self) -> Path | None:
+        """Return the Alembic version folder of the integration's tables, or None if it has none.
+
+        By convention it is `migrations/versions/` inside the integration's package; the
+        integration must be loaded.
+        """
+        module_file = getattr(self.module, "__file__", None)
+        if module_file is None:
+            return None
+        folder = Path(module_file).resolve().parent / MIGRATIONS_DIR
+        return folder if folder.is_dir() else None
 
     def load(self) -> ModuleType:
         """Import the integration's module and read its manifest.json."""
@@ -160,6 +175,11 @@ def resolve_order(enabled: Iterable[str], known: Mapping[str, Integration]) -> l
     for domain in sorted(enabled):
         visit(domain, [])
     return order
+
+
+def migration_locations(integrations: Iterable[Integration]) -> list[Path]:
+    """Return the version folders of those integrations that keep tables, in setup order."""
+    return [folder for integration in integrations if (folder := integration.migrations) is not None]
 
 
 def build_plugin_manager(integrations: Iterable[Integration]) -> pluggy.PluginManager:
