@@ -1,10 +1,14 @@
 """Web UI: frontend_charts (saved history charts).
 
 Revision ID: 0005_frontend
-Revises: 0001
+Revises:
 Create Date: 2026-11-23
 
-Written by hand, frozen like 0001; a test proves migrations == hub.storage.models.
+Written by hand, frozen; a test proves migrations == integrations.frontend.models.
+
+The base of the frontend branch. It kept its id from the time every table lived in the
+core's single chain (then it branched from 0001), so databases made by an older hub, which
+have `0005_frontend` in alembic_version already, carry on from here.
 """
 
 from collections.abc import Sequence
@@ -14,8 +18,8 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005_frontend"
-down_revision: str | Sequence[str] | None = "0001"
-branch_labels: str | Sequence[str] | None = None
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ("frontend",)
 depends_on: str | Sequence[str] | None = None
 
 
