@@ -53,14 +53,29 @@ class Integration:
     def migrations(self) -> Path | None:
         """Return the Alembic version folder of the integration's tables, or None if it has none.
 
-        By convention it is `migrations/versions/` inside the integration's package; the
-        integration must be loaded.
+        By convention it is `migrations/versions/` inside the integration's package. An
+        integration that is not loaded is located without running it (its parent packages
+        are imported).
         """
-        module_file = getattr(self.module, "__file__", None)
-        if module_file is None:
+        package = self._package_dir()
+        if package is None:
             return None
-        folder = Path(module_file).resolve().parent / MIGRATIONS_DIR
+        folder = package / MIGRATIONS_DIR
         return folder if folder.is_dir() else None
+
+    def _package_dir(self) -> Path | None:
+        if self.module is not None:
+            paths = getattr(self.module, "__path__", None)  # a plain module has no folder of its own
+            return Path(next(iter(paths))).resolve() if paths else None
+        if isinstance(self.loader, Path):
+            return self.loader.resolve()
+        try:
+            spec = importlib.util.find_spec(self.loader.module)
+        except (ImportError, ValueError):
+            return None
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return Path(next(iter(spec.submodule_search_locations))).resolve()
 
     def load(self) -> ModuleType:
         """Import the integration's module and read its manifest.json."""
