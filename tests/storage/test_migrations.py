@@ -20,7 +20,7 @@ from hub.storage.engine import (
 )
 from hub.storage.models import RestoreStateRow
 
-from .conftest import BUILTIN_MIGRATIONS, all_metadata
+from .conftest import BUILTIN_MIGRATIONS, ROOT, all_metadata
 
 TABLES = {"users", "tokens", "devices", "entities", "restore_states", "mqtt_discovery"}
 
@@ -39,6 +39,10 @@ async def test_migrations_equal_models(engine):
     assert TABLES <= tables
     heads = set(ScriptDirectory.from_config(alembic_config(None, BUILTIN_MIGRATIONS)).get_heads())
     assert revisions == heads  # every branch is applied
+
+
+def test_every_builtin_version_folder_is_compared_with_its_models():
+    assert set((ROOT / "integrations").glob("**/migrations/versions")) == set(BUILTIN_MIGRATIONS)
 
 
 async def test_migrate_is_idempotent_and_downgrades(engine):
