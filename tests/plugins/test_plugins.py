@@ -165,3 +165,26 @@ async def test_third_party_package_keeps_its_rows_across_restarts(
         assert "example_counter_0001" in versions
     finally:
         await bootstrap.stop(runtime)
+
+
+async def test_third_party_migrations_build_its_models(installed_plugin: Path, tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    import hub.storage
+    from hub.storage.engine import create_engine, default_sqlite_url, migrate
+    from hub_example_counter import models
+
+    engine = create_engine(default_sqlite_url(tmp_path))
+    try:
+        await migrate(engine, [plugins.discover(None)["example_counter"].migrations])
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}),
+                    [hub.storage.Base.metadata, models.Base.metadata],
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []

@@ -8,10 +8,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import ForeignKey, String, inspect, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub import bootstrap
+from hub.storage import TYPE_ANNOTATION_MAP, Base, new_metadata
 from hub.storage.engine import MigrationError, create_engine, default_sqlite_url, known_heads, migrate
+from hub.storage.models import UserRow
 
 from .conftest import BUILTIN_MIGRATIONS, ROOT
 
@@ -49,6 +54,20 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("favourites_entities")
 '''
+
+
+class FavouritesBase(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+class FavouriteRow(FavouritesBase):
+    """The model of that table: its foreign key names the core's column object."""
+
+    __tablename__ = "favourites_entities"
+
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey(UserRow.id, ondelete="CASCADE"), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
 def favourites(folder: Path) -> Path:
@@ -105,7 +124,13 @@ async def test_a_branch_depending_on_the_core_gets_its_foreign_key(bare_engine, 
     assert rows == known_heads([versions]) == {"0002_api", "favourites_0001"}
     async with bare_engine.connect() as conn:
         keys = await conn.run_sync(lambda c: inspect(c).get_foreign_keys("favourites_entities"))
+        diff = await conn.run_sync(
+            lambda c: compare_metadata(
+                MigrationContext.configure(c, opts={"compare_type": True}), [Base.metadata, FavouritesBase.metadata]
+            )
+        )
     assert [(key["referred_table"], key["referred_columns"]) for key in keys] == [("users", ["id"])]
+    assert diff == []
 
 
 def test_two_files_with_one_revision_id_are_refused(tmp_path: Path) -> None:
