@@ -26,7 +26,7 @@ _LOGGER = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "hub.integrations"
 CUSTOM_DIR = "custom_integrations"
 # Where an integration keeps the Alembic revisions of its tables, inside its package.
-MIGRATIONS_DIR = Path("migrations", "versions")
+VERSIONS_FOLDER = Path("migrations", "versions")
 
 
 @dataclass(slots=True)
@@ -60,7 +60,7 @@ class Integration:
         package = self._package_dir()
         if package is None:
             return None
-        folder = package / MIGRATIONS_DIR
+        folder = package / VERSIONS_FOLDER
         return folder if folder.is_dir() else None
 
     def _package_dir(self) -> Path | None:
