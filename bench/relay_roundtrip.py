@@ -120,7 +120,7 @@ async def measure(workdir: Path, port: int, count: int, warmup: int, relay: bool
     from sqlalchemy import func, select
 
     from hub import bootstrap
-    from hub.storage.models_power import RelayCommandRow
+    from integrations.relay.models import RelayCommandRow
 
     logging.basicConfig(level=logging.WARNING)
     prefix = f"bench{int(time.time() * 1000) % 10**8}"

@@ -29,7 +29,10 @@ from sqlalchemy import insert
 
 from hub.auth.store import AuthStore
 from hub.storage.engine import create_engine, default_sqlite_url, migrate, session_factory
-from hub.storage.models import DeviceRow, EntityRow, MqttDiscoveryRow, RestoreStateRow
+from hub.storage.models import DeviceRow, EntityRow, RestoreStateRow
+from integrations.mqtt.models import MqttDiscoveryRow
+
+MQTT_MIGRATIONS = Path(__file__).resolve().parents[1] / "integrations" / "mqtt" / "migrations" / "versions"
 
 KINDS = [
     ("power", "W", "measurement"),
@@ -47,7 +50,7 @@ KINDS = [
 
 async def populate(data_dir: Path, entities: int, with_mqtt: bool) -> str:
     engine = create_engine(default_sqlite_url(data_dir))
-    await migrate(engine)
+    await migrate(engine, [MQTT_MIGRATIONS] if with_mqtt else [])
     now = datetime.now(UTC)
     devices, rows, states, discovery = [], [], [], []
     for n in range(entities // 10):

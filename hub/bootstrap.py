@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,10 +121,13 @@ def database_url(config: dict[str, Any], data_dir: Path) -> str:
     return storage.get("db_url") or default_sqlite_url(data_dir)
 
 
-async def open_storage(hub: Hub, url: str) -> Any:
-    """Migrate the database and load the registries and auth store onto the hub."""
+async def open_storage(hub: Hub, url: str, migrations: Sequence[Path] = ()) -> Any:
+    """Migrate the database and load the registries and auth store onto the hub.
+
+    `migrations` are the version folders of the enabled integrations that keep tables.
+    """
     engine = create_engine(url)
-    await migrate(engine)
+    await migrate(engine, migrations)
     sessions = session_factory(engine)
     hub.db = sessions
     hub.auth = AuthStore(sessions, clock=hub.clock)
@@ -197,7 +201,9 @@ async def start(
     hub = Hub(_hub_config(config_dir, data_dir, config))
     hub.config.components = {i.domain for i in checked.integrations}
     ops_metrics.attach(hub)
-    engine = await open_storage(hub, database_url(config, data_dir))
+    engine = await open_storage(
+        hub, database_url(config, data_dir), plugins.migration_locations(checked.integrations)
+    )
     runtime = Runtime(hub, engine)
     try:
         log_buffer, detach_log_buffer = ops_logs.install_buffer(asyncio.get_running_loop())

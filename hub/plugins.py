@@ -25,6 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "hub.integrations"
 CUSTOM_DIR = "custom_integrations"
+# Where an integration keeps the Alembic revisions of its tables, inside its package.
+VERSIONS_FOLDER = Path("migrations", "versions")
 
 
 @dataclass(slots=True)
@@ -46,6 +48,34 @@ class Integration:
     def config_schema(self) -> Any:
         """Return the module's CONFIG_SCHEMA (a voluptuous schema for its section), or None."""
         return getattr(self.module, "CONFIG_SCHEMA", None)
+
+    @property
+    def migrations(self) -> Path | None:
+        """Return the Alembic version folder of the integration's tables, or None if it has none.
+
+        By convention it is `migrations/versions/` inside the integration's package. An
+        integration that is not loaded is located without running it (its parent packages
+        are imported).
+        """
+        package = self._package_dir()
+        if package is None:
+            return None
+        folder = package / VERSIONS_FOLDER
+        return folder if folder.is_dir() else None
+
+    def _package_dir(self) -> Path | None:
+        if self.module is not None:
+            paths = getattr(self.module, "__path__", None)  # a plain module has no folder of its own
+            return Path(next(iter(paths))).resolve() if paths else None
+        if isinstance(self.loader, Path):
+            return self.loader.resolve()
+        try:
+            spec = importlib.util.find_spec(self.loader.module)
+        except (ImportError, ValueError):
+            return None
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return Path(next(iter(spec.submodule_search_locations))).resolve()
 
     def load(self) -> ModuleType:
         """Import the integration's module and read its manifest.json."""
@@ -173,6 +203,11 @@ def resolve_order(enabled: Iterable[str], known: Mapping[str, Integration]) -> l
     for domain in sorted(enabled):
         visit(domain, [])
     return order
+
+
+def migration_locations(integrations: Iterable[Integration]) -> list[Path]:
+    """Return the version folders of those integrations that keep tables, in setup order."""
+    return [folder for integration in integrations if (folder := integration.migrations) is not None]
 
 
 def build_plugin_manager(integrations: Iterable[Integration]) -> pluggy.PluginManager:

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from hub import __version__
+from hub import __version__, plugins
 from hub.exceptions import HubError
-from hub.storage.engine import MIGRATIONS_DIR
+from hub.storage import engine as storage
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 _CHUNK = 1024 * 1024
-_REVISION = re.compile(r'^revision\b[^=]*=\s*"([^"]+)"', re.MULTILINE)
 
 
 class ArchiveError(HubError):
@@ -171,12 +170,13 @@ def _read(archive: Path, target: Path) -> Manifest:
     return manifest
 
 
-def known_revisions() -> set[str]:
-    """Return every schema revision this hub's migrations know."""
-    found: set[str] = set()
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        found.update(_REVISION.findall(path.read_text()))
-    return found
+def known_revisions(config_dir: Path | None = None) -> set[str]:
+    """Return every schema revision this hub knows: the core's and every installed integration's.
+
+    `config_dir` adds the integrations in its `custom_integrations/` folder.
+    """
+    folders = [f for i in plugins.discover(config_dir).values() if (f := i.migrations) is not None]
+    return storage.known_revisions(folders)
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -188,8 +188,10 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def check_compatible(manifest: Manifest) -> None:
+def check_compatible(manifest: Manifest, config_dir: Path | None = None) -> None:
     """Refuse an archive this hub cannot restore: a newer format, hub version or schema.
+
+    `config_dir` is the archived configuration, whose custom integrations may own revisions.
 
     Raises:
         ArchiveError: with a message saying which is newer and what to do.
@@ -203,10 +205,10 @@ def check_compatible(manifest: Manifest) -> None:
             "upgrade the hub to restore it"
         )
         raise ArchiveError(message)
-    unknown = sorted(set(manifest.schema_revisions) - known_revisions())
+    unknown = sorted(set(manifest.schema_revisions) - known_revisions(config_dir))
     if unknown:
         message = (
             f"the archive's database schema is newer than this hub knows (revisions {', '.join(unknown)}); "
-            "upgrade the hub to restore it"
+            "upgrade the hub, or install the integrations that made them, to restore it"
         )
         raise ArchiveError(message)

@@ -103,7 +103,10 @@ def pg_restore(dump: Path, url: str) -> None:
 
 
 async def restore_database(manifest: Manifest, staging: Path, db_url: str) -> None:
-    """Put the archived metadata database at db_url, then migrate it to this hub's schema."""
+    """Put the archived metadata database at db_url, then migrate it to this hub's core schema.
+
+    The integrations' branches follow when the hub starts with them enabled.
+    """
     kind = manifest.database.get("kind")
     target = make_url(db_url).get_backend_name()
     if kind != target:
@@ -150,7 +153,7 @@ async def restore_backup(archive: Path, config_dir: Path, data_dir: Path, load_c
         staging = Path(tmp)
         loop = asyncio.get_running_loop()
         manifest = await loop.run_in_executor(None, read_archive, archive, staging)
-        check_compatible(manifest)
+        check_compatible(manifest, staging / "config")
         restored, kept = restore_config(staging / "config", config_dir)
         report = RestoreReport(manifest, restored, kept)
         try:

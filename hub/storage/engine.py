@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
-
+import os
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, Executable, Table, event, text
+from sqlalchemy import Connection, Executable, Table, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from hub.exceptions import HubError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -20,6 +22,10 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _REVISION_LINE = re.compile(r'^(down_revision|revision)\b[^=]*=\s*(.+)$', re.MULTILINE)
 SQLITE_FILENAME = "hub.db"
+
+
+class MigrationError(HubError):
+    """The schema migrations cannot run as found (two version files claim one revision id)."""
 
 
 def default_sqlite_url(data_dir: Path) -> str:
@@ -70,58 +76,130 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic `Config` built in code (no alembic.ini) for the hub's migrations."""
+def alembic_config(connection: Connection | None = None, version_locations: Iterable[Path] = ()) -> Config:
+    """An Alembic `Config` built in code (no alembic.ini) for the hub's migrations.
+
+    Args:
+        connection: an open sync connection the migrations run on (in its transaction).
+        version_locations: integrations' version folders, migrated along with the core's.
+    """
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", MIGRATIONS_DIR.as_posix())
     config.set_main_option("path_separator", "os")
+    folders = _locations(version_locations)
+    config.set_main_option("version_locations", os.pathsep.join(folder.as_posix() for folder in folders))
     if connection is not None:
         config.attributes["connection"] = connection
     return config
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the database schema of `engine` to the newest revisions (`alembic upgrade heads`).
+async def migrate(engine: AsyncEngine, version_locations: Iterable[Path] = ()) -> None:
+    """Bring the core schema and the given integrations' schemas to their newest revisions.
 
-    Each feature area adds its tables in its own revision branching from the initial schema,
-    so upgrading to every head keeps them independent.
+    This is `alembic upgrade heads` over the core's version folder plus `version_locations`:
+    the core and each integration are independent branches. Rows of `alembic_version` that
+    belong to none of them (an integration that is disabled or uninstalled now) are kept as
+    they are. When every branch is at its head already, Alembic is not even imported.
+
+    Raises:
+        MigrationError: two version files declare the same revision id.
     """
+    folders = _locations(version_locations)
+    chains = read_chains(folders)
     async with engine.connect() as connection:
-        if await connection.run_sync(_is_current):
+        if await connection.run_sync(_is_current, chains):
             return
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade_head)
+        await connection.run_sync(_upgrade_heads, folders, chains)
 
 
-def _upgrade_head(connection: Connection) -> None:
+def _locations(version_locations: Iterable[Path]) -> list[Path]:
+    folders = [MIGRATIONS_DIR / "versions"]
+    for folder in version_locations:
+        folder = Path(folder).resolve()
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def _upgrade_heads(connection: Connection, folders: list[Path], chains: Chains) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(connection), "heads")
+    # Alembic refuses to work with a version row it has no script for. Rows of integrations
+    # that are not enabled now step aside during the upgrade and come back unchanged after it.
+    foreign = _version_rows(connection) - chains.revisions
+    if foreign:
+        connection.execute(
+            text("DELETE FROM alembic_version WHERE version_num = :row"), [{"row": row} for row in sorted(foreign)]
+        )
+    command.upgrade(alembic_config(connection, folders), "heads")
+    if foreign:
+        connection.execute(
+            text("INSERT INTO alembic_version (version_num) VALUES (:row)"), [{"row": row} for row in sorted(foreign)]
+        )
 
 
-def known_heads() -> set[str]:
-    """Return the newest revision of each migration branch, read from the version files.
+@dataclass(frozen=True, slots=True)
+class Chains:
+    """The revisions found in a set of version folders, and the newest of each branch."""
+
+    revisions: frozenset[str]
+    heads: frozenset[str]
+
+
+def read_chains(version_locations: Iterable[Path]) -> Chains:
+    """Read the revision ids of every version file in the folders, without importing Alembic.
 
     Reading the files directly lets a hub whose database is current start without importing
-    Alembic at all (it is the largest import of a start).
+    Alembic at all (it is the largest import of a start). `revision` and `down_revision` must
+    each be written on one line, as Alembic's template does.
+
+    Raises:
+        MigrationError: two files declare the same revision id (ids are shared by every branch).
     """
-    revisions: set[str] = set()
+    defined: dict[str, Path] = {}
     parents: set[str] = set()
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        for key, value in _REVISION_LINE.findall(path.read_text()):
-            names = set(re.findall(r'"([^"]+)"', value))
-            (revisions if key == "revision" else parents).update(names)
-    return revisions - parents
+    for folder in version_locations:
+        for path in sorted(Path(folder).glob("*.py")):
+            for key, value in _REVISION_LINE.findall(path.read_text()):
+                names = set(re.findall(r'"([^"]+)"', value))
+                if key == "down_revision":
+                    parents.update(names)
+                    continue
+                for name in names:
+                    if name in defined and defined[name] != path:
+                        message = f"revision {name!r} is defined twice: in {defined[name]} and in {path}"
+                        raise MigrationError(message)
+                    defined[name] = path
+    revisions = frozenset(defined)
+    return Chains(revisions, revisions - parents)
 
 
-def _is_current(connection: Connection) -> bool:
+def known_heads(version_locations: Iterable[Path] = ()) -> set[str]:
+    """Return the newest revision of the core branch and of each given integration's branch."""
+    return set(read_chains(_locations(version_locations)).heads)
+
+
+def known_revisions(version_locations: Iterable[Path] = ()) -> set[str]:
+    """Return every revision of the core and of the given integrations' version folders."""
+    return set(read_chains(_locations(version_locations)).revisions)
+
+
+def _version_rows(connection: Connection) -> set[str]:
+    if not inspect(connection).has_table("alembic_version"):
+        return set()
+    return set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def _is_current(connection: Connection, chains: Chains) -> bool:
     try:
-        rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        rows = set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except Exception:  # noqa: BLE001 - no version table yet: a new database
         return False
-    return set(rows) == known_heads()
+    # Every branch at its head; rows of integrations not in use now do not count.
+    return chains.heads <= rows and not (rows - chains.heads) & chains.revisions
 
 
 def current_revisions(connection: Connection) -> set[str]:
@@ -159,11 +237,16 @@ def upsert_statement(dialect_name: str, table: Table, key_columns: Sequence[str]
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "Chains",
+    "MigrationError",
     "alembic_config",
     "create_engine",
     "current_revisions",
     "default_sqlite_url",
+    "known_heads",
+    "known_revisions",
     "migrate",
+    "read_chains",
     "session_factory",
     "upsert_statement",
 ]

@@ -1,4 +1,9 @@
-"""SQLAlchemy models of the hub's own database (SQLite by default, PostgreSQL optionally).
+"""SQLAlchemy models of the hub's core tables (SQLite by default, PostgreSQL optionally).
+
+Core means what the hub itself needs whatever integrations run: users, tokens, the device and
+entity registries, restore states, and (in `models_api`) the audit log and signing keys.
+Integrations own their tables: each declares them on its own `MetaData` (see `new_metadata`)
+and migrates them from its own folder (docs/integrations.md, "Persist data").
 
 The schema is created and changed only by the Alembic migrations in
 `hub/storage/migrations/versions`; a test proves those migrations produce exactly these
@@ -26,7 +31,6 @@ from sqlalchemy import (
     Index,
     MetaData,
     String,
-    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -53,7 +57,6 @@ ENTITY_ID_LENGTH = 255
 SHORT_LENGTH = 64
 STATE_LENGTH = 255
 URL_LENGTH = 2048
-TOPIC_LENGTH = 1024
 
 
 def utcnow() -> datetime:
@@ -96,11 +99,24 @@ def json_type() -> JSON:
     return JSON().with_variant(JSONB(), "postgresql")
 
 
-class Base(DeclarativeBase):
-    """Declarative base of every hub table."""
+def new_metadata() -> MetaData:
+    """Return an empty `MetaData` with the hub's constraint naming convention.
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: json_type()}
+    The core tables have one; each integration that persists data makes its own, so that its
+    tables, and Alembic's comparisons of them, stay apart from everyone else's.
+    """
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Python types of mapped columns -> column types, shared by the core and integrations' bases.
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {datetime: UTCDateTime(), dict[str, Any]: json_type()}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the hub's core tables."""
+
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
 
 
 class UserRow(Base):
@@ -213,32 +229,19 @@ class RestoreStateRow(Base):
     last_updated: Mapped[datetime]
 
 
-class MqttDiscoveryRow(Base):
-    """The persisted MQTT discovery cache: the last retained config payload of each topic."""
-
-    __tablename__ = "mqtt_discovery"
-
-    discovery_topic: Mapped[str] = mapped_column(String(TOPIC_LENGTH), primary_key=True)
-    payload: Mapped[str] = mapped_column(Text)
-    component: Mapped[str] = mapped_column(String(SHORT_LENGTH))
-    discovery_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    updated_at: Mapped[datetime]
-
-
 __all__ = [
     "Base",
     "DeviceRow",
     "EntityRow",
-    "MqttDiscoveryRow",
     "RestoreStateRow",
     "TOKEN_KINDS",
+    "TYPE_ANNOTATION_MAP",
     "TokenRow",
     "USER_ROLES",
     "UTCDateTime",
     "UserRow",
+    "json_type",
+    "new_metadata",
     "utcnow",
 ]
 from hub.storage import models_api  # noqa: E402,F401
-from hub.storage import models_frontend  # noqa: E402,F401
-from hub.storage import models_power  # noqa: E402,F401
-from hub.storage import models_energy  # noqa: E402,F401

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from hub.storage.models import utcnow
-from hub.storage.models_energy import EnergyStateRow
+from integrations.energy.models import EnergyStateRow
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from ulid import ULID
 
 from hub.storage.models import utcnow
-from hub.storage.models_frontend import SavedChartRow
+from integrations.frontend.models import SavedChartRow
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub.registry.devices import DeviceEntry
-from hub.registry.discovery import DiscoveryCache
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -55,11 +54,19 @@ def _payload_identifiers(payload: str) -> set[str]:
 
 
 async def discovery_payloads(hub: Hub, device: DeviceEntry) -> list[dict[str, Any]]:
-    """Return the retained discovery messages that describe this device, newest first."""
-    if hub.db is None:
+    """Return the retained discovery messages that describe this device, newest first.
+
+    They are the MQTT integration's: read through its runtime, none when MQTT does not run.
+    """
+    if "mqtt" not in hub.config.components:
+        return []
+    from integrations.mqtt import runtime_of  # noqa: PLC0415 - only when MQTT runs
+
+    mqtt = runtime_of(hub)
+    if mqtt is None or mqtt.store is None:
         return []
     wanted = {identifier for _domain, identifier in device.identifiers}
-    entries = await DiscoveryCache(hub.db).load_entries()
+    entries = await mqtt.store.load_entries()
     found = [
         {"topic": topic, "payload": entry.payload, "component": entry.component,
          "updated_at": entry.updated_at.isoformat()}

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
-from hub.storage.engine import session_factory
+from hub.storage.engine import migrate, session_factory
 from integrations.http_ingest.keys import ApiKeyStore
+
+# This integration's tables, which the command may be the first to need.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 
 
 async def run_apikey_command(args: argparse.Namespace, open_database: Callable[[argparse.Namespace], Awaitable[Any]]) -> int:
@@ -16,6 +20,7 @@ async def run_apikey_command(args: argparse.Namespace, open_database: Callable[[
     engine, _auth = await open_database(args)
     store = ApiKeyStore(session_factory(engine))
     try:
+        await migrate(engine, [MIGRATIONS])
         if args.apikey_command == "create":
             if args.expires_days is not None and args.expires_days <= 0:
                 print("error: --expires-days must be positive", file=sys.stderr)

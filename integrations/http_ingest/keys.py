@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
-from hub.storage.models_power import DeviceApiKeyRow
+from integrations.http_ingest.models import DeviceApiKeyRow
 
 _LOGGER = logging.getLogger(__name__)
 TABLE = DeviceApiKeyRow.__table__

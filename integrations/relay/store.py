@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.storage.models_power import RelayCommandRow
+from integrations.relay.models import RelayCommandRow
 from integrations.relay.command import RelayCommand
 
 _LOGGER = logging.getLogger(__name__)

@@ -174,7 +174,7 @@ async def world(tmp_path: Path, mosquitto_server: Any) -> AsyncIterator[World]:
 async def rows(hub: Any) -> list[Any]:
     from sqlalchemy import select
 
-    from hub.storage.models_power import RelayCommandRow
+    from integrations.relay.models import RelayCommandRow
     from integrations.relay import manager_of
 
     await manager_of(hub).store.flush()

@@ -127,3 +127,64 @@ async def test_third_party_schema_errors_name_the_line(installed_plugin: Path, t
         bootstrap.check_config(tmp_path)
     text = str(caught.value)
     assert "configuration.yaml:3" in text and "example_counter.step" in text
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def storage_yaml(request: pytest.FixtureRequest) -> str:
+    if request.param == "sqlite":
+        return ""
+    return f"storage:\n  db_url: {request.getfixturevalue('pg_url')}\n"
+
+
+async def test_third_party_package_keeps_its_rows_across_restarts(
+    installed_plugin: Path, tmp_path: Path, storage_yaml: str
+) -> None:
+    from sqlalchemy import select, text
+
+    from hub_example_counter.models import CounterRow
+
+    found = plugins.discover(None)["example_counter"]
+    assert found.migrations == installed_plugin / "hub_example_counter" / "migrations" / "versions"
+    config = write_config(tmp_path / "config", storage_yaml + "example_counter:\n  name: Visitors\n  initial: 3\n")
+
+    runtime = await bootstrap.start(config, tmp_path / "data", port=0)
+    try:
+        await runtime.hub.services.call("example_counter", "increment", {"amount": 4})
+        assert runtime.hub.states.get("sensor.visitors").state == "7"
+    finally:
+        await bootstrap.stop(runtime)
+
+    runtime = await bootstrap.start(config, tmp_path / "data", port=0)
+    try:
+        hub = runtime.hub
+        assert hub.states.get("sensor.visitors").state == "7"  # from its own table, not `initial`
+        async with hub.db() as session:
+            rows = (await session.execute(select(CounterRow.name, CounterRow.value))).all()
+            versions = set((await session.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+        assert rows == [("Visitors", 7)]
+        assert "example_counter_0001" in versions
+    finally:
+        await bootstrap.stop(runtime)
+
+
+async def test_third_party_migrations_build_its_models(installed_plugin: Path, tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    import hub.storage
+    from hub.storage.engine import create_engine, default_sqlite_url, migrate
+    from hub_example_counter import models
+
+    engine = create_engine(default_sqlite_url(tmp_path))
+    try:
+        await migrate(engine, [plugins.discover(None)["example_counter"].migrations])
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}),
+                    [hub.storage.Base.metadata, models.Base.metadata],
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []

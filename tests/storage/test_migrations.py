@@ -18,14 +18,16 @@ from hub.storage.engine import (
     default_sqlite_url,
     migrate,
 )
-from hub.storage.models import Base, RestoreStateRow
+from hub.storage.models import RestoreStateRow
+
+from .conftest import BUILTIN_MIGRATIONS, ROOT, all_metadata
 
 TABLES = {"users", "tokens", "devices", "entities", "restore_states", "mqtt_discovery"}
 
 
 def _differences(connection):
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return compare_metadata(context, Base.metadata)
+    return compare_metadata(context, all_metadata())
 
 
 async def test_migrations_equal_models(engine):
@@ -35,18 +37,22 @@ async def test_migrations_equal_models(engine):
         revisions = await conn.run_sync(current_revisions)
     assert diff == []
     assert TABLES <= tables
-    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    heads = set(ScriptDirectory.from_config(alembic_config(None, BUILTIN_MIGRATIONS)).get_heads())
     assert revisions == heads  # every branch is applied
 
 
+def test_every_builtin_version_folder_is_compared_with_its_models():
+    assert set((ROOT / "integrations").glob("**/migrations/versions")) == set(BUILTIN_MIGRATIONS)
+
+
 async def test_migrate_is_idempotent_and_downgrades(engine):
-    await migrate(engine)  # already at head: nothing to do
+    await migrate(engine, BUILTIN_MIGRATIONS)  # already at head: nothing to do
     async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "base"))
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c, BUILTIN_MIGRATIONS), "base"))
     async with engine.connect() as conn:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
     assert not (TABLES & tables)
-    await migrate(engine)
+    await migrate(engine, BUILTIN_MIGRATIONS)
     async with engine.connect() as conn:
         assert await conn.run_sync(_differences) == []
 

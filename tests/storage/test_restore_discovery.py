@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from hub.exceptions import InvalidStateError
-from hub.registry.discovery import DiscoveryCache
 from hub.registry.restore import RestoreStateStore, StoredState
+from integrations.mqtt.cache import DiscoveryCache
 
 CEST = timezone(timedelta(hours=2))
 

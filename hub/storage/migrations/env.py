@@ -1,4 +1,8 @@
-"""Alembic environment of the hub's database.
+"""Alembic environment of the hub's database: the core's revisions and every integration's.
+
+The core's revisions are in `versions/` here; each integration that keeps tables has its own
+version folder (`<integration>/migrations/versions/`), passed as a version location. They all
+share this environment and the one `alembic_version` table, one branch each.
 
 Three ways in:
 * the hub (`hub.storage.engine.migrate`) passes an open sync `Connection` in
@@ -37,10 +41,17 @@ def _url() -> str:
     return url
 
 
+def _only_core_tables(name: str | None, type_: str, parent_names: object) -> bool:
+    # Autogenerate compares against the core's models only: the integrations' tables in the
+    # same database are theirs, not tables the core should drop.
+    return type_ != "table" or name in target_metadata.tables
+
+
 def _configure(**kwargs: object) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
+        include_name=_only_core_tables,
         **kwargs,  # type: ignore[arg-type]
     )
 

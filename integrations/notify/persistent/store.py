@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 
-from hub.storage.models_energy import PersistentNotificationRow
+from integrations.notify.persistent.models import PersistentNotificationRow
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from hub.cli import main
-from hub.storage.models_power import DeviceApiKeyRow
+from integrations.http_ingest.models import DeviceApiKeyRow
 from integrations.http_ingest import ingest_of
 from tests.plugins.conftest import write_config
 

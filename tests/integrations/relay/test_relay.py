@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hub.core.context import Context
 from hub.exceptions import ServiceValidationError
-from hub.storage.models_power import RelayCommandRow
+from integrations.relay.models import RelayCommandRow
 from hub.core.clock import ManualClock
 from integrations.relay import manager_of
 from tests.integrations.mqtt.conftest import settled, wait_event, wait_state

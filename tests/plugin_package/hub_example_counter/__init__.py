@@ -1,14 +1,21 @@
-"""A counter: the smallest useful third-party integration (see docs/integrations.md)."""
+"""A counter: the smallest useful third-party integration (see docs/integrations.md).
+
+Its value is kept in a table of its own (`models.py`, created by `migrations/versions/`), so
+it survives restarts.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import voluptuous as vol
+from sqlalchemy import select
 
 from hub import hookimpl
 from hub.core.entity import SensorEntity
 from hub.core.services import ServiceCall
+from hub.storage import utcnow
+from hub_example_counter.models import CounterRow
 
 DOMAIN = "example_counter"
 
@@ -38,17 +45,32 @@ class Counter(SensorEntity):
         self.write_state()
 
 
+async def load_value(hub: Any, name: str) -> int | None:
+    """Return the counter's saved value, or None if it has none yet."""
+    async with hub.db() as session:
+        return (await session.execute(select(CounterRow.value).where(CounterRow.name == name))).scalar_one_or_none()
+
+
+async def save_value(hub: Any, counter: Counter) -> None:
+    """Write the counter's value."""
+    async with hub.db() as session, session.begin():
+        await session.merge(CounterRow(name=counter.name, value=counter.native_value, updated_at=utcnow()))
+
+
 @hookimpl
 async def setup_integration(hub: Any, config: dict[str, Any]) -> None:
-    counter = Counter(config["name"], config["initial"], config["step"])
+    saved = await load_value(hub, config["name"])
+    counter = Counter(config["name"], config["initial"] if saved is None else saved, config["step"])
     await hub.entities.add(counter, DOMAIN)
 
-    def increment(call: ServiceCall) -> None:
+    async def increment(call: ServiceCall) -> None:
         counter.add(call.data.get("amount", counter.step))
+        await save_value(hub, counter)
 
-    def reset(call: ServiceCall) -> None:
+    async def reset(call: ServiceCall) -> None:
         counter.native_value = 0
         counter.write_state()
+        await save_value(hub, counter)
 
     hub.services.register(
         DOMAIN, "increment", increment, vol.Schema({vol.Optional("amount"): vol.Coerce(int)})

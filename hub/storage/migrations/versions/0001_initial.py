@@ -1,11 +1,15 @@
-"""Initial schema: users, tokens, devices, entities, restore_states, mqtt_discovery.
+"""Initial schema: users, tokens, devices, entities, restore_states.
 
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-22
 
 Written by hand (frozen: it does not import the models, which will change); a test proves
-that `upgrade head` gives exactly `hub.storage.models`.
+that `upgrade heads` gives exactly `hub.storage.models`.
+
+Until integrations owned their tables this revision also created `mqtt_discovery`; the MQTT
+integration's own first revision (mqtt_0001) creates it now, and adopts the table a database
+made by an older hub already has.
 """
 
 from collections.abc import Sequence
@@ -145,19 +149,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("entity_id", name=op.f("pk_restore_states")),
     )
 
-    op.create_table(
-        "mqtt_discovery",
-        _str("discovery_topic", 1024, nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
-        _str("component", 64, nullable=False),
-        _str("discovery_id", 255, nullable=False),
-        _when("updated_at"),
-        sa.PrimaryKeyConstraint("discovery_topic", name=op.f("pk_mqtt_discovery")),
-    )
-
 
 def downgrade() -> None:
-    op.drop_table("mqtt_discovery")
     op.drop_table("restore_states")
     op.drop_index(op.f("ix_entities_device_id"), table_name="entities")
     op.drop_table("entities")

@@ -1,4 +1,8 @@
-"""Tables of the web UI: saved history charts."""
+"""The frontend integration's table: saved history charts.
+
+Created and changed only by the revisions in `migrations/versions` (branch `frontend`); a test
+proves they build exactly these models.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from hub.storage.models import ID_LENGTH, NAME_LENGTH, Base, json_type
+from hub.storage.models import ID_LENGTH, NAME_LENGTH, TYPE_ANNOTATION_MAP, json_type, new_metadata
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the frontend integration's tables (their own MetaData)."""
+
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
 
 
 class SavedChartRow(Base):
@@ -25,4 +36,4 @@ class SavedChartRow(Base):
     updated_at: Mapped[datetime]
 
 
-__all__ = ["SavedChartRow"]
+__all__ = ["Base", "SavedChartRow"]

@@ -1,15 +1,26 @@
-"""Tables of the power integrations: relay commands with their lifecycle, and device API keys."""
+"""The relay integration's table: relay commands with their lifecycle.
+
+Created and changed only by the revisions in `migrations/versions` (branch `relay`); a test
+proves they build exactly these models.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from hub.storage.models import ENTITY_ID_LENGTH, ID_LENGTH, NAME_LENGTH, SHORT_LENGTH, Base
+from hub.storage.models import ENTITY_ID_LENGTH, ID_LENGTH, TYPE_ANNOTATION_MAP, new_metadata
 
 RELAY_COMMAND_STATUSES = ("queued", "sent", "acknowledged", "confirmed", "failed", "timed_out", "expired")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the relay integration's tables (their own MetaData)."""
+
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
 
 
 class RelayCommandRow(Base):
@@ -32,21 +43,4 @@ class RelayCommandRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-class DeviceApiKeyRow(Base):
-    """A key a device uses to post telemetry; only its SHA-256 digest is stored."""
-
-    __tablename__ = "device_api_keys"
-
-    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    key_hash: Mapped[str] = mapped_column(String(SHORT_LENGTH), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    created_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime | None]
-    last_used_at: Mapped[datetime | None]
-    usage_count: Mapped[int] = mapped_column(Integer, default=0)
-    revoked_at: Mapped[datetime | None]
-
-
-__all__ = ["RELAY_COMMAND_STATUSES", "DeviceApiKeyRow", "RelayCommandRow"]
+__all__ = ["RELAY_COMMAND_STATUSES", "Base", "RelayCommandRow"]

@@ -1,0 +1,1 @@
+"""Alembic revision files (see ../__init__.py for why this is a package)."""

@@ -1,0 +1,38 @@
+"""The MQTT integration's table: the persisted discovery cache.
+
+Created and changed only by the revisions in `migrations/versions` (branch `mqtt`); a test
+proves they build exactly these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from hub.storage.models import NAME_LENGTH, SHORT_LENGTH, TYPE_ANNOTATION_MAP, new_metadata
+
+TOPIC_LENGTH = 1024
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the MQTT integration's tables (their own MetaData)."""
+
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+class MqttDiscoveryRow(Base):
+    """The last retained config payload of each discovery topic."""
+
+    __tablename__ = "mqtt_discovery"
+
+    discovery_topic: Mapped[str] = mapped_column(String(TOPIC_LENGTH), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    component: Mapped[str] = mapped_column(String(SHORT_LENGTH))
+    discovery_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    updated_at: Mapped[datetime]
+
+
+__all__ = ["Base", "MqttDiscoveryRow"]

@@ -1,0 +1,1 @@
+"""Alembic revisions of the counter's table; the hub finds `versions/` by convention."""
