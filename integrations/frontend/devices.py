@@ -56,17 +56,17 @@ def _payload_identifiers(payload: str) -> set[str]:
 async def discovery_payloads(hub: Hub, device: DeviceEntry) -> list[dict[str, Any]]:
     """Return the retained discovery messages that describe this device, newest first.
 
-    They are the MQTT integration's: read through its runtime, none when MQTT does not run.
+    They are the MQTT integration's: read through its API, none when MQTT does not run.
     """
     if "mqtt" not in hub.config.components:
         return []
-    from integrations.mqtt import runtime_of  # noqa: PLC0415 - only when MQTT runs
+    from integrations.mqtt import api  # noqa: PLC0415 - only when MQTT runs
 
-    mqtt = runtime_of(hub)
-    if mqtt is None or mqtt.store is None:
+    mqtt = api(hub)
+    if mqtt is None:
         return []
     wanted = {identifier for _domain, identifier in device.identifiers}
-    entries = await mqtt.store.load_entries()
+    entries = await mqtt.discovery_configs()
     found = [
         {"topic": topic, "payload": entry.payload, "component": entry.component,
          "updated_at": entry.updated_at.isoformat()}

@@ -98,7 +98,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     client = MqttClient(settings, status.set_connected)
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
-    runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"]), discovery, store, broker, status)
+    runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"], store), discovery, store, broker, status)
     hub.runtime[MQTT] = runtime
     hub.on_stop(lambda: _stop(hub, runtime))
     await hub.entities.add(status, "mqtt")

@@ -23,6 +23,7 @@ from integrations.mqtt.client import MqttClientError
 from integrations.mqtt.subscriptions import Message, MessageHandler
 
 if TYPE_CHECKING:
+    from integrations.mqtt.cache import DiscoveryEntry, DiscoveryStore
     from integrations.mqtt.client import MqttClient
 
 __all__ = ["Broker", "Message", "MessageHandler", "MqttApi", "MqttClientError"]
@@ -49,15 +50,16 @@ class MqttApi:
     backoff, resubscribing every filter), so subscriptions made here outlive reconnects.
     """
 
-    __slots__ = ("_client", "broker", "discovery_prefix")
+    __slots__ = ("_client", "_store", "broker", "discovery_prefix")
 
     broker: Broker
     """Where the connection goes (e.g. to point simulated devices at the same broker)."""
     discovery_prefix: str
     """The topic root of discovery configs (`homeassistant` unless configured)."""
 
-    def __init__(self, client: MqttClient, discovery_prefix: str) -> None:
+    def __init__(self, client: MqttClient, discovery_prefix: str, store: DiscoveryStore | None = None) -> None:
         self._client = client
+        self._store = store
         settings = client.settings
         self.broker = Broker(settings.host, settings.port, settings.tls)
         self.discovery_prefix = discovery_prefix
@@ -98,3 +100,13 @@ class MqttApi:
         message published: the moment to send what waited for the broker.
         """
         return self._client.on_connect(callback)
+
+    async def discovery_configs(self) -> dict[str, DiscoveryEntry]:
+        """Return the retained discovery configs the hub keeps, by topic (empty without storage).
+
+        Each entry has `payload` (the JSON text as received), `component`, `discovery_id` and
+        `updated_at`: what a device announced about itself, for pages that show it.
+        """
+        if self._store is None:
+            return {}
+        return await self._store.load_entries()
