@@ -10,8 +10,8 @@ import voluptuous as vol
 from automations.inputs import ENTITY_CLASSES, InputEntity
 from automations.loader import build_each, reload_section
 from automations.timer import Timer
-from hub.core.runtime import HubKey
 from hub import hookimpl
+from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from automations.loader import build_each, reload_section
 from automations.trace import get_trace_store, run_metrics
 from automations.triggers import load_platforms
 from automations.triggers.webhook import handle_webhook
-from hub.core.runtime import HubKey
 from hub import hookimpl
+from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall
 
 if TYPE_CHECKING:

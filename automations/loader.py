@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from automations.blueprints import resolve
 from automations.config import InvalidConfig
-from hub.core.runtime import HubKey
 from hub.config import ConfigIssue, load_configuration
 from hub.config.objects import get_location
+from hub.core.runtime import HubKey
 from hub.exceptions import ConfigError, HubError
 
 if TYPE_CHECKING:

@@ -15,10 +15,10 @@ import voluptuous as vol
 
 from automations.config import InvalidConfig, ensure_list
 from automations.loader import build_each, reload_section
-from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.core.context import Context
 from hub.core.entity import Entity
+from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall
 from hub.core.states import STATE_OFF, STATE_ON, valid_entity_id
 from hub.exceptions import ServiceValidationError

@@ -33,12 +33,12 @@ from automations.config import InvalidConfig, normalize_actions
 from automations.loader import build_each, reload_section
 from automations.script import Script
 from automations.timeutil import to_timedelta
-from hub.core.runtime import HubKey
 from hub import hookimpl
+from hub.core.clock import zone
 from hub.core.context import Context
 from hub.core.entity import Entity
+from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall
-from hub.core.clock import zone
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

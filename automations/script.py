@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from automations.actions import ActionError, StopRun, compile_sequence
 from automations.config import InvalidConfig
 from automations.trace import Trace, get_trace_store
-from hub.core.context import Context
 from hub.core.clock import Clock
+from hub.core.context import Context
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

@@ -12,9 +12,9 @@ from automations.config import InvalidConfig, normalize_actions
 from automations.loader import build_each, reload_section
 from automations.script import DEFAULT_MAX, Script
 from automations.trace import DEFAULT_STORED_TRACES, run_metrics
-from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.core.entity import Entity
+from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall, SupportsResponse
 
 if TYPE_CHECKING:

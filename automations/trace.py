@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from hub.core.runtime import HubKey
 from hub.core.context import Context, ulid_at
+from hub.core.runtime import HubKey
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

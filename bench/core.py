@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import resource
-import json
 import statistics
 import subprocess
 import time

@@ -21,8 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
-
 from mqtt_ingest import _connect_packet, _length, _publish_packet, start_mosquitto  # noqa: E402
 
 

@@ -32,14 +32,14 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 
-from hub.core.hub import Hub, HubConfig  # noqa: E402
 import orjson  # noqa: E402
 
 from hub.api import ws_messages as messages  # noqa: E402
+from hub.core.hub import Hub, HubConfig  # noqa: E402
 from hub.recorder import compressed, history  # noqa: E402
-from hub.recorder.history_cache import HistoryCache, cached_history  # noqa: E402
 from hub.recorder.backends.base import Batch, HistoryBackend, Point, TierRow  # noqa: E402
 from hub.recorder.backends.sqlite import SQLiteBackend  # noqa: E402
+from hub.recorder.history_cache import HistoryCache, cached_history  # noqa: E402
 from hub.recorder.recorder import Recorder  # noqa: E402
 from hub.recorder.spool import Spool  # noqa: E402
 

@@ -134,7 +134,7 @@ async def main(entities: int, with_mqtt: bool) -> None:
                         answer = await get_states(session, base, token)
                         if answer is not None and len(answer) >= entities:
                             break
-                    except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+                    except (TimeoutError, aiohttp.ClientConnectionError):
                         pass
                     await asyncio.sleep(0.02)
             elapsed = time.monotonic() - began

@@ -4,9 +4,8 @@ Abbreviated keys and a `~` base topic keep each payload small (ESP8266 RAM is ti
 Tasmota and ESPHome do. All sensors read one JSON state topic through value templates.
 """
 
-from firmware import VERSION
+from firmware import VERSION, topics
 from firmware.compat import json
-from firmware import topics
 
 # key, name, unit, device class, state class, display precision
 SENSORS = (

@@ -5,7 +5,7 @@ simulator calls it for many nodes from one thread.
 """
 
 from firmware import board, compat, topics
-from firmware.compat import epoch, json, MIN_VALID_EPOCH
+from firmware.compat import MIN_VALID_EPOCH, epoch, json
 from firmware.discovery import messages as discovery_messages
 from firmware.ota import OtaReceiver, OtaRefused
 from firmware.pzem import PZEM, PzemError

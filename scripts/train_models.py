@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
 from numpy.lib.stride_tricks import sliding_window_view
+from onnx import TensorProto, helper
 from skl2onnx import to_onnx
 from sklearn.ensemble import GradientBoostingRegressor, IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
@@ -36,6 +36,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 import model_card  # noqa: E402
 import synthetic_power as sp  # noqa: E402
+
 from integrations.onnx.features import FeatureSpec  # noqa: E402
 from integrations.onnx.model import OnnxModel  # noqa: E402
 

@@ -57,8 +57,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -234,7 +234,7 @@ def _die_with_parent() -> None:
 # process.  Servers are (re)started from worker threads too (``asyncio.to_thread``
 # in outage tests), and those threads come and go; so every server is forked by
 # one daemon thread that lives exactly as long as the pytest process.
-_spawn_queue: "queue.SimpleQueue[tuple[concurrent.futures.Future, tuple, dict]]" = queue.SimpleQueue()
+_spawn_queue: queue.SimpleQueue[tuple[concurrent.futures.Future, tuple, dict]] = queue.SimpleQueue()
 _spawner: threading.Thread | None = None
 _spawner_lock = threading.Lock()
 
@@ -250,7 +250,7 @@ def _spawner_loop() -> None:
             future.set_exception(exc)
 
 
-def _popen(*args, **kwargs) -> "subprocess.Popen[bytes]":
+def _popen(*args, **kwargs) -> subprocess.Popen[bytes]:
     global _spawner
     if _libc is None:
         return subprocess.Popen(*args, **kwargs)
@@ -328,7 +328,7 @@ def _tail(path: Path, lines: int = 40) -> str:
 # --------------------------------------------------------------------------
 # process bookkeeping shared by all servers
 
-_LIVE: set["_Server"] = set()
+_LIVE: set[_Server] = set()
 _LIVE_LOCK = threading.Lock()
 
 

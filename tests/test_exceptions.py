@@ -46,9 +46,9 @@ def test_every_exception_is_a_hub_error() -> None:
 
 
 def test_errors_callers_catch_as_value_errors_still_are() -> None:
+    from hub.recorder.api import QueryError
     from integrations.http_ingest.payload import PayloadError
     from integrations.telemetry_backfill.batch import BatchError
-    from hub.recorder.api import QueryError
 
     for cls in (PayloadError, BatchError, QueryError):
         assert issubclass(cls, HubError) and issubclass(cls, ValueError), cls

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from hub.core.runtime import HubKey
 from automations.config import InvalidConfig
 from automations.triggers import event, numeric_state, state, template, time_triggers, webhook
+from hub.core.runtime import HubKey
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from automations.config import InvalidConfig
 from automations.conditions import render_value
+from automations.config import InvalidConfig
 from automations.timeutil import is_templated, to_timedelta
 from hub.exceptions import TemplateError
 

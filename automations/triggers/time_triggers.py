@@ -16,8 +16,8 @@ from croniter import croniter
 from automations.config import InvalidConfig, ensure_list
 from automations.timeutil import to_time, to_timedelta
 from hub.core.bus import Event, callback
-from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, valid_entity_id
 from hub.core.clock import Clock
+from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, valid_entity_id
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

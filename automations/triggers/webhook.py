@@ -12,8 +12,8 @@ from aiohttp import web
 
 from automations.config import InvalidConfig, ensure_list
 from hub.api.keys import HUB_KEY
-from hub.core.runtime import HubKey
 from hub.core.context import Context
+from hub.core.runtime import HubKey
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub

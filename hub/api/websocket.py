@@ -16,7 +16,6 @@ import voluptuous as vol
 from aiohttp import WSMsgType, web
 from voluptuous.humanize import humanize_error
 
-from hub import __version__
 from hub.api import ws_messages as messages
 from hub.api.auth_middleware import resolve_token
 from hub.api.keys import HUB_KEY

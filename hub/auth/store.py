@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
-from hub.core.clock import Clock, SystemClock
 from hub.auth.access import AccessTokens
 from hub.auth.audit import AuditLog
 from hub.auth.throttle import LoginThrottle
+from hub.core.clock import Clock, SystemClock
 from hub.exceptions import HubError
 from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow
 

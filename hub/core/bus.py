@@ -41,7 +41,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def callback(func: _F) -> _F:
     """Mark a function as safe to run inline in the event loop (it must not block)."""
     try:
-        setattr(func, "_hub_callback", True)
+        func._hub_callback = True
     except AttributeError:  # a builtin or bound method: wrap it so it can carry the mark
         original = func
 

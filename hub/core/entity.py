@@ -9,8 +9,8 @@ through `ToggleEntity.request()`, where another integration may put a `CommandPo
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from hub.core.context import Context

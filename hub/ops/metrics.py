@@ -23,9 +23,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.utils import floatToGoString
 
-from hub.core.runtime import HubKey
 from hub import __version__
 from hub.core.bus import EVENT_STATE_CHANGED, MAX_COUNTED_EVENT_TYPES
+from hub.core.runtime import HubKey
 from hub.ops.exposition import render
 
 if TYPE_CHECKING:

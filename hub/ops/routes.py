@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 from aiohttp import web
 
-from hub.core.runtime import HubKey
 from hub.api.http import HUB_KEY, resolve_token
 from hub.api.websocket import COMMANDS_KEY, STATS_KEY
+from hub.core.runtime import HubKey
 from hub.ops import health
 from hub.ops.logs import LogBuffer
 from hub.ops.metrics import CONTENT_TYPE_LATEST, attach, metrics_of

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from hub.core.runtime import HubKey
 from hub import plugins
-from hub.hookspecs import hookimpl
+from hub.core.runtime import HubKey
 from hub.core.services import SupportsResponse
 from hub.exceptions import HubError
+from hub.hookspecs import hookimpl
 from hub.recorder import api, status, stream
 from hub.recorder.backends.base import BackendError, HistoryBackend
 from hub.recorder.config import CONFIG_SCHEMA, entity_id

@@ -25,9 +25,9 @@ from hub.registry.util import (
     RegistryError,
     UndefinedType,
     slugify,
-    write,
     split_entity_id,
     valid_entity_id,
+    write,
 )
 from hub.storage.models import EntityRow, utcnow
 

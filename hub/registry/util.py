@@ -12,6 +12,7 @@ from hub.core.states import MAX_ENTITY_ID_LENGTH, VALID_ENTITY_ID, split_entity_
 from hub.exceptions import HubError
 from hub.util import slugify
 
+
 class UndefinedType(enum.Enum):
     """The type of UNDEFINED: "argument not given" where None is a meaningful value."""
 

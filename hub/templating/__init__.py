@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from hub.exceptions import TemplateError
 from hub.core.clock import Clock, ManualClock, SystemClock
+from hub.exceptions import TemplateError
 from hub.templating.environment import HubEnvironment, get_environment
 from hub.templating.render_info import RenderInfo
 from hub.templating.states import TemplateState

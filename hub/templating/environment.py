@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from hub.core.runtime import HubKey
 from hub.core.clock import UTC_CLOCK
+from hub.core.runtime import HubKey
 from hub.templating import functions as fn
 from hub.templating.states import AllStates, StateFunctions
 from hub.templating.timefuncs import TimeFunctions

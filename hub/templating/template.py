@@ -6,8 +6,8 @@ import json
 import logging
 import re
 import traceback
-from collections.abc import Mapping
 from ast import literal_eval
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 

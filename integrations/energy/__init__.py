@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from hub.core.runtime import HubKey
 from hub import hookimpl
+from hub.core.runtime import HubKey
 from hub.exceptions import HubError
 from hub.recorder.api import parse_time
 from integrations.energy import usage as usage_query

@@ -19,9 +19,9 @@ from integrations.energy.sensors import BudgetSensor, CostSensor, UtilityMeter, 
 from integrations.energy.tariff import Tariff
 
 if TYPE_CHECKING:
+    from hub.core.clock import Clock
     from hub.core.hub import Hub
     from hub.core.states import State
-    from hub.core.clock import Clock
     from integrations.energy.store import EnergyStore
 
 _LOGGER = logging.getLogger(__name__)

@@ -30,17 +30,16 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from hub.core.runtime import HubKey
 from hub import hookimpl
 from hub.core.context import Context
 from hub.core.entity import SensorEntity
+from hub.core.hub import Hub
+from hub.core.runtime import HubKey
 from hub.exceptions import HubError
 from integrations.http_ingest.cli import run_apikey_command  # noqa: F401 - what `hub apikey` runs
 from integrations.http_ingest.keys import ApiKey, ApiKeyStore
 from integrations.http_ingest.payload import Measurement
 from integrations.http_ingest.ratelimit import RateLimiter
-
-from hub.core.hub import Hub
 
 if TYPE_CHECKING:
     from aiohttp import web

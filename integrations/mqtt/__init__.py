@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.core.runtime import HubKey
 from hub import hookimpl
+from hub.core.hub import Hub
+from hub.core.runtime import HubKey
 from integrations.mqtt import status as ops_status
 from integrations.mqtt.broker import EmbeddedBroker
 from integrations.mqtt.cache import DiscoveryStore
@@ -36,8 +37,6 @@ from integrations.mqtt.services import register_services
 from integrations.mqtt.subscriptions import Message
 from integrations.mqtt.trigger import attach as attach_trigger
 from integrations.mqtt.trigger import bind_pending
-
-from hub.core.hub import Hub
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric

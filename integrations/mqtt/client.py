@@ -12,7 +12,6 @@ import asyncio
 import logging
 import random
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol

@@ -6,7 +6,6 @@ either returns or raises DeliveryError. Retries, timeouts and throttling live in
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
@@ -130,7 +129,7 @@ async def send_email(message: Message, config: dict[str, Any], session: aiohttp.
             validate_certs=config.get("verify_ssl", True),
             timeout=config["timeout"],
         )
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as err:
+    except (TimeoutError, aiosmtplib.SMTPException, OSError) as err:
         text = f"SMTP {config['server']}:{config['port']}: {type(err).__name__} {err}"
         raise DeliveryError(text) from err
 

@@ -13,9 +13,9 @@ from integrations.notify.throttle import Throttle
 if TYPE_CHECKING:
     import aiohttp
 
+    from hub.core.clock import Clock
     from hub.core.context import Context
     from hub.core.hub import Hub
-    from hub.core.clock import Clock
 
 _LOGGER = logging.getLogger(__name__)
 EVENT_NOTIFY_FAILED = "notify_failed"

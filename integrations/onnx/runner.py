@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hub.core.bus import Event, callback
-from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, State
 from hub.core.clock import zone
+from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, State
 from integrations.onnx.model import ModelError, OnnxModel, resolve
 from integrations.onnx.sensor import PredictionSensor, ThresholdBinarySensor
 from integrations.onnx.window import NAN, ResampledWindow, SampleWindow

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from integrations.relay.models import RelayCommandRow
 from integrations.relay.command import RelayCommand
+from integrations.relay.models import RelayCommandRow
 
 _LOGGER = logging.getLogger(__name__)
 TABLE = RelayCommandRow.__table__

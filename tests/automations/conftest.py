@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from hub.config.loader import HubLoader
+from hub.core.clock import ManualClock
 from hub.core.hub import Hub
 from hub.core.services import ServiceCall
-from hub.core.clock import ManualClock
 from tests.core.conftest import hub as core_hub  # noqa: F401 - the in-memory hub fixture
 
 

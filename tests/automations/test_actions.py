@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.core.hub import Hub
 from hub.core.clock import ManualClock
+from hub.core.hub import Hub
 from tests.automations.conftest import Recorder, setup_automations, wait_for
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from automations import scripts
 from automations.loader import config_issues
-from hub.core.hub import Hub
 from hub.core.clock import ManualClock
+from hub.core.hub import Hub
 from tests.automations.conftest import Recorder, load_yaml_text, setup_automations
 
 FIXTURES = Path(__file__).parent / "fixtures"

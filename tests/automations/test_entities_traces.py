@@ -11,8 +11,8 @@ from pathlib import Path
 
 from automations.loader import config_issues
 from automations.trace import get_trace_store
-from hub.core.services import ServiceCall
 from hub.core.hub import Hub
+from hub.core.services import ServiceCall
 from tests.automations.conftest import setup_automations, wait_for
 from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from automations import schedules
-from hub.core.hub import Hub
 from hub.core.clock import ManualClock
+from hub.core.hub import Hub
 from tests.automations.conftest import Recorder, load_yaml_text
 
 CONFIG = """

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from hub.core.context import Context
 from hub.core.entity import (
     BinarySensorEntity,
     ButtonEntity,
@@ -15,7 +16,6 @@ from hub.core.entity import (
     SwitchEntity,
     TextEntity,
 )
-from hub.core.context import Context
 from hub.core.hub import Hub
 from hub.exceptions import HubError, ServiceValidationError
 

@@ -174,8 +174,8 @@ async def world(tmp_path: Path, mosquitto_server: Any) -> AsyncIterator[World]:
 async def rows(hub: Any) -> list[Any]:
     from sqlalchemy import select
 
-    from integrations.relay.models import RelayCommandRow
     from integrations.relay import manager_of
+    from integrations.relay.models import RelayCommandRow
 
     await manager_of(hub).store.flush()
     async with hub.db() as session:

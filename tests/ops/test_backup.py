@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import text
 
 from hub import bootstrap
+from hub.config import load_configuration
 from hub.ops.archive import ArchiveError, known_revisions
 from hub.ops.restore import restore_backup
-from hub.config import load_configuration
 from hub.recorder import get_recorder
 from hub.storage.engine import create_engine, default_sqlite_url, known_heads
 from tests.ops.conftest import DEVICES, write_config

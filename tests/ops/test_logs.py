@@ -6,11 +6,10 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from hub.ops.logs import JsonFormatter, configure, logger_names
+from hub.ops.logs import configure, logger_names
 from tests.api.conftest import Api, api  # noqa: F401 - the fixture
 
 

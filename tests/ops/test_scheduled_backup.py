@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from hub.core.clock import ManualClock
 from hub.core.hub import Hub, HubConfig
 from hub.ops.scheduled import CONFIG_SCHEMA, BackupScheduler
 from hub.storage.engine import create_engine, default_sqlite_url, migrate
-from hub.core.clock import ManualClock
 from tests.ops.conftest import until, write_config
 
 

@@ -139,9 +139,8 @@ def storage_yaml(request: pytest.FixtureRequest) -> str:
 async def test_third_party_package_keeps_its_rows_across_restarts(
     installed_plugin: Path, tmp_path: Path, storage_yaml: str
 ) -> None:
-    from sqlalchemy import select, text
-
     from hub_example_counter.models import CounterRow
+    from sqlalchemy import select, text
 
     found = plugins.discover(None)["example_counter"]
     assert found.migrations == installed_plugin / "hub_example_counter" / "migrations" / "versions"
@@ -170,10 +169,10 @@ async def test_third_party_package_keeps_its_rows_across_restarts(
 async def test_third_party_migrations_build_its_models(installed_plugin: Path, tmp_path: Path) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
+    from hub_example_counter import models
 
     import hub.storage
     from hub.storage.engine import create_engine, default_sqlite_url, migrate
-    from hub_example_counter import models
 
     engine = create_engine(default_sqlite_url(tmp_path))
     try:

@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.servers import _missing as missing
-
 from hub.core.hub import Hub, HubConfig
 from hub.recorder.backends.base import HistoryBackend
 from hub.recorder.backends.sqlite import SQLiteBackend
 from tests.servers import _NO_PROXY_OPENER, free_port
+from tests.servers import _missing as missing
 
 BACKENDS = [
     "sqlite",

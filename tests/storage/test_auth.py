@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from hub.core.clock import ManualClock
 from hub.auth import AuthStore, InvalidPasswordError, InvalidRoleError, UnknownUserError, UserExistsError
+from hub.core.clock import ManualClock
 from hub.exceptions import HubError
 from hub.storage.models import TokenRow, UserRow
 

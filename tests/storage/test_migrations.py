@@ -9,7 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, insert, text
+from sqlalchemy import insert, inspect, text
 
 from hub.storage.engine import (
     alembic_config,

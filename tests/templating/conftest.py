@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.core.hub import Hub
 from hub.core.clock import ManualClock
+from hub.core.hub import Hub
 from tests.core.conftest import hub as core_hub  # noqa: F401 - the in-memory hub fixture
 
 

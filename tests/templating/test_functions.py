@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hub.core.clock import ManualClock
 from hub.core.hub import Hub
 from hub.templating import Template, TemplateError
-from hub.core.clock import ManualClock
 
 
 def render(hub: Hub, source: str, **variables: object) -> object:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 from ulid import ULID
 
-from hub.core.runtime import HubKey
 from hub import hookimpl
+from hub.core.runtime import HubKey
 from hub.exceptions import ServiceValidationError, TemplateError
 from hub.templating import Template
 from integrations.notify.persistent.store import Notification, NotificationStore

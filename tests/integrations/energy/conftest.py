@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hub.core.bus import callback
-from hub.core.hub import Hub, HubConfig
 from hub.core.clock import ManualClock
+from hub.core.hub import Hub, HubConfig
 from integrations import energy
 
 BERLIN = ZoneInfo("Europe/Berlin")

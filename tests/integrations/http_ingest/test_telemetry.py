@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 
 from hub.cli import main
 from integrations.http_ingest.models import DeviceApiKeyRow
-from integrations.http_ingest import ingest_of
 from tests.plugins.conftest import write_config
 
 

@@ -13,8 +13,8 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope
 
 from hub.core.bus import callback
-from hub.core.hub import Hub
 from hub.core.clock import ManualClock
+from hub.core.hub import Hub
 from integrations import notify
 from integrations.notify import persistent
 

@@ -6,8 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
-from hub.core.hub import Hub
 from hub.core.clock import ManualClock
+from hub.core.hub import Hub
 from integrations.onnx import setup
 from tests.integrations.onnx.conftest import T0, feed, sensor_conf
 

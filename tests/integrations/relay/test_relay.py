@@ -9,11 +9,11 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from hub.core.clock import ManualClock
 from hub.core.context import Context
 from hub.exceptions import ServiceValidationError
-from integrations.relay.models import RelayCommandRow
-from hub.core.clock import ManualClock
 from integrations.relay import manager_of
+from integrations.relay.models import RelayCommandRow
 from tests.integrations.mqtt.conftest import settled, wait_event, wait_state
 
 pytestmark = pytest.mark.services
