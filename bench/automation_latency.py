@@ -25,9 +25,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 from automations import integration  # noqa: E402
-from hub.core.hub import Hub
-from hub.core.services import ServiceCall
-from hub.templating import Template
+from hub.core.hub import Hub  # noqa: E402
+from hub.core.services import ServiceCall  # noqa: E402
+from hub.templating import Template  # noqa: E402
 
 
 def _automations(count: int) -> list[dict[str, Any]]:

@@ -154,9 +154,9 @@ async def queries(folder: Path) -> None:
     # The floor in CPython: encoding an answer of the same shape that is already built.
     answer = orjson.loads(await day_history())
     points = sum(len(rows) for rows in answer.values())
-    await timed(f"floor: orjson.dumps of the built answer ({points:,} rows)", lambda: _now(orjson.dumps, answer), 100)
+    await timed(f"floor: orjson.dumps of the built answer ({points:,} rows)", lambda answer=answer: _now(orjson.dumps, answer), 100)
     fetch = [(r["lu"], r["s"]) for rows in answer.values() for r in rows]
-    await timed("floor: orjson.dumps of (ts, state) tuples", lambda: _now(orjson.dumps, fetch), 100)
+    await timed("floor: orjson.dumps of (ts, state) tuples", lambda fetch=fetch: _now(orjson.dumps, fetch), 100)
     del answer, fetch
     await timed("history 1 day, 1 Hz, 10 entities (864,000 pts)", day_history, 100)
     await timed("  same, without the span cache", day_history_uncached, 100)

@@ -176,7 +176,9 @@ async def hub_main(args: argparse.Namespace) -> None:
                 reports = [json.loads(await asyncio.wait_for(c.stdout.readline(), 60)) for c in clients]  # type: ignore[union-attr]
                 received = sum(r["received"] for r in reports)
                 latencies = sorted(x for r in reports for x in r["sample"])
-                pick = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else (lambda q: float("nan"))
+                def pick(q: float, latencies: list[float] = latencies) -> float:
+                    return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
+
                 expected = sent * args.clients
                 print(
                     f"{rate:>5} changes/s: delivered {received / args.seconds:>9,.0f} msgs/s "

@@ -47,7 +47,10 @@ class Node:
         self.wall = wall or epoch
         pzem = config["pzem"]
         self.meter = PZEM(board.make_uart(pzem), pzem.get("address", 0xF8), pzem.get("timeout_ms", 200))
-        relays = [Relay(r["name"], board.make_pin(r["pin"]), r.get("inverted", False), r.get("label"), r.get("initial", False)) for r in config["relays"]]
+        relays = [
+            Relay(r["name"], board.make_pin(r["pin"]), r.get("inverted", False), r.get("label"), r.get("initial", False))
+            for r in config["relays"]
+        ]
         self.relays = RelayBank(relays, compat.join(root, "relays.json"))
         self.relays.restore()
         self.buffer = RingBuffer(compat.join(root, "readings.bin"), config["buffer_size"])

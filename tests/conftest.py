@@ -1,3 +1,3 @@
-"""Shared pytest configuration; the throwaway-server fixtures live in tests/servers.py."""
+"""Shared pytest configuration: the throwaway-server fixtures (tests/servers.py) and real hubs (tests/hubs.py)."""
 
-pytest_plugins = ["tests.servers"]
+pytest_plugins = ["tests.servers", "tests.hubs"]

@@ -211,7 +211,7 @@ def _make_tempdir(prefix: str, owner: pwd.struct_passwd | None) -> Path:
 def _chown_tree(path: Path, owner: pwd.struct_passwd | None) -> None:
     if owner is None:
         return
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.chown(root, owner.pw_uid, owner.pw_gid)
         for name in files:
             os.chown(os.path.join(root, name), owner.pw_uid, owner.pw_gid, follow_symlinks=False)

@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefix", default="sim", help="node id prefix (default sim: sim-001, sim-002, ...)")
     parser.add_argument("--data", type=Path, default=None, help="where the nodes keep their flash files (default: a temporary directory)")
     parser.add_argument("--ota-master-key", default=None, help="hex fleet secret; node keys are HMAC(secret, node_id)")
-    parser.add_argument("--fault", action="append", default=[], metavar="KIND:NODE[:SECONDS]", help=f"inject a fault at start ({', '.join(FAULTS)}); NODE may be *")
+    parser.add_argument(
+        "--fault", action="append", default=[], metavar="KIND:NODE[:SECONDS]",
+        help=f"inject a fault at start ({', '.join(FAULTS)}); NODE may be *",
+    )
     parser.add_argument("--rate", type=float, default=None, help="high-rate mode: total messages per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="high-rate mode: how long to run (default 30)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every node's connection events")

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from hub import bootstrap
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
+from tests.hubs import write_config
 
 DEVICES = """
 import voluptuous as vol

@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 
 from hub.core.bus import callback
-from tests.plugins.conftest import write_config
+from tests.hubs import write_config
 
 from .conftest import WsClient
 

@@ -14,7 +14,7 @@ from automations.trace import get_trace_store
 from hub.core.hub import Hub
 from hub.core.services import ServiceCall
 from tests.automations.conftest import setup_automations, wait_for
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
+from tests.hubs import write_config
 
 AUTOMATIONS = """
 - id: power_alarm
@@ -90,7 +90,7 @@ async def test_entities_services_traces_reload(tmp_path: Path, start_hub) -> Non
     assert hub.states.get("automation.broken").state == "on"
     for n in range(4):
         hub.bus.fire("go", {"ok": True, "n": 10 + n})
-        await wait_for(lambda: len(seen) == 3 + n)
+        await wait_for(lambda n=n: len(seen) == 3 + n)
         await wait_for(lambda: all(t["state"] == "stopped" for t in get_trace_store(hub).list("automation", "power_alarm")))
     traces = get_trace_store(hub).list("automation", "power_alarm")
     # stored_traces: 2 keeps two newest, and two newest errors besides (here the same runs).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hub.core.services import ServiceCall
 from tests.automations.conftest import wait_for
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
+from tests.hubs import write_config
 
 PROBE = """
 from hub import hookimpl

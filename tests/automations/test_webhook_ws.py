@@ -19,7 +19,7 @@ from hub.core.context import Context
 from hub.core.hub import Hub
 from hub.core.services import ServiceCall
 from tests.automations.conftest import wait_for
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
+from tests.hubs import write_config
 
 CONFIG = """
 automation:

@@ -100,7 +100,7 @@ def test_offline_readings_are_replayed_with_their_times(mosquitto_server, make_f
     assert batch["node_id"] == node.node_id
     stamps = [r["ts"] for r in batch["readings"]]
     assert stamps[:len(buffered)] == [r["ts"] for r in buffered]
-    assert all(b - a == 10 for a, b in zip(stamps, stamps[1:])) and stamps[0] >= start
+    assert all(b - a == 10 for a, b in zip(stamps, stamps[1:], strict=False)) and stamps[0] >= start
     assert len(node.node.buffer) == 0
 
 

@@ -11,7 +11,7 @@ import pytest
 from integrations.frontend.devices import discovery_payloads
 from integrations.mqtt import runtime_of
 from tests.integrations.mqtt.conftest import device, mqtt_config, prefix, start_mqtt_hub, wait_state  # noqa: F401
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401
+from tests.hubs import write_config
 
 METER = {
     "name": "Power", "unique_id": "shed_power", "state_topic": "shed/power",

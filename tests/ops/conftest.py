@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
+from tests.api.conftest import api  # noqa: F401 - the fixture, for test_logs
 
 DEVICES = '''
 import voluptuous as vol

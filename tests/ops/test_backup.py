@@ -21,7 +21,8 @@ from hub.ops.archive import ArchiveError, known_revisions
 from hub.ops.restore import restore_backup
 from hub.recorder import get_recorder
 from hub.storage.engine import create_engine, default_sqlite_url, known_heads
-from tests.ops.conftest import DEVICES, write_config
+from tests.hubs import write_config
+from tests.ops.conftest import DEVICES
 
 CONFIG = """
 homeassistant:

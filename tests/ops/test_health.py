@@ -9,7 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.ops.conftest import until, write_config
+from tests.hubs import write_config
+from tests.ops.conftest import until
 
 
 async def probe(url: str, path: str) -> tuple[int, Any]:

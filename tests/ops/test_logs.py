@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from hub.ops.logs import configure, logger_names
-from tests.api.conftest import Api, api  # noqa: F401 - the fixture
+from tests.api.conftest import Api
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.ops.metrics import MAX_EVENT_TYPES, metrics_of
 from hub.recorder import get_recorder
-from tests.ops.conftest import DEVICES, until, write_config
+from tests.hubs import write_config
+from tests.ops.conftest import DEVICES, until
 
 CONFIG = """
 homeassistant:

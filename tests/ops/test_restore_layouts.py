@@ -13,7 +13,7 @@ from hub.ops.restore import restore_backup
 from hub.storage.engine import create_engine, default_sqlite_url
 from integrations.http_ingest.keys import ApiKeyStore
 from integrations.notify.persistent import NOTIFICATIONS
-from tests.ops.conftest import write_config
+from tests.hubs import write_config
 from tests.storage import legacy
 
 CONFIG = "homeassistant:\n  name: Layouts\nhttp_ingest:\npersistent_notification:\n"

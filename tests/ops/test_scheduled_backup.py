@@ -13,7 +13,8 @@ from hub.core.clock import ManualClock
 from hub.core.hub import Hub, HubConfig
 from hub.ops.scheduled import CONFIG_SCHEMA, BackupScheduler
 from hub.storage.engine import create_engine, default_sqlite_url, migrate
-from tests.ops.conftest import until, write_config
+from tests.hubs import write_config
+from tests.ops.conftest import until
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ async def test_backups_run_at_the_cron_time_and_keep_n(hub: Hub, tmp_path: Path)
         due = datetime(2026, 3, day, 3, 0, tzinfo=UTC)
         assert scheduler.next_run == due
         await clock.set_time(due)
-        await until(lambda: scheduler.next_run != due, f"the backup of day {day} to finish and re-arm")
+        await until(lambda due=due: scheduler.next_run != due, f"the backup of day {day} to finish and re-arm")
     names = sorted(p.name for p in (tmp_path / "b").iterdir())
     assert names == ["hub-backup-20260302T030000Z.tar.gz", "hub-backup-20260303T030000Z.tar.gz"]
     assert scheduler.last_error is None

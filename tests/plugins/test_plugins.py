@@ -11,8 +11,7 @@ import pytest
 
 from hub import bootstrap, plugins
 from hub.exceptions import ConfigError, IntegrationError
-
-from .conftest import write_config
+from tests.hubs import write_config
 
 PLUGIN_PACKAGE = Path(__file__).resolve().parents[1] / "plugin_package"
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from hub import bootstrap
-
-from .conftest import write_config
+from tests.hubs import write_config
 
 METER = """
 from hub import hookimpl

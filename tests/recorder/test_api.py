@@ -14,7 +14,7 @@ from hub.api import ws_messages as messages
 from hub.api.ws_commands import collect_commands
 from hub.recorder import get_recorder
 from hub.recorder.backends.sqlite import SQLiteBackend
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
+from tests.hubs import write_config
 
 CONFIG = """
 recorder:

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
+from tests.hubs import write_config
 
 CONFIG = """
 recorder:
@@ -108,7 +108,8 @@ async def test_stream_of_a_past_period_sends_history_and_ends(tmp_path: Path, st
             entity_ids=["sensor.power"],
             no_attributes=True,
         )
-        assert (await client.receive())["success"] is True
+        answer = await client.receive()
+        assert answer["id"] == stream_id and answer["success"] is True
         event = (await client.receive())["event"]
         assert [r["s"] for r in event["states"]["sensor.power"]] == ["1", "2"]
         assert event["end_time"] == float(int(now - 30))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.templating import Template
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
+from tests.hubs import write_config
 
 PROBE = """
 from hub import hookimpl

@@ -16,8 +16,8 @@ from hub.recorder.backends.sqlite import SQLiteBackend
 from integrations.energy import CONFIG_SCHEMA, build_tariff
 from integrations.energy.usage import MeterSpec, grouped, usage
 from tests.api.conftest import PASSWORD, WsClient
+from tests.hubs import write_config
 from tests.integrations.energy.conftest import BERLIN, ts
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
 
 KITCHEN = "sensor.kitchen_energy"
 # Until Sunday 5 May a flat 0.25; from Monday 6 May 0.20, and 0.30 from 07:30 to 22:00.

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from hub.cli import main
 from integrations.http_ingest.models import DeviceApiKeyRow
-from tests.plugins.conftest import write_config
+from tests.hubs import write_config
 
 
 class Setup:

@@ -7,7 +7,7 @@ from pathlib import Path
 from hub.core.hub import Hub
 from integrations.notify import persistent
 from tests.api.conftest import PASSWORD, WsClient
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the fixture
+from tests.hubs import write_config
 
 
 async def test_create_replace_and_dismiss_in_memory(setup_notify) -> None:

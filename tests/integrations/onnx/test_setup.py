@@ -17,8 +17,8 @@ from hub.core.bus import callback
 from hub.recorder import get_recorder
 from hub.recorder.history import history_during_period
 from integrations.onnx import CONFIG_SCHEMA
+from tests.hubs import write_config
 from tests.integrations.onnx.conftest import FIXTURES, wait_state
-from tests.plugins.conftest import start_hub, write_config  # noqa: F401 - the start_hub fixture
 
 CONFIG = """\
 recorder:

@@ -13,8 +13,8 @@ import voluptuous as vol
 
 from hub.core.states import State
 from integrations.pzem.config import CONFIG_SCHEMA
+from tests.hubs import write_config
 from tests.integrations.pzem.emulator import EmulatedMeter, PtyBus
-from tests.plugins.conftest import write_config
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""Helpers to start a real hub from a config folder written by the test."""
+"""Start real hubs from config folders written by the tests: `write_config` and the `start_hub` fixture.
+
+Loaded for every test from tests/conftest.py (`pytest_plugins`).
+"""
 
 from __future__ import annotations
 
