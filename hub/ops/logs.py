@@ -15,7 +15,6 @@ import asyncio
 import logging
 import threading
 import traceback
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -28,11 +27,15 @@ HA_COMPONENTS = "homeassistant.components."
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})))
 LogRecordDict = dict[str, Any]
-_TEXT_FORMATTERS: weakref.WeakKeyDictionary[logging.Handler, logging.Formatter | None] = weakref.WeakKeyDictionary()
 
 
 class JsonFormatter(logging.Formatter):
     """Format each record as one JSON object per line (time, level, logger, message, extras)."""
+
+    def __init__(self, replaced: logging.Formatter | None = None) -> None:
+        super().__init__()
+        # The handler's text formatter, given back when JSON is switched off again.
+        self.replaced = replaced
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -87,10 +90,9 @@ def configure(section: Mapping[str, Any], modules: Mapping[str, str] | None = No
         # Text is whatever the handler had (the command line's format): JSON is switched on and
         # off over it, giving each handler its own formatter back.
         if as_json and not isinstance(handler.formatter, JsonFormatter):
-            _TEXT_FORMATTERS[handler] = handler.formatter
-            handler.setFormatter(JsonFormatter())
+            handler.setFormatter(JsonFormatter(handler.formatter))
         elif not as_json and isinstance(handler.formatter, JsonFormatter):
-            handler.setFormatter(_TEXT_FORMATTERS.pop(handler, None) or logging.Formatter(TEXT_FORMAT))
+            handler.setFormatter(handler.formatter.replaced or logging.Formatter(TEXT_FORMAT))
 
 
 class LogBuffer(logging.Handler):
