@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
@@ -24,43 +25,10 @@ from hub.util import slugify
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
+    from hub.registry.devices import DeviceEntry
+    from hub.registry.entities import EntityEntry
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class EntityRegistryEntry(Protocol):
-    """What the core reads from an entity registry entry."""
-
-    entity_id: str
-    name: str | None
-    icon: str | None
-    disabled_by: str | None
-
-
-class EntityRegistry(Protocol):
-    """The persisted entity registry, as the core uses it (implemented in hub.registry)."""
-
-    async def get_or_create(
-        self, domain: str, platform: str, unique_id: str, **kwargs: Any
-    ) -> EntityRegistryEntry: ...
-
-    async def update(self, entity_id: str, **changes: Any) -> EntityRegistryEntry: ...
-
-
-class DeviceEntry(Protocol):
-    """What the core reads from a device registry entry."""
-
-    id: str
-    name: str | None
-    name_by_user: str | None
-
-
-class DeviceRegistry(Protocol):
-    """The persisted device registry, as the core uses it (implemented in hub.registry)."""
-
-    async def get_or_create(self, *, integration: str, **kwargs: Any) -> DeviceEntry: ...
-
-    async def update(self, device_id: str, **changes: Any) -> DeviceEntry: ...
 
 
 DEVICE_INFO_KEYS = (
@@ -94,7 +62,7 @@ class Entities:
     def __len__(self) -> int:
         return len(self._entities)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Entity]:
         return iter(list(self._entities.values()))
 
     def for_domain(self, domain: str) -> list[Entity]:
@@ -159,17 +127,13 @@ class Entities:
         await entity.will_remove_from_hub()
         self._hub.states.remove(entity_id)
 
-    async def update_registry_entry(self, entity_id: str, **changes: Any) -> EntityRegistryEntry:
+    async def update_registry_entry(self, entity_id: str, **changes: Any) -> EntityEntry:
         """Apply a user's change (new_entity_id, name, icon, ...) to the registry and the live entity.
 
         A renamed entity moves at once: its old state is removed and it writes its state under
         the new entity_id, as Home Assistant does.
         """
-        registry = self._hub.entity_registry
-        if registry is None:
-            message = "This hub has no entity registry"
-            raise HubError(message)
-        entry = await registry.update(entity_id, **changes)
+        entry = await self._hub.require_entity_registry().update(entity_id, **changes)
         entity = self._entities.get(entity_id)
         if entity is None:
             restored = self._hub.states.get(entity_id)
@@ -193,11 +157,7 @@ class Entities:
         The entities of a renamed device show the new name at once (their friendly_name is
         built from the device's name).
         """
-        registry = self._hub.device_registry
-        if registry is None:
-            message = "This hub has no device registry"
-            raise HubError(message)
-        device = await registry.update(device_id, **changes)
+        device = await self._hub.require_device_registry().update(device_id, **changes)
         name = device.name_by_user or device.name
         for entity in self._entities.values():
             if entity.device_id == device_id and entity.device_name != name:
@@ -246,7 +206,7 @@ class Entities:
                 domain, service, self._entity_service_handler(domain, method), schema
             )
 
-    def _entity_service_handler(self, domain: str, method: str):  # type: ignore[no-untyped-def]
+    def _entity_service_handler(self, domain: str, method: str) -> Callable[[ServiceCall], Awaitable[None]]:
         async def handle(call: ServiceCall) -> None:
             entities = self.entities_for(call, domain)
             kwargs = {k: v for k, v in call.data.items() if k not in ("entity_id", "device_id")}
@@ -337,7 +297,7 @@ DOMAIN_SERVICES: dict[str, list[tuple[str, str, vol.Schema]]] = {
 def register_core_services(hub: Hub) -> None:
     """Register homeassistant.turn_on/turn_off/toggle, which fan out to each domain's service."""
 
-    def make(service: str):  # type: ignore[no-untyped-def]
+    def make(service: str) -> Callable[[ServiceCall], Awaitable[None]]:
         async def handle(call: ServiceCall) -> None:
             by_domain: dict[str, list[str]] = defaultdict(list)
             ids = call.entity_ids or []

@@ -21,10 +21,11 @@ from hub.core.bus import (
     EventBus,
 )
 from hub.core.clock import Clock, SystemClock
-from hub.core.entities import DeviceRegistry, Entities, EntityRegistry, register_core_services
+from hub.core.entities import Entities, register_core_services
 from hub.core.runtime import HubRuntime
 from hub.core.services import ServiceRegistry
 from hub.core.states import StateMachine
+from hub.exceptions import HubError
 
 if TYPE_CHECKING:
     # Types only: the core never imports the adapters at run time.
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from hub.auth.store import AuthStore
+    from hub.registry.devices import DeviceRegistry
+    from hub.registry.entities import EntityRegistry
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -126,7 +129,7 @@ class Hub:
         self.device_registry: DeviceRegistry | None = None
         self.entity_registry: EntityRegistry | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._on_stop: list[Callable[[], Awaitable[None] | None]] = []
+        self._on_stop: list[Callable[[], Awaitable[object] | None]] = []
         self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hub-executor")
         self._loop: asyncio.AbstractEventLoop | None = None
         register_core_services(self)
@@ -149,6 +152,50 @@ class Hub:
     def clock(self, clock: Clock) -> None:
         self._clock = clock
         self.bus.now = clock.time
+
+    def require_db(self) -> async_sessionmaker[AsyncSession]:
+        """Return the session factory of the hub's database.
+
+        Raises:
+            HubError: the hub runs without storage (an in-memory hub).
+        """
+        if self.db is None:
+            message = "This hub has no database: it runs without storage"
+            raise HubError(message)
+        return self.db
+
+    def require_auth(self) -> AuthStore:
+        """Return the auth store (users, tokens, audit log).
+
+        Raises:
+            HubError: the hub runs without storage, so it has no users.
+        """
+        if self.auth is None:
+            message = "This hub has no auth store: it runs without storage"
+            raise HubError(message)
+        return self.auth
+
+    def require_device_registry(self) -> DeviceRegistry:
+        """Return the device registry.
+
+        Raises:
+            HubError: the hub runs without storage, so it has no device registry.
+        """
+        if self.device_registry is None:
+            message = "This hub has no device registry: it runs without storage"
+            raise HubError(message)
+        return self.device_registry
+
+    def require_entity_registry(self) -> EntityRegistry:
+        """Return the entity registry.
+
+        Raises:
+            HubError: the hub runs without storage, so it has no entity registry.
+        """
+        if self.entity_registry is None:
+            message = "This hub has no entity registry: it runs without storage"
+            raise HubError(message)
+        return self.entity_registry
 
     @property
     def is_running(self) -> bool:
@@ -176,8 +223,8 @@ class Hub:
         """Run blocking work in the hub's thread pool."""
         return self.loop.run_in_executor(self._executor, func, *args)
 
-    def on_stop(self, teardown: Callable[[], Awaitable[None] | None]) -> None:
-        """Run teardown when the hub stops (last registered, first run)."""
+    def on_stop(self, teardown: Callable[[], Awaitable[object] | None]) -> None:
+        """Run teardown when the hub stops (last registered, first run); what it returns is ignored."""
         self._on_stop.append(teardown)
 
     def entity_ids_for_devices(self, device_ids: Iterable[str]) -> list[str]:
