@@ -56,8 +56,7 @@ def check_config(config_dir: Path) -> CheckedConfig:
     """Load and validate the configuration, or raise ConfigError listing every problem."""
     known = plugins.discover(config_dir)
     raw = load_configuration(config_dir)
-    enabled = {domain_of_key(key) for key in raw}
-    enabled = {d for d in enabled if d and d in known and d not in CORE_SECTIONS}
+    enabled = {d for key in raw if (d := domain_of_key(key)) and d in known and d not in CORE_SECTIONS}
     issues: list[ConfigIssue] = []
     try:
         order = plugins.resolve_order(enabled, known)
@@ -73,12 +72,12 @@ def check_config(config_dir: Path) -> CheckedConfig:
 async def check_integration_configs(config_dir: Path, checked: CheckedConfig) -> list[ConfigIssue]:
     """Ask each enabled integration for the problems its schema cannot see (bad automations...)."""
     hub = Hub(_hub_config(config_dir.resolve(), config_dir.resolve() / ".storage", checked.config))
-    hub.plugins = plugins.build_plugin_manager(checked.integrations)
+    hub.plugins = manager = plugins.build_plugin_manager(checked.integrations)
     issues: list[ConfigIssue] = []
     try:
         for integration in checked.integrations:
             found = await plugins.call_hook_for(
-                hub.plugins,
+                manager,
                 integration.domain,
                 "check_integration_config",
                 hub=hub,
@@ -131,10 +130,10 @@ async def open_storage(hub: Hub, url: str, migrations: Sequence[Path] = ()) -> A
     sessions = session_factory(engine)
     hub.db = sessions
     hub.auth = AuthStore(sessions, clock=hub.clock)
-    hub.device_registry = DeviceRegistry(sessions)
-    hub.entity_registry = EntityRegistry(sessions, device_registry=hub.device_registry)
-    await hub.device_registry.load()
-    await hub.entity_registry.load()
+    hub.device_registry = devices = DeviceRegistry(sessions)
+    hub.entity_registry = entities = EntityRegistry(sessions, device_registry=devices)
+    await devices.load()
+    await entities.load()
     return engine
 
 
@@ -142,7 +141,7 @@ async def restore_states(hub: Hub, store: RestoreStateStore) -> int:
     """Put every registered entity's last known state back before any integration runs."""
     saved = await store.load()
     count = 0
-    for entry in hub.entity_registry.entities:  # type: ignore[union-attr]
+    for entry in hub.require_entity_registry().entities:
         if entry.disabled_by is not None:
             continue
         stored = saved.get(entry.entity_id)
@@ -169,7 +168,7 @@ async def save_states(hub: Hub, store: RestoreStateStore) -> None:
     registry = hub.entity_registry
     rows = []
     for state in hub.states.all():
-        if registry is not None and state.entity_id in registry:  # type: ignore[operator]
+        if registry is not None and state.entity_id in registry:
             rows.append(
                 (state.entity_id, state.state, dict(state.attributes), state.last_changed, state.last_updated)
             )
@@ -209,16 +208,16 @@ async def start(
         log_buffer, detach_log_buffer = ops_logs.install_buffer(asyncio.get_running_loop())
         ops_routes.set_log_buffer(hub, log_buffer)
         hub.on_stop(detach_log_buffer)
-        restore = RestoreStateStore(hub.db)
+        restore = RestoreStateStore(hub.require_db())
         restored = await restore_states(hub, restore)
         hub.on_stop(lambda: save_states(hub, restore))
         hub.create_task(_save_periodically(hub, restore), "save restore states")
-        hub.plugins = plugins.build_plugin_manager(checked.integrations)
+        hub.plugins = manager = plugins.build_plugin_manager(checked.integrations)
         for integration in checked.integrations:
             section = config.get(integration.domain)
             try:
                 await plugins.call_hook_for(
-                    hub.plugins, integration.domain, "setup_integration", hub=hub, config=section
+                    manager, integration.domain, "setup_integration", hub=hub, config=section
                 )
             except HubError:
                 raise
@@ -227,7 +226,7 @@ async def start(
                 raise HubError(message) from err
         http = config.get("http") or {}
         app = build_app(hub)
-        await plugins.call_hook(hub.plugins, "register_http_routes", hub=hub, app=app)
+        await plugins.call_hook(manager, "register_http_routes", hub=hub, app=app)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         runtime.runner = runner
@@ -237,9 +236,9 @@ async def start(
         await site.start()
         actual_port = runner.addresses[0][1] if runner.addresses else bind_port
         runtime.url = f"http://{bind_host}:{actual_port}"
-        hub.on_stop(lambda: plugins.call_hook(hub.plugins, "hub_stopping", hub=hub))
+        hub.on_stop(lambda: plugins.call_hook(manager, "hub_stopping", hub=hub))
         await hub.start()
-        await plugins.call_hook(hub.plugins, "hub_started", hub=hub)
+        await plugins.call_hook(manager, "hub_started", hub=hub)
     except BaseException:
         await stop(runtime)
         raise

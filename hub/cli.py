@@ -10,10 +10,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from hub import __version__
 from hub.exceptions import ConfigError, HubError
 from hub.ops.logs import quiet_libraries
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from hub.auth.store import AuthStore
 
 _LOGGER = logging.getLogger("hub")
 
@@ -59,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location_options(revoke)
     revoke.add_argument("token_id")
 
-    apikey = commands.add_parser("apikey", help="manage device API keys (POST /api/v1/telemetry)").add_subparsers(dest="apikey_command", required=True)
+    apikey = commands.add_parser("apikey", help="manage device API keys (POST /api/v1/telemetry)").add_subparsers(
+        dest="apikey_command", required=True
+    )
     key_create = apikey.add_parser("create", help="create a device API key and print it (shown only once)")
     _add_location_options(key_create)
     key_create.add_argument("name", help="what the key is for, e.g. the device's name")
@@ -125,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Device API keys belong to the http_ingest integration: it is found the way the
             # hub finds every integration, and runs the command through its documented entry.
             ingest = load_integration("http_ingest", args.config)
-            return asyncio.run(ingest.run_apikey_command(args, _open))
+            # A module loaded at run time: mypy cannot see that its command returns the exit code.
+            return cast(int, asyncio.run(ingest.run_apikey_command(args, _open)))
     except ConfigError as err:
         _print_issues(err, args.config)
         return 1
@@ -166,7 +175,7 @@ async def _run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if not await runtime.hub.auth.has_users():
+    if not await runtime.hub.require_auth().has_users():
         _LOGGER.warning(
             "No user exists yet. Create the owner with: hub user add NAME --role owner --password-stdin -c %s",
             args.config,
@@ -186,7 +195,7 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+async def _open(args: argparse.Namespace) -> tuple[AsyncEngine, AuthStore]:
     """Open the hub's database for a maintenance command (migrating it if needed)."""
     from hub.auth.store import AuthStore
     from hub.bootstrap import database_url

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -13,6 +13,7 @@ from hub.auth.access import looks_like_jwt
 from hub.auth.store import TOKEN_LONG_LIVED
 
 if TYPE_CHECKING:
+    from hub.auth.store import TokenInfo, User
     from hub.core.hub import Hub
 
 # Paths anyone may reach: the frontend, the login endpoints, webhooks and telemetry authenticate themselves.
@@ -43,9 +44,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-async def resolve_token(hub: Hub, token: str) -> tuple[Any, Any] | None:
-    """Return (user, token info or None) for a JWT access token or a long-lived token."""
-    auth = hub.auth
+async def resolve_token(hub: Hub, token: str) -> tuple[User, TokenInfo | None] | None:
+    """Return (user, token info or None) for a JWT access token or a long-lived token.
+
+    Raises:
+        HubError: the hub has no auth store (callers check `hub.auth` first).
+    """
+    auth = hub.require_auth()
     if looks_like_jwt(token):
         claims = await auth.access.verify(token)
         if claims is None:
@@ -56,4 +61,4 @@ async def resolve_token(hub: Hub, token: str) -> tuple[Any, Any] | None:
     # A refresh token only buys access tokens; it is no bearer credential itself.
     if found is None or found[1].kind != TOKEN_LONG_LIVED:
         return None
-    return found  # type: ignore[no-any-return]
+    return found

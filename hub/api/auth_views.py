@@ -12,6 +12,7 @@ from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.auth.store import (
     AuthError,
+    AuthStore,
     InvalidCredentialsError,
     LoginLockedError,
     RefreshTokenError,
@@ -34,8 +35,8 @@ async def _object_body(request: web.Request) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-async def _token_pair(hub: Any, user_id: str, refresh_raw: str, family_id: str | None) -> web.Response:
-    access = hub.auth.access
+async def _token_pair(auth: AuthStore, user_id: str, refresh_raw: str, family_id: str | None) -> web.Response:
+    access = auth.access
     return _json(
         {
             "access_token": await access.issue(user_id, family_id),
@@ -48,47 +49,47 @@ async def _token_pair(hub: Any, user_id: str, refresh_raw: str, family_id: str |
 
 async def login(request: web.Request) -> web.Response:
     """POST /api/v1/auth/login {username, password} -> access and refresh tokens."""
-    hub = request.app[HUB_KEY]
+    auth = request.app[HUB_KEY].require_auth()
     body = await _object_body(request)
     if body is None or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
         return json_message("Expected a JSON object with 'username' and 'password' strings", 400)
     try:
-        user = await hub.auth.login(body["username"], body["password"], request.remote)
+        user = await auth.login(body["username"], body["password"], request.remote)
     except LoginLockedError as err:
         return _json({"message": str(err)}, 429, {"Retry-After": str(int(err.retry_after) + 1)})
     except InvalidCredentialsError as err:
         return json_message(str(err), 401)
-    raw, token = await hub.auth.create_refresh_token(user.id)
-    return await _token_pair(hub, user.id, raw, token.family_id)
+    raw, token = await auth.create_refresh_token(user.id)
+    return await _token_pair(auth, user.id, raw, token.family_id)
 
 
 async def refresh(request: web.Request) -> web.Response:
     """POST /api/v1/auth/refresh {refresh_token}: spend it, get a new pair (rotation)."""
-    hub = request.app[HUB_KEY]
+    auth = request.app[HUB_KEY].require_auth()
     body = await _object_body(request)
     if body is None or not isinstance(body.get("refresh_token"), str):
         return json_message("Expected a JSON object with a 'refresh_token' string", 400)
     try:
-        user, raw, token = await hub.auth.rotate_refresh_token(body["refresh_token"])
+        user, raw, token = await auth.rotate_refresh_token(body["refresh_token"])
     except RefreshTokenReuseError as err:
         _LOGGER.warning("Refresh token reuse from %s: %s", request.remote, err)
         return json_message(str(err), 401)
     except RefreshTokenError as err:
         return json_message(str(err), 401)
-    return await _token_pair(hub, user.id, raw, token.family_id)
+    return await _token_pair(auth, user.id, raw, token.family_id)
 
 
 async def logout(request: web.Request) -> web.Response:
     """POST /api/v1/auth/logout {refresh_token}: end that login session (its whole family)."""
-    hub = request.app[HUB_KEY]
+    auth = request.app[HUB_KEY].require_auth()
     body = await _object_body(request)
     if body is None or not isinstance(body.get("refresh_token"), str):
         return json_message("Expected a JSON object with a 'refresh_token' string", 400)
     try:
-        _user, token = await hub.auth.validate_refresh_token(body["refresh_token"])
+        _user, token = await auth.validate_refresh_token(body["refresh_token"])
     except RefreshTokenError:
         return json_message("Logged out.")  # nothing to end: never reveal which tokens exist
-    await hub.auth.revoke_family(token.family_id)
+    await auth.revoke_family(token.family_id)
     return json_message("Logged out.")
 
 
@@ -97,14 +98,14 @@ async def ha_token(request: web.Request) -> web.Response:
 
     HA clients keep their refresh token for good, so this grant does not rotate it.
     """
-    hub = request.app[HUB_KEY]
+    auth = request.app[HUB_KEY].require_auth()
     form = await request.post()
     if form.get("action") == "revoke":
         raw = form.get("token")
         if isinstance(raw, str):
             try:
-                _user, token = await hub.auth.validate_refresh_token(raw)
-                await hub.auth.revoke_family(token.family_id)
+                _user, token = await auth.validate_refresh_token(raw)
+                await auth.revoke_family(token.family_id)
             except AuthError:
                 pass
         return web.Response(status=200)
@@ -114,14 +115,14 @@ async def ha_token(request: web.Request) -> web.Response:
     if not isinstance(raw, str) or not raw:
         return _json({"error": "invalid_request"}, 400)
     try:
-        user, token = await hub.auth.validate_refresh_token(raw)
+        user, token = await auth.validate_refresh_token(raw)
     except RefreshTokenError:
         return _json({"error": "invalid_grant"}, 400)
     return _json(
         {
-            "access_token": await hub.auth.access.issue(user.id, token.family_id),
+            "access_token": await auth.access.issue(user.id, token.family_id),
             "token_type": "Bearer",
-            "expires_in": hub.auth.access.lifetime,
+            "expires_in": auth.access.lifetime,
         }
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -11,6 +11,9 @@ from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.core.states import STATE_UNAVAILABLE
 from hub.registry.devices import DeviceEntry
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
 
 # What a PATCH may change, and the JSON types it accepts for each.
 PATCHABLE: dict[str, tuple[type, ...]] = {
@@ -25,7 +28,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=dumps(data), status=status, content_type="application/json")
 
 
-def device_as_dict(hub: Any, device: DeviceEntry) -> dict[str, Any]:
+def device_as_dict(hub: Hub, device: DeviceEntry) -> dict[str, Any]:
     """Return a device with its entities' current states and whether it is online."""
     entities = []
     registry = hub.entity_registry
@@ -59,14 +62,14 @@ def device_as_dict(hub: Any, device: DeviceEntry) -> dict[str, Any]:
 async def list_devices(request: web.Request) -> web.Response:
     """GET /api/v1/devices."""
     hub = request.app[HUB_KEY]
-    devices = sorted(hub.device_registry.devices, key=lambda d: (d.display_name or "", d.id))
+    devices = sorted(hub.require_device_registry().devices, key=lambda d: (d.display_name or "", d.id))
     return _json([device_as_dict(hub, device) for device in devices])
 
 
 async def get_device(request: web.Request) -> web.Response:
     """GET /api/v1/devices/{id}."""
     hub = request.app[HUB_KEY]
-    device = hub.device_registry.get(request.match_info["device_id"])
+    device = hub.require_device_registry().get(request.match_info["device_id"])
     if device is None:
         return json_message("Device not found.", 404)
     return _json(device_as_dict(hub, device))
@@ -79,7 +82,7 @@ async def patch_device(request: web.Request) -> web.Response:
     if not user.is_admin:
         return json_message("401: Unauthorized", 401)
     device_id = request.match_info["device_id"]
-    if hub.device_registry.get(device_id) is None:
+    if hub.require_device_registry().get(device_id) is None:
         return json_message("Device not found.", 404)
     try:
         body = loads(await request.read())
@@ -95,7 +98,7 @@ async def patch_device(request: web.Request) -> web.Response:
     if body.get("disabled_by", None) not in DISABLED_BY_VALUES:
         return json_message("Field 'disabled_by' must be 'user' or null", 400)
     device = await hub.entities.update_device_entry(device_id, **body)
-    hub.auth.audit.record(user, "update_device", f"{device_id} {','.join(sorted(body))}", "ok", request.remote)
+    hub.require_auth().audit.record(user, "update_device", f"{device_id} {','.join(sorted(body))}", "ok", request.remote)
     return _json(device_as_dict(hub, device))
 
 

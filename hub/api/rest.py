@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 from aiohttp import web
@@ -24,6 +24,9 @@ from hub.exceptions import (
     ServiceNotFound,
     ServiceValidationError,
 )
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -118,7 +121,7 @@ async def post_state(request: web.Request) -> web.Response:
         return json_message("Invalid entity ID specified.", 400)
     except InvalidStateError:
         return json_message("Invalid state specified.", 400)
-    hub.auth.audit.record(user, "set_state", entity_id, "ok", request.remote)
+    hub.require_auth().audit.record(user, "set_state", entity_id, "ok", request.remote)
     response = json_response(state.as_dict(), 201 if is_new else 200)
     response.headers["Location"] = f"/api/states/{state.entity_id}"
     return response
@@ -133,7 +136,7 @@ async def delete_state(request: web.Request) -> web.Response:
     entity_id = request.match_info["entity_id"]
     if not hub.states.remove(entity_id, _context(request)):
         return json_message("Entity not found.", 404)
-    hub.auth.audit.record(user, "remove_state", entity_id, "ok", request.remote)
+    hub.require_auth().audit.record(user, "remove_state", entity_id, "ok", request.remote)
     return json_message("Entity removed.")
 
 
@@ -189,13 +192,13 @@ async def post_service(request: web.Request) -> web.Response:
     return _audited(hub, user, request, domain, service, data, "ok", json_response(body))
 
 
-def _audited(hub: Any, user: Any, request: web.Request, domain: str, service: str, data: Any,
+def _audited(hub: Hub, user: Any, request: web.Request, domain: str, service: str, data: Any,
              result: str, response: web.Response) -> web.Response:
     target = ""
     if isinstance(data, dict) and "entity_id" in data:
         value = data["entity_id"]
         target = f" entity_id={','.join(value) if isinstance(value, list) else value}"
-    hub.auth.audit.record(user, "call_service", f"{domain}.{service}{target}", result, request.remote)
+    hub.require_auth().audit.record(user, "call_service", f"{domain}.{service}{target}", result, request.remote)
     return response
 
 

@@ -55,22 +55,24 @@ async def handle_current_user(hub: Hub, connection: WebSocketConnection, msg: di
 
 async def handle_long_lived_token(hub: Hub, connection: WebSocketConnection, msg: dict[str, Any]) -> None:
     """Create a long-lived access token for the user; the result is the token (shown once)."""
+    auth = hub.require_auth()
     try:
-        token = await hub.auth.create_long_lived_token(
+        token = await auth.create_long_lived_token(
             connection.user.id, msg["client_name"], lifespan_days=msg["lifespan"]
         )
     except AuthError as err:
         connection.send_error(msg["id"], messages.ERR_INVALID_FORMAT, str(err))
         return
-    hub.auth.audit.record(connection.user, "create_token", msg["client_name"], "ok", connection.remote)
+    auth.audit.record(connection.user, "create_token", msg["client_name"], "ok", connection.remote)
     connection.send_result(msg["id"], token)
 
 
 async def handle_list_tokens(hub: Hub, connection: WebSocketConnection, msg: dict[str, Any]) -> None:
     """List the user's live tokens (HA's auth/refresh_tokens)."""
+    auth = hub.require_auth()
     current = getattr(connection.token, "id", None)
-    now = hub.auth.clock.utcnow()
-    tokens = await hub.auth.list_tokens(connection.user.id)
+    now = auth.clock.utcnow()
+    tokens = await auth.list_tokens(connection.user.id)
     connection.send_result(
         msg["id"], [token_as_dict(t, current) for t in tokens if t.is_valid(now)]
     )
@@ -78,18 +80,19 @@ async def handle_list_tokens(hub: Hub, connection: WebSocketConnection, msg: dic
 
 async def handle_delete_token(hub: Hub, connection: WebSocketConnection, msg: dict[str, Any]) -> None:
     """Revoke one of the user's own tokens (HA's auth/delete_refresh_token)."""
+    auth = hub.require_auth()
     token_id = msg["refresh_token_id"]
-    owned = {t.id for t in await hub.auth.list_tokens(connection.user.id)}
-    if token_id not in owned or not await hub.auth.revoke_token(token_id):
+    owned = {t.id for t in await auth.list_tokens(connection.user.id)}
+    if token_id not in owned or not await auth.revoke_token(token_id):
         connection.send_error(msg["id"], messages.ERR_NOT_FOUND, "Received invalid token")
         return
-    hub.auth.audit.record(connection.user, "revoke_token", token_id, "ok", connection.remote)
+    auth.audit.record(connection.user, "revoke_token", token_id, "ok", connection.remote)
     connection.send_result(msg["id"], {})
 
 
 async def handle_audit_list(hub: Hub, connection: WebSocketConnection, msg: dict[str, Any]) -> None:
     """Return audit rows, newest first (admins only)."""
-    entries = await hub.auth.audit.entries(msg["limit"], msg.get("user_id"), msg.get("action"))
+    entries = await hub.require_auth().audit.entries(msg["limit"], msg.get("user_id"), msg.get("action"))
     connection.send_result(msg["id"], [entry.as_dict() for entry in entries])
 
 

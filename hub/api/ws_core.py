@@ -113,7 +113,7 @@ async def handle_call_service(hub: Hub, connection: WebSocketConnection, msg: di
     domain, service = msg["domain"], msg["service"]
     context = connection.context(msg)
     target = msg.get("target")
-    audit = getattr(hub.auth, "audit", None)
+    audit = hub.auth.audit if hub.auth is not None else None
     what = f"{domain}.{service}"
     where = _describe_target(msg.get("service_data"), target)
     code = None
