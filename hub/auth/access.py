@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.core.clock import Clock
+from hub.storage.models import table_of
 from hub.storage.models_api import AuthKeyRow
 
-KEYS = AuthKeyRow.__table__
+KEYS = table_of(AuthKeyRow)
 KEY_NAME = "jwt_hs256"
 ACCESS_TOKEN_LIFETIME = 15 * 60  # seconds
 ALGORITHM = "HS256"

@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
 from hub.core.clock import Clock
+from hub.storage.models import table_of
 from hub.storage.models_api import ADDRESS_LENGTH, TARGET_LENGTH, AuditRow
 
 _LOGGER = logging.getLogger(__name__)
-AUDIT = AuditRow.__table__
+AUDIT = table_of(AuditRow)
 MAX_QUEUED = 10_000  # beyond this (database down for long) the oldest rows are dropped, logged
 
 

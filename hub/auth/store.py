@@ -24,10 +24,10 @@ from hub.auth.audit import AuditLog
 from hub.auth.throttle import LoginThrottle
 from hub.core.clock import Clock, SystemClock
 from hub.exceptions import HubError
-from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow
+from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow, table_of
 
-USERS = UserRow.__table__
-TOKENS = TokenRow.__table__
+USERS = table_of(UserRow)
+TOKENS = table_of(TokenRow)
 
 ROLE_OWNER, ROLE_ADMIN, ROLE_USER, ROLE_READ_ONLY = USER_ROLES
 TOKEN_LONG_LIVED = "long_lived"

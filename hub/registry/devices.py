@@ -23,11 +23,11 @@ from hub.registry.util import (
     UndefinedType,
     write,
 )
-from hub.storage.models import DeviceRow, utcnow
+from hub.storage.models import DeviceRow, table_of, utcnow
 
 _LOGGER = logging.getLogger(__name__)
 
-DEVICES = DeviceRow.__table__
+DEVICES = table_of(DeviceRow)
 
 CONNECTION_MAC = "mac"
 

@@ -29,12 +29,12 @@ from hub.registry.util import (
     valid_entity_id,
     write,
 )
-from hub.storage.models import EntityRow, utcnow
+from hub.storage.models import EntityRow, table_of, utcnow
 
 if TYPE_CHECKING:
     from hub.registry.devices import DeviceRegistry
 
-ENTITIES = EntityRow.__table__
+ENTITIES = table_of(EntityRow)
 
 _VALID_DOMAIN = re.compile(r"^(?!_)[\da-z_]+(?<!_)$")
 

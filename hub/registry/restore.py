@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.exceptions import InvalidStateError
 from hub.storage.engine import upsert_statement
-from hub.storage.models import STATE_LENGTH, RestoreStateRow
+from hub.storage.models import STATE_LENGTH, RestoreStateRow, table_of
 
-RESTORE_STATES = RestoreStateRow.__table__
+RESTORE_STATES = table_of(RestoreStateRow)
 
 _COLUMNS = tuple(
     RESTORE_STATES.c[name]
@@ -68,6 +68,7 @@ class RestoreStateStore:
         Datetimes must be timezone-aware. A later item for the same entity_id wins.
         """
         rows: dict[str, dict[str, Any]] = {}
+        attributes: Mapping[str, Any]
         for item in states:
             if isinstance(item, StoredState):
                 entity_id, state, attributes, last_changed, last_updated = (

@@ -10,7 +10,7 @@ from hub.storage.engine import (
     migrate,
     session_factory,
 )
-from hub.storage.models import TYPE_ANNOTATION_MAP, Base, new_metadata, utcnow
+from hub.storage.models import TYPE_ANNOTATION_MAP, Base, new_metadata, table_of, utcnow
 
 __all__ = [
     "TYPE_ANNOTATION_MAP",
@@ -20,5 +20,6 @@ __all__ = [
     "migrate",
     "new_metadata",
     "session_factory",
+    "table_of",
     "utcnow",
 ]

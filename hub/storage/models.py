@@ -31,11 +31,14 @@ from sqlalchemy import (
     Index,
     MetaData,
     String,
+    Table,
     TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from hub.exceptions import HubError
 
 # Deterministic constraint names on every dialect: Alembic needs names to alter or drop
 # constraints later (SQLite batch mode in particular).
@@ -117,6 +120,28 @@ class Base(DeclarativeBase):
 
     metadata = new_metadata()
     type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """Return the table a model maps, typed as a `Table` for `insert()`, `update()` and `delete()`.
+
+    SQLAlchemy types `__table__` as any `FromClause`, since a model may map a join or a subquery;
+    a model with a `__tablename__` maps a `Table`.
+
+    Args:
+        model: A declarative model class of the core or of an integration.
+
+    Returns:
+        The model's `__table__`.
+
+    Raises:
+        HubError: the model maps something other than a table.
+    """
+    table = model.__table__
+    if not isinstance(table, Table):
+        message = f"{model.__name__} maps a {type(table).__name__}, not a Table"
+        raise HubError(message)
+    return table
 
 
 class UserRow(Base):

@@ -13,6 +13,7 @@ made by an older hub already has.
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -28,11 +29,11 @@ def _json() -> sa.JSON:
     return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
-def _when(name: str, nullable: bool = False) -> sa.Column:
+def _when(name: str, nullable: bool = False) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _str(name: str, length: int, nullable: bool = True) -> sa.Column:
+def _str(name: str, length: int, nullable: bool = True) -> sa.Column[str]:
     return sa.Column(name, sa.String(length), nullable=nullable)
 
 
