@@ -156,7 +156,7 @@ def compressed_diff(old: State, new: State) -> dict[str, Any]:
         if old_context.parent_id == new_context.parent_id and old_context.user_id == new_context.user_id:
             additions["c"] = new_context.id
         else:
-            changed = {"id": new_context.id}
+            changed: dict[str, str | None] = {"id": new_context.id}
             if old_context.parent_id != new_context.parent_id:
                 changed["parent_id"] = new_context.parent_id
             if old_context.user_id != new_context.user_id:

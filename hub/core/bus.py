@@ -36,26 +36,28 @@ MAX_COUNTED_EVENT_TYPES = 500
 OTHER_EVENT_TYPE = "_other"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+# The attribute @callback sets: a function's type does not declare it, so it is set by name.
+_CALLBACK_MARK = "_hub_callback"
 
 
 def callback(func: _F) -> _F:
     """Mark a function as safe to run inline in the event loop (it must not block)."""
     try:
-        func._hub_callback = True
+        setattr(func, _CALLBACK_MARK, True)
     except AttributeError:  # a builtin or bound method: wrap it so it can carry the mark
         original = func
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             return original(*args, **kwargs)
 
-        wrapper._hub_callback = True  # type: ignore[attr-defined]
+        setattr(wrapper, _CALLBACK_MARK, True)
         return wrapper  # type: ignore[return-value]
     return func
 
 
 def is_callback(func: Callable[..., Any]) -> bool:
     """Return whether func was marked with @callback."""
-    return getattr(func, "_hub_callback", False) is True
+    return getattr(func, _CALLBACK_MARK, False) is True
 
 
 class EventOrigin(StrEnum):

@@ -119,7 +119,8 @@ class ManualClock(Clock):
             start = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
         self._now = start.timestamp() if isinstance(start, datetime) else float(start)
         self.time_zone = zone(time_zone)
-        self._timers: list[tuple[float, int, list[Any]]] = []
+        # Each timer's callback sits in a one-item list that cancel() empties to None.
+        self._timers: list[tuple[float, int, list[Callable[[], Any] | None]]] = []
         self._sequence = itertools.count()
 
     def time(self) -> float:
@@ -128,7 +129,7 @@ class ManualClock(Clock):
 
     def call_at(self, timestamp: float, callback: Callable[[], Any]) -> Cancel:
         """Run callback when the clock is advanced to timestamp."""
-        entry = [callback]
+        entry: list[Callable[[], Any] | None] = [callback]
         heapq.heappush(self._timers, (timestamp, next(self._sequence), entry))
 
         def cancel() -> None:
@@ -146,11 +147,11 @@ class ManualClock(Clock):
         for _ in range(5):
             await asyncio.sleep(0)
         while self._timers and self._timers[0][0] <= end:
-            when, _seq, entry = heapq.heappop(self._timers)
-            if entry[0] is None:
+            when, _seq, (callback,) = heapq.heappop(self._timers)
+            if callback is None:
                 continue
             self._now = max(self._now, when)
-            entry[0]()
+            callback()
             # Let the tasks the timer woke run before the next one fires.
             for _ in range(5):
                 await asyncio.sleep(0)
