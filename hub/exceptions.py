@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hub.config.issues import ConfigIssue
 
 
 class HubError(Exception):
@@ -38,7 +42,7 @@ class Unauthorized(HubError):
 class ConfigError(HubError):
     """The configuration is invalid; `issues` names each file, line and key."""
 
-    def __init__(self, issues: Sequence[object], message: str | None = None) -> None:
+    def __init__(self, issues: Sequence[ConfigIssue], message: str | None = None) -> None:
         self.issues = list(issues)
         if message is None:
             message = "\n".join(str(issue) for issue in self.issues) or "Invalid configuration"

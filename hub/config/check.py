@@ -56,7 +56,7 @@ def validate_section(
         return None, [ConfigIssue(file, line, domain, str(err), base)]
 
 
-def _load(config_dir: Path) -> tuple[NodeDict, list[ConfigIssue]]:
+def _load(config_dir: Path) -> tuple[dict[Any, Any], list[ConfigIssue]]:
     """Load configuration.yaml and merge its packages; return it with the package issues."""
     config_dir = Path(config_dir)
     path = config_dir / CONFIG_FILE

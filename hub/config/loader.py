@@ -113,7 +113,7 @@ def _issue(file: str, line: int | None, message: str, base_dir: Path | None) -> 
     return ConfigIssue(file, line, "", message, str(base_dir) if base_dir is not None else None)
 
 
-class HubLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class HubLoader(_BaseLoader):
     """A safe YAML loader that records file and line on every node it builds."""
 
     def __init__(
@@ -148,7 +148,7 @@ def _construct_mapping(loader: HubLoader, node: yaml.MappingNode) -> NodeDict:
     loader.flatten_mapping(node)
     pairs = loader.construct_pairs(node)
     seen: dict[Any, int] = {}
-    for (key, _), (key_node, _) in zip(pairs, node.value):
+    for (key, _), (key_node, _) in zip(pairs, node.value, strict=True):
         line = loader.line_of(key_node)
         try:
             hash(key)
@@ -163,7 +163,7 @@ def _construct_mapping(loader: HubLoader, node: yaml.MappingNode) -> NodeDict:
 
 
 def _construct_sequence(loader: HubLoader, node: yaml.SequenceNode) -> NodeList:
-    locations = [(loader.file, loader.line_of(child)) for child in node.value]
+    locations: list[Location] = [(loader.file, loader.line_of(child)) for child in node.value]
     return node_list(loader.construct_sequence(node), locations, loader.file, loader.line_of(node))
 
 

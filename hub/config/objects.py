@@ -45,7 +45,7 @@ class Input:
     name: str
 
     @classmethod
-    def from_node(cls, loader: yaml.BaseLoader, node: yaml.nodes.Node) -> Input:
+    def from_node(cls, loader: yaml.constructor.BaseConstructor, node: yaml.nodes.Node) -> Input:
         """Build an Input from a YAML scalar node.
 
         Args:

@@ -90,7 +90,7 @@ def _ensure_list(value: Any) -> list[Any]:
 
 def _located_items(value: Any) -> list[tuple[Any, Location]]:
     if isinstance(value, list):
-        return list(zip(value, item_locations(value)))
+        return list(zip(value, item_locations(value), strict=True))
     return [(item, get_location(item)) for item in _ensure_list(value)]
 
 
