@@ -7,11 +7,13 @@ Our names are valid legacy names by construction, so only label values need esca
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
 
+# A sample value as Prometheus writes it (`+Inf`, `1e+06`); prometheus_client leaves it unannotated.
+go_float: Callable[[float], str] = floatToGoString
 # Prometheus's own type names for the OpenMetrics ones the text format lacks.
 _TYPES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram", "unknown": "untyped"}
 
@@ -36,7 +38,7 @@ def render(families: Iterable[Metric]) -> bytes:
             labels = sample.labels
             if labels:
                 text = ",".join(f'{key}="{_escape(str(value))}"' for key, value in sorted(labels.items()))
-                append(f"{sample.name}{{{text}}} {floatToGoString(sample.value)}\n")
+                append(f"{sample.name}{{{text}}} {go_float(sample.value)}\n")
             else:
-                append(f"{sample.name} {floatToGoString(sample.value)}\n")
+                append(f"{sample.name} {go_float(sample.value)}\n")
     return "".join(out).encode()

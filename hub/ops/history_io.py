@@ -71,8 +71,8 @@ async def export_history(backend: HistoryBackend, folder: Path, since: float, un
         written = 0
         with (folder / f"tier_{tier}.jsonl").open("wb") as out:
             for start, end in _windows(since, until):
-                for rows in (await backend.read_tier(tier, None, start, end)).values():
-                    for row in rows:
+                for tier_rows in (await backend.read_tier(tier, None, start, end)).values():
+                    for row in tier_rows:
                         out.write(orjson.dumps(row._asdict()) + b"\n")
                         written += 1
         counts[f"tier_{tier}"] = written

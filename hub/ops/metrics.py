@@ -21,12 +21,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.process_collector import ProcessCollector
-from prometheus_client.utils import floatToGoString
 
 from hub import __version__
 from hub.core.bus import EVENT_STATE_CHANGED, MAX_COUNTED_EVENT_TYPES
 from hub.core.runtime import HubKey
-from hub.ops.exposition import render
+from hub.ops.exposition import go_float, render
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -121,7 +120,7 @@ def _service_metrics(service_calls: dict[tuple[str, str], list[float]]) -> Itera
     seconds = HistogramMetricFamily(
         "hub_service_call_duration_seconds", "How long service handlers took, by domain and service.", labels=["domain", "service"]
     )
-    bounds = [floatToGoString(b) for b in SERVICE_BUCKETS] + ["+Inf"]
+    bounds = [go_float(b) for b in SERVICE_BUCKETS] + ["+Inf"]
     for (domain, service), stats in sorted(service_calls.items()):
         if stats[_OK]:
             calls.add_metric([domain, service, "ok"], stats[_OK])

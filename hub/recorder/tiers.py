@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -238,7 +239,7 @@ class Downsampler:
             for entity_id in special:
                 await self.backend.purge(tier, now - overrides[entity_id][tier], only=[entity_id])
 
-    async def run(self, interval: float, sleep: Callable[[float], object] = asyncio.sleep) -> None:
+    async def run(self, interval: float, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         """Downsample and purge every interval seconds until cancelled."""
         while True:
             try:
@@ -246,14 +247,14 @@ class Downsampler:
                 await self.purge()
             except Exception:  # noqa: BLE001 - retried next interval; the raw data is still there
                 _LOGGER.exception("Recorder downsampling or purge failed")
-            await sleep(interval)  # type: ignore[misc]
+            await sleep(interval)
 
 
-def parse_plan(config: Mapping[str, object]) -> RetentionPlan:
+def parse_plan(config: Mapping[str, Any]) -> RetentionPlan:
     """Build the retention plan from the validated `recorder:` section."""
-    plans = dict(config.get("plans") or {})  # type: ignore[call-overload]
+    plans = dict(config.get("plans") or {})
     name = config.get("plan", "default")
     default = dict(DEFAULT_RETENTION)
     default.update(plans.get(name) or {})
-    overrides = {k: dict(v) for k, v in (config.get("overrides") or {}).items()}  # type: ignore[union-attr]
+    overrides = {k: dict(v) for k, v in (config.get("overrides") or {}).items()}
     return RetentionPlan(default, overrides)

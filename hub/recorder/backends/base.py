@@ -54,7 +54,8 @@ class TierRow(NamedTuple):
     max: float
     last: float
     delta: float  # consumption of a total_increasing counter, resets counted as new usage
-    count: int
+    # Hides tuple.count on purpose: it is the column's name in every backend and in exported history.
+    count: int  # type: ignore[assignment]
 
 
 @dataclass(slots=True)

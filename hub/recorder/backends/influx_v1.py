@@ -230,7 +230,9 @@ class InfluxV1Backend(HistoryBackend):
         out: dict[str, list[TierRow]] = {}
         for item in await self._query(sql):
             name = item["tags"]["entity_id"]
-            out[name] = [TierRow(name, row[0] / 1e6, *row[1:6], int(row[6])) for row in item["values"]]
+            out[name] = [
+                TierRow(name, row[0] / 1e6, row[1], row[2], row[3], row[4], row[5], int(row[6])) for row in item["values"]
+            ]
         return out
 
     async def purge(

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from influxdb_client import WritePrecision
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.domain.write_precision import WritePrecision
 
 from hub.recorder.backends.base import TIERS, Batch, HistoryBackend, Sample, TierRow, as_error
 from hub.recorder.backends.influx_v1 import _micros, _string
@@ -32,7 +32,8 @@ def _flux_set(entity_ids: Iterable[str]) -> str:
 
 
 def _ts(record: Any) -> float:
-    return record.get_time().timestamp()
+    when: datetime = record.get_time()  # a FluxRecord's _time; influxdb-client leaves get_time() untyped
+    return when.timestamp()
 
 
 class InfluxV2Backend(HistoryBackend):
@@ -56,14 +57,17 @@ class InfluxV2Backend(HistoryBackend):
     async def close(self) -> None:
         """Close the client."""
         if self._client is not None:
-            await self._client.close()
+            await self._client.close()  # type: ignore[no-untyped-call]  # influxdb-client leaves close() unannotated
             self._client = None
 
     async def _write(self, lines: list[str]) -> None:
         if not lines:
             return
         try:
-            await self._api().write_api().write(self.bucket, self.org, lines, write_precision=WritePrecision.US)
+            # WritePrecision's values are plain strings, though write() annotates the parameter as WritePrecision.
+            await self._api().write_api().write(
+                self.bucket, self.org, lines, write_precision=WritePrecision.US  # type: ignore[arg-type]
+            )
         except _ERRORS as err:
             raise as_error(self.name, err) from err
 
@@ -111,7 +115,10 @@ class InfluxV2Backend(HistoryBackend):
         """Return points per entity in [start, end)."""
         ids = None if entity_ids is None else list(entity_ids)
         out: dict[str, list[Sample]] = {}
-        pivot = '|> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value") |> group(columns: ["entity_id"]) |> sort(columns: ["_time"])'
+        pivot = (
+            '|> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value") '
+            '|> group(columns: ["entity_id"]) |> sort(columns: ["_time"])'
+        )
         if include_start:
             flux = f"{self._from('state', 0, start, ids)} |> last() {pivot}"
             for record in await self._query(flux):

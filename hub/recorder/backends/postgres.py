@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 import orjson
@@ -19,6 +19,8 @@ import orjson
 from hub.recorder.backends.base import TIERS, Batch, HistoryBackend, Sample, TierRow, as_error
 
 _LOGGER = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 DAY = 86400
 WEEK = 7 * DAY
 _TIER_COLUMNS = "entity, start, mean, min, max, last, delta, count"
@@ -127,17 +129,19 @@ class PostgresBackend(HistoryBackend):
             self._ids[entity_id] = id_
             self._names[id_] = entity_id
 
-    async def _call(self, method: str, *args: Any) -> Any:
+    async def _call(
+        self, method: Callable[Concatenate[asyncpg.Connection, _P], Awaitable[_R]], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _R:
         pool = await self._ensure()
         try:
             async with pool.acquire() as conn:
-                return await getattr(self, method)(conn, *args)
+                return await method(conn, *args, **kwargs)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise as_error(self.name, err) from err
 
     async def write(self, batch: Batch) -> None:
         """Store a batch in one transaction; a replay changes nothing."""
-        await self._call("_write", batch)
+        await self._call(self._write, batch)
 
     async def _write(self, conn: asyncpg.Connection, batch: Batch) -> None:
         points = batch.points
@@ -171,7 +175,7 @@ class PostgresBackend(HistoryBackend):
 
     async def write_tier(self, tier: str, rows: list[TierRow]) -> None:
         """Upsert tier rows."""
-        await self._call("_write_tier", tier, rows)
+        await self._call(self._write_tier, tier, rows)
 
     async def _write_tier(self, conn: asyncpg.Connection, tier: str, rows: list[TierRow]) -> None:
         assert tier in TIERS
@@ -189,7 +193,7 @@ class PostgresBackend(HistoryBackend):
         self, tier: str, before: float, *, only: Iterable[str] | None = None, exclude: Iterable[str] = ()
     ) -> None:
         """Delete old rows; whole raw partitions are dropped when no override keeps them."""
-        await self._call("_purge", tier, before, None if only is None else list(only), list(exclude))
+        await self._call(self._purge, tier, before, None if only is None else list(only), list(exclude))
 
     async def _purge(
         self, conn: asyncpg.Connection, tier: str, before: float, only: list[str] | None, exclude: list[str]
@@ -243,7 +247,7 @@ class PostgresBackend(HistoryBackend):
         self, entity_ids: Iterable[str] | None, start: float, end: float, *, include_start: bool = False
     ) -> dict[str, list[Sample]]:
         """Return points per entity in [start, end)."""
-        return await self._call("_read_states", None if entity_ids is None else list(entity_ids), start, end, include_start)
+        return await self._call(self._read_states, None if entity_ids is None else list(entity_ids), start, end, include_start)
 
     async def _read_states(
         self, conn: asyncpg.Connection, entity_ids: list[str] | None, start: float, end: float, include_start: bool
@@ -273,7 +277,7 @@ class PostgresBackend(HistoryBackend):
         self, entity_ids: Iterable[str], start: float, end: float
     ) -> dict[str, list[tuple[float, dict[str, Any]]]]:
         """Return attribute changes, led by the set in force at start."""
-        return await self._call("_read_attributes", list(entity_ids), start, end)
+        return await self._call(self._read_attributes, list(entity_ids), start, end)
 
     async def _read_attributes(
         self, conn: asyncpg.Connection, entity_ids: list[str], start: float, end: float
@@ -293,7 +297,7 @@ class PostgresBackend(HistoryBackend):
 
     async def last_values(self, before: float, entity_ids: Iterable[str] | None = None) -> dict[str, float]:
         """Return each entity's last numeric value before a time."""
-        return await self._call("_last_values", before, None if entity_ids is None else list(entity_ids))
+        return await self._call(self._last_values, before, None if entity_ids is None else list(entity_ids))
 
     async def _last_values(self, conn: asyncpg.Connection, before: float, entity_ids: list[str] | None) -> dict[str, float]:
         await self._refresh(conn)
@@ -310,7 +314,7 @@ class PostgresBackend(HistoryBackend):
         self, tier: str, entity_ids: Iterable[str] | None, start: float, end: float
     ) -> dict[str, list[TierRow]]:
         """Return tier rows per entity."""
-        return await self._call("_read_tier", tier, None if entity_ids is None else list(entity_ids), start, end)
+        return await self._call(self._read_tier, tier, None if entity_ids is None else list(entity_ids), start, end)
 
     async def _read_tier(
         self, conn: asyncpg.Connection, tier: str, entity_ids: list[str] | None, start: float, end: float

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -114,7 +114,8 @@ class SQLiteBackend(HistoryBackend):
             return found
         assert self._wconn is not None
         self._wconn.execute("INSERT OR IGNORE INTO entities (entity_id) VALUES (?)", (entity_id,))
-        (found,) = self._wconn.execute("SELECT id FROM entities WHERE entity_id = ?", (entity_id,)).fetchone()
+        row = self._wconn.execute("SELECT id FROM entities WHERE entity_id = ?", (entity_id,)).fetchone()
+        found = cast(int, row[0])  # sqlite3 types rows as Any
         self._ids[entity_id] = found
         self._names[found] = entity_id
         return found
