@@ -62,24 +62,27 @@ class Version:
     def _key(self, other: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         other_parts = other.parts if isinstance(other, Version) else Version(other).parts
         pad = max(len(self.parts), len(other_parts))
-        norm = lambda parts: tuple(str(p).zfill(8) if isinstance(p, int) else p for p in parts) + ("",) * (pad - len(parts))  # noqa: E731
+
+        def norm(parts: tuple[Any, ...]) -> tuple[Any, ...]:
+            return tuple(str(p).zfill(8) if isinstance(p, int) else p for p in parts) + ("",) * (pad - len(parts))
+
         return norm(self.parts), norm(other_parts)
 
     def __eq__(self, other: object) -> bool:
         a, b = self._key(other)
         return a == b
 
-    def __lt__(self, other: Any) -> bool:
+    def __lt__(self, other: object) -> bool:
         a, b = self._key(other)
         return a < b
 
-    def __le__(self, other: Any) -> bool:
+    def __le__(self, other: object) -> bool:
         return self == other or self < other
 
-    def __gt__(self, other: Any) -> bool:
+    def __gt__(self, other: object) -> bool:
         return not self <= other
 
-    def __ge__(self, other: Any) -> bool:
+    def __ge__(self, other: object) -> bool:
         return not self < other
 
     __hash__ = None  # type: ignore[assignment]
@@ -124,7 +127,8 @@ class HubEnvironment(ImmutableSandboxedEnvironment):
             for name in LIMITED_FILTERS:
                 self.filters[name] = _Unsupported(name)
             for name in LIMITED_TESTS:
-                self.tests[name] = _Unsupported(name)
+                # Jinja's tests dict is inferred from its built-in test functions; any callable is a test.
+                self.tests[name] = _Unsupported(name)  # type: ignore[assignment]
 
     def compile_cached(self, source: str) -> jinja2.Template:
         """Compile source once; later calls with the same source reuse the result."""
@@ -219,13 +223,22 @@ def _add_pure(env: HubEnvironment) -> None:
 def _add_hub_bound(env: HubEnvironment, hub: Hub | None) -> None:
     """Add what reads the hub: states, the clock and the registries."""
     times = TimeFunctions(lambda: hub.clock if hub is not None else UTC_CLOCK)
-    for name in ("as_datetime", "as_timestamp", "as_local", "as_timedelta", "timestamp_custom", "timestamp_local", "timestamp_utc", "relative_time", "time_since", "time_until", "today_at"):
+    for name in (
+        "as_datetime", "as_timestamp", "as_local", "as_timedelta", "timestamp_custom", "timestamp_local",
+        "timestamp_utc", "relative_time", "time_since", "time_until", "today_at",
+    ):
         env.filters[name] = getattr(times, name)
-    for name in ("now", "utcnow", "as_datetime", "as_timestamp", "as_local", "as_timedelta", "strptime", "relative_time", "time_since", "time_until", "today_at"):
+    for name in (
+        "now", "utcnow", "as_datetime", "as_timestamp", "as_local", "as_timedelta", "strptime",
+        "relative_time", "time_since", "time_until", "today_at",
+    ):
         env.globals[name] = getattr(times, name)
     states = StateFunctions(hub)
     env.globals["states"] = AllStates(hub)
-    for name in ("is_state", "state_attr", "is_state_attr", "has_value", "state_translated", "expand", "device_entities", "device_attr", "is_device_attr", "device_id", "integration_entities"):
+    for name in (
+        "is_state", "state_attr", "is_state_attr", "has_value", "state_translated", "expand",
+        "device_entities", "device_attr", "is_device_attr", "device_id", "integration_entities",
+    ):
         env.globals[name] = getattr(states, name)
         env.filters[name] = getattr(states, name)
     for name in ("is_state", "is_state_attr", "has_value"):

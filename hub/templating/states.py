@@ -101,7 +101,10 @@ class TemplateState:
         return f"{state.state} {unit}" if unit else state.state
 
     def __getitem__(self, item: str) -> Any:
-        if item in ("entity_id", "state", "attributes", "last_changed", "last_updated", "last_reported", "context", "domain", "object_id", "name", "state_with_unit"):
+        if item in (
+            "entity_id", "state", "attributes", "last_changed", "last_updated", "last_reported",
+            "context", "domain", "object_id", "name", "state_with_unit",
+        ):
             return getattr(self, item)
         message = f"Unknown key {item}"
         raise KeyError(message)
@@ -228,7 +231,7 @@ class StateFunctions:
     def __init__(self, hub: Hub | None) -> None:
         self._hub = hub
 
-    def is_state(self, entity_id: Any, state: Any) -> bool:
+    def is_state(self, entity_id: Any, state: object) -> bool:
         """Whether the entity has the state (or one of a list of states)."""
         found = get_state(self._hub, entity_id)
         if found is None:
@@ -242,9 +245,9 @@ class StateFunctions:
         found = get_state(self._hub, entity_id)
         return found.attributes.get(name) if found is not None else None
 
-    def is_state_attr(self, entity_id: Any, name: str, value: Any) -> bool:
+    def is_state_attr(self, entity_id: Any, name: str, value: object) -> bool:
         """Whether the attribute has value."""
-        attr = self.state_attr(entity_id, name)
+        attr: object = self.state_attr(entity_id, name)
         return attr is not None and attr == value
 
     def has_value(self, entity_id: Any) -> bool:
@@ -315,9 +318,10 @@ class StateFunctions:
         value = getattr(device, attr_name, None)
         return value() if callable(value) else value
 
-    def is_device_attr(self, device_or_entity_id: str, attr_name: str, attr_value: Any) -> bool:
+    def is_device_attr(self, device_or_entity_id: str, attr_name: str, attr_value: object) -> bool:
         """Whether a device's attribute has the value."""
-        return self.device_attr(device_or_entity_id, attr_name) == attr_value
+        value: object = self.device_attr(device_or_entity_id, attr_name)
+        return value == attr_value
 
     def device_id(self, entity_id_or_device_name: str) -> str | None:
         """The device of an entity, or the id of the device with that name."""
@@ -325,11 +329,11 @@ class StateFunctions:
         if hub is None or not isinstance(entity_id_or_device_name, str):
             return None
         if hub.entity_registry is not None:
-            entry = hub.entity_registry.get(entity_id_or_device_name)  # type: ignore[attr-defined]
+            entry = hub.entity_registry.get(entity_id_or_device_name)
             if entry is not None:
                 return entry.device_id
         if hub.device_registry is not None:
-            for device in hub.device_registry:  # type: ignore[attr-defined]
+            for device in hub.device_registry:
                 if entity_id_or_device_name in (device.name, device.name_by_user):
                     return device.id
         return None
@@ -339,4 +343,4 @@ class StateFunctions:
         registry = self._hub.entity_registry if self._hub is not None else None
         if registry is None:
             return []
-        return [entry.entity_id for entry in registry if entry.platform == integration]  # type: ignore[attr-defined]
+        return [entry.entity_id for entry in registry if entry.platform == integration]

@@ -60,9 +60,8 @@ def _shown(source: str) -> str:
 
 def _template_line(err: BaseException) -> int | None:
     """Return the template line where a render failed, from Jinja's rewritten traceback."""
-    lineno = getattr(err, "lineno", None)
-    if isinstance(err, jinja2.TemplateSyntaxError) and lineno:
-        return lineno
+    if isinstance(err, jinja2.TemplateSyntaxError) and err.lineno:
+        return err.lineno
     line = None
     for frame in traceback.extract_tb(err.__traceback__):
         if frame.filename == "<template>":
@@ -96,7 +95,7 @@ def _render_fast(compiled: jinja2.Template, variables: Mapping[str, Any]) -> str
         cached = compiled._flat_globals = dict(compiled.globals)  # type: ignore[attr-defined]
     context = compiled.new_context({**cached, **variables}, shared=True)
     try:
-        return compiled.environment.concat(compiled.root_render_func(context))  # type: ignore[attr-defined,no-any-return]
+        return compiled.environment.concat(compiled.root_render_func(context))
     except Exception:  # noqa: BLE001 - re-raised with the template's lines in the traceback
         compiled.environment.handle_exception()
         raise  # pragma: no cover - handle_exception always raises
