@@ -47,13 +47,15 @@ class Counter(SensorEntity):
 
 async def load_value(hub: Any, name: str) -> int | None:
     """Return the counter's saved value, or None if it has none yet."""
-    async with hub.db() as session:
+    sessions = hub.require_db()  # the session factory; a HubError on a hub without storage
+    async with sessions() as session:
         return (await session.execute(select(CounterRow.value).where(CounterRow.name == name))).scalar_one_or_none()
 
 
 async def save_value(hub: Any, counter: Counter) -> None:
     """Write the counter's value."""
-    async with hub.db() as session, session.begin():
+    sessions = hub.require_db()  # the session factory; a HubError on a hub without storage
+    async with sessions() as session, session.begin():
         await session.merge(CounterRow(name=counter.name, value=counter.native_value, updated_at=utcnow()))
 
 
