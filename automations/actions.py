@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import ChainMap
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-Scope = ChainMap  # type: ignore[type-arg]
+# The variables a run sees: each nested block (choose, repeat, parallel...) adds a child layer.
+Scope = ChainMap[str, Any]
 Step = Callable[["Run", Scope, str], Awaitable[None]]
 
 
@@ -65,7 +66,7 @@ class ActionError(HubError):
 _SCRIPT_MISTAKES = (InvalidConfig, ConditionError)
 
 
-def compile_sequence(hub: Hub, configs: list[Mapping[str, Any]], path: str) -> Callable[[Run, Scope, str], Awaitable[None]]:
+def compile_sequence(hub: Hub, configs: Sequence[Mapping[str, Any]], path: str) -> Callable[[Run, Scope, str], Awaitable[None]]:
     """Compile a sequence; running it stops at a failed condition step (this block only)."""
     steps = [compile_step(hub, config, f"{path}/{index}") for index, config in enumerate(configs)]
 
@@ -139,7 +140,7 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
     response_variable = config.get("response_variable")
 
     async def run_call(run: Run, scope: Scope, step_path: str) -> Any:
-        name = action if action_template.is_static else str(action_template.render(scope, parse_result=False))
+        name = action if action_template.is_static else str(action_template.render(dict(scope), parse_result=False))
         domain, _, service = name.partition(".")
         service_data = _render(hub, data, scope) if data else {}
         if not isinstance(service_data, Mapping):
@@ -197,9 +198,13 @@ def _wait_template(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
             if error is None and result_as_boolean(result) and not done.done():
                 done.set_result(True)
 
+        def timed_out() -> None:
+            if not done.done():
+                done.set_result(False)
+
         tracker = TemplateTracker(hub, template, dict(scope), rendered)
         tracker.start()
-        cancel = run.clock.call_later(timeout, lambda: done.done() or done.set_result(False)) if timeout is not None else None
+        cancel = run.clock.call_later(timeout, timed_out) if timeout is not None else None
         try:
             completed = await done
         finally:

@@ -31,6 +31,12 @@ class AutomationEntity(Entity):
 
     domain = "automation"
 
+    # Built for one hub, under an entity_id known from the start.
+    hub: Hub
+    entity_id: str
+    # The YAML it was built from: a reload keeps an automation whose YAML is unchanged running.
+    config_source: Any = None
+
     def __init__(self, hub: Hub, config: Mapping[str, Any], index: int) -> None:
         self.hub = hub
         self.config = config
@@ -87,7 +93,7 @@ class AutomationEntity(Entity):
 
     async def added_to_hub(self) -> None:
         """Restore on/off and last_triggered, then attach the triggers if on."""
-        restored = self.hub.states.get(self.entity_id) if self.hub is not None else None
+        restored = self.hub.states.get(self.entity_id)
         if self._initial_state is not None:
             enable = bool(self._initial_state)
         elif restored is not None and restored.state in (STATE_ON, STATE_OFF):
@@ -148,7 +154,7 @@ class AutomationEntity(Entity):
             return {}
 
     def _script_changed(self) -> None:
-        if self.hub is not None and self.entity_id in self.hub.entities._entities:  # noqa: SLF001
+        if self.entity_id in self.hub.entities._entities:  # noqa: SLF001
             self.write_state()
 
     def _triggered(self, trigger: dict[str, Any], context: Context | None, trigger_vars: Any = None, skip_condition: bool = False) -> None:
@@ -156,9 +162,9 @@ class AutomationEntity(Entity):
         if not self.is_on and not skip_condition:
             return
         hub = self.hub
-        assert hub is not None
         state = hub.states.get(self.entity_id)
-        variables: dict[str, Any] = {**self._render_trigger_variables(), "this": TemplateState(hub, state) if state is not None else None, "trigger": trigger}
+        this = TemplateState(hub, state) if state is not None else None
+        variables: dict[str, Any] = {**self._render_trigger_variables(), "this": this, "trigger": trigger}
         run_context = Context(parent_id=context.id if context is not None else None, user_id=context.user_id if context is not None else None)
         trace = self.script.new_trace(run_context)
         trace.trigger_description = trigger.get("description")

@@ -72,7 +72,9 @@ class Blueprint:
         for name, definition in self.inputs.items():
             values[name] = given[name] if name in given else definition.get("default")
         body = {k: v for k, v in self.data.items() if k != "blueprint"}
-        return _substitute(body, values, self.path)
+        # A mapping comes back as a mapping (a dict carrying the body's location).
+        instantiated: dict[str, Any] = _substitute(body, values, self.path)
+        return instantiated
 
 
 def _substitute(value: Any, inputs: Mapping[str, Any], path: str) -> Any:
@@ -128,4 +130,4 @@ def resolve(config_dir: Path | None, domain: str, config: Mapping[str, Any]) -> 
     body = blueprint.instantiate(use.get("input"), config)
     merged = {**body, **{k: v for k, v in config.items() if k != "use_blueprint"}}
     file, line = get_location(config)
-    return set_location(merged, file, line) if line is not None else merged  # type: ignore[no-any-return]
+    return set_location(merged, file, line) if line is not None else merged

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-Tracer = Callable[[str, dict[str, Any]], None] | None
+# Records a condition's result under its path; what it returns is ignored.
+Tracer = Callable[[str, dict[str, Any]], object] | None
 Check = Callable[[Mapping[str, Any], Tracer], bool]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _INPUT_DOMAINS = ("input_select", "input_text", "input_boolean", "input_number", "input_datetime")
@@ -106,8 +107,12 @@ def compile_condition(hub: Hub, config: Mapping[str, Any]) -> Check:
         raise InvalidConfig(f"unknown condition type {kind!r} (supported: {', '.join(sorted(_BUILDERS))})", config, "condition")
     check = builder(hub, config)
     if enabled is False:
-        return lambda variables, trace=None: True
+        return _always
     return check
+
+
+def _always(variables: Mapping[str, Any], trace: Tracer = None) -> bool:
+    return True
 
 
 def _entity_ids(config: Mapping[str, Any], key: str = "entity_id") -> list[str]:

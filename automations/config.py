@@ -36,7 +36,7 @@ class InvalidConfig(HubError):
 def _like(original: Any, new: dict[str, Any]) -> dict[str, Any]:
     """Return new carrying original's location."""
     file, line = get_location(original)
-    return set_location(new, file, line) if line is not None else new  # type: ignore[no-any-return]
+    return set_location(new, file, line) if line is not None else new
 
 
 def ensure_list(value: Any) -> list[Any]:

@@ -32,7 +32,7 @@ def make_integration(domain: str) -> tuple[Any, Any]:
         for object_id in list(current):
             if object_id not in section or current[object_id].config != (section[object_id] or {}):
                 entity = current.pop(object_id)
-                await hub.entities.remove(entity.entity_id)  # type: ignore[arg-type]
+                await hub.entities.remove(entity.entity_id)
         items = [(str(k), v or {}) for k, v in section.items() if str(k) not in current]
         built, _issues = build_each(hub, domain, items, lambda config, raw, object_id: cls(hub, object_id, config))
         for object_id, entity in built:

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 class InputEntity(Entity):
     """Base: name/icon from config, restore of the last state, unique_id = object_id."""
 
+    # Built for one hub, under an entity_id known from the start.
+    hub: Hub
+    entity_id: str
+
     def __init__(self, hub: Hub, object_id: str, config: Mapping[str, Any]) -> None:
         self.hub = hub
         self.config = config or {}
@@ -45,7 +49,7 @@ class InputEntity(Entity):
 
     async def added_to_hub(self) -> None:
         """Restore unless the config gives an initial value."""
-        state = self.hub.states.get(self.entity_id) if self.hub else None
+        state = self.hub.states.get(self.entity_id)
         if state is not None and state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN) and self.config.get("initial") is None:
             try:
                 self.restore(state)
@@ -287,7 +291,7 @@ class Counter(InputEntity):
     async def added_to_hub(self) -> None:
         """Counters restore unless `restore: false`."""
         if self.config.get("restore", True):
-            state = self.hub.states.get(self.entity_id) if self.hub else None
+            state = self.hub.states.get(self.entity_id)
             if state is not None and state.state.lstrip("-").isdigit():
                 self.value = int(state.state)
 

@@ -59,7 +59,7 @@ async def load(hub: Hub, section: Any) -> list[Any]:
     for key in list(current):
         if key not in keyed or any(key == k for k, _ in built):
             entity = current.pop(key)
-            await hub.entities.remove(entity.entity_id)  # type: ignore[arg-type]
+            await hub.entities.remove(entity.entity_id)
     for key, entity in built:
         await hub.entities.add(entity, DOMAIN)
         current[key] = entity
@@ -78,11 +78,8 @@ def check_integration_config(hub: Hub, config: Any) -> list[Any]:
 def _entity(hub: Hub, config: Any, raw: Any, index: int) -> AutomationEntity:
     normalized = normalize_automation(config)
     entity = AutomationEntity(hub, normalized, index)
-    entity.config_source = raw  # type: ignore[attr-defined]
+    entity.config_source = raw
     return entity
-
-
-AutomationEntity.config_source = None  # type: ignore[attr-defined]
 
 
 def _targets(hub: Hub, call: ServiceCall) -> list[AutomationEntity]:
@@ -119,7 +116,8 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         hub.bus.fire(EVENT_AUTOMATION_RELOADED, {}, context=call.context)
 
     target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str])}
-    hub.services.register(DOMAIN, "trigger", trigger, vol.Schema({**target, vol.Optional("skip_condition", default=True): bool, vol.Optional("variables"): dict}))
+    trigger_schema = vol.Schema({**target, vol.Optional("skip_condition", default=True): bool, vol.Optional("variables"): dict})
+    hub.services.register(DOMAIN, "trigger", trigger, trigger_schema)
     hub.services.register(DOMAIN, "turn_on", turn_on, vol.Schema(target))
     hub.services.register(DOMAIN, "turn_off", turn_off, vol.Schema({**target, vol.Optional("stop_actions", default=True): bool}))
     hub.services.register(DOMAIN, "toggle", toggle, vol.Schema(target))

@@ -86,7 +86,19 @@ class SceneEntity(Entity):
 
     domain = "scene"
 
-    def __init__(self, hub: Hub, name: str, entities: dict[str, dict[str, Any]], scene_id: str | None = None, created: bool = False, icon: str | None = None) -> None:
+    # Built for one hub, under an entity_id known from the start.
+    hub: Hub
+    entity_id: str
+
+    def __init__(
+        self,
+        hub: Hub,
+        name: str,
+        entities: dict[str, dict[str, Any]],
+        scene_id: str | None = None,
+        created: bool = False,
+        icon: str | None = None,
+    ) -> None:
         self.hub = hub
         self.name = name
         self.icon = icon
@@ -111,7 +123,7 @@ class SceneEntity(Entity):
 
     async def activate(self, context: Context, transition: Any = None) -> None:
         """Apply the scene and record when."""
-        await reproduce(self.hub, self.entities, context, transition)  # type: ignore[arg-type]
+        await reproduce(self.hub, self.entities, context, transition)
         self.activated = self.hub.clock.utcnow().isoformat()
         self.write_state(context)
 
@@ -137,7 +149,7 @@ async def load(hub: Hub, section: Any) -> list[Any]:
     built, issues = build_each(hub, DOMAIN, [(f"[{i}]", raw) for i, raw in enumerate(ensure_list(section))], build)
     for _key, entity in built:
         await hub.entities.add(entity, DOMAIN)
-        current[entity.entity_id] = entity  # type: ignore[index]
+        current[entity.entity_id] = entity
     return issues
 
 
@@ -177,7 +189,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
             return
         entity = SceneEntity(hub, scene_id, targets, scene_id, created=True)
         await hub.entities.add(entity, DOMAIN)
-        scenes(hub)[entity.entity_id] = entity  # type: ignore[index]
+        scenes(hub)[entity.entity_id] = entity
 
     async def delete(call: ServiceCall) -> None:
         for entity_id in call.entity_ids or []:

@@ -55,6 +55,10 @@ class ScheduleEntity(Entity):
 
     domain = "schedule"
 
+    # Built for one hub, under an entity_id known from the start.
+    hub: Hub
+    entity_id: str
+
     def __init__(self, hub: Hub, object_id: str, config: Mapping[str, Any]) -> None:
         if not isinstance(config, Mapping):
             raise InvalidConfig("expected a mapping with cron or interval and a sequence", config)
@@ -86,7 +90,7 @@ class ScheduleEntity(Entity):
     def next_after(self, moment: datetime) -> datetime:
         """The first run strictly after moment."""
         if self.cron is not None:
-            return croniter(self.cron, moment.astimezone(self.tz)).get_next(datetime)  # type: ignore[no-any-return]
+            return croniter(self.cron, moment.astimezone(self.tz)).get_next(datetime)
         assert self.interval is not None
         anchor = self.last_run or moment
         step = self.interval.total_seconds()
@@ -108,7 +112,7 @@ class ScheduleEntity(Entity):
 
     async def added_to_hub(self) -> None:
         """Honour the missed-run policy, then arm the next run."""
-        restored = self.hub.states.get(self.entity_id) if self.hub else None
+        restored = self.hub.states.get(self.entity_id)
         now = self.clock.now()
         if restored is not None and restored.attributes.get("last_run"):
             try:
@@ -150,7 +154,7 @@ async def load(hub: Hub, section: Any) -> None:
     """(Re)build the schedules."""
     current = hub.runtime.setdefault(SCHEDULES, dict)
     for entity in list(current.values()):
-        await hub.entities.remove(entity.entity_id)  # type: ignore[arg-type]
+        await hub.entities.remove(entity.entity_id)
     current.clear()
     items = [(str(k), v) for k, v in (section or {}).items()]
     built, _issues = build_each(hub, DOMAIN, items, lambda config, raw, key: ScheduleEntity(hub, key, config))

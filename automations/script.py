@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from automations.actions import ActionError, StopRun, compile_sequence
@@ -49,7 +49,7 @@ class Script:
     def __init__(
         self,
         hub: Hub,
-        sequence: list[Mapping[str, Any]],
+        sequence: Sequence[Mapping[str, Any]],
         *,
         name: str,
         domain: str,

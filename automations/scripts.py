@@ -34,6 +34,10 @@ class ScriptEntity(Entity):
 
     domain = "script"
 
+    # Built for one hub, under an entity_id known from the start.
+    hub: Hub
+    entity_id: str
+
     def __init__(self, hub: Hub, object_id: str, config: Mapping[str, Any]) -> None:
         if object_id in _RESERVED:
             raise InvalidConfig(f"'{object_id}' is a reserved script name", config)
@@ -80,7 +84,7 @@ class ScriptEntity(Entity):
         return attrs
 
     def _changed(self) -> None:
-        if self.hub is not None and self.hub.entities.get(self.entity_id) is self:
+        if self.hub.entities.get(self.entity_id) is self:
             self.write_state()
 
     def _variables(self, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,12 +95,12 @@ class ScriptEntity(Entity):
             if isinstance(field, Mapping) and "default" in field and name not in data:
                 variables[name] = field["default"]
         variables.update(data)
-        state = self.hub.states.get(self.entity_id) if self.hub is not None else None
+        state = self.hub.states.get(self.entity_id)
         from hub.templating import TemplateState  # noqa: PLC0415
 
         variables["this"] = TemplateState(self.hub, state) if state is not None else None
         for key, value in self.variables.items():
-            variables[key] = render_value(self.hub, value, variables)  # type: ignore[arg-type]
+            variables[key] = render_value(self.hub, value, variables)
         return variables
 
     async def run(self, data: Mapping[str, Any], call: ServiceCall | None, wait: bool) -> Any:
@@ -134,7 +138,7 @@ async def load(hub: Hub, section: Any) -> list[Any]:
         if key not in section or any(key == k for k, _ in built):
             entity = current.pop(key)
             hub.services.remove(DOMAIN, key)
-            await hub.entities.remove(entity.entity_id)  # type: ignore[arg-type]
+            await hub.entities.remove(entity.entity_id)
     for key, entity in built:
         entity.config = section[key]
         await hub.entities.add(entity, DOMAIN)

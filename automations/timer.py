@@ -52,7 +52,7 @@ class Timer(InputEntity):
 
     async def added_to_hub(self) -> None:
         """With `restore: true` an active timer continues (or finishes if its end passed)."""
-        state = self.hub.states.get(self.entity_id) if self.hub else None
+        state = self.hub.states.get(self.entity_id)
         if not self.config.get("restore") or state is None:
             return
         self.restore(state)

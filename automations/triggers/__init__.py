@@ -17,6 +17,7 @@ from automations.triggers import event, numeric_state, state, template, time_tri
 from hub.core.runtime import HubKey
 
 if TYPE_CHECKING:
+    from hub.core.context import Context
     from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 TriggerAction = Callable[..., Any]
 Attach = Callable[..., Any]
 Detach = Callable[[], None]
+# What attach_triggers calls when a trigger fires: (trigger data, context, the trigger's variables).
+Triggered = Callable[[dict[str, Any], "Context | None", "Mapping[str, Any] | None"], None]
 
 BUILTIN: dict[str, Attach] = {
     "state": state.attach,
@@ -52,7 +55,8 @@ EXTRA_PLATFORMS: HubKey[dict[str, Attach]] = HubKey("automation.trigger_platform
 
 def platforms(hub: Hub) -> dict[str, Attach]:
     """The built-in platforms plus those integrations offered (see `load_platforms`)."""
-    return {**BUILTIN, **hub.runtime.get(EXTRA_PLATFORMS, {})}
+    extra = hub.runtime.get(EXTRA_PLATFORMS, {})
+    return {**BUILTIN, **extra}
 
 
 async def load_platforms(hub: Hub) -> dict[str, Attach]:
@@ -80,7 +84,7 @@ def validate_trigger(hub: Hub, config: Mapping[str, Any]) -> None:
     if platform not in known:
         message = f"unknown trigger platform {platform!r} (available: {', '.join(sorted(known))})"
         raise InvalidConfig(message, config, "trigger")
-    validator = VALIDATORS.get(platform)  # type: ignore[arg-type]
+    validator = VALIDATORS.get(platform)
     if validator is not None:
         validator(config)
 
@@ -88,7 +92,7 @@ def validate_trigger(hub: Hub, config: Mapping[str, Any]) -> None:
 async def attach_triggers(
     hub: Hub,
     configs: list[Mapping[str, Any]],
-    action: Callable[[dict[str, Any], Any], None],
+    action: Triggered,
     info: dict[str, Any],
 ) -> Detach:
     """Attach every enabled trigger; the payload each fires gets id/idx/alias/platform added."""

@@ -43,7 +43,12 @@ def attach(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], inf
         action({"event": event, "description": f"event '{event.event_type}'"}, event.context)
 
     unsubs = [hub.bus.listen(event_type, handle) for event_type in event_types]
-    return lambda: [unsub() for unsub in unsubs]  # type: ignore[func-returns-value]
+
+    def detach() -> None:
+        for unsub in unsubs:
+            unsub()
+
+    return detach
 
 
 def validate_homeassistant(config: Mapping[str, Any]) -> None:

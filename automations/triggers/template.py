@@ -36,7 +36,7 @@ def attach(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], inf
     template = Template(config["value_template"], hub)
     variables = dict(info.get("variables") or {})
     pending = Pending(hub, config, info.get("name", ""))
-    state = {"armed": None}
+    state: dict[str, bool | None] = {"armed": None}
 
     def rendered(result: Any, error: Exception | None, event: Any) -> None:
         if error is not None:

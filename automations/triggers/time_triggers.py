@@ -127,7 +127,11 @@ def attach_time(hub: Hub, config: Mapping[str, Any], action: Callable[..., None]
 
         if entity_id is None:
             at_time = to_time(at)
-            repeating = Repeating(clock, lambda now, t=at_time: next_daily(now, t, clock.time_zone), fire)
+
+            def next_at(now: datetime, _at: time = at_time) -> datetime:
+                return next_daily(now, _at, clock.time_zone)
+
+            repeating = Repeating(clock, next_at, fire)
             repeating.schedule()
             stops.append(repeating.stop)
             continue
@@ -140,7 +144,12 @@ def attach_time(hub: Hub, config: Mapping[str, Any], action: Callable[..., None]
 
         stops.append(repeating.stop)
         stops.append(hub.states.track(entity_id, changed))
-    return lambda: [stop() for stop in stops]  # type: ignore[func-returns-value]
+
+    def detach() -> None:
+        for stop in stops:
+            stop()
+
+    return detach
 
 
 def _pattern_values(value: Any, maximum: int, config: Mapping[str, Any], key: str) -> list[int] | None:
@@ -218,7 +227,7 @@ def validate_cron(config: Mapping[str, Any]) -> None:
 
 def next_cron(expression: str, now: datetime) -> datetime:
     """The next local time matching a cron expression after now."""
-    return croniter(expression, now).get_next(datetime)  # type: ignore[no-any-return]
+    return croniter(expression, now).get_next(datetime)
 
 
 def attach_cron(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], info: dict[str, Any]) -> Callable[[], None]:
