@@ -80,8 +80,15 @@ def compile_sequence(hub: Hub, configs: Sequence[Mapping[str, Any]], path: str) 
     return run_sequence
 
 
+# The key that names a step's kind, in the order they are looked for.
+_STEP_KEYS = (
+    "action", "delay", "wait_template", "wait_for_trigger", "event", "condition", "variables",
+    "choose", "if", "repeat", "stop", "parallel", "sequence", "set_conversation_response",
+)
+
+
 def _kind(config: Mapping[str, Any]) -> str:
-    for key in ("action", "delay", "wait_template", "wait_for_trigger", "event", "condition", "variables", "choose", "if", "repeat", "stop", "parallel", "sequence", "set_conversation_response"):
+    for key in _STEP_KEYS:
         if key in config:
             return key
     if "device_id" in config and "domain" in config and "type" in config:
@@ -157,7 +164,8 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
         )
         if response_variable is not None:
             scope[response_variable] = response
-        return {"params": {"domain": domain, "service": service, "service_data": dict(service_data), "target": call_target}, "running_script": False, **({"response": response} if response_variable else {})}
+        params = {"domain": domain, "service": service, "service_data": dict(service_data), "target": call_target}
+        return {"params": params, "running_script": False, **({"response": response} if response_variable else {})}
 
     return run_call
 
@@ -233,7 +241,8 @@ def _wait_for_trigger(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
         info = {"name": run.name, "variables": variables, "render": lambda v: render_value(hub, v, variables)}
         trigger = await wait_for_triggers(hub, triggers, info, timeout, run.clock)
         remaining = None if timeout is None else max(0.0, timeout - (run.clock.time() - started))
-        scope["wait"] = {"completed": trigger is not None, "remaining": timedelta(seconds=remaining) if remaining is not None else None, "trigger": trigger}
+        left = timedelta(seconds=remaining) if remaining is not None else None
+        scope["wait"] = {"completed": trigger is not None, "remaining": left, "trigger": trigger}
         if trigger is None and not continue_on_timeout:
             raise StopRun("wait_for_trigger timed out")
         return {"wait": {"completed": trigger is not None, "remaining": remaining}}
@@ -280,7 +289,10 @@ def _variables(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
 
 def _choose(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
     options = [
-        (compile_conditions(hub, option["conditions"], f"{path}/choose/{i}/conditions"), compile_sequence(hub, option["sequence"], f"{path}/choose/{i}/sequence"))
+        (
+            compile_conditions(hub, option["conditions"], f"{path}/choose/{i}/conditions"),
+            compile_sequence(hub, option["sequence"], f"{path}/choose/{i}/sequence"),
+        )
         for i, option in enumerate(config["choose"])
     ]
     default = compile_sequence(hub, config["default"], f"{path}/default") if "default" in config else None

@@ -185,7 +185,8 @@ class AutomationEntity(Entity):
                 self.script.traces.finished(trace)
                 return
         self.last_triggered = self._clock.utcnow()
-        hub.bus.fire(EVENT_AUTOMATION_TRIGGERED, {"name": self.name, "entity_id": self.entity_id, "source": trigger.get("description")}, context=run_context)
+        triggered = {"name": self.name, "entity_id": self.entity_id, "source": trigger.get("description")}
+        hub.bus.fire(EVENT_AUTOMATION_TRIGGERED, triggered, context=run_context)
         task = self.script.start(variables, run_context, trace)
         if task is None:
             self.write_state()

@@ -104,7 +104,15 @@ class InputNumber(InputEntity):
         return self.value
 
     def state_attributes(self) -> dict[str, Any]:
-        return {"initial": self.config.get("initial"), "editable": False, "min": self.minimum, "max": self.maximum, "step": self.step, "mode": self.config.get("mode", "slider"), **super().state_attributes()}
+        return {
+            "initial": self.config.get("initial"),
+            "editable": False,
+            "min": self.minimum,
+            "max": self.maximum,
+            "step": self.step,
+            "mode": self.config.get("mode", "slider"),
+            **super().state_attributes(),
+        }
 
     def restore(self, state: State) -> None:
         value = float(state.state)
@@ -190,7 +198,14 @@ class InputText(InputEntity):
         return self.value
 
     def state_attributes(self) -> dict[str, Any]:
-        return {"editable": False, "min": self.min_length, "max": self.max_length, "pattern": self.pattern, "mode": self.config.get("mode", "text"), **super().state_attributes()}
+        return {
+            "editable": False,
+            "min": self.min_length,
+            "max": self.max_length,
+            "pattern": self.pattern,
+            "mode": self.config.get("mode", "text"),
+            **super().state_attributes(),
+        }
 
     def restore(self, state: State) -> None:
         self.value = state.state
@@ -221,7 +236,9 @@ class InputDateTime(InputEntity):
         if self.has_date and not self.has_time:
             return datetime.strptime(text[:10], "%Y-%m-%d")
         if self.has_time and not self.has_date:
-            return datetime.combine(datetime(1970, 1, 1).date(), datetime.strptime(text[-8:] if text.count(":") == 2 else text[-5:], "%H:%M:%S" if text.count(":") == 2 else "%H:%M").time())
+            with_seconds = text.count(":") == 2
+            clock_time = datetime.strptime(text[-8:], "%H:%M:%S") if with_seconds else datetime.strptime(text[-5:], "%H:%M")
+            return datetime.combine(datetime(1970, 1, 1).date(), clock_time.time())
         return datetime.fromisoformat(text).replace(tzinfo=None)
 
     def state_value(self) -> Any:
@@ -255,7 +272,12 @@ class InputDateTime(InputEntity):
             time = self._parse(str(data["time"])).time() if "time" in data else self.value.time()
             self.value = datetime.combine(date, time)
 
-    SERVICES = {"set_datetime": ({vol.Optional("date"): str, vol.Optional("time"): str, vol.Optional("datetime"): str, vol.Optional("timestamp"): vol.Coerce(float)}, lambda e, d: e.set(d))}
+    SERVICES = {
+        "set_datetime": (
+            {vol.Optional("date"): str, vol.Optional("time"): str, vol.Optional("datetime"): str, vol.Optional("timestamp"): vol.Coerce(float)},
+            lambda e, d: e.set(d),
+        ),
+    }
 
 
 class InputButton(InputEntity):

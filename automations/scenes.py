@@ -31,9 +31,19 @@ _LOGGER = logging.getLogger(__name__)
 DOMAIN = "scene"
 SCENES: HubKey[dict[str, SceneEntity]] = HubKey("scene")
 CONFIG_SCHEMA = vol.Any(None, list, dict)
-_VALUE_DOMAINS = {"number": "set_value", "input_number": "set_value", "text": "set_value", "input_text": "set_value", "select": "select_option", "input_select": "select_option"}
+_VALUE_DOMAINS = {
+    "number": "set_value",
+    "input_number": "set_value",
+    "text": "set_value",
+    "input_text": "set_value",
+    "select": "select_option",
+    "input_select": "select_option",
+}
 _ATTRIBUTE_DOMAINS = {"light", "fan", "climate", "cover", "media_player", "humidifier", "water_heater"}
-_SKIP_ATTRS = {"friendly_name", "icon", "unit_of_measurement", "device_class", "supported_features", "state_class", "options", "min", "max", "step", "mode", "restored"}
+_SKIP_ATTRS = {
+    "friendly_name", "icon", "unit_of_measurement", "device_class", "supported_features", "state_class",
+    "options", "min", "max", "step", "mode", "restored",
+}
 
 
 def parse_entities(value: Any, node: Any = None) -> dict[str, dict[str, Any]]:
@@ -205,6 +215,9 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     target = {vol.Optional("entity_id"): vol.Any(str, [str])}
     hub.services.register(DOMAIN, "turn_on", turn_on, vol.Schema({**target, vol.Optional("transition"): vol.Coerce(float)}))
     hub.services.register(DOMAIN, "apply", apply, vol.Schema({vol.Required("entities"): dict, vol.Optional("transition"): vol.Coerce(float)}))
-    hub.services.register(DOMAIN, "create", create, vol.Schema({vol.Required("scene_id"): vol.Match(r"^[a-z0-9_]+$"), vol.Optional("entities"): dict, vol.Optional("snapshot_entities"): vol.Any(str, [str])}))
+    create_schema = vol.Schema(
+        {vol.Required("scene_id"): vol.Match(r"^[a-z0-9_]+$"), vol.Optional("entities"): dict, vol.Optional("snapshot_entities"): vol.Any(str, [str])}
+    )
+    hub.services.register(DOMAIN, "create", create, create_schema)
     hub.services.register(DOMAIN, "delete", delete, vol.Schema(target))
     hub.services.register(DOMAIN, "reload", reload, vol.Schema({}))

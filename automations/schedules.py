@@ -82,7 +82,8 @@ class ScheduleEntity(Entity):
             raise InvalidConfig(f"invalid missed policy {self.missed!r} (expected skip or run_once)", config, "missed")
         if "sequence" not in config:
             raise InvalidConfig("required key not provided: 'sequence'", config, "sequence")
-        self.script = Script(hub, normalize_actions(config["sequence"]), name=self.name, domain=DOMAIN, item_id=object_id, config=config, mode=config.get("mode", "single"))
+        sequence = normalize_actions(config["sequence"])
+        self.script = Script(hub, sequence, name=self.name, domain=DOMAIN, item_id=object_id, config=config, mode=config.get("mode", "single"))
         self.last_run: datetime | None = None
         self.next_run: datetime | None = None
         self._cancel: Callable[[], None] | None = None

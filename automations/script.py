@@ -20,7 +20,17 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 MODES = ("single", "restart", "queued", "parallel")
 DEFAULT_MAX = 10
-_LOG_LEVELS = {"silent": None, "critical": logging.CRITICAL, "fatal": logging.CRITICAL, "error": logging.ERROR, "warning": logging.WARNING, "warn": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG, "notset": logging.NOTSET}
+_LOG_LEVELS = {
+    "silent": None,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "notset": logging.NOTSET,
+}
 
 
 class Run:

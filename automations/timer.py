@@ -77,7 +77,8 @@ class Timer(InputEntity):
             self._cancel = None
 
     def _event(self, name: str) -> None:
-        self.hub.bus.fire(f"timer.{name}", {"entity_id": self.entity_id, "finished_at" if name == "finished" else "at": self.hub.clock.utcnow().isoformat()})
+        moment = "finished_at" if name == "finished" else "at"
+        self.hub.bus.fire(f"timer.{name}", {"entity_id": self.entity_id, moment: self.hub.clock.utcnow().isoformat()})
 
     def _finished(self) -> None:
         self._cancel = None

@@ -233,7 +233,10 @@ class TraceStore:
             if d != domain or (item_id is not None and item != item_id):
                 continue
             for entry in entries:
-                result.append(entry.summary() if isinstance(entry, Trace) else {k: v for k, v in entry.items() if k not in ("trace", "config", "variables")})
+                if isinstance(entry, Trace):
+                    result.append(entry.summary())
+                else:
+                    result.append({k: v for k, v in entry.items() if k not in ("trace", "config", "variables")})
         return result
 
     def get(self, domain: str, item_id: str, run_id: str) -> dict[str, Any] | None:
