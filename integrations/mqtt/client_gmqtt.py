@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import gmqtt  # type: ignore[import-untyped]
-from gmqtt.mqtt.constants import MQTTv311  # type: ignore[import-untyped]
+import gmqtt
+from gmqtt.mqtt.constants import MQTTv311
 
 from integrations.mqtt import compat_gmqtt
 from integrations.mqtt.client import ConnectionSettings, MqttClientError

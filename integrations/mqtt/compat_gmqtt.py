@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import gmqtt  # type: ignore[import-untyped]
-from gmqtt.mqtt.connection import MQTTConnection  # type: ignore[import-untyped]
-from gmqtt.mqtt.handler import MqttPackageHandler  # type: ignore[import-untyped]
-from gmqtt.storage import PersistentStorage  # type: ignore[import-untyped]
+import gmqtt
+from gmqtt.mqtt.connection import MQTTConnection
+from gmqtt.mqtt.handler import MqttPackageHandler
+from gmqtt.storage import PersistentStorage
 
 from integrations.mqtt.compat import require
 
