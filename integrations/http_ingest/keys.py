@@ -22,10 +22,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
+from hub.storage.models import table_of
 from integrations.http_ingest.models import DeviceApiKeyRow
 
 _LOGGER = logging.getLogger(__name__)
-TABLE = DeviceApiKeyRow.__table__
+TABLE = table_of(DeviceApiKeyRow)
 KEY_PREFIX = "phk_"
 CACHE_SECONDS = 30.0
 _COLUMNS = ("id", "name", "prefix", "created_by", "created_at", "expires_at", "last_used_at", "usage_count", "revoked_at")
@@ -128,7 +129,7 @@ class ApiKeyStore:
         for _, key in self._cache.values():
             if key is not None and key.id == key_id:
                 key.revoked_at = now
-        return bool(result.rowcount)
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult; AsyncSession.execute() is typed as returning Result
 
     async def flush(self) -> None:
         """Write the usage counts and last-used times gathered since the last flush."""

@@ -17,12 +17,12 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.storage.engine import upsert_statement
-from hub.storage.models import utcnow
+from hub.storage.models import table_of, utcnow
 from integrations.mqtt.models import MqttDiscoveryRow
 
 _LOGGER = logging.getLogger(__name__)
 
-MQTT_DISCOVERY = MqttDiscoveryRow.__table__
+MQTT_DISCOVERY = table_of(MqttDiscoveryRow)
 FLUSH_DELAY = 0.5
 _BATCH = 500
 
@@ -92,7 +92,7 @@ class DiscoveryCache:
                         .where(MQTT_DISCOVERY.c.discovery_topic == topic)
                         .values(**values)
                     )
-                    if result.rowcount == 0:  # type: ignore[attr-defined]
+                    if result.rowcount == 0:  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult; AsyncSession.execute() is typed as returning Result
                         await session.execute(insert(MQTT_DISCOVERY).values(**values))
                 else:
                     await session.execute(statement, [values])

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.storage.models import table_of
 from integrations.relay.command import RelayCommand
 from integrations.relay.models import RelayCommandRow
 
 _LOGGER = logging.getLogger(__name__)
-TABLE = RelayCommandRow.__table__
+TABLE = table_of(RelayCommandRow)
 BATCH_DELAY = 0.05  # seconds of changes that share one transaction
 RETRY_DELAY = 2.0
 
