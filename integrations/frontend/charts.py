@@ -8,13 +8,13 @@ import voluptuous as vol
 from sqlalchemy import delete, select, update
 from ulid import ULID
 
-from hub.storage.models import utcnow
+from hub.storage.models import table_of, utcnow
 from integrations.frontend.models import SavedChartRow
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
 
-CHARTS = SavedChartRow.__table__
+CHARTS = table_of(SavedChartRow)
 RANGES = ("1h", "6h", "24h", "7d", "30d", "custom")
 AGGREGATIONS = ("raw", "5minute", "hour", "day", "week", "month")
 GROUPINGS = ("unit", "entity", "single")
@@ -46,7 +46,7 @@ def _chart(row: Any) -> dict[str, Any]:
 
 async def list_charts(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
     """Answer frontend/charts/list."""
-    async with hub.db() as session:  # type: ignore[misc]
+    async with hub.require_db()() as session:
         rows = (await session.execute(select(SavedChartRow).order_by(SavedChartRow.name))).scalars().all()
     connection.send_result(msg["id"], [_chart(row) for row in rows])
 
@@ -55,7 +55,7 @@ async def save_chart(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
     """Answer frontend/charts/save: create, or replace the chart with the same id or name."""
     now = utcnow()
     name, config = msg["name"], msg["config"]
-    async with hub.db() as session, session.begin():  # type: ignore[misc]
+    async with hub.require_db()() as session, session.begin():
         query = select(SavedChartRow)
         if msg.get("chart_id"):
             query = query.where(SavedChartRow.id == msg["chart_id"])
@@ -88,9 +88,9 @@ async def save_chart(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
 
 async def delete_chart(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
     """Answer frontend/charts/delete."""
-    async with hub.db() as session, session.begin():  # type: ignore[misc]
+    async with hub.require_db()() as session, session.begin():
         result = await session.execute(delete(CHARTS).where(CHARTS.c.id == msg["chart_id"]))
-    if result.rowcount == 0:
+    if result.rowcount == 0:  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult; AsyncSession.execute() is typed as returning Result
         connection.send_error(msg["id"], "not_found", "Chart not found.")
         return
     connection.send_result(msg["id"], None)

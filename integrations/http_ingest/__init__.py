@@ -153,6 +153,14 @@ def ingest_of(hub: Hub) -> Ingest | None:
     return hub.runtime.get(INGEST)
 
 
+def _running(hub: Hub) -> Ingest:
+    ingest = ingest_of(hub)
+    if ingest is None:
+        message = "http_ingest is not running on this hub"
+        raise HubError(message)
+    return ingest
+
+
 @hookimpl
 def register_http_routes(hub: Hub, app: web.Application) -> None:
     """Add /api/v1/telemetry and /api/v1/apikeys."""
@@ -168,18 +176,22 @@ def register_websocket_commands(hub: Hub, register: Any) -> None:
     """Add http_ingest/apikey/create, /list and /revoke (admins only)."""
 
     async def create(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
-        raw, key = await ingest_of(hub).keys.create(msg["name"], msg.get("expires_days"), connection.user.id)
-        hub.auth.audit.record(connection.user, "create_api_key", f"{key.id} {key.name}", "ok", getattr(connection, "remote", None))
+        ingest = _running(hub)
+        audit = hub.require_auth().audit
+        raw, key = await ingest.keys.create(msg["name"], msg.get("expires_days"), connection.user.id)
+        audit.record(connection.user, "create_api_key", f"{key.id} {key.name}", "ok", getattr(connection, "remote", None))
         connection.send_result(msg["id"], {**key.as_dict(), "key": raw})
 
     async def listing(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
-        connection.send_result(msg["id"], [key.as_dict() for key in await ingest_of(hub).keys.list()])
+        connection.send_result(msg["id"], [key.as_dict() for key in await _running(hub).keys.list()])
 
     async def revoke(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
-        if not await ingest_of(hub).keys.revoke(msg["key_id"]):
+        ingest = _running(hub)
+        audit = hub.require_auth().audit
+        if not await ingest.keys.revoke(msg["key_id"]):
             connection.send_error(msg["id"], "not_found", "No live key with this id")
             return
-        hub.auth.audit.record(connection.user, "revoke_api_key", msg["key_id"], "ok", getattr(connection, "remote", None))
+        audit.record(connection.user, "revoke_api_key", msg["key_id"], "ok", getattr(connection, "remote", None))
         connection.send_result(msg["id"], {"id": msg["key_id"], "revoked": True})
 
     name = vol.All(str, vol.Length(min=1, max=100))

@@ -75,8 +75,9 @@ async def create_key(request: web.Request) -> web.Response:
         return json_message("Field 'name' must be text of 1-100 characters", 400)
     if days is not None and (isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0):
         return json_message("Field 'expires_days' must be a positive number", 400)
+    audit = request.app[HUB_KEY].require_auth().audit
     raw, key = await ingest.keys.create(name, days, user.id)
-    request.app[HUB_KEY].auth.audit.record(user, "create_api_key", f"{key.id} {name}", "ok", request.remote)
+    audit.record(user, "create_api_key", f"{key.id} {name}", "ok", request.remote)
     return _json({**key.as_dict(), "key": raw}, 201)
 
 
@@ -94,10 +95,11 @@ async def revoke_key(request: web.Request) -> web.Response:
     if user is None:
         return json_message("401: Unauthorized (admins only)", 401)
     ingest: Ingest = request.app[INGEST_KEY]
+    audit = request.app[HUB_KEY].require_auth().audit
     key_id = request.match_info["key_id"]
     if not await ingest.keys.revoke(key_id):
         return json_message("No live key with this id.", 404)
-    request.app[HUB_KEY].auth.audit.record(user, "revoke_api_key", key_id, "ok", request.remote)
+    audit.record(user, "revoke_api_key", key_id, "ok", request.remote)
     return _json({"id": key_id, "revoked": True})
 
 
