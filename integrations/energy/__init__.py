@@ -22,7 +22,7 @@ from hub.core.runtime import HubKey
 from hub.exceptions import HubError
 from hub.recorder.api import parse_time
 from integrations.energy import usage as usage_query
-from integrations.energy.accounting import EnergyManager, is_energy_meter
+from integrations.energy.accounting import EnergyManager, Source, is_energy_meter
 from integrations.energy.budget import EVENT_BUDGET_THRESHOLD, Budget
 from integrations.energy.config import CONFIG_SCHEMA
 from integrations.energy.cycles import cycle_start, kwh_factor
@@ -101,19 +101,20 @@ async def _save_periodically(manager: EnergyManager, interval: float = 30.0) -> 
 def meter_specs(hub: Hub, manager: EnergyManager, wanted: list[str] | None) -> dict[str, usage_query.MeterSpec]:
     """Return the meters a usage query covers, with their units and tariffs."""
     specs: dict[str, usage_query.MeterSpec] = {}
-    candidates = {s.entity_id: s for s in manager.sources.values() if s.is_meter}
+    # None for an entity the manager classified and does not count.
+    candidates: dict[str, Source | None] = {s.entity_id: s for s in manager.sources.values() if s.is_meter}
     if manager.auto:
         for state in hub.states.all():
             if is_energy_meter(state) and state.entity_id not in candidates:
-                candidates[state.entity_id] = manager._classify(state.entity_id, state)  # type: ignore[assignment]
+                candidates[state.entity_id] = manager._classify(state.entity_id, state)
     for entity_id in manager.meter_config:
         if entity_id not in candidates:
-            candidates[entity_id] = manager._classify(entity_id, hub.states.get(entity_id))  # type: ignore[assignment]
+            candidates[entity_id] = manager._classify(entity_id, hub.states.get(entity_id))
     for entity_id, source in candidates.items():
         if source is None or (wanted is not None and entity_id not in wanted):
             continue
-        state = hub.states.get(entity_id)
-        factor = kwh_factor(state.attributes.get("unit_of_measurement") if state else "kWh")
+        meter_state = hub.states.get(entity_id)
+        factor = kwh_factor(meter_state.attributes.get("unit_of_measurement") if meter_state else "kWh")
         if factor is not None:
             specs[entity_id] = usage_query.MeterSpec(factor, source.tariff)
     return specs

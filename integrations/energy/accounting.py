@@ -118,10 +118,10 @@ class EnergyManager:
         self._show_budgets()
         now = self.clock.time()
         for state in self.hub.states.all():
-            source = self._classify(state.entity_id, state)
-            if source is not None and source.last_value is None:
+            counted = self._classify(state.entity_id, state)
+            if counted is not None and counted.last_value is None:
                 # The reading in force when counting starts is the baseline, as in Home Assistant.
-                source.last_value, source.last_ts = to_number(state.state), now
+                counted.last_value, counted.last_ts = to_number(state.state), now
         for source in list(self.sources.values()):
             if source.is_meter:
                 await self._ensure_cost_sensor(source)

@@ -108,7 +108,7 @@ PERIOD = vol.Schema(
 
 
 def _period(value: Any) -> dict[str, Any]:
-    period = PERIOD(value)
+    period: dict[str, Any] = PERIOD(value)
     if "price" not in period and not period["schedule"]:
         raise vol.Invalid("a tariff period needs price, schedule, or both")
     if period.get("valid_to") is not None and period["valid_to"] < period["valid_from"]:
@@ -121,7 +121,8 @@ def _periods(value: Any) -> list[dict[str, Any]]:
         value = [{"price": value}]
     elif isinstance(value, dict):
         value = [value]
-    return vol.Schema(vol.All([_period], vol.Length(min=1)))(value)  # type: ignore[no-any-return]
+    periods: list[dict[str, Any]] = vol.Schema(vol.All([_period], vol.Length(min=1)))(value)
+    return periods
 
 
 METER = vol.Schema(
@@ -141,7 +142,7 @@ UTILITY_METER = vol.Schema(
 
 
 def _budget(value: Any) -> dict[str, Any]:
-    budget = vol.Schema(
+    budget: dict[str, Any] = vol.Schema(
         {
             vol.Required("name"): _name,
             vol.Required("period"): vol.In(("day", "month")),

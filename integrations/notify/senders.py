@@ -23,11 +23,9 @@ _NTFY_PRIORITIES = {"min": 1, "low": 2, "default": 3, "high": 4, "max": 5, "urge
 
 async def _post(session: aiohttp.ClientSession, url: str, config: dict[str, Any], **kwargs: Any) -> None:
     timeout = aiohttp.ClientTimeout(total=config["timeout"])
+    verify = bool(config.get("verify_ssl", True))  # ssl=True is aiohttp's default: check the certificate
     try:
-        async with session.request(
-            config.get("method", "POST"), url, timeout=timeout, ssl=None if config.get("verify_ssl", True) else False,
-            **kwargs,
-        ) as response:
+        async with session.request(config.get("method", "POST"), url, timeout=timeout, ssl=verify, **kwargs) as response:
             if response.status >= 400:
                 body = (await response.text())[:200]
                 message = f"{url} answered HTTP {response.status}: {body}"

@@ -53,7 +53,7 @@ def duration(value: Any) -> float:
 
 
 def _window(value: Any) -> dict[str, Any]:
-    window = vol.Schema(
+    window: dict[str, Any] = vol.Schema(
         vol.Any(
             {vol.Required("samples"): vol.All(int, vol.Range(min=1, max=MAX_WINDOW))},
             {vol.Required("span"): duration, vol.Required("step"): duration},
@@ -73,17 +73,18 @@ def _window(value: Any) -> dict[str, Any]:
 
 
 def _run(value: Any) -> dict[str, Any]:
-    return vol.Schema(
+    run: dict[str, Any] = vol.Schema(
         vol.Any(
             {vol.Required("every"): duration},
             {vol.Required("on_change"): True},
             msg="expected {every: <duration>} or {on_change: true}",
         )
     )(value)
+    return run
 
 
 def _threshold(value: Any) -> dict[str, Any]:
-    threshold = vol.Schema(
+    threshold: dict[str, Any] = vol.Schema(
         {
             vol.Optional("above"): vol.Coerce(float),
             vol.Optional("below"): vol.Coerce(float),
@@ -98,7 +99,7 @@ def _threshold(value: Any) -> dict[str, Any]:
 
 
 def _sensor(value: Any) -> dict[str, Any]:
-    sensor = vol.Schema(
+    sensor: dict[str, Any] = vol.Schema(
         {
             vol.Required("name"): vol.All(str, vol.Length(min=1)),
             vol.Required("model"): vol.All(str, vol.Length(min=1)),

@@ -72,5 +72,5 @@ class ThresholdBinarySensor(BinarySensorEntity):
             self.is_on = self.above < value < self.below
         elif self.above is not None:
             self.is_on = value > self.above
-        else:
-            self.is_on = value < self.below  # type: ignore[operator]
+        elif self.below is not None:
+            self.is_on = value < self.below

@@ -157,7 +157,8 @@ class PzemBus:
                         _LOGGER.error("Cannot open serial port %s: %s (will retry)", self.port_name, err)
                         self._port_error_logged = True
                     raise PzemError(f"cannot open {self.port_name}: {err}") from err
-            meter = PZEM(self._uart, address, int(self.config["timeout"] * 1000), self.config["retries"])
+            # firmware/pzem.py is the MicroPython driver the nodes run too, so it has no annotations.
+            meter = PZEM(self._uart, address, int(self.config["timeout"] * 1000), self.config["retries"])  # type: ignore[no-untyped-call]
             try:
                 # The driver waits for replies with sleeps and retries: run it off the loop.
                 return await self.hub.run_in_executor(getattr(meter, method))
