@@ -64,7 +64,10 @@ class PahoConnection:
         except UnicodeDecodeError:
             _LOGGER.warning("Dropping MQTT message with a topic that is not UTF-8: %r", compat_paho.raw_topic(paho_message))
             return
-        self._deliver(Message(topic, paho_message.payload, paho_message.qos, paho_message.retain, time.time()))
+        payload = paho_message.payload
+        if isinstance(payload, bytearray):  # paho types it `bytes | bytearray`; a received PUBLISH carries bytes
+            payload = bytes(payload)
+        self._deliver(Message(topic, payload, paho_message.qos, paho_message.retain, time.time()))
 
     async def open(self) -> None:
         """Connect and wait for the broker's CONNACK."""

@@ -40,7 +40,7 @@ for _owner, _names in (
     require("gmqtt", VERSION, SUPPORTED, _owner, *_names)
 
 
-class Client(gmqtt.Client):  # type: ignore[misc]
+class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type information, so its Client is Any
     """gmqtt's client without its own reconnecting, telling us about acks by packet id."""
 
     def __init__(self, on_acked: Callable[[int], None], **kwargs: Any) -> None:

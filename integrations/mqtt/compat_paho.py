@@ -55,9 +55,9 @@ class BufferedSocket:
     def recv(self, size: int) -> bytes:
         """Return up to size bytes, reading 64 KiB from the socket when the buffer is empty."""
         if self._pos >= len(self._data):
-            data = self._sock.recv(65536)  # BlockingIOError and friends reach paho as before
+            data: bytes = self._sock.recv(65536)  # BlockingIOError and friends reach paho as before
             if not data:
-                return data  # type: ignore[no-any-return]
+                return data
             self._data, self._pos = data, 0
         chunk = self._data[self._pos : self._pos + size]
         self._pos += len(chunk)

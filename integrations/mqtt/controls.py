@@ -242,7 +242,9 @@ class MqttText(_Commanded, TextEntity):
     def apply_payload(self, payload: str, topic: str) -> bool:
         """A text within the length limits that matches the pattern."""
         if not self.native_min <= len(payload) <= self.native_max:
-            self.warn_once("length", "Ignoring %r on %s for %s: length must be %s to %s", payload, topic, self.entity_id, self.native_min, self.native_max)
+            self.warn_once(
+                "length", "Ignoring %r on %s for %s: length must be %s to %s", payload, topic, self.entity_id, self.native_min, self.native_max
+            )
             return False
         if self.pattern and not re.fullmatch(self.pattern, payload):
             self.warn_once("pattern", "Ignoring %r on %s for %s: does not match %s", payload, topic, self.entity_id, self.pattern)

@@ -187,7 +187,8 @@ class Discovery:
 
     def _validate(self, component: str, config: dict[str, Any], where: str = "") -> dict[str, Any]:
         try:
-            return SCHEMAS[component](config)  # type: ignore[no-any-return]
+            validated: dict[str, Any] = SCHEMAS[component](config)
+            return validated
         except vol.Invalid as err:
             message = f"invalid {component} config{where}: {humanize(err)}"
             raise DiscoveryError(message) from err

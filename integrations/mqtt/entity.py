@@ -81,7 +81,8 @@ class MqttEntity(Entity):
 
     def _name(self, config: dict[str, Any]) -> str | None:
         if "name" in config:
-            return config["name"]  # None: the entity takes its device's name
+            name: str | None = config["name"]  # None: the entity takes its device's name
+            return name
         if self.names_from_device_class and config.get("device_class"):
             return str(config["device_class"]).replace("_", " ").capitalize()
         return self.default_name
@@ -141,6 +142,8 @@ class MqttEntity(Entity):
     def payload_text(self, message: Message) -> str:
         """Return the payload as text in the configured encoding (bad bytes replaced)."""
         if self.encoding is None:
+            # `encoding: ''` hands the raw bytes on, as in Home Assistant; typing it `str | bytes`
+            # would reach every apply_payload for this one rare option.
             return message.payload  # type: ignore[return-value]
         return message.payload.decode(self.encoding, "replace")
 
