@@ -102,7 +102,7 @@ def compile_condition(hub: Hub, config: Mapping[str, Any]) -> Check:
     """
     kind = config.get("condition")
     enabled = config.get("enabled", True)
-    builder = _BUILDERS.get(kind)  # type: ignore[arg-type]
+    builder = _BUILDERS.get(kind) if isinstance(kind, str) else None
     if builder is None:
         raise InvalidConfig(f"unknown condition type {kind!r} (supported: {', '.join(sorted(_BUILDERS))})", config, "condition")
     check = builder(hub, config)

@@ -47,12 +47,13 @@ def make_integration(domain: str) -> tuple[Any, Any]:
             async def handle(call: ServiceCall) -> None:
                 data = {k: v for k, v in call.data.items() if k not in ("entity_id", "device_id")}
                 for entity in hub.entities.entities_for(call, domain):
-                    apply(entity, data)
-                    entity.changed(call)  # type: ignore[attr-defined]
+                    if isinstance(entity, InputEntity):
+                        apply(entity, data)
+                        entity.changed(call)
 
             return handle
 
-        for service, (schema, apply) in cls.SERVICES.items():  # type: ignore[attr-defined]
+        for service, (schema, apply) in cls.SERVICES.items():
             hub.services.register(domain, service, make(service, apply), vol.Schema({**_TARGET, **(schema or {})}))
 
         async def reload(call: ServiceCall) -> None:

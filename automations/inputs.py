@@ -9,9 +9,9 @@ configured `initial` wins over the restored value, as in Home Assistant.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import voluptuous as vol
 
@@ -31,6 +31,8 @@ class InputEntity(Entity):
     # Built for one hub, under an entity_id known from the start.
     hub: Hub
     entity_id: str
+    # Each domain's services: name -> (schema of the call data, apply(entity, data)).
+    SERVICES: ClassVar[dict[str, tuple[Mapping[Any, Any] | None, Callable[[Any, dict[str, Any]], object]]]]
 
     def __init__(self, hub: Hub, object_id: str, config: Mapping[str, Any]) -> None:
         self.hub = hub

@@ -107,8 +107,8 @@ class ScheduleEntity(Entity):
         attrs: dict[str, Any] = {"last_run": self.last_run.isoformat() if self.last_run else None, "missed": self.missed, "friendly_name": self.name}
         if self.cron is not None:
             attrs["cron"] = self.cron
-        else:
-            attrs["interval"] = self.interval.total_seconds()  # type: ignore[union-attr]
+        elif self.interval is not None:
+            attrs["interval"] = self.interval.total_seconds()
         return attrs
 
     async def added_to_hub(self) -> None:
@@ -174,8 +174,9 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 
     async def run_now(call: ServiceCall) -> None:
         for entity in hub.entities.entities_for(call, DOMAIN):
-            entity._run(hub.clock.now())  # type: ignore[attr-defined]  # noqa: SLF001
-            entity.write_state(call.context)
+            if isinstance(entity, ScheduleEntity):
+                entity._run(hub.clock.now())  # noqa: SLF001
+                entity.write_state(call.context)
 
     hub.services.register(DOMAIN, "reload", reload, vol.Schema({}))
     hub.services.register(DOMAIN, "run_now", run_now, vol.Schema({vol.Optional("entity_id"): vol.Any(str, [str])}))

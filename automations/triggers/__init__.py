@@ -149,7 +149,7 @@ async def wait_for_triggers(
 ) -> dict[str, Any] | None:
     """Wait until one of the triggers fires; return its trigger dict, or None on timeout."""
     loop = asyncio.get_running_loop()
-    future: asyncio.Future[dict[str, Any]] = loop.create_future()
+    future: asyncio.Future[dict[str, Any] | None] = loop.create_future()
 
     def action(payload: dict[str, Any], context: Any = None, _vars: Any = None) -> None:
         if not future.done():
@@ -160,7 +160,7 @@ async def wait_for_triggers(
     if timeout is not None:
         def expire() -> None:
             if not future.done():
-                future.set_result(None)  # type: ignore[arg-type]
+                future.set_result(None)
 
         cancel_timer = clock.call_later(timeout, expire)
     try:
