@@ -117,7 +117,7 @@ async def remove_device(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
     device = _device(hub, connection, msg)
     if device is None:
         return
-    await hub.device_registry.remove(device.id)  # type: ignore[union-attr]
+    await hub.require_device_registry().remove(device.id)
     connection.send_result(msg["id"], None)
 
 

@@ -299,15 +299,15 @@ class Discovery:
         entity_id, device_id = entity.entity_id, entity.device_id
         await self.hub.entities.remove(entity_id)
         registry = self.hub.entity_registry
-        if registry is not None and entity.unique_id is not None and entity_id in registry:  # type: ignore[operator]
-            await registry.remove(entity_id)  # type: ignore[attr-defined]
+        if registry is not None and entity.unique_id is not None and entity_id in registry:
+            await registry.remove(entity_id)
         devices = self.hub.device_registry
-        if device_id and devices is not None and device_id in devices:  # type: ignore[operator]
+        if device_id and devices is not None and device_id in devices:
             in_use = any(e.device_id == device_id for e in self.hub.entities) or (
-                registry is not None and registry.entries_for_device(device_id)  # type: ignore[attr-defined]
+                registry is not None and registry.entries_for_device(device_id)
             )
             if not in_use:
-                await devices.remove(device_id)  # type: ignore[attr-defined]
+                await devices.remove(device_id)
         _LOGGER.info("Removed %s (empty discovery payload)", entity_id)
 
     async def _unload(self, topic: str, component: str, discovery_id: str) -> None:
