@@ -29,6 +29,8 @@ AUTOMATIONS: HubKey[dict[str, AutomationEntity]] = HubKey("automation")
 
 # Each automation is checked on its own at setup, so one bad automation never stops the hub.
 CONFIG_SCHEMA = vol.Any(None, list, dict)
+# `automation manual:` beside `automation: !include automations.yaml`: one list of automations.
+LABELLED_SECTIONS = "list"
 
 
 def automations(hub: Hub) -> dict[str, AutomationEntity]:

@@ -26,6 +26,8 @@ _LOGGER = logging.getLogger(__name__)
 DOMAIN = "script"
 SCRIPTS: HubKey[dict[str, ScriptEntity]] = HubKey("script")
 CONFIG_SCHEMA = vol.Any(None, dict)
+# `script extra:` beside `script:`: the scripts of every section, each name once.
+LABELLED_SECTIONS = "mapping"
 _RESERVED = {"turn_on", "turn_off", "toggle", "reload"}
 
 
