@@ -69,8 +69,9 @@ async def load(hub: Hub, section: Any) -> list[Any]:
 
 
 @hookimpl
-def check_integration_config(hub: Hub, config: Any) -> list[Any]:
+async def check_integration_config(hub: Hub, config: Any) -> list[Any]:
     """Compile every automation (blueprints resolved) and return the problems found."""
+    await load_platforms(hub)
     items = _items(config)
     index_of = {key: i for i, (key, _) in enumerate(items)}
     _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _entity(hub, conf, raw, index_of[key]))

@@ -35,6 +35,7 @@ from integrations.mqtt.runtime_api import Broker, MqttApi
 from integrations.mqtt.sensors import BrokerConnectedSensor
 from integrations.mqtt.services import register_services
 from integrations.mqtt.subscriptions import Message
+from integrations.mqtt.device_trigger import attach as attach_device_trigger
 from integrations.mqtt.trigger import attach as attach_trigger
 from integrations.mqtt.trigger import bind_pending
 
@@ -116,7 +117,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 @hookimpl
 def register_trigger_platforms(hub: Hub) -> dict[str, Any]:
     """Offer the `mqtt` trigger platform to automations."""
-    return {"mqtt": attach_trigger}
+    return {"mqtt": attach_trigger, "device.mqtt": attach_device_trigger}
 
 
 @hookimpl

@@ -26,6 +26,7 @@ from integrations.mqtt.abbreviations import (
     expand_device,
     expand_origin,
 )
+from integrations.mqtt import device_trigger
 from integrations.mqtt.controls import MqttButton, MqttLight, MqttNumber, MqttSelect, MqttSwitch, MqttText
 from integrations.mqtt.entity import DOMAIN, MqttEntity
 from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize
@@ -50,6 +51,8 @@ COMPONENTS: dict[str, type[MqttEntity]] = {
     "button": MqttButton,
     "light": MqttLight,
 }
+# Discovery components that are not entities (handled by their own module).
+NON_ENTITY_COMPONENTS = ("device_automation",)
 TOPIC_PATTERN = re.compile(r"(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config")
 _YIELD_EVERY = 25
 
@@ -151,8 +154,9 @@ class Discovery:
             message = f"Received message on illegal discovery topic '{topic}'"
             raise DiscoveryError(message)
         component, node_id, object_id = match.group("component", "node_id", "object_id")
-        if component != "device" and component not in COMPONENTS:
-            message = f"component '{component}' is not supported (supported: device, {', '.join(COMPONENTS)})"
+        if component != "device" and component not in COMPONENTS and component not in NON_ENTITY_COMPONENTS:
+            supported = ", ".join(("device", *COMPONENTS, *NON_ENTITY_COMPONENTS))
+            message = f"component '{component}' is not supported (supported: {supported})"
             raise DiscoveryError(message)
         try:
             payload = raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -178,6 +182,8 @@ class Discovery:
             return
         if component == "device":
             await self._process_device(topic, data, node_id, object_id)
+        elif component in NON_ENTITY_COMPONENTS:
+            await self._apply_non_entity(component, discovery_id, expand_base_topic(expand_component(data)), topic)
         else:
             config = self._validate(component, expand_base_topic(expand_component(data)))
             await self._apply((component, discovery_id), component, config, topic)
@@ -222,6 +228,15 @@ class Discovery:
             key = (platform, discovery_id)
             if not component_config:
                 continue  # only {"p": ...}: the component is removed below
+            if platform in NON_ENTITY_COMPONENTS:
+                config = {**shared, **component_config, "device": root["device"], "origin": origin}
+                try:
+                    await self._apply_non_entity(platform, discovery_id, expand_base_topic(config), topic, f" for component '{component_id}'")
+                except DiscoveryError as err:
+                    self._error(topic, str(err), orjson.dumps(raw_component).decode())
+                    continue
+                seen.add(key)
+                continue
             if platform not in COMPONENTS:
                 self._error(topic, f"component '{component_id}': platform '{platform}' is not supported", orjson.dumps(raw_component).decode())
                 continue
@@ -236,6 +251,20 @@ class Discovery:
         for gone in self._device_components.get(topic, set()) - seen:
             await self._remove(gone)
         self._device_components[topic] = seen
+
+    # ---- what is not an entity ----
+
+    async def _apply_non_entity(self, component: str, discovery_id: str, config: dict[str, Any], topic: str, where: str = "") -> None:
+        """A device trigger config: validate it and hand it to the device triggers."""
+        try:
+            validated = device_trigger.DISCOVERY_SCHEMA(config)
+        except vol.Invalid as err:
+            message = f"invalid {component} config{where}: {humanize(err)}"
+            raise DiscoveryError(message) from err
+        try:
+            await device_trigger.device_triggers(self.hub).apply(discovery_id, validated, topic)
+        except RegistryError as err:
+            raise DiscoveryError(str(err)) from err
 
     # ---- entities ----
 
@@ -293,6 +322,9 @@ class Discovery:
 
     async def _remove(self, key: Hash) -> None:
         """Remove a discovered entity, its registry entry and its device once unused."""
+        if key[0] in NON_ENTITY_COMPONENTS:
+            device_trigger.device_triggers(self.hub).remove(key[1])
+            return
         entity = self.entities.pop(key, None)
         if entity is None or entity.entity_id is None:
             return
