@@ -26,3 +26,6 @@ def state_of(hub: Any, entity_id: str) -> str | None:
     """Return the state string of an entity, or None when it has none."""
     state = hub.states.get(entity_id)
     return None if state is None else state.state
+
+
+from tests.core.conftest import hub  # noqa: E402, F401 - the in-memory hub fixture (loop errors fail the test)
