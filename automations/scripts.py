@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -112,7 +113,11 @@ class ScriptEntity(Entity):
         context = call.context if call is not None else Context()
         self.last_triggered = self.hub.clock.utcnow()
         task = self.script.start(self._variables(data), context)
-        if task is None or not wait:
+        if task is None:
+            return None
+        if not wait:
+            # As HA's script.turn_on: the run has begun (its first step started) when the call returns.
+            await asyncio.sleep(0)
             return None
         return await task
 
@@ -151,7 +156,9 @@ async def load(hub: Hub, section: Any) -> list[Any]:
 
 def _register_service(hub: Hub, entity: ScriptEntity) -> None:
     async def handle(call: ServiceCall) -> Any:
-        return await entity.run(dict(call.data), call, wait=True)
+        response = await entity.run(dict(call.data), call, wait=True)
+        # A script without a stop response answers {} to a caller that asked (HA).
+        return (response or {}) if call.return_response else None
 
     hub.services.register(DOMAIN, entity.object_id, handle, None, SupportsResponse.OPTIONAL, {"name": entity.name, "fields": entity.fields})
 

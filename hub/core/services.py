@@ -195,6 +195,8 @@ class ServiceRegistry:
             for key in TARGET_KEYS:
                 if key in target:
                     payload[key] = target[key]
+        # call_service carries the data as called (HA fires it before validation).
+        called = dict(payload)
         if handler.schema is not None:
             try:
                 payload = handler.schema(payload)
@@ -207,7 +209,7 @@ class ServiceRegistry:
         if self._hub.bus.has_listeners(EVENT_CALL_SERVICE):
             self._hub.bus.fire(
                 EVENT_CALL_SERVICE,
-                {"domain": domain, "service": service, "service_data": payload},
+                {"domain": domain, "service": service, "service_data": called},
                 context=context,
             )
         if not blocking:
