@@ -111,7 +111,8 @@ def validate_trigger(hub: Hub, config: Mapping[str, Any]) -> None:
     if platform == DEVICE_PLATFORM:
         domain = _device_domain(config)
         if f"{DEVICE_PLATFORM}.{domain}" not in known:
-            message = f"no device triggers for domain {domain!r} (available: {', '.join(sorted(p.partition('.')[2] for p in known if p.startswith('device.'))) or 'none'})"
+            offered = sorted(name.partition(".")[2] for name in known if name.startswith(f"{DEVICE_PLATFORM}."))
+            message = f"no device triggers for domain {domain!r} (available: {', '.join(offered) or 'none'})"
             raise InvalidConfig(message, config, "domain")
 
 

@@ -46,7 +46,13 @@ class SimNode:
     """One simulated node: its settings, board and running firmware."""
 
     def __init__(
-        self, config: dict[str, Any], root: Path, kind: str, seed: int, wall: Callable[[], int] | None = None, clock: Callable[[], float] | None = None
+        self,
+        config: dict[str, Any],
+        root: Path,
+        kind: str,
+        seed: int,
+        wall: Callable[[], int] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
         self.wall = wall

@@ -30,12 +30,12 @@ from integrations.mqtt.cache import DiscoveryStore
 from integrations.mqtt.client import MqttClient
 from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
 from integrations.mqtt.controls import MqttSwitch
+from integrations.mqtt.device_trigger import attach as attach_device_trigger
 from integrations.mqtt.discovery import Discovery
 from integrations.mqtt.runtime_api import Broker, MqttApi
 from integrations.mqtt.sensors import BrokerConnectedSensor
 from integrations.mqtt.services import register_services
 from integrations.mqtt.subscriptions import Message
-from integrations.mqtt.device_trigger import attach as attach_device_trigger
 from integrations.mqtt.trigger import attach as attach_trigger
 from integrations.mqtt.trigger import bind_pending
 

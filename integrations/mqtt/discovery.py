@@ -18,6 +18,7 @@ import voluptuous as vol
 from hub.core.entities import DEVICE_INFO_KEYS
 from hub.exceptions import HubError, TemplateError
 from hub.registry.util import RegistryError
+from integrations.mqtt import device_trigger
 from integrations.mqtt.abbreviations import (
     ABBREVIATIONS,
     SHARED_OPTIONS,
@@ -26,7 +27,6 @@ from integrations.mqtt.abbreviations import (
     expand_device,
     expand_origin,
 )
-from integrations.mqtt import device_trigger
 from integrations.mqtt.controls import MqttButton, MqttLight, MqttNumber, MqttSelect, MqttSwitch, MqttText
 from integrations.mqtt.entity import DOMAIN, MqttEntity
 from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize

@@ -22,8 +22,7 @@ import aiohttp
 import voluptuous as vol
 
 from hub import hookimpl
-from integrations.notify import persistent
-from integrations.notify import group
+from integrations.notify import group, persistent
 from integrations.notify.config import CONFIG_SCHEMA, LABELLED_SECTIONS
 from integrations.notify.message import Message
 from integrations.notify.target import EVENT_NOTIFY_FAILED, Target

@@ -63,7 +63,6 @@ class TemplateMixin(Entity):
     """What every template entity shares: its templates, availability, attributes, variables."""
 
     hub: Hub
-    kind = ""
 
     def setup_templates(self, hub: Hub, config: Mapping[str, Any], unique_prefix: str | None, trigger_based: bool) -> None:
         """Read the common keys (name, unique_id, icon, picture, availability, attributes)."""
@@ -223,7 +222,9 @@ class TemplateMixin(Entity):
         sequence = self.config.get(key)
         if sequence is None:
             return None
-        return Script(self.hub, normalize_actions(sequence), name=f"{self.name} {key}", domain="template", item_id=f"{self.unique_id or self.name}.{key}", mode="parallel", max_runs=100)
+        item_id = f"{self.unique_id or self.name}.{key}"
+        steps = normalize_actions(sequence)
+        return Script(self.hub, steps, name=f"{self.name} {key}", domain="template", item_id=item_id, mode="parallel", max_runs=100)
 
     async def run(self, script: Script | None, context: Context | None, **variables: Any) -> None:
         """Run an action sequence with this entity's variables and wait for it."""

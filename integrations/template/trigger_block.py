@@ -8,7 +8,7 @@ entity renders its templates with those variables and writes its state.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from automations.conditions import compile_conditions, render_value
@@ -32,17 +32,17 @@ class TriggerBlock:
     def __init__(
         self,
         hub: Hub,
-        triggers: list[dict[str, Any]],
-        conditions: list[dict[str, Any]],
-        actions: list[dict[str, Any]],
+        triggers: Sequence[Mapping[str, Any]],
+        conditions: Sequence[Mapping[str, Any]],
+        actions: Sequence[Mapping[str, Any]],
         variables: Mapping[str, Any],
         entities: list[TemplateMixin],
     ) -> None:
         for trigger in triggers:
             validate_trigger(hub, trigger)
         self.hub = hub
-        self.triggers = triggers
-        self.condition = compile_conditions(hub, conditions) if conditions else None
+        self.triggers = list(triggers)
+        self.condition = compile_conditions(hub, list(conditions)) if conditions else None
         self.variables = variables
         self.entities = entities
         names = ", ".join(str(entity.name) for entity in entities) or "template"

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.core.conftest import hub as hub  # the in-memory hub fixture (loop errors fail the test)
+
 
 async def until(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
     """Wait until condition() is truthy (checked every 10 ms); fail naming what did not happen."""
@@ -22,10 +24,8 @@ async def until(condition: Callable[[], Any], what: str, timeout: float = 10.0) 
         await asyncio.sleep(0.01)
 
 
-def state_of(hub: Any, entity_id: str) -> str | None:
+def state_of(running: Any, entity_id: str) -> str | None:
     """Return the state string of an entity, or None when it has none."""
-    state = hub.states.get(entity_id)
+    state = running.states.get(entity_id)
     return None if state is None else state.state
 
-
-from tests.core.conftest import hub  # noqa: E402, F401 - the in-memory hub fixture (loop errors fail the test)
