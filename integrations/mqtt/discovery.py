@@ -272,18 +272,20 @@ class Discovery:
         entity = self.entities.get(key)
         if entity is not None and entity.config == config:
             return
-        if entity is not None and entity.unique_id == config.get("unique_id"):
+        if entity is not None:
             try:
                 # Compile the new config on a throwaway first: a bad template leaves the live one intact.
                 COMPONENTS[component](self.client, self.hub, config, topic)
             except TemplateError as err:
                 raise DiscoveryError(str(err)) from err
+            # Same discovery topic: the entity is updated in place whatever its unique_id says (HA);
+            # it stays registered under the unique_id it was added with.
+            registered = entity.unique_id
             entity.update_config(config)
+            entity.unique_id = registered
             await self._refresh_registries(entity)
             _LOGGER.debug("Updated %s from %s", entity.entity_id, topic)
             return
-        if entity is not None:
-            await self._remove(key)
         try:
             entity = COMPONENTS[component](self.client, self.hub, config, topic)
         except TemplateError as err:
