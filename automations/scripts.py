@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from automations.config import InvalidConfig, normalize_actions
+from automations.config import SCRIPT_KEYS, InvalidConfig, check_keys, normalize_actions
 from automations.loader import build_each, reload_section
 from automations.script import DEFAULT_MAX, Script
 from automations.trace import DEFAULT_STORED_TRACES, run_metrics
@@ -44,9 +44,8 @@ class ScriptEntity(Entity):
     def __init__(self, hub: Hub, object_id: str, config: Mapping[str, Any]) -> None:
         if object_id in _RESERVED:
             raise InvalidConfig(f"'{object_id}' is a reserved script name", config)
-        sequence = config.get("sequence")
-        if sequence is None:
-            raise InvalidConfig("required key not provided: 'sequence'", config, "sequence")
+        check_keys(config, SCRIPT_KEYS, ("sequence",), "script")
+        sequence = config["sequence"]
         self.hub = hub
         self.object_id = object_id
         self.entity_id = f"script.{object_id}"
