@@ -77,7 +77,8 @@ GROUP_SCHEMA = vol.All(
         }
     ),
 )
-CONFIG_SCHEMA = vol.Any(None, vol.Schema({vol.Match(r"^[a-z0-9_]+$", msg="expected a group name of lowercase letters, digits and underscores"): GROUP_SCHEMA}))
+_OBJECT_ID = vol.Match(r"^[a-z0-9_]+$", msg="expected a group name of lowercase letters, digits and underscores")
+CONFIG_SCHEMA = vol.Any(None, vol.Schema({_OBJECT_ID: GROUP_SCHEMA}))
 
 
 class Group(Entity):
