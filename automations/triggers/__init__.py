@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from automations.config import InvalidConfig
-from automations.triggers import event, numeric_state, state, sun, template, time_triggers, webhook
+from automations.triggers import event, numeric_state, state, sun, tag, template, time_triggers, webhook
 from hub.core.runtime import HubKey
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ BUILTIN: dict[str, Attach] = {
     "cron": time_triggers.attach_cron,
     "webhook": webhook.attach,
     "sun": sun.attach,
+    "tag": tag.attach,
 }
 # `trigger: device` goes to the device triggers an integration offers as `device.<domain>`.
 DEVICE_PLATFORM = "device"
@@ -53,6 +54,7 @@ VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "cron": time_triggers.validate_cron,
     "webhook": webhook.validate,
     "sun": sun.validate,
+    "tag": tag.validate,
 }
 EXTRA_PLATFORMS: HubKey[dict[str, Attach]] = HubKey("automation.trigger_platforms")
 

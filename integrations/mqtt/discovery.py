@@ -18,7 +18,7 @@ import voluptuous as vol
 from hub.core.entities import DEVICE_INFO_KEYS
 from hub.exceptions import HubError, TemplateError
 from hub.registry.util import RegistryError
-from integrations.mqtt import device_trigger
+from integrations.mqtt import device_trigger, tag_scanner
 from integrations.mqtt.abbreviations import (
     ABBREVIATIONS,
     SHARED_OPTIONS,
@@ -52,7 +52,7 @@ COMPONENTS: dict[str, type[MqttEntity]] = {
     "light": MqttLight,
 }
 # Discovery components that are not entities (handled by their own module).
-NON_ENTITY_COMPONENTS = ("device_automation",)
+NON_ENTITY_COMPONENTS = ("device_automation", "tag")
 TOPIC_PATTERN = re.compile(r"(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config")
 _YIELD_EVERY = 25
 
@@ -255,15 +255,19 @@ class Discovery:
     # ---- what is not an entity ----
 
     async def _apply_non_entity(self, component: str, discovery_id: str, config: dict[str, Any], topic: str, where: str = "") -> None:
-        """A device trigger config: validate it and hand it to the device triggers."""
+        """A device trigger or tag scanner config: validate it and hand it to its module."""
+        module = device_trigger if component == "device_automation" else tag_scanner
         try:
-            validated = device_trigger.DISCOVERY_SCHEMA(config)
+            validated = module.DISCOVERY_SCHEMA(config)
         except vol.Invalid as err:
             message = f"invalid {component} config{where}: {humanize(err)}"
             raise DiscoveryError(message) from err
         try:
-            await device_trigger.device_triggers(self.hub).apply(discovery_id, validated, topic)
-        except RegistryError as err:
+            if component == "device_automation":
+                await device_trigger.device_triggers(self.hub).apply(discovery_id, validated, topic)
+            else:
+                await tag_scanner.tag_scanners(self.hub).apply(discovery_id, validated, topic)
+        except (RegistryError, TemplateError) as err:
             raise DiscoveryError(str(err)) from err
 
     # ---- entities ----
@@ -324,8 +328,11 @@ class Discovery:
 
     async def _remove(self, key: Hash) -> None:
         """Remove a discovered entity, its registry entry and its device once unused."""
-        if key[0] in NON_ENTITY_COMPONENTS:
+        if key[0] == "device_automation":
             device_trigger.device_triggers(self.hub).remove(key[1])
+            return
+        if key[0] == "tag":
+            tag_scanner.tag_scanners(self.hub).remove(key[1])
             return
         entity = self.entities.pop(key, None)
         if entity is None or entity.entity_id is None:
