@@ -383,6 +383,25 @@ def _sun_condition(hub: Hub, config: Mapping[str, Any]) -> Check:
     return check
 
 
+def _zone_condition(hub: Hub, config: Mapping[str, Any]) -> Check:
+    """Every entity (any, with match: any) is in one of the zones (HA's zone condition)."""
+    from automations.zones import in_zone  # noqa: PLC0415
+
+    entity_ids = _entity_ids(config)
+    zones = _entity_ids(config, "zone")
+    match_any = config.get("match", "all") == "any"
+
+    def one(entity_id: str) -> bool:
+        entity = hub.states.get(entity_id)
+        return any(in_zone(hub.states.get(zone), entity) for zone in zones)
+
+    def check(variables: Mapping[str, Any], trace: Tracer = None) -> bool:
+        results = (one(entity_id) for entity_id in entity_ids)
+        return any(results) if match_any else all(results)
+
+    return check
+
+
 _BUILDERS: dict[str, Callable[[Hub, Mapping[str, Any]], Check]] = {
     "and": _logic,
     "or": _logic,
@@ -393,6 +412,7 @@ _BUILDERS: dict[str, Callable[[Hub, Mapping[str, Any]], Check]] = {
     "time": _time_condition,
     "trigger": _trigger_condition,
     "sun": _sun_condition,
+    "zone": _zone_condition,
 }
 
 __all__ = ["ConditionError", "compile_condition", "compile_conditions", "result_as_boolean", "timedelta"]
