@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from automations.config import InvalidConfig
-from automations.triggers import event, numeric_state, state, sun, tag, template, time_triggers, webhook, zone
+from automations.triggers import calendar, event, numeric_state, state, sun, tag, template, time_triggers, webhook, zone
 from hub.core.runtime import HubKey
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ BUILTIN: dict[str, Attach] = {
     "sun": sun.attach,
     "tag": tag.attach,
     "zone": zone.attach,
+    "calendar": calendar.attach,
 }
 # `trigger: device` goes to the device triggers an integration offers as `device.<domain>`.
 DEVICE_PLATFORM = "device"
@@ -57,6 +58,7 @@ VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "sun": sun.validate,
     "tag": tag.validate,
     "zone": zone.validate,
+    "calendar": calendar.validate,
 }
 EXTRA_PLATFORMS: HubKey[dict[str, Attach]] = HubKey("automation.trigger_platforms")
 
