@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
+
+from automations.timeutil import to_timedelta
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN
+from hub.exceptions import HubError
 
 if TYPE_CHECKING:
+    from hub.core.bus import Event
     from hub.core.hub import Hub
     from hub.core.states import State
 
@@ -60,3 +67,39 @@ def restored(hub: Hub, entity_id: str | None) -> State | None:
     if state is None or state.attributes.get("restored") or state.state in NOT_A_VALUE:
         return None
     return state
+
+
+def period(value: Any) -> timedelta:
+    """A voluptuous validator for a duration ("00:05:00", 300, {minutes: 5}) as HA's time_period."""
+    try:
+        return to_timedelta(value)
+    except HubError as err:
+        raise vol.Invalid(str(err)) from err
+
+
+def platform_only(domain: str, platform: str) -> Callable[[Any], Any]:
+    """A CONFIG_SCHEMA refusing a top-level section of an integration that is only a platform."""
+
+    def refuse(value: Any) -> Any:
+        message = f"configure it under '{domain}:' as '- platform: {platform}'"
+        raise vol.Invalid(message)
+
+    return refuse
+
+
+class Follower:
+    """Follows the states of source entities while the entity is in the hub (mixed into an Entity)."""
+
+    hub: Hub | None
+
+    def follow(self, entity_ids: str | list[str], handler: Callable[[Event], None]) -> None:
+        """Call handler with each state_changed event of the sources until the entity is removed."""
+        if self.hub is None:
+            raise HubError(f"{self!r} follows sources before it was added to a hub")
+        undo = self.__dict__.setdefault("_follower_undo", [])
+        undo.append(self.hub.states.track(entity_ids, handler))
+
+    async def will_remove_from_hub(self) -> None:
+        """Stop following the sources."""
+        for undo in self.__dict__.pop("_follower_undo", []):
+            undo()
