@@ -7,13 +7,19 @@ entities HA would.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
+import astral
+import astral.sun
 import pytest
 
 from hub import bootstrap
+from hub.core.clock import ManualClock
 from tests.compat.conftest import state_of, until
 from tests.hubs import write_config
 
@@ -168,10 +174,10 @@ async def test_a_configuration_with_every_section_passes_check_config_and_starts
             actions: {{action: counter.increment, target: {{entity_id: counter.pings}}}}
           - alias: At sunset
             triggers: {{trigger: sun, event: sunset, offset: "-00:30:00"}}
-            conditions: {{condition: sun, after: sunrise}}
-            actions: []
+            actions: {{action: mqtt.publish, data: {{topic: "{prefix}/sun", payload: "{{{{ trigger.event }}}} {{{{ now().isoformat() }}}}"}}}}
           - alias: At the office
             triggers: {{trigger: zone, entity_id: person.anna, zone: zone.office, event: enter}}
+            conditions: {{condition: sun, after: sunrise, before: sunset}}
             actions: []
           - alias: Cheap power starts
             triggers: {{trigger: calendar, event: start, entity_id: calendar.cheap_power, offset: "-00:05:00"}}
@@ -217,3 +223,20 @@ async def test_a_configuration_with_every_section_passes_check_config_and_starts
     await hub.services.call("button", "press", {"entity_id": "button.ping"}, blocking=True)
     await until(lambda: state_of(hub, "counter.pings") == "1" and state_of(hub, "counter.blueprinted") == "1", "both ping automations")
     await until(lambda: state_of(hub, "sensor.last_ping") == "1", "the trigger-based template sensor")
+
+    # The sun trigger on a frozen clock: 30 minutes before the computed sunset, its action
+    # publishes to the real broker.
+    sunset = astral.sun.sunset(astral.Observer(52.37, 4.89, 0), date(2024, 6, 1), tzinfo=UTC)
+    clock = ManualClock(datetime(2024, 6, 1, 10, 0, tzinfo=UTC), time_zone="Europe/Amsterdam")
+    hub.clock = clock
+    # Turned off and on, the automation arms its trigger again, on the frozen clock.
+    await hub.services.call("automation", "turn_off", {"entity_id": "automation.at_sunset"}, blocking=True)
+    await hub.services.call("automation", "turn_on", {"entity_id": "automation.at_sunset"}, blocking=True)
+    async with aiomqtt.Client(mosquitto_server.host, mosquitto_server.port, identifier=f"sub-{prefix}") as subscriber:
+        await subscriber.subscribe(f"{prefix}/sun")
+        await clock.set_time(sunset - timedelta(minutes=30, seconds=1))
+        await clock.set_time(sunset - timedelta(minutes=30))
+        async with asyncio.timeout(10):
+            message = await anext(aiter(subscriber.messages))
+    at = (sunset - timedelta(minutes=30)).astimezone(clock.time_zone).isoformat()
+    assert message.payload.decode() == f"sunset {at}"
