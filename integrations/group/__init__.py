@@ -10,7 +10,8 @@ The state follows Home Assistant's rules: each member domain has its on states a
 (on/off, home/not_home, open/closed ...); members of one kind give the group that kind's
 states, members of several kinds give on/off, members without on/off states (sensors) leave it
 unknown. Attributes: entity_id (the members), order, icon, friendly_name, assumed_state. The
-`group` notify platform is part of notify (see integrations/notify/group.py).
+`group` notify platform is part of notify (see integrations/notify/group.py); the sensor and
+binary_sensor group platforms are sensor.py and binary_sensor.py.
 """
 
 from __future__ import annotations
