@@ -28,6 +28,7 @@ from hub.core.bus import Event, callback
 from hub.core.entity import SensorEntity
 from hub.core.states import STATE_UNAVAILABLE, State
 from hub.exceptions import HubError
+from hub.util import slugify
 from integrations.sensor.calculated import ENERGY_UNITS, restored, to_decimal
 
 if TYPE_CHECKING:
@@ -90,7 +91,9 @@ class IntegrationSensor(SensorEntity):
     def __init__(self, config: dict[str, Any]) -> None:
         self.source = config["source"]
         self.name = config.get("name") or f"{self.source} integral"
-        self.unique_id = config.get("unique_id")
+        # Registered even without unique_id (derived from the name), so that the total survives a
+        # restart as HA's restored integral does.
+        self.unique_id = config.get("unique_id") or f"integration_{slugify(self.name)}"
         self.round_digits: int | None = config.get("round")
         self.method: str = config["method"]
         self.prefix = config.get("unit_prefix") or ""

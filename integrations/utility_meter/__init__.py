@@ -73,7 +73,8 @@ METER_SCHEMA = vol.All(
             vol.Required("source"): _entity_id,
             vol.Optional("name"): vol.Coerce(str),
             vol.Optional("unique_id"): vol.Coerce(str),
-            vol.Optional("cycle"): vol.In(CYCLES),
+            # `none`: never reset by time (HA's docs list it beside the cycles).
+            vol.Optional("cycle"): vol.All(vol.In((*CYCLES, "none")), lambda cycle: None if cycle == "none" else cycle),
             vol.Optional("offset", default=timedelta(0)): _offset,
             vol.Optional("cron"): _cron,
             vol.Optional("net_consumption", default=False): bool,

@@ -58,7 +58,7 @@ class TariffSelect(SelectEntity):
     def __init__(self, key: str, name: str, tariffs: list[str], unique_id: str | None) -> None:
         self.entity_id = f"select.{key}"
         self.name = name
-        self.unique_id = unique_id
+        self.unique_id = unique_id or f"utility_meter_{key}"  # registered: the tariff survives a restart
         self.options = list(tariffs)
         self.current_option = tariffs[0]
 
@@ -88,8 +88,9 @@ class UtilityMeterSensor(Follower, SensorEntity):
         self.name = f"{name} {tariff}" if tariff else name
         if tariff:
             self.entity_id = f"sensor.{slugify(f'{key} {tariff}')}"
-        if meter.get("unique_id"):
-            self.unique_id = f"{meter['unique_id']}_{tariff or 'single_tariff'}"
+        # HA restores a YAML meter by its entity_id; the hub restores registered entities, so a
+        # meter without unique_id gets one from its key: its total survives a restart as in HA.
+        self.unique_id = f"{meter.get('unique_id') or f'utility_meter_{key}'}_{tariff or 'single_tariff'}"
         self.cycle: str | None = meter.get("cycle")
         self.cron: str | None = cron_of(self.cycle, meter["offset"]) if self.cycle else meter.get("cron")
         self.net_consumption: bool = meter["net_consumption"]

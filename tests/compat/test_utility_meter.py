@@ -89,6 +89,7 @@ async def test_net_consumption_and_delta_values(hub: Hub, clock: ManualClock) ->
     await utility_meter.setup_integration(hub, load_yaml_text("""
         grid_net:
           source: sensor.grid
+          cycle: none
           net_consumption: true
         pulse_total:
           source: sensor.pulses
@@ -99,6 +100,7 @@ async def test_net_consumption_and_delta_values(hub: Hub, clock: ManualClock) ->
     hub.states.set("sensor.grid", "9", {"unit_of_measurement": "kWh"})
     net = hub.states.get("sensor.grid_net")
     assert net.state == "-1" and net.attributes["state_class"] == "total"
+    assert "meter_period" not in net.attributes and "cron pattern" not in net.attributes
     for value in ("5", "7", "3"):
         hub.states.set("sensor.pulses", value, {"unit_of_measurement": "Wh"})
     assert state(hub, "sensor.pulse_total") == "15"
@@ -115,3 +117,49 @@ def test_check_config_refuses_bad_meters() -> None:
         utility_meter.CONFIG_SCHEMA(load_yaml_text("m:\n  source: sensor.x\n  cron: 'every day'\n"))
     with pytest.raises(vol.Invalid):
         utility_meter.CONFIG_SCHEMA(load_yaml_text("m:\n  source: sensor.x\n  cycle: fortnightly\n"))
+
+
+async def test_meters_and_integrals_survive_a_restart(tmp_path: Any, start_hub: Any) -> None:
+    from hub import bootstrap
+    from tests.hubs import write_config
+
+    config = write_config(tmp_path / "config", """\
+        input_number:
+          energy: {min: 0, max: 100000, step: 0.001, unit_of_measurement: kWh}
+          power: {min: 0, max: 10000, unit_of_measurement: W}
+        utility_meter:
+          energy_daily:
+            source: input_number.energy
+            cycle: daily
+            tariffs: [peak, offpeak]
+        sensor:
+          - platform: integration
+            source: input_number.power
+            name: Heater energy
+            method: left
+        """)
+    data = tmp_path / "data"
+    runtime = await start_hub(config, data)
+    hub = runtime.hub
+    await hub.services.call("input_number", "set_value", {"entity_id": "input_number.energy", "value": 10}, blocking=True)
+    await hub.services.call("input_number", "set_value", {"entity_id": "input_number.energy", "value": 12.5}, blocking=True)
+    await hub.services.call("select", "select_option", {"entity_id": "select.energy_daily", "option": "offpeak"}, blocking=True)
+    await hub.services.call("input_number", "set_value", {"entity_id": "input_number.energy", "value": 13}, blocking=True)
+    # From the input's initial 0: 12.5 kWh at peak, then 0.5 kWh off-peak (HA counts the first step too).
+    assert state(hub, "sensor.energy_daily_peak") == "12.5" and state(hub, "sensor.energy_daily_offpeak") == "0.5"
+    clock = ManualClock(hub.clock.time())
+    hub.clock = clock
+    await hub.services.call("input_number", "set_value", {"entity_id": "input_number.power", "value": 3600}, blocking=True)
+    await clock.advance(10)
+    await hub.services.call("input_number", "set_value", {"entity_id": "input_number.power", "value": 0}, blocking=True)
+    assert state(hub, "sensor.heater_energy") == "10.000"  # 3600 W for 10 s: 10 Wh
+    await bootstrap.stop(runtime)
+
+    hub = (await start_hub(config, data)).hub
+    assert state(hub, "sensor.energy_daily_peak") == "12.5"
+    assert state(hub, "sensor.energy_daily_offpeak") == "0.5"
+    assert state(hub, "select.energy_daily") == "offpeak"
+    assert state(hub, "sensor.heater_energy") == "10.000"
+    # Counting goes on from the restored totals.
+    await hub.services.call("input_number", "set_value", {"entity_id": "input_number.energy", "value": 14}, blocking=True)
+    assert state(hub, "sensor.energy_daily_offpeak") == "1.5"
