@@ -5,14 +5,6 @@ The integration has no section of its own: `integration:` at the top level is re
 
 from __future__ import annotations
 
-from typing import Any
+from integrations.sensor.calculated import platform_only
 
-import voluptuous as vol
-
-
-def _no_section(value: Any) -> Any:
-    message = "configure integral sensors under 'sensor:' as '- platform: integration'"
-    raise vol.Invalid(message)
-
-
-CONFIG_SCHEMA = _no_section
+CONFIG_SCHEMA = platform_only("sensor", "integration")

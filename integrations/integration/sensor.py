@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from automations.timeutil import to_timedelta
 from hub.config.core_schema import entity_id as _entity_id
 from hub.core.bus import Event, callback
 from hub.core.entity import SensorEntity
 from hub.core.states import STATE_UNAVAILABLE, State
 from hub.exceptions import HubError
 from hub.util import slugify
-from integrations.sensor.calculated import ENERGY_UNITS, restored, to_decimal
+from integrations.sensor.calculated import ENERGY_UNITS, period, restored, to_decimal
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -39,13 +38,6 @@ UNIT_PREFIXES: dict[str | None, int] = {None: 1, "k": 10**3, "M": 10**6, "G": 10
 UNIT_TIME = {"s": 1, "min": 60, "h": 3600, "d": 86400}
 METHODS = ("trapezoidal", "left", "right")
 ICON = "mdi:chart-histogram"
-
-
-def _period(value: Any) -> timedelta:
-    try:
-        return to_timedelta(value)
-    except HubError as err:
-        raise vol.Invalid(str(err)) from err
 
 
 def _removed_unit(value: Any) -> Any:
@@ -65,7 +57,7 @@ PLATFORM_SCHEMA = vol.All(
             vol.Optional("round", default=3): vol.Any(None, vol.Coerce(int)),
             vol.Optional("unit_prefix"): vol.In(UNIT_PREFIXES),
             vol.Optional("unit_time", default="h"): vol.In(UNIT_TIME),
-            vol.Optional("max_sub_interval"): _period,
+            vol.Optional("max_sub_interval"): period,
             vol.Optional("method", default="trapezoidal"): vol.In(METHODS),
         }
     ),
