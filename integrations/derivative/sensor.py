@@ -6,7 +6,7 @@
         name: Meter power
         unit_prefix: k        # optional SI prefix of the result (n, µ, m, k, M, G, T)
         unit_time: h          # s, min, h (default) or d
-        round: 2
+        round: 3
         time_window: "00:05:00"  # time-weighted average of the derivatives of the last 5 min
 
 On each change of the source (both old and new numeric) the derivative of that step is
@@ -55,7 +55,7 @@ PLATFORM_SCHEMA = vol.Schema(
         vol.Optional("name"): str,
         vol.Optional("unique_id"): vol.Coerce(str),
         vol.Required("source"): _entity_id,
-        vol.Optional("round", default=2): vol.Coerce(int),
+        vol.Optional("round", default=3): vol.Coerce(int),
         vol.Optional("unit_prefix"): vol.In(UNIT_PREFIXES),
         vol.Optional("unit_time", default="h"): vol.In(UNIT_TIME),
         vol.Optional("unit"): str,

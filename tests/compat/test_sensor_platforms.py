@@ -56,21 +56,21 @@ async def test_derivative_turns_an_energy_counter_into_power(hub: Hub, clock: Ma
     # 0.5 kWh in 30 min: 1 kW.
     await reading(hub, clock, 1800, "sensor.meter", "10.5")
     power = hub.states.get("sensor.meter_power")
-    assert power.state == "1.00"
+    assert power.state == "1.000"
     assert power.attributes["unit_of_measurement"] == "kWh/h"
     assert power.attributes["source"] == "sensor.meter"
     assert state(hub, "sensor.meter_watts") == "1000.0"
     assert hub.states.get("sensor.meter_watts").attributes["unit_of_measurement"] == "mkWh/h"
     # A step longer than the window gives that step's derivative.
-    assert state(hub, "sensor.smoothed") == "1.00"
+    assert state(hub, "sensor.smoothed") == "1.000"
     # Two 5-minute steps inside the 10-minute window: 2 kW then 4 kW, weighted by half each: 3 kW.
     await reading(hub, clock, 300, "sensor.meter", "10.666666666666666666")
     await reading(hub, clock, 300, "sensor.meter", "11.0")
-    assert state(hub, "sensor.meter_power") == "4.00"
-    assert state(hub, "sensor.smoothed") == "3.00"
+    assert state(hub, "sensor.meter_power") == "4.000"
+    assert state(hub, "sensor.smoothed") == "3.000"
     # Unknown sources are skipped, not turned into zero.
     await reading(hub, clock, 60, "sensor.meter", "unavailable")
-    assert state(hub, "sensor.meter_power") == "4.00"
+    assert state(hub, "sensor.meter_power") == "4.000"
 
 
 async def test_min_max_follows_its_sources(hub: Hub) -> None:
