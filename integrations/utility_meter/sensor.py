@@ -102,6 +102,7 @@ class UtilityMeterSensor(Follower, SensorEntity):
         self.last_period: Decimal = Decimal(0)
         self.last_valid: Decimal | None = None
         self.last_reset_at: datetime | None = None
+        self.next_reset_at: datetime | None = None  # local time, as HA shows it
         self.collecting = tariff is None
         self._timer: Cancel | None = None
 
@@ -186,13 +187,14 @@ class UtilityMeterSensor(Follower, SensorEntity):
             return
         clock = self.hub.clock
         following: datetime = croniter(self.cron, clock.now()).get_next(datetime)
+        self.next_reset_at = following
         self._timer = clock.call_at(following.timestamp(), self._cycle_ended)
 
     @callback
     def _cycle_ended(self) -> None:
         self._timer = None
+        self._plan_reset()  # first: the state written by reset() shows the next reset
         self.reset()
-        self._plan_reset()
 
     def reset_for(self, entity_id: str) -> None:
         """utility_meter.reset of entity_id: this meter's select, or this sensor without tariffs."""
@@ -226,16 +228,14 @@ class UtilityMeterSensor(Follower, SensorEntity):
         """HA's utility meter attributes."""
         self.device_class = DEVICE_CLASS.get(self.unit_of_measurement or "")
         attrs = super().state_attributes()
-        attrs["source"] = self.source
+        # Current HA's set (2026.5): no source, meter_period or cron pattern any more.
         attrs["status"] = COLLECTING if self.collecting else PAUSED
         attrs["last_period"] = str(self.last_period)
         attrs["last_valid_state"] = str(self.last_valid)
-        if self.cycle is not None:
-            attrs["meter_period"] = self.cycle
-        if self.cron is not None:
-            attrs["cron pattern"] = self.cron
         if self.tariff is not None:
             attrs["tariff"] = self.tariff
         if self.last_reset_at is not None:
             attrs["last_reset"] = self.last_reset_at.isoformat()
+        if self.next_reset_at is not None:
+            attrs["next_reset"] = self.next_reset_at.isoformat()
         return attrs

@@ -44,7 +44,9 @@ async def test_daily_meter_with_an_offset_and_tariffs(hub: Hub, clock: ManualClo
     await hub.block_till_done()
     today = hub.states.get("sensor.heater_today")
     assert today.state == "unknown"  # until the source's first reading after start
-    assert today.attributes["meter_period"] == "daily" and today.attributes["cron pattern"] == "0 6 * * *"
+    # Current HA's attributes (no source, meter_period or cron pattern any more); next_reset in local time.
+    assert today.attributes["next_reset"] == "2024-06-02T06:00:00+00:00"
+    assert not {"source", "meter_period", "cron pattern"} & set(today.attributes)
     assert today.attributes["status"] == "collecting" and today.attributes["state_class"] == "total_increasing"
     assert state(hub, "select.heater_tariffs") == "peak"
     assert hub.states.get("select.heater_tariffs").attributes["options"] == ["peak", "offpeak"]
@@ -72,6 +74,7 @@ async def test_daily_meter_with_an_offset_and_tariffs(hub: Hub, clock: ManualClo
     today = hub.states.get("sensor.heater_today")
     assert today.state == "0" and today.attributes["last_period"] == "2.5"
     assert today.attributes["last_reset"] == "2024-06-02T06:00:00+00:00"
+    assert today.attributes["next_reset"] == "2024-06-03T06:00:00+00:00"
     assert state(hub, "sensor.heater_tariffs_offpeak") == "1.0"  # no cycle: never reset by time
 
     # reset through the select resets every tariff; calibrate sets a value.
@@ -100,7 +103,7 @@ async def test_net_consumption_and_delta_values(hub: Hub, clock: ManualClock) ->
     hub.states.set("sensor.grid", "9", {"unit_of_measurement": "kWh"})
     net = hub.states.get("sensor.grid_net")
     assert net.state == "-1" and net.attributes["state_class"] == "total"
-    assert "meter_period" not in net.attributes and "cron pattern" not in net.attributes
+    assert "next_reset" not in net.attributes  # cycle: none
     for value in ("5", "7", "3"):
         hub.states.set("sensor.pulses", value, {"unit_of_measurement": "Wh"})
     assert state(hub, "sensor.pulse_total") == "15"
