@@ -143,6 +143,8 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
     if action_template.is_static and "." not in action:
         raise InvalidConfig(f"invalid action {action!r}: expected 'domain.service'", config, "action")
     data, target = config.get("data") or {}, config.get("target") or {}
+    if not isinstance(target, (Mapping, str)):
+        raise InvalidConfig(f"expected a mapping or a template for 'target', got {target!r}", config, "target")
     extra_target = {k: config[k] for k in ("entity_id", "device_id") if k in config}
     response_variable = config.get("response_variable")
 
@@ -152,7 +154,7 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
         service_data = _render(hub, data, scope) if data else {}
         if not isinstance(service_data, Mapping):
             raise ActionError(f"data rendered to {service_data!r}, expected a mapping")
-        call_target = _render(hub, {**target, **extra_target}, scope) if (target or extra_target) else None
+        call_target = _target(hub, target, extra_target, scope)
         response = await hub.services.call(
             domain,
             service,
@@ -168,6 +170,22 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
         return {"params": params, "running_script": False, **({"response": response} if response_variable else {})}
 
     return run_call
+
+
+def _target(hub: Hub, target: Any, extra: Mapping[str, Any], scope: Scope) -> dict[str, Any] | None:
+    """The rendered target of a call: a mapping, or a template (`target: "{{ target }}"`) rendering one."""
+    if isinstance(target, str):
+        target = _render(hub, target, scope)
+        if target in (None, ""):
+            target = {}
+        if not isinstance(target, Mapping):
+            raise ActionError(f"target rendered to {target!r}, expected a mapping such as {{'entity_id': 'light.kitchen'}}")
+        target = dict(target)
+    elif target:
+        target = _render(hub, target, scope)
+    if not target and not extra:
+        return None
+    return {**(target or {}), **_render(hub, dict(extra), scope)}
 
 
 def _delay(hub: Hub, config: Mapping[str, Any], path: str) -> Any:

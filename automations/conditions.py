@@ -346,6 +346,62 @@ def _trigger_condition(hub: Hub, config: Mapping[str, Any]) -> Check:
     return check
 
 
+def _sun_condition(hub: Hub, config: Mapping[str, Any]) -> Check:
+    """Before/after sunrise/sunset today (with offsets), as Home Assistant's sun condition."""
+    from automations.suntime import SUN_EVENTS, event_on  # noqa: PLC0415 - astral only when used
+
+    before, after = config.get("before"), config.get("after")
+    if before is None and after is None:
+        raise InvalidConfig("must contain at least one of before, after", config)
+    for key, value in (("before", before), ("after", after)):
+        if value is not None and value not in SUN_EVENTS:
+            raise InvalidConfig(f"expected '{key}' to be sunrise or sunset, got {value!r}", config, key)
+    before_offset = to_timedelta(config.get("before_offset", 0), node=config, key="before_offset")
+    after_offset = to_timedelta(config.get("after_offset", 0), node=config, key="after_offset")
+    clock = hub.clock
+
+    def check(variables: Mapping[str, Any], trace: Tracer = None) -> bool:
+        now = clock.utcnow()
+        today = now.astimezone(clock.time_zone).date()
+        moments = {}
+        for event in SUN_EVENTS:
+            moment = event_on(hub, event, today)
+            if moment is not None and event in (before, after) and today > moment.astimezone(clock.time_zone).date():
+                moment = event_on(hub, event, today + timedelta(days=1))
+            moments[event] = moment
+        if before == "sunrise" and after == "sunset":
+            sunrise, sunset = moments["sunrise"], moments["sunset"]
+            if sunrise is None or sunset is None:
+                return False
+            return now < sunrise + before_offset or now > sunset + after_offset
+        if any(moments[event] is None for event in (before, after) if event is not None):
+            return False
+        if before is not None and now > moments[before] + before_offset:  # type: ignore[operator]
+            return False
+        return not (after is not None and now < moments[after] + after_offset)  # type: ignore[operator]
+
+    return check
+
+
+def _zone_condition(hub: Hub, config: Mapping[str, Any]) -> Check:
+    """Every entity (any, with match: any) is in one of the zones (HA's zone condition)."""
+    from automations.zones import in_zone  # noqa: PLC0415
+
+    entity_ids = _entity_ids(config)
+    zones = _entity_ids(config, "zone")
+    match_any = config.get("match", "all") == "any"
+
+    def one(entity_id: str) -> bool:
+        entity = hub.states.get(entity_id)
+        return any(in_zone(hub.states.get(zone), entity) for zone in zones)
+
+    def check(variables: Mapping[str, Any], trace: Tracer = None) -> bool:
+        results = (one(entity_id) for entity_id in entity_ids)
+        return any(results) if match_any else all(results)
+
+    return check
+
+
 _BUILDERS: dict[str, Callable[[Hub, Mapping[str, Any]], Check]] = {
     "and": _logic,
     "or": _logic,
@@ -355,6 +411,8 @@ _BUILDERS: dict[str, Callable[[Hub, Mapping[str, Any]], Check]] = {
     "template": _template_condition,
     "time": _time_condition,
     "trigger": _trigger_condition,
+    "sun": _sun_condition,
+    "zone": _zone_condition,
 }
 
 __all__ = ["ConditionError", "compile_condition", "compile_conditions", "result_as_boolean", "timedelta"]

@@ -54,6 +54,29 @@ def _rename(node: dict[str, Any], old: str, new: str, path: str) -> None:
         node[new] = node.pop(old)
 
 
+AUTOMATION_KEYS = frozenset({
+    "id", "alias", "description", "triggers", "conditions", "actions", "trigger_variables", "variables",
+    "mode", "max", "max_exceeded", "initial_state", "trace", "use_blueprint",
+})
+SCRIPT_KEYS = frozenset({"alias", "description", "icon", "sequence", "mode", "max", "max_exceeded", "fields", "variables", "trace", "use_blueprint"})
+
+
+def check_keys(config: Mapping[str, Any], allowed: frozenset[str], required: tuple[str, ...], what: str) -> None:
+    """Refuse unknown keys and missing required ones, all in one message (as HA lists them).
+
+    Raises:
+        InvalidConfig: pointing at the first unknown key, else at the mapping.
+    """
+    unknown = [str(key) for key in config if key not in allowed]
+    missing = [key for key in required if key not in config]
+    problems = [f"'{key}' is an invalid option for '{what}', check: {key}" for key in unknown]
+    problems += [f"required key '{key}' not provided" for key in missing]
+    if problems:
+        key = unknown[0] if unknown else missing[0]
+        node = next((k for k in config if str(k) == key), config) if unknown else config
+        raise InvalidConfig("; ".join(problems), node, key)
+
+
 def normalize_automation(config: Any) -> dict[str, Any]:
     """Return an automation in the plural-key syntax, every trigger/condition/action normalized."""
     if not isinstance(config, Mapping):
@@ -63,10 +86,7 @@ def normalize_automation(config: Any) -> dict[str, Any]:
         return node
     for old in ("trigger", "condition", "action"):
         _rename(node, old, f"{old}s", "")
-    if "triggers" not in node:
-        raise InvalidConfig("required key not provided: 'triggers'", config, "triggers")
-    if "actions" not in node:
-        raise InvalidConfig("required key not provided: 'actions'", config, "actions")
+    check_keys(node, AUTOMATION_KEYS, ("triggers", "actions"), "automation")
     node["triggers"] = normalize_triggers(node["triggers"])
     node["conditions"] = normalize_conditions(node.get("conditions"))
     node["actions"] = normalize_actions(node["actions"])

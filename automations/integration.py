@@ -29,6 +29,8 @@ AUTOMATIONS: HubKey[dict[str, AutomationEntity]] = HubKey("automation")
 
 # Each automation is checked on its own at setup, so one bad automation never stops the hub.
 CONFIG_SCHEMA = vol.Any(None, list, dict)
+# `automation manual:` beside `automation: !include automations.yaml`: one list of automations.
+LABELLED_SECTIONS = "list"
 
 
 def automations(hub: Hub) -> dict[str, AutomationEntity]:
@@ -67,8 +69,9 @@ async def load(hub: Hub, section: Any) -> list[Any]:
 
 
 @hookimpl
-def check_integration_config(hub: Hub, config: Any) -> list[Any]:
+async def check_integration_config(hub: Hub, config: Any) -> list[Any]:
     """Compile every automation (blueprints resolved) and return the problems found."""
+    await load_platforms(hub)
     items = _items(config)
     index_of = {key: i for i, (key, _) in enumerate(items)}
     _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _entity(hub, conf, raw, index_of[key]))

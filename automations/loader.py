@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from automations.blueprints import resolve
 from automations.config import InvalidConfig
 from hub.config import ConfigIssue, load_configuration
+from hub.config.labelled import LabelledKind, combine
 from hub.config.objects import get_location
 from hub.core.runtime import HubKey
 from hub.exceptions import ConfigError, HubError
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
+# How the domains reloaded here combine their labelled sections (`automation manual:` ...).
+LABELLED_KINDS: dict[str, LabelledKind] = {"automation": "list", "script": "mapping", "scene": "list"}
 CONFIG_ISSUES: HubKey[dict[str, list[ConfigIssue]]] = HubKey("automation.config_issues")
 
 
@@ -69,4 +72,10 @@ def reload_section(hub: Hub, domain: str) -> Any:
     except ConfigError as err:
         message = f"Reloading {domain} failed: {err}"
         raise HubError(message) from err
-    return raw.get(domain)
+    kind = LABELLED_KINDS.get(domain)
+    if kind is None:
+        return raw.get(domain)
+    combined, issues = combine(raw, domain, kind, str(config_dir))
+    for issue in issues:
+        _LOGGER.error("Reloading %s: %s", domain, issue.format())
+    return combined

@@ -31,6 +31,7 @@ _LOGGER = logging.getLogger(__name__)
 DOMAIN = "scene"
 SCENES: HubKey[dict[str, SceneEntity]] = HubKey("scene")
 CONFIG_SCHEMA = vol.Any(None, list, dict)
+LABELLED_SECTIONS = "list"
 _VALUE_DOMAINS = {
     "number": "set_value",
     "input_number": "set_value",

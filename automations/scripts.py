@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from automations.config import InvalidConfig, normalize_actions
+from automations.config import SCRIPT_KEYS, InvalidConfig, check_keys, normalize_actions
 from automations.loader import build_each, reload_section
 from automations.script import DEFAULT_MAX, Script
 from automations.trace import DEFAULT_STORED_TRACES, run_metrics
@@ -26,6 +27,8 @@ _LOGGER = logging.getLogger(__name__)
 DOMAIN = "script"
 SCRIPTS: HubKey[dict[str, ScriptEntity]] = HubKey("script")
 CONFIG_SCHEMA = vol.Any(None, dict)
+# `script extra:` beside `script:`: the scripts of every section, each name once.
+LABELLED_SECTIONS = "mapping"
 _RESERVED = {"turn_on", "turn_off", "toggle", "reload"}
 
 
@@ -41,9 +44,8 @@ class ScriptEntity(Entity):
     def __init__(self, hub: Hub, object_id: str, config: Mapping[str, Any]) -> None:
         if object_id in _RESERVED:
             raise InvalidConfig(f"'{object_id}' is a reserved script name", config)
-        sequence = config.get("sequence")
-        if sequence is None:
-            raise InvalidConfig("required key not provided: 'sequence'", config, "sequence")
+        check_keys(config, SCRIPT_KEYS, ("sequence",), "script")
+        sequence = config["sequence"]
         self.hub = hub
         self.object_id = object_id
         self.entity_id = f"script.{object_id}"
@@ -110,7 +112,11 @@ class ScriptEntity(Entity):
         context = call.context if call is not None else Context()
         self.last_triggered = self.hub.clock.utcnow()
         task = self.script.start(self._variables(data), context)
-        if task is None or not wait:
+        if task is None:
+            return None
+        if not wait:
+            # As HA's script.turn_on: the run has begun (its first step started) when the call returns.
+            await asyncio.sleep(0)
             return None
         return await task
 
@@ -149,7 +155,9 @@ async def load(hub: Hub, section: Any) -> list[Any]:
 
 def _register_service(hub: Hub, entity: ScriptEntity) -> None:
     async def handle(call: ServiceCall) -> Any:
-        return await entity.run(dict(call.data), call, wait=True)
+        response = await entity.run(dict(call.data), call, wait=True)
+        # A script without a stop response answers {} to a caller that asked (HA).
+        return (response or {}) if call.return_response else None
 
     hub.services.register(DOMAIN, entity.object_id, handle, None, SupportsResponse.OPTIONAL, {"name": entity.name, "fields": entity.fields})
 

@@ -63,7 +63,8 @@ def check_config(config_dir: Path) -> CheckedConfig:
     except IntegrationError as err:
         raise ConfigError([ConfigIssue(None, None, "", str(err))]) from err
     schemas = {integration.domain: integration.config_schema for integration in order}
-    config, issues = check_configuration(config_dir, schemas, set(known))
+    labelled = {integration.domain: integration.labelled_sections for integration in order}
+    config, issues = check_configuration(config_dir, schemas, set(known), labelled)
     if issues:
         raise ConfigError(issues)
     return CheckedConfig(config, order)

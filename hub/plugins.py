@@ -50,6 +50,11 @@ class Integration:
         return getattr(self.module, "CONFIG_SCHEMA", None)
 
     @property
+    def labelled_sections(self) -> Any:
+        """Return how the integration's labelled sections combine ("list", "mapping"), or None."""
+        return getattr(self.module, "LABELLED_SECTIONS", None)
+
+    @property
     def migrations(self) -> Path | None:
         """Return the Alembic version folder of the integration's tables, or None if it has none.
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from automations.config import InvalidConfig
-from automations.triggers import event, numeric_state, state, template, time_triggers, webhook
+from automations.triggers import calendar, event, numeric_state, state, sun, tag, template, time_triggers, webhook, zone
 from hub.core.runtime import HubKey
 
 if TYPE_CHECKING:
@@ -38,7 +38,13 @@ BUILTIN: dict[str, Attach] = {
     "time_pattern": time_triggers.attach_time_pattern,
     "cron": time_triggers.attach_cron,
     "webhook": webhook.attach,
+    "sun": sun.attach,
+    "tag": tag.attach,
+    "zone": zone.attach,
+    "calendar": calendar.attach,
 }
+# `trigger: device` goes to the device triggers an integration offers as `device.<domain>`.
+DEVICE_PLATFORM = "device"
 VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "state": state.validate,
     "numeric_state": numeric_state.validate,
@@ -49,6 +55,10 @@ VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "time_pattern": time_triggers.validate_time_pattern,
     "cron": time_triggers.validate_cron,
     "webhook": webhook.validate,
+    "sun": sun.validate,
+    "tag": tag.validate,
+    "zone": zone.validate,
+    "calendar": calendar.validate,
 }
 EXTRA_PLATFORMS: HubKey[dict[str, Attach]] = HubKey("automation.trigger_platforms")
 
@@ -56,7 +66,24 @@ EXTRA_PLATFORMS: HubKey[dict[str, Attach]] = HubKey("automation.trigger_platform
 def platforms(hub: Hub) -> dict[str, Attach]:
     """The built-in platforms plus those integrations offered (see `load_platforms`)."""
     extra = hub.runtime.get(EXTRA_PLATFORMS, {})
-    return {**BUILTIN, **extra}
+    return {**BUILTIN, DEVICE_PLATFORM: _attach_device, **extra}
+
+
+def _device_domain(config: Mapping[str, Any]) -> str:
+    domain = config.get("domain")
+    if not isinstance(domain, str) or not domain:
+        raise InvalidConfig("required key not provided: 'domain'", config, "domain")
+    return domain
+
+
+def _attach_device(hub: Hub, config: Mapping[str, Any], action: TriggerAction, info: dict[str, Any]) -> Any:
+    """A device trigger: handed to the `device.<domain>` platform of the device's integration."""
+    domain = _device_domain(config)
+    attach = platforms(hub).get(f"{DEVICE_PLATFORM}.{domain}")
+    if attach is None:
+        message = f"no device triggers for domain {domain!r} (is its integration set up?)"
+        raise InvalidConfig(message, config, "domain")
+    return attach(hub, config, action, info)
 
 
 async def load_platforms(hub: Hub) -> dict[str, Attach]:
@@ -81,12 +108,18 @@ def validate_trigger(hub: Hub, config: Mapping[str, Any]) -> None:
     """
     platform = config.get("trigger")
     known = platforms(hub)
-    if platform not in known:
-        message = f"unknown trigger platform {platform!r} (available: {', '.join(sorted(known))})"
+    if platform not in known or "." in str(platform):
+        message = f"unknown trigger platform {platform!r} (available: {', '.join(sorted(p for p in known if '.' not in p))})"
         raise InvalidConfig(message, config, "trigger")
     validator = VALIDATORS.get(platform)
     if validator is not None:
         validator(config)
+    if platform == DEVICE_PLATFORM:
+        domain = _device_domain(config)
+        if f"{DEVICE_PLATFORM}.{domain}" not in known:
+            offered = sorted(name.partition(".")[2] for name in known if name.startswith(f"{DEVICE_PLATFORM}."))
+            message = f"no device triggers for domain {domain!r} (available: {', '.join(offered) or 'none'})"
+            raise InvalidConfig(message, config, "domain")
 
 
 async def attach_triggers(

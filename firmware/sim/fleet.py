@@ -45,16 +45,25 @@ def parse_broker(url: str) -> tuple[str, int]:
 class SimNode:
     """One simulated node: its settings, board and running firmware."""
 
-    def __init__(self, config: dict[str, Any], root: Path, kind: str, seed: int, wall: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        root: Path,
+        kind: str,
+        seed: int,
+        wall: Callable[[], int] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.config = config
         self.wall = wall
+        self.clock = clock
         self.root = root
         self.kind = kind
         self.seed = seed
         self.reboots = 0
         self.faults: dict[str, float] = {}  # fault -> time it ends (inf: until cleared)
         root.mkdir(parents=True, exist_ok=True)
-        meter = MeterEmulator(profiles.build(kind, seed), seed=seed, energy_wh=seed % 7 * 1000.0)
+        meter = MeterEmulator(profiles.build(kind, seed), seed=seed, clock=clock or time.time, energy_wh=seed % 7 * 1000.0)
         self.board = VirtualBoard(config["node_id"], meter, [r["pin"] for r in config["relays"]])
         self.node = self._boot()
 
@@ -69,7 +78,7 @@ class SimNode:
         self.board.clients.clear()
         self.board.pins = {pin: value for pin, value in self.board.pins.items() if pin in self.board.stuck}
         with self.board.active():
-            return Node(validate(json.loads(json.dumps(self.config))), root=str(self.root), wall=self.wall)
+            return Node(validate(json.loads(json.dumps(self.config))), root=str(self.root), clock=self.clock, wall=self.wall)
 
     def step(self) -> None:
         """Run one step of the firmware; reboot it when it asked to."""
@@ -151,6 +160,8 @@ class Fleet:
         relays: relays per node.
         discovery_prefix: the hub's discovery prefix.
         wall: the nodes' wall clock for reading timestamps (tests pass a fake one).
+        clock: the simulation's time in seconds, for the meters' physics and the nodes' schedule
+            (default: real time; a test passes its manual clock to simulate an hour at once).
     """
 
     def __init__(
@@ -164,6 +175,7 @@ class Fleet:
         relays: int = 1,
         discovery_prefix: str = "homeassistant",
         wall: Callable[[], int] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         install()
         compat.log = lambda message: _LOGGER.debug("%s", message)
@@ -184,7 +196,7 @@ class Fleet:
                 "telemetry_interval": interval,
                 "ota_key": device_key(ota_master, node_id).hex() if ota_master else None,
             }
-            self.nodes.append(SimNode(config, data_dir / node_id, kind, seed=index, wall=wall))
+            self.nodes.append(SimNode(config, data_dir / node_id, kind, seed=index, wall=wall, clock=clock))
         self.by_id = {node.node_id: node for node in self.nodes}
         self._control: Any = None
         # Faults run on the stepping thread, between steps: a socket is never closed under paho.

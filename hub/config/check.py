@@ -10,6 +10,7 @@ import voluptuous as vol
 
 from hub.config.core_schema import CORE_SCHEMAS
 from hub.config.issues import ConfigIssue, issue_from_invalid
+from hub.config.labelled import LabelledKind, combine, refuse
 from hub.config.loader import Secrets, load_yaml
 from hub.config.objects import Location, NodeDict, get_location, set_location
 from hub.config.packages import domain_of_key, merge_packages
@@ -102,6 +103,7 @@ def check_configuration(
     config_dir: Path,
     schemas: Mapping[str, Schema | None],
     known_domains: set[str],
+    labelled: Mapping[str, LabelledKind | None] | None = None,
 ) -> tuple[dict[Any, Any], list[ConfigIssue]]:
     """Load the configuration and validate every section, collecting all issues.
 
@@ -114,6 +116,9 @@ def check_configuration(
         config_dir: The configuration folder.
         schemas: Section schema per integration domain.
         known_domains: Domains that exist (``schemas``' keys count as known).
+        labelled: How each domain's labelled sections combine (see hub.config.labelled):
+            a domain listed with a kind gets all its sections combined under its own key;
+            one listed with None refuses them. Domains not listed keep their sections apart.
 
     Returns:
         The validated configuration (sections that failed validation left out)
@@ -149,6 +154,18 @@ def check_configuration(
         issues.extend(errors)
         if not errors:
             result[key] = validated
+    for domain, kind in (labelled or {}).items():
+        if kind is None:
+            issues.extend(refuse(root, domain, base))
+            continue
+        keys = [key for key in result if domain_of_key(key) == domain]
+        if keys == [domain] or not keys:
+            continue
+        combined, errors = combine(result, domain, kind, base)
+        issues.extend(errors)
+        for key in keys:
+            del result[key]
+        result[domain] = combined
     for domain, schema in CORE_SCHEMAS.items():
         if domain not in root:
             result[domain] = schema(None)

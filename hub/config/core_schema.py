@@ -137,6 +137,8 @@ HOMEASSISTANT_SCHEMA = vol.Schema(
             vol.Optional("latitude"): vol.All(number, vol.Range(min=-90, max=90)),
             vol.Optional("longitude"): vol.All(number, vol.Range(min=-180, max=180)),
             vol.Optional("elevation"): integer,
+            # zone.home's radius in metres (HA 2024.2+)
+            vol.Optional("radius"): vol.All(number, vol.Range(min=0)),
             vol.Optional("unit_system", default="metric"): vol.In(UNIT_SYSTEMS),
             vol.Optional("time_zone", default="UTC"): time_zone,
             vol.Optional("currency", default="EUR"): matching(

@@ -303,6 +303,20 @@ for _tag, _constructor in _CONSTRUCTORS.items():
     HubLoader.add_constructor(_tag, _constructor)
 
 
+def _tab_issue(file: str, text: str, exc: yaml.YAMLError, base_dir: Path | None) -> ConfigIssue | None:
+    """A tab where YAML expects spaces: say so, and where (libyaml only says it cannot start a token)."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    column = mark.column if mark.column < len(line) and line[mark.column] == "\t" else line.find("\t")
+    if column < 0 or "cannot start any token" not in str(getattr(exc, "problem", "")):
+        return None
+    message = f"invalid YAML syntax: a tab character at column {column + 1}: YAML indentation must use spaces, not tabs"
+    return _issue(file, mark.line + 1, message, base_dir)
+
+
 def _syntax_issue(file: str, exc: yaml.YAMLError, base_dir: Path | None) -> ConfigIssue:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
@@ -329,7 +343,8 @@ def _load_file(path: Path, secrets: Secrets | None, base_dir: Path | None, chain
     try:
         return loader.get_single_data()
     except yaml.YAMLError as exc:
-        raise ConfigError([_syntax_issue(str(path), exc, base_dir)]) from None
+        issue = _tab_issue(str(path), text, exc, base_dir) or _syntax_issue(str(path), exc, base_dir)
+        raise ConfigError([issue]) from None
     finally:
         loader.dispose()
 

@@ -170,7 +170,12 @@ class Entities:
             return entity.entity_id.partition(".")[2]
         if entity.has_entity_name and entity.device_name:
             return slugify(f"{entity.device_name} {entity.name or ''}") or entity.domain
-        return slugify(entity.name or entity.unique_id) or entity.domain
+        if entity.name:
+            return slugify(entity.name) or entity.domain
+        # Nothing names it: Home Assistant's registry falls back to "<platform>_<unique_id>".
+        if entity.unique_id is not None:
+            return slugify(f"{entity.platform or entity.domain}_{entity.unique_id}") or entity.domain
+        return "unnamed_device"
 
     def _free_entity_id(self, domain: str, object_id: str) -> str:
         candidate = f"{domain}.{object_id}"

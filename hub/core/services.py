@@ -195,6 +195,9 @@ class ServiceRegistry:
             for key in TARGET_KEYS:
                 if key in target:
                     payload[key] = target[key]
+        # call_service carries the data as called, not as validated (as HA fires it); copied
+        # before validation and target resolution change it, and only when someone listens.
+        called = dict(payload) if self._hub.bus.has_listeners(EVENT_CALL_SERVICE) else None
         if handler.schema is not None:
             try:
                 payload = handler.schema(payload)
@@ -204,10 +207,10 @@ class ServiceRegistry:
         context = context or Context()
         entity_ids = self._resolve_targets(payload)
         call = ServiceCall(domain, service, payload, context, return_response, entity_ids)
-        if self._hub.bus.has_listeners(EVENT_CALL_SERVICE):
+        if called is not None:
             self._hub.bus.fire(
                 EVENT_CALL_SERVICE,
-                {"domain": domain, "service": service, "service_data": payload},
+                {"domain": domain, "service": service, "service_data": called},
                 context=context,
             )
         if not blocking:

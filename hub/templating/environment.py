@@ -52,45 +52,6 @@ class LoggingUndefined(jinja2.Undefined):
         return iter(())
 
 
-class Version:
-    """A comparable version string (`version('2024.1.0') > '2023.12'`)."""
-
-    def __init__(self, value: Any) -> None:
-        self.text = str(value)
-        self.parts = tuple(int(p) if p.isdigit() else p for p in self.text.replace("-", ".").split("."))
-
-    def _key(self, other: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-        other_parts = other.parts if isinstance(other, Version) else Version(other).parts
-        pad = max(len(self.parts), len(other_parts))
-
-        def norm(parts: tuple[Any, ...]) -> tuple[Any, ...]:
-            return tuple(str(p).zfill(8) if isinstance(p, int) else p for p in parts) + ("",) * (pad - len(parts))
-
-        return norm(self.parts), norm(other_parts)
-
-    def __eq__(self, other: object) -> bool:
-        a, b = self._key(other)
-        return a == b
-
-    def __lt__(self, other: object) -> bool:
-        a, b = self._key(other)
-        return a < b
-
-    def __le__(self, other: object) -> bool:
-        return self == other or self < other
-
-    def __gt__(self, other: object) -> bool:
-        return not self <= other
-
-    def __ge__(self, other: object) -> bool:
-        return not self < other
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __str__(self) -> str:
-        return self.text
-
-
 class _Unsupported:
     """Stands in for a hub function in a limited template: any use raises."""
 
@@ -140,6 +101,10 @@ class HubEnvironment(ImmutableSandboxedEnvironment):
                 self._compiled.popitem(last=False)
         return compiled
 
+    def forget(self, source: str) -> None:
+        """Drop source from the compile cache (its compiled form depends on states read then)."""
+        self._compiled.pop(source, None)
+
 
 def _add_pure(env: HubEnvironment) -> None:
     """Add what needs no hub: numbers, maths, text, JSON, collections."""
@@ -175,7 +140,7 @@ def _add_pure(env: HubEnvironment) -> None:
         "slugify": fn.slugify,
         "typeof": fn.typeof,
         "flatten": fn.flatten,
-        "version": Version,
+        "version": fn.version,
         "multiply": fn.multiply,
         "add": fn.add,
         "regex_match": fn.regex_match,
@@ -195,8 +160,8 @@ def _add_pure(env: HubEnvironment) -> None:
             "pi": math.pi,
             "tau": math.tau,
             "e": math.e,
-            "min": fn.min_max(min, "min"),
-            "max": fn.min_max(max, "max"),
+            "min": fn.min_max(jinja2.filters.do_min, "min"),
+            "max": fn.min_max(jinja2.filters.do_max, "max"),
             "timedelta": timedelta,
             "urlencode": fn.urlencode,
             "combine": fn.combine,
@@ -241,8 +206,11 @@ def _add_hub_bound(env: HubEnvironment, hub: Hub | None) -> None:
     ):
         env.globals[name] = getattr(states, name)
         env.filters[name] = getattr(states, name)
+    env.filters["states"] = env.globals["states"]
     for name in ("is_state", "is_state_attr", "has_value"):
-        env.tests[name] = getattr(states, name)
+        # As in Home Assistant: an eval-context test, which Jinja evaluates once while compiling
+        # when its arguments are constants; that read listens to nothing.
+        env.tests[name] = _eval_context_test(getattr(states, name))
     env.tests["is_hidden_entity"] = lambda entity_id: False
     # Areas, floors and labels do not exist in this hub: answer like a hub that has none.
     for name in ("areas", "floors", "labels"):
@@ -251,6 +219,14 @@ def _add_hub_bound(env: HubEnvironment, hub: Hub | None) -> None:
         env.globals[name] = env.filters[name] = lambda *args: []
     for name in ("area_id", "area_name", "floor_id", "floor_name", "label_id", "label_name"):
         env.globals[name] = env.filters[name] = lambda *args: None
+
+
+def _eval_context_test(function: Any) -> Any:
+    @jinja2.pass_eval_context
+    def test(_eval_context: Any, *args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    return test
 
 
 def get_environment(hub: Hub | None, limited: bool = False, strict: bool = False) -> HubEnvironment:

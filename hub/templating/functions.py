@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode as _urlencode
 
 import jinja2
+from awesomeversion import AwesomeVersion
 from jinja2.filters import do_int
 
 from hub.util import slugify as slugify_text
@@ -176,43 +177,67 @@ def arc_tangent2(*args: Any, default: Any = SENTINEL) -> Any:
         return default
 
 
-def _values(args: tuple[Any, ...], name: str) -> list[Any]:
-    if not args:
-        message = f"{name} expected at least 1 argument, got 0"
-        raise TypeError(message)
-    if len(args) == 1 and isinstance(args[0], Iterable) and not isinstance(args[0], str):
-        return list(args[0])
-    return list(args)
+def _statistic(name: str, func: Any, lists_only: bool = False) -> Any:
+    """Build average/median/statistical_mode as Home Assistant has them.
 
+    One iterable, or two or more values; after an iterable, a second positional argument is
+    the default (`average([], 0)`). Values are not converted: strings are an error.
+    """
 
-def _statistic(name: str, func: Any) -> Any:
     def wrapped(*args: Any, default: Any = SENTINEL) -> Any:
-        values = _values(args, name)
+        if not args:
+            message = f"{name} expected at least 1 argument, got 0"
+            raise TypeError(message)
+        first = args[0]
+        if lists_only and len(args) == 1 and isinstance(first, Iterable):
+            values = first
+        elif isinstance(first, (list, tuple)) if lists_only else isinstance(first, Iterable):
+            values = first
+            if len(args) > 1 and default is SENTINEL:
+                default = args[1]
+        elif len(args) == 1:
+            message = f"'{type(first).__name__}' object is not iterable"
+            raise TypeError(message)
+        else:
+            values = args
         try:
             return func(values)
-        except (ValueError, TypeError, statistics.StatisticsError):
+        except (TypeError, statistics.StatisticsError):
             if default is SENTINEL:
-                raise_no_default(name, values)
+                raise_no_default(name, args)
             return default
 
     wrapped.__name__ = name
     return wrapped
 
 
-average = _statistic("average", lambda values: statistics.fmean(float(v) for v in values))
+average = _statistic("average", statistics.fmean)
 median = _statistic("median", statistics.median)
-statistical_mode = _statistic("statistical_mode", statistics.mode)
+statistical_mode = _statistic("statistical_mode", statistics.mode, lists_only=True)
 
 
-def min_max(builtin: Any, name: str) -> Any:
-    """Build min()/max() that accept one iterable or several arguments."""
+def min_max(builtin_filter: Any, name: str) -> Any:
+    """Build min()/max() from Jinja's filter: one iterable or several values; one value is an error."""
 
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        values = _values(args, name)
-        return builtin(values, **{k: v for k, v in kwargs.items() if k == "default"})
+    @jinja2.pass_environment
+    def wrapped(environment: jinja2.Environment, *args: Any, **kwargs: Any) -> Any:
+        if not args:
+            message = f"{name} expected at least 1 argument, got 0"
+            raise TypeError(message)
+        if len(args) == 1:
+            if isinstance(args[0], Iterable):
+                return builtin_filter(environment, args[0], **kwargs)
+            message = f"'{type(args[0]).__name__}' object is not iterable"
+            raise TypeError(message)
+        return builtin_filter(environment, args, **kwargs)
 
     wrapped.__name__ = name
     return wrapped
+
+
+def version(value: Any) -> AwesomeVersion:
+    """A comparable version (Home Assistant's `version()`: AwesomeVersion, same ordering)."""
+    return AwesomeVersion(value)
 
 
 def iif(value: Any, if_true: Any = True, if_false: Any = False, if_none: Any = SENTINEL) -> Any:

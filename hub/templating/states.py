@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, State
+from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, State, valid_entity_id
+from hub.exceptions import TemplateError
 from hub.templating.render_info import current_render_info
 
 if TYPE_CHECKING:
@@ -114,9 +115,11 @@ class TemplateState:
         return self._access().as_dict()
 
     def __eq__(self, other: object) -> bool:
+        # Comparing reads the state (as in Home Assistant); merely testing it (`if states.x.y`) does not.
+        state = self._access()
         if isinstance(other, TemplateState):
-            return self._state == other._state
-        return isinstance(other, State) and self._state == other
+            return state == other._state
+        return isinstance(other, State) and state == other
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -124,15 +127,39 @@ class TemplateState:
         return f"<template TemplateState({self._access()!r})>"
 
 
-def get_state(hub: Hub | None, entity_id: Any) -> State | None:
-    """Return the State of entity_id (recording the read), or None."""
+def find_state(hub: Hub | None, entity_id: Any, validate: bool = False) -> State | None:
+    """Return the State of entity_id, or None; a missing entity's id is recorded as read.
+
+    An existing state is recorded only when something of it is read (as Home Assistant does:
+    `{% if states.sensor.x %}` alone listens to nothing while the sensor exists).
+
+    Raises:
+        TemplateError: validate is set and entity_id is missing and not a valid entity id.
+    """
     if isinstance(entity_id, TemplateState):
         entity_id = entity_id.entity_id
     if not isinstance(entity_id, str):
         return None
-    entity_id = entity_id.lower()
-    _collect_entity(entity_id)
-    return hub.states.get(entity_id) if hub is not None else None
+    state = hub.states.get(entity_id) if hub is not None else None
+    if state is None:
+        if validate and not valid_entity_id(entity_id):
+            message = f"Invalid entity ID '{entity_id}'"
+            raise TemplateError(message)
+        _collect_entity(entity_id)
+    return state
+
+
+def get_state(hub: Hub | None, entity_id: Any) -> State | None:
+    """Return the State of entity_id, or None, recording the read."""
+    state = find_state(hub, entity_id)
+    if state is not None:
+        _collect_entity(state.entity_id)
+    return state
+
+
+def _template_state(hub: Hub | None, entity_id: str) -> TemplateState | None:
+    state = find_state(hub, entity_id, validate=True)
+    return TemplateState(hub, state) if state is not None else None
 
 
 class DomainStates:
@@ -147,8 +174,7 @@ class DomainStates:
     def __getattr__(self, name: str) -> TemplateState | None:
         if name.startswith("_") or name in _RESERVED:
             return None
-        state = get_state(self._hub, f"{self._domain}.{name}")
-        return TemplateState(self._hub, state) if state is not None else None
+        return _template_state(self._hub, f"{self._domain}.{name}")
 
     __getitem__ = __getattr__
 
@@ -180,13 +206,12 @@ class AllStates:
 
     def __getattr__(self, name: str) -> Any:
         if "." in name:
-            state = get_state(self._hub, name)
-            return TemplateState(self._hub, state) if state is not None else None
+            return _template_state(self._hub, name)
         if name.startswith("_") or name in _RESERVED:
             return None
         if not _VALID_DOMAIN.match(name):
             message = f"Invalid domain name '{name}'"
-            raise ValueError(message)
+            raise TemplateError(message)
         return DomainStates(self._hub, name)
 
     __getitem__ = __getattr__
@@ -205,18 +230,21 @@ class AllStates:
             info.all_states_lifecycle = True
         return len(self._hub.states) if self._hub is not None else 0
 
-    def __call__(self, entity_id: Any, rounded: bool = False, with_unit: bool = False) -> str:
+    def __call__(self, entity_id: Any, rounded: Any = None, with_unit: bool = False) -> str:
         state = get_state(self._hub, entity_id)
         if state is None:
             return STATE_UNKNOWN
         value = state.state
-        if rounded:
+        if rounded is None:
+            rounded = with_unit
+        if rounded and state.domain == "sensor":
+            # Rounded to the sensor's display precision when it has one, else as it is (HA).
             precision = state.attributes.get("suggested_display_precision")
-            try:
-                number = float(value)
-                value = f"{number:.{int(precision)}f}" if precision is not None else str(round(number, 2) if number % 1 else int(number))
-            except (ValueError, TypeError):
-                pass
+            if precision is not None:
+                try:
+                    value = f"{float(value):z.{int(precision)}f}"
+                except (ValueError, TypeError):
+                    pass
         if with_unit and (unit := state.attributes.get("unit_of_measurement")):
             value = f"{value} {unit}"
         return value
@@ -246,9 +274,11 @@ class StateFunctions:
         return found.attributes.get(name) if found is not None else None
 
     def is_state_attr(self, entity_id: Any, name: str, value: object) -> bool:
-        """Whether the attribute has value."""
-        attr: object = self.state_attr(entity_id, name)
-        return attr is not None and attr == value
+        """Whether the entity has the attribute and it has value (None included)."""
+        found = get_state(self._hub, entity_id)
+        if found is None or name not in found.attributes:
+            return False
+        return bool(found.attributes[name] == value)
 
     def has_value(self, entity_id: Any) -> bool:
         """Whether the entity exists and is neither unknown nor unavailable."""
@@ -257,8 +287,11 @@ class StateFunctions:
 
     def state_translated(self, entity_id: Any) -> str:
         """The state for display (untranslated: the hub speaks one language)."""
-        found = get_state(self._hub, entity_id)
-        return found.state if found is not None else STATE_UNKNOWN
+        found = find_state(self._hub, entity_id, validate=True)
+        if found is None:
+            return STATE_UNKNOWN
+        _collect_entity(found.entity_id)
+        return found.state
 
     def expand(self, *args: Any) -> list[TemplateState]:
         """Entities from ids, states, lists and groups, sorted and without duplicates."""

@@ -137,10 +137,20 @@ class Template:
         key = (limited, strict)
         compiled = self._compiled.get(key)
         if compiled is None:
+            # Jinja evaluates constant expressions while compiling (`'sensor.x' is is_state('on')`),
+            # as in Home Assistant: that read is not a render's, so it listens to nothing, and the
+            # value it baked in stays with this Template only, never in the shared cache.
+            environment = get_environment(self.hub, limited, strict)
+            scratch = RenderInfo()
+            token = current_render_info.set(scratch)
             try:
-                compiled = get_environment(self.hub, limited, strict).compile_cached(self.template)
+                compiled = environment.compile_cached(self.template)
             except jinja2.TemplateSyntaxError as err:
                 raise _error(self.template, err, "compiling") from err
+            finally:
+                current_render_info.reset(token)
+            if scratch.entities or scratch.domains or scratch.domains_lifecycle or scratch.all_states or scratch.all_states_lifecycle:
+                environment.forget(self.template)
             self._compiled[key] = compiled
         return compiled
 

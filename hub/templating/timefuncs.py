@@ -62,27 +62,33 @@ def parse_duration(value: str) -> timedelta | None:
 
 
 def _age(seconds: float, precision: int) -> str:
-    units = [
+    """Home Assistant's age string: the largest units that fit, the last one rounded ("15 days")."""
+    if seconds == 0:
+        return "0 seconds"
+    units = (
         ("year", 365 * 86400),
         ("month", 30 * 86400),
         ("day", 86400),
         ("hour", 3600),
         ("minute", 60),
         ("second", 1),
-    ]
-    parts: list[str] = []
-    remaining = seconds
-    for name, size in units:
-        if len(parts) >= precision:
-            break
-        is_last = len(parts) == precision - 1 or name == "second"
-        amount = round(remaining / size) if is_last else int(remaining // size)
-        if amount == 0 and not parts and name != "second":
+    )
+
+    def formatn(number: int, unit: str) -> str:
+        return f"1 {unit} " if number == 1 else f"{number:d} {unit}s "
+
+    text = ""
+    used = 0
+    for unit, size in units:
+        if seconds < size:
             continue
-        if amount or name == "second" and not parts:
-            parts.append(f"{amount} {name}" + ("s" if amount != 1 else ""))
-        remaining -= amount * size
-    return " ".join(parts) if parts else "0 seconds"
+        used += 1
+        if used == precision:
+            return (text + formatn(round(seconds / size), unit)).rstrip()
+        whole = int(seconds // size)
+        text += formatn(whole, unit)
+        seconds -= whole * size
+    return text.rstrip()
 
 
 class TimeFunctions:
@@ -179,7 +185,7 @@ class TimeFunctions:
         delta = (value - clock.now()).total_seconds() if future else (clock.now() - value).total_seconds()
         if delta < 0:
             return 0 if future else value
-        return _age(delta, max(1, int(precision or 1)))
+        return _age(delta, int(precision))
 
     def relative_time(self, value: Any) -> Any:
         """How long ago value was ("2 hours"); a future value comes back unchanged."""

@@ -30,6 +30,7 @@ from integrations.mqtt.cache import DiscoveryStore
 from integrations.mqtt.client import MqttClient
 from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
 from integrations.mqtt.controls import MqttSwitch
+from integrations.mqtt.device_trigger import attach as attach_device_trigger
 from integrations.mqtt.discovery import Discovery
 from integrations.mqtt.runtime_api import Broker, MqttApi
 from integrations.mqtt.sensors import BrokerConnectedSensor
@@ -116,7 +117,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 @hookimpl
 def register_trigger_platforms(hub: Hub) -> dict[str, Any]:
     """Offer the `mqtt` trigger platform to automations."""
-    return {"mqtt": attach_trigger}
+    return {"mqtt": attach_trigger, "device.mqtt": attach_device_trigger}
 
 
 @hookimpl

@@ -18,6 +18,7 @@ import voluptuous as vol
 from hub.core.entities import DEVICE_INFO_KEYS
 from hub.exceptions import HubError, TemplateError
 from hub.registry.util import RegistryError
+from integrations.mqtt import device_trigger, tag_scanner
 from integrations.mqtt.abbreviations import (
     ABBREVIATIONS,
     SHARED_OPTIONS,
@@ -50,6 +51,8 @@ COMPONENTS: dict[str, type[MqttEntity]] = {
     "button": MqttButton,
     "light": MqttLight,
 }
+# Discovery components that are not entities (handled by their own module).
+NON_ENTITY_COMPONENTS = ("device_automation", "tag")
 TOPIC_PATTERN = re.compile(r"(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config")
 _YIELD_EVERY = 25
 
@@ -151,8 +154,9 @@ class Discovery:
             message = f"Received message on illegal discovery topic '{topic}'"
             raise DiscoveryError(message)
         component, node_id, object_id = match.group("component", "node_id", "object_id")
-        if component != "device" and component not in COMPONENTS:
-            message = f"component '{component}' is not supported (supported: device, {', '.join(COMPONENTS)})"
+        if component != "device" and component not in COMPONENTS and component not in NON_ENTITY_COMPONENTS:
+            supported = ", ".join(("device", *COMPONENTS, *NON_ENTITY_COMPONENTS))
+            message = f"component '{component}' is not supported (supported: {supported})"
             raise DiscoveryError(message)
         try:
             payload = raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -178,6 +182,8 @@ class Discovery:
             return
         if component == "device":
             await self._process_device(topic, data, node_id, object_id)
+        elif component in NON_ENTITY_COMPONENTS:
+            await self._apply_non_entity(component, discovery_id, expand_base_topic(expand_component(data)), topic)
         else:
             config = self._validate(component, expand_base_topic(expand_component(data)))
             await self._apply((component, discovery_id), component, config, topic)
@@ -222,6 +228,15 @@ class Discovery:
             key = (platform, discovery_id)
             if not component_config:
                 continue  # only {"p": ...}: the component is removed below
+            if platform in NON_ENTITY_COMPONENTS:
+                config = {**shared, **component_config, "device": root["device"], "origin": origin}
+                try:
+                    await self._apply_non_entity(platform, discovery_id, expand_base_topic(config), topic, f" for component '{component_id}'")
+                except DiscoveryError as err:
+                    self._error(topic, str(err), orjson.dumps(raw_component).decode())
+                    continue
+                seen.add(key)
+                continue
             if platform not in COMPONENTS:
                 self._error(topic, f"component '{component_id}': platform '{platform}' is not supported", orjson.dumps(raw_component).decode())
                 continue
@@ -237,24 +252,44 @@ class Discovery:
             await self._remove(gone)
         self._device_components[topic] = seen
 
+    # ---- what is not an entity ----
+
+    async def _apply_non_entity(self, component: str, discovery_id: str, config: dict[str, Any], topic: str, where: str = "") -> None:
+        """A device trigger or tag scanner config: validate it and hand it to its module."""
+        module = device_trigger if component == "device_automation" else tag_scanner
+        try:
+            validated = module.DISCOVERY_SCHEMA(config)
+        except vol.Invalid as err:
+            message = f"invalid {component} config{where}: {humanize(err)}"
+            raise DiscoveryError(message) from err
+        try:
+            if component == "device_automation":
+                await device_trigger.device_triggers(self.hub).apply(discovery_id, validated, topic)
+            else:
+                await tag_scanner.tag_scanners(self.hub).apply(discovery_id, validated, topic)
+        except (RegistryError, TemplateError) as err:
+            raise DiscoveryError(str(err)) from err
+
     # ---- entities ----
 
     async def _apply(self, key: Hash, component: str, config: dict[str, Any], topic: str) -> None:
         entity = self.entities.get(key)
         if entity is not None and entity.config == config:
             return
-        if entity is not None and entity.unique_id == config.get("unique_id"):
+        if entity is not None:
             try:
                 # Compile the new config on a throwaway first: a bad template leaves the live one intact.
                 COMPONENTS[component](self.client, self.hub, config, topic)
             except TemplateError as err:
                 raise DiscoveryError(str(err)) from err
+            # Same discovery topic: the entity is updated in place whatever its unique_id says (HA);
+            # it stays registered under the unique_id it was added with.
+            registered = entity.unique_id
             entity.update_config(config)
+            entity.unique_id = registered
             await self._refresh_registries(entity)
             _LOGGER.debug("Updated %s from %s", entity.entity_id, topic)
             return
-        if entity is not None:
-            await self._remove(key)
         try:
             entity = COMPONENTS[component](self.client, self.hub, config, topic)
         except TemplateError as err:
@@ -293,6 +328,12 @@ class Discovery:
 
     async def _remove(self, key: Hash) -> None:
         """Remove a discovered entity, its registry entry and its device once unused."""
+        if key[0] == "device_automation":
+            device_trigger.device_triggers(self.hub).remove(key[1])
+            return
+        if key[0] == "tag":
+            tag_scanner.tag_scanners(self.hub).remove(key[1])
+            return
         entity = self.entities.pop(key, None)
         if entity is None or entity.entity_id is None:
             return

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 from typing import Any
 
 from hub.core.entity import BinarySensorEntity, SensorEntity
 from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from hub.templating.timefuncs import parse_datetime
 from integrations.mqtt.entity import MqttEntity
 from integrations.mqtt.schemas import PAYLOAD_NONE
 from integrations.mqtt.subscriptions import Message
@@ -121,12 +123,37 @@ class MqttSensor(_Expiring, SensorEntity):
                     )
                     return
                 self.native_value = payload
+        elif self.device_class in ("timestamp", "date") and payload != PAYLOAD_NONE:
+            if not self._take_time(payload, message.topic):
+                return
         elif self.options is not None and payload not in self.options:
             self.warn_once("option", "Ignoring %r on %s for %s: not one of %s", payload, message.topic, self.entity_id, self.options)
             return
         else:
             self.native_value = None if payload == PAYLOAD_NONE else payload
         self.write_state()
+
+
+    def _take_time(self, payload: str, topic: str) -> bool:
+        """A timestamp (or date) sensor: written as HA writes it; a bad payload is unknown.
+
+        A time without a time zone is refused (the state stays), as HA refuses to write it.
+        """
+        moment = parse_datetime(payload) if isinstance(payload, str) else None
+        if moment is None:
+            self.warn_once("time", "Invalid state message %r from %r", payload, topic)
+            self.native_value = None
+            return True
+        if self.device_class == "date":
+            self.native_value = moment.date().isoformat()
+            return True
+        if moment.tzinfo is None:
+            self.warn_once(
+                "timezone", "Invalid datetime: %s provides state %r, which is missing timezone information", self.entity_id, payload
+            )
+            return False
+        self.native_value = moment.astimezone(UTC).isoformat(timespec="seconds")
+        return True
 
 
 class MqttBinarySensor(_Expiring, BinarySensorEntity):

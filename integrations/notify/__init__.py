@@ -22,8 +22,8 @@ import aiohttp
 import voluptuous as vol
 
 from hub import hookimpl
-from integrations.notify import persistent
-from integrations.notify.config import CONFIG_SCHEMA
+from integrations.notify import group, persistent
+from integrations.notify.config import CONFIG_SCHEMA, LABELLED_SECTIONS
 from integrations.notify.message import Message
 from integrations.notify.target import EVENT_NOTIFY_FAILED, Target
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from hub.core.hub import Hub
     from hub.core.services import ServiceCall
 
-__all__ = ["CONFIG_SCHEMA", "EVENT_NOTIFY_FAILED", "Message", "Target"]
+__all__ = ["CONFIG_SCHEMA", "LABELLED_SECTIONS", "EVENT_NOTIFY_FAILED", "Message", "Target"]
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "notify"
@@ -76,7 +76,14 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     clock = hub.clock
     session = aiohttp.ClientSession()
     hub.on_stop(session.close)
-    targets = [Target(hub, entry, clock, session) for entry in CONFIG_SCHEMA(config) or []]
+    entries = CONFIG_SCHEMA(config) or []
+    targets = [Target(hub, entry, clock, session) for entry in entries if entry["platform"] != "group"]
+    for entry in entries:
+        if entry["platform"] == "group":
+            members = ", ".join(f"notify.{member['action']}" for member in entry["services"])
+            hub.services.register(DOMAIN, entry["name"], group.make_handler(hub, entry["name"], entry["services"]), SERVICE_SCHEMA,
+                                  description={"name": f"Send to {entry['name']}", "description": f"Send to {members}.",
+                                               "fields": DESCRIPTION_FIELDS})
 
     def make_handler(target: Target) -> Any:
         async def handle(call: ServiceCall) -> None:

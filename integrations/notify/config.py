@@ -31,8 +31,9 @@ from typing import Any
 import voluptuous as vol
 
 from hub.recorder.config import duration
+from integrations.notify.group import GROUP_SCHEMA
 
-PLATFORMS = ("smtp", "webhook", "ntfy")
+PLATFORMS = ("smtp", "webhook", "ntfy", "group")
 NAME = re.compile(r"^[a-z0-9_]+$")
 DEFAULT_THROTTLE = 60.0
 
@@ -101,6 +102,7 @@ PLATFORM_SCHEMAS: dict[str, vol.Schema] = {
             vol.Optional("headers", default=dict): {str: vol.Coerce(str)},
         }
     ),
+    "group": vol.Schema({vol.Required("name"): _name, vol.Required("platform"): "group", **GROUP_SCHEMA}),
     "ntfy": vol.Schema(
         {
             **COMMON,
@@ -114,6 +116,10 @@ PLATFORM_SCHEMAS: dict[str, vol.Schema] = {
         }
     ),
 }
+
+
+def _ensure_list(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
 
 
 def _target(value: Any) -> dict[str, Any]:
@@ -134,4 +140,6 @@ def _unique(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return targets
 
 
-CONFIG_SCHEMA = vol.Schema(vol.Any(None, vol.All([_target], _unique)))
+CONFIG_SCHEMA = vol.Schema(vol.Any(None, vol.All(_ensure_list, [_target], _unique)))
+# `notify family:` beside `notify:`: one list of targets.
+LABELLED_SECTIONS = "list"

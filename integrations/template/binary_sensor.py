@@ -1,0 +1,18 @@
+"""`binary_sensor: - platform: template` (the legacy format; see legacy.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from integrations.template import legacy
+
+if TYPE_CHECKING:
+    from hub.core.hub import Hub
+    from integrations.platforms import AddEntities
+
+PLATFORM_SCHEMA = legacy.schema("binary_sensor", "sensors")
+
+
+async def setup_platform(hub: Hub, config: dict[str, Any], add_entities: AddEntities) -> None:
+    """Add the platform's template binary_sensor entities."""
+    await legacy.setup(hub, "binary_sensor", "sensors", config, add_entities)
