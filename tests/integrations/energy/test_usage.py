@@ -55,14 +55,16 @@ async def test_hour_rows_then_raw_points_priced_by_hand(backend: SQLiteBackend) 
     found = await usage(backend, {KITCHEN: MeterSpec(1.0, tariff)}, ts(2024, 5, 5), ts(2024, 5, 6, 9, 30), "day", BERLIN)
     assert (found.hour_rows, found.raw_points, found.raw_from) == (3, 2, ts(2024, 5, 6, 8))
     days = found.by_entity[KITCHEN]
-    assert days[ts(2024, 5, 5)] == pytest.approx([4.0, 1.00])
-    assert days[ts(2024, 5, 6)] == pytest.approx([1.0 + 2.0 + 1.0 + 0.5, 0.20 + 0.50 + 0.30 + 0.15])
+    assert days[ts(2024, 5, 5)] == pytest.approx([4.0, 1.00, 0, 0])
+    assert days[ts(2024, 5, 6)] == pytest.approx([1.0 + 2.0 + 1.0 + 0.5, 0.20 + 0.50 + 0.30 + 0.15, 0, 0])
 
     months = await usage(backend, {KITCHEN: MeterSpec(1.0, tariff)}, ts(2024, 5, 1), ts(2024, 5, 6, 9, 30), "month", BERLIN)
     groups, total = grouped(months, {KITCHEN: ("device-1", "Kitchen node")}, BERLIN)
-    assert total == pytest.approx({"kwh": 8.5, "cost": 2.15})
+    assert total == pytest.approx({"kwh": 8.5, "cost": 2.15, "return_kwh": 0, "credit": 0})
     assert groups == [{"id": "device-1", "name": "Kitchen node", "entity_ids": [KITCHEN], "kwh": 8.5, "cost": 2.15,
-                       "periods": [{"start": "2024-05-01T00:00:00+02:00", "kwh": 8.5, "cost": 2.15}]}]
+                       "return_kwh": 0.0, "credit": 0.0,
+                       "periods": [{"start": "2024-05-01T00:00:00+02:00", "kwh": 8.5, "cost": 2.15,
+                                    "return_kwh": 0.0, "credit": 0.0}]}]
 
 
 async def test_wh_meter_and_dst_day_grouping(backend: SQLiteBackend) -> None:
@@ -71,7 +73,7 @@ async def test_wh_meter_and_dst_day_grouping(backend: SQLiteBackend) -> None:
     start = ts(2024, 10, 27)
     await backend.write_tier("hour", [hour("sensor.heat_energy", start + i * 3600, 1000.0, 1000.0 * (i + 1)) for i in range(25)])
     found = await usage(backend, {"sensor.heat_energy": MeterSpec(0.001, flat)}, start, ts(2024, 10, 28), "day", BERLIN)
-    assert found.by_entity["sensor.heat_energy"] == {start: pytest.approx([25.0, 12.5])}
+    assert found.by_entity["sensor.heat_energy"] == {start: pytest.approx([25.0, 12.5, 0, 0])}
 
 
 DEVICE = """
@@ -171,3 +173,33 @@ async def test_totals_survive_a_restart_and_use_while_down_is_counted(tmp_path: 
     assert float(hub.states.get("sensor.kitchen_energy_cost").state) == pytest.approx(2.0)
     assert float(hub.states.get("sensor.energy_total_cost").state) == pytest.approx(2.0)
 
+
+
+async def test_negative_power_is_return_and_earns_its_own_tariff(backend: SQLiteBackend) -> None:
+    grid = build_tariff("grid", CONFIG_SCHEMA({"tariffs": {"grid": 0.30}})["tariffs"]["grid"], BERLIN)
+    feed_in = build_tariff("feed_in", CONFIG_SCHEMA({"tariffs": {"feed_in": 0.08}})["tariffs"]["feed_in"], BERLIN)
+    solar = "sensor.solar_circuit_power"
+    day = ts(2024, 6, 3)
+    # Hour tier: 10-11 the circuit drew 400 W on average, 11-12 it gave 1,500 W back.
+    await backend.write_tier("hour", [TierRow(solar, day + 10 * 3600, 400.0, 0, 0, 0, 0, 60),
+                                      TierRow(solar, day + 11 * 3600, -1500.0, 0, 0, 0, 0, 60)])
+    # After the tier: -2,000 W from 12:00 for 30 minutes, then 500 W until 13:00 (now).
+    await backend.write(Batch([Point(solar, day + 12 * 3600, -2000.0, None), Point(solar, day + 12.5 * 3600, 500.0, None)]))
+    spec = MeterSpec(0.001, grid, "consumption", "power", feed_in)
+    found = await usage(backend, {solar: spec}, day, day + 86400, "hour", BERLIN, now=day + 13 * 3600)
+    cells = found.by_entity[solar]
+    assert cells[day + 10 * 3600] == pytest.approx([0.4, 0.12, 0, 0])
+    assert cells[day + 11 * 3600] == pytest.approx([0, 0, 1.5, 0.12])
+    # 12-13 from raw points: 1 kWh returned (earning 0.08), 0.25 kWh drawn (costing 0.075).
+    assert cells[day + 12 * 3600] == pytest.approx([0.25, 0.075, 1.0, 0.08])
+    assert found.totals() == pytest.approx([0.65, 0.195, 2.5, 0.2])
+
+
+async def test_a_return_counter_earns_and_never_costs(backend: SQLiteBackend) -> None:
+    feed_in = build_tariff("feed_in", CONFIG_SCHEMA({"tariffs": {"feed_in": 0.08}})["tariffs"]["feed_in"], BERLIN)
+    export = "sensor.grid_export"
+    day = ts(2024, 6, 3)
+    await backend.write_tier("hour", [hour(export, day + 11 * 3600, 2.0, 52.0)])
+    found = await usage(backend, {export: MeterSpec(1.0, feed_in, "return")}, day, day + 12 * 3600, "day", BERLIN)
+    assert found.by_entity[export][day] == pytest.approx([0, 0, 2.0, 0.16])
+    assert found.bands == {}
