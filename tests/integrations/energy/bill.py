@@ -23,11 +23,14 @@ from typing import Any
 
 HOUR = 3600.0
 
-CONFIG = """
+CORE = """
 homeassistant:
   name: Bill home
   time_zone: UTC
   currency: EUR
+"""
+
+CONFIG = """
 recorder:
   commit_interval: 0.05
 billdevices:
@@ -131,10 +134,12 @@ def last_month(now: float) -> Month:
     return Month(datetime(year, month, 1, tzinfo=UTC).timestamp(), calendar.monthrange(year, month)[1])
 
 
-def config(month: Month) -> str:
+def config(month: Month, core: bool = True, extra: str = "") -> str:
+    """Return the configuration of the scenario (without `homeassistant:` for a caller that has its own)."""
     change = datetime.fromtimestamp(month.day(15), UTC)
     eve = datetime.fromtimestamp(month.day(14), UTC)
-    return CONFIG.format(change_day=change.strftime("%Y-%m-%d"), change_eve=eve.strftime("%Y-%m-%d"))
+    body = CONFIG.format(change_day=change.strftime("%Y-%m-%d"), change_eve=eve.strftime("%Y-%m-%d"))
+    return (CORE if core else "") + body + extra
 
 
 def readings(month: Month) -> dict[str, list[tuple[float, float]]]:
