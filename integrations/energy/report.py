@@ -9,6 +9,7 @@ comparison (yesterday until this time of day, last month until this day, ...).
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
@@ -60,6 +61,10 @@ def totals(values: list[float]) -> dict[str, float]:
             "net_kwh": _round(kwh - returned), "net_cost": _round(cost - credit)}
 
 
+async def _nothing() -> Usage:
+    return Usage()
+
+
 async def build(
     backend: HistoryBackend,
     meters: Mapping[str, Meter],
@@ -87,10 +92,13 @@ async def build(
     bar = VIEWS[view][1]
     until = min(end, now)
     specs = {entity_id: meter.spec for entity_id, meter in meters.items()}
-    found = await usage(backend, specs, start, until, bar, zone, tier_until=tier_until, now=now) if until > start else Usage()
     previous_start = cycle_start(start - 1, VIEWS[view][0], zone)
     compare_end = start if now >= end else max(previous_start, same_point_before(view, now, zone))
-    earlier = await usage(backend, specs, previous_start, compare_end, view, zone, tier_until=tier_until, now=now)
+    # Both at once: one's history read (in the backend's thread) overlaps the other's sums.
+    found, earlier = await asyncio.gather(
+        usage(backend, specs, start, until, bar, zone, tier_until=tier_until, now=now) if until > start else _nothing(),
+        usage(backend, specs, previous_start, compare_end, view, zone, tier_until=tier_until, now=now),
+    )
     starts = bucket_starts(start, end, bar, zone)
     index = {ts: i for i, ts in enumerate(starts)}
     devices: dict[str, dict[str, Any]] = {}

@@ -105,6 +105,8 @@ class Tariff:
         self._days: dict[date, list[Segment]] = {}
         self._starts: dict[date, list[float]] = {}
         self._hours: dict[float, HourParts] = {}
+        self._hours_span = (0.0, 0.0)  # the table holds every hour in [low, high)
+        self._parts: dict[HourParts, HourParts] = {}
         for before, after in zip(self.periods, self.periods[1:], strict=False):
             if before.valid_to is not None and before.valid_to >= after.valid_from:
                 message = f"tariff {name}: the period from {before.valid_from} overlaps the one from {after.valid_from}"
@@ -212,30 +214,43 @@ class Tariff:
     def hours(self, first: float, end: float) -> dict[float, HourParts]:
         """Return the prices of every whole hour (epoch-aligned) from first up to end, by hour start.
 
-        Each hour maps to its parts: (band, share of the hour, price). Usage queries price
-        thousands of hours from the hour tier; the table is kept between queries (bounded).
+        Each hour maps to its parts: (band, share of the hour, price); hours priced alike map to
+        the same tuple. Usage queries price thousands of hours from the hour tier; the table
+        is kept between queries (one contiguous span, bounded).
         """
         first = first // HOUR * HOUR
+        end = first + max(0, math.ceil((end - first) / HOUR)) * HOUR
         cache = self._hours
-        wanted = [first + i * HOUR for i in range(max(0, math.ceil((end - first) / HOUR)))]
-        if any(hour not in cache for hour in wanted):
-            if len(cache) + len(wanted) > 200_000:
-                cache.clear()
-            segments = self.segments(first, first + len(wanted) * HOUR)
-            index = 0
-            for hour in wanted:
-                until = hour + HOUR
-                while index < len(segments) and segments[index][1] <= hour:
-                    index += 1
-                parts = []
-                look = index
-                while look < len(segments) and segments[look][0] < until:
-                    a, b, price, band = segments[look]
-                    share = (min(b, until) - max(a, hour)) / HOUR
-                    if share > 0 and price is not None:
-                        parts.append((band, share, price))
-                    look += 1
-                cache[hour] = tuple(parts)
+        low, high = self._hours_span
+        if end <= first or (low <= first and end <= high):
+            return cache
+        if high < first or end < low or (max(end, high) - min(first, low)) / HOUR > 200_000:
+            cache.clear()  # a span apart from the one held (or too long to join it): start again
+            self._parts.clear()
+            low, high = first, end
+        else:
+            low, high = min(first, low), max(end, high)
+        segments = self.segments(low, high)
+        interned = self._parts
+        index = 0
+        hour = low
+        while hour < high:
+            until = hour + HOUR
+            while index < len(segments) and segments[index][1] <= hour:
+                index += 1
+            parts = []
+            look = index
+            while look < len(segments) and segments[look][0] < until:
+                a, b, price, band = segments[look]
+                share = (min(b, until) - max(a, hour)) / HOUR
+                if share > 0 and price is not None:
+                    parts.append((band, share, price))
+                look += 1
+            found = tuple(parts)
+            # Hours priced alike share one tuple: usage queries sum kWh per distinct price.
+            cache[hour] = interned.setdefault(found, found)
+            hour = until
+        self._hours_span = (low, high)
         return cache
 
     def bands(self) -> list[str]:

@@ -194,8 +194,8 @@ def _from_hours(
     taken as even over the hour, as its price is).
     """
     first = start // HOUR * HOUR
-    bands = result.bands
     buckets = Buckets(period, zone)
+    counted = 0
     for entity_id, entity_rows in rows.items():
         spec = meters[entity_id]
         power, is_return, factor = spec.kind == "power", spec.flow == "return", spec.factor
@@ -204,36 +204,53 @@ def _from_hours(
         cells: dict[float, list[float]] = result.by_entity.setdefault(entity_id, {})
         if entity_rows and entity_rows[0][0] < covered:
             result.first_seen[entity_id] = entity_rows[0][0]
+        # kWh per (bucket, the hour's prices): hours priced alike share one tuple, so a year of
+        # rows adds into a few sums, priced once each below.
+        used: dict[tuple[float, int], float] = {}
+        returned: dict[tuple[float, int], float] = {}
+        priced: dict[int, HourParts] = {}
+        bucket, bucket_end = 0.0, -1.0
         for hour, mean, _low, _high, _last, delta in entity_rows:
             if hour >= covered:
                 break
-            result.hour_rows += 1
+            counted += 1
             amount = (mean if power else delta) * factor
             if amount == 0:
                 continue
             if hour < start or hour + HOUR > covered:
                 amount *= (min(hour + HOUR, covered) - max(hour, start)) / HOUR
-            bucket = buckets(max(hour, start))
-            cell = cells.get(bucket)
-            if cell is None:
-                cell = cells[bucket] = [0.0, 0.0, 0.0, 0.0]
+            at = hour if hour >= start else start
+            if not bucket <= at < bucket_end:
+                bucket = buckets(at)
+                bucket_end = buckets.end
             if amount > 0 and not is_return:
-                cell[KWH] += amount
-                if prices is not None:
-                    for band, share, price in prices[hour]:
-                        kwh = amount * share
-                        cost = kwh * price
-                        cell[COST] += cost
-                        tally = bands.get(band)
-                        if tally is None:
-                            tally = bands[band] = [0.0, 0.0]
-                        tally[0] += kwh
-                        tally[1] += cost
+                parts = prices[hour] if prices is not None else ()
+                key = (bucket, id(parts))
+                used[key] = used.get(key, 0.0) + amount
             else:
-                amount = abs(amount)
-                cell[RETURN_KWH] += amount
-                if credits is not None:
-                    cell[CREDIT] += amount * _mean_price(credits[hour])
+                parts = credits[hour] if credits is not None else ()
+                key = (bucket, id(parts))
+                returned[key] = returned.get(key, 0.0) + abs(amount)
+            priced[key[1]] = parts
+        for (at, pid), kwh in used.items():
+            cell = cells.get(at)
+            if cell is None:
+                cell = cells[at] = [0.0, 0.0, 0.0, 0.0]
+            cell[KWH] += kwh
+            for band, share, price in priced[pid]:
+                part = kwh * share
+                cell[COST] += part * price
+                tally = result.bands.setdefault(band, [0.0, 0.0])
+                tally[0] += part
+                tally[1] += part * price
+        for (at, pid), kwh in returned.items():
+            cell = cells.get(at)
+            if cell is None:
+                cell = cells[at] = [0.0, 0.0, 0.0, 0.0]
+            cell[RETURN_KWH] += kwh
+            if credits is not None:
+                cell[CREDIT] += kwh * _mean_price(priced[pid])
+    result.hour_rows += counted
 
 
 def _mean_price(parts: HourParts) -> float:

@@ -154,3 +154,27 @@ def test_yaml_sexagesimal_time_is_read_as_hours_and_minutes() -> None:
     rule = CONFIG_SCHEMA({"tariffs": {"g": {"price": 1, "schedule": [{"from": 420, "to": "24:00", "price": 2}]}}})
     assert rule["tariffs"]["g"][0]["schedule"][0]["from"] == time(7, 0)
     assert rule["tariffs"]["g"][0]["valid_from"] == date(1970, 1, 1)
+
+
+def test_hour_prices_are_the_same_however_the_spans_were_asked_for() -> None:
+    """The hour table grows and restarts with the spans queries ask for; it never answers stale prices."""
+    periods = [{"price": 0.25, "valid_to": "2024-03-14"},
+               {"valid_from": "2024-03-15", **DAY_NIGHT}]
+    asked = tariff(periods)
+    spans = [(ts(2024, 3, 10), ts(2024, 3, 12)),     # the first span
+             (ts(2024, 3, 11, 5), ts(2024, 3, 20)),  # overlaps it and reaches past the price change
+             (ts(2024, 3, 1), ts(2024, 3, 11)),      # reaches back before it
+             (ts(2026, 1, 1), ts(2026, 1, 2)),       # far away: the table starts again
+             (ts(2024, 3, 29), ts(2024, 4, 2))]      # back, across the spring DST change
+    for first, end in spans:
+        fresh = tariff(periods).hours(first, end)
+        found = asked.hours(first, end)
+        hour = first
+        while hour < end:
+            assert found[hour] == fresh[hour], datetime.fromtimestamp(hour, BERLIN)
+            hour += 3600
+    hours = asked.hours(ts(2024, 3, 14, 12), ts(2024, 3, 15, 12))
+    assert hours[ts(2024, 3, 14, 12)] == (("standard", 1.0, 0.25),)
+    assert hours[ts(2024, 3, 15, 8)] == (("peak", 1.0, 0.30),) and hours[ts(2024, 3, 15, 3)] == (("off-peak", 1.0, 0.20),)
+    # Hours priced alike are one tuple, which usage queries sum by.
+    assert hours[ts(2024, 3, 15, 8)] is hours[ts(2024, 3, 15, 9)]
