@@ -10,14 +10,16 @@ const RIGHT = 8;
 const TOP = 10;
 const BOTTOM = 26;
 
-/** Round numbers for the axis: 1, 2 or 5 times a power of ten, about `count` of them over [low, high]. */
+/** Round numbers for the axis: 1, 2 or 5 times a power of ten, about `count` of them, from below low to above high. */
 function ticks(low: number, high: number, count: number): number[] {
   const span = high - low || 1;
   const raw = span / count;
   const power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
+  const first = Math.floor(low / step + 1e-9);
+  const last = Math.ceil(high / step - 1e-9); // the tallest bar ends at or below a labelled line
   const out = [];
-  for (let value = Math.floor(low / step) * step; value <= high + step * 1e-9; value += step) out.push(Number(value.toPrecision(12)));
+  for (let n = first; n <= last; n++) out.push(Number((n * step).toPrecision(12)));
   return out;
 }
 
