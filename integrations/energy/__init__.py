@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hub import hookimpl
+from hub.core.bus import callback
 from hub.core.runtime import HubKey
 from hub.exceptions import HubError
 from integrations.energy.accounting import EnergyManager
@@ -39,6 +40,10 @@ _LOGGER = logging.getLogger(__name__)
 ENERGY: HubKey[EnergyManager] = HubKey("energy")
 # Budgets look at history this often, to count use that reached history another way (a backfill).
 CATCH_UP_EVERY = 300.0
+# And this long after a node's offline buffer was written to history (telemetry_backfill's event,
+# one per batch: the wait lets a node's batches settle into one look).
+EVENT_TELEMETRY_BACKFILLED = "telemetry_backfilled"
+CATCH_UP_AFTER_BACKFILL = 2.0
 
 
 def manager_of(hub: Hub) -> EnergyManager | None:
@@ -91,6 +96,31 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     hub.runtime[ENERGY] = manager
     hub.on_stop(manager.stop)
     hub.create_task(_save_periodically(hub, manager), "energy periodic save")
+    if manager.budgets:
+        _catch_up_after_backfills(hub)
+
+
+def _catch_up_after_backfills(hub: Hub) -> None:
+    """Let the budgets catch up once a node's uploaded history is in (not minutes later)."""
+    pending: list[Callable[[], None]] = []
+
+    def run() -> None:
+        pending.clear()
+        hub.create_task(_catch_up_budgets(hub), "energy budgets catch up")
+
+    @callback
+    def backfilled(event: Any) -> None:
+        if pending:
+            pending.pop()()  # a later batch: wait for it to settle too
+        pending.append(hub.clock.call_later(CATCH_UP_AFTER_BACKFILL, run))
+
+    def stop() -> None:
+        unlisten()
+        while pending:
+            pending.pop()()
+
+    unlisten = hub.bus.listen(EVENT_TELEMETRY_BACKFILLED, backfilled)
+    hub.on_stop(stop)
 
 
 async def _save_periodically(hub: Hub, manager: EnergyManager, interval: float = 30.0) -> None:

@@ -7,6 +7,7 @@ History the live count missed (a backfill) catches the budget up and fires its t
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,3 +142,31 @@ def next_month(now: float) -> float:
     year, month = time.gmtime(now)[:2]
     year, month = (year, month + 1) if month < 12 else (year + 1, 1)
     return datetime(year, month, 1, tzinfo=UTC).timestamp()
+
+
+async def test_a_backfilled_node_buffer_updates_the_budget_sensors_within_seconds(start_hub: Any, tmp_path: Path) -> None:
+    """The demo's first day (or a node back from an outage) is in the budgets at once, not minutes later."""
+    runtime = await start_hub(write_config(tmp_path / "config", CONFIG, {"kitchen": KITCHEN}))
+    hub = runtime.hub
+    fired: list[dict[str, Any]] = []
+    hub.bus.listen("energy_budget_threshold", callback(lambda event: fired.append(dict(event.data))))
+    now = time.time()
+    midnight = now // 86400 * 86400
+    stamps = [midnight + i * 300 for i in range(int((now - midnight) // 300) + 1)]
+    if len(stamps) < 2:  # just after midnight: the day has nothing to count yet
+        pytest.skip("too close to midnight UTC")
+    points = [(t, 100.0 + (t - midnight) / HOUR) for t in stamps]
+    await hub.services.call("recorder", "backfill", {"entity_id": "sensor.kitchen_energy", "points": points},
+                            return_response=True)
+    assert float(hub.states.get("sensor.tiny_month_budget").state) == 0
+    # telemetry_backfill fires this for each batch a node uploaded.
+    hub.bus.fire("telemetry_backfilled", {"node_id": "node", "entities": {"energy": "sensor.kitchen_energy"},
+                                          "first_ts": stamps[0], "last_ts": stamps[-1], "readings": len(stamps),
+                                          "points": len(stamps)})
+    deadline = time.monotonic() + 10
+    while float(hub.states.get("sensor.tiny_month_budget").state) == 0:
+        assert time.monotonic() < deadline, "the budget did not catch up with the backfilled history"
+        await asyncio.sleep(0.1)
+    used = (stamps[-1] - stamps[0]) / HOUR
+    assert float(hub.states.get("sensor.kitchen_day_budget").state) == pytest.approx(100 * used / 40, abs=0.1)
+    assert [e["threshold"] for e in fired if e["budget"] == "tiny_month"] == [50, 80, 100]
