@@ -157,8 +157,8 @@ export function EnergyChart(props: { report: Report; measure: Measure; title: st
                   y={TOP}
                   width={slot}
                   height={plotHeight}
-                  onMouseEnter={() => setActive(i)}
-                  onClick={() => setActive(i)}
+                  onMouseEnter={() => setActive(future ? null : i)}
+                  onClick={() => setActive(future ? null : i)}
                 />
               </g>
             );
