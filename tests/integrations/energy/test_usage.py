@@ -13,7 +13,8 @@ import pytest
 from hub.recorder import get_recorder
 from hub.recorder.backends.base import Batch, Point, TierRow
 from hub.recorder.backends.sqlite import SQLiteBackend
-from integrations.energy import CONFIG_SCHEMA, build_tariff
+from integrations.energy import CONFIG_SCHEMA, build_tariff, report
+from integrations.energy.catalog import Meter
 from integrations.energy.usage import MeterSpec, grouped, usage
 from tests.api.conftest import PASSWORD, WsClient
 from tests.hubs import write_config
@@ -74,6 +75,26 @@ async def test_wh_meter_and_dst_day_grouping(backend: SQLiteBackend) -> None:
     await backend.write_tier("hour", [hour("sensor.heat_energy", start + i * 3600, 1000.0, 1000.0 * (i + 1)) for i in range(25)])
     found = await usage(backend, {"sensor.heat_energy": MeterSpec(0.001, flat)}, start, ts(2024, 10, 28), "day", BERLIN)
     assert found.by_entity["sensor.heat_energy"] == {start: pytest.approx([25.0, 12.5, 0, 0])}
+
+
+
+async def test_the_day_view_of_a_dst_day_has_25_bars_and_the_week_prices_each_hour_on_its_date(backend: SQLiteBackend) -> None:
+    """Fall back on 27 October 2024: two bars for 02:00; the week that holds it bills the price valid each day."""
+    grid = build_tariff("grid", CONFIG_SCHEMA({"tariffs": {"grid": [
+        {"price": 0.40, "valid_to": "2024-10-26"}, {"valid_from": "2024-10-27", "price": 0.30}]}})["tariffs"]["grid"], BERLIN)
+    first = ts(2024, 10, 21)  # the Monday of that week
+    rows = [hour("sensor.heat_energy", first + i * 3600, 1.0, 1.0 * (i + 1)) for i in range(7 * 24 + 1)]
+    await backend.write_tier("hour", rows)
+    meters = {"sensor.heat_energy": Meter("sensor.heat_energy", "Heat energy", "dev", "Heat pump", MeterSpec(1.0, grid))}
+    day = await report.build(backend, meters, "day", ts(2024, 10, 27, 12), ts(2024, 11, 1), BERLIN)
+    assert len(day["bars"]) == 25 and day["bars"][2] == "2024-10-27T02:00:00+02:00" and day["bars"][3] == "2024-10-27T02:00:00+01:00"
+    assert day["devices"][0]["kwh"] == [1.0] * 25
+    assert day["totals"]["cost"] == pytest.approx(25 * 0.30)
+    assert day["comparison"]["complete"] and day["comparison"]["kwh"] == pytest.approx(24.0)
+    week = await report.build(backend, meters, "week", ts(2024, 10, 23), ts(2024, 11, 1), BERLIN)
+    assert week["devices"][0]["kwh"] == [24.0] * 6 + [25.0]
+    assert week["devices"][0]["cost"] == pytest.approx([24 * 0.40] * 6 + [25 * 0.30])
+    assert week["totals"]["kwh"] == pytest.approx(169.0)
 
 
 DEVICE = """
