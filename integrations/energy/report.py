@@ -97,9 +97,18 @@ async def build(
     # Both at once: one's history read (in the backend's thread) overlaps the other's sums.
     found, earlier = await asyncio.gather(
         usage(backend, specs, start, until, bar, zone, tier_until=tier_until, now=now) if until > start else _nothing(),
-        usage(backend, specs, previous_start, compare_end, view, zone, tier_until=tier_until, now=now),
+        usage(backend, specs, previous_start, compare_end, bar, zone, tier_until=tier_until, now=now),
     )
     starts = bucket_starts(start, end, bar, zone)
+    # The previous period's bars, matched by position (day 1 with day 1, January with January).
+    earlier_index = {ts: i for i, ts in enumerate(bucket_starts(previous_start, start, bar, zone)) if i < len(starts)}
+    earlier_bars = [[0.0] * len(starts) for _ in range(2)]
+    for cells in earlier.by_entity.values():
+        for bucket, cell in cells.items():
+            position = earlier_index.get(bucket)
+            if position is not None:
+                earlier_bars[0][position] += cell[KWH]
+                earlier_bars[1][position] += cell[COST]
     index = {ts: i for i, ts in enumerate(starts)}
     devices: dict[str, dict[str, Any]] = {}
     for entity_id, meter in sorted(meters.items(), key=lambda item: (item[1].device_name or item[1].name).lower()):
@@ -156,7 +165,8 @@ async def build(
         "totals": totals(found.totals()),
         "bands": bands,
         "comparison": {"label": COMPARED[view], "start": iso(previous_start), "end": iso(compare_end),
-                       "complete": now >= end, **totals(earlier.totals())},
+                       "complete": now >= end, **totals(earlier.totals()),
+                       "bars": {"kwh": [_round(v) for v in earlier_bars[0]], "cost": [_round(v) for v in earlier_bars[1]]}},
         "source": {"hour_rows": found.hour_rows + earlier.hour_rows, "raw_points": found.raw_points + earlier.raw_points,
                    "raw_from": iso(found.raw_from) if found.raw_from is not None else None},
     }

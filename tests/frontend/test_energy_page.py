@@ -111,6 +111,11 @@ async def test_the_month_reads_like_the_bill(start_site, page) -> None:
     await page.get_by_test_id("energy-period").filter(has_text=month_name).wait_for()
     await page.get_by_role("button", name="Next period").click()
     await page.get_by_test_id("energy-comparison").filter(has_text="Last month at this point").wait_for()
+    # Dashed marks: the bill's month day by day, up to the same point.
+    await page.get_by_test_id("energy-compare-key").filter(has_text="Last month, same day").wait_for()
+    marks = await page.locator("[data-testid=energy-chart] g.energy-bar line.energy-compare").count()
+    assert time.gmtime().tm_mday - 1 <= marks <= time.gmtime().tm_mday
+    await screenshots(page, "energy-month-in-progress", WIDTHS)
     assert await page.get_by_role("button", name="Next period").is_disabled()
     assert await page.get_by_role("button", name="Now").is_disabled()
     # The year: one bar a month.

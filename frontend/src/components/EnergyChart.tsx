@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { RETURN_OPACITY, Report, barLabel, barTitle, colorOf, kwh, money } from "../lib/energy";
+import { RETURN_OPACITY, Report, barLabel, barTitle, colorOf, comparisonMarkLabel, kwh, money } from "../lib/energy";
 
 export type Measure = "kwh" | "cost";
 
@@ -51,7 +51,9 @@ export function EnergyChart(props: { report: Report; measure: Measure; title: st
   const count = report.bars.length;
   const ups = report.bars.map((_, i) => report.devices.reduce((sum, d) => sum + d[used][i], 0));
   const downs = report.bars.map((_, i) => report.devices.reduce((sum, d) => sum + d[back][i], 0));
-  const top = Math.max(...ups, 0);
+  const compare = report.comparison.bars?.[used] ?? [];
+  const compareLabel = comparisonMarkLabel(report);
+  const top = Math.max(...ups, ...compare, 0);
   const bottom = -Math.max(...downs, 0);
   const height = width < 500 ? PHONE_HEIGHT : HEIGHT;
   const plotWidth = width - LEFT - RIGHT;
@@ -73,6 +75,7 @@ export function EnergyChart(props: { report: Report; measure: Measure; title: st
     <p class="energy-detail" data-testid="energy-bar-detail">
       <strong>{barTitle(report, active)}:</strong> used {format(ups[active])}
       {downs[active] ? <> · returned {format(downs[active])}</> : null}
+      {compare[active] ? <> · {compareLabel} {format(compare[active])}</> : null}
       {report.devices.filter((d) => d[used][active] || d[back][active]).length > 1
         ? report.devices
             .filter((d) => d[used][active] || d[back][active])
@@ -146,6 +149,11 @@ export function EnergyChart(props: { report: Report; measure: Measure; title: st
                     </rect>
                   );
                 })}
+                {compare[i] > 0 ? (
+                  <line class="energy-compare" x1={x - 1} x2={x + barWidth + 1} y1={y(compare[i])} y2={y(compare[i])}>
+                    <title>{`${barTitle(report, i)} · ${compareLabel}: ${format(compare[i])}`}</title>
+                  </line>
+                ) : null}
                 {i % labelEvery === 0 ? (
                   <text x={x + barWidth / 2} y={height - 8} text-anchor="middle" class={future ? "energy-axis future" : "energy-axis"}>
                     {barLabel(report, iso)}
@@ -166,6 +174,14 @@ export function EnergyChart(props: { report: Report; measure: Measure; title: st
         </svg>
       </div>
       {detail ?? <p class="energy-detail muted">Point at a bar (or tap it) for its numbers.</p>}
+      {compare.some((v) => v > 0) ? (
+        <p class="energy-detail muted energy-compare-key" data-testid="energy-compare-key">
+          <svg width="18" height="10" aria-hidden="true">
+            <line class="energy-compare" x1={1} x2={17} y1={5} y2={5} />
+          </svg>{" "}
+          {compareLabel.charAt(0).toUpperCase() + compareLabel.slice(1)}
+        </p>
+      ) : null}
     </figure>
   );
 }

@@ -51,7 +51,14 @@ export interface Report {
   devices: DeviceSeries[];
   totals: Totals;
   bands: Band[];
-  comparison: Totals & { label: string; start: string; end: string; complete: boolean };
+  comparison: Totals & {
+    label: string;
+    start: string;
+    end: string;
+    complete: boolean;
+    /** The previous period's consumption bar by bar (day 1 with day 1), up to the same point. */
+    bars: { kwh: number[]; cost: number[] };
+  };
   source: { hour_rows: number; raw_points: number; ms: number };
 }
 
@@ -178,6 +185,11 @@ export function comparisonLabel(report: Report): string {
   const label = report.comparison.label;
   const capital = label.charAt(0).toUpperCase() + label.slice(1);
   return report.comparison.complete ? capital : `${capital} at this point`;
+}
+
+/** What the chart's dashed marks show: "last month, same day". */
+export function comparisonMarkLabel(report: Report): string {
+  return `${report.comparison.label}, same ${report.bar}`;
 }
 
 function csvCell(value: string | number): string {

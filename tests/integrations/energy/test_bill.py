@@ -86,6 +86,12 @@ async def test_a_month_with_a_price_change_a_reset_a_replaced_device_and_export(
         assert following["comparison"]["start"].startswith(month.label)
         if following["comparison"]["complete"]:
             assert following["comparison"]["net_cost"] == pytest.approx(expected["net_cost"], abs=0.01)
+        # Its bars: this month's days, day by day, as far as the following month has days so far.
+        compared = following["comparison"]["bars"]
+        assert len(compared["kwh"]) == len(following["bars"])
+        assert sum(compared["kwh"]) == pytest.approx(following["comparison"]["kwh"], abs=0.01)
+        if time.gmtime().tm_mday > 1:  # the same point of the bill's month is past its first day
+            assert compared["kwh"][0] == pytest.approx(72.0, abs=0.01) and compared["cost"][0] == pytest.approx(18.00, abs=0.01)
 
         # One device's own report: the kitchen alone, the reset counted as new use.
         kitchen = next(d for d in after["devices"] if d["name"] == "Kitchen node")

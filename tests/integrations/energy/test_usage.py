@@ -91,6 +91,9 @@ async def test_the_day_view_of_a_dst_day_has_25_bars_and_the_week_prices_each_ho
     assert day["devices"][0]["kwh"] == [1.0] * 25
     assert day["totals"]["cost"] == pytest.approx(25 * 0.30)
     assert day["comparison"]["complete"] and day["comparison"]["kwh"] == pytest.approx(24.0)
+    # The day before, bar by bar at its own price: 24 hours (the 25th bar has no partner).
+    assert day["comparison"]["bars"]["kwh"] == [1.0] * 24 + [0.0]
+    assert day["comparison"]["bars"]["cost"] == pytest.approx([0.40] * 24 + [0.0])
     week = await report.build(backend, meters, "week", ts(2024, 10, 23), ts(2024, 11, 1), BERLIN)
     assert week["devices"][0]["kwh"] == [24.0] * 6 + [25.0]
     assert week["devices"][0]["cost"] == pytest.approx([24 * 0.40] * 6 + [25 * 0.30])
