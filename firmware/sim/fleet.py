@@ -1,13 +1,17 @@
 """Many simulated nodes in one process: build them, step them, inject faults.
 
 Every node runs the real firmware (`firmware.node.Node`) on a `VirtualBoard`; one thread
-steps all of them in turn, as a device's main loop would step one.
+steps all of them in turn, as a device's main loop would step one. A node's PZEM keeps its
+energy counter in `<node dir>/pzem.json` (the real meter keeps it in its own memory), so a
+restart carries on counting where it stopped; `catch_up` replays the time the simulator was
+not running (up to a day), as readings a node would upload from its offline buffer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -19,12 +23,15 @@ from urllib.parse import urlsplit
 from firmware import compat
 from firmware.config import validate
 from firmware.hmac_sha256 import hmac_sha256
+from firmware.pzem import decode_measurements
 from firmware.sim import profiles
 from firmware.sim.board import Reboot, VirtualBoard
 from firmware.sim.meter import MeterEmulator
 from firmware.sim.shims import install
 
 _LOGGER = logging.getLogger("firmware.sim")
+COUNTER_FILE = "pzem.json"
+COUNTER_SAVE_EVERY = 30.0  # seconds between saves of a meter's counter
 FAULTS = ("offline", "online", "stuck_relay", "unstick", "anomaly", "meter_reset", "meter_silent", "meter_noise", "clear", "reboot")
 
 
@@ -63,8 +70,12 @@ class SimNode:
         self.reboots = 0
         self.faults: dict[str, float] = {}  # fault -> time it ends (inf: until cleared)
         root.mkdir(parents=True, exist_ok=True)
-        meter = MeterEmulator(profiles.build(kind, seed), seed=seed, clock=clock or time.time, energy_wh=seed % 7 * 1000.0)
+        saved = self._load_counter()
+        # A meter first seen starts at a few kWh; later ones carry on from the saved counter.
+        self.counter_saved_at: float | None = saved[1] if saved else None
+        meter = MeterEmulator(profiles.build(kind, seed), seed=seed, clock=clock or time.time, energy_wh=saved[0] if saved else seed % 7 * 1000.0)
         self.board = VirtualBoard(config["node_id"], meter, [r["pin"] for r in config["relays"]])
+        self._next_save = 0.0
         self.node = self._boot()
 
     @property
@@ -90,6 +101,44 @@ class SimNode:
             self.node.step()
         except Reboot:
             self.reboot()
+        if now >= self._next_save:
+            self._next_save = now + COUNTER_SAVE_EVERY
+            self.save_counter()
+
+    def _load_counter(self) -> tuple[float, float] | None:
+        try:
+            saved = json.loads((self.root / COUNTER_FILE).read_text())
+            return float(saved["energy_wh"]), float(saved["ts"])
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as err:
+            _LOGGER.warning("%s: %s is unreadable (%s); the meter starts again", self.config["node_id"], COUNTER_FILE, err)
+            return None
+
+    def save_counter(self) -> None:
+        """Write the meter's energy counter (atomically: a crash leaves the old or the new one)."""
+        path = self.root / COUNTER_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"energy_wh": self.board.meter.energy_wh, "ts": time.time()}))
+        os.replace(tmp, path)
+
+    def catch_up(self, now: float, span: float, step: float) -> list[dict[str, Any]]:
+        """Replay the meter from its last save (at most `span` seconds back, a day on a first run).
+
+        Returns the readings, one per `step` seconds, as the firmware reads them (energy in kWh
+        at the meter's 1 Wh resolution). The counter ends where those readings end, so live
+        readings carry on from there.
+        """
+        since = max(self.counter_saved_at or 0.0, now - span)
+        if now - since < step:
+            return []
+        readings = []
+        for at, registers in self.board.meter.replay(since, now, step):
+            reading = decode_measurements(b"".join(r.to_bytes(2, "big") for r in registers))
+            reading.pop("alarm", None)
+            reading["ts"] = round(at)
+            readings.append(reading)
+        return readings
 
     def reboot(self) -> None:
         """Restart the firmware (after an OTA update or on request)."""
@@ -248,10 +297,19 @@ class Fleet:
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             _LOGGER.warning("ignored fault message on %s: %s (%r)", message.topic, err, message.payload[:200])
 
+    def catch_up(self, now: float, span: float = 86400.0, step: float = 60.0) -> dict[str, list[dict[str, Any]]]:
+        """Replay every node's meter over the time the simulator did not run (see SimNode.catch_up).
+
+        Returns the readings per node id, for the caller to upload as the nodes' offline buffers.
+        Call it before `run`.
+        """
+        return {node.node_id: node.catch_up(now, span, step) for node in self.nodes}
+
     def close(self) -> None:
         """Stop: drop every connection as a power cut would (the broker publishes their wills)."""
         for node in self.nodes:
             node.board.go_offline()
             node.node.buffer.close()
+            node.save_counter()
         if self._control is not None:
             self._control.disconnect()

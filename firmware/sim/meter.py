@@ -70,6 +70,28 @@ class MeterEmulator:
         self._last, self._power = now, watts
         return {"voltage": voltage, "current": current, "power": watts, "pf": pf, "frequency": 50 + 0.03 * math.sin(now / 700) + 0.01 * noise[n + 3]}
 
+    def replay(self, since: float, until: float, step: float) -> list[tuple[float, list[int]]]:
+        """Run the meter over [since, until] as if polled every `step` seconds; return (time, registers).
+
+        The counter advances as it would have, and live sampling carries on from `until`:
+        what a node reads from its meter while it has no network, replayed at once.
+        """
+        clock = self.clock
+        out = []
+        try:
+            at = since
+            self.clock = lambda: at
+            self._last = since
+            self._power = 0.0
+            self.sample()
+            while at < until:
+                at = min(at + step, until)
+                out.append((at, self._registers()))
+        finally:
+            self.clock = clock
+        self._last = until
+        return out
+
     def reset_counter(self) -> None:
         """The energy counter drops to zero (meter reset or replaced)."""
         self.energy_wh = 0.0

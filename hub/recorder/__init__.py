@@ -140,6 +140,7 @@ async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
     recorder.plan = parse_plan(config)
     downsampler = Downsampler(backend, recorder.plan, data_dir / f"recorder_tiers_{backend.name}.json", time.time)
     recorder.stored_listeners.append(downsampler.note_stored)
+    recorder.tiers = downsampler
     await backend.retention_hint(recorder.plan.longest())
     await recorder.start()
     hub.runtime[RECORDER] = recorder

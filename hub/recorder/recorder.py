@@ -21,6 +21,7 @@ from hub.recorder.backends.base import AttributeChange, BackendError, Batch, His
 from hub.recorder.compressed import format_value
 from hub.recorder.history_cache import HistoryCache
 from hub.recorder.spool import Spool
+from hub.recorder.tiers import Downsampler
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -89,6 +90,7 @@ class Recorder:
         self.retry_max = retry_max
         self.last_error: str | None = None
         self.plan: Any = None  # the RetentionPlan: which tier answers which range
+        self.tiers: Downsampler | None = None  # fills the 5-minute and hour tiers (set by the integration)
         self.written_points = 0
         # Successful backend writes and the seconds they took, for /metrics.
         self.write_count = 0
@@ -338,6 +340,14 @@ class Recorder:
             await self.flush(timeout)
         except TimeoutError:
             pass
+
+    def hour_tier_until(self) -> float | None:
+        """Return up to when the hour tier holds every point stored so far (None: no tiers).
+
+        Statistics over long spans read the hour tier before this time and raw points after it:
+        the current hour, hours not aggregated yet, and hours a backfill made stale.
+        """
+        return self.tiers.hour_tier_until() if self.tiers is not None else None
 
     async def backfill(self, entity_id: str, points: Iterable[tuple[float | datetime, Any]]) -> int:
         """Write points with their own timestamps to history; the live state is not touched.

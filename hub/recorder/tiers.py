@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ _LOGGER = logging.getLogger(__name__)
 RETENTION_KEYS = ("raw", "five_minute", "hour")
 DEFAULT_RETENTION = {"raw": 7 * 86400.0, "five_minute": 30 * 86400.0, "hour": 365 * 86400.0}
 CHUNK = 86400.0  # downsample a day of raw data per read, to bound memory
+RESET_RATIO = 0.9  # a counter falling below this share of its last high was reset
 
 
 @dataclass(slots=True)
@@ -48,11 +50,14 @@ def aggregate(entity_id: str, samples: Iterable[Sample], previous: float | None,
 
     The mean is time-weighted: a value holds until the next one, and the value in force
     before the first point (`previous`) covers the start of the first bucket. The delta treats
-    the series as a total_increasing counter: a drop is a meter reset, so the new reading is
-    the usage since the reset, never negative usage.
+    the series as a total_increasing counter, as Home Assistant's statistics do: a fall below
+    90 % of the highest reading so far is a meter reset, so the new reading is the usage since
+    the reset, never negative usage; a smaller fall is a dip that counts nothing (and the climb
+    back is not counted twice).
     """
     rows: list[TierRow] = []
     held = previous
+    base = previous  # the counter's highest reading since its last reset
     bucket: float | None = None
     area = delta = lo = hi = since = covered_from = 0.0
     count = 0
@@ -80,8 +85,15 @@ def aggregate(entity_id: str, samples: Iterable[Sample], previous: float | None,
                 lo = hi = value
         if held is not None:
             area += held * (ts - since)
-            step = value - held
-            delta += step if step >= 0 else value
+        if base is not None:
+            if value >= base:
+                delta += value - base
+                base = value
+            elif value < RESET_RATIO * base:
+                delta += max(value, 0.0)
+                base = value
+        else:
+            base = value
         since, held = ts, value
         lo, hi = min(lo, value), max(hi, value)
         count += 1
@@ -169,6 +181,19 @@ class Downsampler:
             "hour": state.get("hour", start),
         }
         self.dirty: float | None = state.get("dirty")
+        self._recomputing: float | None = None  # where the running downsample() started
+
+    def hour_tier_until(self) -> float:
+        """Return up to when the hour tier holds every point stored so far.
+
+        The hours after it are the current one, those not aggregated yet, and those that late
+        points (a backfill, a replayed spool) made stale until the next downsample().
+        """
+        until = self.watermarks["hour"]
+        for pending in (self.dirty, self._recomputing):
+            if pending is not None:
+                until = min(until, _floor(pending, TIER_SECONDS["hour"]))
+        return until
 
     def _load(self) -> dict[str, float]:
         try:
@@ -181,7 +206,8 @@ class Downsampler:
 
     def _save(self) -> None:
         data = orjson.dumps({**self.watermarks, "dirty": self.dirty})
-        tmp = self.state_path.with_suffix(".tmp")
+        # One temporary file per thread: a save from note_stored may run beside downsample()'s.
+        tmp = self.state_path.with_suffix(f".{threading.get_ident()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, self.state_path)
 
@@ -189,16 +215,31 @@ class Downsampler:
         """Mark buckets to recompute when a stored batch holds points older than the watermark."""
         oldest = batch.min_ts()
         if oldest is not None and oldest < self.watermarks["five_minute"]:
-            self.dirty = oldest if self.dirty is None else min(self.dirty, oldest)
+            if self.dirty is not None and self.dirty <= oldest:
+                return
+            self.dirty = oldest
+            # Kept at once: a restart before the next downsample() must still recompute those hours.
+            try:
+                asyncio.get_running_loop().run_in_executor(None, self._save)
+            except RuntimeError:  # no loop (a synchronous caller): write now
+                self._save()
 
     async def downsample(self) -> int:
         """Aggregate every completed bucket not aggregated yet; return the rows written."""
-        width5, width_h = TIER_SECONDS["five_minute"], TIER_SECONDS["hour"]
+        width5 = TIER_SECONDS["five_minute"]
         end5 = _floor(self.clock(), width5)
         start5 = self.watermarks["five_minute"]
         if self.dirty is not None:
             start5 = min(start5, _floor(self.dirty, width5))
             self.dirty = None
+        self._recomputing = start5
+        try:
+            return await self._downsample(start5, end5)
+        finally:
+            self._recomputing = None
+
+    async def _downsample(self, start5: float, end5: float) -> int:
+        width5, width_h = TIER_SECONDS["five_minute"], TIER_SECONDS["hour"]
         written = 0
         chunk = start5
         while chunk < end5:

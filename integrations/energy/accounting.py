@@ -4,6 +4,11 @@ The energy used between two readings is spread evenly over the time between them
 segment by segment at the tariff's boundaries, so a reading taken after a price change pays
 the old price for the part before it. That is exact to the readings' resolution (the raw points).
 A reading is attributed to the utility-meter cycle and budget period in which it arrives.
+
+A counter's rise is consumption (a `return` meter's rise is energy returned to the grid, which
+earns its tariff's price); a power sensor's reading holds until the next one, and the energy
+over that time is consumption above zero and return below. Cost sensors show the net: cost
+minus what return earned. Budgets count consumption.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from hub.core.bus import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED, Event, callback
 from integrations.energy.budget import EVENT_BUDGET_THRESHOLD, Budget
-from integrations.energy.cycles import kwh_factor, usage_delta
+from integrations.energy.catalog import remember
+from integrations.energy.cycles import counter_step, kwh_factor, meter_unit
 from integrations.energy.sensors import BudgetSensor, CostSensor, UtilityMeter, UtilityMeterSensor
 from integrations.energy.tariff import Tariff
 
@@ -48,11 +54,15 @@ class Source:
     """The last reading of an entity the energy integration counts."""
 
     entity_id: str
-    last_value: float | None = None
+    last_value: float | None = None  # a counter's base (its highest reading this cycle), a power sensor's reading
     last_ts: float | None = None
     kwh: float = 0.0
     cost: float = 0.0
+    return_kwh: float = 0.0
+    credit: float = 0.0
     tariff: Tariff | None = None
+    return_tariff: Tariff | None = None
+    flow: str = "consumption"
     is_meter: bool = False
     classified: bool = False
     utility_meters: list[UtilityMeter] = field(default_factory=list)
@@ -105,6 +115,7 @@ class EnergyManager:
                 source = self._source(key.partition(":")[2])
                 source.last_value, source.last_ts = value.get("last_value"), value.get("last_ts")
                 source.kwh, source.cost = float(value.get("kwh", 0.0)), float(value.get("cost", 0.0))
+                source.return_kwh, source.credit = float(value.get("return_kwh", 0.0)), float(value.get("credit", 0.0))
         self._roll(self.clock.time())
         if self.total is not None:
             await self.hub.entities.add(self.total, "energy")
@@ -118,7 +129,7 @@ class EnergyManager:
         self._show_budgets()
         now = self.clock.time()
         for state in self.hub.states.all():
-            counted = self._classify(state.entity_id, state)
+            counted = self.classify(state.entity_id, state)
             if counted is not None and counted.last_value is None:
                 # The reading in force when counting starts is the baseline, as in Home Assistant.
                 counted.last_value, counted.last_ts = to_number(state.state), now
@@ -152,7 +163,7 @@ class EnergyManager:
             source.utility_meters = [m for m in self.utility.values() if m.source == entity_id]
         return source
 
-    def _classify(self, entity_id: str, state: State | None) -> Source | None:
+    def classify(self, entity_id: str, state: State | None) -> Source | None:
         """Return the source for an entity we count, or None (and remember that we don't)."""
         source = self.sources.get(entity_id)
         if source is not None and source.classified:
@@ -170,9 +181,21 @@ class EnergyManager:
         source = self._source(entity_id)
         source.is_meter, source.classified = is_meter, True
         if is_meter:
-            tariff_name = self.meter_config.get(entity_id, {}).get("tariff")
-            source.tariff = self.tariffs.get(tariff_name) if tariff_name else self.default_tariff
+            source.flow, source.tariff, source.return_tariff = self.meter_terms(entity_id)
+            if state is not None:
+                # Reports keep counting a meter whose device is replaced or removed later.
+                remember(self.hub, self, entity_id, state)
         return source
+
+    def meter_terms(self, entity_id: str) -> tuple[str, Tariff | None, Tariff | None]:
+        """Return a meter's flow, its tariff and (power sensors) its return tariff, as configured."""
+        conf = self.meter_config.get(entity_id, {})
+        flow = conf.get("flow", "consumption")
+        # A return meter earns only what its own tariff says; consumption defaults to the first tariff.
+        default = None if flow == "return" else self.default_tariff
+        tariff = self.tariffs.get(conf["tariff"]) if conf.get("tariff") else default
+        return_tariff = self.tariffs.get(conf["return_tariff"]) if conf.get("return_tariff") else None
+        return flow, tariff, return_tariff
 
     def _own_ids(self) -> set[str]:
         # Utility meters look like energy meters; counting them again would double the cost.
@@ -184,46 +207,74 @@ class EnergyManager:
         new_state: State | None = event.data.get("new_state")
         if new_state is None or entity_id in self.ignored:
             return
-        source = self._classify(entity_id, new_state)
+        source = self.classify(entity_id, new_state)
         if source is None:
             return
         value = to_number(new_state.state)
+        unit = new_state.attributes.get("unit_of_measurement")
         if value is None:
-            return  # unavailable or unknown: the next valid reading counts from the last one
-        self.reading(source, value, new_state.attributes.get("unit_of_measurement"))
+            # Unavailable or unknown: a counter's next valid reading counts from the last one;
+            # a power sensor's last reading stops holding (nobody knows what it drew meanwhile).
+            kind = meter_unit(unit) if source.is_meter else None
+            if kind is not None and kind[0] == "power":
+                now = self.clock.time()
+                if source.last_value is not None and source.last_ts is not None:
+                    self._count(source, source.last_value * kind[1] * (now - source.last_ts) / 3600, source.last_ts, now)
+                source.last_value, source.last_ts = None, now
+            return
+        self.reading(source, value, unit)
 
     def reading(self, source: Source, value: float, unit: str | None) -> None:
         """Count a new reading of a source at the clock's now."""
         now = self.clock.time()
         if self._roll(now):
             self._arm()
-        delta = usage_delta(source.last_value, value)
+        kind = meter_unit(unit) if source.is_meter else None
         start = source.last_ts if source.last_ts is not None else now
-        source.last_value, source.last_ts = value, now
-        for meter in source.utility_meters:
-            meter.unit = unit
-            meter.add(delta)
-            self.store.put(f"utility:{meter.name}", meter.dump())
-            sensor = self.utility_sensors[meter.name]
-            sensor.show()
-            sensor.write_state()
-        if source.is_meter:
-            factor = kwh_factor(unit)
-            if factor is None:
-                _LOGGER.warning("energy: %s has unit %r, not an energy unit; not counted", source.entity_id, unit)
-                source.is_meter = False
-            else:
-                kwh = delta * factor
-                cost = source.tariff.cost(kwh, start, now) if source.tariff is not None else 0.0
-                source.kwh += kwh
-                source.cost += cost
-                self._count_budgets(source.entity_id, kwh, cost, now)
-                if source.cost_sensor is None and source.tariff is not None:
-                    self.hub.create_task(self._ensure_cost_sensor(source), f"energy cost sensor {source.entity_id}")
-                self._show_cost(source)
-                self._show_total()
+        if kind is not None and kind[0] == "power":
+            held = source.last_value
+            kwh = held * kind[1] * (now - start) / 3600 if held is not None else 0.0
+            source.last_value, source.last_ts = value, now
+            self._count(source, kwh, start, now)
+        else:
+            delta, source.last_value = counter_step(source.last_value, value)
+            source.last_ts = now
+            for meter in source.utility_meters:
+                meter.unit = unit
+                meter.add(delta)
+                self.store.put(f"utility:{meter.name}", meter.dump())
+                sensor = self.utility_sensors[meter.name]
+                sensor.show()
+                sensor.write_state()
+            if source.is_meter:
+                factor = kwh_factor(unit)
+                if factor is None:
+                    _LOGGER.warning("energy: %s has unit %r, neither energy nor power; not counted", source.entity_id, unit)
+                    source.is_meter = False
+                else:
+                    kwh = delta * factor
+                    self._count(source, -kwh if source.flow == "return" else kwh, start, now)
         self.store.put(f"source:{source.entity_id}", {
-            "last_value": source.last_value, "last_ts": source.last_ts, "kwh": source.kwh, "cost": source.cost})
+            "last_value": source.last_value, "last_ts": source.last_ts, "kwh": source.kwh, "cost": source.cost,
+            "return_kwh": source.return_kwh, "credit": source.credit})
+
+    def _count(self, source: Source, kwh: float, start: float, now: float) -> None:
+        """Count consumption (kwh > 0) or return (kwh < 0) of a meter over [start, now)."""
+        if kwh > 0:
+            cost = source.tariff.cost(kwh, start, now) if source.tariff is not None else 0.0
+            source.kwh += kwh
+            source.cost += cost
+            self._count_budgets(source.entity_id, kwh, cost, now)
+        elif kwh < 0:
+            tariff = source.return_tariff if source.flow != "return" else source.tariff
+            source.return_kwh -= kwh
+            source.credit += tariff.cost(-kwh, start, now) if tariff is not None else 0.0
+        else:
+            return
+        if source.cost_sensor is None and (source.tariff is not None or source.return_tariff is not None):
+            self.hub.create_task(self._ensure_cost_sensor(source), f"energy cost sensor {source.entity_id}")
+        self._show_cost(source)
+        self._show_total()
 
     def _count_budgets(self, entity_id: str, kwh: float, cost: float, now: float) -> None:
         changed = False
@@ -241,10 +292,25 @@ class EnergyManager:
         if changed:
             self._show_budgets()
 
+    def catch_up(self, budget: Budget, used: float, now: float) -> None:
+        """Let a budget's live count catch up with the period's use as history knows it.
+
+        History may know more than the live count: readings backfilled from a device's offline
+        buffer, or use while the hub was down. The threshold events that use crossed fire now.
+        """
+        budget.roll(now, self.zone)
+        if used <= budget.used + 1e-9:
+            return
+        crossed = budget.add(used - budget.used, now, self.zone)
+        self.store.put(f"budget:{budget.name}", budget.dump())
+        for threshold in crossed:
+            self.hub.bus.fire(EVENT_BUDGET_THRESHOLD, budget.event(threshold, self.zone))
+        self._show_budgets()
+
     # -- entities
 
     async def _ensure_cost_sensor(self, source: Source) -> None:
-        if source.cost_sensor is not None or source.tariff is None:
+        if source.cost_sensor is not None or (source.tariff is None and source.return_tariff is None):
             return
         object_id = source.entity_id.partition(".")[2]
         state = self.hub.states.get(source.entity_id)
@@ -259,15 +325,20 @@ class EnergyManager:
         if sensor is None or sensor.hub is None:
             return
         tariff = source.tariff
-        sensor.show(source.cost, source.kwh, meter=source.entity_id, tariff=tariff.name if tariff else None,
-                    price=tariff.price_at(self.clock.time()) if tariff else None)
+        extra: dict[str, Any] = {}
+        if source.return_kwh or source.flow == "return" or source.return_tariff is not None:
+            extra = {"return_kwh": round(source.return_kwh, 6), "credit": round(source.credit, 4)}
+        sensor.show(source.cost - source.credit, source.kwh, meter=source.entity_id, tariff=tariff.name if tariff else None,
+                    price=tariff.price_at(self.clock.time()) if tariff else None, **extra)
         sensor.write_state()
 
     def _show_total(self) -> None:
         if self.total is None or self.total.hub is None:
             return
         meters = [s for s in self.sources.values() if s.is_meter]
-        self.total.show(sum(s.cost for s in meters), sum(s.kwh for s in meters), meters=len(meters))
+        self.total.show(sum(s.cost - s.credit for s in meters), sum(s.kwh for s in meters), meters=len(meters),
+                        return_kwh=round(sum(s.return_kwh for s in meters), 6),
+                        credit=round(sum(s.credit for s in meters), 4))
         self.total.write_state()
 
     def _show_budgets(self) -> None:
@@ -323,8 +394,9 @@ class EnergyManager:
             "currency": self.currency,
             "time_zone": str(self.zone),
             "meters": [
-                {"entity_id": s.entity_id, "tariff": s.tariff.name if s.tariff else None, "kwh": round(s.kwh, 6),
-                 "cost": round(s.cost, 4), "cost_entity_id": s.cost_sensor.entity_id if s.cost_sensor else None}
+                {"entity_id": s.entity_id, "tariff": s.tariff.name if s.tariff else None, "flow": s.flow,
+                 "kwh": round(s.kwh, 6), "cost": round(s.cost, 4), "return_kwh": round(s.return_kwh, 6),
+                 "credit": round(s.credit, 4), "cost_entity_id": s.cost_sensor.entity_id if s.cost_sensor else None}
                 for s in self.sources.values() if s.is_meter
             ],
             "tariffs": [{"name": t.name, "price": t.price_at(now)} for t in self.tariffs.values()],

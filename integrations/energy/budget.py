@@ -26,6 +26,7 @@ class Budget:
     measure: str  # "kwh" or "cost"
     meters: frozenset[str] | None  # None: every meter
     unit: str
+    forecast: str | None = None  # a sensor predicting the meters' mean power, for the projection
     used: float = 0.0
     period_start: float | None = None
     fired: list[int] = field(default_factory=list)

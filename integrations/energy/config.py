@@ -33,6 +33,7 @@ import voluptuous as vol
 from hub.core.states import valid_entity_id
 from integrations.energy.cycles import CYCLES
 
+FLOWS = ("consumption", "return")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _NAME = re.compile(r"^[a-z0-9_]+$")
 
@@ -94,6 +95,7 @@ RULE = vol.Schema(
         vol.Required("from"): _time,
         vol.Required("to"): _time,
         vol.Required("price"): PRICE,
+        vol.Optional("name"): vol.All(str, vol.Length(min=1, max=40)),
     }
 )
 
@@ -128,7 +130,13 @@ def _periods(value: Any) -> list[dict[str, Any]]:
 METER = vol.Schema(
     vol.Any(
         vol.All(_entity_id, lambda e: {"entity_id": e}),
-        {vol.Required("entity_id"): _entity_id, vol.Optional("tariff"): _name, vol.Optional("name"): str},
+        {
+            vol.Required("entity_id"): _entity_id,
+            vol.Optional("tariff"): _name,
+            vol.Optional("name"): str,
+            vol.Optional("flow"): vol.In(FLOWS),
+            vol.Optional("return_tariff"): _name,
+        },
     )
 )
 
@@ -149,6 +157,7 @@ def _budget(value: Any) -> dict[str, Any]:
             vol.Exclusive("kwh", "limit"): vol.All(vol.Coerce(float), vol.Range(min=0, min_included=False)),
             vol.Exclusive("cost", "limit"): vol.All(vol.Coerce(float), vol.Range(min=0, min_included=False)),
             vol.Optional("meters"): [_entity_id],
+            vol.Optional("forecast"): _entity_id,
         }
     )(value)
     if "kwh" not in budget and "cost" not in budget:
@@ -159,9 +168,10 @@ def _budget(value: Any) -> dict[str, Any]:
 def _check(config: dict[str, Any]) -> dict[str, Any]:
     tariffs = config["tariffs"]
     for index, meter in enumerate(config.get("meters") or []):
-        if meter.get("tariff") and meter["tariff"] not in tariffs:
-            raise vol.Invalid(f"unknown tariff {meter['tariff']!r}; known: {', '.join(tariffs) or 'none'}",
-                              path=["meters", index, "tariff"])
+        for key in ("tariff", "return_tariff"):
+            if meter.get(key) and meter[key] not in tariffs:
+                raise vol.Invalid(f"unknown tariff {meter[key]!r}; known: {', '.join(tariffs) or 'none'}",
+                                  path=["meters", index, key])
     names = [b["name"] for b in config["budgets"]]
     if len(names) != len(set(names)):
         raise vol.Invalid("budget names must be unique", path=["budgets"])

@@ -10,20 +10,35 @@ from datetime import date, datetime, timedelta, tzinfo
 CYCLES = ("daily", "weekly", "monthly", "yearly")
 PERIOD_CYCLES = {"day": "daily", "week": "weekly", "month": "monthly", "year": "yearly"}
 KWH_PER_UNIT = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0, "GWh": 1_000_000.0}
+KW_PER_UNIT = {"W": 0.001, "kW": 1.0, "MW": 1000.0}
+
+
+# Home Assistant's rule for total_increasing: only a fall below 90 % of the last reading is a
+# new meter cycle; a smaller fall is a dip (rounding, a flaky reading) and counts nothing.
+RESET_RATIO = 0.9
+
+
+def counter_step(base: float | None, current: float) -> tuple[float, float]:
+    """Return (energy used, the new base) for a reading of a total_increasing counter.
+
+    `base` is the highest reading of the counter's present cycle. A fall below 90 % of it means
+    the meter was reset or replaced (power loss, a PZEM energy reset, new firmware, a new meter):
+    the new reading is what was used since, never negative use. A smaller fall is a dip: nothing
+    is counted and the base stays, so the climb back to it is not counted twice. Without a base
+    nothing is counted, so a meter first seen at 1,234 kWh does not count 1,234 kWh today.
+    """
+    if base is None:
+        return 0.0, current
+    if current >= base:
+        return current - base, current
+    if current < RESET_RATIO * base:
+        return max(current, 0.0), current
+    return 0.0, base
 
 
 def usage_delta(previous: float | None, current: float) -> float:
-    """Return the energy used between two readings of a total_increasing counter.
-
-    A drop means the meter was reset (power loss, a PZEM energy reset, new firmware): the new
-    reading is what was used since the reset, never negative use. Without a previous reading
-    nothing is counted, so a meter first seen at 1,234 kWh does not count 1,234 kWh today.
-    """
-    if previous is None:
-        return 0.0
-    if current >= previous:
-        return current - previous
-    return current
+    """Return the energy used between two readings of a total_increasing counter (see counter_step)."""
+    return counter_step(previous, current)[0]
 
 
 def kwh_factor(unit: str | None) -> float | None:
@@ -31,6 +46,14 @@ def kwh_factor(unit: str | None) -> float | None:
     if unit is None:
         return 1.0
     return KWH_PER_UNIT.get(unit)
+
+
+def meter_unit(unit: str | None) -> tuple[str, float] | None:
+    """Return ("energy", kWh per unit) or ("power", kW per unit) for a meter's unit, None for neither."""
+    if unit in KW_PER_UNIT:
+        return "power", KW_PER_UNIT[unit]
+    factor = kwh_factor(unit)
+    return None if factor is None else ("energy", factor)
 
 
 def cycle_start(ts: float, cycle: str, zone: tzinfo) -> float:

@@ -142,7 +142,7 @@ async def start_demo(hub: Hub, nodes: int, interval: float) -> Callable[[], Awai
     mqtt = api(hub)
     if mqtt is None:
         return None
-    return await start_nodes(mqtt, Path(hub.config.data_dir or ".") / "demo-nodes", nodes, interval)
+    return await start_nodes(mqtt, Path(hub.config.data_dir or ".") / "demo-nodes", nodes, interval, hub)
 
 
 async def _stop(hub: Hub, runtime: MqttRuntime) -> None:

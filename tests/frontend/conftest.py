@@ -93,8 +93,9 @@ class HubSite:
         return self.hub.entities.get(entity_id)
 
 
-def write_config(config_dir: Path, extra_yaml: str = "", extra_sensors: int = 0) -> Path:
-    """configuration.yaml with the frontend and the demo integration (plus extra_yaml)."""
+def write_config(config_dir: Path, extra_yaml: str = "", extra_sensors: int = 0,
+                 integrations: dict[str, str] | None = None) -> Path:
+    """configuration.yaml with the frontend and the demo integration (plus extra_yaml and custom integrations)."""
     config_dir.mkdir(parents=True, exist_ok=True)
     body = f"""
         homeassistant:
@@ -111,6 +112,11 @@ def write_config(config_dir: Path, extra_yaml: str = "", extra_sensors: int = 0)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "__init__.py").write_text((Path(__file__).parent / "demo_integration.py").read_text())
     (folder / "manifest.json").write_text('{"domain": "demo", "name": "Demo", "version": "1.0"}')
+    for domain, source in (integrations or {}).items():
+        folder = config_dir / "custom_integrations" / domain
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "__init__.py").write_text(textwrap.dedent(source))
+        (folder / "manifest.json").write_text(f'{{"domain": "{domain}", "name": "{domain}", "version": "1.0"}}')
     return config_dir
 
 
@@ -123,8 +129,8 @@ async def start_site(tmp_path: Path, frontend_dist: Path) -> AsyncIterator[Calla
     previous = loop.get_exception_handler()
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
 
-    async def start(extra_yaml: str = "", extra_sensors: int = 0) -> HubSite:
-        config = write_config(tmp_path / f"config{len(started)}", extra_yaml, extra_sensors)
+    async def start(extra_yaml: str = "", extra_sensors: int = 0, integrations: dict[str, str] | None = None) -> HubSite:
+        config = write_config(tmp_path / f"config{len(started)}", extra_yaml, extra_sensors, integrations)
         runtime = await bootstrap.start(config, tmp_path / f"data{len(started)}", port=0)
         started.append(runtime)
         auth = runtime.hub.auth
@@ -184,12 +190,12 @@ async def login_with_token(page: Any, site: HubSite, path: str = "/") -> None:
     await page.get_by_role("navigation", name="Main").wait_for()
 
 
-async def screenshots(page: Any, name: str) -> list[Path]:
+async def screenshots(page: Any, name: str, widths: dict[str, tuple[int, int]] | None = None) -> list[Path]:
     """Save the page at phone and desktop width to tests/frontend/screenshots/<name>-<width>.png."""
     SCREENSHOTS.mkdir(exist_ok=True)
     original = page.viewport_size
     saved = []
-    for label, (width, height) in WIDTHS.items():
+    for label, (width, height) in (widths or WIDTHS).items():
         await page.set_viewport_size({"width": width, "height": height})
         await page.evaluate("() => { window.scrollTo(0, 0); return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); }")
         path = SCREENSHOTS / f"{name}-{width}.png"

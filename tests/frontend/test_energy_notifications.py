@@ -26,12 +26,13 @@ async def test_energy_page_shows_kwh_cost_and_budget(start_site, page):
     site.hub.states.set("sensor.kitchen_energy", "10", METER)
     site.hub.states.set("sensor.kitchen_energy", "13", METER)  # 3 kWh at 0.50 EUR
     await login_with_token(page, site, "/energy")
-    table = page.get_by_test_id("energy-usage")
+    table = page.get_by_test_id("energy-devices")
     kitchen = table.get_by_role("row").filter(has_text="Kitchen energy")
     await kitchen.wait_for()
     cells = await kitchen.get_by_role("cell").all_inner_texts()
-    assert cells[1:] == ["3.00 kWh", "€1.50", "3.00 kWh", "€1.50"]
-    bar = page.get_by_role("progressbar", name="house_day budget")
+    assert cells == ["3.00 kWh", "€1.50", "100%"]
+    assert " ".join((await page.get_by_test_id("energy-used").inner_text()).split()) == "Used 3.00 kWh €1.50"
+    bar = page.get_by_role("progressbar", name="House day budget: 75 % used")
     assert await bar.get_attribute("aria-valuenow") == "75"
 
 

@@ -32,6 +32,14 @@ def test_a_drop_is_a_meter_reset_not_negative_use() -> None:
     assert (row.min, row.max, row.last, row.count) == (0.25, 100.5, 1.0, 4)
 
 
+def test_a_dip_below_the_last_high_is_not_a_reset() -> None:
+    # 100.5 -> 100.4 is a flaky reading (within 10 %), not a new meter: nothing counts until the
+    # counter passes 100.5 again, so 100.4 -> 100.75 adds 0.25, not 0.35 (nor 100.4 as a reset would).
+    samples = [Sample(0, 100.0, None), Sample(60, 100.5, None), Sample(120, 100.4, None), Sample(180, 100.75, None)]
+    (row,) = aggregate("sensor.energy", samples, None, 300)
+    assert row.delta == pytest.approx(0.75)
+
+
 def test_the_mean_is_weighted_by_time() -> None:
     # 10 W for 4 minutes, then 1010 W for the last minute of the bucket.
     (row,) = aggregate("sensor.power", [Sample(0, 10.0, None), Sample(240, 1010.0, None)], None, 300)

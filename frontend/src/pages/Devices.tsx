@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { ErrorText, Link, Spinner, formatTime } from "../components/common";
+import { EnergyReport, ReportPlace } from "../components/EnergyReport";
 import { entitySignal, friendlyName } from "../lib/entities";
 import { Device, devices, devicesError, loadDevices } from "../lib/devices";
 import { currentUser, status, ws } from "../lib/hub";
@@ -108,6 +109,7 @@ function DeviceDetail(props: { deviceId: string }) {
           ))}
         </ul>
       </div>
+      <DeviceEnergy deviceId={props.deviceId} />
       {admin ? (
         <form class="card stack" onSubmit={rename} aria-label="Rename">
           <h2>Name</h2>
@@ -142,6 +144,20 @@ function DeviceDetail(props: { deviceId: string }) {
         )}
       </div>
     </section>
+  );
+}
+
+/** The device's energy, the same way the Energy page shows it; nothing for a device without a meter. */
+function DeviceEnergy(props: { deviceId: string }) {
+  const [place, setPlace] = useState<ReportPlace>({ view: "day", date: null });
+  const [empty, setEmpty] = useState(false);
+  useEffect(() => setEmpty(false), [props.deviceId]);
+  if (empty) return null;
+  return (
+    <div class="stack" data-testid="device-energy">
+      <h2>Energy</h2>
+      <EnergyReport place={place} onPlace={setPlace} deviceId={props.deviceId} heading="Energy of this device" onEmpty={() => setEmpty(true)} />
+    </div>
   );
 }
 

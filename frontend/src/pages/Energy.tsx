@@ -1,132 +1,128 @@
 import { useEffect, useState } from "preact/hooks";
-import { ErrorText, Spinner } from "../components/common";
+import { ErrorText } from "../components/common";
+import { EnergyReport, ReportPlace } from "../components/EnergyReport";
+import { BudgetStatus, View, VIEWS, kwh, money } from "../lib/energy";
 import { status, ws } from "../lib/hub";
+import { navigate, pathname, query } from "../lib/router";
 
-interface UsageGroup {
-  id: string;
-  name: string | null;
-  entity_ids: string[];
-  kwh: number;
-  cost: number;
+/** Where the page is: ?view=month&date=2024-05-01 survives a reload and the back button. */
+function place(): ReportPlace {
+  const view = query("view");
+  return { view: VIEWS.some(([v]) => v === view) ? (view as View) : "day", date: query("date") };
 }
-interface Usage {
-  currency: string;
-  groups: UsageGroup[];
-  total: { kwh: number; cost: number };
-}
-interface Budget {
-  budget: string;
-  period: string;
-  used: number;
-  limit: number;
-  unit: string;
-  percent: number | null;
-}
-interface Info {
-  currency: string;
-  today_start: string;
-  month_start: string;
-  budgets: Budget[];
-}
-
-const kwh = (value: number | undefined) => `${(value ?? 0).toFixed(2)} kWh`;
-const money = (value: number | undefined, currency: string) =>
-  new Intl.NumberFormat(undefined, { style: "currency", currency }).format(value ?? 0);
 
 export default function Energy() {
-  const [info, setInfo] = useState<Info | null>(null);
-  const [today, setToday] = useState<Usage | null>(null);
-  const [month, setMonth] = useState<Usage | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const current = place();
+  // Budgets are read again whenever a report of the present is, so both show the same use.
+  const [fresh, setFresh] = useState(0);
+  return (
+    <section class="stack">
+      <h1>Energy</h1>
+      <EnergyReport
+        place={current}
+        onPlace={(next) => {
+          const params = new URLSearchParams({ view: next.view, ...(next.date ? { date: next.date } : {}) });
+          navigate(`${pathname()}?${params}`, true);
+        }}
+        onReport={(report) => report.in_progress && setFresh((n) => n + 1)}
+      />
+      <Budgets fresh={fresh} />
+    </section>
+  );
+}
 
+const BUDGET_REFRESH_MS = 60000;
+
+function Budgets(props: { fresh: number }) {
+  const [budgets, setBudgets] = useState<BudgetStatus[] | null>(null);
+  const [currency, setCurrency] = useState("EUR");
+  const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     if (status.value !== "connected") return;
-    (async () => {
-      try {
-        const found = await ws<Info>({ type: "energy/info" });
-        setInfo(found);
-        const [day, all] = await Promise.all([
-          ws<Usage>({ type: "energy/usage", start: found.today_start, group_by: "device", period: "day" }),
-          ws<Usage>({ type: "energy/usage", start: found.month_start, group_by: "device", period: "month" }),
-        ]);
-        setToday(day);
-        setMonth(all);
-      } catch (err) {
-        setError(err);
-      }
-    })();
-  }, [status.value]);
-
-  const currency = info?.currency ?? "EUR";
-  const rows = new Map<string, { name: string; today?: UsageGroup; month?: UsageGroup }>();
-  for (const group of month?.groups ?? []) rows.set(group.id, { name: group.name ?? group.id, month: group });
-  for (const group of today?.groups ?? []) {
-    const row = rows.get(group.id) ?? { name: group.name ?? group.id };
-    rows.set(group.id, { ...row, today: group });
-  }
+    let cancelled = false;
+    const load = () =>
+      Promise.all([ws<BudgetStatus[]>({ type: "energy/budgets" }), ws<{ currency: string }>({ type: "energy/info" })]).then(
+        ([found, info]) => {
+          if (cancelled) return;
+          setBudgets(found);
+          setCurrency(info.currency);
+          setError(null);
+        },
+        (err) => !cancelled && setError(err),
+      );
+    load();
+    const timer = window.setInterval(load, BUDGET_REFRESH_MS);
+    return () => {
+      cancelled = true;
+      window.clearInterval(timer);
+    };
+  }, [status.value, props.fresh]);
+  if (error) return <ErrorText error={error} what="Budgets" />;
+  if (!budgets?.length) return null;
   return (
-    <section>
-      <h1>Energy</h1>
-      <ErrorText error={error} what="Energy" />
-      {!error && (!info || !today || !month) ? <Spinner label="Loading energy" /> : null}
-      {info && today && month ? (
-        <>
-          <div class="card table-wrap">
-            <table data-testid="energy-usage">
-              <thead>
-                <tr>
-                  <th scope="col">Device</th>
-                  <th scope="col">Today</th>
-                  <th scope="col">Cost today</th>
-                  <th scope="col">This month</th>
-                  <th scope="col">Cost this month</th>
-                </tr>
-              </thead>
-              <tbody>
-                {[...rows.entries()].map(([id, row]) => (
-                  <tr key={id}>
-                    <td>{row.name}</td>
-                    <td>{kwh(row.today?.kwh)}</td>
-                    <td>{money(row.today?.cost, currency)}</td>
-                    <td>{kwh(row.month?.kwh)}</td>
-                    <td>{money(row.month?.cost, currency)}</td>
-                  </tr>
-                ))}
-                <tr>
-                  <th scope="row">Total</th>
-                  <td>{kwh(today.total.kwh)}</td>
-                  <td>{money(today.total.cost, currency)}</td>
-                  <td>{kwh(month.total.kwh)}</td>
-                  <td>{money(month.total.cost, currency)}</td>
-                </tr>
-              </tbody>
-            </table>
-          </div>
-          {info.budgets.length ? <h2>Budgets</h2> : null}
-          {info.budgets.map((budget) => {
-            const percent = budget.percent ?? 0;
-            const used = budget.unit === "kWh" ? kwh(budget.used) : money(budget.used, currency);
-            const limit = budget.unit === "kWh" ? kwh(budget.limit) : money(budget.limit, currency);
-            return (
-              <div class="card" key={budget.budget} data-testid={`budget-${budget.budget}`}>
-                <p>
-                  <strong>{budget.budget}</strong> ({budget.period === "day" ? "today" : "this month"}): {used} of {limit} ({percent.toFixed(0)} %)
-                </p>
-                <div
-                  class={percent >= 100 ? "bar over" : "bar"}
-                  role="progressbar"
-                  aria-label={`${budget.budget} budget`}
-                  aria-valuemin={0}
-                  aria-valuemax={100}
-                  aria-valuenow={Math.round(percent)}
-                >
-                  <span style={{ width: `${Math.min(100, percent)}%` }} />
-                </div>
-              </div>
-            );
-          })}
-        </>
-      ) : null}
+    <section class="stack" aria-labelledby="budgets-heading">
+      <h2 id="budgets-heading">Budgets</h2>
+      <div class="grid">
+        {budgets.map((budget) => (
+          <BudgetCard key={budget.budget} budget={budget} currency={currency} />
+        ))}
+      </div>
+      <p class="muted">
+        A projection adds to the use so far the use expected in every hour left: from the forecast model where the budget names one,
+        otherwise the same hours averaged over the last days; each budget says how its projection was made.
+      </p>
     </section>
+  );
+}
+
+function BudgetCard(props: { budget: BudgetStatus; currency: string }) {
+  const { budget, currency } = props;
+  const amount = (value: number) => (budget.measure === "kwh" ? kwh(value) : money(value, currency));
+  const percentUsed = budget.percent ?? 0;
+  const projected = budget.projection;
+  const when = budget.period === "day" ? "today" : "this month";
+  const end = budget.period === "day" ? "by midnight" : "by the month's end";
+  const over = projected !== null && projected.value > budget.limit;
+  const scale = Math.max(100, percentUsed, projected?.percent ?? 0);
+  const x = (pct: number) => (Math.min(pct, scale) / scale) * 100;
+  return (
+    <div class="card stack budget" data-testid={`budget-${budget.budget}`}>
+      <div class="budget-head">
+        <h3>{budget.title}</h3>
+        <span class="muted">{when}</span>
+      </div>
+      <p class="budget-used">
+        <strong>{amount(budget.used)}</strong> of {amount(budget.limit)} ({Math.round(percentUsed)} %)
+      </p>
+      <svg
+        class="budget-bar"
+        width="100%"
+        height="16"
+        viewBox="0 0 100 16"
+        preserveAspectRatio="none"
+        role="progressbar"
+        aria-label={`${budget.title}: ${Math.round(percentUsed)} % used`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(percentUsed)}
+      >
+        <rect class="track" x={0} y={3} width={100} height={10} rx={0} />
+        {projected?.percent ? <rect class={over ? "projected over" : "projected"} x={0} y={3} width={x(projected.percent)} height={10} /> : null}
+        <rect class={percentUsed >= 100 ? "used over" : "used"} x={0} y={3} width={x(percentUsed)} height={10} />
+        <line class="limit" x1={x(100)} x2={x(100)} y1={0} y2={16} />
+      </svg>
+      {projected ? (
+        <div data-testid="budget-projection">
+          <p class={over ? "budget-projection over" : "budget-projection"}>
+            Projected {end}: <strong>{amount(projected.value)}</strong>
+            {budget.measure === "kwh" ? ` · ${money(projected.cost, currency)}` : ` · ${kwh(projected.kwh)}`}
+            {projected.percent !== null ? ` (${Math.round(projected.percent)} % of the limit)` : ""}
+          </p>
+          <p class="muted">{projected.explanation}</p>
+        </div>
+      ) : (
+        <p class="muted">No projection: the period ends now.</p>
+      )}
+    </div>
   );
 }

@@ -100,3 +100,41 @@ async def test_budget_events_at_50_80_100_percent_once_per_period(hub: Hub, setu
     assert [(e["budget"], e["threshold"]) for e in new] == [("house_day", 50), ("house_day", 80), ("house_day", 100),
                                                            ("house_month", 50)]
     assert new[-1]["used"] == pytest.approx(11.0) and new[-1]["unit"] == "EUR"
+
+
+async def test_return_counter_and_negative_power_are_credited_and_the_total_is_net(hub: Hub, setup_energy) -> None:
+    power = {"device_class": "power", "state_class": "measurement", "unit_of_measurement": "W", "friendly_name": "Solar circuit"}
+    export = {**METER, "friendly_name": "Grid export"}
+    # The meters' first readings come before setup: counting starts from them, and the cost sensors exist.
+    await read(hub, ts(2024, 6, 3, 10), 10.0)
+    await read(hub, ts(2024, 6, 3, 10), 40.0, "sensor.grid_export", export)
+    await read(hub, ts(2024, 6, 3, 10), -1200, "sensor.solar_circuit_power", power)
+    await setup_energy({
+        "tariffs": {"grid": 0.30, "feed_in": 0.08},
+        "meters": ["sensor.kitchen_energy",
+                   {"entity_id": "sensor.grid_export", "flow": "return", "tariff": "feed_in"},
+                   {"entity_id": "sensor.solar_circuit_power", "return_tariff": "feed_in"}],
+    })
+    await read(hub, ts(2024, 6, 3, 11), 12.0)  # 2 kWh used: 0.60
+    await read(hub, ts(2024, 6, 3, 11), 43.0, "sensor.grid_export", export)  # 3 kWh returned: earns 0.24
+    await read(hub, ts(2024, 6, 3, 11), 600, "sensor.solar_circuit_power", power)  # 1.2 kWh returned over the hour: 0.096
+    await read(hub, ts(2024, 6, 3, 11, 30), 600, "sensor.solar_circuit_power", power)  # then 0.3 kWh drawn: 0.09
+    assert value(hub, "sensor.grid_export_cost") == pytest.approx(-0.24)
+    solar = hub.states.get("sensor.solar_circuit_power_cost")
+    assert float(solar.state) == pytest.approx(0.09 - 0.096)
+    assert solar.attributes["return_kwh"] == pytest.approx(1.2) and solar.attributes["energy_kwh"] == pytest.approx(0.3)
+    total = hub.states.get("sensor.energy_total_cost")
+    assert float(total.state) == pytest.approx(0.60 + 0.09 - 0.24 - 0.096)
+    assert total.attributes["return_kwh"] == pytest.approx(4.2)
+    # Until it goes away the last reading holds (0.3 kWh more); nothing is counted while it is away.
+    await read(hub, ts(2024, 6, 3, 12), "unavailable", "sensor.solar_circuit_power", power)
+    await read(hub, ts(2024, 6, 3, 14), 600, "sensor.solar_circuit_power", power)
+    assert hub.states.get("sensor.solar_circuit_power_cost").attributes["energy_kwh"] == pytest.approx(0.3 + 0.3)
+
+
+async def test_a_dip_counts_nothing_and_the_climb_back_is_not_counted_twice(hub: Hub, setup_energy) -> None:
+    await read(hub, ts(2024, 6, 3, 10), 100.0)
+    await setup_energy({"tariffs": {"grid": 0.5}})
+    await read(hub, ts(2024, 6, 3, 10, 5), 99.9)  # a flaky reading
+    await read(hub, ts(2024, 6, 3, 10, 10), 100.4)
+    assert value(hub, "sensor.kitchen_energy_cost") == pytest.approx(0.4 * 0.5)

@@ -9,7 +9,7 @@ import pytest
 import voluptuous as vol
 
 from integrations.energy import CONFIG_SCHEMA, build_tariff
-from integrations.energy.cycles import cycle_start, next_cycle_start, usage_delta
+from integrations.energy.cycles import counter_step, cycle_start, next_cycle_start, usage_delta
 from integrations.energy.tariff import Tariff
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -69,7 +69,8 @@ def test_dst_spring_forward_day_has_23_hours() -> None:
     assert end - start == 23 * 3600
     assert grid.cost(23.0, start, end) == pytest.approx(7 * 0.20 + 16 * 0.30)
     segments = grid.segments(start, end)
-    assert [(round((b - a) / 3600), p) for a, b, p in segments] == [(5, 0.20), (16, 0.30), (2, 0.20)]
+    assert [(round((b - a) / 3600), p, band) for a, b, p, band in segments] == [
+        (5, 0.20, "off-peak"), (16, 0.30, "peak"), (2, 0.20, "off-peak")]
 
 
 def test_dst_fall_back_day_has_25_hours() -> None:
@@ -94,6 +95,29 @@ def test_counter_drop_is_a_meter_reset_not_negative_use() -> None:
     assert usage_delta(100.75, 0.25) == 0.25  # reset, then 0.25 kWh since
 
 
+def test_a_small_dip_is_not_a_reset_and_the_climb_back_is_not_counted_twice() -> None:
+    # Home Assistant's rule: only a fall below 90 % of the last high is a new meter cycle.
+    used, base = counter_step(100.0, 99.5)
+    assert (used, base) == (0.0, 100.0)  # a flaky reading: nothing counted, the high stays
+    used, base = counter_step(base, 100.25)
+    assert used == pytest.approx(0.25) and base == 100.25  # not 0.75
+    assert counter_step(100.0, 89.0) == (89.0, 89.0)  # a meter replaced by one already at 89 kWh
+    assert counter_step(100.0, 0.3) == (pytest.approx(0.3), 0.3)
+
+
+def test_time_of_use_bands_are_named_by_price_or_by_the_rule() -> None:
+    grid = tariff(WORKDAY_PEAK)
+    assert grid.bands() == ["peak", "off-peak"]
+    split = grid.split(2.0, ts(2024, 5, 6, 6, 30), ts(2024, 5, 6, 7, 30))
+    assert split == [("off-peak", pytest.approx(1.0), pytest.approx(0.20)), ("peak", pytest.approx(1.0), pytest.approx(0.30))]
+    named = tariff({"price": 0.30, "schedule": [{"from": "22:00", "to": "06:00", "price": 0.12, "name": "night"}]})
+    assert named.bands() == ["peak", "night"]  # the day price is dearer than the night rule: peak
+    assert tariff(0.3).bands() == ["standard"]
+    hours = grid.hours(ts(2024, 5, 6, 6), ts(2024, 5, 6, 9))
+    assert hours[ts(2024, 5, 6, 6)] == (("off-peak", 1.0, 0.20),)
+    assert hours[ts(2024, 5, 6, 8)] == (("peak", 1.0, 0.30),)
+
+
 def test_cycles_follow_the_local_calendar_across_dst() -> None:
     noon = ts(2024, 3, 31, 12)
     assert cycle_start(noon, "daily", BERLIN) == ts(2024, 3, 31)
@@ -113,6 +137,9 @@ def test_cycles_follow_the_local_calendar_across_dst() -> None:
         ({"tariffs": {"grid": {"valid_from": "2024-13-01", "price": 1}}}, "expected a date"),
         ({"tariffs": {"grid": {}}}, "needs price, schedule"),
         ({"meters": [{"entity_id": "sensor.a", "tariff": "nope"}]}, "unknown tariff 'nope'"),
+        ({"meters": [{"entity_id": "sensor.a", "return_tariff": "nope"}]}, "unknown tariff 'nope'"),
+        ({"meters": [{"entity_id": "sensor.a", "flow": "export"}]}, "value must be one of"),
+        ({"budgets": [{"name": "b", "period": "day", "kwh": 1, "forecast": "not an entity"}]}, "expected an entity_id"),
         ({"budgets": [{"name": "b", "period": "day"}]}, "needs kwh or cost"),
         ({"utility_meters": {"m": {"source": "sensor.a", "cycle": "hourly"}}}, "value must be one of"),
     ],
@@ -127,3 +154,27 @@ def test_yaml_sexagesimal_time_is_read_as_hours_and_minutes() -> None:
     rule = CONFIG_SCHEMA({"tariffs": {"g": {"price": 1, "schedule": [{"from": 420, "to": "24:00", "price": 2}]}}})
     assert rule["tariffs"]["g"][0]["schedule"][0]["from"] == time(7, 0)
     assert rule["tariffs"]["g"][0]["valid_from"] == date(1970, 1, 1)
+
+
+def test_hour_prices_are_the_same_however_the_spans_were_asked_for() -> None:
+    """The hour table grows and restarts with the spans queries ask for; it never answers stale prices."""
+    periods = [{"price": 0.25, "valid_to": "2024-03-14"},
+               {"valid_from": "2024-03-15", **DAY_NIGHT}]
+    asked = tariff(periods)
+    spans = [(ts(2024, 3, 10), ts(2024, 3, 12)),     # the first span
+             (ts(2024, 3, 11, 5), ts(2024, 3, 20)),  # overlaps it and reaches past the price change
+             (ts(2024, 3, 1), ts(2024, 3, 11)),      # reaches back before it
+             (ts(2026, 1, 1), ts(2026, 1, 2)),       # far away: the table starts again
+             (ts(2024, 3, 29), ts(2024, 4, 2))]      # back, across the spring DST change
+    for first, end in spans:
+        fresh = tariff(periods).hours(first, end)
+        found = asked.hours(first, end)
+        hour = first
+        while hour < end:
+            assert found[hour] == fresh[hour], datetime.fromtimestamp(hour, BERLIN)
+            hour += 3600
+    hours = asked.hours(ts(2024, 3, 14, 12), ts(2024, 3, 15, 12))
+    assert hours[ts(2024, 3, 14, 12)] == (("standard", 1.0, 0.25),)
+    assert hours[ts(2024, 3, 15, 8)] == (("peak", 1.0, 0.30),) and hours[ts(2024, 3, 15, 3)] == (("off-peak", 1.0, 0.20),)
+    # Hours priced alike are one tuple, which usage queries sum by.
+    assert hours[ts(2024, 3, 15, 8)] is hours[ts(2024, 3, 15, 9)]

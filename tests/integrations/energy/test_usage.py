@@ -13,7 +13,8 @@ import pytest
 from hub.recorder import get_recorder
 from hub.recorder.backends.base import Batch, Point, TierRow
 from hub.recorder.backends.sqlite import SQLiteBackend
-from integrations.energy import CONFIG_SCHEMA, build_tariff
+from integrations.energy import CONFIG_SCHEMA, build_tariff, report
+from integrations.energy.catalog import Meter
 from integrations.energy.usage import MeterSpec, grouped, usage
 from tests.api.conftest import PASSWORD, WsClient
 from tests.hubs import write_config
@@ -55,14 +56,16 @@ async def test_hour_rows_then_raw_points_priced_by_hand(backend: SQLiteBackend) 
     found = await usage(backend, {KITCHEN: MeterSpec(1.0, tariff)}, ts(2024, 5, 5), ts(2024, 5, 6, 9, 30), "day", BERLIN)
     assert (found.hour_rows, found.raw_points, found.raw_from) == (3, 2, ts(2024, 5, 6, 8))
     days = found.by_entity[KITCHEN]
-    assert days[ts(2024, 5, 5)] == pytest.approx([4.0, 1.00])
-    assert days[ts(2024, 5, 6)] == pytest.approx([1.0 + 2.0 + 1.0 + 0.5, 0.20 + 0.50 + 0.30 + 0.15])
+    assert days[ts(2024, 5, 5)] == pytest.approx([4.0, 1.00, 0, 0])
+    assert days[ts(2024, 5, 6)] == pytest.approx([1.0 + 2.0 + 1.0 + 0.5, 0.20 + 0.50 + 0.30 + 0.15, 0, 0])
 
     months = await usage(backend, {KITCHEN: MeterSpec(1.0, tariff)}, ts(2024, 5, 1), ts(2024, 5, 6, 9, 30), "month", BERLIN)
     groups, total = grouped(months, {KITCHEN: ("device-1", "Kitchen node")}, BERLIN)
-    assert total == pytest.approx({"kwh": 8.5, "cost": 2.15})
+    assert total == pytest.approx({"kwh": 8.5, "cost": 2.15, "return_kwh": 0, "credit": 0})
     assert groups == [{"id": "device-1", "name": "Kitchen node", "entity_ids": [KITCHEN], "kwh": 8.5, "cost": 2.15,
-                       "periods": [{"start": "2024-05-01T00:00:00+02:00", "kwh": 8.5, "cost": 2.15}]}]
+                       "return_kwh": 0.0, "credit": 0.0,
+                       "periods": [{"start": "2024-05-01T00:00:00+02:00", "kwh": 8.5, "cost": 2.15,
+                                    "return_kwh": 0.0, "credit": 0.0}]}]
 
 
 async def test_wh_meter_and_dst_day_grouping(backend: SQLiteBackend) -> None:
@@ -71,7 +74,30 @@ async def test_wh_meter_and_dst_day_grouping(backend: SQLiteBackend) -> None:
     start = ts(2024, 10, 27)
     await backend.write_tier("hour", [hour("sensor.heat_energy", start + i * 3600, 1000.0, 1000.0 * (i + 1)) for i in range(25)])
     found = await usage(backend, {"sensor.heat_energy": MeterSpec(0.001, flat)}, start, ts(2024, 10, 28), "day", BERLIN)
-    assert found.by_entity["sensor.heat_energy"] == {start: pytest.approx([25.0, 12.5])}
+    assert found.by_entity["sensor.heat_energy"] == {start: pytest.approx([25.0, 12.5, 0, 0])}
+
+
+
+async def test_the_day_view_of_a_dst_day_has_25_bars_and_the_week_prices_each_hour_on_its_date(backend: SQLiteBackend) -> None:
+    """Fall back on 27 October 2024: two bars for 02:00; the week that holds it bills the price valid each day."""
+    grid = build_tariff("grid", CONFIG_SCHEMA({"tariffs": {"grid": [
+        {"price": 0.40, "valid_to": "2024-10-26"}, {"valid_from": "2024-10-27", "price": 0.30}]}})["tariffs"]["grid"], BERLIN)
+    first = ts(2024, 10, 21)  # the Monday of that week
+    rows = [hour("sensor.heat_energy", first + i * 3600, 1.0, 1.0 * (i + 1)) for i in range(7 * 24 + 1)]
+    await backend.write_tier("hour", rows)
+    meters = {"sensor.heat_energy": Meter("sensor.heat_energy", "Heat energy", "dev", "Heat pump", MeterSpec(1.0, grid))}
+    day = await report.build(backend, meters, "day", ts(2024, 10, 27, 12), ts(2024, 11, 1), BERLIN)
+    assert len(day["bars"]) == 25 and day["bars"][2] == "2024-10-27T02:00:00+02:00" and day["bars"][3] == "2024-10-27T02:00:00+01:00"
+    assert day["devices"][0]["kwh"] == [1.0] * 25
+    assert day["totals"]["cost"] == pytest.approx(25 * 0.30)
+    assert day["comparison"]["complete"] and day["comparison"]["kwh"] == pytest.approx(24.0)
+    # The day before, bar by bar at its own price: 24 hours (the 25th bar has no partner).
+    assert day["comparison"]["bars"]["kwh"] == [1.0] * 24 + [0.0]
+    assert day["comparison"]["bars"]["cost"] == pytest.approx([0.40] * 24 + [0.0])
+    week = await report.build(backend, meters, "week", ts(2024, 10, 23), ts(2024, 11, 1), BERLIN)
+    assert week["devices"][0]["kwh"] == [24.0] * 6 + [25.0]
+    assert week["devices"][0]["cost"] == pytest.approx([24 * 0.40] * 6 + [25 * 0.30])
+    assert week["totals"]["kwh"] == pytest.approx(169.0)
 
 
 DEVICE = """
@@ -171,3 +197,33 @@ async def test_totals_survive_a_restart_and_use_while_down_is_counted(tmp_path: 
     assert float(hub.states.get("sensor.kitchen_energy_cost").state) == pytest.approx(2.0)
     assert float(hub.states.get("sensor.energy_total_cost").state) == pytest.approx(2.0)
 
+
+
+async def test_negative_power_is_return_and_earns_its_own_tariff(backend: SQLiteBackend) -> None:
+    grid = build_tariff("grid", CONFIG_SCHEMA({"tariffs": {"grid": 0.30}})["tariffs"]["grid"], BERLIN)
+    feed_in = build_tariff("feed_in", CONFIG_SCHEMA({"tariffs": {"feed_in": 0.08}})["tariffs"]["feed_in"], BERLIN)
+    solar = "sensor.solar_circuit_power"
+    day = ts(2024, 6, 3)
+    # Hour tier: 10-11 the circuit drew 400 W on average, 11-12 it gave 1,500 W back.
+    await backend.write_tier("hour", [TierRow(solar, day + 10 * 3600, 400.0, 0, 0, 0, 0, 60),
+                                      TierRow(solar, day + 11 * 3600, -1500.0, 0, 0, 0, 0, 60)])
+    # After the tier: -2,000 W from 12:00 for 30 minutes, then 500 W until 13:00 (now).
+    await backend.write(Batch([Point(solar, day + 12 * 3600, -2000.0, None), Point(solar, day + 12.5 * 3600, 500.0, None)]))
+    spec = MeterSpec(0.001, grid, "consumption", "power", feed_in)
+    found = await usage(backend, {solar: spec}, day, day + 86400, "hour", BERLIN, now=day + 13 * 3600)
+    cells = found.by_entity[solar]
+    assert cells[day + 10 * 3600] == pytest.approx([0.4, 0.12, 0, 0])
+    assert cells[day + 11 * 3600] == pytest.approx([0, 0, 1.5, 0.12])
+    # 12-13 from raw points: 1 kWh returned (earning 0.08), 0.25 kWh drawn (costing 0.075).
+    assert cells[day + 12 * 3600] == pytest.approx([0.25, 0.075, 1.0, 0.08])
+    assert found.totals() == pytest.approx([0.65, 0.195, 2.5, 0.2])
+
+
+async def test_a_return_counter_earns_and_never_costs(backend: SQLiteBackend) -> None:
+    feed_in = build_tariff("feed_in", CONFIG_SCHEMA({"tariffs": {"feed_in": 0.08}})["tariffs"]["feed_in"], BERLIN)
+    export = "sensor.grid_export"
+    day = ts(2024, 6, 3)
+    await backend.write_tier("hour", [hour(export, day + 11 * 3600, 2.0, 52.0)])
+    found = await usage(backend, {export: MeterSpec(1.0, feed_in, "return")}, day, day + 12 * 3600, "day", BERLIN)
+    assert found.by_entity[export][day] == pytest.approx([0, 0, 2.0, 0.16])
+    assert found.bands == {}
