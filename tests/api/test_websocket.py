@@ -33,7 +33,8 @@ async def test_auth_ok_and_invalid(api: Api) -> None:
 
 
 async def test_jwt_access_token_authenticates_websocket(api: Api) -> None:
-    token = await api.hub.auth.access.issue(api.users["user"].id)
+    _, session = await api.hub.auth.create_refresh_token(api.users["user"].id)
+    token = api.hub.auth.access.issue(api.users["user"].id, session.family_id)
     client = await WsClient.open(api.session, api.url)
     await client.authenticate(token)
     assert (await client.command("auth/current_user"))["name"] == "user"
