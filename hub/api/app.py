@@ -13,6 +13,7 @@ from hub.api.forwarded import forwarded_middleware
 from hub.api.frontend_files import add_frontend_routes, frontend_missing
 from hub.api.headers import add_security_headers
 from hub.api.keys import HUB_KEY
+from hub.api.malformed import malformed_request_middleware
 from hub.api.setup import setup_api
 from hub.ops.routes import add_ops_routes
 
@@ -32,7 +33,7 @@ def build_app(hub: Hub, **kwargs: Any) -> web.Application:
     proxies = list(http.get("trusted_proxies") or [])
     forwarded = forwarded_middleware(proxies, bool(http.get("use_x_forwarded_for", bool(proxies))))
     # Outermost first: the client's address is known before the ban and the token are checked.
-    middlewares = [forwarded, ban_middleware, auth_middleware]
+    middlewares = [malformed_request_middleware(), forwarded, ban_middleware, auth_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=1024 * 1024, **kwargs)
     app[HUB_KEY] = hub
     add_security_headers(app, frame_options=http.get("use_x_frame_options", True))

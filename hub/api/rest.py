@@ -43,12 +43,12 @@ def _context(request: web.Request) -> Context:
 
 
 async def _json_body(request: web.Request) -> tuple[Any, bool]:
-    """Return (decoded body or None when empty, whether it was valid JSON)."""
-    text = await request.text()
-    if not text.strip():
+    """Return (decoded body or None when empty, whether it was valid JSON); not UTF-8 is not JSON."""
+    body = await request.read()
+    if not body.strip():
         return None, True
     try:
-        return loads(text), True
+        return loads(body), True
     except ValueError:
         return None, False
 
