@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_create = apikey.add_parser("create", help="create a device API key and print it (shown only once)")
     _add_location_options(key_create)
     key_create.add_argument("name", help="what the key is for, e.g. the device's name")
+    key_create.add_argument("--device", default=None, help="the device it writes for (default: made from NAME)")
+    key_create.add_argument("--backfill-days", type=float, default=7.0,
+                            help="how far back its readings may go: the device's buffer (default 7)")
     key_create.add_argument("--expires-days", type=float, default=None, help="lifetime in days (default: no expiry)")
     for verb, text in (("list", "list device API keys (never their values)"), ("revoke", "revoke a device API key by its id")):
         sub = apikey.add_parser(verb, help=text)

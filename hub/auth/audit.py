@@ -38,6 +38,9 @@ class AuditEntry:
     target: str | None
     result: str
     remote: str | None
+    reason: str | None = None
+    context_id: str | None = None
+    parent_context_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the entry as JSON-able data (ISO time)."""
@@ -62,9 +65,20 @@ class AuditLog:
 
     def record(
         self, user: Any, action: str, target: str | None, result: str, remote: str | None = None,
-        *, user_name: str | None = None,
+        *, user_name: str | None = None, reason: str | None = None, context: Any = None,
     ) -> None:
-        """Queue a row; `user` is a User or None (then `user_name` says who tried)."""
+        """Queue a row.
+
+        Args:
+            user: the User who acted, or None (then `user_name` says who or what: the name tried
+                at a login, an automation, a schedule, a device key).
+            action: what was done (`call_service`, `login`, `mqtt.publish` ...).
+            target: what it was done to (entity ids, a topic).
+            result: `ok`, `refused`, or an error code.
+            remote: the client's address.
+            reason: why it was refused or failed.
+            context: the Context the action ran in; its parent is what triggered it.
+        """
         if len(self._queue) >= MAX_QUEUED:
             _LOGGER.warning("Audit log queue full; dropping its oldest row")
             del self._queue[0]
@@ -78,6 +92,9 @@ class AuditLog:
                 "target": target[:TARGET_LENGTH] if target else None,
                 "result": result[:64],
                 "remote": remote[:ADDRESS_LENGTH] if remote else None,
+                "reason": reason[:TARGET_LENGTH] if reason else None,
+                "context_id": getattr(context, "id", None),
+                "parent_context_id": getattr(context, "parent_id", None),
             }
         )
         if self._writer is None or self._writer.done():

@@ -19,7 +19,12 @@ THROTTLE_KEY_LENGTH = NAME_LENGTH + ADDRESS_LENGTH + 8
 
 
 class AuditRow(Base):
-    """Who did what to which target, when, and how it ended (logins, service calls)."""
+    """Who did what to which target, when, and how it ended (logins, service calls, refusals).
+
+    `user_name` names the actor that is not a user (an automation, a schedule, a device key);
+    `reason` says why a refused call was refused; `context_id` and `parent_context_id` tie an
+    action to the context it ran in and to what triggered it.
+    """
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_created_at", "created_at"),)
@@ -33,6 +38,9 @@ class AuditRow(Base):
     target: Mapped[str | None] = mapped_column(String(TARGET_LENGTH))
     result: Mapped[str] = mapped_column(String(SHORT_LENGTH))
     remote: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    reason: Mapped[str | None] = mapped_column(String(TARGET_LENGTH))
+    context_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    parent_context_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
 
 
 class RevocationRow(Base):

@@ -1,4 +1,4 @@
-"""Security: the signing key leaves the database; revoked sessions, failed logins and IP bans.
+"""Security: the signing key leaves the database; revoked sessions, failed logins, IP bans, audit reasons.
 
 Revision ID: 0003_security
 Revises: 0002_api
@@ -25,6 +25,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.drop_table("auth_keys")
+    with op.batch_alter_table("audit_log") as batch:
+        batch.add_column(sa.Column("reason", sa.String(512), nullable=True))
+        batch.add_column(sa.Column("context_id", sa.String(36), nullable=True))
+        batch.add_column(sa.Column("parent_context_id", sa.String(36), nullable=True))
     op.create_table(
         "auth_revocations",
         sa.Column("id", sa.String(36), nullable=False),
@@ -54,6 +58,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_column("parent_context_id")
+        batch.drop_column("context_id")
+        batch.drop_column("reason")
     op.drop_table("auth_ip_bans")
     op.drop_index(op.f("ix_auth_login_failures_account"), table_name="auth_login_failures")
     op.drop_table("auth_login_failures")
