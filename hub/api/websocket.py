@@ -240,6 +240,9 @@ class WebSocketConnection:
             if command.schema is not None:
                 msg = command.schema(msg)
             if command.admin_only and not self.user.is_admin:
+                if self.hub.auth is not None:
+                    self.hub.auth.audit.record(self.user, msg["type"], None, "refused", self.remote,
+                                               reason=f"admins only; user is {self.user.role}")
                 raise Unauthorized
         except Exception as err:  # noqa: BLE001 - every failure becomes an error result
             self.handle_exception(msg_id, err)

@@ -18,12 +18,31 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
 from hub.core.clock import Clock
-from hub.storage.models import table_of
+from hub.storage.models import NAME_LENGTH, table_of
 from hub.storage.models_api import ADDRESS_LENGTH, TARGET_LENGTH, AuditRow
 
 _LOGGER = logging.getLogger(__name__)
 AUDIT = table_of(AuditRow)
 MAX_QUEUED = 10_000  # beyond this (database down for long) the oldest rows are dropped, logged
+
+
+def describe_target(data: Any, target: Any) -> str:
+    """Return what a call aims at (entity/device/area ids, an MQTT topic), for the audit log."""
+    parts = []
+    for source in (target, data):
+        if isinstance(source, dict):
+            for key in ("entity_id", "device_id", "area_id", "topic"):
+                if key in source:
+                    value = source[key]
+                    parts.append(f"{key}={','.join(value) if isinstance(value, list) else value}")
+    return " ".join(parts)[:500]
+
+
+# Services of these domains control devices: automations' and schedules' calls to them are audited.
+CONTROL_DOMAINS = frozenset({
+    "switch", "light", "fan", "cover", "climate", "lock", "valve", "relay", "number", "select", "button",
+    "siren", "media_player", "vacuum", "water_heater", "humidifier", "scene", "homeassistant", "mqtt",
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +106,7 @@ class AuditLog:
                 "id": str(ULID()),
                 "created_at": self.clock.utcnow(),
                 "user_id": getattr(user, "id", None),
-                "user_name": getattr(user, "name", None) or user_name,
+                "user_name": (getattr(user, "name", None) or user_name or "")[:NAME_LENGTH] or None,
                 "action": action[:64],
                 "target": target[:TARGET_LENGTH] if target else None,
                 "result": result[:64],

@@ -282,7 +282,9 @@ async def test_audit_log_records_service_calls(api: Api) -> None:
         ("user", "nope.x", "not_found"),
         ("user", "switch.turn_on entity_id=switch.test_relay", "ok"),
     ]
-    assert set(rows[0]) == {"id", "created_at", "user_id", "user_name", "action", "target", "result", "remote"}
+    assert set(rows[0]) == {"id", "created_at", "user_id", "user_name", "action", "target", "result", "remote",
+                            "reason", "context_id", "parent_context_id"}
+    assert rows[1]["context_id"]  # the call's context, to find what it changed
 
 
 async def test_auth_timeout_closes(api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
