@@ -15,6 +15,7 @@ from aiohttp import web
 from hub import plugins
 from hub.api import tls
 from hub.api.app import build_app
+from hub.api.malformed import ProtocolErrorLogger
 from hub.auth.store import AuthStore
 from hub.config import ConfigIssue, check_configuration, domain_of_key, load_configuration
 from hub.core.hub import Hub, HubConfig
@@ -233,7 +234,8 @@ async def start(
         http = config.get("http") or {}
         app = build_app(hub)
         await plugins.call_hook(manager, "register_http_routes", hub=hub, app=app)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5,
+                               logger=ProtocolErrorLogger())
         await runner.setup()
         runtime.runner = runner
         bind_host = host or http.get("server_host", "127.0.0.1")
