@@ -34,7 +34,7 @@ def describe_target(data: Any, target: Any) -> str:
             for key in ("entity_id", "device_id", "area_id", "topic"):
                 if key in source:
                     value = source[key]
-                    parts.append(f"{key}={','.join(value) if isinstance(value, list) else value}")
+                    parts.append(f"{key}={','.join(map(str, value)) if isinstance(value, list) else value}")
     return " ".join(parts)[:500]
 
 

@@ -250,3 +250,10 @@ async def test_an_automations_control_action_is_audited_with_the_automation_and_
     # Its context is the automation run's; the run's parent is the event that triggered it.
     assert row["parent_context_id"] == trigger_context
     assert row["context_id"] and row["context_id"] != trigger_context
+
+
+def test_the_audit_target_of_any_call_data_is_text() -> None:
+    """Found by bench/fuzz.py (seed 2): a list with null in entity_id made the call a 500."""
+    from hub.auth.audit import describe_target
+
+    assert describe_target({"entity_id": [None, 1], "topic": "a/b"}, None) == "entity_id=None,1 topic=a/b"
