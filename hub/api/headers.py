@@ -1,8 +1,8 @@
 """Security headers on every response, and a `Server` header that names no versions.
 
-The Content-Security-Policy allows only the hub's own scripts, styles, images and sockets: the
-web UI needs nothing else (a browser test loads every page under it), and an injected script
-or a framing page gets nothing. `http: use_x_frame_options: false` (Home Assistant's key)
+The Content-Security-Policy allows only the hub's own scripts, images and sockets, and its own
+and inline styles (the YAML editor injects its styles): the web UI needs nothing else (the
+browser tests fail on any violation), and an injected script or a framing page gets nothing. `http: use_x_frame_options: false` (Home Assistant's key)
 allows framing by other sites, for dashboards embedded elsewhere.
 """
 
@@ -14,7 +14,9 @@ SERVER = "powerhub"
 CSP = "; ".join((
     "default-src 'self'",
     "script-src 'self'",
-    "style-src 'self'",
+    # The YAML editor (CodeMirror) writes its styles into <style> elements at run time; styles
+    # cannot run code, and scripts stay the hub's own files only.
+    "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "font-src 'self' data:",
     "connect-src 'self'",
