@@ -17,7 +17,7 @@ from typing import Any
 
 import bcrypt
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
@@ -350,7 +350,7 @@ class AuthStore:
             return None
         digest = hash_token(raw)
         now = self.clock.utcnow()
-        async with self._session_factory() as session, session.begin():
+        async with self._session_factory() as session:
             row = (
                 await session.execute(
                     select(*_TOKEN_COLUMNS, *_USER_COLUMNS)
@@ -358,13 +358,20 @@ class AuthStore:
                     .where(TOKENS.c.token_hash == digest)
                 )
             ).first()
-            if row is None:
-                return None
-            token = TokenInfo(*row[: len(_TOKEN_COLUMNS)])
-            user = User(*row[len(_TOKEN_COLUMNS) :])
-            if not token.is_valid(now) or not user.is_active:
-                return None
-            await session.execute(update(TOKENS).where(TOKENS.c.id == token.id).values(last_used_at=now))
+        if row is None:
+            return None
+        token = TokenInfo(*row[: len(_TOKEN_COLUMNS)])
+        user = User(*row[len(_TOKEN_COLUMNS) :])
+        if not token.is_valid(now) or not user.is_active:
+            return None
+        # Bookkeeping in a transaction of its own: in the read's transaction, SQLite refuses the
+        # upgrade to a write at once ("database is locked") when another connection wrote since
+        # (the audit log writer, under load), and a valid token must not fail over that.
+        try:
+            async with self._session_factory() as session, session.begin():
+                await session.execute(update(TOKENS).where(TOKENS.c.id == token.id).values(last_used_at=now))
+        except SQLAlchemyError as err:
+            _LOGGER.warning("Could not record the use of token %s: %s", token.id, str(err).splitlines()[0])
         return user, replace(token, last_used_at=now)
 
     async def list_tokens(self, user_id: str) -> list[TokenInfo]:
