@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import jinja2.debug  # noqa: F401 - loaded now, not while a render unwinds (see _render_fast)
 
 from hub.core.runtime import HubKey
 from hub.exceptions import TemplateError
@@ -145,20 +146,29 @@ def _render_fast(compiled: jinja2.Template, variables: Mapping[str, Any], budget
         cached = compiled._flat_globals = dict(compiled.globals)  # type: ignore[attr-defined]
     context = compiled.new_context({**cached, **variables}, shared=True)
     token = current_budget.set(budget)
+    armed = WATCHDOG.arm(budget)
     try:
-        parts = []
-        size, cap = 0, budget.limits.max_output
-        for part in compiled.root_render_func(context):
-            size += len(part)
-            if size > cap:
-                message = f"output exceeded the maximum size of {cap:,} characters"
-                raise TemplateLimitError(message)
-            parts.append(part)
-        return "".join(parts)
+        try:
+            parts = []
+            size, cap = 0, budget.limits.max_output
+            for part in compiled.root_render_func(context):
+                size += len(part)
+                if size > cap:
+                    message = f"output exceeded the maximum size of {cap:,} characters"
+                    raise TemplateLimitError(message)
+                parts.append(part)
+            return "".join(parts)
+        finally:
+            # First thing on the way out, before Jinja rewrites the traceback (which may import):
+            # from here the watchdog raises nothing more in this thread.
+            if armed:
+                WATCHDOG.disarm(budget)
     except Exception:  # noqa: BLE001 - re-raised with the template's lines in the traceback
         compiled.environment.handle_exception()
         raise  # pragma: no cover - handle_exception always raises
     finally:
+        if armed:
+            WATCHDOG.disarm(budget)  # idempotent: completes a disarm the watchdog's exception cut short
         current_budget.reset(token)
 
 
@@ -252,13 +262,8 @@ class Template:
             compiled._suspended = None  # type: ignore[attr-defined]
         token = current_template.set(self.template)
         budget = RenderBudget(limits_of(self.hub))
-        armed = WATCHDOG.arm(budget)
         try:
-            try:
-                text = _render_fast(compiled, variables, budget)
-            finally:
-                if armed:
-                    WATCHDOG.disarm(budget)
+            text = _render_fast(compiled, variables, budget)
         except Exception as err:  # noqa: BLE001 - every render failure becomes a TemplateError
             if isinstance(err, RenderPreempted):
                 err = BudgetExceeded(budget.describe())
@@ -267,9 +272,6 @@ class Template:
                 compiled._suspended = (time.monotonic() + SUSPENSION, str(err))  # type: ignore[attr-defined]
             raise _error(self.template, err, "rendering", self.origin) from err
         finally:
-            if armed:
-                # Idempotent: completes a disarm that the watchdog's exception cut short.
-                WATCHDOG.disarm(budget)
             current_template.reset(token)
         return text.strip()
 

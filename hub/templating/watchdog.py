@@ -3,8 +3,8 @@
 Loops and calls tick the render's budget (hub.templating.limits), but a single filter may
 loop in Python for a long time on a large input (`wordwrap(1)` over 200,000 characters takes
 a second) without coming back to the template. One daemon thread per process looks at the
-renders in progress every few milliseconds; a render whose thread has used its CPU budget (or
-twice its wall time) gets `RenderPreempted` raised in its thread by the interpreter
+renders in progress every few milliseconds; a render whose thread has used its CPU budget
+(garbage collection not counted) gets `RenderPreempted` raised in its thread by the interpreter
 (`PyThreadState_SetAsyncExc`), at the next bytecode: the filter unwinds like any exception
 and the render fails with a template error. What it cannot stop is one C function that
 holds the interpreter lock that long (a regular expression backtracking), which no
@@ -23,7 +23,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from hub.templating.limits import WALL_FACTOR, BudgetExceeded
+from hub.templating.limits import BudgetExceeded
 
 if TYPE_CHECKING:
     from hub.templating.limits import RenderBudget
@@ -88,18 +88,18 @@ class Watchdog:
                     _LOGGER.exception("Template watchdog failed on a render")
 
     def _look(self, thread: int, budget: RenderBudget, now: float) -> None:
-        allowed = budget.limits.cpu_budget
-        wall = now - budget.started
-        if wall < allowed or budget.preempting:
+        if budget.preempting:
             return
         try:
             cpu = time.clock_gettime(time.pthread_getcpuclockid(thread))
         except OSError:  # the thread is gone
             return
         if budget.watch_cpu0 is None:
-            # CPU used before this first look is at most the wall time since the start.
-            budget.watch_cpu0 = cpu - wall
-        if cpu - budget.watch_cpu0 < allowed and wall < allowed * WALL_FACTOR:
+            # First sight (at most one poll interval after the render began): count from here,
+            # so time the process spent waiting for a CPU is never charged to the render.
+            budget.watch_cpu0 = cpu
+            return
+        if cpu - budget.watch_cpu0 - budget.paused() < budget.limits.cpu_budget:
             return
         budget.preempting = True
         with self._lock:

@@ -44,7 +44,7 @@ async def test_nested_loops_over_render_template_stop_within_the_budget_while_ot
     message = answer["error"]["message"]
     assert "render_template of user admin" in message
     assert "budget of 50 ms" in message
-    # The render stopped at its budget (twice the budget of wall time at most, plus the round trip).
+    # The render stopped at its budget of CPU (plus slack for the round trip on a loaded machine).
     assert elapsed < 0.5, elapsed
     assert max(pings) < 0.1, pings
     # The connection still works.
@@ -92,14 +92,16 @@ async def test_render_template_is_for_admins(api: Api) -> None:
 def test_each_attack_is_a_clear_error_within_the_budget(source: str, says: str) -> None:
     hub = Hub()
     template = Template(source, hub, origin="sensor.attack value_template")
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.thread_time()
     with pytest.raises(TemplateError) as raised:
         template.render()
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.thread_time() - cpu_began
     assert "sensor.attack value_template" in str(raised.value)
     assert says in str(raised.value), str(raised.value)
-    # Twice the budget of wall time is the hard stop; the rest is slack for a loaded machine.
-    assert elapsed < BUDGET * 2 + 0.1, elapsed
+    # The budget is CPU time (plus at most one watchdog poll, and Jinja's error handling);
+    # the wall time only has to stay sane on a loaded machine.
+    assert cpu < BUDGET + 0.03, cpu
+    assert elapsed < 1.0, elapsed
 
 
 def test_a_template_over_its_budget_rests_before_it_renders_again(monkeypatch: Any) -> None:
@@ -168,7 +170,7 @@ async def test_a_discovered_value_template_cannot_hold_the_loop(start_mqtt_hub: 
         await wait_state(hub, "sensor.good", "ok", timeout=10)
     finally:
         beating.cancel()
-    assert max(lags) < BUDGET * 2 + 0.05, max(lags)
+    assert max(lags) < BUDGET * 2 + 0.15, max(lags)  # one budget, plus slack for a loaded machine
     assert hub.states.get("sensor.evil").state == "unknown"  # a failed render keeps the state
     errors = [r.getMessage() for r in caplog.records if "went over a limit" in r.getMessage()]
     assert errors, "the limit error is logged"
