@@ -110,7 +110,7 @@ class RenderBudget:
     def __init__(self, limits: TemplateLimits) -> None:
         self.limits = limits
         self.started = time.perf_counter()
-        self.gc_started = GC_CLOCK.now()
+        self.gc_started = GC_CLOCK.total  # a collection running right now is not subtracted: rare, and errs strict
         self._cpu_started: float | None = None
         self._next_check = self.started + limits.cpu_budget
         self.thread = 0

@@ -163,12 +163,13 @@ def _render_fast(compiled: jinja2.Template, variables: Mapping[str, Any], budget
             # from here the watchdog raises nothing more in this thread.
             if armed:
                 WATCHDOG.disarm(budget)
+                armed = False
     except Exception:  # noqa: BLE001 - re-raised with the template's lines in the traceback
         compiled.environment.handle_exception()
         raise  # pragma: no cover - handle_exception always raises
     finally:
-        if armed:
-            WATCHDOG.disarm(budget)  # idempotent: completes a disarm the watchdog's exception cut short
+        if armed:  # the watchdog's exception cut the disarm above short: complete it (idempotent)
+            WATCHDOG.disarm(budget)
         current_budget.reset(token)
 
 
