@@ -176,3 +176,34 @@ async def test_a_discovered_value_template_cannot_hold_the_loop(start_mqtt_hub: 
     assert errors, "the limit error is logged"
     assert "sensor.evil value_template" in errors[0]
     assert len(errors) == 1, "one log line a minute for a template that keeps failing"
+
+
+async def test_an_automations_template_over_the_budget_names_its_file_and_line(tmp_path: Any, start_hub: Any,
+                                                                                caplog: Any) -> None:
+    from tests.hubs import write_config
+
+    config = write_config(tmp_path / "config", "automation: !include automations.yaml\n")
+    (config / "automations.yaml").write_text(
+        "- id: heavy\n"
+        "  alias: Heavy one\n"
+        "  triggers:\n"
+        "    - trigger: event\n"
+        "      event_type: go\n"
+        "  actions:\n"
+        "    - event: done\n"
+        "      event_data:\n"
+        f"        x: \"{NESTED}\"\n")
+    hub = (await start_hub(config)).hub
+    hub.bus.fire("go")
+    await _wait(lambda: any("went over a limit" in r.getMessage() for r in caplog.records))
+    message = next(r.getMessage() for r in caplog.records if "went over a limit" in r.getMessage())
+    assert "Heavy one" in message
+    assert "automations.yaml:9" in message
+    assert "budget of 50 ms" in message
+
+
+async def _wait(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
