@@ -98,9 +98,10 @@ def test_each_attack_is_a_clear_error_within_the_budget(source: str, says: str) 
     elapsed, cpu = time.perf_counter() - began, time.thread_time() - cpu_began
     assert "sensor.attack value_template" in str(raised.value)
     assert says in str(raised.value), str(raised.value)
-    # The budget is CPU time (plus at most one watchdog poll, and Jinja's error handling);
-    # the wall time only has to stay sane on a loaded machine.
-    assert cpu < BUDGET + 0.03, cpu
+    # The budget is CPU time. A loop stops at it to the millisecond; a slow filter is stopped by
+    # the watchdog, which first sees a render up to a poll and a GIL switch after it began (more
+    # on a loaded machine), so allow a second budget. The wall time only has to stay sane.
+    assert cpu < BUDGET * 2, cpu
     assert elapsed < 1.0, elapsed
 
 
