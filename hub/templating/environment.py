@@ -115,6 +115,14 @@ TICK_FILTER = "_hub_budget"  # wraps every {% for %} iterable: one budget tick p
 CONCAT_FILTER = "_hub_concat"  # replaces `~`, so a loop cannot double a string without end
 
 
+# What can make a render run long or build a large value; a template without any of these
+# (attribute and item lookups, literals, comparisons, if/else, set) is bounded by its size.
+_UNBOUNDED_NODES = (
+    nodes.For, nodes.Call, nodes.Filter, nodes.FilterBlock, nodes.Test, nodes.Macro, nodes.CallBlock,
+    nodes.BinExpr, nodes.Concat,
+)
+
+
 class _Budgeted(NodeTransformer):
     """Rewrite a parsed template so that its loops tick the render budget and `~` is sized."""
 
@@ -153,6 +161,7 @@ class HubEnvironment(ImmutableSandboxedEnvironment):
         self.hub = hub
         self.limited = limited
         self._compiled: OrderedDict[str, jinja2.Template] = OrderedDict()
+        self._last_bounded = False  # set by _parse: the template just parsed has nothing unbounded
         _add_pure(self)
         _add_hub_bound(self, hub)
         self.filters[TICK_FILTER] = limits.ticking
@@ -169,6 +178,7 @@ class HubEnvironment(ImmutableSandboxedEnvironment):
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
+        self._last_bounded = not any(True for _ in tree.find_all(_UNBOUNDED_NODES))
         budgeted: nodes.Template = _Budgeted().visit(tree)
         return budgeted
 
@@ -201,7 +211,11 @@ class HubEnvironment(ImmutableSandboxedEnvironment):
         """Compile source once; later calls with the same source reuse the result."""
         compiled = self._compiled.get(source)
         if compiled is None:
+            self._last_bounded = False
             compiled = self.from_string(source)
+            # No loop, call, filter, test or operator: nothing in it can run long or build a
+            # large value (`{{ value_json.power }}`), so its renders skip the budget's bookkeeping.
+            compiled._hub_bounded = self._last_bounded  # type: ignore[attr-defined]
             self._compiled[source] = compiled
             if len(self._compiled) > COMPILE_CACHE_SIZE:
                 self._compiled.popitem(last=False)

@@ -8,9 +8,11 @@ or filling memory:
   template ticks it (`{% for %}` iterables are wrapped at compile time; calls go through the
   sandbox's `call`); a tick reads the wall clock (50 ns), and once the budget's worth of wall
   time has passed, the thread's CPU time decides (from the first tick). A render is stopped
-  when its CPU time reaches the budget. Time the garbage collector spends while a render is on the stack is
-  not the render's (a full collection of a large heap takes tens of milliseconds and would
-  stop an innocent one-line template), and neither is time the process waits for a CPU.
+  when its CPU time reaches the budget, or when 1.5 budgets of wall time have passed and it
+  used half its budget (a starved machine must not stretch the hold on the loop). Time the
+  garbage collector spends while a render is on the stack is not the render's (a full
+  collection of a large heap takes tens of milliseconds and would stop an innocent one-line
+  template), and a render that only waited for a CPU is never stopped.
 - A template that used up its budget is suspended for 30 s: its renders in that time fail at
   once with the same error, so a burst of messages for one bad template (a device publishing
   in a loop) holds the loop for one budget, not one per message.
@@ -45,6 +47,8 @@ DEFAULT_CPU_BUDGET = 0.050  # seconds of CPU per render
 DEFAULT_MAX_OUTPUT = 256 * 1024  # characters of rendered text (also the largest string or list built)
 MAX_SOURCE = 64 * 1024  # characters of template source
 MAX_INT_BITS = 100_000  # ~30,000 digits: far beyond any reading, computed in microseconds
+WALL_FACTOR = 1.5  # with BUSY_SHARE of the budget used, a render also stops after this many budgets of wall time
+BUSY_SHARE = 0.5
 SUSPENSION = 30.0  # seconds a template that used up its budget is refused at once (not rendered)
 MAX_LIPSUM = 100  # paragraphs
 
@@ -148,10 +152,22 @@ class RenderBudget:
         budget = self.limits.cpu_budget
         assert self._cpu_started is not None  # noqa: S101 - tick() sets it first
         used = time.thread_time() - self._cpu_started - self.paused()
-        if used >= budget:
+        if over_budget(used, now - self.started - self.paused(), budget):
             raise BudgetExceeded(self.describe(used))
-        # Not there yet (the thread was waiting): CPU time can reach the budget no sooner than this.
-        self._next_check = now + max(budget - used, 0.001)
+        # Not there yet (the thread was waiting): the CPU budget cannot be reached sooner than
+        # this, nor the wall limit sooner than its time.
+        wall_limit = self.started + budget * WALL_FACTOR
+        self._next_check = now + max(min(budget - used, wall_limit - now if wall_limit > now else budget), 0.001)
+
+
+def over_budget(cpu: float, wall: float, budget: float) -> bool:
+    """Whether a render has used its budget: its CPU time, or 1.5 times it in wall time with half of it busy.
+
+    On a starved machine a loop's CPU budget takes longer than the budget to use up, and the
+    loop is held all that time; a render that waited for a CPU without working (an innocent
+    one, descheduled) is not stopped.
+    """
+    return cpu >= budget or (wall >= budget * WALL_FACTOR and cpu >= budget * BUSY_SHARE)
 
 
 current_budget: ContextVar[RenderBudget | None] = ContextVar("current_budget", default=None)

@@ -131,6 +131,27 @@ def _error(source: str, err: BaseException, action: str, origin: Origin = None) 
     return error
 
 
+def _render_bounded(compiled: jinja2.Template, variables: Mapping[str, Any], limits: TemplateLimits) -> str:
+    """Render a template that has no loop, call, filter, test or operator (`{{ value_json.x }}`).
+
+    Nothing in it can run long or build a value larger than its inputs, so it needs no budget
+    and no watchdog: the hottest MQTT value templates pay only the output cap's length check.
+    """
+    cached: dict[str, Any] | None = getattr(compiled, "_flat_globals", None)
+    if cached is None:
+        cached = compiled._flat_globals = dict(compiled.globals)  # type: ignore[attr-defined]
+    context = compiled.new_context({**cached, **variables}, shared=True)
+    try:
+        text = compiled.environment.concat(compiled.root_render_func(context))
+    except Exception:  # noqa: BLE001 - re-raised with the template's lines in the traceback
+        compiled.environment.handle_exception()
+        raise  # pragma: no cover - handle_exception always raises
+    if len(text) > limits.max_output:
+        message = f"output exceeded the maximum size of {limits.max_output:,} characters"
+        raise TemplateLimitError(message)
+    return str(text)
+
+
 def _render_fast(compiled: jinja2.Template, variables: Mapping[str, Any], budget: RenderBudget) -> str:
     """Render like jinja2.Template.render, without rebuilding the globals per render, within limits.
 
@@ -262,11 +283,16 @@ class Template:
                 raise _error(self.template, BudgetExceeded(message), "rendering", self.origin)
             compiled._suspended = None  # type: ignore[attr-defined]
         token = current_template.set(self.template)
-        budget = RenderBudget(limits_of(self.hub))
+        limits = limits_of(self.hub)
+        budget = None
         try:
-            text = _render_fast(compiled, variables, budget)
+            if getattr(compiled, "_hub_bounded", False):
+                text = _render_bounded(compiled, variables, limits)
+            else:
+                budget = RenderBudget(limits)
+                text = _render_fast(compiled, variables, budget)
         except Exception as err:  # noqa: BLE001 - every render failure becomes a TemplateError
-            if isinstance(err, RenderPreempted):
+            if isinstance(err, RenderPreempted) and budget is not None:
                 err = BudgetExceeded(budget.describe())
             if isinstance(err, BudgetExceeded):
                 # Every template with this source (they share the compiled one) rests for a while.

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from hub.templating.limits import BudgetExceeded
+from hub.templating.limits import BudgetExceeded, over_budget
 
 if TYPE_CHECKING:
     from hub.templating.limits import RenderBudget
@@ -99,7 +99,8 @@ class Watchdog:
             # so time the process spent waiting for a CPU is never charged to the render.
             budget.watch_cpu0 = cpu
             return
-        if cpu - budget.watch_cpu0 - budget.paused() < budget.limits.cpu_budget:
+        paused = budget.paused()
+        if not over_budget(cpu - budget.watch_cpu0 - paused, now - budget.started - paused, budget.limits.cpu_budget):
             return
         budget.preempting = True
         with self._lock:
