@@ -131,6 +131,10 @@ def test_the_budget_and_output_cap_are_the_hubs() -> None:
     with pytest.raises(TemplateLimitError, match="maximum size of 100"):
         Template("{% for i in range(101) %}x{% endfor %}", hub).render()
     assert Template("{% for i in range(100) %}x{% endfor %}", hub).render() == "x" * 100
+    # A template with nothing that loops or computes skips the budget, not the output cap.
+    with pytest.raises(TemplateLimitError, match="maximum size of 100"):
+        Template("{{ value }}", hub).render({"value": "x" * 101})
+    assert Template("{{ value }}", hub).render({"value": "x" * 100}) == "x" * 100
 
 
 def test_ordinary_templates_are_untouched() -> None:
