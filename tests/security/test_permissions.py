@@ -89,6 +89,13 @@ async def hub(tmp_path: Path, start_hub: Any, mosquitto_server: Any) -> AsyncIte
           broker: {mosquitto_server.url}
           discovery_prefix: {PREFIX}
         automation: !include automations.yaml
+        schedule:
+          night_relay:
+            cron: "0 3 * * *"
+            sequence:
+              - action: switch.turn_off
+                target:
+                  entity_id: switch.test_relay
         """), {"testdevices": DEVICES})
     (config / "automations.yaml").write_text(AUTOMATION)
     runtime = await start_hub(config)
@@ -250,6 +257,20 @@ async def test_an_automations_control_action_is_audited_with_the_automation_and_
     # Its context is the automation run's; the run's parent is the event that triggered it.
     assert row["parent_context_id"] == trigger_context
     assert row["context_id"] and row["context_id"] != trigger_context
+
+
+async def test_a_schedules_control_action_is_audited_with_the_schedule(hub: Hub) -> None:
+    owner = await hub.ws("owner")
+    await owner.command("call_service", domain="schedule", service="run_now",
+                        target={"entity_id": "schedule.night_relay"})
+    for _ in range(200):
+        rows = await hub.rows(user_name="schedule night_relay")
+        if rows:
+            break
+        await asyncio.sleep(0.02)
+    assert rows, "the schedule's action is in the audit log"
+    assert rows[0]["target"] == "switch.turn_off entity_id=switch.test_relay"
+    assert rows[0]["result"] == "ok" and rows[0]["context_id"]
 
 
 def test_the_audit_target_of_any_call_data_is_text() -> None:
