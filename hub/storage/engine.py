@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.exceptions import HubError
+from hub.storage import pool_log
 from hub.storage.private_files import create_private_file
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     gives its WAL and shared-memory files the same mode). Extra keyword arguments go to
     `create_async_engine`.
     """
+    pool_log.install()
     sa_url = make_url(url)
     # orjson parses the JSON columns (attributes, identifiers) several times faster at start.
     kwargs.setdefault("json_serializer", _json_dumps)
