@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
@@ -127,6 +128,11 @@ class AuditLog:
                 try:
                     async with self._session_factory() as session, session.begin():
                         await session.execute(insert(AUDIT), rows)
+                except OperationalError as err:  # the database busy or away: a line, not a traceback
+                    _LOGGER.warning("Writing %d audit rows failed; will retry with the next row: %s",
+                                    len(rows), str(err.orig or err).splitlines()[0])
+                    self._queue[:0] = rows
+                    return
                 except Exception:  # noqa: BLE001 - keep the rows for the next try
                     _LOGGER.exception("Writing %d audit rows failed; will retry", len(rows))
                     self._queue[:0] = rows
