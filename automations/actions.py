@@ -27,6 +27,7 @@ from automations.config import InvalidConfig, ensure_list
 from automations.timeutil import is_templated, to_timedelta
 from automations.triggers import validate_trigger, wait_for_triggers
 from automations.triggers.tracker import TemplateTracker
+from hub.auth.audit import CONTROL_DOMAINS, describe_target
 from hub.core.context import Context
 from hub.exceptions import HubError, TemplateError
 from hub.templating import Template
@@ -155,15 +156,27 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
         if not isinstance(service_data, Mapping):
             raise ActionError(f"data rendered to {service_data!r}, expected a mapping")
         call_target = _target(hub, target, extra_target, scope)
-        response = await hub.services.call(
-            domain,
-            service,
-            dict(service_data),
-            target=call_target,
-            context=run.context,
-            blocking=True,
-            return_response=response_variable is not None,
-        )
+        audit = hub.auth.audit if hub.auth is not None and domain in CONTROL_DOMAINS else None
+        try:
+            response = await hub.services.call(
+                domain,
+                service,
+                dict(service_data),
+                target=call_target,
+                context=run.context,
+                blocking=True,
+                return_response=response_variable is not None,
+            )
+        except Exception as err:
+            if audit is not None:
+                audit.record(None, "call_service", f"{name} {describe_target(service_data, call_target)}".strip(),
+                             "error", user_name=run.actor, reason=str(err) or type(err).__name__, context=run.context)
+            raise
+        if audit is not None:
+            # The control actions automations and schedules take, with the run's context (its
+            # parent is what triggered the run).
+            audit.record(None, "call_service", f"{name} {describe_target(service_data, call_target)}".strip(), "ok",
+                         user_name=run.actor, context=run.context)
         if response_variable is not None:
             scope[response_variable] = response
         params = {"domain": domain, "service": service, "service_data": dict(service_data), "target": call_target}

@@ -36,10 +36,11 @@ _LOG_LEVELS = {
 class Run:
     """One execution: its trace, context and clock."""
 
-    __slots__ = ("name", "trace", "context", "clock", "task")
+    __slots__ = ("name", "trace", "context", "clock", "task", "actor")
 
-    def __init__(self, name: str, trace: Trace, context: Context, clock: Clock) -> None:
+    def __init__(self, name: str, trace: Trace, context: Context, clock: Clock, actor: str | None = None) -> None:
         self.name = name
+        self.actor = actor or name  # who acts, for the audit log: "automation <id>", "schedule <id>"
         self.trace = trace
         self.context = context
         self.clock = clock
@@ -131,7 +132,7 @@ class Script:
             for old in list(self._runs):
                 if old.task is not None:
                     old.task.cancel()
-        run = Run(self.name, trace, context, self.clock)
+        run = Run(self.name, trace, context, self.clock, f"{self.domain} {self.item_id}")
         self._runs.append(run)
         run.task = self.hub.create_task(self._execute(run, variables), f"{self.domain} {self.item_id}")
         self._changed()

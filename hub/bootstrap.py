@@ -13,7 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from hub import plugins
+from hub.api import tls
 from hub.api.app import build_app
+from hub.api.malformed import ProtocolErrorLogger
 from hub.auth.store import AuthStore
 from hub.config import ConfigIssue, check_configuration, domain_of_key, load_configuration
 from hub.core.hub import Hub, HubConfig
@@ -26,6 +28,7 @@ from hub.registry.devices import DeviceRegistry
 from hub.registry.entities import EntityRegistry
 from hub.registry.restore import RestoreStateStore
 from hub.storage.engine import create_engine, default_sqlite_url, migrate, session_factory
+from hub.storage.private_files import prepare_data_dir
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -130,7 +133,8 @@ async def open_storage(hub: Hub, url: str, migrations: Sequence[Path] = ()) -> A
     await migrate(engine, migrations)
     sessions = session_factory(engine)
     hub.db = sessions
-    hub.auth = AuthStore(sessions, clock=hub.clock)
+    hub.auth = AuthStore.for_hub(sessions, hub.clock, hub.config.data_dir, hub.config.raw.get("http") or {})
+    await hub.auth.start()
     hub.device_registry = devices = DeviceRegistry(sessions)
     hub.entity_registry = entities = EntityRegistry(sessions, device_registry=devices)
     await devices.load()
@@ -194,10 +198,12 @@ async def start(
     began = time.monotonic()
     config_dir = config_dir.resolve()
     data_dir = (data_dir or config_dir / ".storage").resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
     checked = checked or check_config(config_dir)
     config = checked.config
+    # Before anything starts: an unreadable certificate must stop the hub, not downgrade it to HTTP.
+    tls_context = tls.server_context(config.get("http") or {}, config_dir)
     apply_logging(config, checked.integrations)
+    prepare_data_dir(data_dir)  # 0700, and an older install's loose files tightened (logged)
     hub = Hub(_hub_config(config_dir, data_dir, config))
     hub.config.components = {i.domain for i in checked.integrations}
     ops_metrics.attach(hub)
@@ -213,6 +219,7 @@ async def start(
         restored = await restore_states(hub, restore)
         hub.on_stop(lambda: save_states(hub, restore))
         hub.create_task(_save_periodically(hub, restore), "save restore states")
+        hub.create_task(hub.require_auth().watch(), "auth: revocations, bans, key rotation")
         hub.plugins = manager = plugins.build_plugin_manager(checked.integrations)
         for integration in checked.integrations:
             section = config.get(integration.domain)
@@ -228,18 +235,20 @@ async def start(
         http = config.get("http") or {}
         app = build_app(hub)
         await plugins.call_hook(manager, "register_http_routes", hub=hub, app=app)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5,
+                               logger=ProtocolErrorLogger())
         await runner.setup()
         runtime.runner = runner
         bind_host = host or http.get("server_host", "127.0.0.1")
         bind_port = port if port is not None else http.get("server_port", 8123)
-        site = web.TCPSite(runner, bind_host, bind_port, reuse_address=True)
+        site = web.TCPSite(runner, bind_host, bind_port, reuse_address=True, ssl_context=tls_context)
         await site.start()
         actual_port = runner.addresses[0][1] if runner.addresses else bind_port
-        runtime.url = f"http://{bind_host}:{actual_port}"
+        runtime.url = f"{'https' if tls_context else 'http'}://{bind_host}:{actual_port}"
         hub.on_stop(lambda: plugins.call_hook(manager, "hub_stopping", hub=hub))
         await hub.start()
         await plugins.call_hook(manager, "hub_started", hub=hub)
+        prepare_data_dir(data_dir, announce=False)  # what integrations made while starting
     except BaseException:
         await stop(runtime)
         raise

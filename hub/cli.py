@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
@@ -51,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", choices=["owner", "admin", "user", "read-only"], default="user")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    unlock = user.add_parser("unlock", help="clear the failed-login counts of a user, from every address")
+    _add_location_options(unlock)
+    unlock.add_argument("name")
+
+    auth = commands.add_parser("auth", help="token signing keys and banned addresses").add_subparsers(
+        dest="auth_command", required=True
+    )
+    rotate = auth.add_parser("rotate-key", help="make a new token signing key; the old one verifies for one access-token lifetime")
+    _add_location_options(rotate)
+    bans = auth.add_parser("bans", help="list the addresses banned by http: login_attempts_threshold")
+    _add_location_options(bans)
+    unban = auth.add_parser("unban", help="lift the ban of an address")
+    _add_location_options(unban)
+    unban.add_argument("address")
 
     token = commands.add_parser("token", help="manage access tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="create a long-lived access token for a user and print it")
@@ -71,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_create = apikey.add_parser("create", help="create a device API key and print it (shown only once)")
     _add_location_options(key_create)
     key_create.add_argument("name", help="what the key is for, e.g. the device's name")
+    key_create.add_argument("--device", default=None, help="the device it writes for (default: made from NAME)")
+    key_create.add_argument("--backfill-days", type=float, default=7.0,
+                            help="how far back its readings may go: the device's buffer (default 7)")
     key_create.add_argument("--expires-days", type=float, default=None, help="lifetime in days (default: no expiry)")
     for verb, text in (("list", "list device API keys (never their values)"), ("revoke", "revoke a device API key by its id")):
         sub = apikey.add_parser(verb, help=text)
@@ -119,7 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             return _check_config(args)
         if args.command == "user":
-            return asyncio.run(_user_add(args))
+            return asyncio.run(_user_add(args) if args.user_command == "add" else _user_unlock(args))
+        if args.command == "auth":
+            handlers = {"rotate-key": _auth_rotate_key, "bans": _auth_bans, "unban": _auth_unban}
+            return asyncio.run(handlers[args.auth_command](args))
         if args.command == "backup":
             return asyncio.run(_backup(args))
         if args.command == "restore":
@@ -170,6 +191,8 @@ def _check_config(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     from hub import bootstrap
 
+    # Whatever the hub writes (databases, spool, broker files) is for its own user only.
+    os.umask(0o077)
     runtime = await bootstrap.start(args.config, args.data, port=args.port, host=args.host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -201,13 +224,18 @@ async def _open(args: argparse.Namespace) -> tuple[AsyncEngine, AuthStore]:
     from hub.bootstrap import database_url
     from hub.config import load_configuration
     from hub.storage.engine import create_engine, migrate, session_factory
+    from hub.storage.private_files import prepare_data_dir
 
     config = load_configuration(args.config)
-    data_dir = (args.data or args.config / ".storage").resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = _data_dir(args)
+    prepare_data_dir(data_dir)
     engine = create_engine(database_url(config, data_dir))
     await migrate(engine)
     return engine, AuthStore(session_factory(engine))
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data or args.config / ".storage").resolve()
 
 
 async def _user_add(args: argparse.Namespace) -> int:
@@ -226,6 +254,62 @@ async def _user_add(args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     print(f"Added user {user.name} ({user.role}).")
+    return 0
+
+
+async def _user_unlock(args: argparse.Namespace) -> int:
+    engine, auth = await _open(args)
+    try:
+        if await auth.user_by_name(args.name) is None:
+            print(f"error: no user named {args.name!r}", file=sys.stderr)
+            return 1
+        cleared = await auth.throttle.unlock(args.name)
+    finally:
+        await engine.dispose()
+    print(f"Unlocked {args.name}: cleared {cleared} failed-login counts; the next login is not held back.")
+    return 0
+
+
+async def _auth_rotate_key(args: argparse.Namespace) -> int:
+    from hub.auth.access import ACCESS_TOKEN_LIFETIME
+    from hub.auth.signing_keys import KeyFile
+    from hub.config import load_configuration
+    from hub.storage.private_files import prepare_data_dir
+
+    config = load_configuration(args.config)
+    lifetime = int((config.get("http") or {}).get("access_token_lifetime", ACCESS_TOKEN_LIFETIME))
+    data_dir = _data_dir(args)
+    prepare_data_dir(data_dir)
+    key_file = KeyFile.in_data_dir(data_dir)
+    ring = key_file.rotate(time.time(), lifetime)
+    print(f"New token signing key {ring.current.kid} in {key_file.path}. Tokens signed with the previous key "
+          f"stay valid for {lifetime} s; a running hub picks the new key up within seconds.")
+    return 0
+
+
+async def _auth_bans(args: argparse.Namespace) -> int:
+    engine, auth = await _open(args)
+    try:
+        bans = await auth.throttle.bans()
+    finally:
+        await engine.dispose()
+    for address, banned_at, reason in bans:
+        print(f"{address:<40}  banned {banned_at:%Y-%m-%d %H:%M} UTC  ({reason})")
+    if not bans:
+        print("No address is banned.")
+    return 0
+
+
+async def _auth_unban(args: argparse.Namespace) -> int:
+    engine, auth = await _open(args)
+    try:
+        lifted = await auth.throttle.unban(args.address)
+    finally:
+        await engine.dispose()
+    if not lifted:
+        print(f"error: {args.address} is not banned", file=sys.stderr)
+        return 1
+    print(f"Lifted the ban of {args.address}; a running hub lets it in within seconds.")
     return 0
 
 

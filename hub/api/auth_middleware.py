@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -19,10 +20,30 @@ if TYPE_CHECKING:
 # Paths anyone may reach: the frontend, the login endpoints, webhooks and telemetry authenticate themselves.
 PUBLIC_PREFIXES = ("/auth/", "/api/v1/auth/", "/api/webhook/", "/healthz", "/readyz",
                    "/api/v1/telemetry")  # devices send their own API key (integrations/http_ingest)
+MAX_TOKEN_LENGTH = 4096  # longer is no token of ours: refused before any work
 # Sockets that take their token in a first message, since browsers cannot set headers on them.
 SELF_AUTHENTICATED = frozenset({"/api/websocket", "/api/v1/realtime"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """Who a bearer token stands for, and what can revoke it.
+
+    Attributes:
+        user: the token's user.
+        token: the long-lived token presented (None for a JWT access token).
+        session_id: the login session (refresh-token family) of a JWT access token.
+    """
+
+    user: User
+    token: TokenInfo | None = None
+    session_id: str | None = None
+
+    def ended_by(self, revoked_id: str) -> bool:
+        """Whether revoking this id (a session or a token) ends this credential."""
+        return revoked_id == self.session_id or (self.token is not None and revoked_id == self.token.id)
 
 
 @web.middleware
@@ -40,25 +61,30 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     found = await resolve_token(hub, token.strip())
     if found is None:
         return json_message("401: Unauthorized", 401)
-    request[USER_KEY] = found[0]
+    request[USER_KEY] = found.user
     return await handler(request)
 
 
-async def resolve_token(hub: Hub, token: str) -> tuple[User, TokenInfo | None] | None:
-    """Return (user, token info or None) for a JWT access token or a long-lived token.
+async def resolve_token(hub: Hub, token: str) -> Credential | None:
+    """Return the credential of a JWT access token or a long-lived token, None if it is not valid.
+
+    A JWT of a revoked session is refused from memory; a long-lived token is looked up in the
+    database, so revoking it (from any process) counts on the next request.
 
     Raises:
         HubError: the hub has no auth store (callers check `hub.auth` first).
     """
     auth = hub.require_auth()
+    if len(token) > MAX_TOKEN_LENGTH:
+        return None
     if looks_like_jwt(token):
-        claims = await auth.access.verify(token)
+        claims = auth.access.verify(token)
         if claims is None:
             return None
         user = await auth.get_user(claims.user_id)
-        return (user, None) if user is not None and user.is_active else None
+        return Credential(user, None, claims.family_id) if user is not None and user.is_active else None
     found = await auth.validate_token(token)
     # A refresh token only buys access tokens; it is no bearer credential itself.
     if found is None or found[1].kind != TOKEN_LONG_LIVED:
         return None
-    return found
+    return Credential(found[0], found[1])

@@ -35,11 +35,11 @@ async def _object_body(request: web.Request) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-async def _token_pair(auth: AuthStore, user_id: str, refresh_raw: str, family_id: str | None) -> web.Response:
+def _token_pair(auth: AuthStore, user_id: str, refresh_raw: str, family_id: str) -> web.Response:
     access = auth.access
     return _json(
         {
-            "access_token": await access.issue(user_id, family_id),
+            "access_token": access.issue(user_id, family_id),
             "refresh_token": refresh_raw,
             "token_type": "Bearer",
             "expires_in": access.lifetime,
@@ -60,7 +60,7 @@ async def login(request: web.Request) -> web.Response:
     except InvalidCredentialsError as err:
         return json_message(str(err), 401)
     raw, token = await auth.create_refresh_token(user.id)
-    return await _token_pair(auth, user.id, raw, token.family_id)
+    return _token_pair(auth, user.id, raw, token.family_id or token.id)
 
 
 async def refresh(request: web.Request) -> web.Response:
@@ -76,7 +76,7 @@ async def refresh(request: web.Request) -> web.Response:
         return json_message(str(err), 401)
     except RefreshTokenError as err:
         return json_message(str(err), 401)
-    return await _token_pair(auth, user.id, raw, token.family_id)
+    return _token_pair(auth, user.id, raw, token.family_id or token.id)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -93,13 +93,28 @@ async def logout(request: web.Request) -> web.Response:
     return json_message("Logged out.")
 
 
+async def _form(request: web.Request) -> dict[str, str] | None:
+    """Return the fields of a form body (urlencoded or multipart), None when it is not one."""
+    try:
+        form = await request.post()
+    except (ValueError, AssertionError, UnicodeDecodeError, web.HTTPException):
+        # A multipart body without its boundary, a broken encoding, a body too large.
+        return None
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
 async def ha_token(request: web.Request) -> web.Response:
     """POST /auth/token (form): HA's refresh_token grant, and action=revoke.
 
-    HA clients keep their refresh token for good, so this grant does not rotate it.
+    Every grant rotates the refresh token, as /api/v1/auth/refresh does: the answer carries
+    the successor in `refresh_token` (RFC 6749 section 6: the client must discard the old
+    one). Presenting a spent refresh token again is taken for a stolen one and ends the
+    session, on this endpoint as on the other.
     """
     auth = request.app[HUB_KEY].require_auth()
-    form = await request.post()
+    form = await _form(request)
+    if form is None:
+        return _json({"error": "invalid_request", "error_description": "Expected a form body"}, 400)
     if form.get("action") == "revoke":
         raw = form.get("token")
         if isinstance(raw, str):
@@ -115,12 +130,16 @@ async def ha_token(request: web.Request) -> web.Response:
     if not isinstance(raw, str) or not raw:
         return _json({"error": "invalid_request"}, 400)
     try:
-        user, token = await auth.validate_refresh_token(raw)
+        user, new_raw, token = await auth.rotate_refresh_token(raw)
+    except RefreshTokenReuseError as err:
+        _LOGGER.warning("Refresh token reuse from %s: %s", request.remote, err)
+        return _json({"error": "invalid_grant", "error_description": str(err)}, 400)
     except RefreshTokenError:
         return _json({"error": "invalid_grant"}, 400)
     return _json(
         {
-            "access_token": await auth.access.issue(user.id, token.family_id),
+            "access_token": auth.access.issue(user.id, token.family_id or token.id),
+            "refresh_token": new_raw,
             "token_type": "Bearer",
             "expires_in": auth.access.lifetime,
         }

@@ -15,6 +15,7 @@ ASSET_CACHE = "public, max-age=31536000, immutable"
 INDEX_CACHE = "no-cache"
 # Paths that belong to the API (or its auth endpoints): a miss there stays a 404.
 API_PREFIXES = ("/api/", "/auth/")
+MAX_NAME = 255  # no asset name is longer (most file systems refuse longer ones)
 
 
 def add_frontend_routes(app: web.Application, dist: Path, missing: Handler) -> None:
@@ -30,9 +31,16 @@ def add_frontend_routes(app: web.Application, dist: Path, missing: Handler) -> N
         return web.FileResponse(index, headers={"Cache-Control": INDEX_CACHE})
 
     async def serve_asset(request: web.Request) -> web.StreamResponse:
-        path = (assets / request.match_info["name"]).resolve()
-        # resolve() collapses "..": anything outside assets/ is not ours to serve.
-        if path.parent != assets or not path.is_file():
+        name = request.match_info["name"]
+        if len(name) > MAX_NAME or "\0" in name:
+            raise web.HTTPNotFound
+        try:
+            path = (assets / name).resolve()
+            # resolve() collapses "..": anything outside assets/ is not ours to serve.
+            found = path.parent == assets and path.is_file()
+        except (OSError, ValueError):  # a name the file system refuses
+            found = False
+        if not found:
             raise web.HTTPNotFound
         return web.FileResponse(path, headers={"Cache-Control": ASSET_CACHE})
 

@@ -50,6 +50,7 @@ class RealtimeClient:
         self.ws = web.WebSocketResponse(heartbeat=55.0, max_msg_size=MAX_MESSAGE_BYTES)
         self.sender = SendQueue(self.ws, self._overflow)
         self.unsubscribers: list[Callable[[], None]] = []
+        self.stop_watching: Callable[[], object] = lambda: None
         self.online: dict[str, bool] = {}
 
     def _overflow(self, reason: str) -> None:
@@ -66,6 +67,7 @@ class RealtimeClient:
             if await self._authenticate():
                 await self._serve()
         finally:
+            self.stop_watching()
             for unsubscribe in self.unsubscribers:
                 unsubscribe()
             self.sender.close()
@@ -100,6 +102,13 @@ class RealtimeClient:
         if found is None:
             await self.ws.send_frame(dumps({"type": "auth_invalid"}), WSMsgType.TEXT)
             return False
+
+        def revoked(kind: str, revoked_id: str) -> None:
+            if found.ended_by(revoked_id):
+                _LOGGER.info("Closing realtime client %s: its %s was revoked", self.request.remote, kind)
+                asyncio.get_running_loop().create_task(self.ws.close())
+
+        self.stop_watching = self.hub.require_auth().revocations.listen(revoked)
         self.send({"type": "auth_ok"})
         return True
 

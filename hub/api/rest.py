@@ -13,6 +13,7 @@ from hub.api.permissions import can_control
 from hub.api.responses import json_message
 from hub.api.service_info import describe_services
 from hub.api.ws_messages import dumps, loads
+from hub.auth.audit import describe_target
 from hub.core.bus import EVENT_STATE_CHANGED, Event, EventOrigin, callback
 from hub.core.context import Context
 from hub.core.services import SupportsResponse
@@ -23,6 +24,7 @@ from hub.exceptions import (
     InvalidStateError,
     ServiceNotFound,
     ServiceValidationError,
+    Unauthorized,
 )
 
 if TYPE_CHECKING:
@@ -43,12 +45,12 @@ def _context(request: web.Request) -> Context:
 
 
 async def _json_body(request: web.Request) -> tuple[Any, bool]:
-    """Return (decoded body or None when empty, whether it was valid JSON)."""
-    text = await request.text()
-    if not text.strip():
+    """Return (decoded body or None when empty, whether it was valid JSON); not UTF-8 is not JSON."""
+    body = await request.read()
+    if not body.strip():
         return None, True
     try:
-        return loads(text), True
+        return loads(body), True
     except ValueError:
         return None, False
 
@@ -97,9 +99,9 @@ async def get_state(request: web.Request) -> web.Response:
 async def post_state(request: web.Request) -> web.Response:
     """POST /api/states/<entity_id> (admins): write a state without talking to any device."""
     user = request[USER_KEY]
-    if not user.is_admin:
-        return json_message(UNAUTHORIZED, 401)
     entity_id = request.match_info["entity_id"]
+    if not user.is_admin:
+        return _refused(request, "set_state", entity_id)
     data, valid = await _json_body(request)
     if not valid:
         return json_message("Invalid JSON specified.", 400)
@@ -130,28 +132,41 @@ async def post_state(request: web.Request) -> web.Response:
 async def delete_state(request: web.Request) -> web.Response:
     """DELETE /api/states/<entity_id> (admins)."""
     user = request[USER_KEY]
-    if not user.is_admin:
-        return json_message(UNAUTHORIZED, 401)
     hub = request.app[HUB_KEY]
     entity_id = request.match_info["entity_id"]
+    if not user.is_admin:
+        return _refused(request, "remove_state", entity_id)
     if not hub.states.remove(entity_id, _context(request)):
         return json_message("Entity not found.", 404)
     hub.require_auth().audit.record(user, "remove_state", entity_id, "ok", request.remote)
     return json_message("Entity removed.")
 
 
+def _refused(request: web.Request, action: str, target: str) -> web.Response:
+    """Record a call refused for the user's role, and answer 401."""
+    user = request[USER_KEY]
+    request.app[HUB_KEY].require_auth().audit.record(user, action, target, "refused", request.remote,
+                                                    reason=f"role {user.role} may not {action.replace('_', ' ')}")
+    return json_message(UNAUTHORIZED, 401)
+
+
 async def post_service(request: web.Request) -> web.Response:
     """POST /api/services/<domain>/<service>: call it; return the states it changed."""
     user = request[USER_KEY]
-    if not can_control(user):
-        return json_message(UNAUTHORIZED, 401)
     hub = request.app[HUB_KEY]
     domain, service = request.match_info["domain"], request.match_info["service"]
+    if not can_control(user):
+        return _audited(hub, user, request, domain, service, None, "refused", json_message(UNAUTHORIZED, 401),
+                        f"role {user.role} may not call services")
     data, valid = await _json_body(request)
     if not valid:
         return json_message("Data should be valid JSON.", 400)
     if data is not None and not isinstance(data, dict):
         return json_message("Data should be a JSON object.", 400)
+    refusal = hub.services.refusal(domain, service, user, data)
+    if refusal is not None:
+        return _audited(hub, user, request, domain, service, data, "refused",
+                        json_message(f"401: Unauthorized: {refusal}", 401), refusal)
     found = hub.services.get(domain, service)
     if found is None:
         return _audited(hub, user, request, domain, service, data, "not_found",
@@ -179,6 +194,9 @@ async def post_service(request: web.Request) -> web.Response:
         response = await hub.services.call(
             domain, service, data, context=context, blocking=True, return_response=wants_response
         )
+    except Unauthorized as err:
+        return _audited(hub, user, request, domain, service, data, "unauthorized",
+                        json_message(f"401: {err}" if str(err) else UNAUTHORIZED, 401), str(err) or None, context)
     except (ServiceNotFound, ServiceValidationError, vol.Invalid) as err:
         return _audited(hub, user, request, domain, service, data, "service_validation_error",
                         json_message(str(err), 400))
@@ -189,16 +207,13 @@ async def post_service(request: web.Request) -> web.Response:
         unsubscribe()
     states = [state.as_dict() for state in changed]
     body: Any = {"changed_states": states, "service_response": response} if wants_response else states
-    return _audited(hub, user, request, domain, service, data, "ok", json_response(body))
+    return _audited(hub, user, request, domain, service, data, "ok", json_response(body), context=context)
 
 
 def _audited(hub: Hub, user: Any, request: web.Request, domain: str, service: str, data: Any,
-             result: str, response: web.Response) -> web.Response:
-    target = ""
-    if isinstance(data, dict) and "entity_id" in data:
-        value = data["entity_id"]
-        target = f" entity_id={','.join(value) if isinstance(value, list) else value}"
-    hub.require_auth().audit.record(user, "call_service", f"{domain}.{service}{target}", result, request.remote)
+             result: str, response: web.Response, reason: str | None = None, context: Any = None) -> web.Response:
+    what = f"{domain}.{service} {describe_target(data, None)}".strip()
+    hub.require_auth().audit.record(user, "call_service", what, result, request.remote, reason=reason, context=context)
     return response
 
 

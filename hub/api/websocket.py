@@ -24,6 +24,7 @@ from hub.api.ws_auth import register_auth_commands
 from hub.api.ws_commands import Command, CommandRegistry, collect_commands
 from hub.api.ws_core import register_core_commands
 from hub.api.ws_entities import register_entity_commands
+from hub.api.ws_template import register_template_commands
 from hub.core.context import Context
 from hub.exceptions import HubError, Unauthorized
 
@@ -80,6 +81,7 @@ class WebSocketConnection:
         # The hot path: bus callbacks call this directly.
         self.send_raw = self._sender.send
         self._closing = False
+        self._stop_watching: Callable[[], object] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop = asyncio.get_running_loop()
 
@@ -102,6 +104,14 @@ class WebSocketConnection:
         return Context(user_id=self.user.id if self.user is not None else None)
 
     def cancel(self, reason: str) -> None:
+        """Disconnect this client because it fell behind (from any callback), logging why."""
+        if self._closing:
+            return
+        self.stats.slow_disconnects += 1
+        self.stats.dropped_messages += len(self._sender)
+        self.close(reason)
+
+    def close(self, reason: str) -> None:
         """Disconnect this client (from any callback), logging why."""
         if self._closing:
             return
@@ -110,8 +120,6 @@ class WebSocketConnection:
             self.remote, getattr(self.user, "name", "not authenticated"), reason,
         )
         self._closing = True
-        self.stats.slow_disconnects += 1
-        self.stats.dropped_messages += len(self._sender)
         self._sender.close()
         self._spawn(self._ws.close())
 
@@ -133,6 +141,8 @@ class WebSocketConnection:
             # Also on cancellation (server shutdown), which goes on up so the task ends cancelled.
             self.stats.clients -= 1
             self._closing = True
+            if self._stop_watching is not None:
+                self._stop_watching()
             for unsubscribe in self.subscriptions.values():
                 unsubscribe()
             self.subscriptions.clear()
@@ -172,7 +182,12 @@ class WebSocketConnection:
             found = await resolve_token(self.hub, token)
         if found is None:
             await self._auth_invalid("Invalid access token or password")
-        self.user, self.token = found  # type: ignore[misc]
+            return
+        self.user, self.token = found.user, found.token
+        # Logging out, revoking the session or the token ends this connection at once.
+        self._stop_watching = self.hub.require_auth().revocations.listen(
+            lambda kind, revoked: self.close(f"its {kind} was revoked") if found.ended_by(revoked) else None
+        )
         self.send_raw(b'{"type":"auth_ok","ha_version":"%b"}' % HA_VERSION.encode())
 
     async def _auth_invalid(self, message: str) -> None:
@@ -225,6 +240,9 @@ class WebSocketConnection:
             if command.schema is not None:
                 msg = command.schema(msg)
             if command.admin_only and not self.user.is_admin:
+                if self.hub.auth is not None:
+                    self.hub.auth.audit.record(self.user, msg["type"], None, "refused", self.remote,
+                                               reason=f"admins only; user is {self.user.role}")
                 raise Unauthorized
         except Exception as err:  # noqa: BLE001 - every failure becomes an error result
             self.handle_exception(msg_id, err)
@@ -276,6 +294,7 @@ def register_builtin_commands(registry: CommandRegistry) -> None:
     register_core_commands(registry)
     register_entity_commands(registry)
     register_auth_commands(registry)
+    register_template_commands(registry)
 
 
 async def websocket_view(request: web.Request) -> web.StreamResponse:

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub.api import ws_messages as messages
+from hub.api.permissions import can_control
 from hub.auth.store import TOKEN_LONG_LIVED, AuthError, TokenInfo
+from hub.exceptions import Unauthorized
 
 if TYPE_CHECKING:
     from hub.api.websocket import WebSocketConnection
@@ -54,8 +56,16 @@ async def handle_current_user(hub: Hub, connection: WebSocketConnection, msg: di
 
 
 async def handle_long_lived_token(hub: Hub, connection: WebSocketConnection, msg: dict[str, Any]) -> None:
-    """Create a long-lived access token for the user; the result is the token (shown once)."""
+    """Create a long-lived access token for the user; the result is the token (shown once).
+
+    Not for read-only users: a token outlives the session it was made in, and a read-only
+    account is often a shared screen's.
+    """
     auth = hub.require_auth()
+    if not can_control(connection.user):
+        auth.audit.record(connection.user, "create_token", msg["client_name"], "refused", connection.remote,
+                          reason=f"role {connection.user.role} may not create tokens")
+        raise Unauthorized
     try:
         token = await auth.create_long_lived_token(
             connection.user.id, msg["client_name"], lifespan_days=msg["lifespan"]

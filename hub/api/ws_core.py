@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub.api import ws_messages as messages
-from hub.api.permissions import require_control
+from hub.api.permissions import can_control
 from hub.api.service_info import describe_services
+from hub.auth.audit import describe_target
 from hub.core.bus import MATCH_ALL, EventOrigin, callback
 from hub.exceptions import HubError, ServiceNotFound, ServiceValidationError, Unauthorized
 
@@ -83,6 +84,9 @@ async def handle_subscribe_events(hub: Hub, connection: WebSocketConnection, msg
     event_type = msg["event_type"]
     if event_type not in SUBSCRIBE_ALLOWLIST and not connection.user.is_admin:
         _LOGGER.warning("User %s may not subscribe to %s events", connection.user.name, event_type)
+        if hub.auth is not None:
+            hub.auth.audit.record(connection.user, "subscribe_events", str(event_type), "refused", connection.remote,
+                                  reason="only admins may subscribe to this event type")
         raise Unauthorized
     msg_id = msg["id"]
     frame = connection.event_cache.frame
@@ -109,14 +113,25 @@ async def handle_unsubscribe_events(hub: Hub, connection: WebSocketConnection, m
 
 async def handle_call_service(hub: Hub, connection: WebSocketConnection, msg: dict[str, Any]) -> None:
     """Call a service and answer when it finished: {"context", "response"}."""
-    require_control(connection.user)
     domain, service = msg["domain"], msg["service"]
-    context = connection.context(msg)
     target = msg.get("target")
     audit = hub.auth.audit if hub.auth is not None else None
     what = f"{domain}.{service}"
-    where = _describe_target(msg.get("service_data"), target)
-    code = None
+    where = describe_target(msg.get("service_data"), target)
+    if can_control(connection.user):
+        refusal = hub.services.refusal(domain, service, connection.user, msg.get("service_data"))
+        answer = f"Unauthorized: {refusal}"
+    else:
+        refusal = f"role {connection.user.role} may not call services"
+        answer = "Unauthorized"  # Home Assistant's answer, word for word
+    if refusal is not None:
+        if audit is not None:
+            audit.record(connection.user, "call_service", f"{what} {where}".strip(), "refused", connection.remote,
+                         reason=refusal)
+        connection.send_error(msg["id"], messages.ERR_UNAUTHORIZED, answer)
+        return
+    context = connection.context(msg)
+    code, reason = None, None
     try:
         response = await hub.services.call(
             domain,
@@ -133,8 +148,9 @@ async def handle_call_service(hub: Hub, connection: WebSocketConnection, msg: di
         code, text = messages.ERR_SERVICE_VALIDATION_ERROR, str(err)
     except vol.Invalid as err:
         code, text = messages.ERR_INVALID_FORMAT, str(err)
-    except Unauthorized:
-        code, text = messages.ERR_UNAUTHORIZED, "Unauthorized"
+    except Unauthorized as err:
+        code, text = messages.ERR_UNAUTHORIZED, str(err) or "Unauthorized"
+        reason = text
     except HubError as err:
         code, text = messages.ERR_HOME_ASSISTANT_ERROR, str(err)
     except Exception:  # noqa: BLE001 - an integration's bug becomes an error result
@@ -142,23 +158,11 @@ async def handle_call_service(hub: Hub, connection: WebSocketConnection, msg: di
         code, text = messages.ERR_UNKNOWN_ERROR, "Unknown error"
     if audit is not None:
         audit.record(connection.user, "call_service", f"{what} {where}".strip(), code or "ok",
-                     connection.remote)
+                     connection.remote, reason=reason, context=context)
     if code is not None:
         connection.send_error(msg["id"], code, text)
         return
     connection.send_result(msg["id"], {"context": context.as_dict(), "response": response})
-
-
-def _describe_target(data: Any, target: Any) -> str:
-    """Return the entity/device ids a call aims at, for the audit log."""
-    parts = []
-    for source in (target, data):
-        if isinstance(source, dict):
-            for key in ("entity_id", "device_id", "area_id"):
-                if key in source:
-                    value = source[key]
-                    parts.append(f"{key}={','.join(value) if isinstance(value, list) else value}")
-    return " ".join(parts)[:500]
 
 
 async def handle_fire_event(hub: Hub, connection: WebSocketConnection, msg: dict[str, Any]) -> None:

@@ -1,25 +1,32 @@
-"""Short-lived JWT access tokens (HS256, 15 minutes), signed with a key kept in the database."""
+"""Short-lived JWT access tokens (HS256, 15 minutes by default), each bound to its login session.
+
+The signing keys live in a private file of the data dir (hub.auth.signing_keys), never in the
+database. A token names its key (`kid`) and its session (`fam`, the refresh-token family);
+`verify()` refuses a token whose lifetime is longer than this hub issues, one issued in the
+future, one signed by a retired key, and one whose session was revoked (an in-memory set:
+no database query per request).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import secrets
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.auth.signing_keys import KeyFile, KeyRing, new_key
 from hub.core.clock import Clock
-from hub.storage.models import table_of
-from hub.storage.models_api import AuthKeyRow
 
-KEYS = table_of(AuthKeyRow)
-KEY_NAME = "jwt_hs256"
+_LOGGER = logging.getLogger(__name__)
+
 ACCESS_TOKEN_LIFETIME = 15 * 60  # seconds
+MIN_LIFETIME, MAX_LIFETIME = 60, 24 * 3600  # what `http: access_token_lifetime` may be set to
 ALGORITHM = "HS256"
 ISSUER = "powerhub"
+CLOCK_SKEW = 60.0  # seconds a token's iat may lie ahead (hub processes on several machines)
+RELOAD_INTERVAL = 1.0  # at most this often, an unknown key id re-reads the key file
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +34,7 @@ class AccessClaims:
     """What a valid access token says."""
 
     user_id: str
-    family_id: str | None
+    family_id: str
     issued_at: float
     expires_at: float
 
@@ -38,69 +45,104 @@ def looks_like_jwt(token: str) -> bool:
 
 
 class AccessTokens:
-    """Issue and verify access tokens against the hub's clock (a test's ManualClock moves expiry)."""
+    """Issue and verify access tokens against the hub's clock (a test's ManualClock moves expiry).
+
+    Args:
+        key_file: where the signing keys live; None keeps one random key in memory (a hub
+            without a data dir, and maintenance commands, which issue no tokens).
+        clock: the hub's clock.
+        lifetime: seconds an access token lives; also the longest lifetime `verify()` accepts.
+        is_revoked: tells whether a session (family id) was revoked.
+    """
 
     def __init__(
         self,
-        session_factory: async_sessionmaker[AsyncSession],
+        key_file: KeyFile | None,
         clock: Clock,
         lifetime: int = ACCESS_TOKEN_LIFETIME,
+        is_revoked: Callable[[str], bool] = lambda family_id: False,
     ) -> None:
-        self._session_factory = session_factory
+        self.key_file = key_file
         self.clock = clock
         self.lifetime = lifetime
-        self._secret: str | None = None
-        self._lock = asyncio.Lock()
+        self.is_revoked = is_revoked
+        self._ring: KeyRing | None = None
+        self._last_reload = 0.0
 
-    async def _key(self) -> str:
-        if self._secret is not None:
-            return self._secret
-        async with self._lock:
-            if self._secret is None:
-                self._secret = await self._load_or_create()
-        return self._secret
+    @property
+    def ring(self) -> KeyRing:
+        """Return the key ring, loading (or making) the key file on first use."""
+        if self._ring is None:
+            if self.key_file is None:
+                self._ring = KeyRing(new_key(self.clock.time()))
+            else:
+                self._ring = self.key_file.load_or_create(self.clock.time())
+        return self._ring
 
-    async def _load_or_create(self) -> str:
-        query = select(KEYS.c.secret).where(KEYS.c.name == KEY_NAME)
-        async with self._session_factory() as session:
-            found = (await session.execute(query)).scalar_one_or_none()
-        if found is not None:
-            return str(found)
-        secret = secrets.token_urlsafe(48)
-        try:
-            async with self._session_factory() as session, session.begin():
-                await session.execute(
-                    insert(KEYS).values(name=KEY_NAME, secret=secret, created_at=self.clock.utcnow())
-                )
-        except IntegrityError:  # another hub process sharing the database made it first
-            async with self._session_factory() as session:
-                return str((await session.execute(query)).scalar_one())
-        return secret
+    def reload_if_changed(self) -> bool:
+        """Re-read the key file if another process (`hub auth rotate-key`) changed it."""
+        if self.key_file is None or self._ring is None or not self.key_file.changed():
+            return False
+        self._ring = self.key_file.load()
+        _LOGGER.info("Token signing keys reloaded from %s (current key %s)", self.key_file.path, self._ring.current.kid)
+        return True
 
-    async def issue(self, user_id: str, family_id: str | None = None) -> str:
-        """Return a signed access token for the user, valid for `lifetime` seconds."""
+    def rotate(self) -> KeyRing:
+        """Make a new current key; the old one verifies for one more token lifetime."""
+        now = self.clock.time()
+        if self.key_file is None:
+            self._ring = self.ring.rotated(now, self.lifetime)
+        else:
+            self._ring = self.key_file.rotate(now, self.lifetime)
+        return self._ring
+
+    def issue(self, user_id: str, family_id: str) -> str:
+        """Return a signed access token for the user's session, valid for `lifetime` seconds."""
         now = int(self.clock.time())
-        claims = {"iss": ISSUER, "sub": user_id, "iat": now, "exp": now + self.lifetime}
-        if family_id is not None:
-            claims["fam"] = family_id
-        return jwt.encode(claims, await self._key(), algorithm=ALGORITHM)
+        key = self.ring.current
+        claims = {"iss": ISSUER, "sub": user_id, "fam": family_id, "iat": now, "exp": now + self.lifetime}
+        return jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
 
-    async def verify(self, token: str) -> AccessClaims | None:
-        """Return the claims of a genuine, unexpired token, else None."""
+    def verify(self, token: str) -> AccessClaims | None:
+        """Return the claims of a genuine, unexpired token of a live session, else None."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            return None
+        now = self.clock.time()
+        key = self.ring.find(kid, now)
+        if key is None and self._may_reload():
+            self.reload_if_changed()
+            key = self.ring.find(kid, now)
+        if key is None:
+            return None
         try:
             # Expiry is checked against our own clock below (pyjwt would use the wall clock).
             claims = jwt.decode(
                 token,
-                await self._key(),
+                key.secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub", "iat"]},
+                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub", "iat", "fam"]},
             )
         except jwt.PyJWTError:
             return None
-        expires = claims["exp"]
-        if not isinstance(expires, int | float) or self.clock.time() >= expires:
+        issued, expires, user_id, family_id = claims["iat"], claims["exp"], claims["sub"], claims["fam"]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (issued, expires)):
             return None
-        if not isinstance(claims["sub"], str):
+        if not isinstance(user_id, str) or not isinstance(family_id, str):
             return None
-        return AccessClaims(claims["sub"], claims.get("fam"), float(claims["iat"]), float(expires))
+        if expires - issued > self.lifetime or issued > now + CLOCK_SKEW or now >= expires:
+            return None  # longer-lived than we ever issue, from the future, or expired
+        if self.is_revoked(family_id):
+            return None
+        return AccessClaims(user_id, family_id, float(issued), float(expires))
+
+    def _may_reload(self) -> bool:
+        # An unknown kid is either a forgery or a key rotated by another process: re-read the
+        # file, but not for every forged token.
+        now = time.monotonic()
+        if now - self._last_reload < RELOAD_INTERVAL:
+            return False
+        self._last_reload = now
+        return True

@@ -14,16 +14,36 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
 from hub.core.clock import Clock
-from hub.storage.models import table_of
+from hub.storage.models import NAME_LENGTH, table_of
 from hub.storage.models_api import ADDRESS_LENGTH, TARGET_LENGTH, AuditRow
 
 _LOGGER = logging.getLogger(__name__)
 AUDIT = table_of(AuditRow)
 MAX_QUEUED = 10_000  # beyond this (database down for long) the oldest rows are dropped, logged
+
+
+def describe_target(data: Any, target: Any) -> str:
+    """Return what a call aims at (entity/device/area ids, an MQTT topic), for the audit log."""
+    parts = []
+    for source in (target, data):
+        if isinstance(source, dict):
+            for key in ("entity_id", "device_id", "area_id", "topic"):
+                if key in source:
+                    value = source[key]
+                    parts.append(f"{key}={','.join(map(str, value)) if isinstance(value, list) else value}")
+    return " ".join(parts)[:500]
+
+
+# Services of these domains control devices: automations' and schedules' calls to them are audited.
+CONTROL_DOMAINS = frozenset({
+    "switch", "light", "fan", "cover", "climate", "lock", "valve", "relay", "number", "select", "button",
+    "siren", "media_player", "vacuum", "water_heater", "humidifier", "scene", "homeassistant", "mqtt",
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +58,9 @@ class AuditEntry:
     target: str | None
     result: str
     remote: str | None
+    reason: str | None = None
+    context_id: str | None = None
+    parent_context_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the entry as JSON-able data (ISO time)."""
@@ -62,9 +85,20 @@ class AuditLog:
 
     def record(
         self, user: Any, action: str, target: str | None, result: str, remote: str | None = None,
-        *, user_name: str | None = None,
+        *, user_name: str | None = None, reason: str | None = None, context: Any = None,
     ) -> None:
-        """Queue a row; `user` is a User or None (then `user_name` says who tried)."""
+        """Queue a row.
+
+        Args:
+            user: the User who acted, or None (then `user_name` says who or what: the name tried
+                at a login, an automation, a schedule, a device key).
+            action: what was done (`call_service`, `login`, `mqtt.publish` ...).
+            target: what it was done to (entity ids, a topic).
+            result: `ok`, `refused`, or an error code.
+            remote: the client's address.
+            reason: why it was refused or failed.
+            context: the Context the action ran in; its parent is what triggered it.
+        """
         if len(self._queue) >= MAX_QUEUED:
             _LOGGER.warning("Audit log queue full; dropping its oldest row")
             del self._queue[0]
@@ -73,11 +107,14 @@ class AuditLog:
                 "id": str(ULID()),
                 "created_at": self.clock.utcnow(),
                 "user_id": getattr(user, "id", None),
-                "user_name": getattr(user, "name", None) or user_name,
+                "user_name": (getattr(user, "name", None) or user_name or "")[:NAME_LENGTH] or None,
                 "action": action[:64],
                 "target": target[:TARGET_LENGTH] if target else None,
                 "result": result[:64],
                 "remote": remote[:ADDRESS_LENGTH] if remote else None,
+                "reason": reason[:TARGET_LENGTH] if reason else None,
+                "context_id": getattr(context, "id", None),
+                "parent_context_id": getattr(context, "parent_id", None),
             }
         )
         if self._writer is None or self._writer.done():
@@ -91,6 +128,11 @@ class AuditLog:
                 try:
                     async with self._session_factory() as session, session.begin():
                         await session.execute(insert(AUDIT), rows)
+                except OperationalError as err:  # the database busy or away: a line, not a traceback
+                    _LOGGER.warning("Writing %d audit rows failed; will retry with the next row: %s",
+                                    len(rows), str(err.orig or err).splitlines()[0])
+                    self._queue[:0] = rows
+                    return
                 except Exception:  # noqa: BLE001 - keep the rows for the next try
                     _LOGGER.exception("Writing %d audit rows failed; will retry", len(rows))
                     self._queue[:0] = rows

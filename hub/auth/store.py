@@ -8,24 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import bcrypt
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
-from hub.auth.access import AccessTokens
+from hub.auth.access import ACCESS_TOKEN_LIFETIME, AccessTokens
 from hub.auth.audit import AuditLog
-from hub.auth.throttle import LoginThrottle
+from hub.auth.revocations import KIND_SESSION, KIND_TOKEN, Revocations
+from hub.auth.signing_keys import KeyFile
+from hub.auth.throttle import LoginPolicy, LoginThrottle
 from hub.core.clock import Clock, SystemClock
 from hub.exceptions import HubError
 from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow, table_of
 
+_LOGGER = logging.getLogger(__name__)
 USERS = table_of(UserRow)
 TOKENS = table_of(TokenRow)
 
@@ -33,6 +38,8 @@ ROLE_OWNER, ROLE_ADMIN, ROLE_USER, ROLE_READ_ONLY = USER_ROLES
 TOKEN_LONG_LIVED = "long_lived"
 TOKEN_REFRESH = "refresh"
 DEFAULT_BCRYPT_ROUNDS = 12
+POLL_INTERVAL = 2.0  # seconds between reads of what other processes revoked, banned or rotated
+PRUNE_EVERY = 1800  # polls (an hour)
 MAX_PASSWORD_BYTES = 72  # bcrypt looks at no more; bcrypt>=5 refuses longer input
 
 
@@ -141,7 +148,17 @@ def _password_bytes(password: str) -> bytes:
 
 
 class AuthStore:
-    """Users and tokens in the database (stateless apart from a cached dummy hash)."""
+    """Users and tokens in the database; users, revoked sessions and bans also in memory.
+
+    Args:
+        session_factory: the hub's database.
+        bcrypt_rounds: the cost of password hashes.
+        clock: the hub's clock.
+        key_file: the file of the token signing keys (None: one key in memory, for a hub
+            without a data dir and for maintenance commands, which issue no access tokens).
+        access_lifetime: seconds an access token lives (`http: access_token_lifetime`).
+        login_policy: how failed logins are throttled and when an address is banned.
+    """
 
     def __init__(
         self,
@@ -149,14 +166,72 @@ class AuthStore:
         *,
         bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS,
         clock: Clock | None = None,
+        key_file: KeyFile | None = None,
+        access_lifetime: int = ACCESS_TOKEN_LIFETIME,
+        login_policy: LoginPolicy | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._rounds = bcrypt_rounds
         self.clock = clock or SystemClock()
         self._dummy_hash: bytes | None = None
-        self.access = AccessTokens(session_factory, self.clock)
+        self._users: dict[str, User] = {}
+        self.revocations = Revocations(session_factory, self.clock)
+        self.access = AccessTokens(key_file, self.clock, access_lifetime, self.revocations.is_revoked)
         self.audit = AuditLog(session_factory, self.clock)
-        self.throttle = LoginThrottle(self.clock)
+        self.throttle = LoginThrottle(session_factory, self.clock, login_policy)
+
+    @classmethod
+    def for_hub(
+        cls, session_factory: async_sessionmaker[AsyncSession], clock: Clock, data_dir: Path | None, http: dict[str, Any]
+    ) -> AuthStore:
+        """Return the auth store of a hub: keys in its data dir, settings from its `http:` section."""
+        threshold = int(http.get("login_attempts_threshold", -1))
+        banning = bool(http.get("ip_ban_enabled", True)) and threshold > 0
+        return cls(
+            session_factory,
+            clock=clock,
+            key_file=KeyFile.in_data_dir(data_dir) if data_dir is not None else None,
+            access_lifetime=int(http.get("access_token_lifetime", ACCESS_TOKEN_LIFETIME)),
+            login_policy=LoginPolicy(ban_threshold=threshold if banning else 0),
+        )
+
+    async def watch(self, interval: float = POLL_INTERVAL) -> None:
+        """Poll for changes made by other processes until cancelled (a task of the hub)."""
+        polls = 0
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.poll()
+                polls += 1
+                if polls % PRUNE_EVERY == 0:
+                    await self.prune()
+            except Exception:  # noqa: BLE001 - the database may be away for a moment; try again
+                _LOGGER.exception("Reading revocations and bans failed; will retry")
+
+    async def start(self) -> None:
+        """Load what requests check without a query: signing keys, revoked sessions, bans, users."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, lambda: self.access.ring)  # file I/O, off the event loop
+        await self.revocations.load()
+        await self.throttle.load_bans()
+        self._users = {user.id: user for user in await self.list_users()}
+
+    async def poll(self) -> None:
+        """Pick up what other processes changed: a rotated key, revocations, bans, new users."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.access.reload_if_changed)
+        await self.revocations.poll()
+        await self.throttle.load_bans()
+        self._users = {user.id: user for user in await self.list_users()}
+
+    async def prune(self) -> None:
+        """Delete revocations and failure counts that no longer matter."""
+        await self.revocations.prune()
+        await self.throttle.prune()
+
+    def cached_user(self, user_id: str) -> User | None:
+        """Return a user known in memory (None: unknown here; ask get_user)."""
+        return self._users.get(user_id)
 
     # ---- users ----
 
@@ -186,6 +261,7 @@ class AuthStore:
                 )
         except IntegrityError as err:  # lost a race with another add_user of this name
             raise UserExistsError(f"User {name!r} already exists") from err
+        self._users[user.id] = user
         return user
 
     async def authenticate(self, name: str, password: str) -> User | None:
@@ -214,24 +290,36 @@ class AuthStore:
             InvalidCredentialsError: wrong name or password.
         """
         name = name.strip() if isinstance(name, str) else ""
-        wait = self.throttle.retry_after(remote, name)
+        wait = await self.throttle.retry_after(remote, name)
         if wait > 0:
-            self.audit.record(None, "login", None, "locked", remote, user_name=name[:NAME_LENGTH])
+            self.audit.record(None, "login", None, "throttled", remote, user_name=name[:NAME_LENGTH])
             raise LoginLockedError(wait)
         user = await self.authenticate(name, password)
         if user is None:
-            locked = self.throttle.failed(remote, name)
-            self.audit.record(None, "login", None, "locked" if locked else "invalid_credentials",
+            locked = await self.throttle.failed(remote, name)
+            self.audit.record(None, "login", None, "throttled" if locked else "invalid_credentials",
                               remote, user_name=name[:NAME_LENGTH])
             raise InvalidCredentialsError("Invalid username or password")
-        self.throttle.succeeded(remote, name)
+        await self.throttle.succeeded(remote, name)
         self.audit.record(user, "login", None, "ok", remote)
         return user
 
     async def get_user(self, user_id: str) -> User | None:
+        """Return a user (from memory when known there), None when there is no such user."""
+        cached = self._users.get(user_id)
+        if cached is not None:
+            return cached
         async with self._session_factory() as session:
             row = (await session.execute(select(*_USER_COLUMNS).where(USERS.c.id == user_id))).first()
-        return None if row is None else User(*row)
+        if row is None:
+            return None
+        user = self._users[user_id] = User(*row)
+        return user
+
+    async def user_by_name(self, name: str) -> User | None:
+        """Return the user with this name, None when there is none."""
+        row = await self._user_row_by_name(name.strip())
+        return None if row is None else User(row.id, row.name, row.role, row.is_active, row.created_at)
 
     async def list_users(self) -> list[User]:
         async with self._session_factory() as session:
@@ -262,7 +350,7 @@ class AuthStore:
             return None
         digest = hash_token(raw)
         now = self.clock.utcnow()
-        async with self._session_factory() as session, session.begin():
+        async with self._session_factory() as session:
             row = (
                 await session.execute(
                     select(*_TOKEN_COLUMNS, *_USER_COLUMNS)
@@ -270,13 +358,20 @@ class AuthStore:
                     .where(TOKENS.c.token_hash == digest)
                 )
             ).first()
-            if row is None:
-                return None
-            token = TokenInfo(*row[: len(_TOKEN_COLUMNS)])
-            user = User(*row[len(_TOKEN_COLUMNS) :])
-            if not token.is_valid(now) or not user.is_active:
-                return None
-            await session.execute(update(TOKENS).where(TOKENS.c.id == token.id).values(last_used_at=now))
+        if row is None:
+            return None
+        token = TokenInfo(*row[: len(_TOKEN_COLUMNS)])
+        user = User(*row[len(_TOKEN_COLUMNS) :])
+        if not token.is_valid(now) or not user.is_active:
+            return None
+        # Bookkeeping in a transaction of its own: in the read's transaction, SQLite refuses the
+        # upgrade to a write at once ("database is locked") when another connection wrote since
+        # (the audit log writer, under load), and a valid token must not fail over that.
+        try:
+            async with self._session_factory() as session, session.begin():
+                await session.execute(update(TOKENS).where(TOKENS.c.id == token.id).values(last_used_at=now))
+        except SQLAlchemyError as err:
+            _LOGGER.warning("Could not record the use of token %s: %s", token.id, str(err).splitlines()[0])
         return user, replace(token, last_used_at=now)
 
     async def list_tokens(self, user_id: str) -> list[TokenInfo]:
@@ -292,14 +387,26 @@ class AuthStore:
         return [TokenInfo(*row) for row in rows]
 
     async def revoke_token(self, token_id: str) -> bool:
-        """Revoke a token; False if there is no such token or it was already revoked."""
+        """Revoke a token at once; False if there is no such token or it was already revoked.
+
+        A refresh token stands for its login session: revoking it ends the whole session
+        (its family), and with it the session's access tokens.
+        """
         async with self._session_factory() as session, session.begin():
-            result = await session.execute(
-                update(TOKENS)
-                .where(TOKENS.c.id == token_id, TOKENS.c.revoked_at.is_(None))
+            row = (await session.execute(
+                select(TOKENS.c.kind, TOKENS.c.family_id).where(TOKENS.c.id == token_id, TOKENS.c.revoked_at.is_(None))
+            )).first()
+            if row is None:
+                return False
+            await session.execute(
+                update(TOKENS).where(TOKENS.c.id == token_id, TOKENS.c.revoked_at.is_(None))
                 .values(revoked_at=self.clock.utcnow())
             )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        if row.kind == TOKEN_REFRESH and row.family_id is not None:
+            await self.revoke_family(row.family_id)
+        else:
+            await self.revocations.revoke(KIND_TOKEN, token_id)
+        return True
 
     async def create_refresh_token(
         self, user_id: str, family_id: str | None = None, lifespan_days: float = 30
@@ -310,7 +417,7 @@ class AuthStore:
         )
 
     async def validate_refresh_token(self, raw: str) -> tuple[User, TokenInfo]:
-        """Return the user and refresh token without rotating it (HA's /auth/token grant).
+        """Return the user and refresh token without rotating it (to end its session).
 
         Raises:
             RefreshTokenReuseError: the token was rotated already; its family is now revoked.
@@ -331,27 +438,37 @@ class AuthStore:
             RefreshTokenError: unknown or expired token, or inactive user.
         """
         user, token = await self._refresh_row(raw)
+        now = self.clock.utcnow()
+        lifespan = None
+        if token.expires_at is not None:  # the successor lives as long as its predecessor was given
+            lifespan = (token.expires_at - token.created_at).total_seconds() / 86400
+        new_raw, new_token = self._new_token(user.id, TOKEN_REFRESH, token.label, lifespan, token.family_id)
         async with self._session_factory() as session, session.begin():
+            # Spend and replace in one transaction: the session is never without a live token.
             spent = await session.execute(
                 update(TOKENS)
                 .where(TOKENS.c.id == token.id, TOKENS.c.revoked_at.is_(None))
-                .values(revoked_at=self.clock.utcnow(), last_used_at=self.clock.utcnow())
+                .values(revoked_at=now, last_used_at=now)
             )
+            if spent.rowcount:  # type: ignore[attr-defined]  # a DML result is a CursorResult
+                await session.execute(insert(TOKENS).values(
+                    token_hash=hash_token(new_raw), **{name: getattr(new_token, name) for name in TokenInfo.__slots__}
+                ))
         if not spent.rowcount:  # type: ignore[attr-defined]  # a concurrent rotation won
             await self.revoke_family(token.family_id)
+            self.audit.record(user, "refresh_token_reuse", token.family_id, "session_revoked")
             raise RefreshTokenReuseError("Refresh token was already used; its session is revoked")
-        lifespan = None
-        if token.expires_at is not None:
-            lifespan = (token.expires_at - token.created_at).total_seconds() / 86400
-        new_raw, new_token = await self._create_token(
-            user.id, TOKEN_REFRESH, token.label, lifespan, token.family_id
-        )
         return user, new_raw, new_token
 
     async def revoke_family(self, family_id: str | None) -> int:
-        """Revoke every live token of a refresh-token family; return how many."""
+        """End a login session: revoke every live token of the family and its access tokens.
+
+        Returns:
+            How many refresh tokens were still live.
+        """
         if family_id is None:
             return 0
+        await self.revocations.revoke(KIND_SESSION, family_id)  # in memory first: effective at once
         async with self._session_factory() as session, session.begin():
             result = await session.execute(
                 update(TOKENS)
@@ -377,7 +494,7 @@ class AuthStore:
         user = User(*row[len(_TOKEN_COLUMNS) :])
         if token.revoked_at is not None:
             revoked = await self.revoke_family(token.family_id)
-            self.audit.record(user, "refresh_token_reuse", token.family_id, "family_revoked")
+            self.audit.record(user, "refresh_token_reuse", token.family_id, "session_revoked")
             message = f"Refresh token was already used; its session is revoked ({revoked} tokens)"
             raise RefreshTokenReuseError(message)
         if not token.is_valid(self.clock.utcnow()) or not user.is_active:
@@ -393,6 +510,27 @@ class AuthStore:
         label: str | None,
         lifespan_days: float | None,
         family_id: str | None,
+    ) -> tuple[str, TokenInfo]:
+        raw, token = self._new_token(user_id, kind, label, lifespan_days, family_id)
+        try:
+            async with self._session_factory() as session, session.begin():
+                exists = (
+                    await session.execute(select(USERS.c.id).where(USERS.c.id == user_id))
+                ).first()
+                if exists is None:
+                    raise UnknownUserError(f"User {user_id} not found")
+                await session.execute(
+                    insert(TOKENS).values(
+                        token_hash=hash_token(raw),
+                        **{name: getattr(token, name) for name in TokenInfo.__slots__},
+                    )
+                )
+        except IntegrityError as err:  # the user was removed meanwhile
+            raise UnknownUserError(f"User {user_id} not found") from err
+        return raw, token
+
+    def _new_token(
+        self, user_id: str, kind: str, label: str | None, lifespan_days: float | None, family_id: str | None
     ) -> tuple[str, TokenInfo]:
         if lifespan_days is not None and lifespan_days <= 0:
             raise AuthError("A token's lifespan must be positive")
@@ -411,21 +549,6 @@ class AuthStore:
             last_used_at=None,
             revoked_at=None,
         )
-        try:
-            async with self._session_factory() as session, session.begin():
-                exists = (
-                    await session.execute(select(USERS.c.id).where(USERS.c.id == user_id))
-                ).first()
-                if exists is None:
-                    raise UnknownUserError(f"User {user_id} not found")
-                await session.execute(
-                    insert(TOKENS).values(
-                        token_hash=hash_token(raw),
-                        **{name: getattr(token, name) for name in TokenInfo.__slots__},
-                    )
-                )
-        except IntegrityError as err:  # the user was removed meanwhile
-            raise UnknownUserError(f"User {user_id} not found") from err
         return raw, token
 
     async def _user_row_by_name(self, name: str) -> Any:

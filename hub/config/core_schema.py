@@ -155,6 +155,17 @@ HOMEASSISTANT_SCHEMA = vol.Schema(
     )
 )
 
+def _proxies_and_tls(http: dict[str, Any]) -> dict[str, Any]:
+    """Check the http keys that only work together (Home Assistant's rules)."""
+    if http.get("use_x_forwarded_for") and not http.get("trusted_proxies"):
+        raise vol.Invalid("use_x_forwarded_for needs trusted_proxies: the proxies whose X-Forwarded-For to believe")
+    if ("ssl_certificate" in http) != ("ssl_key" in http):
+        raise vol.Invalid("ssl_certificate and ssl_key go together: set both to serve HTTPS")
+    if "ssl_peer_certificate" in http and "ssl_certificate" not in http:
+        raise vol.Invalid("ssl_peer_certificate needs ssl_certificate and ssl_key")
+    return http
+
+
 HTTP_SCHEMA = vol.Schema(
     vol.All(
         empty_to_dict,
@@ -162,13 +173,23 @@ HTTP_SCHEMA = vol.Schema(
             vol.Optional("server_host", default="127.0.0.1"): string,
             vol.Optional("server_port", default=8123): vol.All(integer, vol.Range(min=1, max=65535)),
             vol.Optional("cors_allowed_origins", default=[]): vol.All(ensure_list, [url]),
+            vol.Optional("use_x_forwarded_for"): bool,
             vol.Optional("trusted_proxies", default=[]): vol.All(ensure_list, [ip_network]),
             vol.Optional("ssl_certificate"): string,
             vol.Optional("ssl_key"): string,
+            vol.Optional("ssl_peer_certificate"): string,
+            vol.Optional("ssl_profile", default="modern"): vol.In(("modern", "intermediate")),
+            vol.Optional("use_x_frame_options", default=True): bool,
+            # Home Assistant's ban of an address after this many failed logins (-1: never).
+            vol.Optional("ip_ban_enabled", default=True): bool,
+            vol.Optional("login_attempts_threshold", default=-1): vol.All(integer, vol.Any(-1, vol.Range(min=1))),
+            # Seconds an access token lives; no longer-lived token is accepted either.
+            vol.Optional("access_token_lifetime", default=900): vol.All(integer, vol.Range(min=60, max=86400)),
             # /metrics: a scraper's token, and whether loopback scrapers need none.
             vol.Optional("metrics_token"): string,
             vol.Optional("metrics_allow_loopback", default=True): bool,
         },
+        _proxies_and_tls,
     )
 )
 

@@ -8,19 +8,23 @@ through `ToggleEntity.request()`, where another integration may put a `CommandPo
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from hub.core.context import Context
-from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from hub.core.states import MAX_STATE_LENGTH, STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from hub.exceptions import HubError, ServiceValidationError
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
 
+_LOGGER = logging.getLogger(__name__)
 DOMAINS = ("sensor", "binary_sensor", "switch", "number", "select", "text", "button")
+LONG_STATE_LOG_INTERVAL = 60.0  # seconds between log lines about one entity's too-long states
 
 
 class Entity:
@@ -110,7 +114,22 @@ class Entity:
             return STATE_ON if value else STATE_OFF
         if isinstance(value, datetime):
             return value.isoformat()
-        return str(value)
+        text = str(value)
+        if len(text) > MAX_STATE_LENGTH:
+            # Home Assistant's rule: a state over 255 characters (a device sent a long text)
+            # becomes unknown, with an error in the log, instead of failing the write.
+            self._log_long_state(text)
+            return STATE_UNKNOWN
+        return text
+
+    def _log_long_state(self, text: str) -> None:
+        """Log a too-long state at most once a minute per entity: a device may send one per second."""
+        now = time.monotonic()
+        if now - getattr(self, "_long_state_logged", -LONG_STATE_LOG_INTERVAL) < LONG_STATE_LOG_INTERVAL:
+            return
+        self._long_state_logged = now
+        _LOGGER.error("State %r... of %s is %d characters long, more than %d; falling back to %s",
+                      text[:50], self.entity_id, len(text), MAX_STATE_LENGTH, STATE_UNKNOWN)
 
     def write_state(self, context: Context | None = None) -> None:
         """Publish the current state to the state machine."""

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
@@ -53,6 +53,8 @@ class ServiceCall:
 
 
 ServiceHandler = Callable[[ServiceCall], Awaitable[ServiceResponse] | ServiceResponse]
+# (user, the call's data as sent) -> why this user may not make this call, or None.
+ServiceAuthorizer = Callable[[Any, Mapping[str, Any]], str | None]
 
 
 @dataclass(slots=True)
@@ -64,6 +66,7 @@ class Service:
     supports_response: SupportsResponse
     description: dict[str, Any] = field(default_factory=dict)
     is_coroutine: bool = False
+    authorize: ServiceAuthorizer | None = None
 
 
 def _ensure_list(value: Any) -> list[Any]:
@@ -94,6 +97,7 @@ class ServiceRegistry:
         schema: Callable[[Any], Any] | None = None,
         supports_response: SupportsResponse = SupportsResponse.NONE,
         description: dict[str, Any] | None = None,
+        authorize: ServiceAuthorizer | None = None,
     ) -> Callable[[], None]:
         """Register a service and return the function that removes it.
 
@@ -105,6 +109,9 @@ class ServiceRegistry:
             schema: a voluptuous schema (or any callable) applied to the call's data.
             supports_response: whether the service returns data.
             description: name/description/fields/target as in services.yaml, for clients.
+            authorize: checks a user's own call (WebSocket, REST) beyond their role: returns
+                why the user may not make it, or None. Automations and scripts, which admins
+                configure, are not checked.
         """
         domain, service = domain.lower(), service.lower()
         self._services.setdefault(domain, {})[service] = Service(
@@ -113,6 +120,7 @@ class ServiceRegistry:
             supports_response,
             description or {},
             asyncio.iscoroutinefunction(handler),
+            authorize,
         )
         self._hub.bus.fire(EVENT_SERVICE_REGISTERED, {"domain": domain, "service": service})
         return lambda: self.remove(domain, service)
@@ -133,6 +141,13 @@ class ServiceRegistry:
     def get(self, domain: str, service: str) -> Service | None:
         """Return a registered service."""
         return self._services.get(domain.lower(), {}).get(service.lower())
+
+    def refusal(self, domain: str, service: str, user: Any, data: Any) -> str | None:
+        """Return why a user may not make this call themselves (the service's own check), or None."""
+        found = self.get(domain, service)
+        if found is None or found.authorize is None:
+            return None
+        return found.authorize(user, data if isinstance(data, Mapping) else {})
 
     def services(self) -> dict[str, dict[str, Service]]:
         """Return all services by domain (a copy)."""

@@ -15,6 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.exceptions import HubError
+from hub.storage import pool_log
+from hub.storage.private_files import create_private_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -37,9 +39,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An `AsyncEngine` for `url` (`sqlite+aiosqlite:///...` or `postgresql+asyncpg://...`).
 
     SQLite connections get WAL journaling, `synchronous=NORMAL` and enforced foreign keys, and
-    the directory of the database file is created. Extra keyword arguments go to
+    the directory of the database file is created (0700), and the file itself 0600 (SQLite
+    gives its WAL and shared-memory files the same mode). Extra keyword arguments go to
     `create_async_engine`.
     """
+    pool_log.install()
     sa_url = make_url(url)
     # orjson parses the JSON columns (attributes, identifiers) several times faster at start.
     kwargs.setdefault("json_serializer", _json_dumps)
@@ -51,7 +55,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     database = sa_url.database or ""
     in_memory = database in ("", ":memory:") or sa_url.query.get("mode") == "memory"
     if not in_memory and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(database).expanduser())
     engine = create_async_engine(sa_url, **kwargs)
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     return engine

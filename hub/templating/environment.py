@@ -9,11 +9,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from hub.core.clock import UTC_CLOCK
 from hub.core.runtime import HubKey
 from hub.templating import functions as fn
+from hub.templating import limits
 from hub.templating.states import AllStates, StateFunctions
 from hub.templating.timefuncs import TimeFunctions
 
@@ -69,8 +72,47 @@ class _Unsupported:
         return self()
 
 
+TICK_FILTER = "_hub_budget"  # wraps every {% for %} iterable: one budget tick per item
+CONCAT_FILTER = "_hub_concat"  # replaces `~`, so a loop cannot double a string without end
+
+
+# What can make a render run long or build a large value; a template without any of these
+# (attribute and item lookups, literals, comparisons, if/else, set) is bounded by its size.
+_UNBOUNDED_NODES = (
+    nodes.For, nodes.Call, nodes.Filter, nodes.FilterBlock, nodes.Test, nodes.Macro, nodes.CallBlock,
+    nodes.BinExpr, nodes.Concat,
+)
+
+
+class _Budgeted(NodeTransformer):
+    """Rewrite a parsed template so that its loops tick the render budget and `~` is sized."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:  # noqa: N802 - Jinja's visitor naming
+        self.generic_visit(node)  # rewrites the children in place; a For stays a For
+        node.iter = nodes.Filter(node.iter, TICK_FILTER, [], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802
+        self.generic_visit(node)
+        joined = nodes.List(list(node.nodes), lineno=node.lineno)
+        return nodes.Filter(joined, CONCAT_FILTER, [], [], None, None, lineno=node.lineno)
+
+
+def _concat(parts: list[Any]) -> str:
+    """`a ~ b`: join as text, refusing a result over the output cap."""
+    texts = [str(part) for part in parts]
+    limits.too_large("~", sum(len(text) for text in texts))
+    return "".join(texts)
+
+
 class HubEnvironment(ImmutableSandboxedEnvironment):
-    """The hub's template environment; compiled templates are cached by source."""
+    """The hub's template environment; compiled templates are cached by source.
+
+    Every render is bounded (hub.templating.limits): loops and calls tick a CPU budget, and
+    the operations that could build a huge value in one step check its size first.
+    """
+
+    intercepted_binops = frozenset({"*", "+", "**", "%"})
 
     def __init__(self, hub: Hub | None, limited: bool = False, strict: bool = False) -> None:
         super().__init__(
@@ -80,8 +122,12 @@ class HubEnvironment(ImmutableSandboxedEnvironment):
         self.hub = hub
         self.limited = limited
         self._compiled: OrderedDict[str, jinja2.Template] = OrderedDict()
+        self._last_bounded = False  # set by _parse: the template just parsed has nothing unbounded
         _add_pure(self)
         _add_hub_bound(self, hub)
+        self.filters[TICK_FILTER] = limits.ticking
+        self.filters[CONCAT_FILTER] = _concat
+        limits.guard_filters(self.filters, self.globals)
         if limited:
             for name in LIMITED_GLOBALS:
                 self.globals[name] = _Unsupported(name)
@@ -91,11 +137,46 @@ class HubEnvironment(ImmutableSandboxedEnvironment):
                 # Jinja's tests dict is inferred from its built-in test functions; any callable is a test.
                 self.tests[name] = _Unsupported(name)  # type: ignore[assignment]
 
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        self._last_bounded = not any(True for _ in tree.find_all(_UNBOUNDED_NODES))
+        budgeted: nodes.Template = _Budgeted().visit(tree)
+        return budgeted
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
+        """Call from a template: tick the budget, refuse str methods that would build too much."""
+        limits.tick()
+        args = limits.check_call(__obj, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """`*`, `+`, `**`, `%`: refuse a result too large to build, then compute it."""
+        limits.check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """str.format / format_map: refuse field widths over the output cap."""
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        text, is_map = value.__self__, value.__name__ == "format_map"
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            mapping = args[0] if is_map and args and isinstance(args[0], dict) else kwargs
+            limits.check_str_format(text, () if is_map else args, mapping)
+            return wrapper(*args, **kwargs)
+
+        return checked
+
     def compile_cached(self, source: str) -> jinja2.Template:
         """Compile source once; later calls with the same source reuse the result."""
         compiled = self._compiled.get(source)
         if compiled is None:
+            self._last_bounded = False
             compiled = self.from_string(source)
+            # No loop, call, filter, test or operator: nothing in it can run long or build a
+            # large value (`{{ value_json.power }}`), so its renders skip the budget's bookkeeping.
+            compiled._hub_bounded = self._last_bounded  # type: ignore[attr-defined]
             self._compiled[source] = compiled
             if len(self._compiled) > COMPILE_CACHE_SIZE:
                 self._compiled.popitem(last=False)

@@ -8,17 +8,23 @@
          http://hub:8123/api/v1/telemetry
 
 Keys are made by admins (`POST /api/v1/apikeys`, the WebSocket command
-`http_ingest/apikey/create`, or `hub apikey create NAME [--expires-days N]`), shown once,
+`http_ingest/apikey/create`, or `hub apikey create NAME [--device D] [--backfill-days N]
+[--expires-days N]`), shown once,
 stored hashed, with expiry, last use and a use count, and revocable
 (`DELETE /api/v1/apikeys/{id}`, `http_ingest/apikey/revoke`, `hub apikey revoke ID`).
 `Authorization: Bearer phk_...` works as well as `X-API-Key`.
 
-Measurements become entity states (see payload.py for the body): numbers and text as
-sensor.<device>_<name>, booleans as binary_sensor, JSON objects as attributes. A reading with
-a time older than the entity's present state goes to history at that time (the recorder's
-backfill) and leaves the live state alone. A key over its rate gets 429 with Retry-After; a
-wrong, expired or revoked key gets 401, is counted in sensor.http_ingest_rejected_requests,
-and never changes a state.
+Each key belongs to one device (`device`, default: the slug of its name) and may backfill
+`backfill_days` (default 7, the device's buffer). Measurements become that device's entities
+(see payload.py for the body): numbers and text as sensor.<device>_<name>, booleans as
+binary_sensor, JSON objects as attributes; they are registered under the device, so renames
+stick and they come back after a restart. A reading with a time older than the entity's
+present state goes to history at that time (the recorder's backfill) and leaves the live
+state alone. A key over its rate gets 429 with Retry-After; a wrong, expired or revoked key
+(revoked from anywhere: checked on every request) gets 401, is counted in
+sensor.http_ingest_rejected_requests, and never changes a state. A key that writes for
+another device, an entity id that is not its device's (the hub's own, another device's), or
+a reading older than its window gets 403 with the reason, audited (ownership.py).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from hub.core.entity import SensorEntity
 from hub.core.hub import Hub
 from hub.core.runtime import HubKey
 from hub.exceptions import HubError
+from hub.util import slugify
+from integrations.http_ingest import ownership
 from integrations.http_ingest.cli import run_apikey_command  # noqa: F401 - what `hub apikey` runs
 from integrations.http_ingest.keys import ApiKey, ApiKeyStore
 from integrations.http_ingest.payload import Measurement
@@ -79,6 +87,7 @@ class Ingest:
         self.limiter = limiter
         self.counter = RejectedRequests()
         self._last_log = [-1e9]
+        self._last_forbidden = [-1e9]
 
     def rejected(self, remote: str | None, why: str) -> None:
         """Count (and now and then log) a refused key."""
@@ -86,10 +95,33 @@ class Ingest:
 
         self.counter.native_value += 1
         self.counter.write_state()
-        log_rejection(remote, why, self._last_log)
+        log_rejection(remote, f"API key {why} (counted in sensor.http_ingest_rejected_requests)", self._last_log)
 
-    async def write(self, measurements: list[Measurement], key: ApiKey, context: Context) -> dict[str, Any]:
-        """Set the live states, and send readings older than an entity's state to history."""
+    def forbidden(self, key: ApiKey, remote: str | None, why: str) -> None:
+        """Audit (and now and then log) a write the key may not make."""
+        from integrations.http_ingest.views import log_rejection
+
+        auth = self.hub.auth
+        if auth is not None:
+            auth.audit.record(None, "telemetry", f"device={key.device}", "refused", remote,
+                              user_name=f"apikey {key}", reason=why)
+        log_rejection(remote, f"API key {key}: {why}", self._last_forbidden)
+
+    async def write(
+        self, measurements: list[Measurement], key: ApiKey, device: str | None, context: Context
+    ) -> dict[str, Any]:
+        """Check the key may write these (else Forbidden), set live states, send late readings to history.
+
+        Raises:
+            Forbidden: another device's body or entity, or a reading older than the key's window.
+        """
+        if key.device is None:  # a key from before device binding: its first use binds it
+            key = await self.keys.bind(key, device or slugify(key.name, fallback="device"))
+            _LOGGER.warning("API key %s is now bound to device '%s' (its first request since device binding)",
+                            key, key.device)
+        ownership.check_window(key, measurements)
+        new = ownership.resolve(self.hub, key, device, measurements)
+        await ownership.register(self.hub, key, measurements, new)
         states = self.hub.states
         now = time.time()
         live: list[str] = []
@@ -178,8 +210,14 @@ def register_websocket_commands(hub: Hub, register: Any) -> None:
     async def create(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
         ingest = _running(hub)
         audit = hub.require_auth().audit
-        raw, key = await ingest.keys.create(msg["name"], msg.get("expires_days"), connection.user.id)
-        audit.record(connection.user, "create_api_key", f"{key.id} {key.name}", "ok", getattr(connection, "remote", None))
+        try:
+            raw, key = await ingest.keys.create(msg["name"], msg.get("expires_days"), connection.user.id,
+                                                device=msg.get("device"), backfill_days=msg["backfill_days"])
+        except ValueError as err:
+            connection.send_error(msg["id"], "invalid_format", str(err))
+            return
+        audit.record(connection.user, "create_api_key", f"{key.id} {key.prefix} device={key.device}", "ok",
+                     getattr(connection, "remote", None))
         connection.send_result(msg["id"], {**key.as_dict(), "key": raw})
 
     async def listing(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
@@ -196,6 +234,10 @@ def register_websocket_commands(hub: Hub, register: Any) -> None:
 
     name = vol.All(str, vol.Length(min=1, max=100))
     days = vol.All(vol.Coerce(float), vol.Range(min=0.001))
-    register("http_ingest/apikey/create", create, {vol.Required("name"): name, vol.Optional("expires_days"): days}, admin_only=True)
+    backfill = vol.All(vol.Coerce(float), vol.Range(min=0.001, max=3650))
+    register("http_ingest/apikey/create", create, {
+        vol.Required("name"): name, vol.Optional("expires_days"): days, vol.Optional("device"): name,
+        vol.Optional("backfill_days", default=7.0): backfill,
+    }, admin_only=True)
     register("http_ingest/apikey/list", listing, None, admin_only=True)
     register("http_ingest/apikey/revoke", revoke, {vol.Required("key_id"): str}, admin_only=True)

@@ -25,16 +25,24 @@ async def run_apikey_command(args: argparse.Namespace, open_database: Callable[[
             if args.expires_days is not None and args.expires_days <= 0:
                 print("error: --expires-days must be positive", file=sys.stderr)
                 return 1
-            raw, key = await store.create(args.name, args.expires_days)
+            if args.backfill_days <= 0:
+                print("error: --backfill-days must be positive", file=sys.stderr)
+                return 1
+            try:
+                raw, key = await store.create(args.name, args.expires_days, device=args.device, backfill_days=args.backfill_days)
+            except ValueError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
             expiry = f"expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "no expiry"
-            print(f"Created API key {key.id} for {key.name!r} ({expiry}). Store it now; it is not shown again:", file=sys.stderr)
+            print(f"Created API key {key.id} ({key.prefix}...) for device '{key.device}' ({expiry}, backfill "
+                  f"{key.backfill_days:g} days). Store it now; it is not shown again:", file=sys.stderr)
             print(raw)
             return 0
         if args.apikey_command == "list":
             for key in await store.list():
                 status = "revoked" if key.revoked_at else f"expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "no expiry"
                 used = f"used {key.usage_count}x, last {key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
-                print(f"{key.id}  {key.prefix}...  {key.name:<24}  {status:<18}  {used}")
+                print(f"{key.id}  {key.prefix}...  {key.name:<24}  device {key.device or '(first use)':<16}  {status:<18}  {used}")
             return 0
         if not await store.revoke(args.key_id):
             print(f"error: no live API key with id {args.key_id!r}", file=sys.stderr)

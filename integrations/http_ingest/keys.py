@@ -1,10 +1,11 @@
 """Device API keys: made once and shown once, kept as SHA-256 digests, expiring, revocable.
 
 A key is `phk_` plus 43 random URL-safe characters (256 bits), so a plain SHA-256 digest is
-enough to store it (no password stretching needed for a secret nobody chose). Checking a key
-is a dictionary lookup in a cache of recently seen keys; misses read the database, and cached
-entries are re-read after `CACHE_SECONDS` so a key revoked by another process (the CLI) stops
-working within that time. Usage counts are written behind, in batches.
+enough to store it (no password stretching needed for a secret nobody chose). Each key belongs
+to one device and may backfill `backfill_days` at most. Checking a key reads its row (one
+indexed lookup), so a key revoked by any process (the CLI too) is refused on the next
+request; only usage counts are written behind, in batches. Logs name a key by its prefix
+(`phk_` and 6 characters), which is not enough to use it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import hashlib
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,13 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
 from hub.storage.models import table_of
+from hub.util import slugify
 from integrations.http_ingest.models import DeviceApiKeyRow
 
 _LOGGER = logging.getLogger(__name__)
 TABLE = table_of(DeviceApiKeyRow)
 KEY_PREFIX = "phk_"
-CACHE_SECONDS = 30.0
-_COLUMNS = ("id", "name", "prefix", "created_by", "created_at", "expires_at", "last_used_at", "usage_count", "revoked_at")
+DEFAULT_BACKFILL_DAYS = 7.0
+MAX_KEY_LENGTH = 100
+_COLUMNS = ("id", "name", "prefix", "created_by", "created_at", "expires_at", "last_used_at", "usage_count", "revoked_at",
+            "device", "backfill_days")
 
 
 def hash_key(raw: str) -> str:
@@ -50,6 +53,11 @@ class ApiKey:
     last_used_at: datetime | None
     usage_count: int
     revoked_at: datetime | None
+    device: str | None = None
+    backfill_days: float = DEFAULT_BACKFILL_DAYS
+
+    def __str__(self) -> str:
+        return f"{self.prefix}... ({self.name})"
 
     def valid(self, now: datetime) -> bool:
         """Whether the key may be used now (not revoked, not expired)."""
@@ -69,18 +77,40 @@ class ApiKeyStore:
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = session_factory
-        self._cache: dict[str, tuple[float, ApiKey | None]] = {}  # digest -> (read at, key)
         self._used: dict[str, ApiKey] = {}
         self._lock = asyncio.Lock()
 
-    async def create(self, name: str, expires_days: float | None = None, created_by: str | None = None) -> tuple[str, ApiKey]:
-        """Make a key; return (raw key, shown only now, and its record)."""
+    async def create(
+        self,
+        name: str,
+        expires_days: float | None = None,
+        created_by: str | None = None,
+        *,
+        device: str | None = None,
+        backfill_days: float = DEFAULT_BACKFILL_DAYS,
+    ) -> tuple[str, ApiKey]:
+        """Make a key for one device; return (raw key, shown only now, and its record).
+
+        Args:
+            name: what the key is for, shown in listings (usually the device's name).
+            expires_days: lifetime in days (None: no expiry).
+            created_by: the user id of whoever made it.
+            device: the device it writes for; the slug of `name` when not given.
+            backfill_days: how far back its readings may go (the device's buffer).
+
+        Raises:
+            ValueError: no device slug can be made from `device` or `name`.
+        """
+        slug = slugify(device or name, fallback="")
+        if not slug:
+            message = f"cannot make a device id from {device or name!r}: use letters or digits"
+            raise ValueError(message)
         raw = KEY_PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         key = ApiKey(
             id=str(ULID()), name=name, prefix=raw[: len(KEY_PREFIX) + 6], created_by=created_by, created_at=now,
             expires_at=now + timedelta(days=expires_days) if expires_days else None,
-            last_used_at=None, usage_count=0, revoked_at=None,
+            last_used_at=None, usage_count=0, revoked_at=None, device=slug, backfill_days=float(backfill_days),
         )
         row = {name: getattr(key, name) for name in _COLUMNS}
         async with self._sessions() as session, session.begin():
@@ -89,21 +119,13 @@ class ApiKeyStore:
 
     async def check(self, raw: str) -> ApiKey | None:
         """Return the key when it is valid now (and count its use); None otherwise."""
-        if not raw.startswith(KEY_PREFIX) or len(raw) > 100:
+        if not raw.startswith(KEY_PREFIX) or len(raw) > MAX_KEY_LENGTH:
             return None
-        digest = hash_key(raw)
-        cached = self._cache.get(digest)
-        if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
-            key = await self._load(digest)
-            # Keep the counts of a key in use: the row read may lag what is not written yet.
-            if key is not None and key.id in self._used:
-                pending = self._used[key.id]
-                key.usage_count, key.last_used_at = pending.usage_count, pending.last_used_at
-            if len(self._cache) > 10_000:
-                self._cache.clear()  # a flood of wrong keys must not grow memory without end
-            self._cache[digest] = (time.monotonic(), key)
-        else:
-            key = cached[1]
+        key = await self._load(hash_key(raw))
+        # Keep the counts of a key in use: the row read may lag what is not written yet.
+        if key is not None and key.id in self._used:
+            pending = self._used[key.id]
+            key.usage_count, key.last_used_at = pending.usage_count, pending.last_used_at
         now = datetime.now(UTC)
         if key is None or not key.valid(now):
             return None
@@ -126,10 +148,17 @@ class ApiKeyStore:
             result = await session.execute(
                 update(TABLE).where(TABLE.c.id == key_id, TABLE.c.revoked_at.is_(None)).values(revoked_at=now)
             )
-        for _, key in self._cache.values():
-            if key is not None and key.id == key_id:
-                key.revoked_at = now
         return bool(result.rowcount)  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult; AsyncSession.execute() is typed as returning Result
+
+    async def bind(self, key: ApiKey, device: str) -> ApiKey:
+        """Bind a key made before device binding to the device of its first request."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(TABLE).where(TABLE.c.id == key.id, TABLE.c.device.is_(None)).values(device=device)
+            )
+            stored = (await session.execute(select(TABLE.c.device).where(TABLE.c.id == key.id))).scalar_one()
+        key.device = stored  # a concurrent first request may have bound it first
+        return key
 
     async def flush(self) -> None:
         """Write the usage counts and last-used times gathered since the last flush."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Float, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.storage.models import ID_LENGTH, NAME_LENGTH, SHORT_LENGTH, TYPE_ANNOTATION_MAP, new_metadata
@@ -22,7 +22,12 @@ class Base(DeclarativeBase):
 
 
 class DeviceApiKeyRow(Base):
-    """A key a device uses to post telemetry; only its SHA-256 digest is stored."""
+    """A key a device uses to post telemetry; only its SHA-256 digest is stored.
+
+    A key belongs to one device (`device`, its slug): it writes that device's entities only,
+    and readings at most `backfill_days` old. Keys from before the binding have no device
+    until their first use binds them.
+    """
 
     __tablename__ = "device_api_keys"
 
@@ -36,6 +41,8 @@ class DeviceApiKeyRow(Base):
     last_used_at: Mapped[datetime | None]
     usage_count: Mapped[int] = mapped_column(Integer, default=0)
     revoked_at: Mapped[datetime | None]
+    device: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    backfill_days: Mapped[float] = mapped_column(Float, default=7.0)
 
 
 __all__ = ["Base", "DeviceApiKeyRow"]

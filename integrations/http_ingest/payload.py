@@ -1,6 +1,6 @@
 """The telemetry body: measurements by name, each a number, text, boolean or JSON, with an optional time.
 
-    {"device": "garden",                         # optional: prefixes the entity ids
+    {"device": "garden",                         # optional: must be the key's device when given
      "ts": 1700000000.0,                         # optional default time (Unix seconds or ISO 8601)
      "measurements": {
         "temperature": 21.5,                     # -> sensor.garden_temperature
@@ -23,6 +23,7 @@ from hub.exceptions import HubError
 from hub.util import slugify
 
 MAX_MEASUREMENTS = 500
+MAX_TIMESTAMP = 4_102_444_800.0  # 2100-01-01: later (or non-finite) is no reading's time
 _META_KEYS = {"value", "unit", "device_class", "state_class", "ts", "attributes", "name"}
 
 
@@ -32,20 +33,34 @@ class PayloadError(HubError, ValueError):
 
 @dataclass(slots=True)
 class Measurement:
-    """One value for one entity."""
+    """One value for one entity of the device.
 
-    entity_id: str
+    `entity_id` is set once the key's device has been checked (integrations.http_ingest.ownership):
+    a body names measurements, never entity ids.
+    """
+
+    domain: str
+    name: str  # the measurement's name as sent, for messages and the unique id
     state: str
     attributes: dict[str, Any] = field(default_factory=dict)
     ts: float | None = None
     numeric: bool = False
+    entity_id: str = ""
+
+    @property
+    def where(self) -> str:
+        """The body field this measurement came from, for messages."""
+        return f"measurements.{self.name}"
 
 
 def _timestamp(value: Any, where: str) -> float:
     if isinstance(value, bool):
         raise PayloadError(f"{where}: expected Unix seconds or an ISO 8601 time")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond any float
+            raise PayloadError(f"{where}: not a time between 1970 and 2100") from None
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
@@ -76,8 +91,7 @@ def parse(body: Any) -> list[Measurement]:
     result = []
     for name, raw in measurements.items():
         where = f"measurements.{name}"
-        object_id = slugify(f"{device} {name}" if device else name, fallback="")
-        if not object_id:
+        if not slugify(name, fallback=""):
             raise PayloadError(f"{where}: the name needs letters or digits")
         spec: dict[str, Any] = raw if isinstance(raw, dict) and "value" in raw else {"value": raw}
         unknown = set(spec) - _META_KEYS
@@ -116,5 +130,13 @@ def parse(body: Any) -> list[Measurement]:
         if len(state) > 255:
             raise PayloadError(f"{where}: the state is longer than 255 characters")
         ts = _timestamp(spec["ts"], f"{where}.ts") if spec.get("ts") is not None else default_ts
-        result.append(Measurement(f"{domain}.{object_id}", state, attributes, ts, numeric))
+        if ts is not None and not 0 <= ts <= MAX_TIMESTAMP:  # NaN fails this too
+            raise PayloadError(f"{where}.ts: not a time between 1970 and 2100")
+        result.append(Measurement(domain, name, state, attributes, ts, numeric))
     return result
+
+
+def device_of(body: Any) -> str | None:
+    """Return the slug of the device a (parsed) body names, None when it names none."""
+    device = body.get("device") if isinstance(body, dict) else None
+    return slugify(device, fallback="") or None if isinstance(device, str) else None

@@ -12,13 +12,16 @@ from hub.api.keys import HUB_KEY, USER_KEY
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.core.context import Context
-from integrations.http_ingest.payload import PayloadError, parse
+from integrations.http_ingest.keys import DEFAULT_BACKFILL_DAYS
+from integrations.http_ingest.ownership import Forbidden
+from integrations.http_ingest.payload import PayloadError, device_of, parse
 
 if TYPE_CHECKING:
     from integrations.http_ingest import Ingest
 
 _LOGGER = logging.getLogger(__name__)
 INGEST_KEY: web.AppKey[Any] = web.AppKey("http_ingest", object)
+MAX_BACKFILL_DAYS = 3650
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -46,11 +49,16 @@ async def post_telemetry(request: web.Request) -> web.Response:
         return _json({"message": f"Too many requests for key {key.name!r}; retry later"}, 429,
                      {"Retry-After": ingest.limiter.retry_after(wait)})
     try:
-        measurements = parse(loads(await request.read()))
+        body = loads(await request.read())
+        measurements = parse(body)
     except ValueError as err:  # PayloadError and malformed JSON alike
         text = str(err) if isinstance(err, PayloadError) else "Invalid JSON specified."
         return json_message(text, 400)
-    result = await ingest.write(measurements, key, Context())
+    try:
+        result = await ingest.write(measurements, key, device_of(body), Context())
+    except Forbidden as err:
+        ingest.forbidden(key, request.remote, str(err))
+        return json_message(f"403: Forbidden: {err}", 403)
     return _json(result)
 
 
@@ -69,16 +77,28 @@ async def create_key(request: web.Request) -> web.Response:
         body = loads(await request.read())
     except ValueError:
         return json_message("Invalid JSON specified.", 400)
-    name = body.get("name") if isinstance(body, dict) else None
-    days = body.get("expires_days") if isinstance(body, dict) else None
+    fields = body if isinstance(body, dict) else {}
+    name, days, device = fields.get("name"), fields.get("expires_days"), fields.get("device")
+    backfill = fields.get("backfill_days", DEFAULT_BACKFILL_DAYS)
     if not isinstance(name, str) or not 1 <= len(name) <= 100:
         return json_message("Field 'name' must be text of 1-100 characters", 400)
-    if days is not None and (isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0):
+    if days is not None and not _positive(days):
         return json_message("Field 'expires_days' must be a positive number", 400)
+    if device is not None and (not isinstance(device, str) or not 1 <= len(device) <= 100):
+        return json_message("Field 'device' must be text of 1-100 characters", 400)
+    if not _positive(backfill) or backfill > MAX_BACKFILL_DAYS:
+        return json_message(f"Field 'backfill_days' must be a number of days, at most {MAX_BACKFILL_DAYS}", 400)
     audit = request.app[HUB_KEY].require_auth().audit
-    raw, key = await ingest.keys.create(name, days, user.id)
-    audit.record(user, "create_api_key", f"{key.id} {name}", "ok", request.remote)
+    try:
+        raw, key = await ingest.keys.create(name, days, user.id, device=device, backfill_days=backfill)
+    except ValueError as err:
+        return json_message(f"Field 'device': {err}", 400)
+    audit.record(user, "create_api_key", f"{key.id} {key.prefix} device={key.device}", "ok", request.remote)
     return _json({**key.as_dict(), "key": raw}, 201)
+
+
+def _positive(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0 and value == value
 
 
 async def list_keys(request: web.Request) -> web.Response:
@@ -113,8 +133,8 @@ def add_routes(app: web.Application, ingest: Ingest) -> None:
 
 
 def log_rejection(remote: str | None, why: str, last: list[float]) -> None:
-    """Log a refused key at most once a minute (a misconfigured device retries forever)."""
+    """Log a refused request at most once a minute (a misconfigured device retries forever)."""
     now = time.monotonic()
     if now - last[0] >= 60:
         last[0] = now
-        _LOGGER.warning("Refused telemetry from %s: API key %s (counted in sensor.http_ingest_rejected_requests)", remote, why)
+        _LOGGER.warning("Refused telemetry from %s: %s", remote, why)

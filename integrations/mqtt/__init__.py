@@ -102,7 +102,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     hub.runtime[MQTT] = runtime
     hub.on_stop(lambda: _stop(hub, runtime))
     await hub.entities.add(status, "mqtt")
-    register_services(hub, client)
+    register_services(hub, client, config["discovery_prefix"])
     bind_pending(hub, client)
     if discovery is not None:
         discovery.start()

@@ -90,7 +90,13 @@ class MqttEntity(Entity):
     def template(self, key: str) -> MqttTemplate | None:
         """Return the compiled template of a config key, or None."""
         source = self.config.get(key)
-        return None if source is None else MqttTemplate(source, self.hub, self._variables)
+        if source is None:
+            return None
+        return MqttTemplate(source, self.hub, self._variables, lambda: f"{self._template_owner()} {key}")
+
+    def _template_owner(self) -> str:
+        """Name the entity in a template error: its entity_id, else its discovery topic or unique_id."""
+        return str(self._variables.get("entity_id") or self.config.get("unique_id") or self.config.get("state_topic") or "MQTT entity")
 
     # ---- lifecycle ----
 

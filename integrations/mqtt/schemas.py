@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import Any
 
@@ -10,6 +11,17 @@ import voluptuous as vol
 from integrations.mqtt.subscriptions import valid_filter, valid_publish_topic
 
 PAYLOAD_NONE = "None"
+
+
+def encoding(value: str) -> str:
+    """A codec Python knows ('' passes the raw bytes on, as in Home Assistant)."""
+    if value:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            message = f"unknown encoding {value[:50]!r}"
+            raise vol.Invalid(message) from None
+    return value
 
 
 def string(value: Any) -> str:
@@ -148,7 +160,7 @@ COMMON = {
     vol.Optional("device_class"): vol.Any(None, string),
     vol.Optional("entity_category"): vol.Any(None, vol.In(["config", "diagnostic"])),
     vol.Optional("enabled_by_default", default=True): boolean,
-    vol.Optional("encoding", default="utf-8"): vol.Any(None, string),
+    vol.Optional("encoding", default="utf-8"): vol.Any(None, vol.All(string, encoding)),
     vol.Optional("qos", default=0): vol.All(vol.Coerce(int), vol.In([0, 1, 2])),
     vol.Optional("availability_topic"): subscribe_topic,
     vol.Optional("availability_template"): template,

@@ -6,6 +6,7 @@ import ast
 from typing import TYPE_CHECKING, Any
 
 from hub.templating import Template
+from hub.templating.template import Origin
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -22,15 +23,17 @@ class MqttTemplate:
 
     __slots__ = ("source", "_template", "_variables")
 
-    def __init__(self, source: str, hub: Hub | None = None, variables: dict[str, Any] | None = None) -> None:
-        """Compile the template.
+    def __init__(
+        self, source: str, hub: Hub | None = None, variables: dict[str, Any] | None = None, origin: Origin = None
+    ) -> None:
+        """Compile the template; `origin` names it in errors (see hub.templating.Template).
 
         Raises:
             TemplateError: the template does not compile.
         """
         self.source = source
         self._variables = variables if variables is not None else {}
-        self._template = Template(source, hub)
+        self._template = Template(source, hub, origin)
         self._template.ensure_valid()
 
     def render_value(self, payload: str | bytes, default: Any = _SENTINEL) -> Any:

@@ -33,7 +33,8 @@ async def test_auth_ok_and_invalid(api: Api) -> None:
 
 
 async def test_jwt_access_token_authenticates_websocket(api: Api) -> None:
-    token = await api.hub.auth.access.issue(api.users["user"].id)
+    _, session = await api.hub.auth.create_refresh_token(api.users["user"].id)
+    token = api.hub.auth.access.issue(api.users["user"].id, session.family_id)
     client = await WsClient.open(api.session, api.url)
     await client.authenticate(token)
     assert (await client.command("auth/current_user"))["name"] == "user"
@@ -281,7 +282,9 @@ async def test_audit_log_records_service_calls(api: Api) -> None:
         ("user", "nope.x", "not_found"),
         ("user", "switch.turn_on entity_id=switch.test_relay", "ok"),
     ]
-    assert set(rows[0]) == {"id", "created_at", "user_id", "user_name", "action", "target", "result", "remote"}
+    assert set(rows[0]) == {"id", "created_at", "user_id", "user_name", "action", "target", "result", "remote",
+                            "reason", "context_id", "parent_context_id"}
+    assert rows[1]["context_id"]  # the call's context, to find what it changed
 
 
 async def test_auth_timeout_closes(api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]

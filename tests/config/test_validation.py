@@ -230,6 +230,11 @@ def test_core_defaults() -> None:
         "cors_allowed_origins": [],
         "trusted_proxies": [],
         "metrics_allow_loopback": True,
+        "ssl_profile": "modern",
+        "use_x_frame_options": True,
+        "ip_ban_enabled": True,
+        "login_attempts_threshold": -1,
+        "access_token_lifetime": 900,
     }
     assert CORE_SCHEMAS["storage"](None) == {}
     assert CORE_SCHEMAS["logger"](None) == {"default": "INFO", "logs": {}, "format": "text"}

@@ -170,11 +170,17 @@ async def browser(chromium_path: str) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def page(browser: Any) -> AsyncIterator[Any]:
-    """A desktop-sized page that fails the test on uncaught page errors."""
+    """A desktop-sized page that fails the test on uncaught page errors and Content-Security-Policy violations.
+
+    The hub serves every page with its CSP (hub/api/headers.py); what the policy blocks (an
+    inline style or script, a foreign host) is reported on the console, and fails the test.
+    """
     context = await browser.new_context(viewport={"width": 1280, "height": 860})
     page = await context.new_page()
     page_errors: list[str] = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
+    page.on("console", lambda message: page_errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text else None)
     page.set_default_timeout(10_000)
     yield page
     await context.close()

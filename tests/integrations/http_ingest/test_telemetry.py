@@ -72,7 +72,8 @@ async def test_measurements_become_states_and_the_key_is_counted(setup: Setup) -
     assert position.attributes["lat"] == 1.5 and position.state == '{"lat":1.5,"lon":2.5}'
     assert states.get("sensor.garden_power").attributes["phase"] == "L1"
 
-    assert (await setup.post(key["key"], {"measurements": {"garden_status": "dry"}}, bearer=True)).status == 200
+    # Without "device" a body is for the key's own device.
+    assert (await setup.post(key["key"], {"measurements": {"status": "dry"}}, bearer=True)).status == 200
     assert states.get("sensor.garden_status").state == "dry"
     async with setup.http.get(f"{setup.url}/api/v1/apikeys", headers={"Authorization": f"Bearer {setup.admin_token}"}) as response:
         [listed] = await response.json()
@@ -115,7 +116,7 @@ async def test_each_key_is_rate_limited_with_retry_after(setup: Setup) -> None:
 async def test_stamped_late_readings_go_to_history_not_the_live_state(setup: Setup) -> None:
     from hub.recorder import get_recorder
 
-    key = (await setup.new_key())["key"]
+    key = (await setup.new_key("pump"))["key"]
     assert (await setup.post(key, {"device": "pump", "measurements": {"power": 50}})).status == 200
     an_hour_ago = time.time() - 3600
     body = {"device": "pump", "ts": an_hour_ago, "measurements": {"power": 75.5}}
