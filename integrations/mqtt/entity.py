@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DOMAIN = "mqtt"
+# The QoS of state, availability and attribute subscriptions when a config names none. Home
+# Assistant subscribes at 0; at 1 the broker keeps what a device reported while the hub was away
+# (a restart, a lost connection) and delivers it again until the hub acknowledged it, and the
+# hub acknowledges only once the reading is in the recorder's spool. Commands go out at 0 unless
+# the config asks otherwise, as in Home Assistant. See docs/mqtt.md.
+STATE_QOS = 1
 
 
 class MqttEntity(Entity):
@@ -61,7 +67,9 @@ class MqttEntity(Entity):
         self.entity_picture = config.get("entity_picture")
         self.device_class = config.get("device_class")
         self.entity_category = config.get("entity_category")
-        self.qos: int = config["qos"]
+        qos: int | None = config.get("qos")
+        self.qos: int = STATE_QOS if qos is None else qos  # subscriptions
+        self.command_qos: int = 0 if qos is None else qos  # published commands
         self.encoding: str | None = config["encoding"] or None
         self.device_info = _device_info(config.get("device"))
         self.name = self._name(config)

@@ -149,7 +149,9 @@ COMMON = {
     vol.Optional("entity_category"): vol.Any(None, vol.In(["config", "diagnostic"])),
     vol.Optional("enabled_by_default", default=True): boolean,
     vol.Optional("encoding", default="utf-8"): vol.Any(None, string),
-    vol.Optional("qos", default=0): vol.All(vol.Coerce(int), vol.In([0, 1, 2])),
+    # No default: state topics are subscribed at QoS 1 and commands published at QoS 0 unless a
+    # config asks for one (integrations/mqtt/entity.py, STATE_QOS).
+    vol.Optional("qos"): vol.All(vol.Coerce(int), vol.In([0, 1, 2])),
     vol.Optional("availability_topic"): subscribe_topic,
     vol.Optional("availability_template"): template,
     vol.Optional("payload_available", default="online"): string,
