@@ -100,10 +100,19 @@ class Spool:
         if tail is None or tail.size >= SEGMENT_BYTES or (tail is self._segments[0] and self._exhausted()):
             tail = self._new_segment()
         key = (tail.path.stem, tail.size)
-        with tail.path.open("ab") as file:
-            file.write(record)
-            file.flush()
-            os.fsync(file.fileno())
+        fd = os.open(tail.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            view = memoryview(record)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            # A full disk may take part of the record: cut it off, so that the next append
+            # starts where the records end (truncating needs no free space).
+            os.ftruncate(fd, tail.size)
+            raise
+        finally:
+            os.close(fd)
         tail.records += 1
         tail.points += points
         tail.size += len(record)
