@@ -18,12 +18,15 @@ from typing import Any
 import gmqtt
 from gmqtt.mqtt.constants import MQTTv311
 
+from hub.logfilter import one_line_warnings
 from integrations.mqtt import compat_gmqtt
 from integrations.mqtt.acks import DeferredAcks, Durable
 from integrations.mqtt.client import ConnectionSettings, MqttClientError
 from integrations.mqtt.subscriptions import Message
 
 _LOGGER = logging.getLogger(__name__)
+# A lost connection and a topic that is not UTF-8 are warnings with a traceback in gmqtt.
+one_line_warnings("gmqtt.client", "gmqtt.mqtt.protocol", "gmqtt.mqtt.handler", "gmqtt.mqtt.connection")
 
 # A broker that accepts the TCP connection but never answers CONNECT must not stall the loop.
 CONNECT_TIMEOUT = 10.0
