@@ -187,6 +187,7 @@ class Publisher:
         self.done = threading.Event()
         self._lock = threading.Lock()
         self._mids: dict[int, int] = {}
+        self._early: set[int] = set()  # acknowledged before publish() returned its mid
         client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)
@@ -201,6 +202,8 @@ class Publisher:
             number = self._mids.pop(mid, None)
             if number is not None:
                 self.acked.add(number)
+            else:
+                self._early.add(mid)
 
     def start(self) -> None:
         self.client.connect_async("127.0.0.1", self.port, keepalive=10)
@@ -215,9 +218,14 @@ class Publisher:
             if delay > 0:
                 time.sleep(delay)
             number = self.first + index
+            # Not under our lock: paho calls on_publish holding its own, and publish() takes that one.
+            info = self.client.publish(f"faults/s{number % SENSORS}/power", str(number), qos=1)
             with self._lock:
-                info = self.client.publish(f"faults/s{number % SENSORS}/power", str(number), qos=1)
-                self._mids[info.mid] = number
+                if info.mid in self._early:
+                    self._early.discard(info.mid)
+                    self.acked.add(number)
+                else:
+                    self._mids[info.mid] = number
             self.published += 1
         self.done.set()
 
@@ -283,7 +291,7 @@ class HubProcess:
         return self.data_dir / "recorder_spool"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "hub", "-c", str(self.config_dir), "--data", str(self.data_dir), "run",
+        command = [sys.executable, "-m", "hub", "run", "-c", str(self.config_dir), "--data", str(self.data_dir),
                    "--port", str(self.port)]
         if self.spool_tmpfs is not None:
             # The spool on a small file system of its own, visible to the hub only.
@@ -357,6 +365,7 @@ class History:
 
     def __init__(self, kind: str, **options: Any) -> None:
         self.kind, self.options = kind, options
+        self.last_error: str | None = None  # why the last read found nothing, if it failed
 
     def recorder_yaml(self) -> str:
         if self.kind == "sqlite":
@@ -386,7 +395,8 @@ class History:
             try:
                 await backend.open()
                 rows = await backend.read_states(entity_ids(), 0, time.time() + 3600)
-            except Exception:  # noqa: BLE001 - the backend is down: nothing readable now
+            except Exception as err:  # noqa: BLE001 - the backend is down: nothing readable now
+                self.last_error = f"{type(err).__name__}: {err}"
                 return found
             finally:
                 await backend.close()
@@ -394,6 +404,7 @@ class History:
                 for sample in samples:
                     if sample.value is not None:
                         found[int(sample.value)] += 1
+            self.last_error = None
             return found
 
         if self.kind == "sqlite" and not (data_dir / "history.db").exists():
@@ -459,9 +470,9 @@ def run_fault(fault: str, servers: Servers, plan: Plan, hub_root: Path = ROOT, k
             publisher.start()
             wait_published(publisher, int(readings * plan.fault_at))
             healed_at, acked_before = inject(fault, hub, servers, plan, publisher, result, log)
+            result.whole_s = wait_whole(hub, history, acked_before, healed_at, plan.settle)
             publisher.done.wait(readings / rate + plan.settle)
             publisher.wait_acked(plan.settle)
-            result.whole_s = wait_whole(hub, history, acked_before, healed_at, plan.settle)
             wait_all(hub, history, publisher.acked_now(), plan.settle)
         finally:
             if publisher is not None:
@@ -480,6 +491,8 @@ def run_fault(fault: str, servers: Servers, plan: Plan, hub_root: Path = ROOT, k
         if result.missing:
             sample = sorted(acked - set(counts))[:10]
             result.notes.append(f"missing e.g. {sample}; hub log {hub.log_path}")
+            if history.last_error:
+                result.notes.append(f"reading history failed: {history.last_error}")
     return result
 
 
@@ -564,10 +577,16 @@ def notification_shown(hub: HubProcess) -> bool:
 def wait_whole(hub: HubProcess, history: History, acked: set[int], since: float, timeout: float) -> float | None:
     """Return the seconds from `since` until /readyz is 200 and every reading in `acked` is in history."""
     deadline = time.monotonic() + timeout
+    while hub.readyz()[0] != 200:
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
     while time.monotonic() < deadline:
-        if hub.readyz()[0] == 200 and acked <= set(history.counts(hub.data_dir)):
-            return time.monotonic() - since
-        time.sleep(0.2)
+        checked = time.monotonic()
+        if acked <= set(history.counts(hub.data_dir)):
+            # Whole no later than when this read began.
+            return checked - since
+        time.sleep(0.25)
     return None
 
 
