@@ -214,7 +214,7 @@ class Template:
         values["value"] = payload
         try:
             values["value_json"] = json.loads(payload)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # RecursionError: nested deeper than ~1,000
             pass
         try:
             return self._render_text(self._compile(False, False), values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import Any
 
@@ -18,6 +19,18 @@ def string(value: Any) -> str:
         message = "expected a string"
         raise vol.Invalid(message)
     return str(value)
+
+
+def encoding(value: Any) -> str:
+    """A codec Python knows ("" hands the payload on as bytes, as in Home Assistant)."""
+    name = string(value)
+    if name:
+        try:
+            codecs.lookup(name)
+        except LookupError as err:
+            message = f"unknown encoding {name[:50]!r}"
+            raise vol.Invalid(message) from err
+    return name
 
 
 def boolean(value: Any) -> bool:
@@ -148,7 +161,7 @@ COMMON = {
     vol.Optional("device_class"): vol.Any(None, string),
     vol.Optional("entity_category"): vol.Any(None, vol.In(["config", "diagnostic"])),
     vol.Optional("enabled_by_default", default=True): boolean,
-    vol.Optional("encoding", default="utf-8"): vol.Any(None, string),
+    vol.Optional("encoding", default="utf-8"): vol.Any(None, encoding),
     # No default: state topics are subscribed at QoS 1 and commands published at QoS 0 unless a
     # config asks for one (integrations/mqtt/entity.py, STATE_QOS).
     vol.Optional("qos"): vol.All(vol.Coerce(int), vol.In([0, 1, 2])),
