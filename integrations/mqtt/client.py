@@ -319,6 +319,9 @@ class MqttClient:
         attempt = 0
         where = f"{'mqtts' if settings.tls else 'mqtt'}://{settings.host}:{settings.port}"
         while not self._stopping:
+            # Cleared before the attempt, not after it failed: a reconnect_now() that comes while an
+            # attempt is refused (the broker is just starting) must cut the next wait short.
+            self._retry_now.clear()
             client = self._factory(settings, self._tls_context, self._handle, self.durable)
             self._client = client
             refused = False
@@ -341,7 +344,6 @@ class MqttClient:
             attempt += 1
             delay = self._retry_delay(attempt, refused)
             _LOGGER.debug("Reconnecting to MQTT broker %s in %.2f s", where, delay)
-            self._retry_now.clear()
             try:
                 await asyncio.wait_for(self._retry_now.wait(), delay)
             except TimeoutError:
