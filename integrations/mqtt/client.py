@@ -329,8 +329,7 @@ class MqttClient:
                 await client.open()
                 attempt = 0
                 _LOGGER.info("Connected to MQTT broker %s as %s", where, settings.client_id)
-                await self._connected(client)
-                await client.wait_closed()
+                await self._while_open(client)
                 raise MqttClientError("connection closed")
             except (MqttClientError, OSError, TimeoutError) as err:
                 if self._stopping:
@@ -348,6 +347,26 @@ class MqttClient:
                 await asyncio.wait_for(self._retry_now.wait(), delay)
             except TimeoutError:
                 pass
+
+    async def _while_open(self, client: Connection) -> None:
+        """Subscribe, send the birth, run the connect callbacks; return when the connection is lost.
+
+        The connection can drop while the SUBSCRIBE waits for its SUBACK (a broker killed just
+        after accepting): a backend may then leave that wait to its own timeout (aiomqtt: 10 s),
+        so the setup is abandoned the moment the connection is known to be lost.
+        """
+        closed = asyncio.ensure_future(client.wait_closed())
+        setup = asyncio.ensure_future(self._connected(client))
+        try:
+            await asyncio.wait({closed, setup}, return_when=asyncio.FIRST_COMPLETED)
+            if setup.done():
+                setup.result()  # a failed setup ends the connection like a lost one
+            await closed
+        finally:
+            for task in (setup, closed):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(setup, closed, return_exceptions=True)
 
     def _retry_delay(self, attempt: int, refused: bool) -> float:
         """Return how long to wait before connect attempt number `attempt` (1 = the first retry)."""
