@@ -246,6 +246,7 @@ async def start(
         actual_port = runner.addresses[0][1] if runner.addresses else bind_port
         runtime.url = f"{'https' if tls_context else 'http'}://{bind_host}:{actual_port}"
         hub.on_stop(lambda: plugins.call_hook(manager, "hub_stopping", hub=hub))
+        await connect_sources(hub, manager)
         await hub.start()
         await plugins.call_hook(manager, "hub_started", hub=hub)
         prepare_data_dir(data_dir, announce=False)  # what integrations made while starting
@@ -261,6 +262,20 @@ async def start(
         data_dir,
     )
     return runtime
+
+
+async def connect_sources(hub: Hub, manager: Any) -> None:
+    """The sources stage: let integrations connect to their devices, now that every consumer listens.
+
+    The start stages are: storage and registries; every integration's setup (consumers such as
+    the recorder and automations subscribe there); the web server; then this. Each source's
+    disconnect is registered last, so it runs first when the hub stops: no reading arrives
+    while the consumers shut down.
+    """
+    disconnects = await plugins.call_hook(manager, "connect_sources", hub=hub)
+    for disconnect in disconnects:
+        if disconnect is not None:
+            hub.on_stop(disconnect)
 
 
 async def _save_periodically(hub: Hub, store: RestoreStateStore) -> None:

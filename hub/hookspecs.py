@@ -40,6 +40,24 @@ def setup_integration(hub: Hub, config: Any) -> None:
 
 
 @hookspec
+def connect_sources(hub: Hub) -> Callable[[], Awaitable[None] | None] | None:
+    """Start reading from devices: connect to brokers, open serial ports, start polling.
+
+    When called: once, in the hub's sources stage: after every enabled integration's
+    `setup_integration` ran (so every consumer, the recorder, automations and the WebSocket
+    API, listens) and after the web server listens; before `homeassistant_start`. All
+    implementations are called concurrently. A reading that arrives before this stage would
+    reach states nobody records yet, so an integration that reads devices connects here and
+    not in `setup_integration`.
+
+    :param hub: the Hub.
+    :return: the function that disconnects (plain or async), or None. The hub calls it first
+        when it stops, before any other teardown, so that no reading arrives while the
+        consumers stop.
+    """
+
+
+@hookspec
 def register_http_routes(hub: Hub, app: web.Application) -> None:
     """Add HTTP routes (views, static files) to the hub's web application.
 

@@ -21,6 +21,7 @@ from hub.core.bus import (
     EventBus,
 )
 from hub.core.clock import Clock, SystemClock
+from hub.core.durability import Durability
 from hub.core.entities import Entities, register_core_services
 from hub.core.runtime import HubRuntime
 from hub.core.services import ServiceRegistry
@@ -119,6 +120,7 @@ class Hub:
         self.states = StateMachine(self.bus)
         self.services = ServiceRegistry(self)
         self.entities = Entities(self)
+        self.durability = Durability()
         self.state = CoreState.not_running
         self.runtime = HubRuntime()
         self._clock: Clock | None = None

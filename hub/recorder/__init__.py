@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,9 +134,12 @@ async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
         spool,
         keep=build_filter(config.get("include"), config.get("exclude")),
         commit_interval=config["commit_interval"],
+        sync_interval=config["sync_interval"],
         max_batch=config["max_batch"],
         retry_max=config["retry_max"],
+        memory_max_points=config["memory_max_points"],
     )
+    recorder.spool_listeners.append(lambda error: notify_spool(hub, recorder, error))
     recorder.plan = parse_plan(config)
     downsampler = Downsampler(backend, recorder.plan, data_dir / f"recorder_tiers_{backend.name}.json", time.time)
     recorder.stored_listeners.append(downsampler.note_stored)
@@ -177,6 +180,33 @@ async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
         purge,
         description={"name": "Purge", "description": "Downsample and apply retention now."},
     )
+
+
+SPOOL_NOTIFICATION = "recorder_spool"
+
+
+def notify_spool(hub: Hub, recorder: Recorder, error: str | None) -> None:
+    """Tell the user, by a persistent notification, that the spool cannot be written (or can again)."""
+    if not hub.services.has_service("persistent_notification", "create"):
+        return
+    if error is None:
+        call = hub.services.call("persistent_notification", "dismiss", {"notification_id": SPOOL_NOTIFICATION})
+    else:
+        message = (
+            f"The recorder cannot write its spool in {recorder.spool.folder} ({error}). New readings are held in "
+            f"memory (at most {recorder.commits.memory_max_points} points) until the disk has room again; "
+            "they are lost if the hub stops before. Free space on that disk."
+        )
+        data = {"notification_id": SPOOL_NOTIFICATION, "title": "History at risk: the disk is full", "message": message}
+        call = hub.services.call("persistent_notification", "create", data)
+    hub.create_task(_quietly(call), "recorder spool notification")
+
+
+async def _quietly(call: Coroutine[Any, Any, Any]) -> None:
+    try:
+        await call
+    except HubError as err:
+        _LOGGER.warning("recorder: could not update the spool notification: %s", err)
 
 
 @hookimpl

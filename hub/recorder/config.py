@@ -86,6 +86,10 @@ CONFIG_SCHEMA = vol.All(
             vol.Optional("bucket"): str,
             vol.Optional("partition", default="day"): vol.Any("day", "week"),
             vol.Optional("commit_interval", default=1.0): vol.All(vol.Coerce(float), vol.Range(min=0.01, max=300)),
+            # While a source waits to acknowledge (MQTT QoS 1), commit to the spool this soon.
+            vol.Optional("sync_interval", default=0.01): vol.All(vol.Coerce(float), vol.Range(min=0, max=1)),
+            # Points kept in memory while the spool cannot be written (a full disk).
+            vol.Optional("memory_max_points", default=200_000): vol.All(int, vol.Range(min=1000)),
             vol.Optional("max_batch", default=20_000): vol.All(int, vol.Range(min=1)),
             vol.Optional("spool_max_mb", default=512): vol.All(vol.Coerce(float), vol.Range(min=1)),
             vol.Optional("retry_max", default=5.0): vol.All(vol.Coerce(float), vol.Range(min=0.01)),

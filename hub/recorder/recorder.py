@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from hub.core.bus import EVENT_STATE_CHANGED, Event, callback
-from hub.core.entity import SensorEntity
 from hub.core.states import valid_entity_id
 from hub.exceptions import HubError
 from hub.recorder.backends.base import AttributeChange, BackendError, Batch, HistoryBackend, Point
+from hub.recorder.backlog import BACKLOG_ENTITY_ID, Backlog
+from hub.recorder.commit import Committer
 from hub.recorder.compressed import format_value
 from hub.recorder.history_cache import HistoryCache
 from hub.recorder.spool import Spool
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
-BACKLOG_ENTITY_ID = "sensor.recorder_backlog"
 POISON_ATTEMPTS = 3
 # Errors that mean "the backend is away": retried for as long as it takes.
 TRANSIENT_ERRORS = (BackendError, OSError, TimeoutError)
@@ -56,16 +56,6 @@ def as_point(entity_id: str, ts: float, text: str) -> Point:
     return Point(entity_id, ts, value, None if format_value(value) == text else text)
 
 
-class BacklogSensor(SensorEntity):
-    """Points waiting in the spool: above 0 means the history backend is behind or down."""
-
-    name = "Recorder backlog"
-    icon = "mdi:database-clock"
-    unit_of_measurement = "points"
-    state_class = "measurement"
-    native_value = 0
-
-
 class Recorder:
     """Record state changes into a history backend without ever losing one it accepted."""
 
@@ -77,9 +67,11 @@ class Recorder:
         *,
         keep: Callable[[str], bool] = lambda entity_id: True,
         commit_interval: float = 1.0,
+        sync_interval: float = 0.01,
         max_batch: int = 20_000,
         write_timeout: float = 30.0,
         retry_max: float = 5.0,
+        memory_max_points: int = 200_000,
     ) -> None:
         self.hub = hub
         self.backend = backend
@@ -97,39 +89,49 @@ class Recorder:
         self.write_seconds = 0.0
         # Called with each batch the backend stored (the downsampler marks late data with it).
         self.stored_listeners: list[Callable[[Batch], None]] = []
+        # Called when the spool stops or starts being writable again (notifications).
+        self.spool_listeners: list[Callable[[str | None], None]] = []
         # Encoded past hours for the charts' history queries; late points drop their hour.
         self.history_cache = HistoryCache()
         self.stored_listeners.append(self.history_cache.note_stored)
         self._keep = keep
         self._kept: dict[str, bool] = {}
-        self._pending: list[State] = []
         self._last_attributes: dict[str, Any] = {}
         self._io = ThreadPoolExecutor(1, thread_name_prefix="recorder-spool")
-        self._appended = spool.records  # batches left by an earlier run are written first
-        self._in_flight = 0  # batches taken from pending whose spool append has not finished
+        self.commits = Committer(
+            self._spool_append,
+            self._build,
+            commit_interval=commit_interval,
+            sync_interval=sync_interval,
+            max_batch=max_batch,
+            memory_max_points=memory_max_points,
+            on_appended=self._appended_record,
+            on_status=self._spool_status,
+        )
+        self._pending = self.commits.pending
+        self._appended = spool.records  # records left by an earlier run are written first
         self._written = 0
-        # Batches just spooled, so the writer need not read back and decode what it has.
+        # Records just spooled, so the writer need not read back and decode what it has.
         self._recent: dict[tuple[str, int], Batch] = {}
         self._changed = asyncio.Condition()
-        self._flush_now = asyncio.Event()
         self._spooled = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: list[asyncio.Task[None]] = []
         self._unsub: Callable[[], None] | None = None
-        self._sensor: BacklogSensor | None = None
+        self._undo_sink: Callable[[], None] | None = None
+        self._backlog = Backlog(hub)
 
     # -- lifecycle
 
     async def start(self, *, backlog_sensor: bool = True) -> None:
-        """Listen to state changes and start the flush and write loops."""
+        """Listen to state changes and start the commit and write loops."""
         if backlog_sensor:
-            self._sensor = BacklogSensor()
-            self._sensor.entity_id = BACKLOG_ENTITY_ID
-            self._sensor.native_value = self.spool.points
-            await self.hub.entities.add(self._sensor, "recorder")
+            await self._backlog.add(self.spool.points)
         self._unsub = self.hub.bus.listen(EVENT_STATE_CHANGED, self._on_state_changed)
+        # Sources (MQTT QoS 1) acknowledge a reading once it is in the spool.
+        self._undo_sink = self.hub.durability.add_sink(self.commits.barrier)
         self._tasks = [
-            self.hub.loop.create_task(self._flush_loop(), name="recorder flush"),
+            self.hub.loop.create_task(self.commits.run(), name="recorder commit"),
             self.hub.loop.create_task(self._write_loop(), name="recorder write"),
         ]
         if self.spool:
@@ -148,7 +150,10 @@ class Recorder:
         if self._unsub is not None:
             self._unsub()
             self._unsub = None
-        await self._spool_pending()
+        if self._undo_sink is not None:
+            self._undo_sink()
+            self._undo_sink = None
+        await self.commits.stop()
         try:
             await asyncio.wait_for(self._wait_written(), budget)
         except TimeoutError:
@@ -156,6 +161,7 @@ class Recorder:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._backlog.close()
         self._io.shutdown(wait=True)
         await self.backend.close()
 
@@ -171,9 +177,10 @@ class Recorder:
             # The backlog sensor is not recorded: during an outage it would feed its own backlog.
             keep = self._kept[new.entity_id] = new.entity_id != BACKLOG_ENTITY_ID and self._keep(new.entity_id)
         if keep:
-            self._pending.append(new)
-            if len(self._pending) >= self.max_batch:
-                self._flush_now.set()
+            pending = self._pending
+            pending.append(new)
+            if len(pending) >= self.max_batch:
+                self.commits.kept()
 
     # -- batching
 
@@ -192,39 +199,29 @@ class Recorder:
                 changes.append(AttributeChange(entity_id, ts, orjson.dumps(attributes, default=str).decode()))
         return Batch(points, changes)
 
-    async def _flush_loop(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._flush_now.wait(), self.commit_interval)
-            except TimeoutError:
-                pass
-            self._flush_now.clear()
-            try:
-                await self._spool_pending()
-            except Exception:  # noqa: BLE001 - a full disk must not end recording for good
-                _LOGGER.exception("Recorder could not write its spool")
-
-    async def _spool_pending(self) -> None:
-        if not self._pending:
-            return
-        states, self._pending = self._pending, []
-        await self.append(self._build(states))
+    async def commit(self) -> None:
+        """Put what is pending into the spool now (fsynced), and let the writer store it."""
+        await self.commits.commit()
 
     async def append(self, batch: Batch) -> None:
-        """Put a batch into the spool (fsynced) and let the writer store it."""
-        if not batch:
-            return
-        payload = batch.to_bytes()
-        self._in_flight += 1
-        try:
-            key = await self._io_call(self.spool.append, payload, len(batch.points))
-            self._appended += 1
-        finally:
-            self._in_flight -= 1
-            self.hub.loop.create_task(self._notify())
-        if len(self._recent) < 64:
+        """Put a batch into the spool (fsynced) after what is pending, and let the writer store it."""
+        if batch:
+            await self.commits.add_batch(batch)
+
+    async def _spool_append(self, payload: bytes, points: int) -> tuple[str, int]:
+        return await self._io_call(self.spool.append, payload, points)
+
+    def _appended_record(self, key: tuple[str, int], batch: Batch) -> None:
+        self._appended += 1
+        if len(self._recent) < 1024:
             self._recent[key] = batch
         self._spooled.set()
+        self.hub.loop.create_task(self._notify())
+
+    def _spool_status(self) -> None:
+        self._update_sensor(now=True)
+        for listener in self.spool_listeners:
+            listener(self.commits.error)
 
     async def _io_call(self, func: Callable[..., _T], *args: Any) -> _T:
         # Spool I/O blocks on fsync: one thread keeps appends and pops in order.
@@ -235,36 +232,55 @@ class Recorder:
     async def _write_loop(self) -> None:
         delay = 0.1
         attempts = 0
+        merge = True
         while True:
             await self._spooled.wait()
             self._spooled.clear()
             while True:
-                item = await self._io_call(self.spool.peek)
-                if item is None:
+                # Several small records (group commits) go to the backend as one write; after a
+                # refused write, one at a time, so that only the record it refuses is set aside.
+                items = await self._io_call(self.spool.peek_many, self.max_batch if merge else 1)
+                if not items:
                     break
-                payload, points, key = item
-                batch = self._recent.pop(key, None) or Batch.from_bytes(payload)
+                batch = self._merged(items)
+                points = sum(item[1] for item in items)
                 began = time.perf_counter()
                 try:
                     await asyncio.wait_for(self.backend.write(batch), self.write_timeout)
                 except Exception as err:  # noqa: BLE001 - every failure means: keep it spooled, retry
                     self._failed(err)
+                    transient = isinstance(err, TRANSIENT_ERRORS)
+                    if not transient and len(items) > 1:
+                        merge = False
+                        continue
                     attempts += 1
-                    if attempts >= POISON_ATTEMPTS and not isinstance(err, TRANSIENT_ERRORS):
+                    if attempts >= POISON_ATTEMPTS and not transient:
                         # Not an outage but a batch the backend cannot take: set it aside so
                         # it does not block every later point.
-                        await self._io_call(self._reject, payload, err)
+                        await self._io_call(self._reject, items[0][0], err)
                         await self._io_call(self.spool.pop)
                         attempts = 0
+                        merge = True
                         continue
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.retry_max)
                     continue
-                delay, attempts = 0.1, 0
+                delay, attempts, merge = 0.1, 0, True
                 self.write_count += 1
                 self.write_seconds += time.perf_counter() - began
-                await self._io_call(self.spool.pop)
-                self._stored(batch, points)
+                await self._io_call(self.spool.pop, len(items))
+                self._stored(batch, points, len(items))
+
+    def _merged(self, items: list[tuple[bytes, int, tuple[str, int]]]) -> Batch:
+        recent = self._recent
+        batches = [recent.pop(key) if key in recent else Batch.from_bytes(payload) for payload, _, key in items]
+        if len(batches) == 1:
+            return batches[0]
+        merged = Batch()
+        for batch in batches:
+            merged.points.extend(batch.points)
+            merged.attributes.extend(batch.attributes)
+        return merged
 
     def _reject(self, payload: bytes, err: BaseException) -> None:
         path = self.spool.folder / "rejected.bin"
@@ -282,11 +298,12 @@ class Recorder:
                 self.spool.points,
             )
         _LOGGER.debug("History write failed", exc_info=err)
+        changed = message != self.last_error
         self.last_error = message
-        self._update_sensor()
+        self._update_sensor(now=changed)
 
-    def _stored(self, batch: Batch, points: int) -> None:
-        self._written += 1
+    def _stored(self, batch: Batch, points: int, records: int) -> None:
+        self._written += records
         self.written_points += points
         if self.last_error is not None:
             _LOGGER.warning("History backend %s is back; spool backlog: %d points", self.backend.name, self.spool.points)
@@ -301,37 +318,35 @@ class Recorder:
             self._changed.notify_all()
 
     async def _wait_written(self) -> None:
+        # What was taken from pending may still be on its way into the spool (an fsync): it
+        # counts as recorded, so wait for it to be appended first.
+        await self.commits.commit()
         async with self._changed:
-            # A batch the flush loop took from pending may still be on its way into the spool
-            # (an fsync): it counts as recorded, so wait for it to be appended first.
-            await self._changed.wait_for(lambda: not self._in_flight)
             target = self._appended
-            # Writes go in order, so "all written" is: the spool is empty, or as many batches
+            # Writes go in order, so "all written" is: the spool is empty, or as many records
             # were written in this run as were appended up to target.
             await self._changed.wait_for(lambda: self._written >= target or not self.spool)
 
-    def _update_sensor(self) -> None:
-        sensor = self._sensor
-        if sensor is None or sensor.hub is None:
-            return
-        backlog = self.spool.points
-        error = self.last_error
-        attributes = {"spool_bytes": self.spool.size, "dropped_points": self.spool.dropped_points, "last_error": error}
-        if sensor.native_value != backlog or sensor.extra_state_attributes != attributes:
-            sensor.native_value = backlog
-            sensor.extra_state_attributes = attributes
-            sensor.write_state()
+    def _update_sensor(self, now: bool = False) -> None:
+        commits = self.commits
+        attributes = {
+            "spool_bytes": self.spool.size,
+            "dropped_points": self.spool.dropped_points + commits.dropped_points,
+            "held_in_memory": commits.held_points,
+            "last_error": self.last_error,
+            "spool_error": commits.error,
+        }
+        self._backlog.show(self.spool.points + commits.held_points, attributes, now=now)
 
     # -- public API
 
     @property
     def queue_depth(self) -> int:
-        """Return the state changes waiting for the next flush into the spool."""
+        """Return the state changes waiting for the next commit into the spool."""
         return len(self._pending)
 
     async def flush(self, timeout: float = 10.0) -> None:
         """Write everything recorded so far to the backend (waits up to timeout seconds)."""
-        await self._spool_pending()
         await asyncio.wait_for(self._wait_written(), timeout)
 
     async def flush_pending(self, timeout: float = 2.0) -> None:

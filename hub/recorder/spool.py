@@ -100,10 +100,19 @@ class Spool:
         if tail is None or tail.size >= SEGMENT_BYTES or (tail is self._segments[0] and self._exhausted()):
             tail = self._new_segment()
         key = (tail.path.stem, tail.size)
-        with tail.path.open("ab") as file:
-            file.write(record)
-            file.flush()
-            os.fsync(file.fileno())
+        fd = os.open(tail.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            view = memoryview(record)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            # A full disk may take part of the record: cut it off, so that the next append
+            # starts where the records end (truncating needs no free space).
+            os.ftruncate(fd, tail.size)
+            raise
+        finally:
+            os.close(fd)
         tail.records += 1
         tail.points += points
         tail.size += len(record)
@@ -159,27 +168,48 @@ class Spool:
 
     def peek(self) -> tuple[bytes, int, tuple[str, int]] | None:
         """Return the oldest waiting batch, its point count and its key, or None."""
+        found = self.peek_many(1)
+        return found[0] if found else None
+
+    def peek_many(self, max_points: int) -> list[tuple[bytes, int, tuple[str, int]]]:
+        """Return the oldest waiting batches of the head segment, at least one, up to max_points in all.
+
+        The writer stores them in one backend write: small group commits do not each cost one.
+        """
         while self._segments and self._exhausted():
             if len(self._segments) == 1:
-                return None
+                return []
             self._remove_head()
         if not self._segments:
-            return None
+            return []
         head = self._segments[0]
+        found: list[tuple[bytes, int, tuple[str, int]]] = []
+        total = 0
+        offset = self._offset
+        remaining = head.records - self._head_consumed_records
         with head.path.open("rb") as file:
-            file.seek(self._offset)
-            header = file.read(_HEADER.size)
-            length, _crc, points = _HEADER.unpack(header)
-            return file.read(length), points, (head.path.stem, self._offset)
+            file.seek(offset)
+            while remaining and (not found or total < max_points):
+                header = file.read(_HEADER.size)
+                length, _crc, points = _HEADER.unpack(header)
+                if found and total + points > max_points:
+                    break
+                found.append((file.read(length), points, (head.path.stem, offset)))
+                total += points
+                offset += _HEADER.size + length
+                remaining -= 1
+        return found
 
-    def pop(self) -> None:
-        """Mark the oldest waiting batch as stored by the backend."""
+    def pop(self, count: int = 1) -> None:
+        """Mark the oldest `count` waiting batches as stored by the backend."""
         head = self._segments[0]
         with head.path.open("rb") as file:
             file.seek(self._offset)
-            length, _crc, points = _HEADER.unpack(file.read(_HEADER.size))
-        self._offset += _HEADER.size + length
-        self._head_consumed_records += 1
-        self._head_consumed_points += points
+            for _ in range(count):
+                length, _crc, points = _HEADER.unpack(file.read(_HEADER.size))
+                file.seek(length, os.SEEK_CUR)
+                self._offset += _HEADER.size + length
+                self._head_consumed_records += 1
+                self._head_consumed_points += points
         if self._exhausted():
             self._remove_head()

@@ -16,6 +16,12 @@ def readiness(recorder: Recorder | None) -> dict[str, str]:
     """Return the `recorder` check: "ok" while the history backend writes, else its last error."""
     if recorder is None:
         return {"recorder": "the recorder is not running"}
+    commits = recorder.commits
+    if commits.error:
+        return {
+            "recorder": f"cannot write the spool in {recorder.spool.folder}: {commits.error}; "
+            f"{commits.held_points} points held in memory"
+        }
     if recorder.last_error:
         return {"recorder": f"history backend {recorder.backend.name} failing: {recorder.last_error}"}
     return {"recorder": OK}
@@ -32,8 +38,13 @@ def metrics(recorder: Recorder | None) -> list[Metric]:
         GaugeMetricFamily("hub_recorder_queue_depth", "State changes waiting to be batched.", value=recorder.queue_depth),
         GaugeMetricFamily("hub_recorder_spool_points", "Points in the on-disk spool, not yet in the backend.", value=spool.points),
         GaugeMetricFamily("hub_recorder_spool_bytes", "Size of the on-disk spool.", value=spool.size),
+        GaugeMetricFamily(
+            "hub_recorder_held_points", "Points held in memory because the spool cannot be written.", value=recorder.commits.held_points
+        ),
         CounterMetricFamily(
-            "hub_recorder_spool_dropped_points", "Points dropped because the spool hit its size limit.", value=spool.dropped_points
+            "hub_recorder_spool_dropped_points",
+            "Points dropped because the spool hit its size limit, or could not be written and memory was full.",
+            value=spool.dropped_points + recorder.commits.dropped_points,
         ),
         CounterMetricFamily("hub_recorder_written_points", "Points stored in the history backend.", value=recorder.written_points),
         SummaryMetricFamily(

@@ -349,7 +349,7 @@ class Template:
         if len(payload) <= MAX_JSON_PAYLOAD:
             try:
                 values["value_json"] = json.loads(payload)
-            except (ValueError, TypeError, RecursionError):
+            except (ValueError, TypeError, RecursionError):  # RecursionError: nested deeper than ~1,000
                 pass
         try:
             return self._render_text(self._compile(False, False), values)

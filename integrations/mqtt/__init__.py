@@ -33,7 +33,7 @@ from integrations.mqtt.controls import MqttSwitch
 from integrations.mqtt.device_trigger import attach as attach_device_trigger
 from integrations.mqtt.discovery import Discovery
 from integrations.mqtt.runtime_api import Broker, MqttApi
-from integrations.mqtt.sensors import BrokerConnectedSensor
+from integrations.mqtt.sensors import BrokerConnectedSensor, EmbeddedBrokerSensor
 from integrations.mqtt.services import register_services
 from integrations.mqtt.subscriptions import Message
 from integrations.mqtt.trigger import attach as attach_trigger
@@ -46,8 +46,8 @@ __all__ = ["CONFIG_SCHEMA", "Broker", "Message", "MqttApi", "MqttSwitch", "api"]
 
 _LOGGER = logging.getLogger(__name__)
 
-# Give cached entities and the first connection this long before setup returns; the hub
-# runs on without the broker if it is not there yet.
+# Give the first connection this long in the sources stage; the hub runs on without the broker
+# if it is not there yet.
 FIRST_CONNECT_WAIT = 2.0
 
 
@@ -83,7 +83,7 @@ def runtime_of(hub: Hub) -> MqttRuntime | None:
 
 @hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
-    """Start the broker if needed, recreate cached entities, then connect in the background."""
+    """Start the broker if needed and recreate cached entities; connect later, in connect_sources."""
     config = CONFIG_SCHEMA(config)
     data_dir = hub.config.data_dir or Path.cwd()
     broker: EmbeddedBroker | None = None
@@ -95,13 +95,16 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         url = broker.url
     settings = connection_settings(config, url, data_dir)
     status = BrokerConnectedSensor(f"{settings.host}:{settings.port}")
-    client = MqttClient(settings, status.set_connected)
+    # QoS 1/2 messages are acknowledged once what they wrote is durable (the recorder's spool).
+    client = MqttClient(settings, status.set_connected, durable=hub.durability.wait)
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
     runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"], store), discovery, store, broker, status)
     hub.runtime[MQTT] = runtime
     hub.on_stop(lambda: _stop(hub, runtime))
     await hub.entities.add(status, "mqtt")
+    if broker is not None:
+        await _watch_broker(hub, broker, client)
     register_services(hub, client, config["discovery_prefix"])
     bind_pending(hub, client)
     if discovery is not None:
@@ -109,9 +112,33 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         restored = await discovery.load_cached()
         if restored:
             _LOGGER.info("Recreated %d discovered entities from the discovery cache", restored)
+
+
+@hookimpl
+async def connect_sources(hub: Hub) -> Callable[[], Awaitable[None]] | None:
+    """Connect to the broker, now that the recorder, automations and the API listen."""
+    runtime = runtime_of(hub)
+    if runtime is None:
+        return None
+    client = runtime.client
     await client.start()
     if not await client.wait_connected(FIRST_CONNECT_WAIT):
-        _LOGGER.warning("MQTT broker %s not reachable yet; the hub runs on and keeps trying", url)
+        settings = client.settings
+        _LOGGER.warning("MQTT broker %s:%s not reachable yet; the hub runs on and keeps trying", settings.host, settings.port)
+    return client.stop
+
+
+async def _watch_broker(hub: Hub, broker: EmbeddedBroker, client: MqttClient) -> None:
+    """Show the embedded broker's health, and reconnect the moment it runs again after a crash."""
+    sensor = EmbeddedBrokerSensor(broker.engine_name, broker.url)
+    await hub.entities.add(sensor, "mqtt")
+
+    def changed(running: bool) -> None:
+        sensor.update(running, broker.restarts, broker.last_exit)
+        if running:
+            client.reconnect_now()
+
+    broker.on_change = changed
 
 
 @hookimpl
@@ -124,14 +151,18 @@ def register_trigger_platforms(hub: Hub) -> dict[str, Any]:
 def check_readiness(hub: Hub) -> dict[str, str]:
     """Report whether the hub is connected to its broker."""
     runtime = runtime_of(hub)
-    return ops_status.readiness(runtime.client if runtime is not None else None)
+    if runtime is None:
+        return ops_status.readiness(None)
+    return ops_status.readiness(runtime.client, runtime.broker)
 
 
 @hookimpl
 def collect_metrics(hub: Hub) -> list[Metric]:
     """Report the connection state and the messages received."""
     runtime = runtime_of(hub)
-    return ops_status.metrics(runtime.client if runtime is not None else None)
+    if runtime is None:
+        return []
+    return ops_status.metrics(runtime.client, runtime.broker)
 
 
 @hookimpl
@@ -147,8 +178,9 @@ async def start_demo(hub: Hub, nodes: int, interval: float) -> Callable[[], Awai
 
 async def _stop(hub: Hub, runtime: MqttRuntime) -> None:
     hub.runtime.pop(MQTT)
-    # Disconnect first: unsubscribing at the broker would end the persistent session's
-    # subscriptions, and with them the messages it queues for us until the next start.
+    # Disconnected already in the sources stage (a second stop does nothing); before unsubscribing
+    # in any case: that would end the persistent session's subscriptions, and with them the
+    # messages the broker queues for us until the next start.
     await runtime.client.stop()
     if runtime.discovery is not None:
         await runtime.discovery.stop()

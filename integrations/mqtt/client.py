@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hub.exceptions import HubError
+from integrations.mqtt.acks import DeferredAcks, Durable
 from integrations.mqtt.subscriptions import Message, MessageHandler, Subscriptions
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,6 +27,10 @@ _LOGGER = logging.getLogger(__name__)
 # hub's client receives 90-120k msg/s on it against 16-22k on paho, and the hub with recorder
 # and a WebSocket client sustains 10k msg/s against 5k; both pass the same tests.
 DEFAULT_BACKEND = "gmqtt"
+
+
+# At a clean stop, wait this long for held acknowledgements (the recorder's last commit).
+ACK_DRAIN_TIMEOUT = 0.5
 
 
 class MqttClientError(HubError):
@@ -59,15 +64,26 @@ class ConnectionSettings:
     tls_insecure: bool = False
     birth: PublishMessage | None = None
     will: PublishMessage | None = None
-    reconnect_min: float = 1.0
+    # The first retry after a lost connection comes after reconnect_min; then the delay doubles
+    # (with jitter) up to reconnect_max. While the broker refuses connections (nothing listens:
+    # it restarts), retries stay within reconnect_refused_max, so the hub is back within that
+    # long of the broker accepting again; a refused TCP connect costs the broker nothing.
+    reconnect_min: float = 0.05
     reconnect_max: float = 60.0
+    reconnect_refused_max: float = 0.4
     # Which library speaks MQTT: "gmqtt" or "paho" (see backend_factory).
     backend: str = DEFAULT_BACKEND
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Connection(Protocol):
-    """One connection to the broker, as a backend offers it; failures raise MqttClientError."""
+    """One connection to the broker, as a backend offers it; failures raise MqttClientError.
+
+    A backend hands each received message to `deliver` and then holds its acknowledgement in
+    `acks` (integrations.mqtt.acks), which sends it once the hub says the message is durable.
+    """
+
+    acks: DeferredAcks
 
     async def open(self) -> None:
         """Connect, send CONNECT (persistent session, will) and wait for a successful CONNACK."""
@@ -88,7 +104,9 @@ class Connection(Protocol):
         """Publish; QoS 1/2 return once the broker acknowledged (within timeout seconds)."""
 
 
-ConnectionFactory = Callable[[ConnectionSettings, "ssl.SSLContext | None", Callable[[Message], None]], Connection]
+ConnectionFactory = Callable[
+    [ConnectionSettings, "ssl.SSLContext | None", Callable[[Message], None], "Durable | None"], Connection
+]
 
 
 def backend_factory(name: str) -> ConnectionFactory:
@@ -112,11 +130,15 @@ class MqttClient:
         self,
         settings: ConnectionSettings,
         on_connection_change: Callable[[bool], None] | None = None,
+        durable: Durable | None = None,
     ) -> None:
         self.settings = settings
+        # The hub's durability barrier: QoS 1/2 messages are acknowledged once it releases them.
+        self.durable = durable
         self.subscriptions = Subscriptions()
         self.connected = False
         self.messages_received = 0
+        self.connections = 0  # connections made so far; messages received belong to the latest
         self._on_connection_change = on_connection_change
         self._factory = backend_factory(settings.backend)
         self._client: Connection | None = None
@@ -128,6 +150,7 @@ class MqttClient:
         self._flushes: set[asyncio.Task[None]] = set()
         self._on_connect_callbacks: list[Callable[[], None]] = []
         self._connected_event = asyncio.Event()
+        self._retry_now = asyncio.Event()
         self._tls_context: ssl.SSLContext | None = None
 
     # ---- lifecycle ----
@@ -140,9 +163,13 @@ class MqttClient:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="mqtt connection")
 
     async def stop(self) -> None:
-        """Say offline (the will, published cleanly), disconnect and stop reconnecting."""
+        """Acknowledge what is durable, say offline (the will), disconnect and stop reconnecting."""
         self._stopping = True
         client = self._client
+        if client is not None and self.connected:
+            # Messages handled but not acknowledged yet: a clean stop sends what it can, so
+            # that the broker does not deliver them again at the next start.
+            await client.acks.drain(ACK_DRAIN_TIMEOUT)
         if client is not None and self.connected and self.settings.will is not None:
             will = self.settings.will
             try:
@@ -164,6 +191,10 @@ class MqttClient:
         except TimeoutError:
             return False
         return True
+
+    def reconnect_now(self) -> None:
+        """Retry connecting at once (the embedded broker was restarted and listens again)."""
+        self._retry_now.set()
 
     def on_connect(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call callback after every (re)connect, once subscriptions and birth are sent."""
@@ -288,31 +319,68 @@ class MqttClient:
         attempt = 0
         where = f"{'mqtts' if settings.tls else 'mqtt'}://{settings.host}:{settings.port}"
         while not self._stopping:
-            client = self._factory(settings, self._tls_context, self._handle)
+            # Cleared before the attempt, not after it failed: a reconnect_now() that comes while an
+            # attempt is refused (the broker is just starting) must cut the next wait short.
+            self._retry_now.clear()
+            client = self._factory(settings, self._tls_context, self._handle, self.durable)
             self._client = client
+            refused = False
             try:
                 await client.open()
                 attempt = 0
                 _LOGGER.info("Connected to MQTT broker %s as %s", where, settings.client_id)
-                await self._connected(client)
-                await client.wait_closed()
+                await self._while_open(client)
                 raise MqttClientError("connection closed")
             except (MqttClientError, OSError, TimeoutError) as err:
                 if self._stopping:
                     break
+                refused = _refused(err)
                 level = logging.WARNING if self.connected or attempt == 0 else logging.DEBUG
                 _LOGGER.log(level, "MQTT broker %s unreachable or disconnected: %s", where, err or type(err).__name__)
             finally:
                 self._set_connected(False)
                 await client.close()
             attempt += 1
-            # Exponential backoff with jitter, so that many hubs do not reconnect in step.
-            delay = min(settings.reconnect_max, settings.reconnect_min * 2 ** min(attempt - 1, 16))
-            delay *= random.uniform(0.5, 1.0)
-            _LOGGER.info("Reconnecting to MQTT broker %s in %.1f s", where, delay)
-            await asyncio.sleep(delay)
+            delay = self._retry_delay(attempt, refused)
+            _LOGGER.debug("Reconnecting to MQTT broker %s in %.2f s", where, delay)
+            try:
+                await asyncio.wait_for(self._retry_now.wait(), delay)
+            except TimeoutError:
+                pass
+
+    async def _while_open(self, client: Connection) -> None:
+        """Subscribe, send the birth, run the connect callbacks; return when the connection is lost.
+
+        The connection can drop while the SUBSCRIBE waits for its SUBACK (a broker killed just
+        after accepting): a backend may then leave that wait to its own timeout (aiomqtt: 10 s),
+        so the setup is abandoned the moment the connection is known to be lost.
+        """
+        closed = asyncio.ensure_future(client.wait_closed())
+        setup = asyncio.ensure_future(self._connected(client))
+        try:
+            await asyncio.wait({closed, setup}, return_when=asyncio.FIRST_COMPLETED)
+            if setup.done():
+                setup.result()  # a failed setup ends the connection like a lost one
+            await closed
+        finally:
+            for task in (setup, closed):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(setup, closed, return_exceptions=True)
+
+    def _retry_delay(self, attempt: int, refused: bool) -> float:
+        """Return how long to wait before connect attempt number `attempt` (1 = the first retry)."""
+        settings = self.settings
+        # Exponential backoff with jitter, so that many hubs do not reconnect in step.
+        delay: float = min(settings.reconnect_max, settings.reconnect_min * 2.0 ** min(attempt - 1, 16))
+        if refused:
+            # Nothing listens: the broker is restarting. Trying again costs it nothing, and the
+            # hub is back within reconnect_refused_max of it accepting connections.
+            delay = min(delay, settings.reconnect_refused_max)
+        return delay * random.uniform(0.5, 1.0)
 
     async def _connected(self, client: Connection) -> None:
+        self.connections += 1
         self._pending_subscribe.clear()
         self._pending_unsubscribe.clear()
         filters = self.subscriptions.filters()
@@ -327,3 +395,16 @@ class MqttClient:
                 callback()
             except Exception:  # noqa: BLE001
                 _LOGGER.exception("Error in MQTT connect callback")
+
+
+def _refused(err: BaseException) -> bool:
+    """Return whether a failed connect means that nothing listens at the broker's address."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    # aiomqtt wraps the socket error in its own, keeping only the text.
+    return "[errno 111]" in str(err).lower()

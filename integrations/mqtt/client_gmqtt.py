@@ -18,25 +18,36 @@ from typing import Any
 import gmqtt
 from gmqtt.mqtt.constants import MQTTv311
 
+from hub.logfilter import one_line_warnings
 from integrations.mqtt import compat_gmqtt
+from integrations.mqtt.acks import DeferredAcks, Durable
 from integrations.mqtt.client import ConnectionSettings, MqttClientError
 from integrations.mqtt.subscriptions import Message
 
 _LOGGER = logging.getLogger(__name__)
+# A lost connection and a topic that is not UTF-8 are warnings with a traceback in gmqtt.
+one_line_warnings("gmqtt.client", "gmqtt.mqtt.protocol", "gmqtt.mqtt.handler", "gmqtt.mqtt.connection")
 
 # A broker that accepts the TCP connection but never answers CONNECT must not stall the loop.
 CONNECT_TIMEOUT = 10.0
+# MQTT 3.1.1 acknowledgements of a received PUBLISH, by its QoS: PUBACK (1) and PUBREC (2).
+_ACK_HEADER = {1: b"\x40\x02", 2: b"\x50\x02"}
 
 
 class GmqttConnection:
     """One connection to the broker through gmqtt (MQTT 3.1.1, persistent session)."""
 
     def __init__(
-        self, settings: ConnectionSettings, tls_context: ssl.SSLContext | None, deliver: Callable[[Message], None]
+        self,
+        settings: ConnectionSettings,
+        tls_context: ssl.SSLContext | None,
+        deliver: Callable[[Message], None],
+        durable: Durable | None = None,
     ) -> None:
         self._settings = settings
         self._tls = tls_context
         self._deliver = deliver
+        self.acks = DeferredAcks(durable, self._send_acks)
         will = settings.will
         self._client = compat_gmqtt.Client(
             self._acked,
@@ -46,13 +57,12 @@ class GmqttConnection:
         )
         if settings.username is not None:
             self._client.set_auth_credentials(settings.username, settings.password)
-        self._client.on_message = self._on_message
         # The hot path. gmqtt's PUBLISH handler spends more time than our whole dispatch on
         # things a 3.1.1 message without properties does not need: struct formats built per
         # packet, a properties dict, two debug-log calls, and an inspect.iscoroutinefunction()
-        # to decide how to call on_message. So QoS 0/1 PUBLISHes are parsed here instead; QoS 2
-        # keeps gmqtt's path. (The MQTT tests run on this path, including QoS 1 acks.)
-        self._gmqtt_publish, self._send_puback = self._client.parse_publishes_with(self._handle_publish)
+        # to decide how to call on_message. And it acknowledges before the message is handled.
+        # So PUBLISHes are parsed here, and acknowledged once what they wrote is durable.
+        self._client.parse_publishes_with(self._handle_publish)
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_unsubscribe = self._on_unsubscribe
@@ -64,13 +74,11 @@ class GmqttConnection:
 
     def _handle_publish(self, cmd: int, packet: bytes) -> None:
         qos = (cmd >> 1) & 3
-        if qos == 2:
-            self._gmqtt_publish(cmd, packet)
-            return
         end = 2 + ((packet[0] << 8) | packet[1])
         topic = packet[2:end]
+        packet_id = 0
         if qos:
-            self._send_puback((packet[end] << 8) | packet[end + 1])  # acked first, as gmqtt does
+            packet_id = (packet[end] << 8) | packet[end + 1]
             end += 2
         try:
             text = topic.decode()
@@ -78,18 +86,20 @@ class GmqttConnection:
             text = ""
         if not text:
             _LOGGER.warning("Dropping MQTT message with an empty or non-UTF-8 topic: %r", topic)
-            return
-        self._deliver(Message(text, packet[end:], qos, bool(cmd & 1), time.time()))
+        else:
+            self._deliver(Message(text, packet[end:], qos, bool(cmd & 1), time.time()))
+        if qos:
+            self.acks.hold(packet_id, qos)
 
-    def _on_message(self, client: Any, topic: str | bytes, payload: bytes, qos: int, properties: dict[str, Any]) -> None:
-        if type(topic) is not str:
-            _LOGGER.warning("Dropping MQTT message with a topic that is not UTF-8: %r", topic)
+    def _send_acks(self, items: list[tuple[int, int]]) -> None:
+        if self._lost.done() or not self._opened:
             return
-        self._deliver(Message(topic, payload, qos, bool(properties["retain"]), time.time()))
+        self._client.send_raw(b"".join(_ACK_HEADER[qos] + packet_id.to_bytes(2, "big") for packet_id, qos in items))
 
     def _on_disconnect(self, client: Any, packet: Any, exc: Any = None) -> None:
         if not self._lost.done():
             self._lost.set_result(None)
+        self.acks.close()
         error = MqttClientError("connection to the broker lost before it acknowledged")
         waiting, self._waiting = self._waiting, {}
         for future in waiting.values():
@@ -154,6 +164,7 @@ class GmqttConnection:
 
     async def close(self) -> None:
         """Send DISCONNECT and close the socket if still connected; safe to repeat."""
+        self.acks.close()
         client = self._client
         if not client.has_transport:
             return

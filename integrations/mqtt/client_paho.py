@@ -15,6 +15,7 @@ import aiomqtt
 from paho.mqtt.client import MQTTMessage
 
 from integrations.mqtt import compat_aiomqtt, compat_paho
+from integrations.mqtt.acks import DeferredAcks, Durable
 from integrations.mqtt.client import ConnectionSettings, MqttClientError
 from integrations.mqtt.subscriptions import Message
 
@@ -36,9 +37,14 @@ class PahoConnection:
     """One connection to the broker through aiomqtt/paho (MQTT 3.1.1, persistent session)."""
 
     def __init__(
-        self, settings: ConnectionSettings, tls_context: ssl.SSLContext | None, deliver: Callable[[Message], None]
+        self,
+        settings: ConnectionSettings,
+        tls_context: ssl.SSLContext | None,
+        deliver: Callable[[Message], None],
+        durable: Durable | None = None,
     ) -> None:
         self._deliver = deliver
+        self.acks = DeferredAcks(durable, self._send_acks)
         will = None
         if settings.will is not None:
             will = aiomqtt.Will(settings.will.topic, settings.will.payload, settings.will.qos, settings.will.retain)
@@ -56,6 +62,10 @@ class PahoConnection:
             max_inflight_messages=100,
             timeout=10,
         )
+        # paho acknowledges a QoS 1 message when our callback returns; we do it once it is durable.
+        # (A QoS 2 message paho acknowledges with PUBREC on arrival and hands over at PUBREL: its
+        # PUBCOMP waits here, but between the two the message lives only in paho's memory.)
+        self._client.paho_client.manual_ack_set(True)
         self._open = False
 
     def _handle(self, paho_message: MQTTMessage) -> None:
@@ -63,11 +73,23 @@ class PahoConnection:
             topic = paho_message.topic
         except UnicodeDecodeError:
             _LOGGER.warning("Dropping MQTT message with a topic that is not UTF-8: %r", compat_paho.raw_topic(paho_message))
+            if paho_message.qos:
+                self.acks.hold(paho_message.mid, paho_message.qos)
             return
         payload = paho_message.payload
         if isinstance(payload, bytearray):  # paho types it `bytes | bytearray`; a received PUBLISH carries bytes
             payload = bytes(payload)
-        self._deliver(Message(topic, payload, paho_message.qos, paho_message.retain, time.time()))
+        qos = paho_message.qos
+        self._deliver(Message(topic, payload, qos, paho_message.retain, time.time()))
+        if qos:
+            self.acks.hold(paho_message.mid, qos)
+
+    def _send_acks(self, items: list[tuple[int, int]]) -> None:
+        if not self._open:
+            return
+        paho_client = self._client.paho_client
+        for packet_id, qos in items:
+            paho_client.ack(packet_id, qos)
 
     async def open(self) -> None:
         """Connect and wait for the broker's CONNACK."""
@@ -85,9 +107,12 @@ class PahoConnection:
                 pass
         except aiomqtt.MqttError as err:
             raise MqttClientError(str(err)) from err
+        finally:
+            self.acks.close()
 
     async def close(self) -> None:
         """Disconnect if connected; safe to call more than once."""
+        self.acks.close()
         if self._open:
             self._open = False
             try:

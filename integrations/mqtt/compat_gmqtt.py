@@ -4,9 +4,11 @@ The gmqtt backend (client_gmqtt.py) goes through this module only. What it needs
 public API, and why:
 
 * PUBLISH packets parsed by our own function: gmqtt's handler spends more time per message than
-  our whole dispatch on things a 3.1.1 message without properties does not need. Its package
-  handler looks `_handle_publish_packet` up by name on the instance, so that attribute is
-  replaced per client (QoS 2 is handed back to gmqtt's own method).
+  our whole dispatch on things a 3.1.1 message without properties does not need, and it
+  acknowledges a message before it is handled. Its package handler looks
+  `_handle_publish_packet` up by name on the instance, so that attribute is replaced per client;
+  our function sends the PUBACKs (PUBRECs) itself, once the messages are durable, as raw
+  packets through the connection (`_connection.send_package`).
 * Packet ids of PUBLISH, SUBSCRIBE and UNSUBSCRIBE, so that each call waits for its own
   acknowledgement: gmqtt's publish() returns nothing, so the packet is built through its
   connection (`_connection`) and stored for QoS 1/2 resends (`_persistent_storage`) as
@@ -33,8 +35,8 @@ PacketHandler = Callable[[int, bytes], None]
 
 for _owner, _names in (
     (gmqtt.Client, ("_package_handler", "_connection", "_persistent_storage", "_is_active", "_remove_message_from_queue")),
-    (MqttPackageHandler, ("_handle_publish_packet", "_send_puback")),
-    (MQTTConnection, ("publish", "subscribe", "unsubscribe", "close")),
+    (MqttPackageHandler, ("_handle_publish_packet",)),
+    (MQTTConnection, ("publish", "subscribe", "unsubscribe", "close", "send_package")),
     (PersistentStorage, ("push_message",)),
 ):
     require("gmqtt", VERSION, SUPPORTED, _owner, *_names)
@@ -57,16 +59,13 @@ class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type informa
         super()._remove_message_from_queue(mid)
         self._on_acked(mid)
 
-    def parse_publishes_with(self, handler: PacketHandler) -> tuple[PacketHandler, Callable[[int], None]]:
-        """Hand every PUBLISH packet to handler(cmd, packet) from now on.
+    def parse_publishes_with(self, handler: PacketHandler) -> None:
+        """Hand every PUBLISH packet to handler(cmd, packet) from now on; it acknowledges them itself."""
+        self._package_handler._handle_publish_packet = handler
 
-        Returns:
-            gmqtt's own PUBLISH handler (for what handler leaves to it) and its PUBACK sender.
-        """
-        package_handler = self._package_handler
-        original: PacketHandler = package_handler._handle_publish_packet
-        package_handler._handle_publish_packet = handler
-        return original, package_handler._send_puback
+    def send_raw(self, data: bytes) -> None:
+        """Write packets the caller encoded (acknowledgements, many in one write)."""
+        self._connection.send_package(data)
 
     def publish_with_id(self, message: gmqtt.Message) -> int | None:
         """Send a PUBLISH and return its packet id (gmqtt's publish() returns nothing)."""

@@ -52,7 +52,7 @@ class _Commanded(MqttEntity):
             outgoing = self._command_template.render_command(value)
         if not isinstance(outgoing, (str, bytes)):
             outgoing = str(outgoing)
-        await self.client.publish(self.config["command_topic"], outgoing, self.qos, self._retain)
+        await self.client.publish(self.config["command_topic"], outgoing, self.command_qos, self._retain)
 
     def subscribe_state(self) -> None:
         """Subscribe to the state topic, if any."""
@@ -387,7 +387,7 @@ class MqttLight(_Commanded, LightEntity):
         else:
             if brightness is not None and self.config.get("brightness_command_topic"):
                 scaled = round(int(brightness) * self._scale / 255)
-                await self.client.publish(self.config["brightness_command_topic"], str(scaled), self.qos, self._retain)
+                await self.client.publish(self.config["brightness_command_topic"], str(scaled), self.command_qos, self._retain)
             if brightness is None or self.config["on_command_type"] != "brightness":
                 await self.send_command(self._payload_on)
         if self.optimistic:

@@ -29,6 +29,7 @@ from integrations.mqtt.abbreviations import (
 )
 from integrations.mqtt.controls import MqttButton, MqttLight, MqttNumber, MqttSelect, MqttSwitch, MqttText
 from integrations.mqtt.entity import DOMAIN, MqttEntity
+from integrations.mqtt.resync import DiscoveryResync
 from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize
 from integrations.mqtt.sensors import MqttBinarySensor, MqttSensor
 from integrations.mqtt.subscriptions import Message
@@ -81,20 +82,25 @@ class Discovery:
         self._logged: set[tuple[str, str]] = set()
         self._worker: asyncio.Task[None] | None = None
         self._unsubscribes: list[Any] = []
+        # Configs removed from the broker while the hub was away (discovery is QoS 0).
+        self._resync = DiscoveryResync(client, prefix, lambda: list(self._payloads), self._removed_upstream, self._received)
 
     # ---- lifecycle ----
 
     def start(self) -> None:
         """Start the worker and subscribe to the discovery topics."""
         self._worker = self.hub.create_task(self._work(), "mqtt discovery")
-        # QoS 1 on a persistent session: a config removed while the hub was down still arrives.
+        # QoS 0, as Home Assistant: the retained configs come with every (re)subscription, and a
+        # broker's queue limit (1,000 messages on a stock Mosquitto) never applies to them.
         for pattern in ("+/+/config", "+/+/+/config"):
-            self._unsubscribes.append(self.client.subscribe(f"{self.prefix}/{pattern}", self._received, 1))
+            self._unsubscribes.append(self.client.subscribe(f"{self.prefix}/{pattern}", self._received, 0))
+        self._resync.start()
 
     async def stop(self) -> None:
         """Unsubscribe and stop the worker."""
         for undo in self._unsubscribes:
             undo()
+        self._resync.stop()
         if self._worker is not None:
             self._worker.cancel()
 
@@ -116,7 +122,13 @@ class Discovery:
         await self._idle.wait()
 
     def _received(self, message: Message) -> None:
+        self._resync.note(message.topic)
         self._queue.append((message.topic, message.payload, False))
+        self._idle.clear()
+        self._wakeup.set()
+
+    def _removed_upstream(self, topic: str) -> None:
+        self._queue.append((topic, b"", False))
         self._idle.clear()
         self._wakeup.set()
 

@@ -8,6 +8,7 @@ same discovery hash re-runs both on the live entity: an update in place.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,6 +29,17 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DOMAIN = "mqtt"
+# At most one warning about an entity's payloads in this many seconds (the rest at debug level),
+# and no more of a payload in it than this many characters: a device that sends 1 MB of garbage
+# ten times a second costs one short line a minute.
+WARN_INTERVAL = 60.0
+WARN_PAYLOAD_CHARS = 200
+# The QoS of state, availability and attribute subscriptions when a config names none. Home
+# Assistant subscribes at 0; at 1 the broker keeps what a device reported while the hub was away
+# (a restart, a lost connection) and delivers it again until the hub acknowledged it, and the
+# hub acknowledges only once the reading is in the recorder's spool. Commands go out at 0 unless
+# the config asks otherwise, as in Home Assistant. See docs/mqtt.md.
+STATE_QOS = 1
 
 
 class MqttEntity(Entity):
@@ -47,7 +59,7 @@ class MqttEntity(Entity):
         self._json_attributes: dict[str, Any] | None = None
         self._attributes_cache: ReadOnlyDict | None = None
         self._variables: dict[str, Any] = {}
-        self._warned: set[str] = set()
+        self._warned_at = -WARN_INTERVAL  # time.monotonic() of the last warning
         self.availability = Availability({}, None, {})
         self.configure(config)
 
@@ -61,7 +73,9 @@ class MqttEntity(Entity):
         self.entity_picture = config.get("entity_picture")
         self.device_class = config.get("device_class")
         self.entity_category = config.get("entity_category")
-        self.qos: int = config["qos"]
+        qos: int | None = config.get("qos")
+        self.qos: int = STATE_QOS if qos is None else qos  # subscriptions
+        self.command_qos: int = 0 if qos is None else qos  # published commands
         self.encoding: str | None = config["encoding"] or None
         self.device_info = _device_info(config.get("device"))
         self.name = self._name(config)
@@ -154,11 +168,16 @@ class MqttEntity(Entity):
         return message.payload.decode(self.encoding, "replace")
 
     def warn_once(self, key: str, text: str, *args: Any) -> None:
-        """Log a problem with a payload once per entity and kind until it goes away."""
-        if key in self._warned:
-            _LOGGER.debug(text, *args)
+        """Log a problem with a payload: one warning per entity a minute, long payloads cut short.
+
+        `key` names the kind of problem (kept for the debug line); the rest go to debug level.
+        """
+        args = tuple(_shorten(arg) for arg in args)
+        now = time.monotonic()
+        if now - self._warned_at < WARN_INTERVAL:
+            _LOGGER.debug("%s: " + text, key, *args)
             return
-        self._warned.add(key)
+        self._warned_at = now
         _LOGGER.warning(text, *args)
 
     def _attributes_received(self, message: Message) -> None:
@@ -216,3 +235,25 @@ def _device_info(device: dict[str, Any] | None) -> dict[str, Any] | None:
     if "via_device" in device:
         info["via_device"] = (DOMAIN, device["via_device"])
     return info
+
+
+class _Shortened:
+    """A long payload in a log line: its start, and how long it was (the same for %r and %s)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: str | bytes) -> None:
+        unit = "bytes" if isinstance(value, bytes) else "characters"
+        self.text = f"{value[:WARN_PAYLOAD_CHARS]!r}... ({len(value)} {unit})"
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+
+def _shorten(value: Any) -> Any:
+    """Cut a long payload (str or bytes) for a log line."""
+    if isinstance(value, (str, bytes)) and len(value) > WARN_PAYLOAD_CHARS:
+        return _Shortened(value)
+    return value

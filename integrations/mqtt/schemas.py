@@ -13,23 +13,24 @@ from integrations.mqtt.subscriptions import valid_filter, valid_publish_topic
 PAYLOAD_NONE = "None"
 
 
-def encoding(value: str) -> str:
-    """A codec Python knows ('' passes the raw bytes on, as in Home Assistant)."""
-    if value:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            message = f"unknown encoding {value[:50]!r}"
-            raise vol.Invalid(message) from None
-    return value
-
-
 def string(value: Any) -> str:
     """Accept strings and scalars (Home Assistant's cv.string: `true` becomes "True")."""
     if value is None or isinstance(value, (list, dict)):
         message = "expected a string"
         raise vol.Invalid(message)
     return str(value)
+
+
+def encoding(value: Any) -> str:
+    """A codec Python knows ("" hands the payload on as bytes, as in Home Assistant)."""
+    name = string(value)
+    if name:
+        try:
+            codecs.lookup(name)
+        except LookupError as err:
+            message = f"unknown encoding {name[:50]!r}"
+            raise vol.Invalid(message) from err
+    return name
 
 
 def boolean(value: Any) -> bool:
@@ -160,8 +161,10 @@ COMMON = {
     vol.Optional("device_class"): vol.Any(None, string),
     vol.Optional("entity_category"): vol.Any(None, vol.In(["config", "diagnostic"])),
     vol.Optional("enabled_by_default", default=True): boolean,
-    vol.Optional("encoding", default="utf-8"): vol.Any(None, vol.All(string, encoding)),
-    vol.Optional("qos", default=0): vol.All(vol.Coerce(int), vol.In([0, 1, 2])),
+    vol.Optional("encoding", default="utf-8"): vol.Any(None, encoding),
+    # No default: state topics are subscribed at QoS 1 and commands published at QoS 0 unless a
+    # config asks for one (integrations/mqtt/entity.py, STATE_QOS).
+    vol.Optional("qos"): vol.All(vol.Coerce(int), vol.In([0, 1, 2])),
     vol.Optional("availability_topic"): subscribe_topic,
     vol.Optional("availability_template"): template,
     vol.Optional("payload_available", default="online"): string,

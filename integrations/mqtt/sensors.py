@@ -246,3 +246,24 @@ class BrokerConnectedSensor(BinarySensorEntity):
         self.is_on = connected
         if self.hub is not None and self.entity_id is not None and self.hub.entities.get(self.entity_id) is self:
             self.write_state()
+
+
+class EmbeddedBrokerSensor(BinarySensorEntity):
+    """`binary_sensor.mqtt_embedded_broker`: whether the broker the hub runs itself is up (restarts counted)."""
+
+    unique_id = "mqtt_embedded_broker"
+    name = "MQTT embedded broker"
+    device_class = "running"
+    entity_category = "diagnostic"
+    entity_id = "binary_sensor.mqtt_embedded_broker"
+
+    def __init__(self, engine: str, url: str) -> None:
+        self.is_on = True
+        self.extra_state_attributes = {"engine": engine, "url": url, "restarts": 0, "last_exit_code": None}
+
+    def update(self, running: bool, restarts: int, last_exit: int | None) -> None:
+        """Record that the broker died or runs again."""
+        self.is_on = running
+        self.extra_state_attributes = {**(self.extra_state_attributes or {}), "restarts": restarts, "last_exit_code": last_exit}
+        if self.hub is not None and self.entity_id is not None and self.hub.entities.get(self.entity_id) is self:
+            self.write_state()

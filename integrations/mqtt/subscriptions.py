@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +12,11 @@ _LOGGER = logging.getLogger(__name__)
 # A busy wildcard subscription (a `#` trigger) could see endless distinct topics; the match
 # cache is dropped whole when it grows past this, which keeps it cheap and bounded.
 _MATCH_CACHE_LIMIT = 20_000
+# A handler that fails on a message: one warning line per topic a minute, the traceback at debug
+# level (a broken payload is the device's problem, not a bug to fill the log with); the topics
+# remembered for that are bounded.
+_FAILURE_INTERVAL = 60.0
+_FAILURE_TOPICS_LIMIT = 1024
 
 
 class Message:
@@ -81,6 +87,7 @@ class Subscriptions:
         self._exact: dict[str, list[_Entry]] = {}
         self._wildcards: dict[str, list[_Entry]] = {}
         self._match_cache: dict[str, tuple[MessageHandler, ...]] = {}
+        self._failed_at: dict[str, float] = {}  # topic -> time.monotonic() of its last warning
 
     def add(self, topic_filter: str, handler: MessageHandler, qos: int = 0) -> Callable[[], bool]:
         """Add a handler for a filter; return the undo, which says if the filter is now unused."""
@@ -135,5 +142,20 @@ class Subscriptions:
         for handler in self.handlers_for(message.topic):
             try:
                 handler(message)
-            except Exception:  # noqa: BLE001 - one bad handler must not stop the others
-                _LOGGER.exception("Error handling MQTT message on %s", message.topic)
+            except Exception as err:  # noqa: BLE001 - one bad handler must not stop the others
+                self._failed(message, err)
+
+    def _failed(self, message: Message, err: Exception) -> None:
+        now = time.monotonic()
+        last = self._failed_at.get(message.topic)
+        if last is not None and now - last < _FAILURE_INTERVAL:
+            _LOGGER.debug("Error handling MQTT message on %s", message.topic, exc_info=err)
+            return
+        if len(self._failed_at) >= _FAILURE_TOPICS_LIMIT:
+            self._failed_at.clear()
+        self._failed_at[message.topic] = now
+        _LOGGER.warning(
+            "Cannot handle the MQTT message on %s (%d bytes): %s: %.200s; the entity keeps its last state",
+            message.topic, len(message.payload), type(err).__name__, err,
+        )
+        _LOGGER.debug("Error handling MQTT message on %s", message.topic, exc_info=err)

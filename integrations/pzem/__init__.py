@@ -29,16 +29,21 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub import hookimpl
+from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall
 from hub.exceptions import ServiceValidationError
 from integrations.pzem.config import CONFIG_SCHEMA
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from hub.core.hub import Hub
+    from integrations.pzem.bus import PzemBus
 
 __all__ = ["CONFIG_SCHEMA"]
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "pzem"
+BUS: HubKey[PzemBus] = HubKey("pzem")
 
 RESET_SCHEMA = vol.Schema(
     {
@@ -51,7 +56,7 @@ RESET_SCHEMA = vol.Schema(
 
 @hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
-    """Add the meters' entities, register pzem.reset_energy, and start polling."""
+    """Add the meters' entities and register pzem.reset_energy; polling starts in connect_sources."""
     from integrations.pzem.bus import PzemBus
     from integrations.pzem.entities import _MeterEntity, build, reset
     from integrations.pzem.serial_port import SerialUart
@@ -79,5 +84,15 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 
     hub.services.register(DOMAIN, "reset_energy", reset_energy, RESET_SCHEMA,
                           description={"name": "Reset energy", "description": "Set a PZEM-004T's energy counter to zero."})
+    hub.runtime[BUS] = bus
+    hub.on_stop(bus.stop)  # stops polling if connect_sources never ran its disconnect
+
+
+@hookimpl
+def connect_sources(hub: Hub) -> Callable[[], Awaitable[None]] | None:
+    """Start polling the meters, now that the recorder and automations listen."""
+    bus = hub.runtime.get(BUS)
+    if bus is None:
+        return None
     bus.start()
-    hub.on_stop(bus.stop)
+    return bus.stop

@@ -77,7 +77,10 @@ async def assert_same_hub(runtime: bootstrap.Runtime) -> None:
     assert [u.name for u in await hub.auth.list_users()] == ["alice"]
     assert hub.states.get("automation.night_off") is not None
     history = await get_recorder(hub).backend.read_states(["sensor.ops_power"], 0, time.time() + 60)
-    assert [s.value for s in history["sensor.ops_power"]][-3:] == [5.0, 6.0, 7.0]
+    values = [s.value for s in history["sensor.ops_power"]]
+    if values[-1:] == [1.0]:
+        values.pop()  # the restored hub's own meter starts at 1, and may be recorded already
+    assert values[-3:] == [5.0, 6.0, 7.0]
 
 
 async def test_backup_running_hub_and_restore_elsewhere(tmp_path: Path, start_hub: Any) -> None:

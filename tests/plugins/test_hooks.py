@@ -192,3 +192,51 @@ async def test_hook_start_demo(tmp_path: Path, start_hub) -> None:  # type: igno
     bare = await start_hub(write_config(tmp_path / "bare", "homeassistant:\n"), tmp_path / "bare-data")
     with pytest.raises(HubError, match="--demo needs the mqtt integration"):
         await start_demo(bare.hub)
+
+
+# A third-party device source whose domain sorts before `recorder`: in setup order it would come
+# first, and a burst of readings at connect would reach states that nobody records yet.
+METER = """
+from hub import hookimpl
+
+CALLS = []
+
+@hookimpl
+def setup_integration(hub, config):
+    CALLS.append(("setup_integration", hub.durability.has_sinks))
+
+@hookimpl
+def connect_sources(hub):
+    CALLS.append(("connect_sources", hub.durability.has_sinks))
+    for reading in range(1, 6):  # what a device had buffered, sent the moment it is connected
+        hub.states.set("sensor.meter_power", str(reading * 100))
+
+    def disconnect():
+        # Sources go first when the hub stops: the recorder still listens for the last reading.
+        CALLS.append(("disconnect", hub.durability.has_sinks))
+        hub.states.set("sensor.meter_power", "600")
+
+    return disconnect
+"""
+
+
+async def test_hook_connect_sources(tmp_path: Path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from hub.recorder.backends.sqlite import SQLiteBackend
+
+    config = write_config(tmp_path / "config", "aaa_meter:\nrecorder:\n", {"aaa_meter": METER})
+    runtime = await start_hub(config)
+    calls = sys.modules["custom_integrations.aaa_meter"].CALLS
+    # Set up before the recorder (alphabetical), connected after it listened.
+    assert calls == [("setup_integration", False), ("connect_sources", True)]
+    await bootstrap.stop(runtime)
+    assert calls[-1] == ("disconnect", True)
+
+    backend = SQLiteBackend(tmp_path / "data" / "history.db")
+    await backend.open()
+    try:
+        found = await backend.read_states(["sensor.meter_power"], 0, 1e10)
+    finally:
+        await backend.close()
+    assert [sample.value for sample in found["sensor.meter_power"]] == [100.0, 200.0, 300.0, 400.0, 500.0, 600.0]

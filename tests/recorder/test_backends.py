@@ -102,3 +102,11 @@ async def test_a_number_kept_as_written_reads_back_as_written(backend: HistoryBa
     assert found["sensor.t"] == [Sample(T0 + 1, 21.5, "21.50"), Sample(T0 + 2, 22.0, None)]
     pairs = await backend.read_points(["sensor.t"], T0, T0 + 10)
     assert pairs["sensor.t"] == [(T0 + 1, "21.50"), (T0 + 2, 22.0)]
+
+
+async def test_a_restarted_hub_opens_history_whose_retention_it_set(backend: HistoryBackend) -> None:
+    await backend.write(Batch([power("sensor.power", T0 + 1, 5.0)]))
+    await backend.retention_hint({"raw": 10 * 86400, "five_minute": 30 * 86400, "hour": 365 * 86400})
+    await backend.open()  # what the next start does: must not refuse what the last run set
+    found = await backend.read_states(["sensor.power"], T0, T0 + 10)
+    assert [s.value for s in found["sensor.power"]] == [5.0]

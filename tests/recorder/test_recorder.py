@@ -118,8 +118,8 @@ async def test_an_outage_loses_nothing_and_shows_a_backlog(hub: Hub) -> None:
     for i in range(2, 200):
         hub.states.set("sensor.power", str(i), timestamp=float(i))
         if i % 50 == 0:
-            await recorder._spool_pending()
-    await recorder._spool_pending()
+            await recorder.commit()
+    await recorder.commit()
     await wait_for(lambda: int(hub.states.get(BACKLOG_ENTITY_ID).state) == 198)  # type: ignore[union-attr]
     assert hub.states.get(BACKLOG_ENTITY_ID).attributes["last_error"].startswith("ConnectionRefusedError")  # type: ignore[union-attr]
     backend.down = False
@@ -137,7 +137,7 @@ async def test_a_hard_kill_keeps_what_reached_the_spool(hub: Hub, tmp_path: Path
     recorder = await make_recorder(hub, backend)
     for i in range(100):
         hub.states.set("sensor.power", str(i), timestamp=float(i))
-    await recorder._spool_pending()
+    await recorder.commit()
     # The process dies: nothing is stopped or flushed. A new recorder finds the spool.
     for task in recorder._tasks:
         task.cancel()
@@ -190,7 +190,7 @@ async def test_a_batch_the_backend_refuses_is_set_aside_not_retried_forever(hub:
     assert data is not None
     recorder = await make_recorder(hub, PickyBackend(data / "history.db"))
     hub.states.set("sensor.bad", "1", timestamp=1.0)
-    await recorder._spool_pending()
+    await recorder.commit()
     hub.states.set("sensor.good", "2", timestamp=2.0)
     await recorder.flush()
     assert (await recorder.backend.read_states(None, 0, 10)).keys() == {"sensor.good"}

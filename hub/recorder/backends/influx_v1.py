@@ -69,9 +69,14 @@ class InfluxV1Backend(HistoryBackend):
         """Create the database and its retention policies (both idempotent)."""
         db = _ident(self.database)
         await self._query(f"CREATE DATABASE {db}", post=True)
-        await self._query(f'CREATE RETENTION POLICY "{RP_RAW}" ON {db} DURATION INF REPLICATION 1 DEFAULT', post=True)
+        # Only the missing ones: InfluxDB refuses to "create" a policy whose duration an earlier
+        # run's retention_hint changed, which would keep a restarted hub from its own history.
+        existing = {row[0] for item in await self._query(f"SHOW RETENTION POLICIES ON {db}") for row in item["values"]}
+        if RP_RAW not in existing:
+            await self._query(f'CREATE RETENTION POLICY "{RP_RAW}" ON {db} DURATION INF REPLICATION 1 DEFAULT', post=True)
         for tier in TIERS:
-            await self._query(f'CREATE RETENTION POLICY "{tier}" ON {db} DURATION INF REPLICATION 1', post=True)
+            if tier not in existing:
+                await self._query(f'CREATE RETENTION POLICY "{tier}" ON {db} DURATION INF REPLICATION 1', post=True)
 
     async def retention_hint(self, retention: Mapping[str, float]) -> None:
         """Set each retention policy's duration to the longest retention of its tier."""
@@ -108,7 +113,7 @@ class InfluxV1Backend(HistoryBackend):
                     message = f"{self.name}: {result['error']} (query: {statement[:200]})"
                     raise BackendError(message)
                 for item in result.get("series", []):
-                    key = (item["name"], orjson.dumps(item.get("tags") or {}).decode())
+                    key = (item.get("name", ""), orjson.dumps(item.get("tags") or {}).decode())
                     found = series.get(key)
                     if found is None:
                         series[key] = item

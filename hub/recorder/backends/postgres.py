@@ -16,9 +16,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import asyncpg
 import orjson
 
+from hub.logfilter import one_line_warnings
 from hub.recorder.backends.base import TIERS, Batch, HistoryBackend, Sample, TierRow, as_error
 
 _LOGGER = logging.getLogger(__name__)
+# The pool's "failed to restore the connection floor" while PostgreSQL is down: once per retry.
+one_line_warnings("asyncpg.pool")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 DAY = 86400

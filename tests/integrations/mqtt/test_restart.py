@@ -113,3 +113,34 @@ async def test_birth_message_on_connect(mosquitto_server, start_mqtt_hub, device
     await device.listen("homeassistant/status")
     await start_mqtt_hub()
     assert (await device.expect("homeassistant/status")).payload == b"online"
+
+
+async def test_what_happened_while_the_hub_was_away_arrives_at_restart(start_mqtt_hub, device):
+    """State topics at QoS 1 by default: the broker keeps readings for the hub; qos: 0 opts out.
+
+    Discovery is QoS 0, so the broker queues no config removal: the hub finds it after connecting.
+    """
+    runtime = await start_mqtt_hub()
+    hub = runtime.hub
+    await device.config("sensor/kept/config", {"name": "Kept", "state_topic": "away/kept"})
+    await device.config("sensor/lossy/config", {"name": "Lossy", "state_topic": "away/lossy", "qos": 0})
+    await device.config("sensor/gone/config", {"name": "Gone", "state_topic": "away/gone"})
+    for entity_id in ("sensor.kept", "sensor.lossy", "sensor.gone"):
+        await wait_state(hub, entity_id)
+    await device.publish("away/kept", "0")
+    await device.publish("away/lossy", "0")
+    await wait_state(hub, "sensor.kept", "0")
+    await wait_state(hub, "sensor.lossy", "0")
+    await start_mqtt_hub.stop(runtime)
+
+    for value in ("1", "2", "3"):
+        await device.publish("away/kept", value)
+        await device.publish("away/lossy", value)
+    await device.config("sensor/gone/config", "")  # removed while the hub is away
+
+    hub = (await start_mqtt_hub()).hub
+    await wait_state(hub, "sensor.kept", "3", timeout=10)
+    await wait_removed(hub, "sensor.gone", timeout=10)
+    await device.publish("away/kept", "4")  # a marker: what the broker kept has arrived by now
+    await wait_state(hub, "sensor.kept", "4")
+    assert hub.states.get("sensor.lossy").state == "unknown"  # QoS 0: the broker kept nothing for it

@@ -1,0 +1,117 @@
+"""The fuzz campaign's long form: 5,000 broken discovery configs and their state payloads.
+
+    .venv/bin/python bench/payload_fuzz.py                 # 5,000 configs, 4 state payloads each, 3 rounds
+    .venv/bin/python bench/payload_fuzz.py --configs 1000 --rounds 5 --seed 7
+
+A hub (in this process, its MQTT client on a real Mosquitto) receives the seeded campaign of
+tests/integrations/mqtt/fuzz.py: configs with inf/NaN/1e999, wrong types, 300-character and
+5,000-character names, templates; state payloads nested 10,000 deep, 1 MB, not UTF-8. Each round
+sends the same campaign again (the same topics: entities are replaced, caches must not grow).
+Prints per round: entities, warnings, log bytes, tracebacks, and RSS against the RSS before the
+first message (the hub started and idle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import io
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.integrations.mqtt.fuzz import campaign  # noqa: E402 - after the path: the bench runs from a checkout
+from tests.servers import MosquittoServer, _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
+    import aiomqtt
+
+    from hub import bootstrap
+    from integrations.mqtt import runtime_of
+
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.WARNING)
+    prefix = "fuzzbench"
+    with tempfile.TemporaryDirectory(prefix="bench-fuzz-") as work:
+        config = Path(work) / "config"
+        config.mkdir()
+        (config / "configuration.yaml").write_text(f"mqtt:\n  broker: {broker.url}\n  discovery_prefix: {prefix}\n")
+        runtime = await bootstrap.start(config, Path(work) / "data", port=0)
+        try:
+            discovery = runtime_of(runtime.hub).discovery
+            plan = campaign(args.seed, args.configs, base="fzb")
+            gc.collect()
+            start = rss_mb()
+            print(f"{args.configs} configs, {len(plan.states)} state payloads per round; RSS at start {start:.1f} MB", flush=True)
+            print(f"{'round':>5} {'entities':>9} {'warnings':>9} {'log bytes':>10} {'tracebacks':>10} {'RSS MB':>8} {'vs start':>9} {'configs':>8} {'seconds':>8}")
+            worst = 0
+            for round_no in range(1, args.rounds + 1):
+                began = time.monotonic()
+                async with aiomqtt.Client(broker.host, broker.port, max_queued_outgoing_messages=0) as client:
+                    for topic, payload in plan.configs:
+                        await client.publish(topic.format(prefix=prefix), payload, qos=0)
+                    marker = f'{{"name": "Marker", "state_topic": "mk/{round_no}", "unique_id": "mk"}}'
+                    await client.publish(f"{prefix}/sensor/marker/config", marker, qos=1)
+                    while runtime.hub.states.get("sensor.marker") is None:
+                        await asyncio.sleep(0.05)
+                    await discovery.wait_idle()
+                    gc.collect()
+                    after_configs = rss_mb()
+                    for topic, payload in plan.states:
+                        await client.publish(topic, payload, qos=0)
+                    await client.publish(f"mk/{round_no}", "done", qos=1)
+                    while (state := runtime.hub.states.get("sensor.marker")) is None or state.state != "done":
+                        await asyncio.sleep(0.05)
+                await asyncio.sleep(0.5)
+                gc.collect()
+                text = log.getvalue()
+                tracebacks = text.count("Traceback (most recent call last)")
+                warnings = text.count("\nWARNING ") + text.startswith("WARNING ")
+                now = rss_mb()
+                worst = max(worst, tracebacks)
+                print(f"{round_no:>5} {len(discovery.entities):>9} {warnings:>9} {len(text):>10} {tracebacks:>10} {now:>8.1f} "
+                      f"{now - start:>+9.1f} {after_configs - start:>+8.1f} {time.monotonic() - began:>8.1f}", flush=True)
+        finally:
+            await bootstrap.stop(runtime)
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    binary = _find_binary("mosquitto")
+    assert binary, "mosquitto is not installed"
+    owner = _service_user("mosquitto")
+    broker = MosquittoServer(binary, _make_tempdir("bench-fuzz-mqtt-", owner), owner, free_port())
+    broker.write_config()
+    broker.start()
+    try:
+        tracebacks = asyncio.run(run(args, broker))
+    finally:
+        broker.close()
+    sys.exit(1 if tracebacks else 0)
+
+
+if __name__ == "__main__":
+    main()
