@@ -358,14 +358,18 @@ class Template:
             return payload if default is _SENTINEL else default
 
     def _log_error(self, err: TemplateError, payload: str | bytes) -> None:
-        """Log a failed value render at most once a minute: a bad template fails on every message."""
+        """Log a failed value render at most once a minute: a bad template fails on every message.
+
+        A warning, not an error: the payload came from a device, and the entity keeps its last
+        good state (or `unavailable`) until a payload renders again.
+        """
         now = time.monotonic()
         last, suppressed = self._last_logged
         if now - last < ERROR_LOG_INTERVAL:
             self._last_logged = (last, suppressed + 1)
             return
         more = f"; {suppressed} more failures since the last report" if suppressed else ""
-        _LOGGER.error("%s (value: %r%s)", err, payload[:200], more)
+        _LOGGER.warning("%s (value: %r%s)", err, payload[:200], more)
         self._last_logged = (now, 0)
 
 
