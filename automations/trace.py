@@ -10,6 +10,7 @@ with every run. Writes are coalesced and run in the executor.
 from __future__ import annotations
 
 import json
+import os
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 
 from hub.core.context import Context, ulid_at
 from hub.core.runtime import HubKey
+from hub.storage.private_files import DIR_MODE, FILE_MODE
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -207,11 +209,15 @@ class TraceStore:
     def _write(self, payloads: dict[str, list[dict[str, Any]]]) -> None:
         assert self._folder is not None
         with self._write_lock:
-            self._folder.mkdir(parents=True, exist_ok=True)
+            # Traces hold the variables of runs: only the hub's user reads them, like the rest of
+            # the data dir. No fsync: a trace lost to a power cut is not worth a disk flush per run.
+            self._folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             for key, payload in payloads.items():
                 path = self._folder / f"{key}.json"
                 tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(payload, default=str))
+                descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+                with os.fdopen(descriptor, "w") as file:
+                    file.write(json.dumps(payload, default=str))
                 tmp.replace(path)
 
     def flush_now(self) -> None:
@@ -223,7 +229,8 @@ class TraceStore:
             for key in self._dirty
         }
         self._dirty.clear()
-        self._write(payloads)
+        if payloads:  # nothing ran: `hub check-config` must not write to the data dir
+            self._write(payloads)
 
     def list(self, domain: str, item_id: str | None = None) -> list[dict[str, Any]]:
         """Summaries of the stored traces of a domain (or one item), oldest first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,10 +42,14 @@ def test_version() -> None:
     assert result.stdout.startswith("hub 0.")
 
 
-def test_shipped_config_is_valid() -> None:
-    result = hub("check-config", "-c", "config")
+def test_shipped_config_is_valid(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config, ignore=shutil.ignore_patterns(".storage", "secrets.yaml"))
+    result = hub("check-config", "-c", str(config))
     assert result.returncode == 0, result.stderr
     assert "is valid" in result.stdout
+    # Checking writes nothing: a first `scripts/run` after it makes the data dir private itself.
+    assert not (config / ".storage").exists()
 
 
 def test_check_config_prints_file_line_and_key(tmp_path: Path) -> None:
@@ -98,7 +103,9 @@ def test_user_token_and_run_answer_http_then_stop_quickly(tmp_path: Path) -> Non
                 time.sleep(0.05)
         answered = time.monotonic() - started
         assert status == 200 and b"API running." in body
-        assert answered < 3, f"first HTTP answer after {answered:.2f} s"
+        # A catch for a start that hangs, not a benchmark (start time is in bench/): 5 s leaves room
+        # for a loaded machine; a quiet one answers in about 1.5 s.
+        assert answered < 5, f"first HTTP answer after {answered:.2f} s"
         assert get(f"http://127.0.0.1:{port}/api/")[0] == 401
         assert get(f"http://127.0.0.1:{port}/api/", "wrong")[0] == 401
         stop_began = time.monotonic()

@@ -108,6 +108,10 @@ async def test_traces_persist_across_restart(tmp_path: Path, start_hub) -> None:
     from hub import bootstrap  # noqa: PLC0415
 
     await bootstrap.stop(runtime)
+    # A trace holds the run's variables: only the hub's user may read it.
+    folder = tmp_path / "data" / "traces"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert [oct(p.stat().st_mode & 0o777) for p in folder.iterdir()] == ["0o600"]
     again = await start_hub(config, tmp_path / "data")
     traces = get_trace_store(again.hub).list("automation", "power_alarm")
     assert [t["script_execution"] for t in traces] == ["finished"]
