@@ -29,6 +29,8 @@ from hub.registry.entities import EntityRegistry
 from hub.registry.restore import RestoreStateStore
 from hub.storage.engine import create_engine, default_sqlite_url, migrate, session_factory
 from hub.storage.private_files import prepare_data_dir
+from hub.templating.limits import TemplateLimits
+from hub.templating.template import set_limits
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -111,6 +113,13 @@ def _hub_config(config_dir: Path, data_dir: Path, config: dict[str, Any]) -> Hub
         external_url=core.get("external_url"),
         raw=config,
     )
+
+
+def _apply_template_limits(hub: Hub, config: dict[str, Any]) -> None:
+    """Apply `homeassistant: template_limits:` (CPU per render, output size) when it is set."""
+    limits = (config.get("homeassistant") or {}).get("template_limits") or {}
+    if limits:
+        set_limits(hub, TemplateLimits(cpu_budget=limits["cpu_ms"] / 1000, max_output=limits["max_output_kib"] * 1024))
 
 
 def apply_logging(config: dict[str, Any], integrations: list[plugins.Integration] | None = None) -> None:
@@ -205,6 +214,7 @@ async def start(
     apply_logging(config, checked.integrations)
     prepare_data_dir(data_dir)  # 0700, and an older install's loose files tightened (logged)
     hub = Hub(_hub_config(config_dir, data_dir, config))
+    _apply_template_limits(hub, config)
     hub.config.components = {i.domain for i in checked.integrations}
     ops_metrics.attach(hub)
     engine = await open_storage(

@@ -149,6 +149,15 @@ HOMEASSISTANT_SCHEMA = vol.Schema(
             vol.Optional("internal_url"): url,
             vol.Optional("external_url"): url,
             vol.Optional(CONF_CUSTOMIZE, default={}): vol.All(empty_to_dict, CUSTOMIZE_SCHEMA),
+            # The hub's own (not Home Assistant's): what one template render may use. Raise it
+            # for a heavy template that fails with "used more than its 50 ms CPU budget".
+            vol.Optional("template_limits"): vol.All(
+                empty_to_dict,
+                {
+                    vol.Optional("cpu_ms", default=50): vol.All(number, vol.Range(min=1, max=10_000)),
+                    vol.Optional("max_output_kib", default=256): vol.All(integer, vol.Range(min=1, max=65_536)),
+                },
+            ),
             # Packages are merged by the loader before validation; keep them as given.
             vol.Optional(CONF_PACKAGES, default={}): vol.All(empty_to_dict, {string: object}),
         },

@@ -212,3 +212,22 @@ async def _wait(predicate: Any, timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.01)
+
+
+async def test_the_limits_are_set_in_configuration_yaml(tmp_path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    """`homeassistant: template_limits:` sets the budget and the cap; a wrong value names its line."""
+    from hub import bootstrap
+    from hub.exceptions import ConfigError
+    from tests.hubs import write_config
+
+    config = write_config(tmp_path / "config", "homeassistant:\n  template_limits:\n    cpu_ms: 5\n    max_output_kib: 1\n")
+    runtime = await start_hub(config, tmp_path / "data")
+    with pytest.raises(TemplateLimitError, match="budget of 5 ms"):
+        Template(NESTED, runtime.hub).render()
+    with pytest.raises(TemplateLimitError, match="maximum size of 1,024"):
+        Template("{% for i in range(1025) %}x{% endfor %}", runtime.hub).render()
+
+    bad = write_config(tmp_path / "bad", "homeassistant:\n  name: Home\n  template_limits:\n    cpu_ms: 0\n")
+    with pytest.raises(ConfigError) as raised:
+        bootstrap.check_config(bad)
+    assert "configuration.yaml:4" in str(raised.value) and "cpu_ms" in str(raised.value)
