@@ -100,8 +100,9 @@ def test_each_attack_is_a_clear_error_within_the_budget(source: str, says: str) 
     assert says in str(raised.value), str(raised.value)
     # The budget is CPU time. A loop stops at it to the millisecond; a slow filter is stopped by
     # the watchdog, which first sees a render up to a poll and a GIL switch after it began (more
-    # on a loaded machine), so allow a second budget. The wall time only has to stay sane.
-    assert cpu < BUDGET * 2, cpu
+    # on a loaded machine, where the render's thread may also hold the GIL past the watchdog's
+    # turn), so allow two more budgets. The wall time only has to stay sane.
+    assert cpu < BUDGET * 3, cpu
     assert elapsed < 1.0, elapsed
 
 
