@@ -151,6 +151,19 @@ async def _rest_service(hub: Hub, role: str) -> bool:
     return rest if rest == ws else None  # type: ignore[return-value]
 
 
+async def _list_registries(hub: Hub, role: str) -> bool | None:
+    entities = await hub.ok(role, "config/entity_registry/list")
+    devices = await hub.ok(role, "config/device_registry/list")
+    return entities if entities == devices else None
+
+
+async def _change_registry(hub: Hub, role: str) -> bool | None:
+    entity = await hub.ok(role, "config/entity_registry/update", entity_id="switch.plug", name=f"Plug of {role}")
+    device_id = next(iter(hub.runtime.hub.device_registry)).id
+    device = await hub.ok(role, "config/device_registry/update", device_id=device_id, name_by_user=role)
+    return entity if entity == device else None
+
+
 PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read states": _rest_states,
     "subscribe to state changes": lambda hub, role: hub.ok(role, "subscribe_events", event_type="state_changed"),
@@ -166,6 +179,8 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "list own sessions and tokens": lambda hub, role: hub.ok(role, "auth/refresh_tokens"),
     "read the audit log": lambda hub, role: hub.ok(role, "audit/list"),
     "manage device API keys": lambda hub, role: hub.ok(role, "http_ingest/apikey/list"),
+    "list the entity and device registries": _list_registries,
+    "change or remove registry entries": _change_registry,
 }
 
 
