@@ -9,6 +9,7 @@ import voluptuous as vol
 
 from automations.automation import EVENT_AUTOMATION_RELOADED, AutomationEntity
 from automations.config import ensure_list, normalize_automation
+from automations.config_store import register_config_routes
 from automations.loader import build_each, reload_section
 from automations.trace import get_trace_store, run_metrics
 from automations.triggers import load_platforms
@@ -135,8 +136,10 @@ def collect_metrics(hub: Hub) -> list[Metric]:
 
 @hookimpl
 def register_http_routes(hub: Hub, app: web.Application) -> None:
-    """The webhook endpoint: any method, answered per the webhook trigger's allowed_methods."""
+    """The webhook endpoint (any method, answered per the webhook trigger's allowed_methods) and
+    Home Assistant's config API for automations, scripts and scenes."""
     app.router.add_route("*", "/api/webhook/{webhook_id}", handle_webhook)
+    register_config_routes(app)
 
 
 async def ws_trace_list(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:

@@ -164,6 +164,15 @@ async def _change_registry(hub: Hub, role: str) -> bool | None:
     return entity if entity == device else None
 
 
+async def _edit_automation(hub: Hub, role: str) -> bool:
+    headers = {"Authorization": f"Bearer {hub.tokens[role]}"}
+    url = f"{hub.url}/api/config/automation/config/by_{role.replace('-', '_')}"
+    body = {"alias": f"By {role}", "triggers": [{"trigger": "event", "event_type": "x"}], "actions": []}
+    async with hub.http.post(url, json=body, headers=headers) as answer:
+        assert answer.status in (200, 401), (answer.status, await answer.text())
+        return answer.status == 200
+
+
 PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read states": _rest_states,
     "subscribe to state changes": lambda hub, role: hub.ok(role, "subscribe_events", event_type="state_changed"),
@@ -181,6 +190,7 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "manage device API keys": lambda hub, role: hub.ok(role, "http_ingest/apikey/list"),
     "list the entity and device registries": _list_registries,
     "change or remove registry entries": _change_registry,
+    "edit automations, scripts and scenes": _edit_automation,
 }
 
 
