@@ -151,6 +151,13 @@ async def _rest_service(hub: Hub, role: str) -> bool:
     return rest if rest == ws else None  # type: ignore[return-value]
 
 
+async def _change_password(hub: Hub, role: str) -> bool:
+    changed = await hub.ok(role, "auth/change_password", current_password=PASSWORD, new_password=PASSWORD + "!")
+    if changed:
+        await hub.runtime.hub.auth.set_password((await hub.runtime.hub.auth.user_by_name(role)).id, PASSWORD)
+    return changed
+
+
 async def _list_registries(hub: Hub, role: str) -> bool | None:
     entities = await hub.ok(role, "config/entity_registry/list")
     devices = await hub.ok(role, "config/device_registry/list")
@@ -188,6 +195,8 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "list own sessions and tokens": lambda hub, role: hub.ok(role, "auth/refresh_tokens"),
     "read the audit log": lambda hub, role: hub.ok(role, "audit/list"),
     "manage device API keys": lambda hub, role: hub.ok(role, "http_ingest/apikey/list"),
+    "manage users": lambda hub, role: hub.ok(role, "config/auth/list"),
+    "change one's own password": _change_password,
     "list the entity and device registries": _list_registries,
     "change or remove registry entries": _change_registry,
     "edit automations, scripts and scenes": _edit_automation,
