@@ -101,3 +101,17 @@ async def test_from_a_fresh_hub_to_a_saved_automation_and_its_trace(fresh_hub: A
     await page.get_by_text("alias: Relay manual on power").wait_for()
     await page.get_by_test_id("trace-step").first.wait_for()
     await screenshots(page, "first-run-reloaded")
+
+    # Duplicate it, save the copy, then delete the copy: automations.yaml follows.
+    await page.get_by_role("button", name="Duplicate").click()
+    await page.get_by_text("alias: Relay manual on power (copy)").wait_for()
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.get_by_role("heading", name="Relay manual on power (copy)").wait_for()
+    aliases = [a["alias"] for a in yaml.safe_load((config / "automations.yaml").read_text())]
+    assert aliases == ["Relay manual on power", "Relay manual on power (copy)"]
+    await page.get_by_role("button", name="Delete").click()
+    await page.get_by_role("button", name="Really delete").click()
+    await page.locator('tr[data-entity-id="automation.relay_manual_on_power"]').wait_for()
+    aliases = [a["alias"] for a in yaml.safe_load((config / "automations.yaml").read_text())]
+    assert aliases == ["Relay manual on power"]
+    await wait_until(lambda: hub.states.get("automation.relay_manual_on_power_copy") is None)
