@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
+from automations.actions import compile_sequence
 from automations.automation import EVENT_AUTOMATION_RELOADED, AutomationEntity
-from automations.config import ensure_list, normalize_automation
+from automations.conditions import compile_conditions, render_value
+from automations.config import (
+    ensure_list,
+    normalize_actions,
+    normalize_automation,
+    normalize_conditions,
+    normalize_triggers,
+)
 from automations.config_store import register_config_routes
 from automations.loader import build_each, reload_section
-from automations.trace import get_trace_store, run_metrics
-from automations.triggers import load_platforms
+from automations.trace import _jsonable, get_trace_store, run_metrics
+from automations.triggers import attach_triggers, load_platforms, validate_trigger
 from automations.triggers.webhook import handle_webhook
 from hub import hookimpl
 from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall
+from hub.exceptions import HubError
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -162,14 +172,70 @@ async def ws_automation_config(hub: Hub, connection: Any, msg: dict[str, Any]) -
     if not isinstance(entity, AutomationEntity):
         connection.send_error(msg["id"], "not_found", "Entity not found")
         return
-    from automations.trace import _jsonable  # noqa: PLC0415
-
     connection.send_result(msg["id"], {"config": _jsonable(entity.config)})
+
+
+def _check_part(hub: Hub, kind: str, value: Any) -> None:
+    """Compile a trigger, condition or action list as an automation's would be; raise what is wrong."""
+    if kind == "trigger":
+        for trigger in normalize_triggers(value):
+            validate_trigger(hub, trigger)
+    elif kind == "condition":
+        compile_conditions(hub, list[Mapping[str, Any]](normalize_conditions(value)))
+    else:
+        compile_sequence(hub, normalize_actions(value), "action")
+
+
+async def ws_validate_config(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
+    """validate_config (HA's): {trigger|condition|action: {valid, error}} for each part given."""
+    await load_platforms(hub)
+    result = {}
+    for kind in ("trigger", "condition", "action"):
+        if kind not in msg:
+            continue
+        try:
+            _check_part(hub, kind, msg[kind])
+        except (HubError, vol.Invalid, ValueError, TypeError) as err:
+            result[kind] = {"valid": False, "error": str(err)}
+        else:
+            result[kind] = {"valid": True, "error": None}
+    connection.send_result(msg["id"], result)
+
+
+async def ws_subscribe_trigger(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
+    """subscribe_trigger (HA's, admins): an event `{variables: {trigger}, context}` each time it fires."""
+    await load_platforms(hub)
+    try:
+        triggers = normalize_triggers(msg["trigger"])
+        for trigger in triggers:
+            validate_trigger(hub, trigger)
+    except (HubError, vol.Invalid) as err:
+        connection.send_error(msg["id"], "invalid_format", str(err))
+        return
+    variables = dict(msg.get("variables") or {})
+    user = getattr(connection.user, "name", "?")
+
+    def fired(payload: dict[str, Any], context: Any = None, _vars: Any = None) -> None:
+        event = {"variables": {**variables, "trigger": _jsonable(payload)}, "context": _jsonable(context)}
+        connection.send_event(msg["id"], event)
+
+    info = {
+        "name": f"subscribe_trigger of {user}",
+        "variables": variables,
+        "render": lambda value: render_value(hub, value, variables) if isinstance(value, str | dict | list) else value,
+    }
+    detach = await attach_triggers(hub, list[Mapping[str, Any]](triggers), fired, info)
+    connection.subscriptions[msg["id"]] = detach
+    connection.send_result(msg["id"])
 
 
 @hookimpl
 def register_websocket_commands(hub: Hub, register: Any) -> None:
-    """trace/list, trace/get and automation/config."""
+    """trace/list, trace/get, automation/config, validate_config and subscribe_trigger."""
+    register("validate_config", ws_validate_config,
+             {vol.Optional("trigger"): object, vol.Optional("condition"): object, vol.Optional("action"): object})
+    register("subscribe_trigger", ws_subscribe_trigger,
+             {vol.Required("trigger"): object, vol.Optional("variables"): dict}, admin_only=True)
     register("trace/list", ws_trace_list, {vol.Required("domain"): str, vol.Optional("item_id"): str})
     register("trace/get", ws_trace_get, {vol.Required("domain"): str, vol.Required("item_id"): str, vol.Required("run_id"): str})
     register("automation/config", ws_automation_config, {vol.Required("entity_id"): str})

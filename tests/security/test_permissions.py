@@ -190,6 +190,8 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "fire events": lambda hub, role: hub.ok(role, "fire_event", event_type="test_event"),
     "subscribe to every event type": lambda hub, role: hub.ok(role, "subscribe_events"),
     "render templates": lambda hub, role: hub.ok(role, "render_template", template="{{ 1 + 1 }}"),
+    "listen to any trigger": lambda hub, role: hub.ok(role, "subscribe_trigger",
+                                                      trigger={"platform": "event", "event_type": "x"}),
     "create long-lived tokens": lambda hub, role: hub.ok(role, "auth/long_lived_access_token", client_name="t",
                                                          lifespan=1),
     "list own sessions and tokens": lambda hub, role: hub.ok(role, "auth/refresh_tokens"),
