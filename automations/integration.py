@@ -19,11 +19,13 @@ from automations.config import (
     normalize_triggers,
 )
 from automations.config_store import register_config_routes
-from automations.loader import build_each, reload_section
+from automations.loader import CONFIG_ISSUES, build_each, reload_section
 from automations.trace import _jsonable, get_trace_store, run_metrics
 from automations.triggers import attach_triggers, load_platforms, validate_trigger
 from automations.triggers.webhook import handle_webhook
 from hub import hookimpl
+from hub.config import ConfigIssue
+from hub.config.objects import get_location
 from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall
 from hub.exceptions import HubError
@@ -49,18 +51,35 @@ def automations(hub: Hub) -> dict[str, AutomationEntity]:
     return hub.runtime.setdefault(AUTOMATIONS, dict)
 
 
-def _items(section: Any) -> list[tuple[str, Any]]:
-    items = []
+def _items(section: Any, base_dir: str | None = None) -> tuple[list[tuple[str, Any]], list[ConfigIssue]]:
+    """The automations by key (their id, else their position), and an issue for each repeated id
+    (the first keeps it; a later copy is skipped, never silently put in the first one's place)."""
+    items: list[tuple[str, Any]] = []
+    issues: list[ConfigIssue] = []
+    first: dict[str, Any] = {}
     for index, raw in enumerate(ensure_list(section)):
         key = str(raw["id"]) if isinstance(raw, dict) and raw.get("id") is not None else f"[{index}]"
+        if key in first:
+            file, line = get_location(raw)
+            where = ":".join(str(part) for part in get_location(first[key]) if part is not None) or "above"
+            if base_dir and where.startswith(base_dir.rstrip("/") + "/"):
+                where = where[len(base_dir.rstrip("/")) + 1 :]
+            message = f"id {key!r} is used by another automation ({where}); this one is skipped: give it its own id"
+            issues.append(ConfigIssue(file, line, f"{DOMAIN}[{index}].id", message, base_dir))
+            continue
+        first[key] = raw
         items.append((key, raw))
-    return items
+    return items, issues
 
 
 async def load(hub: Hub, section: Any) -> list[Any]:
     """Build every automation in section, keep unchanged ones running, replace the others."""
     current = automations(hub)
-    keyed = {key: raw for key, raw in _items(section)}
+    base_dir = str(hub.config.config_dir) if hub.config.config_dir else None
+    items, duplicates = _items(section, base_dir)
+    for issue in duplicates:
+        _LOGGER.error("Invalid %s, skipped: %s", DOMAIN, issue.format(base_dir))
+    keyed = dict(items)
     index_of = {key: i for i, key in enumerate(keyed)}
     built, issues = build_each(
         hub,
@@ -76,17 +95,18 @@ async def load(hub: Hub, section: Any) -> list[Any]:
     for key, entity in built:
         await hub.entities.add(entity, DOMAIN)
         current[key] = entity
-    return issues
+    hub.runtime.setdefault(CONFIG_ISSUES, dict)[DOMAIN] = [*duplicates, *issues]
+    return [*duplicates, *issues]
 
 
 @hookimpl
 async def check_integration_config(hub: Hub, config: Any) -> list[Any]:
     """Compile every automation (blueprints resolved) and return the problems found."""
     await load_platforms(hub)
-    items = _items(config)
+    items, duplicates = _items(config, str(hub.config.config_dir) if hub.config.config_dir else None)
     index_of = {key: i for i, (key, _) in enumerate(items)}
     _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _entity(hub, conf, raw, index_of[key]))
-    return issues
+    return [*duplicates, *issues]
 
 
 def _entity(hub: Hub, config: Any, raw: Any, index: int) -> AutomationEntity:
