@@ -180,9 +180,29 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
         if response_variable is not None:
             scope[response_variable] = response
         params = {"domain": domain, "service": service, "service_data": dict(service_data), "target": call_target}
-        return {"params": params, "running_script": False, **({"response": response} if response_variable else {})}
+        missing = _missing_entities(hub, service_data, call_target)
+        if missing:
+            # The call did nothing for these: say so in the trace and the log, as Home Assistant does.
+            _LOGGER.warning("%s: %s: referenced entities %s are missing or not currently available",
+                            run.name, step_path, ", ".join(missing))
+        return {
+            "params": params,
+            "running_script": False,
+            **({"missing_entities": missing} if missing else {}),
+            **({"response": response} if response_variable else {}),
+        }
 
     return run_call
+
+
+def _missing_entities(hub: Hub, data: Mapping[str, Any], target: Mapping[str, Any] | None) -> list[str]:
+    """The entity ids a call named that have no state (so the call could not reach them)."""
+    named: list[Any] = []
+    for source in (data, target or {}):
+        value = source.get("entity_id")
+        named.extend([value] if isinstance(value, str) else value or [])
+    ids = [part.strip() for item in named if isinstance(item, str) for part in item.split(",")]
+    return sorted({i for i in ids if i and i != "all" and hub.states.get(i) is None})
 
 
 def _target(hub: Hub, target: Any, extra: Mapping[str, Any], scope: Scope) -> dict[str, Any] | None:
