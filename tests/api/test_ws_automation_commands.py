@@ -63,3 +63,28 @@ async def test_subscribe_trigger_sends_each_firing_until_unsubscribed(api: Api) 
         "code"] == "unauthorized"
     bad = await client.error("subscribe_trigger", trigger={"platform": "nonsense"})
     assert bad["code"] == "invalid_format"
+
+
+async def test_get_services_describes_built_in_services_from_services_yaml(api: Api) -> None:
+    services = await (await api.ws("user")).command("get_services")
+    trigger = services["automation"]["trigger"]
+    assert trigger["name"] == "Trigger" and trigger["target"] == {"entity": {"domain": "automation"}}
+    assert trigger["fields"]["skip_condition"]["selector"] == {"boolean": None}
+    switch = services["switch"]["turn_on"]
+    assert switch["name"] == "Turn on" and switch["target"] == {"entity": {"domain": "switch"}}
+    # What an integration registers itself still wins.
+    assert services["testdevices"]["echo"]["name"] == "Echo"
+
+
+def test_every_shipped_services_yaml_is_well_formed() -> None:
+    from hub.api.service_info import SHIPPED, shipped_descriptions
+
+    files = sorted(SHIPPED.glob("*.yaml"))
+    assert files
+    for path in files:
+        described = shipped_descriptions(path.stem)
+        assert described, path
+        for name, description in described.items():
+            assert description.get("name") and description.get("description"), f"{path.name}: {name}"
+            for field, spec in (description.get("fields") or {}).items():
+                assert spec.get("name") and "selector" in spec, f"{path.name}: {name}.{field}"
