@@ -88,9 +88,11 @@ def from_this_machine(request: web.Request) -> bool:
     if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
         return False
     try:
-        return ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
+        address = ipaddress.ip_address((request.remote or "").split("%")[0])
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return bool((mapped or address).is_loopback)
 
 
 async def get_onboarding(request: web.Request) -> web.Response:

@@ -95,3 +95,17 @@ async def test_onboarding_from_this_machine_needs_no_code_and_guessing_changes_t
         bad = await _post(http, local.url, {"username": 5})
         assert bad[0] == 403  # the step is done; the owner was made once
     assert [u.role for u in await local.hub.auth.list_users()] == ["owner"]
+
+
+@pytest.mark.parametrize(("remote", "headers", "local"), [
+    ("127.0.0.1", {}, True), ("::1", {}, True), ("::ffff:127.0.0.1", {}, True),
+    ("192.168.1.50", {}, False), ("::ffff:192.168.1.50", {}, False), ("fe80::1%eth0", {}, False),
+    ("127.0.0.1", {"X-Forwarded-For": "192.168.1.50"}, False), (None, {}, False),
+])
+def test_what_counts_as_this_machine(remote: str | None, headers: dict[str, str], local: bool) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from hub.api.onboarding import from_this_machine
+
+    request = make_mocked_request("POST", "/api/onboarding/users", headers=headers).clone(remote=remote)
+    assert from_this_machine(request) is local
