@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
+# (run name, step, missing entities) already warned about: the log says it once, traces always.
+_WARNED_MISSING: set[tuple[str, str, tuple[str, ...]]] = set()
 
 # The variables a run sees: each nested block (choose, repeat, parallel...) adds a child layer.
 Scope = ChainMap[str, Any]
@@ -182,9 +184,14 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
         params = {"domain": domain, "service": service, "service_data": dict(service_data), "target": call_target}
         missing = _missing_entities(hub, service_data, call_target)
         if missing:
-            # The call did nothing for these: say so in the trace and the log, as Home Assistant does.
-            _LOGGER.warning("%s: %s: referenced entities %s are missing or not currently available",
-                            run.name, step_path, ", ".join(missing))
+            # The call did nothing for these: say so in the trace every time, and in the log once
+            # per step and set of entities (an automation that runs often must not flood it).
+            key = (run.name, step_path, tuple(missing))
+            log = _LOGGER.debug if key in _WARNED_MISSING else _LOGGER.warning
+            if len(_WARNED_MISSING) < 10_000:
+                _WARNED_MISSING.add(key)
+            log("%s: %s: referenced entities %s are missing or not currently available",
+                run.name, step_path, ", ".join(missing))
         return {
             "params": params,
             "running_script": False,
