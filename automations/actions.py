@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
+# (run name, step, missing entities) already warned about: the log says it once, traces always.
+_WARNED_MISSING: set[tuple[str, str, tuple[str, ...]]] = set()
 
 # The variables a run sees: each nested block (choose, repeat, parallel...) adds a child layer.
 Scope = ChainMap[str, Any]
@@ -180,9 +182,34 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
         if response_variable is not None:
             scope[response_variable] = response
         params = {"domain": domain, "service": service, "service_data": dict(service_data), "target": call_target}
-        return {"params": params, "running_script": False, **({"response": response} if response_variable else {})}
+        missing = _missing_entities(hub, service_data, call_target)
+        if missing:
+            # The call did nothing for these: say so in the trace every time, and in the log once
+            # per step and set of entities (an automation that runs often must not flood it).
+            key = (run.name, step_path, tuple(missing))
+            log = _LOGGER.debug if key in _WARNED_MISSING else _LOGGER.warning
+            if len(_WARNED_MISSING) < 10_000:
+                _WARNED_MISSING.add(key)
+            log("%s: %s: referenced entities %s are missing or not currently available",
+                run.name, step_path, ", ".join(missing))
+        return {
+            "params": params,
+            "running_script": False,
+            **({"missing_entities": missing} if missing else {}),
+            **({"response": response} if response_variable else {}),
+        }
 
     return run_call
+
+
+def _missing_entities(hub: Hub, data: Mapping[str, Any], target: Mapping[str, Any] | None) -> list[str]:
+    """The entity ids a call named that have no state (so the call could not reach them)."""
+    named: list[Any] = []
+    for source in (data, target or {}):
+        value = source.get("entity_id")
+        named.extend([value] if isinstance(value, str) else value or [])
+    ids = [part.strip() for item in named if isinstance(item, str) for part in item.split(",")]
+    return sorted({i for i in ids if i and i != "all" and hub.states.get(i) is None})
 
 
 def _target(hub: Hub, target: Any, extra: Mapping[str, Any], scope: Scope) -> dict[str, Any] | None:

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
+from automations.actions import compile_sequence
 from automations.automation import EVENT_AUTOMATION_RELOADED, AutomationEntity
-from automations.config import ensure_list, normalize_automation
-from automations.loader import build_each, reload_section
-from automations.trace import get_trace_store, run_metrics
-from automations.triggers import load_platforms
+from automations.conditions import compile_conditions, render_value
+from automations.config import (
+    ensure_list,
+    normalize_actions,
+    normalize_automation,
+    normalize_conditions,
+    normalize_triggers,
+)
+from automations.config_store import register_config_routes
+from automations.loader import CONFIG_ISSUES, build_each, reload_section
+from automations.trace import _jsonable, get_trace_store, run_metrics
+from automations.triggers import attach_triggers, load_platforms, validate_trigger
 from automations.triggers.webhook import handle_webhook
 from hub import hookimpl
+from hub.config import ConfigIssue
+from hub.config.objects import get_location
 from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall
+from hub.exceptions import HubError
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -38,18 +51,35 @@ def automations(hub: Hub) -> dict[str, AutomationEntity]:
     return hub.runtime.setdefault(AUTOMATIONS, dict)
 
 
-def _items(section: Any) -> list[tuple[str, Any]]:
-    items = []
+def _items(section: Any, base_dir: str | None = None) -> tuple[list[tuple[str, Any]], list[ConfigIssue]]:
+    """The automations by key (their id, else their position), and an issue for each repeated id
+    (the first keeps it; a later copy is skipped, never silently put in the first one's place)."""
+    items: list[tuple[str, Any]] = []
+    issues: list[ConfigIssue] = []
+    first: dict[str, Any] = {}
     for index, raw in enumerate(ensure_list(section)):
         key = str(raw["id"]) if isinstance(raw, dict) and raw.get("id") is not None else f"[{index}]"
+        if key in first:
+            file, line = get_location(raw)
+            where = ":".join(str(part) for part in get_location(first[key]) if part is not None) or "above"
+            if base_dir and where.startswith(base_dir.rstrip("/") + "/"):
+                where = where[len(base_dir.rstrip("/")) + 1 :]
+            message = f"id {key!r} is used by another automation ({where}); this one is skipped: give it its own id"
+            issues.append(ConfigIssue(file, line, f"{DOMAIN}[{index}].id", message, base_dir))
+            continue
+        first[key] = raw
         items.append((key, raw))
-    return items
+    return items, issues
 
 
 async def load(hub: Hub, section: Any) -> list[Any]:
     """Build every automation in section, keep unchanged ones running, replace the others."""
     current = automations(hub)
-    keyed = {key: raw for key, raw in _items(section)}
+    base_dir = str(hub.config.config_dir) if hub.config.config_dir else None
+    items, duplicates = _items(section, base_dir)
+    for issue in duplicates:
+        _LOGGER.error("Invalid %s, skipped: %s", DOMAIN, issue.format(base_dir))
+    keyed = dict(items)
     index_of = {key: i for i, key in enumerate(keyed)}
     built, issues = build_each(
         hub,
@@ -65,17 +95,18 @@ async def load(hub: Hub, section: Any) -> list[Any]:
     for key, entity in built:
         await hub.entities.add(entity, DOMAIN)
         current[key] = entity
-    return issues
+    hub.runtime.setdefault(CONFIG_ISSUES, dict)[DOMAIN] = [*duplicates, *issues]
+    return [*duplicates, *issues]
 
 
 @hookimpl
 async def check_integration_config(hub: Hub, config: Any) -> list[Any]:
     """Compile every automation (blueprints resolved) and return the problems found."""
     await load_platforms(hub)
-    items = _items(config)
+    items, duplicates = _items(config, str(hub.config.config_dir) if hub.config.config_dir else None)
     index_of = {key: i for i, (key, _) in enumerate(items)}
     _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _entity(hub, conf, raw, index_of[key]))
-    return issues
+    return [*duplicates, *issues]
 
 
 def _entity(hub: Hub, config: Any, raw: Any, index: int) -> AutomationEntity:
@@ -135,8 +166,10 @@ def collect_metrics(hub: Hub) -> list[Metric]:
 
 @hookimpl
 def register_http_routes(hub: Hub, app: web.Application) -> None:
-    """The webhook endpoint: any method, answered per the webhook trigger's allowed_methods."""
+    """The webhook endpoint (any method, answered per the webhook trigger's allowed_methods) and
+    Home Assistant's config API for automations, scripts and scenes."""
     app.router.add_route("*", "/api/webhook/{webhook_id}", handle_webhook)
+    register_config_routes(app)
 
 
 async def ws_trace_list(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
@@ -159,14 +192,70 @@ async def ws_automation_config(hub: Hub, connection: Any, msg: dict[str, Any]) -
     if not isinstance(entity, AutomationEntity):
         connection.send_error(msg["id"], "not_found", "Entity not found")
         return
-    from automations.trace import _jsonable  # noqa: PLC0415
-
     connection.send_result(msg["id"], {"config": _jsonable(entity.config)})
+
+
+def _check_part(hub: Hub, kind: str, value: Any) -> None:
+    """Compile a trigger, condition or action list as an automation's would be; raise what is wrong."""
+    if kind == "trigger":
+        for trigger in normalize_triggers(value):
+            validate_trigger(hub, trigger)
+    elif kind == "condition":
+        compile_conditions(hub, list[Mapping[str, Any]](normalize_conditions(value)))
+    else:
+        compile_sequence(hub, normalize_actions(value), "action")
+
+
+async def ws_validate_config(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
+    """validate_config (HA's): {trigger|condition|action: {valid, error}} for each part given."""
+    await load_platforms(hub)
+    result = {}
+    for kind in ("trigger", "condition", "action"):
+        if kind not in msg:
+            continue
+        try:
+            _check_part(hub, kind, msg[kind])
+        except (HubError, vol.Invalid, ValueError, TypeError) as err:
+            result[kind] = {"valid": False, "error": str(err)}
+        else:
+            result[kind] = {"valid": True, "error": None}
+    connection.send_result(msg["id"], result)
+
+
+async def ws_subscribe_trigger(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
+    """subscribe_trigger (HA's, admins): an event `{variables: {trigger}, context}` each time it fires."""
+    await load_platforms(hub)
+    try:
+        triggers = normalize_triggers(msg["trigger"])
+        for trigger in triggers:
+            validate_trigger(hub, trigger)
+    except (HubError, vol.Invalid) as err:
+        connection.send_error(msg["id"], "invalid_format", str(err))
+        return
+    variables = dict(msg.get("variables") or {})
+    user = getattr(connection.user, "name", "?")
+
+    def fired(payload: dict[str, Any], context: Any = None, _vars: Any = None) -> None:
+        event = {"variables": {**variables, "trigger": _jsonable(payload)}, "context": _jsonable(context)}
+        connection.send_event(msg["id"], event)
+
+    info = {
+        "name": f"subscribe_trigger of {user}",
+        "variables": variables,
+        "render": lambda value: render_value(hub, value, variables) if isinstance(value, str | dict | list) else value,
+    }
+    detach = await attach_triggers(hub, list[Mapping[str, Any]](triggers), fired, info)
+    connection.subscriptions[msg["id"]] = detach
+    connection.send_result(msg["id"])
 
 
 @hookimpl
 def register_websocket_commands(hub: Hub, register: Any) -> None:
-    """trace/list, trace/get and automation/config."""
+    """trace/list, trace/get, automation/config, validate_config and subscribe_trigger."""
+    register("validate_config", ws_validate_config,
+             {vol.Optional("trigger"): object, vol.Optional("condition"): object, vol.Optional("action"): object})
+    register("subscribe_trigger", ws_subscribe_trigger,
+             {vol.Required("trigger"): object, vol.Optional("variables"): dict}, admin_only=True)
     register("trace/list", ws_trace_list, {vol.Required("domain"): str, vol.Optional("item_id"): str})
     register("trace/get", ws_trace_get, {vol.Required("domain"): str, vol.Required("item_id"): str, vol.Required("run_id"): str})
     register("automation/config", ws_automation_config, {vol.Required("entity_id"): str})

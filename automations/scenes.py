@@ -144,6 +144,20 @@ def scenes(hub: Hub) -> dict[str, SceneEntity]:
     return hub.runtime.setdefault(SCENES, dict)
 
 
+def _build_all(hub: Hub, section: Any) -> tuple[list[tuple[str, SceneEntity]], list[Any]]:
+    def build(config: Any, raw: Any, key: str) -> SceneEntity:
+        if not isinstance(config, Mapping) or "name" not in config:
+            raise InvalidConfig("required key not provided: 'name'", config)
+        return SceneEntity(hub, str(config["name"]), parse_entities(config.get("entities") or {}, config), config.get("id"), icon=config.get("icon"))
+
+    return build_each(hub, DOMAIN, [(f"[{i}]", raw) for i, raw in enumerate(ensure_list(section))], build)
+
+
+def check_scenes(hub: Hub, section: Any) -> list[Any]:
+    """Build every scene of section without adding it; return the problems found."""
+    return _build_all(hub, section)[1]
+
+
 async def load(hub: Hub, section: Any) -> list[Any]:
     """(Re)load the YAML scenes; scenes made with scene.create stay."""
     current = scenes(hub)
@@ -152,12 +166,7 @@ async def load(hub: Hub, section: Any) -> list[Any]:
             current.pop(entity_id)
             await hub.entities.remove(entity_id)
 
-    def build(config: Any, raw: Any, key: str) -> SceneEntity:
-        if not isinstance(config, Mapping) or "name" not in config:
-            raise InvalidConfig("required key not provided: 'name'", config)
-        return SceneEntity(hub, str(config["name"]), parse_entities(config.get("entities") or {}, config), config.get("id"), icon=config.get("icon"))
-
-    built, issues = build_each(hub, DOMAIN, [(f"[{i}]", raw) for i, raw in enumerate(ensure_list(section))], build)
+    built, issues = _build_all(hub, section)
     for _key, entity in built:
         await hub.entities.add(entity, DOMAIN)
         current[entity.entity_id] = entity

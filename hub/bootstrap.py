@@ -16,6 +16,7 @@ from hub import plugins
 from hub.api import tls
 from hub.api.app import build_app
 from hub.api.malformed import ProtocolErrorLogger
+from hub.api.onboarding import ONBOARDING_KEY
 from hub.auth.store import AuthStore
 from hub.config import ConfigIssue, check_configuration, domain_of_key, load_configuration
 from hub.core.hub import Hub, HubConfig
@@ -260,6 +261,8 @@ async def start(
         await hub.start()
         await plugins.call_hook(manager, "hub_started", hub=hub)
         prepare_data_dir(data_dir, announce=False)  # what integrations made while starting
+        if hub.auth is not None and not await hub.auth.has_users():
+            app[ONBOARDING_KEY].announce(runtime.url)
     except BaseException:
         await stop(runtime)
         raise

@@ -55,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     unlock = user.add_parser("unlock", help="clear the failed-login counts of a user, from every address")
     _add_location_options(unlock)
     unlock.add_argument("name")
+    listing_users = user.add_parser("list", help="list the users: name, role, active")
+    _add_location_options(listing_users)
+    passwd = user.add_parser("passwd", help="set a new password for a user (a reset: their logins end)")
+    _add_location_options(passwd)
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    remove = user.add_parser("remove", help="remove a user and every token of theirs")
+    _add_location_options(remove)
+    remove.add_argument("name")
 
     auth = commands.add_parser("auth", help="token signing keys and banned addresses").add_subparsers(
         dest="auth_command", required=True
@@ -137,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             return _check_config(args)
         if args.command == "user":
-            return asyncio.run(_user_add(args) if args.user_command == "add" else _user_unlock(args))
+            user_handlers = {"add": _user_add, "unlock": _user_unlock, "list": _user_list,
+                             "passwd": _user_passwd, "remove": _user_remove}
+            return asyncio.run(user_handlers[args.user_command](args))
         if args.command == "auth":
             handlers = {"rotate-key": _auth_rotate_key, "bans": _auth_bans, "unban": _auth_unban}
             return asyncio.run(handlers[args.auth_command](args))
@@ -200,7 +211,8 @@ async def _run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     if not await runtime.hub.require_auth().has_users():
         _LOGGER.warning(
-            "No user exists yet. Create the owner with: hub user add NAME --role owner --password-stdin -c %s",
+            "No user exists yet: create the owner in the web UI (see the onboarding line above), "
+            "or with: hub user add NAME --role owner --password-stdin -c %s",
             args.config,
         )
     stop_demo = None
@@ -238,22 +250,108 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data or args.config / ".storage").resolve()
 
 
-async def _user_add(args: argparse.Namespace) -> int:
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The new password from stdin or the terminal; None (with the reason printed) when there is none."""
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        print(
+            f"error: no terminal to ask for the password of {args.name!r}: pass it on standard input "
+            f"with --password-stdin, e.g. `printf '%s\\n' \"$PASSWORD\" | hub {args.command} "
+            f"{args.user_command} {args.name} --password-stdin`",
+            file=sys.stderr,
+        )
+        return None
     else:
         import getpass
 
-        password = getpass.getpass(f"Password for {args.name}: ")
+        try:
+            password = getpass.getpass(f"Password for {args.name}: ")
+        except EOFError:
+            print("error: no password given", file=sys.stderr)
+            return None
     if len(password) < 8:
         print("error: the password must have at least 8 characters", file=sys.stderr)
+        return None
+    return password
+
+
+async def _audited(auth: AuthStore, action: str, target: str) -> None:
+    """Record a change made from the command line (the actor is the machine's user)."""
+    import getpass
+
+    auth.audit.record(None, action, target, "ok", "cli", user_name=f"cli:{getpass.getuser()}")
+    await auth.audit.flush()
+
+
+async def _user_add(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    if password is None:
         return 1
     engine, auth = await _open(args)
     try:
         user = await auth.add_user(args.name, password, args.role)
+        await _audited(auth, "user add", f"{user.name} ({user.role})")
     finally:
         await engine.dispose()
     print(f"Added user {user.name} ({user.role}).")
+    return 0
+
+
+async def _user_list(args: argparse.Namespace) -> int:
+    engine, auth = await _open(args)
+    try:
+        users = await auth.list_users()
+    finally:
+        await engine.dispose()
+    if not users:
+        print("No users yet: open the web UI on this machine to create the owner, or run hub user add.")
+        return 0
+    width = max(len(u.name) for u in users)
+    print(f"{'NAME':<{width}}  {'ROLE':<9}  {'ACTIVE':<6}  CREATED")
+    for user in users:
+        active = "yes" if user.is_active else "no"
+        print(f"{user.name:<{width}}  {user.role:<9}  {active:<6}  {user.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+async def _user_passwd(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    if password is None:
+        return 1
+    engine, auth = await _open(args)
+    try:
+        user = await auth.user_by_name(args.name)
+        if user is None:
+            print(f"error: no user named {args.name!r} (see hub user list)", file=sys.stderr)
+            return 1
+        await auth.set_password(user.id, password)
+        await auth.throttle.unlock(user.name)
+        await _audited(auth, "user passwd", user.name)
+    finally:
+        await engine.dispose()
+    print(f"New password set for {user.name}; their login sessions have ended.")
+    return 0
+
+
+async def _user_remove(args: argparse.Namespace) -> int:
+    from hub.auth.store import AuthError
+
+    engine, auth = await _open(args)
+    try:
+        user = await auth.user_by_name(args.name)
+        if user is None:
+            print(f"error: no user named {args.name!r} (see hub user list)", file=sys.stderr)
+            return 1
+        try:
+            await auth.remove_user(user.id)
+        except AuthError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        await _audited(auth, "user remove", user.name)
+    finally:
+        await engine.dispose()
+    print(f"Removed user {user.name} and their tokens.")
     return 0
 
 

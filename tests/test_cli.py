@@ -156,3 +156,34 @@ def test_check_config_reports_bad_automations_and_scripts(tmp_path: Path) -> Non
     assert "automations.yaml:6: automation.broken.trigger: unknown trigger platform 'nonsense'" in result.stderr
     assert "scripts.yaml:3: script.slow.delay: expected a duration" in result.stderr
     assert "automation.fine" not in result.stderr
+
+
+def test_user_list_passwd_remove_and_no_terminal(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "configuration.yaml").write_text("homeassistant:\n  name: CLI test\n")
+    data = ["-c", str(config), "--data", str(tmp_path / "data")]
+    # No terminal (stdin is a pipe) and no --password-stdin: a clear error, never a traceback.
+    blind = hub("user", "add", "ann", "--role", "owner", *data, stdin="")
+    assert blind.returncode == 1 and "--password-stdin" in blind.stderr and "Traceback" not in blind.stderr
+    assert hub("user", "add", "ann", "--role", "owner", "--password-stdin", *data, stdin="ann's password\n").returncode == 0
+    assert hub("user", "add", "bob", "--password-stdin", *data, stdin="bob's password\n").returncode == 0
+    listed = hub("user", "list", *data)
+    assert listed.returncode == 0
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+    assert [row[:3] for row in rows] == [["ann", "owner", "yes"], ["bob", "user", "yes"]]
+
+    reset = hub("user", "passwd", "bob", "--password-stdin", *data, stdin="bob's new password\n")
+    assert reset.returncode == 0, reset.stderr
+    assert hub("user", "passwd", "nobody", "--password-stdin", *data, stdin="whatever123\n").returncode == 1
+    last_owner = hub("user", "remove", "ann", *data)
+    assert last_owner.returncode == 1 and "active owner" in last_owner.stderr
+    assert hub("user", "remove", "bob", *data).returncode == 0
+    assert [line.split()[0] for line in hub("user", "list", *data).stdout.splitlines()[1:]] == ["ann"]
+
+    # The new password works and every change is in the audit log.
+    import sqlite3
+
+    with sqlite3.connect(next((tmp_path / "data").glob("*.db"))) as db:
+        actions = [row[0] for row in db.execute("SELECT action FROM audit_log ORDER BY id")]
+    assert actions[:4] == ["user add", "user add", "user passwd", "user remove"]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 # Paths anyone may reach: the frontend, the login endpoints, webhooks and telemetry authenticate themselves.
 PUBLIC_PREFIXES = ("/auth/", "/api/v1/auth/", "/api/webhook/", "/healthz", "/readyz",
+                   "/api/onboarding",  # guarded by itself: loopback or the one-time code (hub/api/onboarding.py)
                    "/api/v1/telemetry")  # devices send their own API key (integrations/http_ingest)
 MAX_TOKEN_LENGTH = 4096  # longer is no token of ours: refused before any work
 # Sockets that take their token in a first message, since browsers cannot set headers on them.

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.api.keys import HUB_KEY
+from hub.api.onboarding import ONBOARDING_KEY
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.auth.store import (
@@ -124,6 +125,8 @@ async def ha_token(request: web.Request) -> web.Response:
             except AuthError:
                 pass
         return web.Response(status=200)
+    if form.get("grant_type") == "authorization_code":
+        return await _exchange_auth_code(request, auth, form)
     if form.get("grant_type") != "refresh_token":
         return _json({"error": "unsupported_grant_type"}, 400)
     raw = form.get("refresh_token")
@@ -144,6 +147,17 @@ async def ha_token(request: web.Request) -> web.Response:
             "expires_in": auth.access.lifetime,
         }
     )
+
+
+async def _exchange_auth_code(request: web.Request, auth: AuthStore, form: dict[str, str]) -> web.Response:
+    """HA's authorization_code grant, for the auth_code onboarding answers: a first token pair."""
+    user_id = request.app[ONBOARDING_KEY].redeem(form.get("code") or "")
+    user = None if user_id is None else await auth.get_user(user_id)
+    if user is None or not user.is_active:
+        return _json({"error": "invalid_request", "error_description": "Invalid code"}, 400)
+    raw, token = await auth.create_refresh_token(user.id)
+    response = _token_pair(auth, user.id, raw, token.family_id or token.id)
+    return response
 
 
 def setup_auth_views(app: web.Application) -> None:

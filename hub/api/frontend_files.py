@@ -49,6 +49,18 @@ def add_frontend_routes(app: web.Application, dist: Path, missing: Handler) -> N
     app.middlewares.append(_client_routes(serve_index))
 
 
+# What a browser asks for as a file; `/config/automation/edit/automation.heater` is a page.
+FILE_SUFFIXES = frozenset(
+    "css js mjs map json txt xml html htm ico png jpg jpeg gif svg webp avif woff woff2 ttf otf "
+    "webmanifest wasm".split()
+)
+
+
+def _looks_like_a_file(path: str) -> bool:
+    last = path.rsplit("/", 1)[-1]
+    return "." in last and last.rsplit(".", 1)[-1].lower() in FILE_SUFFIXES
+
+
 def _client_routes(serve: Handler) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Answer a GET that no route matched with the UI, so /history and the like survive a reload."""
 
@@ -61,7 +73,7 @@ def _client_routes(serve: Handler) -> Callable[..., Awaitable[web.StreamResponse
                 request.method not in ("GET", "HEAD")
                 or request.path.startswith(API_PREFIXES)
                 or request.path.startswith("/assets/")
-                or "." in request.path.rsplit("/", 1)[-1]  # a missing file, not a page
+                or _looks_like_a_file(request.path)  # a missing file, not a page
             ):
                 raise
             return await serve(request)

@@ -7,6 +7,7 @@ from aiohttp import web
 from hub.api.auth_views import setup_auth_views
 from hub.api.devices_v1 import setup_devices_v1
 from hub.api.keys import HUB_KEY
+from hub.api.onboarding import setup_onboarding
 from hub.api.realtime import setup_realtime
 from hub.api.rest import setup_rest
 from hub.api.websocket import setup_websocket
@@ -17,6 +18,7 @@ def setup_api(app: web.Application) -> None:
     setup_rest(app)
     setup_websocket(app)
     setup_auth_views(app)
+    setup_onboarding(app)
     setup_devices_v1(app)
     setup_realtime(app)
 

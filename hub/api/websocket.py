@@ -24,7 +24,9 @@ from hub.api.ws_auth import register_auth_commands
 from hub.api.ws_commands import Command, CommandRegistry, collect_commands
 from hub.api.ws_core import register_core_commands
 from hub.api.ws_entities import register_entity_commands
+from hub.api.ws_registry import register_registry_commands
 from hub.api.ws_template import register_template_commands
+from hub.api.ws_users import register_user_commands
 from hub.core.context import Context
 from hub.exceptions import HubError, Unauthorized
 
@@ -295,6 +297,8 @@ def register_builtin_commands(registry: CommandRegistry) -> None:
     register_entity_commands(registry)
     register_auth_commands(registry)
     register_template_commands(registry)
+    register_registry_commands(registry)
+    register_user_commands(registry)
 
 
 async def websocket_view(request: web.Request) -> web.StreamResponse:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
@@ -330,6 +330,90 @@ class AuthStore:
         async with self._session_factory() as session:
             count = (await session.execute(select(func.count()).select_from(USERS))).scalar_one()
         return bool(count)
+
+    async def update_user(
+        self, user_id: str, *, name: str | None = None, role: str | None = None, is_active: bool | None = None
+    ) -> User:
+        """Change a user's name, role or active flag; deactivating ends every session of the user.
+
+        Raises:
+            UnknownUserError: no such user.
+            InvalidRoleError: not a role; or the change would leave the hub without an active owner.
+            UserExistsError: another user has the name.
+        """
+        user = await self.get_user(user_id)
+        if user is None:
+            raise UnknownUserError(f"No user {user_id}")
+        changes: dict[str, Any] = {}
+        if name is not None and name.strip() != user.name:
+            name = name.strip()
+            if not name or len(name) > NAME_LENGTH:
+                raise AuthError(f"A user name must be 1 to {NAME_LENGTH} characters")
+            if await self._user_row_by_name(name) is not None:
+                raise UserExistsError(f"User {name!r} already exists")
+            changes["name"] = name
+        if role is not None and role != user.role:
+            if role not in USER_ROLES:
+                raise InvalidRoleError(f"Invalid role {role!r}; expected one of {', '.join(USER_ROLES)}")
+            changes["role"] = role
+        if is_active is not None and is_active != user.is_active:
+            changes["is_active"] = is_active
+        if not changes:
+            return user
+        if user.is_owner and (changes.get("role", ROLE_OWNER) != ROLE_OWNER or changes.get("is_active") is False):
+            await self._keep_an_owner(user_id)
+        async with self._session_factory() as session, session.begin():
+            await session.execute(update(USERS).where(USERS.c.id == user_id).values(**changes))
+        updated = self._users[user_id] = replace(user, **changes)
+        if changes.get("is_active") is False:
+            await self.revoke_user_tokens(user_id)
+        return updated
+
+    async def set_password(self, user_id: str, password: str) -> None:
+        """Give a user a new password and end their other sessions (a reset locks out whoever
+        knew the old one). Raises UnknownUserError, InvalidPasswordError."""
+        if await self.get_user(user_id) is None:
+            raise UnknownUserError(f"No user {user_id}")
+        password_hash = await self._hash(_password_bytes(password))
+        async with self._session_factory() as session, session.begin():
+            await session.execute(update(USERS).where(USERS.c.id == user_id).values(password_hash=password_hash))
+        await self.revoke_user_tokens(user_id, kinds=(TOKEN_REFRESH,))
+
+    async def check_password(self, user_id: str, password: str) -> bool:
+        """Whether password is the user's current one."""
+        user = await self.get_user(user_id)
+        row = None if user is None else await self._user_row_by_name(user.name)
+        try:
+            secret = _password_bytes(password)
+        except InvalidPasswordError:
+            return False
+        return row is not None and await self._check(secret, row.password_hash.encode("ascii"))
+
+    async def remove_user(self, user_id: str) -> None:
+        """Delete a user and every token of theirs. Raises UnknownUserError, or InvalidRoleError
+        for the last active owner."""
+        user = await self.get_user(user_id)
+        if user is None:
+            raise UnknownUserError(f"No user {user_id}")
+        if user.is_owner:
+            await self._keep_an_owner(user_id)
+        await self.revoke_user_tokens(user_id)
+        async with self._session_factory() as session, session.begin():
+            await session.execute(delete(TOKENS).where(TOKENS.c.user_id == user_id))
+            await session.execute(delete(USERS).where(USERS.c.id == user_id))
+        self._users.pop(user_id, None)
+
+    async def revoke_user_tokens(self, user_id: str, kinds: tuple[str, ...] | None = None) -> int:
+        """Revoke every live token of a user (of these kinds); returns how many."""
+        live = [t for t in await self.list_tokens(user_id) if t.revoked_at is None and (kinds is None or t.kind in kinds)]
+        for token in live:
+            await self.revoke_token(token.id)
+        return len(live)
+
+    async def _keep_an_owner(self, user_id: str) -> None:
+        others = [u for u in await self.list_users() if u.is_owner and u.is_active and u.id != user_id]
+        if not others:
+            raise InvalidRoleError("The hub must keep an active owner: make another user owner first")
 
     # ---- tokens ----
 

@@ -41,7 +41,8 @@ async def node_client() -> Path:
 async def test_home_assistant_js_websocket_client(api: Api, node_client: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         shutil.which("node") or "node", str(node_client),
-        env={**os.environ, "HUB_URL": api.url, "HUB_TOKEN": api.tokens["user"]},
+        env={**os.environ, "HUB_URL": api.url, "HUB_TOKEN": api.tokens["user"],
+             "HUB_ADMIN_TOKEN": api.tokens["admin"]},
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     assert process.stdin is not None and process.stdout is not None and process.stderr is not None
@@ -66,6 +67,16 @@ async def test_home_assistant_js_websocket_client(api: Api, node_client: Path) -
         # callService toggles the relay, and the client sees the new state.
         assert await line() == "TOGGLED on"
         assert api.hub.states.get("switch.test_relay").state == "on"
+        # The entity and device registries, as HA's frontend lists them.
+        kind, _, payload = (await line()).partition(" ")
+        assert kind == "REGISTRY"
+        assert json.loads(payload) == {
+            "entities": sorted(e.entity_id for e in api.hub.entity_registry),
+            "devices": ["Relay node"],
+        }
+        # render_template renders, then renders again when the entity it read changes.
+        assert await line() == "RENDERED Relay is on"
+        assert await line() == "RERENDERED Relay is off"
         assert await asyncio.wait_for(process.wait(), 10) == 0
     finally:
         if process.returncode is None:

@@ -127,3 +127,23 @@ async def test_automation_entity_id_is_home_assistant_slug(hub: Hub) -> None:
         """,
     )
     assert hub.states.get("automation.licht_strasse") is not None
+
+
+async def test_a_trace_says_when_a_target_entity_does_not_exist(tmp_path: Path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(tmp_path / "config", "input_boolean:\n  heater:\nautomation: !include automations.yaml\n")
+    (config / "automations.yaml").write_text("""
+- id: heat
+  triggers: {trigger: event, event_type: go}
+  actions:
+    - action: input_boolean.turn_on
+      target: {entity_id: [input_boolean.heater, switch.heater_relay]}
+""")
+    runtime = await start_hub(config)
+    hub = runtime.hub
+    hub.bus.fire("go", {})
+    await wait_for(lambda: len(get_trace_store(hub).list("automation", "heat")) == 1)
+    run = get_trace_store(hub).list("automation", "heat")[0]
+    await wait_for(lambda: get_trace_store(hub).get("automation", "heat", run["run_id"])["state"] == "stopped")
+    step = get_trace_store(hub).get("automation", "heat", run["run_id"])["trace"]["action/0"][0]
+    assert step["result"]["missing_entities"] == ["switch.heater_relay"]
+    assert hub.states.get("input_boolean.heater").state == "on"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import re
 import textwrap
 import time
 from pathlib import Path
@@ -39,6 +40,17 @@ async def test_demo_nodes_appear_as_entities(tmp_path: Path, mosquitto_server: A
                 assert time.monotonic() < deadline, "demo nodes were not discovered"
                 await asyncio.sleep(0.05)
             assert (tmp_path / "data" / "demo-nodes" / "demo-001" / "readings.bin").exists()  # their flash
+            # The shipped examples (config/) aim at entities the demo makes.
+            shipped = Path(__file__).resolve().parents[2] / "config"
+            named = set()
+            for name in ("automations.yaml", "scripts.yaml", "scenes.yaml"):
+                # `entity_id: x` in automations and scripts, `x: state` keys in scenes (not services).
+                pattern = r"(?:entity_id:\s*|^\s+)((?:sensor|switch)\.[a-z0-9_]+)"
+                named |= set(re.findall(pattern, (shipped / name).read_text(), re.MULTILINE))
+            assert named
+            while not all(runtime.hub.states.get(e) for e in named):
+                assert time.monotonic() < deadline, f"not made by the demo: {[e for e in named if not runtime.hub.states.get(e)]}"
+                await asyncio.sleep(0.05)
         finally:
             await stop_demo()
     finally:

@@ -38,7 +38,9 @@ async def client_for(dist: Path) -> TestClient:
 async def test_client_routes_get_the_page_and_assets_are_cached(tmp_path):
     client = await client_for(make_dist(tmp_path / "dist"))
     try:
-        for path in ("/", "/history", "/automations/kitchen_light"):
+        # A page whose last segment has a dot (an entity id) is a page, not a missing file.
+        for path in ("/", "/history", "/automations/kitchen_light", "/automations/automation.kitchen_light",
+                     "/entities/sensor.heater_power"):
             response = await client.get(path)
             assert response.status == 200, path
             assert "<div id=app>" in await response.text()
@@ -51,6 +53,7 @@ async def test_client_routes_get_the_page_and_assets_are_cached(tmp_path):
         assert (await client.get("/assets/missing.js")).status == 404
         assert (await client.get("/assets/..%2F..%2Fsecret.txt")).status == 404
         assert (await client.get("/favicon.ico")).status == 404
+        assert (await client.get("/robots.txt")).status == 404
         assert (await client.post("/history")).status in (404, 405)
     finally:
         await client.close()

@@ -151,6 +151,35 @@ async def _rest_service(hub: Hub, role: str) -> bool:
     return rest if rest == ws else None  # type: ignore[return-value]
 
 
+async def _change_password(hub: Hub, role: str) -> bool:
+    changed = await hub.ok(role, "auth/change_password", current_password=PASSWORD, new_password=PASSWORD + "!")
+    if changed:
+        await hub.runtime.hub.auth.set_password((await hub.runtime.hub.auth.user_by_name(role)).id, PASSWORD)
+    return changed
+
+
+async def _list_registries(hub: Hub, role: str) -> bool | None:
+    entities = await hub.ok(role, "config/entity_registry/list")
+    devices = await hub.ok(role, "config/device_registry/list")
+    return entities if entities == devices else None
+
+
+async def _change_registry(hub: Hub, role: str) -> bool | None:
+    entity = await hub.ok(role, "config/entity_registry/update", entity_id="switch.plug", name=f"Plug of {role}")
+    device_id = next(iter(hub.runtime.hub.device_registry)).id
+    device = await hub.ok(role, "config/device_registry/update", device_id=device_id, name_by_user=role)
+    return entity if entity == device else None
+
+
+async def _edit_automation(hub: Hub, role: str) -> bool:
+    headers = {"Authorization": f"Bearer {hub.tokens[role]}"}
+    url = f"{hub.url}/api/config/automation/config/by_{role.replace('-', '_')}"
+    body = {"alias": f"By {role}", "triggers": [{"trigger": "event", "event_type": "x"}], "actions": []}
+    async with hub.http.post(url, json=body, headers=headers) as answer:
+        assert answer.status in (200, 401), (answer.status, await answer.text())
+        return answer.status == 200
+
+
 PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read states": _rest_states,
     "subscribe to state changes": lambda hub, role: hub.ok(role, "subscribe_events", event_type="state_changed"),
@@ -161,11 +190,18 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "fire events": lambda hub, role: hub.ok(role, "fire_event", event_type="test_event"),
     "subscribe to every event type": lambda hub, role: hub.ok(role, "subscribe_events"),
     "render templates": lambda hub, role: hub.ok(role, "render_template", template="{{ 1 + 1 }}"),
+    "listen to any trigger": lambda hub, role: hub.ok(role, "subscribe_trigger",
+                                                      trigger={"platform": "event", "event_type": "x"}),
     "create long-lived tokens": lambda hub, role: hub.ok(role, "auth/long_lived_access_token", client_name="t",
                                                          lifespan=1),
     "list own sessions and tokens": lambda hub, role: hub.ok(role, "auth/refresh_tokens"),
     "read the audit log": lambda hub, role: hub.ok(role, "audit/list"),
     "manage device API keys": lambda hub, role: hub.ok(role, "http_ingest/apikey/list"),
+    "manage users": lambda hub, role: hub.ok(role, "config/auth/list"),
+    "change one's own password": _change_password,
+    "list the entity and device registries": _list_registries,
+    "change or remove registry entries": _change_registry,
+    "edit automations, scripts and scenes": _edit_automation,
 }
 
 

@@ -188,3 +188,38 @@ if (typeof document !== "undefined") {
     }
   });
 }
+
+/** Whether the hub has no user yet (Home Assistant's onboarding "user" step is not done). */
+export async function onboardingNeeded(): Promise<boolean> {
+  try {
+    const response = await fetch("/api/onboarding");
+    if (!response.ok) return false;
+    const steps = (await response.json()) as { step: string; done: boolean }[];
+    return steps.some((s) => s.step === "user" && !s.done);
+  } catch {
+    return false;
+  }
+}
+
+/** Create the hub's owner (onboarding), then log in with the auth code the hub answers. */
+export async function onboard(name: string, username: string, password: string, code: string): Promise<void> {
+  let result;
+  try {
+    result = await postJson("/api/onboarding/users", {
+      client_id: `${location.origin}/`,
+      name,
+      username,
+      password,
+      language: navigator.language || "en",
+      ...(code.trim() ? { code: code.trim() } : {}),
+    });
+  } catch {
+    throw new AuthFailed("The hub cannot be reached.");
+  }
+  if (result.status !== 200) throw new AuthFailed(result.body?.message || `Onboarding failed (HTTP ${result.status}).`);
+  const form = new URLSearchParams({ grant_type: "authorization_code", code: result.body.auth_code, client_id: `${location.origin}/` });
+  const response = await fetch("/auth/token", { method: "POST", body: form });
+  if (!response.ok) throw new AuthFailed("The owner was created; log in with the new user name and password.");
+  authMessage.value = "";
+  save(fromResponse(await response.json()));
+}

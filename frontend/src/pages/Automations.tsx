@@ -1,22 +1,60 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { ErrorText, Link, NotAvailableNotice, Spinner, formatTime, relativeTime } from "../components/common";
 import { Problem, YamlEditor } from "../components/YamlEditor";
 import { entityIds, entitySignal, friendlyName } from "../lib/entities";
-import { NotAvailable, callService, status, ws } from "../lib/hub";
+import { NotAvailable, callService, rest, status, ws } from "../lib/hub";
 import { navigate, pathname, query } from "../lib/router";
 
 export default function Automations() {
   const current = pathname();
   const entityId = current.startsWith("/automations/") ? decodeURIComponent(current.slice("/automations/".length)) : "";
-  return entityId ? <AutomationDetail entityId={entityId} /> : <AutomationList />;
+  if (entityId === "new") return <AutomationDetail key="new" entityId="" />;
+  return entityId ? <AutomationDetail key={entityId} entityId={entityId} /> : <AutomationList />;
+}
+
+const DRAFT_KEY = "hub.automation.draft";
+const NEW_AUTOMATION = `alias: New automation
+description: ""
+triggers:
+  - trigger: state
+    entity_id: sensor.example
+actions:
+  - action: notify.notify
+    data:
+      message: Something happened
+mode: single
+`;
+
+/** A new automation's id, as Home Assistant's editor makes them: the time in milliseconds. */
+function newId(): string {
+  return String(Date.now());
+}
+
+/** The entity of a saved automation: the one whose `id` attribute is itemId (when it appears). */
+function entityOfItem(itemId: string): string | undefined {
+  return entityIds.value.find((id) => id.startsWith("automation.") && entitySignal(id).value?.attributes?.id === itemId);
 }
 
 function AutomationList() {
   const ids = entityIds.value.filter((id) => id.startsWith("automation."));
   return (
     <section>
-      <h1>Automations</h1>
+      <div class="page-head">
+        <h1>Automations</h1>
+        <div class="actions">
+          <button
+            type="button"
+            class="primary"
+            onClick={() => {
+              sessionStorage.removeItem(DRAFT_KEY);
+              navigate("/automations/new");
+            }}
+          >
+            New automation
+          </button>
+        </div>
+      </div>
       {ids.length === 0 ? (
         <p class="notice">No automations are loaded. Add them to automations.yaml and reload.</p>
       ) : (
@@ -90,28 +128,63 @@ function AutomationRow(props: { entityId: string }) {
 }
 
 function AutomationDetail(props: { entityId: string }) {
-  const entity = entitySignal(props.entityId).value;
+  const isNew = props.entityId === "";
+  const entity = entitySignal(props.entityId || "automation.__new__").value;
   const [original, setOriginal] = useState<string | null>(null);
   const [text, setText] = useState("");
   const [loadError, setLoadError] = useState<unknown>(null);
+  const [editable, setEditable] = useState(true);
   const [problems, setProblems] = useState<Problem[]>([]);
   const [checkState, setCheckState] = useState<"idle" | "checking" | "valid" | "invalid" | "unavailable">("idle");
   const [runError, setRunError] = useState<unknown>(null);
+  const [saveError, setSaveError] = useState<unknown>(null);
+  const [saveState, setSaveState] = useState<"" | "saving" | "saved">("");
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const [traceVersion, setTraceVersion] = useState(0);
+  const [savedId, setSavedId] = useState<string>("");
+  const [draftId] = useState(newId);
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  const itemId = (entity?.attributes?.id as string) || props.entityId.split(".")[1];
+  const itemId = isNew ? draftId : (entity?.attributes?.id as string) || props.entityId.split(".")[1];
 
   useEffect(() => {
-    if (status.value !== "connected") return;
-    ws<{ config: unknown }>({ type: "automation/config", entity_id: props.entityId }).then(
-      (result) => {
-        const yamlText = stringify(result.config);
+    if (isNew) {
+      const draft = sessionStorage.getItem(DRAFT_KEY) || NEW_AUTOMATION;
+      setOriginal(draft);
+      setText(draft);
+      return;
+    }
+    if (status.value !== "connected" || !entity) return;
+    const fromFile = entity.attributes?.id
+      ? rest<Record<string, unknown>>("GET", `/api/config/automation/config/${encodeURIComponent(String(entity.attributes.id))}`)
+      : Promise.reject(new Error("no id"));
+    fromFile.then(
+      (config) => {
+        const { id: _id, ...rest } = config;
+        const yamlText = stringify(rest);
         setOriginal(yamlText);
         setText(yamlText);
+        setEditable(true);
       },
-      (err) => setLoadError(err),
+      () =>
+        // Not in automations.yaml (a package, a folder, no id): show what runs, read-only.
+        ws<{ config: unknown }>({ type: "automation/config", entity_id: props.entityId }).then(
+          (result) => {
+            const yamlText = stringify(result.config);
+            setOriginal(yamlText);
+            setText(yamlText);
+            setEditable(false);
+          },
+          (err) => setLoadError(err),
+        ),
     );
-  }, [props.entityId, status.value]);
+  }, [props.entityId, status.value, !!entity]);
+
+  // After saving, follow the automation to its (maybe new) entity id.
+  useEffect(() => {
+    if (!savedId) return;
+    const target = entityOfItem(savedId);
+    if (target && target !== props.entityId) navigate(`/automations/${target}`, true);
+  }, [savedId, entityIds.value]);
 
   async function check(yamlText: string) {
     setCheckState("checking");
@@ -127,11 +200,55 @@ function AutomationDetail(props: { entityId: string }) {
 
   function onChange(next: string) {
     setText(next);
+    setSaveState("");
     clearTimeout(timer.current);
     // Check after a pause in typing: every keystroke would flood the hub.
     timer.current = setTimeout(() => check(next), 500);
   }
   useEffect(() => () => clearTimeout(timer.current), []);
+
+  async function save() {
+    setSaveError(null);
+    let config: unknown;
+    try {
+      config = parse(text);
+    } catch (err) {
+      setSaveError(err);
+      return;
+    }
+    if (!config || typeof config !== "object" || Array.isArray(config)) {
+      setSaveError(new Error("An automation is a mapping: alias, triggers, conditions, actions."));
+      return;
+    }
+    setSaveState("saving");
+    try {
+      await rest("POST", `/api/config/automation/config/${encodeURIComponent(itemId)}`, config);
+      setOriginal(text);
+      setSaveState("saved");
+      setSavedId(itemId);
+      if (isNew) sessionStorage.removeItem(DRAFT_KEY);
+    } catch (err) {
+      setSaveState("");
+      setSaveError(err);
+    }
+  }
+
+  function duplicate() {
+    const config = parse(text) as Record<string, unknown>;
+    const copy = { ...config, alias: `${String(config?.alias ?? "Automation")} (copy)` };
+    sessionStorage.setItem(DRAFT_KEY, stringify(copy));
+    navigate("/automations/new");
+  }
+
+  async function remove() {
+    setSaveError(null);
+    try {
+      await rest("DELETE", `/api/config/automation/config/${encodeURIComponent(itemId)}`);
+      navigate("/automations");
+    } catch (err) {
+      setSaveError(err);
+    }
+  }
 
   async function run() {
     setRunError(null);
@@ -143,7 +260,7 @@ function AutomationDetail(props: { entityId: string }) {
     }
   }
 
-  const name = entity ? friendlyName(entity, props.entityId) : props.entityId;
+  const name = isNew ? "New automation" : entity ? friendlyName(entity, props.entityId) : props.entityId;
   return (
     <section class="stack">
       <p>
@@ -152,13 +269,31 @@ function AutomationDetail(props: { entityId: string }) {
       <div class="page-head">
         <h1>{name}</h1>
         <div class="actions">
-          <button type="button" class="primary" onClick={run}>
-            Run now
-          </button>
+          {isNew ? null : (
+            <>
+              <button type="button" class="primary" onClick={run}>
+                Run now
+              </button>
+              <button type="button" class="secondary" onClick={duplicate} disabled={original === null}>
+                Duplicate
+              </button>
+              {editable ? (
+                confirmDelete ? (
+                  <button type="button" class="danger" onClick={remove}>
+                    Really delete
+                  </button>
+                ) : (
+                  <button type="button" class="secondary" onClick={() => setConfirmDelete(true)}>
+                    Delete
+                  </button>
+                )
+              ) : null}
+            </>
+          )}
         </div>
       </div>
       <ErrorText error={runError} />
-      {entity ? (
+      {entity && !isNew ? (
         <p class="muted">
           {entity.state === "on" ? "Enabled" : "Disabled"} · last triggered {relativeTime(entity.attributes.last_triggered)}
         </p>
@@ -173,19 +308,27 @@ function AutomationDetail(props: { entityId: string }) {
           <>
             <YamlEditor value={original} onChange={onChange} problems={problems} label={`YAML of ${name}`} />
             <div class="row">
+              {editable ? (
+                <button type="button" class="primary" onClick={save} disabled={saveState === "saving"}>
+                  {saveState === "saving" ? "Saving…" : "Save"}
+                </button>
+              ) : null}
               <button type="button" onClick={() => check(text)}>
                 Check
               </button>
               <span role="status" data-testid="check-state" class={checkState === "invalid" ? "error" : "muted"}>
-                {checkState === "checking"
-                  ? "Checking…"
-                  : checkState === "valid"
-                    ? "The hub accepts this automation."
-                    : checkState === "invalid"
-                      ? `${problems.length} problem${problems.length === 1 ? "" : "s"}`
-                      : ""}
+                {saveState === "saved"
+                  ? "Saved to automations.yaml."
+                  : checkState === "checking"
+                    ? "Checking…"
+                    : checkState === "valid"
+                      ? "The hub accepts this automation."
+                      : checkState === "invalid"
+                        ? `${problems.length} problem${problems.length === 1 ? "" : "s"}`
+                        : ""}
               </span>
             </div>
+            <ErrorText error={saveError} />
             {checkState === "unavailable" ? <NotAvailableNotice what="Checking automations" /> : null}
             {problems.length ? (
               <ul class="problems" aria-label="Problems">
@@ -197,17 +340,21 @@ function AutomationDetail(props: { entityId: string }) {
                 ))}
               </ul>
             ) : null}
-            <p class="muted">
-              Saving from the editor is not available on this hub yet: copy the checked YAML into automations.yaml, then
-              reload automations.{" "}
-              <button type="button" class="link-button" onClick={() => callService("automation", "reload")}>
-                Reload automations
-              </button>
-            </p>
+            {editable ? null : (
+              <p class="muted">
+                This automation is not in automations.yaml (it comes from a package, a folder, or has no id): edit it in its
+                file, then{" "}
+                <button type="button" class="link-button" onClick={() => callService("automation", "reload")}>
+                  reload automations
+                </button>
+                .
+              </p>
+            )}
           </>
         )}
       </div>
-      <Traces itemId={itemId} version={traceVersion} entityVersion={entity?.attributes?.last_triggered as string} />
+      {/* Traces are kept by the automation's id, known once its entity has arrived. */}
+      {isNew || !entity ? null : <Traces itemId={itemId} version={traceVersion} entityVersion={entity?.attributes?.last_triggered as string} />}
     </section>
   );
 }
@@ -275,9 +422,20 @@ function TraceView(props: { itemId: string; runId: string }) {
   const [trace, setTrace] = useState<any>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
+    // After a reload the page renders before the connection is up: wait for it.
+    if (status.value !== "connected") return;
     setTrace(null);
-    ws<any>({ type: "trace/get", domain: "automation", item_id: props.itemId, run_id: props.runId }).then(setTrace, setError);
-  }, [props.itemId, props.runId]);
+    setError(null);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = () =>
+      ws<any>({ type: "trace/get", domain: "automation", item_id: props.itemId, run_id: props.runId }).then((result) => {
+        setTrace(result);
+        // A run still going has more steps to come: look again shortly.
+        if (result?.state === "running") timer = setTimeout(load, 500);
+      }, setError);
+    load();
+    return () => clearTimeout(timer);
+  }, [props.itemId, props.runId, status.value]);
   const steps = useMemo(() => {
     if (!trace?.trace) return [] as TraceStep[];
     const all: TraceStep[] = [];

@@ -1,7 +1,82 @@
-import { useState } from "preact/hooks";
-import { AuthFailed, authMessage, login, useLongLivedToken } from "../lib/auth";
+import { useEffect, useState } from "preact/hooks";
+import { AuthFailed, authMessage, login, onboard, onboardingNeeded, useLongLivedToken } from "../lib/auth";
 
 export function Login() {
+  const [onboarding, setOnboarding] = useState<boolean | null>(null);
+  useEffect(() => {
+    onboardingNeeded().then(setOnboarding);
+  }, []);
+  if (onboarding === null) return null;
+  return onboarding ? <Onboarding /> : <PasswordLogin />;
+}
+
+/** The first run: create the owner of this hub. */
+function Onboarding() {
+  const [name, setName] = useState("");
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [repeat, setRepeat] = useState("");
+  const [code, setCode] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    setError("");
+    if (password.length < 8) return setError("The password needs at least 8 characters.");
+    if (password !== repeat) return setError("The two passwords differ.");
+    setBusy(true);
+    try {
+      await onboard(name.trim() || username.trim(), username.trim(), password, code);
+    } catch (err) {
+      setError(err instanceof AuthFailed ? err.message : "Creating the owner failed.");
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main class="login" id="main">
+      <form class="card login-card" onSubmit={submit} aria-labelledby="onboarding-title">
+        <h1 id="onboarding-title">Welcome: create the owner</h1>
+        <p class="muted">
+          This hub has no user yet. The owner manages the hub and its users; you can add more people later.
+        </p>
+        <label>
+          Name
+          <input name="name" autocomplete="name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </label>
+        <label>
+          User name
+          <input name="username" autocomplete="username" required value={username} onInput={(e) => setUsername(e.currentTarget.value)} />
+        </label>
+        <label>
+          Password
+          <input name="password" type="password" autocomplete="new-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        </label>
+        <label>
+          Password again
+          <input name="repeat" type="password" autocomplete="new-password" required value={repeat} onInput={(e) => setRepeat(e.currentTarget.value)} />
+        </label>
+        <label>
+          Onboarding code
+          <input name="code" autocomplete="off" placeholder="ABCD-EFGH" value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          <span class="muted">Only when this browser is not on the hub's machine: the code is in the hub's log.</span>
+        </label>
+        {error ? (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? "Creating…" : "Create owner"}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+function PasswordLogin() {
   const [mode, setMode] = useState<"password" | "token">("password");
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");

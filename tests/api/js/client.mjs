@@ -5,6 +5,9 @@
 //   <- "CHANGE <entity_id> <state>"          the test changed a state; we wait for it
 //   -> "CHANGED"                             it arrived
 //   -> "TOGGLED <state>"                     callService switch.toggle, and the change arrived
+//   -> "REGISTRY <json {entities, devices}>"  config/entity_registry/list, config/device_registry/list
+//   -> "RENDERED <result>"                   render_template (as the admin) rendered the relay's state
+//   -> "RERENDERED <result>"                 ... and rendered again when the relay changed
 import WebSocket from "ws";
 import readline from "node:readline";
 import {
@@ -59,7 +62,36 @@ try {
   await callService(connection, "switch", "toggle", {}, { entity_id: "switch.test_relay" });
   await until((e) => e["switch.test_relay"].state !== before);
   console.log(`TOGGLED ${entities["switch.test_relay"].state}`);
+
+  const registryEntities = await connection.sendMessagePromise({ type: "config/entity_registry/list" });
+  const devices = await connection.sendMessagePromise({ type: "config/device_registry/list" });
+  console.log(`REGISTRY ${JSON.stringify({
+    entities: registryEntities.map((e) => e.entity_id).sort(),
+    devices: devices.map((d) => d.name).sort(),
+  })}`);
   connection.close();
+
+  const admin = await createConnection({
+    auth: createLongLivedTokenAuth(process.env.HUB_URL, process.env.HUB_ADMIN_TOKEN),
+  });
+  const renders = [];
+  let wake = null;
+  await admin.subscribeMessage(
+    (message) => {
+      renders.push(message.result);
+      if (wake) wake();
+    },
+    { type: "render_template", template: "Relay is {{ states('switch.test_relay') }}" },
+  );
+  const nextRender = (count) =>
+    new Promise((resolve) => {
+      wake = () => renders.length >= count && resolve(renders[count - 1]);
+      wake();
+    });
+  console.log(`RENDERED ${await nextRender(1)}`);
+  await callService(admin, "switch", "toggle", {}, { entity_id: "switch.test_relay" });
+  console.log(`RERENDERED ${await nextRender(2)}`);
+  admin.close();
   process.exit(0);
 } catch (err) {
   fail(typeof err === "number" ? `error code ${err}` : String(err && err.stack || err));
