@@ -1,0 +1,129 @@
+"""Register and revoke devices on the hub's broker, and tell each device how to connect.
+
+Used by `POST/DELETE /api/v1/devices` (integrations/mqtt/devices_http.py) and by the
+`hub device add` command (which works on the data dir while the hub is stopped; the broker
+picks the device up when it starts).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hub.exceptions import HubError
+from integrations.mqtt import dynsec
+from integrations.mqtt.broker import EmbeddedBroker, lan_address
+from integrations.mqtt.provisioning import DeviceCredentials, DeviceStore
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Provisioner:
+    """Devices' broker accounts for one hub: the store, and the running broker to tell at once."""
+
+    def __init__(self, store: DeviceStore, broker: EmbeddedBroker | None, discovery_prefix: str,
+                 host: str | None = None) -> None:
+        self.store = store
+        self.broker = broker
+        self.discovery_prefix = discovery_prefix
+        self.host = host or lan_address()
+
+    async def add(self, node_id: Any, name: Any, kind: Any, location: Any = None,
+                  device_id: str | None = None) -> dict[str, Any]:
+        """Register a device and return its MQTT configuration, password included (this once).
+
+        Raises:
+            ProvisioningError: a field is wrong or the node id is taken.
+            HubError: the running broker refused the new account (the device is not kept).
+        """
+        device, password = self.store.add(node_id, name, kind, location, self.discovery_prefix, device_id)
+        if self.broker is not None and self.broker.running and self.broker.secured:
+            try:
+                await self._control(dynsec.add_commands(device, password))
+            except HubError:
+                self.store.remove(device.node_id)
+                raise
+        return self.configuration(device, password)
+
+    async def remove(self, device: DeviceCredentials) -> None:
+        """Revoke a device's account at once: the broker forgets it and disconnects it."""
+        self.store.remove(device.node_id)
+        if self.broker is not None and self.broker.running and self.broker.secured:
+            await self._control(dynsec.remove_commands(device))
+
+    async def _control(self, commands: list[dict[str, Any]]) -> None:
+        assert self.broker is not None
+        credentials = self.broker.hub_credentials()
+        assert credentials is not None
+        await dynsec.send(self.broker.host, self.broker.port, *credentials, commands)
+
+    def configuration(self, device: DeviceCredentials, password: str) -> dict[str, Any]:
+        """Return what a device needs to connect: host, ports, TLS fingerprints, account, topics."""
+        broker = self.broker
+        tls = broker.tls if broker is not None else None
+        mqtt: dict[str, Any] = {
+            "host": self.host,
+            "port": broker.port if broker is not None else 1883,
+            "tls_port": broker.tls_port if broker is not None and tls is not None else None,
+            "ca_fingerprint": tls.ca_fingerprint if tls is not None else None,
+            "fingerprint": tls.fingerprint if tls is not None else None,
+            "username": device.username,
+            "password": password,
+            "client_id": device.node_id,
+        }
+        return {
+            "id": device.device_id or device.node_id,
+            "node_id": device.node_id,
+            "name": device.name,
+            "location": device.location,
+            "kind": device.kind,
+            "mqtt": mqtt,
+            "topics": {"publish": device.publish, "subscribe": device.subscribe},
+            "setup": setup_for(device, mqtt, self.discovery_prefix),
+        }
+
+
+def firmware_config(device: DeviceCredentials, mqtt: dict[str, Any], discovery_prefix: str) -> dict[str, Any]:
+    """Return config.json for our firmware: the node connects over TLS when the broker offers it."""
+    connection: dict[str, Any] = {"host": mqtt["host"], "user": mqtt["username"], "password": mqtt["password"]}
+    if mqtt.get("tls_port") and mqtt.get("fingerprint"):
+        connection.update(port=mqtt["tls_port"], ssl=True, fingerprint=mqtt["fingerprint"])
+    else:
+        connection["port"] = mqtt["port"]
+    return {
+        "node_id": device.node_id,
+        "name": device.name,
+        "discovery_prefix": discovery_prefix,
+        "wifi": {"ssid": "", "password": ""},
+        "mqtt": connection,
+        "pzem": {"uart": 2, "tx": 17, "rx": 16},
+        "relays": [{"name": "relay1", "pin": 5}],
+    }
+
+
+def setup_for(device: DeviceCredentials, mqtt: dict[str, Any], discovery_prefix: str) -> dict[str, Any]:
+    """Return the settings to type into the device, in the form its kind uses."""
+    host, port, user, password = mqtt["host"], mqtt["port"], mqtt["username"], mqtt["password"]
+    if device.kind == "powerhub":
+        return {"config.json": firmware_config(device, mqtt, discovery_prefix)}
+    if device.kind == "tasmota":
+        return {"console": [
+            f"Backlog MqttHost {host}; MqttPort {port}; MqttUser {user}; MqttPassword {password}; "
+            f"Topic {device.node_id}; FullTopic %prefix%/%topic%/; SetOption19 1",
+        ]}
+    if device.kind == "esphome":
+        return {"yaml": (
+            "mqtt:\n"
+            f"  broker: {host}\n  port: {port}\n  username: {user}\n  password: {password}\n"
+            f"  client_id: {device.node_id}\n  topic_prefix: {device.node_id}\n"
+            f"  discovery: true\n  discovery_prefix: {discovery_prefix}\n"
+        )}
+    if device.kind == "zigbee2mqtt":
+        return {"yaml": (
+            "mqtt:\n"
+            f"  server: mqtt://{host}:{port}\n  user: {user}\n  password: {password}\n"
+            f"  base_topic: {device.node_id}\n"
+            f"homeassistant:\n  enabled: true\n  discovery_topic: {discovery_prefix}\n"
+        )}
+    return {"settings": {"host": host, "port": port, "username": user, "password": password,
+                         "client_id": device.node_id, "topics": f"{device.node_id}/#"}}
