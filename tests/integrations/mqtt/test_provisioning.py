@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+import threading
 from typing import Any
 
 import aiohttp
@@ -79,3 +81,116 @@ async def test_provision_connect_revoke(start_mqtt_hub) -> None:
     status, _ = await call(runtime, headers, "DELETE", f"/api/v1/devices/{a['id']}")
     assert status == 200
     assert await asyncio.to_thread(connect_code, port, "node-a", a["mqtt"]["password"], "node-a") != 0
+
+
+def publish_as(port: int, username: str, password: str, messages: list[tuple[str, str, bool]]) -> None:
+    """Publish (topic, payload, retain) in order over one connection, QoS 1, waiting for each PUBACK."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{username}-probe")
+    client.username_pw_set(username, password)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        for topic, payload, retain in messages:
+            client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+async def until(predicate: Any, what: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_provisioned_nodes_over_tls_stay_in_their_own_topics(start_mqtt_hub, tmp_path) -> None:
+    from firmware.sim.fleet import Fleet
+
+    runtime = await start_mqtt_hub(yaml=LAN + "    host: 127.0.0.1\n")
+    hub = runtime.hub
+    headers = await owner_headers(runtime)
+    answers = {}
+    for node_id, name in (("node-a", "Kitchen"), ("node-b", "Garage")):
+        status, answers[node_id] = await call(runtime, headers, "POST", "/api/v1/devices",
+                                              json={"node_id": node_id, "name": name, "kind": "powerhub"})
+        assert status == 201, answers[node_id]
+    broker = runtime_of(hub).broker
+    config_a = answers["node-a"]["setup"]["config.json"]
+    assert config_a["mqtt"]["port"] == broker.tls_port and config_a["mqtt"]["ssl"] is True
+    assert config_a["mqtt"]["fingerprint"] == broker.tls.fingerprint
+    # The simulator runs the files as the Add device page gives them.
+    paths = []
+    for node_id, answer in answers.items():
+        path = tmp_path / f"{node_id}.json"
+        path.write_text(json.dumps(answer["setup"]["config.json"]))
+        paths.append(path)
+    fleet = Fleet("mqtt://127.0.0.1:1", 0, tmp_path / "fleet")
+    for path in paths:
+        fleet.add(json.loads(path.read_text()))
+    stop = threading.Event()
+    thread = threading.Thread(target=fleet.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        await until(lambda: hub.states.get("switch.node_a_relay1") is not None
+                    and hub.states.get("switch.node_b_relay1") is not None, "both nodes through discovery")
+        await until(lambda: hub.states.get("switch.node_b_relay1").state == "off", "node-b's relay state")
+        password_a = answers["node-a"]["mqtt"]["password"]
+        # node-a's account writes on node-b's state and command topics, then on its own relay state.
+        await asyncio.to_thread(publish_as, broker.port, "node-a", password_a, [
+            ("devices/node-b/relay1/state", "ON", True),
+            ("devices/node-b/relay1/set", "ON", False),
+            ("homeassistant/switch/node-b/relay1/config", "{}", True),
+            ("devices/node-a/relay1/state", "ON", True),
+        ])
+        await until(lambda: hub.states.get("switch.node_a_relay1").state == "on", "node-a's own message")
+        await asyncio.sleep(0.5)  # node-b's relay would have answered a command by now
+        assert hub.states.get("switch.node_b_relay1").state == "off"
+        assert fleet.by_id["node-b"].node.relays.state("relay1") in ("OFF", False, "off")
+        # Revoked: the node is disconnected at once and cannot log in again.
+        status, _ = await call(runtime, headers, "DELETE", f"/api/v1/devices/{answers['node-a']['id']}")
+        assert status == 200
+        await until(lambda: not fleet.by_id["node-a"].node.connected, "node-a disconnected by the broker")
+        assert await asyncio.to_thread(connect_code, broker.port, "node-a", password_a, "node-a") != 0
+        await asyncio.sleep(1.0)
+        assert not fleet.by_id["node-a"].node.connected
+        assert fleet.by_id["node-b"].node.connected
+    finally:
+        stop.set()
+        thread.join(5)
+        fleet.close()
+
+
+@pytest.mark.parametrize("embedded", ["bind: 0.0.0.0\n    allow_anonymous: true", "bind: 0.0.0.0\n    engine: amqtt"])
+def test_hub_run_refuses_a_lan_broker_without_authentication(tmp_path, embedded: str) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "configuration.yaml").write_text(f"mqtt:\n  embedded:\n    port: 0\n    {embedded}\n")
+    result = subprocess.run([sys.executable, "-m", "hub", "run", "-c", str(tmp_path), "--data", str(tmp_path / "data"),
+                             "--port", "0"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "mqtt.embedded.bind is 0.0.0.0" in result.stderr and "bind: 127.0.0.1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_firmware_refuses_a_broker_with_another_certificate(tmp_path) -> None:
+    from firmware import pinning
+    from integrations.mqtt import broker_tls
+
+    files = broker_tls.ensure(tmp_path / "tls", ["127.0.0.1"])
+    assert oct((tmp_path / "tls" / "broker.key").stat().st_mode & 0o777) == "0o600"
+    der = ssl_der(files.certificate.read_bytes())
+    pinning.check(der, files.fingerprint)  # the right one passes, with colons
+    pinning.check(der, files.fingerprint.replace(":", "").lower())
+    other = broker_tls.ensure(tmp_path / "other", ["127.0.0.1"])
+    with pytest.raises(OSError, match="not the one in config.json"):
+        pinning.check(der, other.fingerprint)
+
+
+def ssl_der(pem: bytes) -> bytes:
+    import ssl
+
+    return ssl.PEM_cert_to_DER_cert(pem.decode())
