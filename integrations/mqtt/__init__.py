@@ -27,6 +27,7 @@ from hub.core.runtime import HubKey
 from integrations.mqtt import status as ops_status
 from integrations.mqtt.broker import EmbeddedBroker, check_lan_settings
 from integrations.mqtt.cache import DiscoveryStore
+from integrations.mqtt.cli import run_device_command, run_export_acl  # noqa: F401 - what `hub device`/`hub mqtt` run
 from integrations.mqtt.client import MqttClient
 from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
 from integrations.mqtt.controls import MqttSwitch

@@ -158,6 +158,16 @@ class EmbeddedBroker:
         """Return whether every client must log in (a LAN bind)."""
         return self.store is not None
 
+    def endpoint(self) -> dict[str, Any]:
+        """Return where devices reach this broker, as also saved in `mqtt_broker/endpoint.json`
+        for `hub device add` (which runs beside the hub)."""
+        return {
+            "host": self.host, "port": self.port, "secured": self.secured,
+            "tls_port": self.tls_port if self.tls is not None else None,
+            "fingerprint": self.tls.fingerprint if self.tls is not None else None,
+            "ca_fingerprint": self.tls.ca_fingerprint if self.tls is not None else None,
+        }
+
     def hub_credentials(self) -> tuple[str, str] | None:
         """Return the hub's own username and password on a secured broker."""
         return None if self.store is None else (HUB_USERNAME, self.store.hub_password())
@@ -186,6 +196,7 @@ class EmbeddedBroker:
         else:
             await self._start_amqtt()
         self.running = True
+        write_private(self.data_dir / "endpoint.json", json.dumps(self.endpoint()).encode())
         _LOGGER.info("Embedded MQTT broker (%s) listening on %s", self.engine_name, self.url)
 
     def _pick_port(self, wanted: int) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 from hub.exceptions import HubError
 from integrations.mqtt import dynsec
 from integrations.mqtt.broker import EmbeddedBroker, lan_address
-from integrations.mqtt.provisioning import DeviceCredentials, DeviceStore
+from integrations.mqtt.provisioning import HUB_USERNAME, DeviceCredentials, DeviceStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -22,11 +22,26 @@ class Provisioner:
     """Devices' broker accounts for one hub: the store, and the running broker to tell at once."""
 
     def __init__(self, store: DeviceStore, broker: EmbeddedBroker | None, discovery_prefix: str,
-                 host: str | None = None) -> None:
+                 host: str | None = None, endpoint: dict[str, Any] | None = None) -> None:
         self.store = store
         self.broker = broker
         self.discovery_prefix = discovery_prefix
         self.host = host or lan_address()
+        # Where the broker listens when it is not ours to ask (`hub device add`, an external broker).
+        self._endpoint = endpoint or {}
+        self.offline = False  # the broker is known to be stopped: it loads the store when it starts
+
+    @property
+    def endpoint(self) -> dict[str, Any]:
+        """Return the broker's host, port, TLS port and fingerprints ({} when unknown)."""
+        return self.broker.endpoint() if self.broker is not None else self._endpoint
+
+    def _live(self) -> bool:
+        if self.offline:
+            return False
+        if self.broker is not None:
+            return self.broker.running and self.broker.secured
+        return bool(self._endpoint.get("secured"))
 
     async def add(self, node_id: Any, name: Any, kind: Any, location: Any = None,
                   device_id: str | None = None) -> dict[str, Any]:
@@ -37,7 +52,7 @@ class Provisioner:
             HubError: the running broker refused the new account (the device is not kept).
         """
         device, password = self.store.add(node_id, name, kind, location, self.discovery_prefix, device_id)
-        if self.broker is not None and self.broker.running and self.broker.secured:
+        if self._live():
             try:
                 await self._control(dynsec.add_commands(device, password))
             except HubError:
@@ -48,25 +63,22 @@ class Provisioner:
     async def remove(self, device: DeviceCredentials) -> None:
         """Revoke a device's account at once: the broker forgets it and disconnects it."""
         self.store.remove(device.node_id)
-        if self.broker is not None and self.broker.running and self.broker.secured:
+        if self._live():
             await self._control(dynsec.remove_commands(device))
 
     async def _control(self, commands: list[dict[str, Any]]) -> None:
-        assert self.broker is not None
-        credentials = self.broker.hub_credentials()
-        assert credentials is not None
-        await dynsec.send(self.broker.host, self.broker.port, *credentials, commands)
+        endpoint = self.endpoint
+        await dynsec.send(endpoint["host"], endpoint["port"], HUB_USERNAME, self.store.hub_password(), commands)
 
     def configuration(self, device: DeviceCredentials, password: str) -> dict[str, Any]:
         """Return what a device needs to connect: host, ports, TLS fingerprints, account, topics."""
-        broker = self.broker
-        tls = broker.tls if broker is not None else None
+        endpoint = self.endpoint
         mqtt: dict[str, Any] = {
             "host": self.host,
-            "port": broker.port if broker is not None else 1883,
-            "tls_port": broker.tls_port if broker is not None and tls is not None else None,
-            "ca_fingerprint": tls.ca_fingerprint if tls is not None else None,
-            "fingerprint": tls.fingerprint if tls is not None else None,
+            "port": endpoint.get("port", 1883),
+            "tls_port": endpoint.get("tls_port"),
+            "ca_fingerprint": endpoint.get("ca_fingerprint"),
+            "fingerprint": endpoint.get("fingerprint"),
             "username": device.username,
             "password": password,
             "client_id": device.node_id,

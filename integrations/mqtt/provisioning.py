@@ -147,6 +147,7 @@ class DeviceStore:
         Raises:
             ProvisioningError: a field is missing or wrong, or the node id is taken.
         """
+        self.load()  # `hub device add` may have changed the file beside the running hub
         if not isinstance(node_id, str) or not _NODE_ID.match(node_id):
             message = f"node_id must be 1-64 letters, digits, _ or -, got {node_id!r}"
             raise ProvisioningError(message)
@@ -173,6 +174,7 @@ class DeviceStore:
 
     def remove(self, node_id: str) -> DeviceCredentials | None:
         """Forget a device; return it, None when unknown."""
+        self.load()
         device = self.devices.pop(node_id, None)
         if device is not None:
             self.save()
@@ -180,6 +182,7 @@ class DeviceStore:
 
     def by_device_id(self, device_id: str) -> DeviceCredentials | None:
         """Return the device registered with this device registry id or node id."""
+        self.load()
         for device in self.devices.values():
             if device_id in (device.device_id, device.node_id):
                 return device

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import threading
 from typing import Any
 
@@ -57,13 +58,24 @@ def connect_code(port: int, username: str | None, password: str | None, client_i
     return done[0] if done else -1
 
 
-async def test_anonymous_client_on_a_lan_bind_is_refused_and_the_hub_connects(start_mqtt_hub) -> None:
+async def test_anonymous_client_on_a_lan_bind_is_refused_and_the_hub_connects(start_mqtt_hub, tmp_path) -> None:
     runtime = await start_mqtt_hub(yaml=LAN)
     broker = runtime_of(runtime.hub).broker
     assert broker.secured and broker.tls is not None
     await wait_state(runtime.hub, "binary_sensor.mqtt_broker_connected", "on")
     assert await asyncio.to_thread(connect_code, broker.port, None, None) != 0
     assert await asyncio.to_thread(connect_code, broker.port, "powerhub-hub", "guess") != 0
+    # `hub device add` beside the running hub: the broker takes the account at once, no restart.
+    import subprocess
+    import sys
+
+    result = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "hub", "device", "add", "node-c", "--json", "-c", str(tmp_path / "config"),
+        "--data", str(tmp_path / "data")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    password = json.loads(result.stdout)["mqtt"]["password"]
+    assert await asyncio.to_thread(connect_code, broker.port, "node-c", password, "node-c") == 0
+    assert runtime_of(runtime.hub).provisioner.store.by_device_id("node-c") is not None
 
 
 async def test_provision_connect_revoke(start_mqtt_hub) -> None:
@@ -194,3 +206,64 @@ def ssl_der(pem: bytes) -> bytes:
     import ssl
 
     return ssl.PEM_cert_to_DER_cert(pem.decode())
+
+
+def test_exported_password_and_acl_files_work_in_a_users_own_mosquitto(tmp_path) -> None:
+    """`hub device add` then `hub mqtt export-acl`: a plain Mosquitto with those files lets the
+    device in with its password only, and keeps it in its own topics."""
+    import subprocess
+    import sys
+    import time
+
+    from integrations.mqtt.broker import find_mosquitto
+    from tests.servers import free_port
+
+    def hub(*args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "hub", *args, "-c", str(tmp_path / "config")],
+                                capture_output=True, text=True, timeout=60, check=True)
+        return result.stdout
+
+    (tmp_path / "config").mkdir()
+    answer = {}
+    for node_id in ("node-a", "node-b"):
+        answer[node_id] = json.loads(hub("device", "add", node_id, "--host", "127.0.0.1", "--json"))
+    hub("mqtt", "export-acl", "--out", str(tmp_path / "broker"))
+    port = free_port()
+    conf = tmp_path / "broker" / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {tmp_path}/broker/passwd\n"
+                    f"acl_file {tmp_path}/broker/acl\n" + ("user root\n" if __import__("os").geteuid() == 0 else ""))
+    broker = subprocess.Popen([find_mosquitto(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        password_a = answer["node-a"]["mqtt"]["password"]
+        assert connect_code(port, "node-a", password_a) == 0
+        assert connect_code(port, "node-a", "wrong") != 0
+        assert connect_code(port, None, None) != 0
+        seen: list[str] = []
+        watcher = paho.Client(CallbackAPIVersion.VERSION2, client_id="watch")
+        watcher.username_pw_set("node-b", answer["node-b"]["mqtt"]["password"])
+        watcher.on_message = lambda _c, _u, m: seen.append(m.topic)
+        watcher.connect("127.0.0.1", port)
+        watcher.subscribe("devices/node-b/relay1/set", qos=1)
+        watcher.loop_start()
+        time.sleep(0.3)
+        publish_as(port, "node-a", password_a, [("devices/node-b/relay1/set", "ON", False)])
+        time.sleep(0.5)
+        assert seen == []  # node-a may not command node-b
+        hub_password = json.loads((tmp_path / "config" / ".storage" / "secrets" / "mqtt_hub.json").read_text())["password"]
+        publish_as(port, "powerhub-hub", hub_password, [("devices/node-b/relay1/set", "ON", False)])
+        for _ in range(100):
+            if seen:
+                break
+            time.sleep(0.05)
+        assert seen == ["devices/node-b/relay1/set"]  # the hub may
+        watcher.loop_stop()
+        watcher.disconnect()
+    finally:
+        broker.terminate()
+        broker.wait(5)
