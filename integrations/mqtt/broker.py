@@ -29,6 +29,7 @@ from typing import Any
 from hub.exceptions import HubError
 from hub.storage.private_files import write_private
 from integrations.mqtt import broker_tls
+from integrations.mqtt.broker_log import RefusalRelay
 from integrations.mqtt.dynsec import find_plugin
 from integrations.mqtt.provisioning import HUB_USERNAME, DeviceStore, dynamic_security
 
@@ -142,6 +143,8 @@ class EmbeddedBroker:
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
         self._amqtt: Any = None
+        self.refusals: RefusalRelay | None = None
+        self._relay: asyncio.Task[None] | None = None
 
     @property
     def host(self) -> str:
@@ -190,6 +193,9 @@ class EmbeddedBroker:
             self._binary = binary
             await self._start_mosquitto(binary)
             self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="mqtt embedded broker")
+            if self.secured:
+                self.refusals = RefusalRelay(self.data_dir / "mosquitto.log")
+                self._relay = asyncio.get_running_loop().create_task(self.refusals.run(), name="mqtt broker refusals")
         elif self.engine == "mosquitto":
             message = "mqtt.embedded.engine is 'mosquitto' but the mosquitto binary is not installed"
             raise HubError(message)
@@ -375,6 +381,9 @@ class EmbeddedBroker:
         """Stop the broker (Mosquitto saves its persistence file on SIGTERM)."""
         self._stopping = True
         self.running = False
+        if self._relay is not None:
+            self._relay.cancel()
+            self._relay = None
         if self._supervisor is not None:
             self._supervisor.cancel()
             try:

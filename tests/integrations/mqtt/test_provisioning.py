@@ -58,13 +58,16 @@ def connect_code(port: int, username: str | None, password: str | None, client_i
     return done[0] if done else -1
 
 
-async def test_anonymous_client_on_a_lan_bind_is_refused_and_the_hub_connects(start_mqtt_hub, tmp_path) -> None:
+async def test_anonymous_client_on_a_lan_bind_is_refused_and_the_hub_connects(start_mqtt_hub, tmp_path, caplog) -> None:
     runtime = await start_mqtt_hub(yaml=LAN)
     broker = runtime_of(runtime.hub).broker
     assert broker.secured and broker.tls is not None
     await wait_state(runtime.hub, "binary_sensor.mqtt_broker_connected", "on")
     assert await asyncio.to_thread(connect_code, broker.port, None, None) != 0
     assert await asyncio.to_thread(connect_code, broker.port, "powerhub-hub", "guess") != 0
+    # The hub's log says who was refused and why.
+    await until(lambda: broker.refusals.refused >= 2, "the refusals in the hub's log")
+    assert "The MQTT broker refused client from 127.0.0.1:" in caplog.text and "not authorised" in caplog.text
     # `hub device add` beside the running hub: the broker takes the account at once, no restart.
     import subprocess
     import sys
