@@ -270,3 +270,16 @@ def test_exported_password_and_acl_files_work_in_a_users_own_mosquitto(tmp_path)
     finally:
         broker.terminate()
         broker.wait(5)
+
+
+async def test_the_web_ui_can_serve_the_brokers_certificate(start_mqtt_hub, tmp_path) -> None:
+    """`http: ssl_certificate` pointed at the broker's certificate: one certificate, one CA to trust."""
+    import ssl
+
+    tls = tmp_path / "data" / "mqtt_broker" / "tls"
+    await start_mqtt_hub.stop(await start_mqtt_hub(yaml=LAN))  # the first LAN start makes the certificates
+    runtime = await start_mqtt_hub(yaml=LAN + f"http:\n  ssl_certificate: {tls}/broker.crt\n  ssl_key: {tls}/broker.key\n")
+    assert runtime.url.startswith("https://")
+    context = ssl.create_default_context(cafile=str(tls / "ca.crt"))
+    async with aiohttp.ClientSession() as session, session.get(f"{runtime.url}/api/", ssl=context) as response:
+        assert response.status == 401  # TLS verified against the hub's CA; no token sent
