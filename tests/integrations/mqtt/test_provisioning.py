@@ -188,3 +188,23 @@ async def test_the_web_ui_can_serve_the_brokers_certificate(start_mqtt_hub, tmp_
     context = ssl.create_default_context(cafile=str(tls / "ca.crt"))
     async with aiohttp.ClientSession() as session, session.get(f"{runtime.url}/api/", ssl=context) as response:
         assert response.status == 401  # TLS verified against the hub's CA; no token sent
+
+
+async def test_your_own_certificate_replaces_the_hubs(start_mqtt_hub, tmp_path) -> None:
+    import ssl
+
+    from integrations.mqtt import broker_tls
+
+    own = tmp_path / "own"
+    broker_tls.create(own, ["127.0.0.1"])
+    runtime = await start_mqtt_hub(yaml=LAN + f"    certificate: {own}/broker.crt\n    key: {own}/broker.key\n"
+                                          f"    ca_certificate: {own}/ca.crt\n")
+    broker = runtime_of(runtime.hub).broker
+    assert broker.tls.fingerprint == broker_tls.fingerprint((own / "broker.crt").read_bytes())
+    context = ssl.create_default_context(cafile=str(own / "ca.crt"))
+    context.check_hostname = False
+    reader, writer = await asyncio.open_connection("127.0.0.1", broker.tls_port, ssl=context)
+    served = writer.get_extra_info("ssl_object").getpeercert(True)
+    writer.close()
+    assert broker_tls.fingerprint(ssl.DER_cert_to_PEM_cert(served).encode()) == broker.tls.fingerprint
+    assert not (tmp_path / "data" / "mqtt_broker" / "tls" / "broker.crt").exists()
