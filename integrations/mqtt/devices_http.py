@@ -11,7 +11,7 @@ from hub.api.keys import HUB_KEY, USER_KEY
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.exceptions import HubError
-from integrations.mqtt.provisioning import KINDS, ProvisioningError
+from integrations.mqtt.provisioning import ProvisioningError
 
 if TYPE_CHECKING:
     from integrations.mqtt.provisioner import Provisioner
@@ -45,14 +45,13 @@ def add_routes(app: web.Application, provisioner: Provisioner) -> None:
             return json_message(f"Unknown field(s) {', '.join(unknown)}; expected {', '.join(FIELDS)}", 400)
         node_id = body.get("node_id")
         try:
-            if isinstance(node_id, str) and provisioner.store.devices.get(node_id) is not None:
-                raise ProvisioningError(f"a device with node_id {node_id!r} exists already; delete it first")
+            provisioner.store.check(node_id, body.get("name"), body.get("kind"), body.get("location"))
             entry = None
-            if isinstance(node_id, str) and body.get("kind") in KINDS and hub.device_registry is not None:
+            if hub.device_registry is not None:
                 # The identifiers MQTT discovery gives our firmware's node: its entities join this device.
                 entry = await hub.device_registry.get_or_create(
-                    integration="mqtt", identifiers=[("mqtt", node_id)], name=body.get("name") or node_id,
-                    suggested_area=body.get("location") if isinstance(body.get("location"), str) else None,
+                    integration="mqtt", identifiers=[("mqtt", str(node_id))], name=body.get("name") or str(node_id),
+                    suggested_area=body.get("location"),
                 )
             answer = await provisioner.add(node_id, body.get("name"), body.get("kind"), body.get("location"),
                                            entry.id if entry is not None else None)

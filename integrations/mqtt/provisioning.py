@@ -140,13 +140,8 @@ class DeviceStore:
             write_private(self.hub_path, json.dumps({"username": HUB_USERNAME, "password": password}).encode())
             return password
 
-    def add(self, node_id: Any, name: Any, kind: Any, location: Any = None, discovery_prefix: str = "homeassistant",
-            device_id: str | None = None) -> tuple[DeviceCredentials, str]:
-        """Register a device; return it and its password (in clear this once only).
-
-        Raises:
-            ProvisioningError: a field is missing or wrong, or the node id is taken.
-        """
+    def check(self, node_id: Any, name: Any, kind: Any, location: Any = None) -> None:
+        """Raise ProvisioningError naming the first field that is wrong, or a node id that is taken."""
         self.load()  # `hub device add` may have changed the file beside the running hub
         if not isinstance(node_id, str) or not _NODE_ID.match(node_id):
             message = f"node_id must be 1-64 letters, digits, _ or -, got {node_id!r}"
@@ -163,6 +158,15 @@ class DeviceStore:
         if location is not None and not isinstance(location, str):
             message = f"location must be a string, got {location!r}"
             raise ProvisioningError(message)
+
+    def add(self, node_id: Any, name: Any, kind: Any, location: Any = None, discovery_prefix: str = "homeassistant",
+            device_id: str | None = None) -> tuple[DeviceCredentials, str]:
+        """Register a device; return it and its password (in clear this once only).
+
+        Raises:
+            ProvisioningError: a field is missing or wrong, or the node id is taken.
+        """
+        self.check(node_id, name, kind, location)
         acl = device_acl(kind, node_id, discovery_prefix)
         password = new_password()
         hashed, salt = hash_password(password)

@@ -92,9 +92,31 @@ async def test_provision_connect_revoke(start_mqtt_hub) -> None:
     port = runtime_of(hub).broker.port
     assert await asyncio.to_thread(connect_code, port, "node-a", a["mqtt"]["password"], "node-a") == 0
     assert await asyncio.to_thread(connect_code, port, "node-a", "wrong", "node-a") != 0
+    # Bad requests name the field and what was expected.
+    for body, expected in (
+        ({"node_id": "node-a", "kind": "powerhub"}, "exists already"),
+        ({"node_id": "a/b", "kind": "powerhub"}, "node_id must be"),
+        ({"node_id": "node-x", "kind": "toaster"}, "kind must be one of powerhub, tasmota"),
+        ({"node_id": "node-x", "kind": "generic", "colour": "red"}, "Unknown field(s) colour"),
+    ):
+        status, answer = await call(runtime, headers, "POST", "/api/v1/devices", json=body)
+        assert status == 400 and expected in answer["message"], answer
+    # A refused request leaves no device behind.
+    assert hub.device_registry.get_by_identifier("mqtt", "a/b") is None
+    assert hub.device_registry.get_by_identifier("mqtt", "node-x") is None
+    auth = hub.auth
+    user = await auth.add_user("guest", "correct horse battery", "user")
+    guest = {"Authorization": f"Bearer {await auth.create_long_lived_token(user.id, 'guest')}"}
+    assert (await call(runtime, guest, "POST", "/api/v1/devices", json={"node_id": "x", "kind": "generic"}))[0] == 401
+    assert (await call(runtime, guest, "DELETE", f"/api/v1/devices/{a['id']}"))[0] == 401
     status, _ = await call(runtime, headers, "DELETE", f"/api/v1/devices/{a['id']}")
     assert status == 200
     assert await asyncio.to_thread(connect_code, port, "node-a", a["mqtt"]["password"], "node-a") != 0
+    assert (await call(runtime, headers, "DELETE", f"/api/v1/devices/{a['id']}"))[0] == 404
+    await hub.auth.audit.flush()
+    actions = [(e.action, e.result) for e in await hub.auth.audit.entries()]
+    assert ("device.create", "ok") in actions and ("device.delete", "ok") in actions
+    assert ("device.create", "refused") in actions
 
 
 def publish_as(port: int, username: str, password: str, messages: list[tuple[str, str, bool]]) -> None:
