@@ -60,7 +60,9 @@ def device_acl(kind: str, node_id: str, discovery_prefix: str = "homeassistant",
         return Acl([f"{own}/#", f"{prefix}/+/{node_id}/+/config"],
                    [f"{own}/+/set", f"{own}/ota/begin", f"{own}/ota/chunk", birth])
     if kind == "tasmota":
-        return Acl([f"{root}tele/{node_id}/#", f"{root}stat/{node_id}/#", f"{prefix}/+/{node_id}/+/config"],
+        # Tasmota names its discovery topics after its chip id (`<prefix>/switch/1A2B3C_RL_1/config`),
+        # which is unknown here: it may write two-level config topics, never a node's own.
+        return Acl([f"{root}tele/{node_id}/#", f"{root}stat/{node_id}/#", f"{prefix}/+/+/config"],
                    [f"{root}cmnd/{node_id}/#", f"{root}cmnd/tasmotas/#", birth])
     if kind in ("esphome", "generic"):
         own = f"{root}{node_id}"
