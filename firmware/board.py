@@ -39,9 +39,14 @@ def make_wlan(wifi):
 
 
 def make_mqtt(node_id, mqtt):
-    """Return an umqtt.simple client (not yet connected)."""
+    """Return an umqtt.simple client (not yet connected); with `fingerprint`, over pinned TLS."""
     from umqtt.simple import MQTTClient
 
+    secure = mqtt.get("ssl", False)
+    if mqtt.get("fingerprint"):
+        from firmware.pinning import Context
+
+        secure = Context(mqtt["fingerprint"])
     return MQTTClient(
         node_id,
         mqtt["host"],
@@ -49,7 +54,7 @@ def make_mqtt(node_id, mqtt):
         user=mqtt.get("user"),
         password=mqtt.get("password"),
         keepalive=mqtt.get("keepalive", 30),
-        ssl=mqtt.get("ssl", False),
+        ssl=secure,
     )
 
 

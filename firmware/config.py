@@ -61,6 +61,11 @@ def validate(data):
         raise ConfigError("mqtt.host is required")
     mqtt.setdefault("port", 1883)
     mqtt.setdefault("keepalive", 30)
+    fingerprint = mqtt.get("fingerprint")
+    if fingerprint is not None:
+        digits = fingerprint.replace(":", "") if isinstance(fingerprint, str) else ""
+        if len(digits) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+            raise ConfigError("mqtt.fingerprint must be the broker certificate's SHA-256: 64 hex digits, colons allowed")
     interval = config["telemetry_interval"]
     if not isinstance(interval, (int, float)) or interval <= 0:
         raise ConfigError("telemetry_interval must be a positive number of seconds")

@@ -105,6 +105,33 @@ def build_parser() -> argparse.ArgumentParser:
         if verb == "revoke":
             sub.add_argument("key_id")
 
+    device = commands.add_parser("device", help="MQTT devices: accounts and topics on the hub's broker").add_subparsers(
+        dest="device_command", required=True
+    )
+    device_add = device.add_parser("add", help="register a device; print its MQTT settings and password (shown once)")
+    _add_location_options(device_add)
+    device_add.add_argument("node_id", help="the device's id: letters, digits, _ and - (Tasmota: its topic)")
+    device_add.add_argument("--kind", default="powerhub", choices=["powerhub", "tasmota", "esphome", "zigbee2mqtt", "generic"])
+    device_add.add_argument("--name", default=None, help="display name (default: the node id)")
+    device_add.add_argument("--location", default=None, help="where it is, e.g. kitchen")
+    device_add.add_argument("--out", type=Path, default=None, help="write our firmware's config.json here")
+    device_add.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    device_list = device.add_parser("list", help="list registered devices")
+    device_remove = device.add_parser("remove", help="revoke a device's account at once")
+    device_remove.add_argument("node_id")
+    for sub in (device_add, device_list, device_remove):
+        if sub is not device_add:
+            _add_location_options(sub)
+        sub.add_argument("--host", default=None, help="the address devices connect to (default: this machine's)")
+        sub.add_argument("--discovery-prefix", default="homeassistant")
+
+    mqtt = commands.add_parser("mqtt", help="the MQTT broker").add_subparsers(dest="mqtt_command", required=True)
+    export = mqtt.add_parser("export-acl", help="write a password file and an ACL file (or dynamic-security JSON) for your own Mosquitto")
+    _add_location_options(export)
+    export.add_argument("--out", type=Path, required=True, help="folder to write to")
+    export.add_argument("--format", choices=["files", "dynsec"], default="files",
+                        help="files: passwd + acl for password_file/acl_file; dynsec: dynamic-security.json")
+
     backup = commands.add_parser("backup", help="write one archive with the configuration, the database and optionally history")
     _add_location_options(backup)
     backup.add_argument("--out", type=Path, default=None, help="archive to write (default: ./hub-backup-<UTC time>.tar.gz)")
@@ -167,6 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             ingest = load_integration("http_ingest", args.config)
             # A module loaded at run time: mypy cannot see that its command returns the exit code.
             return cast(int, asyncio.run(ingest.run_apikey_command(args, _open)))
+        if args.command in ("device", "mqtt"):
+            from hub.plugins import load_integration
+
+            # Devices' broker accounts belong to the mqtt integration, found like every integration.
+            mqtt = load_integration("mqtt", args.config)
+            if args.command == "mqtt":
+                return cast(int, mqtt.run_export_acl(args, _data_dir(args)))
+            return cast(int, asyncio.run(mqtt.run_device_command(args, _data_dir(args))))
     except ConfigError as err:
         _print_issues(err, args.config)
         return 1

@@ -11,6 +11,7 @@ Faults at run time: publish {"fault": "offline", "seconds": 30} to sim/<node_id|
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -19,6 +20,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from firmware.config import ConfigError
 from firmware.sim.fleet import FAULTS, Fleet
 
 
@@ -38,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--rate", type=float, default=None, help="high-rate mode: total messages per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="high-rate mode: how long to run (default 30)")
+    parser.add_argument("--config", type=Path, action="append", default=[], metavar="CONFIG_JSON",
+                        help="run a node with this config.json (from the hub's Add device page) as it is; repeatable")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every node's connection events")
     return parser
 
@@ -54,19 +58,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="firmware-sim-") as tmp:
         fleet = Fleet(
             args.broker,
-            args.nodes,
+            0 if args.config else args.nodes,
             args.data or Path(tmp),
             interval=args.interval,
             prefix=args.prefix,
             ota_master=bytes.fromhex(args.ota_master_key) if args.ota_master_key else None,
             relays=args.relays,
         )
+        for path in args.config:
+            try:
+                fleet.add(json.loads(path.read_text()))
+            except (OSError, ValueError, ConfigError) as err:
+                print(f"{path}: {err}", file=sys.stderr)
+                return 2
         for spec in args.fault:
             kind, _, rest = spec.partition(":")
             node_id, _, seconds = rest.partition(":")
             fleet.fault(node_id or "*", kind, seconds=float(seconds) if seconds else None)
-        fleet.listen_for_faults()
-        print(f"{args.nodes} nodes on {args.broker} (Ctrl-C to stop); faults: sim/<node_id>/fault", flush=True)
+        if args.config:
+            # Provisioned nodes talk to a broker with accounts: no anonymous fault channel there.
+            print(f"{len(fleet.nodes)} nodes from config.json (Ctrl-C to stop)", flush=True)
+        else:
+            fleet.listen_for_faults()
+            print(f"{args.nodes} nodes on {args.broker} (Ctrl-C to stop); faults: sim/<node_id>/fault", flush=True)
         try:
             fleet.run(stop)
         finally:

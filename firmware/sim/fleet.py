@@ -247,9 +247,23 @@ class Fleet:
             }
             self.nodes.append(SimNode(config, data_dir / node_id, kind, seed=index, wall=wall, clock=clock))
         self.by_id = {node.node_id: node for node in self.nodes}
+        self.data_dir = data_dir
+        self.wall = wall
+        self.clock = clock
         self._control: Any = None
         # Faults run on the stepping thread, between steps: a socket is never closed under paho.
         self._queue: deque[Callable[[], None]] = deque()
+
+    def add(self, config: dict[str, Any]) -> SimNode:
+        """Add a node that runs this config.json as it is (the host, account and TLS fingerprint
+        the hub's Add device page gave; its Wi-Fi settings are not used)."""
+        validate(json.loads(json.dumps(config)))  # a ConfigError names the bad setting
+        index = len(self.nodes) + 1
+        node = SimNode(config, self.data_dir / str(config.get("node_id")), profiles.KINDS[(index - 1) % len(profiles.KINDS)],
+                       seed=index, wall=self.wall, clock=self.clock)
+        self.nodes.append(node)
+        self.by_id[node.node_id] = node
+        return node
 
     def step(self) -> None:
         """Step every node once."""

@@ -34,6 +34,7 @@ const History = lazyPage(() => import("./pages/History"));
 const Automations = lazyPage(() => import("./pages/Automations"));
 const Devices = lazyPage(() => import("./pages/Devices"));
 const Users = lazyPage(() => import("./pages/Users"));
+const AddDevice = lazyPage(() => import("./pages/AddDevice"));
 const Energy = lazyPage(() => import("./pages/Energy"));
 const Notifications = lazyPage(() => import("./pages/Notifications"));
 
@@ -51,6 +52,7 @@ const ROUTES: Route[] = [
   { path: "/automations", label: "Automations", page: Automations },
   { path: "/notifications", label: "Notifications", page: Notifications },
   { path: "/devices", label: "Devices", page: Devices },
+  { path: "/add-device", label: "Add device", page: AddDevice, adminOnly: true },
   { path: "/users", label: "Users", page: Users, adminOnly: true },
 ];
 

@@ -25,13 +25,16 @@ from hub import hookimpl
 from hub.core.hub import Hub
 from hub.core.runtime import HubKey
 from integrations.mqtt import status as ops_status
-from integrations.mqtt.broker import EmbeddedBroker
+from integrations.mqtt.broker import EmbeddedBroker, check_lan_settings
 from integrations.mqtt.cache import DiscoveryStore
+from integrations.mqtt.cli import run_device_command, run_export_acl  # noqa: F401 - what `hub device`/`hub mqtt` run
 from integrations.mqtt.client import MqttClient
 from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
 from integrations.mqtt.controls import MqttSwitch
 from integrations.mqtt.device_trigger import attach as attach_device_trigger
 from integrations.mqtt.discovery import Discovery
+from integrations.mqtt.provisioner import Provisioner
+from integrations.mqtt.provisioning import DeviceStore
 from integrations.mqtt.runtime_api import Broker, MqttApi
 from integrations.mqtt.sensors import BrokerConnectedSensor, EmbeddedBrokerSensor
 from integrations.mqtt.services import register_services
@@ -61,6 +64,7 @@ class MqttRuntime:
     store: DiscoveryStore | None
     broker: EmbeddedBroker | None
     status: BrokerConnectedSensor
+    provisioner: Provisioner
 
 
 MQTT: HubKey[MqttRuntime] = HubKey("mqtt")
@@ -88,18 +92,27 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     data_dir = hub.config.data_dir or Path.cwd()
     broker: EmbeddedBroker | None = None
     url = config.get("broker")
+    devices = DeviceStore(Path(data_dir))
+    embedded = config["embedded"]
     if url is None:
-        embedded = config["embedded"]
-        broker = EmbeddedBroker(Path(data_dir), embedded["port"], embedded["engine"])
+        check_lan_settings(embedded)
+        own_tls = {k: embedded[k] for k in ("certificate", "key", "ca_certificate")} if "certificate" in embedded else None
+        broker = EmbeddedBroker(Path(data_dir), embedded["port"], embedded["engine"], embedded["bind"],
+                                embedded["tls_port"], devices, own_tls)
         await broker.start()
         url = broker.url
+        credentials = broker.hub_credentials()
+        if credentials is not None:
+            config = {**config, "username": credentials[0], "password": credentials[1]}
     settings = connection_settings(config, url, data_dir)
+    provisioner = Provisioner(devices, broker, config["discovery_prefix"], embedded.get("host"))
     status = BrokerConnectedSensor(f"{settings.host}:{settings.port}")
     # QoS 1/2 messages are acknowledged once what they wrote is durable (the recorder's spool).
     client = MqttClient(settings, status.set_connected, durable=hub.durability.wait)
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
-    runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"], store), discovery, store, broker, status)
+    runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"], store), discovery, store, broker, status,
+                          provisioner)
     hub.runtime[MQTT] = runtime
     hub.on_stop(lambda: _stop(hub, runtime))
     await hub.entities.add(status, "mqtt")
@@ -139,6 +152,16 @@ async def _watch_broker(hub: Hub, broker: EmbeddedBroker, client: MqttClient) ->
             client.reconnect_now()
 
     broker.on_change = changed
+
+
+@hookimpl
+def register_http_routes(hub: Hub, app: Any) -> None:
+    """Add POST /api/v1/devices and DELETE /api/v1/devices/{id}: provisioning of devices."""
+    from integrations.mqtt.devices_http import add_routes
+
+    runtime = runtime_of(hub)
+    if runtime is not None:
+        add_routes(app, runtime.provisioner)
 
 
 @hookimpl

@@ -1,6 +1,10 @@
 """The embedded broker a new user gets when the config names none: Mosquitto if installed, else amqtt.
 
-Both listen on loopback only. Mosquitto runs as a supervised child process with a generated
+By default both listen on loopback only, anonymously. Bound to a LAN address (`mqtt: embedded:
+bind`), only Mosquitto with its dynamic-security plugin serves: nobody connects without an
+account, each device has its own account and topics (integrations/mqtt/provisioning.py), the
+hub's account reaches everything, and MQTT over TLS listens on `tls_port` with certificates from
+integrations/mqtt/broker_tls.py. Mosquitto runs as a supervised child process with a generated
 config and persistence in the data dir: saved every second (what it acknowledged to a device
 and had not delivered to the hub survives a crash, less at most a second), restarted at once
 when it dies (with backoff if it keeps dying), and the hub's client told to reconnect then.
@@ -10,6 +14,8 @@ amqtt runs inside the hub's event loop.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import json
 import logging
 import os
 import shutil
@@ -21,6 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from hub.exceptions import HubError
+from hub.storage.private_files import write_private
+from integrations.mqtt import broker_tls
+from integrations.mqtt.broker_log import RefusalRelay
+from integrations.mqtt.dynsec import find_plugin
+from integrations.mqtt.provisioning import HUB_USERNAME, DeviceStore, dynamic_security
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,11 +46,54 @@ STABLE_AFTER = 30.0
 RESTART_MAX_DELAY = 30.0
 
 
-def _port_free(port: int) -> bool:
+def is_loopback(address: str) -> bool:
+    """Return whether an address to bind to is reachable from this machine only."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+def lan_address() -> str:
+    """Return this machine's address on its network (what devices connect to), else its name."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.255.255.255", 1))  # no packet is sent: this only picks a route
+            return str(sock.getsockname()[0])
+        except OSError:
+            return socket.gethostname()
+
+
+def check_lan_settings(embedded: dict[str, Any]) -> None:
+    """Refuse settings that would open the broker to the network without authentication.
+
+    Raises:
+        HubError: says what to set instead.
+    """
+    bind = embedded["bind"]
+    if is_loopback(bind):
+        return
+    if embedded.get("allow_anonymous"):
+        message = (f"mqtt.embedded.bind is {bind}, reachable from your network, and allow_anonymous is true: "
+                   "anybody there could switch your devices. Remove allow_anonymous (each device then logs in "
+                   "with the account `hub device add` gives it) or set bind: 127.0.0.1")
+        raise HubError(message)
+    if embedded["engine"] == "amqtt":
+        message = (f"mqtt.embedded.bind is {bind} but engine is amqtt, which cannot enforce per-device accounts "
+                   "and topics here: install mosquitto (apt install mosquitto) and set engine: mosquitto, or set "
+                   "bind: 127.0.0.1")
+        raise HubError(message)
+    if find_mosquitto() is None or find_plugin() is None:
+        message = (f"mqtt.embedded.bind is {bind}: serving devices on your network needs Mosquitto 2 with its "
+                   "dynamic-security plugin (apt install mosquitto), which is not installed; or set bind: 127.0.0.1")
+        raise HubError(message)
+
+
+def _port_free(port: int, address: str = LOOPBACK) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((LOOPBACK, port))
+            sock.bind((address, port))
         except OSError:
             return False
         return True
@@ -66,10 +120,18 @@ def find_mosquitto() -> str | None:
 class EmbeddedBroker:
     """Start and stop the embedded broker; `url` says where it listens once started."""
 
-    def __init__(self, data_dir: Path, port: int = 1883, engine: str = "auto") -> None:
+    def __init__(self, data_dir: Path, port: int = 1883, engine: str = "auto", bind: str = LOOPBACK,
+                 tls_port: int = 8883, store: DeviceStore | None = None, own_tls: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir / "mqtt_broker"
         self.wanted_port = port
         self.engine = engine
+        self.bind = bind
+        # On a LAN bind: accounts and ACLs from the store, and TLS on tls_port.
+        self.store = store if not is_loopback(bind) else None
+        self.wanted_tls_port = tls_port
+        self.tls_port = 0
+        self.tls: broker_tls.TlsFiles | None = None
+        self._own_tls = own_tls
         self.port = 0
         self.running = False
         self.restarts = 0
@@ -81,11 +143,37 @@ class EmbeddedBroker:
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
         self._amqtt: Any = None
+        self.refusals: RefusalRelay | None = None
+        self._relay: asyncio.Task[None] | None = None
+
+    @property
+    def host(self) -> str:
+        """Return the address the hub's own client connects to."""
+        return LOOPBACK if is_loopback(self.bind) or self.bind in ("0.0.0.0", "::") else self.bind  # noqa: S104
 
     @property
     def url(self) -> str:
         """Return the broker's URL."""
-        return f"mqtt://{LOOPBACK}:{self.port}"
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def secured(self) -> bool:
+        """Return whether every client must log in (a LAN bind)."""
+        return self.store is not None
+
+    def endpoint(self) -> dict[str, Any]:
+        """Return where devices reach this broker, as also saved in `mqtt_broker/endpoint.json`
+        for `hub device add` (which runs beside the hub)."""
+        return {
+            "host": self.host, "port": self.port, "secured": self.secured,
+            "tls_port": self.tls_port if self.tls is not None else None,
+            "fingerprint": self.tls.fingerprint if self.tls is not None else None,
+            "ca_fingerprint": self.tls.ca_fingerprint if self.tls is not None else None,
+        }
+
+    def hub_credentials(self) -> tuple[str, str] | None:
+        """Return the hub's own username and password on a secured broker."""
+        return None if self.store is None else (HUB_USERNAME, self.store.hub_password())
 
     async def start(self) -> None:
         """Start the broker and wait until it accepts connections.
@@ -95,24 +183,36 @@ class EmbeddedBroker:
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         await self._stop_orphan()
-        port = self.wanted_port
-        if port == 0 or not _port_free(port):
-            port = _free_port()
-            if self.wanted_port:
-                _LOGGER.warning("Port %d is busy; the embedded MQTT broker listens on %d instead", self.wanted_port, port)
-        self.port = port
+        self.port = self._pick_port(self.wanted_port)
+        if self.store is not None:
+            self.tls_port = self._pick_port(self.wanted_tls_port)
+            hosts = [self.bind] if self.bind not in ("0.0.0.0", "::") else []  # noqa: S104
+            self.tls = broker_tls.ensure(self.data_dir / "tls", [*hosts, lan_address()], self._own_tls)
         binary = find_mosquitto() if self.engine in ("auto", "mosquitto") else None
         if binary is not None:
             self._binary = binary
             await self._start_mosquitto(binary)
             self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="mqtt embedded broker")
+            if self.secured:
+                self.refusals = RefusalRelay(self.data_dir / "mosquitto.log")
+                self._relay = asyncio.get_running_loop().create_task(self.refusals.run(), name="mqtt broker refusals")
         elif self.engine == "mosquitto":
             message = "mqtt.embedded.engine is 'mosquitto' but the mosquitto binary is not installed"
             raise HubError(message)
         else:
             await self._start_amqtt()
         self.running = True
+        write_private(self.data_dir / "endpoint.json", json.dumps(self.endpoint()).encode())
         _LOGGER.info("Embedded MQTT broker (%s) listening on %s", self.engine_name, self.url)
+
+    def _pick_port(self, wanted: int) -> int:
+        address = self.host
+        if wanted and _port_free(wanted, address):
+            return wanted
+        port = _free_port()
+        if wanted:
+            _LOGGER.warning("Port %d is busy; the embedded MQTT broker listens on %d instead", wanted, port)
+        return port
 
     @property
     def engine_name(self) -> str:
@@ -163,9 +263,9 @@ class EmbeddedBroker:
 
     async def _start_mosquitto(self, binary: str) -> None:
         config = self.data_dir / "mosquitto.conf"
-        lines = [
-            f"listener {self.port} {LOOPBACK}",
-            "allow_anonymous true",
+        access, tls_listener = self._access_lines()
+        lines = [*access, f"listener {self.port} {self.bind}", *tls_listener]
+        lines += [
             "persistence true",
             f"persistence_location {self.data_dir}/",
             # Saved every second, so a crash of the broker loses at most a second of what it
@@ -180,6 +280,9 @@ class EmbeddedBroker:
             "log_dest stderr",
             "log_type error",
             "log_type warning",
+            # Refused connections ("not authorised") are notices: the hub relays them to its log.
+            "log_type notice",
+            "connection_messages true",
         ]
         if os.geteuid() == 0:
             lines.append("user root")  # the data dir belongs to the hub's user
@@ -196,6 +299,25 @@ class EmbeddedBroker:
             log.close()
         self._pid_file.write_text(f"{self._process.pid}\n")
         await self._wait_listening()
+
+    def _access_lines(self) -> tuple[list[str], list[str]]:
+        """Return the configuration that decides who may connect, and the TLS listener's."""
+        if self.store is None:
+            return ["allow_anonymous true"], []
+        plugin = find_plugin()
+        if plugin is None:
+            message = "The mosquitto dynamic-security plugin (mosquitto_dynamic_security.so) is not installed"
+            raise HubError(message)
+        # Rewritten from the hub's device store at every start: the store is the truth.
+        dynsec = self.data_dir / "dynamic-security.json"
+        write_private(dynsec, json.dumps(dynamic_security(self.store), indent=1).encode())
+        access = ["per_listener_settings false", "allow_anonymous false", f"plugin {plugin}",
+                  f"plugin_opt_config_file {dynsec}"]
+        tls: list[str] = []
+        if self.tls is not None and self.tls_port:
+            tls = [f"listener {self.tls_port} {self.bind}", f"cafile {self.tls.ca}",
+                   f"certfile {self.tls.certificate}", f"keyfile {self.tls.key}", "tls_version tlsv1.2"]
+        return access, tls
 
     @property
     def _pid_file(self) -> Path:
@@ -245,7 +367,7 @@ class EmbeddedBroker:
                 message = f"The embedded mosquitto exited with code {self._process.returncode}: {log}"
                 raise HubError(message)
             try:
-                _, writer = await asyncio.open_connection(LOOPBACK, self.port)
+                _, writer = await asyncio.open_connection(self.host, self.port)
             except OSError:
                 await asyncio.sleep(0.05)
                 continue
@@ -259,6 +381,9 @@ class EmbeddedBroker:
         """Stop the broker (Mosquitto saves its persistence file on SIGTERM)."""
         self._stopping = True
         self.running = False
+        if self._relay is not None:
+            self._relay.cancel()
+            self._relay = None
         if self._supervisor is not None:
             self._supervisor.cancel()
             try:

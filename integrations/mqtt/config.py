@@ -58,6 +58,17 @@ SECTION_SCHEMA = vol.Schema(
             {
                 vol.Optional("port", default=1883): vol.All(vol.Coerce(int), vol.Range(min=0, max=65535)),
                 vol.Optional("engine", default="auto"): vol.In(["auto", "mosquitto", "amqtt"]),
+                # 127.0.0.1: this machine only, anonymous. A LAN address or 0.0.0.0: every
+                # client needs an account (`hub device add`), MQTT over TLS on tls_port too.
+                vol.Optional("bind", default="127.0.0.1"): vol.All(str, vol.Length(min=1)),
+                vol.Optional("tls_port", default=8883): vol.All(vol.Coerce(int), vol.Range(min=0, max=65535)),
+                vol.Optional("allow_anonymous"): boolean,
+                # What devices are told to connect to (default: this machine's LAN address).
+                vol.Optional("host"): vol.All(str, vol.Length(min=1)),
+                # Your own certificate for the TLS listener, instead of the one the hub makes.
+                vol.Inclusive("certificate", "own_tls"): str,
+                vol.Inclusive("key", "own_tls"): str,
+                vol.Inclusive("ca_certificate", "own_tls"): str,
             }
         ),
         vol.Optional("reconnect_max_delay", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0.1)),

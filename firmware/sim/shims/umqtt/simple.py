@@ -7,6 +7,7 @@ Failures raise OSError, as umqtt does.
 
 from __future__ import annotations
 
+import ssl as _ssl
 import time
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +35,24 @@ class _Sock:
         self._client.drop()
 
 
+def _tls_context(fingerprint: str | None) -> _ssl.SSLContext:
+    """Return a context that, like the firmware, checks the broker's certificate fingerprint
+    right after the handshake (before paho sends the CONNECT with the password)."""
+    from firmware import pinning
+
+    class Pinned(_ssl.SSLSocket):
+        def do_handshake(self, block: bool = False) -> None:
+            super().do_handshake(block)
+            if fingerprint:
+                pinning.check(self.getpeercert(True), fingerprint)
+
+    context = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = _ssl.CERT_NONE
+    context.sslsocket_class = Pinned
+    return context
+
+
 class MQTTClient:
     def __init__(
         self,
@@ -43,7 +62,7 @@ class MQTTClient:
         user: str | None = None,
         password: str | None = None,
         keepalive: int = 0,
-        ssl: bool = False,
+        ssl: Any = False,
         ssl_params: dict[str, Any] | None = None,
     ) -> None:
         self.board = _board.current()
@@ -54,6 +73,7 @@ class MQTTClient:
         self.user = user
         self.password = password
         self.keepalive = keepalive
+        self.ssl = ssl
         self.cb: Callable[[bytes, bytes], None] | None = None
         self.sock: _Sock | None = None
         self._will: tuple[str, bytes, bool, int] | None = None
@@ -78,6 +98,8 @@ class MQTTClient:
         if self._will:
             topic, msg, retain, qos = self._will
             client.will_set(topic, msg, qos, retain)
+        if self.ssl:
+            client.tls_set_context(_tls_context(getattr(self.ssl, "fingerprint", None)))
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe

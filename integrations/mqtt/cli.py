@@ -1,0 +1,109 @@
+"""`hub device add|list|remove` and `hub mqtt export-acl`: devices' broker accounts from a shell.
+
+They work on the data dir: beside a running hub (a LAN-bound embedded broker learns of a new or
+removed device at once, through its dynamic-security plugin) or while it is stopped (the broker
+loads the devices when it starts). `export-acl` writes the files a user's own Mosquitto needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hub.exceptions import HubError
+from hub.storage.private_files import write_private
+from integrations.mqtt.provisioner import Provisioner
+from integrations.mqtt.provisioning import HUB_USERNAME, DeviceStore, acl_file, dynamic_security, password_file
+
+
+def _endpoint(data_dir: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((data_dir / "mqtt_broker" / "endpoint.json").read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _provisioner(args: argparse.Namespace, data_dir: Path) -> Provisioner:
+    return Provisioner(DeviceStore(data_dir), None, args.discovery_prefix, args.host, _endpoint(data_dir))
+
+
+async def run_device_command(args: argparse.Namespace, data_dir: Path) -> int:
+    """Run `hub device add|list|remove`; return the exit code."""
+    provisioner = _provisioner(args, data_dir)
+    if args.device_command == "list":
+        for listed in sorted(provisioner.store.devices.values(), key=lambda d: d.node_id):
+            print(f"{listed.node_id}\t{listed.kind}\t{listed.name}\t{listed.location or ''}")
+        return 0
+    if args.device_command == "remove":
+        device = provisioner.store.by_device_id(args.node_id)
+        if device is None:
+            print(f"error: no device {args.node_id!r} (see `hub device list`)", file=sys.stderr)
+            return 1
+        await _tolerate_stopped_broker(provisioner.remove(device))
+        print(f"Removed {device.node_id}: its account no longer logs in")
+        return 0
+    answer = await _add(provisioner, args)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    mqtt = answer["mqtt"]
+    print(f"Device {answer['node_id']} ({answer['kind']}) added. Its password is shown only this once.\n")
+    print(f"  host      {mqtt['host']}\n  port      {mqtt['port']}")
+    if mqtt["tls_port"]:
+        print(f"  TLS port  {mqtt['tls_port']}\n  CA SHA-256          {mqtt['ca_fingerprint']}"
+              f"\n  broker cert SHA-256 {mqtt['fingerprint']}")
+    print(f"  username  {mqtt['username']}\n  password  {mqtt['password']}\n")
+    print("  may publish:   " + " ".join(answer["topics"]["publish"]))
+    print("  may subscribe: " + " ".join(answer["topics"]["subscribe"]) + "\n")
+    for kind, value in answer["setup"].items():
+        print(f"{kind}:")
+        print(json.dumps(value, indent=2) if kind == "config.json" else
+              "\n".join(value) if isinstance(value, list) else value if isinstance(value, str) else json.dumps(value, indent=2))
+    if args.out:
+        config = answer["setup"].get("config.json")
+        if config is None:
+            print("error: --out writes our firmware's config.json; this kind has none", file=sys.stderr)
+            return 1
+        write_private(args.out, json.dumps(config, indent=2).encode())
+        print(f"\nWrote {args.out}: set wifi.ssid and wifi.password, then copy it to the node.")
+    return 0
+
+
+async def _add(provisioner: Provisioner, args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return await provisioner.add(args.node_id, args.name, args.kind, args.location)
+    except HubError as err:
+        if "Cannot reach the embedded broker" not in str(err):
+            raise
+    # The hub is stopped: the device is saved, and the broker loads it when the hub starts.
+    provisioner.offline = True
+    return await provisioner.add(args.node_id, args.name, args.kind, args.location)
+
+
+async def _tolerate_stopped_broker(task: Any) -> None:
+    try:
+        await task
+    except HubError as err:
+        if "Cannot reach the embedded broker" not in str(err):
+            raise
+
+
+def run_export_acl(args: argparse.Namespace, data_dir: Path) -> int:
+    """Run `hub mqtt export-acl`: files for a user's own Mosquitto; return the exit code."""
+    store = DeviceStore(data_dir)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    if args.format == "dynsec":
+        write_private(out / "dynamic-security.json", json.dumps(dynamic_security(store), indent=1).encode())
+        written = ["dynamic-security.json"]
+    else:
+        write_private(out / "passwd", password_file(store).encode())
+        write_private(out / "acl", acl_file(store).encode())
+        written = ["passwd", "acl"]
+    print(f"Wrote {', '.join(str(out / name) for name in written)} for {len(store.devices)} devices.")
+    print(f"The hub logs in as {HUB_USERNAME} with the password in {store.hub_path}: put both in "
+          "configuration.yaml (mqtt: username, password). See docs/mqtt.md, \"Your own broker\".")
+    return 0

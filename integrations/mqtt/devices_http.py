@@ -1,0 +1,84 @@
+"""POST /api/v1/devices (register a device, answer with its MQTT configuration) and
+DELETE /api/v1/devices/{id} (revoke its account at once), for admins."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from hub.api.keys import HUB_KEY, USER_KEY
+from hub.api.responses import json_message
+from hub.api.ws_messages import dumps, loads
+from hub.exceptions import HubError
+from integrations.mqtt.provisioning import ProvisioningError
+
+if TYPE_CHECKING:
+    from integrations.mqtt.provisioner import Provisioner
+
+FIELDS = ("node_id", "name", "location", "kind")
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=dumps(data), status=status, content_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+
+def add_routes(app: web.Application, provisioner: Provisioner) -> None:
+    """Add the routes (GET and PATCH of /api/v1/devices are the core's)."""
+
+    async def create(request: web.Request) -> web.Response:
+        hub = request.app[HUB_KEY]
+        user = request[USER_KEY]
+        audit = hub.require_auth().audit
+        if not user.is_admin:
+            audit.record(user, "device.create", None, "refused", request.remote, reason="not an admin")
+            return json_message("401: Unauthorized", 401)
+        try:
+            body = loads(await request.read())
+        except ValueError:
+            return json_message("Invalid JSON specified.", 400)
+        if not isinstance(body, dict):
+            return json_message("Expected a JSON object with node_id, name, location and kind", 400)
+        unknown = sorted(set(body) - set(FIELDS))
+        if unknown:
+            return json_message(f"Unknown field(s) {', '.join(unknown)}; expected {', '.join(FIELDS)}", 400)
+        node_id = body.get("node_id")
+        try:
+            provisioner.store.check(node_id, body.get("name"), body.get("kind"), body.get("location"))
+            entry = None
+            if hub.device_registry is not None:
+                # The identifiers MQTT discovery gives our firmware's node: its entities join this device.
+                entry = await hub.device_registry.get_or_create(
+                    integration="mqtt", identifiers=[("mqtt", str(node_id))], name=body.get("name") or str(node_id),
+                    suggested_area=body.get("location"),
+                )
+            answer = await provisioner.add(node_id, body.get("name"), body.get("kind"), body.get("location"),
+                                           entry.id if entry is not None else None)
+        except ProvisioningError as err:
+            return json_message(str(err), 400)
+        except HubError as err:
+            return json_message(str(err), 503)
+        audit.record(user, "device.create", f"{answer['node_id']} ({answer['kind']})", "ok", request.remote)
+        return _json(answer, 201)
+
+    async def delete(request: web.Request) -> web.Response:
+        hub = request.app[HUB_KEY]
+        user = request[USER_KEY]
+        audit = hub.require_auth().audit
+        device_id = request.match_info["device_id"]
+        if not user.is_admin:
+            audit.record(user, "device.delete", device_id, "refused", request.remote, reason="not an admin")
+            return json_message("401: Unauthorized", 401)
+        device = provisioner.store.by_device_id(device_id)
+        if device is None:
+            return json_message("No provisioned device with this id.", 404)
+        try:
+            await provisioner.remove(device)
+        except HubError as err:
+            return json_message(f"The device's account is removed from the hub but the broker said: {err}", 503)
+        audit.record(user, "device.delete", device.node_id, "ok", request.remote)
+        return _json({"id": device_id, "node_id": device.node_id, "revoked": True})
+
+    app.router.add_post("/api/v1/devices", create)
+    app.router.add_delete("/api/v1/devices/{device_id}", delete)

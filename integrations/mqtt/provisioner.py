@@ -1,0 +1,141 @@
+"""Register and revoke devices on the hub's broker, and tell each device how to connect.
+
+Used by `POST/DELETE /api/v1/devices` (integrations/mqtt/devices_http.py) and by the
+`hub device add` command (which works on the data dir while the hub is stopped; the broker
+picks the device up when it starts).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hub.exceptions import HubError
+from integrations.mqtt import dynsec
+from integrations.mqtt.broker import EmbeddedBroker, lan_address
+from integrations.mqtt.provisioning import HUB_USERNAME, DeviceCredentials, DeviceStore
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Provisioner:
+    """Devices' broker accounts for one hub: the store, and the running broker to tell at once."""
+
+    def __init__(self, store: DeviceStore, broker: EmbeddedBroker | None, discovery_prefix: str,
+                 host: str | None = None, endpoint: dict[str, Any] | None = None) -> None:
+        self.store = store
+        self.broker = broker
+        self.discovery_prefix = discovery_prefix
+        self.host = host or lan_address()
+        # Where the broker listens when it is not ours to ask (`hub device add`, an external broker).
+        self._endpoint = endpoint or {}
+        self.offline = False  # the broker is known to be stopped: it loads the store when it starts
+
+    @property
+    def endpoint(self) -> dict[str, Any]:
+        """Return the broker's host, port, TLS port and fingerprints ({} when unknown)."""
+        return self.broker.endpoint() if self.broker is not None else self._endpoint
+
+    def _live(self) -> bool:
+        if self.offline:
+            return False
+        if self.broker is not None:
+            return self.broker.running and self.broker.secured
+        return bool(self._endpoint.get("secured"))
+
+    async def add(self, node_id: Any, name: Any, kind: Any, location: Any = None,
+                  device_id: str | None = None) -> dict[str, Any]:
+        """Register a device and return its MQTT configuration, password included (this once).
+
+        Raises:
+            ProvisioningError: a field is wrong or the node id is taken.
+            HubError: the running broker refused the new account (the device is not kept).
+        """
+        device, password = self.store.add(node_id, name, kind, location, self.discovery_prefix, device_id)
+        if self._live():
+            try:
+                await self._control(dynsec.add_commands(device, password))
+            except HubError:
+                self.store.remove(device.node_id)
+                raise
+        return self.configuration(device, password)
+
+    async def remove(self, device: DeviceCredentials) -> None:
+        """Revoke a device's account at once: the broker forgets it and disconnects it."""
+        self.store.remove(device.node_id)
+        if self._live():
+            await self._control(dynsec.remove_commands(device))
+
+    async def _control(self, commands: list[dict[str, Any]]) -> None:
+        endpoint = self.endpoint
+        await dynsec.send(endpoint["host"], endpoint["port"], HUB_USERNAME, self.store.hub_password(), commands)
+
+    def configuration(self, device: DeviceCredentials, password: str) -> dict[str, Any]:
+        """Return what a device needs to connect: host, ports, TLS fingerprints, account, topics."""
+        endpoint = self.endpoint
+        mqtt: dict[str, Any] = {
+            "host": self.host,
+            "port": endpoint.get("port", 1883),
+            "tls_port": endpoint.get("tls_port"),
+            "ca_fingerprint": endpoint.get("ca_fingerprint"),
+            "fingerprint": endpoint.get("fingerprint"),
+            "username": device.username,
+            "password": password,
+            "client_id": device.node_id,
+        }
+        return {
+            "id": device.device_id or device.node_id,
+            "node_id": device.node_id,
+            "name": device.name,
+            "location": device.location,
+            "kind": device.kind,
+            "mqtt": mqtt,
+            "topics": {"publish": device.publish, "subscribe": device.subscribe},
+            "setup": setup_for(device, mqtt, self.discovery_prefix),
+        }
+
+
+def firmware_config(device: DeviceCredentials, mqtt: dict[str, Any], discovery_prefix: str) -> dict[str, Any]:
+    """Return config.json for our firmware: the node connects over TLS when the broker offers it."""
+    connection: dict[str, Any] = {"host": mqtt["host"], "user": mqtt["username"], "password": mqtt["password"]}
+    if mqtt.get("tls_port") and mqtt.get("fingerprint"):
+        connection.update(port=mqtt["tls_port"], ssl=True, fingerprint=mqtt["fingerprint"])
+    else:
+        connection["port"] = mqtt["port"]
+    return {
+        "node_id": device.node_id,
+        "name": device.name,
+        "discovery_prefix": discovery_prefix,
+        "wifi": {"ssid": "", "password": ""},
+        "mqtt": connection,
+        "pzem": {"uart": 2, "tx": 17, "rx": 16},
+        "relays": [{"name": "relay1", "pin": 5}],
+    }
+
+
+def setup_for(device: DeviceCredentials, mqtt: dict[str, Any], discovery_prefix: str) -> dict[str, Any]:
+    """Return the settings to type into the device, in the form its kind uses."""
+    host, port, user, password = mqtt["host"], mqtt["port"], mqtt["username"], mqtt["password"]
+    if device.kind == "powerhub":
+        return {"config.json": firmware_config(device, mqtt, discovery_prefix)}
+    if device.kind == "tasmota":
+        return {"console": [
+            f"Backlog MqttHost {host}; MqttPort {port}; MqttUser {user}; MqttPassword {password}; "
+            f"Topic {device.node_id}; FullTopic %prefix%/%topic%/; SetOption19 1",
+        ]}
+    if device.kind == "esphome":
+        return {"yaml": (
+            "mqtt:\n"
+            f"  broker: {host}\n  port: {port}\n  username: {user}\n  password: {password}\n"
+            f"  client_id: {device.node_id}\n  topic_prefix: {device.node_id}\n"
+            f"  discovery: true\n  discovery_prefix: {discovery_prefix}\n"
+        )}
+    if device.kind == "zigbee2mqtt":
+        return {"yaml": (
+            "mqtt:\n"
+            f"  server: mqtt://{host}:{port}\n  user: {user}\n  password: {password}\n"
+            f"  base_topic: {device.node_id}\n"
+            f"homeassistant:\n  enabled: true\n  discovery_topic: {discovery_prefix}\n"
+        )}
+    return {"settings": {"host": host, "port": port, "username": user, "password": password,
+                         "client_id": device.node_id, "topics": f"{device.node_id}/#"}}
