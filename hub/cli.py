@@ -239,11 +239,13 @@ async def _run(args: argparse.Namespace) -> int:
 
     # Whatever the hub writes (databases, spool, broker files) is for its own user only.
     os.umask(0o077)
-    runtime = await bootstrap.start(args.config, args.data, port=args.port, host=args.host)
+    # Handlers first: a SIGTERM while the hub starts (systemd stopping it, a slow machine) must
+    # stop it cleanly once started, not kill it half-way with the default action.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    runtime = await bootstrap.start(args.config, args.data, port=args.port, host=args.host)
     if not await runtime.hub.require_auth().has_users():
         _LOGGER.warning(
             "No user exists yet: create the owner in the web UI (see the onboarding line above), "

@@ -121,6 +121,25 @@ def test_user_token_and_run_answer_http_then_stop_quickly(tmp_path: Path) -> Non
     assert "Hub running at" in out + err
 
 
+def test_sigterm_while_starting_stops_the_hub_cleanly(tmp_path: Path) -> None:
+    """systemd may stop a hub that is still starting: it stops cleanly (exit 0), not killed."""
+    (tmp_path / "configuration.yaml").write_text("")
+    process = subprocess.Popen([*HUB, "run", "-c", str(tmp_path), "--port", str(free_port())], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        storage = tmp_path / ".storage"
+        deadline = time.monotonic() + 20
+        while not storage.exists() and time.monotonic() < deadline:  # the hub has begun to start
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.communicate(timeout=5)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM])
 def test_sigterm_stops_the_hub(tmp_path: Path, sig: int) -> None:
     (tmp_path / "configuration.yaml").write_text("")
@@ -135,7 +154,7 @@ def test_sigterm_stops_the_hub(tmp_path: Path, sig: int) -> None:
             except OSError:
                 time.sleep(0.05)
         process.send_signal(sig)
-        assert process.wait(timeout=5) == 0
+        assert process.wait(timeout=10) == 0
     finally:
         if process.poll() is None:
             process.kill()
