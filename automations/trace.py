@@ -10,8 +10,8 @@ with every run. Writes are coalesced and run in the executor.
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import threading
 import time
 from collections import deque
