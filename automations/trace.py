@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -23,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 
 from hub.core.context import Context, ulid_at
 from hub.core.runtime import HubKey
-from hub.storage.private_files import DIR_MODE, FILE_MODE
+from hub.storage.private_files import write_private
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -210,15 +209,9 @@ class TraceStore:
         assert self._folder is not None
         with self._write_lock:
             # Traces hold the variables of runs: only the hub's user reads them, like the rest of
-            # the data dir. No fsync: a trace lost to a power cut is not worth a disk flush per run.
-            self._folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            # the data dir. Not durable: a trace lost to a power cut is not worth a disk sync per run.
             for key, payload in payloads.items():
-                path = self._folder / f"{key}.json"
-                tmp = path.with_suffix(".tmp")
-                descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-                with os.fdopen(descriptor, "w") as file:
-                    file.write(json.dumps(payload, default=str))
-                tmp.replace(path)
+                write_private(self._folder / f"{key}.json", json.dumps(payload, default=str).encode(), durable=False)
 
     def flush_now(self) -> None:
         """Write every pending trace synchronously (on stop)."""

@@ -69,11 +69,12 @@ def create_private_file(path: Path) -> None:
     os.close(descriptor)
 
 
-def write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write data to path atomically, as a file only the hub's user can read (0600).
 
     The folder is created 0700 when missing. The data goes to a temporary file created
     0600 (never wider, whatever the umask), is flushed to disk, and replaces path.
+    `durable=False` skips the flushes, for data not worth a disk sync per write (traces).
     """
     path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -83,10 +84,13 @@ def write_private(path: Path, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(descriptor, view):]
-        os.fsync(descriptor)
+        if durable:
+            os.fsync(descriptor)
     finally:
         os.close(descriptor)
     os.replace(temporary, path)
+    if not durable:
+        return
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)  # the rename itself survives a power cut
