@@ -8,6 +8,7 @@ from hub.api.auth_views import setup_auth_views
 from hub.api.devices_v1 import setup_devices_v1
 from hub.api.keys import HUB_KEY
 from hub.api.onboarding import setup_onboarding
+from hub.api.openapi import setup_openapi
 from hub.api.realtime import setup_realtime
 from hub.api.rest import setup_rest
 from hub.api.websocket import setup_websocket
@@ -21,6 +22,7 @@ def setup_api(app: web.Application) -> None:
     setup_onboarding(app)
     setup_devices_v1(app)
     setup_realtime(app)
+    setup_openapi(app)
 
     async def flush_audit(app: web.Application) -> None:
         audit = getattr(app[HUB_KEY].auth, "audit", None)

@@ -1,0 +1,65 @@
+"""The OpenAPI 3.1 description of /api/v1, assembled from what each module that adds routes declares.
+
+A module (core or integration) that adds an /api/v1 route describes it where it adds it:
+
+    describe(app, {"/api/v1/devices": {"get": {...operation...}}}, schemas={"Device": {...}})
+
+Path items merge per method, so two modules may describe different methods of one path; a
+method described twice is an error at startup (one owner per operation). The document is served
+at GET /api/v1/openapi.json (to any authenticated caller) and rendered in docs/api.md.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from aiohttp import web
+
+from hub.exceptions import HubError
+
+_PATHS: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("openapi_paths", dict)
+_SCHEMAS: web.AppKey[dict[str, Any]] = web.AppKey("openapi_schemas", dict)
+
+INFO = {"title": "powerhub device API", "version": "1"}
+
+
+def describe(app: web.Application, paths: dict[str, dict[str, Any]], schemas: dict[str, Any] | None = None) -> None:
+    """Add path items (OpenAPI 3.1 Path Item Objects keyed by path) and component schemas."""
+    known = app.setdefault(_PATHS, {})
+    for path, item in paths.items():
+        merged = known.setdefault(path, {})
+        for method, operation in item.items():
+            if method in merged:
+                message = f"OpenAPI: {method.upper()} {path} is described twice"
+                raise HubError(message)
+            merged[method] = operation
+    known_schemas = app.setdefault(_SCHEMAS, {})
+    for name, schema in (schemas or {}).items():
+        if name in known_schemas and known_schemas[name] != schema:
+            message = f"OpenAPI: component schema {name!r} is described twice, differently"
+            raise HubError(message)
+        known_schemas[name] = schema
+
+
+def document(app: web.Application) -> dict[str, Any]:
+    """Return the whole OpenAPI 3.1 document of what has been described on this app."""
+    return {
+        "openapi": "3.1.0",
+        "info": dict(INFO),
+        "paths": copy.deepcopy(dict(sorted(app.get(_PATHS, {}).items()))),
+        "components": {
+            "schemas": copy.deepcopy(app.get(_SCHEMAS, {})),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+async def _serve(request: web.Request) -> web.Response:
+    return web.json_response(document(request.app))
+
+
+def setup_openapi(app: web.Application) -> None:
+    """Add GET /api/v1/openapi.json."""
+    app.router.add_get("/api/v1/openapi.json", _serve)
