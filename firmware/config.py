@@ -4,6 +4,7 @@ Example:
     {"node_id": "kitchen-1", "name": "Kitchen",
      "wifi": {"ssid": "home", "password": "secret"},
      "mqtt": {"host": "192.168.1.10", "port": 1883, "user": "kitchen-1", "password": "..."},
+     "topic_root": "",
      "pzem": {"uart": 2, "tx": 17, "rx": 16, "address": 248},
      "relays": [{"name": "relay1", "pin": 5, "inverted": false}],
      "telemetry_interval": 10, "ota_key": "<64 hex digits>"}
@@ -14,6 +15,7 @@ from firmware.compat import json, unhexlify
 DEFAULTS = {
     "name": None,
     "discovery_prefix": "homeassistant",
+    "topic_root": "",  # what the node's topics hang under: "" (devices/<id>/...) or e.g. "home1/"
     "telemetry_interval": 10,
     "buffer_size": 512,
     "batch_size": 50,
@@ -28,6 +30,17 @@ _ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 class ConfigError(Exception):
     """The configuration file is missing a setting or has a wrong one (the message names it)."""
+
+
+def check_topic_root(root):
+    """Raise ConfigError unless root is "" or topic words each followed by "/"."""
+    if root is None or root == "":
+        return
+    words = root[:-1].split("/") if isinstance(root, str) and root.endswith("/") else [""]
+    for word in words:
+        if not word or any(c not in _ID_CHARS + "." for c in word):
+            raise ConfigError('topic_root must be "" or topic words of letters, digits, _, - or . each '
+                              'followed by "/" (e.g. "home1/"), got %r' % (root,))
 
 
 def load(path):
@@ -56,6 +69,9 @@ def validate(data):
         raise ConfigError("node_id is required and may hold only letters, digits, _ and -")
     if not config["name"]:
         config["name"] = node_id
+    if config["topic_root"] is None:
+        config["topic_root"] = ""
+    check_topic_root(config["topic_root"])
     mqtt = config["mqtt"]
     if not isinstance(mqtt, dict) or not mqtt.get("host"):
         raise ConfigError("mqtt.host is required")

@@ -32,7 +32,7 @@ def device_block(config):
 def _common(config, object_id, name):
     node_id = config["node_id"]
     return {
-        "~": topics.base(node_id),
+        "~": topics.base(node_id, config["topic_root"]),
         "name": name,
         "uniq_id": node_id + "_" + object_id,
         "obj_id": node_id.replace("-", "_") + "_" + object_id,

@@ -65,7 +65,8 @@ class Node:
         self.last_reading = None
         self.clock_synced = False
         self.published = 0  # messages sent, for the simulator's figures
-        self._base = topics.base(self.node_id)
+        self._root = config["topic_root"]
+        self._base = topics.base(self.node_id, self._root)
         self._set_prefix = self._base + "/"
 
     # -- main loop -------------------------------------------------------------------------
@@ -99,14 +100,14 @@ class Node:
             self.clock_synced = board.sync_clock() or self.wall() >= MIN_VALID_EPOCH
         mqtt = self.mqtt
         try:
-            mqtt.set_last_will(topics.status(self.node_id), b"offline", retain=True, qos=1)
+            mqtt.set_last_will(topics.status(self.node_id, self._root), b"offline", retain=True, qos=1)
             mqtt.connect()
             mqtt.subscribe(self._base + "/+/set")
-            mqtt.subscribe(topics.ota(self.node_id, "begin"))
-            mqtt.subscribe(topics.ota(self.node_id, "chunk"))
+            mqtt.subscribe(topics.ota(self.node_id, "begin", self._root))
+            mqtt.subscribe(topics.ota(self.node_id, "chunk", self._root))
             mqtt.subscribe(self.config["discovery_prefix"] + "/status")
             self.connected = True
-            self._publish(topics.status(self.node_id), "online", retain=True, qos=1)
+            self._publish(topics.status(self.node_id, self._root), "online", retain=True, qos=1)
             self._announce()
         except OSError as err:
             self._lost(err)
@@ -131,7 +132,7 @@ class Node:
         for topic, payload in discovery_messages(self.config):
             self._publish(topic, payload, retain=True)
         for name in self.relays.relays:
-            self._publish(topics.relay_state(self.node_id, name), self.relays.state(name), retain=True)
+            self._publish(topics.relay_state(self.node_id, name, self._root), self.relays.state(name), retain=True)
 
     def _publish(self, topic, payload, retain=False, qos=0):
         self.mqtt.publish(topic, payload, retain, qos)
@@ -149,7 +150,7 @@ class Node:
         self.last_reading = reading
         if self.connected:
             try:
-                self._publish(topics.state(self.node_id), json.dumps(reading))
+                self._publish(topics.state(self.node_id, self._root), json.dumps(reading))
                 return
             except OSError as err:
                 self._lost(err)
@@ -161,7 +162,7 @@ class Node:
         if readings:
             payload = json.dumps({"node_id": self.node_id, "readings": readings})
             try:
-                self._publish(topics.telemetry(self.node_id), payload, qos=1)  # PUBACK before ack
+                self._publish(topics.telemetry(self.node_id, self._root), payload, qos=1)  # PUBACK before ack
             except OSError as err:
                 self._lost(err)
                 return
@@ -187,10 +188,10 @@ class Node:
         except (KeyError, ValueError, UnicodeError) as err:
             compat.log("%s: ignored command for %s: %s" % (self.node_id, name, err))
             return
-        self._publish(topics.relay_state(self.node_id, name), state, retain=True)
+        self._publish(topics.relay_state(self.node_id, name, self._root), state, retain=True)
 
     def _on_ota(self, what, payload):
-        status = topics.ota(self.node_id, "status")
+        status = topics.ota(self.node_id, "status", self._root)
         try:
             if what == "begin":
                 meta = self.ota.begin(payload)

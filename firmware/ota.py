@@ -2,8 +2,8 @@
 
 The image is a bundle of files (see `pack`/`unpack`), streamed to flash while its MAC is
 computed, so a node needs no RAM for the whole image. It arrives as MQTT chunks on
-`devices/<node_id>/ota/chunk` (4-byte big-endian offset + data) after a JSON `begin` message
-{"size": n, "hmac": "<64 hex>"} on `devices/<node_id>/ota/begin`, or is fetched over HTTP when
+`[<topic_root>]devices/<node_id>/ota/chunk` (4-byte big-endian offset + data) after a JSON `begin` message
+{"size": n, "hmac": "<64 hex>"} on `.../ota/begin`, or is fetched over HTTP when
 `begin` carries a "url". Nothing is unpacked until the whole image checked out.
 """
 

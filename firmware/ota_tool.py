@@ -25,8 +25,9 @@ def _key(path: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def push(broker: str, node_id: str, key: bytes, image: bytes, timeout: float = 30.0) -> dict[str, object]:
-    """Send a signed image to a node over MQTT; return its final OTA status."""
+def push(broker: str, node_id: str, key: bytes, image: bytes, timeout: float = 30.0,
+         topic_root: str = "") -> dict[str, object]:
+    """Send a signed image to a node over MQTT (its topics under topic_root); return its final OTA status."""
     import threading
 
     import paho.mqtt.client as paho
@@ -35,7 +36,9 @@ def push(broker: str, node_id: str, key: bytes, image: bytes, timeout: float = 3
     from firmware.sim.fleet import parse_broker
 
     host, port = parse_broker(broker)
-    base = f"devices/{node_id}/ota"
+    from firmware import topics
+
+    base = topics.base(node_id, topic_root) + "/ota"
     results: list[dict[str, object]] = []
     done = threading.Event()
 
@@ -75,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sending = commands.add_parser("push", help="send a signed image to a node over MQTT")
     sending.add_argument("--broker", required=True)
     sending.add_argument("--node", required=True)
+    sending.add_argument("--topic-root", default="", help='the node\'s topic_root in config.json (default "")')
     sending.add_argument("--key-file", type=Path, required=True)
     sending.add_argument("image", type=Path)
     derive = commands.add_parser("derive", help="print a node's key derived from a fleet secret")
@@ -89,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "derive":
         print(hmac_sha256(_key(args.master_file), args.node.encode()).hex())
     else:
-        status = push(args.broker, args.node, _key(args.key_file), args.image.read_bytes())
+        status = push(args.broker, args.node, _key(args.key_file), args.image.read_bytes(),
+                      topic_root=args.topic_root)
         print(json.dumps(status))
         return 0 if status.get("state") == "installed" else 1
     return 0

@@ -10,7 +10,7 @@ class Relay:
     """One relay output.
 
     Args:
-        name: the relay's id in topics (`devices/<node_id>/<name>/set`).
+        name: the relay's id in topics (`[<topic_root>]devices/<node_id>/<name>/set`).
         pin: a machine.Pin configured as output.
         inverted: True for active-low modules (most optocoupler boards switch on at 0).
     """

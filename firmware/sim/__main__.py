@@ -24,6 +24,16 @@ from firmware.config import ConfigError
 from firmware.sim.fleet import FAULTS, Fleet
 
 
+def _topic_root(value: str) -> str:
+    from firmware.config import ConfigError, check_topic_root
+
+    try:
+        check_topic_root(value)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the simulator's argument parser."""
     parser = argparse.ArgumentParser(prog="python -m firmware.sim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interval", type=float, default=10.0, help="telemetry interval in seconds (default 10)")
     parser.add_argument("--relays", type=int, default=1, choices=range(0, 5), help="relays per node (default 1)")
     parser.add_argument("--prefix", default="sim", help="node id prefix (default sim: sim-001, sim-002, ...)")
+    parser.add_argument("--topic-root", default="", type=_topic_root,
+                        help='what the nodes\' topics hang under, as the hub\'s mqtt: topic_root (default "": devices/<id>/...)')
     parser.add_argument("--data", type=Path, default=None, help="where the nodes keep their flash files (default: a temporary directory)")
     parser.add_argument("--ota-master-key", default=None, help="hex fleet secret; node keys are HMAC(secret, node_id)")
     parser.add_argument(
@@ -64,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             prefix=args.prefix,
             ota_master=bytes.fromhex(args.ota_master_key) if args.ota_master_key else None,
             relays=args.relays,
+            topic_root=args.topic_root,
         )
         for path in args.config:
             try:
@@ -95,7 +108,8 @@ def _rate(args: argparse.Namespace, stop: threading.Event) -> int:
         line = f"t={r.second:3d}s sent {r.sent:6d}/{r.target} msg/s  build {r.build_us:5.1f} µs/msg  send {r.send_us:5.1f} µs/msg"
         print(line + (f"  LIMIT: {r.limit}" if r.limit else ""), flush=True)
 
-    reports = run(args.broker, args.nodes, args.rate, args.seconds, prefix=args.prefix, report=show, stop=stop)
+    reports = run(args.broker, args.nodes, args.rate, args.seconds, prefix=args.prefix, report=show, stop=stop,
+                  topic_root=args.topic_root)
     steady = reports[1:] or reports
     if steady:
         mean = sum(r.sent for r in steady) / len(steady)

@@ -208,6 +208,7 @@ class Fleet:
         ota_master: fleet secret the per-node OTA keys derive from (None: OTA disabled).
         relays: relays per node.
         discovery_prefix: the hub's discovery prefix.
+        topic_root: what the nodes' topics hang under (the hub's `mqtt: topic_root:`).
         wall: the nodes' wall clock for reading timestamps (tests pass a fake one).
         clock: the simulation's time in seconds, for the meters' physics and the nodes' schedule
             (default: real time; a test passes its manual clock to simulate an hour at once).
@@ -225,6 +226,7 @@ class Fleet:
         discovery_prefix: str = "homeassistant",
         wall: Callable[[], int] | None = None,
         clock: Callable[[], float] | None = None,
+        topic_root: str = "",
     ) -> None:
         install()
         compat.log = lambda message: _LOGGER.debug("%s", message)
@@ -238,6 +240,7 @@ class Fleet:
                 "node_id": node_id,
                 "name": f"{kind.capitalize()} {index}",
                 "discovery_prefix": discovery_prefix,
+                "topic_root": topic_root,
                 "wifi": {"ssid": "sim"},
                 "mqtt": {"host": host, "port": port, "keepalive": 30},
                 "pzem": {"uart": 2, "address": 1},

@@ -2,7 +2,7 @@
 
 The full firmware loop costs ~100 µs per reading in CPython (Modbus frames, CRC, paho), which
 caps one process near 8,000 msg/s. This mode keeps the meter physics and the payload format
-(`devices/<node_id>/state` JSON, one connection per node) but writes MQTT packets straight to
+(`[<topic_root>]devices/<node_id>/state` JSON, one connection per node) but writes MQTT packets straight to
 the sockets, batched per 10 ms tick, so one process can reach tens of thousands of msg/s. It
 reports each second what it achieved and, if it falls short, what held it back.
 """
@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from firmware import topics
 from firmware.sim import profiles
 from firmware.sim.fleet import parse_broker
 from firmware.sim.meter import MeterEmulator
@@ -98,6 +99,7 @@ def run(
     prefix: str = "rate",
     report: Callable[[RateReport], None] = print,
     stop: threading.Event | None = None,
+    topic_root: str = "",
 ) -> list[RateReport]:
     """Publish `rate` msg/s in total from `nodes` connections for `seconds`; return per-second reports."""
     host, port = parse_broker(broker)
@@ -106,7 +108,7 @@ def run(
     for index in range(1, nodes + 1):
         node_id = f"{prefix}-{index:03d}"
         meter = MeterEmulator(profiles.build(profiles.KINDS[index % len(profiles.KINDS)], index), seed=index, clock=clock)
-        conns.append(_Conn(node_id, _open(host, port, node_id), f"devices/{node_id}/state".encode(), meter))
+        conns.append(_Conn(node_id, _open(host, port, node_id), topics.state(node_id, topic_root).encode(), meter))
     stop = stop or threading.Event()
     reports: list[RateReport] = []
     began = time.perf_counter()

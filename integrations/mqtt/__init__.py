@@ -105,13 +105,15 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         if credentials is not None:
             config = {**config, "username": credentials[0], "password": credentials[1]}
     settings = connection_settings(config, url, data_dir)
-    provisioner = Provisioner(devices, broker, config["discovery_prefix"], embedded.get("host"))
+    root = config["topic_root"]
+    provisioner = Provisioner(devices, broker, config["discovery_prefix"], embedded.get("host"), root=root)
+    _warn_other_roots(devices, root)
     status = BrokerConnectedSensor(f"{settings.host}:{settings.port}")
     # QoS 1/2 messages are acknowledged once what they wrote is durable (the recorder's spool).
     client = MqttClient(settings, status.set_connected, durable=hub.durability.wait)
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
-    runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"], store), discovery, store, broker, status,
+    runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"], store, root), discovery, store, broker, status,
                           provisioner)
     hub.runtime[MQTT] = runtime
     hub.on_stop(lambda: _stop(hub, runtime))
@@ -139,6 +141,16 @@ async def connect_sources(hub: Hub) -> Callable[[], Awaitable[None]] | None:
         settings = client.settings
         _LOGGER.warning("MQTT broker %s:%s not reachable yet; the hub runs on and keeps trying", settings.host, settings.port)
     return client.stop
+
+
+def _warn_other_roots(devices: DeviceStore, root: str) -> None:
+    """Say so when devices were provisioned under another topic root than the configured one."""
+    others = sorted(d.node_id for d in devices.devices.values() if d.topic_root != root)
+    if others:
+        _LOGGER.warning(
+            "mqtt.topic_root is %r but %d device(s) were added under another root and keep using it: %s. "
+            "Remove and add them again (`hub device remove`, `hub device add`) to move them to %r",
+            root, len(others), ", ".join(others[:10]) + (" ..." if len(others) > 10 else ""), root)
 
 
 async def _watch_broker(hub: Hub, broker: EmbeddedBroker, client: MqttClient) -> None:

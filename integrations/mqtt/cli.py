@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub.exceptions import HubError
+from hub.exceptions import ConfigError, HubError
 from hub.storage.private_files import write_private
+from integrations.mqtt.config import CONFIG_SCHEMA
 from integrations.mqtt.provisioner import Provisioner
 from integrations.mqtt.provisioning import HUB_USERNAME, DeviceStore, acl_file, dynamic_security, password_file
 
@@ -26,8 +27,27 @@ def _endpoint(data_dir: Path) -> dict[str, Any]:
         return {}
 
 
+def mqtt_settings(config_dir: Path) -> dict[str, Any]:
+    """Return the validated `mqtt:` section of configuration.yaml (its defaults without the file).
+
+    Raises:
+        ConfigError: the file or the section is invalid (the issues name the file, line and key).
+    """
+    from hub.config.check import load_configuration, validate_section
+
+    section: Any = None
+    if (config_dir / "configuration.yaml").exists():
+        section = load_configuration(config_dir).get("mqtt")
+    validated, issues = validate_section("mqtt", CONFIG_SCHEMA, section, base_dir=config_dir)
+    if issues:
+        raise ConfigError(issues)
+    return dict(validated)
+
+
 def _provisioner(args: argparse.Namespace, data_dir: Path) -> Provisioner:
-    return Provisioner(DeviceStore(data_dir), None, args.discovery_prefix, args.host, _endpoint(data_dir))
+    settings = mqtt_settings(args.config)
+    prefix = args.discovery_prefix or settings["discovery_prefix"]
+    return Provisioner(DeviceStore(data_dir), None, prefix, args.host, _endpoint(data_dir), root=settings["topic_root"])
 
 
 async def run_device_command(args: argparse.Namespace, data_dir: Path) -> int:

@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 import voluptuous as vol
 
+from integrations.mqtt import topic_root
 from integrations.mqtt.client import DEFAULT_BACKEND, ConnectionSettings, PublishMessage
 from integrations.mqtt.schemas import boolean, publish_topic
 
@@ -25,6 +26,13 @@ def _message(default_payload: str) -> Any:
             vol.Optional("retain", default=False): boolean,
         }
     )
+
+
+def _topic_root(value: Any) -> str:
+    try:
+        return topic_root.check(value)
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from err
 
 
 def _broker_url(value: Any) -> str:
@@ -52,6 +60,8 @@ SECTION_SCHEMA = vol.Schema(
         vol.Optional("tls_insecure", default=False): boolean,
         vol.Optional("discovery", default=True): boolean,
         vol.Optional("discovery_prefix", default=DEFAULT_PREFIX): vol.All(str, vol.Length(min=1)),
+        # What every device topic hangs under ("home1/": `home1/devices/<id>/...`); see topic_root.py.
+        vol.Optional("topic_root", default=""): _topic_root,
         vol.Optional("birth_message", default={}): vol.Any(None, _message("online")),
         vol.Optional("will_message", default={}): vol.Any(None, _message("offline")),
         vol.Optional("embedded", default={}): vol.Schema(

@@ -71,6 +71,7 @@ async def start_nodes(
             interval=interval,
             prefix="demo",
             discovery_prefix=mqtt.discovery_prefix,
+            topic_root=mqtt.topic_root,
         ),
     )
     upload = None
@@ -110,7 +111,7 @@ async def upload_backlog(hub: Hub, mqtt: MqttApi, backlog: dict[str, list[dict[s
             _LOGGER.warning("Demo: %s was not discovered within %.0f s; its history is not uploaded", node_id, DISCOVERY_WAIT)
             continue
         # The topic real nodes upload their offline buffer on (firmware/ is MicroPython: untyped).
-        topic = topics.telemetry(node_id)  # type: ignore[no-untyped-call]
+        topic = topics.telemetry(node_id, mqtt.topic_root)  # type: ignore[no-untyped-call]
         for start in range(0, len(readings), UPLOAD_BATCH):
             part = readings[start:start + UPLOAD_BATCH]
             await mqtt.publish(topic, orjson.dumps({"node_id": node_id, "readings": part}), qos=1)

@@ -22,10 +22,11 @@ class Provisioner:
     """Devices' broker accounts for one hub: the store, and the running broker to tell at once."""
 
     def __init__(self, store: DeviceStore, broker: EmbeddedBroker | None, discovery_prefix: str,
-                 host: str | None = None, endpoint: dict[str, Any] | None = None) -> None:
+                 host: str | None = None, endpoint: dict[str, Any] | None = None, root: str = "") -> None:
         self.store = store
         self.broker = broker
         self.discovery_prefix = discovery_prefix
+        self.root = root  # `mqtt: topic_root:`: what new devices' topics hang under
         self.host = host or lan_address()
         # Where the broker listens when it is not ours to ask (`hub device add`, an external broker).
         self._endpoint = endpoint or {}
@@ -51,7 +52,7 @@ class Provisioner:
             ProvisioningError: a field is wrong or the node id is taken.
             HubError: the running broker refused the new account (the device is not kept).
         """
-        device, password = self.store.add(node_id, name, kind, location, self.discovery_prefix, device_id)
+        device, password = self.store.add(node_id, name, kind, location, self.discovery_prefix, device_id, self.root)
         if self._live():
             try:
                 await self._control(dynsec.add_commands(device, password))
@@ -90,6 +91,7 @@ class Provisioner:
             "location": device.location,
             "kind": device.kind,
             "mqtt": mqtt,
+            "topic_root": device.topic_root,
             "topics": {"publish": device.publish, "subscribe": device.subscribe},
             "setup": setup_for(device, mqtt, self.discovery_prefix),
         }
@@ -106,6 +108,7 @@ def firmware_config(device: DeviceCredentials, mqtt: dict[str, Any], discovery_p
         "node_id": device.node_id,
         "name": device.name,
         "discovery_prefix": discovery_prefix,
+        "topic_root": device.topic_root,
         "wifi": {"ssid": "", "password": ""},
         "mqtt": connection,
         "pzem": {"uart": 2, "tx": 17, "rx": 16},
@@ -116,26 +119,27 @@ def firmware_config(device: DeviceCredentials, mqtt: dict[str, Any], discovery_p
 def setup_for(device: DeviceCredentials, mqtt: dict[str, Any], discovery_prefix: str) -> dict[str, Any]:
     """Return the settings to type into the device, in the form its kind uses."""
     host, port, user, password = mqtt["host"], mqtt["port"], mqtt["username"], mqtt["password"]
+    own = device.topic_root + device.node_id  # ESPHome's topic prefix, a Zigbee2MQTT base topic
     if device.kind == "powerhub":
         return {"config.json": firmware_config(device, mqtt, discovery_prefix)}
     if device.kind == "tasmota":
         return {"console": [
             f"Backlog MqttHost {host}; MqttPort {port}; MqttUser {user}; MqttPassword {password}; "
-            f"Topic {device.node_id}; FullTopic %prefix%/%topic%/; SetOption19 1",
+            f"Topic {device.node_id}; FullTopic {device.topic_root}%prefix%/%topic%/; SetOption19 1",
         ]}
     if device.kind == "esphome":
         return {"yaml": (
             "mqtt:\n"
             f"  broker: {host}\n  port: {port}\n  username: {user}\n  password: {password}\n"
-            f"  client_id: {device.node_id}\n  topic_prefix: {device.node_id}\n"
+            f"  client_id: {device.node_id}\n  topic_prefix: {own}\n"
             f"  discovery: true\n  discovery_prefix: {discovery_prefix}\n"
         )}
     if device.kind == "zigbee2mqtt":
         return {"yaml": (
             "mqtt:\n"
             f"  server: mqtt://{host}:{port}\n  user: {user}\n  password: {password}\n"
-            f"  base_topic: {device.node_id}\n"
+            f"  base_topic: {own}\n"
             f"homeassistant:\n  enabled: true\n  discovery_topic: {discovery_prefix}\n"
         )}
     return {"settings": {"host": host, "port": port, "username": user, "password": password,
-                         "client_id": device.node_id, "topics": f"{device.node_id}/#"}}
+                         "client_id": device.node_id, "topics": f"{own}/#"}}

@@ -6,8 +6,10 @@ password's salted PBKDF2-SHA512 hash (the format of Mosquitto's dynamic-security
 the topics it may publish and subscribe to. The hub's own broker account lives in
 `secrets/mqtt_hub.json` (its password in clear: the hub must log in with it).
 
-All device topics are derived from one topic root (`""` today): a later version can give each
-home its own root by prefixing it, while the device-side topic format stays what it is.
+All device topics hang under one topic root (`mqtt: topic_root:`, "" by default, e.g. "home1/";
+see topic_root.py): several homes on one broker each get their own, while the device-side topic
+format below it stays what it is. Each device keeps the root it was given: its firmware or
+settings use it until the device is added again.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class DeviceCredentials:
     salt: str
     publish: list[str] = field(default_factory=list)
     subscribe: list[str] = field(default_factory=list)
+    topic_root: str = ""  # what its topics hang under (records from before the setting have "")
 
     @property
     def role(self) -> str:
@@ -162,18 +165,18 @@ class DeviceStore:
             raise ProvisioningError(message)
 
     def add(self, node_id: Any, name: Any, kind: Any, location: Any = None, discovery_prefix: str = "homeassistant",
-            device_id: str | None = None) -> tuple[DeviceCredentials, str]:
-        """Register a device; return it and its password (in clear this once only).
+            device_id: str | None = None, root: str = "") -> tuple[DeviceCredentials, str]:
+        """Register a device under a topic root; return it and its password (in clear this once only).
 
         Raises:
             ProvisioningError: a field is missing or wrong, or the node id is taken.
         """
         self.check(node_id, name, kind, location)
-        acl = device_acl(kind, node_id, discovery_prefix)
+        acl = device_acl(kind, node_id, discovery_prefix, root)
         password = new_password()
         hashed, salt = hash_password(password)
         device = DeviceCredentials(node_id, name or node_id, kind, location, device_id, node_id, hashed, salt,
-                                   acl.publish, acl.subscribe)
+                                   acl.publish, acl.subscribe, root)
         self.devices[node_id] = device
         self.save()
         return device, password

@@ -4,8 +4,8 @@ Another integration gets it with `integrations.mqtt.api(hub)` (None when MQTT is
 and uses nothing else of the MQTT integration's runtime:
 
     mqtt = api(hub)
-    undo = mqtt.subscribe("devices/+/telemetry", handle_message, qos=1)
-    await mqtt.publish("devices/node-1/relay1/set", "ON", qos=1)
+    undo = mqtt.subscribe(f"{mqtt.topic_root}devices/+/telemetry", handle_message, qos=1)
+    await mqtt.publish(f"{mqtt.topic_root}devices/node-1/relay1/set", "ON", qos=1)
     if mqtt.connected: ...
     undo_connect = mqtt.on_connect(send_what_waited)
     mqtt.broker.host, mqtt.broker.port
@@ -50,19 +50,24 @@ class MqttApi:
     backoff, resubscribing every filter), so subscriptions made here outlive reconnects.
     """
 
-    __slots__ = ("_client", "_store", "broker", "discovery_prefix")
+    __slots__ = ("_client", "_store", "broker", "discovery_prefix", "topic_root")
 
     broker: Broker
     """Where the connection goes (e.g. to point simulated devices at the same broker)."""
     discovery_prefix: str
     """The topic root of discovery configs (`homeassistant` unless configured)."""
+    topic_root: str
+    """What every device topic hangs under (`mqtt: topic_root:`): "" or words ending in "/", e.g.
+    "home1/". Build device topics as `f"{topic_root}devices/{node_id}/..."`, never `devices/` alone."""
 
-    def __init__(self, client: MqttClient, discovery_prefix: str, store: DiscoveryStore | None = None) -> None:
+    def __init__(self, client: MqttClient, discovery_prefix: str, store: DiscoveryStore | None = None,
+                 topic_root: str = "") -> None:
         self._client = client
         self._store = store
         settings = client.settings
         self.broker = Broker(settings.host, settings.port, settings.tls)
         self.discovery_prefix = discovery_prefix
+        self.topic_root = topic_root
 
     @property
     def connected(self) -> bool:

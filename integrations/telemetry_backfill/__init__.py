@@ -1,7 +1,7 @@
 """Telemetry backfill: readings a node buffered while offline go into history at their own times.
 
     telemetry_backfill:
-      topic: devices/+/telemetry      # default; `+` is the node id
+      topic: devices/+/telemetry      # default (under mqtt: topic_root); `+` is the node id
 
 Nodes running firmware/ publish {"node_id", "readings": [{"ts", "power", "energy", ...}]} on
 reconnect. Each field is written to the history of the sensor the node announced for it
@@ -35,9 +35,15 @@ def _topic(value: Any) -> str:
     return text
 
 
+# Without a topic, the nodes' own: `<mqtt topic_root>devices/+/telemetry`.
 CONFIG_SCHEMA = vol.Schema(
-    vol.Any(None, {vol.Optional("topic", default="devices/+/telemetry"): _topic}),
+    vol.Any(None, {vol.Optional("topic"): _topic}),
 )
+
+
+def default_topic(root: str = "") -> str:
+    """Return where the nodes under a topic root send their batches."""
+    return f"{root}devices/+/telemetry"
 
 
 class Backfiller:
@@ -101,11 +107,12 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     """Subscribe to the telemetry topic through the MQTT integration's connection."""
     from integrations.mqtt import api as mqtt_api
 
-    config = CONFIG_SCHEMA(config) or {"topic": "devices/+/telemetry"}
+    config = CONFIG_SCHEMA(config) or {}
     mqtt = mqtt_api(hub)
     if mqtt is None:
         _LOGGER.error("telemetry_backfill needs the mqtt integration")
         return
-    backfiller = Backfiller(hub, config["topic"])
-    unsubscribe = mqtt.subscribe(config["topic"], backfiller.on_message, qos=1)
+    topic = config.get("topic") or default_topic(mqtt.topic_root)
+    backfiller = Backfiller(hub, topic)
+    unsubscribe = mqtt.subscribe(topic, backfiller.on_message, qos=1)
     hub.on_stop(unsubscribe)

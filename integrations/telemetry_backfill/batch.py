@@ -34,7 +34,7 @@ class TelemetryBatch:
 
 
 def parse(topic_node_id: str, payload: bytes, now: float | None = None) -> TelemetryBatch:
-    """Return the batch in payload, sent on devices/<topic_node_id>/telemetry.
+    """Return the batch in payload, sent on [<root>]devices/<topic_node_id>/telemetry.
 
     Raises:
         BatchError: bad JSON, a node_id that differs from the topic's, or a bad reading.
