@@ -171,6 +171,13 @@ class EmbeddedBroker:
             "ca_fingerprint": self.tls.ca_fingerprint if self.tls is not None else None,
         }
 
+    def _account_exists(self, username: str) -> bool:
+        """Return whether the broker has an account of this name now (the hub's or a device's)."""
+        if self.store is None:
+            return False
+        self.store.load()  # `hub device add|remove` may have changed it beside the running hub
+        return username == HUB_USERNAME or any(d.username == username for d in self.store.devices.values())
+
     def hub_credentials(self) -> tuple[str, str] | None:
         """Return the hub's own username and password on a secured broker."""
         return None if self.store is None else (HUB_USERNAME, self.store.hub_password())
@@ -194,7 +201,8 @@ class EmbeddedBroker:
             await self._start_mosquitto(binary)
             self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="mqtt embedded broker")
             if self.secured:
-                self.refusals = RefusalRelay(self.data_dir / "mosquitto.log")
+                self.refusals = RefusalRelay(self.data_dir / "mosquitto.log", self._account_exists,
+                                             frozenset({HUB_USERNAME}))
                 self._relay = asyncio.get_running_loop().create_task(self.refusals.run(), name="mqtt broker refusals")
         elif self.engine == "mosquitto":
             message = "mqtt.embedded.engine is 'mosquitto' but the mosquitto binary is not installed"
