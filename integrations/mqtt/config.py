@@ -81,6 +81,13 @@ SECTION_SCHEMA = vol.Schema(
                 vol.Inclusive("ca_certificate", "own_tls"): str,
             }
         ),
+        # Your own Mosquitto with its dynamic-security plugin (e.g. deploy/, docker-compose.yml): the
+        # hub's account (username, password above) administers it, and devices added to the hub get
+        # accounts there. host/port: what devices are told to connect to.
+        vol.Optional("provisioning"): vol.Schema({
+            vol.Required("host"): vol.All(str, vol.Length(min=1)),
+            vol.Optional("port"): vol.All(vol.Coerce(int), vol.Range(min=1, max=65535)),
+        }),
         vol.Optional("reconnect_max_delay", default=60.0): vol.All(vol.Coerce(float), vol.Range(min=0.1)),
         # Which library speaks MQTT; both behave the same, gmqtt receives several times faster.
         vol.Optional("client", default=DEFAULT_BACKEND): vol.In(["gmqtt", "paho"]),

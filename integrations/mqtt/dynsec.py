@@ -19,7 +19,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.exceptions import HubError
-from integrations.mqtt.provisioning import DeviceCredentials, device_acls
+from integrations.mqtt.provisioning import HUB_ACLS, HUB_ROLE, DeviceCredentials, device_acls
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
@@ -40,6 +40,9 @@ def find_plugin() -> str | None:
 def _send(host: str, port: int, username: str, password: str, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
     done = threading.Event()
     answer: list[dict[str, Any]] = []
+    # Every administrator's connection receives every response: ours carry our correlation data.
+    correlation = secrets.token_hex(8)
+    commands = [{**command, "correlationData": correlation} for command in commands]
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"powerhub-admin-{secrets.token_hex(4)}")
     client.username_pw_set(username, password)
 
@@ -53,8 +56,14 @@ def _send(host: str, port: int, username: str, password: str, commands: list[dic
         client.publish(CONTROL_TOPIC, json.dumps({"commands": commands}), qos=1)
 
     def on_message(_c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
-        answer.extend(json.loads(message.payload).get("responses", []))
-        done.set()
+        try:
+            responses = json.loads(message.payload).get("responses", [])
+        except (ValueError, AttributeError):
+            return
+        ours = [r for r in responses if isinstance(r, dict) and r.get("correlationData") == correlation]
+        if ours:
+            answer.extend(ours)
+            done.set()
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
@@ -82,6 +91,39 @@ def _send(host: str, port: int, username: str, password: str, commands: list[dic
 async def send(host: str, port: int, username: str, password: str, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run dynamic-security commands on the broker; raise HubError naming any that failed."""
     return await asyncio.to_thread(_send, host, port, username, password, commands)
+
+
+async def grant_hub_access(host: str, port: int, username: str, password: str) -> None:
+    """Give the hub's account on a user's own broker full access to every topic (its role
+    `powerhub-hub`), as on the embedded broker; nothing changes when it has it already.
+
+    Adding the role makes the broker disconnect the account's clients once, so that the new
+    rights apply: the hub's connection comes back at once.
+
+    Raises:
+        HubError: the broker cannot be reached or the account may not administer it.
+    """
+    try:
+        await send(host, port, username, password, [{"command": "createRole", "rolename": HUB_ROLE, "acls": HUB_ACLS}])
+    except HubError as err:
+        if "already exists" not in str(err):
+            raise
+    if HUB_ROLE in await _roles(host, port, username, password):
+        return
+    try:
+        await send(host, port, username, password, [{"command": "addClientRole", "username": username,
+                                                     "rolename": HUB_ROLE}])
+    except HubError:
+        # Mosquitto 2.0.11 answers "Internal error" to a client that gives its own account a role,
+        # having given it: what counts is whether the account has the role now.
+        if HUB_ROLE not in await _roles(host, port, username, password):
+            raise
+
+
+async def _roles(host: str, port: int, username: str, password: str) -> set[str]:
+    answer = await send(host, port, username, password, [{"command": "getClient", "username": username}])
+    client = answer[0].get("data", {}).get("client", {}) if answer else {}
+    return {str(role.get("rolename")) for role in client.get("roles", [])}
 
 
 def add_commands(device: DeviceCredentials, password: str) -> list[dict[str, Any]]:

@@ -22,8 +22,12 @@ class Provisioner:
     """Devices' broker accounts for one hub: the store, and the running broker to tell at once."""
 
     def __init__(self, store: DeviceStore, broker: EmbeddedBroker | None, discovery_prefix: str,
-                 host: str | None = None, endpoint: dict[str, Any] | None = None, root: str = "") -> None:
+                 host: str | None = None, endpoint: dict[str, Any] | None = None, root: str = "",
+                 admin: tuple[str, str] | None = None) -> None:
         self.store = store
+        # The account that changes the broker's clients: the hub's own on the embedded broker, the
+        # configured one (mqtt: username, password) on a user's own Mosquitto.
+        self.admin = admin
         self.broker = broker
         self.discovery_prefix = discovery_prefix
         self.root = root  # `mqtt: topic_root:`: what new devices' topics hang under
@@ -69,14 +73,15 @@ class Provisioner:
 
     async def _control(self, commands: list[dict[str, Any]]) -> None:
         endpoint = self.endpoint
-        await dynsec.send(endpoint["host"], endpoint["port"], HUB_USERNAME, self.store.hub_password(), commands)
+        username, password = self.admin or (HUB_USERNAME, self.store.hub_password())
+        await dynsec.send(endpoint["host"], endpoint["port"], username, password, commands)
 
     def configuration(self, device: DeviceCredentials, password: str) -> dict[str, Any]:
         """Return what a device needs to connect: host, ports, TLS fingerprints, account, topics."""
         endpoint = self.endpoint
         mqtt: dict[str, Any] = {
             "host": self.host,
-            "port": endpoint.get("port", 1883),
+            "port": endpoint.get("device_port") or endpoint.get("port", 1883),
             "tls_port": endpoint.get("tls_port"),
             "ca_fingerprint": endpoint.get("ca_fingerprint"),
             "fingerprint": endpoint.get("fingerprint"),

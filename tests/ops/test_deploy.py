@@ -110,3 +110,127 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
         ["systemd-analyze", "verify", str(tmp_path / "hub.service")], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
+
+
+def test_compose_gives_the_hub_its_own_account_and_devices_theirs() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    mosquitto = compose["services"]["mosquitto"]
+    assert mosquitto["command"] == ["sh", "/mosquitto/init.sh"]
+    assert "./deploy/mosquitto/init.sh:/mosquitto/init.sh:ro" in mosquitto["volumes"]
+    conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
+    assert "password_file" not in conf and "plugin /usr/lib/mosquitto_dynamic_security.so" in conf
+    # The hub's settings: its own account, and where devices are told to connect.
+    mqtt = yaml.load((DEPLOY / "config" / "configuration.yaml").read_text(), Loader=_EnvLoader)["mqtt"]
+    assert set(mqtt) == {"broker", "username", "password", "provisioning"}
+    assert set(mqtt["provisioning"]) == {"host", "port"}
+    example = env_file(ROOT / ".env.example")
+    assert {"MQTT_USERNAME", "MQTT_PASSWORD", "MQTT_DEVICE_HOST", "MQTT_PORT"} <= set(example)
+    assert "MQTT_DEVICE_HOST" in next(d for d in kubernetes_documents() if d["kind"] == "ConfigMap")["data"]
+
+
+class _EnvLoader(yaml.SafeLoader):
+    """Read the container configuration's `!env_var`, `!include` and `!secret` tags as plain strings."""
+
+
+for _tag in ("!env_var", "!include", "!secret"):
+    _EnvLoader.add_constructor(_tag, lambda loader, node: loader.construct_scalar(node))
+
+
+def _start_shipped_mosquitto(tmp_path: Path, username: str, password: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Run deploy/mosquitto/init.sh with deploy/mosquitto/mosquitto.conf, only its paths and port
+    changed for this machine (Debian's plugin path, a temporary data dir, a free loopback port)."""
+    import os
+
+    from integrations.mqtt.dynsec import find_plugin
+    from tests.servers import free_port
+
+    port = free_port()
+    data = tmp_path / "mosquitto-data"
+    data.mkdir()
+    conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
+    conf = conf.replace("/usr/lib/mosquitto_dynamic_security.so", str(find_plugin()))
+    conf = conf.replace("/mosquitto/data/", f"{data}/").replace("listener 1883\n", f"listener {port} 127.0.0.1\n")
+    if os.geteuid() == 0:
+        conf += "user root\n"
+    (tmp_path / "mosquitto.conf").write_text(conf)
+    env = {"PATH": os.environ["PATH"] + ":/usr/sbin:/sbin", "MQTT_USERNAME": username, "MQTT_PASSWORD": password,
+           "MOSQUITTO_CONFIG": str(tmp_path / "mosquitto.conf"), "DYNSEC_FILE": str(data / "dynamic-security.json")}
+    with (tmp_path / "mosquitto.log").open("wb") as log:
+        process = subprocess.Popen(["sh", str(DEPLOY / "mosquitto" / "init.sh")], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    import socket
+    import time
+
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, port
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+    process.terminate()
+    pytest.fail("the shipped Mosquitto config did not start:\n" + (tmp_path / "mosquitto.log").read_text())
+
+
+@pytest.mark.skipif(shutil.which("mosquitto_ctrl") is None, reason="mosquitto (with mosquitto_ctrl) not installed")
+async def test_the_shipped_broker_starts_and_the_hub_adds_devices_to_it(tmp_path: Path) -> None:
+    """The compose broker in a real Mosquitto: only accounts get in, the hub administers it with
+    its own account, and a device added in the hub runs end to end with its own account."""
+    import asyncio
+    import json
+    import threading
+    import uuid
+
+    from firmware.sim.fleet import Fleet
+    from tests.integrations.mqtt.test_provisioning import call, connect_code, owner_headers, until
+
+    process, port = _start_shipped_mosquitto(tmp_path, "hub", "hub-password")
+    runtime = None
+    fleet = None
+    stop = threading.Event()
+    try:
+        assert oct((tmp_path / "mosquitto-data" / "dynamic-security.json").stat().st_mode & 0o777) == "0o600"
+        assert await asyncio.to_thread(connect_code, port, None, None) != 0  # anonymous
+        assert await asyncio.to_thread(connect_code, port, "hub", "wrong") != 0
+        config = tmp_path / "config"
+        config.mkdir()
+        mqtt = yaml.load((DEPLOY / "config" / "configuration.yaml").read_text(), Loader=_EnvLoader)["mqtt"]
+        (config / "configuration.yaml").write_text(yaml.safe_dump({"mqtt": {
+            **{k: v for k, v in mqtt.items() if k not in ("broker", "username", "password", "provisioning")},
+            "broker": f"mqtt://127.0.0.1:{port}", "username": "hub", "password": "hub-password",
+            "discovery_prefix": f"deploy_{uuid.uuid4().hex[:8]}",
+            "provisioning": {"host": "127.0.0.1", "port": port}}}))
+        runtime = await bootstrap.start(config, tmp_path / "data", port=0)
+        hub = runtime.hub
+        headers = await owner_headers(runtime)
+        status, answer = await call(runtime, headers, "POST", "/api/v1/devices",
+                                    json={"node_id": "node-a", "name": "Kitchen", "kind": "powerhub"})
+        assert status == 201, answer
+        assert answer["mqtt"]["host"] == "127.0.0.1" and answer["mqtt"]["port"] == port
+        config_json = answer["setup"]["config.json"]
+        assert config_json["mqtt"]["user"] == "node-a"
+        fleet = Fleet("mqtt://127.0.0.1:1", 0, tmp_path / "fleet", interval=0.2,
+                      discovery_prefix=config_json["discovery_prefix"])
+        fleet.add(json.loads(json.dumps(config_json)))
+        thread = threading.Thread(target=fleet.run, args=(stop,), daemon=True)
+        thread.start()
+        await until(lambda: hub.states.get("switch.node_a_relay1") is not None, "the node through discovery", 15)
+        was = hub.states.get("switch.node_a_relay1").state
+        await hub.services.call("switch", "turn_off" if was == "on" else "turn_on", {},
+                                target={"entity_id": "switch.node_a_relay1"}, blocking=True)
+        # The hub's own account may command the node: its command arrived and was acknowledged.
+        await until(lambda: hub.states.get("switch.node_a_relay1").state != was, "the relay's acknowledgement")
+        status, _ = await call(runtime, headers, "DELETE", f"/api/v1/devices/{answer['id']}")
+        assert status == 200
+        await until(lambda: not fleet.by_id["node-a"].node.connected, "the node disconnected by the broker")
+        password = answer["mqtt"]["password"]
+        assert await asyncio.to_thread(connect_code, port, "node-a", password, "node-a") != 0
+    finally:
+        stop.set()
+        if fleet is not None:
+            fleet.close()
+        if runtime is not None:
+            await bootstrap.stop(runtime)
+        process.terminate()
+        process.wait(5)
