@@ -180,6 +180,28 @@ async def _edit_automation(hub: Hub, role: str) -> bool:
         return answer.status == 200
 
 
+async def _provision(hub: Hub, role: str) -> bool | None:
+    """Add a device to the broker and revoke it (the account of an owner's device for the other roles)."""
+    headers = {"Authorization": f"Bearer {hub.tokens[role]}"}
+    owner = {"Authorization": f"Bearer {hub.tokens['owner']}"}
+    node_id = f"perm-{role.replace('-', '_')}"
+    async with hub.http.post(f"{hub.url}/api/v1/devices", json={"node_id": node_id, "kind": "generic"},
+                             headers=headers) as answer:
+        assert answer.status in (201, 401), (answer.status, await answer.text())
+        added = answer.status == 201
+    if not added:  # the owner adds it, so that the role's revocation has something to refuse
+        async with hub.http.post(f"{hub.url}/api/v1/devices", json={"node_id": node_id, "kind": "generic"},
+                                 headers=owner) as answer:
+            assert answer.status == 201, await answer.text()
+    async with hub.http.delete(f"{hub.url}/api/v1/devices/{node_id}", headers=headers) as answer:
+        assert answer.status in (200, 401), (answer.status, await answer.text())
+        revoked = answer.status == 200
+    if not revoked:
+        async with hub.http.delete(f"{hub.url}/api/v1/devices/{node_id}", headers=owner) as answer:
+            assert answer.status == 200
+    return added if added == revoked else None
+
+
 PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read states": _rest_states,
     "subscribe to state changes": lambda hub, role: hub.ok(role, "subscribe_events", event_type="state_changed"),
@@ -197,6 +219,7 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "list own sessions and tokens": lambda hub, role: hub.ok(role, "auth/refresh_tokens"),
     "read the audit log": lambda hub, role: hub.ok(role, "audit/list"),
     "manage device API keys": lambda hub, role: hub.ok(role, "http_ingest/apikey/list"),
+    "add devices to the MQTT broker and revoke them": _provision,
     "manage users": lambda hub, role: hub.ok(role, "config/auth/list"),
     "change one's own password": _change_password,
     "list the entity and device registries": _list_registries,
