@@ -25,17 +25,17 @@ from hub import hookimpl
 from hub.core.hub import Hub
 from hub.core.runtime import HubKey
 from hub.exceptions import HubError
+from integrations.mqtt import dynsec
 from integrations.mqtt import status as ops_status
 from integrations.mqtt.broker import EmbeddedBroker, check_lan_settings
 from integrations.mqtt.cache import DiscoveryStore
 from integrations.mqtt.cli import run_device_command, run_export_acl  # noqa: F401 - what `hub device`/`hub mqtt` run
-from integrations.mqtt import dynsec
-from integrations.mqtt.client import ConnectionSettings, MqttClient
+from integrations.mqtt.client import MqttClient
 from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
 from integrations.mqtt.controls import MqttSwitch
 from integrations.mqtt.device_trigger import attach as attach_device_trigger
 from integrations.mqtt.discovery import Discovery
-from integrations.mqtt.provisioner import Provisioner
+from integrations.mqtt.provisioner import Provisioner, own_broker_provisioner
 from integrations.mqtt.provisioning import DeviceStore
 from integrations.mqtt.runtime_api import Broker, MqttApi
 from integrations.mqtt.sensors import BrokerConnectedSensor, EmbeddedBrokerSensor
@@ -108,7 +108,8 @@ async def setup_integration(hub: Hub, config: Any) -> None:
             config = {**config, "username": credentials[0], "password": credentials[1]}
     settings = connection_settings(config, url, data_dir)
     root = config["topic_root"]
-    provisioner = _provisioner(config, settings, devices, broker, embedded)
+    provisioner = (own_broker_provisioner(config, settings, devices) if broker is None else None) or Provisioner(
+        devices, broker, config["discovery_prefix"], embedded.get("host"), root=root)
     _warn_other_roots(devices, root)
     status = BrokerConnectedSensor(f"{settings.host}:{settings.port}")
     # QoS 1/2 messages are acknowledged once what they wrote is durable (the recorder's spool).
@@ -145,24 +146,6 @@ async def connect_sources(hub: Hub) -> Callable[[], Awaitable[None]] | None:
         settings = client.settings
         _LOGGER.warning("MQTT broker %s:%s not reachable yet; the hub runs on and keeps trying", settings.host, settings.port)
     return client.stop
-
-
-def _provisioner(config: dict[str, Any], settings: ConnectionSettings, devices: DeviceStore,
-                 broker: EmbeddedBroker | None, embedded: dict[str, Any]) -> Provisioner:
-    """Return who adds devices' accounts: on the embedded broker, or on the user's own Mosquitto
-    through its dynamic-security plugin with the hub's account (`mqtt: provisioning:`)."""
-    prefix, root = config["discovery_prefix"], config["topic_root"]
-    devices_side = config.get("provisioning")
-    if broker is not None or devices_side is None:
-        return Provisioner(devices, broker, prefix, embedded.get("host"), root=root)
-    if not settings.username or not settings.password:
-        message = ("mqtt.provisioning needs mqtt.username and mqtt.password: the hub's own account on the broker, "
-                   "which administers its dynamic-security plugin (see docs/devices.md, \"Your own broker\")")
-        raise HubError(message)
-    endpoint = {"host": settings.host, "port": settings.port, "secured": True,
-                "device_port": devices_side.get("port") or settings.port}
-    return Provisioner(devices, None, prefix, devices_side["host"], endpoint, root,
-                       admin=(settings.username, settings.password))
 
 
 def _grant_on_connect(hub: Hub, client: MqttClient, provisioner: Provisioner) -> None:

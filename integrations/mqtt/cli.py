@@ -15,9 +15,10 @@ from typing import Any
 
 from hub.exceptions import ConfigError, HubError
 from hub.storage.private_files import write_private
-from integrations.mqtt.config import CONFIG_SCHEMA
-from integrations.mqtt.provisioner import Provisioner
-from integrations.mqtt.provisioning import HUB_USERNAME, DeviceStore, acl_file, dynamic_security, password_file
+from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
+from integrations.mqtt.dynsec import UNREACHABLE
+from integrations.mqtt.provisioner import Provisioner, own_broker_provisioner
+from integrations.mqtt.provisioning import HUB_USERNAME, DeviceCredentials, DeviceStore, acl_file, dynamic_security, password_file
 
 
 def _endpoint(data_dir: Path) -> dict[str, Any]:
@@ -46,8 +47,17 @@ def mqtt_settings(config_dir: Path) -> dict[str, Any]:
 
 def _provisioner(args: argparse.Namespace, data_dir: Path) -> Provisioner:
     settings = mqtt_settings(args.config)
-    prefix = args.discovery_prefix or settings["discovery_prefix"]
-    return Provisioner(DeviceStore(data_dir), None, prefix, args.host, _endpoint(data_dir), root=settings["topic_root"])
+    if args.discovery_prefix:
+        settings["discovery_prefix"] = args.discovery_prefix
+    store = DeviceStore(data_dir)
+    if settings.get("broker"):
+        # A user's own Mosquitto that the hub administers: the device's account goes there now.
+        own = own_broker_provisioner(settings, connection_settings(settings, settings["broker"], data_dir), store,
+                                     args.host)
+        if own is not None:
+            return own
+    return Provisioner(store, None, settings["discovery_prefix"], args.host, _endpoint(data_dir),
+                       root=settings["topic_root"])
 
 
 async def run_device_command(args: argparse.Namespace, data_dir: Path) -> int:
@@ -62,7 +72,10 @@ async def run_device_command(args: argparse.Namespace, data_dir: Path) -> int:
         if device is None:
             print(f"error: no device {args.node_id!r} (see `hub device list`)", file=sys.stderr)
             return 1
-        await _tolerate_stopped_broker(provisioner.remove(device))
+        if provisioner.admin is not None:
+            await provisioner.remove(device)  # a user's own broker: it must forget the account now
+        else:
+            await _tolerate_stopped_broker(provisioner, device)
         print(f"Removed {device.node_id}: its account no longer logs in")
         return 0
     answer = await _add(provisioner, args)
@@ -96,19 +109,22 @@ async def _add(provisioner: Provisioner, args: argparse.Namespace) -> dict[str, 
     try:
         return await provisioner.add(args.node_id, args.name, args.kind, args.location)
     except HubError as err:
-        if "Cannot reach the embedded broker" not in str(err):
-            raise
+        if UNREACHABLE not in str(err) or provisioner.admin is not None:
+            raise  # a user's own broker must take the account now: nothing loads it later
     # The hub is stopped: the device is saved, and the broker loads it when the hub starts.
     provisioner.offline = True
     return await provisioner.add(args.node_id, args.name, args.kind, args.location)
 
 
-async def _tolerate_stopped_broker(task: Any) -> None:
+async def _tolerate_stopped_broker(provisioner: Provisioner, device: DeviceCredentials) -> None:
     try:
-        await task
+        await provisioner.remove(device)
     except HubError as err:
-        if "Cannot reach the embedded broker" not in str(err):
+        if UNREACHABLE not in str(err):
             raise
+        # The hub is stopped: forget the device; the broker loads the store without it at start.
+        provisioner.offline = True
+        await provisioner.remove(device)
 
 
 def run_export_acl(args: argparse.Namespace, data_dir: Path) -> int:

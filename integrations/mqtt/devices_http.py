@@ -76,7 +76,7 @@ def add_routes(app: web.Application, provisioner: Provisioner) -> None:
         try:
             await provisioner.remove(device)
         except HubError as err:
-            return json_message(f"The device's account is removed from the hub but the broker said: {err}", 503)
+            return json_message(f"The broker did not remove the device's account, which is kept: {err}. Try again.", 503)
         audit.record(user, "device.delete", device.node_id, "ok", request.remote)
         return _json({"id": device_id, "node_id": device.node_id, "revoked": True})
 

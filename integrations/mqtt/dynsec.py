@@ -22,6 +22,7 @@ from hub.exceptions import HubError
 from integrations.mqtt.provisioning import HUB_ACLS, HUB_ROLE, DeviceCredentials, device_acls
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
+UNREACHABLE = "Cannot reach the MQTT broker"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
 TIMEOUT = 10.0
 PLUGIN_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/arm-linux-gnueabihf",
@@ -71,7 +72,7 @@ def _send(host: str, port: int, username: str, password: str, commands: list[dic
     try:
         client.connect(host, port, keepalive=30)
     except OSError as err:
-        message = f"Cannot reach the embedded broker at {host}:{port} to change its clients: {err}"
+        message = f"{UNREACHABLE} at {host}:{port} to change its clients: {err}"
         raise HubError(message) from err
     client.loop_start()
     try:

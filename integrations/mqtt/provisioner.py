@@ -13,6 +13,7 @@ from typing import Any
 from hub.exceptions import HubError
 from integrations.mqtt import dynsec
 from integrations.mqtt.broker import EmbeddedBroker, lan_address
+from integrations.mqtt.client import ConnectionSettings
 from integrations.mqtt.provisioning import HUB_USERNAME, DeviceCredentials, DeviceStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,10 +67,19 @@ class Provisioner:
         return self.configuration(device, password)
 
     async def remove(self, device: DeviceCredentials) -> None:
-        """Revoke a device's account at once: the broker forgets it and disconnects it."""
-        self.store.remove(device.node_id)
+        """Revoke a device's account at once: the broker forgets it and disconnects it.
+
+        Raises:
+            HubError: the running broker did not take the change; the device is kept, so that
+                removing it again can finish the job.
+        """
         if self._live():
-            await self._control(dynsec.remove_commands(device))
+            try:
+                await self._control(dynsec.remove_commands(device))
+            except HubError as err:
+                if "not found" not in str(err).lower():  # the broker never had it: nothing to revoke
+                    raise
+        self.store.remove(device.node_id)
 
     async def _control(self, commands: list[dict[str, Any]]) -> None:
         endpoint = self.endpoint
@@ -100,6 +110,27 @@ class Provisioner:
             "topics": {"publish": device.publish, "subscribe": device.subscribe},
             "setup": setup_for(device, mqtt, self.discovery_prefix),
         }
+
+
+def own_broker_provisioner(config: dict[str, Any], settings: ConnectionSettings, store: DeviceStore,
+                           host: str | None = None) -> Provisioner | None:
+    """Return the provisioner of a user's own Mosquitto that the hub administers through its
+    dynamic-security plugin with its own account (`mqtt: provisioning:`), None without it.
+
+    Raises:
+        HubError: the hub's account (mqtt: username, password) is not configured.
+    """
+    devices_side = config.get("provisioning")
+    if devices_side is None:
+        return None
+    if not settings.username or not settings.password:
+        message = ("mqtt.provisioning needs mqtt.username and mqtt.password: the hub's own account on the broker, "
+                   "which administers its dynamic-security plugin (see docs/mqtt.md, \"Your own broker\")")
+        raise HubError(message)
+    endpoint = {"host": settings.host, "port": settings.port, "secured": True,
+                "device_port": devices_side.get("port") or settings.port}
+    return Provisioner(store, None, config["discovery_prefix"], host or devices_side["host"], endpoint,
+                       config["topic_root"], admin=(settings.username, settings.password))
 
 
 def firmware_config(device: DeviceCredentials, mqtt: dict[str, Any], discovery_prefix: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,26 @@ async def test_the_shipped_broker_starts_and_the_hub_adds_devices_to_it(tmp_path
         await until(lambda: not fleet.by_id["node-a"].node.connected, "the node disconnected by the broker")
         password = answer["mqtt"]["password"]
         assert await asyncio.to_thread(connect_code, port, "node-a", password, "node-a") != 0
+
+        # `hub device add|remove` beside the hub put the account on the broker and take it off.
+        def hub_cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "hub", "device", *args, "-c", str(config),
+                                   "--data", str(tmp_path / "data")], capture_output=True, text=True, timeout=60)
+
+        added = await asyncio.to_thread(hub_cli, "add", "node-b", "--json")
+        assert added.returncode == 0, added.stderr
+        password_b = json.loads(added.stdout)["mqtt"]["password"]
+        assert await asyncio.to_thread(connect_code, port, "node-b", password_b, "node-b") == 0
+        removed = await asyncio.to_thread(hub_cli, "remove", "node-b")
+        assert removed.returncode == 0, removed.stderr
+        assert await asyncio.to_thread(connect_code, port, "node-b", password_b, "node-b") != 0
+        # With the broker down, adding fails and says why: nothing would give it the account later.
+        process.terminate()
+        process.wait(5)
+        failed = await asyncio.to_thread(hub_cli, "add", "node-c")
+        assert failed.returncode == 1 and "Cannot reach the MQTT broker at 127.0.0.1" in failed.stderr
+        assert "Traceback" not in failed.stderr
+        assert "node-c" not in (await asyncio.to_thread(hub_cli, "list")).stdout
     finally:
         stop.set()
         if fleet is not None:
