@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 BASE = "/api/v1/automation/rules"
 RULE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MODES = ("single", "restart", "queued", "parallel")
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -120,9 +121,24 @@ class Rules:
         return rule_as_dict(self.hub, rule_id, None, False, source)
 
 
-def _body_problem(body: Any) -> str | None:
+# The JSON types of the top-level keys, as the OpenAPI document states them; what is inside is
+# checked by the automation check itself (it knows triggers, conditions and actions).
+_TEXT_KEYS = ("alias", "description")
+_PART_KEYS = ("triggers", "conditions", "actions", "trigger", "condition", "action")
+
+
+def _body_problem(body: Any) -> tuple[str, str] | None:
+    """What is wrong with the body's shape, and where; None if it may go to the check."""
     if not isinstance(body, dict):
-        return "Expected a JSON object: an automation (alias, triggers, conditions, actions, mode ...)"
+        return "Expected a JSON object: an automation (alias, triggers, conditions, actions, mode ...)", ""
+    for key in _TEXT_KEYS:
+        if key in body and not isinstance(body[key], str):
+            return f"Field '{key}' must be text", f"/{key}"
+    for key in _PART_KEYS:
+        if key in body and not isinstance(body[key], list | dict):
+            return f"Field '{key}' must be a list (or a single one as an object)", f"/{key}"
+    if "mode" in body and body["mode"] not in MODES:
+        return f"Field 'mode' must be one of {', '.join(MODES)}", "/mode"
     return None
 
 
@@ -132,7 +148,7 @@ async def _read_body(request: web.Request) -> tuple[Any, web.Response | None]:
     except ValueError:
         return None, _error("Invalid JSON specified.", 400, "")
     problem = _body_problem(body)
-    return body, (_error(problem, 400, "") if problem else None)
+    return body, (_error(problem[0], 400, problem[1]) if problem else None)
 
 
 def _audit(request: web.Request, action: str, target: str, result: str, reason: str | None = None) -> None:
@@ -252,10 +268,13 @@ async def trigger_rule(request: web.Request) -> web.Response:
     if not can_control(user):
         return _refused(request, "trigger", rule_id, f"role {user.role} may not run rules")
     body: Any = {}
-    if await request.read():
-        body, bad = await _read_body(request)
-        if bad is not None:
-            return bad
+    if raw := await request.read():
+        try:
+            body = loads(raw)
+        except ValueError:
+            return _error("Invalid JSON specified.", 400, "")
+        if not isinstance(body, dict):
+            return _error("Expected a JSON object: {skip_condition, variables}, both optional", 400, "")
     skip, variables = body.get("skip_condition", True), body.get("variables", {})
     if not isinstance(skip, bool):
         return _error("Field 'skip_condition' must be true or false", 400, "/skip_condition")

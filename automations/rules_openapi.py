@@ -12,6 +12,7 @@ _RULE_ID = {"name": "rule_id", "in": "path", "required": True, "description": "T
             "schema": {"type": "string", "minLength": 1}}
 _RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 
+_PART = {"type": ["array", "object"], "description": "A list (or a single one as an object)"}
 SCHEMAS: dict[str, Any] = {
     "RuleConfig": {
         "type": "object",
@@ -25,9 +26,8 @@ SCHEMAS: dict[str, Any] = {
                    "description": "On create: the id to use (else one is made). On replace: the path's id, or left out."},
             "alias": {"type": "string"},
             "description": {"type": "string"},
-            "triggers": {"type": "array", "items": {"type": "object"}},
-            "conditions": {"type": "array", "items": {"type": "object"}},
-            "actions": {"type": "array", "items": {"type": "object"}},
+            "triggers": _PART, "conditions": _PART, "actions": _PART,
+            "trigger": _PART, "condition": _PART, "action": _PART,
             "mode": {"type": "string", "enum": ["single", "restart", "queued", "parallel"]},
         },
         "example": {

@@ -88,7 +88,12 @@ def document(app: web.Application) -> dict[str, Any]:
         "paths": copy.deepcopy(dict(sorted(app.get(_PATHS, {}).items()))),
         "components": {
             "schemas": copy.deepcopy(schemas),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "An access token (JWT, from /api/v1/auth/login) or a long-lived token"},
+                "deviceKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                              "description": "A device API key (also accepted as `Authorization: Bearer <key>`)"},
+            },
         },
         "security": [{"bearer": []}],
     }
@@ -99,5 +104,15 @@ async def _serve(request: web.Request) -> web.Response:
 
 
 def setup_openapi(app: web.Application) -> None:
-    """Add GET /api/v1/openapi.json."""
+    """Add GET /api/v1/openapi.json.
+
+    It needs a token, as all of /api/ does (Home Assistant's way): the document tells which
+    integrations a hub runs, and a client that can use the API has a token anyway.
+    """
     app.router.add_get("/api/v1/openapi.json", _serve)
+    describe(app, {"/api/v1/openapi.json": {"get": {
+        "operationId": "getOpenApi", "tags": ["meta"], "summary": "This document (OpenAPI 3.1)",
+        "description": "What the running hub serves: routes of integrations it does not run are not in it.",
+        "responses": {"200": json_body({"type": "object", "required": ["openapi", "info", "paths"]},
+                                       "The OpenAPI document"), **errors(401)},
+    }}})
