@@ -227,14 +227,17 @@ class ConfigStore:
         return [to_json(item) for item in document if isinstance(item, dict) and item.get("id") is not None] \
             if isinstance(document, list) else []
 
-    async def save(self, item_id: str, config: dict[str, Any]) -> None:
-        """Check, write and reload one item (added when new)."""
+    async def save(self, item_id: str, config: dict[str, Any], *, only_new: bool = False) -> None:
+        """Check, write and reload one item (added when new; with only_new, 409 if it exists)."""
         if self.domain != "script":
             config = {"id": item_id, **{k: v for k, v in config.items() if k != "id"}}
         async with self.hub.runtime.setdefault(_LOCK, asyncio.Lock):
             path = managed_file(self.config_dir, self.domain)
             self._refuse_foreign(path, item_id)
-            document = _replace(_read(path), self.domain, item_id, config)
+            current = _read(path)
+            if only_new and _find(current, self.domain, item_id) is not None:
+                raise ConfigStoreError(f"{self.domain} {item_id} exists", 409)
+            document = _replace(current, self.domain, item_id, config)
             await self._write_checked(path, document, item_id)
         await self._reload()
 

@@ -202,13 +202,22 @@ async def create_rule(request: web.Request) -> web.Response:
     rules = Rules(hub)
     try:
         if rules.one(rule_id) is not None:
-            return _error(f"A rule with id {rule_id!r} exists; change it with PUT {BASE}/{rule_id}", 409, "/id")
-        await rules.store.save(rule_id, body)
+            return _exists(request, rule_id)
+        await rules.store.save(rule_id, body, only_new=True)
         rule = rules.one(rule_id)
+    except ConfigStoreError as err:
+        if err.status == 409:  # made by another request meanwhile
+            return _exists(request, rule_id)
+        return _store_error(request, "create", rule_id, err)
     except HubError as err:
         return _store_error(request, "create", rule_id, err)
     _audit(request, "create", rule_id, "ok")
     return _json(rule, 201, {"Location": f"{BASE}/{rule_id}"})
+
+
+def _exists(request: web.Request, rule_id: str) -> web.Response:
+    _audit(request, "create", rule_id, "refused", "the id is in use")
+    return _error(f"A rule with id {rule_id!r} exists; change it with PUT {BASE}/{rule_id}", 409, "/id")
 
 
 async def replace_rule(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,12 @@ async def test_a_rule_that_does_not_pass_its_check_names_where_in_the_body(tmp_p
     # Conflicts: an id in use, an id from a package, a PUT whose body names another id.
     assert (await client.call("POST", RULES, body={"id": "one", **RULE}))[0] == 201
     assert (await client.call("POST", RULES, body={"id": "one", **RULE}))[0] == 409
+    # Two creates of one id at once: one is made, the other is told it exists.
+    both = await asyncio.gather(*(client.call("POST", RULES, body={"id": "twin", **RULE, "alias": f"Twin {n}"})
+                                  for n in (1, 2)))
+    assert sorted(status for status, _ in both) == [201, 409]
+    made = next(answer for status, answer in both if status == 201)
+    assert (await client.call("GET", f"{RULES}/twin"))[1]["alias"] == made["alias"]
     status, answer = await client.call("PUT", f"{RULES}/from_pkg", body=RULE)
     assert status == 409 and "more/a.yaml:1" in answer["message"]
     assert (await client.call("DELETE", f"{RULES}/from_pkg"))[0] == 409
