@@ -206,6 +206,21 @@ async def test_a_rule_that_does_not_pass_its_check_names_where_in_the_body(tmp_p
     assert (await client.call("PUT", f"{RULES}/missing", body=RULE))[0] == 404
 
 
+async def test_a_rule_whose_file_entry_is_broken_says_why_it_is_not_running(tmp_path: Path, client: Client) -> None:
+    hub = client.runtime.hub
+    (tmp_path / "config" / "automations.yaml").write_text(
+        "- id: hand_made\n  alias: Hand made\n  triggers:\n  - trigger: state\n  actions: []\n")
+    await hub.services.call("automation", "reload", {}, blocking=True)
+    status, rule = await client.call("GET", f"{RULES}/hand_made", role="user")
+    assert status == 200 and rule["entity_id"] is None and rule["state"] is None
+    assert rule["error"].startswith("automations.yaml:4: automation.hand_made.entity_id: required key"), rule
+    status, answer = await client.call("POST", f"{RULES}/hand_made/trigger")
+    assert status == 409 and "not running" in answer["message"]
+    # Fixed over the API, it runs.
+    status, rule = await client.call("PUT", f"{RULES}/hand_made", body=RULE)
+    assert status == 200 and rule["state"] == "on" and rule["error"] is None
+
+
 async def test_users_read_admins_write_and_every_change_is_audited(client: Client) -> None:
     auth = client.runtime.hub.auth
     assert (await client.call("POST", RULES, body={"id": "mine", **RULE}))[0] == 201
