@@ -39,6 +39,9 @@ _ERROR_TEXT = {
 }
 
 
+BUILT_IN_SCHEMAS = {"Error": ERROR_SCHEMA}
+
+
 def ref(name: str) -> dict[str, str]:
     """A reference to a component schema."""
     return {"$ref": f"#/components/schemas/{name}"}
@@ -72,7 +75,7 @@ def describe(app: web.Application, paths: dict[str, dict[str, Any]], schemas: di
             merged[method] = operation
     known_schemas = app.setdefault(_SCHEMAS, {})
     for name, schema in (schemas or {}).items():
-        if name in known_schemas and known_schemas[name] != schema:
+        if known_schemas.get(name, BUILT_IN_SCHEMAS.get(name, schema)) != schema:
             message = f"OpenAPI: component schema {name!r} is described twice, differently"
             raise HubError(message)
         known_schemas[name] = schema
@@ -81,7 +84,7 @@ def describe(app: web.Application, paths: dict[str, dict[str, Any]], schemas: di
 def document(app: web.Application) -> dict[str, Any]:
     """Return the whole OpenAPI 3.1 document of what has been described on this app."""
     described: dict[str, Any] = app.get(_SCHEMAS, {})
-    schemas = {"Error": ERROR_SCHEMA, **described}
+    schemas = {**BUILT_IN_SCHEMAS, **described}
     return {
         "openapi": "3.1.0",
         "info": dict(INFO),
