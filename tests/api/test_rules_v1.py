@@ -250,3 +250,23 @@ async def test_users_read_admins_write_and_every_change_is_audited(client: Clien
 ])
 def test_a_problems_line_and_key_become_a_json_pointer(text: str, line: int | None, key: str, pointer: str) -> None:
     assert locate(text, "x", line, key) == pointer
+
+
+async def test_without_an_automations_file_rules_are_read_only_and_say_how_to_fix_it(
+        tmp_path: Path, start_hub: Any) -> None:
+    folder = write_config(tmp_path / "inline", """
+        automation:
+          - id: inline
+            alias: Inline
+            triggers: {trigger: event, event_type: x}
+            actions: []
+        """)
+    runtime = await start_hub(folder)
+    async with aiohttp.ClientSession() as http:
+        api = Client(runtime, http)
+        await api.login(("admin",))
+        status, rules = await api.call("GET", RULES)
+        assert status == 200 and [(r["id"], r["editable"], r["source"]) for r in rules] == [
+            ("inline", False, "configuration.yaml:3")]
+        status, answer = await api.call("POST", RULES, body=RULE)
+        assert status == 409 and "automation: !include automations.yaml" in answer["message"], answer
