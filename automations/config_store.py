@@ -24,6 +24,7 @@ import yaml
 from aiohttp import web
 
 from automations.loader import CONFIG_ISSUES, LABELLED_KINDS
+from automations.pointers import last_key, locate
 from hub.api.keys import HUB_KEY, USER_KEY
 from hub.config import load_configuration
 from hub.config.labelled import combine
@@ -39,12 +40,26 @@ DOMAINS = ("automation", "script", "scene")
 _LOCK: HubKey[asyncio.Lock] = HubKey("automation.config_store_lock")
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a saved item: as check-config words it, and where it is in the item.
+
+    Attributes:
+        text: `file:line: key: what is wrong`.
+        pointer: a JSON pointer into the item as sent ("" for the whole item).
+    """
+
+    text: str
+    pointer: str
+
+
 class ConfigStoreError(HubError):
     """The config API cannot do what was asked; the message says why and what to do."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, problems: tuple[Problem, ...] = ()) -> None:
         super().__init__(message)
         self.status = status
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -204,14 +219,25 @@ class ConfigStore:
             raise ConfigStoreError("Resource not found", 404)
         return to_json(item)
 
-    async def save(self, item_id: str, config: dict[str, Any]) -> None:
-        """Check, write and reload one item (added when new)."""
+    def items(self) -> list[dict[str, Any]]:
+        """Every item of the file that has an id, as JSON (scripts: keyed by their id)."""
+        document = _read(managed_file(self.config_dir, self.domain))
+        if self.domain == "script":
+            return [{"id": str(k), **to_json(v)} for k, v in (document or {}).items() if isinstance(v, dict)]
+        return [to_json(item) for item in document if isinstance(item, dict) and item.get("id") is not None] \
+            if isinstance(document, list) else []
+
+    async def save(self, item_id: str, config: dict[str, Any], *, only_new: bool = False) -> None:
+        """Check, write and reload one item (added when new; with only_new, 409 if it exists)."""
         if self.domain != "script":
             config = {"id": item_id, **{k: v for k, v in config.items() if k != "id"}}
         async with self.hub.runtime.setdefault(_LOCK, asyncio.Lock):
             path = managed_file(self.config_dir, self.domain)
             self._refuse_foreign(path, item_id)
-            document = _replace(_read(path), self.domain, item_id, config)
+            current = _read(path)
+            if only_new and _find(current, self.domain, item_id) is not None:
+                raise ConfigStoreError(f"{self.domain} {item_id} exists", 409)
+            document = _replace(current, self.domain, item_id, config)
             await self._write_checked(path, document, item_id)
         await self._reload()
 
@@ -248,13 +274,20 @@ class ConfigStore:
         try:
             issues = await self._check(temporary, item_id)
             if issues:
-                shown = "; ".join(i.format(self.config_dir).replace(temporary.name, path.name) for i in issues)
-                message = f"Message malformed: {shown}"
-                raise ConfigStoreError(message)
+                problems = tuple(self._problem(i, text, temporary, path, item_id) for i in issues)
+                message = f"Message malformed: {'; '.join(p.text for p in problems)}"
+                raise ConfigStoreError(message, problems=problems)
             self._commit(path, temporary)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
+
+    def _problem(self, issue: Any, text: str, candidate: Path, path: Path, item_id: str) -> Problem:
+        shown = issue.format(self.config_dir).replace(candidate.name, path.name)
+        if issue.file is None or Path(issue.file).resolve() != candidate.resolve():
+            return Problem(shown, "")  # in a blueprint or an included file: no place in the body
+        key = last_key(issue.key, f"{self.domain}.{item_id}")
+        return Problem(shown, locate(text, item_id, issue.line, key))
 
     async def _check(self, candidate: Path, item_id: str) -> list[Any]:
         """The problems of the saved item as check-config reports them (file:line: key: what)."""

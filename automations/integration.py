@@ -166,10 +166,13 @@ def collect_metrics(hub: Hub) -> list[Metric]:
 
 @hookimpl
 def register_http_routes(hub: Hub, app: web.Application) -> None:
-    """The webhook endpoint (any method, answered per the webhook trigger's allowed_methods) and
-    Home Assistant's config API for automations, scripts and scenes."""
+    """The webhook endpoint (any method, answered per the webhook trigger's allowed_methods),
+    Home Assistant's config API for automations, scripts and scenes, and the device API's rules."""
+    from automations import rules_api  # noqa: PLC0415 - it imports this module
+
     app.router.add_route("*", "/api/webhook/{webhook_id}", handle_webhook)
     register_config_routes(app)
+    rules_api.add_routes(app)
 
 
 async def ws_trace_list(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from hub.api.keys import HUB_KEY
 from hub.api.onboarding import ONBOARDING_KEY
+from hub.api.openapi import describe, errors, json_body, ref
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.auth.store import (
@@ -160,9 +161,48 @@ async def _exchange_auth_code(request: web.Request, auth: AuthStore, form: dict[
     return response
 
 
+_TOKENS = json_body(ref("TokenPair"), "A new access token and the refresh token to use next")
+_NO_STORE = {"Cache-Control": {"schema": {"type": "string"}, "description": "no-store"}}
+
+
+def _auth_op(operation_id: str, summary: str, body: str, responses: dict[str, Any]) -> dict[str, Any]:
+    return {"operationId": operation_id, "tags": ["auth"], "summary": summary, "security": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref(body)}}},
+            "responses": responses}
+
+
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/auth/login": {"post": _auth_op(
+        "login", "Log in with a user name and password", "LoginRequest",
+        {"200": {**_TOKENS, "headers": _NO_STORE}, **errors(400, 401, 429)})},
+    "/api/v1/auth/refresh": {"post": _auth_op(
+        "refreshTokens", "Spend a refresh token for a new pair (a spent one again ends the session)",
+        "RefreshRequest", {"200": _TOKENS, **errors(400, 401)})},
+    "/api/v1/auth/logout": {"post": _auth_op(
+        "logout", "End the login session of a refresh token (its access tokens stop at once)", "RefreshRequest",
+        {"200": json_body(ref("Error"), "Logged out (also for a token that is unknown or spent)"), **errors(400)})},
+}
+OPENAPI_SCHEMAS: dict[str, Any] = {
+    "LoginRequest": {"type": "object", "required": ["username", "password"],
+                     "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+    "RefreshRequest": {"type": "object", "required": ["refresh_token"],
+                       "properties": {"refresh_token": {"type": "string"}}},
+    "TokenPair": {
+        "type": "object", "required": ["access_token", "refresh_token", "token_type", "expires_in"],
+        "properties": {
+            "access_token": {"type": "string", "description": "A JWT for `Authorization: Bearer`"},
+            "refresh_token": {"type": "string", "description": "Single use: each refresh answers the next one"},
+            "token_type": {"type": "string", "const": "Bearer"},
+            "expires_in": {"type": "integer", "description": "Seconds the access token is valid (900 by default)"},
+        },
+    },
+}
+
+
 def setup_auth_views(app: web.Application) -> None:
     """Add the login and token routes (public: they authenticate by themselves)."""
     app.router.add_post("/api/v1/auth/login", login)
     app.router.add_post("/api/v1/auth/refresh", refresh)
     app.router.add_post("/api/v1/auth/logout", logout)
     app.router.add_post("/auth/token", ha_token)
+    describe(app, OPENAPI_PATHS, schemas=OPENAPI_SCHEMAS)

@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 
 from hub.api.auth_middleware import resolve_token
 from hub.api.keys import HUB_KEY
+from hub.api.openapi import describe
 from hub.api.send_queue import SendQueue
 from hub.api.ws_messages import dumps, loads
 from hub.core.bus import EVENT_STATE_CHANGED, Event, callback
@@ -173,6 +174,35 @@ async def realtime_view(request: web.Request) -> web.StreamResponse:
     return await RealtimeClient(request.app[HUB_KEY], request).handle()
 
 
+OPENAPI_DESCRIPTION = """\
+A WebSocket (send `Connection: Upgrade`, `Upgrade: websocket`). JSON text frames both ways.
+
+Authenticate with `Authorization: Bearer <token>` on the upgrade request, or, from a browser,
+with a first message `{"action": "auth", "token": "<token>"}`: the hub answers `{"type": "auth_ok"}`
+or `{"type": "auth_invalid"}` and closes. Then:
+
+- `{"action": "subscribe", "device_ids": [...]}` (`device_ids` optional: every device) answers
+  `{"type": "subscribed"}` and starts the stream of events below;
+- `{"action": "ping"}` answers `{"type": "pong"}`;
+- anything else answers `{"type": "error", "message": ...}`.
+
+Events, each `{"type": <name>, ...}` (see docs/api.md, "Realtime events"): `telemetry.live`
+(a device's entity changed: `device_id`, `entity_id`, `value`, `ts`), `device.status` (a device
+went on or offline: `device_id`, `online`), `automation.trigger` (an automation ran: `id`, `name`,
+`ts`) and `command.status` (a device command moved on in its lifecycle).
+The connection closes when its token's session is revoked, or when the client reads too slowly."""
+
+
 def setup_realtime(app: web.Application) -> None:
     """Add /api/v1/realtime (it authenticates by itself, so browsers can send the token)."""
     app.router.add_get(PATH, realtime_view)
+    describe(app, {PATH: {"get": {
+        "operationId": "realtime", "tags": ["realtime"], "summary": "The realtime event socket (WebSocket upgrade)",
+        "description": OPENAPI_DESCRIPTION,
+        "security": [],  # the token comes with the upgrade or in the first message
+        "responses": {
+            "101": {"description": "Switching to the WebSocket protocol"},
+            "400": {"description": "Not a WebSocket upgrade request",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}},
+        },
+    }}})

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hub import hookimpl
+from hub.api.openapi import describe
 from hub.core.bus import callback
 from hub.core.runtime import HubKey
 from hub.exceptions import HubError
@@ -150,6 +151,7 @@ def register_http_routes(hub: Hub, app: web.Application) -> None:
 
     for path, handler in api.http_routes(hub):
         app.router.add_get(path, handler)
+    describe(app, api.OPENAPI_PATHS, schemas=api.OPENAPI_SCHEMAS)
 
 
 @hookimpl

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 from aiohttp import web
 
+from hub.api.openapi import errors, json_body
 from hub.api.ws_messages import dumps
 from hub.exceptions import HubError
 from hub.recorder.api import parse_time
@@ -259,3 +260,39 @@ def http_routes(hub: Hub) -> list[tuple[str, Any]]:
 
     return [("/api/v1/energy/report", get_report), ("/api/v1/energy/budgets", get_budgets),
             ("/api/v1/energy/info", get_info)]
+
+
+def _energy_errors(*codes: int) -> dict[str, Any]:
+    responses = errors(*codes, schema="EnergyError")
+    if "404" in responses:
+        responses["404"]["description"] = "No `energy:` or `recorder:` in the configuration"
+    return responses
+
+
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/energy/report": {"get": {
+        "operationId": "energyReport", "tags": ["energy"], "summary": "A day, week, month or year of energy per device",
+        "description": "As the `energy/report` WebSocket command; every field is in docs/energy.md.",
+        "parameters": [
+            {"name": "view", "in": "query", "schema": {"type": "string", "enum": list(report.VIEWS), "default": "month"}},
+            {"name": "date", "in": "query", "description": "A local date or an ISO 8601 time inside the period (default now)",
+             "schema": {"type": "string"}},
+            {"name": "device_id", "in": "query", "description": "One device's meters only", "schema": {"type": "string"}},
+        ],
+        "responses": {"200": json_body({"type": "object", "required": ["view", "start", "end", "bars", "devices", "totals"]},
+                                       "The report"), **_energy_errors(400, 401, 404)},
+    }},
+    "/api/v1/energy/budgets": {"get": {
+        "operationId": "energyBudgets", "tags": ["energy"], "summary": "Every budget's use, limit and projection",
+        "responses": {"200": json_body({"type": "array", "items": {"type": "object"}}, "The budgets"),
+                      **_energy_errors(401, 404)},
+    }},
+    "/api/v1/energy/info": {"get": {
+        "operationId": "energyInfo", "tags": ["energy"], "summary": "Meters, current prices, utility meters, budgets",
+        "responses": {"200": json_body({"type": "object"}, "The energy configuration"), **_energy_errors(401, 404)},
+    }},
+}
+OPENAPI_SCHEMAS: dict[str, Any] = {"EnergyError": {
+    "type": "object", "required": ["message"],
+    "properties": {"message": {"type": "string"}, "code": {"type": "string", "enum": ["invalid_format", "not_found"]}},
+}}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hub.api.keys import HUB_KEY, USER_KEY
+from hub.api.openapi import describe, errors, json_body, ref
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.core.context import Context
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 INGEST_KEY: web.AppKey[Any] = web.AppKey("http_ingest", object)
 MAX_BACKFILL_DAYS = 3650
+MAX_EXPIRES_DAYS = 36500  # a hundred years; later is no expiry date a datetime can hold
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -82,8 +84,8 @@ async def create_key(request: web.Request) -> web.Response:
     backfill = fields.get("backfill_days", DEFAULT_BACKFILL_DAYS)
     if not isinstance(name, str) or not 1 <= len(name) <= 100:
         return json_message("Field 'name' must be text of 1-100 characters", 400)
-    if days is not None and not _positive(days):
-        return json_message("Field 'expires_days' must be a positive number", 400)
+    if days is not None and (not _positive(days) or days > MAX_EXPIRES_DAYS):
+        return json_message(f"Field 'expires_days' must be a positive number of days, at most {MAX_EXPIRES_DAYS}", 400)
     if device is not None and (not isinstance(device, str) or not 1 <= len(device) <= 100):
         return json_message("Field 'device' must be text of 1-100 characters", 400)
     if not _positive(backfill) or backfill > MAX_BACKFILL_DAYS:
@@ -130,6 +132,79 @@ def add_routes(app: web.Application, ingest: Ingest) -> None:
     app.router.add_post("/api/v1/apikeys", create_key)
     app.router.add_get("/api/v1/apikeys", list_keys)
     app.router.add_delete("/api/v1/apikeys/{key_id}", revoke_key)
+    describe(app, OPENAPI_PATHS, schemas=OPENAPI_SCHEMAS)
+
+
+_KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/telemetry": {"post": {
+        "operationId": "postTelemetry", "tags": ["telemetry"], "summary": "Send a device's measurements (device API key)",
+        "description": "Each measurement becomes an entity of the key's device; a reading stamped earlier than "
+                       "now goes to history at its own time (within the key's backfill days).",
+        "security": [{"deviceKey": []}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref("TelemetryRequest")}}},
+        "responses": {"200": json_body(ref("TelemetryResult"), "Written"), **errors(400, 401, 403, 429)},
+    }},
+    "/api/v1/apikeys": {
+        "get": {"operationId": "listApiKeys", "tags": ["telemetry"], "summary": "Every device API key (admins)",
+                "responses": {"200": json_body({"type": "array", "items": ref("ApiKey")}, "The keys, without their secret"),
+                              **errors(401)}},
+        "post": {"operationId": "createApiKey", "tags": ["telemetry"], "summary": "Make a device API key (admins)",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": ref("ApiKeyRequest")}}},
+                 "responses": {"201": json_body({"allOf": [ref("ApiKey"), {
+                     "type": "object", "required": ["key"],
+                     "properties": {"key": {"type": "string", "description": "The secret: shown in this answer only"}}}]},
+                     "The key"), **errors(400, 401)}},
+    },
+    "/api/v1/apikeys/{key_id}": {"delete": {
+        "operationId": "revokeApiKey", "tags": ["telemetry"], "summary": "Revoke a device API key at once (admins)",
+        "parameters": [_KEY_ID],
+        "responses": {"200": json_body({"type": "object", "required": ["id", "revoked"], "properties": {
+            "id": {"type": "string"}, "revoked": {"const": True}}}, "Revoked"), **errors(401, 404)},
+    }},
+}
+OPENAPI_SCHEMAS: dict[str, Any] = {
+    "TelemetryRequest": {
+        "type": "object", "required": ["measurements"],
+        "properties": {
+            "device": {"type": ["string", "null"], "description": "Optional: must be the key's device when given"},
+            "ts": {"type": ["number", "string", "null"], "description": "The readings' time: Unix seconds or ISO 8601"},
+            "measurements": {
+                "type": "object", "minProperties": 1, "maxProperties": 500,
+                "description": "By name: a number, text, boolean, a JSON object, or "
+                               "`{value, unit, device_class, state_class, ts, attributes, name}`",
+                "additionalProperties": True,
+            },
+        },
+        "example": {"device": "garden", "measurements": {"temperature": 21.5, "power": {"value": 120.5, "unit": "W"}}},
+    },
+    "TelemetryResult": {
+        "type": "object", "required": ["written", "backfilled", "entities"],
+        "properties": {"written": {"type": "integer"}, "backfilled": {"type": "integer"},
+                       "entities": {"type": "array", "items": {"type": "string"}}},
+    },
+    "ApiKeyRequest": {
+        "type": "object", "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "expires_days": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": MAX_EXPIRES_DAYS,
+                             "description": "Lifetime in days (null or left out: no expiry)"},
+            "device": {"type": ["string", "null"], "minLength": 1, "maxLength": 100,
+                       "description": "Bind the key to this device: it writes that device's entities only"},
+            "backfill_days": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_BACKFILL_DAYS},
+        },
+    },
+    "ApiKey": {
+        "type": "object", "required": ["id", "name", "prefix", "created_at"],
+        "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}, "prefix": {"type": "string"},
+            "created_by": {"type": ["string", "null"]}, "created_at": {"type": "string"},
+            "expires_at": {"type": ["string", "null"]}, "last_used_at": {"type": ["string", "null"]},
+            "usage_count": {"type": "integer"}, "revoked_at": {"type": ["string", "null"]},
+            "device": {"type": ["string", "null"]}, "backfill_days": {"type": "number"},
+        },
+    },
+}
 
 
 def log_rejection(remote: str | None, why: str, last: list[float]) -> None:

@@ -17,3 +17,11 @@ def test_paths_merge_per_method_and_a_second_owner_is_refused():
     assert doc["components"]["schemas"]["X"] == {"type": "object"}
     with pytest.raises(HubError, match="GET /api/v1/x is described twice"):
         describe(app, {"/api/v1/x": {"get": {}}})
+
+
+def test_the_shared_error_schema_is_in_every_document_and_cannot_be_redefined():
+    app = web.Application()
+    assert document(app)["components"]["schemas"]["Error"]["required"] == ["message"]
+    describe(app, {}, schemas={"Error": document(app)["components"]["schemas"]["Error"]})
+    with pytest.raises(HubError, match="'Error' is described twice"):
+        describe(app, {}, schemas={"Error": {"type": "object"}})

@@ -202,6 +202,33 @@ async def _provision(hub: Hub, role: str) -> bool | None:
     return added if added == revoked else None
 
 
+RULES = "/api/v1/automation/rules"
+
+
+async def _v1(hub: Hub, role: str, method: str, path: str, body: Any = None) -> bool:
+    headers = {"Authorization": f"Bearer {hub.tokens[role]}"}
+    async with hub.http.request(method, hub.url + path, json=body, headers=headers) as answer:
+        assert answer.status < 300 or answer.status == 403, (answer.status, await answer.text())
+        return answer.status < 300
+
+
+async def _write_rules(hub: Hub, role: str) -> bool:
+    rule_id = f"rule_by_{role.replace('-', '_')}"
+    body = {"id": rule_id, "triggers": [{"trigger": "event", "event_type": "x"}], "actions": []}
+    made = await _v1(hub, role, "POST", RULES, body)
+    if made:
+        assert await _v1(hub, role, "PUT", f"{RULES}/{rule_id}", {**body, "alias": "Changed"})
+        assert await _v1(hub, role, "DELETE", f"{RULES}/{rule_id}")
+    else:
+        assert not await _v1(hub, role, "PUT", f"{RULES}/evening_plug", body)
+        assert not await _v1(hub, role, "DELETE", f"{RULES}/evening_plug")
+    return made
+
+
+async def _read_rules(hub: Hub, role: str) -> bool:
+    return await _v1(hub, role, "GET", RULES) and await _v1(hub, role, "GET", f"{RULES}/evening_plug/traces")
+
+
 PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read states": _rest_states,
     "subscribe to state changes": lambda hub, role: hub.ok(role, "subscribe_events", event_type="state_changed"),
@@ -225,6 +252,9 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "list the entity and device registries": _list_registries,
     "change or remove registry entries": _change_registry,
     "edit automations, scripts and scenes": _edit_automation,
+    "read automation rules and their traces": _read_rules,
+    "create, replace and delete automation rules": _write_rules,
+    "run an automation rule now": lambda hub, role: _v1(hub, role, "POST", f"{RULES}/evening_plug/trigger"),
 }
 
 
