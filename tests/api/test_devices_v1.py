@@ -56,18 +56,21 @@ async def test_realtime_streams_telemetry_status_and_automations(api: Api) -> No
     hub = api.hub
     hub.states.set("sensor.test_power", "123.5", {"unit_of_measurement": "W"})
     telemetry = await ws.receive_json(timeout=5)
-    assert telemetry == {"type": "telemetry", "device_id": device_id, "entity_id": "sensor.test_power",
+    assert telemetry == {"type": "telemetry.live", "device_id": device_id, "entity_id": "sensor.test_power",
                          "value": 123.5, "ts": hub.states.get("sensor.test_power").last_updated_timestamp}
     hub.states.set("sensor.test_power", "unavailable")
     hub.states.set("switch.test_relay", "unavailable")
-    assert await ws.receive_json(timeout=5) == {"type": "status", "device_id": device_id, "online": False}
+    assert await ws.receive_json(timeout=5) == {"type": "device.status", "device_id": device_id, "online": False}
     hub.states.set("switch.test_relay", "on")
     assert (await ws.receive_json(timeout=5))["value"] == "on"
-    assert await ws.receive_json(timeout=5) == {"type": "status", "device_id": device_id, "online": True}
+    assert await ws.receive_json(timeout=5) == {"type": "device.status", "device_id": device_id, "online": True}
     hub.bus.fire("automation_triggered", {"id": "night_light", "name": "Night light", "entity_id": "automation.night"},
                  EventOrigin.local)
     message = await ws.receive_json(timeout=5)
-    assert message["type"] == "automation" and message["id"] == "night_light" and message["event"] == "triggered"
+    assert message["type"] == "automation.trigger" and message["id"] == "night_light" and message["event"] == "triggered"
+    hub.bus.fire("device_command", {"device_id": device_id, "command": {"id": "c1", "status": "confirmed"}})
+    assert await ws.receive_json(timeout=5) == {"type": "command.status", "device_id": device_id,
+                                                "command": {"id": "c1", "status": "confirmed"}}
     # States of entities without a device are not telemetry.
     hub.states.set("sensor.free_floating", "1")
     await ws.send_str("not json")
