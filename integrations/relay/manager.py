@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from hub.core.bus import Event, callback
+from hub.api.rate_limit import ControlLimits, Rate
+from hub.core.bus import EVENT_DEVICE_COMMAND, Event, callback
+from hub.core.context import Context
 from hub.core.runtime import HubKey
 from hub.exceptions import HubError
 from integrations.mqtt import MqttSwitch
 from integrations.mqtt import api as mqtt_api
+from integrations.relay.command import COMMANDS, RelayCommand
 from integrations.relay.controller import RelayController, RelaySettings
 from integrations.relay.store import CommandStore
 
@@ -49,6 +54,14 @@ class RelayManager:
         self.by_entity_id = {s["entity_id"]: s for s in config["switches"] if "entity_id" in s}
         self.by_unique_id = {s["unique_id"]: s for s in config["switches"] if "unique_id" in s}
         self.controllers: dict[str, RelayController] = {}
+        rates = config["rate_limit"]
+        self.rate_limits = ControlLimits(
+            Rate(rates["per_user"]["commands"], rates["per_user"]["seconds"]),
+            Rate(rates["per_device"]["commands"], rates["per_device"]["seconds"]),
+            lambda: self.clock.time(),
+        )
+        self.live: dict[str, RelayCommand] = {}  # commands not yet final, by id
+        self._waiters: dict[str, list[asyncio.Future[RelayCommand]]] = {}
         self._undo: list[Any] = []
         hub.runtime[RELAY] = self
 
@@ -87,6 +100,49 @@ class RelayManager:
         self.controllers[entity_id] = controller
         _LOGGER.debug("Relay %s under command control (%s)", entity_id, settings)
         return controller
+
+    def record(self, command: RelayCommand) -> None:
+        """Persist a command's new status, tell the bus (EVENT_DEVICE_COMMAND), wake its waiters."""
+        self.store.save(command)
+        if command.done:
+            self.live.pop(command.id, None)
+            for future in self._waiters.pop(command.id, ()):
+                if not future.done():
+                    future.set_result(command)
+        else:
+            self.live[command.id] = command
+        if command.announced != command.status:
+            command.announced = command.status
+            context = Context(user_id=command.user_id, id=command.context_id) if command.context_id else None
+            self.hub.bus.fire(EVENT_DEVICE_COMMAND, {"device_id": command.device_id, "command": command.as_dict()},
+                              context=context)
+
+    def audit(self, command: RelayCommand, result: str, remote: str | None, reason: str | None = None) -> None:
+        """Write a command (accepted, queued or refused) to the audit log with its user and context."""
+        audit = getattr(self.hub.auth, "audit", None)
+        if audit is None:
+            return
+        user = SimpleNamespace(id=command.user_id, name=None)
+        action = "relay_command" if command.command in COMMANDS else "device_command"
+        target = f"{command.entity_id} {command.command} command={command.id} context={command.context_id}"
+        audit.record(user, action, target, result, remote, reason=reason)
+
+    async def wait(self, command: RelayCommand, timeout: float) -> RelayCommand:
+        """Return the command once it is final, or as it is after `timeout` seconds (real time)."""
+        if command.done or timeout <= 0:
+            return command
+        future: asyncio.Future[RelayCommand] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(command.id, []).append(future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return command
+        finally:
+            waiters = self._waiters.get(command.id)
+            if waiters is not None and future in waiters:
+                waiters.remove(future)
+                if not waiters:
+                    del self._waiters[command.id]
 
     def get(self, entity_id: str) -> RelayController | None:
         """Return the controller of a switch."""

@@ -104,16 +104,16 @@ async def test_the_core_alone_makes_no_integration_tables(bare_engine) -> None: 
 async def test_rows_of_an_integration_not_enabled_now_are_kept(bare_engine) -> None:  # type: ignore[no-untyped-def]
     await migrate(bare_engine, [RELAY])
     tables, rows = await _tables_and_rows(bare_engine)
-    assert "relay_commands" in tables and rows == {"0004_device_location", "0006_power"}
+    assert "relay_commands" in tables and rows == {"0004_device_location", "relay_0002_parameters"}
 
     # Relay disabled, another integration enabled: Alembic runs, relay's row stays as it was.
     await migrate(bare_engine, [ROOT / "integrations" / "energy" / "migrations" / "versions"])
     tables, rows = await _tables_and_rows(bare_engine)
     assert {"relay_commands", "energy_state"} <= tables
-    assert rows == {"0004_device_location", "0006_power", "0007_energy"}
+    assert rows == {"0004_device_location", "relay_0002_parameters", "0007_energy"}
 
     await migrate(bare_engine, [RELAY])  # back again: current, nothing to do
-    assert (await _tables_and_rows(bare_engine))[1] == {"0004_device_location", "0006_power", "0007_energy"}
+    assert (await _tables_and_rows(bare_engine))[1] == {"0004_device_location", "relay_0002_parameters", "0007_energy"}
 
 
 async def test_a_branch_depending_on_the_core_gets_its_foreign_key(bare_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
