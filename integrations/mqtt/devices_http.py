@@ -53,6 +53,8 @@ def add_routes(app: web.Application, provisioner: Provisioner) -> None:
                     integration="mqtt", identifiers=[("mqtt", str(node_id))], name=body.get("name") or str(node_id),
                     suggested_area=body.get("location"),
                 )
+                if body.get("location") and entry.location is None:
+                    entry = await hub.device_registry.update(entry.id, location=body["location"])
             answer = await provisioner.add(node_id, body.get("name"), body.get("kind"), body.get("location"),
                                            entry.id if entry is not None else None)
         except ProvisioningError as err:
