@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hub.api import device_summary
+from hub.api.devices_openapi import describe_device_routes
 from hub.api.keys import HUB_KEY, USER_KEY
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
@@ -139,3 +140,4 @@ def setup_devices_v1(app: web.Application) -> None:
     app.router.add_get("/api/v1/devices", list_devices)
     app.router.add_get("/api/v1/devices/{device_id}", get_device)
     app.router.add_patch("/api/v1/devices/{device_id}", patch_device)
+    describe_device_routes(app)

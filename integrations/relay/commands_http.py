@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hub.api import device_summary
+from hub.api.devices_openapi import DEVICE_ID, errors, ok
 from hub.api.http import HUB_KEY, USER_KEY, json_message
+from hub.api.openapi import describe
 from hub.api.permissions import can_control
 from hub.api.ws_messages import dumps, loads
 from hub.core.context import Context
@@ -193,6 +195,97 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/devices/{device_id}/commands", post_command)
     app.router.add_get("/api/v1/devices/{device_id}/commands", list_commands)
     app.router.add_get("/api/v1/devices/{device_id}/commands/{command_id}", get_command)
+    describe(app, PATHS, schemas=SCHEMAS)
+
+
+_COMMAND_REF = {"$ref": "#/components/schemas/DeviceCommand"}
+_WAIT = {"name": "wait", "in": "query", "required": False,
+         "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
+         "description": "Seconds to hold the answer until the command is final (confirmed, failed, timed_out, expired)"}
+_WAITED = {**ok("The command reached a final status within ?wait",
+                {"$ref": "#/components/schemas/DeviceCommandResult"}),
+           "202": {"description": "Accepted: the command as it is now (with ?wait: still pending when the wait ended)",
+                   "content": {"application/json": {"schema": {"oneOf": [
+                       _COMMAND_REF, {"$ref": "#/components/schemas/DeviceCommandResult"}]}}}}}
+SCHEMAS: dict[str, Any] = {
+    "DeviceCommand": {
+        "type": "object",
+        "required": ["id", "entity_id", "device_id", "command", "status", "created_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "entity_id": {"type": "string"},
+            "device_id": {"type": ["string", "null"]},
+            "command": {"type": "string"},
+            "status": {"type": "string", "enum": ["queued", "sent", "acknowledged", "confirmed", "failed", "timed_out", "expired"]},
+            "user_id": {"type": ["string", "null"]},
+            "context_id": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "sent_at": {"type": ["string", "null"], "format": "date-time"},
+            "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
+            "error": {"type": ["string", "null"]},
+            "parameters": {"type": ["object", "null"]},
+            "new_state": {"type": ["string", "null"]},
+            "relay": {"type": "string"},
+        },
+    },
+    "DeviceCommandRequest": {
+        "type": "object",
+        "required": ["command"],
+        "properties": {
+            "command": {"type": "string", "enum": [*COMMANDS, *ENTITY_COMMANDS]},
+            "parameters": {"type": "object", "description": "relay or entity_id (which one, when the device has several); "
+                                                           "value (set_value), option (select_option)"},
+        },
+    },
+    "DeviceCommandResult": {
+        "type": "object",
+        "required": ["success", "newState", "command"],
+        "properties": {"success": {"type": "boolean"}, "newState": {"type": ["string", "null"]}, "command": _COMMAND_REF},
+    },
+}
+_COMMAND_ID = {"name": "command_id", "in": "path", "required": True, "schema": {"type": "string"}}
+PATHS: dict[str, Any] = {
+    "/api/v1/devices/{device_id}/command": {
+        "post": {
+            "summary": "Switch a relay of the device (on, off, toggle), as switch.turn_on does",
+            "operationId": "switchRelay",
+            "tags": ["commands"],
+            "parameters": [DEVICE_ID, _WAIT],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["command"],
+                "properties": {"command": {"enum": list(COMMANDS)}, "relay": {"type": "string"}}}}}},
+            "responses": {**_WAITED, **errors(400, 403, 404, 409, 429)},
+        },
+    },
+    "/api/v1/devices/{device_id}/commands": {
+        "post": {
+            "summary": "Send any command the device declares (see its capabilities)",
+            "operationId": "sendCommand",
+            "tags": ["commands"],
+            "parameters": [DEVICE_ID, _WAIT],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/DeviceCommandRequest"}}}},
+            "responses": {**_WAITED, **errors(400, 403, 404, 409, 429)},
+        },
+        "get": {
+            "summary": "The device's commands, newest first",
+            "operationId": "listCommands",
+            "tags": ["commands"],
+            "parameters": [DEVICE_ID, {"name": "limit", "in": "query", "required": False,
+                                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST, "default": 50}}],
+            "responses": {**ok("Commands", {"type": "array", "items": _COMMAND_REF}), **errors(400, 404)},
+        },
+    },
+    "/api/v1/devices/{device_id}/commands/{command_id}": {
+        "get": {
+            "summary": "One command and how far it got",
+            "operationId": "getCommand",
+            "tags": ["commands"],
+            "parameters": [DEVICE_ID, _COMMAND_ID],
+            "responses": {**ok("The command", _COMMAND_REF), **errors(404)},
+        },
+    },
+}
 
 
 __all__ = ["QUEUED", "add_routes", "answer", "rate_limited"]

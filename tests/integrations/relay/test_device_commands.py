@@ -197,3 +197,48 @@ async def test_25_rapid_commands_are_not_all_accepted(node: Any) -> None:
     assert (await call(http, "POST", f"{url}/commands", json={"command": "reboot"}))[0] == 202
     refused = await hub.auth.audit.entries(action="device_command")
     assert sum(1 for entry in refused if entry.result == "refused") >= 15
+
+
+async def test_every_answer_fits_the_openapi_document(node: Any, device: Any) -> None:
+    from tests.api.openapi_check import check_answer
+
+    runtime, hub, manager, http, url, user = node
+    status, document = await call(http, "GET", f"{runtime.url}/api/v1/openapi.json")
+    assert status == 200 and document["openapi"] == "3.1.0"
+    device_id = url.rsplit("/", 1)[1]
+    one, many = "/api/v1/devices/{device_id}", "/api/v1/devices/{device_id}/commands"
+    asked = [
+        ("get", "/api/v1/devices", "/api/v1/devices", None),
+        ("get", one, "", None),
+        ("patch", one, "", {"location": "cellar"}),
+        ("patch", one, "", {"colour": "red"}),
+        ("get", "/api/v1/devices/{device_id}", "/api/v1/devices/nope", None),
+        ("post", many, "/commands", {"command": "select_option", "parameters": {"option": "boost"}}),
+        ("post", many, "/commands?wait=0.2", {"command": "set_value", "parameters": {"value": 10}}),
+        ("post", many, "/commands?wait=5", {"command": "reboot"}),
+        ("post", many, "/commands", {"command": "set_value", "parameters": {"value": -1}}),
+        ("post", "/api/v1/devices/{device_id}/command", "/command", {"command": "on"}),
+        ("get", many, "/commands", None),
+        ("get", "/api/v1/devices/{device_id}/commands/{command_id}", "/commands/nope", None),
+    ]
+    owner = await hub.auth.add_user("olga", "password123", "owner")
+    admin = {"Authorization": f"Bearer {await hub.auth.create_long_lived_token(owner.id, 't')}"}
+    for method, path, suffix, body in asked:
+        target = suffix if suffix.startswith("/api") else f"{url}{suffix}"
+        target = f"{runtime.url}{target}" if target.startswith("/api") else target
+        status, answer = await call(http, method.upper(), target, json=body, headers=admin if method == "patch" else None)
+        check_answer(document, path, method, status, answer)
+    status, [command, *_] = await call(http, "GET", f"{url}/commands")
+    status, answer = await call(http, "GET", f"{url}/commands/{command['id']}")
+    check_answer(document, "/api/v1/devices/{device_id}/commands/{command_id}", "get", status, answer)
+    assert device_id in url
+    # Read-only users and the rate limit answer as described too.
+    viewer = await hub.auth.add_user("vic", "password123", "read-only")
+    headers = {"Authorization": f"Bearer {await hub.auth.create_long_lived_token(viewer.id, 't')}"}
+    status, answer = await call(http, "POST", f"{url}/commands", json={"command": "reboot"}, headers=headers)
+    check_answer(document, many, "post", status, answer)
+    assert status == 403
+    for _ in range(12):
+        status, answer = await call(http, "POST", f"{url}/commands", json={"command": "reboot"})
+    assert status == 429
+    check_answer(document, many, "post", status, answer)
