@@ -31,6 +31,16 @@ def relay_state(node_id, relay):
     return base(node_id) + "/" + relay + "/state"
 
 
+def config_set(node_id):
+    """Settings from the hub (retained): {"id", "values": {key: value}}."""
+    return base(node_id) + "/config/set"
+
+
+def config_state(node_id):
+    """The node's settings, their declaration and the last applied message (retained)."""
+    return base(node_id) + "/config/state"
+
+
 def ota(node_id, what):
     """OTA topics: begin, chunk (in), status (out)."""
     return base(node_id) + "/ota/" + what

@@ -17,7 +17,7 @@ ERROR_WORDS = {
     401: "No valid bearer token (or, for admin-only routes, not an admin).",
     403: "The user's role may not do this (read-only users cannot send commands).",
     404: "No such device (or command, or relay on it).",
-    409: "A safety limit of the relay refuses the command now; the message says which and when to retry.",
+    409: "Not now: a relay's safety limit refuses the command, or the device declares no configuration; the message says which.",
     429: "Too many commands for this user or device; wait Retry-After seconds.",
     503: "The broker or its account store is not reachable.",
 }

@@ -13,6 +13,7 @@ from hub.core.context import Context
 from hub.exceptions import ServiceValidationError
 from integrations.relay.commands_http import Refused, answer, rate_limited, wait_seconds
 from integrations.relay.commands_http import add_routes as add_command_routes
+from integrations.relay.config_http import add_routes as add_config_routes
 from integrations.relay.manager import manager_of
 
 
@@ -73,3 +74,4 @@ def add_routes(app: web.Application) -> None:
     """Add the device command routes."""
     app.router.add_post("/api/v1/devices/{device_id}/command", device_command)
     add_command_routes(app)
+    add_config_routes(app)

@@ -17,6 +17,7 @@ from integrations.mqtt import MqttSwitch
 from integrations.mqtt import api as mqtt_api
 from integrations.relay.command import COMMANDS, RelayCommand
 from integrations.relay.controller import RelayController, RelaySettings
+from integrations.relay.device_config import DeviceConfigs
 from integrations.relay.store import CommandStore
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ class RelayManager:
             lambda: self.clock.time(),
         )
         self.live: dict[str, RelayCommand] = {}  # commands not yet final, by id
+        # The topic root of device topics ("" or e.g. "home1/"), when the MQTT API offers one.
+        self.configs = DeviceConfigs(self, str(getattr(mqtt, "topic_root", "") or ""))
         self._waiters: dict[str, list[asyncio.Future[RelayCommand]]] = {}
         self._undo: list[Any] = []
         hub.runtime[RELAY] = self
@@ -69,6 +72,7 @@ class RelayManager:
         """Adopt the switches that exist now and every one discovered later; resend on reconnect."""
         self._undo.append(self.hub.bus.listen("state_changed", self._appeared, _switch_added_or_removed))
         self._undo.append(self.mqtt.on_connect(self.deliver_all))
+        self.configs.start()
         for entity in self.hub.entities.for_domain("switch"):
             self.consider(entity)
 
@@ -77,6 +81,7 @@ class RelayManager:
         for undo in self._undo:
             undo()
         self._undo.clear()
+        self.configs.stop()
         for controller in list(self.controllers.values()):
             controller.detach("the hub is stopping")
         self.controllers.clear()
