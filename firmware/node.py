@@ -183,6 +183,9 @@ class Node:
             if topic == self.config["discovery_prefix"] + "/status":
                 if payload == b"online":  # the hub restarted: announce again
                     self._announce()
+            elif topic == topics.restart(self.node_id):
+                compat.log("%s: restart requested" % self.node_id)
+                board.reset()
             elif topic == topics.config_set(self.node_id):
                 self._on_config(payload)
             elif topic.startswith(self._base + "/ota/"):

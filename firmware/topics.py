@@ -31,6 +31,11 @@ def relay_state(node_id, relay):
     return base(node_id) + "/" + relay + "/state"
 
 
+def restart(node_id):
+    """PRESS restarts the node (the discovery button `restart`)."""
+    return base(node_id) + "/restart/set"
+
+
 def config_set(node_id):
     """Settings from the hub (retained): {"id", "values": {key: value}}."""
     return base(node_id) + "/config/set"

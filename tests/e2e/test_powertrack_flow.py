@@ -215,6 +215,11 @@ async def test_the_node_is_provisioned_listed_streamed_and_commanded(powertrack:
     await until(lambda: [m for m in realtime.of("telemetry.live", entity_id=power) if m["value"] == 0], "the load off")
     status, history = await flow.call("GET", f"/devices/{flow.device_id}/commands")
     assert [(c["command"], c["status"]) for c in history] == [("off", "confirmed"), ("on", "confirmed")]
+    # The firmware's restart button is the device's reboot command.
+    assert any(c["command"] == "reboot" for c in device["capabilities"]["commands"])
+    status, answer = await flow.call("POST", f"/devices/{flow.device_id}/commands?wait=5", json={"command": "reboot"})
+    assert status == 200 and answer["success"] is True, answer
+    await until(lambda: flow.fleet.nodes[0].reboots == 1, "the node rebooting")
 
 
 @pytest.mark.xfail(strict=True, reason="rules API lands with s3-rules; telemetry queries with s3-charts")
