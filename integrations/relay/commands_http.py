@@ -24,7 +24,8 @@ from hub.core.context import Context
 from hub.exceptions import ServiceValidationError
 from integrations.relay.command import COMMANDS, QUEUED, SUCCESS, RelayCommand
 from integrations.relay.entity_commands import ENTITY_COMMANDS, EntityCommand, check_parameter
-from integrations.relay.manager import RelayManager, manager_of
+from integrations.relay.manager import FIRMWARE_MANUFACTURER, RelayManager, manager_of
+from integrations.relay.ota_commands import OTA, check_ota
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -101,6 +102,23 @@ def _entity_command(hub: Hub, manager: RelayManager, device_id: str, command: st
     return cmd
 
 
+async def _ota_command(hub: Hub, manager: RelayManager, device_id: str, parameters: dict[str, Any],
+                       context: Context, remote: str | None) -> RelayCommand:
+    device = hub.device_registry.get(device_id) if hub.device_registry is not None else None
+    node_id = manager.configs.node_id(device_id)
+    if device is None or device.manufacturer != FIRMWARE_MANUFACTURER or node_id is None:
+        raise Refused(400, "This device offers no 'ota' command (nodes running our firmware take signed updates)")
+    try:
+        checked = check_ota(parameters)
+    except ServiceValidationError as err:
+        raise Refused(400, str(err)) from None
+    if not device_summary.online(device_summary.entity_views(hub, device_id)):
+        raise Refused(409, "The device is offline; an update needs it online")
+    if manager.ota.busy(node_id):
+        raise Refused(409, "An update of this device is already under way")
+    return await manager.ota.request(device_id, node_id, checked, context, remote)
+
+
 async def post_command(request: web.Request) -> web.Response:
     """POST /api/v1/devices/{id}/commands."""
     hub, user = request.app[HUB_KEY], request[USER_KEY]
@@ -117,7 +135,7 @@ async def post_command(request: web.Request) -> web.Response:
         return json_message("Invalid JSON specified.", 400)
     except Refused as refused:
         return json_message(str(refused), refused.status)
-    known = (*COMMANDS, *ENTITY_COMMANDS)
+    known = (*COMMANDS, *ENTITY_COMMANDS, OTA)
     if not isinstance(body, dict) or body.get("command") not in known:
         return json_message(f"Expected {{\"command\": one of {', '.join(known)}, \"parameters\": {{...}}}}", 400)
     parameters = body.get("parameters", {})
@@ -129,6 +147,8 @@ async def post_command(request: web.Request) -> web.Response:
     try:
         if body["command"] in COMMANDS:
             cmd = await _relay_command(manager, device_id, body["command"], parameters, context, request.remote)
+        elif body["command"] == OTA:
+            cmd = await _ota_command(hub, manager, device_id, parameters, context, request.remote)
         else:
             cmd = _entity_command(hub, manager, device_id, body["command"], parameters, context, request.remote)
     except Refused as refused:
@@ -232,9 +252,10 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["command"],
         "properties": {
-            "command": {"type": "string", "enum": [*COMMANDS, *ENTITY_COMMANDS]},
+            "command": {"type": "string", "enum": [*COMMANDS, *ENTITY_COMMANDS, OTA]},
             "parameters": {"type": "object", "description": "relay or entity_id (which one, when the device has several); "
-                                                           "value (set_value), option (select_option)"},
+                                                           "value (set_value), option (select_option); "
+                                                           "url, size, hmac (ota, nodes running our firmware)"},
         },
     },
     "DeviceCommandResult": {

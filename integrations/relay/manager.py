@@ -18,6 +18,7 @@ from integrations.mqtt import api as mqtt_api
 from integrations.relay.command import COMMANDS, RelayCommand
 from integrations.relay.controller import RelayController, RelaySettings
 from integrations.relay.device_config import DeviceConfigs
+from integrations.relay.ota_commands import OtaRequests
 from integrations.relay.store import CommandStore
 
 if TYPE_CHECKING:
@@ -63,7 +64,9 @@ class RelayManager:
         )
         self.live: dict[str, RelayCommand] = {}  # commands not yet final, by id
         # The topic root of device topics ("" or e.g. "home1/"), when the MQTT API offers one.
-        self.configs = DeviceConfigs(self, str(getattr(mqtt, "topic_root", "") or ""))
+        root = str(getattr(mqtt, "topic_root", "") or "")
+        self.configs = DeviceConfigs(self, root)
+        self.ota = OtaRequests(self, root)
         self._waiters: dict[str, list[asyncio.Future[RelayCommand]]] = {}
         self._undo: list[Any] = []
         hub.runtime[RELAY] = self
@@ -73,6 +76,7 @@ class RelayManager:
         self._undo.append(self.hub.bus.listen("state_changed", self._appeared, _switch_added_or_removed))
         self._undo.append(self.mqtt.on_connect(self.deliver_all))
         self.configs.start()
+        self.ota.start()
         for entity in self.hub.entities.for_domain("switch"):
             self.consider(entity)
 
@@ -82,6 +86,7 @@ class RelayManager:
             undo()
         self._undo.clear()
         self.configs.stop()
+        self.ota.stop()
         for controller in list(self.controllers.values()):
             controller.detach("the hub is stopping")
         self.controllers.clear()

@@ -169,3 +169,67 @@ async def test_a_device_without_a_declaration_says_so(hub_and_admin: Any, device
     await device.publish("devices/bare/config/state", "not json", retain=True)
     await asyncio.sleep(0.2)
     assert (await call(http, "GET", url))[1]["supported"] is False
+
+
+async def test_ota_installs_a_signed_image_and_reports_a_refused_one(hub_and_admin: Any, mosquitto_server: Any, prefix: str,
+                                                                     tmp_path: Path) -> None:
+    from aiohttp import web
+
+    from firmware.ota import pack, sign
+    from firmware.sim.fleet import Fleet, device_key
+
+    runtime, hub, http = hub_and_admin
+    image = pack([("VERSION", b"1.1.0\n")])
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=image)
+
+    app = web.Application()
+    app.router.add_get("/image.bin", serve)
+    server = web.AppRunner(app)
+    await server.setup()
+    site = web.TCPSite(server, "127.0.0.1", 0)
+    await site.start()
+    image_url = f"http://127.0.0.1:{server.addresses[0][1]}/image.bin"
+    master = bytes(range(32))
+    fleet = Fleet(mosquitto_server.url, 1, tmp_path / "nodes", interval=0.5, prefix=f"n{uuid.uuid4().hex[:6]}",
+                  discovery_prefix=prefix, ota_master=master)
+    sim = fleet.nodes[0]
+    stop = threading.Event()
+    thread = threading.Thread(target=fleet.run, args=(stop, 0.02), daemon=True)
+    thread.start()
+    try:
+        slug = sim.node_id.replace("-", "_")
+        await wait_state(hub, f"switch.{slug}_relay1", "on")
+        url = f"{runtime.url}/api/v1/devices/{hub.entities.get(f'switch.{slug}_relay1').device_id}/commands"
+        wrong = {"url": image_url, "size": len(image), "hmac": sign(b"not this node's key", image)}
+        status, result = await call(http, "POST", f"{url}?wait=10", json={"command": "ota", "parameters": wrong})
+        assert status == 200 and result["success"] is False and "bad signature" in result["command"]["error"], result
+        assert sim.reboots == 0
+        for bad, words in (({**wrong, "url": "ftp://x"}, "http:// URL"), ({**wrong, "size": 0}, "size"),
+                           ({**wrong, "hmac": "zz"}, "64 hex digits")):
+            status, answer = await call(http, "POST", url, json={"command": "ota", "parameters": bad})
+            assert status == 400 and words in answer["message"]
+        right = {**wrong, "hmac": sign(device_key(master, sim.node_id), image)}
+        status, result = await call(http, "POST", f"{url}?wait=10", json={"command": "ota", "parameters": right})
+        assert status == 200 and result["success"] is True and result["newState"] == "installed", result
+        for _ in range(250):
+            if sim.reboots == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert sim.reboots == 1 and (sim.root / "VERSION").read_bytes() == b"1.1.0\n"
+    finally:
+        stop.set()
+        await asyncio.get_running_loop().run_in_executor(None, thread.join, 10)
+        fleet.close()
+        await server.cleanup()
+
+
+async def test_ota_is_only_for_nodes_running_our_firmware(hub_and_admin: Any, device: Any) -> None:
+    runtime, hub, http = hub_and_admin
+    await device.publish("devices/other/t", "21", retain=True)
+    await device.config("sensor/other/t/config", {"name": "Other", "uniq_id": "other_t", "obj_id": "other", "stat_t": "devices/other/t",
+                                                  "dev": {"ids": ["other"], "name": "Other", "mf": "Acme"}})
+    await wait_state(hub, "sensor.other", "21")
+    url = f"{runtime.url}/api/v1/devices/{hub.entities.get('sensor.other').device_id}/commands"
+    status, answer = await call(http, "POST", url, json={"command": "ota", "parameters": {"url": "http://x/i", "size": 1, "hmac": "a" * 64}})
+    assert status == 400 and "offers no 'ota' command" in answer["message"]
