@@ -141,6 +141,9 @@ async def post_command(request: web.Request) -> web.Response:
     parameters = body.get("parameters", {})
     if not isinstance(parameters, dict):
         return json_message("Field 'parameters' must be a JSON object", 400)
+    for name in ("relay", "entity_id"):
+        if not isinstance(parameters.get(name, ""), str):
+            return json_message(f"parameters.{name} must be a string", 400)
     if (limited := rate_limited(request, manager, device_id, body["command"])) is not None:
         return limited
     context = Context(user_id=user.id)

@@ -135,6 +135,7 @@ async def test_bad_commands_are_refused_naming_what_is_wrong(node: Any) -> None:
         ({"command": "set_value", "parameters": {"value": 5, "entity_id": "number.other"}}, 404, "No entity 'number.other'"),
         ({"command": "explode"}, 400, "Expected"),
         ({"command": "on", "parameters": "relay1"}, 400, "'parameters' must be a JSON object"),
+        ({"command": "on", "parameters": {"relay": ["relay1"]}}, 400, "parameters.relay must be a string"),
     ]
     for body, expected, words in cases:
         status, answer = await call(http, "POST", f"{url}/commands", json=body)
