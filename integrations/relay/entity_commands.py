@@ -133,12 +133,10 @@ class EntityCommand:
             cmd.confirmed = self.manager.clock.time()
             self._finish(CONFIRMED)
             return
-        cmd.status = ACKNOWLEDGED
+        cmd.status = ACKNOWLEDGED  # an echo that beat the broker's acknowledgement confirmed it already
         self.manager.record(cmd)
-        state = self.manager.hub.states.get(cmd.entity_id)
-        if state is not None and _echoes(cmd, state) and state.last_reported_timestamp >= (cmd.sent or 0):
-            self._confirm(state)
 
+    @callback
     def _is_mine(self, event: Event) -> bool:
         return bool(event.data.get("entity_id") == self.command.entity_id)
 

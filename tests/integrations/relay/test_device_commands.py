@@ -101,6 +101,19 @@ async def test_set_value_waits_for_the_device_echo(node: Any, device: Any) -> No
     assert entry.user_id == user.id and "number.node_9_limit set_value" in entry.target
 
 
+async def test_the_same_value_again_is_confirmed_by_the_unchanged_echo(node: Any, device: Any) -> None:
+    runtime, hub, manager, http, url, user = node
+
+    async def echo() -> None:
+        message = await device.expect(f"{BASE}/limit/set")
+        await device.publish(f"{BASE}/limit/state", message.payload.decode().removesuffix(".0"), retain=True)
+
+    echoing = asyncio.ensure_future(echo())
+    status, body = await call(http, "POST", f"{url}/commands?wait=5", json={"command": "set_value", "parameters": {"value": 2000}})
+    await echoing
+    assert status == 200 and body["success"] is True and body["newState"] == "2000", body
+
+
 async def test_select_relay_and_reboot_each_take_their_path(node: Any, device: Any) -> None:
     runtime, hub, manager, http, url, user = node
     status, body = await call(http, "POST", f"{url}/commands", json={"command": "select_option", "parameters": {"option": "boost"}})
