@@ -85,6 +85,7 @@ async def hub(tmp_path: Path, start_hub: Any, mosquitto_server: Any) -> AsyncIte
     write_config(config, textwrap.dedent(f"""\
         testdevices:
         http_ingest:
+        relay:
         mqtt:
           broker: {mosquitto_server.url}
           discovery_prefix: {PREFIX}
@@ -180,6 +181,14 @@ async def _edit_automation(hub: Hub, role: str) -> bool:
         return answer.status == 200
 
 
+async def _device_api(hub: Hub, role: str, method: str, suffix: str, body: Any, allowed: int, refused: int) -> bool:
+    headers = {"Authorization": f"Bearer {hub.tokens[role]}"}
+    device_id = next(iter(hub.runtime.hub.device_registry)).id
+    async with hub.http.request(method, f"{hub.url}/api/v1/devices/{device_id}{suffix}", json=body, headers=headers) as answer:
+        assert answer.status in (allowed, refused), (answer.status, await answer.text())
+        return answer.status == allowed
+
+
 PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read states": _rest_states,
     "subscribe to state changes": lambda hub, role: hub.ok(role, "subscribe_events", event_type="state_changed"),
@@ -202,6 +211,12 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "list the entity and device registries": _list_registries,
     "change or remove registry entries": _change_registry,
     "edit automations, scripts and scenes": _edit_automation,
+    # The test node offers no reboot and declares no configuration: past the role check the
+    # answers are 400 and 409, before it 403.
+    "send device commands": lambda hub, role: _device_api(hub, role, "POST", "/commands", {"command": "reboot"}, 400, 403),
+    "change a device's configuration": lambda hub, role: _device_api(
+        hub, role, "PUT", "/config", {"entries": [{"key": "x", "value": 1}]}, 409, 403),
+    "rename or place a device": lambda hub, role: _device_api(hub, role, "PATCH", "", {"location": role}, 200, 401),
 }
 
 
