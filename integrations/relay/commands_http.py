@@ -21,7 +21,7 @@ from hub.api.openapi import describe
 from hub.api.permissions import can_control
 from hub.api.ws_messages import dumps, loads
 from hub.core.context import Context
-from hub.exceptions import ServiceValidationError
+from hub.exceptions import HubError, ServiceValidationError
 from integrations.relay.command import COMMANDS, QUEUED, SUCCESS, RelayCommand
 from integrations.relay.entity_commands import ENTITY_COMMANDS, EntityCommand, check_parameter
 from integrations.relay.manager import FIRMWARE_MANUFACTURER, RelayManager, manager_of
@@ -38,7 +38,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=dumps(data), status=status, content_type="application/json")
 
 
-class Refused(Exception):
+class Refused(HubError):
     """A command the API refuses: the status and message of the answer."""
 
     def __init__(self, status: int, message: str) -> None:
