@@ -90,7 +90,7 @@ def validate(data):
         if not isinstance(relay, dict) or not isinstance(relay.get("pin"), int):
             raise ConfigError("relays[%d].pin must be a GPIO number" % index)
         name = relay.setdefault("name", "relay%d" % (index + 1))
-        if any(c not in _ID_CHARS for c in name) or name in names or name in ("ota", "status", "state", "telemetry"):
+        if any(c not in _ID_CHARS for c in name) or name in names or name in ("ota", "status", "state", "telemetry", "restart", "config"):
             raise ConfigError("relays[%d].name %r is not a free topic word" % (index, name))
         names.append(name)
     key = config["ota_key"]

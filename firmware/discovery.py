@@ -63,3 +63,8 @@ def messages(config):
         payload["pl_on"] = "ON"
         payload["pl_off"] = "OFF"
         yield topics.discovery(prefix, "switch", node_id, name), json.dumps(payload)
+    payload = _common(config, "restart", "Restart")
+    payload["cmd_t"] = "~/restart/set"
+    payload["dev_cla"] = "restart"
+    payload["ent_cat"] = "config"
+    yield topics.discovery(prefix, "button", node_id, "restart"), json.dumps(payload)

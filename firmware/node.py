@@ -4,7 +4,7 @@
 simulator calls it for many nodes from one thread.
 """
 
-from firmware import board, compat, topics
+from firmware import board, compat, settings, topics
 from firmware.compat import MIN_VALID_EPOCH, epoch, json
 from firmware.discovery import messages as discovery_messages
 from firmware.ota import OtaReceiver, OtaRefused
@@ -40,9 +40,13 @@ class Node:
     """
 
     def __init__(self, config, root="", clock=None, wall=None):
+        self.root = root
+        self.settings_path = compat.join(root, "settings.json")
+        saved = settings.load(self.settings_path)
+        self.applied = saved.pop("_applied", None)  # the id of the last config message applied
+        config.update(saved)
         self.config = config
         self.node_id = config["node_id"]
-        self.root = root
         self.clock = clock or _monotonic
         self.wall = wall or epoch
         pzem = config["pzem"]
@@ -53,6 +57,10 @@ class Node:
         ]
         self.relays = RelayBank(relays, compat.join(root, "relays.json"))
         self.relays.restore()
+        power_on = config.get("power_on_state", "restore")
+        if power_on != "restore":
+            for relay in self.relays.relays.values():
+                relay.set(power_on == "on")
         self.buffer = RingBuffer(compat.join(root, "readings.bin"), config["buffer_size"])
         self.ota = OtaReceiver(config["ota_key"], compat.join(root, "ota.tmp"), root)
         self.wlan = board.make_wlan(config["wifi"])
@@ -133,6 +141,7 @@ class Node:
             self._publish(topic, payload, retain=True)
         for name in self.relays.relays:
             self._publish(topics.relay_state(self.node_id, name, self._root), self.relays.state(name), retain=True)
+        self._publish(topics.config_state(self.node_id, self._root), settings.state(self.config, self.applied), retain=True)
 
     def _publish(self, topic, payload, retain=False, qos=0):
         self.mqtt.publish(topic, payload, retain, qos)
@@ -175,6 +184,11 @@ class Node:
             if topic == self.config["discovery_prefix"] + "/status":
                 if payload == b"online":  # the hub restarted: announce again
                     self._announce()
+            elif topic == topics.restart(self.node_id, self._root):
+                compat.log("%s: restart requested" % self.node_id)
+                board.reset()
+            elif topic == topics.config_set(self.node_id, self._root):
+                self._on_config(payload)
             elif topic.startswith(self._base + "/ota/"):
                 self._on_ota(topic[len(self._base) + 5:], payload)
             elif topic.endswith("/set") and topic.startswith(self._set_prefix):
@@ -189,6 +203,37 @@ class Node:
             compat.log("%s: ignored command for %s: %s" % (self.node_id, name, err))
             return
         self._publish(topics.relay_state(self.node_id, name, self._root), state, retain=True)
+
+    def _on_config(self, payload):
+        """Apply a config message whole (or refuse it whole), keep it on flash, and echo the result."""
+        try:
+            message = json.loads(payload)
+            wanted = message["values"]
+            ident = message["id"]
+            if not isinstance(wanted, dict):
+                raise ValueError("values must be an object")
+        except (ValueError, KeyError, TypeError) as err:
+            compat.log("%s: ignored config message: %s" % (self.node_id, err))
+            return
+        if ident == self.applied:  # the retained message again after a reconnect
+            return
+        try:
+            checked = {}
+            for key, value in wanted.items():
+                checked[key] = settings.check(key, value)
+        except settings.SettingError as err:
+            state = settings.state(self.config, self.applied, ident, str(err))
+            self._publish(topics.config_state(self.node_id, self._root), state, retain=True)
+            return
+        self.config.update(checked)
+        self.applied = ident
+        settings.save(self.settings_path, self.config, ident)
+        if "telemetry_interval" in checked:
+            self.next_reading = min(self.next_reading, self.clock() + checked["telemetry_interval"])
+        if "name" in checked:
+            self._announce()  # the device block carries the name
+        else:
+            self._publish(topics.config_state(self.node_id, self._root), settings.state(self.config, ident), retain=True)
 
     def _on_ota(self, what, payload):
         status = topics.ota(self.node_id, "status", self._root)

@@ -36,6 +36,21 @@ def relay_state(node_id, relay, root=""):
     return base(node_id, root) + "/" + relay + "/state"
 
 
+def restart(node_id, root=""):
+    """PRESS restarts the node (the discovery button `restart`)."""
+    return base(node_id, root) + "/restart/set"
+
+
+def config_set(node_id, root=""):
+    """Settings from the hub (retained): {"id", "values": {key: value}}."""
+    return base(node_id, root) + "/config/set"
+
+
+def config_state(node_id, root=""):
+    """The node's settings, their declaration and the last applied message (retained)."""
+    return base(node_id, root) + "/config/state"
+
+
 def ota(node_id, what, root=""):
     """OTA topics: begin, chunk (in), status (out)."""
     return base(node_id, root) + "/ota/" + what

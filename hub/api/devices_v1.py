@@ -1,4 +1,9 @@
-"""The device API: GET /api/v1/devices, GET/PATCH /api/v1/devices/{id} over the device registry."""
+"""The device API: GET /api/v1/devices, GET/PATCH /api/v1/devices/{id} over the device registry.
+
+A device's answer carries its registry entry (name, area, location, firmware and hardware
+version from its discovery `device` block) and what its entities show now (online, last_seen,
+rssi, power, capabilities: see hub.api.device_summary).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,25 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from hub.api import device_summary
+from hub.api.devices_openapi import describe_device_routes
 from hub.api.keys import HUB_KEY, USER_KEY
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
-from hub.core.states import STATE_UNAVAILABLE
 from hub.registry.devices import DeviceEntry
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
 
-# What a PATCH may change, and the JSON types it accepts for each.
-PATCHABLE: dict[str, tuple[type, ...]] = {
-    "name_by_user": (str, type(None)),
-    "area_id": (str, type(None)),
-    "disabled_by": (str, type(None)),
+# What a PATCH may change: the request's field -> the registry's field. `name` and `area`
+# are the contract's words; `name_by_user` and `area_id` Home Assistant's (both accepted).
+PATCHABLE: dict[str, str] = {
+    "name": "name_by_user",
+    "name_by_user": "name_by_user",
+    "location": "location",
+    "area": "area_id",
+    "area_id": "area_id",
+    "disabled_by": "disabled_by",
 }
 DISABLED_BY_VALUES = (None, "user")
 
@@ -29,13 +39,9 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 def device_as_dict(hub: Hub, device: DeviceEntry) -> dict[str, Any]:
-    """Return a device with its entities' current states and whether it is online."""
-    entities = []
-    registry = hub.entity_registry
-    for entry in registry.entries_for_device(device.id) if registry is not None else ():
-        state = hub.states.get(entry.entity_id)
-        entities.append({"entity_id": entry.entity_id, "state": state.state if state else None})
-    online = any(e["state"] not in (None, STATE_UNAVAILABLE) for e in entities)
+    """Return a device with its entities' current states and what they say about it."""
+    views = device_summary.entity_views(hub, device.id)
+    entities = [{"entity_id": v.entry.entity_id, "state": v.state.state if v.state else None} for v in views]
     return {
         "id": device.id,
         "name": device.display_name,
@@ -44,15 +50,22 @@ def device_as_dict(hub: Hub, device: DeviceEntry) -> dict[str, Any]:
         "model": device.model,
         "sw_version": device.sw_version,
         "hw_version": device.hw_version,
+        "firmware_version": device.sw_version,
+        "hardware_version": device.hw_version,
         "serial_number": device.serial_number,
         "area_id": device.area_id,
+        "location": device.location,
         "integration": device.integration,
         "identifiers": sorted([list(pair) for pair in device.identifiers]),
         "connections": sorted([list(pair) for pair in device.connections]),
         "via_device_id": device.via_device_id,
         "configuration_url": device.configuration_url,
         "disabled_by": device.disabled_by,
-        "online": online,
+        "online": device_summary.online(views),
+        "last_seen": device_summary.last_seen(views),
+        "rssi": device_summary.rssi(views),
+        "power": device_summary.power_watts(views),
+        "capabilities": device_summary.capabilities(views),
         "entities": entities,
         "created_at": device.created_at.isoformat(),
         "modified_at": device.modified_at.isoformat(),
@@ -90,16 +103,36 @@ async def patch_device(request: web.Request) -> web.Response:
         return json_message("Invalid JSON specified.", 400)
     if not isinstance(body, dict) or not body:
         return json_message("Expected a JSON object with fields to change", 400)
+    changes: dict[str, Any] = {}
     for key, value in body.items():
         if key not in PATCHABLE:
             return json_message(f"Field '{key}' cannot be changed; allowed: {', '.join(PATCHABLE)}", 400)
-        if not isinstance(value, PATCHABLE[key]) or (isinstance(value, str) and len(value) > 255):
+        if not isinstance(value, str | None) or (isinstance(value, str) and len(value) > 255):
             return json_message(f"Field '{key}' must be a string of at most 255 characters or null", 400)
-    if body.get("disabled_by", None) not in DISABLED_BY_VALUES:
+        if PATCHABLE[key] in changes:
+            return json_message(f"Field '{key}' is given twice (under two names)", 400)
+        changes[PATCHABLE[key]] = value or None
+    if changes.get("disabled_by") not in DISABLED_BY_VALUES:
         return json_message("Field 'disabled_by' must be 'user' or null", 400)
-    device = await hub.entities.update_device_entry(device_id, **body)
-    hub.require_auth().audit.record(user, "update_device", f"{device_id} {','.join(sorted(body))}", "ok", request.remote)
+    if (refusal := area_refusal(hub, changes.get("area_id"))) is not None:
+        return json_message(refusal, 400)
+    device = await hub.entities.update_device_entry(device_id, **changes)
+    hub.require_auth().audit.record(user, "update_device", f"{device_id} {','.join(sorted(changes))}", "ok", request.remote)
     return _json(device_as_dict(hub, device))
+
+
+def area_refusal(hub: Hub, area_id: str | None) -> str | None:
+    """Return why a device cannot move to this area, or None when it can.
+
+    Without an area registry any name is an area (Home Assistant's device registry stores the
+    id as given); with one, the area must exist there.
+    """
+    areas = getattr(hub, "area_registry", None)
+    if area_id is None or areas is None:
+        return None
+    if areas.get(area_id) is None:
+        return f"Field 'area': no area {area_id!r}; create it first or use an existing area id"
+    return None
 
 
 def setup_devices_v1(app: web.Application) -> None:
@@ -107,3 +140,4 @@ def setup_devices_v1(app: web.Application) -> None:
     app.router.add_get("/api/v1/devices", list_devices)
     app.router.add_get("/api/v1/devices/{device_id}", get_device)
     app.router.add_patch("/api/v1/devices/{device_id}", patch_device)
+    describe_device_routes(app)

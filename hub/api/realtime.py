@@ -3,9 +3,14 @@
 After a bearer-token handshake (the Authorization header of the upgrade request, or a first
 message `{"action": "auth", "token": ...}`), `{"action": "subscribe"}` (optionally with
 `device_ids`) streams, from the same bus the WebSocket API uses:
-  {"type": "telemetry", "device_id", "entity_id", "value", "ts"}  a device's entity changed
-  {"type": "status", "device_id", "online"}                       a device went on/offline
-  {"type": "automation", "id", "event"}                           an automation triggered
+  {"type": "telemetry.live", "device_id", "entity_id", "value", "ts"}  a device's entity changed
+  {"type": "device.status", "device_id", "online"}                     a device went on/offline
+  {"type": "automation.trigger", "id", "name", "event", "ts"}          an automation triggered
+  {"type": "command.status", "device_id", "command": {...}}            a device command moved on
+                                                                       (queued, sent, acknowledged,
+                                                                       confirmed, failed, expired ...)
+The names are those of the device-centric contract (docs/api.md); the first version's
+`telemetry`/`status`/`automation` had no client outside this repository and are gone.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from hub.api.keys import HUB_KEY
 from hub.api.openapi import describe
 from hub.api.send_queue import SendQueue
 from hub.api.ws_messages import dumps, loads
-from hub.core.bus import EVENT_STATE_CHANGED, Event, callback
+from hub.core.bus import EVENT_DEVICE_COMMAND, EVENT_STATE_CHANGED, Event, callback
 from hub.core.states import STATE_UNAVAILABLE, State
 
 _LOGGER = logging.getLogger(__name__)
@@ -149,24 +154,31 @@ class RealtimeClient:
                 return
             new: State | None = event.data["new_state"]
             if new is not None and new.state != STATE_UNAVAILABLE:
-                self.send({"type": "telemetry", "device_id": device_id, "entity_id": new.entity_id,
+                self.send({"type": "telemetry.live", "device_id": device_id, "entity_id": new.entity_id,
                            "value": telemetry_value(new), "ts": new.last_updated_timestamp})
             online = self._device_online(device_id)
             if self.online.get(device_id) != online:
                 self.online[device_id] = online
-                self.send({"type": "status", "device_id": device_id, "online": online})
+                self.send({"type": "device.status", "device_id": device_id, "online": online})
 
         @callback
         def automation(event: Event) -> None:
             data = event.data
-            self.send({"type": "automation", "id": data.get("id") or data.get("entity_id"),
+            self.send({"type": "automation.trigger", "id": data.get("id") or data.get("entity_id"),
                        "event": "triggered", "name": data.get("name"), "ts": event.time_fired_timestamp})
+
+        @callback
+        def command(event: Event) -> None:
+            device_id = event.data.get("device_id")
+            if device_ids is None or device_id in device_ids:
+                self.send({"type": "command.status", "device_id": device_id, "command": event.data["command"]})
 
         for device in hub.device_registry.devices if hub.device_registry is not None else ():
             if device_ids is None or device.id in device_ids:
                 self.online[device.id] = self._device_online(device.id)
         self.unsubscribers.append(hub.bus.listen(EVENT_STATE_CHANGED, state_changed))
         self.unsubscribers.append(hub.bus.listen(EVENT_AUTOMATION_TRIGGERED, automation))
+        self.unsubscribers.append(hub.bus.listen(EVENT_DEVICE_COMMAND, command))
 
 
 async def realtime_view(request: web.Request) -> web.StreamResponse:

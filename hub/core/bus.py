@@ -21,6 +21,8 @@ MATCH_ALL = "*"
 EVENT_STATE_CHANGED = "state_changed"
 EVENT_STATE_REPORTED = "state_reported"
 EVENT_CALL_SERVICE = "call_service"
+# A device command changed status: {"device_id", "command": the command as the API shows it}.
+EVENT_DEVICE_COMMAND = "device_command"
 EVENT_SERVICE_REGISTERED = "service_registered"
 EVENT_SERVICE_REMOVED = "service_removed"
 EVENT_HUB_START = "homeassistant_start"

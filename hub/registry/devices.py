@@ -51,6 +51,7 @@ _UPDATABLE = frozenset(
         "configuration_url",
         "via_device_id",
         "disabled_by",
+        "location",
     }
 )
 
@@ -78,6 +79,8 @@ class DeviceEntry:
     disabled_by: str | None
     created_at: datetime
     modified_at: datetime
+    # Where the device is, in the user's words ("under the stairs"); an area groups, this places.
+    location: str | None = None
 
     @property
     def display_name(self) -> str | None:
@@ -308,7 +311,7 @@ class DeviceRegistry:
             return await self._apply(existing, changes, now)
 
     async def update(self, device_id: str, **changes: Any) -> DeviceEntry:
-        """Change fields of a device: name_by_user, area_id, disabled_by, name, manufacturer,
+        """Change fields of a device: name_by_user, area_id, location, disabled_by, name, manufacturer,
         model, model_id, sw_version, hw_version, serial_number, suggested_area,
         configuration_url, via_device_id, integration, identifiers, connections (replaced)."""
         unknown = set(changes) - _UPDATABLE - {"identifiers", "connections"}

@@ -211,6 +211,7 @@ class DeviceRow(Base):
     disabled_by: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
     created_at: Mapped[datetime]
     modified_at: Mapped[datetime]
+    location: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
 
 
 class EntityRow(Base):

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from hub.api.devices_openapi import DEVICE_ID, errors, ok
 from hub.api.keys import HUB_KEY, USER_KEY
+from hub.api.openapi import describe
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.exceptions import HubError
-from integrations.mqtt.provisioning import ProvisioningError
+from integrations.mqtt.provisioning import KINDS, ProvisioningError
 
 if TYPE_CHECKING:
     from integrations.mqtt.provisioner import Provisioner
@@ -53,6 +55,8 @@ def add_routes(app: web.Application, provisioner: Provisioner) -> None:
                     integration="mqtt", identifiers=[("mqtt", str(node_id))], name=body.get("name") or str(node_id),
                     suggested_area=body.get("location"),
                 )
+                if body.get("location") and entry.location is None:
+                    entry = await hub.device_registry.update(entry.id, location=body["location"])
             answer = await provisioner.add(node_id, body.get("name"), body.get("kind"), body.get("location"),
                                            entry.id if entry is not None else None)
         except ProvisioningError as err:
@@ -82,3 +86,59 @@ def add_routes(app: web.Application, provisioner: Provisioner) -> None:
 
     app.router.add_post("/api/v1/devices", create)
     app.router.add_delete("/api/v1/devices/{device_id}", delete)
+    describe(app, PATHS, schemas=SCHEMAS)
+
+
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+SCHEMAS: dict[str, Any] = {
+    "DeviceProvisionRequest": {
+        "type": "object",
+        "required": ["node_id", "kind"],
+        "additionalProperties": False,
+        "properties": {
+            "node_id": {"type": "string", "description": "Letters, digits, _ and -; the device's MQTT username and topic word"},
+            "name": {"type": "string"},
+            "location": {"type": "string"},
+            "kind": {"type": "string", "enum": list(KINDS)},
+        },
+    },
+    "DeviceProvisioned": {
+        "type": "object",
+        "required": ["id", "node_id", "kind", "mqtt", "topics", "setup"],
+        "properties": {
+            "id": {"type": "string"},
+            "node_id": {"type": "string"},
+            "name": _NULLABLE_TEXT,
+            "location": _NULLABLE_TEXT,
+            "kind": {"type": "string"},
+            "mqtt": {"type": "object", "description": "host, port, tls_port, fingerprints, username, password (shown once), client_id"},
+            "topics": {"type": "object", "properties": {"publish": {"type": "array", "items": {"type": "string"}},
+                                                          "subscribe": {"type": "array", "items": {"type": "string"}}}},
+            "setup": {"type": "object", "description": "What to type into the device, in its kind's form (config.json for ours)"},
+        },
+    },
+}
+PATHS: dict[str, Any] = {
+    "/api/v1/devices": {
+        "post": {
+            "summary": "Provision a device: create it and its MQTT account (admins); the password is shown once",
+            "operationId": "provisionDevice",
+            "tags": ["devices"],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/DeviceProvisionRequest"}}}},
+            "responses": {**ok("The device and how it connects", {"$ref": "#/components/schemas/DeviceProvisioned"}, 201),
+                          **errors(400, 503)},
+        },
+    },
+    "/api/v1/devices/{device_id}": {
+        "delete": {
+            "summary": "Revoke a provisioned device's MQTT account at once (admins)",
+            "operationId": "revokeDevice",
+            "tags": ["devices"],
+            "parameters": [DEVICE_ID],
+            "responses": {**ok("Revoked", {"type": "object", "required": ["id", "node_id", "revoked"], "properties": {
+                "id": {"type": "string"}, "node_id": {"type": "string"}, "revoked": {"const": True}}}),
+                **errors(404, 503)},
+        },
+    },
+}

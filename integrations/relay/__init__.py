@@ -15,6 +15,9 @@ join by name; each entry may override the defaults:
         - entity_id: switch.boiler          # or unique_id: <the discovery unique_id>
           min_off_time: 180                 # a compressor rests 3 minutes
           max_toggles_per_minute: 4
+      rate_limit:                 # POST /api/v1/devices/{id}/command[s], PUT .../config
+        per_user: {commands: 20, seconds: 10}    # a burst of 20, one back every 0.5 s
+        per_device: {commands: 10, seconds: 10}  # commands: 0 lifts a limit
 
 The relay integration becomes the command policy of each such switch (the seam of toggle
 entities, hub.core.entity.CommandPolicy, described in docs/integrations.md); it uses the MQTT
@@ -30,6 +33,14 @@ What changes for a relay under command control:
 * A command that would break a safety limit is refused with a ServiceValidationError naming
   the limit and when to try again; nothing is sent.
 * Every command is in the audit log (action `relay_command`) with its user and context.
+
+The integration also owns the rest of a device's command surface, on the same table and
+lifecycle (docs/devices.md, "The device API"): `POST /api/v1/devices/{id}/commands` for any
+command a device's entities offer (set_value, select_option, press, reboot; entity_commands.py),
+`GET /api/v1/devices/{id}/commands[/{cmd_id}]`, typed configuration over
+`devices/<id>/config/set|state` (`GET/PUT /api/v1/devices/{id}/config`; device_config.py), the
+per-user and per-device rate limits of those routes, and the `device_command` event on every
+change of a command's status (the realtime socket's `command.status`).
 """
 
 from __future__ import annotations

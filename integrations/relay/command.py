@@ -1,4 +1,8 @@
-"""One relay command and the steps of its life: queued, sent, acknowledged, confirmed or failed."""
+"""One device command and the steps of its life: queued, sent, acknowledged, confirmed or failed.
+
+A relay's on/off/toggle carries its `target` (the state it asks for); other commands (set_value,
+select_option, press, reboot) carry their `parameters` and the state that confirms them.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ TIMED_OUT = "timed_out"
 EXPIRED = "expired"
 FINAL = frozenset({CONFIRMED, FAILED, TIMED_OUT, EXPIRED})
 COMMANDS = ("on", "off", "toggle")
+SUCCESS = frozenset({CONFIRMED})
 
 
 def _at(timestamp: float | None) -> datetime | None:
@@ -25,12 +30,12 @@ def _at(timestamp: float | None) -> datetime | None:
 
 @dataclass(slots=True, eq=False)
 class RelayCommand:
-    """A command to one relay; `target` is the on/off state it asks for (toggle resolved)."""
+    """A command to one entity of a device; `target` is a relay's on/off state (toggle resolved)."""
 
     entity_id: str
     device_id: str | None
     command: str
-    target: bool
+    target: bool | None
     user_id: str | None
     context_id: str | None
     created: float
@@ -40,7 +45,10 @@ class RelayCommand:
     sent: float | None = None
     confirmed: float | None = None
     error: str | None = None
+    parameters: dict[str, Any] | None = None
+    new_state: str | None = None  # the state the device confirmed
     persisted: bool = False  # the row exists in the database (later writes update it)
+    announced: str | None = None  # the status last fired on the bus
 
     @property
     def done(self) -> bool:
@@ -61,6 +69,8 @@ class RelayCommand:
             "sent_at": _at(self.sent),
             "confirmed_at": _at(self.confirmed),
             "error": self.error,
+            "parameters": self.parameters,
+            "new_state": self.new_state,
         }
 
     def as_dict(self) -> dict[str, Any]:

@@ -27,6 +27,18 @@ SWITCH_SCHEMA = vol.All(
     _one_key,
 )
 
+_RATE = vol.Schema({
+    vol.Required("commands"): vol.All(vol.Coerce(int), vol.Range(min=0)),
+    vol.Required("seconds"): vol.All(vol.Coerce(float), vol.Range(min=0.001)),
+})
+# Control endpoints (POST /api/v1/devices/{id}/command[s], PUT .../config): a burst of
+# `commands`, refilled over `seconds`; commands: 0 lifts the limit.
+RATE_LIMIT_DEFAULTS = {"per_user": {"commands": 20, "seconds": 10.0}, "per_device": {"commands": 10, "seconds": 10.0}}
+RATE_LIMIT_SCHEMA = vol.Schema({
+    vol.Optional("per_user", default=RATE_LIMIT_DEFAULTS["per_user"]): _RATE,
+    vol.Optional("per_device", default=RATE_LIMIT_DEFAULTS["per_device"]): _RATE,
+})
+
 CONFIG_SCHEMA = vol.Schema(
     vol.Any(
         None,
@@ -38,6 +50,7 @@ CONFIG_SCHEMA = vol.Schema(
             vol.Optional("max_toggles_per_minute", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
             vol.Optional("firmware_relays", default=True): bool,
             vol.Optional("switches", default=[]): [SWITCH_SCHEMA],
+            vol.Optional("rate_limit", default={}): RATE_LIMIT_SCHEMA,
         },
     )
 )

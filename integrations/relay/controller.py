@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from hub.core.bus import Event, callback
@@ -145,7 +144,7 @@ class RelayController:
             self.limits.check(self.entity_id, target, self._effective_state(), self.since, now)
         except ServiceValidationError as err:
             cmd.status, cmd.error = FAILED, f"refused: {err}"
-            self.manager.store.save(cmd)
+            self.manager.record(cmd)
             self._audit(cmd, "refused", remote)
             raise
         if is_on is None or target != is_on:
@@ -160,7 +159,7 @@ class RelayController:
             return cmd
         cmd.expires = now + self.settings.queue_ttl
         self.queue.append(cmd)
-        self.manager.store.save(cmd)
+        self.manager.record(cmd)
         self._timers[cmd.id] = clock.call_later(self.settings.queue_ttl, lambda: self._expire(cmd))
         self._audit(cmd, "queued", remote)
         _LOGGER.info("%s is offline: %s queued for %.0f s", self.entity_id, command, self.settings.queue_ttl)
@@ -178,7 +177,7 @@ class RelayController:
         clock = self.manager.clock
         cmd.status, cmd.sent = SENT, clock.time()
         self.inflight.append(cmd)
-        self.manager.store.save(cmd)
+        self.manager.record(cmd)
         self._timers[cmd.id] = clock.call_later(self.settings.timeout, lambda: self._timed_out(cmd))
         try:
             await self.entity.send("on" if cmd.target else "off")
@@ -189,7 +188,7 @@ class RelayController:
             return
         if cmd.status == SENT:  # the echo may have beaten the broker's acknowledgement
             cmd.status = ACKNOWLEDGED
-            self.manager.store.save(cmd)
+            self.manager.record(cmd)
 
     @callback
     def reported(self, entity: ToggleEntity, is_on: bool) -> None:
@@ -202,6 +201,7 @@ class RelayController:
             if cmd.target == is_on:
                 del self.inflight[index]
                 cmd.confirmed = now
+                cmd.new_state = STATE_ON if is_on else STATE_OFF
                 self._finish(cmd, CONFIRMED)
                 return
         for cmd in self.inflight:
@@ -233,7 +233,7 @@ class RelayController:
         cmd.status = status
         if reason is not None:
             cmd.error = reason
-        self.manager.store.save(cmd)
+        self.manager.record(cmd)
         if status != CONFIRMED:
             _LOGGER.warning("Relay command %s %s for %s: %s", cmd.command, status, self.entity_id, reason)
             self.manager.hub.bus.fire(
@@ -271,12 +271,7 @@ class RelayController:
             self._delivering = False
 
     def _audit(self, cmd: RelayCommand, result: str, remote: str | None) -> None:
-        audit = getattr(self.manager.hub.auth, "audit", None)
-        if audit is None:
-            return
-        user = SimpleNamespace(id=cmd.user_id, name=None)
-        target = f"{self.entity_id} {cmd.command} command={cmd.id} context={cmd.context_id}"
-        audit.record(user, "relay_command", target, result, remote)
+        self.manager.audit(cmd, result, remote)
 
 
 __all__ = ["EVENT_RELAY_COMMAND_FAILED", "QUEUED", "RelayController", "RelaySettings"]

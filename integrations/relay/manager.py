@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from hub.core.bus import Event, callback
+from hub.api.rate_limit import ControlLimits, Rate
+from hub.core.bus import EVENT_DEVICE_COMMAND, Event, callback
+from hub.core.context import Context
 from hub.core.runtime import HubKey
 from hub.exceptions import HubError
 from integrations.mqtt import MqttSwitch
 from integrations.mqtt import api as mqtt_api
+from integrations.relay.command import COMMANDS, RelayCommand
 from integrations.relay.controller import RelayController, RelaySettings
+from integrations.relay.device_config import DeviceConfigs
+from integrations.relay.ota_commands import OtaRequests
 from integrations.relay.store import CommandStore
 
 if TYPE_CHECKING:
@@ -49,6 +56,18 @@ class RelayManager:
         self.by_entity_id = {s["entity_id"]: s for s in config["switches"] if "entity_id" in s}
         self.by_unique_id = {s["unique_id"]: s for s in config["switches"] if "unique_id" in s}
         self.controllers: dict[str, RelayController] = {}
+        rates = config["rate_limit"]
+        self.rate_limits = ControlLimits(
+            Rate(rates["per_user"]["commands"], rates["per_user"]["seconds"]),
+            Rate(rates["per_device"]["commands"], rates["per_device"]["seconds"]),
+            lambda: self.clock.time(),
+        )
+        self.live: dict[str, RelayCommand] = {}  # commands not yet final, by id
+        # The topic root of device topics ("" or e.g. "home1/"), when the MQTT API offers one.
+        root = str(getattr(mqtt, "topic_root", "") or "")
+        self.configs = DeviceConfigs(self, root)
+        self.ota = OtaRequests(self, root)
+        self._waiters: dict[str, list[asyncio.Future[RelayCommand]]] = {}
         self._undo: list[Any] = []
         hub.runtime[RELAY] = self
 
@@ -56,6 +75,8 @@ class RelayManager:
         """Adopt the switches that exist now and every one discovered later; resend on reconnect."""
         self._undo.append(self.hub.bus.listen("state_changed", self._appeared, _switch_added_or_removed))
         self._undo.append(self.mqtt.on_connect(self.deliver_all))
+        self.configs.start()
+        self.ota.start()
         for entity in self.hub.entities.for_domain("switch"):
             self.consider(entity)
 
@@ -64,6 +85,8 @@ class RelayManager:
         for undo in self._undo:
             undo()
         self._undo.clear()
+        self.configs.stop()
+        self.ota.stop()
         for controller in list(self.controllers.values()):
             controller.detach("the hub is stopping")
         self.controllers.clear()
@@ -87,6 +110,49 @@ class RelayManager:
         self.controllers[entity_id] = controller
         _LOGGER.debug("Relay %s under command control (%s)", entity_id, settings)
         return controller
+
+    def record(self, command: RelayCommand) -> None:
+        """Persist a command's new status, tell the bus (EVENT_DEVICE_COMMAND), wake its waiters."""
+        self.store.save(command)
+        if command.done:
+            self.live.pop(command.id, None)
+            for future in self._waiters.pop(command.id, ()):
+                if not future.done():
+                    future.set_result(command)
+        else:
+            self.live[command.id] = command
+        if command.announced != command.status:
+            command.announced = command.status
+            context = Context(user_id=command.user_id, id=command.context_id) if command.context_id else None
+            self.hub.bus.fire(EVENT_DEVICE_COMMAND, {"device_id": command.device_id, "command": command.as_dict()},
+                              context=context)
+
+    def audit(self, command: RelayCommand, result: str, remote: str | None, reason: str | None = None) -> None:
+        """Write a command (accepted, queued or refused) to the audit log with its user and context."""
+        audit = getattr(self.hub.auth, "audit", None)
+        if audit is None:
+            return
+        user = SimpleNamespace(id=command.user_id, name=None)
+        action = "relay_command" if command.command in COMMANDS else "device_command"
+        target = f"{command.entity_id} {command.command} command={command.id} context={command.context_id}"
+        audit.record(user, action, target, result, remote, reason=reason)
+
+    async def wait(self, command: RelayCommand, timeout: float) -> RelayCommand:
+        """Return the command once it is final, or as it is after `timeout` seconds (real time)."""
+        if command.done or timeout <= 0:
+            return command
+        future: asyncio.Future[RelayCommand] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(command.id, []).append(future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return command
+        finally:
+            waiters = self._waiters.get(command.id)
+            if waiters is not None and future in waiters:
+                waiters.remove(future)
+                if not waiters:
+                    del self._waiters[command.id]
 
     def get(self, entity_id: str) -> RelayController | None:
         """Return the controller of a switch."""

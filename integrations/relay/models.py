@@ -7,11 +7,12 @@ proves they build exactly these models.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from hub.storage.models import ENTITY_ID_LENGTH, ID_LENGTH, TYPE_ANNOTATION_MAP, new_metadata
+from hub.storage.models import ENTITY_ID_LENGTH, ID_LENGTH, TYPE_ANNOTATION_MAP, json_type, new_metadata
 
 RELAY_COMMAND_STATUSES = ("queued", "sent", "acknowledged", "confirmed", "failed", "timed_out", "expired")
 
@@ -24,10 +25,13 @@ class Base(DeclarativeBase):
 
 
 class RelayCommandRow(Base):
-    """One on/off/toggle command to a relay and how far it got (queued ... confirmed or failed)."""
+    """One command to a device's entity and how far it got (queued ... confirmed or failed)."""
 
     __tablename__ = "relay_commands"
-    __table_args__ = (Index("ix_relay_commands_entity_id_created_at", "entity_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_relay_commands_entity_id_created_at", "entity_id", "created_at"),
+        Index("ix_relay_commands_device_id_created_at", "device_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     entity_id: Mapped[str] = mapped_column(String(ENTITY_ID_LENGTH))
@@ -41,6 +45,9 @@ class RelayCommandRow(Base):
     sent_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # Commands beyond on/off/toggle: what they asked ({"value": 21}) and what confirmed them.
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(json_type())
+    new_state: Mapped[str | None] = mapped_column(String(255))
 
 
 __all__ = ["RELAY_COMMAND_STATUSES", "Base", "RelayCommandRow"]

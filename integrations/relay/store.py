@@ -84,17 +84,28 @@ class CommandStore:
                 command.persisted = True
             self.written += len(batch)
 
-    async def recent(self, entity_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Return the newest command rows first (of one entity, or of all)."""
+    async def recent(self, entity_id: str | None = None, limit: int = 50, device_id: str | None = None) -> list[dict[str, Any]]:
+        """Return the newest command rows first (of one entity, of one device, or of all)."""
         if self._sessions is None:
             return []
         await self.flush()
         query = select(TABLE)
         if entity_id is not None:
             query = query.where(TABLE.c.entity_id == entity_id)
+        if device_id is not None:
+            query = query.where(TABLE.c.device_id == device_id)
         query = query.order_by(TABLE.c.created_at.desc(), TABLE.c.id.desc()).limit(limit)
         async with self._sessions() as session:
             return [dict(row._mapping) for row in (await session.execute(query)).all()]
+
+    async def get(self, command_id: str) -> dict[str, Any] | None:
+        """Return one command's row (None when there is none)."""
+        if self._sessions is None:
+            return None
+        await self.flush()
+        async with self._sessions() as session:
+            row = (await session.execute(select(TABLE).where(TABLE.c.id == command_id))).first()
+        return None if row is None else dict(row._mapping)
 
     async def _run(self) -> None:
         while True:

@@ -32,7 +32,7 @@ def test_discovery_configs_are_retained_and_valid(mosquitto_server, make_fleet: 
     # A client arriving later gets every config as a retained message, as the hub will.
     late = Observer(mosquitto_server.url, f"{prefix}/#", f"devices/{node_id}/#")
     try:
-        configs = step_until(fleet, lambda: len(late.retained(prefix)) == 16 and late.retained(prefix), what="16 retained configs")
+        configs = step_until(fleet, lambda: len(late.retained(prefix)) == 18 and late.retained(prefix), what="18 retained configs (6 sensors, 2 relays, a restart button each)")
         assert late.retained(f"devices/{node_id}/status") == {f"devices/{node_id}/status": b"online"}
     finally:
         late.close()

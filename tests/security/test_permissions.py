@@ -85,6 +85,7 @@ async def hub(tmp_path: Path, start_hub: Any, mosquitto_server: Any) -> AsyncIte
     write_config(config, textwrap.dedent(f"""\
         testdevices:
         http_ingest:
+        relay:
         mqtt:
           broker: {mosquitto_server.url}
           discovery_prefix: {PREFIX}
@@ -229,6 +230,14 @@ async def _read_rules(hub: Hub, role: str) -> bool:
     return await _v1(hub, role, "GET", RULES) and await _v1(hub, role, "GET", f"{RULES}/evening_plug/traces")
 
 
+async def _device_api(hub: Hub, role: str, method: str, suffix: str, body: Any, allowed: int, refused: int) -> bool:
+    headers = {"Authorization": f"Bearer {hub.tokens[role]}"}
+    device_id = next(iter(hub.runtime.hub.device_registry)).id
+    async with hub.http.request(method, f"{hub.url}/api/v1/devices/{device_id}{suffix}", json=body, headers=headers) as answer:
+        assert answer.status in (allowed, refused), (answer.status, await answer.text())
+        return answer.status == allowed
+
+
 PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read states": _rest_states,
     "subscribe to state changes": lambda hub, role: hub.ok(role, "subscribe_events", event_type="state_changed"),
@@ -255,6 +264,12 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read automation rules and their traces": _read_rules,
     "create, replace and delete automation rules": _write_rules,
     "run an automation rule now": lambda hub, role: _v1(hub, role, "POST", f"{RULES}/evening_plug/trigger"),
+    # The test node offers no reboot and declares no configuration: past the role check the
+    # answers are 400 and 409, before it 403.
+    "send device commands": lambda hub, role: _device_api(hub, role, "POST", "/commands", {"command": "reboot"}, 400, 403),
+    "change a device's configuration": lambda hub, role: _device_api(
+        hub, role, "PUT", "/config", {"entries": [{"key": "x", "value": 1}]}, 409, 403),
+    "rename or place a device": lambda hub, role: _device_api(hub, role, "PATCH", "", {"location": role}, 200, 401),
 }
 
 
