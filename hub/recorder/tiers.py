@@ -195,6 +195,14 @@ class Downsampler:
                 until = min(until, _floor(pending, TIER_SECONDS["hour"]))
         return until
 
+    def five_minute_tier_until(self) -> float:
+        """Return up to when the 5-minute tier holds every point stored so far (as hour_tier_until)."""
+        until = self.watermarks["five_minute"]
+        for pending in (self.dirty, self._recomputing):
+            if pending is not None:
+                until = min(until, _floor(pending, TIER_SECONDS["five_minute"]))
+        return until
+
     def _load(self) -> dict[str, float]:
         try:
             return dict(orjson.loads(self.state_path.read_bytes()))
