@@ -16,11 +16,12 @@ each backend reads back as written):
   holds through them. A bucket with no numeric point has no row (a gap), and its time
   counts towards the next bucket's mean only as the carried value.
 - **Source**: raw points for buckets narrower than five minutes; the 5-minute tier for
-  multiples of 300 s and the hour tier for multiples of 3600 s, read up to where each tier
-  is complete and continued from raw points aggregated the same way (tiers.aggregate into
-  5-minute rows, tiers.combine into hours, then into the width), so the numbers do not
+  multiples of 300 s, the hour tier for multiples of 3600 s and the day tier for multiples
+  of 86400 s, read up to where each tier is complete and continued from raw points
+  aggregated the same way (tiers.aggregate into 5-minute rows, tiers.combine into hours,
+  days, then into the width), so the numbers do not
   depend on whether the downsampler has run. As in the tiers, a bucket's mean covers its
-  time from its start to the end of the last 5-minute (or hour) row that has points. A range
+  time from its start to the end of the last 5-minute (hour, day) row that has points. A range
   older than raw (or 5-minute) retention widens the buckets to what the tiers still hold.
 """
 
@@ -35,6 +36,7 @@ from hub.recorder.tiers import Downsampler, RetentionPlan, aggregate, combine
 
 FIVE = 300.0
 HOUR = 3600.0
+DAY = 86400.0
 # Widths a caller's points are rounded up to: no width between a minute and five minutes, so
 # that every range longer than a few hours is answered from a tier rather than from raw points.
 WIDTHS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0,
@@ -48,8 +50,10 @@ class Coverage:
 
     raw_from: float = -math.inf  # raw points before this are purged
     five_from: float = -math.inf  # 5-minute rows before this are purged
+    hour_from: float = -math.inf  # hour rows before this are purged
     five_until: float = -math.inf  # the 5-minute tier is complete before this
     hour_until: float = -math.inf  # the hour tier is complete before this
+    day_until: float = -math.inf  # the day tier is complete before this
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,7 @@ class Buckets:
     width: float
     start: float
     end: float
-    source: str  # "raw", "five_minute" or "hour"
+    source: str  # "raw", "five_minute", "hour" or "day"
     series: dict[str, list[TierRow]]
 
 
@@ -90,6 +94,9 @@ def effective_width(width: float, start: float, coverage: Coverage) -> float:
         first = start // width * width
     if first < coverage.five_from:
         width = _tier_width(width, HOUR)
+        first = start // width * width
+    if first < coverage.hour_from:
+        width = _tier_width(width, DAY)
     return width
 
 
@@ -139,6 +146,19 @@ async def _hour_rows(
     return out
 
 
+async def _day_rows(
+    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage
+) -> dict[str, list[TierRow]]:
+    """Return day rows over [start, end): the tier where complete, then the hour rows combined."""
+    until = min(max(_floor(coverage.day_until, DAY), start), end)
+    out: dict[str, list[TierRow]] = {}
+    if start < until:
+        out.update(await backend.read_tier("day", entity_ids, start, until))
+    for entity_id, rows in (await _hour_rows(backend, entity_ids, until, end, coverage)).items():
+        out.setdefault(entity_id, []).extend(combine(entity_id, rows, DAY, HOUR))
+    return out
+
+
 async def query_buckets(
     backend: HistoryBackend,
     entity_ids: Sequence[str],
@@ -176,14 +196,18 @@ async def query_buckets(
     ids = list(dict.fromkeys(entity_ids))
     # Wider buckets are built the way the tiers are (5-minute rows, hours of those, then the
     # width), from the tiers or from raw points alike, so both give the same numbers.
-    if width % HOUR == 0:
+    if width % DAY == 0:
+        fine, step = await _day_rows(backend, ids, first, last, coverage), DAY
+    elif width % HOUR == 0:
         fine, step = await _hour_rows(backend, ids, first, last, coverage), HOUR
     elif width % FIVE == 0:
         fine, step = await _five_rows(backend, ids, first, last, coverage), FIVE
     else:
         fine, step = await _raw_rows(backend, ids, first, last, width), width
     source = "raw"
-    if step == HOUR and first < coverage.hour_until:
+    if step == DAY and first < coverage.day_until:
+        source = "day"
+    elif step >= HOUR and first < coverage.hour_until:
         source = "hour"
     elif step >= FIVE and first < coverage.five_until:
         source = "five_minute"
@@ -202,6 +226,8 @@ def coverage_of(plan: RetentionPlan | None, tiers: Downsampler | None, now: floa
     return Coverage(
         raw_from=now - plan.default["raw"],
         five_from=now - plan.default["five_minute"],
-        five_until=tiers.five_minute_tier_until() if tiers is not None else -math.inf,
-        hour_until=tiers.hour_tier_until() if tiers is not None else -math.inf,
+        hour_from=now - plan.default["hour"],
+        five_until=tiers.tier_until("five_minute") if tiers is not None else -math.inf,
+        hour_until=tiers.tier_until("hour") if tiers is not None else -math.inf,
+        day_until=tiers.tier_until("day") if tiers is not None else -math.inf,
     )

@@ -37,10 +37,11 @@ def test_widths_are_rounded_up_to_a_few_aligned_sizes() -> None:
 
 
 def test_ranges_older_than_retention_widen_to_what_the_tiers_hold() -> None:
-    coverage = Coverage(raw_from=T + 86400, five_from=T + 3600)
+    coverage = Coverage(raw_from=T + 86400, five_from=T + 3600, hour_from=T - 86400)
     assert effective_width(10.0, T + 2 * 86400, coverage) == 10.0
     assert effective_width(10.0, T + 7200, coverage) == 300.0
     assert effective_width(10.0, T, coverage) == 3600.0
+    assert effective_width(10.0, T - 2 * 86400, coverage) == 86400.0
     with pytest.raises(ValueError, match="positive"):
         effective_width(0.0, T, coverage)
 
@@ -111,9 +112,9 @@ async def test_the_same_query_gives_the_same_numbers_on_every_backend(
         try:
             downsampler = await _seed(backend, tmp_path)
             coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
-            assert coverage.hour_until == T + 4 * 3600
+            assert coverage.hour_until == T + 4 * 3600 and coverage.day_until == T + 2 * 3600  # midnight UTC
             answers[kind] = {}
-            for width in (10.0, 60.0, 300.0, 900.0, 3600.0, 7200.0):
+            for width in (10.0, 60.0, 300.0, 900.0, 3600.0, 7200.0, 86400.0):
                 found = await query_buckets(backend, ["sensor.power", "sensor.energy", "switch.pump"], T, T + 6 * 3600, width, coverage)
                 answers[kind][width] = (found.source, _numbers(found.series))
         finally:
@@ -121,6 +122,7 @@ async def test_the_same_query_gives_the_same_numbers_on_every_backend(
     reference = answers["sqlite"]
     assert {w: source for w, (source, _) in reference.items()} == {
         10.0: "raw", 60.0: "raw", 300.0: "five_minute", 900.0: "five_minute", 3600.0: "hour", 7200.0: "hour",
+        86400.0: "day",
     }
     assert set(reference[60.0][1]) == {"sensor.power", "sensor.energy"}  # text-only entities have no buckets
     assert len(reference[60.0][1]["sensor.power"]) == 6 * 60 - 30  # the offline half hour is a gap
@@ -131,7 +133,7 @@ async def test_the_same_query_gives_the_same_numbers_on_every_backend(
 async def test_tiers_and_raw_points_give_the_same_buckets(backend: HistoryBackend, tmp_path: Path) -> None:
     downsampler = await _seed(backend, tmp_path)
     coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
-    for width in (300.0, 1800.0, 3600.0, 10800.0):
+    for width in (300.0, 1800.0, 3600.0, 10800.0, 86400.0):
         tiered = await query_buckets(backend, ["sensor.power", "sensor.energy"], T, T + 6 * 3600, width, coverage)
         raw = await query_buckets(backend, ["sensor.power", "sensor.energy"], T, T + 6 * 3600, width)
         assert tiered.source != "raw" and raw.source == "raw"

@@ -1,0 +1,132 @@
+"""Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
+
+Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--full-history]
+
+Seeds (or reuses, with --db) a SQLite history of 10 power sensors as a year of the default
+plan leaves it: the day tier for 5 years, the hour tier for 365 days, the 5-minute tier for 30 days, raw points every
+`--rate` seconds for the last 7 days. Then, for each range (1 h, 1 d, 7 d, 30 d, 365 d ending
+now), prints the latency of the command's whole answer (read, bucket, JSON) with a chart's
+`points`: cold is the first query of that range on a freshly opened backend (SQLite's own
+page cache empty; the OS file cache is not dropped), warm the median of 5 repeats. With
+--full-history it also times history/history_during_period for 1 d, the full-resolution
+path the decimated one replaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+sys.path.insert(0, os.path.dirname(_HERE))
+
+from hub.recorder import compressed  # noqa: E402
+from hub.recorder.backends.base import Batch, Point, TierRow  # noqa: E402
+from hub.recorder.backends.sqlite import SQLiteBackend  # noqa: E402
+from hub.recorder.buckets import Coverage  # noqa: E402
+from hub.recorder.chart import chart_json  # noqa: E402
+
+ENTITIES = [f"sensor.meter_{i}_power" for i in range(10)]
+DAY = 86400.0
+RANGES = {"1 h": 3600.0, "1 d": DAY, "7 d": 7 * DAY, "30 d": 30 * DAY, "365 d": 365 * DAY}
+
+
+def _watts(entity: int, ts: float) -> float:
+    """A household's power: a daily shape plus a per-meter offset and some noise."""
+    daily = 400 + 300 * math.sin(2 * math.pi * (ts % DAY) / DAY)
+    return round(daily + 50 * entity + (hash((entity, int(ts))) % 200), 1)
+
+
+def _tier_rows(tier: str, width: float, start: float, end: float) -> list[TierRow]:
+    rows = []
+    ts = start
+    while ts < end:
+        for i, entity_id in enumerate(ENTITIES):
+            mean = _watts(i, ts)
+            rows.append(TierRow(entity_id, ts, mean, mean - 40, mean + 60, mean + 5, width / 3600 * mean / 1000, int(width / 5)))
+        ts += width
+    return rows
+
+
+async def seed(path: Path, now: float, rate: float) -> None:
+    backend = SQLiteBackend(path)
+    await backend.open()
+    hour_end, five_end = now // 3600 * 3600, now // 300 * 300
+    began = time.perf_counter()
+    day_end = now // DAY * DAY
+    await backend.write_tier("day", _tier_rows("day", DAY, day_end - 5 * 365 * DAY, day_end))
+    for day in range(365, 0, -30):
+        a = hour_end - day * DAY
+        await backend.write_tier("hour", _tier_rows("hour", 3600, a, min(a + 30 * DAY, hour_end)))
+    for day in range(30, 0, -1):
+        a = five_end - day * DAY
+        await backend.write_tier("five_minute", _tier_rows("five_minute", 300, a, min(a + DAY, five_end)))
+    ts, end = now - 7 * DAY, now
+    while ts < end:
+        chunk_end = min(ts + 3 * 3600, end)
+        points = []
+        t = ts
+        while t < chunk_end:
+            points.extend(Point(e, t, _watts(i, t), None) for i, e in enumerate(ENTITIES))
+            t += rate
+        await backend.write(Batch(points))
+        ts = chunk_end
+    await backend.close()
+    print(f"seeded {path} in {time.perf_counter() - began:.1f} s ({os.path.getsize(path) / 1e6:.0f} MB)")
+
+
+async def timed(backend: SQLiteBackend, coverage: Coverage, span: float, now: float, points: int) -> tuple[float, int]:
+    began = time.perf_counter()
+    answer = await chart_json(backend, coverage, ENTITIES, now - span, now, points)
+    return (time.perf_counter() - began) * 1000, len(answer)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=5.0, help="seconds between raw points per sensor")
+    parser.add_argument("--points", type=int, default=300, help="the chart's points per series")
+    parser.add_argument("--db", type=Path, help="reuse (or create) this seeded database")
+    parser.add_argument("--full-history", action="store_true", help="also time the full-resolution 1-day history")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
+    path = args.db or folder / "history.db"
+    now = time.time()
+    if not path.exists():
+        await seed(path, now, args.rate)
+    else:
+        now = os.path.getmtime(path)
+    coverage = Coverage(raw_from=now - 7 * DAY, five_from=now - 30 * DAY, hour_from=now - 365 * DAY,
+                        five_until=now // 300 * 300, hour_until=now // 3600 * 3600, day_until=now // DAY * DAY)
+    print(f"history/chart, 10 entities, points={args.points}, raw every {args.rate:g} s (latency in ms; "
+          "cold: first query on a fresh backend)")
+    print(f"{'range':>6} {'cold':>8} {'warm p50':>9} {'bytes':>8}")
+    for name, span in RANGES.items():
+        backend = SQLiteBackend(path)
+        await backend.open()
+        try:
+            cold, size = await timed(backend, coverage, span, now, args.points)
+            warm = statistics.median([(await timed(backend, coverage, span, now, args.points))[0] for _ in range(5)])
+        finally:
+            await backend.close()
+        print(f"{name:>6} {cold:8.1f} {warm:9.1f} {size:8d}")
+    if args.full_history:
+        backend = SQLiteBackend(path)
+        await backend.open()
+        began = time.perf_counter()
+        found = await compressed.read_points(backend, None, ENTITIES, now - DAY, now, include_start=True)
+        body = compressed.encode(found, None, now - DAY, significant_changes_only=True, minimal_response=True)
+        print(f"full-resolution 1 d history (history_during_period, minimal): {(time.perf_counter() - began) * 1000:.0f} ms, "
+              f"{len(body) / 1e6:.1f} MB")
+        await backend.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
