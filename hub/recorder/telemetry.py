@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import orjson
 
 from hub.recorder.backends.base import HistoryBackend, TierRow
-from hub.recorder.buckets import Coverage, query_buckets
+from hub.recorder.buckets import MAX_BUCKETS, Coverage, effective_width, query_buckets
 
 AGGREGATES: dict[str, float | None] = {"raw": None, "5m": 300.0, "1h": 3600.0, "1d": 86400.0}
 FUNCTIONS = ("mean", "min", "max", "last", "sum", "count")
@@ -109,11 +109,15 @@ async def run_query(backend: HistoryBackend, coverage: Coverage, query: Telemetr
     buckets `limit` buckets at a time, so a page never reads much more than it returns.
     """
     width = AGGREGATES[query.aggregate]
+    if width is not None:
+        # One width for every page and window: the one the oldest part of the range allows.
+        width = effective_width(width, query.start, coverage)
     rows: list[tuple[float, str, float | str | None]] = []
     after = query.after
     begin = query.start if after is None else max(query.start, after[0])
     used: float | None = None
-    window = RAW_WINDOW if width is None else width * query.limit
+    # A window of `limit` buckets, one or two more once aligned: within query_buckets' bound.
+    window = RAW_WINDOW if width is None else width * min(query.limit, MAX_BUCKETS - 2)
     while begin < query.end and len(rows) <= query.limit:
         finish = min(query.end, begin + window)
         if width is None:

@@ -163,6 +163,16 @@ async def test_errors_name_the_parameter(hub: Hub, params: dict[str, str], named
     assert status == 400 and body["message"].startswith(f"{named}:"), body
 
 
+async def test_buckets_older_than_the_five_minute_tier_widen_to_hours(hub: Hub) -> None:
+    base = (time.time() - 4 * 3600) // 3600 * 3600
+    _key, device_id = await _seed(hub, base)
+    status, body, _ = await hub.get("/api/v1/telemetry", {"device_id": device_id, "start": base - 40 * 86400 + 17,
+                                                          "end": base + 3 * 3600, "aggregate": "5m", "limit": 10_000})
+    # The default plan keeps 5-minute rows 30 days: a range reaching 40 days back is answered in hours.
+    assert status == 200 and body["bucket_seconds"] == 3600 and body["next_cursor"] is None
+    assert {r["ts"] for r in body["data"]} == {base, base + 3600, base + 7200}
+
+
 async def test_unknown_device_and_a_cursor_of_another_query(hub: Hub) -> None:
     base = (time.time() - 4 * 3600) // 3600 * 3600
     _key, device_id = await _seed(hub, base)
