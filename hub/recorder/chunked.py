@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from hub.recorder.backends.base import HistoryBackend
+from hub.recorder.backends.base import HistoryBackend, Sample
 from hub.recorder.history import read_samples, state_text
 from hub.recorder.tiers import RetentionPlan
 
@@ -31,6 +31,33 @@ def _iso(ts: float) -> str:
 def _row(entity_id: str, text: str, attributes: dict[str, Any] | None, changed: float, ts: float) -> dict[str, Any]:
     return {"entity_id": entity_id, "state": text, "attributes": attributes or {},
             "last_changed": _iso(changed), "last_updated": _iso(ts)}
+
+
+async def sample_windows(
+    backend: HistoryBackend,
+    plan: RetentionPlan | None,
+    entity_id: str,
+    start: float,
+    end: float,
+    *,
+    include_start: bool,
+    now: float,
+) -> AsyncIterator[tuple[float, float, list[Sample]]]:
+    """Yield (begin, finish, samples) for consecutive windows of [start, end), oldest first.
+
+    Windows grow while sparse and shrink while dense, so each read is about WINDOW_POINTS.
+    """
+    window = FIRST_WINDOW
+    begin = start
+    while begin < end:
+        finish = min(end, begin + window)
+        found = await read_samples(backend, plan, [entity_id], begin, finish,
+                                   include_start=include_start and begin == start, now=now)
+        samples = found.get(entity_id, [])
+        yield begin, finish, samples
+        scale = WINDOW_POINTS / max(len(samples), 1)
+        window = min(MAX_WINDOW, max(60.0, (finish - begin) * min(max(scale, 0.25), 4.0)))
+        begin = finish
 
 
 async def entity_parts(
@@ -52,13 +79,7 @@ async def entity_parts(
     held: tuple[str, dict[str, Any] | None, float, float] | None = None  # the row not written yet
     written = 0
     current: dict[str, Any] | None = None if no_attributes else {}
-    window = FIRST_WINDOW
-    begin = start
-    while begin < end:
-        finish = min(end, begin + window)
-        found = await read_samples(backend, plan, [entity_id], begin, finish,
-                                   include_start=include_start and begin == start, now=now)
-        samples = found.get(entity_id, [])
+    async for begin, finish, samples in sample_windows(backend, plan, entity_id, start, end, include_start=include_start, now=now):
         changes = [] if no_attributes or not samples else (await backend.read_attributes([entity_id], begin, finish)).get(entity_id, [])
         index = 0
         pieces: list[bytes] = []
@@ -83,10 +104,6 @@ async def entity_parts(
             held = (text, current, changed, ts)
         if pieces:
             yield b"".join(pieces)
-        # Windows grow while sparse and shrink while dense, so each read is about WINDOW_POINTS.
-        scale = WINDOW_POINTS / max(len(samples), 1)
-        window = min(MAX_WINDOW, max(60.0, (finish - begin) * min(max(scale, 0.25), 4.0)))
-        begin = finish
     if held is not None:
         text_h, attrs_h, changed_h, ts_h = held
         yield (b"," if written else b"") + orjson.dumps(_row(entity_id, text_h, attrs_h, changed_h, ts_h))
