@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hub.recorder.backends.base import HistoryBackend, TierRow
+from hub.recorder.recorder import to_value
 from hub.recorder.tiers import Downsampler, RetentionPlan, aggregate, combine
 
 FIVE = 300.0
@@ -109,15 +110,27 @@ async def _raw_rows(
 ) -> dict[str, list[TierRow]]:
     if start >= end:
         return {}
-    samples = await backend.read_states(entity_ids, start, end)
-    if not samples:
+    # Pairs rather than Samples: SQLite reads them by primary-key range, ten times faster.
+    pairs = await backend.read_points(entity_ids, start, end)
+    if not pairs:
         return {}
-    previous = await backend.last_values(start, list(samples))
+    previous = await backend.last_values(start, list(pairs))
+    numbers = _Numbers()
     out = {}
-    for entity_id, points in samples.items():
-        if rows := aggregate(entity_id, points, previous.get(entity_id), width):
+    for entity_id, points in pairs.items():
+        samples = ((ts, v if v.__class__ is float else numbers[v], None) for ts, v in points)
+        if rows := aggregate(entity_id, samples, previous.get(entity_id), width):  # type: ignore[arg-type]
             out[entity_id] = rows
     return out
+
+
+class _Numbers(dict[float | str | None, float | None]):
+    """A stored state text -> its number (None: not a number), as the recorder's value column holds it."""
+
+    def __missing__(self, key: float | str | None) -> float | None:
+        value = to_value(key) if isinstance(key, str) else None if key is None else float(key)
+        self[key] = value
+        return value
 
 
 async def _five_rows(

@@ -76,7 +76,7 @@ def aggregate(entity_id: str, samples: Iterable[Sample], previous: float | None,
     for ts, value, _state in samples:
         if value is None:
             continue
-        start = _floor(ts, width)
+        start = (ts // width) * width
         if start != bucket:
             if bucket is not None:
                 rows.append(finish())
@@ -99,7 +99,10 @@ def aggregate(entity_id: str, samples: Iterable[Sample], previous: float | None,
         else:
             base = value
         since, held = ts, value
-        lo, hi = min(lo, value), max(hi, value)
+        if value < lo:
+            lo = value
+        elif value > hi:
+            hi = value
         count += 1
     if bucket is not None:
         rows.append(finish())
