@@ -1,15 +1,15 @@
 """Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
 
-Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--full-history]
+Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH]
 
 Seeds (or reuses, with --db) a SQLite history of 10 power sensors as a year of the default
 plan leaves it: the day tier for 5 years, the hour tier for 365 days, the 5-minute tier for 30 days, raw points every
 `--rate` seconds for the last 7 days. Then, for each range (1 h, 1 d, 7 d, 30 d, 365 d ending
 now), prints the latency of the command's whole answer (read, bucket, JSON) with a chart's
-`points`: cold is the first query of that range on a freshly opened backend (SQLite's own
-page cache empty; the OS file cache is not dropped), warm the median of 5 repeats. With
---full-history it also times history/history_during_period for 1 d, the full-resolution
-path the decimated one replaces.
+`points`, beside what the History page asked for before (every change, history_during_period
+with minimal_response; tier means for ranges past raw retention), interleaved in one run: cold
+is the first query of that range on a freshly opened backend (SQLite's own page cache empty;
+the OS file cache is not dropped), warm the median of 5 repeats.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from hub.recorder.backends.base import Batch, Point, TierRow  # noqa: E402
 from hub.recorder.backends.sqlite import SQLiteBackend  # noqa: E402
 from hub.recorder.buckets import Coverage  # noqa: E402
 from hub.recorder.chart import chart_json  # noqa: E402
+from hub.recorder.tiers import RetentionPlan  # noqa: E402
 
 ENTITIES = [f"sensor.meter_{i}_power" for i in range(10)]
 DAY = 86400.0
@@ -89,12 +90,20 @@ async def timed(backend: SQLiteBackend, coverage: Coverage, span: float, now: fl
     return (time.perf_counter() - began) * 1000, len(answer)
 
 
+async def timed_before(backend: SQLiteBackend, plan: RetentionPlan, span: float, now: float) -> tuple[float, int]:
+    """What the History page asked before: every change (minimal_response, no attributes), tier means when old."""
+    began = time.perf_counter()
+    found = await compressed.read_points(backend, plan, ENTITIES, now - span, now, include_start=True, now=now)
+    body = await asyncio.to_thread(compressed.encode, found, None, now - span, significant_changes_only=False,
+                                   minimal_response=True)
+    return (time.perf_counter() - began) * 1000, len(body)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=5.0, help="seconds between raw points per sensor")
     parser.add_argument("--points", type=int, default=300, help="the chart's points per series")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded database")
-    parser.add_argument("--full-history", action="store_true", help="also time the full-resolution 1-day history")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
     path = args.db or folder / "history.db"
@@ -105,27 +114,29 @@ async def main() -> None:
         now = os.path.getmtime(path)
     coverage = Coverage(raw_from=now - 7 * DAY, five_from=now - 30 * DAY, hour_from=now - 365 * DAY,
                         five_until=now // 300 * 300, hour_until=now // 3600 * 3600, day_until=now // DAY * DAY)
-    print(f"history/chart, 10 entities, points={args.points}, raw every {args.rate:g} s (latency in ms; "
-          "cold: first query on a fresh backend)")
-    print(f"{'range':>6} {'cold':>8} {'warm p50':>9} {'bytes':>8}")
+    plan = RetentionPlan({"raw": 7 * DAY, "five_minute": 30 * DAY, "hour": 365 * DAY, "day": 5 * 365 * DAY})
+    print(f"10 entities, raw every {args.rate:g} s; latency in ms. before: every change as the History page asked "
+          f"(history_during_period, minimal); after: history/chart with points={args.points}. cold: first query on a "
+          "freshly opened backend (the OS file cache is not dropped); warm: median of 5, before and after interleaved")
+    print(f"{'range':>6} {'before cold':>12} {'after cold':>11} {'before warm':>12} {'after warm':>11} {'ratio warm':>11} "
+          f"{'before MB':>10} {'after kB':>9}")
     for name, span in RANGES.items():
-        backend = SQLiteBackend(path)
-        await backend.open()
+        old_backend, new_backend = SQLiteBackend(path), SQLiteBackend(path)
+        await old_backend.open()
+        await new_backend.open()
         try:
-            cold, size = await timed(backend, coverage, span, now, args.points)
-            warm = statistics.median([(await timed(backend, coverage, span, now, args.points))[0] for _ in range(5)])
+            before_cold, before_size = await timed_before(old_backend, plan, span, now)
+            after_cold, size = await timed(new_backend, coverage, span, now, args.points)
+            befores, afters = [], []
+            for _ in range(5):
+                befores.append((await timed_before(old_backend, plan, span, now))[0])
+                afters.append((await timed(new_backend, coverage, span, now, args.points))[0])
         finally:
-            await backend.close()
-        print(f"{name:>6} {cold:8.1f} {warm:9.1f} {size:8d}")
-    if args.full_history:
-        backend = SQLiteBackend(path)
-        await backend.open()
-        began = time.perf_counter()
-        found = await compressed.read_points(backend, None, ENTITIES, now - DAY, now, include_start=True)
-        body = compressed.encode(found, None, now - DAY, significant_changes_only=True, minimal_response=True)
-        print(f"full-resolution 1 d history (history_during_period, minimal): {(time.perf_counter() - began) * 1000:.0f} ms, "
-              f"{len(body) / 1e6:.1f} MB")
-        await backend.close()
+            await old_backend.close()
+            await new_backend.close()
+        before_warm, after_warm = statistics.median(befores), statistics.median(afters)
+        print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
+              f"{before_warm / after_warm:10.1f}x {before_size / 1e6:10.1f} {size / 1e3:9.1f}")
 
 
 if __name__ == "__main__":
