@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from hub.exceptions import HubError
 from hub.recorder.backends.base import HistoryBackend, TierRow
 from hub.recorder.buckets import MAX_BUCKETS, Coverage, effective_width, query_buckets
 
@@ -28,7 +29,7 @@ MAX_LIMIT = 10_000
 RAW_WINDOW = 3600.0  # raw points are read an hour at a time, more while the hours are sparse
 
 
-class CursorError(ValueError):
+class CursorError(HubError, ValueError):
     """A cursor that is not one this query gave."""
 
 

@@ -29,6 +29,7 @@ from hub.api.keys import HUB_KEY
 from hub.api.openapi import describe
 from hub.api.ws_messages import dumps
 from hub.core.states import valid_entity_id
+from hub.exceptions import HubError
 from hub.recorder.api import parse_time
 from hub.recorder.buckets import coverage_of
 from hub.recorder.telemetry import AGGREGATES, FUNCTIONS, MAX_LIMIT, CursorError, TelemetryQuery, decode_cursor, run_query
@@ -44,7 +45,7 @@ DEFAULT_SPAN = 86400.0
 DEFAULT_LIMIT = 1000
 
 
-class BadRequest(Exception):
+class BadRequest(HubError):
     """A request to answer with status and message (the message names the parameter)."""
 
     def __init__(self, status: int, message: str) -> None:
