@@ -1,6 +1,6 @@
 """Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
 
-Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH]
+Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--no-before]
 
 Seeds (or reuses, with --db) a SQLite history of 10 power sensors as a year of the default
 plan leaves it: the day tier for 5 years, the hour tier for 365 days, the 5-minute tier for 30 days, raw points every
@@ -104,6 +104,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="seconds between raw points per sensor")
     parser.add_argument("--points", type=int, default=300, help="the chart's points per series")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded database")
+    parser.add_argument("--no-before", action="store_true", help="time history/chart alone (the before column is 0)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
     path = args.db or folder / "history.db"
@@ -125,11 +126,11 @@ async def main() -> None:
         await old_backend.open()
         await new_backend.open()
         try:
-            before_cold, before_size = await timed_before(old_backend, plan, span, now)
+            before_cold, before_size = (0.0, 0) if args.no_before else await timed_before(old_backend, plan, span, now)
             after_cold, size = await timed(new_backend, coverage, span, now, args.points)
             befores, afters = [], []
             for _ in range(5):
-                befores.append((await timed_before(old_backend, plan, span, now))[0])
+                befores.append(0.0 if args.no_before else (await timed_before(old_backend, plan, span, now))[0])
                 afters.append((await timed(new_backend, coverage, span, now, args.points))[0])
         finally:
             await old_backend.close()
@@ -137,6 +138,7 @@ async def main() -> None:
         before_warm, after_warm = statistics.median(befores), statistics.median(afters)
         print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
               f"{before_warm / after_warm:10.1f}x {before_size / 1e6:10.1f} {size / 1e3:9.1f}")
+    print("(the machine is shared: run twice, compare ratios within one run)")
 
 
 if __name__ == "__main__":
