@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 PARAMETERS = ("device_id", "entity_id", "metric", "start", "end", "aggregate", "fn", "limit", "cursor", "format")
 DEFAULT_SPAN = 86400.0
 DEFAULT_LIMIT = 1000
+MAX_TIME = 4_102_444_800.0  # 2100-01-01: later is no reading's time
 
 
 class BadRequest(HubError):
@@ -78,9 +79,16 @@ def _time(request: web.Request, name: str) -> float | None:
         if parsed is None:
             message = f"{name}: expected an ISO 8601 time or Unix seconds, got {text!r}"
             raise BadRequest(400, message) from None
-        return parsed
+        return _in_range(name, parsed)
     if value != value or value in (float("inf"), float("-inf")):
         message = f"{name}: expected an ISO 8601 time or Unix seconds, got {text!r}"
+        raise BadRequest(400, message)
+    return _in_range(name, value)
+
+
+def _in_range(name: str, value: float) -> float:
+    if not 0 <= value <= MAX_TIME:
+        message = f"{name}: expected a time between 1970 and 2100, got {value!r}"
         raise BadRequest(400, message)
     return value
 
@@ -252,6 +260,8 @@ def _query(request: web.Request, entity_ids: list[str]) -> TelemetryQuery:
             ts, entity_id, cursor_start, cursor_end, fingerprint = decode_cursor(cursor)
         except CursorError as err:
             raise BadRequest(400, f"cursor: {err}") from None
+        for value in (ts, cursor_start, cursor_end):
+            _in_range("cursor", value)
         start = cursor_start if start is None else start
         end = cursor_end if end is None else end
         after = (ts, entity_id)

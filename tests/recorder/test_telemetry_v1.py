@@ -147,6 +147,9 @@ async def test_a_device_key_reads_its_own_device_only(hub: Hub) -> None:
     [
         ({"start": "yesterday"}, "start"),
         ({"end": "nan"}, "end"),
+        ({"start": "1e300"}, "start"),
+        ({"end": "-5"}, "end"),
+        ({"start": "9999-12-31T23:59:59+00:00"}, "start"),
         ({"aggregate": "2h"}, "aggregate"),
         ({"fn": "median", "aggregate": "5m"}, "fn"),
         ({"limit": "0"}, "limit"),
