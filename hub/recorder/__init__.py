@@ -19,7 +19,7 @@ from hub.core.runtime import HubKey
 from hub.core.services import SupportsResponse
 from hub.exceptions import HubError
 from hub.hookspecs import hookimpl
-from hub.recorder import api, status, stream
+from hub.recorder import api, chart, status, stream, telemetry_v1
 from hub.recorder.backends.base import BackendError, HistoryBackend
 from hub.recorder.config import CONFIG_SCHEMA, entity_id
 from hub.recorder.filters import build_filter
@@ -229,20 +229,22 @@ def collect_metrics(hub: Hub) -> list[Metric]:
 
 @hookimpl
 def register_http_routes(hub: Hub, app: web.Application) -> None:
-    """Serve /api/history/period and the CSV export."""
+    """Serve /api/history/period, the CSV export and GET /api/v1/telemetry[/{device_id}]."""
     recorder = get_recorder(hub)
     if recorder is None:
         return
     for path, handler in api.http_routes(recorder):
         app.router.add_get(path, handler)
+    telemetry_v1.add_routes(app, recorder)
 
 
 @hookimpl
 def register_websocket_commands(hub: Hub, register: Callable[..., Any]) -> None:
-    """Answer history/history_during_period, history/stream and recorder/statistics_during_period."""
+    """Answer history/history_during_period, history/stream, history/chart and recorder/statistics_during_period."""
     recorder = get_recorder(hub)
     if recorder is None:
         return
     for command, handler, schema in api.websocket_commands(recorder):
         register(command, handler, schema)
     register("history/stream", stream.stream_handler(recorder), api.HISTORY_SCHEMA)
+    register("history/chart", chart.chart_handler(recorder), chart.CHART_SCHEMA)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from hub.core.states import valid_entity_id
 from hub.exceptions import HubError
-from hub.recorder import compressed, history
+from hub.recorder import chunked, compressed, history
 from hub.recorder.history_cache import cached_history
 
 if TYPE_CHECKING:
@@ -212,32 +212,43 @@ def _entity_ids(request: web.Request, key: str) -> list[str]:
 def http_routes(recorder: Recorder) -> list[tuple[str, Any]]:
     """Return (path, handler) pairs for GET routes."""
 
-    async def period(request: web.Request) -> web.Response:
+    async def period(request: web.Request) -> web.StreamResponse:
         start, end = _query_span(request)
         ids = _entity_ids(request, "filter_entity_id")
         if start > time.time():
             return web.json_response([])
         await recorder.flush_pending()
-        found = await history.history_during_period(
+        # Written as it is read (chunked): a month of 1 Hz points never sits in memory at once.
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        parts = chunked.history_parts(
             recorder.backend,
             recorder.plan,
             ids,
             start,
             end,
-            include_start_time_state=not _flag(request, "skip_initial_state"),
+            include_start=not _flag(request, "skip_initial_state"),
             significant_changes_only=_flag(request, "significant_changes_only"),
+            minimal_response=_flag(request, "minimal_response"),
             no_attributes=_flag(request, "no_attributes"),
+            now=time.time(),
         )
-        return web.json_response(history.full(found, minimal_response=_flag(request, "minimal_response")))
+        pending: list[bytes] = []
+        size = 0
+        async for piece in parts:
+            pending.append(piece)
+            size += len(piece)
+            if size >= 65536:
+                await response.write(b"".join(pending))
+                pending, size = [], 0
+        await response.write(b"".join(pending))
+        await response.write_eof()
+        return response
 
     async def export_csv(request: web.Request) -> web.StreamResponse:
         start, end = _query_span(request)
         ids = _entity_ids(request, "entity_id")
         await recorder.flush_pending()
-        found = await history.history_during_period(
-            recorder.backend, recorder.plan, ids, start, end,
-            include_start_time_state=False, significant_changes_only=False, no_attributes=True,
-        )
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/csv; charset=utf-8",
@@ -248,9 +259,13 @@ def http_routes(recorder: Recorder) -> list[tuple[str, Any]]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["entity_id", "time", "state"])
-        for entity_id, entries in found.items():
-            for entry in entries:
-                writer.writerow([entity_id, datetime.fromtimestamp(entry.ts, UTC).isoformat(), entry.state])
+        now = time.time()
+        for entity_id in ids:
+            # Read a window at a time, as /api/history/period: a year of points never sits in memory.
+            windows = chunked.sample_windows(recorder.backend, recorder.plan, entity_id, start, end, include_start=False, now=now)
+            async for _begin, _finish, samples in windows:
+                for sample in samples:
+                    writer.writerow([entity_id, datetime.fromtimestamp(max(sample.ts, start), UTC).isoformat(), history.state_text(sample)])
                 if buffer.tell() > 65536:
                     await response.write(buffer.getvalue().encode())
                     buffer.seek(0)

@@ -1,9 +1,10 @@
 """WebSocket `history/stream`: the history of some entities, then their changes as they happen.
 
-As Home Assistant: a result (null) first, then one event `{"states", "start_time",
-"end_time"}` with the history up to now, then events `{"states": {entity_id: [rows]}}` with
-each change. A stream whose end_time is past sends the history and ends; one whose end_time
-is ahead ends at end_time. `unsubscribe_events` with the command's id ends it earlier.
+As Home Assistant: a result (null) first, then the history up to now in events `{"states",
+"start_time", "end_time"}` (one per six hours of a longer range, oldest first, so the hub never
+holds a month of points at once), then events `{"states": {entity_id: [rows]}}` with each
+change. A stream whose end_time is past sends the history and ends; one whose end_time is
+ahead ends at end_time. `unsubscribe_events` with the command's id ends it earlier.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from hub.core.hub import Hub
     from hub.core.states import State
     from hub.recorder.recorder import Recorder
+
+
+PART = 6 * 3600.0  # seconds of history per event: a part of 10 sensors at 1 Hz is ~10 MB of JSON
 
 
 def _span(msg: dict[str, Any], now: float) -> tuple[float, float | None]:
@@ -117,20 +121,18 @@ class HistoryStream:
         if end is not None and end <= now:
             self.connection.subscriptions[self.msg_id] = self.close
             self.connection.send_result(self.msg_id)
-            history = await history_json(self.recorder, msg, start, end)
-            self._send_history(history, start, end)
+            await self._send_history(msg, start, end)
             return
         self._untrack = self.hub.states.track(entity_ids, self._on_change)
         self.connection.subscriptions[self.msg_id] = self.close
         self.connection.send_result(self.msg_id)
         try:
-            history = await history_json(self.recorder, msg, start, now)
+            await self._send_history(msg, start, now)
         except BaseException:
             self.close()
             raise
         if self.closed:
             return  # unsubscribed while the history was read
-        self._send_history(history, start, now)
         buffered, self._buffer = self._buffer or [], None
         for state in buffered:
             # What changed while the history was read and is not in it.
@@ -139,10 +141,27 @@ class HistoryStream:
         if end is not None:
             self._end_handle = self.hub.loop.call_later(max(end - time.time(), 0.0), self._end)
 
-    def _send_history(self, history: bytes, start: float, end: float) -> None:
-        self.connection.send_event(
-            self.msg_id, {"states": orjson.Fragment(history), "start_time": start, "end_time": end}
-        )
+    async def _send_history(self, msg: dict[str, Any], start: float, end: float) -> None:
+        """Send the history in [start, end) as events of at most PART seconds each, oldest first.
+
+        A long range is read, encoded and sent part by part, so the hub never holds all of it;
+        clients append each part's rows to the entity's history (as Home Assistant's frontend
+        merges stream events). A part's first row may repeat the state the part before ended with.
+        """
+        begin = start
+        while True:
+            finish = min(end, begin + PART)
+            part = {**msg, "include_start_time_state": msg.get("include_start_time_state", True) and begin == start}
+            history = await history_json(self.recorder, part, begin, finish)
+            if self.closed:
+                return
+            if begin == start or history != b"{}":
+                self.connection.send_event(
+                    self.msg_id, {"states": orjson.Fragment(history), "start_time": begin, "end_time": finish}
+                )
+            if finish >= end:
+                return
+            begin = finish
 
 
 def stream_handler(recorder: Recorder) -> Callable[..., Any]:

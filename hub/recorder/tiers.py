@@ -1,4 +1,4 @@
-"""Downsampling (raw -> 5 minute -> 1 hour) and retention, run on a schedule with an injectable clock."""
+"""Downsampling (raw -> 5 minute -> 1 hour -> 1 day, UTC) and retention, run on a schedule with an injectable clock."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import orjson
 from hub.recorder.backends.base import TIER_SECONDS, Batch, HistoryBackend, Sample, TierRow
 
 _LOGGER = logging.getLogger(__name__)
-RETENTION_KEYS = ("raw", "five_minute", "hour")
-DEFAULT_RETENTION = {"raw": 7 * 86400.0, "five_minute": 30 * 86400.0, "hour": 365 * 86400.0}
+RETENTION_KEYS = ("raw", "five_minute", "hour", "day")
+DEFAULT_RETENTION = {"raw": 7 * 86400.0, "five_minute": 30 * 86400.0, "hour": 365 * 86400.0, "day": 5 * 365 * 86400.0}
 CHUNK = 86400.0  # downsample a day of raw data per read, to bound memory
 RESET_RATIO = 0.9  # a counter falling below this share of its last high was reset
 
@@ -28,6 +28,10 @@ class RetentionPlan:
 
     default: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
     overrides: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A plan written before the day tier existed keeps days as long as the defaults do.
+        self.default = {**DEFAULT_RETENTION, **self.default}
 
     def for_entity(self, entity_id: str, tier: str) -> float:
         """Return how long tier keeps entity_id's data."""
@@ -72,7 +76,7 @@ def aggregate(entity_id: str, samples: Iterable[Sample], previous: float | None,
     for ts, value, _state in samples:
         if value is None:
             continue
-        start = _floor(ts, width)
+        start = (ts // width) * width
         if start != bucket:
             if bucket is not None:
                 rows.append(finish())
@@ -95,7 +99,10 @@ def aggregate(entity_id: str, samples: Iterable[Sample], previous: float | None,
         else:
             base = value
         since, held = ts, value
-        lo, hi = min(lo, value), max(hi, value)
+        if value < lo:
+            lo = value
+        elif value > hi:
+            hi = value
         count += 1
     if bucket is not None:
         rows.append(finish())
@@ -123,36 +130,37 @@ def covered_mean(group: list[TierRow], fine: float, begin: float, held: float | 
 def combine(entity_id: str, rows: list[TierRow], width: float, fine: float = TIER_SECONDS["five_minute"]) -> list[TierRow]:
     """Aggregate finer tier rows (oldest first, fine seconds wide) into buckets of width seconds.
 
-    The mean is weighted by time: a fine bucket without points counts with the value in force.
+    The mean is weighted by time: a fine bucket without points counts with the value in force
+    (as covered_mean, in one pass: charts combine a year of hours at a time).
     """
     out: list[TierRow] = []
-    group: list[TierRow] = []
+    append = out.append
     held: float | None = None
-    since = 0.0
-
-    def close() -> None:
-        begin = _floor(group[0].start, width)
-        out.append(
-            TierRow(
-                entity_id,
-                begin,
-                covered_mean(group, fine, begin, held, since),
-                min(r.min for r in group),
-                max(r.max for r in group),
-                group[-1].last,
-                sum(r.delta for r in group),
-                sum(r.count for r in group),
-            )
-        )
-
+    cursor: float | None = None  # where the rows so far end
+    begin: float | None = None
+    area = covered = delta = lo = hi = 0.0
+    count = 0
     for row in rows:
-        if group and _floor(row.start, width) != _floor(group[0].start, width):
-            close()
-            held, since = group[-1].last, group[-1].start + fine
-            group = []
-        group.append(row)
-    if group:
-        close()
+        start = row.start
+        bucket = start // width * width
+        if bucket != begin:
+            if begin is not None:
+                append(TierRow(entity_id, begin, area / covered, lo, hi, held, delta, count))  # type: ignore[arg-type]
+            begin, area, covered, delta, count = bucket, 0.0, 0.0, 0.0, 0
+            lo, hi = row.min, row.max
+            cursor = max(cursor, bucket) if held is not None and cursor is not None else None
+        if cursor is not None and start > cursor:
+            area += held * (start - cursor)  # type: ignore[operator]
+            covered += start - cursor
+        area += row.mean * fine
+        covered += fine
+        lo = row.min if row.min < lo else lo
+        hi = row.max if row.max > hi else hi
+        delta += row.delta
+        count += row.count
+        held, cursor = row.last, start + fine
+    if begin is not None:
+        append(TierRow(entity_id, begin, area / covered, lo, hi, held, delta, count))  # type: ignore[arg-type]
     return out
 
 
@@ -179,6 +187,8 @@ class Downsampler:
         self.watermarks: dict[str, float] = {
             "five_minute": state.get("five_minute", start),
             "hour": state.get("hour", start),
+            # Days start as far back as hours are kept: the first run builds them from the hour tier.
+            "day": state.get("day", _floor(start - plan.default["hour"], TIER_SECONDS["day"])),
         }
         self.dirty: float | None = state.get("dirty")
         self._recomputing: float | None = None  # where the running downsample() started
@@ -189,10 +199,14 @@ class Downsampler:
         The hours after it are the current one, those not aggregated yet, and those that late
         points (a backfill, a replayed spool) made stale until the next downsample().
         """
-        until = self.watermarks["hour"]
+        return self.tier_until("hour")
+
+    def tier_until(self, tier: str) -> float:
+        """Return up to when a tier ("five_minute", "hour", "day") holds every point stored so far."""
+        until = self.watermarks[tier]
         for pending in (self.dirty, self._recomputing):
             if pending is not None:
-                until = min(until, _floor(pending, TIER_SECONDS["hour"]))
+                until = min(until, _floor(pending, TIER_SECONDS[tier]))
         return until
 
     def _load(self) -> dict[str, float]:
@@ -267,6 +281,18 @@ class Downsampler:
                 written += len(rows)
             chunk = chunk_end
         self.watermarks["hour"] = max(end_h, self.watermarks["hour"])
+        width_d = TIER_SECONDS["day"]
+        end_d = _floor(self.watermarks["hour"], width_d)
+        chunk = _floor(min(self.watermarks["day"], start5), width_d)
+        while chunk < end_d:
+            chunk_end = min(chunk + CHUNK * 28, end_d)
+            hours = await self.backend.read_tier("hour", None, chunk, chunk_end)
+            rows = [row for entity_id, parts in hours.items() for row in combine(entity_id, parts, width_d, width_h)]
+            if rows:
+                await self.backend.write_tier("day", rows)
+                written += len(rows)
+            chunk = chunk_end
+        self.watermarks["day"] = max(end_d, self.watermarks["day"])
         await asyncio.get_running_loop().run_in_executor(None, self._save)
         return written
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 CHARTS = table_of(SavedChartRow)
 RANGES = ("1h", "6h", "24h", "7d", "30d", "custom")
-AGGREGATIONS = ("raw", "5minute", "hour", "day", "week", "month")
+AGGREGATIONS = ("auto", "raw", "5minute", "hour", "day", "week", "month")  # auto: history/chart buckets
 GROUPINGS = ("unit", "entity", "single")
 
 # What a chart is; validated here so a bad client can never store something the UI cannot show.

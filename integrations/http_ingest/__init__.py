@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub import hookimpl
+from hub.api.device_keys import DEVICE_KEYS, DeviceCredential
 from hub.core.context import Context
 from hub.core.entity import SensorEntity
 from hub.core.hub import Hub
@@ -88,6 +89,14 @@ class Ingest:
         self.counter = RejectedRequests()
         self._last_log = [-1e9]
         self._last_forbidden = [-1e9]
+
+    async def device_credential(self, raw: str) -> DeviceCredential | None:
+        """Return the device a valid key belongs to (how readers such as GET /api/v1/telemetry check keys)."""
+        key = await self.keys.check(raw)
+        if key is None or key.device is None:
+            return None
+        device = self.hub.require_device_registry().get_by_identifier(ownership.PLATFORM, key.device)
+        return DeviceCredential(key.device, device.id if device is not None else None)
 
     def rejected(self, remote: str | None, why: str) -> None:
         """Count (and now and then log) a refused key."""
@@ -160,6 +169,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         raise HubError(message)
     ingest = Ingest(hub, ApiKeyStore(hub.db), RateLimiter(config["rate_limit"], config["burst"]))
     hub.runtime[INGEST] = ingest
+    hub.runtime[DEVICE_KEYS] = ingest.device_credential
     await hub.entities.add(ingest.counter, DOMAIN)
 
     async def write_usage() -> None:
@@ -175,6 +185,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     async def stop() -> None:
         task.cancel()
         hub.runtime.pop(INGEST)
+        hub.runtime.pop(DEVICE_KEYS)
         await ingest.keys.flush()
 
     hub.on_stop(stop)

@@ -110,3 +110,10 @@ async def test_a_restarted_hub_opens_history_whose_retention_it_set(backend: His
     await backend.open()  # what the next start does: must not refuse what the last run set
     found = await backend.read_states(["sensor.power"], T0, T0 + 10)
     assert [s.value for s in found["sensor.power"]] == [5.0]
+
+
+async def test_last_values_finds_an_entity_quiet_for_days(backend: HistoryBackend) -> None:
+    await backend.write(Batch([power("sensor.quiet", T0 - 3 * 86400, 5.0), power("sensor.busy", T0 - 10, 7.0),
+                               Point("sensor.busy", T0 - 5, None, "unavailable")]))
+    assert await backend.last_values(T0, ["sensor.quiet", "sensor.busy", "sensor.none"]) == {"sensor.quiet": 5.0, "sensor.busy": 7.0}
+    assert await backend.last_values(T0) == {"sensor.quiet": 5.0, "sensor.busy": 7.0}

@@ -141,3 +141,30 @@ async def test_history_during_period_over_the_socket_is_preencoded_json(tmp_path
         assert [r["s"] for r in rows] == ["21", "21.5", "-3", "unavailable", "22"]
         assert rows[0] == {"s": "21", "a": {}, "lu": rows[0]["lu"]} and set(rows[1]) == {"s", "lu"}
         assert abs(rows[2]["lu"] - (now - 57)) < 1e-3
+
+
+async def test_a_long_range_comes_in_parts_that_join_to_the_whole_history(tmp_path: Path, start_hub) -> None:  # type: ignore[no-untyped-def]
+    from hub.recorder import get_recorder
+
+    async with connected(tmp_path, start_hub) as (runtime, client):
+        recorder = get_recorder(runtime.hub)
+        assert recorder is not None
+        now = time.time()
+        begin = now - 2 * 86400
+        await recorder.backfill("sensor.power", [(begin + i * 30, i % 7) for i in range(2 * 2880)])
+        await recorder.flush()
+        whole_id = await client.send(type="history/history_during_period", start_time=iso(begin), end_time=iso(now),
+                                     entity_ids=["sensor.power"], no_attributes=True, significant_changes_only=False)
+        whole = (await client.receive())["result"]["sensor.power"]
+        assert len(whole) == 2 * 2880
+        stream_id = await client.send(type="history/stream", start_time=iso(begin), end_time=iso(now - 1),
+                                      entity_ids=["sensor.power"], no_attributes=True, significant_changes_only=False)
+        assert (await client.receive())["id"] == stream_id
+        parts = []
+        while not parts or parts[-1]["end_time"] < float(int(now - 1)):
+            message = await client.receive()
+            assert message["id"] == stream_id and message["type"] == "event", (whole_id, message)
+            parts.append(message["event"])
+        assert len(parts) == 8  # six hours each
+        joined = [(r["s"], r["lu"]) for part in parts for r in part["states"].get("sensor.power", [])]
+        assert joined == [(r["s"], r["lu"]) for r in whole]

@@ -5,7 +5,7 @@ import { allEntities, entitiesVersion, entityIds, friendlyName } from "../lib/en
 import { NotAvailable, status, ws } from "../lib/hub";
 
 type Range = "1h" | "6h" | "24h" | "7d" | "30d" | "custom";
-type Aggregation = "raw" | "5minute" | "hour" | "day" | "week" | "month";
+type Aggregation = "auto" | "raw" | "5minute" | "hour" | "day" | "week" | "month";
 type Grouping = "unit" | "entity" | "single";
 
 interface ChartConfig {
@@ -34,6 +34,7 @@ const RANGES: [Range, string][] = [
 ];
 const RANGE_SECONDS: Record<string, number> = { "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000 };
 const AGGREGATIONS: [Aggregation, string][] = [
+  ["auto", "Automatic (min–max band)"],
   ["raw", "Every change"],
   ["5minute", "5-minute mean"],
   ["hour", "Hourly mean"],
@@ -60,7 +61,23 @@ async function fetchSeries(config: ChartConfig): Promise<Map<string, Series>> {
   const { start, end } = span(config);
   const out = new Map<string, Series>();
   const entities = allEntities();
-  if (config.aggregation === "raw") {
+  if (config.aggregation === "auto") {
+    // Decimated on the hub: about one bucket per three pixels of chart, whatever the range.
+    const points = Math.min(600, Math.max(120, Math.round(window.innerWidth / 3)));
+    const result = await ws<{ series: Record<string, { t: number[]; min: number[]; max: number[]; mean: number[] }> }>({
+      type: "history/chart",
+      start_time: start.toISOString(),
+      end_time: end.toISOString(),
+      entity_ids: config.entity_ids,
+      points,
+    });
+    for (const id of config.entity_ids) {
+      const found = result.series[id];
+      const points: [number, number | null][] = found ? found.t.map((t, i) => [t, found.mean[i]]) : [];
+      const band: [number, number, number][] = found ? found.t.map((t, i) => [t, found.min[i], found.max[i]]) : [];
+      out.set(id, { label: friendlyName(entities[id], id), points, band });
+    }
+  } else if (config.aggregation === "raw") {
     const result = await ws<Record<string, any[]>>({
       type: "history/history_during_period",
       start_time: start.toISOString(),
@@ -120,7 +137,7 @@ function groupsOf(config: ChartConfig, series: Map<string, Series>): { title: st
   return [...byUnit.entries()].map(([unit, list]) => ({ title: unit ? `Values in ${unit}` : "Values without unit", unit, series: list }));
 }
 
-const DEFAULT: ChartConfig = { entity_ids: [], range: "24h", aggregation: "raw", grouping: "unit", refresh_seconds: 0 };
+const DEFAULT: ChartConfig = { entity_ids: [], range: "24h", aggregation: "auto", grouping: "unit", refresh_seconds: 0 };
 
 export default function History() {
   const [config, setConfig] = useState<ChartConfig>(DEFAULT);

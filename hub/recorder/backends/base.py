@@ -11,8 +11,8 @@ import orjson
 
 from hub.exceptions import HubError
 
-TIERS = ("five_minute", "hour")
-TIER_SECONDS = {"five_minute": 300, "hour": 3600}
+TIERS = ("five_minute", "hour", "day")
+TIER_SECONDS = {"five_minute": 300, "hour": 3600, "day": 86400}
 
 
 class BackendError(HubError):
@@ -178,7 +178,7 @@ class HistoryBackend(ABC):
         """Delete rows of tier ("raw" or a TIERS name) older than before.
 
         Args:
-            tier: "raw", "five_minute" or "hour".
+            tier: "raw", "five_minute", "hour" or "day".
             before: epoch seconds; rows with ts (or bucket start) < before go.
             only: limit to these entities (a per-entity retention override).
             exclude: keep these entities (they have their own override).

@@ -25,6 +25,9 @@ RP_RAW = "raw"
 _TIER_FIELDS = ("mean", "min", "max", "last", "delta", "count")
 
 
+LOOKBACK = 86400.0  # how far back last_values looks before it reads all time
+
+
 def _string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -216,8 +219,17 @@ class InfluxV1Backend(HistoryBackend):
         ids = None if entity_ids is None else list(entity_ids)
         if ids == []:
             return {}
-        sql = f'SELECT last("value") FROM "{RP_RAW}"."state" WHERE time < {_time(before)}{self._where(ids)} GROUP BY entity_id'
-        return {item["tags"]["entity_id"]: item["values"][0][1] for item in await self._query(sql)}
+        # The last day first: an unbounded last() reads every shard before the time. Entities
+        # quiet for longer are looked up over all time after.
+        found: dict[str, float] = {}
+        bounds = ("",) if ids is None else (f" AND time >= {_time(before - LOOKBACK)}", "")
+        for since in bounds:
+            sql = (f'SELECT last("value") FROM "{RP_RAW}"."state" WHERE time < {_time(before)}{since}'
+                   f"{self._where(ids)} GROUP BY entity_id")
+            found.update({item["tags"]["entity_id"]: item["values"][0][1] for item in await self._query(sql)})
+            if ids is None or not (ids := [e for e in ids if e not in found]):
+                break
+        return found
 
     async def read_tier(
         self, tier: str, entity_ids: Iterable[str] | None, start: float, end: float

@@ -305,12 +305,18 @@ class PostgresBackend(HistoryBackend):
     async def _last_values(self, conn: asyncpg.Connection, before: float, entity_ids: list[str] | None) -> dict[str, float]:
         await self._refresh(conn)
         ids = self._filter(entity_ids)
-        where = "" if ids is None else " AND entity = ANY($2::int[])"
+        if ids is not None:
+            # One index step back per entity: DISTINCT ON reads every point before the time.
+            sql = (
+                "SELECT e, (SELECT value FROM history_raw WHERE entity = e AND ts < to_timestamp($1) "
+                "AND value IS NOT NULL ORDER BY ts DESC LIMIT 1) AS v FROM unnest($2::int[]) AS e"
+            )
+            return {self._names[e]: v for e, v in await conn.fetch(sql, before, ids) if v is not None}
         sql = (
             "SELECT DISTINCT ON (entity) entity, value FROM history_raw WHERE ts < to_timestamp($1) "
-            f"AND value IS NOT NULL{where} ORDER BY entity, ts DESC"
+            "AND value IS NOT NULL ORDER BY entity, ts DESC"
         )
-        args: list[Any] = [before] if ids is None else [before, ids]
+        args: list[Any] = [before]
         return {self._names[e]: v for e, v in await conn.fetch(sql, *args)}
 
     async def read_tier(

@@ -367,6 +367,12 @@ class SQLiteBackend(HistoryBackend):
         if prepared is None:
             return {}
         conn, where, ids = prepared
+        if ids:
+            # One backward step on the primary key per entity: a grouped MAX(ts) reads every
+            # point before the time, seconds for a week of 1 Hz sensors.
+            sql = "SELECT value FROM raw WHERE entity = ? AND ts < ? AND value IS NOT NULL ORDER BY ts DESC LIMIT 1"
+            found = ((entity, conn.execute(sql, (entity, before)).fetchone()) for entity in ids)
+            return {self._names[entity]: row[0] for entity, row in found if row is not None}
         sql = (
             "SELECT r.entity, r.value FROM raw r JOIN (SELECT entity, MAX(ts) AS ts FROM raw "
             f"WHERE ts < ? AND value IS NOT NULL{where} GROUP BY entity) m "

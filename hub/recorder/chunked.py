@@ -1,0 +1,142 @@
+"""Full-resolution history in Home Assistant's REST shape, read and written in parts.
+
+`GET /api/history/period` answers `[[state, ...], ...]` (one list per entity). A month of a
+1 Hz sensor is millions of rows: built whole, the answer would hold every row as a dict and
+the JSON besides. Here each entity is read a window of time at a time, encoded, and handed
+to the writer, so memory stays bounded by a window whatever the range; the bytes are the
+same as history.full() would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from hub.recorder.backends.base import HistoryBackend, Sample
+from hub.recorder.history import read_samples, state_text
+from hub.recorder.tiers import RetentionPlan
+
+FIRST_WINDOW = 3600.0
+WINDOW_POINTS = 20_000  # aim for windows of about this many points
+MAX_WINDOW = 30 * 86400.0
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def _row(entity_id: str, text: str, attributes: dict[str, Any] | None, changed: float, ts: float) -> dict[str, Any]:
+    return {"entity_id": entity_id, "state": text, "attributes": attributes or {},
+            "last_changed": _iso(changed), "last_updated": _iso(ts)}
+
+
+async def sample_windows(
+    backend: HistoryBackend,
+    plan: RetentionPlan | None,
+    entity_id: str,
+    start: float,
+    end: float,
+    *,
+    include_start: bool,
+    now: float,
+) -> AsyncIterator[tuple[float, float, list[Sample]]]:
+    """Yield (begin, finish, samples) for consecutive windows of [start, end), oldest first.
+
+    Windows grow while sparse and shrink while dense, so each read is about WINDOW_POINTS.
+    """
+    window = FIRST_WINDOW
+    begin = start
+    while begin < end:
+        finish = min(end, begin + window)
+        found = await read_samples(backend, plan, [entity_id], begin, finish,
+                                   include_start=include_start and begin == start, now=now)
+        samples = found.get(entity_id, [])
+        yield begin, finish, samples
+        scale = WINDOW_POINTS / max(len(samples), 1)
+        window = min(MAX_WINDOW, max(60.0, (finish - begin) * min(max(scale, 0.25), 4.0)))
+        begin = finish
+
+
+async def entity_parts(
+    backend: HistoryBackend,
+    plan: RetentionPlan | None,
+    entity_id: str,
+    start: float,
+    end: float,
+    *,
+    include_start: bool,
+    significant_changes_only: bool,
+    minimal_response: bool,
+    no_attributes: bool,
+    now: float,
+) -> AsyncIterator[bytes]:
+    """Yield one entity's rows as JSON pieces ("{...}", ",{...}", ...), oldest first; nothing without rows."""
+    previous: str | None = None
+    changed = start
+    held: tuple[str, dict[str, Any] | None, float, float] | None = None  # the row not written yet
+    written = 0
+    current: dict[str, Any] | None = None if no_attributes else {}
+    async for begin, finish, samples in sample_windows(backend, plan, entity_id, start, end, include_start=include_start, now=now):
+        changes = [] if no_attributes or not samples else (await backend.read_attributes([entity_id], begin, finish)).get(entity_id, [])
+        index = 0
+        pieces: list[bytes] = []
+        for sample in samples:
+            while index < len(changes) and changes[index][0] <= sample.ts:
+                current = changes[index][1]
+                index += 1
+            text = state_text(sample)
+            ts = max(sample.ts, start)
+            if text != previous:
+                changed = ts
+            elif significant_changes_only:
+                continue
+            previous = text
+            if held is not None:
+                # A row between the first and the last: the minimal form when asked for.
+                text_h, attrs_h, changed_h, ts_h = held
+                row = ({"state": text_h, "last_changed": _iso(changed_h)} if minimal_response and written
+                       else _row(entity_id, text_h, attrs_h, changed_h, ts_h))
+                pieces.append((b"," if written else b"") + orjson.dumps(row))
+                written += 1
+            held = (text, current, changed, ts)
+        if pieces:
+            yield b"".join(pieces)
+    if held is not None:
+        text_h, attrs_h, changed_h, ts_h = held
+        yield (b"," if written else b"") + orjson.dumps(_row(entity_id, text_h, attrs_h, changed_h, ts_h))
+
+
+async def history_parts(
+    backend: HistoryBackend,
+    plan: RetentionPlan | None,
+    entity_ids: Sequence[str],
+    start: float,
+    end: float,
+    *,
+    include_start: bool,
+    significant_changes_only: bool,
+    minimal_response: bool,
+    no_attributes: bool,
+    now: float,
+) -> AsyncIterator[bytes]:
+    """Yield the whole REST answer `[[...], ...]` as JSON pieces; entities without rows are left out."""
+    yield b"["
+    first = True
+    for entity_id in entity_ids:
+        opened = False
+        async for piece in entity_parts(
+            backend, plan, entity_id, start, end, include_start=include_start,
+            significant_changes_only=significant_changes_only, minimal_response=minimal_response,
+            no_attributes=no_attributes, now=now,
+        ):
+            if not opened:
+                yield (b"[" if first else b",[") + piece
+                opened, first = True, False
+            else:
+                yield piece
+        if opened:
+            yield b"]"
+    yield b"]"

@@ -1,0 +1,145 @@
+"""The bucketed history query: its definitions by hand, and the same numbers on every backend."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from hub.recorder.backends.base import Batch, HistoryBackend, Point, TierRow
+from hub.recorder.buckets import Coverage, coverage_of, effective_width, query_buckets, width_for
+from hub.recorder.tiers import Downsampler, RetentionPlan
+from tests.recorder.conftest import open_backend
+
+T = 1_699_999_200.0  # 2023-11-14T22:00:00Z, an hour boundary
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def num(entity_id: str, ts: float, value: float) -> Point:
+    return Point(entity_id, ts, value, None)
+
+
+def test_widths_are_rounded_up_to_a_few_aligned_sizes() -> None:
+    assert width_for(T, T + 3600, 500) == 10.0  # 7.2 s wanted
+    assert width_for(T, T + 86400, 500) == 300.0  # 172.8 s: no width between a minute and 5 minutes
+    assert width_for(T, T + 7 * 86400, 500) == 1800.0
+    assert width_for(T, T + 365 * 86400, 500) == 86400.0
+    assert width_for(T, T + 5 * 365 * 86400, 10) == 27 * 604800.0
+
+
+def test_ranges_older_than_retention_widen_to_what_the_tiers_hold() -> None:
+    coverage = Coverage(raw_from=T + 86400, five_from=T + 3600, hour_from=T - 86400)
+    assert effective_width(10.0, T + 2 * 86400, coverage) == 10.0
+    assert effective_width(10.0, T + 7200, coverage) == 300.0
+    assert effective_width(10.0, T, coverage) == 3600.0
+    assert effective_width(10.0, T - 2 * 86400, coverage) == 86400.0
+    with pytest.raises(ValueError, match="positive"):
+        effective_width(0.0, T, coverage)
+
+
+async def test_buckets_by_hand(backend: HistoryBackend) -> None:
+    await backend.write(
+        Batch(
+            [
+                num("sensor.power", T + 0, 10.0),
+                num("sensor.power", T + 30, 20.0),
+                Point("sensor.power", T + 60, None, "unavailable"),
+                num("sensor.power", T + 90, 40.0),
+                num("sensor.power", T + 250, 5.0),  # after a gap of a whole bucket
+            ]
+        )
+    )
+    found = await query_buckets(backend, ["sensor.power", "sensor.none"], T + 10, T + 200, 60.0)
+    assert (found.width, found.start, found.end, found.source) == (60.0, T, T + 240, "raw")
+    # Time-weighted: 10 for 30 s then 20 for 30 s; the text state is no point, 20 holds through it.
+    assert [(r.start - T, r.mean, r.min, r.max, r.last, r.count) for r in found.series["sensor.power"]] == [
+        (0.0, 15.0, 10.0, 20.0, 20.0, 2),
+        (60.0, 30.0, 20.0, 40.0, 40.0, 1),
+    ]
+    assert "sensor.none" not in found.series
+    after_gap = await query_buckets(backend, ["sensor.power"], T + 240, T + 300, 60.0)
+    # 40 carried in from before the gap covers the bucket until 5 arrives at +10 s.
+    (row,) = after_gap.series["sensor.power"]
+    assert (row.mean, row.min, row.max, row.last) == ((40 * 10 + 5 * 50) / 60, 5.0, 40.0, 5.0)
+
+
+async def _seed(backend: HistoryBackend, tmp_path: Path) -> Downsampler:
+    """Write six hours of a power sensor, an energy counter (with a reset) and a switch; tier four hours."""
+    rng = random.Random(20)
+    points: list[Point] = []
+    ts, energy = T, 1000.0
+    while ts < T + 6 * 3600:
+        # Eighths of a second: every backend keeps these times exactly (PostgreSQL and InfluxDB in
+        # whole microseconds), so even the time weights agree to the last bit.
+        ts += rng.choice([1.0, 2.5, 7.0, 30.0]) + rng.randrange(8) / 8
+        if T + 3600 <= ts < T + 5400:
+            continue  # a half-hour gap: the node was offline
+        points.append(num("sensor.power", ts, round(rng.uniform(0, 3000), 2)))
+        energy = 3.0 if abs(ts - T - 3 * 3600) < 20 and energy > 100 else energy + rng.random()
+        points.append(num("sensor.energy", ts, energy))
+        if rng.random() < 0.02:
+            points.append(Point("sensor.power", ts + 0.0625, None, "unavailable"))
+            points.append(Point("switch.pump", ts, None, rng.choice(["on", "off"])))
+    clock = Clock(T)
+    downsampler = Downsampler(backend, RetentionPlan(), tmp_path / f"tiers_{backend.name}.json", clock)
+    for i in range(0, len(points), 5000):
+        await backend.write(Batch(points[i : i + 5000]))
+    clock.now = T + 4 * 3600 + 17
+    await downsampler.downsample()
+    return downsampler
+
+
+def _numbers(rows: dict[str, list[TierRow]]) -> dict[str, list[tuple[float, ...]]]:
+    return {e: [(r.start, r.mean, r.min, r.max, r.last, r.delta, r.count) for r in found] for e, found in rows.items()}
+
+
+@pytest.mark.services
+async def test_the_same_query_gives_the_same_numbers_on_every_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    answers: dict[str, dict[float, tuple[str, dict[str, list[tuple[float, ...]]]]]] = {}
+    for kind in ("sqlite", "postgresql", "influxdb"):
+        backend = await open_backend(kind, request, tmp_path)
+        try:
+            downsampler = await _seed(backend, tmp_path)
+            coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
+            assert coverage.hour_until == T + 4 * 3600 and coverage.day_until == T + 2 * 3600  # midnight UTC
+            answers[kind] = {}
+            for width in (10.0, 60.0, 300.0, 900.0, 3600.0, 7200.0, 86400.0):
+                found = await query_buckets(backend, ["sensor.power", "sensor.energy", "switch.pump"], T, T + 6 * 3600, width, coverage)
+                answers[kind][width] = (found.source, _numbers(found.series))
+        finally:
+            await backend.close()
+    reference = answers["sqlite"]
+    assert {w: source for w, (source, _) in reference.items()} == {
+        10.0: "raw", 60.0: "raw", 300.0: "five_minute", 900.0: "five_minute", 3600.0: "hour", 7200.0: "hour",
+        86400.0: "day",
+    }
+    assert set(reference[60.0][1]) == {"sensor.power", "sensor.energy"}  # text-only entities have no buckets
+    assert len(reference[60.0][1]["sensor.power"]) == 6 * 60 - 30  # the offline half hour is a gap
+    for kind in ("postgresql", "influxdb"):
+        assert answers[kind] == reference, kind
+
+
+async def test_tiers_and_raw_points_give_the_same_buckets(backend: HistoryBackend, tmp_path: Path) -> None:
+    downsampler = await _seed(backend, tmp_path)
+    coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
+    for width in (300.0, 1800.0, 3600.0, 10800.0, 86400.0):
+        tiered = await query_buckets(backend, ["sensor.power", "sensor.energy"], T, T + 6 * 3600, width, coverage)
+        raw = await query_buckets(backend, ["sensor.power", "sensor.energy"], T, T + 6 * 3600, width)
+        assert tiered.source != "raw" and raw.source == "raw"
+        for entity_id, rows in raw.series.items():
+            got = tiered.series[entity_id]
+            assert [r.start for r in got] == [r.start for r in rows]
+            for a, b in zip(got, rows, strict=True):
+                assert (a.min, a.max, a.last, a.count) == (b.min, b.max, b.last, b.count)
+                assert math.isclose(a.mean, b.mean, rel_tol=1e-9) and math.isclose(a.delta, b.delta, rel_tol=1e-9)
