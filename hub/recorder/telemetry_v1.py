@@ -327,7 +327,7 @@ _OK = {
         "text/csv": {"schema": {"type": "string", "description": "time,entity_id,metric,value rows"}},
     },
 }
-_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]  # or a device key: the X-API-Key header (or its Bearer)
+_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"deviceKey": []}]
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/telemetry": {
         "get": {
