@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     from hub.core.hub import Hub
 
 CLASSES: dict[str, type[InputEntity]] = {**ENTITY_CLASSES, "timer": Timer}
-_TARGET = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str])}
+_TARGET = {
+    vol.Optional("entity_id"): vol.Any(str, [str]),
+    vol.Optional("device_id"): vol.Any(str, [str]),
+    vol.Optional("area_id"): vol.Any(str, [str]),
+}
 
 
 def make_integration(domain: str) -> tuple[Any, Any]:

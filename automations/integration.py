@@ -149,7 +149,8 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         await load(hub, section)
         hub.bus.fire(EVENT_AUTOMATION_RELOADED, {}, context=call.context)
 
-    target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str])}
+    target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str]),
+              vol.Optional("area_id"): vol.Any(str, [str])}
     trigger_schema = vol.Schema({**target, vol.Optional("skip_condition", default=True): bool, vol.Optional("variables"): dict})
     hub.services.register(DOMAIN, "trigger", trigger, trigger_schema)
     hub.services.register(DOMAIN, "turn_on", turn_on, vol.Schema(target))

@@ -202,7 +202,8 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     async def reload(call: ServiceCall) -> None:
         await load(hub, reload_section(hub, DOMAIN))
 
-    target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str])}
+    target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str]),
+              vol.Optional("area_id"): vol.Any(str, [str])}
     hub.services.register(DOMAIN, "turn_on", turn_on, vol.Schema({**target, vol.Optional("variables"): dict}))
     hub.services.register(DOMAIN, "turn_off", turn_off, vol.Schema(target))
     hub.services.register(DOMAIN, "toggle", toggle, vol.Schema(target))

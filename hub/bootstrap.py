@@ -25,6 +25,7 @@ from hub.exceptions import ConfigError, HubError, IntegrationError
 from hub.ops import logs as ops_logs
 from hub.ops import metrics as ops_metrics
 from hub.ops import routes as ops_routes
+from hub.registry.areas import AreaRegistry
 from hub.registry.devices import DeviceRegistry
 from hub.registry.entities import EntityRegistry
 from hub.registry.restore import RestoreStateStore
@@ -145,8 +146,10 @@ async def open_storage(hub: Hub, url: str, migrations: Sequence[Path] = ()) -> A
     hub.db = sessions
     hub.auth = AuthStore.for_hub(sessions, hub.clock, hub.config.data_dir, hub.config.raw.get("http") or {})
     await hub.auth.start()
-    hub.device_registry = devices = DeviceRegistry(sessions)
-    hub.entity_registry = entities = EntityRegistry(sessions, device_registry=devices)
+    hub.area_registry = areas = AreaRegistry(sessions)
+    hub.device_registry = devices = DeviceRegistry(sessions, area_registry=areas)
+    hub.entity_registry = entities = EntityRegistry(sessions, device_registry=devices, area_registry=areas)
+    await areas.load()
     await devices.load()
     await entities.load()
     return engine

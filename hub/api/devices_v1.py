@@ -11,6 +11,7 @@ from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.core.states import STATE_UNAVAILABLE
 from hub.registry.devices import DeviceEntry
+from hub.registry.util import RegistryError
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -97,7 +98,10 @@ async def patch_device(request: web.Request) -> web.Response:
             return json_message(f"Field '{key}' must be a string of at most 255 characters or null", 400)
     if body.get("disabled_by", None) not in DISABLED_BY_VALUES:
         return json_message("Field 'disabled_by' must be 'user' or null", 400)
-    device = await hub.entities.update_device_entry(device_id, **body)
+    try:
+        device = await hub.entities.update_device_entry(device_id, **body)
+    except RegistryError as err:  # an area that does not exist
+        return json_message(str(err), 400)
     hub.require_auth().audit.record(user, "update_device", f"{device_id} {','.join(sorted(body))}", "ok", request.remote)
     return _json(device_as_dict(hub, device))
 

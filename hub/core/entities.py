@@ -189,7 +189,7 @@ class Entities:
         """Return the entities of domain that a service call targets."""
         ids = call.entity_ids
         if ids is None:
-            message = f"Service {call.domain}.{call.service} needs a target: entity_id or device_id"
+            message = f"Service {call.domain}.{call.service} needs a target: entity_id, device_id or area_id"
             raise ServiceValidationError(message)
         if ids == [ENTITY_MATCH_ALL]:
             return self.for_domain(domain)
@@ -269,7 +269,11 @@ def _cycle_option(entity: SelectEntity, method: str, cycle: bool) -> str:
     return options[max(0, min(index, len(options) - 1))]
 
 
-_TARGET: dict[Any, Any] = {vol.Optional("entity_id"): object, vol.Optional("device_id"): object}
+_TARGET: dict[Any, Any] = {
+    vol.Optional("entity_id"): object,
+    vol.Optional("device_id"): object,
+    vol.Optional("area_id"): object,
+}
 _TARGET_ONLY = vol.Schema(_TARGET, extra=vol.ALLOW_EXTRA)
 _NUMBER = vol.Schema({**_TARGET, vol.Required("value"): vol.Coerce(float)})
 _TEXT = vol.Schema({**_TARGET, vol.Required("value"): vol.Coerce(str)})

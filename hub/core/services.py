@@ -25,7 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 
 ATTR_ENTITY_ID = "entity_id"
 ATTR_DEVICE_ID = "device_id"
-TARGET_KEYS = (ATTR_ENTITY_ID, ATTR_DEVICE_ID, "area_id", "floor_id", "label_id")
+ATTR_AREA_ID = "area_id"
+TARGET_KEYS = (ATTR_ENTITY_ID, ATTR_DEVICE_ID, ATTR_AREA_ID, "floor_id", "label_id")
 ENTITY_MATCH_ALL = "all"
 
 
@@ -260,8 +261,8 @@ class ServiceRegistry:
         return cast(ServiceResponse, result)
 
     def _resolve_targets(self, payload: dict[str, Any]) -> list[str] | None:
-        """Expand entity_id and device_id into a list of entity_ids (None: no target given)."""
-        if not any(key in payload for key in (ATTR_ENTITY_ID, ATTR_DEVICE_ID)):
+        """Expand entity_id, device_id and area_id into a list of entity_ids (None: no target given)."""
+        if not any(key in payload for key in (ATTR_ENTITY_ID, ATTR_DEVICE_ID, ATTR_AREA_ID)):
             return None
         raw_entities = payload.get(ATTR_ENTITY_ID)
         if raw_entities == ENTITY_MATCH_ALL or raw_entities == [ENTITY_MATCH_ALL]:
@@ -275,6 +276,9 @@ class ServiceRegistry:
         device_ids = _ensure_list(payload.get(ATTR_DEVICE_ID))
         if device_ids:
             entity_ids.extend(self._hub.entity_ids_for_devices(device_ids))
+        area_ids = _ensure_list(payload.get(ATTR_AREA_ID))
+        if area_ids:
+            entity_ids.extend(self._hub.entity_ids_for_areas(area_ids))
         seen: set[str] = set()
         unique = [e for e in entity_ids if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
         payload[ATTR_ENTITY_ID] = unique

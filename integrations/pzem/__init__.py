@@ -49,6 +49,7 @@ RESET_SCHEMA = vol.Schema(
     {
         vol.Optional("entity_id"): object,
         vol.Optional("device_id"): object,
+        vol.Optional("area_id"): object,
         vol.Optional("address"): vol.All(vol.Coerce(int), vol.Range(min=1, max=248)),
     }
 )

@@ -88,7 +88,8 @@ METER_SCHEMA = vol.All(
 )
 CONFIG_SCHEMA = vol.Schema({vol.Match(r"^[a-z0-9_]+$", msg="expected a meter key of lowercase letters, digits and underscores"): METER_SCHEMA})
 
-RESET_SCHEMA = vol.Schema({vol.Required("entity_id"): object, vol.Optional("device_id"): object})
+RESET_SCHEMA = vol.Schema({vol.Required("entity_id"): object, vol.Optional("device_id"): object,
+                           vol.Optional("area_id"): object})
 CALIBRATE_SCHEMA = vol.Schema({vol.Required("entity_id"): object, vol.Required("value"): vol.Coerce(str)}, extra=vol.ALLOW_EXTRA)
 
 
