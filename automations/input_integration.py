@@ -12,7 +12,7 @@ from automations.loader import build_each, reload_section
 from automations.timer import Timer
 from hub import hookimpl
 from hub.core.runtime import HubKey
-from hub.core.services import ServiceCall
+from hub.core.services import TARGET_KEYS, ServiceCall
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -49,7 +49,7 @@ def make_integration(domain: str) -> tuple[Any, Any]:
 
         def make(service: str, apply: Any) -> Any:
             async def handle(call: ServiceCall) -> None:
-                data = {k: v for k, v in call.data.items() if k not in ("entity_id", "device_id")}
+                data = {k: v for k, v in call.data.items() if k not in TARGET_KEYS}
                 for entity in hub.entities.entities_for(call, domain):
                     if isinstance(entity, InputEntity):
                         apply(entity, data)

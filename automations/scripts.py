@@ -159,7 +159,12 @@ def _register_service(hub: Hub, entity: ScriptEntity) -> None:
         # A script without a stop response answers {} to a caller that asked (HA).
         return (response or {}) if call.return_response else None
 
-    hub.services.register(DOMAIN, entity.object_id, handle, None, SupportsResponse.OPTIONAL, {"name": entity.name, "fields": entity.fields})
+    description = {
+        "name": entity.name,
+        "description": str(entity.config.get("description") or f"Runs the script {entity.name}."),
+        "fields": entity.fields,
+    }
+    hub.services.register(DOMAIN, entity.object_id, handle, None, SupportsResponse.OPTIONAL, description)
 
 
 def _targets(hub: Hub, call: ServiceCall) -> list[ScriptEntity]:

@@ -19,7 +19,7 @@ from hub.core.entity import (
     ToggleCommand,
     ToggleEntity,
 )
-from hub.core.services import ENTITY_MATCH_ALL, ServiceCall
+from hub.core.services import ENTITY_MATCH_ALL, TARGET_KEYS, ServiceCall
 from hub.exceptions import HubError, ServiceValidationError
 from hub.util import slugify
 
@@ -214,7 +214,7 @@ class Entities:
     def _entity_service_handler(self, domain: str, method: str) -> Callable[[ServiceCall], Awaitable[None]]:
         async def handle(call: ServiceCall) -> None:
             entities = self.entities_for(call, domain)
-            kwargs = {k: v for k, v in call.data.items() if k not in ("entity_id", "device_id")}
+            kwargs = {k: v for k, v in call.data.items() if k not in TARGET_KEYS}
             results = await asyncio.gather(
                 *(_call_entity(entity, method, kwargs, call) for entity in entities),
                 return_exceptions=True,
@@ -314,7 +314,7 @@ def register_core_services(hub: Hub) -> None:
                 ids = [e.entity_id for e in hub.entities if isinstance(e, ToggleEntity) and e.entity_id]
             for entity_id in ids:
                 by_domain[entity_id.partition(".")[0]].append(entity_id)
-            data = {k: v for k, v in call.data.items() if k not in ("entity_id", "device_id")}
+            data = {k: v for k, v in call.data.items() if k not in TARGET_KEYS}
             calls = []
             for domain, entity_ids in by_domain.items():
                 if not hub.services.has_service(domain, service):

@@ -68,6 +68,8 @@ class Service:
     description: dict[str, Any] = field(default_factory=dict)
     is_coroutine: bool = False
     authorize: ServiceAuthorizer | None = None
+    # The module of the handler: its folder holds the service's services.yaml (hub.api.service_info).
+    module: str | None = None
 
 
 def _ensure_list(value: Any) -> list[Any]:
@@ -78,6 +80,12 @@ def _ensure_list(value: Any) -> list[Any]:
     if isinstance(value, Iterable) and not isinstance(value, dict):
         return list(value)
     return [value]
+
+
+def _module_of(handler: Any) -> str | None:
+    """Return the module a handler (function, closure, bound method or partial) was written in."""
+    module = getattr(handler, "__module__", None) or getattr(getattr(handler, "func", None), "__module__", None)
+    return module if isinstance(module, str) else None
 
 
 class ServiceRegistry:
@@ -122,6 +130,7 @@ class ServiceRegistry:
             description or {},
             asyncio.iscoroutinefunction(handler),
             authorize,
+            _module_of(handler),
         )
         self._hub.bus.fire(EVENT_SERVICE_REGISTERED, {"domain": domain, "service": service})
         return lambda: self.remove(domain, service)

@@ -172,14 +172,8 @@ async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
         backfill,
         BACKFILL_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
-        description={"name": "Backfill", "description": "Write points with their own timestamps to history."},
     )
-    hub.services.register(
-        "recorder",
-        "purge",
-        purge,
-        description={"name": "Purge", "description": "Downsample and apply retention now."},
-    )
+    hub.services.register("recorder", "purge", purge)  # both described in services.yaml next to this file
 
 
 SPOOL_NOTIFICATION = "recorder_spool"

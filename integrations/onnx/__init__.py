@@ -100,9 +100,8 @@ def _register_forecast(hub: Hub) -> None:
         return out
 
     hub.services.register(
-        DOMAIN, "forecast", forecast, FORECAST_SCHEMA, supports_response=SupportsResponse.ONLY,
-        description={"name": "Forecast", "description": "Roll a forecasting model sensor forward by `steps` steps."},
-    )
+        DOMAIN, "forecast", forecast, FORECAST_SCHEMA, supports_response=SupportsResponse.ONLY
+    )  # described in services.yaml next to this file
 
 
 @hookimpl
