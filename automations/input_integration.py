@@ -25,8 +25,8 @@ _TARGET = {
 }
 
 
-def make_integration(domain: str) -> tuple[Any, Any]:
-    """Return (CONFIG_SCHEMA, setup_integration) for one input domain."""
+def make_integration(domain: str) -> tuple[Any, Any, Any]:
+    """Return (CONFIG_SCHEMA, setup_integration, config_entity_ids) for one input domain."""
     cls = CLASSES[domain]
     key: HubKey[dict[str, InputEntity]] = HubKey(domain)
 
@@ -65,4 +65,8 @@ def make_integration(domain: str) -> tuple[Any, Any]:
 
         hub.services.register(domain, "reload", reload, vol.Schema({}))
 
-    return vol.Any(None, Mapping), setup_integration
+    @hookimpl
+    def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+        return [f"{domain}.{key}" for key in (config or {})]
+
+    return vol.Any(None, Mapping), setup_integration, config_entity_ids

@@ -21,6 +21,7 @@ from hub.exceptions import HubError
 from hub.hookspecs import hookimpl
 from hub.recorder import api, status, stream
 from hub.recorder.backends.base import BackendError, HistoryBackend
+from hub.recorder.backlog import BACKLOG_ENTITY_ID
 from hub.recorder.config import CONFIG_SCHEMA, entity_id
 from hub.recorder.filters import build_filter
 from hub.recorder.recorder import Recorder
@@ -109,6 +110,12 @@ BACKFILL_SCHEMA = vol.Schema(
         vol.Required("points"): [vol.ExactSequence([vol.Any(int, float, str), vol.Any(int, float, str)])],
     }
 )
+
+
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """The spool's size."""
+    return [BACKLOG_ENTITY_ID]
 
 
 @hookimpl

@@ -225,6 +225,13 @@ GET_SCHEMA = vol.Schema(
 
 
 @hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """calendar.<name> per calendar."""
+    calendars = CONFIG_SCHEMA(config) or []
+    return [f"calendar.{slugify(calendar['name'])}" for calendar in calendars]
+
+
+@hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Add each calendar and the calendar.create_event / get_events services."""
     zone = hub.clock.time_zone
