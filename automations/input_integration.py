@@ -12,17 +12,21 @@ from automations.loader import build_each, reload_section
 from automations.timer import Timer
 from hub import hookimpl
 from hub.core.runtime import HubKey
-from hub.core.services import ServiceCall
+from hub.core.services import TARGET_KEYS, ServiceCall
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
 
 CLASSES: dict[str, type[InputEntity]] = {**ENTITY_CLASSES, "timer": Timer}
-_TARGET = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str])}
+_TARGET = {
+    vol.Optional("entity_id"): vol.Any(str, [str]),
+    vol.Optional("device_id"): vol.Any(str, [str]),
+    vol.Optional("area_id"): vol.Any(str, [str]),
+}
 
 
-def make_integration(domain: str) -> tuple[Any, Any]:
-    """Return (CONFIG_SCHEMA, setup_integration) for one input domain."""
+def make_integration(domain: str) -> tuple[Any, Any, Any]:
+    """Return (CONFIG_SCHEMA, setup_integration, config_entity_ids) for one input domain."""
     cls = CLASSES[domain]
     key: HubKey[dict[str, InputEntity]] = HubKey(domain)
 
@@ -45,7 +49,7 @@ def make_integration(domain: str) -> tuple[Any, Any]:
 
         def make(service: str, apply: Any) -> Any:
             async def handle(call: ServiceCall) -> None:
-                data = {k: v for k, v in call.data.items() if k not in ("entity_id", "device_id")}
+                data = {k: v for k, v in call.data.items() if k not in TARGET_KEYS}
                 for entity in hub.entities.entities_for(call, domain):
                     if isinstance(entity, InputEntity):
                         apply(entity, data)
@@ -61,4 +65,8 @@ def make_integration(domain: str) -> tuple[Any, Any]:
 
         hub.services.register(domain, "reload", reload, vol.Schema({}))
 
-    return vol.Any(None, Mapping), setup_integration
+    @hookimpl
+    def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+        return [f"{domain}.{key}" for key in (config or {})]
+
+    return vol.Any(None, Mapping), setup_integration, config_entity_ids

@@ -109,6 +109,15 @@ async def check_integration_config(hub: Hub, config: Any) -> list[Any]:
     return [*duplicates, *issues]
 
 
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """The automation.* entities the section makes."""
+    items, _ = _items(config)
+    index_of = {key: i for i, (key, _) in enumerate(items)}
+    built, _ = build_each(hub, DOMAIN, items, lambda conf, raw, key: _entity(hub, conf, raw, index_of[key]))
+    return [entity.entity_id for _, entity in built]
+
+
 def _entity(hub: Hub, config: Any, raw: Any, index: int) -> AutomationEntity:
     normalized = normalize_automation(config)
     entity = AutomationEntity(hub, normalized, index)
@@ -149,7 +158,8 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         await load(hub, section)
         hub.bus.fire(EVENT_AUTOMATION_RELOADED, {}, context=call.context)
 
-    target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str])}
+    target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str]),
+              vol.Optional("area_id"): vol.Any(str, [str])}
     trigger_schema = vol.Schema({**target, vol.Optional("skip_condition", default=True): bool, vol.Optional("variables"): dict})
     hub.services.register(DOMAIN, "trigger", trigger, trigger_schema)
     hub.services.register(DOMAIN, "turn_on", turn_on, vol.Schema(target))

@@ -16,6 +16,8 @@ import voluptuous as vol
 from automations.config import InvalidConfig, ensure_list
 from automations.loader import build_each, reload_section
 from hub import hookimpl
+from hub.config import ConfigIssue
+from hub.config.objects import get_location
 from hub.core.context import Context
 from hub.core.entity import Entity
 from hub.core.runtime import HubKey
@@ -118,6 +120,7 @@ class SceneEntity(Entity):
         self.entities = entities
         self.created = created
         self.activated: Any = None
+        self.config_source: Any = None  # the YAML item it was built from (for file:line)
 
     def state_value(self) -> Any:
         """The last activation time (unknown before the first)."""
@@ -148,14 +151,58 @@ def _build_all(hub: Hub, section: Any) -> tuple[list[tuple[str, SceneEntity]], l
     def build(config: Any, raw: Any, key: str) -> SceneEntity:
         if not isinstance(config, Mapping) or "name" not in config:
             raise InvalidConfig("required key not provided: 'name'", config)
-        return SceneEntity(hub, str(config["name"]), parse_entities(config.get("entities") or {}, config), config.get("id"), icon=config.get("icon"))
+        scene = SceneEntity(hub, str(config["name"]), parse_entities(config.get("entities") or {}, config), config.get("id"), icon=config.get("icon"))
+        scene.config_source = raw
+        return scene
 
-    return build_each(hub, DOMAIN, [(f"[{i}]", raw) for i, raw in enumerate(ensure_list(section))], build)
+    built, issues = build_each(hub, DOMAIN, [(f"[{i}]", raw) for i, raw in enumerate(ensure_list(section))], build)
+    kept, duplicates = _without_duplicates(hub, built)
+    return kept, [*duplicates, *issues]
+
+
+def _without_duplicates(hub: Hub, built: list[tuple[str, SceneEntity]]) -> tuple[list[tuple[str, SceneEntity]], list[Any]]:
+    """The scenes whose id and entity_id no earlier scene has, and an issue for each of the others
+    (the first keeps them; a later copy is skipped, never silently put in the first one's place)."""
+    base_dir = str(hub.config.config_dir) if hub.config.config_dir else None
+    kept: list[tuple[str, SceneEntity]] = []
+    issues: list[Any] = []
+    first: dict[tuple[str, str], SceneEntity] = {}
+    for key, entity in built:
+        claims = [("entity_id", entity.entity_id)] + ([("id", str(entity.scene_id))] if entity.scene_id else [])
+        taken = next((claim for claim in claims if claim in first), None)
+        if taken is None:
+            first.update(dict.fromkeys(claims, entity))
+            kept.append((key, entity))
+            continue
+        what, value = taken
+        other = first[taken]
+        field = "name" if what == "entity_id" else "id"
+        where = ":".join(str(part) for part in get_location(other.config_source) if part is not None) or "above"
+        if base_dir and where.startswith(base_dir.rstrip("/") + "/"):
+            where = where[len(base_dir.rstrip("/")) + 1 :]
+        message = f"{what} {value!r} is used by another scene ({where}); this one is skipped: give it its own {field}"
+        file, line = get_location(entity.config_source)
+        issue = ConfigIssue(file, line, f"{DOMAIN}{key}.{field}", message, base_dir)
+        _LOGGER.error("Invalid %s, skipped: %s", DOMAIN, issue.format(base_dir))
+        issues.append(issue)
+    return kept, issues
 
 
 def check_scenes(hub: Hub, section: Any) -> list[Any]:
     """Build every scene of section without adding it; return the problems found."""
     return _build_all(hub, section)[1]
+
+
+@hookimpl
+def check_integration_config(hub: Hub, config: Any) -> list[Any]:
+    """Build every scene (blueprints resolved) and return the problems found, repeated ids included."""
+    return check_scenes(hub, config)
+
+
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """The scene.* entities the section makes."""
+    return [entity.entity_id for _, entity in _build_all(hub, config)[0]]
 
 
 async def load(hub: Hub, section: Any) -> list[Any]:

@@ -151,6 +151,12 @@ class ScheduleEntity(Entity):
         await self.script.stop()
 
 
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """The schedule.* entities the section makes."""
+    return [f"{DOMAIN}.{key}" for key in (config or {})]
+
+
 async def load(hub: Hub, section: Any) -> None:
     """(Re)build the schedules."""
     current = hub.runtime.setdefault(SCHEDULES, dict)

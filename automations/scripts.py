@@ -14,6 +14,7 @@ from automations.loader import build_each, reload_section
 from automations.script import DEFAULT_MAX, Script
 from automations.trace import DEFAULT_STORED_TRACES, run_metrics
 from hub import hookimpl
+from hub.config import ConfigIssue
 from hub.core.entity import Entity
 from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall, SupportsResponse
@@ -159,7 +160,12 @@ def _register_service(hub: Hub, entity: ScriptEntity) -> None:
         # A script without a stop response answers {} to a caller that asked (HA).
         return (response or {}) if call.return_response else None
 
-    hub.services.register(DOMAIN, entity.object_id, handle, None, SupportsResponse.OPTIONAL, {"name": entity.name, "fields": entity.fields})
+    description = {
+        "name": entity.name,
+        "description": str(entity.config.get("description") or f"Runs the script {entity.name}."),
+        "fields": entity.fields,
+    }
+    hub.services.register(DOMAIN, entity.object_id, handle, None, SupportsResponse.OPTIONAL, description)
 
 
 def _targets(hub: Hub, call: ServiceCall) -> list[ScriptEntity]:
@@ -176,7 +182,26 @@ def collect_metrics(hub: Hub) -> list[Metric]:
 def check_integration_config(hub: Hub, config: Any) -> list[Any]:
     """Compile every script (blueprints resolved) and return the problems found."""
     _, issues = build_each(hub, DOMAIN, list((config or {}).items()), lambda conf, raw, key: ScriptEntity(hub, key, conf))
-    return issues
+    return [*_duplicate_keys(hub, config), *issues]
+
+
+def _duplicate_keys(hub: Hub, config: Any) -> list[ConfigIssue]:
+    """An issue for each script key given twice in one file (YAML keeps only the later one)."""
+    base_dir = str(hub.config.config_dir) if hub.config.config_dir else None
+    return [
+        ConfigIssue(
+            file, line, f"{DOMAIN}.{key}",
+            f"script {key!r} is defined twice (lines {first} and {line}); only the second would run: give each its own key",
+            base_dir,
+        )
+        for key, first, line, file in getattr(config, "duplicate_keys", [])
+    ]
+
+
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """The script.* entities the section makes."""
+    return [f"{DOMAIN}.{key}" for key in (config or {})]
 
 
 @hookimpl
@@ -202,7 +227,8 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     async def reload(call: ServiceCall) -> None:
         await load(hub, reload_section(hub, DOMAIN))
 
-    target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str])}
+    target = {vol.Optional("entity_id"): vol.Any(str, [str]), vol.Optional("device_id"): vol.Any(str, [str]),
+              vol.Optional("area_id"): vol.Any(str, [str])}
     hub.services.register(DOMAIN, "turn_on", turn_on, vol.Schema({**target, vol.Optional("variables"): dict}))
     hub.services.register(DOMAIN, "turn_off", turn_off, vol.Schema(target))
     hub.services.register(DOMAIN, "toggle", toggle, vol.Schema(target))

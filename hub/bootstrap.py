@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from hub import plugins
 from hub.api import tls
@@ -19,16 +21,19 @@ from hub.api.malformed import ProtocolErrorLogger
 from hub.api.onboarding import ONBOARDING_KEY
 from hub.auth.store import AuthStore
 from hub.config import ConfigIssue, check_configuration, domain_of_key, load_configuration
+from hub.config.targets import SECTIONS as TARGET_SECTIONS
+from hub.config.targets import KnownEntities, flatten_patterns, unknown_entity_warnings
 from hub.core.hub import Hub, HubConfig
 from hub.core.states import STATE_UNAVAILABLE, State
 from hub.exceptions import ConfigError, HubError, IntegrationError
 from hub.ops import logs as ops_logs
 from hub.ops import metrics as ops_metrics
 from hub.ops import routes as ops_routes
+from hub.registry.areas import AreaRegistry
 from hub.registry.devices import DeviceRegistry
-from hub.registry.entities import EntityRegistry
+from hub.registry.entities import ENTITIES, EntityRegistry
 from hub.registry.restore import RestoreStateStore
-from hub.storage.engine import create_engine, default_sqlite_url, migrate, session_factory
+from hub.storage.engine import SQLITE_FILENAME, create_engine, default_sqlite_url, migrate, session_factory
 from hub.storage.private_files import prepare_data_dir
 from hub.templating.limits import TemplateLimits
 from hub.templating.template import set_limits
@@ -96,6 +101,55 @@ async def check_integration_configs(config_dir: Path, checked: CheckedConfig) ->
     return issues
 
 
+async def check_entity_references(
+    config_dir: Path, checked: CheckedConfig, data_dir: Path | None = None
+) -> list[ConfigIssue]:
+    """Warn about entity ids that automations, scripts and scenes name but nothing would make.
+
+    Known ids: the entity registry in the data dir's database (read only; a database that does
+    not exist yet is not created) and what each enabled integration says its configuration makes
+    (the `config_entity_ids` hook).
+    """
+    config_dir = config_dir.resolve()
+    data_dir = (data_dir or config_dir / ".storage").resolve()
+    hub = Hub(_hub_config(config_dir, data_dir, checked.config))
+    hub.plugins = manager = plugins.build_plugin_manager(checked.integrations)
+    claims: list[list[str]] = []
+    asked: list[str] = []
+    try:
+        implementers = {impl.plugin for impl in manager.hook.config_entity_ids.get_hookimpls()}
+        for integration in checked.integrations:
+            if manager.get_plugin(integration.domain) not in implementers:
+                continue
+            found = await plugins.call_hook_for(
+                manager, integration.domain, "config_entity_ids", hub=hub, config=checked.config.get(integration.domain)
+            )
+            asked.append(integration.domain)
+            claims.append(list(found or []))
+    finally:
+        await hub.stop()
+    registry, source = await _registered_entity_ids(database_url(checked.config, data_dir), data_dir)
+    known = KnownEntities(frozenset(registry), source, flatten_patterns(claims), tuple(asked))
+    sections = {domain: checked.config.get(domain) for domain in TARGET_SECTIONS if checked.config.get(domain)}
+    return unknown_entity_warnings(sections, known, str(config_dir))
+
+
+async def _registered_entity_ids(url: str, data_dir: Path) -> tuple[set[str], str]:
+    """The entity registry's entity ids, read without migrating or creating anything, and where from."""
+    if url == default_sqlite_url(data_dir) and not (data_dir / SQLITE_FILENAME).is_file():
+        return set(), f"no database yet in {data_dir}: the hub has not run with this data dir"
+    engine = create_engine(url)
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(ENTITIES.c.entity_id))).scalars().all()
+    except Exception as err:  # noqa: BLE001 - any failure to read is reported in the warning instead
+        return set(), f"{shown} could not be read: {type(err).__name__}"
+    finally:
+        await engine.dispose()
+    return set(rows), f"{shown}, {len(rows)} entities"
+
+
 def _hub_config(config_dir: Path, data_dir: Path, config: dict[str, Any]) -> HubConfig:
     core = config.get("homeassistant") or {}
     return HubConfig(
@@ -145,8 +199,10 @@ async def open_storage(hub: Hub, url: str, migrations: Sequence[Path] = ()) -> A
     hub.db = sessions
     hub.auth = AuthStore.for_hub(sessions, hub.clock, hub.config.data_dir, hub.config.raw.get("http") or {})
     await hub.auth.start()
-    hub.device_registry = devices = DeviceRegistry(sessions)
-    hub.entity_registry = entities = EntityRegistry(sessions, device_registry=devices)
+    hub.area_registry = areas = AreaRegistry(sessions)
+    hub.device_registry = devices = DeviceRegistry(sessions, area_registry=areas)
+    hub.entity_registry = entities = EntityRegistry(sessions, device_registry=devices, area_registry=areas)
+    await areas.load()
     await devices.load()
     await entities.load()
     return engine

@@ -220,13 +220,18 @@ def _print_issues(err: ConfigError, config_dir: Path) -> None:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from hub.bootstrap import check_config, check_integration_configs
+    from hub.bootstrap import check_config, check_entity_references, check_integration_configs
 
     checked = check_config(args.config)
     # Every problem is printed below; the loaders' own error logs would repeat them.
     logging.disable(logging.CRITICAL)
     issues = asyncio.run(check_integration_configs(args.config, checked))
+    warnings = asyncio.run(check_entity_references(args.config, checked, args.data))
     logging.disable(logging.NOTSET)
+    if warnings:
+        print(f"Warnings in {args.config}:", file=sys.stderr)
+        for warning in warnings:
+            print(f"  {warning}", file=sys.stderr)
     if issues:
         raise ConfigError(issues)
     domains = ", ".join(i.domain for i in checked.integrations) or "none"

@@ -190,6 +190,25 @@ def check_integration_config(hub: Hub, config: Any) -> list[Any]:
 
 
 @hookspec
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """Name the entities the integration's configuration makes, before anything runs.
+
+    When called: by `hub check-config`, after `check_integration_config`, on the same hub that
+    is built but not started; only the integration's own implementation is called. The entity
+    ids named by every integration, with those in the entity registry, are what automations,
+    scripts and scenes may refer to: any other entity id they name gets a warning with its
+    file and line. Integrations whose entities come from devices (MQTT discovery, a serial
+    bus) need not implement it: their entities are in the entity registry once seen.
+
+    :param hub: a Hub that has the configuration and the plugin manager, nothing running.
+    :param config: the integration's validated configuration section.
+    :return: entity ids, or fnmatch patterns (`sensor.*_cost`) where an id depends on what the
+        integration finds at run time.
+    """
+    return []
+
+
+@hookspec
 def check_readiness(hub: Hub) -> dict[str, str]:
     """Say whether what the integration depends on is ready to serve (GET /readyz).
 

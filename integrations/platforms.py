@@ -60,6 +60,30 @@ def _ensure_list(value: Any) -> list[Any]:
 CONFIG_SCHEMA = vol.All(_ensure_list, [_item])
 
 
+def platform_entity_ids(domain: str, config: Any) -> list[str]:
+    """The entity ids (fnmatch patterns) a section of platform items makes, for check-config.
+
+    A static `name` gives `domain.<slug of name>*` (platforms may add a suffix); the legacy
+    template format's keys (`sensors:`, `switches:`) give theirs; an item that names nothing
+    (its platform names the entity at run time) gives `domain.*`.
+    """
+    from hub.util import slugify  # noqa: PLC0415
+
+    claims: list[str] = []
+    for item in _ensure_list(config):
+        if not isinstance(item, Mapping):
+            continue
+        name = item.get("name")
+        if isinstance(name, str) and "{" not in name and slugify(name):
+            claims.append(f"{domain}.{slugify(name)}*")
+        legacy = next((item[key] for key in ("sensors", "switches") if isinstance(item.get(key), Mapping)), None)
+        if legacy is not None:
+            claims.extend(f"{domain}.{key}" for key in legacy)
+        if not (isinstance(name, str) and slugify(name)) and legacy is None:
+            claims.append(f"{domain}.*")
+    return claims
+
+
 class PlatformError(HubError):
     """A platform item that cannot be set up: unknown platform, or invalid options."""
 

@@ -4,4 +4,4 @@ from __future__ import annotations
 
 from automations.input_integration import make_integration
 
-CONFIG_SCHEMA, setup_integration = make_integration("input_number")
+CONFIG_SCHEMA, setup_integration, config_entity_ids = make_integration("input_number")

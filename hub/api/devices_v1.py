@@ -17,6 +17,7 @@ from hub.api.keys import HUB_KEY, USER_KEY
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.registry.devices import DeviceEntry
+from hub.registry.util import RegistryError
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -116,7 +117,10 @@ async def patch_device(request: web.Request) -> web.Response:
         return json_message("Field 'disabled_by' must be 'user' or null", 400)
     if (refusal := area_refusal(hub, changes.get("area_id"))) is not None:
         return json_message(refusal, 400)
-    device = await hub.entities.update_device_entry(device_id, **changes)
+    try:
+        device = await hub.entities.update_device_entry(device_id, **changes)
+    except RegistryError as err:  # the area went away meanwhile
+        return json_message(str(err), 400)
     hub.require_auth().audit.record(user, "update_device", f"{device_id} {','.join(sorted(changes))}", "ok", request.remote)
     return _json(device_as_dict(hub, device))
 
@@ -124,10 +128,10 @@ async def patch_device(request: web.Request) -> web.Response:
 def area_refusal(hub: Hub, area_id: str | None) -> str | None:
     """Return why a device cannot move to this area, or None when it can.
 
-    Without an area registry any name is an area (Home Assistant's device registry stores the
-    id as given); with one, the area must exist there.
+    Without an area registry (a hub without storage) any name is an area; with one, the area
+    must exist there.
     """
-    areas = getattr(hub, "area_registry", None)
+    areas = hub.area_registry
     if area_id is None or areas is None:
         return None
     if areas.get(area_id) is None:

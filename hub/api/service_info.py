@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,14 +18,14 @@ if TYPE_CHECKING:
 
 
 _LOGGER = logging.getLogger(__name__)
-# Built-in services' descriptions: hub/services/<domain>.yaml, in Home Assistant's services.yaml format.
+# Descriptions of the services the core registers for entity domains (switch, number, ...) and
+# homeassistant.*: hub/services/<domain>.yaml. Integrations keep theirs next to their code.
 SHIPPED = Path(__file__).resolve().parents[1] / "services"
 
 
 @functools.cache
-def shipped_descriptions(domain: str) -> dict[str, Any]:
-    """The services.yaml of a built-in domain ({} when it has none)."""
-    path = SHIPPED / f"{domain}.yaml"
+def load_descriptions(path: Path) -> dict[str, Any]:
+    """One services.yaml-format file ({} when missing or broken; broken ones are logged once)."""
     if not path.is_file():
         return {}
     try:
@@ -31,20 +33,69 @@ def shipped_descriptions(domain: str) -> dict[str, Any]:
     except yaml.YAMLError as err:
         _LOGGER.error("%s is not valid YAML: %s", path, err)
         return {}
-    return loaded if isinstance(loaded, dict) else {}
+    if loaded is not None and not isinstance(loaded, dict):
+        _LOGGER.error("%s: expected a mapping of service names, got %s", path, type(loaded).__name__)
+        return {}
+    return loaded or {}
+
+
+def shipped_descriptions(domain: str) -> dict[str, Any]:
+    """The core's services.yaml of an entity domain ({} when it has none)."""
+    return load_descriptions(SHIPPED / f"{domain}.yaml")
+
+
+@functools.cache
+def _folder_domain(folder: Path) -> str:
+    """The domain of the integration in a folder: its manifest's, else the folder's name."""
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        try:
+            domain = json.loads(manifest.read_text(encoding="utf-8")).get("domain")
+        except (ValueError, AttributeError):
+            domain = None
+        if isinstance(domain, str):
+            return domain
+    return folder.name
+
+
+def description_files(module: str | None, domain: str) -> list[Path]:
+    """Where a service of `domain` registered from `module` is described, first found first.
+
+    Next to the module: `services/<domain>.yaml` (a folder whose modules register several
+    domains, like automations/), then `services.yaml` when the folder is that domain's
+    integration (Home Assistant's layout); last the core's hub/services/<domain>.yaml.
+    """
+    files: list[Path] = []
+    loaded = sys.modules.get(module) if module else None
+    source = getattr(loaded, "__file__", None)
+    if source:
+        folder = Path(source).resolve().parent
+        files.append(folder / "services" / f"{domain}.yaml")
+        if _folder_domain(folder) == domain:
+            files.append(folder / "services.yaml")
+    files.append(SHIPPED / f"{domain}.yaml")
+    return files
+
+
+def _file_description(service: Service, domain: str, name: str) -> dict[str, Any]:
+    for path in description_files(service.module, domain):
+        found = load_descriptions(path).get(name)
+        if found is not None:
+            return dict(found)
+    return {}
 
 
 def describe_service(service: Service, domain: str = "", name: str = "") -> dict[str, Any]:
     """Return `{name, description, fields[, target][, response]}` for one service; what the
-    integration registered wins over the shipped services.yaml."""
-    given = {**(shipped_descriptions(domain).get(name) or {}), **service.description} if domain else service.description
+    integration registered wins over its services.yaml."""
+    given = {**_file_description(service, domain, name), **service.description} if domain else service.description
     description: dict[str, Any] = {
-        "name": given.get("name", ""),
-        "description": given.get("description", ""),
-        "fields": given.get("fields", {}),
+        "name": given.get("name") or "",
+        "description": given.get("description") or "",
+        "fields": given.get("fields") or {},
     }
     if "target" in given:
-        description["target"] = given["target"]
+        description["target"] = given["target"] or {}
     if service.supports_response is not SupportsResponse.NONE:
         description["response"] = {"optional": service.supports_response is SupportsResponse.OPTIONAL}
     return description

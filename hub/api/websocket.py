@@ -20,6 +20,7 @@ from hub.api import ws_messages as messages
 from hub.api.auth_middleware import resolve_token
 from hub.api.keys import HUB_KEY
 from hub.api.send_queue import SendQueue
+from hub.api.ws_areas import register_area_commands
 from hub.api.ws_auth import register_auth_commands
 from hub.api.ws_commands import Command, CommandRegistry, collect_commands
 from hub.api.ws_core import register_core_commands
@@ -298,6 +299,7 @@ def register_builtin_commands(registry: CommandRegistry) -> None:
     register_auth_commands(registry)
     register_template_commands(registry)
     register_registry_commands(registry)
+    register_area_commands(registry)
     register_user_commands(registry)
 
 

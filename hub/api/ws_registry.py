@@ -1,5 +1,5 @@
 """Home Assistant's registry commands: `config/entity_registry/*`, `config/device_registry/*`,
-`extract_from_target` and `get_panels`, in HA's message shapes.
+`extract_from_target` and `get_panels`, in HA's message shapes (areas: `hub.api.ws_areas`).
 
 Listing is for every user (HA's frontend needs it to show names); changing or removing an
 entry is for owners and admins, and every change is written to the audit log.
@@ -40,7 +40,7 @@ def _timestamp(value: Any) -> float:
 def entity_partial(entry: EntityEntry) -> dict[str, Any]:
     """An entity entry as HA's `config/entity_registry/list` gives it."""
     return {
-        "area_id": None,
+        "area_id": entry.area_id,
         "categories": {},
         "config_entry_id": None,
         "created_at": _timestamp(entry.created_at),
@@ -125,7 +125,7 @@ async def handle_entity_get(hub: Hub, connection: WebSocketConnection, msg: dict
     connection.send_result(msg["id"], entity_extended(entry))
 
 
-_ENTITY_FIELDS = ("name", "icon", "device_class", "disabled_by", "hidden_by")
+_ENTITY_FIELDS = ("name", "icon", "device_class", "disabled_by", "hidden_by", "area_id")
 
 
 async def handle_entity_update(hub: Hub, connection: WebSocketConnection, msg: dict[str, Any]) -> None:
@@ -174,7 +174,14 @@ async def handle_device_update(hub: Hub, connection: WebSocketConnection, msg: d
     if registry is None or registry.get(device_id) is None:
         connection.send_error(msg["id"], messages.ERR_NOT_FOUND, f"Device {device_id} not found")
         return
-    entry = await hub.entities.update_device_entry(device_id, **{key: msg[key] for key in _DEVICE_FIELDS if key in msg})
+    try:
+        entry = await hub.entities.update_device_entry(
+            device_id, **{key: msg[key] for key in _DEVICE_FIELDS if key in msg}
+        )
+    except RegistryError as err:
+        _audit(hub, connection, "config/device_registry/update", device_id, "invalid")
+        connection.send_error(msg["id"], messages.ERR_INVALID_FORMAT, str(err))
+        return
     _audit(hub, connection, "config/device_registry/update", device_id)
     connection.send_result(msg["id"], device_dict(entry))
 
@@ -186,11 +193,25 @@ def _as_list(value: Any) -> list[str]:
 
 
 async def handle_extract_from_target(hub: Hub, connection: WebSocketConnection, msg: dict[str, Any]) -> None:
-    """HA's extract_from_target: the entities and devices a service target names."""
+    """HA's extract_from_target: the entities, devices and areas a service target names.
+
+    An area brings its devices and the entities in it (HA's rules, `Hub.entity_ids_for_areas`);
+    ids that name nothing are listed as missing.
+    """
     target = msg["target"]
     entities = set(_as_list(target.get("entity_id")))
     devices: set[str] = set()
+    areas: set[str] = set()
     missing_devices: list[str] = []
+    missing_areas: list[str] = []
+    for area_id in _as_list(target.get("area_id")):
+        if hub.area_registry is None or hub.area_registry.get(area_id) is None:
+            missing_areas.append(area_id)
+            continue
+        areas.add(area_id)
+        if hub.device_registry is not None:
+            devices.update(d.id for d in hub.device_registry if d.area_id == area_id)
+        entities.update(hub.entity_ids_for_areas([area_id]))
     for device_id in _as_list(target.get("device_id")):
         if hub.device_registry is None or hub.device_registry.get(device_id) is None:
             missing_devices.append(device_id)
@@ -202,11 +223,11 @@ async def handle_extract_from_target(hub: Hub, connection: WebSocketConnection, 
         {
             "referenced_entities": sorted(entities),
             "referenced_devices": sorted(devices),
-            "referenced_areas": [],
+            "referenced_areas": sorted(areas),
             "referenced_floors": [],
             "referenced_labels": [],
             "missing_devices": sorted(missing_devices),
-            "missing_areas": _as_list(target.get("area_id")),
+            "missing_areas": sorted(missing_areas),
             "missing_floors": _as_list(target.get("floor_id")),
             "missing_labels": _as_list(target.get("label_id")),
         },
@@ -250,8 +271,8 @@ def register_registry_commands(registry: CommandRegistry) -> None:
             vol.Optional("device_class"): _NULLABLE_STR,
             vol.Optional("disabled_by"): vol.Any("user", None),
             vol.Optional("hidden_by"): vol.Any("user", None),
-            # HA's frontend sends these too; the hub has no areas, aliases or options per entity.
-            vol.Optional("area_id"): vol.Any(None),
+            vol.Optional("area_id"): _NULLABLE_STR,
+            # HA's frontend sends these too; the hub has no aliases, categories or labels per entity.
             vol.Optional("aliases"): list,
             vol.Optional("categories"): dict,
             vol.Optional("labels"): list,

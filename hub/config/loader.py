@@ -148,6 +148,7 @@ def _construct_mapping(loader: HubLoader, node: yaml.MappingNode) -> NodeDict:
     loader.flatten_mapping(node)
     pairs = loader.construct_pairs(node)
     seen: dict[Any, int] = {}
+    duplicates: list[tuple[Any, int, int, str]] = []
     for (key, _), (key_node, _) in zip(pairs, node.value, strict=True):
         line = loader.line_of(key_node)
         try:
@@ -158,8 +159,14 @@ def _construct_mapping(loader: HubLoader, node: yaml.MappingNode) -> NodeDict:
             _LOGGER.warning(
                 'YAML file %s contains duplicate key "%s". Check lines %d and %d', loader.file, key, seen[key], line
             )
+            duplicates.append((key, seen[key], line, loader.file))
         seen[key] = line
-    return loader.here(NodeDict(pairs), node)  # type: ignore[no-any-return]
+    mapping = NodeDict(pairs)
+    if duplicates:
+        # (key, first line, repeated line, file): the later value won; sections that are keyed by id
+        # (scripts) report it at check-config instead of losing the first silently.
+        mapping.duplicate_keys = duplicates
+    return loader.here(mapping, node)  # type: ignore[no-any-return]
 
 
 def _construct_sequence(loader: HubLoader, node: yaml.SequenceNode) -> NodeList:

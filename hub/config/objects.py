@@ -18,10 +18,12 @@ Location = tuple[str | None, int | None]
 
 
 class NodeDict(dict):  # type: ignore[type-arg]
-    """A dict loaded from YAML, with ``__config_file__`` and ``__line__``."""
+    """A dict loaded from YAML, with ``__config_file__`` and ``__line__``, and the keys that
+    appeared twice in it (``duplicate_keys``: key, first line, repeated line, file)."""
 
     __config_file__: str | None
     __line__: int | None
+    duplicate_keys: list[tuple[Any, int, int, str]] = []  # noqa: RUF012 - replaced per instance, never mutated
 
 
 class NodeList(list):  # type: ignore[type-arg]

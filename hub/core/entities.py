@@ -19,7 +19,7 @@ from hub.core.entity import (
     ToggleCommand,
     ToggleEntity,
 )
-from hub.core.services import ENTITY_MATCH_ALL, ServiceCall
+from hub.core.services import ENTITY_MATCH_ALL, TARGET_KEYS, ServiceCall
 from hub.exceptions import HubError, ServiceValidationError
 from hub.util import slugify
 
@@ -189,7 +189,7 @@ class Entities:
         """Return the entities of domain that a service call targets."""
         ids = call.entity_ids
         if ids is None:
-            message = f"Service {call.domain}.{call.service} needs a target: entity_id or device_id"
+            message = f"Service {call.domain}.{call.service} needs a target: entity_id, device_id or area_id"
             raise ServiceValidationError(message)
         if ids == [ENTITY_MATCH_ALL]:
             return self.for_domain(domain)
@@ -214,7 +214,7 @@ class Entities:
     def _entity_service_handler(self, domain: str, method: str) -> Callable[[ServiceCall], Awaitable[None]]:
         async def handle(call: ServiceCall) -> None:
             entities = self.entities_for(call, domain)
-            kwargs = {k: v for k, v in call.data.items() if k not in ("entity_id", "device_id")}
+            kwargs = {k: v for k, v in call.data.items() if k not in TARGET_KEYS}
             results = await asyncio.gather(
                 *(_call_entity(entity, method, kwargs, call) for entity in entities),
                 return_exceptions=True,
@@ -269,7 +269,11 @@ def _cycle_option(entity: SelectEntity, method: str, cycle: bool) -> str:
     return options[max(0, min(index, len(options) - 1))]
 
 
-_TARGET: dict[Any, Any] = {vol.Optional("entity_id"): object, vol.Optional("device_id"): object}
+_TARGET: dict[Any, Any] = {
+    vol.Optional("entity_id"): object,
+    vol.Optional("device_id"): object,
+    vol.Optional("area_id"): object,
+}
 _TARGET_ONLY = vol.Schema(_TARGET, extra=vol.ALLOW_EXTRA)
 _NUMBER = vol.Schema({**_TARGET, vol.Required("value"): vol.Coerce(float)})
 _TEXT = vol.Schema({**_TARGET, vol.Required("value"): vol.Coerce(str)})
@@ -310,7 +314,7 @@ def register_core_services(hub: Hub) -> None:
                 ids = [e.entity_id for e in hub.entities if isinstance(e, ToggleEntity) and e.entity_id]
             for entity_id in ids:
                 by_domain[entity_id.partition(".")[0]].append(entity_id)
-            data = {k: v for k, v in call.data.items() if k not in ("entity_id", "device_id")}
+            data = {k: v for k, v in call.data.items() if k not in TARGET_KEYS}
             calls = []
             for domain, entity_ids in by_domain.items():
                 if not hub.services.has_service(domain, service):

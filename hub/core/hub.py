@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from hub.auth.store import AuthStore
+    from hub.registry.areas import AreaRegistry
     from hub.registry.devices import DeviceRegistry
     from hub.registry.entities import EntityRegistry
 
@@ -128,6 +129,7 @@ class Hub:
         self.plugins: pluggy.PluginManager | None = None
         self.db: async_sessionmaker[AsyncSession] | None = None
         self.auth: AuthStore | None = None
+        self.area_registry: AreaRegistry | None = None
         self.device_registry: DeviceRegistry | None = None
         self.entity_registry: EntityRegistry | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -176,6 +178,17 @@ class Hub:
             message = "This hub has no auth store: it runs without storage"
             raise HubError(message)
         return self.auth
+
+    def require_area_registry(self) -> AreaRegistry:
+        """Return the area registry.
+
+        Raises:
+            HubError: the hub runs without storage, so it has no area registry.
+        """
+        if self.area_registry is None:
+            message = "This hub has no area registry: it runs without storage"
+            raise HubError(message)
+        return self.area_registry
 
     def require_device_registry(self) -> DeviceRegistry:
         """Return the device registry.
@@ -233,6 +246,26 @@ class Hub:
         """Return the entity_ids of the entities that belong to the given devices."""
         wanted = set(device_ids)
         return [e.entity_id for e in self.entities if e.device_id in wanted and e.entity_id]
+
+    def entity_ids_for_areas(self, area_ids: Iterable[str]) -> list[str]:
+        """Return the entity_ids in the given areas, as Home Assistant resolves an area target.
+
+        An entity is in an area when its registry entry names the area, or when it names none
+        and its device is in the area. Hidden entities and configuration or diagnostic entities
+        are left out, as HA leaves them out of area targets.
+        """
+        wanted = set(area_ids)
+        entities, devices = self.entity_registry, self.device_registry
+        if not wanted or entities is None:
+            return []
+        devices_in = {d.id for d in devices if d.area_id in wanted} if devices is not None else set()
+        return [
+            e.entity_id
+            for e in entities
+            if e.hidden_by is None
+            and e.entity_category is None
+            and (e.area_id in wanted or (e.area_id is None and e.device_id in devices_in))
+        ]
 
     async def block_till_done(self, timeout: float = 10.0) -> None:
         """Wait until no tracked task is pending (tasks may start more tasks)."""

@@ -25,7 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 
 ATTR_ENTITY_ID = "entity_id"
 ATTR_DEVICE_ID = "device_id"
-TARGET_KEYS = (ATTR_ENTITY_ID, ATTR_DEVICE_ID, "area_id", "floor_id", "label_id")
+ATTR_AREA_ID = "area_id"
+TARGET_KEYS = (ATTR_ENTITY_ID, ATTR_DEVICE_ID, ATTR_AREA_ID, "floor_id", "label_id")
 ENTITY_MATCH_ALL = "all"
 
 
@@ -67,6 +68,8 @@ class Service:
     description: dict[str, Any] = field(default_factory=dict)
     is_coroutine: bool = False
     authorize: ServiceAuthorizer | None = None
+    # The module of the handler: its folder holds the service's services.yaml (hub.api.service_info).
+    module: str | None = None
 
 
 def _ensure_list(value: Any) -> list[Any]:
@@ -77,6 +80,12 @@ def _ensure_list(value: Any) -> list[Any]:
     if isinstance(value, Iterable) and not isinstance(value, dict):
         return list(value)
     return [value]
+
+
+def _module_of(handler: Any) -> str | None:
+    """Return the module a handler (function, closure, bound method or partial) was written in."""
+    module = getattr(handler, "__module__", None) or getattr(getattr(handler, "func", None), "__module__", None)
+    return module if isinstance(module, str) else None
 
 
 class ServiceRegistry:
@@ -121,6 +130,7 @@ class ServiceRegistry:
             description or {},
             asyncio.iscoroutinefunction(handler),
             authorize,
+            _module_of(handler),
         )
         self._hub.bus.fire(EVENT_SERVICE_REGISTERED, {"domain": domain, "service": service})
         return lambda: self.remove(domain, service)
@@ -260,8 +270,8 @@ class ServiceRegistry:
         return cast(ServiceResponse, result)
 
     def _resolve_targets(self, payload: dict[str, Any]) -> list[str] | None:
-        """Expand entity_id and device_id into a list of entity_ids (None: no target given)."""
-        if not any(key in payload for key in (ATTR_ENTITY_ID, ATTR_DEVICE_ID)):
+        """Expand entity_id, device_id and area_id into a list of entity_ids (None: no target given)."""
+        if not any(key in payload for key in (ATTR_ENTITY_ID, ATTR_DEVICE_ID, ATTR_AREA_ID)):
             return None
         raw_entities = payload.get(ATTR_ENTITY_ID)
         if raw_entities == ENTITY_MATCH_ALL or raw_entities == [ENTITY_MATCH_ALL]:
@@ -275,6 +285,9 @@ class ServiceRegistry:
         device_ids = _ensure_list(payload.get(ATTR_DEVICE_ID))
         if device_ids:
             entity_ids.extend(self._hub.entity_ids_for_devices(device_ids))
+        area_ids = _ensure_list(payload.get(ATTR_AREA_ID))
+        if area_ids:
+            entity_ids.extend(self._hub.entity_ids_for_areas(area_ids))
         seen: set[str] = set()
         unique = [e for e in entity_ids if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
         payload[ATTR_ENTITY_ID] = unique

@@ -126,5 +126,4 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         "create",
         create,
         supports_response=SupportsResponse.OPTIONAL,
-        description={"name": "Create backup", "description": "Write a backup archive now and apply retention."},
-    )
+    )  # described in hub/ops/services/backup.yaml

@@ -21,6 +21,7 @@ from hub.exceptions import HubError
 from hub.hookspecs import hookimpl
 from hub.recorder import api, chart, status, stream, telemetry_v1
 from hub.recorder.backends.base import BackendError, HistoryBackend
+from hub.recorder.backlog import BACKLOG_ENTITY_ID
 from hub.recorder.config import CONFIG_SCHEMA, entity_id
 from hub.recorder.filters import build_filter
 from hub.recorder.recorder import Recorder
@@ -112,6 +113,12 @@ BACKFILL_SCHEMA = vol.Schema(
 
 
 @hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """The spool's size."""
+    return [BACKLOG_ENTITY_ID]
+
+
+@hookimpl
 async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
     """Open the history backend and start recording."""
     config = CONFIG_SCHEMA(config) if config is None else config
@@ -172,14 +179,8 @@ async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
         backfill,
         BACKFILL_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
-        description={"name": "Backfill", "description": "Write points with their own timestamps to history."},
     )
-    hub.services.register(
-        "recorder",
-        "purge",
-        purge,
-        description={"name": "Purge", "description": "Downsample and apply retention now."},
-    )
+    hub.services.register("recorder", "purge", purge)  # both described in services.yaml next to this file
 
 
 SPOOL_NOTIFICATION = "recorder_spool"

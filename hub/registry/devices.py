@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, ValuesView
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +24,9 @@ from hub.registry.util import (
     write,
 )
 from hub.storage.models import DeviceRow, table_of, utcnow
+
+if TYPE_CHECKING:
+    from hub.registry.areas import AreaRegistry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -153,13 +156,23 @@ class DeviceRegistry:
     """All devices in memory, indexed by id, identifier and connection; writes go to the database
     before memory changes, one at a time (an asyncio.Lock)."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        area_registry: AreaRegistry | None = None,
+    ) -> None:
+        """With `area_registry`, area ids are checked against it and deleting an area takes it
+        off the devices here too (else call `clear_area` yourself)."""
         self._session_factory = session_factory
+        self._area_registry = area_registry
         self._lock = asyncio.Lock()
         self._devices: dict[str, DeviceEntry] = {}
         self._by_identifier: dict[Pair, str] = {}
         self._by_connection: dict[Pair, str] = {}
         self._remove_listeners: list[RemoveListener] = []
+        if area_registry is not None:
+            area_registry.add_clear_listener(self.clear_area)
 
     # ---- reading (memory only) ----
 
@@ -325,6 +338,8 @@ class DeviceRegistry:
                 changes["identifiers"] = _pairs(changes["identifiers"], "identifiers")
             if "connections" in changes:
                 changes["connections"] = _connections(changes["connections"])
+            if "area_id" in changes and self._area_registry is not None:
+                self._area_registry.check(changes["area_id"])
             via_id = changes.get("via_device_id")
             if via_id is not None and (via_id == device_id or via_id not in self._devices):
                 raise DeviceNotFoundError(f"via_device_id {via_id} is not another registered device")
@@ -355,6 +370,16 @@ class DeviceRegistry:
                     await result
             except Exception:
                 _LOGGER.exception("Error in device remove listener for %s", device_id)
+
+    async def clear_area(self, area_id: str) -> None:
+        """Take `area_id` off every device that has it (before that area is deleted)."""
+        async with self._lock:
+            now = utcnow()
+            await self._write(
+                update(DEVICES).where(DEVICES.c.area_id == area_id).values(area_id=None, modified_at=now)
+            )
+            for entry in [d for d in self._devices.values() if d.area_id == area_id]:
+                self._devices[entry.id] = dataclasses.replace(entry, area_id=None, modified_at=now)
 
     # ---- internals ----
 

@@ -32,6 +32,7 @@ from hub.registry.util import (
 from hub.storage.models import EntityRow, table_of, utcnow
 
 if TYPE_CHECKING:
+    from hub.registry.areas import AreaRegistry
     from hub.registry.devices import DeviceRegistry
 
 ENTITIES = table_of(EntityRow)
@@ -54,7 +55,8 @@ _INTEGRATION_FIELDS = (
 class EntityEntry:
     """One registered entity (immutable; the registry replaces it on every change).
 
-    `name`, `icon`, `device_class`, `disabled_by` and `hidden_by` are the user's;
+    `name`, `icon`, `device_class`, `disabled_by`, `hidden_by` and `area_id` are the user's
+    (an entity without its own area is in its device's area, as in Home Assistant);
     the `original_*` fields are what the integration reports.
     """
 
@@ -74,6 +76,7 @@ class EntityEntry:
     entity_category: str | None
     disabled_by: str | None
     hidden_by: str | None
+    area_id: str | None
     capabilities: dict[str, Any] | None = field(hash=False)
     created_at: datetime
     modified_at: datetime
@@ -113,17 +116,22 @@ class EntityRegistry:
         session_factory: async_sessionmaker[AsyncSession],
         *,
         device_registry: DeviceRegistry | None = None,
+        area_registry: AreaRegistry | None = None,
     ) -> None:
         """With `device_registry`, device ids are checked against it and removing a device
-        clears `device_id` of its entities here too (else call `clear_device` yourself)."""
+        clears `device_id` of its entities here too (else call `clear_device` yourself).
+        With `area_registry`, the same for area ids and deleted areas (`clear_area`)."""
         self._session_factory = session_factory
         self._device_registry = device_registry
+        self._area_registry = area_registry
         self._lock = asyncio.Lock()
         self._entities: dict[str, EntityEntry] = {}
         self._by_unique_id: dict[tuple[str, str, str], str] = {}
         self._by_device: dict[str, set[str]] = {}
         if device_registry is not None:
             device_registry.add_remove_listener(self.clear_device)
+        if area_registry is not None:
+            area_registry.add_clear_listener(self.clear_area)
 
     # ---- reading (memory only) ----
 
@@ -235,6 +243,7 @@ class EntityRegistry:
                 entity_category=given.get("entity_category"),
                 disabled_by=disabled_by,
                 hidden_by=hidden_by,
+                area_id=None,
                 capabilities=given.get("capabilities"),
                 created_at=now,
                 modified_at=now,
@@ -253,6 +262,7 @@ class EntityRegistry:
         device_class: str | None | UndefinedType = UNDEFINED,
         disabled_by: str | None | UndefinedType = UNDEFINED,
         hidden_by: str | None | UndefinedType = UNDEFINED,
+        area_id: str | None | UndefinedType = UNDEFINED,
     ) -> EntityEntry:
         """Apply the user's changes. `new_entity_id` renames the entity within its domain;
         it must be a valid `domain.object_id` that no other entity has."""
@@ -264,10 +274,13 @@ class EntityRegistry:
                 ("device_class", device_class),
                 ("disabled_by", disabled_by),
                 ("hidden_by", hidden_by),
+                ("area_id", area_id),
             )
             if value is not UNDEFINED
         }
         async with self._lock:
+            if "area_id" in changes and self._area_registry is not None:
+                self._area_registry.check(changes["area_id"])
             existing = self._entities.get(entity_id)
             if existing is None:
                 raise EntityNotFoundError(f"Entity {entity_id} not found")
@@ -305,6 +318,16 @@ class EntityRegistry:
                 entry = self._entities[entity_id]
                 self._unindex(entry)
                 self._index(dataclasses.replace(entry, device_id=None, modified_at=now))
+
+    async def clear_area(self, area_id: str) -> None:
+        """Take `area_id` off every entity that has it (before that area is deleted)."""
+        async with self._lock:
+            now = utcnow()
+            await self._write(
+                update(ENTITIES).where(ENTITIES.c.area_id == area_id).values(area_id=None, modified_at=now)
+            )
+            for entry in [e for e in self._entities.values() if e.area_id == area_id]:
+                self._entities[entry.entity_id] = dataclasses.replace(entry, area_id=None, modified_at=now)
 
     # ---- internals ----
 

@@ -184,6 +184,27 @@ class TokenRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class AreaRow(Base):
+    """The area registry: a room or zone that devices and entities are placed in."""
+
+    __tablename__ = "areas"
+
+    # HA's area_id: a slug of the name, `_2`, `_3`... when taken.
+    id: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    # The name case-folded without spaces: two areas may not share it (HA's rule).
+    normalized_name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    aliases: Mapped[list[str]] = mapped_column(json_type())
+    floor_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    humidity_entity_id: Mapped[str | None] = mapped_column(String(ENTITY_ID_LENGTH))
+    temperature_entity_id: Mapped[str | None] = mapped_column(String(ENTITY_ID_LENGTH))
+    icon: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    labels: Mapped[list[str]] = mapped_column(json_type())
+    picture: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+
+
 class DeviceRow(Base):
     """The device registry: one physical or logical device."""
 
@@ -203,7 +224,9 @@ class DeviceRow(Base):
     hw_version: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     serial_number: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     suggested_area: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
-    area_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    area_id: Mapped[str | None] = mapped_column(
+        String(NAME_LENGTH), ForeignKey("areas.id", ondelete="SET NULL"), index=True
+    )
     configuration_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     via_device_id: Mapped[str | None] = mapped_column(
         String(ID_LENGTH), ForeignKey("devices.id", ondelete="SET NULL")
@@ -238,6 +261,9 @@ class EntityRow(Base):
     entity_category: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
     disabled_by: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
     hidden_by: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
+    area_id: Mapped[str | None] = mapped_column(
+        String(NAME_LENGTH), ForeignKey("areas.id", ondelete="SET NULL"), index=True
+    )
     capabilities: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     modified_at: Mapped[datetime]

@@ -17,6 +17,7 @@ from hub.core.clock import UTC_CLOCK
 from hub.core.runtime import HubKey
 from hub.templating import functions as fn
 from hub.templating import limits
+from hub.templating.areas import AreaFunctions
 from hub.templating.states import AllStates, StateFunctions
 from hub.templating.timefuncs import TimeFunctions
 
@@ -293,12 +294,16 @@ def _add_hub_bound(env: HubEnvironment, hub: Hub | None) -> None:
         # when its arguments are constants; that read listens to nothing.
         env.tests[name] = _eval_context_test(getattr(states, name))
     env.tests["is_hidden_entity"] = lambda entity_id: False
-    # Areas, floors and labels do not exist in this hub: answer like a hub that has none.
-    for name in ("areas", "floors", "labels"):
+    areas = AreaFunctions(hub)
+    env.globals["areas"] = areas.areas
+    for name in ("area_id", "area_name", "area_entities", "area_devices"):
+        env.globals[name] = env.filters[name] = getattr(areas, name)
+    # Floors and labels do not exist in this hub: answer like a hub that has none.
+    for name in ("floors", "labels"):
         env.globals[name] = lambda *args: []
-    for name in ("area_entities", "area_devices", "floor_areas", "label_entities", "label_devices", "label_areas"):
+    for name in ("floor_areas", "label_entities", "label_devices", "label_areas"):
         env.globals[name] = env.filters[name] = lambda *args: []
-    for name in ("area_id", "area_name", "floor_id", "floor_name", "label_id", "label_name"):
+    for name in ("floor_id", "floor_name", "label_id", "label_name"):
         env.globals[name] = env.filters[name] = lambda *args: None
 
 

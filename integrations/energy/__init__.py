@@ -81,6 +81,17 @@ def build_budgets(config: list[dict[str, Any]], currency: str) -> list[Budget]:
 
 
 @hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """Cost sensors per meter (found at run time), the total, utility meters and budgets."""
+    config = CONFIG_SCHEMA(config) or CONFIG_SCHEMA({})
+    return [
+        "sensor.*_cost",
+        *(f"sensor.{name}" for name in config["utility_meters"]),
+        *(f"sensor.{budget['name']}_budget" for budget in config["budgets"]),
+    ]
+
+
+@hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Build tariffs, utility meters and budgets, restore their totals and start counting."""
     config = CONFIG_SCHEMA(config) or CONFIG_SCHEMA({})

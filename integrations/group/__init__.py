@@ -169,6 +169,12 @@ def _off_of(on_state: str) -> str:
 
 
 @hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """group.<key> per group."""
+    return [f"group.{key}" for key in (config or {})]
+
+
+@hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Add a group entity per entry, in order."""
     for order, (object_id, group_config) in enumerate((config or {}).items()):

@@ -201,6 +201,7 @@ CREATE_SCHEMA = vol.Schema(
     {
         vol.Optional("entity_id"): object,
         vol.Optional("device_id"): object,
+        vol.Optional("area_id"): object,
         vol.Required("summary"): vol.Coerce(str),
         vol.Optional("description"): vol.Coerce(str),
         vol.Optional("location"): vol.Coerce(str),
@@ -215,11 +216,19 @@ GET_SCHEMA = vol.Schema(
     {
         vol.Optional("entity_id"): object,
         vol.Optional("device_id"): object,
+        vol.Optional("area_id"): object,
         vol.Optional("start_date_time"): _when,
         vol.Optional("end_date_time"): _when,
         vol.Optional("duration"): object,
     }
 )
+
+
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """calendar.<name> per calendar."""
+    calendars = CONFIG_SCHEMA(config) or []
+    return [f"calendar.{slugify(calendar['name'])}" for calendar in calendars]
 
 
 @hookimpl

@@ -91,16 +91,4 @@ def register_services(hub: Hub, client: MqttClient, discovery_prefix: str = "hom
         publish,
         PUBLISH_SCHEMA,
         authorize=lambda user, data: publish_refusal(hub, user, data, discovery_prefix),
-        description={
-            "name": "Publish",
-            "description": "Publishes a message to an MQTT topic.",
-            "fields": {
-                "topic": {"description": "Topic to publish to.", "required": True},
-                "payload": {"description": "The payload to publish."},
-                "payload_template": {"description": "Template to render as the payload."},
-                "evaluate_payload": {"description": "Send a bytes literal payload as raw bytes."},
-                "qos": {"description": "Quality of Service (0, 1 or 2)."},
-                "retain": {"description": "Whether the broker keeps the message."},
-            },
-        },
-    )
+    )  # described in integrations/mqtt/services.yaml

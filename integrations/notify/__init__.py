@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import voluptuous as vol
+import yaml
 
 from hub import hookimpl
 from integrations.notify import group, persistent
@@ -44,12 +46,10 @@ SERVICE_SCHEMA = vol.Schema(
         vol.Optional("data"): vol.Any(None, dict),
     }
 )
-DESCRIPTION_FIELDS = {
-    "message": {"required": True, "example": "Power is {{ states('sensor.washer_power') }} W"},
-    "title": {"example": "Washer"},
-    "target": {"example": "me@example.com"},
-    "data": {"example": {"priority": "high", "tags": ["warning"]}},
-}
+# The fields of notify.notify in services.yaml, which every notify.<target> service shares.
+DESCRIPTION_FIELDS: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).parent / "services.yaml").read_text(encoding="utf-8")
+)["notify"]["fields"]
 
 
 def _render_data(hub: Hub, data: dict[str, Any] | None, variables: dict[str, Any]) -> dict[str, Any]:
@@ -113,10 +113,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
             for target in targets
         ))
 
-    hub.services.register(DOMAIN, "persistent_notification", to_persistent, SERVICE_SCHEMA, description={
-        "name": "Persistent notification", "description": "Show the message in the web UI until dismissed.",
-        "fields": DESCRIPTION_FIELDS})
-    hub.services.register(DOMAIN, "notify", to_all, SERVICE_SCHEMA, description={
-        "name": "Notify everyone", "description": "Send to every configured target (the web UI when there is none).",
-        "fields": DESCRIPTION_FIELDS})
+    # Described in services.yaml next to this file.
+    hub.services.register(DOMAIN, "persistent_notification", to_persistent, SERVICE_SCHEMA)
+    hub.services.register(DOMAIN, "notify", to_all, SERVICE_SCHEMA)
     _LOGGER.info("notify: %d targets (%s)", len(targets), ", ".join(t.name for t in targets) or "none")

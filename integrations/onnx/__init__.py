@@ -23,6 +23,7 @@ becomes the newest value of its window, giving the next `steps` values (as Home 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
@@ -31,6 +32,7 @@ from hub import hookimpl
 from hub.core.runtime import HubKey
 from hub.core.services import TARGET_KEYS, ServiceCall, SupportsResponse
 from hub.exceptions import HubError
+from hub.util import slugify
 from integrations.onnx.config import CONFIG_SCHEMA
 from integrations.onnx.model import ModelError, OnnxModel
 from integrations.onnx.runner import ForecastError, ModelRunner
@@ -100,9 +102,22 @@ def _register_forecast(hub: Hub) -> None:
         return out
 
     hub.services.register(
-        DOMAIN, "forecast", forecast, FORECAST_SCHEMA, supports_response=SupportsResponse.ONLY,
-        description={"name": "Forecast", "description": "Roll a forecasting model sensor forward by `steps` steps."},
-    )
+        DOMAIN, "forecast", forecast, FORECAST_SCHEMA, supports_response=SupportsResponse.ONLY
+    )  # described in services.yaml next to this file
+
+
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """The model sensors, and the binary sensors of those with a threshold."""
+    claims: list[str] = []
+    for conf in config or []:
+        if not isinstance(conf, Mapping) or not isinstance(conf.get("name"), str):
+            continue
+        claims.append(f"sensor.{slugify(conf['name'])}*")
+        threshold = conf.get("threshold")
+        if isinstance(threshold, Mapping):
+            claims.append(f"binary_sensor.{slugify(str(threshold.get('name') or conf['name'] + ' anomaly'))}*")
+    return claims
 
 
 @hookimpl

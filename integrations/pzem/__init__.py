@@ -49,6 +49,7 @@ RESET_SCHEMA = vol.Schema(
     {
         vol.Optional("entity_id"): object,
         vol.Optional("device_id"): object,
+        vol.Optional("area_id"): object,
         vol.Optional("address"): vol.All(vol.Coerce(int), vol.Range(min=1, max=248)),
     }
 )
@@ -82,8 +83,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         for address in sorted(addresses):
             await reset(bus, address)
 
-    hub.services.register(DOMAIN, "reset_energy", reset_energy, RESET_SCHEMA,
-                          description={"name": "Reset energy", "description": "Set a PZEM-004T's energy counter to zero."})
+    hub.services.register(DOMAIN, "reset_energy", reset_energy, RESET_SCHEMA)  # described in services.yaml
     hub.runtime[BUS] = bus
     hub.on_stop(bus.stop)  # stops polling if connect_sources never ran its disconnect
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hub import hookimpl
-from integrations.platforms import CONFIG_SCHEMA, check_platforms, setup_platforms
+from integrations.platforms import CONFIG_SCHEMA, check_platforms, platform_entity_ids, setup_platforms
 
 if TYPE_CHECKING:
     from hub.config import ConfigIssue
@@ -25,6 +25,12 @@ LABELLED_SECTIONS = "list"
 def check_integration_config(hub: Hub, config: Any) -> list[ConfigIssue]:
     """Validate each platform item with its platform's schema."""
     return check_platforms(hub, DOMAIN, config)
+
+
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """The entities the platform items make (patterns where a platform names them at run time)."""
+    return platform_entity_ids(DOMAIN, config)
 
 
 @hookimpl

@@ -125,6 +125,12 @@ class Sun(Entity):
 
 
 @hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """sun.sun and its sensors."""
+    return ["sun.sun", "sensor.sun_*"]
+
+
+@hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Add sun.sun."""
     await hub.entities.add(Sun(hub), "sun")

@@ -36,6 +36,7 @@ from hub import hookimpl
 from hub.config import ConfigIssue
 from hub.config.objects import get_location, item_locations
 from hub.exceptions import HubError
+from hub.util import slugify
 from integrations.template.entities import KINDS, TemplateMixin, build
 from integrations.template.trigger_block import TriggerBlock
 
@@ -162,6 +163,26 @@ async def check_integration_config(hub: Hub, config: Any) -> list[ConfigIssue]:
         except HubError as err:
             issues.append(_issue(hub, index, block, location, err))
     return issues
+
+
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """Each block's entities: their entity_id when set, else the slug of a static name
+    (`domain.*` for a name that is a template: it is known only once rendered)."""
+    claims: list[str] = []
+    for _, block, _ in _each(config):
+        try:
+            entities, _ = parse_block(hub, block)
+        except HubError:
+            continue  # reported by check_integration_config
+        for entity in entities:
+            if entity_id := getattr(entity, "entity_id", None):
+                claims.append(str(entity_id))
+            elif entity._name_template is None and slugify(entity.name):  # noqa: SLF001
+                claims.append(f"{entity.domain}.{slugify(entity.name)}*")
+            else:
+                claims.append(f"{entity.domain}.*")
+    return claims
 
 
 async def add_block_entities(hub: Hub, entities: list[TemplateMixin]) -> None:

@@ -31,6 +31,7 @@ from hub import hookimpl
 from hub.config.core_schema import entity_id as _entity_id
 from hub.core.services import ServiceCall
 from hub.exceptions import ServiceValidationError
+from hub.util import slugify
 from integrations.sensor.calculated import period
 from integrations.utility_meter.sensor import CYCLES, TariffSelect, UtilityMeterSensor
 
@@ -88,8 +89,15 @@ METER_SCHEMA = vol.All(
 )
 CONFIG_SCHEMA = vol.Schema({vol.Match(r"^[a-z0-9_]+$", msg="expected a meter key of lowercase letters, digits and underscores"): METER_SCHEMA})
 
-RESET_SCHEMA = vol.Schema({vol.Required("entity_id"): object, vol.Optional("device_id"): object})
+RESET_SCHEMA = vol.Schema({vol.Required("entity_id"): object, vol.Optional("device_id"): object,
+                           vol.Optional("area_id"): object})
 CALIBRATE_SCHEMA = vol.Schema({vol.Required("entity_id"): object, vol.Required("value"): vol.Coerce(str)}, extra=vol.ALLOW_EXTRA)
+
+
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """Each meter's sensors (one per tariff) and its tariff select."""
+    return [claim for key in (config or {}) for claim in (f"sensor.{slugify(str(key))}*", f"select.{key}")]
 
 
 @hookimpl

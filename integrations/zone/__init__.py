@@ -19,6 +19,7 @@ longitude against a zone's circle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
@@ -114,6 +115,13 @@ class Zone(Entity):
 @callback
 def _is_person(event: Event) -> bool:
     return bool(str(event.data.get("entity_id", "")).startswith("person."))
+
+
+@hookimpl
+def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+    """zone.home and the listed zones."""
+    zones = config if isinstance(config, list) else [config] if isinstance(config, Mapping) else []
+    return ["zone.home", *(f"zone.{slugify(str(z['name']))}" for z in zones if isinstance(z, Mapping) and z.get("name"))]
 
 
 @hookimpl

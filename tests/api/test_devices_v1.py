@@ -39,6 +39,9 @@ async def test_list_and_get_devices(api: Api) -> None:
 
 async def test_patch_device(api: Api) -> None:
     device_id = next(iter(api.hub.device_registry.devices)).id
+    status, body = await request(api, "PATCH", f"/api/v1/devices/{device_id}", json={"area_id": "kitchen"})
+    assert status == 400 and "Area 'kitchen' does not exist" in body["message"]
+    await api.hub.area_registry.create("Kitchen")
     status, device = await request(api, "PATCH", f"/api/v1/devices/{device_id}",
                                    json={"name_by_user": "Kitchen relay", "area_id": "kitchen"})
     assert status == 200 and device["name"] == "Kitchen relay" and device["area_id"] == "kitchen"

@@ -39,6 +39,10 @@ async def node_client() -> Path:
 
 @pytest.mark.timeout(90)
 async def test_home_assistant_js_websocket_client(api: Api, node_client: Path) -> None:
+    await api.hub.area_registry.create("Boiler room", aliases=["Utility"])
+    await api.hub.area_registry.create("Attic")
+    (node,) = api.hub.device_registry.devices
+    await api.hub.device_registry.update(node.id, area_id="boiler_room")
     process = await asyncio.create_subprocess_exec(
         shutil.which("node") or "node", str(node_client),
         env={**os.environ, "HUB_URL": api.url, "HUB_TOKEN": api.tokens["user"],
@@ -73,6 +77,13 @@ async def test_home_assistant_js_websocket_client(api: Api, node_client: Path) -
         assert json.loads(payload) == {
             "entities": sorted(e.entity_id for e in api.hub.entity_registry),
             "devices": ["Relay node"],
+        }
+        # The area registry, and the device's area, as HA's frontend lists them.
+        kind, _, payload = (await line()).partition(" ")
+        assert kind == "AREAS"
+        assert json.loads(payload) == {
+            "areas": [["attic", "Attic", []], ["boiler_room", "Boiler room", ["Utility"]]],
+            "deviceAreas": ["boiler_room"],
         }
         # render_template renders, then renders again when the entity it read changes.
         assert await line() == "RENDERED Relay is on"

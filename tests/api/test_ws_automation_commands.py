@@ -74,17 +74,3 @@ async def test_get_services_describes_built_in_services_from_services_yaml(api: 
     assert switch["name"] == "Turn on" and switch["target"] == {"entity": {"domain": "switch"}}
     # What an integration registers itself still wins.
     assert services["testdevices"]["echo"]["name"] == "Echo"
-
-
-def test_every_shipped_services_yaml_is_well_formed() -> None:
-    from hub.api.service_info import SHIPPED, shipped_descriptions
-
-    files = sorted(SHIPPED.glob("*.yaml"))
-    assert files
-    for path in files:
-        described = shipped_descriptions(path.stem)
-        assert described, path
-        for name, description in described.items():
-            assert description.get("name") and description.get("description"), f"{path.name}: {name}"
-            for field, spec in (description.get("fields") or {}).items():
-                assert spec.get("name") and "selector" in spec, f"{path.name}: {name}.{field}"

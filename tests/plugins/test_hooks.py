@@ -108,6 +108,33 @@ async def test_hook_check_integration_config(tmp_path: Path) -> None:
     assert await bootstrap.check_integration_configs(config, bootstrap.check_config(config)) == []
 
 
+MAKER = """
+from hub import hookimpl
+
+@hookimpl
+def config_entity_ids(hub, config):
+    assert hub.state.value == "NOT_RUNNING"
+    return [f"sensor.{name}_power" for name in config["meters"]] + ["sensor.maker_*"]
+"""
+
+
+async def test_hook_config_entity_ids(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config", """\
+        maker:
+          meters: [kitchen]
+        script:
+          check:
+            sequence:
+              - action: homeassistant.update_entity
+                entity_id: [sensor.kitchen_power, sensor.maker_uptime, sensor.office_power]
+        """, {"maker": MAKER})
+    checked = bootstrap.check_config(config)
+    warnings = await bootstrap.check_entity_references(config, checked, tmp_path / "data")
+    # What the integration says it makes, exactly or by pattern, is known; the rest is warned about.
+    assert [w.format(config).split(": no entity ")[1].split(":")[0] for w in warnings] == ["sensor.office_power"]
+    assert "(asked: maker, script)" in warnings[0].message
+
+
 REPORTER = """
 from hub import hookimpl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily

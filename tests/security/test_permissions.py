@@ -172,6 +172,19 @@ async def _change_registry(hub: Hub, role: str) -> bool | None:
     return entity if entity == device else None
 
 
+async def _manage_areas(hub: Hub, role: str) -> bool | None:
+    name = f"Room of {role}"
+    created = await hub.ok(role, "config/area_registry/create", name=name)
+    area = hub.runtime.hub.area_registry.get_by_name(name)
+    if area is None:
+        area = await hub.runtime.hub.area_registry.create(name)
+    renamed = await hub.ok(role, "config/area_registry/update", area_id=area.id, name=f"{name}!")
+    deleted = await hub.ok(role, "config/area_registry/delete", area_id=area.id)
+    if not deleted:
+        await hub.runtime.hub.area_registry.delete(area.id)
+    return created if created == renamed == deleted else None
+
+
 async def _edit_automation(hub: Hub, role: str) -> bool:
     headers = {"Authorization": f"Bearer {hub.tokens[role]}"}
     url = f"{hub.url}/api/config/automation/config/by_{role.replace('-', '_')}"
@@ -260,6 +273,8 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "change one's own password": _change_password,
     "list the entity and device registries": _list_registries,
     "change or remove registry entries": _change_registry,
+    "list areas": lambda hub, role: hub.ok(role, "config/area_registry/list"),
+    "create, rename or delete areas": _manage_areas,
     "edit automations, scripts and scenes": _edit_automation,
     "read automation rules and their traces": _read_rules,
     "create, replace and delete automation rules": _write_rules,

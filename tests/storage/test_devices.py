@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
+from hub.registry.areas import AreaRegistry
 from hub.registry.devices import DeviceRegistry
 from hub.registry.entities import EntityRegistry
 from hub.registry.util import DeviceNotFoundError, IdentifierInUseError
@@ -20,7 +21,9 @@ async def _reloaded(sessions) -> DeviceRegistry:
 
 
 async def test_get_or_create_merges_by_any_identifier(sessions):
-    registry = DeviceRegistry(sessions)
+    areas = AreaRegistry(sessions)
+    await areas.create("Kitchen")
+    registry = DeviceRegistry(sessions, area_registry=areas)
     await registry.load()
     first = await registry.get_or_create(
         integration="mqtt",

@@ -33,8 +33,8 @@ export default function Users() {
       <ErrorText error={error} what="Users" />
       {users === null && !error ? <Spinner label="Loading users" /> : null}
       {users ? (
-        <div class="card table-wrap">
-          <table aria-label="Users">
+        <div class="card table-wrap users-wrap">
+          <table class="users" aria-label="Users">
             <thead>
               <tr>
                 <th scope="col">User</th>
@@ -79,12 +79,12 @@ function UserRow(props: { user: HubUser; onChange: () => void }) {
 
   return (
     <tr data-user={user.name}>
-      <td>
+      <td data-label="User">
         {user.name}
         {self ? <span class="muted"> (you)</span> : null}
         <ErrorText error={error} />
       </td>
-      <td>
+      <td data-label="Role">
         {user.is_owner ? (
           "Owner"
         ) : (
@@ -102,7 +102,7 @@ function UserRow(props: { user: HubUser; onChange: () => void }) {
           </select>
         )}
       </td>
-      <td>
+      <td data-label="Active">
         <input
           type="checkbox"
           aria-label={`${user.name} may log in`}
@@ -111,7 +111,7 @@ function UserRow(props: { user: HubUser; onChange: () => void }) {
           onChange={(e) => send({ type: "config/auth/update", user_id: user.id, is_active: e.currentTarget.checked })}
         />
       </td>
-      <td>
+      <td data-label="Actions">
         <div class="row">
         {password === null ? (
           <button type="button" class="secondary" disabled={locked} onClick={() => setPassword("")}>
@@ -133,6 +133,7 @@ function UserRow(props: { user: HubUser; onChange: () => void }) {
             <input
               type="password"
               aria-label={`New password for ${user.name}`}
+              placeholder="New password"
               autocomplete="new-password"
               minLength={8}
               required

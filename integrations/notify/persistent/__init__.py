@@ -85,14 +85,10 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     async def dismiss_all_service(call: ServiceCall) -> None:
         await store.dismiss([n.notification_id for n in store.all()])
 
-    hub.services.register(DOMAIN, "create", create_service, CREATE_SCHEMA, description={
-        "name": "Create", "description": "Show a notification in the web UI until it is dismissed.",
-        "fields": {"message": {"example": "Washer finished"}, "title": {"example": "Laundry"},
-                   "notification_id": {"example": "washer"}}})
-    hub.services.register(DOMAIN, "dismiss", dismiss_service, DISMISS_SCHEMA, description={
-        "name": "Dismiss", "description": "Remove a notification.", "fields": {"notification_id": {}}})
-    hub.services.register(DOMAIN, "dismiss_all", dismiss_all_service, vol.Schema({}), description={
-        "name": "Dismiss all", "description": "Remove every notification."})
+    # Described in services.yaml next to this file.
+    hub.services.register(DOMAIN, "create", create_service, CREATE_SCHEMA)
+    hub.services.register(DOMAIN, "dismiss", dismiss_service, DISMISS_SCHEMA)
+    hub.services.register(DOMAIN, "dismiss_all", dismiss_all_service, vol.Schema({}))
 
 
 def _store_or_error(connection: Any, msg: dict[str, Any], hub: Hub) -> NotificationStore | None:

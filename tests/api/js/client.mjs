@@ -6,6 +6,7 @@
 //   -> "CHANGED"                             it arrived
 //   -> "TOGGLED <state>"                     callService switch.toggle, and the change arrived
 //   -> "REGISTRY <json {entities, devices}>"  config/entity_registry/list, config/device_registry/list
+//   -> "AREAS <json {areas, deviceAreas}>"   config/area_registry/list, and the devices' area_id
 //   -> "RENDERED <result>"                   render_template (as the admin) rendered the relay's state
 //   -> "RERENDERED <result>"                 ... and rendered again when the relay changed
 import WebSocket from "ws";
@@ -68,6 +69,11 @@ try {
   console.log(`REGISTRY ${JSON.stringify({
     entities: registryEntities.map((e) => e.entity_id).sort(),
     devices: devices.map((d) => d.name).sort(),
+  })}`);
+  const areas = await connection.sendMessagePromise({ type: "config/area_registry/list" });
+  console.log(`AREAS ${JSON.stringify({
+    areas: areas.map((a) => [a.area_id, a.name, a.aliases]),
+    deviceAreas: devices.map((d) => d.area_id),
   })}`);
   connection.close();
 
