@@ -46,6 +46,7 @@ async def test_patch_device(api: Api) -> None:
                                    json={"name_by_user": "Kitchen relay", "area_id": "kitchen"})
     assert status == 200 and device["name"] == "Kitchen relay" and device["area_id"] == "kitchen"
     assert api.hub.device_registry.get(device_id).name_by_user == "Kitchen relay"
+    await api.hub.area_registry.create("Hall")
     status, device = await request(api, "PATCH", f"/api/v1/devices/{device_id}",
                                    json={"name": "Boiler relay", "location": "under the stairs", "area": "hall"})
     assert status == 200 and (device["name"], device["location"], device["area_id"]) == (
@@ -109,16 +110,3 @@ async def test_realtime_auth_by_first_message_and_refusal(api: Api) -> None:
     assert await ws.receive_json(timeout=5) == {"type": "auth_invalid"}
     msg = await ws.receive(timeout=5)
     assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-
-
-def test_area_must_exist_once_there_is_an_area_registry() -> None:
-    from types import SimpleNamespace
-
-    from hub.api.devices_v1 import area_refusal
-
-    without = SimpleNamespace()
-    assert area_refusal(without, "anything") is None  # type: ignore[arg-type]
-    areas = SimpleNamespace(area_registry={"kitchen": object()})
-    assert area_refusal(areas, "kitchen") is None  # type: ignore[arg-type]
-    assert area_refusal(areas, None) is None  # type: ignore[arg-type]
-    assert "no area 'garage'" in (area_refusal(areas, "garage") or "")  # type: ignore[arg-type]
