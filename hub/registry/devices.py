@@ -21,13 +21,14 @@ from hub.registry.util import (
     IdentifierInUseError,
     RegistryError,
     UndefinedType,
-    write,
 )
+from hub.registry.writer import RegistryWriter
 from hub.storage.models import DeviceRow, table_of, utcnow
 
 _LOGGER = logging.getLogger(__name__)
 
 DEVICES = table_of(DeviceRow)
+_INSERT = insert(DEVICES)
 
 CONNECTION_MAC = "mac"
 
@@ -152,6 +153,8 @@ class DeviceRegistry:
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
+        # Shared with the entity registry (its rows refer to devices): one order for both.
+        self.writer = RegistryWriter(session_factory)
         self._lock = asyncio.Lock()
         self._devices: dict[str, DeviceEntry] = {}
         self._by_identifier: dict[Pair, str] = {}
@@ -294,7 +297,7 @@ class DeviceRegistry:
                     modified_at=now,
                 )
                 self._check_free(entry)
-                await self._write(insert(DEVICES).values(**_row_values(entry)))
+                await self._write(_INSERT, _row_values(entry))
                 self._index(entry)
                 return entry
 
@@ -334,6 +337,7 @@ class DeviceRegistry:
             entry = self._devices.get(device_id)
             if entry is None:
                 raise DeviceNotFoundError(f"Device {device_id} not found")
+            await self.writer.flush()  # queued writes (a batch of another task) go first
             async with self._session_factory() as session, session.begin():
                 # The foreign keys do this too (ON DELETE SET NULL); be explicit for
                 # connections where SQLite's foreign key enforcement is off.
@@ -398,8 +402,8 @@ class DeviceRegistry:
         self._index(entry)
         return entry
 
-    async def _write(self, statement: Any) -> None:
-        await write(self._session_factory, statement, "Device")
+    async def _write(self, statement: Any, params: dict[str, Any] | None = None) -> None:
+        await self.writer.write(statement, params, "Device")
 
     def _index(self, entry: DeviceEntry) -> None:
         self._devices[entry.id] = entry

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import re
 from collections import deque
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -56,6 +57,7 @@ COMPONENTS: dict[str, type[MqttEntity]] = {
 NON_ENTITY_COMPONENTS = ("device_automation", "tag")
 TOPIC_PATTERN = re.compile(r"(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config")
 _YIELD_EVERY = 25
+_BATCH = 500  # configs whose registry writes share a transaction
 
 Hash = tuple[str, str]
 
@@ -103,6 +105,8 @@ class Discovery:
         self._resync.stop()
         if self._worker is not None:
             self._worker.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._worker  # its open registry batch is committed on the way out
 
     async def load_cached(self) -> int:
         """Recreate the entities of every cached config; return how many configs there were."""
@@ -136,20 +140,30 @@ class Discovery:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            handled = 0
             while self._queue:
-                topic, payload, cached = self._queue.popleft()
-                try:
-                    await self._process(topic, payload, cached)
-                except DiscoveryError as err:
-                    self._error(topic, str(err), payload)
-                except Exception as err:  # noqa: BLE001 - one device must never stop discovery
-                    _LOGGER.exception("Error processing discovery message on %s", topic)
-                    self._error(topic, f"internal error: {err}", payload)
-                handled += 1
-                if handled % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
+                # The registry rows of a chunk of configs go in one transaction, not one each.
+                async with self._registry_batch():
+                    await self._work_chunk()
             self._idle.set()
+
+    async def _work_chunk(self) -> None:
+        handled = 0
+        while self._queue and handled < _BATCH:
+            topic, payload, cached = self._queue.popleft()
+            try:
+                await self._process(topic, payload, cached)
+            except DiscoveryError as err:
+                self._error(topic, str(err), payload)
+            except Exception as err:  # noqa: BLE001 - one device must never stop discovery
+                _LOGGER.exception("Error processing discovery message on %s", topic)
+                self._error(topic, f"internal error: {err}", payload)
+            handled += 1
+            if handled % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+
+    def _registry_batch(self) -> AbstractAsyncContextManager[None]:
+        registry = self.hub.entity_registry
+        return registry.writer.batch() if registry is not None else nullcontext()
 
     def _error(self, topic: str, reason: str, payload: bytes | str) -> None:
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
