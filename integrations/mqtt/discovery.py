@@ -7,6 +7,7 @@ which yields to the loop between items, so a storm of retained configs never blo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections import deque
@@ -75,7 +76,9 @@ class Discovery:
         self.prefix = prefix
         self.store = store
         self.entities: dict[Hash, MqttEntity] = {}
-        self._payloads: dict[str, str] = {}  # last raw payload seen per discovery topic
+        # A digest of the last payload seen per discovery topic, to skip retained replays: the
+        # payload itself lives on in the entity's config (and the cache), no need for a third copy.
+        self._payloads: dict[str, bytes] = {}
         self._device_components: dict[str, set[Hash]] = {}
         self._queue: deque[tuple[str, bytes | str, bool]] = deque()
         self._wakeup = asyncio.Event()
@@ -189,7 +192,8 @@ class Discovery:
         except UnicodeDecodeError as err:
             message = f"payload is not UTF-8 text: {err}"
             raise DiscoveryError(message) from err
-        if payload == self._payloads.get(topic):
+        digest = _digest(raw if isinstance(raw, bytes) else payload.encode("utf-8"))
+        if digest == self._payloads.get(topic):
             return  # the same config again (a retained replay): nothing to do
         discovery_id = f"{node_id} {object_id}" if node_id else object_id
         if payload == "":
@@ -213,7 +217,7 @@ class Discovery:
         else:
             config = self._validate(component, expand_base_topic(expand_component(data)))
             await self._apply((component, discovery_id), component, config, topic)
-        self._payloads[topic] = payload
+        self._payloads[topic] = digest
         if self.store is not None and not cached:
             self.store.put(topic, payload, component, discovery_id)
 
@@ -388,6 +392,11 @@ class Discovery:
         if self.store is not None:
             self.store.remove(topic)
         _LOGGER.info("Discovery on %s is migrating: unloaded, registry entries kept", topic)
+
+
+def _digest(payload: bytes) -> bytes:
+    """Return a 128-bit digest of a discovery payload (a replayed config is skipped by it)."""
+    return hashlib.blake2b(payload, digest_size=16).digest()
 
 
 def _parse(payload: str, object_id: str) -> dict[str, Any]:
