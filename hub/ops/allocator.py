@@ -38,11 +38,3 @@ def tune_allocator() -> bool:
     _LOGGER.debug("glibc allocator thresholds %s", "set" if ok else "refused")
     return ok
 
-
-def release_free_memory() -> bool:
-    """Give freed heap pages back to the system (glibc malloc_trim); return whether any was."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
