@@ -254,8 +254,11 @@ def _device_info(device: dict[str, Any] | None) -> dict[str, Any] | None:
     """
     if not device:
         return None
-    key = frozen(device)
-    info = _device_infos.get(key)
+    try:
+        key = frozen(device)
+        info = _device_infos.get(key)
+    except TypeError:  # not a validated block (nested deep, unhashable): no sharing
+        return _build_device_info(device)
     if info is None:
         info = _build_device_info(device)
         if len(_device_infos) >= DEVICE_INFO_CACHE:

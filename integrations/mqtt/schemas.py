@@ -138,12 +138,22 @@ DEVICE_CACHE = 1024
 _valid_devices: dict[Any, dict[str, Any]] = {}
 
 
-def frozen(value: Any) -> Any:
-    """Return a JSON value as a hashable key, equal only for equal values of the same types."""
+_FROZEN_DEPTH = 8  # a device block is 3 levels deep; anything deeper is not worth a cache key
+
+
+def frozen(value: Any, depth: int = 0) -> Any:
+    """Return a JSON value as a hashable key, equal only for equal values of the same types.
+
+    Raises:
+        TypeError: the value is nested deeper than a device block can be (a broken payload).
+    """
+    if depth > _FROZEN_DEPTH:
+        message = "nested too deep for a cache key"
+        raise TypeError(message)
     if isinstance(value, dict):
-        return ("{", tuple(sorted((str(key), frozen(item)) for key, item in value.items())))
+        return ("{", tuple(sorted((str(key), frozen(item, depth + 1)) for key, item in value.items())))
     if isinstance(value, list | tuple):
-        return ("[", tuple(frozen(item) for item in value))
+        return ("[", tuple(frozen(item, depth + 1) for item in value))
     return (type(value).__name__, value)
 
 
@@ -152,7 +162,7 @@ def device(value: Any) -> dict[str, Any]:
     try:
         key = frozen(value)
         cached = _valid_devices.get(key)
-    except TypeError:  # not hashable after all: validate without the cache
+    except TypeError:  # not hashable after all, or nested deep: validate without the cache
         return DEVICE_SCHEMA(value)  # type: ignore[no-any-return]
     if cached is None:
         cached = DEVICE_SCHEMA(value)
