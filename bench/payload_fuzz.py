@@ -41,7 +41,10 @@ async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
     import aiomqtt
 
     from hub import bootstrap
+    from hub.ops.allocator import tune_allocator
     from integrations.mqtt import runtime_of
+
+    tune_allocator()  # as `hub run` does at start
 
     log = io.StringIO()
     handler = logging.StreamHandler(log)

@@ -241,7 +241,9 @@ def _check_config(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     from hub import bootstrap
+    from hub.ops.allocator import tune_allocator
 
+    tune_allocator()  # before the first big payload: a long-running process (hub/ops/allocator.py)
     # Whatever the hub writes (databases, spool, broker files) is for its own user only.
     os.umask(0o077)
     # Handlers first: a SIGTERM while the hub starts (systemd stopping it, a slow machine) must

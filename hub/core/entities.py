@@ -103,8 +103,11 @@ class Entities:
                 entity_category=entity.entity_category,
             )
             entity.entity_id = entry.entity_id
-            entity.registry_name = entry.name
-            entity.registry_icon = entry.icon
+            # Set only when the user gave one: most entities keep the class default (None).
+            if entry.name is not None or entity.registry_name is not None:
+                entity.registry_name = entry.name
+            if entry.icon is not None or entity.registry_icon is not None:
+                entity.registry_icon = entry.icon
             if entry.disabled_by is not None:
                 _LOGGER.debug("Not adding disabled entity %s", entry.entity_id)
                 return entity

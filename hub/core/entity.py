@@ -143,7 +143,8 @@ class Entity:
             self.force_update,
             context or self.context,
         )
-        self.context = None
+        if self.context is not None:
+            self.context = None  # (not set when it was not: a lean instance __dict__)
 
     async def added_to_hub(self) -> None:
         """Run once the entity has its entity_id and before its first state is written."""

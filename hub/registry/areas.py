@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.registry.util import UNDEFINED, RegistryError, UndefinedType, slugify, valid_entity_id, write
+from hub.registry.util import UNDEFINED, RegistryError, UndefinedType, slugify, valid_entity_id
+from hub.registry.writer import RegistryWriter
 from hub.storage.models import AreaRow, table_of, utcnow
 
 AREAS = table_of(AreaRow)
@@ -107,6 +108,8 @@ class AreaRegistry:
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
+        # Shared with the device and entity registries (their rows refer to areas): one order for all.
+        self.writer = RegistryWriter(session_factory)
         self._lock = asyncio.Lock()
         self._areas: dict[str, AreaEntry] = {}
         self._by_name: dict[str, str] = {}
@@ -205,7 +208,7 @@ class AreaRegistry:
                 created_at=now,
                 modified_at=now,
             )
-            await write(self._session_factory, insert(AREAS).values(**_row_values(entry)), "Area")
+            await self.writer.write(insert(AREAS).values(**_row_values(entry)), None, "Area")
             self._index(entry)
             return entry
 
@@ -257,11 +260,7 @@ class AreaRegistry:
             for key in ("aliases", "labels"):
                 if key in values:
                     values[key] = list(values[key])
-            await write(
-                self._session_factory,
-                update(AREAS).where(AREAS.c.id == area_id).values(**values, modified_at=now),
-                "Area",
-            )
+            await self.writer.write(update(AREAS).where(AREAS.c.id == area_id).values(**values, modified_at=now), None, "Area")
             self._unindex(existing)
             self._index(entry)
             return entry
@@ -276,7 +275,7 @@ class AreaRegistry:
                 result = listener(area_id)
                 if inspect.isawaitable(result):
                     await result
-            await write(self._session_factory, delete(AREAS).where(AREAS.c.id == area_id), "Area")
+            await self.writer.write(delete(AREAS).where(AREAS.c.id == area_id), None, "Area")
             self._unindex(entry)
 
     # ---- internals ----

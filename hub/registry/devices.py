@@ -21,8 +21,8 @@ from hub.registry.util import (
     IdentifierInUseError,
     RegistryError,
     UndefinedType,
-    write,
 )
+from hub.registry.writer import RegistryWriter
 from hub.storage.models import DeviceRow, table_of, utcnow
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DEVICES = table_of(DeviceRow)
+_INSERT = insert(DEVICES)
 
 CONNECTION_MAC = "mac"
 
@@ -166,6 +167,8 @@ class DeviceRegistry:
         off the devices here too (else call `clear_area` yourself)."""
         self._session_factory = session_factory
         self._area_registry = area_registry
+        # Shared with the area and entity registries (rows refer to areas and devices): one order for all.
+        self.writer = area_registry.writer if area_registry is not None else RegistryWriter(session_factory)
         self._lock = asyncio.Lock()
         self._devices: dict[str, DeviceEntry] = {}
         self._by_identifier: dict[Pair, str] = {}
@@ -310,7 +313,7 @@ class DeviceRegistry:
                     modified_at=now,
                 )
                 self._check_free(entry)
-                await self._write(insert(DEVICES).values(**_row_values(entry)))
+                await self._write(_INSERT, _row_values(entry))
                 self._index(entry)
                 return entry
 
@@ -352,6 +355,7 @@ class DeviceRegistry:
             entry = self._devices.get(device_id)
             if entry is None:
                 raise DeviceNotFoundError(f"Device {device_id} not found")
+            await self.writer.flush()  # queued writes (a batch of another task) go first
             async with self._session_factory() as session, session.begin():
                 # The foreign keys do this too (ON DELETE SET NULL); be explicit for
                 # connections where SQLite's foreign key enforcement is off.
@@ -426,8 +430,8 @@ class DeviceRegistry:
         self._index(entry)
         return entry
 
-    async def _write(self, statement: Any) -> None:
-        await write(self._session_factory, statement, "Device")
+    async def _write(self, statement: Any, params: dict[str, Any] | None = None) -> None:
+        await self.writer.write(statement, params, "Device")
 
     def _index(self, entry: DeviceEntry) -> None:
         self._devices[entry.id] = entry

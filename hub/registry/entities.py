@@ -27,8 +27,8 @@ from hub.registry.util import (
     slugify,
     split_entity_id,
     valid_entity_id,
-    write,
 )
+from hub.registry.writer import RegistryWriter
 from hub.storage.models import EntityRow, table_of, utcnow
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from hub.registry.devices import DeviceRegistry
 
 ENTITIES = table_of(EntityRow)
+_INSERT = insert(ENTITIES)
 
 _VALID_DOMAIN = re.compile(r"^(?!_)[\da-z_]+(?<!_)$")
 
@@ -124,6 +125,8 @@ class EntityRegistry:
         self._session_factory = session_factory
         self._device_registry = device_registry
         self._area_registry = area_registry
+        # The device registry's writer when there is one: an entity's row follows its device's.
+        self.writer = device_registry.writer if device_registry is not None else RegistryWriter(session_factory)
         self._lock = asyncio.Lock()
         self._entities: dict[str, EntityEntry] = {}
         self._by_unique_id: dict[tuple[str, str, str], str] = {}
@@ -248,7 +251,7 @@ class EntityRegistry:
                 created_at=now,
                 modified_at=now,
             )
-            await self._write(insert(ENTITIES).values(**_row_values(entry)))
+            await self._write(_INSERT, _row_values(entry))
             self._index(entry)
             return entry
 
@@ -365,8 +368,8 @@ class EntityRegistry:
         self._index(entry)
         return entry
 
-    async def _write(self, statement: Any) -> None:
-        await write(self._session_factory, statement, "Entity")
+    async def _write(self, statement: Any, params: dict[str, Any] | None = None) -> None:
+        await self.writer.write(statement, params, "Entity")
 
     def _index(self, entry: EntityEntry) -> None:
         self._entities[entry.entity_id] = entry

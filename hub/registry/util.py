@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any, Final, Literal
-
-from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import Final, Literal
 
 from hub.core.states import MAX_ENTITY_ID_LENGTH, VALID_ENTITY_ID, split_entity_id, valid_entity_id
 from hub.exceptions import HubError
@@ -28,16 +25,6 @@ Undefined = Literal[UndefinedType._singleton]
 
 class RegistryError(HubError):
     """A registry refused an operation."""
-
-
-async def write(session_factory: async_sessionmaker[AsyncSession], statement: Any, registry: str) -> None:
-    """Execute one write in its own transaction; a refusal by the database is a RegistryError."""
-    try:
-        async with session_factory() as session, session.begin():
-            await session.execute(statement)
-    except (IntegrityError, DataError) as err:
-        message = f"{registry} registry write refused by the database: {err.orig}"
-        raise RegistryError(message) from err
 
 
 class DeviceNotFoundError(RegistryError, KeyError):

@@ -52,8 +52,14 @@ def is_template_string(source: str) -> bool:
     return any(marker in source for marker in _TEMPLATE_MARKERS)
 
 
-@lru_cache(maxsize=4096)
-def _parse_cached(text: str) -> Any:
+# Rendered texts whose parsed value is kept for reuse: at most this many, of at most
+# PARSE_CACHE_TEXT characters each (a state is at most 255): ~2 MB at worst, whatever payloads
+# devices send. A longer text (a 1 MB payload through `{{ value }}`) is parsed every time.
+PARSE_CACHE_SIZE = 4096
+PARSE_CACHE_TEXT = 256
+
+
+def _parse(text: str) -> Any:
     result = literal_eval(text)
     # A string evaluating to a string keeps its original form (quotes matter); complex and
     # scientific notations are not what a user meant either.
@@ -64,10 +70,13 @@ def _parse_cached(text: str) -> Any:
     return text
 
 
+_parse_cached = lru_cache(maxsize=PARSE_CACHE_SIZE)(_parse)
+
+
 def parse_result(text: str) -> Any:
     """Turn rendered text into a native value the way Home Assistant does ("12.0" -> 12.0)."""
     try:
-        return _parse_cached(text)
+        return _parse_cached(text) if len(text) <= PARSE_CACHE_TEXT else _parse(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return text
 

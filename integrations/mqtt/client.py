@@ -217,14 +217,13 @@ class MqttClient:
         self._pending_unsubscribe.discard(topic_filter)
         self._pending_subscribe[topic_filter] = max(qos, before or 0, self._pending_subscribe.get(topic_filter, 0))
         self._schedule_flush()
+        return _Unsubscribe(self, remove, topic_filter)
 
-        def unsubscribe() -> None:
-            if remove():
-                self._pending_subscribe.pop(topic_filter, None)
-                self._pending_unsubscribe.add(topic_filter)
-                self._schedule_flush()
-
-        return unsubscribe
+    def _unsubscribe(self, remove: Callable[[], bool], topic_filter: str) -> None:
+        if remove():
+            self._pending_subscribe.pop(topic_filter, None)
+            self._pending_unsubscribe.add(topic_filter)
+            self._schedule_flush()
 
     async def publish(self, topic: str, payload: str | bytes, qos: int = 0, retain: bool = False) -> None:
         """Publish a message; QoS 1/2 wait for the broker's acknowledgement.
@@ -408,3 +407,18 @@ def _refused(err: BaseException) -> bool:
         current = current.__cause__ or current.__context__
     # aiomqtt wraps the socket error in its own, keeping only the text.
     return "[errno 111]" in str(err).lower()
+
+
+class _Unsubscribe:
+    """The undo of one `MqttClient.subscribe` (slotted: every discovered entity holds a few)."""
+
+    __slots__ = ("_client", "_remove", "_topic_filter")
+
+    def __init__(self, client: MqttClient, remove: Callable[[], bool], topic_filter: str) -> None:
+        self._client = client
+        self._remove = remove
+        self._topic_filter = topic_filter
+
+    def __call__(self) -> None:
+        """Drop the handler; unsubscribe from the broker when nobody else uses the filter."""
+        self._client._unsubscribe(self._remove, self._topic_filter)

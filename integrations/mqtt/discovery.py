@@ -7,9 +7,11 @@ which yields to the loop between items, so a storm of retained configs never blo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections import deque
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -56,6 +58,7 @@ COMPONENTS: dict[str, type[MqttEntity]] = {
 NON_ENTITY_COMPONENTS = ("device_automation", "tag")
 TOPIC_PATTERN = re.compile(r"(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config")
 _YIELD_EVERY = 25
+_BATCH = 500  # configs whose registry writes share a transaction
 
 Hash = tuple[str, str]
 
@@ -73,7 +76,9 @@ class Discovery:
         self.prefix = prefix
         self.store = store
         self.entities: dict[Hash, MqttEntity] = {}
-        self._payloads: dict[str, str] = {}  # last raw payload seen per discovery topic
+        # A digest of the last payload seen per discovery topic, to skip retained replays: the
+        # payload itself lives on in the entity's config (and the cache), no need for a third copy.
+        self._payloads: dict[str, bytes] = {}
         self._device_components: dict[str, set[Hash]] = {}
         self._queue: deque[tuple[str, bytes | str, bool]] = deque()
         self._wakeup = asyncio.Event()
@@ -103,6 +108,8 @@ class Discovery:
         self._resync.stop()
         if self._worker is not None:
             self._worker.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._worker  # its open registry batch is committed on the way out
 
     async def load_cached(self) -> int:
         """Recreate the entities of every cached config; return how many configs there were."""
@@ -136,20 +143,30 @@ class Discovery:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            handled = 0
             while self._queue:
-                topic, payload, cached = self._queue.popleft()
-                try:
-                    await self._process(topic, payload, cached)
-                except DiscoveryError as err:
-                    self._error(topic, str(err), payload)
-                except Exception as err:  # noqa: BLE001 - one device must never stop discovery
-                    _LOGGER.exception("Error processing discovery message on %s", topic)
-                    self._error(topic, f"internal error: {err}", payload)
-                handled += 1
-                if handled % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
+                # The registry rows of a chunk of configs go in one transaction, not one each.
+                async with self._registry_batch():
+                    await self._work_chunk()
             self._idle.set()
+
+    async def _work_chunk(self) -> None:
+        handled = 0
+        while self._queue and handled < _BATCH:
+            topic, payload, cached = self._queue.popleft()
+            try:
+                await self._process(topic, payload, cached)
+            except DiscoveryError as err:
+                self._error(topic, str(err), payload)
+            except Exception as err:  # noqa: BLE001 - one device must never stop discovery
+                _LOGGER.exception("Error processing discovery message on %s", topic)
+                self._error(topic, f"internal error: {err}", payload)
+            handled += 1
+            if handled % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+
+    def _registry_batch(self) -> AbstractAsyncContextManager[None]:
+        registry = self.hub.entity_registry
+        return registry.writer.batch() if registry is not None else nullcontext()
 
     def _error(self, topic: str, reason: str, payload: bytes | str) -> None:
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
@@ -175,7 +192,8 @@ class Discovery:
         except UnicodeDecodeError as err:
             message = f"payload is not UTF-8 text: {err}"
             raise DiscoveryError(message) from err
-        if payload == self._payloads.get(topic):
+        digest = _digest(raw if isinstance(raw, bytes) else payload.encode("utf-8"))
+        if digest == self._payloads.get(topic):
             return  # the same config again (a retained replay): nothing to do
         discovery_id = f"{node_id} {object_id}" if node_id else object_id
         if payload == "":
@@ -199,7 +217,7 @@ class Discovery:
         else:
             config = self._validate(component, expand_base_topic(expand_component(data)))
             await self._apply((component, discovery_id), component, config, topic)
-        self._payloads[topic] = payload
+        self._payloads[topic] = digest
         if self.store is not None and not cached:
             self.store.put(topic, payload, component, discovery_id)
 
@@ -374,6 +392,11 @@ class Discovery:
         if self.store is not None:
             self.store.remove(topic)
         _LOGGER.info("Discovery on %s is migrating: unloaded, registry entries kept", topic)
+
+
+def _digest(payload: bytes) -> bytes:
+    """Return a 128-bit digest of a discovery payload (a replayed config is skipped by it)."""
+    return hashlib.blake2b(payload, digest_size=16).digest()
 
 
 def _parse(payload: str, object_id: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from hub.core.entity import Entity
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, ReadOnlyDict
 from hub.util import slugify
 from integrations.mqtt.availability import Availability
+from integrations.mqtt.schemas import frozen
 from integrations.mqtt.subscriptions import Message
 from integrations.mqtt.templates import MqttTemplate
 
@@ -40,6 +41,11 @@ WARN_PAYLOAD_CHARS = 200
 # hub acknowledges only once the reading is in the recorder's spool. Commands go out at 0 unless
 # the config asks otherwise, as in Home Assistant. See docs/mqtt.md.
 STATE_QOS = 1
+# Distinct device blocks whose device info is shared between entities (a bounded cache: past
+# this many the oldest is dropped; an entity then builds a copy of its own, which costs memory,
+# not correctness).
+DEVICE_INFO_CACHE = 1024
+_device_infos: dict[Any, dict[str, Any]] = {}
 
 
 class MqttEntity(Entity):
@@ -48,18 +54,22 @@ class MqttEntity(Entity):
     default_name: ClassVar[str] = "MQTT Entity"
     # Device classes that name an entity when the config has no name (Home Assistant's rule).
     names_from_device_class: ClassVar[bool] = False
+    has_entity_name = True
+    # Defaults at class level, and optional attributes left unset while they are None (see
+    # set_optional): an instance with fewer than 30 attributes of its own keeps a key-sharing
+    # __dict__ (~300 bytes); with 30 or more CPython gives it a dict of its own (~1.6 KB).
+    _json_attributes: dict[str, Any] | None = None
+    _attributes_cache: ReadOnlyDict | None = None
+    _attributes_template: MqttTemplate | None = None
+    _warned_at = -WARN_INTERVAL  # time.monotonic() of the last warning
 
     def __init__(self, client: MqttClient, hub: Hub, config: dict[str, Any], discovery_topic: str | None) -> None:
         self.client = client
         self.hub = hub
         self.discovery_topic = discovery_topic
-        self.has_entity_name = True
         self.config: dict[str, Any] = {}
         self._unsubscribes: list[Callable[[], None]] = []
-        self._json_attributes: dict[str, Any] | None = None
-        self._attributes_cache: ReadOnlyDict | None = None
         self._variables: dict[str, Any] = {}
-        self._warned_at = -WARN_INTERVAL  # time.monotonic() of the last warning
         self.availability = Availability({}, None, {})
         self.configure(config)
 
@@ -69,10 +79,10 @@ class MqttEntity(Entity):
         """Apply a validated discovery config (new, or an update of this entity)."""
         self.config = config
         self.unique_id = config.get("unique_id")
-        self.icon = config.get("icon")
-        self.entity_picture = config.get("entity_picture")
+        self.set_optional("icon", config.get("icon"))
+        self.set_optional("entity_picture", config.get("entity_picture"))
         self.device_class = config.get("device_class")
-        self.entity_category = config.get("entity_category")
+        self.set_optional("entity_category", config.get("entity_category"))
         qos: int | None = config.get("qos")
         self.qos: int = STATE_QOS if qos is None else qos  # subscriptions
         self.command_qos: int = 0 if qos is None else qos  # published commands
@@ -85,13 +95,24 @@ class MqttEntity(Entity):
             self.entity_id = f"{self.domain}.{slugify(object_id)}"
         self._variables = {"entity_id": self.entity_id, "name": self.name}
         self.availability = Availability(config, self.hub, self._variables)
-        self._attributes_template = self.template("json_attributes_template")
-        self._json_attributes = None
-        self._attributes_cache = None
+        self.set_optional("_attributes_template", self.template("json_attributes_template"))
+        self.set_optional("_json_attributes", None)
+        self.set_optional("_attributes_cache", None)
         self.configure_component(config)
 
     def configure_component(self, config: dict[str, Any]) -> None:
         """Read the component's own keys (override)."""
+
+    def set_optional(self, name: str, value: Any) -> None:
+        """Set an attribute whose class default is None; None drops the instance's own value.
+
+        Thousands of discovered entities: each attribute left at its class default keeps the
+        instance's __dict__ small (see the class attributes above).
+        """
+        if value is not None:
+            setattr(self, name, value)
+        elif name in vars(self):
+            delattr(self, name)
 
     def _name(self, config: dict[str, Any]) -> str | None:
         if "name" in config:
@@ -200,10 +221,11 @@ class MqttEntity(Entity):
         """Return the attributes, built once per config and cached between messages."""
         cached = self._attributes_cache
         if cached is None or self.available != self._cached_available:
-            self.extra_state_attributes = self._json_attributes
+            self.set_optional("extra_state_attributes", self._json_attributes)
             cached = ReadOnlyDict(super().state_attributes())
             self._attributes_cache = cached
-            self._cached_available = self.available
+            if self._cached_available != self.available:
+                self._cached_available = self.available
         return cached
 
     def invalidate_attributes(self) -> None:
@@ -214,7 +236,9 @@ class MqttEntity(Entity):
 
     def state_string(self) -> str:
         """Return the state, unavailable while the availability topics say so."""
-        self.available = self.availability.available
+        available = self.availability.available
+        if available != self.available:
+            self.available = available
         return super().state_string()
 
     def unknown_state(self) -> str:
@@ -223,8 +247,27 @@ class MqttEntity(Entity):
 
 
 def _device_info(device: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return the device info of a config's `device`: one shared (read-only) dict per device.
+
+    A device's entities (ten on a PZEM node, dozens on a Zigbee2MQTT device) carry equal device
+    blocks; they share one dict instead of building one each.
+    """
     if not device:
         return None
+    try:
+        key = frozen(device)
+        info = _device_infos.get(key)
+    except TypeError:  # not a validated block (nested deep, unhashable): no sharing
+        return _build_device_info(device)
+    if info is None:
+        info = _build_device_info(device)
+        if len(_device_infos) >= DEVICE_INFO_CACHE:
+            del _device_infos[next(iter(_device_infos))]
+        _device_infos[key] = info
+    return info
+
+
+def _build_device_info(device: dict[str, Any]) -> dict[str, Any]:
     info: dict[str, Any] = {
         "identifiers": [(DOMAIN, identifier) for identifier in device.get("identifiers", ())],
         "connections": [tuple(pair) for pair in device.get("connections", ())],

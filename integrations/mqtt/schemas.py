@@ -114,7 +114,7 @@ DEVICE_SCHEMA = vol.All(
         {
             vol.Optional("identifiers"): _identifiers,
             vol.Optional("connections"): _connections,
-            vol.Optional("name"): vol.Any(None, string),
+            vol.Optional("name"): vol.Any(string, None),
             vol.Optional("manufacturer"): string,
             vol.Optional("model"): string,
             vol.Optional("model_id"): string,
@@ -129,6 +129,47 @@ DEVICE_SCHEMA = vol.All(
     ),
     _require_device_id,
 )
+
+
+# Validated device blocks kept for reuse: a device's entities (ten on a PZEM node, dozens on a
+# Zigbee2MQTT device) carry equal blocks, validated once and shared (read-only) by their configs.
+# Bounded: past this many distinct blocks the oldest is dropped (validated again if it comes back).
+DEVICE_CACHE = 1024
+_valid_devices: dict[Any, dict[str, Any]] = {}
+
+
+_FROZEN_DEPTH = 8  # a device block is 3 levels deep; anything deeper is not worth a cache key
+
+
+def frozen(value: Any, depth: int = 0) -> Any:
+    """Return a JSON value as a hashable key, equal only for equal values of the same types.
+
+    Raises:
+        TypeError: the value is nested deeper than a device block can be (a broken payload).
+    """
+    if depth > _FROZEN_DEPTH:
+        message = "nested too deep for a cache key"
+        raise TypeError(message)
+    if isinstance(value, dict):
+        return ("{", tuple(sorted((str(key), frozen(item, depth + 1)) for key, item in value.items())))
+    if isinstance(value, list | tuple):
+        return ("[", tuple(frozen(item, depth + 1) for item in value))
+    return (type(value).__name__, value)
+
+
+def device(value: Any) -> dict[str, Any]:
+    """A discovery config's `device` block (DEVICE_SCHEMA), validated once per distinct block."""
+    try:
+        key = frozen(value)
+        cached = _valid_devices.get(key)
+    except TypeError:  # not hashable after all, or nested deep: validate without the cache
+        return DEVICE_SCHEMA(value)  # type: ignore[no-any-return]
+    if cached is None:
+        cached = DEVICE_SCHEMA(value)
+        if len(_valid_devices) >= DEVICE_CACHE:
+            del _valid_devices[next(iter(_valid_devices))]
+        _valid_devices[key] = cached
+    return cached
 
 
 ORIGIN_SCHEMA = vol.Schema(
@@ -152,16 +193,16 @@ AVAILABILITY_ITEM = vol.Schema(
 
 COMMON = {
     vol.Optional("platform"): string,
-    vol.Optional("name"): vol.Any(None, string),
+    vol.Optional("name"): vol.Any(string, None),
     vol.Optional("unique_id"): string,
     vol.Optional("object_id"): string,
     vol.Optional("default_entity_id"): string,
     vol.Optional("icon"): string,
     vol.Optional("entity_picture"): string,
-    vol.Optional("device_class"): vol.Any(None, string),
-    vol.Optional("entity_category"): vol.Any(None, vol.In(["config", "diagnostic"])),
+    vol.Optional("device_class"): vol.Any(string, None),
+    vol.Optional("entity_category"): vol.Any(vol.In(["config", "diagnostic"]), None),
     vol.Optional("enabled_by_default", default=True): boolean,
-    vol.Optional("encoding", default="utf-8"): vol.Any(None, encoding),
+    vol.Optional("encoding", default="utf-8"): vol.Any(encoding, None),
     # No default: state topics are subscribed at QoS 1 and commands published at QoS 0 unless a
     # config asks for one (integrations/mqtt/entity.py, STATE_QOS).
     vol.Optional("qos"): vol.All(vol.Coerce(int), vol.In([0, 1, 2])),
@@ -173,7 +214,7 @@ COMMON = {
     vol.Optional("availability_mode", default="latest"): vol.In(["all", "any", "latest"]),
     vol.Optional("json_attributes_topic"): subscribe_topic,
     vol.Optional("json_attributes_template"): template,
-    vol.Optional("device"): DEVICE_SCHEMA,
+    vol.Optional("device"): device,
     vol.Optional("origin"): ORIGIN_SCHEMA,
 }
 
@@ -215,7 +256,7 @@ SCHEMAS: dict[str, Any] = {
         {
             vol.Required("state_topic"): subscribe_topic,
             vol.Optional("value_template"): template,
-            vol.Optional("unit_of_measurement"): vol.Any(None, string),
+            vol.Optional("unit_of_measurement"): vol.Any(string, None),
             vol.Optional("state_class"): vol.Any(
                 None, vol.In(["measurement", "measurement_angle", "total", "total_increasing"])
             ),
@@ -256,7 +297,7 @@ SCHEMAS: dict[str, Any] = {
             vol.Optional("step", default=1.0): vol.All(vol.Coerce(float), vol.Range(min=1e-3)),
             vol.Optional("mode", default="auto"): vol.In(["auto", "box", "slider"]),
             vol.Optional("payload_reset", default=PAYLOAD_NONE): string,
-            vol.Optional("unit_of_measurement"): vol.Any(None, string),
+            vol.Optional("unit_of_measurement"): vol.Any(string, None),
         },
         _check_range("min", "max"),
     ),

@@ -29,7 +29,9 @@ class _Expiring(MqttEntity):
 
     def configure_expiry(self, config: dict[str, Any]) -> None:
         """Read expire_after (0 or absent: never)."""
-        self._expire_after = float(config.get("expire_after") or 0)
+        expire_after = float(config.get("expire_after") or 0)
+        if expire_after or self._expire_after:
+            self._expire_after = expire_after
 
     def touch(self) -> None:
         """A message arrived: the state is fresh for another expire_after seconds."""
@@ -75,8 +77,8 @@ class MqttSensor(_Expiring, SensorEntity):
         """Read the sensor keys."""
         self.unit_of_measurement = config.get("unit_of_measurement")
         self.state_class = config.get("state_class")
-        self.options = config.get("options")
-        self.suggested_display_precision = config.get("suggested_display_precision")
+        self.set_optional("options", config.get("options"))
+        self.set_optional("suggested_display_precision", config.get("suggested_display_precision"))
         self.force_update = config["force_update"]
         self._value_template = self.template("value_template")
         # Home Assistant expects a number when any of these is set.

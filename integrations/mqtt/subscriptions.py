@@ -80,6 +80,30 @@ class _Entry:
     qos: int
 
 
+class _Removal:
+    """The undo of one `Subscriptions.add` (a slotted object: thousands of entities hold one each)."""
+
+    __slots__ = ("_owner", "_table", "_entry")
+
+    def __init__(self, owner: Subscriptions, table: dict[str, list[_Entry]], entry: _Entry) -> None:
+        self._owner = owner
+        self._table = table
+        self._entry = entry
+
+    def __call__(self) -> bool:
+        """Remove the handler; return whether its filter is now unused."""
+        entry = self._entry
+        entries = self._table.get(entry.topic_filter)
+        if entries is None or entry not in entries:
+            return False
+        entries.remove(entry)
+        self._owner._match_cache.clear()
+        if entries:
+            return False
+        del self._table[entry.topic_filter]
+        return True
+
+
 class Subscriptions:
     """The table from topic filters to handlers, with the broker-side filters and their QoS."""
 
@@ -95,19 +119,7 @@ class Subscriptions:
         entry = _Entry(topic_filter, handler, qos)
         table.setdefault(topic_filter, []).append(entry)
         self._match_cache.clear()
-
-        def remove() -> bool:
-            entries = table.get(topic_filter)
-            if entries is None or entry not in entries:
-                return False
-            entries.remove(entry)
-            self._match_cache.clear()
-            if entries:
-                return False
-            del table[topic_filter]
-            return True
-
-        return remove
+        return _Removal(self, table, entry)
 
     def filters(self) -> dict[str, int]:
         """Return every filter with the highest QoS any of its handlers asked for."""

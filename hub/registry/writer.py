@@ -1,0 +1,117 @@
+"""Registry writes: one transaction each, or grouped into one while a task holds a batch open.
+
+A storm of discovered entities (5,000 retained MQTT configs at start) would otherwise cost one
+transaction, one fsync, per entity and device. The task that creates them opens `batch()`;
+its writes are queued in order and committed together when the batch closes. Memory changes
+at once (the registries index the new entries as they queue them); another task's write
+commits the queued writes first, so the database sees every write in the order it was made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.registry.util import RegistryError
+
+_LOGGER = logging.getLogger(__name__)
+
+# (statement, parameters or None, the registry's name for error messages)
+Write = tuple[Any, dict[str, Any] | None, str]
+
+
+class RegistryWriter:
+    """Execute registry writes in call order, grouping the writes of an open batch."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._lock = asyncio.Lock()
+        self._pending: list[Write] = []
+        self._batching: ContextVar[bool] = ContextVar(f"registry_batch_{id(self)}", default=False)
+
+    @property
+    def pending(self) -> int:
+        """How many writes are queued in an open batch."""
+        return len(self._pending)
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Queue this task's registry writes and commit them in one transaction at the end.
+
+        A write the database refuses is logged with its registry and reason (the caller has
+        moved on); the other writes of the batch are kept.
+        """
+        if self._batching.get():
+            yield  # nested: the outer batch commits
+            return
+        token = self._batching.set(True)
+        try:
+            yield
+        finally:
+            self._batching.reset(token)
+            await self.flush()
+
+    async def write(self, statement: Any, params: dict[str, Any] | None, registry: str) -> None:
+        """Execute one write, or queue it when this task holds a batch open.
+
+        Raises:
+            RegistryError: the database refused the write (not raised for a queued write).
+        """
+        if self._batching.get():
+            self._pending.append((statement, params, registry))
+            return
+        async with self._lock:
+            await self._flush_locked()
+            await _execute(self._session_factory, [(statement, params, registry)])
+
+    async def flush(self) -> None:
+        """Commit every queued write now."""
+        async with self._lock:
+            await self._flush_locked()
+
+    async def _flush_locked(self) -> None:
+        if not self._pending:
+            return
+        writes, self._pending = self._pending, []
+        try:
+            await _execute(self._session_factory, writes)
+        except RegistryError:
+            # One refused write must not lose the others: write them one by one.
+            for one in writes:
+                try:
+                    await _execute(self._session_factory, [one])
+                except RegistryError as err:
+                    _LOGGER.error("%s", err)
+
+
+async def _execute(session_factory: async_sessionmaker[AsyncSession], writes: list[Write]) -> None:
+    """Execute writes in one transaction; runs of inserts into one table go as one executemany."""
+    try:
+        async with session_factory() as session, session.begin():
+            index = 0
+            while index < len(writes):
+                statement, params, _ = writes[index]
+                if params is None:
+                    await session.execute(statement)
+                    index += 1
+                    continue
+                rows = [params]
+                index += 1
+                while index < len(writes) and writes[index][0] is statement and writes[index][1] is not None:
+                    rows.append(writes[index][1])  # type: ignore[arg-type]  # checked just above
+                    index += 1
+                await session.execute(statement, rows)
+    except (IntegrityError, DataError) as err:
+        registry = writes[0][2] if len(writes) == 1 else "A"
+        message = f"{registry} registry write refused by the database: {err.orig}"
+        raise RegistryError(message) from err
+
+
+__all__ = ["RegistryWriter"]

@@ -1,0 +1,82 @@
+"""What a discovered entity costs: a PZEM-style node's sensors, in Python objects.
+
+5,000 of them must start in seconds and fit in a small RSS (bench/startup.py, bench/entity_memory.py);
+this guards the per-entity figure against creeping back (it was ~7.4 KB, it is ~5.2 KB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import sys
+import tracemalloc
+
+import pytest
+
+from integrations.mqtt import runtime_of
+from tests.integrations.mqtt.conftest import CLIENT_ENV
+
+pytestmark = [pytest.mark.services, pytest.mark.timeout(120)]
+
+NODES = 40
+PER_NODE = 10
+BUDGET = 6_000  # bytes of Python objects per discovered sensor (entity, state, registry, subscription)
+
+
+@pytest.fixture(params=["gmqtt"])
+def mqtt_client_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The default client only: what an entity costs does not depend on the client library."""
+    monkeypatch.setenv(CLIENT_ENV, request.param)
+    return str(request.param)
+
+
+def node_configs(prefix: str) -> list[tuple[str, str]]:
+    configs = []
+    for n in range(NODES):
+        for k in range(PER_NODE):
+            uid = f"{prefix}_n{n}_s{k}"
+            configs.append((f"{prefix}/sensor/n{n}/s{k}/config", json.dumps({
+                "name": f"power {k}", "uniq_id": uid, "stat_t": f"{prefix}/n{n}/s{k}", "unit_of_meas": "W", "dev_cla": "power",
+                "stat_cla": "measurement", "dev": {"ids": [f"{prefix}_n{n}"], "name": f"Node {n}", "mf": "powerhub", "sw": "1.4.2"}})))
+    return configs
+
+
+async def test_a_discovered_sensor_costs_a_few_kilobytes(start_mqtt_hub, device, prefix) -> None:
+    runtime = await start_mqtt_hub()
+    discovery = runtime_of(runtime.hub).discovery
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for topic, payload in node_configs(prefix):
+            await device.publish(topic, payload, qos=0)
+        for n in range(NODES):
+            for k in range(PER_NODE):
+                await device.publish(f"{prefix}/n{n}/s{k}", "230.5", qos=0)
+        count = NODES * PER_NODE
+        async with asyncio.timeout(60):
+            while sum(1 for s in runtime.hub.states.all("sensor") if s.state == "230.5") < count:
+                await asyncio.sleep(0.05)
+        await discovery.wait_idle()
+        await asyncio.sleep(1)  # the registry and discovery cache writes
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    per_entity = sum(stat.size_diff for stat in after.compare_to(before, "filename")) / count
+    print(f"{per_entity:,.0f} bytes per discovered sensor")
+    assert per_entity < BUDGET
+
+    sensors = [e for e in discovery.entities.values() if e.unique_id and e.unique_id.startswith(f"{prefix}_n3_")]
+    assert len(sensors) == PER_NODE
+    # A node's sensors share its device block and device info instead of a copy each.
+    assert all(s.device_info is sensors[0].device_info for s in sensors)
+    assert all(s.config["device"] is sensors[0].config["device"] for s in sensors)
+    # Fewer than 30 attributes of its own: CPython keeps a key-sharing __dict__ (~300 bytes, not ~1.6 KB).
+    assert len(vars(sensors[0])) < 30
+    assert sys.getsizeof(vars(sensors[0])) < 600
+    # The shapes users see are unchanged.
+    state = runtime.hub.states.get(sensors[0].entity_id)
+    assert dict(state.attributes) == {"state_class": "measurement", "unit_of_measurement": "W", "device_class": "power",
+                                      "friendly_name": "Node 3 power 0"}
