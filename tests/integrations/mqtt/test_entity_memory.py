@@ -51,10 +51,14 @@ async def test_a_discovered_sensor_costs_a_few_kilobytes(start_mqtt_hub, device,
         before = tracemalloc.take_snapshot()
         for topic, payload in node_configs(prefix):
             await device.publish(topic, payload, qos=0)
+        count = NODES * PER_NODE
+        async with asyncio.timeout(60):  # every sensor subscribed before its reading is sent (QoS 0)
+            while sum(1 for e in discovery.entities.values() if (e.unique_id or "").startswith(f"{prefix}_n")) < count:
+                await asyncio.sleep(0.05)
+            await discovery.wait_idle()
         for n in range(NODES):
             for k in range(PER_NODE):
                 await device.publish(f"{prefix}/n{n}/s{k}", "230.5", qos=0)
-        count = NODES * PER_NODE
         async with asyncio.timeout(60):
             while sum(1 for s in runtime.hub.states.all("sensor") if s.state == "230.5") < count:
                 await asyncio.sleep(0.05)
