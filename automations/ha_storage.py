@@ -34,27 +34,34 @@ class ItemsFile:
 
     def load(self) -> list[dict[str, Any]]:
         """Return the stored items ([] when there is no file, or it is not what it should be)."""
+        items: list[dict[str, Any]] = self.load_data()["items"]
+        return items
+
+    def load_data(self) -> dict[str, Any]:
+        """Return the whole `data` object: `items` and whatever else the hub keeps beside them."""
         if self.path is None:
-            return []
+            return {"items": []}
         try:
             document = json.loads(read_private(self.path))
         except FileNotFoundError:
-            return []
+            return {"items": []}
         except (OSError, ValueError) as err:
             self._set_aside(f"it is not JSON ({err})")
-            return []
-        items = document.get("data", {}).get("items") if isinstance(document, dict) else None
+            return {"items": []}
+        data = document.get("data") if isinstance(document, dict) else None
+        items = data.get("items") if isinstance(data, dict) else None
         if not isinstance(items, list) or not all(isinstance(i, dict) and "id" in i for i in items):
             self._set_aside("expected {\"data\": {\"items\": [{\"id\": ...}, ...]}}")
-            return []
-        return items
+            return {"items": []}
+        return dict(data)  # type: ignore[arg-type]  # checked above: a dict with items
 
-    def save(self, items: list[dict[str, Any]]) -> None:
-        """Write every item (atomically, 0600); without a data dir they live in memory only."""
+    def save(self, items: list[dict[str, Any]], **beside: Any) -> None:
+        """Write every item (atomically, 0600), and `beside` them other keys of `data` (Home
+        Assistant reads `items` only); without a data dir they live in memory only."""
         if self.path is None:
             return
         document = {"version": self.version, "minor_version": self.minor_version, "key": self.key,
-                    "data": {"items": items}}
+                    "data": {"items": items, **beside}}
         write_private(self.path, json.dumps(document, indent=2, ensure_ascii=False).encode())
 
     def _set_aside(self, why: str) -> None:

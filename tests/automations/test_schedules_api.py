@@ -1,0 +1,108 @@
+"""/api/v1/schedules: weekly schedules made over the API, kept in Home Assistant's storage shape,
+switched off and on, refused with JSON pointers, and YAML ones listed but not edited."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from hub import bootstrap
+from tests.automations.test_scenes_api import _call, _tokens
+from tests.hubs import write_config
+
+CONFIG = """
+homeassistant:
+  name: Test home
+  time_zone: UTC
+schedule:
+  from_yaml:
+    name: From YAML
+    sunday: [{from: "10:00", to: "12:00"}]
+  nightly:
+    cron: "0 3 * * *"
+    sequence: []
+"""
+ALWAYS = {day: [{"from": "00:00:00", "to": "24:00:00"}] for day in
+          ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
+
+
+async def test_a_schedule_made_over_the_api_runs_is_stored_as_home_assistant_does_and_survives_a_restart(
+        tmp_path: Path, start_hub: Any) -> None:
+    folder = write_config(tmp_path / "config", CONFIG)
+    data = tmp_path / "data"
+    runtime = await start_hub(folder, data)
+    tokens = await _tokens(runtime)
+    base = f"{runtime.url}/api/v1/schedules"
+    async with aiohttp.ClientSession() as http:
+        status, listed = await _call(http, "GET", base, tokens["read-only"])
+        assert status == 200
+        assert [(s["id"], s["kind"], s["source"], s["editable"]) for s in listed] == [
+            ("from_yaml", "weekly", "yaml", False), ("nightly", "cron", "yaml", False)]
+
+        body = {"name": "Boiler", "icon": "mdi:water-boiler", **ALWAYS}
+        assert (await _call(http, "POST", base, tokens["user"], body))[0] == 401
+        status, made = await _call(http, "POST", base, tokens["admin"], body)
+        assert status == 201, made
+        assert (made["id"], made["entity_id"], made["state"], made["enabled"]) == ("boiler", "schedule.boiler", "on", True)
+        assert runtime.hub.states.get("schedule.boiler").state == "on"
+
+        stored = json.loads((data / "schedule").read_text())
+        assert (stored["key"], stored["version"], stored["minor_version"]) == ("schedule", 1, 1)
+        [item] = stored["data"]["items"]
+        assert item["id"] == "boiler" and item["monday"] == [{"from": "00:00:00", "to": "24:00:00"}]
+
+        status, off = await _call(http, "POST", f"{base}/boiler/disable", tokens["user"])
+        assert (status, off["enabled"], off["state"]) == (200, False, "off")
+        assert (await _call(http, "POST", f"{base}/boiler/enable", tokens["read-only"]))[0] == 401
+
+        changed = {"name": "Boiler", "monday": [{"from": "06:00", "to": "07:30", "data": {"mode": "eco"}}]}
+        status, updated = await _call(http, "PUT", f"{base}/boiler", tokens["admin"], changed)
+        assert status == 200 and updated["monday"] == [{"from": "06:00:00", "to": "07:30:00", "data": {"mode": "eco"}}]
+        assert updated["tuesday"] == [] and updated["enabled"] is False
+
+        assert (await _call(http, "PUT", f"{base}/from_yaml", tokens["admin"], changed))[0] == 409
+        assert (await _call(http, "DELETE", f"{base}/nightly", tokens["admin"]))[0] == 409
+        status, cron_off = await _call(http, "POST", f"{base}/nightly/disable", tokens["user"])
+        assert (status, cron_off["enabled"], cron_off["next_event"]) == (200, False, None)
+    await bootstrap.stop(runtime)
+
+    runtime = await start_hub(folder, data)
+    tokens = await _tokens_again(runtime)
+    async with aiohttp.ClientSession() as http:
+        status, boiler = await _call(http, "GET", f"{runtime.url}/api/v1/schedules/boiler", tokens)
+        assert (status, boiler["enabled"], boiler["monday"][0]["from"]) == (200, False, "06:00:00")
+        status, nightly = await _call(http, "GET", f"{runtime.url}/api/v1/schedules/nightly", tokens)
+        assert nightly["enabled"] is False and runtime.hub.states.get("schedule.nightly").attributes["enabled"] is False
+        assert (await _call(http, "DELETE", f"{runtime.url}/api/v1/schedules/boiler", tokens))[0] == 204
+    assert runtime.hub.states.get("schedule.boiler") is None
+    assert json.loads((data / "schedule").read_text())["data"]["items"] == []
+    entries = await runtime.hub.auth.audit.entries(limit=10)
+    assert ("schedule/delete", "schedule.boiler", "ok") in {(e.action, e.target, e.result) for e in entries}
+
+
+async def _tokens_again(runtime: bootstrap.Runtime) -> dict[str, str]:
+    auth = runtime.hub.auth
+    user = next(u for u in await auth.list_users() if u.name == "admin")
+    return {"Authorization": f"Bearer {await auth.create_long_lived_token(user.id, 'again')}"}
+
+
+async def test_a_refused_schedule_names_each_field_by_json_pointer(tmp_path: Path, start_hub: Any) -> None:
+    runtime = await start_hub(write_config(tmp_path / "config", CONFIG))
+    tokens = await _tokens(runtime)
+    body = {
+        "icon": 5,
+        "monday": [{"from": "8:00", "to": "7:00"}, {"from": "x", "to": "09:00", "colour": 1}],
+        "tuesday": [{"from": "08:00", "to": "10:00"}, {"from": "09:00", "to": "11:00"}],
+        "funday": [],
+    }
+    async with aiohttp.ClientSession() as http:
+        status, answer = await _call(http, "POST", f"{runtime.url}/api/v1/schedules", tokens["admin"], body)
+    assert status == 400
+    pointers = {e["pointer"]: e["message"] for e in answer["errors"]}
+    assert set(pointers) == {"/funday", "/name", "/icon", "/monday/0/to", "/monday/1/from", "/monday/1/colour",
+                             "/tuesday/1/from"}
+    assert "after from (08:00:00)" in pointers["/monday/0/to"]
+    assert "overlaps the block 08:00:00-10:00:00" in pointers["/tuesday/1/from"]
