@@ -205,6 +205,14 @@ async def load(hub: Hub, section: Any) -> None:
 
 
 @hookimpl
+def check_integration_config(hub: Hub, config: Any) -> list[Any]:
+    """Build every schedule of configuration.yaml (without running it) and return the problems found."""
+    items = [(str(k), v) for k, v in (config or {}).items()]
+    _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _build(hub, conf, key))
+    return issues
+
+
+@hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Load the schedules (configuration.yaml, then stored) and register schedule.reload and schedule.run_now."""
     await load(hub, config)

@@ -4,6 +4,7 @@ switching off by hand, and the errors that name the field."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from automations import schedules
 from automations.schedule_store import STORE
@@ -115,3 +116,21 @@ async def test_a_bad_weekly_schedule_names_the_field_and_the_others_load(core_hu
     text = issue.format(None)
     assert "configuration.yaml:6" in text or "configuration.yaml:5" in text, text
     assert "monday/1/to: expected a time" in text and "monday/2/to: must be after from (12:00:00)" in text
+
+
+def test_check_config_names_a_bad_schedule_and_a_bad_scene(tmp_path: Path) -> None:
+    from tests.test_cli import hub  # noqa: PLC0415 - runs `hub` as a user does
+
+    (tmp_path / "configuration.yaml").write_text(
+        "scene: !include scenes.yaml\n"
+        "schedule:\n"
+        "  fine:\n    name: Fine\n    monday: [{from: '07:00', to: '08:00'}]\n"
+        "  broken:\n    name: Broken\n    tuesday:\n      - {from: '09:00', to: '08:00'}\n"
+        "  nightly:\n    cron: 'not a cron'\n    sequence: []\n")
+    (tmp_path / "scenes.yaml").write_text("- id: nameless\n  entities: {light.x: 'on'}\n")
+    result = hub("check-config", "-c", str(tmp_path))
+    assert result.returncode == 1, result.stderr
+    assert "configuration.yaml:7: schedule.broken" in result.stderr and "tuesday/0/to: must be after from (09:00:00)" in result.stderr
+    assert "schedule.nightly" in result.stderr and "invalid cron expression" in result.stderr
+    assert "scenes.yaml:1: scene[0]" in result.stderr and "name" in result.stderr
+    assert "schedule.fine" not in result.stderr
