@@ -18,11 +18,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from hub.util import slugify
-
 import voluptuous as vol
 
 from hub import hookimpl
+from hub.util import slugify
 from integrations.telemetry_backfill.batch import BatchError, TelemetryBatch, parse
 
 if TYPE_CHECKING:

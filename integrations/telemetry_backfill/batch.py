@@ -48,41 +48,26 @@ class TelemetryBatch:
     """Field name -> why it was not kept."""
 
 
-def reading_values(reading: dict[str, object], where: str, points_of: set[str],
-                   dropped: dict[str, str]) -> dict[str, Value]:
-    """Return the fields of one reading that can be kept, noting the others in dropped.
+def _kept(name: str, value: object, where: str) -> Value | str | None:
+    """The value to keep of one field (a number, on/off or a text), or None when it cannot be kept.
 
     Raises:
         BatchError: a meter field (power, energy ...) is not a number.
     """
-    values: dict[str, Value] = {}
-    for name, value in reading.items():
-        if name in ("ts", "timestamp"):
-            continue
-        if name in FIELDS:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                if value is None:
-                    continue
-                message = f"{where}.{name} must be a number, got {value!r}"
-                raise BatchError(message)
-        if not _FIELD_NAME.match(name):
-            dropped[name] = "not a field name (lowercase letters, digits and _)"
-            continue
-        if isinstance(value, bool):
-            kept: Value = "on" if value else "off"
-        elif isinstance(value, int | float):
-            kept = float(value)
-        elif isinstance(value, str) and len(value) <= 255:
-            kept = value
-        else:
-            dropped[name] = "null, a list or an object" if not isinstance(value, str) else "longer than 255 characters"
-            continue
-        if name not in points_of and len(points_of) >= MAX_FIELDS:
-            dropped[name] = f"more than {MAX_FIELDS} fields"
-            continue
-        points_of.add(name)
-        values[name] = kept
-    return values
+    kind = type(value)
+    if kind is float or kind is int:
+        return float(value)  # type: ignore[arg-type]  # checked just above
+    if name in FIELDS:
+        message = f"{where}.{name} must be a number, got {value!r}"
+        raise BatchError(message)
+    if kind is bool:
+        return "on" if value else "off"
+    if kind is str and len(value) <= 255:  # type: ignore[arg-type]  # a str
+        return value  # type: ignore[return-value]  # a str
+    return None
+
+
+_WHY = {True: "longer than 255 characters", False: "null, a list or an object"}
 
 
 def parse(topic_node_id: str, payload: bytes, now: float | None = None) -> TelemetryBatch:
@@ -107,6 +92,7 @@ def parse(topic_node_id: str, payload: bytes, now: float | None = None) -> Telem
     points: dict[str, list[tuple[float, Value]]] = {}
     dropped: dict[str, str] = {}
     stamps: list[float] = []
+    good_names: set[str] = set()
     for index, reading in enumerate(readings):
         if not isinstance(reading, dict):
             raise BatchError(f"readings[{index}] must be an object")
@@ -117,6 +103,23 @@ def parse(topic_node_id: str, payload: bytes, now: float | None = None) -> Telem
             raise BatchError(f"readings[{index}].{key} must be a Unix time (s or ms) or ISO 8601 between 2020 and now, "
                              f"got {found[1] if found else None!r}")
         stamps.append(ts)
-        for name, value in reading_values(reading, f"readings[{index}]", set(points), dropped).items():
-            points.setdefault(name, []).append((ts, value))
+        for name, value in reading.items():
+            if name == "ts" or name == "timestamp" or (value is None and name in FIELDS):
+                continue
+            if name not in good_names:
+                if not _FIELD_NAME.match(name):
+                    dropped[name] = "not a field name (lowercase letters, digits and _)"
+                    continue
+                if len(good_names) >= MAX_FIELDS:
+                    dropped[name] = f"more than {MAX_FIELDS} fields"
+                    continue
+            kept = _kept(name, value, f"readings[{index}]")
+            if kept is None:
+                dropped[name] = _WHY[isinstance(value, str)]
+                continue
+            good_names.add(name)
+            series = points.get(name)
+            if series is None:
+                series = points[name] = []
+            series.append((ts, kept))
     return TelemetryBatch(node_id, points, len(readings), min(stamps, default=0.0), max(stamps, default=0.0), dropped)
