@@ -276,7 +276,7 @@ class Adapter:
 
         recorder = get_recorder(self.hub)
         if recorder is None:
-            _LOGGER.warning("Readings of %s for its history were dropped: the recorder is not running", entity_id)
+            self.warn(entity_id, "recorder", f"Readings of {entity_id} for its history were dropped: the recorder is not running")
             return
         await recorder.backfill(entity_id, points)
 
