@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from hub import bootstrap
+from tests.api.conftest import wait_for
 from tests.automations.test_scenes_api import _call, _tokens
 from tests.hubs import write_config
 
@@ -106,3 +107,34 @@ async def test_a_refused_schedule_names_each_field_by_json_pointer(tmp_path: Pat
                              "/tuesday/1/from"}
     assert "after from (08:00:00)" in pointers["/monday/0/to"]
     assert "overlaps the block 08:00:00-10:00:00" in pointers["/tuesday/1/from"]
+
+
+async def test_an_automation_follows_a_schedule_made_over_the_api_and_switches_a_relay(
+        tmp_path: Path, start_hub: Any) -> None:
+    from tests.api.conftest import DEVICES  # noqa: PLC0415
+
+    folder = write_config(tmp_path / "config", """
+        homeassistant:
+          time_zone: UTC
+        testdevices:
+        schedule:
+        automation:
+          - id: relay_follows_boiler
+            triggers: [{trigger: state, entity_id: schedule.boiler}]
+            actions:
+              - action: "switch.turn_{{ trigger.to_state.state }}"
+                target: {entity_id: switch.test_relay}
+        """, {"testdevices": DEVICES})
+    runtime = await start_hub(folder)
+    hub = runtime.hub
+    tokens = await _tokens(runtime)
+    assert hub.states.get("switch.test_relay").state == "off"
+    async with aiohttp.ClientSession() as http:
+        status, made = await _call(http, "POST", f"{runtime.url}/api/v1/schedules", tokens["admin"],
+                                   {"name": "Boiler", **ALWAYS})
+        assert status == 201
+        await wait_for(lambda: hub.states.get("switch.test_relay").state == "on")
+        await _call(http, "POST", f"{runtime.url}/api/v1/schedules/boiler/disable", tokens["user"])
+        await wait_for(lambda: hub.states.get("switch.test_relay").state == "off")
+    entries = await hub.auth.audit.entries(limit=20)
+    assert ("schedule/disable", "user", "schedule.boiler") in {(e.action, e.user_name, e.target) for e in entries}
