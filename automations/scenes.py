@@ -213,6 +213,10 @@ async def load(hub: Hub, section: Any) -> list[Any]:
 
     built, issues = _build_all(hub, section)
     for _key, entity in built:
+        if entity.entity_id in current:
+            holder = "a scene made with scene.create" if current[entity.entity_id].created else "another scene"
+            _LOGGER.error("The scene %s of scenes.yaml is skipped: %s has its entity id", entity.entity_id, holder)
+            continue
         await hub.entities.add(entity, DOMAIN)
         current[entity.entity_id] = entity
     return issues

@@ -198,6 +198,9 @@ async def load(hub: Hub, section: Any) -> None:
     items = [(str(k), v) for k, v in (section or {}).items()]
     built, _issues = build_each(hub, DOMAIN, items, lambda config, raw, key: _build(hub, config, key))
     for key, entity in built:
+        if store is not None and key in store.stored:
+            _LOGGER.error("schedule.%s of configuration.yaml is skipped: a schedule made in the UI has that id", key)
+            continue
         if store is not None and key in store.disabled:
             entity.enabled = False
         await hub.entities.add(entity, DOMAIN)

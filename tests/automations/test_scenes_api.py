@@ -168,3 +168,15 @@ async def test_an_unreadable_created_scenes_file_is_set_aside_and_the_hub_starts
     runtime = await start_hub(_config(tmp_path / "config"), data)
     assert runtime.hub.states.get("scene.evening") is not None
     assert (data / "scene.created.corrupt").exists() and not (data / "scene.created").exists()
+
+
+async def test_a_yaml_scene_reloaded_over_a_created_one_is_skipped_not_a_crash(tmp_path: Path, start_hub: Any) -> None:
+    folder = _config(tmp_path / "config")
+    runtime = await start_hub(folder)
+    hub = runtime.hub
+    await hub.services.call("scene", "create", {"scene_id": "later", "entities": {"input_boolean.lamp": "on"}},
+                            blocking=True)
+    (folder / "scenes.yaml").write_text(YAML_SCENES + "- id: later\n  name: Later\n  entities: {input_boolean.lamp: 'off'}\n")
+    await hub.services.call("scene", "reload", {}, blocking=True)
+    assert hub.states.get("scene.evening") is not None
+    assert hub.entities.get("scene.later").created

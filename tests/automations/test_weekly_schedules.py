@@ -134,3 +134,12 @@ def test_check_config_names_a_bad_schedule_and_a_bad_scene(tmp_path: Path) -> No
     assert "schedule.nightly" in result.stderr and "invalid cron expression" in result.stderr
     assert "scenes.yaml:1: scene[0]" in result.stderr and "name" in result.stderr
     assert "schedule.fine" not in result.stderr
+
+
+async def test_a_yaml_schedule_reloaded_over_a_stored_one_is_skipped_not_a_crash(core_hub: Hub) -> None:
+    await _setup(core_hub, datetime(2024, 1, 1, 5, 0, tzinfo=UTC))
+    store = core_hub.runtime[STORE]
+    await store.create({"name": "Boiler", "monday": [{"from": "05:00", "to": "07:00"}]})
+    await schedules.load(core_hub, load_yaml_text(SCHEDULES + "boiler:\n  name: Other\n", "configuration.yaml"))
+    assert core_hub.states.get("schedule.heating") is not None
+    assert core_hub.states.get("schedule.boiler").attributes["editable"] is True
