@@ -19,6 +19,7 @@ from hub.reading_time import Skew, own_time
 from integrations.easysmart.entities import DeviceEntity, build
 from integrations.easysmart.protocol import (
     ENTITY_ID,
+    ID,
     DeviceSpec,
     EntitySpec,
     PayloadError,
@@ -82,6 +83,10 @@ class Adapter:
         if parts is None or len(parts) != 2:
             return
         device_id = parts[0]
+        if not ID.match(device_id):
+            self.warn(device_id[:64], "discovery", f"Ignored the discovery on {message.topic}: a device id is 1-64 "
+                      "letters, digits, _ or -")
+            return
         if not message.payload:
             if device_id in self.devices:
                 self.hub.create_task(self._remove(device_id), f"easysmart: remove {device_id}")
