@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -47,9 +47,16 @@ class Device:
     """A device the adapter knows: its announcement, entities, and what waits for them."""
 
     spec: DeviceSpec
+    """What the device announced, plus a sensor for each telemetry field it did not announce."""
+    announced: DeviceSpec | None = None
+    """The last discovery as received."""
+    extra: tuple[EntitySpec, ...] = ()
+    """Sensors made for telemetry fields the device did not announce."""
     entities: dict[str, DeviceEntity] = field(default_factory=dict)
     online: bool = True
     ready: bool = False
+    announcing: int = 0
+    """Announcements received whose entities are not built yet (values wait meanwhile)."""
     pending: dict[str, tuple[Any, float]] = field(default_factory=dict)
     """Entity key -> (value, time) that came before the entity existed."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -97,8 +104,14 @@ class Adapter:
             self.warn(device_id, "discovery", f"Ignored the discovery of {device_id} on {message.topic}: {err}")
             return
         known = self.devices.get(device_id)
-        if known is not None and known.spec == spec:
+        if known is None:
+            # Known from now on: the retained states that follow the discovery wait for the entities.
+            known = self.devices[device_id] = Device(spec, announced=spec)
+        elif known.announced == spec:
             return
+        else:
+            known.announced, known.ready = spec, False  # what comes next waits for the new entities
+        known.announcing += 1
         self.hub.create_task(self._announce(spec), f"easysmart: discover {device_id}")
 
     def on_status(self, message: Message) -> None:
@@ -131,14 +144,14 @@ class Adapter:
             self.warn(device.spec.device_id, "state", f"Ignored a state on {message.topic}: {err}")
             return
         when = self._when(device.spec.device_id, message.topic, stamp)
-        if key not in device.entities:
-            if not device.ready and any(s.key == key for s in device.spec.entities):
-                self._wait(device, key, value, when)
-            else:
-                self.warn(device.spec.device_id, f"state:{key}",
-                          f"Ignored a state on {message.topic}: {device.spec.device_id} announced no entity {key!r}")
-            return
-        self._apply(device, device.entities[key], value, when, message.topic)
+        entity = device.entities.get(key)
+        if entity is not None and device.ready:
+            self._apply(device, entity, value, when, message.topic)
+        elif _announces(device, key):
+            self._wait(device, key, value, when)
+        else:
+            self.warn(device.spec.device_id, f"state:{key}",
+                      f"Ignored a state on {message.topic}: {device.spec.device_id} announced no entity {key!r}")
 
     def on_telemetry(self, message: Message) -> None:
         """A reading of many fields ({"ts", field: value ...}) or a batch ({"readings": [...]})."""
@@ -219,7 +232,7 @@ class Adapter:
     def _field_entity(self, device: Device, name: str, value: Any, dropped: dict[str, str]) -> DeviceEntity | None:
         """The entity of a telemetry field; an unannounced field gets a sensor (so nothing is lost)."""
         entity = device.entities.get(name)
-        if entity is not None:
+        if entity is not None and device.ready:
             return entity
         if not ENTITY_ID.match(name):
             dropped[name] = "not a field name (lowercase letters, digits and _)"
@@ -227,15 +240,15 @@ class Adapter:
         if value is None or isinstance(value, dict | list):
             dropped[name] = "null, a list or an object"
             return None
-        if any(s.key == name for s in device.spec.entities) and not device.ready:
-            return None  # announced, still being added: waits
+        if _announces(device, name):
+            return None  # announced, its entity is being added: waits
         if len(device.spec.entities) >= MAX_FIELDS:
             dropped[name] = f"the device has {MAX_FIELDS} entities already"
             return None
         spec = EntitySpec(key=name, kind="sensor", name=name.replace("_", " ").capitalize(),
                           state_class="measurement" if to_float(value) is not None else None)
-        device.spec = DeviceSpec(**{**{s: getattr(device.spec, s) for s in DeviceSpec.__slots__},
-                                    "entities": (*device.spec.entities, spec)})
+        device.spec = replace(device.spec, entities=(*device.spec.entities, spec))
+        device.extra = (*device.extra, spec)
         device.ready = False
         self.hub.create_task(self._add_entities(device), f"easysmart: add {device.spec.device_id} {name}")
         return None
@@ -292,37 +305,38 @@ class Adapter:
     async def _announce(self, spec: DeviceSpec) -> None:
         device = self.devices.get(spec.device_id)
         if device is None:
-            device = self.devices[spec.device_id] = Device(spec)
-        else:
-            kept = {s.key for s in spec.entities}
-            for key in [k for k in device.entities if k not in kept]:
-                entity = device.entities.pop(key)
-                if entity.entity_id:
-                    await self.hub.entities.remove(entity.entity_id)
-            changed = [k for k, e in device.entities.items() if e.spec != next(s for s in spec.entities if s.key == k)
-                       or e.device_spec != spec]
-            for key in changed:  # a changed announcement: the entity is built again
-                entity = device.entities.pop(key)
-                if entity.entity_id:
-                    await self.hub.entities.remove(entity.entity_id)
-            device.spec = spec
+            return  # removed (an empty discovery) before its entities were added
+        async with device.lock:
+            latest = device.announced or spec  # two announcements in a row: the later one counts
+            # Sensors made for unannounced telemetry fields stay, unless the device now announces the field.
+            device.extra = tuple(s for s in device.extra if all(a.key != s.key for a in latest.entities))
+            full = replace(latest, entities=(*latest.entities, *device.extra))
+            wanted = {s.key: s for s in full.entities}
+            for key in list(device.entities):
+                entity = device.entities[key]
+                if wanted.get(key) != entity.spec or _about(entity.device_spec) != _about(full):
+                    del device.entities[key]  # gone, or changed: built again below
+                    if entity.entity_id:
+                        await self.hub.entities.remove(entity.entity_id)
+            device.spec = full
+            device.announcing -= 1
         await self._add_entities(device)
 
     async def _add_entities(self, device: Device) -> None:
         async with device.lock:  # one task adds a device's entities at a time
-            for spec in device.spec.entities:
-                if spec.key in device.entities:
-                    continue
-                entity = build(device.spec, spec, self)
-                entity.available = device.online
-                await self.hub.entities.add(entity, PLATFORM)
-                device.entities[spec.key] = entity
-        device.ready = True
-        pending, device.pending = device.pending, {}
-        for key, (value, when) in pending.items():
-            waiting = device.entities.get(key)
-            if waiting is not None:
-                self._apply(device, waiting, value, when, self.topics.state(device.spec.device_id, key))
+            # The announcement may grow while an entity is added (a new telemetry field): add until none is missing.
+            while missing := [s for s in device.spec.entities if s.key not in device.entities]:
+                for spec in missing:
+                    entity = build(device.spec, spec, self)
+                    entity.available = device.online
+                    await self.hub.entities.add(entity, PLATFORM)
+                    device.entities[spec.key] = entity
+            device.ready = device.announcing == 0
+            if not device.ready:
+                return  # the announcement being built applies what waits
+            waiting = {key: device.pending.pop(key) for key in list(device.pending) if key in device.entities}
+        for key, (value, when) in waiting.items():
+            self._apply(device, device.entities[key], value, when, self.topics.state(device.spec.device_id, key))
 
     async def _remove(self, device_id: str) -> None:
         device = self.devices.pop(device_id, None)
@@ -340,6 +354,17 @@ class Adapter:
             self._warned.clear()
         self._warned[key] = now
         _LOGGER.warning("%s", text)
+
+
+def _announces(device: Device, key: str) -> bool:
+    """Whether the device has (or is getting) an entity for key."""
+    return any(s.key == key for s in device.spec.entities) or (
+        device.announced is not None and any(s.key == key for s in device.announced.entities))
+
+
+def _about(spec: DeviceSpec) -> tuple[Any, ...]:
+    """What the device registry shows of a device (a change rebuilds its entities)."""
+    return spec.name, spec.manufacturer, spec.model, spec.firmware, spec.hardware
 
 
 def history_value(kind: str, value: Any) -> float | str | None:
