@@ -237,6 +237,14 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 
 
 @hookimpl
+def register_websocket_commands(hub: Hub, register: Any) -> None:
+    """Home Assistant's schedule/list, create, update and delete (schedules_ws.py)."""
+    from automations.schedules_ws import register as register_schedule_commands  # noqa: PLC0415
+
+    register_schedule_commands(register)
+
+
+@hookimpl
 def register_http_routes(hub: Hub, app: web.Application) -> None:
     """The device API's schedules: /api/v1/schedules (schedules_api.py)."""
     from automations.schedules_api import register_schedule_routes  # noqa: PLC0415 - it imports this module

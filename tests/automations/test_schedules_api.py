@@ -138,3 +138,35 @@ async def test_an_automation_follows_a_schedule_made_over_the_api_and_switches_a
         await wait_for(lambda: hub.states.get("switch.test_relay").state == "off")
     entries = await hub.auth.audit.entries(limit=20)
     assert ("schedule/disable", "user", "schedule.boiler") in {(e.action, e.user_name, e.target) for e in entries}
+
+
+async def test_home_assistants_schedule_websocket_commands_share_the_store(tmp_path: Path, start_hub: Any) -> None:
+    from tests.api.conftest import WsClient  # noqa: PLC0415
+
+    data = tmp_path / "data"
+    runtime = await start_hub(write_config(tmp_path / "config", CONFIG), data)
+    tokens = await _tokens(runtime)
+    async with aiohttp.ClientSession() as http:
+        admin = await WsClient.open(http, runtime.url)
+        await admin.authenticate(tokens["admin"]["Authorization"].split()[1])
+        user = await WsClient.open(http, runtime.url)
+        await user.authenticate(tokens["user"]["Authorization"].split()[1])
+
+        made = await admin.command("schedule/create", name="Pool pump", icon="mdi:pump",
+                                   tuesday=[{"from": "10:00:00", "to": "14:00:00"}])
+        assert made == {"id": "pool_pump", "name": "Pool pump", "icon": "mdi:pump", "monday": [],
+                        "tuesday": [{"from": "10:00:00", "to": "14:00:00"}], "wednesday": [], "thursday": [],
+                        "friday": [], "saturday": [], "sunday": []}
+        assert [item["id"] for item in await user.command("schedule/list")] == ["pool_pump"]
+        assert (await user.error("schedule/create", name="Mine"))["code"] == "unauthorized"
+        # update merges the given fields into the item, as Home Assistant's storage collection does
+        updated = await admin.command("schedule/update", schedule_id="pool_pump", friday=[{"from": "08:00", "to": "09:00"}])
+        assert updated["tuesday"] == made["tuesday"] and updated["friday"] == [{"from": "08:00:00", "to": "09:00:00"}]
+        refused = await admin.error("schedule/update", schedule_id="pool_pump", monday=[{"from": "9:00", "to": "8:00"}])
+        assert refused["code"] == "invalid_format" and "/monday/0/to" in refused["message"]
+        assert (await admin.error("schedule/update", schedule_id="from_yaml", name="X"))["code"] == "home_assistant_error"
+        async with http.get(f"{runtime.url}/api/v1/schedules/pool_pump", headers=tokens["user"]) as answer:
+            assert (await answer.json())["friday"] == [{"from": "08:00:00", "to": "09:00:00"}]
+        await admin.command("schedule/delete", schedule_id="pool_pump")
+        assert (await admin.error("schedule/delete", schedule_id="pool_pump"))["code"] == "not_found"
+    assert runtime.hub.states.get("schedule.pool_pump") is None
