@@ -96,8 +96,14 @@ def parse(topic_node_id: str, payload: bytes, now: float | None = None) -> Telem
     for index, reading in enumerate(readings):
         if not isinstance(reading, dict):
             raise BatchError(f"readings[{index}] must be an object")
-        found = own_time(reading)
-        ts = parse_reading_time(found[1]) if found else None
+        raw = reading.get("ts")
+        ts: float | None
+        if (type(raw) is int or type(raw) is float) and OLDEST <= raw <= latest:
+            ts = float(raw)  # the usual case: epoch seconds, checked without a call
+            found: tuple[str, object] | None = ("ts", raw)
+        else:
+            found = own_time(reading)
+            ts = parse_reading_time(found[1]) if found else None
         if ts is None or not OLDEST <= ts <= latest:
             key = found[0] if found else "ts"
             raise BatchError(f"readings[{index}].{key} must be a Unix time (s or ms) or ISO 8601 between 2020 and now, "
