@@ -2,6 +2,11 @@
 
 Applying a scene reproduces each entity's state through its domain's services (turn_on with
 the attributes as data, turn_off, set_value, select_option), as Home Assistant does.
+
+Scenes made with `scene.create` are kept in `<data dir>/scene.created` (Home Assistant keeps
+them in memory only, so they are gone after a restart): they come back after a restart and a
+reload, until `scene.delete` removes them. The device API (/api/v1/scenes, scenes_api.py)
+shows both kinds.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from automations.config import InvalidConfig, ensure_list
+from automations.ha_storage import ItemsFile
 from automations.loader import build_each, reload_section
 from hub import hookimpl
 from hub.config import ConfigIssue
@@ -27,6 +33,8 @@ from hub.exceptions import ServiceValidationError
 from hub.util import slugify
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
@@ -147,6 +155,43 @@ def scenes(hub: Hub) -> dict[str, SceneEntity]:
     return hub.runtime.setdefault(SCENES, dict)
 
 
+def created_file(hub: Hub) -> ItemsFile:
+    """The file that keeps the scenes made with scene.create."""
+    return ItemsFile(hub, "scene.created")
+
+
+def save_created(hub: Hub) -> None:
+    """Write every scene made with scene.create (called after each change)."""
+    items = [
+        {"id": e.scene_id, "name": e.name, "entities": e.entities, **({"icon": e.icon} if e.icon else {})}
+        for e in scenes(hub).values() if e.created
+    ]
+    created_file(hub).save(items)
+
+
+async def add_created(hub: Hub, scene_id: str, targets: dict[str, dict[str, Any]], name: str | None = None,
+                      icon: str | None = None) -> SceneEntity:
+    """Add a scene as scene.create makes it (kept across restarts); return it."""
+    entity = SceneEntity(hub, name or scene_id, targets, scene_id, created=True, icon=icon)
+    await hub.entities.add(entity, DOMAIN)
+    scenes(hub)[entity.entity_id] = entity
+    return entity
+
+
+async def _restore_created(hub: Hub) -> None:
+    for item in created_file(hub).load():
+        scene_id = str(item["id"])
+        try:
+            targets = parse_entities(item.get("entities") or {})
+        except InvalidConfig as err:
+            _LOGGER.error("The created scene %s in %s is skipped: %s", scene_id, created_file(hub).path, err)
+            continue
+        if f"scene.{slugify(scene_id)}" in scenes(hub):
+            _LOGGER.warning("The created scene %s is skipped: scenes.yaml has a scene with its entity id", scene_id)
+            continue
+        await add_created(hub, scene_id, targets, item.get("name"), item.get("icon"))
+
+
 def _build_all(hub: Hub, section: Any) -> tuple[list[tuple[str, SceneEntity]], list[Any]]:
     def build(config: Any, raw: Any, key: str) -> SceneEntity:
         if not isinstance(config, Mapping) or "name" not in config:
@@ -215,15 +260,26 @@ async def load(hub: Hub, section: Any) -> list[Any]:
 
     built, issues = _build_all(hub, section)
     for _key, entity in built:
+        if entity.entity_id in current:
+            holder = "a scene made with scene.create" if current[entity.entity_id].created else "another scene"
+            _LOGGER.error("The scene %s of scenes.yaml is skipped: %s has its entity id", entity.entity_id, holder)
+            continue
         await hub.entities.add(entity, DOMAIN)
         current[entity.entity_id] = entity
     return issues
 
 
 @hookimpl
+def check_integration_config(hub: Hub, config: Any) -> list[Any]:
+    """Build every scene of scenes.yaml (without adding it) and return the problems found."""
+    return check_scenes(hub, config)
+
+
+@hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
-    """Load scenes.yaml and register the scene services."""
+    """Load scenes.yaml and the created scenes, and register the scene services."""
     await load(hub, config)
+    await _restore_created(hub)
 
     async def turn_on(call: ServiceCall) -> None:
         for entity_id in call.entity_ids or []:
@@ -253,10 +309,9 @@ async def setup_integration(hub: Hub, config: Any) -> None:
         if existing is not None:
             existing.entities = targets
             existing.write_state()
-            return
-        entity = SceneEntity(hub, scene_id, targets, scene_id, created=True)
-        await hub.entities.add(entity, DOMAIN)
-        scenes(hub)[entity.entity_id] = entity
+        else:
+            await add_created(hub, scene_id, targets)
+        save_created(hub)
 
     async def delete(call: ServiceCall) -> None:
         for entity_id in call.entity_ids or []:
@@ -265,6 +320,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
                 raise ServiceValidationError(f"The scene {entity_id} was not created with scene.create")
             scenes(hub).pop(entity_id)
             await hub.entities.remove(entity_id)
+        save_created(hub)
 
     async def reload(call: ServiceCall) -> None:
         await load(hub, reload_section(hub, DOMAIN))
@@ -278,3 +334,11 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     hub.services.register(DOMAIN, "create", create, create_schema)
     hub.services.register(DOMAIN, "delete", delete, vol.Schema(target))
     hub.services.register(DOMAIN, "reload", reload, vol.Schema({}))
+
+
+@hookimpl
+def register_http_routes(hub: Hub, app: web.Application) -> None:
+    """The device API's scenes: /api/v1/scenes (scenes_api.py)."""
+    from automations.scenes_api import register_scene_routes  # noqa: PLC0415 - it imports this module
+
+    register_scene_routes(app)

@@ -1,4 +1,9 @@
-"""The `schedule` integration: action sequences run on cron expressions or intervals.
+"""The `schedule` integration: Home Assistant's weekly schedules, and sequences run on cron or intervals.
+
+An item with weekday blocks (`monday: [{from: "07:00", to: "09:00"}]`) is Home Assistant's
+schedule helper (weekly_schedule.py: `schedule.<id>` is on inside a block). Schedules made in
+the UI or through /api/v1/schedules are kept in `<data dir>/schedule` (schedule_store.py).
+An item with `cron` or `interval` and a `sequence` is the hub's own:
 
 ```yaml
 schedule:
@@ -31,8 +36,10 @@ from croniter import croniter
 
 from automations.config import InvalidConfig, normalize_actions
 from automations.loader import build_each, reload_section
+from automations.schedule_store import STORE, ScheduleStore
 from automations.script import Script
 from automations.timeutil import to_timedelta
+from automations.weekly_schedule import WeeklyScheduleEntity, check, is_weekly
 from hub import hookimpl
 from hub.core.clock import zone
 from hub.core.context import Context
@@ -41,11 +48,13 @@ from hub.core.runtime import HubKey
 from hub.core.services import ServiceCall
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "schedule"
-SCHEDULES: HubKey[dict[str, ScheduleEntity]] = HubKey("schedule")
+SCHEDULES: HubKey[dict[str, ScheduleEntity | WeeklyScheduleEntity]] = HubKey("schedule")
 CONFIG_SCHEMA = vol.Any(None, Mapping)
 MISSED = ("skip", "run_once")
 
@@ -86,6 +95,7 @@ class ScheduleEntity(Entity):
         self.script = Script(hub, sequence, name=self.name, domain=DOMAIN, item_id=object_id, config=config, mode=config.get("mode", "single"))
         self.last_run: datetime | None = None
         self.next_run: datetime | None = None
+        self.enabled = True
         self._cancel: Callable[[], None] | None = None
 
     def next_after(self, moment: datetime) -> datetime:
@@ -105,6 +115,8 @@ class ScheduleEntity(Entity):
     def state_attributes(self) -> dict[str, Any]:
         """last_run, cron or interval, missed policy, friendly_name."""
         attrs: dict[str, Any] = {"last_run": self.last_run.isoformat() if self.last_run else None, "missed": self.missed, "friendly_name": self.name}
+        if not self.enabled:
+            attrs["enabled"] = False
         if self.cron is not None:
             attrs["cron"] = self.cron
         elif self.interval is not None:
@@ -128,9 +140,24 @@ class ScheduleEntity(Entity):
                 _LOGGER.info("%s: runs were missed while the hub was down; skipped", self.name)
         self._arm()
 
+    def set_enabled(self, enabled: bool) -> None:
+        """Switch the schedule on or off by hand: off, it does not run (and has no next run)."""
+        self.enabled = enabled
+        if enabled:
+            self._arm()
+        else:
+            if self._cancel is not None:
+                self._cancel()
+                self._cancel = None
+            self.next_run = None
+        self.write_state()
+
     def _arm(self) -> None:
         if self._cancel is not None:
             self._cancel()
+        if not self.enabled:
+            self._cancel = None
+            return
         self.next_run = self.next_after(self.clock.now().astimezone(self.tz))
         self._cancel = self.clock.call_at(self.next_run.timestamp(), self._fire)
 
@@ -157,23 +184,50 @@ def config_entity_ids(hub: Hub, config: Any) -> list[str]:
     return [f"{DOMAIN}.{key}" for key in (config or {})]
 
 
+def _build(hub: Hub, config: Any, key: str) -> ScheduleEntity | WeeklyScheduleEntity:
+    if not is_weekly(config):
+        return ScheduleEntity(hub, key, config)
+    parsed, errors = check(config)
+    if errors:
+        first = errors[0].pointer.split("/")[1] if errors[0].pointer else ""
+        raise InvalidConfig("; ".join(f"{e.pointer.lstrip('/') or key}: {e.message}" for e in errors), config, first)
+    return WeeklyScheduleEntity(hub, key, parsed, editable=False)
+
+
 async def load(hub: Hub, section: Any) -> None:
-    """(Re)build the schedules."""
-    current = hub.runtime.setdefault(SCHEDULES, dict)
+    """(Re)build the schedules of configuration.yaml; stored ones stay, switched-off ones stay off."""
+    current: dict[str, Any] = hub.runtime.setdefault(SCHEDULES, dict)
     for entity in list(current.values()):
-        await hub.entities.remove(entity.entity_id)
+        await hub.entities.remove(str(entity.entity_id))
     current.clear()
+    store = hub.runtime.get(STORE)
     items = [(str(k), v) for k, v in (section or {}).items()]
-    built, _issues = build_each(hub, DOMAIN, items, lambda config, raw, key: ScheduleEntity(hub, key, config))
+    built, _issues = build_each(hub, DOMAIN, items, lambda config, raw, key: _build(hub, config, key))
     for key, entity in built:
+        if store is not None and key in store.stored:
+            _LOGGER.error("schedule.%s of configuration.yaml is skipped: a schedule made in the UI has that id", key)
+            continue
+        if store is not None and key in store.disabled:
+            entity.enabled = False
         await hub.entities.add(entity, DOMAIN)
         current[key] = entity
 
 
 @hookimpl
+def check_integration_config(hub: Hub, config: Any) -> list[Any]:
+    """Build every schedule of configuration.yaml (without running it) and return the problems found."""
+    items = [(str(k), v) for k, v in (config or {}).items()]
+    _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _build(hub, conf, key))
+    return issues
+
+
+@hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
-    """Load the schedules and register schedule.reload and schedule.run_now."""
+    """Load the schedules (configuration.yaml, then stored) and register schedule.reload and schedule.run_now."""
     await load(hub, config)
+    store = ScheduleStore(hub, hub.runtime[SCHEDULES])
+    hub.runtime[STORE] = store
+    await store.load()
 
     async def reload(call: ServiceCall) -> None:
         await load(hub, reload_section(hub, DOMAIN))
@@ -186,3 +240,19 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 
     hub.services.register(DOMAIN, "reload", reload, vol.Schema({}))
     hub.services.register(DOMAIN, "run_now", run_now, vol.Schema({vol.Optional("entity_id"): vol.Any(str, [str])}))
+
+
+@hookimpl
+def register_websocket_commands(hub: Hub, register: Any) -> None:
+    """Home Assistant's schedule/list, create, update and delete (schedules_ws.py)."""
+    from automations.schedules_ws import register as register_schedule_commands  # noqa: PLC0415
+
+    register_schedule_commands(register)
+
+
+@hookimpl
+def register_http_routes(hub: Hub, app: web.Application) -> None:
+    """The device API's schedules: /api/v1/schedules (schedules_api.py)."""
+    from automations.schedules_api import register_schedule_routes  # noqa: PLC0415 - it imports this module
+
+    register_schedule_routes(app)

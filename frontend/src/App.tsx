@@ -37,6 +37,8 @@ const Users = lazyPage(() => import("./pages/Users"));
 const AddDevice = lazyPage(() => import("./pages/AddDevice"));
 const Energy = lazyPage(() => import("./pages/Energy"));
 const Notifications = lazyPage(() => import("./pages/Notifications"));
+const Scenes = lazyPage(() => import("./pages/Scenes"));
+const Schedules = lazyPage(() => import("./pages/Schedules"));
 
 interface Route {
   path: string;
@@ -50,6 +52,8 @@ const ROUTES: Route[] = [
   { path: "/history", label: "History", page: History },
   { path: "/energy", label: "Energy", page: Energy },
   { path: "/automations", label: "Automations", page: Automations },
+  { path: "/scenes", label: "Scenes", page: Scenes },
+  { path: "/schedules", label: "Schedules", page: Schedules },
   { path: "/notifications", label: "Notifications", page: Notifications },
   { path: "/devices", label: "Devices", page: Devices },
   { path: "/add-device", label: "Add device", page: AddDevice, adminOnly: true },

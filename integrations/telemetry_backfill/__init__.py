@@ -4,9 +4,13 @@
       topic: devices/+/telemetry      # default (under mqtt: topic_root); `+` is the node id
 
 Nodes running firmware/ publish {"node_id", "readings": [{"ts", "power", "energy", ...}]} on
-reconnect. Each field is written to the history of the sensor the node announced for it
-(unique_id `<node_id>_<field>`) through the recorder's backfill path; live states are not
-touched. A `telemetry_backfilled` event reports each batch.
+reconnect. Every field is kept: each is written to the history of the sensor the node
+announced for it (unique_id `<node_id>_<field>`), or, when it announced none, under the entity
+id that sensor would have (`sensor.<node_id>_<field>`, slugified), through the recorder's
+backfill path; live states are not touched. A reading's time is `ts` or `timestamp` (epoch
+seconds, milliseconds or ISO 8601). What cannot be kept (a null, a list, an object, a bad
+field name) is named in one warning per node per minute. A `telemetry_backfilled` event
+reports each batch.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub import hookimpl
+from hub.util import slugify
 from integrations.telemetry_backfill.batch import BatchError, TelemetryBatch, parse
 
 if TYPE_CHECKING:
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "telemetry_backfill"
 EVENT = "telemetry_backfilled"
+DROP_WARNING_INTERVAL = 60.0  # seconds between two warnings about one node's dropped fields
 
 
 def _topic(value: Any) -> str:
@@ -53,6 +59,7 @@ class Backfiller:
         self.hub = hub
         self.topic = topic
         self._node_index = topic.split("/").index("+")
+        self._warned: dict[str, float] = {}
 
     def on_message(self, message: Any) -> None:
         """Check a batch inline, then write it in a task (the recorder's append awaits)."""
@@ -62,8 +69,22 @@ class Backfiller:
         except BatchError as err:
             _LOGGER.warning("Ignored telemetry batch on %s: %s", message.topic, err)
             return
+        if batch.dropped:
+            self.warn_dropped(batch.node_id, batch.dropped)
         if batch.count:
             self.hub.create_task(self.write(batch))
+
+    def warn_dropped(self, node_id: str, dropped: dict[str, str]) -> None:
+        """Name the fields that were not kept, at most once a minute per node."""
+        now = self.hub.clock.time()
+        if now - self._warned.get(node_id, -DROP_WARNING_INTERVAL) < DROP_WARNING_INTERVAL:
+            return
+        self._warned[node_id] = now
+        if len(self._warned) > 10_000:  # bounded: forget the nodes not heard of for longest
+            for stale in sorted(self._warned, key=self._warned.__getitem__)[:5_000]:
+                del self._warned[stale]
+        _LOGGER.warning("Telemetry of %s on %s: dropped fields %s", node_id, self.topic,
+                        "; ".join(f"{name} ({why})" for name, why in sorted(dropped.items())))
 
     async def write(self, batch: TelemetryBatch) -> int:
         """Write one batch; return the number of points stored."""
@@ -76,13 +97,9 @@ class Backfiller:
         written = 0
         entities: dict[str, str] = {}
         for field, points in batch.points.items():
-            entity_id = self._entity_id(f"{batch.node_id}_{field}")
-            if entity_id is None:
-                continue
+            entity_id = self._entity_id(f"{batch.node_id}_{field}") or f"sensor.{slugify(f'{batch.node_id}_{field}')}"
             entities[field] = entity_id
             written += await recorder.backfill(entity_id, points)
-        if not entities and batch.points:
-            _LOGGER.warning("Dropped %d readings of %s: none of its sensors was discovered", batch.count, batch.node_id)
         self.hub.bus.fire(
             EVENT,
             {"node_id": batch.node_id, "readings": batch.count, "points": written, "entities": entities,

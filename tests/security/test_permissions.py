@@ -90,6 +90,7 @@ async def hub(tmp_path: Path, start_hub: Any, mosquitto_server: Any) -> AsyncIte
           broker: {mosquitto_server.url}
           discovery_prefix: {PREFIX}
         automation: !include automations.yaml
+        scene: !include scenes.yaml
         schedule:
           night_relay:
             cron: "0 3 * * *"
@@ -99,6 +100,7 @@ async def hub(tmp_path: Path, start_hub: Any, mosquitto_server: Any) -> AsyncIte
                   entity_id: switch.test_relay
         """), {"testdevices": DEVICES})
     (config / "automations.yaml").write_text(AUTOMATION)
+    (config / "scenes.yaml").write_text("- id: relay_off\n  name: Relay off\n  entities: {switch.test_relay: 'off'}\n")
     runtime = await start_hub(config)
     auth = runtime.hub.auth
     auth._rounds = 4
@@ -251,6 +253,38 @@ async def _device_api(hub: Hub, role: str, method: str, suffix: str, body: Any, 
         return answer.status == allowed
 
 
+async def _v1_status(hub: Hub, role: str, method: str, path: str, body: Any = None) -> int:
+    headers = {"Authorization": f"Bearer {hub.tokens[role]}"}
+    async with hub.http.request(method, f"{hub.url}{path}", json=body, headers=headers) as answer:
+        assert answer.status < 500, (answer.status, await answer.text())
+        return answer.status
+
+
+async def _read_scenes_and_schedules(hub: Hub, role: str) -> bool | None:
+    scenes = await _v1_status(hub, role, "GET", "/api/v1/scenes") == 200
+    schedules = await _v1_status(hub, role, "GET", "/api/v1/schedules") == 200
+    return scenes if scenes == schedules else None
+
+
+async def _activate_scenes_and_switch_schedules(hub: Hub, role: str) -> bool | None:
+    scene = await _v1_status(hub, role, "POST", "/api/v1/scenes/relay_off/activate") == 200
+    off = await _v1_status(hub, role, "POST", "/api/v1/schedules/night_relay/disable") == 200
+    on = await _v1_status(hub, role, "POST", "/api/v1/schedules/night_relay/enable") == 200
+    return scene if scene == off == on else None
+
+
+async def _edit_scenes_and_schedules(hub: Hub, role: str) -> bool | None:
+    name = f"by_{role.replace('-', '_')}"
+    scene = await _v1_status(hub, role, "POST", "/api/v1/scenes",
+                      {"id": name, "name": name, "entities": {"switch.test_relay": "on"}}) == 201
+    schedule = await _v1_status(hub, role, "POST", "/api/v1/schedules", {"id": name, "name": name}) == 201
+    if scene:
+        assert await _v1_status(hub, role, "DELETE", f"/api/v1/scenes/{name}") == 204
+    if schedule:
+        assert await _v1_status(hub, role, "DELETE", f"/api/v1/schedules/{name}") == 204
+    return scene if scene == schedule else None
+
+
 PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read states": _rest_states,
     "subscribe to state changes": lambda hub, role: hub.ok(role, "subscribe_events", event_type="state_changed"),
@@ -285,6 +319,9 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "change a device's configuration": lambda hub, role: _device_api(
         hub, role, "PUT", "/config", {"entries": [{"key": "x", "value": 1}]}, 409, 403),
     "rename or place a device": lambda hub, role: _device_api(hub, role, "PATCH", "", {"location": role}, 200, 401),
+    "read scenes and schedules": _read_scenes_and_schedules,
+    "activate scenes, switch schedules off and on": _activate_scenes_and_switch_schedules,
+    "create, change and delete scenes and schedules": _edit_scenes_and_schedules,
 }
 
 

@@ -29,9 +29,17 @@ export class NotAvailable extends Error {
 
 /** An error result from the hub, with HA's error code. */
 export class HubError extends Error {
-  constructor(public code: string, message: string) {
+  constructor(public code: string, message: string, public body?: any) {
     super(message);
   }
+}
+
+/** The field errors of a refused /api/v1 body: JSON pointer -> what is wrong. */
+export function fieldErrors(error: unknown): Record<string, string> {
+  const found: Record<string, string> = {};
+  const list = error instanceof HubError && Array.isArray(error.body?.errors) ? error.body.errors : [];
+  for (const item of list) if (item && typeof item.pointer === "string") found[item.pointer] = String(item.message);
+  return found;
 }
 
 function wsUrl(): string {
@@ -167,6 +175,6 @@ export async function rest<T>(method: string, path: string, body?: unknown): Pro
   } catch {
     parsed = text;
   }
-  if (!response.ok) throw new HubError(String(response.status), parsed?.message ?? `HTTP ${response.status}`);
+  if (!response.ok) throw new HubError(String(response.status), parsed?.message ?? `HTTP ${response.status}`, parsed);
   return parsed as T;
 }

@@ -1,0 +1,281 @@
+import { useEffect, useState } from "preact/hooks";
+import { ErrorText, Spinner, formatTime } from "../components/common";
+import { currentUser, fieldErrors, rest, status } from "../lib/hub";
+
+const DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] as const;
+type Day = (typeof DAYS)[number];
+const DAY_LABELS: Record<Day, string> = {
+  monday: "Monday", tuesday: "Tuesday", wednesday: "Wednesday", thursday: "Thursday", friday: "Friday", saturday: "Saturday", sunday: "Sunday",
+};
+
+interface Block {
+  from: string;
+  to: string;
+  data?: Record<string, unknown>;
+}
+
+interface Schedule extends Partial<Record<Day, Block[]>> {
+  id: string;
+  entity_id: string;
+  name: string;
+  icon: string | null;
+  kind: "weekly" | "cron";
+  source: "storage" | "yaml";
+  editable: boolean;
+  enabled: boolean;
+  state: string | null;
+  next_event: string | null;
+  cron?: string | null;
+  interval?: number | null;
+}
+
+export default function Schedules() {
+  const [schedules, setSchedules] = useState<Schedule[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [editing, setEditing] = useState<Schedule | "new" | null>(null);
+  const [version, setVersion] = useState(0);
+  const admin = currentUser.value?.is_admin !== false;
+  useEffect(() => {
+    if (status.value !== "connected") return;
+    rest<Schedule[]>("GET", "/api/v1/schedules").then(
+      (list) => {
+        setSchedules(list);
+        setError(null);
+      },
+      setError,
+    );
+  }, [version, status.value]);
+  const reload = () => setVersion((v) => v + 1);
+
+  return (
+    <section class="stack">
+      <div class="page-head">
+        <h1>Schedules</h1>
+        {admin && editing === null ? (
+          <button type="button" class="primary" onClick={() => setEditing("new")}>
+            New schedule
+          </button>
+        ) : null}
+      </div>
+      <ErrorText error={error} what="Schedules" />
+      {editing !== null ? (
+        <ScheduleForm
+          schedule={editing === "new" ? null : editing}
+          onDone={() => {
+            setEditing(null);
+            reload();
+          }}
+        />
+      ) : null}
+      {schedules === null && !error ? <Spinner label="Loading schedules" /> : null}
+      {schedules?.length === 0 ? (
+        <p class="notice">No schedules yet. A schedule is on during its weekly time blocks; automations can follow it.</p>
+      ) : null}
+      {schedules?.length ? (
+        <ul class="item-list" aria-label="Schedules">
+          {schedules.map((schedule) => (
+            <ScheduleItem key={schedule.id} schedule={schedule} admin={admin} onEdit={() => setEditing(schedule)} onChange={reload} />
+          ))}
+        </ul>
+      ) : null}
+    </section>
+  );
+}
+
+function describeBlocks(schedule: Schedule): string {
+  if (schedule.kind === "cron") return schedule.cron ? `cron ${schedule.cron}` : `every ${schedule.interval} s`;
+  const parts = DAYS.filter((day) => schedule[day]?.length).map(
+    (day) => `${DAY_LABELS[day].slice(0, 3)} ${schedule[day]!.map((b) => `${b.from.slice(0, 5)}–${b.to.slice(0, 5)}`).join(", ")}`,
+  );
+  return parts.length ? parts.join(" · ") : "no time blocks";
+}
+
+function ScheduleItem(props: { schedule: Schedule; admin: boolean; onEdit: () => void; onChange: () => void }) {
+  const { schedule } = props;
+  const [error, setError] = useState<unknown>(null);
+  const [confirming, setConfirming] = useState(false);
+  const path = `/api/v1/schedules/${encodeURIComponent(schedule.id)}`;
+
+  async function act(method: string, url: string) {
+    setError(null);
+    try {
+      await rest(method, url);
+      props.onChange();
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  const badge = !schedule.enabled ? "off by hand" : schedule.kind === "weekly" ? (schedule.state === "on" ? "on" : "off") : "scheduled";
+  return (
+    <li class="card item" data-schedule={schedule.id}>
+      <div class="item-head">
+        <div>
+          <h2>
+            {schedule.name} <span class={`badge ${schedule.enabled && schedule.state === "on" ? "online" : "unknown"}`}>{badge}</span>
+          </h2>
+          <p class="muted">
+            {describeBlocks(schedule)}
+            {schedule.enabled && schedule.next_event ? ` · next change ${formatTime(schedule.next_event)}` : ""}
+            {schedule.source === "yaml" ? " · configuration.yaml" : ""}
+          </p>
+        </div>
+        <div class="actions">
+          {schedule.enabled ? (
+            <button type="button" class="secondary" onClick={() => act("POST", `${path}/disable`)}>
+              Switch off
+            </button>
+          ) : (
+            <button type="button" class="primary" onClick={() => act("POST", `${path}/enable`)}>
+              Switch on
+            </button>
+          )}
+          {props.admin && schedule.editable ? (
+            <button type="button" class="secondary" onClick={props.onEdit}>
+              Edit
+            </button>
+          ) : null}
+          {props.admin && schedule.editable ? (
+            confirming ? (
+              <button type="button" class="danger" onClick={() => act("DELETE", path)}>
+                Really delete
+              </button>
+            ) : (
+              <button type="button" class="secondary" onClick={() => setConfirming(true)}>
+                Delete
+              </button>
+            )
+          ) : null}
+        </div>
+      </div>
+      {schedule.kind === "weekly" ? <WeekBars schedule={schedule} /> : null}
+      <ErrorText error={error} />
+    </li>
+  );
+}
+
+function minutes(time: string): number {
+  const [h, m] = time.split(":").map(Number);
+  return h * 60 + m;
+}
+
+/** The week at a glance: one track per day, a bar where the schedule is on. */
+function WeekBars(props: { schedule: Schedule }) {
+  return (
+    <div class={`week-bars${props.schedule.enabled ? "" : " off"}`} aria-hidden="true">
+      {DAYS.map((day) => [
+        <span key={`${day}-label`}>{DAY_LABELS[day].slice(0, 3)}</span>,
+        <div key={`${day}-track`} class="week-track">
+          {(props.schedule[day] ?? []).map((b, i) => {
+            const start = minutes(b.from);
+            const end = b.to.startsWith("24") ? 1440 : minutes(b.to);
+            return <span key={i} style={{ left: `${(start / 1440) * 100}%`, width: `${((end - start) / 1440) * 100}%` }} />;
+          })}
+        </div>,
+      ])}
+    </div>
+  );
+}
+
+function ScheduleForm(props: { schedule: Schedule | null; onDone: () => void }) {
+  const editing = props.schedule;
+  const [name, setName] = useState(editing?.name ?? "");
+  const [blocks, setBlocks] = useState<Record<Day, Block[]>>(() => {
+    const initial = {} as Record<Day, Block[]>;
+    for (const day of DAYS) initial[day] = (editing?.[day] ?? []).map((b) => ({ ...b, from: b.from.slice(0, 5), to: b.to.startsWith("24") ? "00:00" : b.to.slice(0, 5) }));
+    return initial;
+  });
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const problems = fieldErrors(error);
+
+  function change(day: Day, index: number, part: Partial<Block>) {
+    setBlocks({ ...blocks, [day]: blocks[day].map((b, i) => (i === index ? { ...b, ...part } : b)) });
+  }
+
+  function copyToWeekdays(day: Day) {
+    const next = { ...blocks };
+    for (const other of DAYS.slice(0, 5)) next[other] = blocks[day].map((b) => ({ ...b }));
+    setBlocks(next);
+  }
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    setError(null);
+    setBusy(true);
+    const body: Record<string, unknown> = { name: name.trim() };
+    for (const day of DAYS) body[day] = blocks[day].map((b) => ({ ...b, to: b.to === "00:00" ? "24:00" : b.to }));
+    try {
+      if (editing) await rest("PUT", `/api/v1/schedules/${encodeURIComponent(editing.id)}`, body);
+      else await rest("POST", "/api/v1/schedules", body);
+      props.onDone();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form class="card stack" onSubmit={submit} aria-labelledby="schedule-form-title">
+      <h2 id="schedule-form-title">{editing ? `Edit ${editing.name}` : "New schedule"}</h2>
+      <label>
+        Name
+        <input name="schedule-name" required value={name} aria-invalid={problems["/name"] ? "true" : undefined} onInput={(e) => setName(e.currentTarget.value)} />
+        {problems["/name"] ? <span class="error">{problems["/name"]}</span> : null}
+      </label>
+      <p class="muted">The schedule is on from each block's start up to its end; an end of 00:00 is midnight at the end of the day.</p>
+      <div class="week">
+        {DAYS.map((day) => (
+          <fieldset class="blocks" key={day} data-day={day}>
+            <legend>{DAY_LABELS[day]}</legend>
+            {blocks[day].length === 0 ? <p class="muted">Off all day.</p> : null}
+            {blocks[day].map((block, index) => {
+              const at = `/${day}/${index}`;
+              const problem = problems[`${at}/from`] ?? problems[`${at}/to`] ?? problems[at];
+              return (
+                <div class="block-row" key={index}>
+                  <label>
+                    From
+                    <input type="time" required value={block.from} aria-label={`${DAY_LABELS[day]} block ${index + 1} from`}
+                      aria-invalid={problems[`${at}/from`] ? "true" : undefined} onInput={(e) => change(day, index, { from: e.currentTarget.value })} />
+                  </label>
+                  <label>
+                    To
+                    <input type="time" required value={block.to} aria-label={`${DAY_LABELS[day]} block ${index + 1} to`}
+                      aria-invalid={problems[`${at}/to`] ? "true" : undefined} onInput={(e) => change(day, index, { to: e.currentTarget.value })} />
+                  </label>
+                  <button type="button" class="secondary" aria-label={`Remove ${DAY_LABELS[day]} block ${index + 1}`}
+                    onClick={() => setBlocks({ ...blocks, [day]: blocks[day].filter((_, i) => i !== index) })}>
+                    Remove
+                  </button>
+                  {problem ? <span class="error block-error">{problem}</span> : null}
+                </div>
+              );
+            })}
+            <div class="actions">
+              <button type="button" class="secondary" aria-label={`Add a block on ${DAY_LABELS[day]}`}
+                onClick={() => setBlocks({ ...blocks, [day]: [...blocks[day], { from: "08:00", to: "17:00" }] })}>
+                Add block
+              </button>
+              {day === "monday" && blocks.monday.length ? (
+                <button type="button" class="secondary" onClick={() => copyToWeekdays("monday")}>
+                  Copy to Tuesday–Friday
+                </button>
+              ) : null}
+            </div>
+          </fieldset>
+        ))}
+      </div>
+      {Object.keys(problems).length === 0 ? <ErrorText error={error} /> : <p class="error" role="alert">Please fix the fields marked above.</p>}
+      <div class="actions">
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? "Saving…" : "Save schedule"}
+        </button>
+        <button type="button" class="secondary" onClick={props.onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
