@@ -270,12 +270,6 @@ async def load(hub: Hub, section: Any) -> list[Any]:
 
 
 @hookimpl
-def check_integration_config(hub: Hub, config: Any) -> list[Any]:
-    """Build every scene of scenes.yaml (without adding it) and return the problems found."""
-    return check_scenes(hub, config)
-
-
-@hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
     """Load scenes.yaml and the created scenes, and register the scene services."""
     await load(hub, config)
