@@ -100,7 +100,7 @@ class Recorder:
         self._io = ThreadPoolExecutor(1, thread_name_prefix="recorder-spool")
         self.commits = Committer(
             self._spool_append,
-            self._build,
+            self._build_off_loop,
             commit_interval=commit_interval,
             sync_interval=sync_interval,
             max_batch=max_batch,
@@ -208,8 +208,16 @@ class Recorder:
         if batch:
             await self.commits.add_batch(batch)
 
-    async def _spool_append(self, payload: bytes, points: int) -> tuple[str, int]:
-        return await self._io_call(self.spool.append, payload, points)
+    async def _build_off_loop(self, states: list[State]) -> Batch:
+        # In the I/O thread, which builds one batch at a time and in commit order, so that
+        # _last_attributes sees the states in the order they changed.
+        return await self._io_call(self._build, states)
+
+    async def _spool_append(self, batch: Batch) -> tuple[str, int]:
+        return await self._io_call(self._encode_append, batch)
+
+    def _encode_append(self, batch: Batch) -> tuple[str, int]:
+        return self.spool.append(batch.to_bytes(), len(batch.points))
 
     def _appended_record(self, key: tuple[str, int], batch: Batch) -> None:
         self._appended += 1
