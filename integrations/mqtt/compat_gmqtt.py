@@ -14,16 +14,24 @@ public API, and why:
   connection (`_connection`) and stored for QoS 1/2 resends (`_persistent_storage`) as
   gmqtt's publish() does; `_remove_message_from_queue` is where gmqtt learns of a PUBACK.
 * A half-open connection closed without sending DISCONNECT (`_is_active`, `_connection.close()`).
+* Reads in slices that yield to the event loop (the connection's protocol's `read`, which
+  gmqtt's read loop looks up on the instance): gmqtt reads 64 KiB at a time and reads again
+  without yielding while data is buffered, so after any stall (a busy machine, a slow
+  callback) it handled up to the whole 256 KiB socket read, 6,000 readings and 100s of ms,
+  in one loop callback; the WebSocket writers could not send meanwhile and their clients were
+  cut off as laggards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import gmqtt
 from gmqtt.mqtt.connection import MQTTConnection
 from gmqtt.mqtt.handler import MqttPackageHandler
+from gmqtt.mqtt.protocol import BaseMQTTProtocol
 from gmqtt.storage import PersistentStorage
 
 from integrations.mqtt.compat import require
@@ -36,7 +44,8 @@ PacketHandler = Callable[[int, bytes], None]
 for _owner, _names in (
     (gmqtt.Client, ("_package_handler", "_connection", "_persistent_storage", "_is_active", "_remove_message_from_queue")),
     (MqttPackageHandler, ("_handle_publish_packet",)),
-    (MQTTConnection, ("publish", "subscribe", "unsubscribe", "close", "send_package")),
+    (MQTTConnection, ("publish", "subscribe", "unsubscribe", "close", "send_package", "_protocol")),
+    (BaseMQTTProtocol, ("read",)),
     (PersistentStorage, ("push_message",)),
 ):
     require("gmqtt", VERSION, SUPPORTED, _owner, *_names)
@@ -82,6 +91,23 @@ class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type informa
         """Send one UNSUBSCRIBE and return its packet id."""
         # Encoded here: gmqtt sizes a str topic by characters, which is wrong for non-ASCII.
         return int(self._connection.unsubscribe([topic.encode() for topic in filters]))
+
+    def slice_reads(self, size: int) -> None:
+        """Read at most size bytes at a time and yield to the loop between full reads (after connect)."""
+        protocol = self._connection._protocol
+        read: Callable[[int], Awaitable[bytes]] = protocol.read
+        full = [False]
+
+        async def sliced(n: int = -1) -> bytes:
+            if full[0]:
+                # The last read filled its slice, so more is buffered and the next read would not
+                # wait: let the loop run other callbacks first.
+                await asyncio.sleep(0)
+            data = await read(size if n < 0 else min(n, size))
+            full[0] = len(data) >= size
+            return data
+
+        protocol.read = sliced
 
     @property
     def has_transport(self) -> bool:
