@@ -372,6 +372,17 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
                 pass
 
     hub.bus.listen("state_changed", on_change)
+    rss_samples: list[tuple[float, float, int]] = []  # (seconds since the first row, MB, readings so far)
+    counted = [0]
+
+    async def sample_rss() -> None:
+        began_at = time.monotonic()
+        while True:
+            await asyncio.sleep(args.rss_every)
+            sample = (time.monotonic() - began_at, rss_mb(), counted[0] + received[0])
+            rss_samples.append(sample)
+            print(f"  RSS at {sample[0]:6.0f} s: {sample[1]:6.1f} MB after {sample[2]:,} readings", flush=True)
+
     stalls = Stalls()
     if args.slow_callbacks:
         stalls.handles = []
@@ -385,6 +396,8 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
 
         heap.freeze()
     results = []
+    rss_start = rss_mb()
+    sampler = asyncio.get_running_loop().create_task(sample_rss()) if args.rss_every else None
     for qos in args.qos:
         if qos != 0:
             await discover(qos)
@@ -419,6 +432,7 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
                 row["p50_ms"] = statistics.median(ordered) * 1000
                 row["p99_ms"] = ordered[int(len(ordered) * 0.99) - 1] * 1000
             results.append(row)
+            counted[0] += received[0]
             extra = f"  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms" if "p50_ms" in row else ""
             if ws is not None:
                 extra += f"  WS {row['ws_events']} events" + ("" if row["ws_connected"] else ", CUT OFF by the hub")
@@ -432,7 +446,10 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
             print(f"QoS {qos} {rate:>6} msg/s (published {achieved:>7.0f}/s): received {received[0]:>7}/{sent['sent']:<7} "
                   f"loss {loss:6.2%}  drain {drain:5.2f} s  CPU {row['cpu_per_1000']:.3f} s/1000 msgs"
                   f"  {'sustained' if row['sustained'] else 'NOT sustained'}{extra}", flush=True)
-    summary: dict = {"client": args.client, "rows": results, "rss_mb": rss_mb(),
+    if sampler is not None:
+        sampler.cancel()
+    summary: dict = {"client": args.client, "rows": results, "rss_mb": rss_mb(), "rss_start_mb": rss_start,
+                     "rss_samples": rss_samples, "readings": counted[0],
                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     stalls.stop()
     await bootstrap.stop(runtime)
@@ -444,7 +461,7 @@ async def run_hub_process(args: argparse.Namespace, port: int, client: str, labe
     client_id = f"bench-hub-{label.replace(' #', '-').replace(':', '-')}"
     command = [sys.executable, __file__, "--hub-run", "--port", str(port), "--client", client.partition(":")[0], "--client-id", client_id,
                "--sensors", str(args.sensors), "--seconds", str(args.seconds),
-               "--rates", *map(str, args.rates), "--qos", *map(str, args.qos)]
+               "--rates", *map(str, args.rates), "--qos", *map(str, args.qos), "--rss-every", str(args.rss_every)]
     command += ["--gc-experiment", client.partition(":")[2]] if ":" in client else []
     command += [flag for flag, on in (("--recorder", args.recorder), ("--ws", args.ws), ("--template", args.template),
                                       ("--slow-callbacks", args.slow_callbacks)) if on]
@@ -646,6 +663,7 @@ def parse() -> argparse.Namespace:
                         help="name the loop callbacks that took over 2 ms of CPU (a little overhead)")
     parser.add_argument("--client-id", default="bench-hub", help=argparse.SUPPRESS)
     parser.add_argument("--ws-subscriber", nargs=2, metavar=("URL", "TOKEN"), help=argparse.SUPPRESS)
+    parser.add_argument("--rss-every", type=float, default=0, help="print the hub's RSS every this many seconds")
     parser.add_argument("--no-ceilings", dest="ceilings", action="store_false")
     parser.add_argument("--ceiling-messages", type=int, default=100_000)
     return parser.parse_args()
