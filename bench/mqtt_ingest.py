@@ -391,10 +391,17 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
     await discover(0)
     print(f"discovered {args.sensors} sensors in {time.monotonic() - began:.1f} s; RSS {rss_mb():.0f} MB", flush=True)
     if args.gc_experiment != "off":
+        import gc
+
         # As `hub run` does once start-up settled: long-lived objects out of the collector's scans.
         from hub import heap
 
         heap.freeze()
+        gc.set_threshold(heap.YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    if args.gc_experiment.startswith("t"):
+        import gc
+
+        gc.set_threshold(int(args.gc_experiment[1:]), 10, 10)
     results = []
     rss_start = rss_mb()
     sampler = asyncio.get_running_loop().create_task(sample_rss()) if args.rss_every else None

@@ -21,8 +21,10 @@ class Node:
 
 @pytest.fixture(autouse=True)
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()  # what a test froze must not be kept for the rest of the session
+    gc.set_threshold(*thresholds)
 
 
 def test_freeze_takes_long_lived_objects_out_of_collections() -> None:
@@ -61,3 +63,4 @@ async def test_keep_young_freezes_at_start_when_settled_and_at_intervals() -> No
         await heap.keep_young(settle_after=(5.0, 60.0), refreeze_every=600.0, full_every=1200.0, sleep=sleep)
     assert waits == [5.0, 55.0, 600.0, 600.0, 600.0]
     assert counts[0] > 0  # frozen at once, before the first wait
+    assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD

@@ -23,20 +23,24 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hub.exceptions import HubError
 from hub.recorder.backends.base import Batch
 
 if TYPE_CHECKING:
-    from hub.core.states import State
+    from collections.abc import Mapping
 
 _LOGGER = logging.getLogger(__name__)
 
 SpoolAppend = Callable[[Batch], Awaitable[tuple[str, int]]]
 """Encode a batch, append it to the spool and fsync it (in the recorder's I/O thread); return its key."""
-BuildBatch = Callable[[list["State"]], Awaitable[Batch]]
-"""Turn states into a batch of points (in the recorder's I/O thread, one build at a time, in order)."""
+Change = tuple[str, float, str, "Mapping[str, Any]"]
+"""One kept state change as it waits for a commit: (entity_id, last_updated timestamp, state,
+attributes). A plain tuple rather than the State: a State brings its context and its encoded
+form, several objects that the collector would otherwise scan and promote while they wait."""
+BuildBatch = Callable[[list[Change]], Awaitable[Batch]]
+"""Turn changes into a batch of points (in the recorder's I/O thread, one build at a time, in order)."""
 
 
 class RecorderStopped(HubError):
@@ -58,7 +62,7 @@ class Committer:
         on_appended: Callable[[tuple[str, int], Batch], None],
         on_status: Callable[[], None],
     ) -> None:
-        self.pending: list[State] = []
+        self.pending: list[Change] = []
         self.commit_interval = commit_interval
         self.sync_interval = sync_interval
         self.max_batch = max_batch
@@ -72,7 +76,7 @@ class Committer:
         self._on_status = on_status
         # Batches not in the spool yet, oldest first, each with its sequence number: the states
         # taken from pending until the commit builds them, or a batch built elsewhere (a backfill).
-        self._ready: deque[tuple[int, Batch | list[State]]] = deque()
+        self._ready: deque[tuple[int, Batch | list[Change]]] = deque()
         self._built = 0  # sequence number of the last batch built
         self._settled = 0  # batches up to this one are in the spool (or held in memory while it fails)
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
@@ -161,7 +165,7 @@ class Committer:
         self._wake.set()
         return future
 
-    def _push(self, item: Batch | list[State]) -> None:
+    def _push(self, item: Batch | list[Change]) -> None:
         self._built += 1
         self._ready.append((self._built, item))
         self.held_points += _points(item)
@@ -251,6 +255,6 @@ class Committer:
             )
 
 
-def _points(item: Batch | list[State]) -> int:
+def _points(item: Batch | list[Change]) -> int:
     """Return the points a batch holds, or will hold once built (one per state)."""
     return len(item.points) if isinstance(item, Batch) else len(item)

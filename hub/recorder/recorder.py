@@ -18,7 +18,7 @@ from hub.core.states import valid_entity_id
 from hub.exceptions import HubError
 from hub.recorder.backends.base import AttributeChange, BackendError, Batch, HistoryBackend, Point
 from hub.recorder.backlog import BACKLOG_ENTITY_ID, Backlog
-from hub.recorder.commit import Committer
+from hub.recorder.commit import Change, Committer
 from hub.recorder.compressed import format_value
 from hub.recorder.history_cache import HistoryCache
 from hub.recorder.spool import Spool
@@ -26,7 +26,6 @@ from hub.recorder.tiers import Downsampler
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
-    from hub.core.states import State
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -178,21 +177,18 @@ class Recorder:
             keep = self._kept[new.entity_id] = new.entity_id != BACKLOG_ENTITY_ID and self._keep(new.entity_id)
         if keep:
             pending = self._pending
-            pending.append(new)
+            pending.append((new.entity_id, new.last_updated_timestamp, new.state, new.attributes))
             if len(pending) >= self.max_batch:
                 self.commits.kept()
 
     # -- batching
 
-    def _build(self, states: list[State]) -> Batch:
+    def _build(self, changes_in: list[Change]) -> Batch:
         points: list[Point] = []
         changes: list[AttributeChange] = []
         last_attributes = self._last_attributes
-        for state in states:
-            entity_id = state.entity_id
-            ts = state.last_updated_timestamp
-            points.append(as_point(entity_id, ts, state.state))
-            attributes = state.attributes
+        for entity_id, ts, text, attributes in changes_in:
+            points.append(as_point(entity_id, ts, text))
             previous = last_attributes.get(entity_id)
             if previous is not attributes and previous != attributes:
                 last_attributes[entity_id] = attributes
@@ -208,7 +204,7 @@ class Recorder:
         if batch:
             await self.commits.add_batch(batch)
 
-    async def _build_off_loop(self, states: list[State]) -> Batch:
+    async def _build_off_loop(self, states: list[Change]) -> Batch:
         # In the I/O thread, which builds one batch at a time and in commit order, so that
         # _last_attributes sees the states in the order they changed.
         return await self._io_call(self._build, states)
