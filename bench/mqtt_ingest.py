@@ -375,10 +375,16 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
     rss_samples: list[tuple[float, float, int]] = []  # (seconds since the first row, MB, readings so far)
     counted = [0]
 
+    snapshots: list = []
+
     async def sample_rss() -> None:
         began_at = time.monotonic()
         while True:
             await asyncio.sleep(args.rss_every)
+            if args.tracemalloc:
+                import tracemalloc
+
+                snapshots.append(tracemalloc.take_snapshot())
             sample = (time.monotonic() - began_at, rss_mb(), counted[0] + received[0])
             rss_samples.append(sample)
             print(f"  RSS at {sample[0]:6.0f} s: {sample[1]:6.1f} MB after {sample[2]:,} readings", flush=True)
@@ -455,6 +461,10 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
                   f"  {'sustained' if row['sustained'] else 'NOT sustained'}{extra}", flush=True)
     if sampler is not None:
         sampler.cancel()
+    if len(snapshots) >= 2:
+        # What grew between the first sample and the last: where memory over time goes.
+        for stat in snapshots[-1].compare_to(snapshots[0], "lineno")[:15]:
+            print(f"  grew {stat.size_diff / 1024:8.0f} KiB in {stat.count_diff:+7} blocks: {stat.traceback}", flush=True)
     summary: dict = {"client": args.client, "rows": results, "rss_mb": rss_mb(), "rss_start_mb": rss_start,
                      "rss_samples": rss_samples, "readings": counted[0],
                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -469,6 +479,7 @@ async def run_hub_process(args: argparse.Namespace, port: int, client: str, labe
     command = [sys.executable, __file__, "--hub-run", "--port", str(port), "--client", client.partition(":")[0], "--client-id", client_id,
                "--sensors", str(args.sensors), "--seconds", str(args.seconds),
                "--rates", *map(str, args.rates), "--qos", *map(str, args.qos), "--rss-every", str(args.rss_every)]
+    command += ["--tracemalloc"] if getattr(args, "tracemalloc", False) else []
     command += ["--gc-experiment", client.partition(":")[2]] if ":" in client else []
     command += [flag for flag, on in (("--recorder", args.recorder), ("--ws", args.ws), ("--template", args.template),
                                       ("--slow-callbacks", args.slow_callbacks)) if on]
@@ -671,6 +682,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--client-id", default="bench-hub", help=argparse.SUPPRESS)
     parser.add_argument("--ws-subscriber", nargs=2, metavar=("URL", "TOKEN"), help=argparse.SUPPRESS)
     parser.add_argument("--rss-every", type=float, default=0, help="print the hub's RSS every this many seconds")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="with --rss-every: print what grew between the first RSS sample and the end (slow)")
     parser.add_argument("--no-ceilings", dest="ceilings", action="store_false")
     parser.add_argument("--ceiling-messages", type=int, default=100_000)
     return parser.parse_args()
@@ -685,6 +698,10 @@ if __name__ == "__main__":
         asyncio.run(ws_subscriber(*arguments.ws_subscriber))
     elif arguments.hub_run:
         arguments.client = arguments.client[0]
+        if arguments.tracemalloc:
+            import tracemalloc
+
+            tracemalloc.start()
         asyncio.run(hub_run(arguments))
     else:
         asyncio.run(main(arguments))

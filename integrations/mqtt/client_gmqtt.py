@@ -30,9 +30,9 @@ one_line_warnings("gmqtt.client", "gmqtt.mqtt.protocol", "gmqtt.mqtt.handler", "
 
 # A broker that accepts the TCP connection but never answers CONNECT must not stall the loop.
 CONNECT_TIMEOUT = 10.0
-# Bytes parsed per loop callback at most (about 200 readings): a backlog is worked off in
+# Bytes parsed per loop callback at most (about 100 readings): a backlog is worked off in
 # slices of a few ms, between which WebSocket writers, timers and the recorder run.
-READ_SLICE = 8192
+READ_SLICE = 4096
 # MQTT 3.1.1 acknowledgements of a received PUBLISH, by its QoS: PUBACK (1) and PUBREC (2).
 _ACK_HEADER = {1: b"\x40\x02", 2: b"\x50\x02"}
 

@@ -93,9 +93,14 @@ class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type informa
         return int(self._connection.unsubscribe([topic.encode() for topic in filters]))
 
     def slice_reads(self, size: int) -> None:
-        """Read at most size bytes at a time and yield to the loop between full reads (after connect)."""
+        """Read at most size bytes at a time and yield to the loop between full reads (after connect).
+
+        A packet larger than a slice is read whole once its header is seen: gmqtt appends every
+        read to its buffer, so reading a 1 MB payload in 4 KiB slices would copy it 250 times.
+        """
         protocol = self._connection._protocol
         read: Callable[[int], Awaitable[bytes]] = protocol.read
+        stream = PacketBoundaries()
         full = [False]
 
         async def sliced(n: int = -1) -> bytes:
@@ -103,8 +108,10 @@ class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type informa
                 # The last read filled its slice, so more is buffered and the next read would not
                 # wait: let the loop run other callbacks first.
                 await asyncio.sleep(0)
-            data = await read(size if n < 0 else min(n, size))
-            full[0] = len(data) >= size
+            want = max(size, stream.remaining)
+            data = await read(want if n < 0 else min(n, want))
+            full[0] = len(data) >= want
+            stream.feed(data)
             return data
 
         protocol.read = sliced
@@ -120,4 +127,42 @@ class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type informa
         await self._connection.close()
 
 
-__all__ = ["SUPPORTED", "VERSION", "Client", "PacketHandler"]
+class PacketBoundaries:
+    """Follow MQTT packet boundaries in a byte stream: how much of the current packet is still to come."""
+
+    __slots__ = ("remaining", "_header")
+
+    def __init__(self) -> None:
+        self.remaining = 0  # bytes of the current packet not seen yet (0: at a boundary)
+        self._header = b""  # the start of a fixed header split across reads
+
+    def feed(self, data: bytes) -> None:
+        """Account for data, the next bytes of the stream."""
+        pos, end = 0, len(data)
+        while pos < end:
+            if self.remaining:
+                take = min(self.remaining, end - pos)
+                self.remaining -= take
+                pos += take
+                continue
+            header = self._header + data[pos : pos + 5 - len(self._header)]
+            # Fixed header: one type byte, then the remaining length in 1-4 bytes of 7 bits.
+            length, multiplier, index = 0, 1, 1
+            while index < len(header):
+                byte = header[index]
+                length += (byte & 0x7F) * multiplier
+                multiplier *= 128
+                index += 1
+                if not byte & 0x80:
+                    break
+            else:
+                # The length is not complete yet: keep what there is for the next read.
+                self._header = header
+                return
+            used = index - len(self._header)
+            self._header = b""
+            pos += used
+            self.remaining = length
+
+
+__all__ = ["SUPPORTED", "VERSION", "Client", "PacketBoundaries", "PacketHandler"]
