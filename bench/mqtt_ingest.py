@@ -384,7 +384,8 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
             if args.tracemalloc:
                 import tracemalloc
 
-                snapshots.append(tracemalloc.take_snapshot())
+                # The first and the latest only: each snapshot holds every traced block.
+                snapshots[1:] = [tracemalloc.take_snapshot()]
             sample = (time.monotonic() - began_at, rss_mb(), counted[0] + received[0])
             rss_samples.append(sample)
             print(f"  RSS at {sample[0]:6.0f} s: {sample[1]:6.1f} MB after {sample[2]:,} readings", flush=True)
