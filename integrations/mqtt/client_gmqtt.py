@@ -66,6 +66,7 @@ class GmqttConnection:
         # to decide how to call on_message. And it acknowledges before the message is handled.
         # So PUBLISHes are parsed here, and acknowledged once what they wrote is durable.
         self._client.parse_publishes_with(self._handle_publish)
+        self._client.slice_reads(READ_SLICE)
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_unsubscribe = self._on_unsubscribe
@@ -159,7 +160,6 @@ class GmqttConnection:
             connect.result()
         except gmqtt.MQTTConnectError as err:
             raise MqttClientError(str(err)) from err
-        self._client.slice_reads(READ_SLICE)
         self._opened = True
 
     async def wait_closed(self) -> None:

@@ -25,6 +25,7 @@ public API, and why:
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,10 +43,11 @@ SUPPORTED = "0.8.x"
 PacketHandler = Callable[[int, bytes], None]
 
 for _owner, _names in (
-    (gmqtt.Client, ("_package_handler", "_connection", "_persistent_storage", "_is_active", "_remove_message_from_queue")),
+    (gmqtt.Client, ("_package_handler", "_connection", "_persistent_storage", "_is_active", "_remove_message_from_queue",
+                    "_create_connection")),
     (MqttPackageHandler, ("_handle_publish_packet",)),
     (MQTTConnection, ("publish", "subscribe", "unsubscribe", "close", "send_package", "_protocol")),
-    (BaseMQTTProtocol, ("read",)),
+    (BaseMQTTProtocol, ("read", "data_received")),
     (PersistentStorage, ("push_message",)),
 ):
     require("gmqtt", VERSION, SUPPORTED, _owner, *_names)
@@ -93,28 +95,20 @@ class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type informa
         return int(self._connection.unsubscribe([topic.encode() for topic in filters]))
 
     def slice_reads(self, size: int) -> None:
-        """Read at most size bytes at a time and yield to the loop between full reads (after connect).
+        """Read at most size bytes at a time and yield to the loop between full reads (call before connect).
 
-        A packet larger than a slice is read whole once its header is seen: gmqtt appends every
-        read to its buffer, so reading a 1 MB payload in 4 KiB slices would copy it 250 times.
+        A packet larger than a slice is read whole: gmqtt appends every read to its buffer, so
+        reading a 1 MB payload in 4 KiB slices would copy it 250 times. Where packets end is
+        followed from every byte received, so each connection is wrapped before its CONNECT.
         """
-        protocol = self._connection._protocol
-        read: Callable[[int], Awaitable[bytes]] = protocol.read
-        stream = PacketBoundaries()
-        full = [False]
+        self._read_slice = size
 
-        async def sliced(n: int = -1) -> bytes:
-            if full[0]:
-                # The last read filled its slice, so more is buffered and the next read would not
-                # wait: let the loop run other callbacks first.
-                await asyncio.sleep(0)
-            want = max(size, stream.remaining)
-            data = await read(want if n < 0 else min(n, want))
-            full[0] = len(data) >= want
-            stream.feed(data)
-            return data
-
-        protocol.read = sliced
+    async def _create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        connection = await super()._create_connection(*args, **kwargs)
+        size = getattr(self, "_read_slice", 0)
+        if size:
+            _slice_reads(connection._protocol, size)
+        return connection
 
     @property
     def has_transport(self) -> bool:
@@ -127,24 +121,66 @@ class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type informa
         await self._connection.close()
 
 
+def _slice_reads(protocol: Any, size: int) -> None:
+    """Wrap a fresh protocol (nothing received yet): sliced reads, packet ends from data_received."""
+    read: Callable[[int], Awaitable[bytes]] = protocol.read
+    received: Callable[[bytes], None] = protocol.data_received
+    stream = PacketBoundaries(size)
+    full = [False]
+
+    def data_received(data: bytes) -> None:
+        stream.feed(data)
+        received(data)
+
+    async def sliced(n: int = -1) -> bytes:
+        if full[0]:
+            # The last read filled its slice, so more is buffered and the next read would not
+            # wait: let the loop run other callbacks first.
+            await asyncio.sleep(0)
+        want = stream.next_read(size)
+        data = await read(want if n < 0 else min(n, want))
+        full[0] = len(data) >= want
+        stream.consumed += len(data)
+        return data
+
+    protocol.data_received = data_received
+    protocol.read = sliced
+
+
 class PacketBoundaries:
-    """Follow MQTT packet boundaries in a byte stream: how much of the current packet is still to come."""
+    """Follow MQTT packet boundaries in the received byte stream; remember where large packets lie."""
 
-    __slots__ = ("remaining", "_header")
+    __slots__ = ("remaining", "consumed", "_received", "_large", "_threshold", "_header")
 
-    def __init__(self) -> None:
-        self.remaining = 0  # bytes of the current packet not seen yet (0: at a boundary)
-        self._header = b""  # the start of a fixed header split across reads
+    def __init__(self, threshold: int = 4096) -> None:
+        self.remaining = 0  # bytes of the packet being received not seen yet (0: at a boundary)
+        self.consumed = 0  # bytes handed to the reader so far
+        self._received = 0  # bytes received so far
+        self._threshold = threshold
+        self._large: deque[tuple[int, int]] = deque()  # (start, end) offsets of packets over threshold
+        self._header = b""  # the start of a fixed header split across chunks
+
+    def next_read(self, size: int) -> int:
+        """Return how much to read next: size, or the rest of a large packet the reader is inside."""
+        large, at = self._large, self.consumed
+        while large and large[0][1] <= at:
+            large.popleft()
+        if large and large[0][0] <= at:
+            return max(size, large[0][1] - at)
+        return size
 
     def feed(self, data: bytes) -> None:
-        """Account for data, the next bytes of the stream."""
+        """Account for data, the next bytes received."""
         pos, end = 0, len(data)
+        base = self._received
+        self._received += end
         while pos < end:
             if self.remaining:
                 take = min(self.remaining, end - pos)
                 self.remaining -= take
                 pos += take
                 continue
+            start = base + pos - len(self._header)
             header = self._header + data[pos : pos + 5 - len(self._header)]
             # Fixed header: one type byte, then the remaining length in 1-4 bytes of 7 bits.
             length, multiplier, index = 0, 1, 1
@@ -156,13 +192,14 @@ class PacketBoundaries:
                 if not byte & 0x80:
                     break
             else:
-                # The length is not complete yet: keep what there is for the next read.
+                # The length is not complete yet: keep what there is for the next chunk.
                 self._header = header
                 return
-            used = index - len(self._header)
+            pos += index - len(self._header)
             self._header = b""
-            pos += used
             self.remaining = length
+            if index + length > self._threshold:
+                self._large.append((start, start + index + length))
 
 
 __all__ = ["SUPPORTED", "VERSION", "Client", "PacketBoundaries", "PacketHandler"]

@@ -111,7 +111,8 @@ def test_packet_boundaries_are_followed_across_reads() -> None:
         packets = [b"\x30" + _length(n) + bytes(n) for n in sizes]
         ends = set(itertools.accumulate(len(p) for p in packets))
         stream = b"".join(packets)
-        boundaries = PacketBoundaries()
+        starts = [0, *itertools.accumulate(len(p) for p in packets)][:-1]
+        boundaries = PacketBoundaries(4096)
         pos = 0
         while pos < len(stream):
             chunk = stream[pos : pos + rng.randint(1, 9000)]
@@ -119,6 +120,10 @@ def test_packet_boundaries_are_followed_across_reads() -> None:
             pos += len(chunk)
             at_end = boundaries.remaining == 0 and not boundaries._header
             assert at_end == (pos in ends), pos
+        # A reader at the start of a large packet reads it whole; elsewhere one slice at a time.
+        for start, packet in zip(starts, packets, strict=True):
+            boundaries.consumed = start
+            assert boundaries.next_read(4096) == max(4096, len(packet) if len(packet) > 4096 else 4096)
 
 
 async def test_a_large_payload_arrives_whole(mosquitto_server: Any, prefix: str, mqtt_client_backend: str) -> None:
