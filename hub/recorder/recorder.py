@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 POISON_ATTEMPTS = 3
+# Points kept decoded for the writer (records just spooled): bounded by points, not records, so
+# that a writer behind a busy ingest (a second's commit can hold 20,000 points) does not hold
+# a backlog's worth of batches in memory; beyond it the writer reads them back from the spool.
+RECENT_MAX_POINTS = 100_000
 # Errors that mean "the backend is away": retried for as long as it takes.
 TRANSIENT_ERRORS = (BackendError, OSError, TimeoutError)
 
@@ -112,6 +116,7 @@ class Recorder:
         self._written = 0
         # Records just spooled, so the writer need not read back and decode what it has.
         self._recent: dict[tuple[str, int], Batch] = {}
+        self._recent_points = 0
         self._changed = asyncio.Condition()
         self._spooled = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -217,8 +222,9 @@ class Recorder:
 
     def _appended_record(self, key: tuple[str, int], batch: Batch) -> None:
         self._appended += 1
-        if len(self._recent) < 1024:
+        if self._recent_points + len(batch.points) <= RECENT_MAX_POINTS:
             self._recent[key] = batch
+            self._recent_points += len(batch.points)
         self._spooled.set()
         self.hub.loop.create_task(self._notify())
 
@@ -277,7 +283,14 @@ class Recorder:
 
     def _merged(self, items: list[tuple[bytes, int, tuple[str, int]]]) -> Batch:
         recent = self._recent
-        batches = [recent.pop(key) if key in recent else Batch.from_bytes(payload) for payload, _, key in items]
+        batches = []
+        for payload, _, key in items:
+            batch = recent.pop(key, None)
+            if batch is None:
+                batch = Batch.from_bytes(payload)
+            else:
+                self._recent_points -= len(batch.points)
+            batches.append(batch)
         if len(batches) == 1:
             return batches[0]
         merged = Batch()
