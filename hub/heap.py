@@ -18,7 +18,7 @@ The youngest generation is also collected less often (every 10,000 net allocatio
 700): at 10,000 readings/s the default ran 60 young collections a second, and the readings that
 wait for the recorder's commit were promoted and scanned again and again. Measured at 10,000
 readings/s: garbage collection CPU 350-430 ms per 5 s before, 100-140 ms with freezing, 20-40 ms
-with both; the longest pause 140-150 ms, 7 ms, 3-8 ms.
+with both; the longest pause 140-150 ms, 7-47 ms, 3-8 ms (CPU time, on a loaded machine).
 
 A process policy, not a Hub's: `hub run` turns it on; tests that build many hubs in one process
 leave it off so that what each test froze is not kept for the rest of the session.
