@@ -171,6 +171,7 @@ async def ws_subscriber(url: str, token: str) -> None:
     import orjson
 
     count = [0]
+    latencies: list[float] = []
     closed_at: list[float | None] = [None]
     async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/api/websocket", max_msg_size=0) as ws:
         await ws.receive()
@@ -186,17 +187,113 @@ async def ws_subscriber(url: str, token: str) -> None:
             async for msg in ws:
                 if msg.type is not aiohttp.WSMsgType.TEXT:
                     break
+                now = time.time()
                 data = orjson.loads(msg.data)
-                count[0] += sum(1 for item in (data if isinstance(data, list) else (data,)) if item.get("type") == "event")
+                for item in data if isinstance(data, list) else (data,):
+                    if item.get("type") == "event":
+                        count[0] += 1
+                        # The state is the publisher's time.time(): publish -> WebSocket client.
+                        if count[0] % 10 == 0:
+                            try:
+                                latencies.append(now - float(item["event"]["data"]["new_state"]["state"]))
+                            except (KeyError, TypeError, ValueError):
+                                pass
             closed_at[0] = time.time()
 
         reader = asyncio.create_task(read())
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         reader.cancel()
-    print(json.dumps({"events": count[0], "closed_at": closed_at[0]}), flush=True)
+    ordered = sorted(latencies)
+    p50 = ordered[len(ordered) // 2] * 1000 if ordered else None
+    p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000 if ordered else None
+    print(json.dumps({"events": count[0], "closed_at": closed_at[0], "p50_ms": p50, "p99_ms": p99}), flush=True)
 
 
 # ---------------------------------------------------------------- the hub side (one process per run)
+
+
+class Stalls:
+    """What holds the loop: a 1 ms ticker's lateness, and garbage collections with their pauses."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.gcs: list[tuple[int, float]] = []
+        self._gc_began = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        # CPU time of this thread: on a loaded machine wall time also counts other processes.
+        if phase == "start":
+            self._gc_began = time.thread_time()
+        else:
+            self.gcs.append((info["generation"], time.thread_time() - self._gc_began))
+
+    async def _tick(self) -> None:
+        while True:
+            began = time.perf_counter()
+            await asyncio.sleep(0.001)
+            self.lags.append(time.perf_counter() - began - 0.001)
+
+    def start(self) -> None:
+        import gc
+
+        gc.callbacks.append(self._on_gc)
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        if self.handles is not None:
+            self._wrap_handles()
+
+    handles: list[tuple[float, str]] | None = None
+
+    def _wrap_handles(self) -> None:
+        """Time every loop callback in CPU time and keep the ones over 2 ms, named (--slow-callbacks)."""
+        from asyncio import events
+
+        original = events.Handle._run
+        slow = self.handles
+        assert slow is not None
+
+        def run(handle: events.Handle) -> None:
+            began = time.thread_time()
+            original(handle)
+            spent = time.thread_time() - began
+            if spent > 0.002:
+                callback = getattr(handle, "_callback", None)
+                task = getattr(callback, "__self__", None)
+                name = repr(task.get_coro()) if isinstance(task, asyncio.Task) else repr(callback)
+                slow.append((spent, name[:160]))
+
+        events.Handle._run = run  # type: ignore[method-assign]
+
+    def stop(self) -> None:
+        import gc
+
+        gc.callbacks.remove(self._on_gc)
+        if self._task is not None:
+            self._task.cancel()
+
+    def reset(self) -> None:
+        self.lags.clear()
+        self.gcs.clear()
+        if self.handles is not None:
+            self.handles.clear()
+
+    def report(self) -> dict:
+        lags = sorted(self.lags) or [0.0]
+        pauses = [d for _, d in self.gcs] or [0.0]
+        return {"lag_p99_ms": lags[int(len(lags) * 0.99) - 1 if len(lags) > 1 else 0] * 1000, "lag_max_ms": lags[-1] * 1000,
+                "gc_count": len(self.gcs), "gc_max_ms": max(pauses) * 1000,
+                "gc_gen2": sum(1 for g, _ in self.gcs if g == 2),
+                "gc_cpu_ms": sum(d for _, d in self.gcs) * 1000,
+                "slow_callbacks": self._slow_summary()}
+
+    def _slow_summary(self) -> list[str]:
+        if not self.handles:
+            return []
+        by_name: dict[str, list[float]] = {}
+        for spent, name in self.handles:
+            by_name.setdefault(name.split(" at 0x")[0], []).append(spent)
+        top = sorted(by_name.items(), key=lambda item: -sum(item[1]))[:6]
+        return [f"{len(times)}x max {max(times) * 1000:.1f} ms CPU: {name}" for name, times in top]
 
 
 async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
@@ -275,17 +372,54 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
                 pass
 
     hub.bus.listen("state_changed", on_change)
+    rss_samples: list[tuple[float, float, int]] = []  # (seconds since the first row, MB, readings so far)
+    counted = [0]
+
+    snapshots: list = []
+
+    async def sample_rss() -> None:
+        began_at = time.monotonic()
+        while True:
+            await asyncio.sleep(args.rss_every)
+            if args.tracemalloc:
+                import tracemalloc
+
+                # The first and the latest only: each snapshot holds every traced block.
+                snapshots[1:] = [tracemalloc.take_snapshot()]
+            sample = (time.monotonic() - began_at, rss_mb(), counted[0] + received[0])
+            rss_samples.append(sample)
+            print(f"  RSS at {sample[0]:6.0f} s: {sample[1]:6.1f} MB after {sample[2]:,} readings", flush=True)
+
+    stalls = Stalls()
+    if args.slow_callbacks:
+        stalls.handles = []
+    stalls.start()
     began = time.monotonic()
     await discover(0)
     print(f"discovered {args.sensors} sensors in {time.monotonic() - began:.1f} s; RSS {rss_mb():.0f} MB", flush=True)
+    if args.gc_experiment != "off":
+        import gc
+
+        # As `hub run` does once start-up settled: long-lived objects out of the collector's scans.
+        from hub import heap
+
+        heap.freeze()
+        gc.set_threshold(heap.YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    if args.gc_experiment.startswith("t"):
+        import gc
+
+        gc.set_threshold(int(args.gc_experiment[1:]), 10, 10)
     results = []
+    rss_start = rss_mb()
+    sampler = asyncio.get_running_loop().create_task(sample_rss()) if args.rss_every else None
     for qos in args.qos:
         if qos != 0:
             await discover(qos)
         for rate in args.rates:
             received[0] = 0
             latencies.clear()
-            sample[0] = rate == 1000
+            sample[0] = True
+            stalls.reset()
             ws = await ws_start() if args.ws else None
             cpu_before = cpu_seconds()
             sent = await run_publisher(port, rate, args.seconds, qos, args.sensors, args.template)
@@ -306,30 +440,50 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
                 report = await ws_stop(ws)
                 row["ws_events"] = report["events"]
                 row["ws_connected"] = report["closed_at"] is None  # else the hub cut it off
+                row["ws_p50_ms"], row["ws_p99_ms"] = report["p50_ms"], report["p99_ms"]
             if latencies:
                 ordered = sorted(latencies)
                 row["p50_ms"] = statistics.median(ordered) * 1000
                 row["p99_ms"] = ordered[int(len(ordered) * 0.99) - 1] * 1000
             results.append(row)
+            counted[0] += received[0]
             extra = f"  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms" if "p50_ms" in row else ""
             if ws is not None:
                 extra += f"  WS {row['ws_events']} events" + ("" if row["ws_connected"] else ", CUT OFF by the hub")
+                if row["ws_p99_ms"] is not None:
+                    extra += f" (WS p50 {row['ws_p50_ms']:.2f} p99 {row['ws_p99_ms']:.2f} ms)"
+            row.update(stalls.report())
+            extra += (f"  [loop lag p99 {row['lag_p99_ms']:.1f} max {row['lag_max_ms']:.1f} ms; "
+                      f"GC {row['gc_count']} runs, {row['gc_cpu_ms']:.0f} ms CPU, max {row['gc_max_ms']:.1f} ms, "
+                      f"gen2 {row['gc_gen2']}]")
+            extra += "".join(f"\n      slow callback {line}" for line in row["slow_callbacks"])
             print(f"QoS {qos} {rate:>6} msg/s (published {achieved:>7.0f}/s): received {received[0]:>7}/{sent['sent']:<7} "
                   f"loss {loss:6.2%}  drain {drain:5.2f} s  CPU {row['cpu_per_1000']:.3f} s/1000 msgs"
                   f"  {'sustained' if row['sustained'] else 'NOT sustained'}{extra}", flush=True)
-    summary: dict = {"client": args.client, "rows": results, "rss_mb": rss_mb(),
+    if sampler is not None:
+        sampler.cancel()
+    if len(snapshots) >= 2:
+        # What grew between the first sample and the last: where memory over time goes.
+        for stat in snapshots[-1].compare_to(snapshots[0], "lineno")[:15]:
+            print(f"  grew {stat.size_diff / 1024:8.0f} KiB in {stat.count_diff:+7} blocks: {stat.traceback}", flush=True)
+    summary: dict = {"client": args.client, "rows": results, "rss_mb": rss_mb(), "rss_start_mb": rss_start,
+                     "rss_samples": rss_samples, "readings": counted[0],
                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    stalls.stop()
     await bootstrap.stop(runtime)
     return summary
 
 
 async def run_hub_process(args: argparse.Namespace, port: int, client: str, label: str) -> dict:
     """Run one hub benchmark in a child process; echo its lines, return its summary."""
-    client_id = f"bench-hub-{label.replace(' #', '-')}"
-    command = [sys.executable, __file__, "--hub-run", "--port", str(port), "--client", client, "--client-id", client_id,
+    client_id = f"bench-hub-{label.replace(' #', '-').replace(':', '-')}"
+    command = [sys.executable, __file__, "--hub-run", "--port", str(port), "--client", client.partition(":")[0], "--client-id", client_id,
                "--sensors", str(args.sensors), "--seconds", str(args.seconds),
-               "--rates", *map(str, args.rates), "--qos", *map(str, args.qos)]
-    command += [flag for flag, on in (("--recorder", args.recorder), ("--ws", args.ws), ("--template", args.template)) if on]
+               "--rates", *map(str, args.rates), "--qos", *map(str, args.qos), "--rss-every", str(args.rss_every)]
+    command += ["--tracemalloc"] if getattr(args, "tracemalloc", False) else []
+    command += ["--gc-experiment", client.partition(":")[2]] if ":" in client else []
+    command += [flag for flag, on in (("--recorder", args.recorder), ("--ws", args.ws), ("--template", args.template),
+                                      ("--slow-callbacks", args.slow_callbacks)) if on]
     proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     summary: dict = {}
@@ -519,12 +673,18 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--template", action="store_true", help='payload {"ts": ...} through value_template')
     parser.add_argument("--recorder", action="store_true", help="run with the recorder (SQLite) on")
     parser.add_argument("--ws", action="store_true", help="a WebSocket client in another process subscribed to state_changed")
-    parser.add_argument("--client", nargs="+", default=["gmqtt", "paho"], choices=["gmqtt", "paho"],
+    parser.add_argument("--client", nargs="+", default=["gmqtt", "paho"],
                         help="client backends to measure, alternating")
     parser.add_argument("--repeat", type=int, default=2, help="runs per backend (the machine is noisy)")
     parser.add_argument("--hub-run", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--gc-experiment", default="", help=argparse.SUPPRESS)  # "off": no heap freezing
+    parser.add_argument("--slow-callbacks", action="store_true",
+                        help="name the loop callbacks that took over 2 ms of CPU (a little overhead)")
     parser.add_argument("--client-id", default="bench-hub", help=argparse.SUPPRESS)
     parser.add_argument("--ws-subscriber", nargs=2, metavar=("URL", "TOKEN"), help=argparse.SUPPRESS)
+    parser.add_argument("--rss-every", type=float, default=0, help="print the hub's RSS every this many seconds")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="with --rss-every: print what grew between the first RSS sample and the end (slow)")
     parser.add_argument("--no-ceilings", dest="ceilings", action="store_false")
     parser.add_argument("--ceiling-messages", type=int, default=100_000)
     return parser.parse_args()
@@ -539,6 +699,10 @@ if __name__ == "__main__":
         asyncio.run(ws_subscriber(*arguments.ws_subscriber))
     elif arguments.hub_run:
         arguments.client = arguments.client[0]
+        if arguments.tracemalloc:
+            import tracemalloc
+
+            tracemalloc.start()
         asyncio.run(hub_run(arguments))
     else:
         asyncio.run(main(arguments))

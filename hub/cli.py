@@ -240,7 +240,7 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from hub import bootstrap
+    from hub import bootstrap, heap
     from hub.ops.allocator import tune_allocator
 
     tune_allocator()  # before the first big payload: a long-running process (hub/ops/allocator.py)
@@ -253,6 +253,8 @@ async def _run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     runtime = await bootstrap.start(args.config, args.data, port=args.port, host=args.host)
+    # Not a hub task: it runs for the life of the process (block_till_done must not wait on it).
+    heap_policy = loop.create_task(heap.keep_young(), name="heap: freeze long-lived objects")
     if not await runtime.hub.require_auth().has_users():
         _LOGGER.warning(
             "No user exists yet: create the owner in the web UI (see the onboarding line above), "
@@ -269,6 +271,7 @@ async def _run(args: argparse.Namespace) -> int:
     if stop_demo is not None:
         await stop_demo()
     began = time.monotonic()
+    heap_policy.cancel()
     await bootstrap.stop(runtime)
     _LOGGER.info("Hub stopped in %.2f s", time.monotonic() - began)
     return 0

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hub.core.context import Context
@@ -62,6 +63,17 @@ def is_callback(func: Callable[..., Any]) -> bool:
     return getattr(func, _CALLBACK_MARK, False) is True
 
 
+
+@lru_cache(maxsize=256)
+def iso_utc(timestamp: float) -> str:
+    """Return a Unix timestamp as ISO 8601 in UTC, as Home Assistant serialises times.
+
+    A state change serialises the same instant three or four times (last_changed, last_updated,
+    last_reported, the event's time_fired): the cache makes that one conversion, which was the
+    largest single cost of encoding an event for WebSocket clients.
+    """
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
+
 class EventOrigin(StrEnum):
     """Where an event came from."""
 
@@ -101,7 +113,7 @@ class Event:
             "event_type": self.event_type,
             "data": self.data,
             "origin": self.origin.value,
-            "time_fired": self.time_fired.isoformat(),
+            "time_fired": iso_utc(self.time_fired_timestamp),
             "context": self.context.as_dict(),
         }
 

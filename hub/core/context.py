@@ -7,6 +7,9 @@ import time
 from typing import Any
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Two characters per 10 bits: 13 lookups make the 26 characters.
+_PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
+_SHIFTS = range(120, -1, -10)
 _getrandbits = random.getrandbits
 
 
@@ -16,11 +19,8 @@ def ulid_at(timestamp: float) -> str:
     Context ids are identifiers, not secrets, so the fast PRNG is good enough here.
     """
     value = (int(timestamp * 1000) << 80) | _getrandbits(80)
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 class Context:
@@ -30,7 +30,7 @@ class Context:
     ULID costs more than the rest of a state write.
     """
 
-    __slots__ = ("_id", "_created", "user_id", "parent_id", "origin_event")
+    __slots__ = ("_id", "_created", "_as_dict", "user_id", "parent_id", "origin_event")
 
     def __init__(
         self, user_id: str | None = None, parent_id: str | None = None, id: str | None = None
@@ -40,6 +40,7 @@ class Context:
         self.user_id = user_id
         self.parent_id = parent_id
         self.origin_event: Any = None
+        self._as_dict: dict[str, str | None] | None = None
 
     @property
     def id(self) -> str:
@@ -49,8 +50,11 @@ class Context:
         return self._id
 
     def as_dict(self) -> dict[str, str | None]:
-        """Return the context as Home Assistant serialises it."""
-        return {"id": self.id, "parent_id": self.parent_id, "user_id": self.user_id}
+        """Return the context as Home Assistant serialises it (built once: an event and its new
+        state share their context, and every WebSocket event serialises both)."""
+        if self._as_dict is None:
+            self._as_dict = {"id": self.id, "parent_id": self.parent_id, "user_id": self.user_id}
+        return self._as_dict
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Context) and self.id == other.id

@@ -15,6 +15,7 @@ from hub.core.bus import (
     EventBus,
     Handler,
     Listener,
+    iso_utc,
 )
 from hub.core.context import Context
 from hub.exceptions import InvalidEntityFormatError, InvalidStateError
@@ -59,10 +60,6 @@ class ReadOnlyDict(dict[str, Any]):
 
 
 EMPTY_ATTRIBUTES = ReadOnlyDict()
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 class State:
@@ -151,9 +148,9 @@ class State:
                 "entity_id": self.entity_id,
                 "state": self.state,
                 "attributes": self.attributes,
-                "last_changed": _iso(self.last_changed_timestamp),
-                "last_reported": _iso(self.last_reported_timestamp),
-                "last_updated": _iso(self.last_updated_timestamp),
+                "last_changed": iso_utc(self.last_changed_timestamp),
+                "last_reported": iso_utc(self.last_reported_timestamp),
+                "last_updated": iso_utc(self.last_updated_timestamp),
                 "context": self.context.as_dict(),
             }
         return self._as_dict

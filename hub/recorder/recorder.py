@@ -18,7 +18,7 @@ from hub.core.states import valid_entity_id
 from hub.exceptions import HubError
 from hub.recorder.backends.base import AttributeChange, BackendError, Batch, HistoryBackend, Point
 from hub.recorder.backlog import BACKLOG_ENTITY_ID, Backlog
-from hub.recorder.commit import Committer
+from hub.recorder.commit import Change, Committer
 from hub.recorder.compressed import format_value
 from hub.recorder.history_cache import HistoryCache
 from hub.recorder.spool import Spool
@@ -26,11 +26,14 @@ from hub.recorder.tiers import Downsampler
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
-    from hub.core.states import State
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 POISON_ATTEMPTS = 3
+# Points kept decoded for the writer (records just spooled): bounded by points, not records, so
+# that a writer behind a busy ingest (a second's commit can hold 20,000 points) does not hold
+# a backlog's worth of batches in memory; beyond it the writer reads them back from the spool.
+RECENT_MAX_POINTS = 100_000
 # Errors that mean "the backend is away": retried for as long as it takes.
 TRANSIENT_ERRORS = (BackendError, OSError, TimeoutError)
 
@@ -100,7 +103,7 @@ class Recorder:
         self._io = ThreadPoolExecutor(1, thread_name_prefix="recorder-spool")
         self.commits = Committer(
             self._spool_append,
-            self._build,
+            self._build_off_loop,
             commit_interval=commit_interval,
             sync_interval=sync_interval,
             max_batch=max_batch,
@@ -113,6 +116,7 @@ class Recorder:
         self._written = 0
         # Records just spooled, so the writer need not read back and decode what it has.
         self._recent: dict[tuple[str, int], Batch] = {}
+        self._recent_points = 0
         self._changed = asyncio.Condition()
         self._spooled = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -178,21 +182,18 @@ class Recorder:
             keep = self._kept[new.entity_id] = new.entity_id != BACKLOG_ENTITY_ID and self._keep(new.entity_id)
         if keep:
             pending = self._pending
-            pending.append(new)
+            pending.append((new.entity_id, new.last_updated_timestamp, new.state, new.attributes))
             if len(pending) >= self.max_batch:
                 self.commits.kept()
 
     # -- batching
 
-    def _build(self, states: list[State]) -> Batch:
+    def _build(self, changes_in: list[Change]) -> Batch:
         points: list[Point] = []
         changes: list[AttributeChange] = []
         last_attributes = self._last_attributes
-        for state in states:
-            entity_id = state.entity_id
-            ts = state.last_updated_timestamp
-            points.append(as_point(entity_id, ts, state.state))
-            attributes = state.attributes
+        for entity_id, ts, text, attributes in changes_in:
+            points.append(as_point(entity_id, ts, text))
             previous = last_attributes.get(entity_id)
             if previous is not attributes and previous != attributes:
                 last_attributes[entity_id] = attributes
@@ -208,13 +209,22 @@ class Recorder:
         if batch:
             await self.commits.add_batch(batch)
 
-    async def _spool_append(self, payload: bytes, points: int) -> tuple[str, int]:
-        return await self._io_call(self.spool.append, payload, points)
+    async def _build_off_loop(self, states: list[Change]) -> Batch:
+        # In the I/O thread, which builds one batch at a time and in commit order, so that
+        # _last_attributes sees the states in the order they changed.
+        return await self._io_call(self._build, states)
+
+    async def _spool_append(self, batch: Batch) -> tuple[str, int]:
+        return await self._io_call(self._encode_append, batch)
+
+    def _encode_append(self, batch: Batch) -> tuple[str, int]:
+        return self.spool.append(batch.to_bytes(), len(batch.points))
 
     def _appended_record(self, key: tuple[str, int], batch: Batch) -> None:
         self._appended += 1
-        if len(self._recent) < 1024:
+        if self._recent_points + len(batch.points) <= RECENT_MAX_POINTS:
             self._recent[key] = batch
+            self._recent_points += len(batch.points)
         self._spooled.set()
         self.hub.loop.create_task(self._notify())
 
@@ -273,7 +283,14 @@ class Recorder:
 
     def _merged(self, items: list[tuple[bytes, int, tuple[str, int]]]) -> Batch:
         recent = self._recent
-        batches = [recent.pop(key) if key in recent else Batch.from_bytes(payload) for payload, _, key in items]
+        batches = []
+        for payload, _, key in items:
+            batch = recent.pop(key, None)
+            if batch is None:
+                batch = Batch.from_bytes(payload)
+            else:
+                self._recent_points -= len(batch.points)
+            batches.append(batch)
         if len(batches) == 1:
             return batches[0]
         merged = Batch()

@@ -30,6 +30,9 @@ one_line_warnings("gmqtt.client", "gmqtt.mqtt.protocol", "gmqtt.mqtt.handler", "
 
 # A broker that accepts the TCP connection but never answers CONNECT must not stall the loop.
 CONNECT_TIMEOUT = 10.0
+# Bytes parsed per loop callback at most (about 100 readings): a backlog is worked off in
+# slices of a few ms, between which WebSocket writers, timers and the recorder run.
+READ_SLICE = 4096
 # MQTT 3.1.1 acknowledgements of a received PUBLISH, by its QoS: PUBACK (1) and PUBREC (2).
 _ACK_HEADER = {1: b"\x40\x02", 2: b"\x50\x02"}
 
@@ -63,6 +66,7 @@ class GmqttConnection:
         # to decide how to call on_message. And it acknowledges before the message is handled.
         # So PUBLISHes are parsed here, and acknowledged once what they wrote is durable.
         self._client.parse_publishes_with(self._handle_publish)
+        self._client.slice_reads(READ_SLICE)
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_unsubscribe = self._on_unsubscribe

@@ -232,3 +232,24 @@ async def test_history_shows_numbers_as_the_live_state_showed_them(hub: Hub) -> 
     assert [s.state for s in found] == [None, "21.50", "1e3", "-0", "230.0", None]
     rows = await history.history_during_period(recorder.backend, None, ["sensor.t"], 0, 2000, no_attributes=True)
     assert [r.state for r in rows["sensor.t"]] == ["21", "21.50", "1e3", "-0", "230.0", "7.25"]
+
+
+async def test_a_writer_behind_keeps_a_bounded_number_of_points_in_memory(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The backend is down for a while: batches pile up in the spool on disk, not in memory,
+    # and every point is stored once it is back.
+    from hub.recorder import recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "RECENT_MAX_POINTS", 500)
+    backend = FlakyBackend(hub.config.data_dir / "history.db")  # type: ignore[operator]
+    backend.down = True
+    recorder = await make_recorder(hub, backend)
+    for batch in range(20):
+        for i in range(100):
+            hub.states.set(f"sensor.s{i}", str(batch), timestamp=1000.0 + batch)
+        await recorder.commit()
+    assert recorder.spool.points >= 2000 - 100  # on disk while the backend is down
+    assert recorder._recent_points <= 500
+    backend.down = False
+    await recorder.flush()
+    found = await backend.read_states(["sensor.s7"], 0, 2000)
+    assert [s.value for s in found["sensor.s7"]] == [float(b) for b in range(20)]
