@@ -39,7 +39,7 @@ def _raw_key(request: web.Request) -> str | None:
 
 
 async def post_telemetry(request: web.Request) -> web.Response:
-    """Write a device's measurements as entity states (history at their own time when stamped)."""
+    """Write a device's measurements as entity states (history at their own time when stamped): 201."""
     ingest: Ingest = request.app[INGEST_KEY]
     raw = _raw_key(request)
     key = await ingest.keys.check(raw) if raw else None
@@ -61,7 +61,7 @@ async def post_telemetry(request: web.Request) -> web.Response:
     except Forbidden as err:
         ingest.forbidden(key, request.remote, str(err))
         return json_message(f"403: Forbidden: {err}", 403)
-    return _json(result)
+    return _json(result, 201)  # the readings are stored: created, as the device API's contract says
 
 
 def _admin(request: web.Request) -> Any:
@@ -143,7 +143,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                        "now goes to history at its own time (within the key's backfill days).",
         "security": [{"deviceKey": []}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": ref("TelemetryRequest")}}},
-        "responses": {"200": json_body(ref("TelemetryResult"), "Written"), **errors(400, 401, 403, 429)},
+        "responses": {"201": json_body(ref("TelemetryResult"), "Stored: live states, and history at each reading's own time"),
+                      **errors(400, 401, 403, 429)},
     }},
     "/api/v1/apikeys": {
         "get": {"operationId": "listApiKeys", "tags": ["telemetry"], "summary": "Every device API key (admins)",

@@ -33,7 +33,7 @@ class Hub:
 
     async def post(self, key: str, measurements: dict[str, Any]) -> None:
         async with self.http.post(f"{self.url}/api/v1/telemetry", json={"measurements": measurements}, headers={"X-API-Key": key}) as r:
-            assert r.status == 200, await r.text()
+            assert r.status == 201, await r.text()
 
     async def get(self, path: str, params: dict[str, Any] | None = None, key: str | None = None,
                   accept: str | None = None) -> tuple[int, Any, aiohttp.ClientResponse]:

@@ -40,7 +40,7 @@ async def post(setup: Setup, key: str, body: Any) -> tuple[int, Any]:
 async def test_a_key_writes_only_its_device(setup: Setup) -> None:
     garden = await setup.new_key("Garden sensor", device="garden")
     kitchen = await setup.new_key("kitchen")
-    assert (await post(setup, kitchen["key"], {"measurements": {"temperature": 19}}))[0] == 200
+    assert (await post(setup, kitchen["key"], {"measurements": {"temperature": 19}}))[0] == 201
     hub = setup.hub
     before = hub.states.get("sensor.kitchen_temperature")
     # The garden's key tries to write the kitchen's sensor: by naming the device ...
@@ -60,7 +60,7 @@ async def test_a_key_writes_only_its_device(setup: Setup) -> None:
     status, _ = await post(setup, recorder["key"], {"measurements": {"fine": 1, "backlog": 0}})
     assert status == 403 and hub.states.get("sensor.recorder_fine") is None
     # Its own device works, and the entities are registered under the device.
-    assert (await post(setup, garden["key"], {"measurements": {"temperature": 21}}))[0] == 200
+    assert (await post(setup, garden["key"], {"measurements": {"temperature": 21}}))[0] == 201
     entry = hub.entity_registry.get("sensor.garden_temperature")
     device = hub.device_registry.get(entry.device_id)
     assert entry.platform == "http_ingest" and device.name == "Garden sensor"
@@ -75,30 +75,30 @@ async def test_a_key_writes_only_its_device(setup: Setup) -> None:
 
 async def test_a_renamed_entity_stays_the_devices(setup: Setup) -> None:
     garden = await setup.new_key("garden")
-    assert (await post(setup, garden["key"], {"measurements": {"power": 5}}))[0] == 200
+    assert (await post(setup, garden["key"], {"measurements": {"power": 5}}))[0] == 201
     registry = setup.hub.entity_registry
     await registry.update("sensor.garden_power", new_entity_id="sensor.pump_in_the_garden")
-    assert (await post(setup, garden["key"], {"measurements": {"power": 7}}))[0] == 200
+    assert (await post(setup, garden["key"], {"measurements": {"power": 7}}))[0] == 201
     assert setup.hub.states.get("sensor.pump_in_the_garden").state == "7"
     # Another device's key cannot take the old id over by naming itself "garden_power".
     other = await setup.new_key("garden power")
-    assert (await post(setup, other["key"], {"measurements": {"x": 1}}))[0] == 200
+    assert (await post(setup, other["key"], {"measurements": {"x": 1}}))[0] == 201
     assert setup.hub.states.get("sensor.garden_power_x") is not None
 
 
 async def test_backfill_goes_back_only_as_far_as_the_device_buffer(setup: Setup) -> None:
     garden = await setup.new_key("garden")
-    assert (await post(setup, garden["key"], {"measurements": {"power": 50}}))[0] == 200
+    assert (await post(setup, garden["key"], {"measurements": {"power": 50}}))[0] == 201
     year_2001 = datetime(2001, 1, 1, tzinfo=UTC).timestamp()
     status, body = await post(setup, garden["key"], {"ts": year_2001, "measurements": {"power": 1}})
     assert status == 403 and "2001-01-01T00:00:00Z is older than the backfill window" in body["message"]
     eight_days = time.time() - 8 * 86400
     assert (await post(setup, garden["key"], {"measurements": {"power": {"value": 1, "ts": eight_days}}}))[0] == 403
     six_days = time.time() - 6 * 86400
-    assert (await post(setup, garden["key"], {"measurements": {"power": {"value": 2, "ts": six_days}}}))[0] == 200
+    assert (await post(setup, garden["key"], {"measurements": {"power": {"value": 2, "ts": six_days}}}))[0] == 201
     # A device with a longer buffer gets a longer window.
     logger = await setup.new_key("logger", backfill_days=30)
-    assert (await post(setup, logger["key"], {"measurements": {"t": {"value": 2, "ts": eight_days}}}))[0] == 200
+    assert (await post(setup, logger["key"], {"measurements": {"t": {"value": 2, "ts": eight_days}}}))[0] == 201
     # Nonsense times are a bad body, not a crash.
     for ts in (10**400, -5, float("inf")):
         async with setup.http.post(f"{setup.url}/api/v1/telemetry", data=f'{{"ts": {ts}, "measurements": {{"x": 1}}}}'.replace("inf", "1e999"),
@@ -108,7 +108,7 @@ async def test_backfill_goes_back_only_as_far_as_the_device_buffer(setup: Setup)
 
 async def test_a_revoked_key_is_refused_on_the_next_request(setup: Setup) -> None:
     garden = await setup.new_key("garden")
-    assert (await post(setup, garden["key"], {"measurements": {"power": 50}}))[0] == 200
+    assert (await post(setup, garden["key"], {"measurements": {"power": 50}}))[0] == 201
     # Revoked by another process (the CLI writes the database; the hub keeps no cache of keys).
     config, data = setup.hub.config.config_dir, setup.hub.config.data_dir
     code, out, err = await asyncio.to_thread(run, "apikey", "revoke", garden["id"], "-c", str(config), "--data", str(data))
@@ -129,7 +129,7 @@ async def test_keys_from_before_binding_bind_on_first_use(start_hub: Any, tmp_pa
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{runtime.url}/api/v1/telemetry", json={"device": "barn", "measurements": {"kwh": 3}},
                              headers={"X-API-Key": raw}) as response:
-            assert response.status == 200
+            assert response.status == 201
         async with http.post(f"{runtime.url}/api/v1/telemetry", json={"device": "house", "measurements": {"kwh": 3}},
                              headers={"X-API-Key": raw}) as response:
             assert response.status == 403
@@ -148,7 +148,7 @@ async def test_device_entities_come_back_after_a_restart(start_hub: Any, tmp_pat
             key = (await response.json())["key"]
         async with http.post(f"{runtime.url}/api/v1/telemetry", json={"measurements": {"power": 9}},
                              headers={"X-API-Key": key}) as response:
-            assert response.status == 200
+            assert response.status == 201
     await bootstrap.stop(runtime)
     again = await start_hub(config, tmp_path / "data")
     assert again.hub.states.get("sensor.garden_power").state == "9"

@@ -61,7 +61,7 @@ async def test_measurements_become_states_and_the_key_is_counted(setup: Setup) -
         "power": {"value": 120, "unit": "W", "attributes": {"phase": "L1"}},
     }}
     response = await setup.post(key["key"], body)
-    assert response.status == 200
+    assert response.status == 201
     states = setup.hub.states
     temperature = states.get("sensor.garden_temperature")
     assert temperature.state == "21.5" and temperature.attributes["unit_of_measurement"] == "°C"
@@ -73,7 +73,7 @@ async def test_measurements_become_states_and_the_key_is_counted(setup: Setup) -
     assert states.get("sensor.garden_power").attributes["phase"] == "L1"
 
     # Without "device" a body is for the key's own device.
-    assert (await setup.post(key["key"], {"measurements": {"status": "dry"}}, bearer=True)).status == 200
+    assert (await setup.post(key["key"], {"measurements": {"status": "dry"}}, bearer=True)).status == 201
     assert states.get("sensor.garden_status").state == "dry"
     async with setup.http.get(f"{setup.url}/api/v1/apikeys", headers={"Authorization": f"Bearer {setup.admin_token}"}) as response:
         [listed] = await response.json()
@@ -107,28 +107,28 @@ async def test_wrong_revoked_or_expired_keys_are_401_counted_and_change_nothing(
 async def test_each_key_is_rate_limited_with_retry_after(setup: Setup) -> None:
     first, second = await setup.new_key("a"), await setup.new_key("b")
     body = {"measurements": {"x": 1}}
-    assert [(await setup.post(first["key"], body)).status for _ in range(3)] == [200, 200, 200]
+    assert [(await setup.post(first["key"], body)).status for _ in range(3)] == [201, 201, 201]
     refused = await setup.post(first["key"], body)
     assert refused.status == 429 and refused.headers["Retry-After"] == "2"
-    assert (await setup.post(second["key"], body)).status == 200  # another key has its own budget
+    assert (await setup.post(second["key"], body)).status == 201  # another key has its own budget
 
 
 async def test_stamped_late_readings_go_to_history_not_the_live_state(setup: Setup) -> None:
     from hub.recorder import get_recorder
 
     key = (await setup.new_key("pump"))["key"]
-    assert (await setup.post(key, {"device": "pump", "measurements": {"power": 50}})).status == 200
+    assert (await setup.post(key, {"device": "pump", "measurements": {"power": 50}})).status == 201
     an_hour_ago = time.time() - 3600
     body = {"device": "pump", "ts": an_hour_ago, "measurements": {"power": 75.5}}
     response = await setup.post(key, body)
-    assert response.status == 200
+    assert response.status == 201
     assert setup.hub.states.get("sensor.pump_power").state == "50"
     recorder = get_recorder(setup.hub)
     await recorder.flush()
     history = await recorder.backend.read_states(["sensor.pump_power"], an_hour_ago - 1, an_hour_ago + 1)
     assert [(round(p.ts), p.value) for p in history["sensor.pump_power"]] == [(round(an_hour_ago), 75.5)]
     iso = datetime.now(UTC).isoformat()
-    assert (await setup.post(key, {"device": "pump", "measurements": {"power": {"value": 60, "ts": iso}}})).status == 200
+    assert (await setup.post(key, {"device": "pump", "measurements": {"power": {"value": 60, "ts": iso}}})).status == 201
     assert setup.hub.states.get("sensor.pump_power").state == "60"
 
 
@@ -161,7 +161,7 @@ async def test_keys_over_the_websocket_are_for_admins(setup: Setup) -> None:
     await ws.send_json({"id": 1, "type": "http_ingest/apikey/create", "name": "meter", "expires_days": 2})
     created = (await ws.receive_json())["result"]
     assert created["key"].startswith("phk_") and created["name"] == "meter"
-    assert (await setup.post(created["key"], {"measurements": {"m": 1}})).status == 200
+    assert (await setup.post(created["key"], {"measurements": {"m": 1}})).status == 201
     await ws.send_json({"id": 2, "type": "http_ingest/apikey/list"})
     assert [k["usage_count"] for k in (await ws.receive_json())["result"]] == [1]
     await ws.send_json({"id": 3, "type": "http_ingest/apikey/revoke", "key_id": created["id"]})
