@@ -277,21 +277,21 @@ def register_scene_routes(app: web.Application) -> None:
     one = _json(_ref("Scene"), "The scene")
     describe(app, {
         "/api/v1/scenes": {
-            "get": {"summary": "List scenes (scenes.yaml and scene.create)", "tags": ["scenes"],
+            "get": {"operationId": "listScenes", "summary": "List scenes (scenes.yaml and scene.create)", "tags": ["scenes"],
                     "responses": responses({"200": _json({"type": "array", "items": _ref("Scene")}, "Every scene")}, 401)},
-            "post": {"summary": "Add a scene to scenes.yaml (admins)", "tags": ["scenes"], "requestBody": body,
+            "post": {"operationId": "createScene", "summary": "Add a scene to scenes.yaml (admins)", "tags": ["scenes"], "requestBody": body,
                      "responses": responses({"201": _json(_ref("Scene"), "The new scene")}, 400, 401, 409)},
         },
         "/api/v1/scenes/{scene_id}": {
-            "get": {"summary": "One scene", "tags": ["scenes"], "parameters": param,
+            "get": {"operationId": "getScene", "summary": "One scene", "tags": ["scenes"], "parameters": param,
                     "responses": responses({"200": one}, 401, 404)},
-            "put": {"summary": "Change a scene (admins)", "tags": ["scenes"], "parameters": param, "requestBody": body,
+            "put": {"operationId": "replaceScene", "summary": "Change a scene (admins)", "tags": ["scenes"], "parameters": param, "requestBody": body,
                     "responses": responses({"200": one}, 400, 401, 404, 409)},
-            "delete": {"summary": "Remove a scene (admins)", "tags": ["scenes"], "parameters": param,
+            "delete": {"operationId": "deleteScene", "summary": "Remove a scene (admins)", "tags": ["scenes"], "parameters": param,
                        "responses": responses({"204": {"description": "Removed"}}, 400, 401, 404, 409)},
         },
         "/api/v1/scenes/{scene_id}/activate": {
-            "post": {"summary": "Apply a scene (every role but read-only); audited", "tags": ["scenes"],
+            "post": {"operationId": "activateScene", "summary": "Apply a scene (every role but read-only); audited", "tags": ["scenes"],
                      "parameters": param, "responses": responses({"200": one}, 401, 404)},
         },
     }, schemas={"Scene": SCENE_SCHEMA, "SceneInput": SCENE_INPUT_SCHEMA, "ErrorWithFields": ERROR_SCHEMA})

@@ -231,25 +231,25 @@ def register_schedule_routes(app: web.Application) -> None:
     tags = ["schedules"]
     describe(app, {
         "/api/v1/schedules": {
-            "get": {"summary": "List schedules", "tags": tags,
+            "get": {"operationId": "listSchedules", "summary": "List schedules", "tags": tags,
                     "responses": responses({"200": _json({"type": "array", "items": ref}, "Every schedule")}, 401)},
-            "post": {"summary": "Add a weekly schedule (admins)", "tags": tags, "requestBody": body,
+            "post": {"operationId": "createSchedule", "summary": "Add a weekly schedule (admins)", "tags": tags, "requestBody": body,
                      "responses": responses({"201": _json(ref, "The new schedule")}, 400, 401, 404, 409)},
         },
         "/api/v1/schedules/{schedule_id}": {
-            "get": {"summary": "One schedule", "tags": tags, "parameters": param,
+            "get": {"operationId": "getSchedule", "summary": "One schedule", "tags": tags, "parameters": param,
                     "responses": responses({"200": one}, 401, 404)},
-            "put": {"summary": "Change a stored schedule (admins)", "tags": tags, "parameters": param,
+            "put": {"operationId": "replaceSchedule", "summary": "Change a stored schedule (admins)", "tags": tags, "parameters": param,
                     "requestBody": body, "responses": responses({"200": one}, 400, 401, 404, 409)},
-            "delete": {"summary": "Remove a stored schedule (admins)", "tags": tags, "parameters": param,
+            "delete": {"operationId": "deleteSchedule", "summary": "Remove a stored schedule (admins)", "tags": tags, "parameters": param,
                        "responses": responses({"204": {"description": "Removed"}}, 401, 404, 409)},
         },
         "/api/v1/schedules/{schedule_id}/enable": {
-            "post": {"summary": "Switch a schedule on again; audited", "tags": tags, "parameters": param,
+            "post": {"operationId": "enableSchedule", "summary": "Switch a schedule on again; audited", "tags": tags, "parameters": param,
                      "responses": responses({"200": one}, 401, 404)},
         },
         "/api/v1/schedules/{schedule_id}/disable": {
-            "post": {"summary": "Switch a schedule off (a weekly one stays off, a cron one does not run); audited",
+            "post": {"operationId": "disableSchedule", "summary": "Switch a schedule off (a weekly one stays off, a cron one does not run); audited",
                      "tags": tags, "parameters": param, "responses": responses({"200": one}, 401, 404)},
         },
     }, schemas={"Schedule": SCHEDULE_SCHEMA, "ScheduleInput": SCHEDULE_INPUT_SCHEMA, "ScheduleBlock": _BLOCK,
