@@ -182,7 +182,7 @@ def register_http_routes(hub: Hub, app: web.Application) -> None:
 
     app.router.add_route("*", "/api/webhook/{webhook_id}", handle_webhook)
     register_config_routes(app)
-    rules_api.add_routes(app)
+    rules_api.add_routes(app, hub)
 
 
 async def ws_trace_list(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:

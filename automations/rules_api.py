@@ -7,7 +7,9 @@ survives a restart and shows in the editor, and one made there is a rule here. A
 not pass answers 400 with the check's `file:line` text and a JSON pointer into the body.
 
 Everyone signed in reads; owners and admins write; every role that may call services triggers.
-Every change, and every refused one, is in the audit log.
+Writes and triggers are rate limited per user and per rule (`http: rules_rate_limit`, the
+device routes' token buckets): past the budget the answer is 429 with Retry-After. Every change,
+and every refused one, is in the audit log.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from automations.rules_openapi import describe_rules
 from automations.trace import get_trace_store
 from hub.api.keys import HUB_KEY, USER_KEY
 from hub.api.permissions import can_control
+from hub.api.rate_limit import ControlLimits
 from hub.api.ws_messages import dumps, loads
+from hub.config.core_schema import RULES_RATE_LIMIT_SCHEMA
 from hub.config.objects import get_location
 from hub.core.context import Context
 from hub.exceptions import HubError
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
 BASE = "/api/v1/automation/rules"
 RULE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 MODES = ("single", "restart", "queued", "parallel")
+LIMITS_KEY = web.AppKey("rule_limits", ControlLimits)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -163,6 +168,15 @@ def _refused(request: web.Request, action: str, target: str, why: str) -> web.Re
     return _error(f"403: Forbidden: {why}", 403)
 
 
+def _rate_limited(request: web.Request, action: str, rule_id: str) -> web.Response | None:
+    """Spend the user's and the rule's tokens (a new rule's: the collection's), or the audited 429."""
+    user = request[USER_KEY]
+    limited = request.app[LIMITS_KEY].check(user.id, rule_id or BASE)
+    if limited is not None:
+        _audit(request, action, rule_id, "refused", "rate limit")
+    return limited
+
+
 def _store_error(request: web.Request, action: str, target: str, err: HubError) -> web.Response:
     """400 with pointers for a check that failed, 404, else 409: the configuration does not allow it."""
     _audit(request, action, target, "refused", str(err))
@@ -193,6 +207,8 @@ async def create_rule(request: web.Request) -> web.Response:
     hub, user = request.app[HUB_KEY], request[USER_KEY]
     if not user.is_admin:
         return _refused(request, "create", "", f"admins only; user is {user.role}")
+    if (limited := _rate_limited(request, "create", "")) is not None:
+        return limited
     body, bad = await _read_body(request)
     if bad is not None:
         return bad
@@ -226,6 +242,8 @@ async def replace_rule(request: web.Request) -> web.Response:
     rule_id = request.match_info["rule_id"]
     if not user.is_admin:
         return _refused(request, "update", rule_id, f"admins only; user is {user.role}")
+    if (limited := _rate_limited(request, "update", rule_id)) is not None:
+        return limited
     body, bad = await _read_body(request)
     if bad is not None:
         return bad
@@ -256,6 +274,8 @@ async def delete_rule(request: web.Request) -> web.Response:
     rule_id = request.match_info["rule_id"]
     if not user.is_admin:
         return _refused(request, "delete", rule_id, f"admins only; user is {user.role}")
+    if (limited := _rate_limited(request, "delete", rule_id)) is not None:
+        return limited
     rules = Rules(hub)
     try:
         found = rules.one(rule_id)
@@ -276,6 +296,8 @@ async def trigger_rule(request: web.Request) -> web.Response:
     rule_id = request.match_info["rule_id"]
     if not can_control(user):
         return _refused(request, "trigger", rule_id, f"role {user.role} may not run rules")
+    if (limited := _rate_limited(request, "trigger", rule_id)) is not None:
+        return limited
     body: Any = {}
     if raw := await request.read():
         try:
@@ -334,8 +356,16 @@ async def get_trace(request: web.Request) -> web.Response:
     return _json(trace) if trace is not None else _error("Trace not found.", 404)
 
 
-def add_routes(app: web.Application) -> None:
+def limits(hub: Hub) -> ControlLimits:
+    """The rule routes' limits from `http: rules_rate_limit`, on the hub's clock."""
+    section = (hub.config.raw.get("http") or {}).get("rules_rate_limit")
+    return ControlLimits.from_config(RULES_RATE_LIMIT_SCHEMA(section or {}), "rule", lambda: hub.clock.time(),
+                                     acts="requests")
+
+
+def add_routes(app: web.Application, hub: Hub) -> None:
     """Add the rules routes and describe them in the OpenAPI document."""
+    app[LIMITS_KEY] = limits(hub)
     app.router.add_get(BASE, list_rules)
     app.router.add_post(BASE, create_rule)
     app.router.add_get(BASE + "/{rule_id}", get_rule)

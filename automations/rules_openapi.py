@@ -109,6 +109,10 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+_LIMITED = ("Rate limited per user and per rule (`http: rules_rate_limit`; by default a burst of 20 per user "
+            "and 10 per rule, refilled over 10 s): past it 429 with Retry-After.")
+
+
 def _ops(base: str) -> dict[str, dict[str, Any]]:
     item = f"{base}/{{rule_id}}"
     rule = json_body(ref("Rule"), "The rule")
@@ -119,30 +123,33 @@ def _ops(base: str) -> dict[str, dict[str, Any]]:
                     "description": "The rules of automations.yaml, then running automations from packages or folders.",
                     "responses": {"200": json_body({"type": "array", "items": ref("Rule")}, "Every rule"), **errors(401)}},
             "post": {"operationId": "createRule", "tags": ["rules"], "summary": "Create a rule (admins)",
+                     "description": _LIMITED,
                      "requestBody": body,
                      "responses": {"201": {**rule, "headers": {"Location": {"schema": {"type": "string"}}}},
-                                   **errors(400, 401, 403, 409, schema="RuleError")}},
+                                   **errors(400, 401, 403, 409, 429, schema="RuleError")}},
         },
         item: {
             "parameters": [_RULE_ID],
             "get": {"operationId": "getRule", "tags": ["rules"], "summary": "Read a rule",
                     "responses": {"200": rule, **errors(401, 404, 409, schema="RuleError")}},
             "put": {"operationId": "replaceRule", "tags": ["rules"], "summary": "Replace a rule's configuration (admins)",
+                    "description": _LIMITED,
                     "requestBody": body,
-                    "responses": {"200": rule, **errors(400, 401, 403, 404, 409, schema="RuleError")}},
+                    "responses": {"200": rule, **errors(400, 401, 403, 404, 409, 429, schema="RuleError")}},
             "delete": {"operationId": "deleteRule", "tags": ["rules"], "summary": "Delete a rule (admins)",
+                       "description": _LIMITED,
                        "responses": {"204": {"description": "Deleted; the automation stopped"},
-                                     **errors(401, 403, 404, 409, schema="RuleError")}},
+                                     **errors(401, 403, 404, 409, 429, schema="RuleError")}},
         },
         f"{item}/trigger": {
             "parameters": [_RULE_ID],
             "post": {"operationId": "triggerRule", "tags": ["rules"], "summary": "Run a rule's actions now",
                      "description": "As `automation.trigger`: conditions are skipped unless `skip_condition` is false. "
-                                    "Owners, admins and users.",
+                                    "Owners, admins and users. " + _LIMITED,
                      "requestBody": {"required": False,
                                      "content": {"application/json": {"schema": ref("RuleTriggerRequest")}}},
                      "responses": {"202": json_body(ref("RuleRun"), "Started"),
-                                   **errors(400, 401, 403, 404, 409, schema="RuleError")}},
+                                   **errors(400, 401, 403, 404, 409, 429, schema="RuleError")}},
         },
         f"{item}/traces": {
             "parameters": [_RULE_ID],

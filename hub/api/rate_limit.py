@@ -71,18 +71,30 @@ class TokenBuckets:
 class ControlLimits:
     """The limits of control endpoints: one bucket set per user, one per device."""
 
-    def __init__(self, per_user: Rate, per_device: Rate, clock: Callable[[], float]) -> None:
+    def __init__(self, per_user: Rate, per_device: Rate, clock: Callable[[], float], *,
+                 thing: str = "device", acts: str = "commands") -> None:
+        """`thing` names what the second bucket set is per (a device, a rule), `acts` what is counted."""
         self.per_user = TokenBuckets(per_user, clock)
         self.per_device = TokenBuckets(per_device, clock)
+        self.thing = thing
+        self.acts = acts
+
+    @classmethod
+    def from_config(cls, rates: dict[str, dict[str, float]], per: str, clock: Callable[[], float], *,
+                    acts: str = "commands") -> ControlLimits:
+        """From a `{per_user: {commands, seconds}, per_<per>: {commands, seconds}}` section."""
+        def rate(name: str) -> Rate:
+            return Rate(int(rates[name]["commands"]), float(rates[name]["seconds"]))
+        return cls(rate("per_user"), rate(f"per_{per}"), clock, thing=per, acts=acts)
 
     def check(self, user_id: str, device_id: str) -> web.Response | None:
         """Spend a token of both, or return the 429 answer naming the limit and Retry-After."""
         user_wait = self.per_user.retry_after(user_id)
         device_wait = self.per_device.retry_after(device_id)
         if user_wait or device_wait:
-            which, rate = ("device", self.per_device.rate) if device_wait >= user_wait else ("user", self.per_user.rate)
+            which, rate = (self.thing, self.per_device.rate) if device_wait >= user_wait else ("user", self.per_user.rate)
             wait = max(user_wait, device_wait)
-            message = (f"Too many commands for this {which}: at most {rate.burst} per {rate.seconds:g} s; "
+            message = (f"Too many {self.acts} for this {which}: at most {rate.burst} per {rate.seconds:g} s; "
                        f"try again in {math.ceil(wait)} s")
             response = json_message(message, 429)
             response.headers["Retry-After"] = str(max(1, math.ceil(wait)))

@@ -175,6 +175,18 @@ def _proxies_and_tls(http: dict[str, Any]) -> dict[str, Any]:
     return http
 
 
+_RATE = vol.Schema({
+    vol.Required("commands"): vol.All(integer, vol.Range(min=0)),
+    vol.Required("seconds"): vol.All(vol.Coerce(float), vol.Range(min=0.001)),
+})
+# The device API's rule routes (POST/PUT/DELETE /api/v1/automation/rules[/{id}], POST
+# .../{id}/trigger): a burst of `commands` per user and per rule, refilled over `seconds`;
+# commands: 0 lifts a limit. The device routes' limits are `relay: rate_limit`.
+RULES_RATE_LIMIT_SCHEMA = vol.Schema(vol.All(empty_to_dict, {
+    vol.Optional("per_user", default={"commands": 20, "seconds": 10.0}): _RATE,
+    vol.Optional("per_rule", default={"commands": 10, "seconds": 10.0}): _RATE,
+}))
+
 HTTP_SCHEMA = vol.Schema(
     vol.All(
         empty_to_dict,
@@ -197,6 +209,7 @@ HTTP_SCHEMA = vol.Schema(
             # /metrics: a scraper's token, and whether loopback scrapers need none.
             vol.Optional("metrics_token"): string,
             vol.Optional("metrics_allow_loopback", default=True): bool,
+            vol.Optional("rules_rate_limit", default={}): RULES_RATE_LIMIT_SCHEMA,
         },
         _proxies_and_tls,
     )

@@ -51,7 +51,7 @@ async def test_the_document_is_served_to_callers_with_a_token(api_hub: ApiHub) -
     assert served["openapi"] == "3.1.0" and served == api_hub.document()
     rules = served["paths"]["/api/v1/automation/rules"]["post"]
     assert rules["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/RuleConfig"}
-    assert set(rules["responses"]) == {"201", "400", "401", "403", "409"}
+    assert set(rules["responses"]) == {"201", "400", "401", "403", "409", "429"}
 
 
 async def test_docs_api_md_is_what_the_running_hub_describes(api_hub: ApiHub) -> None:  # noqa: F811

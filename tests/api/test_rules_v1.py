@@ -270,3 +270,58 @@ async def test_without_an_automations_file_rules_are_read_only_and_say_how_to_fi
             ("inline", False, "configuration.yaml:3")]
         status, answer = await api.call("POST", RULES, body=RULE)
         assert status == 409 and "automation: !include automations.yaml" in answer["message"], answer
+
+
+LIMITED = """
+http:
+  rules_rate_limit:
+    per_user: {commands: 100, seconds: 60}
+    per_rule: {commands: 5, seconds: 60}
+"""
+
+
+async def test_rapid_triggers_are_not_all_accepted_and_say_when_to_retry(tmp_path: Path, start_hub: Any) -> None:
+    from tests.api.openapi_check import check_answer
+
+    folder = _folder(tmp_path)
+    (folder / "configuration.yaml").write_text((folder / "configuration.yaml").read_text() + LIMITED)
+    runtime = await start_hub(folder)
+    async with aiohttp.ClientSession() as http:
+        api = Client(runtime, http)
+        await api.login()
+        for rule_id in ("a", "b"):
+            assert (await api.call("POST", RULES, body={"id": rule_id, **RULE}))[0] == 201
+        answers = []
+        for _ in range(12):
+            async with http.post(f"{runtime.url}{RULES}/a/trigger", headers={"Authorization": f"Bearer {api.tokens['user']}"}) as r:
+                answers.append((r.status, r.headers.get("Retry-After"), await r.json()))
+        assert [status for status, _, _ in answers] == [202] * 5 + [429] * 7
+        for _, retry, body in answers[5:]:
+            assert retry is not None and 1 <= int(retry) <= 12  # one token back every 60 / 5 s
+            assert "Too many requests for this rule: at most 5 per 60 s" in body["message"]
+        # Another rule has its own budget; the refusals are audited.
+        assert (await api.call("POST", f"{RULES}/b/trigger", role="user"))[0] == 202
+        rows = [(e.action, e.target, e.result, e.reason) for e in await runtime.hub.auth.audit.entries(limit=50)]
+        assert rows.count(("automation/rules/trigger", "a", "refused", "rate limit")) == 7
+        # Writes to the rule spend the same budget; the 429 is as the OpenAPI document describes it.
+        status, answer = await api.call("PUT", f"{RULES}/a", body=RULE)
+        assert status == 429 and "Too many requests" in answer["message"]
+        status, document = await api.call("GET", "/api/v1/openapi.json")
+        check_answer(document, RULES + "/{rule_id}", "put", 429, answer)
+        check_answer(document, RULES + "/{rule_id}/trigger", "post", 429, answers[-1][2])
+        assert "Retry-After" in document["paths"][RULES + "/{rule_id}/trigger"]["post"]["responses"]["429"]["headers"]
+
+
+async def test_rapid_rule_creation_is_limited_by_default(client: Client) -> None:
+    answers = [(await client.call("POST", RULES, body={"id": f"r{i}", **RULE}))[0] for i in range(25)]
+    assert answers.count(201) < 25 and answers.count(429) >= 10, answers
+    assert answers[:10] == [201] * 10  # the default: a burst of 10 per rule (here: new rules)
+
+
+async def test_a_bad_rules_rate_limit_names_the_file_line_and_field(tmp_path: Path) -> None:
+    from hub.config.check import check_configuration
+
+    folder = write_config(tmp_path / "config", "http:\n  rules_rate_limit:\n    per_rule: {commands: -1, seconds: 10}\n")
+    validated, issues = check_configuration(folder, {}, set())
+    text = "\n".join(i.format() for i in issues)
+    assert "configuration.yaml" in text and "rules_rate_limit" in text and "per_rule" in text, text
