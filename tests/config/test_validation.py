@@ -235,6 +235,7 @@ def test_core_defaults() -> None:
         "ip_ban_enabled": True,
         "login_attempts_threshold": -1,
         "access_token_lifetime": 900,
+        "rules_rate_limit": {"per_user": {"commands": 20, "seconds": 10.0}, "per_rule": {"commands": 10, "seconds": 10.0}},
     }
     assert CORE_SCHEMAS["storage"](None) == {}
     assert CORE_SCHEMAS["logger"](None) == {"default": "INFO", "logs": {}, "format": "text"}
