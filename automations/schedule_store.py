@@ -84,7 +84,7 @@ class ScheduleStore:
         """
         parsed, errors = check(body, with_id=True)
         schedule_id = body.get("id")
-        if schedule_id is not None and (not isinstance(schedule_id, str) or slugify(schedule_id) != schedule_id):
+        if "id" in body and (not isinstance(schedule_id, str) or not schedule_id or slugify(schedule_id) != schedule_id):
             errors.append(FieldError("/id", "expected lowercase letters, digits and underscores"))
         if errors:
             raise BodyError(errors)

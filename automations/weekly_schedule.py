@@ -105,10 +105,11 @@ def _check_day(day: str, blocks: list[Any], errors: list[FieldError]) -> list[Bl
         if stop is None:
             errors.append(FieldError(f"{where}/to", f"expected a time HH:MM, HH:MM:SS or 24:00, got {block.get('to')!r}"))
         data = block.get("data")
-        if data is not None and (not isinstance(data, Mapping) or
-                                 not all(isinstance(v, str | int | float | bool) for v in data.values())):
+        bad_data = data is not None and (not isinstance(data, Mapping) or
+                                         not all(isinstance(v, str | int | float | bool) for v in data.values()))
+        if bad_data:
             errors.append(FieldError(f"{where}/data", "expected an object of strings, numbers or booleans"))
-        if start is None or stop is None:
+        if start is None or stop is None or bad_data:
             continue
         if start >= stop:
             errors.append(FieldError(f"{where}/to", f"must be after from ({format_time(start)})"))

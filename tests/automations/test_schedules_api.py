@@ -101,6 +101,11 @@ async def test_a_refused_schedule_names_each_field_by_json_pointer(tmp_path: Pat
     }
     async with aiohttp.ClientSession() as http:
         status, answer = await _call(http, "POST", f"{runtime.url}/api/v1/schedules", tokens["admin"], body)
+        # An empty or null id is refused, not taken as "make one" (the schema says a slug).
+        empty = await _call(http, "POST", f"{runtime.url}/api/v1/schedules", tokens["admin"], {"id": "", "name": "x"})
+        null = await _call(http, "POST", f"{runtime.url}/api/v1/schedules", tokens["admin"], {"id": None, "name": "x"})
+    for refused in (empty, null):
+        assert refused[0] == 400 and [e["pointer"] for e in refused[1]["errors"]] == ["/id"], refused
     assert status == 400
     pointers = {e["pointer"]: e["message"] for e in answer["errors"]}
     assert set(pointers) == {"/funday", "/name", "/icon", "/monday/0/to", "/monday/1/from", "/monday/1/colour",

@@ -143,3 +143,13 @@ async def test_a_yaml_schedule_reloaded_over_a_stored_one_is_skipped_not_a_crash
     await schedules.load(core_hub, load_yaml_text(SCHEDULES + "boiler:\n  name: Other\n", "configuration.yaml"))
     assert core_hub.states.get("schedule.heating") is not None
     assert core_hub.states.get("schedule.boiler").attributes["editable"] is True
+
+
+def test_block_data_that_is_not_an_object_is_refused_by_pointer_not_a_crash() -> None:
+    # Found by the schemathesis run: a list as `data` made POST /api/v1/schedules answer 500.
+    from automations.weekly_schedule import check
+
+    for data in ([None, None], ["a", "b"], "text", {"x": [1]}):
+        parsed, errors = check({"name": "Heating", "sunday": [{"from": "07:00", "to": "09:30", "data": data}]})
+        assert [(e.pointer, e.message) for e in errors] == [
+            ("/sunday/0/data", "expected an object of strings, numbers or booleans")], data
