@@ -10,6 +10,8 @@ import yaml
 
 from tests.frontend.conftest import login_with_token, screenshots, wait_until
 
+WIDTHS = {"phone": (390, 844), "desktop": (1280, 860)}
+
 pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(importlib.util.find_spec("automations.scripts") is None, reason="no script engine"),
@@ -69,8 +71,12 @@ async def test_create_save_run_duplicate_delete_and_reload_a_script(start_site, 
     assert "scripts.yaml:4: script.relay_to_manual" in await problem.inner_text()
     assert "expected 'domain.service'" in await problem.inner_text()
     await page.get_by_text("Not saved: scripts.yaml would have 1 problem.").wait_for()
+    # ... and marked in the editor at the line of the action.
+    marked = page.locator(".cm-line:has(.cm-lintRange-error)")
+    await marked.first.wait_for()
+    assert [t.strip() for t in await marked.all_inner_texts()] == ["- action: select_option"]
     assert scripts_yaml.read_text() == "{}\n"
-    await screenshots(page, "script-editor-error")
+    await screenshots(page, "script-editor-error", WIDTHS)
 
     # Fixed and saved: in scripts.yaml under an id made from its alias, and loaded.
     await type_into_editor(page, SCRIPT)
@@ -90,7 +96,7 @@ async def test_create_save_run_duplicate_delete_and_reload_a_script(start_site, 
     await page.get_by_role("button", name="Open trace").first.click()
     await page.get_by_test_id("trace-step").first.wait_for()
     assert "sequence/0" in await page.get_by_test_id("trace").inner_text()
-    await screenshots(page, "script-editor")
+    await screenshots(page, "script-editor", WIDTHS)
 
     # The script's page survives a reload (a deep link ending in an entity id with a dot).
     await page.reload()
@@ -120,4 +126,4 @@ async def test_create_save_run_duplicate_delete_and_reload_a_script(start_site, 
     row = page.locator('tr[data-entity-id="script.relay_to_manual"]')
     await row.get_by_role("button", name="Run now").click()
     await wait_until(lambda: site.hub.states.get(MODE).state == "manual")
-    await screenshots(page, "scripts")
+    await screenshots(page, "scripts", WIDTHS)

@@ -266,7 +266,7 @@ function ItemDetail(props: { kind: ItemKind; entityId: string }) {
       setSaveState("");
       setSaveError(err);
       // The hub names file:line for each problem: mark those lines that are in this item.
-      setProblems(savedProblems(err));
+      setProblems(savedProblems(err, text));
     }
   }
 
@@ -413,13 +413,23 @@ function ItemDetail(props: { kind: ItemKind; entityId: string }) {
   );
 }
 
-/** The problems of a refused save, one `file:line: key: what is wrong` a line, as check-config words them. */
-function savedProblems(error: unknown): Problem[] {
+/**
+ * The problems of a refused save, one `file:line: key: what is wrong` a line, as check-config words
+ * them. The line is in the file the hub would have written; in the editor, each is marked at the
+ * first line that holds its key's last part (`script.x.sequence.delay` -> `delay:`), if any.
+ */
+function savedProblems(error: unknown, text: string): Problem[] {
   const message = error instanceof Error ? error.message : "";
+  const lines = text.split("\n");
   const found: Problem[] = [];
-  for (const line of message.split("\n")) {
-    const at = line.search(/[^\s:]+\.ya?ml:\d+:/);
-    if (at >= 0) found.push({ line: null, message: line.slice(at).trim() });
+  for (const raw of message.split("\n")) {
+    const match = /([^\s:]+\.ya?ml:\d+:\s*(\S+?):\s.*)$/.exec(raw);
+    if (!match) continue;
+    const parts = match[2].split(".");
+    // domain.item_id alone is the whole item: no line of its own in the editor.
+    const key = parts.length > 2 ? parts[parts.length - 1].replace(/\[\d+\]$/, "") : "";
+    const index = key ? lines.findIndex((line) => new RegExp(`^\\s*(- )?${key.replace(/\W/g, "\\$&")}:`).test(line)) : -1;
+    found.push({ line: index >= 0 ? index + 1 : null, key: match[2], message: match[1].trim() });
   }
   return found;
 }
