@@ -50,6 +50,10 @@ export function itemsPage(kind: ItemKind) {
   };
 }
 
+function capitalized(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1);
+}
+
 function draftKey(kind: ItemKind): string {
   return `hub.${kind.domain}.draft`;
 }
@@ -84,7 +88,7 @@ function ItemList(props: { kind: ItemKind }) {
           <table>
             <thead>
               <tr>
-                <th scope="col">{kind.title.slice(0, -1)}</th>
+                <th scope="col">{capitalized(kind.noun)}</th>
                 <th scope="col">{kind.toggles ? "On" : "Running"}</th>
                 <th scope="col">Last triggered</th>
                 <th scope="col">Actions</th>
@@ -250,7 +254,7 @@ function ItemDetail(props: { kind: ItemKind; entityId: string }) {
       return;
     }
     if (!config || typeof config !== "object" || Array.isArray(config)) {
-      setSaveError(new Error(`${kind.shape}`));
+      setSaveError(new Error(kind.shape));
       return;
     }
     const itemId = knownId ?? kind.newId(config as Record<string, unknown>);
@@ -272,7 +276,7 @@ function ItemDetail(props: { kind: ItemKind; entityId: string }) {
 
   function duplicate() {
     const config = parse(text) as Record<string, unknown>;
-    const copy = { ...config, alias: `${String(config?.alias ?? kind.title.slice(0, -1))} (copy)` };
+    const copy = { ...config, alias: `${String(config?.alias ?? capitalized(kind.noun))} (copy)` };
     sessionStorage.setItem(draftKey(kind), stringify(copy));
     navigate(`${kind.base}/new`);
   }
