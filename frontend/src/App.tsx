@@ -32,6 +32,7 @@ function lazyPage(load: () => Promise<{ default: ComponentType<any> }>): Compone
 
 const History = lazyPage(() => import("./pages/History"));
 const Automations = lazyPage(() => import("./pages/Automations"));
+const Scripts = lazyPage(() => import("./pages/Scripts"));
 const Devices = lazyPage(() => import("./pages/Devices"));
 const Users = lazyPage(() => import("./pages/Users"));
 const AddDevice = lazyPage(() => import("./pages/AddDevice"));
@@ -52,6 +53,7 @@ const ROUTES: Route[] = [
   { path: "/history", label: "History", page: History },
   { path: "/energy", label: "Energy", page: Energy },
   { path: "/automations", label: "Automations", page: Automations },
+  { path: "/scripts", label: "Scripts", page: Scripts },
   { path: "/scenes", label: "Scenes", page: Scenes },
   { path: "/schedules", label: "Schedules", page: Schedules },
   { path: "/notifications", label: "Notifications", page: Notifications },
