@@ -202,6 +202,9 @@ async def open_storage(hub: Hub, url: str, migrations: Sequence[Path] = ()) -> A
     hub.area_registry = areas = AreaRegistry(sessions)
     hub.device_registry = devices = DeviceRegistry(sessions, area_registry=areas)
     hub.entity_registry = entities = EntityRegistry(sessions, device_registry=devices, area_registry=areas)
+    # Home Assistant's registry events, which its frontend and clients follow to refresh.
+    devices.change_listeners.append(lambda data: hub.bus.fire("device_registry_updated", data))
+    entities.change_listeners.append(lambda data: hub.bus.fire("entity_registry_updated", data))
     await areas.load()
     await devices.load()
     await entities.load()

@@ -170,6 +170,8 @@ class DeviceRegistry:
         # Shared with the area and entity registries (rows refer to areas and devices): one order for all.
         self.writer = area_registry.writer if area_registry is not None else RegistryWriter(session_factory)
         self._lock = asyncio.Lock()
+        # Called with Home Assistant's `device_registry_updated` data after each change (the hub fires it).
+        self.change_listeners: list[Callable[[dict[str, Any]], None]] = []
         self._devices: dict[str, DeviceEntry] = {}
         self._by_identifier: dict[Pair, str] = {}
         self._by_connection: dict[Pair, str] = {}
@@ -315,6 +317,7 @@ class DeviceRegistry:
                 self._check_free(entry)
                 await self._write(_INSERT, _row_values(entry))
                 self._index(entry)
+                self._changed({"action": "create", "device_id": entry.id})
                 return entry
 
             if given.get("via_device_id") == existing.id:
@@ -374,6 +377,7 @@ class DeviceRegistry:
                     await result
             except Exception:
                 _LOGGER.exception("Error in device remove listener for %s", device_id)
+        self._changed({"action": "remove", "device_id": device_id})
 
     async def clear_area(self, area_id: str) -> None:
         """Take `area_id` off every device that has it (before that area is deleted)."""
@@ -428,7 +432,16 @@ class DeviceRegistry:
         await self._write(update(DEVICES).where(DEVICES.c.id == entry.id).values(**values))
         self._unindex(existing)
         self._index(entry)
+        old = {key: getattr(existing, key) for key in changes}
+        for key in ("identifiers", "connections"):  # sets of pairs: lists of lists in the event, as HA
+            if key in old:
+                old[key] = sorted([list(pair) for pair in old[key]])
+        self._changed({"action": "update", "device_id": entry.id, "changes": old})
         return entry
+
+    def _changed(self, data: dict[str, Any]) -> None:
+        for listener in self.change_listeners:
+            listener(data)
 
     async def _write(self, statement: Any, params: dict[str, Any] | None = None) -> None:
         await self.writer.write(statement, params, "Device")

@@ -6,7 +6,7 @@ import asyncio
 import copy
 import dataclasses
 import re
-from collections.abc import Iterator, ValuesView
+from collections.abc import Callable, Iterator, ValuesView
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -128,6 +128,8 @@ class EntityRegistry:
         # The device registry's writer when there is one: an entity's row follows its device's.
         self.writer = device_registry.writer if device_registry is not None else RegistryWriter(session_factory)
         self._lock = asyncio.Lock()
+        # Called with Home Assistant's `entity_registry_updated` data after each change (the hub fires it).
+        self.change_listeners: list[Callable[[dict[str, Any]], None]] = []
         self._entities: dict[str, EntityEntry] = {}
         self._by_unique_id: dict[tuple[str, str, str], str] = {}
         self._by_device: dict[str, set[str]] = {}
@@ -253,6 +255,7 @@ class EntityRegistry:
             )
             await self._write(_INSERT, _row_values(entry))
             self._index(entry)
+            self._changed({"action": "create", "entity_id": entry.entity_id})
             return entry
 
     async def update(
@@ -306,6 +309,7 @@ class EntityRegistry:
                 raise EntityNotFoundError(f"Entity {entity_id} not found")
             await self._write(delete(ENTITIES).where(ENTITIES.c.id == entry.id))
             self._unindex(entry)
+            self._changed({"action": "remove", "entity_id": entity_id})
 
     async def clear_device(self, device_id: str) -> None:
         """Forget `device_id` on every entity that has it (after that device was removed)."""
@@ -366,7 +370,16 @@ class EntityRegistry:
         )
         self._unindex(existing)
         self._index(entry)
+        data: dict[str, Any] = {"action": "update", "entity_id": entry.entity_id,
+                                "changes": {key: getattr(existing, key) for key in changes}}
+        if entry.entity_id != existing.entity_id:
+            data["old_entity_id"] = existing.entity_id
+        self._changed(data)
         return entry
+
+    def _changed(self, data: dict[str, Any]) -> None:
+        for listener in self.change_listeners:
+            listener(data)
 
     async def _write(self, statement: Any, params: dict[str, Any] | None = None) -> None:
         await self.writer.write(statement, params, "Entity")

@@ -66,3 +66,31 @@ async def test_get_panels_hides_admin_panels_from_users(api: Api) -> None:
     user = await (await api.ws("user")).command("get_panels")
     assert admin["config"]["require_admin"] is True and "config" not in user
     assert user["energy"]["url_path"] == "energy"
+
+
+async def test_registry_changes_reach_subscribers_as_home_assistants_events(api: Api) -> None:
+    client = await api.ws("admin")
+    entities = await client.send_command("subscribe_events", event_type="entity_registry_updated")
+    assert (await client.result(entities))["success"]
+    devices = await client.send_command("subscribe_events", event_type="device_registry_updated")
+    assert (await client.result(devices))["success"]
+
+    await client.command("config/entity_registry/update", entity_id="switch.test_relay",
+                         name="Heater", new_entity_id="switch.heater")
+    event = await client.event(entities)
+    assert event["data"] == {"action": "update", "entity_id": "switch.heater", "old_entity_id": "switch.test_relay",
+                             "changes": {"name": None, "entity_id": "switch.test_relay"}}
+    await client.command("config/entity_registry/remove", entity_id="sensor.test_power")
+    assert (await client.event(entities))["data"] == {"action": "remove", "entity_id": "sensor.test_power"}
+
+    node = next(d for d in await client.command("config/device_registry/list")
+                if ["testdevices", "node-1"] in d["identifiers"])
+    await client.command("config/device_registry/update", device_id=node["id"], name_by_user="Boiler")
+    assert (await client.event(devices))["data"] == {"action": "update", "device_id": node["id"],
+                                                     "changes": {"name_by_user": None}}
+
+    # A device announced later (discovery) is announced to subscribers as HA does.
+    await api.hub.device_registry.get_or_create(integration="testdevices", identifiers={("testdevices", "node-2")},
+                                                name="Second node")
+    made = (await client.event(devices))["data"]
+    assert made["action"] == "create" and api.hub.device_registry.get(made["device_id"]).name == "Second node"
