@@ -24,6 +24,7 @@ from hub.core.clock import Clock, SystemClock
 from hub.core.durability import Durability
 from hub.core.entities import Entities, register_core_services
 from hub.core.runtime import HubRuntime
+from hub.core.scope import DEFAULT_SCOPE, HomeScope
 from hub.core.services import ServiceRegistry
 from hub.core.states import StateMachine
 from hub.exceptions import HubError
@@ -72,6 +73,9 @@ class HubConfig:
     external_url: str | None = None
     components: set[str] = field(default_factory=set)
     raw: dict[str, Any] = field(default_factory=dict)
+    # The home this core serves, and its tenant's plan (None: no plan, no limits: single-home).
+    scope: HomeScope = DEFAULT_SCOPE
+    plan: str | None = None
 
     def as_dict(self, state: str) -> dict[str, Any]:
         """Return the config in the shape of Home Assistant's get_config."""
