@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub import plugins
 from hub.api import tls
@@ -24,6 +25,7 @@ from hub.config import ConfigIssue, check_configuration, domain_of_key, load_con
 from hub.config.targets import SECTIONS as TARGET_SECTIONS
 from hub.config.targets import KnownEntities, flatten_patterns, unknown_entity_warnings
 from hub.core.hub import Hub, HubConfig
+from hub.core.scope import DEFAULT_SCOPE
 from hub.core.states import STATE_UNAVAILABLE, State
 from hub.exceptions import ConfigError, HubError, IntegrationError
 from hub.ops import logs as ops_logs
@@ -33,8 +35,10 @@ from hub.registry.areas import AreaRegistry
 from hub.registry.devices import DeviceRegistry
 from hub.registry.entities import ENTITIES, EntityRegistry
 from hub.registry.restore import RestoreStateStore
-from hub.storage.engine import SQLITE_FILENAME, create_engine, default_sqlite_url, migrate, session_factory
+from hub.storage.engine import SQLITE_FILENAME, create_engine, default_sqlite_url, migrate
 from hub.storage.private_files import prepare_data_dir
+from hub.storage.rls import check_rls_role
+from hub.storage.scoped import scoped_sessions
 from hub.templating.limits import TemplateLimits
 from hub.templating.template import set_limits
 
@@ -188,14 +192,37 @@ def database_url(config: dict[str, Any], data_dir: Path) -> str:
     return storage.get("db_url") or default_sqlite_url(data_dir)
 
 
-async def open_storage(hub: Hub, url: str, migrations: Sequence[Path] = ()) -> Any:
+def migration_url(config: dict[str, Any]) -> str | None:
+    """Return `storage: migrate_url`, the tables' owner that runs migrations (None: db_url's role)."""
+    storage = config.get("storage") or {}
+    url = storage.get("migrate_url")
+    return url if isinstance(url, str) else None
+
+
+async def open_storage(
+    hub: Hub, url: str, migrations: Sequence[Path] = (), migrate_url: str | None = None
+) -> Any:
     """Migrate the database and load the registries and auth store onto the hub.
 
-    `migrations` are the version folders of the enabled integrations that keep tables.
+    `migrations` are the version folders of the enabled integrations that keep tables;
+    `migrate_url` is the role that owns the tables and runs them (default: `url`). A hub whose
+    PostgreSQL database holds more than one home, or that serves another home than the default
+    one, refuses to start when row-level security would not bind its role (hub.storage.rls).
     """
     engine = create_engine(url)
-    await migrate(engine, migrations)
-    sessions = session_factory(engine)
+    try:
+        homes = await _migrate(engine, migrate_url, migrations)
+        if engine.dialect.name == "postgresql" and (homes > 1 or hub.config.scope != DEFAULT_SCOPE):
+            problems = await check_rls_role(engine)
+            if problems:
+                message = (f"The database holds {homes} homes, isolated by row-level security, which does not "
+                           f"hold for this hub's role: " + "; ".join(problems))
+                raise HubError(message)
+    except BaseException:
+        await engine.dispose()
+        raise
+    # Every store reads and writes this hub core's home only (hub/storage/scoped.py).
+    sessions = scoped_sessions(engine, hub.config.scope)
     hub.db = sessions
     hub.auth = AuthStore.for_hub(sessions, hub.clock, hub.config.data_dir, hub.config.raw.get("http") or {})
     await hub.auth.start()
@@ -209,6 +236,18 @@ async def open_storage(hub: Hub, url: str, migrations: Sequence[Path] = ()) -> A
     await devices.load()
     await entities.load()
     return engine
+
+
+async def _migrate(engine: AsyncEngine, migrate_url: str | None, migrations: Sequence[Path]) -> int:
+    """Migrate as the owner (`migrate_url`, else `engine`'s role); return how many homes there are."""
+    owner = create_engine(migrate_url) if migrate_url else engine
+    try:
+        await migrate(owner, migrations)
+        async with owner.connect() as connection:
+            return int((await connection.execute(text("SELECT count(*) FROM homes"))).scalar_one())
+    finally:
+        if owner is not engine:
+            await owner.dispose()
 
 
 async def restore_states(hub: Hub, store: RestoreStateStore) -> int:
@@ -278,7 +317,7 @@ async def start(
     hub.config.components = {i.domain for i in checked.integrations}
     ops_metrics.attach(hub)
     engine = await open_storage(
-        hub, database_url(config, data_dir), plugins.migration_locations(checked.integrations)
+        hub, database_url(config, data_dir), plugins.migration_locations(checked.integrations), migration_url(config)
     )
     runtime = Runtime(hub, engine)
     try:

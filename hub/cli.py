@@ -30,6 +30,12 @@ def _add_location_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="data directory (default: <config>/.storage)")
 
 
+def _tenancy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from hub.tenancy.cli import add_parsers
+
+    add_parsers(commands, _add_location_options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `hub` command."""
     parser = argparse.ArgumentParser(prog="hub", description="A self-hosted home and IoT automation hub.")
@@ -50,8 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", help="add a user")
     _add_location_options(add)
     add.add_argument("name")
-    add.add_argument("--role", choices=["owner", "admin", "user", "read-only"], default="user")
+    add.add_argument("--role", choices=["owner", "admin", "user", "read-only"], default="user",
+                     help="the user's role (in --home, when given)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--tenant", default=None, help="the tenant the user belongs to (many homes; default: the only one)")
+    add.add_argument("--home", default=None, help="the home of --tenant the user gets --role in")
     unlock = user.add_parser("unlock", help="clear the failed-login counts of a user, from every address")
     _add_location_options(unlock)
     unlock.add_argument("name")
@@ -132,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["files", "dynsec"], default="files",
                         help="files: passwd + acl for password_file/acl_file; dynsec: dynamic-security.json")
 
+    _tenancy_parsers(commands)
+
     backup = commands.add_parser("backup", help="write one archive with the configuration, the database and optionally history")
     _add_location_options(backup)
     backup.add_argument("--out", type=Path, default=None, help="archive to write (default: ./hub-backup-<UTC time>.tar.gz)")
@@ -176,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             user_handlers = {"add": _user_add, "unlock": _user_unlock, "list": _user_list,
                              "passwd": _user_passwd, "remove": _user_remove}
             return asyncio.run(user_handlers[args.user_command](args))
+        if args.command in ("tenant", "home", "db"):
+            from hub.tenancy.cli import run as run_tenancy
+
+            return asyncio.run(run_tenancy(args, _open_admin))
         if args.command == "auth":
             handlers = {"rotate-key": _auth_rotate_key, "bans": _auth_bans, "unban": _auth_unban}
             return asyncio.run(handlers[args.auth_command](args))
@@ -277,20 +292,48 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _open(args: argparse.Namespace) -> tuple[AsyncEngine, AuthStore]:
-    """Open the hub's database for a maintenance command (migrating it if needed)."""
-    from hub.auth.store import AuthStore
-    from hub.bootstrap import database_url
+async def _open_admin(args: argparse.Namespace) -> AsyncEngine:
+    """Open the hub's database as its owner (`storage: migrate_url`, else `db_url`), migrated."""
+    from hub.bootstrap import database_url, migration_url
     from hub.config import load_configuration
-    from hub.storage.engine import create_engine, migrate, session_factory
+    from hub.storage.engine import create_engine, migrate
     from hub.storage.private_files import prepare_data_dir
 
     config = load_configuration(args.config)
     data_dir = _data_dir(args)
     prepare_data_dir(data_dir)
-    engine = create_engine(database_url(config, data_dir))
-    await migrate(engine)
-    return engine, AuthStore(session_factory(engine))
+    engine = create_engine(migration_url(config) or database_url(config, data_dir))
+    try:
+        await migrate(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine
+
+
+async def _open(args: argparse.Namespace) -> tuple[AsyncEngine, AuthStore]:
+    """Open the hub's database for a maintenance command (migrating it if needed).
+
+    The auth store acts in the default home, or in `--tenant`/`--home` where a command has them.
+    """
+    from hub.auth.store import AuthStore
+    from hub.core.scope import DEFAULT_SCOPE, HomeScope
+    from hub.storage.scoped import scoped_sessions
+    from hub.tenancy.store import TenancyStore
+
+    engine = await _open_admin(args)
+    scope = DEFAULT_SCOPE
+    tenant, home = getattr(args, "tenant", None), getattr(args, "home", None)
+    try:
+        if tenant is not None or home is not None:
+            if tenant is None or home is None:
+                raise HubError("--tenant and --home go together: the user gets --role in that home of that tenant")
+            found = await TenancyStore(engine).home(tenant, home)
+            scope = HomeScope(found.tenant_id, found.id)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine, AuthStore(scoped_sessions(engine, scope))
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -332,6 +375,10 @@ async def _audited(auth: AuthStore, action: str, target: str) -> None:
 
 
 async def _user_add(args: argparse.Namespace) -> int:
+    if (args.tenant is None) != (args.home is None):
+        raise HubError("--tenant and --home go together: the user gets --role in that home of that tenant")
+    if args.home is not None and await _add_member(args):
+        return 0
     password = _read_password(args)
     if password is None:
         return 1
@@ -341,8 +388,27 @@ async def _user_add(args: argparse.Namespace) -> int:
         await _audited(auth, "user add", f"{user.name} ({user.role})")
     finally:
         await engine.dispose()
-    print(f"Added user {user.name} ({user.role}).")
+    where = f" in home {args.home} of {args.tenant}" if args.home else ""
+    print(f"Added user {user.name} ({user.role}{where}).")
     return 0
+
+
+async def _add_member(args: argparse.Namespace) -> bool:
+    """`hub user add NAME --tenant T --home H --role R` of a user T has already: a role in one more home."""
+    from hub.tenancy.store import TenancyStore
+
+    engine, auth = await _open(args)
+    try:
+        user = await auth.user_by_name(args.name)
+        if user is None:
+            return False
+        home = await TenancyStore(engine).home(args.tenant, args.home)
+        await TenancyStore(engine).add_member(home, user.id, args.role)
+        await _audited(auth, "user add", f"{user.name} ({args.role} in home {home.name})")
+    finally:
+        await engine.dispose()
+    print(f"{user.name} now has the role {args.role} in home {home.name} of {args.tenant}.")
+    return True
 
 
 async def _user_list(args: argparse.Namespace) -> int:

@@ -29,10 +29,13 @@ from hub.auth.throttle import LoginPolicy, LoginThrottle
 from hub.core.clock import Clock, SystemClock
 from hub.exceptions import HubError
 from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow, table_of
+from hub.storage.scoped import scope_of_sessions
+from hub.tenancy.models import HomeMemberRow
 
 _LOGGER = logging.getLogger(__name__)
 USERS = table_of(UserRow)
 TOKENS = table_of(TokenRow)
+HOME_MEMBERS = table_of(HomeMemberRow)
 
 ROLE_OWNER, ROLE_ADMIN, ROLE_USER, ROLE_READ_ONLY = USER_ROLES
 TOKEN_LONG_LIVED = "long_lived"
@@ -259,6 +262,9 @@ class AuthStore:
                         created_at=user.created_at,
                     )
                 )
+                # A user of this hub is a member of its home, with the role given.
+                home_id = scope_of_sessions(self._session_factory).home_id
+                await session.execute(insert(HOME_MEMBERS).values(home_id=home_id, user_id=user.id, role=role))
         except IntegrityError as err:  # lost a race with another add_user of this name
             raise UserExistsError(f"User {name!r} already exists") from err
         self._users[user.id] = user
@@ -364,6 +370,13 @@ class AuthStore:
             await self._keep_an_owner(user_id)
         async with self._session_factory() as session, session.begin():
             await session.execute(update(USERS).where(USERS.c.id == user_id).values(**changes))
+            if "role" in changes:  # and in this hub's home
+                home_id = scope_of_sessions(self._session_factory).home_id
+                await session.execute(
+                    update(HOME_MEMBERS)
+                    .where(HOME_MEMBERS.c.user_id == user_id, HOME_MEMBERS.c.home_id == home_id)
+                    .values(role=changes["role"])
+                )
         updated = self._users[user_id] = replace(user, **changes)
         if changes.get("is_active") is False:
             await self.revoke_user_tokens(user_id)

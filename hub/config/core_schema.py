@@ -221,6 +221,9 @@ STORAGE_SCHEMA = vol.Schema(
         {
             # Absent: the hub uses SQLite in its data dir.
             vol.Optional("db_url"): matching(_DB_URL, "expected a database URL such as 'sqlite:///hub.db'"),
+            # The role that owns the tables and runs migrations; absent: db_url's. With many
+            # homes, db_url is an application role that row-level security binds (docs/security.md).
+            vol.Optional("migrate_url"): matching(_DB_URL, "expected a database URL such as 'postgresql://owner@host/hub'"),
         },
     )
 )

@@ -101,7 +101,7 @@ class RestoreStateStore:
             async with self._session_factory() as session, session.begin():
                 dialect = session.get_bind().dialect.name
                 try:
-                    statement: Any = upsert_statement(dialect, RESTORE_STATES, ["entity_id"])
+                    statement: Any = upsert_statement(dialect, RESTORE_STATES, ["home_id", "entity_id"])
                 except NotImplementedError:
                     statement = None
                 for start in range(0, len(values), _BATCH):

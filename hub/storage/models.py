@@ -28,6 +28,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     MetaData,
     String,
@@ -39,6 +40,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.exceptions import HubError
+from hub.storage.scoped import home_id_default, tenant_id_default
 
 # Deterministic constraint names on every dialect: Alembic needs names to alter or drop
 # constraints later (SQLite batch mode in particular).
@@ -144,15 +146,38 @@ def table_of(model: type[DeclarativeBase]) -> Table:
     return table
 
 
-class UserRow(Base):
+class TenantOwned:
+    """Columns of a tenant-level row (users): `tenant_id`, stamped from the session's scope."""
+
+    tenant_id: Mapped[str] = mapped_column(String(ID_LENGTH), default=tenant_id_default)
+
+
+class HomeOwned:
+    """Columns of a home's row: `tenant_id` and `home_id`, stamped from the session's scope.
+
+    Every table that holds a home's data mixes this in (the core's and integrations'); its
+    natural keys are unique per home, and on PostgreSQL row-level security keys on both
+    columns (hub/storage/scoped.py, hub/storage/migrations/home_columns.py).
+    """
+
+    tenant_id: Mapped[str] = mapped_column(String(ID_LENGTH), default=tenant_id_default)
+    home_id: Mapped[str] = mapped_column(String(ID_LENGTH), default=home_id_default)
+
+
+class UserRow(TenantOwned, Base):
     """A person (or system account) who may log in."""
 
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("role IN ('owner', 'admin', 'user', 'read-only')", name="role"),
+        Index("ix_users_tenant_id", "tenant_id"),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("tenants.id", ondelete="CASCADE"), default=tenant_id_default
+    )
+    # Unique in the whole process: a login names a user before any tenant is known.
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
@@ -160,13 +185,17 @@ class UserRow(Base):
     created_at: Mapped[datetime]
 
 
-class TokenRow(Base):
-    """An access credential of a user. Only the SHA-256 hex digest of the raw token is stored."""
+class TokenRow(HomeOwned, Base):
+    """An access credential of a user. Only the SHA-256 hex digest of the raw token is stored.
+
+    A token belongs to its user and to the home it was made in.
+    """
 
     __tablename__ = "tokens"
     __table_args__ = (
         CheckConstraint("kind IN ('long_lived', 'refresh')", name="kind"),
         Index("ix_tokens_token_hash", "token_hash", unique=True),
+        Index("ix_tokens_home_id", "home_id"),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
@@ -184,16 +213,18 @@ class TokenRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class AreaRow(Base):
+class AreaRow(HomeOwned, Base):
     """The area registry: a room or zone that devices and entities are placed in."""
 
     __tablename__ = "areas"
+    # The name case-folded without spaces: two areas of a home may not share it (HA's rule).
+    __table_args__ = (UniqueConstraint("home_id", "normalized_name"),)
 
-    # HA's area_id: a slug of the name, `_2`, `_3`... when taken.
+    home_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=home_id_default)
+    # HA's area_id: a slug of the name, `_2`, `_3`... when taken; unique per home.
     id: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    # The name case-folded without spaces: two areas may not share it (HA's rule).
-    normalized_name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    normalized_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     aliases: Mapped[list[str]] = mapped_column(json_type())
     floor_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     humidity_entity_id: Mapped[str | None] = mapped_column(String(ENTITY_ID_LENGTH))
@@ -205,10 +236,15 @@ class AreaRow(Base):
     modified_at: Mapped[datetime]
 
 
-class DeviceRow(Base):
+class DeviceRow(HomeOwned, Base):
     """The device registry: one physical or logical device."""
 
     __tablename__ = "devices"
+    __table_args__ = (
+        Index("ix_devices_home_id", "home_id"),
+        # An area of the same home; deleting an area takes it off its devices first (AreaRegistry).
+        ForeignKeyConstraint(["home_id", "area_id"], ["areas.home_id", "areas.id"], name="fk_devices_area_id_areas"),
+    )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     # JSON lists of [domain, id] (identifiers) and [type, value] (connections) pairs.
@@ -224,9 +260,7 @@ class DeviceRow(Base):
     hw_version: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     serial_number: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     suggested_area: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
-    area_id: Mapped[str | None] = mapped_column(
-        String(NAME_LENGTH), ForeignKey("areas.id", ondelete="SET NULL"), index=True
-    )
+    area_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH), index=True)
     configuration_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     via_device_id: Mapped[str | None] = mapped_column(
         String(ID_LENGTH), ForeignKey("devices.id", ondelete="SET NULL")
@@ -237,14 +271,18 @@ class DeviceRow(Base):
     location: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
 
 
-class EntityRow(Base):
+class EntityRow(HomeOwned, Base):
     """The entity registry: what the hub remembers about an entity across restarts."""
 
     __tablename__ = "entities"
-    __table_args__ = (UniqueConstraint("domain", "platform", "unique_id"),)
+    __table_args__ = (
+        UniqueConstraint("home_id", "entity_id"),
+        UniqueConstraint("home_id", "domain", "platform", "unique_id"),
+        ForeignKeyConstraint(["home_id", "area_id"], ["areas.home_id", "areas.id"], name="fk_entities_area_id_areas"),
+    )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
-    entity_id: Mapped[str] = mapped_column(String(ENTITY_ID_LENGTH), unique=True)
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_ID_LENGTH))
     unique_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
     platform: Mapped[str] = mapped_column(String(SHORT_LENGTH))
     domain: Mapped[str] = mapped_column(String(SHORT_LENGTH))
@@ -261,19 +299,18 @@ class EntityRow(Base):
     entity_category: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
     disabled_by: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
     hidden_by: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
-    area_id: Mapped[str | None] = mapped_column(
-        String(NAME_LENGTH), ForeignKey("areas.id", ondelete="SET NULL"), index=True
-    )
+    area_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH), index=True)
     capabilities: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     modified_at: Mapped[datetime]
 
 
-class RestoreStateRow(Base):
+class RestoreStateRow(HomeOwned, Base):
     """The last known state of an entity, restored at start."""
 
     __tablename__ = "restore_states"
 
+    home_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=home_id_default)
     entity_id: Mapped[str] = mapped_column(String(ENTITY_ID_LENGTH), primary_key=True)
     state: Mapped[str] = mapped_column(String(STATE_LENGTH))
     attributes: Mapped[dict[str, Any]]
@@ -284,6 +321,8 @@ class RestoreStateRow(Base):
 __all__ = [
     "Base",
     "DeviceRow",
+    "HomeOwned",
+    "TenantOwned",
     "EntityRow",
     "RestoreStateRow",
     "TOKEN_KINDS",
@@ -297,3 +336,4 @@ __all__ = [
     "utcnow",
 ]
 from hub.storage import models_api  # noqa: E402,F401
+from hub.tenancy import models as tenancy_models  # noqa: E402,F401

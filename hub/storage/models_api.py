@@ -11,19 +11,19 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.storage.models import ID_LENGTH, NAME_LENGTH, SHORT_LENGTH, Base
+from hub.storage.models import ID_LENGTH, NAME_LENGTH, SHORT_LENGTH, Base, HomeOwned
 
 TARGET_LENGTH = 512
 ADDRESS_LENGTH = 64  # an IPv6 address with a zone fits
 THROTTLE_KEY_LENGTH = NAME_LENGTH + ADDRESS_LENGTH + 8
 
 
-class AuditRow(Base):
+class AuditRow(HomeOwned, Base):
     """Who did what to which target, when, and how it ended (logins, service calls, refusals).
 
     `user_name` names the actor that is not a user (an automation, a schedule, a device key);
     `reason` says why a refused call was refused; `context_id` and `parent_context_id` tie an
-    action to the context it ran in and to what triggered it.
+    action to the context it ran in and to what triggered it. Each home keeps its own trail.
     """
 
     __tablename__ = "audit_log"

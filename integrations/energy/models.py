@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from hub.storage.models import NAME_LENGTH, TYPE_ANNOTATION_MAP, json_type, new_metadata
+from hub.storage.models import ID_LENGTH, NAME_LENGTH, TYPE_ANNOTATION_MAP, HomeOwned, json_type, new_metadata
+from hub.storage.scoped import home_id_default
 
 
 class Base(DeclarativeBase):
@@ -22,7 +23,7 @@ class Base(DeclarativeBase):
     type_annotation_map = TYPE_ANNOTATION_MAP
 
 
-class EnergyStateRow(Base):
+class EnergyStateRow(HomeOwned, Base):
     """What the energy integration must keep across restarts, by key.
 
     Keys name their owner (`meter:<entity_id>`, `utility:<name>`, `budget:<name>`); the value
@@ -31,6 +32,7 @@ class EnergyStateRow(Base):
 
     __tablename__ = "energy_state"
 
+    home_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=home_id_default)
     key: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(json_type())
     updated_at: Mapped[datetime]

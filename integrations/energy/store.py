@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from hub.storage.models import utcnow
+from hub.storage.scoped import scope_of_sessions
 from integrations.energy.models import EnergyStateRow
 
 if TYPE_CHECKING:
@@ -44,10 +45,13 @@ class EnergyStore:
             return
         keys, self._dirty = self._dirty, set()
         now = utcnow()
+        home_id = scope_of_sessions(self.hub.db).home_id  # part of the key: rows are per home
         try:
             async with self.hub.db() as session, session.begin():
                 for key in keys:
-                    await session.merge(EnergyStateRow(key=key, value=self.values[key], updated_at=now))
+                    await session.merge(
+                        EnergyStateRow(home_id=home_id, key=key, value=self.values[key], updated_at=now)
+                    )
         except Exception:  # noqa: BLE001 - kept in memory and retried at the next save
             _LOGGER.exception("Saving energy totals failed; will retry")
             self._dirty |= keys

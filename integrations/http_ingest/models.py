@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String
+from sqlalchemy import Float, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from hub.storage.models import ID_LENGTH, NAME_LENGTH, SHORT_LENGTH, TYPE_ANNOTATION_MAP, new_metadata
+from hub.storage.models import ID_LENGTH, NAME_LENGTH, SHORT_LENGTH, TYPE_ANNOTATION_MAP, HomeOwned, new_metadata
 
 
 class Base(DeclarativeBase):
@@ -21,7 +21,7 @@ class Base(DeclarativeBase):
     type_annotation_map = TYPE_ANNOTATION_MAP
 
 
-class DeviceApiKeyRow(Base):
+class DeviceApiKeyRow(HomeOwned, Base):
     """A key a device uses to post telemetry; only its SHA-256 digest is stored.
 
     A key belongs to one device (`device`, its slug): it writes that device's entities only,
@@ -30,6 +30,8 @@ class DeviceApiKeyRow(Base):
     """
 
     __tablename__ = "device_api_keys"
+
+    __table_args__ = (Index("ix_device_api_keys_home_id", "home_id"),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))

@@ -84,7 +84,7 @@ class DiscoveryCache:
             async with self._session_factory() as session, session.begin():
                 try:
                     statement = upsert_statement(
-                        session.get_bind().dialect.name, MQTT_DISCOVERY, ["discovery_topic"]
+                        session.get_bind().dialect.name, MQTT_DISCOVERY, ["home_id", "discovery_topic"]
                     )
                 except NotImplementedError:
                     result = await session.execute(
@@ -181,7 +181,7 @@ class DiscoveryStore:
                     await session.execute(delete(MQTT_DISCOVERY).where(MQTT_DISCOVERY.c.discovery_topic.in_(removals)))
                 if upserts:
                     dialect = session.get_bind().dialect.name
-                    await session.execute(upsert_statement(dialect, MQTT_DISCOVERY, ["discovery_topic"]), upserts)
+                    await session.execute(upsert_statement(dialect, MQTT_DISCOVERY, ["home_id", "discovery_topic"]), upserts)
         except Exception:  # noqa: BLE001 - the broker still has the retained configs
             _LOGGER.exception("Saving %d MQTT discovery configs failed", len(batch))
 

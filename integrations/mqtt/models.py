@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from hub.storage.models import NAME_LENGTH, SHORT_LENGTH, TYPE_ANNOTATION_MAP, new_metadata
+from hub.storage.models import ID_LENGTH, NAME_LENGTH, SHORT_LENGTH, TYPE_ANNOTATION_MAP, HomeOwned, new_metadata
+from hub.storage.scoped import home_id_default
 
 TOPIC_LENGTH = 1024
 
@@ -23,11 +24,12 @@ class Base(DeclarativeBase):
     type_annotation_map = TYPE_ANNOTATION_MAP
 
 
-class MqttDiscoveryRow(Base):
+class MqttDiscoveryRow(HomeOwned, Base):
     """The last retained config payload of each discovery topic."""
 
     __tablename__ = "mqtt_discovery"
 
+    home_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=home_id_default)
     discovery_topic: Mapped[str] = mapped_column(String(TOPIC_LENGTH), primary_key=True)
     payload: Mapped[str] = mapped_column(Text)
     component: Mapped[str] = mapped_column(String(SHORT_LENGTH))

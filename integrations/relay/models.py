@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from hub.storage.models import ENTITY_ID_LENGTH, ID_LENGTH, TYPE_ANNOTATION_MAP, json_type, new_metadata
+from hub.storage.models import ENTITY_ID_LENGTH, ID_LENGTH, TYPE_ANNOTATION_MAP, HomeOwned, json_type, new_metadata
 
 RELAY_COMMAND_STATUSES = ("queued", "sent", "acknowledged", "confirmed", "failed", "timed_out", "expired")
 
@@ -24,11 +24,12 @@ class Base(DeclarativeBase):
     type_annotation_map = TYPE_ANNOTATION_MAP
 
 
-class RelayCommandRow(Base):
+class RelayCommandRow(HomeOwned, Base):
     """One command to a device's entity and how far it got (queued ... confirmed or failed)."""
 
     __tablename__ = "relay_commands"
     __table_args__ = (
+        Index("ix_relay_commands_home_id", "home_id"),
         Index("ix_relay_commands_entity_id_created_at", "entity_id", "created_at"),
         Index("ix_relay_commands_device_id_created_at", "device_id", "created_at"),
     )

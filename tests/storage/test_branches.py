@@ -98,22 +98,22 @@ async def test_the_core_alone_makes_no_integration_tables(bare_engine) -> None: 
     tables, rows = await _tables_and_rows(bare_engine)
     assert {"users", "tokens", "devices", "entities", "restore_states", "audit_log", "auth_revocations", "auth_login_failures", "auth_ip_bans"} <= tables
     assert not tables & INTEGRATION_TABLES
-    assert rows == known_heads() == {"0008_areas"}
+    assert rows == known_heads() == {"0009_tenancy"}
 
 
 async def test_rows_of_an_integration_not_enabled_now_are_kept(bare_engine) -> None:  # type: ignore[no-untyped-def]
     await migrate(bare_engine, [RELAY])
     tables, rows = await _tables_and_rows(bare_engine)
-    assert "relay_commands" in tables and rows == {"0008_areas", "relay_0002_parameters"}
+    assert "relay_commands" in tables and rows == {"0009_tenancy", "relay_0003_tenancy"}
 
     # Relay disabled, another integration enabled: Alembic runs, relay's row stays as it was.
     await migrate(bare_engine, [ROOT / "integrations" / "energy" / "migrations" / "versions"])
     tables, rows = await _tables_and_rows(bare_engine)
     assert {"relay_commands", "energy_state"} <= tables
-    assert rows == {"0008_areas", "relay_0002_parameters", "0007_energy"}
+    assert rows == {"0009_tenancy", "relay_0003_tenancy", "energy_0002_tenancy"}
 
     await migrate(bare_engine, [RELAY])  # back again: current, nothing to do
-    assert (await _tables_and_rows(bare_engine))[1] == {"0008_areas", "relay_0002_parameters", "0007_energy"}
+    assert (await _tables_and_rows(bare_engine))[1] == {"0009_tenancy", "relay_0003_tenancy", "energy_0002_tenancy"}
 
 
 async def test_a_branch_depending_on_the_core_gets_its_foreign_key(bare_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -121,7 +121,7 @@ async def test_a_branch_depending_on_the_core_gets_its_foreign_key(bare_engine, 
     await migrate(bare_engine, [versions])
     tables, rows = await _tables_and_rows(bare_engine)
     assert "favourites_entities" in tables
-    assert rows == known_heads([versions]) == {"0008_areas", "favourites_0001"}
+    assert rows == known_heads([versions]) == {"0009_tenancy", "favourites_0001"}
     async with bare_engine.connect() as conn:
         keys = await conn.run_sync(lambda c: inspect(c).get_foreign_keys("favourites_entities"))
         diff = await conn.run_sync(
@@ -189,4 +189,4 @@ async def test_a_custom_integration_folder_brings_its_migrations(tmp_path: Path)
             await session.execute(text("SELECT user_id, entity_id FROM favourites_entities"))
     finally:
         await bootstrap.stop(runtime)
-    assert rows == {"0008_areas", "favourites_0001"}
+    assert rows == {"0009_tenancy", "favourites_0001"}

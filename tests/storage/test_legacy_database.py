@@ -91,7 +91,7 @@ async def test_hub_starts_on_a_legacy_database_and_finds_its_rows(
         assert [user.name for user in await runtime.hub.auth.list_users()] == ["alice"]
     finally:
         await bootstrap.stop(runtime)
-    assert await _version_rows(db_url) == {"0008_areas", "0005_frontend", "0006_power", "0007_energy"}
+    assert await _version_rows(db_url) == {"0009_tenancy", "0005_frontend", "0006_power", "0007_energy"}
 
     (config / "configuration.yaml").write_text(
         storage + EVERYTHING.format(broker=mosquitto_server.url, suffix=tmp_path.name[-8:])

@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from hub.storage.models import NAME_LENGTH, TYPE_ANNOTATION_MAP, new_metadata
+from hub.storage.models import ID_LENGTH, NAME_LENGTH, TYPE_ANNOTATION_MAP, HomeOwned, new_metadata
+from hub.storage.scoped import home_id_default
 
 
 class Base(DeclarativeBase):
@@ -21,11 +22,12 @@ class Base(DeclarativeBase):
     type_annotation_map = TYPE_ANNOTATION_MAP
 
 
-class PersistentNotificationRow(Base):
+class PersistentNotificationRow(HomeOwned, Base):
     """A notification shown in the web UI until someone dismisses it."""
 
     __tablename__ = "persistent_notifications"
 
+    home_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=home_id_default)
     notification_id: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     title: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     message: Mapped[str] = mapped_column(Text)

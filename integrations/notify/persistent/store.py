@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 
+from hub.storage.scoped import scope_of_sessions
 from integrations.notify.persistent.models import PersistentNotificationRow
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class NotificationStore:
         if self.hub.db is not None:
             async with self.hub.db() as session, session.begin():
                 await session.merge(PersistentNotificationRow(
+                    home_id=scope_of_sessions(self.hub.db).home_id,  # part of the key: rows are per home
                     notification_id=notification_id, title=title, message=message, created_at=created_at,
                 ))
         self._changed(kind, [item])
