@@ -115,8 +115,27 @@ async def migrate(engine: AsyncEngine, version_locations: Iterable[Path] = ()) -
     async with engine.connect() as connection:
         if await connection.run_sync(_is_current, chains):
             return
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade_heads, folders, chains)
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's batch mode recreates a table to alter it: with foreign keys enforced, the
+            # DROP of the old one would cascade to the rows referring to it (tokens of users,
+            # entities' devices). Off for the migration (only possible outside a transaction),
+            # checked at its end, on again before the connection goes back to the pool.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        try:
+            async with connection.begin():
+                await connection.run_sync(_upgrade_heads, folders, chains)
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        message = f"the migration left rows whose references are broken: {broken[:5]}"
+                        raise MigrationError(message)
+        finally:
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
 
 
 def _locations(version_locations: Iterable[Path]) -> list[Path]:
