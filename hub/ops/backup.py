@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -104,15 +105,44 @@ def pg_dump(url: str, destination: Path) -> None:
     binary = shutil.which("pg_dump")
     if binary is None:
         raise HubError("pg_dump is not installed (Debian: apt install postgresql-client)")
+    # Tables have FORCE ROW LEVEL SECURITY: a role it binds dumps the one (default) home it
+    # serves (pg_rls_scope refuses when there are more); a superuser or BYPASSRLS role, all.
+    env = {**os.environ, "PGOPTIONS": "-c app.tenant_id=default -c app.home_id=default"}
     result = subprocess.run(  # noqa: S603 - fixed binary, the URL is the operator's own
-        [binary, "--format=custom", "--no-owner", "--no-privileges", f"--file={destination}", f"--dbname={libpq_url(url)}"],
+        [binary, "--format=custom", "--no-owner", "--no-privileges", "--enable-row-security",
+         f"--file={destination}", f"--dbname={libpq_url(url)}"],
         capture_output=True,
         text=True,
         timeout=PG_DUMP_TIMEOUT,
         check=False,
+        env=env,
     )
     if result.returncode != 0:
         message = f"pg_dump failed: {result.stderr.strip() or result.returncode}"
+        raise HubError(message)
+
+
+async def check_dump_role(url: str) -> None:
+    """Refuse to dump with a role row-level security binds when the database holds several homes.
+
+    Such a role sees only the home it is scoped to, so the archive would miss the others.
+    """
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            free = (await connection.execute(text(
+                "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"))).scalar_one()
+            if free:
+                return
+            # The owner sees every home (its own policy); an application role sees none unscoped.
+            homes = (await connection.execute(text("SELECT count(*) FROM homes"))).scalar_one()
+    finally:
+        await engine.dispose()
+    if homes != 1:
+        message = (
+            "this database role is bound by row-level security and the database holds several homes "
+            "(or this role cannot see them): back up with a superuser or BYPASSRLS role as storage: db_url"
+        )
         raise HubError(message)
 
 
@@ -156,6 +186,7 @@ async def create_backup(request: BackupRequest, config: dict[str, Any], db_url: 
             await loop.run_in_executor(None, copy_sqlite, sqlite_path(db_url), staging / "database" / "hub.db")
         elif backend == "postgresql":
             database = {"kind": "postgresql", "file": "database/hub.pgdump", "format": "custom"}
+            await check_dump_role(db_url)
             await loop.run_in_executor(None, pg_dump, db_url, staging / "database" / "hub.pgdump")
         else:
             message = f"backup supports SQLite and PostgreSQL metadata databases, not {backend}"

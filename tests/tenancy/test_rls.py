@@ -165,5 +165,14 @@ async def test_a_hub_of_many_homes_starts_as_the_application_role(rls_db: RlsDat
         await bootstrap.stop(runtime)
 
 
+async def test_a_backup_as_a_role_rls_binds_is_refused_when_homes_would_be_missing(rls_db: RlsDatabase) -> None:
+    from hub.ops.backup import check_dump_role
+
+    for url in (rls_db.owner_url, rls_db.app_url):
+        with pytest.raises(bootstrap.HubError, match="back up with a superuser or BYPASSRLS role"):
+            await check_dump_role(url)
+    await check_dump_role(rls_db.superuser_url)
+
+
 def _name(db: RlsDatabase, scope: HomeScope) -> str:
     return next(name for name, s in db.homes.items() if s == scope)
