@@ -145,8 +145,9 @@ async def _registered_entity_ids(url: str, data_dir: Path) -> tuple[set[str], st
     engine = create_engine(url)
     shown = make_url(url).render_as_string(hide_password=True)
     try:
-        async with engine.connect() as connection:
-            rows = (await connection.execute(select(ENTITIES.c.entity_id))).scalars().all()
+        # In the home's scope: under row-level security an unscoped read sees no rows.
+        async with scoped_sessions(engine, DEFAULT_SCOPE)() as session:
+            rows = (await session.execute(select(ENTITIES.c.entity_id))).scalars().all()
     except Exception as err:  # noqa: BLE001 - any failure to read is reported in the warning instead
         return set(), f"{shown} could not be read: {type(err).__name__}"
     finally:
