@@ -116,6 +116,10 @@ def _filter(state: ORMExecuteState) -> None:
     scope = state.session.info.get(SCOPE_OPTION)
     if isinstance(scope, HomeScope) and (state.is_select or state.is_update or state.is_delete):
         state.statement = home_filter(state.statement, scope)
+        if state.is_update and isinstance(state.parameters, list):
+            # An ORM bulk UPDATE by primary key (a list of rows) takes extra WHERE criteria only
+            # without synchronizing objects of the session, which such writers do not keep.
+            state.update_execution_options(synchronize_session=None)
 
 
 __all__ = [

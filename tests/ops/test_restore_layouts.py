@@ -48,7 +48,7 @@ async def test_archives_of_both_layouts_restore_with_their_rows(tmp_path: Path, 
 
     # Its archive names the integrations' own revisions; this hub knows them.
     revisions = await backup(tmp_path / "first" / "config", tmp_path / "first" / "data", tmp_path / "new.tar.gz")
-    assert {"http_ingest_0002", "persistent_notification_0001", "0006_power"} <= set(revisions)
+    assert {"http_ingest_0003_tenancy", "notify_0002_tenancy", "0006_power"} <= set(revisions)
     await restore(tmp_path / "new.tar.gz", tmp_path / "second")
     runtime = await start_hub(tmp_path / "second" / "config", tmp_path / "second" / "data")
     assert runtime.hub.runtime[NOTIFICATIONS].get("legacy").message == "still here"

@@ -22,8 +22,7 @@ class Cli:
         self.location = ["-c", str(config), "--data", str(data)]
         self.capsys = capsys
 
-    def __call__(self, *args: str, stdin: str | None = None, monkeypatch: pytest.MonkeyPatch | None = None
-                 ) -> tuple[int, str, str]:
+    def __call__(self, *args: str) -> tuple[int, str, str]:
         self.capsys.readouterr()
         code = main([*args, *self.location])
         out, err = self.capsys.readouterr()
