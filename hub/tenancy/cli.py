@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+if TYPE_CHECKING:  # the parser is built for every `hub` command: no database imports for it
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.storage.rls import grant_app_role
-from hub.tenancy.store import TenancyStore
+    from hub.tenancy.store import TenancyStore
 
-OpenEngine = Callable[[argparse.Namespace], Awaitable[AsyncEngine]]
+OpenEngine = Callable[[argparse.Namespace], Awaitable["AsyncEngine"]]
 Location = Callable[[argparse.ArgumentParser], None]
 
 
@@ -63,6 +64,9 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], l
 
 async def run(args: argparse.Namespace, open_engine: OpenEngine) -> int:
     """Run a `tenant`, `home` or `db` command; its errors are TenancyError/RlsRoleError (HubError)."""
+    from hub.storage.rls import grant_app_role
+    from hub.tenancy.store import TenancyStore
+
     engine = await open_engine(args)
     try:
         store = TenancyStore(engine)
