@@ -9,18 +9,35 @@ from typing import Any
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Two characters per 10 bits: 13 lookups make the 26 characters.
 _PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
-_SHIFTS = range(120, -1, -10)
 _getrandbits = random.getrandbits
+
+
+def _time_part(ms: int) -> str:
+    pairs = _PAIRS
+    return (pairs[(ms >> 40) & 1023] + pairs[(ms >> 30) & 1023] + pairs[(ms >> 20) & 1023]
+            + pairs[(ms >> 10) & 1023] + pairs[ms & 1023])
+
+
+_last_ms: tuple[int, str] = (-1, "")  # the last millisecond seen and its 10 characters
 
 
 def ulid_at(timestamp: float) -> str:
     """Return a ULID string (26 chars, Crockford base32) for a Unix timestamp.
 
+    The first 10 characters are the millisecond, shared by every ULID made within it (at 10,000
+    state changes a second, about ten), so only the 16 random characters are built each time.
     Context ids are identifiers, not secrets, so the fast PRNG is good enough here.
     """
-    value = (int(timestamp * 1000) << 80) | _getrandbits(80)
+    global _last_ms  # noqa: PLW0603 - a one-entry cache
+    ms = int(timestamp * 1000)
+    last = _last_ms
+    if ms != last[0]:
+        last = _last_ms = (ms, _time_part(ms))
+    bits = _getrandbits(80)
     pairs = _PAIRS
-    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
+    return (last[1] + pairs[bits >> 70] + pairs[(bits >> 60) & 1023] + pairs[(bits >> 50) & 1023]
+            + pairs[(bits >> 40) & 1023] + pairs[(bits >> 30) & 1023] + pairs[(bits >> 20) & 1023]
+            + pairs[(bits >> 10) & 1023] + pairs[bits & 1023])
 
 
 class Context:
