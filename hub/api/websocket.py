@@ -187,6 +187,7 @@ class WebSocketConnection:
             await self._auth_invalid("Invalid access token or password")
             return
         self.user, self.token = found.user, found.token
+        self._sender.name = f"WebSocket client {self.remote} ({self.user.name})"
         # Logging out, revoking the session or the token ends this connection at once.
         self._stop_watching = self.hub.require_auth().revocations.listen(
             lambda kind, revoked: self.close(f"its {kind} was revoked") if found.ended_by(revoked) else None
