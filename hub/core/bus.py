@@ -65,6 +65,7 @@ def is_callback(func: Callable[..., Any]) -> bool:
 
 
 _second: tuple[int, str] = (-(2**62), "")  # the last whole second formatted, "YYYY-MM-DDTHH:MM:SS"
+_last: tuple[float, str] = (float("nan"), "")  # the last timestamp formatted
 
 
 def iso_utc(timestamp: float) -> str:
@@ -75,6 +76,10 @@ def iso_utc(timestamp: float) -> str:
     time of day are formatted once per second and only the microseconds each time. Encoding
     state changes for WebSocket clients formats one or two instants per change.
     """
+    global _last, _second  # noqa: PLW0603 - one-entry caches
+    last = _last
+    if timestamp == last[0]:
+        return last[1]  # a state's last_changed, last_updated, last_reported and its event's time_fired
     fraction, whole = math.modf(timestamp)
     micro = round(fraction * 1e6)
     second = int(whole)
@@ -84,13 +89,12 @@ def iso_utc(timestamp: float) -> str:
     elif micro < 0:
         micro += 1_000_000
         second -= 1
-    global _second  # noqa: PLW0603 - a one-entry cache
     cached = _second
     if second != cached[0]:
         cached = _second = (second, datetime.fromtimestamp(second, UTC).isoformat()[:-6])
-    if micro:
-        return f"{cached[1]}.{micro:06d}+00:00"
-    return cached[1] + "+00:00"
+    text = f"{cached[1]}.{micro:06d}+00:00" if micro else cached[1] + "+00:00"
+    _last = (timestamp, text)
+    return text
 
 
 class EventOrigin(StrEnum):
