@@ -6,8 +6,8 @@ connection drains it. With coalescing on (the client sent `supported_features` w
 JSON array frame.
 
 A client that falls behind: once more than PENDING_HIGH_WATER messages wait, a message sent
-with a key (a `state_changed` event of one entity for one subscription) replaces the pending
-message of the same key instead of queueing behind it, so a slow dashboard receives the latest
+with a key (a `state_changed` event or a `subscribe_entities` whole state of one entity, for one
+subscription) replaces the pending message of the same key instead of queueing behind it, so a slow dashboard receives the latest
 state of every entity, skipping intermediate ones, and the queue stays bounded by the number of
 entities instead of growing with the rate (only for coalescing clients, whose writer takes
 everything pending at once). It is cut off, with a logged reason, when MAX_PENDING messages
@@ -60,6 +60,10 @@ class SendQueue:
 
     def __len__(self) -> int:
         return len(self._queue)
+
+    def is_behind(self) -> bool:
+        """Return whether keyed messages now replace their pending predecessor (see the module)."""
+        return self.coalesce and len(self._queue) >= PENDING_HIGH_WATER
 
     def send(self, data: bytes, key: Hashable | None = None) -> None:
         """Queue one encoded message (a JSON object); never waits.

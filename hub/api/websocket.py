@@ -83,6 +83,7 @@ class WebSocketConnection:
         self._sender = SendQueue(self._ws, self.cancel)
         # The hot path: bus callbacks call this directly.
         self.send_raw = self._sender.send
+        self.is_behind = self._sender.is_behind
         self._closing = False
         self._stop_watching: Callable[[], object] | None = None
         self._tasks: set[asyncio.Task[None]] = set()

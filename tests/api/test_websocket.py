@@ -278,6 +278,30 @@ async def test_a_behind_dashboard_gets_each_entitys_latest_state_instead_of_bein
     assert api.runtime.runner.app[STATS_KEY].slow_disconnects == 0
 
 
+async def test_a_behind_subscribe_entities_client_ends_on_every_entitys_state(api: Api, caplog) -> None:  # type: ignore[no-untyped-def]
+    client = await api.ws(coalesce=True)
+    sub = await client.send_command("subscribe_entities")
+    await client.result(sub)
+    states: dict[str, str] = {}
+
+    def apply(message: dict) -> None:  # type: ignore[type-arg]
+        # As home-assistant-js-websocket applies it: "a" replaces an entity, "c" changes it.
+        for entity_id, compressed in message.get("a", {}).items():
+            states[entity_id] = compressed["s"]
+        for entity_id, diff in message.get("c", {}).items():
+            if "s" in diff.get("+", {}):
+                states[entity_id] = diff["+"]["s"]
+
+    apply(await client.event(sub))  # the initial states
+    for value in range(20_000):
+        api.hub.states.set(f"sensor.flood_{value % 50}", str(value))
+    expected = {f"sensor.flood_{i}": str(20_000 - 50 + i) for i in range(50)}
+    while any(states.get(entity_id) != state for entity_id, state in expected.items()):
+        apply(await client.event(sub))
+    assert "sending only the latest state of each entity" in caplog.text
+    assert api.runtime.runner.app[STATS_KEY].slow_disconnects == 0
+
+
 async def test_a_reading_but_slow_dashboard_stays_a_stuck_one_is_cut_off(api: Api, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
     from hub.api import send_queue
 
