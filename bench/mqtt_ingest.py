@@ -3,6 +3,7 @@
     .venv/bin/python bench/mqtt_ingest.py --recorder --ws    # both client backends, twice each
     .venv/bin/python bench/mqtt_ingest.py --client gmqtt --repeat 1
     .venv/bin/python bench/mqtt_ingest.py --template         # payload {"ts": ...} through value_template
+    .venv/bin/python bench/mqtt_ingest.py --client gmqtt --qos 0 --recorder --ws --rates 30000 --seconds 10 --repeat 1
 
 Each run is a hub in its own process (so CPU and RSS are its own) on one shared Mosquitto;
 runs alternate between the backends (gmqtt, paho, gmqtt, paho) so both see the same machine.
@@ -11,7 +12,10 @@ state_changed (as a dashboard is). Prints, per QoS and rate: messages sent/recei
 time after the publisher stops, hub CPU seconds per 1,000 messages; the highest rate sustained
 (<1% loss, drained within 0.5 s: no growing backlog); publish->state_changed p50/p99 at 1k
 msg/s; RSS; then a summary per run and the receive ceilings of the bare libraries (aiomqtt's
-iterator, paho's threaded loop, gmqtt's callback) and of the hub's client on each backend.
+iterator, paho's threaded loop, gmqtt's callback) and of the hub's client on each backend, after
+the publisher's own ceiling (one process and two; --publishers N shares every rate among N).
+Latency is publish -> state_changed in the hub (and -> the WebSocket client), from the moment a
+batch of readings is handed to the publisher's socket.
 """
 
 from __future__ import annotations
