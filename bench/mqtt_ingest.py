@@ -421,6 +421,25 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
             rss_samples.append(sample)
             print(f"  RSS at {sample[0]:6.0f} s: {sample[1]:6.1f} MB after {sample[2]:,} readings", flush=True)
 
+    async def feed_direct(count: int) -> dict:
+        """--direct: hand readings to the hub's MQTT client as its socket callback does, 100 per
+        loop step, as fast as the hub takes them: the hub's CPU per reading without the broker,
+        the publisher and the socket parsing, which share the machine's two cores otherwise."""
+        from integrations.mqtt.subscriptions import Message
+
+        handle = mqtt.client._handle
+        topics = [f"bench/{i}/state" for i in range(args.sensors)]
+        started = time.time()
+        n = 0
+        while n < count:
+            now = time.time()
+            stamp = (f'{{"ts": {now:.6f}}}' if args.template else f"{now:.6f}").encode()
+            for j in range(n, min(n + 100, count)):
+                handle(Message(topics[j % args.sensors], stamp, 0, False, now))
+            n = min(n + 100, count)
+            await asyncio.sleep(0)  # the WebSocket writer, the recorder and timers run between reads
+        return {"sent": count, "started": started, "ended": time.time(), "acked": 0}
+
     stalls = Stalls()
     if args.slow_callbacks:
         stalls.handles = []
@@ -456,8 +475,11 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
             stalls.reset()
             ws = await ws_start() if args.ws else None
             cpu_before = cpu_seconds()
-            sent = await run_publisher(port, rate, args.seconds, qos, args.sensors, args.template,
-                                       publishers=getattr(args, "publishers", 1))
+            if getattr(args, "direct", False):
+                sent = await feed_direct(int(rate * args.seconds))
+            else:
+                sent = await run_publisher(port, rate, args.seconds, qos, args.sensors, args.template,
+                                           publishers=getattr(args, "publishers", 1))
             # Drain: wait until everything arrived or nothing more comes for a second.
             seen, quiet_since = received[0], time.time()
             while received[0] < sent["sent"] and time.time() - quiet_since < 1.0:
@@ -517,6 +539,7 @@ async def run_hub_process(args: argparse.Namespace, port: int, client: str, labe
                "--rates", *map(str, args.rates), "--qos", *map(str, args.qos), "--rss-every", str(args.rss_every),
                "--publishers", str(getattr(args, "publishers", 1))]
     command += ["--tracemalloc"] if getattr(args, "tracemalloc", False) else []
+    command += ["--direct"] if getattr(args, "direct", False) else []
     command += ["--gc-experiment", client.partition(":")[2]] if ":" in client else []
     command += [flag for flag, on in (("--recorder", args.recorder), ("--ws", args.ws), ("--template", args.template),
                                       ("--slow-callbacks", args.slow_callbacks)) if on]
@@ -732,6 +755,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rss-every", type=float, default=0, help="print the hub's RSS every this many seconds")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="with --rss-every: print what grew between the first RSS sample and the end (slow)")
+    parser.add_argument("--direct", action="store_true",
+                        help="no publisher: readings handed to the hub's MQTT client in-process, as fast as it takes "
+                             "them (rate x seconds readings per row); CPU per reading of the hub alone")
     parser.add_argument("--no-ceilings", dest="ceilings", action="store_false")
     parser.add_argument("--ceiling-messages", type=int, default=100_000)
     return parser.parse_args()
