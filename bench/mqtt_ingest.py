@@ -3,6 +3,7 @@
     .venv/bin/python bench/mqtt_ingest.py --recorder --ws    # both client backends, twice each
     .venv/bin/python bench/mqtt_ingest.py --client gmqtt --repeat 1
     .venv/bin/python bench/mqtt_ingest.py --template         # payload {"ts": ...} through value_template
+    .venv/bin/python bench/mqtt_ingest.py --client gmqtt --qos 0 --recorder --ws --rates 30000 --seconds 10 --repeat 1
 
 Each run is a hub in its own process (so CPU and RSS are its own) on one shared Mosquitto;
 runs alternate between the backends (gmqtt, paho, gmqtt, paho) so both see the same machine.
@@ -11,7 +12,10 @@ state_changed (as a dashboard is). Prints, per QoS and rate: messages sent/recei
 time after the publisher stops, hub CPU seconds per 1,000 messages; the highest rate sustained
 (<1% loss, drained within 0.5 s: no growing backlog); publish->state_changed p50/p99 at 1k
 msg/s; RSS; then a summary per run and the receive ceilings of the bare libraries (aiomqtt's
-iterator, paho's threaded loop, gmqtt's callback) and of the hub's client on each backend.
+iterator, paho's threaded loop, gmqtt's callback) and of the hub's client on each backend, after
+the publisher's own ceiling (one process and two; --publishers N shares every rate among N).
+Latency is publish -> state_changed in the hub (and -> the WebSocket client), from the moment a
+batch of readings is handed to the publisher's socket.
 """
 
 from __future__ import annotations
@@ -60,8 +64,15 @@ def _publish_packet(topic: bytes, payload: bytes, qos: int, packet_id: int) -> b
     return (b"\x32" if qos else b"\x30") + _length(len(body)) + body
 
 
-def publisher(port: int, rate: float, seconds: float, qos: int, topics: int, template: bool, count: int) -> None:
-    """Publish at a fixed rate (raw MQTT over a socket, so the publisher is never the bottleneck)."""
+def publisher(port: int, rate: float, seconds: float, qos: int, topics: int, template: bool, count: int,
+              offset: int = 0) -> None:
+    """Publish at a fixed rate (raw MQTT over a socket, so the publisher is never the bottleneck).
+
+    QoS 0 packets are pre-built per topic up to their payload, a fixed-width time.time() taken
+    once per batch just before the batch is written: a batch of n readings is one
+    `stamp.join(prefixes)` (C), so one process reaches 100,000s of packets a second, and the
+    latency measured starts when the bytes are handed to the socket, not when they were built.
+    """
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.sendall(_connect_packet(f"bench-pub-{os.getpid()}"))
@@ -82,6 +93,12 @@ def publisher(port: int, rate: float, seconds: float, qos: int, topics: int, tem
     reader = threading.Thread(target=read_acks, daemon=True)
     reader.start()
     names = [f"bench/{i}/state".encode() for i in range(topics)]
+    width = len(f"{time.time():.6f}")  # 17 characters until the year 2286
+    head, tail = (b'{"ts": ', b"}") if template else (b"", b"")
+    # Each QoS 0 packet up to its stamp; a batch is prefix, stamp+tail, prefix, stamp+tail, ...
+    size = len(head) + width + len(tail)
+    prefixes = [_publish_packet(name, b"0" * size, 0, 0)[:-size] + head for name in names]
+    rotation = prefixes[offset % topics:] + prefixes[: offset % topics]
     total = count if count else int(rate * seconds)
     sent = 0
     packet_id = 0
@@ -89,15 +106,20 @@ def publisher(port: int, rate: float, seconds: float, qos: int, topics: int, tem
     while sent < total:
         now = time.time()
         due = total if not rate else min(total, int((now - started) * rate) + 1)
-        batch = []
-        while sent < due:
-            packet_id = packet_id % 65535 + 1
-            stamp = f"{time.time():.6f}"
-            payload = f'{{"ts": {stamp}}}' if template else stamp
-            batch.append(_publish_packet(names[sent % topics], payload.encode(), qos, packet_id))
-            sent += 1
-        if batch:
-            sock.sendall(b"".join(batch))
+        if due > sent:
+            if qos:
+                batch = []
+                for n in range(sent, due):
+                    packet_id = packet_id % 65535 + 1
+                    stamp = f"{time.time():.6f}"
+                    payload = f'{{"ts": {stamp}}}' if template else stamp
+                    batch.append(_publish_packet(names[(n + offset) % topics], payload.encode(), qos, packet_id))
+                sock.sendall(b"".join(batch))
+            else:
+                chunk = [rotation[n % topics] for n in range(sent, due)]
+                stamp = f"{time.time():.6f}".encode() + tail
+                sock.sendall(stamp.join(chunk) + stamp)
+            sent = due
         if rate:
             time.sleep(0.002)
     ended = time.time()
@@ -136,14 +158,23 @@ def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("mosquitto did not start")
 
 
-async def run_publisher(port: int, rate: float, seconds: float, qos: int, topics: int, template: bool, count: int = 0) -> dict:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--publisher", "--port", str(port), "--rate", str(rate), "--seconds", str(seconds),
-        "--qos", str(qos), "--topics", str(topics), "--count", str(count), *(["--template"] if template else []),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await proc.communicate()
-    return json.loads(out.decode().strip().splitlines()[-1])
+async def run_publisher(port: int, rate: float, seconds: float, qos: int, topics: int, template: bool, count: int = 0,
+                        publishers: int = 1) -> dict:
+    """Publish from `publishers` processes (each rate/n over every topic, from its own offset); merged report."""
+
+    async def one(index: int) -> dict:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--publisher", "--port", str(port), "--rate", str(rate / publishers),
+            "--seconds", str(seconds), "--qos", str(qos), "--topics", str(topics), "--count", str(count // publishers),
+            "--offset", str(index * topics // publishers), *(["--template"] if template else []),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await proc.communicate()
+        return json.loads(out.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    reports = await asyncio.gather(*(one(i) for i in range(publishers)))
+    return {"sent": sum(r["sent"] for r in reports), "started": min(r["started"] for r in reports),
+            "ended": max(r["ended"] for r in reports), "acked": sum(r["acked"] for r in reports)}
 
 
 def cpu_seconds() -> float:
@@ -390,6 +421,25 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
             rss_samples.append(sample)
             print(f"  RSS at {sample[0]:6.0f} s: {sample[1]:6.1f} MB after {sample[2]:,} readings", flush=True)
 
+    async def feed_direct(count: int) -> dict:
+        """--direct: hand readings to the hub's MQTT client as its socket callback does, 100 per
+        loop step, as fast as the hub takes them: the hub's CPU per reading without the broker,
+        the publisher and the socket parsing, which share the machine's two cores otherwise."""
+        from integrations.mqtt.subscriptions import Message
+
+        handle = mqtt.client._handle
+        topics = [f"bench/{i}/state" for i in range(args.sensors)]
+        started = time.time()
+        n = 0
+        while n < count:
+            now = time.time()
+            stamp = (f'{{"ts": {now:.6f}}}' if args.template else f"{now:.6f}").encode()
+            for j in range(n, min(n + 100, count)):
+                handle(Message(topics[j % args.sensors], stamp, 0, False, now))
+            n = min(n + 100, count)
+            await asyncio.sleep(0)  # the WebSocket writer, the recorder and timers run between reads
+        return {"sent": count, "started": started, "ended": time.time(), "acked": 0}
+
     stalls = Stalls()
     if args.slow_callbacks:
         stalls.handles = []
@@ -409,6 +459,9 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
         import gc
 
         gc.set_threshold(int(args.gc_experiment[1:]), 10, 10)
+    # End this loop step here: the slow-callback timer charges a step when it ends, and the
+    # freeze's collection (100 ms) must not be counted in the first row.
+    await asyncio.sleep(0.1)
     results = []
     rss_start = rss_mb()
     sampler = asyncio.get_running_loop().create_task(sample_rss()) if args.rss_every else None
@@ -422,7 +475,11 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
             stalls.reset()
             ws = await ws_start() if args.ws else None
             cpu_before = cpu_seconds()
-            sent = await run_publisher(port, rate, args.seconds, qos, args.sensors, args.template)
+            if getattr(args, "direct", False):
+                sent = await feed_direct(int(rate * args.seconds))
+            else:
+                sent = await run_publisher(port, rate, args.seconds, qos, args.sensors, args.template,
+                                           publishers=getattr(args, "publishers", 1))
             # Drain: wait until everything arrived or nothing more comes for a second.
             seen, quiet_since = received[0], time.time()
             while received[0] < sent["sent"] and time.time() - quiet_since < 1.0:
@@ -479,8 +536,10 @@ async def run_hub_process(args: argparse.Namespace, port: int, client: str, labe
     client_id = f"bench-hub-{label.replace(' #', '-').replace(':', '-')}"
     command = [sys.executable, __file__, "--hub-run", "--port", str(port), "--client", client.partition(":")[0], "--client-id", client_id,
                "--sensors", str(args.sensors), "--seconds", str(args.seconds),
-               "--rates", *map(str, args.rates), "--qos", *map(str, args.qos), "--rss-every", str(args.rss_every)]
+               "--rates", *map(str, args.rates), "--qos", *map(str, args.qos), "--rss-every", str(args.rss_every),
+               "--publishers", str(getattr(args, "publishers", 1))]
     command += ["--tracemalloc"] if getattr(args, "tracemalloc", False) else []
+    command += ["--direct"] if getattr(args, "direct", False) else []
     command += ["--gc-experiment", client.partition(":")[2]] if ":" in client else []
     command += [flag for flag, on in (("--recorder", args.recorder), ("--ws", args.ws), ("--template", args.template),
                                       ("--slow-callbacks", args.slow_callbacks)) if on]
@@ -518,6 +577,11 @@ def print_summary(runs: list[tuple[str, dict]], qos_levels: list[int]) -> None:
 
 
 # ---------------------------------------------------------------- client ceilings
+
+
+async def publisher_ceiling(port: int, count: int, publishers: int) -> float:
+    report = await run_publisher(port, 0, 0, 0, 1000, False, count, publishers)
+    return float(report["sent"]) / (report["ended"] - report["started"])
 
 
 async def ceiling_aiomqtt(port: int, count: int) -> float:
@@ -640,6 +704,9 @@ async def main(args: argparse.Namespace) -> None:
             print_summary(runs, args.qos)
             if args.ceilings:
                 n = args.ceiling_messages
+                print(f"\npublisher ceiling, QoS 0, {n} messages as fast as it can (nobody subscribed): "
+                      + "  ".join(f"{await publisher_ceiling(port, n, p):>8.0f} msg/s with {p} process(es)" for p in (1, 2)),
+                      flush=True)
                 print(f"\nreceive ceiling, QoS 0, {n} messages flooded (two runs each):")
                 for name, measure in (
                     ("aiomqtt message iterator", lambda: ceiling_aiomqtt(port, n)),
@@ -666,6 +733,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--publishers", type=int, default=1,
+                        help="publisher processes sharing each rate (one reaches about 100,000/s at QoS 0)")
     parser.add_argument("--sensors", "--topics", dest="sensors", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=5.0, help="publishing time per rate")
     parser.add_argument("--rates", type=int, nargs="+", default=[1000, 5000, 10000, 20000])
@@ -685,6 +755,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rss-every", type=float, default=0, help="print the hub's RSS every this many seconds")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="with --rss-every: print what grew between the first RSS sample and the end (slow)")
+    parser.add_argument("--direct", action="store_true",
+                        help="no publisher: readings handed to the hub's MQTT client in-process, as fast as it takes "
+                             "them (rate x seconds readings per row); CPU per reading of the hub alone")
     parser.add_argument("--no-ceilings", dest="ceilings", action="store_false")
     parser.add_argument("--ceiling-messages", type=int, default=100_000)
     return parser.parse_args()
@@ -694,7 +767,7 @@ if __name__ == "__main__":
     arguments = parse()
     if arguments.publisher:
         publisher(arguments.port, arguments.rate, arguments.seconds, arguments.qos[0] if isinstance(arguments.qos, list) else arguments.qos,
-                  arguments.sensors, arguments.template, arguments.count)
+                  arguments.sensors, arguments.template, arguments.count, arguments.offset)
     elif arguments.ws_subscriber:
         asyncio.run(ws_subscriber(*arguments.ws_subscriber))
     elif arguments.hub_run:

@@ -83,6 +83,7 @@ class WebSocketConnection:
         self._sender = SendQueue(self._ws, self.cancel)
         # The hot path: bus callbacks call this directly.
         self.send_raw = self._sender.send
+        self.is_behind = self._sender.is_behind
         self._closing = False
         self._stop_watching: Callable[[], object] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -187,6 +188,7 @@ class WebSocketConnection:
             await self._auth_invalid("Invalid access token or password")
             return
         self.user, self.token = found.user, found.token
+        self._sender.name = f"WebSocket client {self.remote} ({self.user.name})"
         # Logging out, revoking the session or the token ends this connection at once.
         self._stop_watching = self.hub.require_auth().revocations.listen(
             lambda kind, revoked: self.close(f"its {kind} was revoked") if found.ended_by(revoked) else None

@@ -11,7 +11,7 @@ from hub.api import ws_messages as messages
 from hub.api.permissions import can_control
 from hub.api.service_info import describe_services
 from hub.auth.audit import describe_target
-from hub.core.bus import MATCH_ALL, EventOrigin, callback
+from hub.core.bus import EVENT_STATE_CHANGED, MATCH_ALL, EventOrigin, callback
 from hub.exceptions import HubError, ServiceNotFound, ServiceValidationError, Unauthorized
 
 if TYPE_CHECKING:
@@ -93,9 +93,17 @@ async def handle_subscribe_events(hub: Hub, connection: WebSocketConnection, msg
     send_raw = connection.send_raw
     encode = messages.encode_event
 
-    @callback
-    def forward(event: Event) -> None:
-        send_raw(frame(event, "event", msg_id, encode))
+    if event_type == EVENT_STATE_CHANGED:
+        # Keyed by entity: a client that falls behind gets each entity's latest state (send_queue).
+
+        @callback
+        def forward(event: Event) -> None:
+            send_raw(frame(event, "event", msg_id, encode), (msg_id, event.data.get("entity_id")))
+    else:
+
+        @callback
+        def forward(event: Event) -> None:
+            send_raw(frame(event, "event", msg_id, encode))
 
     connection.subscriptions[msg_id] = hub.bus.listen(event_type, forward)
     connection.send_result(msg_id)

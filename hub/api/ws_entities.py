@@ -68,9 +68,20 @@ async def handle_subscribe_entities(hub: Hub, connection: WebSocketConnection, m
     send_raw = connection.send_raw
     frame = messages.event_message_from_json
 
+    is_behind = connection.is_behind
+
     @callback
     def forward(event: Event) -> None:
-        if accept is not None and not accept(event.data["entity_id"]):
+        data = event.data
+        entity_id = data["entity_id"]
+        if accept is not None and not accept(entity_id):
+            return
+        new = data["new_state"]
+        if new is not None and is_behind():
+            # Behind (send_queue): the entity's whole state ("a"), which replaces one still waiting;
+            # a diff could not, as the client never saw the state it was taken from.
+            full = messages.dumps({"a": {entity_id: messages.compressed_state(new)}})
+            send_raw(frame(msg_id, full), (msg_id, entity_id))
             return
         send_raw(cached_frame(event, "entities", msg_id, encode_change))
 

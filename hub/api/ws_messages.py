@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from hub.core.bus import Event
+from hub.core.bus import EVENT_STATE_CHANGED, Event, iso_utc
 from hub.core.states import State
 
 # HA's error codes (websocket_api/const.py).
@@ -122,8 +122,42 @@ class EncodedEventCache:
         return data
 
 
+def state_json(state: State | None) -> bytes:
+    """Return a state's JSON as Home Assistant sends it, encoded once and kept on the state."""
+    if state is None:
+        return b"null"
+    encoded = state.encoded
+    if encoded is None:
+        encoded = state.encoded = dumps(state.as_dict())
+    return encoded
+
+
+def _state_changed_json(event: Event) -> bytes | None:
+    """Return a state_changed event's JSON from its states' own (None if it is not the state
+    machine's shape, e.g. one fired through the API)."""
+    data = event.data
+    if len(data) != 3:
+        return None
+    entity_id, old, new = data.get("entity_id"), data.get("old_state"), data.get("new_state")
+    if type(entity_id) is not str or not (old is None or type(old) is State) or not (new is None or type(new) is State):
+        return None
+    return b'{"event_type":"state_changed","data":{"entity_id":%b,"old_state":%b,"new_state":%b},' \
+        b'"origin":"%b","time_fired":"%b","context":%b}' % (
+            dumps(entity_id), state_json(old), state_json(new), event.origin.value.encode(),
+            iso_utc(event.time_fired_timestamp).encode(), dumps(event.context.as_dict()))
+
+
 def encode_event(event: Event) -> bytes:
-    """Return the JSON of an event as Home Assistant sends it (d.1)."""
+    """Return the JSON of an event as Home Assistant sends it (d.1).
+
+    A state_changed event is put together from the JSON of its two states, each encoded once
+    in its life (a state is the new_state of one event and the old_state of the next), so an
+    event costs one state's encoding instead of two.
+    """
+    if event.event_type == EVENT_STATE_CHANGED:
+        encoded = _state_changed_json(event)
+        if encoded is not None:
+            return encoded
     return dumps(event.as_dict())
 
 

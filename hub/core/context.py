@@ -9,18 +9,42 @@ from typing import Any
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Two characters per 10 bits: 13 lookups make the 26 characters.
 _PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
-_SHIFTS = range(120, -1, -10)
 _getrandbits = random.getrandbits
+
+
+def _time_part(ms: int) -> str:
+    pairs = _PAIRS
+    return (pairs[(ms >> 40) & 1023] + pairs[(ms >> 30) & 1023] + pairs[(ms >> 20) & 1023]
+            + pairs[(ms >> 10) & 1023] + pairs[ms & 1023])
+
+
+# The millisecond of the last ULID, its first 24 characters and the number in its last two.
+_last: tuple[int, str, int] = (-1, "", 0)
 
 
 def ulid_at(timestamp: float) -> str:
     """Return a ULID string (26 chars, Crockford base32) for a Unix timestamp.
 
-    Context ids are identifiers, not secrets, so the fast PRNG is good enough here.
+    Monotonic within a millisecond, as the ULID spec allows: the first one of a millisecond
+    draws 79 random bits, the next ones add one to them, so each costs one lookup instead of
+    encoding 128 bits (at 10,000 state changes a second, a context id per change was 7 % of
+    the event loop's time). Past 512 in one millisecond, new random bits. Context ids are
+    identifiers, not secrets.
     """
-    value = (int(timestamp * 1000) << 80) | _getrandbits(80)
-    pairs = _PAIRS
-    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
+    global _last  # noqa: PLW0603 - a one-entry cache
+    ms = int(timestamp * 1000)
+    last_ms, head, low = _last
+    if ms == last_ms and low < 1023:
+        low += 1
+    else:
+        bits = _getrandbits(80)
+        pairs = _PAIRS
+        head = (_time_part(ms) + pairs[bits >> 70] + pairs[(bits >> 60) & 1023] + pairs[(bits >> 50) & 1023]
+                + pairs[(bits >> 40) & 1023] + pairs[(bits >> 30) & 1023] + pairs[(bits >> 20) & 1023]
+                + pairs[(bits >> 10) & 1023])
+        low = bits & 511  # room for 512 more in this millisecond
+    _last = (ms, head, low)
+    return head + _PAIRS[low]
 
 
 class Context:

@@ -74,6 +74,7 @@ class State:
         "last_reported_timestamp",
         "context",
         "_as_dict",
+        "encoded",
     )
 
     def __init__(
@@ -109,6 +110,10 @@ class State:
         )
         self.context = context if context is not None else Context()
         self._as_dict: dict[str, Any] | None = None
+        # The JSON of as_dict(), made by the first encoder that needs it (the WebSocket API's
+        # hub.api.ws_messages.state_json) and shared: a state goes out twice, as an event's
+        # new_state and then as the next one's old_state. Cleared with _as_dict.
+        self.encoded: bytes | None = None
 
     @property
     def domain(self) -> str:
@@ -248,6 +253,7 @@ class StateMachine:
                 old_reported = old.last_reported_timestamp
                 old.last_reported_timestamp = now
                 old._as_dict = None
+                old.encoded = None
                 if self._bus.has_listeners(EVENT_STATE_REPORTED):
                     self._bus.fire(
                         EVENT_STATE_REPORTED,

@@ -253,6 +253,85 @@ async def test_slow_client_is_disconnected_without_slowing_the_hub(api: Api, cap
     assert api.hub.states.get("sensor.flood").state == "19999"
 
 
+async def test_a_behind_dashboard_gets_each_entitys_latest_state_instead_of_being_cut_off(api: Api, caplog) -> None:  # type: ignore[no-untyped-def]
+    from hub.api import send_queue
+
+    client = await api.ws(coalesce=True)
+    sub = await client.send_command("subscribe_events", event_type="state_changed")
+    await client.result(sub)
+    # 20,000 changes of 50 entities while the client reads nothing: 5 times what would cut it off.
+    for value in range(20_000):
+        api.hub.states.set(f"sensor.flood_{value % 50}", str(value))
+    seen: dict[str, list[int]] = {}
+    while sum(len(v) for v in seen.values()) < send_queue.PENDING_HIGH_WATER or any(
+            v[-1] < 20_000 - 50 for v in seen.values()) or len(seen) < 50:
+        data = (await client.event(sub))["data"]
+        seen.setdefault(data["entity_id"], []).append(int(data["new_state"]["state"]))
+    # Every entity ends on its latest state, each in order; intermediate ones were skipped.
+    assert {entity: values[-1] for entity, values in seen.items()} == {
+        f"sensor.flood_{i}": 20_000 - 50 + i for i in range(50)}
+    assert all(values == sorted(values) for values in seen.values())
+    assert sum(len(v) for v in seen.values()) < send_queue.PENDING_HIGH_WATER + 100
+    assert "sending only the latest state of each entity" in caplog.text
+    assert "Disconnecting WebSocket client" not in caplog.text
+    assert (await client.result(await client.send_command("ping")))["type"] == "pong"  # still connected
+    assert api.runtime.runner.app[STATS_KEY].slow_disconnects == 0
+
+
+async def test_a_behind_subscribe_entities_client_ends_on_every_entitys_state(api: Api, caplog) -> None:  # type: ignore[no-untyped-def]
+    client = await api.ws(coalesce=True)
+    sub = await client.send_command("subscribe_entities")
+    await client.result(sub)
+    states: dict[str, str] = {}
+
+    def apply(message: dict) -> None:  # type: ignore[type-arg]
+        # As home-assistant-js-websocket applies it: "a" replaces an entity, "c" changes it.
+        for entity_id, compressed in message.get("a", {}).items():
+            states[entity_id] = compressed["s"]
+        for entity_id, diff in message.get("c", {}).items():
+            if "s" in diff.get("+", {}):
+                states[entity_id] = diff["+"]["s"]
+
+    apply(await client.event(sub))  # the initial states
+    for value in range(20_000):
+        api.hub.states.set(f"sensor.flood_{value % 50}", str(value))
+    expected = {f"sensor.flood_{i}": str(20_000 - 50 + i) for i in range(50)}
+    while any(states.get(entity_id) != state for entity_id, state in expected.items()):
+        apply(await client.event(sub))
+    assert "sending only the latest state of each entity" in caplog.text
+    assert api.runtime.runner.app[STATS_KEY].slow_disconnects == 0
+
+
+async def test_a_reading_but_slow_dashboard_stays_a_stuck_one_is_cut_off(api: Api, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    from hub.api import send_queue
+
+    monkeypatch.setattr(send_queue, "PEAK_TIMEOUT", 0.5)
+    slow, stuck = await api.ws(coalesce=True), await api.ws(coalesce=True)
+    subs = [await slow.send_command("subscribe_events", event_type="state_changed"),
+            await stuck.send_command("subscribe_events", event_type="state_changed")]
+    await slow.result(subs[0])
+    await stuck.result(subs[1])
+    big = {"blob": "x" * 4000}  # fills the stuck client's socket buffers quickly
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 3.0  # many PEAK_TIMEOUTs, always behind
+    value = 0
+    while loop.time() < end:
+        for _ in range(500):  # 2 MB a round; the slow client reads at most 1 MB (one frame)
+            value += 1
+            api.hub.states.set(f"sensor.slow_{value % 200}", str(value), big)
+        assert (await slow.ws.receive(timeout=5)).type is aiohttp.WSMsgType.TEXT  # reads one frame a round
+        await asyncio.sleep(0.05)
+    await wait_for(lambda: "Disconnecting WebSocket client" in caplog.text)
+    # Both fell behind (logged once each, not once per frame); only the one that reads nothing is cut off.
+    assert caplog.text.count("sending only the latest state of each entity") == 2
+    assert api.runtime.runner.app[STATS_KEY].slow_disconnects == 1
+    assert (await slow.result(await slow.send_command("ping")))["type"] == "pong"  # the slow one still answers
+    while True:  # the stuck one sees its socket end
+        msg = await stuck.ws.receive(timeout=10)
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            break
+
+
 async def test_tokens_over_websocket(api: Api) -> None:
     client = await api.ws("user")
     token = await client.command("auth/long_lived_access_token", client_name="my script", lifespan=30)

@@ -1,0 +1,78 @@
+"""The hand-made fast paths of event encoding give exactly what the plain ways give."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime
+
+from hub.api import ws_messages
+from hub.core.bus import EVENT_STATE_CHANGED, Event, EventOrigin, iso_utc
+from hub.core.context import _CROCKFORD, Context, ulid_at
+from hub.core.hub import Hub
+from hub.core.states import State
+
+
+def test_iso_utc_is_datetime_isoformat() -> None:
+    rng = random.Random(23)
+    now = time.time()
+    stamps = [0.0, 1.0, 1.5, 0.0000005, 0.0000015, 1e9 + 0.9999995, -0.25, now, float(int(now))]
+    stamps += [rng.random() * 4e9 for _ in range(20_000)]
+    stamps += [now + rng.random() for _ in range(20_000)]  # many within one second: the cached part
+    stamps += [round(now + rng.random(), rng.randint(0, 7)) for _ in range(20_000)]
+    for stamp in stamps:
+        assert iso_utc(stamp) == datetime.fromtimestamp(stamp, UTC).isoformat(), stamp
+
+
+def _decode(ulid: str) -> int:
+    value = 0
+    for char in ulid:
+        value = value * 32 + _CROCKFORD.index(char)
+    return value
+
+
+def test_ulids_carry_their_millisecond_and_are_unique_and_sorted() -> None:
+    now = time.time()
+    ids = [ulid_at(now + i * 0.0004) for i in range(5_000)]  # 2-3 per millisecond
+    for i, ulid in enumerate(ids):
+        assert len(ulid) == 26
+        assert ulid[0] in "01234567"  # 130 bits of characters for 128 bits
+        assert _decode(ulid) >> 80 == int((now + i * 0.0004) * 1000)
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)  # monotonic within a millisecond, as the spec allows
+    burst = [ulid_at(now) for _ in range(5_000)]  # more than 1,024 in one millisecond: new random bits
+    assert len(set(burst)) == len(burst)
+    assert {_decode(ulid) >> 80 for ulid in burst} == {int(now * 1000)}
+
+
+def _plain(event: Event) -> bytes:
+    return ws_messages.dumps(event.as_dict())
+
+
+def test_state_changed_is_encoded_from_its_states_json() -> None:
+    context = Context(user_id="abc")
+    old = State("sensor.power", "1.5", {"unit_of_measurement": "W", "when": datetime(2024, 1, 1, tzinfo=UTC)})
+    new = State("sensor.power", "2.5", {"unit_of_measurement": "W"}, last_changed=time.time() - 3, context=context)
+    for before, after in ((old, new), (None, new), (new, None)):
+        event = Event(EVENT_STATE_CHANGED, {"entity_id": "sensor.power", "old_state": before, "new_state": after},
+                      EventOrigin.remote, context=context)
+        assert ws_messages.encode_event(event) == _plain(event)
+    assert new.encoded is not None  # kept: the next event sends it as old_state without encoding it again
+
+
+async def test_a_reported_state_is_encoded_again(hub: Hub) -> None:
+    hub.states.set("sensor.x", "1")
+    state = hub.states.get("sensor.x")
+    first = ws_messages.state_json(state)
+    hub.states.set("sensor.x", "1", timestamp=time.time() + 5)  # same value: only last_reported moves
+    assert hub.states.get("sensor.x") is state
+    assert ws_messages.state_json(state) != first
+    assert ws_messages.state_json(state) == ws_messages.dumps(state.as_dict())
+
+
+def test_other_shapes_of_state_changed_are_encoded_plainly() -> None:
+    # Fired through the API with any data: no fast path, same JSON as before.
+    for data in ({"entity_id": "sensor.a"}, {"entity_id": 5, "old_state": None, "new_state": None},
+                 {"entity_id": "sensor.a", "old_state": {"state": "1"}, "new_state": None}):
+        event = Event(EVENT_STATE_CHANGED, data)
+        assert ws_messages.encode_event(event) == _plain(event)
