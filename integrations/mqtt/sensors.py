@@ -7,7 +7,7 @@ from datetime import UTC
 from typing import Any
 
 from hub.core.entity import BinarySensorEntity, SensorEntity
-from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from hub.core.states import MAX_STATE_LENGTH, STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from hub.templating.timefuncs import parse_datetime
 from integrations.mqtt.entity import MqttEntity
 from integrations.mqtt.schemas import PAYLOAD_NONE
@@ -107,6 +107,13 @@ class MqttSensor(_Expiring, SensorEntity):
             if payload is _KEEP:
                 return  # a template error keeps the current state (logged by the template)
         self.touch()
+        if isinstance(payload, str) and len(payload) > MAX_STATE_LENGTH:
+            # Unknown, with the error Home Assistant logs; the text itself is not kept on the
+            # entity (a device that sent 1 MB once would otherwise hold 1 MB here until its next reading).
+            self._log_long_state(payload)
+            self.native_value = None
+            self.write_state()
+            return
         if self._numeric:
             if payload == "":
                 return

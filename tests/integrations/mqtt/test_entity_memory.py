@@ -84,3 +84,26 @@ async def test_a_discovered_sensor_costs_a_few_kilobytes(start_mqtt_hub, device,
     state = runtime.hub.states.get(sensors[0].entity_id)
     assert dict(state.attributes) == {"state_class": "measurement", "unit_of_measurement": "W", "device_class": "power",
                                       "friendly_name": "Node 3 power 0"}
+
+
+async def test_a_state_over_255_characters_is_unknown_and_not_kept_on_the_entity(start_mqtt_hub, device, prefix, caplog) -> None:
+    """A device that sends 1 MB once: the sensor is unknown (Home Assistant's rule) and holds none of it."""
+    runtime = await start_mqtt_hub()
+    discovery = runtime_of(runtime.hub).discovery
+    config = {"name": "Long", "uniq_id": f"{prefix}_long", "stat_t": f"{prefix}/long", "obj_id": f"{prefix}_long"}
+    await device.publish(f"{prefix}/sensor/long/config", json.dumps(config), qos=1)
+    entity_id = f"sensor.{prefix}_long"
+    async with asyncio.timeout(20):
+        while runtime.hub.states.get(entity_id) is None:
+            await asyncio.sleep(0.05)
+    await device.publish(f"{prefix}/long", "ok", qos=1)
+    async with asyncio.timeout(20):
+        while runtime.hub.states.get(entity_id).state != "ok":
+            await asyncio.sleep(0.05)
+    await device.publish(f"{prefix}/long", "a" * 1_000_000, qos=1)
+    async with asyncio.timeout(20):
+        while runtime.hub.states.get(entity_id).state != "unknown":
+            await asyncio.sleep(0.05)
+    entity = next(e for e in discovery.entities.values() if e.entity_id == entity_id)
+    assert entity.native_value is None
+    assert any("1000000 characters long" in record.getMessage() for record in caplog.records)
