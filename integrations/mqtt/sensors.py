@@ -22,6 +22,8 @@ class _Expiring(MqttEntity):
     One timer per entity, re-armed lazily: a message only moves the deadline.
     """
 
+    __slots__ = ("_value_template",)  # set on every instance (see MqttEntity)
+
     _expire_after: float = 0.0
     _deadline: float = 0.0
     _timer: asyncio.TimerHandle | None = None
@@ -108,9 +110,13 @@ class MqttSensor(_Expiring, SensorEntity):
                 return  # a template error keeps the current state (logged by the template)
         self.touch()
         if isinstance(payload, str) and len(payload) > MAX_STATE_LENGTH:
-            # Unknown, with the error Home Assistant logs; the text itself is not kept on the
-            # entity (a device that sent 1 MB once would otherwise hold 1 MB here until its next reading).
-            self._log_long_state(payload)
+            # Unknown, as in Home Assistant, and a warning like every other bad payload's; the text
+            # itself is not kept on the entity (a device that sent 1 MB once would otherwise hold
+            # 1 MB here until its next reading).
+            self.warn_once(
+                "length", "Ignoring %r on %s for %s: a state is at most %d characters; the state is unknown",
+                payload, message.topic, self.entity_id, MAX_STATE_LENGTH,
+            )
             self.native_value = None
             self.write_state()
             return
