@@ -60,6 +60,9 @@ TOPIC_PATTERN = re.compile(r"(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)
 _YIELD_EVERY = 25
 _BATCH = 500  # configs whose registry writes share a transaction
 _LINGER = 0.05  # seconds a storm's open batch waits for the next config before committing
+# Configs a lingering batch gathers at most: its pending writes are held until the commit, and
+# 500 large fuzzed configs in one transaction left the heap ~16 MB bigger (bench/payload_fuzz.py).
+_LINGER_BATCH = 100
 
 Hash = tuple[str, str]
 
@@ -154,7 +157,7 @@ class Discovery:
                     handled = 0
                     while True:
                         handled += await self._work_chunk(_BATCH - handled)
-                        if handled >= _BATCH or not await self._more_within(_LINGER):
+                        if handled >= _BATCH or handled >= _LINGER_BATCH or not await self._more_within(_LINGER):
                             break
             self._idle.set()
 
