@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import io
 import logging
 import sys
 import tempfile
@@ -28,6 +27,24 @@ sys.path.insert(0, str(ROOT))
 
 from tests.integrations.mqtt.fuzz import campaign  # noqa: E402 - after the path: the bench runs from a checkout
 from tests.servers import MosquittoServer, _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
+
+
+class Tally(logging.Handler):
+    """Counts what the hub logs (lines, bytes, tracebacks) without keeping the text.
+
+    Keeping the log in a StringIO put megabytes of the benchmark's own into the RSS it measures.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.warnings = self.bytes = self.tracebacks = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        self.bytes += len(text) + 1
+        self.tracebacks += text.count("Traceback (most recent call last)")
+        self.warnings += record.levelno == logging.WARNING
 
 
 def rss_mb() -> float:
@@ -46,11 +63,8 @@ async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
 
     tune_allocator()  # as `hub run` does at start
 
-    log = io.StringIO()
-    handler = logging.StreamHandler(log)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(logging.WARNING)
-    logging.getLogger().addHandler(handler)
+    log = Tally()
+    logging.getLogger().addHandler(log)
     logging.getLogger().setLevel(logging.WARNING)
     prefix = "fuzzbench"
     with tempfile.TemporaryDirectory(prefix="bench-fuzz-") as work:
@@ -85,12 +99,9 @@ async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
                         await asyncio.sleep(0.05)
                 await asyncio.sleep(0.5)
                 gc.collect()
-                text = log.getvalue()
-                tracebacks = text.count("Traceback (most recent call last)")
-                warnings = text.count("\nWARNING ") + text.startswith("WARNING ")
                 now = rss_mb()
-                worst = max(worst, tracebacks)
-                print(f"{round_no:>5} {len(discovery.entities):>9} {warnings:>9} {len(text):>10} {tracebacks:>10} {now:>8.1f} "
+                worst = max(worst, log.tracebacks)
+                print(f"{round_no:>5} {len(discovery.entities):>9} {log.warnings:>9} {log.bytes:>10} {log.tracebacks:>10} {now:>8.1f} "
                       f"{now - start:>+9.1f} {after_configs - start:>+8.1f} {time.monotonic() - began:>8.1f}", flush=True)
         finally:
             await bootstrap.stop(runtime)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import unicodedata
+from array import array
+from itertools import accumulate
+from pathlib import Path
+
 import slugify as unicode_slug
 
 SLUG_FALLBACK = "unknown"
@@ -25,5 +32,48 @@ def slugify(text: str | None, *, separator: str = "_", fallback: str = SLUG_FALL
     """
     if text is None or text == "":
         return ""
+    if not text.isascii():
+        text = _ascii_first(text)
     slug = unicode_slug.slugify(text, separator=separator)
     return slug or fallback
+
+
+def _ascii_first(text: str) -> str:
+    """Transliterate as python-slugify would, from a compact copy of text-unidecode's table.
+
+    Importing text_unidecode builds a list of 65,535 strings (3.7 MB, kept for the life of the
+    process) the first time any name with a non-ASCII letter is slugified. The same table as one
+    string and an array of offsets is 0.6 MB. python-slugify maps ASCII to itself without loading
+    a table, so it gets the transliterated text. Its own order is: quotes to dashes, NFKD,
+    transliterate, then HTML entities and quotes again; a character that transliterates to a quote
+    or an ampersand would meet those steps differently, so such text takes the library's own path.
+    """
+    table = _unidecode_table()
+    if table is None:
+        return text
+    data, offsets = table
+    out = []
+    for char in unicodedata.normalize("NFKD", text):
+        point = ord(char)
+        if point < 0x80:
+            out.append(char)
+        elif point <= len(offsets) - 1:
+            out.append(data[offsets[point - 1] : offsets[point] - 1])
+    result = "".join(out)
+    if result.count("'") != text.count("'") or result.count("&") != text.count("&"):
+        return text
+    return result
+
+
+@functools.cache
+def _unidecode_table() -> tuple[str, array[int]] | None:
+    """text-unidecode's data.bin, read without importing the package: (text, end offsets)."""
+    spec = importlib.util.find_spec("text_unidecode")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    data = (Path(next(iter(spec.submodule_search_locations))) / "data.bin").read_bytes().decode("utf-8")
+    # offsets[i] is where the replacement of code point i + 1 begins (one past the separator
+    # before it); the replacement of code point p is data[offsets[p - 1] : offsets[p] - 1].
+    # (split's 65,535 strings live only for this line.)
+    offsets = array("I", accumulate((len(part) + 1 for part in data.split("\x00")), initial=0))
+    return data, offsets

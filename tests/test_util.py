@@ -53,3 +53,20 @@ def test_slugify_fallback_tells_nothing_left_apart():
     assert slugify("$$$", fallback="") == ""
     assert slugify("", fallback="none") == ""
     assert slugify("Unknown", fallback="") == "unknown"
+
+
+def test_non_ascii_letters_slug_as_the_library_does_without_its_3_mb_table():
+    """The compact transliteration gives python-slugify's own slug (every 13th BMP character), and a
+    fresh process slugifying non-ASCII names never builds text_unidecode's list of 65,535 strings."""
+    import subprocess
+    import sys
+
+    import slugify as library
+
+    texts = ["Tèst_äöüß", "ʼquotedʼ name", "＆amp； fullwidth", "x'y é", "a&amp;é", "\u00a0nbsp é", "ﬁ ligature", "🙂 lamp"]
+    texts += [f"{chr(point)}a {chr(point)}" for point in range(0x80, 0x10000, 13) if not 0xD800 <= point < 0xE000]
+    assert [slugify(text) for text in texts] == [library.slugify(text, separator="_") or "unknown" for text in texts]
+
+    script = "import sys\nfrom hub.util import slugify\nassert slugify('Küche Ærø 日本') == 'kuche_aero_ri_ben'\nprint('text_unidecode' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"

@@ -42,6 +42,7 @@ MAX_TEMPLATE_OUTPUT = DEFAULT_LIMITS.max_output
 MAX_JSON_PAYLOAD = 4 * MAX_TEMPLATE_OUTPUT  # larger payloads get no value_json (parsing it would hold the loop)
 Origin = str | Callable[[], str] | None
 ERROR_LOG_INTERVAL = 60.0  # seconds between log lines about one template's failing renders
+_NEVER_LOGGED = (-ERROR_LOG_INTERVAL, 0)
 _IS_NUMERIC = re.compile(r"^[+-]?(?!0\d)\d*(?:\.\d*)?$")
 _TEMPLATE_MARKERS = ("{%", "{{", "{#")
 _MAX_SHOWN = 200
@@ -90,9 +91,11 @@ def _template_line(err: BaseException) -> int | None:
     if isinstance(err, jinja2.TemplateSyntaxError) and err.lineno:
         return err.lineno
     line = None
-    for frame in traceback.extract_tb(err.__traceback__):
-        if frame.filename == "<template>":
-            line = frame.lineno
+    # walk_tb, not extract_tb: extract_tb reads the source of every frame into linecache, which
+    # then keeps whole Python files in memory (~0.5 MB) for a line number it does not need.
+    for frame, lineno in traceback.walk_tb(err.__traceback__):
+        if frame.f_code.co_filename == "<template>":
+            line = lineno
     return line
 
 
@@ -210,7 +213,7 @@ class Template:
     every Template with the same source.
     """
 
-    __slots__ = ("template", "hub", "is_static", "origin", "_compiled", "_last_logged")
+    __slots__ = ("template", "hub", "is_static", "origin", "_plain", "_compiled", "_last_logged")
 
     def __init__(self, source: str, hub: Hub | None = None, origin: Origin = None) -> None:
         """Bind a template string to a hub.
@@ -229,8 +232,11 @@ class Template:
         self.hub = hub
         self.origin = origin
         self.is_static = not is_template_string(source)
-        self._compiled: dict[tuple[bool, bool], jinja2.Template] = {}
-        self._last_logged: tuple[float, int] = (-ERROR_LOG_INTERVAL, 0)
+        # The usual compilation (not limited, not strict) in a slot, others in a dict made when
+        # first needed: thousands of discovered entities hold a Template each.
+        self._plain: jinja2.Template | None = None
+        self._compiled: dict[tuple[bool, bool], jinja2.Template] | None = None
+        self._last_logged: tuple[float, int] = _NEVER_LOGGED
 
     def __repr__(self) -> str:
         return f"Template<template=({self.template})>"
@@ -248,7 +254,8 @@ class Template:
 
     def _compile(self, limited: bool, strict: bool) -> jinja2.Template:
         key = (limited, strict)
-        compiled = self._compiled.get(key)
+        plain = not limited and not strict
+        compiled = self._plain if plain else None if self._compiled is None else self._compiled.get(key)
         if compiled is None:
             if len(self.template) > MAX_SOURCE:
                 message = f"is {len(self.template):,} characters long; at most {MAX_SOURCE:,} are allowed"
@@ -267,7 +274,12 @@ class Template:
                 current_render_info.reset(token)
             if scratch.entities or scratch.domains or scratch.domains_lifecycle or scratch.all_states or scratch.all_states_lifecycle:
                 environment.forget(self.template)
-            self._compiled[key] = compiled
+            if plain:
+                self._plain = compiled
+            else:
+                if self._compiled is None:
+                    self._compiled = {}
+                self._compiled[key] = compiled
         return compiled
 
     def render(

@@ -75,29 +75,37 @@ class Availability:
 
     def subscribe(self, client: MqttClient, qos: int, changed: Callable[[], None]) -> list[Callable[[], None]]:
         """Subscribe to every availability topic; call changed() when `available` changes."""
-        undo = []
-        for item in self._topics:
-            undo.append(client.subscribe(item.topic, self._handler(item, changed), qos))
-        return undo
+        return [client.subscribe(item.topic, _Handler(self, item, changed), qos) for item in self._topics]
 
-    def _handler(self, item: _Topic, changed: Callable[[], None]) -> Callable[[Message], None]:
-        def received(message: Message) -> None:
-            payload = message.payload.decode("utf-8", "replace")
-            if item.template is not None:
-                payload = item.template.render_value(payload, default=payload)
-            if payload == item.payload_available:
-                status: bool | None = True
-            elif payload == item.payload_not_available:
-                status = False
-            else:
-                return
-            before = self.available
-            self._status[item.topic] = status
-            self._latest = status
-            if self.available != before:
-                changed()
+    def received(self, item: _Topic, payload: str, changed: Callable[[], None]) -> None:
+        """A message on one availability topic."""
+        if item.template is not None:
+            payload = item.template.render_value(payload, default=payload)
+        if payload == item.payload_available:
+            status: bool | None = True
+        elif payload == item.payload_not_available:
+            status = False
+        else:
+            return
+        before = self.available
+        self._status[item.topic] = status
+        self._latest = status
+        if self.available != before:
+            changed()
 
-        return received
+
+class _Handler:
+    """The subscription of one availability topic (slotted: one per topic of thousands of entities)."""
+
+    __slots__ = ("availability", "item", "changed")
+
+    def __init__(self, availability: Availability, item: _Topic, changed: Callable[[], None]) -> None:
+        self.availability = availability
+        self.item = item
+        self.changed = changed
+
+    def __call__(self, message: Message) -> None:
+        self.availability.received(self.item, message.payload.decode("utf-8", "replace"), self.changed)
 
 
 def _compile(source: str | None, hub: Hub | None, variables: dict[str, Any]) -> MqttTemplate | None:

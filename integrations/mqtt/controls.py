@@ -19,6 +19,7 @@ _KEEP: Any = object()
 class _Commanded(MqttEntity):
     """A command topic with template, qos and retain, and optimistic mode."""
 
+    __slots__ = ("_command_template", "_value_template", "_retain")  # set on every instance (see MqttEntity)
     optimistic: bool = False
     """Whether the state changes when a command is sent rather than when the device reports it."""
 

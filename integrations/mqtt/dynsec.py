@@ -13,13 +13,13 @@ import json
 import os
 import secrets
 import threading
-from typing import Any
-
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from typing import TYPE_CHECKING, Any
 
 from hub.exceptions import HubError
 from integrations.mqtt.provisioning import HUB_ACLS, HUB_ROLE, DeviceCredentials, device_acls
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as paho
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 UNREACHABLE = "Cannot reach the MQTT broker"
@@ -39,6 +39,11 @@ def find_plugin() -> str | None:
 
 
 def _send(host: str, port: int, username: str, password: str, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # paho is imported here, when the broker is administered: the default MQTT client is gmqtt,
+    # and a hub that never adds a device need not load a second MQTT library at start.
+    import paho.mqtt.client as paho  # noqa: PLC0415
+    from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+
     done = threading.Event()
     answer: list[dict[str, Any]] = []
     # Every administrator's connection receives every response: ours carry our correlation data.

@@ -7,7 +7,7 @@ from datetime import UTC
 from typing import Any
 
 from hub.core.entity import BinarySensorEntity, SensorEntity
-from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from hub.core.states import MAX_STATE_LENGTH, STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from hub.templating.timefuncs import parse_datetime
 from integrations.mqtt.entity import MqttEntity
 from integrations.mqtt.schemas import PAYLOAD_NONE
@@ -21,6 +21,8 @@ class _Expiring(MqttEntity):
 
     One timer per entity, re-armed lazily: a message only moves the deadline.
     """
+
+    __slots__ = ("_value_template",)  # set on every instance (see MqttEntity)
 
     _expire_after: float = 0.0
     _deadline: float = 0.0
@@ -107,6 +109,17 @@ class MqttSensor(_Expiring, SensorEntity):
             if payload is _KEEP:
                 return  # a template error keeps the current state (logged by the template)
         self.touch()
+        if isinstance(payload, str) and len(payload) > MAX_STATE_LENGTH:
+            # Unknown, as in Home Assistant, and a warning like every other bad payload's; the text
+            # itself is not kept on the entity (a device that sent 1 MB once would otherwise hold
+            # 1 MB here until its next reading).
+            self.warn_once(
+                "length", "Ignoring %r on %s for %s: a state is at most %d characters; the state is unknown",
+                payload, message.topic, self.entity_id, MAX_STATE_LENGTH,
+            )
+            self.native_value = None
+            self.write_state()
+            return
         if self._numeric:
             if payload == "":
                 return

@@ -83,43 +83,106 @@ class _Entry:
 class _Removal:
     """The undo of one `Subscriptions.add` (a slotted object: thousands of entities hold one each)."""
 
-    __slots__ = ("_owner", "_table", "_entry")
+    __slots__ = ("_owner", "_entry")
 
-    def __init__(self, owner: Subscriptions, table: dict[str, list[_Entry]], entry: _Entry) -> None:
+    def __init__(self, owner: Subscriptions, entry: _Entry) -> None:
         self._owner = owner
-        self._table = table
         self._entry = entry
 
     def __call__(self) -> bool:
         """Remove the handler; return whether its filter is now unused."""
-        entry = self._entry
-        entries = self._table.get(entry.topic_filter)
-        if entries is None or entry not in entries:
-            return False
-        entries.remove(entry)
-        self._owner._match_cache.clear()
-        if entries:
-            return False
-        del self._table[entry.topic_filter]
-        return True
+        return self._owner._remove(self._entry)
+
+
+def _root(topic_filter: str) -> str:
+    """The first level of a filter ("+" or "#" when it starts with a wildcard)."""
+    return topic_filter.partition("/")[0]
 
 
 class Subscriptions:
-    """The table from topic filters to handlers, with the broker-side filters and their QoS."""
+    """The table from topic filters to handlers, with the broker-side filters and their QoS.
+
+    Each subscribed exact topic maps straight to every handler it reaches (its own and those of
+    the wildcard filters that match it), rebuilt when they change: one dict lookup per message.
+    Wildcard filters are grouped by their first level, and only topics some wildcard filter could
+    match are cached: with thousands of discovered entities the table costs one entry per
+    subscribed topic, not one per topic ever received.
+    """
 
     def __init__(self) -> None:
         self._exact: dict[str, list[_Entry]] = {}
+        self._resolved: dict[str, tuple[MessageHandler, ...]] = {}  # exact topic -> every handler
         self._wildcards: dict[str, list[_Entry]] = {}
-        self._match_cache: dict[str, tuple[MessageHandler, ...]] = {}
+        self._wild_roots: dict[str, list[str]] = {}  # first level -> wildcard filters under it
+        self._wild_any: list[str] = []  # filters that start with + or #
+        self._match_cache: dict[str, tuple[MessageHandler, ...]] = {}  # other topics, wildcards only
         self._failed_at: dict[str, float] = {}  # topic -> time.monotonic() of its last warning
 
     def add(self, topic_filter: str, handler: MessageHandler, qos: int = 0) -> Callable[[], bool]:
         """Add a handler for a filter; return the undo, which says if the filter is now unused."""
-        table = self._wildcards if ("+" in topic_filter or "#" in topic_filter) else self._exact
         entry = _Entry(topic_filter, handler, qos)
-        table.setdefault(topic_filter, []).append(entry)
+        if "+" in topic_filter or "#" in topic_filter:
+            entries = self._wildcards.get(topic_filter)
+            if entries is None:
+                entries = self._wildcards[topic_filter] = []
+                root = _root(topic_filter)
+                if root in ("+", "#"):
+                    self._wild_any.append(topic_filter)
+                else:
+                    self._wild_roots.setdefault(root, []).append(topic_filter)
+            entries.append(entry)
+            self._wildcard_changed(topic_filter)
+        else:
+            self._exact.setdefault(topic_filter, []).append(entry)
+            self._resolve(topic_filter)
+        return _Removal(self, entry)
+
+    def _remove(self, entry: _Entry) -> bool:
+        topic_filter = entry.topic_filter
+        wildcard = "+" in topic_filter or "#" in topic_filter
+        table = self._wildcards if wildcard else self._exact
+        entries = table.get(topic_filter)
+        if entries is None or entry not in entries:
+            return False
+        entries.remove(entry)
+        if not entries:
+            del table[topic_filter]
+            if wildcard:
+                root = _root(topic_filter)
+                filters = self._wild_any if root in ("+", "#") else self._wild_roots[root]
+                filters.remove(topic_filter)
+                if not filters and root not in ("+", "#"):
+                    del self._wild_roots[root]
+        if wildcard:
+            self._wildcard_changed(topic_filter)
+        else:
+            self._resolve(topic_filter)
+        return not entries
+
+    def _resolve(self, topic: str) -> None:
+        """Rebuild the handlers an exact topic reaches."""
+        entries = self._exact.get(topic)
+        if entries:
+            self._resolved[topic] = tuple(entry.handler for entry in entries) + self._wildcard_handlers(topic)
+        else:
+            self._resolved.pop(topic, None)
+
+    def _wildcard_changed(self, topic_filter: str) -> None:
         self._match_cache.clear()
-        return _Removal(self, table, entry)
+        for topic in self._exact:
+            if matches(topic_filter, topic):
+                self._resolve(topic)
+
+    def _wildcard_handlers(self, topic: str) -> tuple[MessageHandler, ...]:
+        candidates = self._wild_roots.get(_root(topic))
+        if candidates is None and not self._wild_any:
+            return ()
+        return tuple(
+            entry.handler
+            for topic_filter in (*(candidates or ()), *self._wild_any)
+            if matches(topic_filter, topic)
+            for entry in self._wildcards[topic_filter]
+        )
 
     def filters(self) -> dict[str, int]:
         """Return every filter with the highest QoS any of its handlers asked for."""
@@ -135,18 +198,18 @@ class Subscriptions:
         return None if not entries else max(entry.qos for entry in entries)
 
     def handlers_for(self, topic: str) -> tuple[MessageHandler, ...]:
-        """Return the handlers for a received topic (cached until the table changes)."""
+        """Return the handlers for a received topic."""
+        found = self._resolved.get(topic)
+        if found is not None:
+            return found
         found = self._match_cache.get(topic)
         if found is not None:
             return found
-        handlers = [entry.handler for entry in self._exact.get(topic, ())]
-        for topic_filter, entries in self._wildcards.items():
-            if matches(topic_filter, topic):
-                handlers.extend(entry.handler for entry in entries)
-        found = tuple(handlers)
-        if len(self._match_cache) >= _MATCH_CACHE_LIMIT:
-            self._match_cache.clear()
-        self._match_cache[topic] = found
+        found = self._wildcard_handlers(topic)
+        if found:  # a topic no filter matches costs nothing to find again
+            if len(self._match_cache) >= _MATCH_CACHE_LIMIT:
+                self._match_cache.clear()
+            self._match_cache[topic] = found
         return found
 
     def dispatch(self, message: Message) -> None:

@@ -57,7 +57,7 @@ def test_compiled_once_per_source(hub: Hub) -> None:
     second = Template("{{ 1 + 1 }}", hub)
     first.render()
     second.render()
-    assert first._compiled[(False, False)] is second._compiled[(False, False)]
+    assert first._plain is not None and first._plain is second._plain
 
 
 async def test_a_hub_that_rendered_templates_can_be_freed() -> None:

@@ -1,7 +1,8 @@
 """What a discovered entity costs: a PZEM-style node's sensors, in Python objects.
 
 5,000 of them must start in seconds and fit in a small RSS (bench/startup.py, bench/entity_memory.py);
-this guards the per-entity figure against creeping back (it was ~7.4 KB, it is ~5.2 KB).
+this guards the per-entity figure against creeping back (a plain sensor was ~7.4 KB, it is ~4.8 KB;
+a switch with availability, templates and attributes, as the fuzz campaign makes them, was ~9.4 KB, it is ~6.8 KB).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ pytestmark = [pytest.mark.services, pytest.mark.timeout(120)]
 
 NODES = 40
 PER_NODE = 10
-BUDGET = 6_000  # bytes of Python objects per discovered sensor (entity, state, registry, subscription)
+BUDGET = 5_200  # bytes of Python objects per discovered sensor (entity, state, registry, subscription)
+RICH_BUDGET = 7_500  # a switch with availability, two templates, attributes and a command topic
 
 
 @pytest.fixture(params=["gmqtt"])
@@ -40,6 +42,61 @@ def node_configs(prefix: str) -> list[tuple[str, str]]:
                 "name": f"power {k}", "uniq_id": uid, "stat_t": f"{prefix}/n{n}/s{k}", "unit_of_meas": "W", "dev_cla": "power",
                 "stat_cla": "measurement", "dev": {"ids": [f"{prefix}_n{n}"], "name": f"Node {n}", "mf": "powerhub", "sw": "1.4.2"}})))
     return configs
+
+
+def state_topics(prefix: str) -> list[str]:
+    return [f"{prefix}/n{n}/s{k}" for n in range(NODES) for k in range(PER_NODE)]
+
+
+def rich_configs(prefix: str) -> list[tuple[str, str]]:
+    configs = []
+    for n in range(NODES):
+        for k in range(PER_NODE):
+            uid, base = f"{prefix}_n{n}_s{k}", f"{prefix}/n{n}/s{k}"
+            configs.append((f"{prefix}/switch/n{n}/s{k}/config", json.dumps({
+                "name": f"relay {k}", "uniq_id": uid, "stat_t": base, "cmd_t": f"{base}/set", "json_attr_t": f"{base}/attr",
+                "avty_t": f"{prefix}/n{n}/status", "val_tpl": "{{ value_json.v }}", "json_attr_tpl": "{{ value_json.attrs | tojson }}",
+                "icon": "mdi:flash", "qos": 1, "dev": {"ids": [f"{prefix}_n{n}"], "name": f"Node {n}", "mf": "powerhub", "sw": "1.4.2"}})))
+    return configs
+
+
+async def _bytes_per_entity(runtime, device, configs: list[tuple[str, str]], unique_prefix: str, reading: tuple[str, str]) -> float:
+    discovery = runtime_of(runtime.hub).discovery
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for topic, payload in configs:
+            await device.publish(topic, payload, qos=0)
+        count = len(configs)
+        async with asyncio.timeout(60):  # every entity subscribed before its reading is sent (QoS 0)
+            while sum(1 for e in discovery.entities.values() if (e.unique_id or "").startswith(unique_prefix)) < count:
+                await asyncio.sleep(0.05)
+            await discovery.wait_idle()
+        for topic in state_topics(unique_prefix.removesuffix("_n")):
+            await device.publish(topic, reading[0], qos=0)
+        async with asyncio.timeout(60):
+            while sum(1 for s in runtime.hub.states.all() if s.state == reading[1]) < count:
+                await asyncio.sleep(0.05)
+        await discovery.wait_idle()
+        await asyncio.sleep(1)  # the registry and discovery cache writes
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    return sum(stat.size_diff for stat in after.compare_to(before, "filename")) / count
+
+
+async def test_a_switch_with_availability_templates_and_attributes_costs_a_few_kilobytes(start_mqtt_hub, device, prefix) -> None:
+    """What most of the fuzz campaign's 2,264 entities look like (bench/payload_fuzz.py)."""
+    runtime = await start_mqtt_hub()
+    for n in range(NODES):
+        await device.publish(f"{prefix}/n{n}/status", "online", qos=1, retain=True)
+    per_entity = await _bytes_per_entity(runtime, device, rich_configs(prefix), f"{prefix}_n", ('{"v": "ON"}', "on"))
+    print(f"{per_entity:,.0f} bytes per discovered switch with availability, templates and attributes")
+    assert per_entity < RICH_BUDGET
+    state = runtime.hub.states.get("switch.node_3_relay_0")
+    assert state.state == "on" and state.attributes["icon"] == "mdi:flash"
 
 
 async def test_a_discovered_sensor_costs_a_few_kilobytes(start_mqtt_hub, device, prefix) -> None:
@@ -84,3 +141,27 @@ async def test_a_discovered_sensor_costs_a_few_kilobytes(start_mqtt_hub, device,
     state = runtime.hub.states.get(sensors[0].entity_id)
     assert dict(state.attributes) == {"state_class": "measurement", "unit_of_measurement": "W", "device_class": "power",
                                       "friendly_name": "Node 3 power 0"}
+
+
+async def test_a_state_over_255_characters_is_unknown_and_not_kept_on_the_entity(start_mqtt_hub, device, prefix, caplog) -> None:
+    """A device that sends 1 MB once: the sensor is unknown (Home Assistant's rule) and holds none of it."""
+    runtime = await start_mqtt_hub()
+    discovery = runtime_of(runtime.hub).discovery
+    config = {"name": "Long", "uniq_id": f"{prefix}_long", "stat_t": f"{prefix}/long", "obj_id": f"{prefix}_long"}
+    await device.publish(f"{prefix}/sensor/long/config", json.dumps(config), qos=1)
+    entity_id = f"sensor.{prefix}_long"
+    async with asyncio.timeout(20):
+        while runtime.hub.states.get(entity_id) is None:
+            await asyncio.sleep(0.05)
+    await device.publish(f"{prefix}/long", "ok", qos=1)
+    async with asyncio.timeout(20):
+        while runtime.hub.states.get(entity_id).state != "ok":
+            await asyncio.sleep(0.05)
+    await device.publish(f"{prefix}/long", "a" * 1_000_000, qos=1)
+    async with asyncio.timeout(20):
+        while runtime.hub.states.get(entity_id).state != "unknown":
+            await asyncio.sleep(0.05)
+    entity = next(e for e in discovery.entities.values() if e.entity_id == entity_id)
+    assert entity.native_value is None
+    warnings = [r.getMessage() for r in caplog.records if "a state is at most 255 characters" in r.getMessage()]
+    assert len(warnings) == 1 and "(1000000 characters)" in warnings[0] and len(warnings[0]) < 400
