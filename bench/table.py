@@ -90,14 +90,14 @@ async def measure(args: argparse.Namespace, kinds: list[str]) -> dict[str, dict[
             for kind in kinds:
                 log(f"== {scenario}, {NAMES[kind]}, run {repeat}/{args.repeat}")
                 work = (blackbox.cold_start(kind, venv, args.entities) if scenario == "startup" else
-                        blackbox.ingest(kind, venv, args.rates, args.seconds, keep_going=args.keep_going))
+                        blackbox.ingest(kind, venv, args.rates, args.seconds, args.sensors, args.keep_going))
                 found[scenario][kind].append(await guarded(scenario, kind, work, limits[scenario]))
     if "soak" in args.only:
         for kind in kinds:
             sustained = [r["rate"] for run in found["ingest"][kind] for r in run.get("rows", []) if r["sustained"]]
             rate = min(max(sustained, default=1000), args.soak_rate)
             log(f"== RSS after {args.readings:,} readings, {NAMES[kind]} at {rate:,}/s")
-            work = blackbox.soak(kind, venv, rate, args.readings)
+            work = blackbox.soak(kind, venv, rate, args.readings, args.sensors)
             found["soak"][kind].append(await guarded("soak", kind, work, 400 + args.readings / 500))
     if "history" in args.only:
         with tempfile.TemporaryDirectory(prefix="bench-table-history-") as tmp:
@@ -288,19 +288,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="publishing time per rate")
     parser.add_argument("--rates", type=int, nargs="+", default=RATES)
     parser.add_argument("--keep-going", action="store_true", help="send every rate even after one a system clearly failed")
+    parser.add_argument("--sensors", type=int, default=1000, help="discovered sensors the readings go to")
     parser.add_argument("--entities", type=int, default=5000, help="retained discovery configs for the cold start")
     parser.add_argument("--readings", type=int, default=400_000, help="readings before the RSS row")
     parser.add_argument("--soak-rate", type=int, default=5000, help="the RSS row's rate at most")
     parser.add_argument("--history-seconds", type=float, default=86400.0, help="the span of the 1 Hz history")
     args = parser.parse_args()
     if args.quick:
-        args.repeat, args.seconds, args.rates = 1, 1.5, [1000, 2000]
+        args.repeat, args.seconds, args.rates, args.sensors = 1, 1.5, [1000, 2000], 100
         args.entities, args.readings, args.soak_rate, args.history_seconds = 200, 3000, 1000, 3600.0
         blackbox.SETTLE = 0.3
     kinds = ["hub", "ha"] if args.ha else ["hub"]
     minutes, limit = estimate(args, kinds) / 60, bound(args, kinds) / 60
     print(f"{' and '.join(NAMES[k] for k in kinds)}: {', '.join(args.only)}; {args.repeat} run(s) each, interleaved; "
-          f"rates {', '.join(f'{r:,}' for r in args.rates)} for {args.seconds:g} s; {args.entities:,} entities at cold start; "
+          f"rates {', '.join(f'{r:,}' for r in args.rates)} for {args.seconds:g} s to {args.sensors:,} sensors; {args.entities:,} entities at cold start; "
           f"RSS after {args.readings:,} readings; {args.history_seconds / 3600:g} h of 1 Hz history.", flush=True)
     print(f"expected run time about {minutes:.0f} min (every scenario is bounded: at most {limit:.0f} min); "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
