@@ -1,54 +1,79 @@
-"""Black-box ingest, the same scenario for the hub and for Home Assistant: MQTT discovery in, WebSocket out.
+"""Black-box scenarios, the same for the hub and for Home Assistant: MQTT discovery in, REST/WebSocket out.
 
-    .venv/bin/python bench/blackbox.py                           # the hub (`hub run` in its own process)
-    .venv/bin/python bench/blackbox.py --ha /tmp/havenv          # Home Assistant installed in that venv
-    bench/compare_ha.sh                                          # both, interleaved, one run
+    .venv/bin/python bench/blackbox.py                           # ingest on the hub (`hub run` in its own process)
+    .venv/bin/python bench/blackbox.py --ha /path/to/venv        # ingest on Home Assistant installed in that venv
+    .venv/bin/python bench/blackbox.py --both --ha VENV          # both, alternating
+    bench/compare_ha.sh                                          # every scenario of issue 23's table, both systems
 
-Only public surfaces: 1,000 sensors announced by retained MQTT discovery configs (prefix
-`homeassistant`) on a throwaway Mosquitto with set_tcp_nodelay; the system under test started as
-a user starts it (recorder on, SQLite); one WebSocket client in another process subscribed to
-state_changed. Each state is the publisher's time.time(), so the client measures publish ->
-state_changed at the WebSocket. Per rate (QoS 0): events received / published, p50/p99, the
-system's CPU seconds per 1,000 readings (from /proc), and whether the client was cut off. Also
-the cold start: process start until every discovered sensor is in /api/states, and RSS then.
+Only public surfaces. Each scenario gets its own throwaway Mosquitto (tests/servers.py; the same
+settings for both systems: set_tcp_nodelay, a large queue, no persistence) and a fresh system
+started as a user starts it (recorder on, SQLite; `hub run` or `hass --skip-pip`). The scenarios:
+
+- ingest: 1,000 sensors announced by retained discovery configs (prefix `homeassistant`); one
+  WebSocket client in another process subscribed to state_changed (as a dashboard is). A
+  publisher process sends QoS 0 readings at each rate; each reading is the publisher's
+  time.time(), so the client measures publish -> state_changed at the WebSocket. Per rate:
+  events received / published, drain time, p50/p99, the system's CPU seconds per 1,000 readings
+  (/proc), whether the system cut the client off;
+- cold start: 5,000 retained discovery configs with a retained reading each (bench/startup.py's
+  500 PZEM-style nodes); process start until /api/states shows every sensor with its reading,
+  the CPU seconds used by then, and the RSS 2 s later;
+- soak: RSS after N readings at one rate (recorder and a WebSocket client on);
+- history: a 1-day, 1 Hz, 10-entity history written into the system's own database before it
+  starts (the hub's history.db through its SQLite backend; Home Assistant's
+  home-assistant_v2.db through bench/ha_seed.py with its own schema), then
+  history/history_during_period for that day (minimal_response, no_attributes, every change)
+  on a fresh process: the first answer (cold) and the second (warm).
+
+Every scenario returns a dict and never raises: a failure is reported as {"error": ...}.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import datetime as dt
 import json
+import math
 import os
 import shutil
-import socket
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
-import aiomqtt
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 import mqtt_ingest  # noqa: E402
 
+from tests.servers import LOOPBACK, MosquittoServer, _chown_tree, _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
+
 TICK = os.sysconf("SC_CLK_TCK")
+PASSWORD = "bench password 123"
+HISTORY_ENTITIES = [f"sensor.meter_{i}_power" for i in range(10)]
+KINDS = ("hub", "ha")
+NAMES = {"hub": "hub", "ha": "Home Assistant"}
+SETTLE = 2.0  # seconds a started system is left alone before a measurement (bench/table.py --quick: less)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message} (load {os.getloadavg()[0]:.1f})", flush=True)
 
 
 def cpu_of(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime, all threads
 
 
 def rss_of(pid: int) -> float:
@@ -58,52 +83,192 @@ def rss_of(pid: int) -> float:
     return 0.0
 
 
+# ---------------------------------------------------------------- the broker
+
+
+class BenchMosquitto(MosquittoServer):
+    """The broker both systems get: set_tcp_nodelay (without it Nagle delays each PUBLISH 20-40 ms),
+    a queue large enough that the broker never drops what a slow subscriber has not read yet."""
+
+    def write_config(self) -> None:
+        lines = [f"listener {self.port} {LOOPBACK}", "allow_anonymous true", "persistence false",
+                 "max_queued_messages 1000000", "max_inflight_messages 1000", "set_tcp_nodelay true",
+                 "log_dest stderr", "log_type error"]
+        if self.owner is not None:
+            lines.append(f"user {self.owner.pw_name}")
+        self.config_path.write_text("\n".join(lines) + "\n")
+        _chown_tree(self.tmpdir, self.owner)
+
+
+@contextlib.contextmanager
+def broker() -> Any:
+    binary = _find_binary("mosquitto")
+    if binary is None:
+        raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+    owner = _service_user("mosquitto")
+    server = BenchMosquitto(binary, _make_tempdir("bench-blackbox-mqtt-", owner), owner, free_port())
+    server.write_config()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 # ---------------------------------------------------------------- the systems under test
 
 
-class Hub:
-    """`hub run` from this tree."""
+class System:
+    """One system under test in a work directory: prepared, started, stopped."""
 
-    name = "hub"
+    name = ""
+    log_name = ""
 
     def __init__(self, workdir: Path, broker_port: int) -> None:
-        self.config = workdir / "config"
-        self.config.mkdir()
+        self.workdir = workdir
+        self.broker_port = broker_port
         self.port = free_port()
-        (self.config / "configuration.yaml").write_text(
-            f"mqtt:\n  broker: mqtt://127.0.0.1:{broker_port}\nrecorder:\nlogger:\n  default: warning\n")
-        self.python = sys.executable
-
-    def _cli(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run([self.python, "-m", "hub", *args, "-c", str(self.config)], input=stdin,
-                              capture_output=True, text=True, check=True, cwd=ROOT)
-        return done.stdout
-
-    def prepare(self) -> str:
-        self._cli("user", "add", "bench", "--role", "owner", "--password-stdin", stdin="bench password 123\n")
-        return self._cli("token", "create", "bench", "--name", "bench").strip().splitlines()[-1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = ""
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.config = workdir / "config"
 
     def command(self) -> list[str]:
-        return [self.python, "-m", "hub", "run", "-c", str(self.config), "--port", str(self.port)]
+        raise NotImplementedError
+
+    async def prepare(self) -> None:
+        """Write the configuration and the user the bench logs in with."""
+        raise NotImplementedError
+
+    async def login(self) -> None:
+        """Get self.token once the HTTP server answers."""
+
+    @property
+    def history_db(self) -> Path:
+        raise NotImplementedError
+
+    def log_tail(self) -> str:
+        for path in (self.workdir / "stderr.log", self.config / self.log_name):
+            if path.exists():
+                lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+                if lines:
+                    return lines[-1][-300:]
+        return ""
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def start(self, timeout: float) -> float:
+        """Start the process; return the monotonic time it was spawned at, once it answers HTTP and is logged in."""
+        began = time.monotonic()
+        with open(self.workdir / "stderr.log", "wb") as err:
+            self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=err, cwd=self.config,
+                                         start_new_session=True)
+        await self.wait_http(began + timeout)
+        await self.login()
+        return began
+
+    async def wait_http(self, deadline: float) -> None:
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if self.proc is not None and self.proc.poll() is not None:
+                    message = f"{self.name} exited with code {self.proc.returncode}: {self.log_tail()}"
+                    raise RuntimeError(message)
+                try:
+                    async with session.get(f"{self.url}/api/", timeout=aiohttp.ClientTimeout(total=5)) as response:
+                        if response.status in (200, 401):
+                            return
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                await asyncio.sleep(0.1)
+        message = f"{self.name} did not answer HTTP in time: {self.log_tail()}"
+        raise RuntimeError(message)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
 
 
-class HomeAssistant:
+class Hub(System):
+    """`hub run` from this tree, with its recorder on (SQLite)."""
+
+    name = "hub"
+    log_name = "hub.log"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "hub", "run", "-c", str(self.config), "--port", str(self.port)]
+
+    @property
+    def history_db(self) -> Path:
+        return self.config / ".storage" / "history.db"
+
+    async def prepare(self) -> None:
+        from hub.auth.store import AuthStore
+        from hub.storage.engine import create_engine, default_sqlite_url, migrate, session_factory
+
+        self.config.mkdir(exist_ok=True)
+        (self.config / "configuration.yaml").write_text(
+            f"mqtt:\n  broker: mqtt://127.0.0.1:{self.broker_port}\nrecorder:\nlogger:\n  default: warning\n")
+        engine = create_engine(default_sqlite_url(self.config / ".storage"))
+        await migrate(engine, [])
+        auth = AuthStore(session_factory(engine), bcrypt_rounds=4)
+        user = await auth.add_user("bench", PASSWORD, "owner")
+        self.token = await auth.create_long_lived_token(user.id, "bench")
+        await engine.dispose()
+
+    async def seed_history(self, now: float, seconds: float) -> int:
+        from hub.recorder.backends.base import Batch, Point
+        from hub.recorder.backends.sqlite import SQLiteBackend
+
+        backend = SQLiteBackend(self.history_db)
+        await backend.open()
+        written = 0
+        try:
+            start = math.floor(now - seconds)
+            for chunk in range(start, int(now), 3600):
+                points = [Point(entity_id, float(ts), watts(i, ts), None)
+                          for ts in range(chunk, min(chunk + 3600, int(now))) for i, entity_id in enumerate(HISTORY_ENTITIES)]
+                await backend.write(Batch(points))
+                written += len(points)
+        finally:
+            await backend.close()
+        return written
+
+
+class HomeAssistant(System):
     """Home Assistant's `hass` from another venv, MQTT configured as its UI would (a config entry)."""
 
     name = "Home Assistant"
+    log_name = "home-assistant.log"
 
     def __init__(self, workdir: Path, broker_port: int, venv: Path) -> None:
-        self.config = workdir / "ha"
-        storage = self.config / ".storage"
-        storage.mkdir(parents=True)
-        self.port = free_port()
+        super().__init__(workdir, broker_port)
         self.venv = venv
+
+    def command(self) -> list[str]:
+        return [str(self.venv / "bin" / "hass"), "-c", str(self.config), "--skip-pip"]
+
+    @property
+    def history_db(self) -> Path:
+        return self.config / "home-assistant_v2.db"
+
+    async def prepare(self) -> None:
+        storage = self.config / ".storage"
+        storage.mkdir(parents=True, exist_ok=True)
         (self.config / "configuration.yaml").write_text(
             "homeassistant:\n  name: bench\n  time_zone: UTC\n  unit_system: metric\n"
             f"http:\n  server_host: 127.0.0.1\n  server_port: {self.port}\n"
-            "api:\nauth:\nwebsocket_api:\nrecorder:\nlogger:\n  default: warning\n")
+            "api:\nauth:\nwebsocket_api:\nrecorder:\nhistory:\nlogger:\n  default: warning\n")
         entry = {"entry_id": uuid.uuid4().hex, "version": 1, "domain": "mqtt", "title": "127.0.0.1",
-                 "data": {"broker": "127.0.0.1", "port": broker_port, "discovery": True,
+                 "data": {"broker": "127.0.0.1", "port": self.broker_port, "discovery": True,
                           "discovery_prefix": "homeassistant"},
                  "options": {}, "pref_disable_new_entities": False, "pref_disable_polling": False,
                  "source": "user", "unique_id": None, "disabled_by": None}
@@ -112,158 +277,400 @@ class HomeAssistant:
         (storage / "onboarding").write_text(json.dumps(
             {"version": 4, "minor_version": 1, "key": "onboarding",
              "data": {"done": ["user", "core_config", "analytics", "integration"]}}))
+        done = await asyncio.create_subprocess_exec(
+            str(self.venv / "bin" / "hass"), "--script", "auth", "-c", str(self.config), "add", "bench", PASSWORD,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await done.communicate()
+        if done.returncode:
+            message = f"hass --script auth failed: {out.decode(errors='replace').strip()[-300:]}"
+            raise RuntimeError(message)
 
-    def prepare(self) -> str:
-        subprocess.run([str(self.venv / "bin" / "hass"), "--script", "auth", "-c", str(self.config), "add", "bench",
-                        "bench password 123"], capture_output=True, check=True)
-        return ""  # an access token comes from the login flow once it runs
-
-    async def login(self, url: str) -> str:
-        client = f"{url}/"
+    async def login(self) -> None:
+        """The login flow a browser goes through; an access token (HA has no CLI for long-lived ones)."""
+        client = f"{self.url}/"
         async with aiohttp.ClientSession() as session:
-            async with session.post(f"{url}/auth/login_flow", json={
+            async with session.post(f"{self.url}/auth/login_flow", json={
                     "client_id": client, "handler": ["homeassistant", None], "redirect_uri": client}) as response:
                 flow = await response.json()
-            async with session.post(f"{url}/auth/login_flow/{flow['flow_id']}", json={
-                    "username": "bench", "password": "bench password 123", "client_id": client}) as response:
+            async with session.post(f"{self.url}/auth/login_flow/{flow['flow_id']}", json={
+                    "username": "bench", "password": PASSWORD, "client_id": client}) as response:
                 code = (await response.json())["result"]
-            async with session.post(f"{url}/auth/token", data={
+            async with session.post(f"{self.url}/auth/token", data={
                     "grant_type": "authorization_code", "code": code, "client_id": client}) as response:
-                return str((await response.json())["access_token"])
+                self.token = str((await response.json())["access_token"])
 
-    def command(self) -> list[str]:
-        return [str(self.venv / "bin" / "hass"), "-c", str(self.config), "--skip-pip"]
+    async def seed_history(self, now: float, seconds: float) -> int:
+        done = await asyncio.create_subprocess_exec(
+            str(self.venv / "bin" / "python"), str(BENCH / "ha_seed.py"), str(self.history_db), str(now), str(seconds),
+            *HISTORY_ENTITIES, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await done.communicate()
+        if done.returncode:
+            message = f"bench/ha_seed.py failed: {out.decode(errors='replace').strip()[-300:]}"
+            raise RuntimeError(message)
+        return int(out.decode().split()[-1])
 
 
-# ---------------------------------------------------------------- the scenario
+def make_system(kind: str, workdir: Path, broker_port: int, ha_venv: Path | None) -> System:
+    if kind == "ha":
+        if ha_venv is None:
+            raise ValueError("Home Assistant needs --ha VENV")
+        return HomeAssistant(workdir, broker_port, ha_venv)
+    return Hub(workdir, broker_port)
+
+
+@contextlib.asynccontextmanager
+async def running(kind: str, broker_port: int, ha_venv: Path | None, timeout: float,
+                  before_start: Callable[[System], Any] | None = None) -> AsyncIterator[tuple[System, float]]:
+    """A prepared, started system in a fresh work directory; stopped on the way out."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-blackbox-{kind}-") as tmp:
+        system = make_system(kind, Path(tmp), broker_port, ha_venv)
+        system.config.mkdir(parents=True, exist_ok=True)
+        await system.prepare()
+        if before_start is not None:
+            await before_start(system)
+        try:
+            began = await system.start(timeout)
+            yield system, began
+        finally:
+            system.stop()
+
+
+def watts(entity: int, ts: float) -> float:
+    """A household's power reading (the same series for both systems' history)."""
+    daily = 400 + 300 * math.sin(2 * math.pi * (ts % 86400) / 86400)
+    return round(daily + 50 * entity + (int(ts) * 7919 + entity * 104729) % 200, 1)
+
+
+# ---------------------------------------------------------------- MQTT and WebSocket helpers
 
 
 async def announce(port: int, sensors: int) -> None:
-    """Publish the retained discovery configs (before the system starts: a cold start)."""
-    async with aiomqtt.Client("127.0.0.1", port) as client:
+    """Publish retained discovery configs of `sensors` bench sensors (before the system starts: a cold start)."""
+    import aiomqtt
+
+    async with aiomqtt.Client("127.0.0.1", port, max_queued_outgoing_messages=0) as client:
         for i in range(sensors):
             config = {"name": f"Bench {i}", "unique_id": f"bench_{i}", "state_topic": f"bench/{i}/state"}
-            await client.publish(f"homeassistant/sensor/bench_{i}/config", json.dumps(config), qos=1, retain=True)
+            await client.publish(f"homeassistant/sensor/bench_{i}/config", json.dumps(config), qos=0, retain=True)
+        await client.publish("bench/done", b"", qos=1)  # every earlier publish is in once this one is acked
 
 
-async def wait_live(url: str, token: str, sensors: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+async def wait_states(system: System, prefix: str, count: int, with_reading: bool, deadline: float) -> int:
+    """Poll /api/states every 0.2 s until `count` entities starting with prefix exist (with a reading)."""
+    seen = 0
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {system.token}"}) as session:
         while time.monotonic() < deadline:
+            if system.proc is not None and system.proc.poll() is not None:
+                message = f"{system.name} exited with code {system.proc.returncode}: {system.log_tail()}"
+                raise RuntimeError(message)
             try:
-                async with session.get(f"{url}/api/states") as response:
+                async with session.get(f"{system.url}/api/states", timeout=aiohttp.ClientTimeout(total=30)) as response:
                     if response.status == 200:
                         states = await response.json()
-                        if sum(1 for s in states if s["entity_id"].startswith("sensor.bench_")) >= sensors:
-                            return True
-            except aiohttp.ClientError:
+                        seen = sum(1 for s in states if s["entity_id"].startswith(prefix)
+                                   and (not with_reading or s["state"] not in ("unknown", "unavailable")))
+                        if seen >= count:
+                            return seen
+            except (aiohttp.ClientError, TimeoutError):
                 pass
-            await asyncio.sleep(0.1)
-    return False
+            await asyncio.sleep(0.2)
+    return seen
 
 
-async def wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(f"{url}/api/") as response:
-                    if response.status in (200, 401):
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    message = f"{url} did not answer within {timeout:.0f} s"
-    raise RuntimeError(message)
+class Subscriber:
+    """A WebSocket client in another process subscribed to state_changed; reports its count as it goes."""
 
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.events = 0
+        self.last_event = 0.0
+        self.report: dict = {}
+        self._reader = asyncio.create_task(self._read())
 
-async def ws_client(url: str, token: str) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(BENCH / "mqtt_ingest.py"), "--ws-subscriber", url, token,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None
-    assert (await proc.stdout.readline()).strip() == b"ready"
-    return proc
+    @classmethod
+    async def start(cls, system: System) -> Subscriber:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--ws-subscriber", system.url, system.token,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if line.strip() != b"ready":
+            message = f"WebSocket subscriber did not start: {line!r}"
+            raise RuntimeError(message)
+        return cls(proc)
 
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            data = json.loads(raw)
+            if "final" in data:
+                self.report = data
+            else:
+                self.events, self.last_event = data["events"], data["last"]
 
-async def ws_report(proc: asyncio.subprocess.Process) -> dict:
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.close()
-    report: dict = json.loads((await proc.stdout.read()).decode().strip().splitlines()[-1])
-    await proc.wait()
-    return report
-
-
-async def run_system(system: Hub | HomeAssistant, broker_port: int, args: argparse.Namespace) -> dict:
-    token = system.prepare()
-    url = f"http://127.0.0.1:{system.port}"
-    began = time.monotonic()
-    proc = subprocess.Popen(system.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=system.config)
-    result: dict = {"system": system.name, "rows": []}
-    try:
-        await wait_http(url, 120)
-        if isinstance(system, HomeAssistant):
-            token = await system.login(url)
-        live = await wait_live(url, token, args.sensors, 180)
-        result["start_s"] = time.monotonic() - began if live else None
-        await asyncio.sleep(2)
-        result["rss_start_mb"] = rss_of(proc.pid)
-        print(f"[{system.name}] {args.sensors} sensors live {result['start_s'] or 0:.1f} s after process start; "
-              f"RSS {result['rss_start_mb']:.0f} MB", flush=True)
-        for rate in args.rates:
-            ws = await ws_client(url, token)
-            cpu = cpu_of(proc.pid)
-            sent = await mqtt_ingest.run_publisher(broker_port, rate, args.seconds, 0, args.sensors, False)
-            await asyncio.sleep(args.drain)
-            report = await ws_report(ws)
-            used = cpu_of(proc.pid) - cpu
-            row = {"rate": rate, "sent": sent["sent"], "events": report["events"], "p50_ms": report["p50_ms"],
-                   "p99_ms": report["p99_ms"], "cut_off": report["closed_at"] is not None,
-                   "cpu_per_1000": used / max(report["events"], 1) * 1000,
-                   "published": sent["sent"] / (sent["ended"] - sent["started"])}
-            row["loss"] = 1 - row["events"] / row["sent"]
-            row["sustained"] = row["loss"] < 0.01 and not row["cut_off"] and row["published"] > 0.95 * rate
-            result["rows"].append(row)
-            p = f"p50 {row['p50_ms']:.2f} / p99 {row['p99_ms']:.2f} ms" if row["p50_ms"] is not None else "no events"
-            print(f"[{system.name}] {rate:>6}/s: {row['events']:>7}/{row['sent']:<7} loss {row['loss']:6.2%} {p} "
-                  f"CPU {row['cpu_per_1000']:.3f} s/1000{' CUT OFF' if row['cut_off'] else ''} "
-                  f"{'sustained' if row['sustained'] else 'NOT sustained'} (load {os.getloadavg()[0]:.1f})", flush=True)
-        result["rss_end_mb"] = rss_of(proc.pid)
-    finally:
-        proc.terminate()
+    async def stop(self) -> dict:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            await asyncio.wait_for(self._reader, 60)
+        except TimeoutError:
+            self.proc.kill()
+        await self.proc.wait()
+        return self.report
+
+
+async def ws_subscriber(url: str, token: str) -> None:
+    """The subscriber process: state_changed events of sensor.bench_* counted, every 10th one's publish -> receive latency."""
+    import orjson
+
+    count = 0
+    last = 0.0
+    latencies: list[float] = []
+    closed_at: float | None = None
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/api/websocket", max_msg_size=0) as ws:
+        await ws.receive()
+        await ws.send_json({"type": "auth", "access_token": token})
+        if (await ws.receive_json())["type"] != "auth_ok":
+            print("auth refused", flush=True)
+            return
+        await ws.send_json({"id": 1, "type": "supported_features", "features": {"coalesce_messages": 1}})
+        await ws.receive()
+        await ws.send_json({"id": 2, "type": "subscribe_events", "event_type": "state_changed"})
+        await ws.receive()
+        print("ready", flush=True)
+
+        async def read() -> None:
+            nonlocal count, last, closed_at
+            async for msg in ws:
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                now = time.time()
+                data = orjson.loads(msg.data)
+                for item in data if isinstance(data, list) else (data,):
+                    # Only the bench's sensors: a system's own entities (sun, zone, ...) change too.
+                    if item.get("type") == "event" and str(item["event"]["data"].get("entity_id", "")).startswith("sensor.bench_"):
+                        count += 1
+                        last = now
+                        if count % 10 == 0:  # the state is the publisher's time.time()
+                            try:
+                                latencies.append(now - float(item["event"]["data"]["new_state"]["state"]))
+                            except (KeyError, TypeError, ValueError):
+                                pass
+            closed_at = time.time()
+
+        async def progress() -> None:
+            while True:
+                await asyncio.sleep(0.2)
+                print(json.dumps({"events": count, "last": last}), flush=True)
+
+        reader = asyncio.create_task(read())
+        ticker = asyncio.create_task(progress())
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        reader.cancel()
+        ticker.cancel()
+    ordered = sorted(latencies)
+    p50 = ordered[len(ordered) // 2] * 1000 if ordered else None
+    p99 = ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)] * 1000 if ordered else None
+    print(json.dumps({"final": True, "events": count, "last": last, "closed_at": closed_at, "p50_ms": p50, "p99_ms": p99}),
+          flush=True)
+
+
+# ---------------------------------------------------------------- the scenarios
+
+
+async def guarded(scenario: str, kind: str, work: Any, timeout: float) -> dict:
+    """Run one scenario within its time bound; any failure becomes {"error": ...}, never a crash of the bench."""
+    try:
+        result: dict = await asyncio.wait_for(work, timeout)
+    except TimeoutError:
+        result = {"error": f"did not finish within {timeout:.0f} s"}
+    except Exception as err:  # noqa: BLE001 - a failed system is a result, not a crash of the bench
+        result = {"error": f"{type(err).__name__}: {err}"[:300]}
+    if "error" in result:
+        log(f"[{NAMES[kind]}] {scenario} FAILED: {result['error']}")
     return result
 
 
+async def one_rate(system: System, port: int, rate: int, seconds: float, sensors: int) -> dict:
+    ws = await Subscriber.start(system)
+    cpu = cpu_of(system.pid)
+    sent = await mqtt_ingest.run_publisher(port, rate, seconds, 0, sensors, False)
+    # Drain: until every reading arrived, or none arrived for a second (bounded).
+    deadline = time.monotonic() + max(30.0, seconds * 2)
+    seen, quiet_since = ws.events, time.monotonic()
+    while ws.events < sent["sent"] and time.monotonic() - quiet_since < 1.0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        if ws.events != seen:
+            seen, quiet_since = ws.events, time.monotonic()
+    backlog = ws.events < sent["sent"] and time.monotonic() >= deadline  # still arriving when the bench stopped waiting
+    report = await ws.stop()
+    used = cpu_of(system.pid) - cpu
+    events = report.get("events", ws.events)
+    row = {"rate": rate, "sent": sent["sent"], "events": events, "p50_ms": report.get("p50_ms"), "p99_ms": report.get("p99_ms"),
+           "cut_off": report.get("closed_at") is not None, "cpu_per_1000": used / max(events, 1) * 1000,
+           "published": sent["sent"] / max(sent["ended"] - sent["started"], 1e-9),
+           "drain_s": max(0.0, report.get("last", 0.0) - sent["ended"]) if events else None}
+    row["loss"] = 1 - events / max(row["sent"], 1)
+    row["backlog"] = backlog
+    row["publisher_limited"] = row["published"] < 0.95 * rate
+    row["sustained"] = (row["loss"] < 0.01 and not row["cut_off"] and not row["publisher_limited"]
+                        and row["drain_s"] is not None and row["drain_s"] < 1.0)
+    p = f"p50 {row['p50_ms']:.1f} / p99 {row['p99_ms']:.1f} ms" if row["p50_ms"] is not None else "no events"
+    log(f"[{system.name}] {rate:>6,}/s: {events:>7,}/{row['sent']:<7,} loss {row['loss']:6.2%} drain "
+        f"{row['drain_s'] or 0:.2f} s {p} CPU {row['cpu_per_1000']:.3f} s/1000"
+        f"{' CUT OFF' if row['cut_off'] else ''}{' publisher only %.0f/s' % row['published'] if row['publisher_limited'] else ''}"
+        f"{' (backlog: still arriving when the bench stopped waiting)' if backlog else ''} "
+        f"{'sustained' if row['sustained'] else 'NOT sustained'}")
+    return row
+
+
+async def ingest(kind: str, ha_venv: Path | None, rates: list[int], seconds: float, sensors: int = 1000,
+                 keep_going: bool = False) -> dict:
+    """Sustained ingest at each rate, one WebSocket subscriber; stops after a rate the system clearly cannot take."""
+    rows: list[dict] = []
+    with broker() as mqtt:
+        await announce(mqtt.port, sensors)
+        async with running(kind, mqtt.port, ha_venv, 120) as (system, began):
+            live = await wait_states(system, "sensor.bench_", sensors, False, time.monotonic() + 180)
+            if live < sensors:
+                return {"error": f"only {live} of {sensors} sensors appeared", "rows": rows}
+            await asyncio.sleep(SETTLE)
+            rss = rss_of(system.pid)
+            for rate in rates:
+                row = await one_rate(system, mqtt.port, rate, seconds, sensors)
+                rows.append(row)
+                if not keep_going and not row["sustained"] and not row["publisher_limited"] and (row["cut_off"] or row["loss"] >= 0.05):
+                    log(f"[{system.name}] stops at {rate:,}/s: {row['loss']:.0%} lost; higher rates not run")
+                    break
+            return {"rows": rows, "rss_start_mb": rss, "rss_mb": rss_of(system.pid)}
+
+
+async def cold_start(kind: str, ha_venv: Path | None, entities: int) -> dict:
+    """Process start until every entity from retained discovery shows its retained reading; CPU and RSS."""
+    from startup import discovery_messages  # the hub's startup bench: 10 PZEM-style sensors per node
+
+    with broker() as mqtt:
+        import aiomqtt
+
+        async with aiomqtt.Client("127.0.0.1", mqtt.port, max_queued_outgoing_messages=0) as client:
+            for topic, payload in discovery_messages(entities):
+                await client.publish(topic, payload, qos=0, retain=True)
+            await client.publish("bench/done", b"", qos=1)
+        async with running(kind, mqtt.port, ha_venv, 180) as (system, began):
+            live = await wait_states(system, "sensor.node", entities, True, began + 300)
+            elapsed = time.monotonic() - began
+            cpu = cpu_of(system.pid)
+            await asyncio.sleep(SETTLE)
+            rss = rss_of(system.pid)
+    result = {"live": live, "entities": entities, "start_s": elapsed, "cpu_s": cpu, "rss_mb": rss}
+    log(f"[{NAMES[kind]}] cold start: {live:,}/{entities:,} live after {elapsed:.1f} s ({cpu:.1f} CPU s), RSS {rss:.0f} MB")
+    if live < entities:
+        result["error"] = f"only {live:,} of {entities:,} live after {elapsed:.0f} s"
+    return result
+
+
+async def soak(kind: str, ha_venv: Path | None, rate: int, readings: int, sensors: int = 1000) -> dict:
+    """RSS after `readings` at `rate` (recorder and one WebSocket subscriber on), sampled as it goes."""
+    with broker() as mqtt:
+        await announce(mqtt.port, sensors)
+        async with running(kind, mqtt.port, ha_venv, 120) as (system, began):
+            live = await wait_states(system, "sensor.bench_", sensors, False, time.monotonic() + 180)
+            if live < sensors:
+                return {"error": f"only {live} of {sensors} sensors appeared"}
+            await asyncio.sleep(SETTLE)
+            rss_start = rss_of(system.pid)
+            ws = await Subscriber.start(system)
+            sent, samples = 0, []
+            segment = max(1, min(readings, rate * 20))  # RSS every 20 s of publishing
+            while sent < readings:
+                count = min(segment, readings - sent)
+                done = await mqtt_ingest.run_publisher(mqtt.port, rate, count / rate, 0, sensors, False, count)
+                sent += done["sent"]
+                samples.append((sent, rss_of(system.pid)))
+                log(f"[{system.name}] soak at {rate:,}/s: {sent:,}/{readings:,} published, {ws.events:,} received, "
+                    f"RSS {samples[-1][1]:.0f} MB")
+            deadline = time.monotonic() + 60
+            seen, quiet_since = ws.events, time.monotonic()
+            while ws.events < sent and time.monotonic() - quiet_since < 2.0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                if ws.events != seen:
+                    seen, quiet_since = ws.events, time.monotonic()
+            report = await ws.stop()
+            rss = rss_of(system.pid)
+    events = report.get("events", 0)
+    return {"rate": rate, "readings": sent, "events": events, "loss": 1 - events / max(sent, 1),
+            "cut_off": report.get("closed_at") is not None, "rss_start_mb": rss_start, "rss_mb": rss, "samples": samples}
+
+
+async def history(kind: str, ha_venv: Path | None, seeded: Path, now: float, seconds: float, expected: int) -> dict:
+    """history/history_during_period over the seeded span on a fresh process: cold, then warm; every state must come back."""
+
+    async def place(system: System) -> None:
+        system.history_db.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(seeded, system.history_db)
+
+    with broker() as mqtt:
+        async with running(kind, mqtt.port, ha_venv, 180, place) as (system, _began), \
+                aiohttp.ClientSession() as session, \
+                session.ws_connect(f"{system.url}/api/websocket", max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=10)) as ws:
+            await ws.receive_json()
+            await ws.send_json({"type": "auth", "access_token": system.token})
+            if (await ws.receive_json())["type"] != "auth_ok":
+                return {"error": "WebSocket auth refused"}
+            await asyncio.sleep(SETTLE)  # the query, not the start, is timed
+            iso = lambda ts: dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()  # noqa: E731
+            query = {"type": "history/history_during_period", "start_time": iso(now - seconds), "end_time": iso(now),
+                     "entity_ids": HISTORY_ENTITIES, "minimal_response": True, "no_attributes": True,
+                     "significant_changes_only": False}
+            times, points = [], 0
+            for request in (1, 2):
+                began = time.perf_counter()
+                await ws.send_json({"id": request, **query})
+                answer = await ws.receive_json(timeout=300, loads=_loads)
+                times.append((time.perf_counter() - began) * 1000)
+                if not answer.get("success"):
+                    return {"error": f"history/history_during_period answered {str(answer)[:200]}"}
+                points = sum(len(v) for v in answer["result"].values())
+                answer = None
+    log(f"[{NAMES[kind]}] history: {points:,} of {expected:,} states; cold {times[0]:.0f} ms, warm {times[1]:.0f} ms")
+    result = {"cold_ms": times[0], "warm_ms": times[1], "points": points}
+    if points < expected:
+        result["error"] = f"answered {points:,} of the {expected:,} states written"
+    return result
+
+
+def _loads(text: str) -> Any:
+    import orjson
+
+    return orjson.loads(text)
+
+
+async def seed(kind: str, ha_venv: Path | None, folder: Path, now: float, seconds: float) -> tuple[Path, int]:
+    """Write the history once into the system's own database format; return its file and point count."""
+    system = make_system(kind, folder / kind, 0, ha_venv)
+    system.config.mkdir(parents=True)
+    written = await system.seed_history(now, seconds)
+    return system.history_db, written
+
+
+# ---------------------------------------------------------------- standalone: ingest only
+
+
 async def main(args: argparse.Namespace) -> None:
-    systems = ["ha" if args.ha else "hub"] if not args.both else ["hub", "ha"]
+    kinds = ["hub", "ha"] if args.both else ["ha" if args.ha else "hub"]
+    venv = Path(args.ha) if args.ha else None
     results = []
     for repeat in range(args.repeat):
-        for which in systems:
-            with tempfile.TemporaryDirectory(prefix="bench-blackbox-") as tmp:
-                broker, port = mqtt_ingest.start_mosquitto(Path(tmp))
-                try:
-                    await announce(port, args.sensors)
-                    system = Hub(Path(tmp), port) if which == "hub" else HomeAssistant(Path(tmp), port, Path(args.ha))
-                    print(f"== {system.name}, run {repeat + 1}", flush=True)
-                    results.append(await run_system(system, port, args))
-                finally:
-                    broker.terminate()
-                    broker.wait(5)
-    print("\nsummary (highest rate sustained: <1 % lost, client not cut off; p50/p99 publish -> WebSocket)")
-    for result in results:
-        ok = [r["rate"] for r in result["rows"] if r["sustained"]]
-        at_1k = next((r for r in result["rows"] if r["rate"] == 1000), None)
-        lat = f"1k/s p50 {at_1k['p50_ms']:.2f} p99 {at_1k['p99_ms']:.2f} ms, CPU {at_1k['cpu_per_1000']:.3f} s/1000; " \
-            if at_1k and at_1k["p50_ms"] is not None else ""
-        p99s = " / ".join(f"{r['rate'] // 1000}k {r['p99_ms']:.0f}" for r in result["rows"]
-                          if r["rate"] > 1000 and r["p99_ms"] is not None and r["sustained"])
-        print(f"  {result['system']:<15} sustained {max(ok) if ok else 'none'}/s; {lat}p99 ms {p99s or '-'}; "
-              f"start {result.get('start_s') or 0:.1f} s, RSS {result.get('rss_start_mb', 0):.0f} -> "
-              f"{result.get('rss_end_mb', 0):.0f} MB")
+        for kind in kinds:
+            log(f"== ingest, {NAMES[kind]}, run {repeat + 1}")
+            result = await guarded("ingest", kind, ingest(kind, venv, args.rates, args.seconds, args.sensors, args.keep_going), 1800)
+            results.append((kind, result))
+    print("\nsummary (highest rate sustained: <1 % lost, drained within 1 s, client not cut off; latency publish -> WebSocket)")
+    for kind, result in results:
+        ok = [r["rate"] for r in result.get("rows", []) if r["sustained"]]
+        print(f"  {NAMES[kind]:<15} sustained {max(ok) if ok else 'none'}/s; " + "; ".join(
+            f"{r['rate'] // 1000}k p99 {r['p99_ms']:.0f} ms" for r in result.get("rows", []) if r["p99_ms"] is not None)
+            + (f"; error: {result['error']}" if "error" in result else ""))
 
 
 if __name__ == "__main__":
@@ -273,11 +680,13 @@ if __name__ == "__main__":
     parser.add_argument("--sensors", type=int, default=1000)
     parser.add_argument("--rates", type=int, nargs="+", default=[1000, 2000, 5000, 10000, 15000])
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--drain", type=float, default=2.0, help="seconds to wait for stragglers after each rate")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--keep-going", action="store_true", help="run every rate even after one the system clearly failed")
+    parser.add_argument("--ws-subscriber", nargs=2, metavar=("URL", "TOKEN"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    if arguments.both and not arguments.ha:
-        parser.error("--both needs --ha VENV")
-    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
-        parser.error("needs mosquitto (apt-get install mosquitto)")
-    asyncio.run(main(arguments))
+    if arguments.ws_subscriber:
+        asyncio.run(ws_subscriber(*arguments.ws_subscriber))
+    else:
+        if arguments.both and not arguments.ha:
+            parser.error("--both needs --ha VENV")
+        asyncio.run(main(arguments))
