@@ -198,7 +198,8 @@ class Items(Generic[T]):
             try:
                 result = await act(item_id, item, data)
             except self.conflicts as err:
-                raise Refusal(str(err), getattr(err, "status", 409)) from None
+                fields = [FieldError(p.pointer, p.text) for p in getattr(err, "problems", ())]
+                raise Refusal(str(err), getattr(err, "status", 409), fields or None) from None
         except BodyError as err:
             return refuse(f"Invalid {self.noun}: {err}", 400, err.errors)
         except Refusal as refusal:
