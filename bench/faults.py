@@ -579,11 +579,17 @@ def inject(fault: str, hub: HubProcess, servers: Servers, plan: Plan, publisher:
         time.sleep(plan.disk_full)
         # A loaded machine may take longer than the fault lasts to notice and say so: keep the
         # disk full until it is reported, up to REPORT_WITHIN; a hub that never reports still fails.
+        probe = publisher.first + publisher.count
         while True:
             status, body = hub.readyz()
             notified = notification_shown(hub)
             if (status != 200 and notified) or time.monotonic() - full > REPORT_WITHIN:
                 break
+            if publisher.done.is_set():
+                # The stream ended before the hub met the full disk (filling it was slow): a
+                # reading beyond the counted ones makes the recorder write to its spool again.
+                publisher.client.publish(f"faults/s{probe % SENSORS}/power", str(probe), qos=1)
+                probe += 1
             time.sleep(0.2)
         result.notes.append(f"disk full: readyz {status} {body.get('checks', {}).get('recorder')}; notification: {notified}; "
                             f"checked {time.monotonic() - full:.1f} s after it filled")
