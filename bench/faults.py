@@ -369,6 +369,16 @@ class HubProcess:
             self.proc.kill()
             self.proc.wait()
 
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the hub's log (the first traceback's, when there is one)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        at = text.find("Traceback (most recent call last)")
+        shown = text[max(0, text.rfind("\n", 0, at - 300)):] if at >= 0 else text
+        return "\n".join(shown.splitlines()[:lines] if at >= 0 else shown.splitlines()[-lines:])
+
     def tracebacks(self) -> int:
         try:
             return self.log_path.read_text(errors="replace").count("Traceback (most recent call last)")
@@ -512,6 +522,8 @@ def run_fault(fault: str, servers: Servers, plan: Plan, hub_root: Path = ROOT, k
         result.missing = len(acked - set(counts))
         result.duplicated = sum(1 for n in acked if counts.get(n, 0) > 1)
         result.tracebacks = hub.tracebacks()
+        if result.tracebacks or any("NOT REPORTED" in note for note in result.notes):
+            result.notes.append(f"hub log, last lines:\n{hub.log_tail()}")
         if result.missing:
             sample = sorted(acked - set(counts))[:10]
             result.notes.append(f"missing e.g. {sample}; hub log {hub.log_path}")
