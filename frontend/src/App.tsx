@@ -96,7 +96,7 @@ function TopBar(props: { route: Route | undefined; userName?: string }) {
     return () => window.removeEventListener("keydown", close);
   }, [open]);
   return (
-    <header class={`topbar${open ? " menu-open" : ""}`}>
+    <header class={`topbar${open ? " menu-open" : ""}`} onKeyDown={(event) => event.key === "Escape" && setOpen(false)}>
       <span class="brand">Hub</span>
       <button
         type="button"

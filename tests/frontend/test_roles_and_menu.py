@@ -101,9 +101,10 @@ async def test_the_pages_are_a_menu_on_a_phone_and_one_row_on_a_desktop(start_si
     await screenshots(page, "menu-open", {"phone": (390, 844)})
     await nav.get_by_role("link", name="Schedules", exact=True).click()
     await page.get_by_role("heading", name="Schedules", exact=True).wait_for()
-    assert await menu.get_attribute("aria-expanded") == "false"
+    await page.wait_for_function("document.querySelector('.menu-button').getAttribute('aria-expanded') === 'false'")
     # Escape closes it too; the slot for a home switcher sits at the bar's right end.
     await menu.click()
+    await page.wait_for_function("document.querySelector('.menu-button').getAttribute('aria-expanded') === 'true'")
     await page.keyboard.press("Escape")
-    assert await menu.get_attribute("aria-expanded") == "false"
+    await page.wait_for_function("document.querySelector('.menu-button').getAttribute('aria-expanded') === 'false'")
     assert await page.locator(".topbar-end [data-slot='home-switcher']").count() == 1
