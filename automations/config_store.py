@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from aiohttp import web
 
-from automations.loader import CONFIG_ISSUES, LABELLED_KINDS
+from automations.loader import LABELLED_KINDS
 from automations.pointers import last_key, locate
 from hub.api.keys import HUB_KEY, USER_KEY
 from hub.config import load_configuration
@@ -296,26 +296,18 @@ class ConfigStore:
         except ConfigError as err:
             raise ConfigStoreError(f"Message malformed: {err}") from err
         item = _find(loaded, self.domain, item_id)
-        recorded = self.hub.runtime.setdefault(CONFIG_ISSUES, dict)
-        before = recorded.get(self.domain)
-        try:
-            if self.domain == "automation":
-                from automations.integration import check_integration_config  # noqa: PLC0415
+        # A check is not a load: it neither logs nor records what it finds (loader.build_each).
+        if self.domain == "automation":
+            from automations.integration import check_integration_config  # noqa: PLC0415
 
-                return list(await check_integration_config(self.hub, [item]))
-            if self.domain == "script":
-                from automations.scripts import check_integration_config as check_scripts  # noqa: PLC0415
+            return list(await check_integration_config(self.hub, [item]))
+        if self.domain == "script":
+            from automations.scripts import check_integration_config as check_scripts  # noqa: PLC0415
 
-                return list(check_scripts(self.hub, {item_id: item}))
-            from automations.scenes import check_scenes  # noqa: PLC0415
+            return list(check_scripts(self.hub, {item_id: item}))
+        from automations.scenes import check_scenes  # noqa: PLC0415
 
-            return check_scenes(self.hub, [item])
-        finally:
-            # A check is not a load: what the running items' last load found stays on record.
-            if before is None:
-                recorded.pop(self.domain, None)
-            else:
-                recorded[self.domain] = before
+        return check_scenes(self.hub, [item])
 
     def _commit(self, path: Path, temporary: Path) -> None:
         if path.exists():
@@ -336,8 +328,12 @@ class ConfigStore:
 # ---- HTTP ----
 
 
-def _json_error(message: str, status: int) -> web.Response:
-    return web.json_response({"message": message}, status=status)
+def _json_error(message: str, status: int, problems: tuple[Problem, ...] = ()) -> web.Response:
+    """HA's `{"message"}`, plus `errors`: each problem with its JSON pointer into the body sent."""
+    body: dict[str, Any] = {"message": message}
+    if problems:
+        body["errors"] = [{"pointer": p.pointer, "message": p.text} for p in problems]
+    return web.json_response(body, status=status)
 
 
 async def config_view(request: web.Request) -> web.Response:
@@ -369,13 +365,26 @@ async def config_view(request: web.Request) -> web.Response:
         if hub.auth is not None and request.method != "GET":
             hub.auth.audit.record(user, f"config/{domain}/{request.method.lower()}", item_id, "refused",
                                   request.remote, reason=str(err))
-        return _json_error(str(err), status)
+        return _json_error(str(err), status, err.problems if isinstance(err, ConfigStoreError) else ())
     if hub.auth is not None:
         hub.auth.audit.record(user, f"config/{domain}/{request.method.lower()}", item_id, "ok", request.remote)
     return web.json_response({"result": "ok"})
 
 
+_REGISTERED = web.AppKey("config_api_routes", bool)
+
+
 def register_config_routes(app: web.Application) -> None:
+    """Add the config API's routes once, whichever of its users asks first.
+
+    As in Home Assistant, where the `config` integration the frontend depends on serves them, the
+    routes do not depend on `automation:` being configured: the web UI, automation, script and
+    scene each add them, and a domain that configuration.yaml does not include one file for is
+    answered with what to add.
+    """
+    if app.get(_REGISTERED):
+        return
+    app[_REGISTERED] = True
     path = "/api/config/{domain:automation|script|scene}/config/{item_id}"
     for method in ("GET", "POST", "DELETE"):
         app.router.add_route(method, path, config_view)

@@ -105,7 +105,7 @@ async def check_integration_config(hub: Hub, config: Any) -> list[Any]:
     await load_platforms(hub)
     items, duplicates = _items(config, str(hub.config.config_dir) if hub.config.config_dir else None)
     index_of = {key: i for i, (key, _) in enumerate(items)}
-    _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _entity(hub, conf, raw, index_of[key]))
+    _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _entity(hub, conf, raw, index_of[key]), check=True)
     return [*duplicates, *issues]
 
 
@@ -114,7 +114,7 @@ def config_entity_ids(hub: Hub, config: Any) -> list[str]:
     """The automation.* entities the section makes."""
     items, _ = _items(config)
     index_of = {key: i for i, (key, _) in enumerate(items)}
-    built, _ = build_each(hub, DOMAIN, items, lambda conf, raw, key: _entity(hub, conf, raw, index_of[key]))
+    built, _ = build_each(hub, DOMAIN, items, lambda conf, raw, key: _entity(hub, conf, raw, index_of[key]), check=True)
     return [entity.entity_id for _, entity in built]
 
 

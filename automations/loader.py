@@ -30,8 +30,14 @@ def build_each(
     domain: str,
     items: Iterable[tuple[str, Any]],
     build: Callable[[Any, Any, str], _T],
+    *,
+    check: bool = False,
 ) -> tuple[list[tuple[str, _T]], list[ConfigIssue]]:
-    """Resolve blueprints and build each item; collect a ConfigIssue (file, line, reason) per failure."""
+    """Resolve blueprints and build each item; collect a ConfigIssue (file, line, reason) per failure.
+
+    A load logs each issue and keeps them as the domain's config issues; a check (check-config, a
+    save through the config API) only returns them: its caller answers with them.
+    """
     built: list[tuple[str, _T]] = []
     issues: list[ConfigIssue] = []
     config_dir = hub.config.config_dir
@@ -46,6 +52,8 @@ def build_each(
         except HubError as err:
             file, line = get_location(raw)
             issues.append(ConfigIssue(file, line, prefix, str(err), base_dir))
+    if check:
+        return built, issues
     for issue in issues:
         _LOGGER.error("Invalid %s, skipped: %s", domain, issue.format(base_dir))
     hub.runtime.setdefault(CONFIG_ISSUES, dict)[domain] = issues

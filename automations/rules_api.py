@@ -238,7 +238,7 @@ def _exists(request: web.Request, rule_id: str) -> web.Response:
 
 async def replace_rule(request: web.Request) -> web.Response:
     """PUT /api/v1/automation/rules/{id} (admins): the rule's new configuration, whole."""
-    hub, user = request.app[HUB_KEY], request[USER_KEY]
+    user = request[USER_KEY]
     rule_id = request.match_info["rule_id"]
     if not user.is_admin:
         return _refused(request, "update", rule_id, f"admins only; user is {user.role}")
@@ -249,13 +249,10 @@ async def replace_rule(request: web.Request) -> web.Response:
         return bad
     if "id" in body and body["id"] != rule_id:
         return _error(f"Field 'id' must be {rule_id!r} (the id in the path) or left out", 400, "/id")
-    rules = Rules(hub)
     try:
-        found = rules.one(rule_id)
-        if found is None:
-            return _error("Rule not found.", 404)
-        if not found["editable"]:
-            return _store_error(request, "update", rule_id, HubError(_elsewhere(found)))
+        rules, refused = _editable(request, "update", rule_id)
+        if refused is not None:
+            return refused
         await rules.store.save(rule_id, body)
         rule = rules.one(rule_id)
     except HubError as err:
@@ -268,21 +265,29 @@ def _elsewhere(rule: dict[str, Any]) -> str:
     return f"Rule {rule['id']!r} is defined in {rule['source'] or 'another file'}, not in the rules file: edit it there"
 
 
+def _editable(request: web.Request, action: str, rule_id: str) -> tuple[Rules, web.Response | None]:
+    """Return the rules and, for a rule that is missing (404) or defined elsewhere (audited), the refusal."""
+    rules = Rules(request.app[HUB_KEY])
+    found = rules.one(rule_id)
+    if found is None:
+        return rules, _error("Rule not found.", 404)
+    if not found["editable"]:
+        return rules, _store_error(request, action, rule_id, HubError(_elsewhere(found)))
+    return rules, None
+
+
 async def delete_rule(request: web.Request) -> web.Response:
     """DELETE /api/v1/automation/rules/{id} (admins): 204; the automation stops at once."""
-    hub, user = request.app[HUB_KEY], request[USER_KEY]
+    user = request[USER_KEY]
     rule_id = request.match_info["rule_id"]
     if not user.is_admin:
         return _refused(request, "delete", rule_id, f"admins only; user is {user.role}")
     if (limited := _rate_limited(request, "delete", rule_id)) is not None:
         return limited
-    rules = Rules(hub)
     try:
-        found = rules.one(rule_id)
-        if found is None:
-            return _error("Rule not found.", 404)
-        if not found["editable"]:
-            return _store_error(request, "delete", rule_id, HubError(_elsewhere(found)))
+        rules, refused = _editable(request, "delete", rule_id)
+        if refused is not None:
+            return refused
         await rules.store.delete(rule_id)
     except HubError as err:
         return _store_error(request, "delete", rule_id, err)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from automations.config import InvalidConfig, ensure_list
+from automations.config_store import register_config_routes
 from automations.ha_storage import ItemsFile
 from automations.loader import build_each, reload_section
 from hub import hookimpl
@@ -192,7 +193,7 @@ async def _restore_created(hub: Hub) -> None:
         await add_created(hub, scene_id, targets, item.get("name"), item.get("icon"))
 
 
-def _build_all(hub: Hub, section: Any) -> tuple[list[tuple[str, SceneEntity]], list[Any]]:
+def _build_all(hub: Hub, section: Any, *, check: bool = False) -> tuple[list[tuple[str, SceneEntity]], list[Any]]:
     def build(config: Any, raw: Any, key: str) -> SceneEntity:
         if not isinstance(config, Mapping) or "name" not in config:
             raise InvalidConfig("required key not provided: 'name'", config)
@@ -200,12 +201,14 @@ def _build_all(hub: Hub, section: Any) -> tuple[list[tuple[str, SceneEntity]], l
         scene.config_source = raw
         return scene
 
-    built, issues = build_each(hub, DOMAIN, [(f"[{i}]", raw) for i, raw in enumerate(ensure_list(section))], build)
-    kept, duplicates = _without_duplicates(hub, built)
+    built, issues = build_each(hub, DOMAIN, [(f"[{i}]", raw) for i, raw in enumerate(ensure_list(section))], build,
+                               check=check)
+    kept, duplicates = _without_duplicates(hub, built, check=check)
     return kept, [*duplicates, *issues]
 
 
-def _without_duplicates(hub: Hub, built: list[tuple[str, SceneEntity]]) -> tuple[list[tuple[str, SceneEntity]], list[Any]]:
+def _without_duplicates(hub: Hub, built: list[tuple[str, SceneEntity]], *,
+                        check: bool = False) -> tuple[list[tuple[str, SceneEntity]], list[Any]]:
     """The scenes whose id and entity_id no earlier scene has, and an issue for each of the others
     (the first keeps them; a later copy is skipped, never silently put in the first one's place)."""
     base_dir = str(hub.config.config_dir) if hub.config.config_dir else None
@@ -228,14 +231,15 @@ def _without_duplicates(hub: Hub, built: list[tuple[str, SceneEntity]]) -> tuple
         message = f"{what} {value!r} is used by another scene ({where}); this one is skipped: give it its own {field}"
         file, line = get_location(entity.config_source)
         issue = ConfigIssue(file, line, f"{DOMAIN}{key}.{field}", message, base_dir)
-        _LOGGER.error("Invalid %s, skipped: %s", DOMAIN, issue.format(base_dir))
+        if not check:
+            _LOGGER.error("Invalid %s, skipped: %s", DOMAIN, issue.format(base_dir))
         issues.append(issue)
     return kept, issues
 
 
 def check_scenes(hub: Hub, section: Any) -> list[Any]:
     """Build every scene of section without adding it; return the problems found."""
-    return _build_all(hub, section)[1]
+    return _build_all(hub, section, check=True)[1]
 
 
 @hookimpl
@@ -247,7 +251,7 @@ def check_integration_config(hub: Hub, config: Any) -> list[Any]:
 @hookimpl
 def config_entity_ids(hub: Hub, config: Any) -> list[str]:
     """The scene.* entities the section makes."""
-    return [entity.entity_id for _, entity in _build_all(hub, config)[0]]
+    return [entity.entity_id for _, entity in _build_all(hub, config, check=True)[0]]
 
 
 async def load(hub: Hub, section: Any) -> list[Any]:
@@ -332,7 +336,8 @@ async def setup_integration(hub: Hub, config: Any) -> None:
 
 @hookimpl
 def register_http_routes(hub: Hub, app: web.Application) -> None:
-    """The device API's scenes: /api/v1/scenes (scenes_api.py)."""
+    """The device API's scenes: /api/v1/scenes (scenes_api.py), and Home Assistant's config API."""
     from automations.scenes_api import register_scene_routes  # noqa: PLC0415 - it imports this module
 
     register_scene_routes(app)
+    register_config_routes(app)

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from automations.api_v1 import (
-    ERROR_SCHEMA,
     BodyError,
     FieldError,
+    Items,
+    Refusal,
     allowed,
     answer,
     audit,
@@ -30,12 +31,10 @@ from automations.api_v1 import (
     pointer,
     read_object,
     refuse,
-    responses,
 )
 from automations.config_store import ConfigStore, ConfigStoreError
 from automations.scenes import SceneEntity, parse_entities, save_created, scenes
 from hub.api.keys import USER_KEY
-from hub.api.openapi import describe
 from hub.core.context import Context
 from hub.core.states import valid_entity_id
 from hub.util import slugify
@@ -71,6 +70,9 @@ def scene_as_dict(hub: Hub, entity: SceneEntity) -> dict[str, Any]:
 def find(hub: Hub, scene_id: str) -> SceneEntity | None:
     """The scene with that id."""
     return next((e for e in scenes(hub).values() if scene_id_of(e) == scene_id), None)
+
+
+SCENES = Items("scene", "scenes", find, conflicts=(ConfigStoreError,))
 
 
 def check_body(body: dict[str, Any], *, with_id: bool) -> dict[str, Any]:
@@ -159,72 +161,52 @@ async def create_scene(request: web.Request) -> web.Response:
 async def update_scene(request: web.Request) -> web.Response:
     """PUT /api/v1/scenes/{id} (admins): replace a scene's name, icon and entities."""
     hub = hub_of(request)
-    scene_id = request.match_info["scene_id"]
-    if not allowed(request, "scene/update", scene_id, admin=True):
-        return refuse("Unauthorized", 401)
-    entity = find(hub, scene_id)
-    if entity is None:
-        return refuse("Scene not found.", 404)
-    try:
-        config = check_body(await read_object(request), with_id=False)
-    except BodyError as err:
-        return refuse(f"Invalid scene: {err}", 400, err.errors)
-    if entity.created:
-        entity.name = config["name"]
-        entity.icon = config.get("icon")
-        entity.entities = parse_entities(config["entities"])
-        entity.write_state()
-        save_created(hub)
-    elif entity.scene_id is None:
-        return refuse(f"{entity.entity_id} has no id in scenes.yaml: give it one there to edit it here", 409)
-    else:
-        try:
+
+    async def update(scene_id: str, entity: SceneEntity, body: dict[str, Any]) -> web.Response:
+        config = check_body(body, with_id=False)
+        if entity.created:
+            entity.name = config["name"]
+            entity.icon = config.get("icon")
+            entity.entities = parse_entities(config["entities"])
+            entity.write_state()
+            save_created(hub)
+        elif entity.scene_id is None:
+            raise Refusal(f"{entity.entity_id} has no id in scenes.yaml: give it one there to edit it here", 409)
+        else:
             await ConfigStore(hub, "scene").save(scene_id, config)
-        except ConfigStoreError as err:
-            audit(request, "scene/update", scene_id, "refused", reason=str(err))
-            return refuse(str(err), err.status)
-    audit(request, "scene/update", scene_id, "ok")
-    updated = find(hub, scene_id)
-    assert updated is not None
-    return answer(scene_as_dict(hub, updated))
+        updated = find(hub, scene_id)
+        assert updated is not None
+        return answer(scene_as_dict(hub, updated))
+
+    return await SCENES.change(request, "update", update)
 
 
 async def delete_scene(request: web.Request) -> web.Response:
     """DELETE /api/v1/scenes/{id} (admins)."""
     hub = hub_of(request)
-    scene_id = request.match_info["scene_id"]
-    if not allowed(request, "scene/delete", scene_id, admin=True):
-        return refuse("Unauthorized", 401)
-    entity = find(hub, scene_id)
-    if entity is None:
-        return refuse("Scene not found.", 404)
-    if entity.created:
-        await hub.services.call("scene", "delete", {"entity_id": entity.entity_id}, blocking=True)
-    elif entity.scene_id is None:
-        return refuse(f"{entity.entity_id} has no id in scenes.yaml: remove it there", 409)
-    else:
-        try:
+
+    async def delete(scene_id: str, entity: SceneEntity, _body: dict[str, Any]) -> web.Response:
+        if entity.created:
+            await hub.services.call("scene", "delete", {"entity_id": entity.entity_id}, blocking=True)
+        elif entity.scene_id is None:
+            raise Refusal(f"{entity.entity_id} has no id in scenes.yaml: remove it there", 409)
+        else:
             await ConfigStore(hub, "scene").delete(scene_id)
-        except ConfigStoreError as err:
-            audit(request, "scene/delete", scene_id, "refused", reason=str(err))
-            return refuse(str(err), err.status)
-    audit(request, "scene/delete", scene_id, "ok")
-    return web.Response(status=204)
+        return web.Response(status=204)
+
+    return await SCENES.change(request, "delete", delete, body=False)
 
 
 async def activate_scene(request: web.Request) -> web.Response:
     """POST /api/v1/scenes/{id}/activate (control roles): apply the scene, audited."""
-    hub = hub_of(request)
-    scene_id = request.match_info["scene_id"]
-    if not allowed(request, "scene/activate", scene_id, admin=False):
-        return refuse("Unauthorized", 401)
-    entity = find(hub, scene_id)
-    if entity is None:
-        return refuse("Scene not found.", 404)
+    try:
+        _, entity = SCENES.opening(request, "activate", admin=False)
+    except Refusal as refusal:
+        return refusal.response()
     context = Context(user_id=request[USER_KEY].id)
     await entity.activate(context)
     audit(request, "scene/activate", entity.entity_id, "ok", context=context)
-    return answer(scene_as_dict(hub, entity))
+    return answer(scene_as_dict(hub_of(request), entity))
 
 
 SCENE_SCHEMA = {
@@ -256,14 +238,6 @@ SCENE_INPUT_SCHEMA = {
 }
 
 
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def register_scene_routes(app: web.Application) -> None:
     """Add the /api/v1/scenes routes and describe them in the OpenAPI document."""
     app.router.add_get("/api/v1/scenes", list_scenes)
@@ -272,26 +246,9 @@ def register_scene_routes(app: web.Application) -> None:
     app.router.add_put("/api/v1/scenes/{scene_id}", update_scene)
     app.router.add_delete("/api/v1/scenes/{scene_id}", delete_scene)
     app.router.add_post("/api/v1/scenes/{scene_id}/activate", activate_scene)
-    param = [{"name": "scene_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    body = {"required": True, "content": {"application/json": {"schema": _ref("SceneInput")}}}
-    one = _json(_ref("Scene"), "The scene")
-    describe(app, {
-        "/api/v1/scenes": {
-            "get": {"operationId": "listScenes", "summary": "List scenes (scenes.yaml and scene.create)", "tags": ["scenes"],
-                    "responses": responses({"200": _json({"type": "array", "items": _ref("Scene")}, "Every scene")}, 401)},
-            "post": {"operationId": "createScene", "summary": "Add a scene to scenes.yaml (admins)", "tags": ["scenes"], "requestBody": body,
-                     "responses": responses({"201": _json(_ref("Scene"), "The new scene")}, 400, 401, 409)},
-        },
-        "/api/v1/scenes/{scene_id}": {
-            "get": {"operationId": "getScene", "summary": "One scene", "tags": ["scenes"], "parameters": param,
-                    "responses": responses({"200": one}, 401, 404)},
-            "put": {"operationId": "replaceScene", "summary": "Change a scene (admins)", "tags": ["scenes"], "parameters": param, "requestBody": body,
-                    "responses": responses({"200": one}, 400, 401, 404, 409)},
-            "delete": {"operationId": "deleteScene", "summary": "Remove a scene (admins)", "tags": ["scenes"], "parameters": param,
-                       "responses": responses({"204": {"description": "Removed"}}, 400, 401, 404, 409)},
-        },
-        "/api/v1/scenes/{scene_id}/activate": {
-            "post": {"operationId": "activateScene", "summary": "Apply a scene (every role but read-only); audited", "tags": ["scenes"],
-                     "parameters": param, "responses": responses({"200": one}, 401, 404)},
-        },
-    }, schemas={"Scene": SCENE_SCHEMA, "SceneInput": SCENE_INPUT_SCHEMA, "ErrorWithFields": ERROR_SCHEMA})
+    SCENES.describe(app, schemas={"Scene": SCENE_SCHEMA, "SceneInput": SCENE_INPUT_SCHEMA},
+                    summaries={"list": "List scenes (scenes.yaml and scene.create)",
+                               "create": "Add a scene to scenes.yaml (admins)", "get": "One scene",
+                               "replace": "Change a scene (admins)", "delete": "Remove a scene (admins)"},
+                    create_errors=(400, 401, 409), delete_errors=(400, 401, 404, 409),
+                    actions={"activate": "Apply a scene (every role but read-only); audited"})

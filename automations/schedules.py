@@ -217,7 +217,7 @@ async def load(hub: Hub, section: Any) -> None:
 def check_integration_config(hub: Hub, config: Any) -> list[Any]:
     """Build every schedule of configuration.yaml (without running it) and return the problems found."""
     items = [(str(k), v) for k, v in (config or {}).items()]
-    _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _build(hub, conf, key))
+    _, issues = build_each(hub, DOMAIN, items, lambda conf, raw, key: _build(hub, conf, key), check=True)
     return issues
 
 

@@ -20,19 +20,18 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from automations.api_v1 import (
-    ERROR_SCHEMA,
     BodyError,
+    Items,
+    Refusal,
     allowed,
     answer,
     audit,
     hub_of,
     read_object,
     refuse,
-    responses,
 )
 from automations.schedule_store import STORE, ScheduleNotEditable, ScheduleStore
 from automations.weekly_schedule import DAYS, WeeklyScheduleEntity, format_time
-from hub.api.openapi import describe
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -66,6 +65,15 @@ def schedule_as_dict(hub: Hub, schedule_id: str, entity: Any, store: ScheduleSto
         out["cron"] = entity.cron
         out["interval"] = entity.interval.total_seconds() if entity.interval is not None else None
     return out
+
+
+def _find(hub: Hub, schedule_id: str) -> Any:
+    store = _store(hub)
+    return store.all().get(schedule_id) if store is not None else None
+
+
+SCHEDULES: Items[Any] = Items("schedule", "schedules", _find, target=lambda schedule_id: f"schedule.{schedule_id}",
+                              conflicts=(ScheduleNotEditable,))
 
 
 def _not_set_up() -> web.Response:
@@ -111,50 +119,40 @@ async def create_schedule(request: web.Request) -> web.Response:
 async def update_schedule(request: web.Request) -> web.Response:
     """PUT /api/v1/schedules/{id} (admins)."""
     hub = hub_of(request)
-    schedule_id = request.match_info["schedule_id"]
-    if not allowed(request, "schedule/update", schedule_id, admin=True):
-        return refuse("Unauthorized", 401)
-    store = _store(hub)
-    if store is None or schedule_id not in store.all():
-        return refuse("Schedule not found.", 404)
-    try:
-        entity = await store.update(schedule_id, await read_object(request))
-    except ScheduleNotEditable as err:
-        return refuse(str(err), 409)
-    except BodyError as err:
-        return refuse(f"Invalid schedule: {err}", 400, err.errors)
-    audit(request, "schedule/update", entity.entity_id, "ok")
-    return answer(schedule_as_dict(hub, schedule_id, entity, store))
+
+    async def update(schedule_id: str, _entity: Any, body: dict[str, Any]) -> web.Response:
+        store = _store(hub)
+        assert store is not None  # SCHEDULES found the schedule in it
+        entity = await store.update(schedule_id, body)
+        return answer(schedule_as_dict(hub, schedule_id, entity, store))
+
+    return await SCHEDULES.change(request, "update", update)
 
 
 async def delete_schedule(request: web.Request) -> web.Response:
     """DELETE /api/v1/schedules/{id} (admins)."""
     hub = hub_of(request)
-    schedule_id = request.match_info["schedule_id"]
-    if not allowed(request, "schedule/delete", schedule_id, admin=True):
-        return refuse("Unauthorized", 401)
-    store = _store(hub)
-    if store is None or schedule_id not in store.all():
-        return refuse("Schedule not found.", 404)
-    try:
+
+    async def delete(schedule_id: str, _entity: Any, _body: dict[str, Any]) -> web.Response:
+        store = _store(hub)
+        assert store is not None  # SCHEDULES found the schedule in it
         await store.delete(schedule_id)
-    except ScheduleNotEditable as err:
-        return refuse(str(err), 409)
-    audit(request, "schedule/delete", f"schedule.{schedule_id}", "ok")
-    return web.Response(status=204)
+        return web.Response(status=204)
+
+    return await SCHEDULES.change(request, "delete", delete, body=False)
 
 
 async def _switch(request: web.Request, enabled: bool) -> web.Response:
     hub = hub_of(request)
-    schedule_id = request.match_info["schedule_id"]
-    action = f"schedule/{'enable' if enabled else 'disable'}"
-    if not allowed(request, action, f"schedule.{schedule_id}", admin=False):
-        return refuse("Unauthorized", 401)
+    action = "enable" if enabled else "disable"
+    try:
+        schedule_id, _ = SCHEDULES.opening(request, action, admin=False)
+    except Refusal as refusal:
+        return refusal.response()
     store = _store(hub)
-    if store is None or schedule_id not in store.all():
-        return refuse("Schedule not found.", 404)
+    assert store is not None  # SCHEDULES found the schedule in it
     entity = await store.set_enabled(schedule_id, enabled)
-    audit(request, action, str(entity.entity_id), "ok")
+    audit(request, f"schedule/{action}", str(entity.entity_id), "ok")
     return answer(schedule_as_dict(hub, schedule_id, entity, store))
 
 
@@ -211,10 +209,6 @@ SCHEDULE_INPUT_SCHEMA = {
 }
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def register_schedule_routes(app: web.Application) -> None:
     """Add the /api/v1/schedules routes and describe them in the OpenAPI document."""
     app.router.add_get("/api/v1/schedules", list_schedules)
@@ -224,33 +218,10 @@ def register_schedule_routes(app: web.Application) -> None:
     app.router.add_delete("/api/v1/schedules/{schedule_id}", delete_schedule)
     app.router.add_post("/api/v1/schedules/{schedule_id}/enable", enable_schedule)
     app.router.add_post("/api/v1/schedules/{schedule_id}/disable", disable_schedule)
-    ref = {"$ref": "#/components/schemas/Schedule"}
-    param = [{"name": "schedule_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    body = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScheduleInput"}}}}
-    one = _json(ref, "The schedule")
-    tags = ["schedules"]
-    describe(app, {
-        "/api/v1/schedules": {
-            "get": {"operationId": "listSchedules", "summary": "List schedules", "tags": tags,
-                    "responses": responses({"200": _json({"type": "array", "items": ref}, "Every schedule")}, 401)},
-            "post": {"operationId": "createSchedule", "summary": "Add a weekly schedule (admins)", "tags": tags, "requestBody": body,
-                     "responses": responses({"201": _json(ref, "The new schedule")}, 400, 401, 404, 409)},
-        },
-        "/api/v1/schedules/{schedule_id}": {
-            "get": {"operationId": "getSchedule", "summary": "One schedule", "tags": tags, "parameters": param,
-                    "responses": responses({"200": one}, 401, 404)},
-            "put": {"operationId": "replaceSchedule", "summary": "Change a stored schedule (admins)", "tags": tags, "parameters": param,
-                    "requestBody": body, "responses": responses({"200": one}, 400, 401, 404, 409)},
-            "delete": {"operationId": "deleteSchedule", "summary": "Remove a stored schedule (admins)", "tags": tags, "parameters": param,
-                       "responses": responses({"204": {"description": "Removed"}}, 401, 404, 409)},
-        },
-        "/api/v1/schedules/{schedule_id}/enable": {
-            "post": {"operationId": "enableSchedule", "summary": "Switch a schedule on again; audited", "tags": tags, "parameters": param,
-                     "responses": responses({"200": one}, 401, 404)},
-        },
-        "/api/v1/schedules/{schedule_id}/disable": {
-            "post": {"operationId": "disableSchedule", "summary": "Switch a schedule off (a weekly one stays off, a cron one does not run); audited",
-                     "tags": tags, "parameters": param, "responses": responses({"200": one}, 401, 404)},
-        },
-    }, schemas={"Schedule": SCHEDULE_SCHEMA, "ScheduleInput": SCHEDULE_INPUT_SCHEMA, "ScheduleBlock": _BLOCK,
-                "ErrorWithFields": ERROR_SCHEMA})
+    SCHEDULES.describe(
+        app, schemas={"Schedule": SCHEDULE_SCHEMA, "ScheduleInput": SCHEDULE_INPUT_SCHEMA, "ScheduleBlock": _BLOCK},
+        summaries={"list": "List schedules", "create": "Add a weekly schedule (admins)", "get": "One schedule",
+                   "replace": "Change a stored schedule (admins)", "delete": "Remove a stored schedule (admins)"},
+        create_errors=(400, 401, 404, 409), delete_errors=(401, 404, 409),
+        actions={"enable": "Switch a schedule on again; audited",
+                 "disable": "Switch a schedule off (a weekly one stays off, a cron one does not run); audited"})

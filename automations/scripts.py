@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
+from aiohttp import web
 
 from automations.config import SCRIPT_KEYS, InvalidConfig, check_keys, normalize_actions
+from automations.config_store import register_config_routes
 from automations.loader import build_each, reload_section
 from automations.script import DEFAULT_MAX, Script
 from automations.trace import DEFAULT_STORED_TRACES, run_metrics
@@ -181,7 +183,8 @@ def collect_metrics(hub: Hub) -> list[Metric]:
 @hookimpl
 def check_integration_config(hub: Hub, config: Any) -> list[Any]:
     """Compile every script (blueprints resolved) and return the problems found."""
-    _, issues = build_each(hub, DOMAIN, list((config or {}).items()), lambda conf, raw, key: ScriptEntity(hub, key, conf))
+    _, issues = build_each(hub, DOMAIN, list((config or {}).items()), lambda conf, raw, key: ScriptEntity(hub, key, conf),
+                           check=True)
     return [*_duplicate_keys(hub, config), *issues]
 
 
@@ -196,6 +199,12 @@ def _duplicate_keys(hub: Hub, config: Any) -> list[ConfigIssue]:
         )
         for key, first, line, file in getattr(config, "duplicate_keys", [])
     ]
+
+
+@hookimpl
+def register_http_routes(hub: Hub, app: web.Application) -> None:
+    """Home Assistant's config API, which edits scripts.yaml (also there without `automation:`)."""
+    register_config_routes(app)
 
 
 @hookimpl

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
-from hub import plugins
+from hub import hookimpl, plugins
 from hub.config import ConfigIssue, issue_from_invalid
 from hub.config.objects import get_location, item_locations
 from hub.exceptions import HubError
@@ -163,3 +163,31 @@ async def setup_platforms(hub: Hub, domain: str, config: Any) -> None:
         except HubError as err:
             file, line = location
             _LOGGER.error("%s:%s: setting up %s platform %s failed: %s", file, line, domain, platform, err)
+
+
+def section_hooks(domain: str) -> tuple[Callable[..., list[ConfigIssue]], Callable[..., list[str]],
+                                        Callable[..., Awaitable[None]]]:
+    """Return the hooks of an entity domain whose section lists platform items.
+
+    The integration module of `sensor:`, `binary_sensor:` or `switch:` is then:
+
+        DOMAIN = "sensor"
+        check_integration_config, config_entity_ids, setup_integration = section_hooks(DOMAIN)
+    """
+
+    @hookimpl
+    def check_integration_config(hub: Hub, config: Any) -> list[ConfigIssue]:
+        """Validate each platform item with its platform's schema."""
+        return check_platforms(hub, domain, config)
+
+    @hookimpl
+    def config_entity_ids(hub: Hub, config: Any) -> list[str]:
+        """The entities the platform items make (patterns where a platform names them at run time)."""
+        return platform_entity_ids(domain, config)
+
+    @hookimpl
+    async def setup_integration(hub: Hub, config: Any) -> None:
+        """Set up each platform item (a bad one is logged and skipped)."""
+        await setup_platforms(hub, domain, config)
+
+    return check_integration_config, config_entity_ids, setup_integration

@@ -5,6 +5,7 @@ import { tokens, logout } from "./lib/auth";
 import { connect, currentUser, disconnect, status, statusMessage } from "./lib/hub";
 import { navigate, pathname } from "./lib/router";
 import { ErrorBoundary, Link, Spinner } from "./components/common";
+import { canManage, role } from "./lib/roles";
 import { Login } from "./pages/Login";
 import { Dashboard } from "./pages/Dashboard";
 
@@ -82,6 +83,61 @@ function ConnectionBanner() {
   );
 }
 
+/** The top bar: brand, the pages (a menu on phones), and at its right end the slot for a home switcher and the user. */
+function TopBar(props: { route: Route | undefined; userName?: string }) {
+  const [open, setOpen] = useState(false);
+  const manage = canManage.value;
+  const here = pathname();
+  useEffect(() => setOpen(false), [here]);
+  useEffect(() => {
+    if (!open) return;
+    const close = (event: KeyboardEvent) => event.key === "Escape" && setOpen(false);
+    window.addEventListener("keydown", close);
+    return () => window.removeEventListener("keydown", close);
+  }, [open]);
+  return (
+    <header class={`topbar${open ? " menu-open" : ""}`} onKeyDown={(event) => event.key === "Escape" && setOpen(false)}>
+      <span class="brand">Hub</span>
+      <button
+        type="button"
+        class="menu-button secondary"
+        aria-expanded={open}
+        aria-controls="main-nav"
+        onClick={() => setOpen(!open)}
+      >
+        <span aria-hidden="true">☰</span> Menu
+        {props.route ? <span class="menu-current"> · {props.route.label}</span> : null}
+      </button>
+      <nav id="main-nav" aria-label="Main">
+        <ul>
+          {ROUTES.filter((r) => !r.adminOnly || manage).map((r) => (
+            <li key={r.path}>
+              <Link href={r.path} aria-current={props.route === r ? "page" : undefined}>
+                {r.label}
+              </Link>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <div class="topbar-end">
+        {/* Kept for the home switcher of users with several homes. */}
+        <div class="topbar-slot" data-slot="home-switcher" />
+        <span class="user">
+          {props.userName ? <span class="user-name">{props.userName}</span> : null}
+          {role.value === "read-only" ? (
+            <span class="badge unknown" title="You can look, not change">
+              read-only
+            </span>
+          ) : null}
+          <button type="button" class="link-button" onClick={() => logout()}>
+            Log out
+          </button>
+        </span>
+      </div>
+    </header>
+  );
+}
+
 export function App() {
   const loggedIn = tokens.value !== null;
   useSignalEffect(() => {
@@ -102,26 +158,7 @@ export function App() {
       <a class="skip" href="#main">
         Skip to content
       </a>
-      <header class="topbar">
-        <span class="brand">Hub</span>
-        <nav aria-label="Main">
-          <ul>
-            {ROUTES.filter((r) => !r.adminOnly || user?.is_admin !== false).map((r) => (
-              <li key={r.path}>
-                <Link href={r.path} aria-current={route === r ? "page" : undefined}>
-                  {r.label}
-                </Link>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        <span class="user">
-          {user?.name ? <span class="user-name">{user.name}</span> : null}
-          <button type="button" class="link-button" onClick={() => logout()}>
-            Log out
-          </button>
-        </span>
-      </header>
+      <TopBar route={route} userName={user?.name} />
       <ConnectionBanner />
       <main id="main" tabIndex={-1}>
         <ErrorBoundary key={route?.path ?? "none"} area={route?.label}>

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
+from aiohttp import web
 
 from hub import hookimpl
 from integrations.frontend import automation_check, charts, devices
@@ -24,6 +25,18 @@ CONFIG_SCHEMA = vol.Any(None, {})
 @hookimpl
 def setup_integration(hub: Hub, config: Any) -> None:
     """Nothing to start: the commands read the hub's registries and database on demand."""
+
+
+@hookimpl
+def register_http_routes(hub: Hub, app: web.Application) -> None:
+    """Home Assistant's config API, which the automation and script editors save through.
+
+    As in Home Assistant, whose frontend depends on the `config` integration that serves it, it is
+    there with the web UI whether or not configuration.yaml has `automation:`.
+    """
+    from automations.config_store import register_config_routes  # noqa: PLC0415 - only with the web UI
+
+    register_config_routes(app)
 
 
 @hookimpl

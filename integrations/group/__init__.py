@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub import hookimpl
-from hub.core.bus import Event, callback
 from hub.core.entity import Entity
 from hub.core.states import STATE_OFF, STATE_ON, State, valid_entity_id
+from integrations.sensor.calculated import Follower
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -82,7 +82,7 @@ _OBJECT_ID = vol.Match(r"^[a-z0-9_]+$", msg="expected a group name of lowercase 
 CONFIG_SCHEMA = vol.Any(None, vol.Schema({_OBJECT_ID: GROUP_SCHEMA}))
 
 
-class Group(Entity):
+class Group(Follower, Entity):
     """group.<object_id>."""
 
     domain = "group"
@@ -95,7 +95,6 @@ class Group(Entity):
         self.all = bool(config.get("all", False))
         self.order = order
         self.state: str | None = None
-        self._undo: Any = None
 
     def state_value(self) -> Any:
         """on/off (or the members' own pair), unknown when no member has one."""
@@ -108,23 +107,8 @@ class Group(Entity):
         return attrs
 
     async def added_to_hub(self) -> None:
-        """Follow the members."""
-        assert self.hub is not None
-        followed = [member for member in self.members if member.partition(".")[0] not in EXCLUDED]
-        if followed:
-            self._undo = self.hub.states.track(followed, self._changed)
-        self._update()
-
-    async def will_remove_from_hub(self) -> None:
-        """Stop following."""
-        if self._undo is not None:
-            self._undo()
-
-    @callback
-    def _changed(self, event: Event) -> None:
-        self.context = event.context
-        self._update()
-        self.write_state()
+        """Compute from the members' current states and follow them."""
+        self.recompute_from([m for m in self.members if m.partition(".")[0] not in EXCLUDED], self._update)
 
     def _update(self) -> None:
         assert self.hub is not None

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub.config.core_schema import entity_id as _entity_id
-from hub.core.bus import Event, callback
 from hub.core.entity import BinarySensorEntity
 from hub.core.states import STATE_ON, STATE_UNAVAILABLE
 from integrations.sensor.calculated import NOT_A_VALUE, Follower
@@ -69,14 +68,7 @@ class BinarySensorGroup(Follower, BinarySensorEntity):
 
     async def added_to_hub(self) -> None:
         """Compute from the members' current states and follow them."""
-        self._update()
-        self.follow(self.members, self._changed)
-
-    @callback
-    def _changed(self, event: Event) -> None:
-        self.context = event.context
-        self._update()
-        self.write_state()
+        self.recompute_from(self.members, self._update)
 
     def _update(self) -> None:
         assert self.hub is not None

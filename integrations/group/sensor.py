@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub.config.core_schema import entity_id as _entity_id
-from hub.core.bus import Event, callback
 from hub.core.entity import SensorEntity
 from hub.core.states import State
 from integrations.sensor.calculated import NOT_A_VALUE, Follower
@@ -110,14 +109,7 @@ class SensorGroup(Follower, SensorEntity):
 
     async def added_to_hub(self) -> None:
         """Compute from the members' current states and follow them."""
-        self._update()
-        self.follow(self.members, self._changed)
-
-    @callback
-    def _changed(self, event: Event) -> None:
-        self.context = event.context
-        self._update()
-        self.write_state()
+        self.recompute_from(self.members, self._update)
 
     def _update(self) -> None:
         assert self.hub is not None

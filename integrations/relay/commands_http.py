@@ -19,10 +19,11 @@ from hub.api.devices_openapi import DEVICE_ID, errors, ok
 from hub.api.http import HUB_KEY, USER_KEY, json_message
 from hub.api.openapi import describe
 from hub.api.permissions import can_control
-from hub.api.ws_messages import dumps, loads
+from hub.api.ws_messages import dumps
 from hub.core.context import Context
-from hub.exceptions import HubError, ServiceValidationError
+from hub.exceptions import ServiceValidationError
 from integrations.relay.command import COMMANDS, QUEUED, SUCCESS, RelayCommand
+from integrations.relay.device_request import MAX_WAIT, Refused, device_request
 from integrations.relay.entity_commands import ENTITY_COMMANDS, EntityCommand, check_parameter
 from integrations.relay.manager import FIRMWARE_MANUFACTURER, RelayManager, manager_of
 from integrations.relay.ota_commands import OTA, check_ota
@@ -30,33 +31,11 @@ from integrations.relay.ota_commands import OTA, check_ota
 if TYPE_CHECKING:
     from hub.core.hub import Hub
 
-MAX_WAIT = 30.0
 MAX_LIST = 500
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=dumps(data), status=status, content_type="application/json")
-
-
-class Refused(HubError):
-    """A command the API refuses: the status and message of the answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def wait_seconds(request: web.Request) -> float:
-    raw = request.query.get("wait")
-    if raw is None:
-        return 0.0
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise Refused(400, f"Query 'wait' must be a number of seconds (0 to {MAX_WAIT:g}); got {raw!r}") from None
-    if not 0 <= seconds <= MAX_WAIT:
-        raise Refused(400, f"Query 'wait' must be between 0 and {MAX_WAIT:g} seconds; got {raw}")
-    return seconds
 
 
 def _pick(candidates: list[str], wanted: Any, what: str, command: str) -> str:
@@ -121,20 +100,11 @@ async def _ota_command(hub: Hub, manager: RelayManager, device_id: str, paramete
 
 async def post_command(request: web.Request) -> web.Response:
     """POST /api/v1/devices/{id}/commands."""
-    hub, user = request.app[HUB_KEY], request[USER_KEY]
-    manager = manager_of(hub)
-    device_id = request.match_info["device_id"]
-    if not can_control(user):
-        return json_message("403: Forbidden (read-only users cannot send commands)", 403)
-    if hub.device_registry is None or hub.device_registry.get(device_id) is None or manager is None:
-        return json_message("Device not found.", 404)
     try:
-        wait = wait_seconds(request)
-        body: Any = loads(await request.read())
-    except ValueError:
-        return json_message("Invalid JSON specified.", 400)
+        req = await device_request(request, allowed=can_control, forbidden="read-only users cannot send commands")
     except Refused as refused:
-        return json_message(str(refused), refused.status)
+        return refused.response()
+    hub, user, manager, device_id, body = req.hub, req.user, req.manager, req.device_id, req.body
     known = (*COMMANDS, *ENTITY_COMMANDS, OTA)
     if not isinstance(body, dict) or body.get("command") not in known:
         return json_message(f"Expected {{\"command\": one of {', '.join(known)}, \"parameters\": {{...}}}}", 400)
@@ -155,8 +125,8 @@ async def post_command(request: web.Request) -> web.Response:
         else:
             cmd = _entity_command(hub, manager, device_id, body["command"], parameters, context, request.remote)
     except Refused as refused:
-        return json_message(str(refused), refused.status)
-    return await answer(manager, cmd, wait)
+        return refused.response()
+    return await answer(manager, cmd, req.wait)
 
 
 def rate_limited(request: web.Request, manager: RelayManager, device_id: str, command: str) -> web.Response | None:
@@ -187,18 +157,17 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
 
 async def list_commands(request: web.Request) -> web.Response:
     """GET /api/v1/devices/{id}/commands?limit=: the newest first."""
-    hub = request.app[HUB_KEY]
-    manager = manager_of(hub)
-    device_id = request.match_info["device_id"]
-    if hub.device_registry is None or hub.device_registry.get(device_id) is None or manager is None:
-        return json_message("Device not found.", 404)
+    try:
+        req = await device_request(request, body=False)
+    except Refused as refused:
+        return refused.response()
     try:
         limit = int(request.query.get("limit", "50"))
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIST:
         return json_message(f"Query 'limit' must be a whole number from 1 to {MAX_LIST}", 400)
-    rows = await manager.store.recent(device_id=device_id, limit=limit)
+    rows = await req.manager.store.recent(device_id=req.device_id, limit=limit)
     return _json([_row(row) for row in rows])
 
 
@@ -222,7 +191,7 @@ def add_routes(app: web.Application) -> None:
 
 
 _COMMAND_REF = {"$ref": "#/components/schemas/DeviceCommand"}
-_WAIT = {"name": "wait", "in": "query", "required": False,
+WAIT_PARAMETER = {"name": "wait", "in": "query", "required": False,
          "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
          "description": "Seconds to hold the answer until the command is final (confirmed, failed, timed_out, expired)"}
 _WAITED = {**ok("The command reached a final status within ?wait",
@@ -274,7 +243,7 @@ PATHS: dict[str, Any] = {
             "summary": "Switch a relay of the device (on, off, toggle), as switch.turn_on does",
             "operationId": "switchRelay",
             "tags": ["commands"],
-            "parameters": [DEVICE_ID, _WAIT],
+            "parameters": [DEVICE_ID, WAIT_PARAMETER],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["command"],
                 "properties": {"command": {"enum": list(COMMANDS)}, "relay": {"type": "string"}}}}}},
@@ -286,7 +255,7 @@ PATHS: dict[str, Any] = {
             "summary": "Send any command the device declares (see its capabilities)",
             "operationId": "sendCommand",
             "tags": ["commands"],
-            "parameters": [DEVICE_ID, _WAIT],
+            "parameters": [DEVICE_ID, WAIT_PARAMETER],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/DeviceCommandRequest"}}}},
             "responses": {**_WAITED, **errors(400, 403, 404, 409, 429)},
@@ -312,4 +281,4 @@ PATHS: dict[str, Any] = {
 }
 
 
-__all__ = ["QUEUED", "add_routes", "answer", "rate_limited"]
+__all__ = ["QUEUED", "Refused", "add_routes", "answer", "rate_limited"]

@@ -10,27 +10,25 @@ the change retained to the device, and answers 202 with the command (or, with ?w
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from hub.api.devices_openapi import DEVICE_ID, errors, ok
-from hub.api.http import HUB_KEY, USER_KEY, json_message
+from hub.api.http import json_message
 from hub.api.openapi import describe
-from hub.api.ws_messages import dumps, loads
+from hub.api.ws_messages import dumps
 from hub.core.context import Context
-from integrations.relay.commands_http import Refused, answer, rate_limited, wait_seconds
+from integrations.relay.commands_http import WAIT_PARAMETER, answer, rate_limited
 from integrations.relay.device_config import TYPES, ConfigRefused, check_entries
-from integrations.relay.manager import manager_of
+from integrations.relay.device_request import Refused, device_request
 
 
 async def get_config(request: web.Request) -> web.Response:
     """GET /api/v1/devices/{id}/config."""
-    hub = request.app[HUB_KEY]
-    manager = manager_of(hub)
-    device_id = request.match_info["device_id"]
-    if hub.device_registry is None or hub.device_registry.get(device_id) is None or manager is None:
-        return json_message("Device not found.", 404)
+    try:
+        req = await device_request(request, body=False)
+    except Refused as refused:
+        return refused.response()
+    manager, device_id = req.manager, req.device_id
     node_id = manager.configs.node_id(device_id)
     entries = manager.configs.entries(node_id) if node_id is not None else []
     body = {"device_id": device_id, "supported": node_id in manager.configs.reported, "entries": entries}
@@ -39,20 +37,12 @@ async def get_config(request: web.Request) -> web.Response:
 
 async def put_config(request: web.Request) -> web.Response:
     """PUT /api/v1/devices/{id}/config."""
-    hub, user = request.app[HUB_KEY], request[USER_KEY]
-    manager = manager_of(hub)
-    device_id = request.match_info["device_id"]
-    if not user.is_admin:
-        return json_message("403: Forbidden (only admins change a device's configuration)", 403)
-    if hub.device_registry is None or hub.device_registry.get(device_id) is None or manager is None:
-        return json_message("Device not found.", 404)
     try:
-        wait = wait_seconds(request)
-        body: Any = loads(await request.read())
-    except ValueError:
-        return json_message("Invalid JSON specified.", 400)
+        req = await device_request(request, allowed=lambda user: user.is_admin,
+                                   forbidden="only admins change a device's configuration")
     except Refused as refused:
-        return json_message(str(refused), refused.status)
+        return refused.response()
+    manager, device_id, body = req.manager, req.device_id, req.body
     node_id = manager.configs.node_id(device_id)
     reported = manager.configs.reported.get(node_id or "")
     if node_id is None or reported is None:
@@ -63,8 +53,8 @@ async def put_config(request: web.Request) -> web.Response:
         return json_message(str(err), 400)
     if (limited := rate_limited(request, manager, device_id, "configure")) is not None:
         return limited
-    command = await manager.configs.request(device_id, node_id, values, Context(user_id=user.id), request.remote)
-    return await answer(manager, command, wait)
+    command = await manager.configs.request(device_id, node_id, values, Context(user_id=req.user.id), request.remote)
+    return await answer(manager, command, req.wait)
 
 
 _ENTRY = {
@@ -99,7 +89,6 @@ SCHEMAS = {
                            "type": {"enum": list(TYPES)}}}}},
     },
 }
-_WAIT = {"name": "wait", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0, "maximum": 30}}
 PATHS = {
     "/api/v1/devices/{device_id}/config": {
         "get": {
@@ -113,7 +102,7 @@ PATHS = {
             "summary": "Change configuration entries; delivered retained and confirmed by the device (admins)",
             "operationId": "putDeviceConfig",
             "tags": ["devices"],
-            "parameters": [DEVICE_ID, _WAIT],
+            "parameters": [DEVICE_ID, WAIT_PARAMETER],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/DeviceConfigChange"}}}},
             "responses": {

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from automations.timeutil import to_timedelta
+from hub.core.bus import callback
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN
 from hub.exceptions import HubError
 
@@ -98,6 +99,20 @@ class Follower:
             raise HubError(f"{self!r} follows sources before it was added to a hub")
         undo = self.__dict__.setdefault("_follower_undo", [])
         undo.append(self.hub.states.track(entity_ids, handler))
+
+    def recompute_from(self, entity_ids: list[str], recompute: Callable[[], None]) -> None:
+        """Recompute now, and on each change of the sources write the state again with its context."""
+        recompute()
+        entity: Any = self  # mixed into an Entity: it has a context and writes its state
+
+        @callback
+        def changed(event: Event) -> None:
+            entity.context = event.context
+            recompute()
+            entity.write_state()
+
+        if entity_ids:
+            self.follow(entity_ids, changed)
 
     async def will_remove_from_hub(self) -> None:
         """Stop following the sources."""

@@ -158,3 +158,38 @@ async def test_a_section_not_in_its_own_file_is_refused(tmp_path: Path, start_hu
     async with aiohttp.ClientSession() as http:
         status, answer = await _call(http, "POST", f"{runtime.url}/api/config/automation/config/x", headers, SAVED)
     assert status == 400 and "automation: !include automations.yaml" in answer["message"], answer
+
+
+async def test_a_refused_save_says_where_and_logs_no_temporary_file(tmp_path: Path, start_hub: Any, caplog: Any) -> None:
+    folder = _config(tmp_path / "config")
+    runtime = await start_hub(folder)
+    headers = await _admin(runtime)
+    broken = {**SAVED, "triggers": [{"trigger": "event", "event_type": "go"}, {"trigger": "state"}]}
+    caplog.clear()
+    async with aiohttp.ClientSession() as http:
+        status, answer = await _call(http, "POST", f"{runtime.url}/api/config/automation/config/broken", headers, broken)
+    assert status == 400
+    # HA's `message`, plus each problem with its JSON pointer into the body sent.
+    assert answer["message"].startswith("Message malformed: automations.yaml:"), answer
+    [problem] = answer["errors"]
+    assert problem["pointer"].startswith("/triggers/1"), problem
+    assert problem["message"].startswith("automations.yaml:") and "entity_id" in problem["message"], problem
+    # A refused save is the caller's answer, not the hub's error: no ERROR, no temporary file named.
+    logged = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not logged, [r.getMessage() for r in logged]
+    assert not any(".automations.yaml.new" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_config_api_answers_without_an_automation_section(tmp_path: Path, start_hub: Any) -> None:
+    """As in Home Assistant, the routes come with the web UI's config API, not with `automation:`."""
+    folder = write_config(tmp_path / "config", "homeassistant:\n  name: Test\nfrontend:\nscript: !include scripts.yaml\n")
+    (folder / "scripts.yaml").write_text("{}\n")
+    runtime = await start_hub(folder)
+    headers = await _admin(runtime)
+    async with aiohttp.ClientSession() as http:
+        status, answer = await _call(http, "POST", f"{runtime.url}/api/config/automation/config/x", headers, SAVED)
+        assert status == 400 and "add `automation: !include automations.yaml`" in answer["message"], answer
+        script = {"alias": "Hello", "sequence": []}
+        assert await _call(http, "POST", f"{runtime.url}/api/config/script/config/hello", headers, script) == (
+            200, {"result": "ok"})
+    assert runtime.hub.states.get("script.hello") is not None

@@ -107,6 +107,8 @@ async def test_scenes_are_listed_created_changed_activated_and_deleted_in_scenes
     assert ("scene/activate", "read-only", "refused") in seen
     assert ("scene/delete", "user", "refused") in seen
     assert ("scene/create", "admin", "ok") in seen
+    # A change refused once the scene was found is audited with why, as a store refusal is.
+    assert ("scene/update", "no_id", "refused") in {(e.action, e.target, e.result) for e in entries}
 
 
 async def test_a_refused_scene_names_each_wrong_field_by_json_pointer(tmp_path: Path, start_hub: Any) -> None:

@@ -80,8 +80,9 @@ async def test_a_schedule_made_over_the_api_runs_is_stored_as_home_assistant_doe
         assert (await _call(http, "DELETE", f"{runtime.url}/api/v1/schedules/boiler", tokens))[0] == 204
     assert runtime.hub.states.get("schedule.boiler") is None
     assert json.loads((data / "schedule").read_text())["data"]["items"] == []
-    entries = await runtime.hub.auth.audit.entries(limit=10)
-    assert ("schedule/delete", "schedule.boiler", "ok") in {(e.action, e.target, e.result) for e in entries}
+    audited = {(e.action, e.target, e.result) for e in await runtime.hub.auth.audit.entries(limit=50)}
+    assert {("schedule/delete", "schedule.boiler", "ok"), ("schedule/update", "schedule.from_yaml", "refused"),
+            ("schedule/delete", "schedule.nightly", "refused")} <= audited
 
 
 async def _tokens_again(runtime: bootstrap.Runtime) -> dict[str, str]:

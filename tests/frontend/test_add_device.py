@@ -11,7 +11,7 @@ import pytest
 from integrations.mqtt import runtime_of
 from integrations.mqtt.dynsec import find_plugin
 from tests.frontend.conftest import login_with_token, screenshots
-from tests.integrations.mqtt.test_provisioning import connect_code
+from tests.integrations.mqtt.lan_broker import connect_code
 
 pytestmark = pytest.mark.skipif(find_plugin() is None, reason="mosquitto with dynamic security not installed")
 

@@ -184,7 +184,7 @@ async def test_the_shipped_broker_starts_and_the_hub_adds_devices_to_it(tmp_path
     import uuid
 
     from firmware.sim.fleet import Fleet
-    from tests.integrations.mqtt.test_provisioning import call, connect_code, owner_headers, until
+    from tests.integrations.mqtt.lan_broker import call, connect_code, owner_headers, until
 
     process, port = _start_shipped_mosquitto(tmp_path, "hub", "hub-password")
     runtime = None

@@ -11,7 +11,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from integrations.mqtt.dynsec import find_plugin
-from tests.integrations.mqtt.test_provisioning import connect_code, publish_as
+from tests.integrations.mqtt.lan_broker import connect_code, publish_as
 
 pytestmark = pytest.mark.skipif(find_plugin() is None, reason="mosquitto with dynamic security not installed")
 

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { HassEntity } from "home-assistant-js-websocket";
 import { callService } from "../lib/hub";
+import { canControl } from "../lib/roles";
 import { entitySignal, friendlyName } from "../lib/entities";
 import { relativeTime } from "./common";
 
@@ -93,7 +94,8 @@ export function EntityRow(props: { entityId: string; devicePrefix?: string }) {
         {displayState(entity, domain)}
       </span>
       <span class="entity-control">
-        <Control domain={domain} entity={entity} name={fullName} disabled={unavailable || !!pending} run={run} />
+        {/* A read-only user sees the state; the hub would refuse the change. */}
+        {canControl.value ? <Control domain={domain} entity={entity} name={fullName} disabled={unavailable || !!pending} run={run} /> : null}
       </span>
       {pending ? (
         <span class="entity-note pending-note" role="status" data-testid="pending">

@@ -15,7 +15,7 @@ import { applyEntities, resetEntities } from "./entities";
 export type ConnectionStatus = "idle" | "connecting" | "connected" | "reconnecting" | "failed";
 export const status = signal<ConnectionStatus>("idle");
 export const statusMessage = signal("");
-export const currentUser = signal<{ id?: string; name?: string; is_admin?: boolean; is_owner?: boolean } | null>(null);
+export const currentUser = signal<{ id?: string; name?: string; is_admin?: boolean; is_owner?: boolean; role?: string } | null>(null);
 
 let connection: Connection | null = null;
 let unsubscribeEntities: (() => void) | null = null;

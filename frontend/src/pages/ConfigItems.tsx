@@ -4,6 +4,7 @@ import { ErrorText, Link, NotAvailableNotice, Spinner, formatTime, relativeTime 
 import { Problem, YamlEditor } from "../components/YamlEditor";
 import { entityIds, entitySignal, friendlyName } from "../lib/entities";
 import { NotAvailable, callService, rest, status, ws } from "../lib/hub";
+import { canControl, canManage } from "../lib/roles";
 import { navigate, pathname, query } from "../lib/router";
 
 /**
@@ -67,16 +68,18 @@ function ItemList(props: { kind: ItemKind }) {
       <div class="page-head">
         <h1>{kind.title}</h1>
         <div class="actions">
-          <button
-            type="button"
-            class="primary"
-            onClick={() => {
-              sessionStorage.removeItem(draftKey(kind));
-              navigate(`${kind.base}/new`);
-            }}
-          >
-            New {kind.noun}
-          </button>
+          {canManage.value ? (
+            <button
+              type="button"
+              class="primary"
+              onClick={() => {
+                sessionStorage.removeItem(draftKey(kind));
+                navigate(`${kind.base}/new`);
+              }}
+            >
+              New {kind.noun}
+            </button>
+          ) : null}
         </div>
       </div>
       {ids.length === 0 ? (
@@ -132,7 +135,9 @@ function ItemRow(props: { kind: ItemKind; entityId: string }) {
         <ErrorText error={error} />
       </td>
       <td>
-        {kind.toggles ? (
+        {kind.toggles && !canControl.value ? (
+          on ? "On" : <span class="muted">Off</span>
+        ) : kind.toggles ? (
           <button
             type="button"
             role="switch"
@@ -154,9 +159,11 @@ function ItemRow(props: { kind: ItemKind; entityId: string }) {
       </td>
       <td title={formatTime(entity.attributes.last_triggered)}>{relativeTime(entity.attributes.last_triggered)}</td>
       <td>
-        <button type="button" class="secondary" disabled={!!busy} onClick={() => act("run", () => kind.run(props.entityId, false))}>
-          {busy === "run" ? "Running…" : "Run now"}
-        </button>
+        {canControl.value ? (
+          <button type="button" class="secondary" disabled={!!busy} onClick={() => act("run", () => kind.run(props.entityId, false))}>
+            {busy === "run" ? "Running…" : "Run now"}
+          </button>
+        ) : null}
       </td>
     </tr>
   );
@@ -313,13 +320,17 @@ function ItemDetail(props: { kind: ItemKind; entityId: string }) {
         <div class="actions">
           {isNew ? null : (
             <>
-              <button type="button" class="primary" onClick={run}>
-                Run now
-              </button>
-              <button type="button" class="secondary" onClick={duplicate} disabled={original === null}>
-                Duplicate
-              </button>
-              {editable ? (
+              {canControl.value ? (
+                <button type="button" class="primary" onClick={run}>
+                  Run now
+                </button>
+              ) : null}
+              {canManage.value ? (
+                <button type="button" class="secondary" onClick={duplicate} disabled={original === null}>
+                  Duplicate
+                </button>
+              ) : null}
+              {editable && canManage.value ? (
                 confirmDelete ? (
                   <button type="button" class="danger" onClick={remove}>
                     Really delete
@@ -351,7 +362,7 @@ function ItemDetail(props: { kind: ItemKind; entityId: string }) {
           <>
             <YamlEditor value={original} onChange={onChange} problems={problems} label={`YAML of ${name}`} />
             <div class="row">
-              {editable ? (
+              {editable && canManage.value ? (
                 <button type="button" class="primary" onClick={save} disabled={saveState === "saving"}>
                   {saveState === "saving" ? "Saving…" : "Save"}
                 </button>

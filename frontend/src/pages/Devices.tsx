@@ -3,7 +3,8 @@ import { ErrorText, Link, Spinner, formatTime } from "../components/common";
 import { EnergyReport, ReportPlace } from "../components/EnergyReport";
 import { entitySignal, friendlyName } from "../lib/entities";
 import { Device, devices, devicesError, loadDevices } from "../lib/devices";
-import { currentUser, status, ws } from "../lib/hub";
+import { status, ws } from "../lib/hub";
+import { canManage } from "../lib/roles";
 import { navigate, pathname } from "../lib/router";
 
 export default function Devices() {
@@ -53,7 +54,7 @@ function DeviceDetail(props: { deviceId: string }) {
   const [error, setError] = useState<unknown>(null);
   const [name, setName] = useState("");
   const [message, setMessage] = useState("");
-  const admin = currentUser.value?.is_admin !== false;
+  const admin = canManage.value;
 
   useEffect(() => {
     if (status.value !== "connected") return;

@@ -1,7 +1,8 @@
-import { useEffect, useState } from "preact/hooks";
-import { ErrorText, Spinner, relativeTime } from "../components/common";
+import { useState } from "preact/hooks";
+import { ErrorText, relativeTime } from "../components/common";
 import { allEntities, entityIds, friendlyName } from "../lib/entities";
-import { currentUser, fieldErrors, rest, status } from "../lib/hub";
+import { fieldErrors, rest } from "../lib/hub";
+import { apiItemsPage } from "./ApiItems";
 
 interface Scene {
   id: string;
@@ -19,122 +20,41 @@ interface Row {
   state: string;
 }
 
-export default function Scenes() {
-  const [scenes, setScenes] = useState<Scene[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [editing, setEditing] = useState<Scene | "new" | null>(null);
-  const [version, setVersion] = useState(0);
-  const admin = currentUser.value?.is_admin !== false;
-  useEffect(() => {
-    if (status.value !== "connected") return;
-    rest<Scene[]>("GET", "/api/v1/scenes").then(
-      (list) => {
-        setScenes(list);
-        setError(null);
-      },
-      setError,
-    );
-  }, [version, status.value]);
-  const reload = () => setVersion((v) => v + 1);
-
-  return (
-    <section class="stack">
-      <div class="page-head">
-        <h1>Scenes</h1>
-        {admin && editing === null ? (
-          <button type="button" class="primary" onClick={() => setEditing("new")}>
-            New scene
-          </button>
-        ) : null}
-      </div>
-      <ErrorText error={error} what="Scenes" />
-      {editing !== null ? (
-        <SceneForm
-          scene={editing === "new" ? null : editing}
-          onDone={() => {
-            setEditing(null);
-            reload();
-          }}
-        />
-      ) : null}
-      {scenes === null && !error ? <Spinner label="Loading scenes" /> : null}
-      {scenes?.length === 0 ? <p class="notice">No scenes yet. A scene sets several devices at once: make one with “New scene”.</p> : null}
-      {scenes?.length ? (
-        <ul class="item-list" aria-label="Scenes">
-          {scenes.map((scene) => (
-            <SceneItem key={scene.id} scene={scene} admin={admin} onEdit={() => setEditing(scene)} onChange={reload} />
-          ))}
-        </ul>
-      ) : null}
-    </section>
-  );
-}
-
-function SceneItem(props: { scene: Scene; admin: boolean; onEdit: () => void; onChange: () => void }) {
-  const { scene } = props;
-  const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState("");
-  const [confirming, setConfirming] = useState(false);
+function SceneSummary(props: { item: Scene }) {
+  const scene = props.item;
   const count = Object.keys(scene.entities).length;
-
-  async function act(method: string, path: string, after: string) {
-    setError(null);
-    setDone("");
-    try {
-      await rest(method, path);
-      setDone(after);
-      props.onChange();
-    } catch (err) {
-      setError(err);
-    }
-  }
-
   return (
-    <li class="card item" data-scene={scene.id}>
-      <div class="item-head">
-        <div>
-          <h2>{scene.name}</h2>
-          <p class="muted">
-            {count} {count === 1 ? "entity" : "entities"} · {scene.source === "created" ? "made by scene.create" : "scenes.yaml"} · activated{" "}
-            {relativeTime(scene.last_activated)}
-          </p>
-        </div>
-        <div class="actions">
-          <button type="button" class="primary" onClick={() => act("POST", `/api/v1/scenes/${encodeURIComponent(scene.id)}/activate`, `${scene.name} activated.`)}>
-            Activate
-          </button>
-          {props.admin && scene.editable ? (
-            <button type="button" class="secondary" onClick={props.onEdit}>
-              Edit
-            </button>
-          ) : null}
-          {props.admin && scene.editable ? (
-            confirming ? (
-              <button type="button" class="danger" onClick={() => act("DELETE", `/api/v1/scenes/${encodeURIComponent(scene.id)}`, "")}>
-                Really delete
-              </button>
-            ) : (
-              <button type="button" class="secondary" onClick={() => setConfirming(true)}>
-                Delete
-              </button>
-            )
-          ) : null}
-        </div>
-      </div>
-      <p class="muted entity-summary">
-        {Object.entries(scene.entities)
-          .map(([id, target]) => `${friendlyName(allEntities()[id], id)}: ${String(target?.state ?? "")}`)
-          .join(" · ")}
+    <div>
+      <h2>{scene.name}</h2>
+      <p class="muted">
+        {count} {count === 1 ? "entity" : "entities"} · {scene.source === "created" ? "made by scene.create" : "scenes.yaml"} · activated{" "}
+        {relativeTime(scene.last_activated)}
       </p>
-      {done ? (
-        <p role="status" class="muted">
-          {done}
-        </p>
-      ) : null}
-      <ErrorText error={error} />
-    </li>
+    </div>
   );
 }
+
+function SceneDetails(props: { item: Scene }) {
+  return (
+    <p class="muted entity-summary">
+      {Object.entries(props.item.entities)
+        .map(([id, target]) => `${friendlyName(allEntities()[id], id)}: ${String(target?.state ?? "")}`)
+        .join(" · ")}
+    </p>
+  );
+}
+
+/** Scenes over /api/v1/scenes: scenes.yaml and scene.create, activated by every role but read-only. */
+export default apiItemsPage<Scene>({
+  title: "Scenes",
+  noun: "scene",
+  path: "/api/v1/scenes",
+  empty: "No scenes yet. A scene sets several devices at once: make one with “New scene”.",
+  Summary: SceneSummary,
+  Details: SceneDetails,
+  Form: (props) => <SceneForm scene={props.item} onDone={props.onDone} />,
+  action: (scene) => ({ label: "Activate", suffix: "/activate", primary: true, done: `${scene.name} activated.` }),
+});
 
 function SceneForm(props: { scene: Scene | null; onDone: () => void }) {
   const editing = props.scene;

@@ -1,6 +1,7 @@
-import { useEffect, useState } from "preact/hooks";
-import { ErrorText, Spinner, formatTime } from "../components/common";
-import { currentUser, fieldErrors, rest, status } from "../lib/hub";
+import { useState } from "preact/hooks";
+import { ErrorText, formatTime } from "../components/common";
+import { fieldErrors, rest } from "../lib/hub";
+import { apiItemsPage } from "./ApiItems";
 
 const DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] as const;
 type Day = (typeof DAYS)[number];
@@ -29,59 +30,6 @@ interface Schedule extends Partial<Record<Day, Block[]>> {
   interval?: number | null;
 }
 
-export default function Schedules() {
-  const [schedules, setSchedules] = useState<Schedule[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [editing, setEditing] = useState<Schedule | "new" | null>(null);
-  const [version, setVersion] = useState(0);
-  const admin = currentUser.value?.is_admin !== false;
-  useEffect(() => {
-    if (status.value !== "connected") return;
-    rest<Schedule[]>("GET", "/api/v1/schedules").then(
-      (list) => {
-        setSchedules(list);
-        setError(null);
-      },
-      setError,
-    );
-  }, [version, status.value]);
-  const reload = () => setVersion((v) => v + 1);
-
-  return (
-    <section class="stack">
-      <div class="page-head">
-        <h1>Schedules</h1>
-        {admin && editing === null ? (
-          <button type="button" class="primary" onClick={() => setEditing("new")}>
-            New schedule
-          </button>
-        ) : null}
-      </div>
-      <ErrorText error={error} what="Schedules" />
-      {editing !== null ? (
-        <ScheduleForm
-          schedule={editing === "new" ? null : editing}
-          onDone={() => {
-            setEditing(null);
-            reload();
-          }}
-        />
-      ) : null}
-      {schedules === null && !error ? <Spinner label="Loading schedules" /> : null}
-      {schedules?.length === 0 ? (
-        <p class="notice">No schedules yet. A schedule is on during its weekly time blocks; automations can follow it.</p>
-      ) : null}
-      {schedules?.length ? (
-        <ul class="item-list" aria-label="Schedules">
-          {schedules.map((schedule) => (
-            <ScheduleItem key={schedule.id} schedule={schedule} admin={admin} onEdit={() => setEditing(schedule)} onChange={reload} />
-          ))}
-        </ul>
-      ) : null}
-    </section>
-  );
-}
-
 function describeBlocks(schedule: Schedule): string {
   if (schedule.kind === "cron") return schedule.cron ? `cron ${schedule.cron}` : `every ${schedule.interval} s`;
   const parts = DAYS.filter((day) => schedule[day]?.length).map(
@@ -90,69 +38,39 @@ function describeBlocks(schedule: Schedule): string {
   return parts.length ? parts.join(" · ") : "no time blocks";
 }
 
-function ScheduleItem(props: { schedule: Schedule; admin: boolean; onEdit: () => void; onChange: () => void }) {
-  const { schedule } = props;
-  const [error, setError] = useState<unknown>(null);
-  const [confirming, setConfirming] = useState(false);
-  const path = `/api/v1/schedules/${encodeURIComponent(schedule.id)}`;
-
-  async function act(method: string, url: string) {
-    setError(null);
-    try {
-      await rest(method, url);
-      props.onChange();
-    } catch (err) {
-      setError(err);
-    }
-  }
-
+function ScheduleSummary(props: { item: Schedule }) {
+  const schedule = props.item;
   const badge = !schedule.enabled ? "off by hand" : schedule.kind === "weekly" ? (schedule.state === "on" ? "on" : "off") : "scheduled";
   return (
-    <li class="card item" data-schedule={schedule.id}>
-      <div class="item-head">
-        <div>
-          <h2>
-            {schedule.name} <span class={`badge ${schedule.enabled && schedule.state === "on" ? "online" : "unknown"}`}>{badge}</span>
-          </h2>
-          <p class="muted">
-            {describeBlocks(schedule)}
-            {schedule.enabled && schedule.next_event ? ` · next change ${formatTime(schedule.next_event)}` : ""}
-            {schedule.source === "yaml" ? " · configuration.yaml" : ""}
-          </p>
-        </div>
-        <div class="actions">
-          {schedule.enabled ? (
-            <button type="button" class="secondary" onClick={() => act("POST", `${path}/disable`)}>
-              Switch off
-            </button>
-          ) : (
-            <button type="button" class="primary" onClick={() => act("POST", `${path}/enable`)}>
-              Switch on
-            </button>
-          )}
-          {props.admin && schedule.editable ? (
-            <button type="button" class="secondary" onClick={props.onEdit}>
-              Edit
-            </button>
-          ) : null}
-          {props.admin && schedule.editable ? (
-            confirming ? (
-              <button type="button" class="danger" onClick={() => act("DELETE", path)}>
-                Really delete
-              </button>
-            ) : (
-              <button type="button" class="secondary" onClick={() => setConfirming(true)}>
-                Delete
-              </button>
-            )
-          ) : null}
-        </div>
-      </div>
-      {schedule.kind === "weekly" ? <WeekBars schedule={schedule} /> : null}
-      <ErrorText error={error} />
-    </li>
+    <div>
+      <h2>
+        {schedule.name} <span class={`badge ${schedule.enabled && schedule.state === "on" ? "online" : "unknown"}`}>{badge}</span>
+      </h2>
+      <p class="muted">
+        {describeBlocks(schedule)}
+        {schedule.enabled && schedule.next_event ? ` · next change ${formatTime(schedule.next_event)}` : ""}
+        {schedule.source === "yaml" ? " · configuration.yaml" : ""}
+      </p>
+    </div>
   );
 }
+
+function ScheduleDetails(props: { item: Schedule }) {
+  return props.item.kind === "weekly" ? <WeekBars schedule={props.item} /> : null;
+}
+
+/** Weekly schedules over /api/v1/schedules, switched off and on by every role but read-only. */
+export default apiItemsPage<Schedule>({
+  title: "Schedules",
+  noun: "schedule",
+  path: "/api/v1/schedules",
+  empty: "No schedules yet. A schedule is on during its weekly time blocks; automations can follow it.",
+  Summary: ScheduleSummary,
+  Details: ScheduleDetails,
+  Form: (props) => <ScheduleForm schedule={props.item} onDone={props.onDone} />,
+  action: (schedule) =>
+    schedule.enabled ? { label: "Switch off", suffix: "/disable", primary: false } : { label: "Switch on", suffix: "/enable", primary: true },
+});
 
 function minutes(time: string): number {
   const [h, m] = time.split(":").map(Number);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ class NotificationStore:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self._items: dict[str, Notification] = {}
+        # Creates and dismisses reach the database one at a time, in the order they were made:
+        # overlapping ones (a notification raised and dismissed in quick turns) would otherwise
+        # interleave a merge's SELECT and UPDATE with a DELETE, and fail.
+        self._writes = asyncio.Lock()
         self._listeners: list[Listener] = []
 
     async def load(self) -> None:
@@ -81,7 +86,7 @@ class NotificationStore:
         self._items.pop(notification_id, None)
         self._items[notification_id] = item
         if self.hub.db is not None:
-            async with self.hub.db() as session, session.begin():
+            async with self._writes, self.hub.db() as session, session.begin():
                 await session.merge(PersistentNotificationRow(
                     home_id=scope_of_sessions(self.hub.db).home_id,  # part of the key: rows are per home
                     notification_id=notification_id, title=title, message=message, created_at=created_at,
@@ -95,7 +100,7 @@ class NotificationStore:
         if not gone:
             return []
         if self.hub.db is not None:
-            async with self.hub.db() as session, session.begin():
+            async with self._writes, self.hub.db() as session, session.begin():
                 await session.execute(
                     delete(PersistentNotificationRow).where(
                         PersistentNotificationRow.notification_id.in_([g.notification_id for g in gone])

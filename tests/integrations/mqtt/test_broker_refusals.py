@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from integrations.mqtt import runtime_of
 from integrations.mqtt.broker_log import RefusalRelay
 from tests.integrations.mqtt.conftest import CLIENT_ENV
-from tests.integrations.mqtt.test_provisioning import LAN, call, owner_headers, until
+from tests.integrations.mqtt.lan_broker import LAN, call, connect_code, owner_headers, until
 
 
 @pytest.fixture(autouse=True)
@@ -26,22 +23,7 @@ def mqtt_client_backend(monkeypatch: pytest.MonkeyPatch) -> str:
 
 def connect_from(source: str, port: int, username: str | None, password: str | None, client_id: str) -> int:
     """Connect from a source address of the loopback network (127.0.0.0/8); return the CONNACK reason."""
-    done: list[int] = []
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    if username is not None:
-        client.username_pw_set(username, password)
-    client.on_connect = lambda _c, _u, _f, reason, _p: done.append(reason.value)
-    client.connect("127.0.0.1", port, bind_address=source)
-    client.loop_start()
-    try:
-        for _ in range(100):
-            if done:
-                break
-            time.sleep(0.05)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    return done[0] if done else -1
+    return connect_code(port, username, password, client_id, source=source)
 
 
 def refusals(caplog: pytest.LogCaptureFixture, source: str) -> list[str]:

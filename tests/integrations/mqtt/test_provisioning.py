@@ -6,56 +6,17 @@ import asyncio
 import json
 import shutil
 import threading
-from typing import Any
 
 import aiohttp
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from integrations.mqtt import runtime_of
 from integrations.mqtt.dynsec import find_plugin
 from tests.integrations.mqtt.conftest import wait_state
+from tests.integrations.mqtt.lan_broker import LAN, call, connect_code, owner_headers, publish_as, until
 
 pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not shutil.os.path.exists("/usr/sbin/mosquitto")
                                 or find_plugin() is None, reason="mosquitto with dynamic security not installed")
-
-LAN = "mqtt:\n  embedded:\n    bind: 0.0.0.0\n    port: 0\n    tls_port: 0\n"
-
-
-async def owner_headers(runtime: Any) -> dict[str, str]:
-    auth = runtime.hub.auth
-    auth._rounds = 4
-    user = await auth.add_user("owner", "correct horse battery", "owner")
-    return {"Authorization": f"Bearer {await auth.create_long_lived_token(user.id, 'test')}"}
-
-
-async def call(runtime: Any, headers: dict[str, str], method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session, session.request(
-            method, f"{runtime.url}{path}", headers=headers, **kwargs) as response:
-        return response.status, await response.json()
-
-
-def connect_code(port: int, username: str | None, password: str | None, client_id: str = "probe") -> int:
-    """Connect with these credentials and return the CONNACK reason (0 = accepted)."""
-    done: list[int] = []
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    if username is not None:
-        client.username_pw_set(username, password)
-    client.on_connect = lambda _c, _u, _f, reason, _p: done.append(reason.value)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        for _ in range(100):
-            if done:
-                break
-            import time
-            time.sleep(0.05)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    return done[0] if done else -1
-
 
 async def test_anonymous_client_on_a_lan_bind_is_refused_and_the_hub_connects(start_mqtt_hub, tmp_path, caplog) -> None:
     runtime = await start_mqtt_hub(yaml=LAN)
@@ -118,29 +79,6 @@ async def test_provision_connect_revoke(start_mqtt_hub) -> None:
     actions = [(e.action, e.result) for e in await hub.auth.audit.entries()]
     assert ("device.create", "ok") in actions and ("device.delete", "ok") in actions
     assert ("device.create", "refused") in actions
-
-
-def publish_as(port: int, username: str, password: str, messages: list[tuple[str, str, bool]]) -> None:
-    """Publish (topic, payload, retain) in order over one connection, QoS 1, waiting for each PUBACK."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{username}-probe")
-    client.username_pw_set(username, password)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        for topic, payload, retain in messages:
-            client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-async def until(predicate: Any, what: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_provisioned_nodes_over_tls_stay_in_their_own_topics(start_mqtt_hub, tmp_path) -> None:

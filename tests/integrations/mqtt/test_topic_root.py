@@ -22,7 +22,7 @@ from integrations.mqtt.config import CONFIG_SCHEMA
 from integrations.mqtt.provisioner import Provisioner, setup_for
 from integrations.mqtt.provisioning import KINDS, DeviceStore, device_acl
 from tests.integrations.mqtt.conftest import CLIENT_ENV
-from tests.integrations.mqtt.test_provisioning import LAN, call, connect_code, owner_headers, publish_as, until
+from tests.integrations.mqtt.lan_broker import LAN, call, connect_code, owner_headers, publish_as, until
 
 
 @pytest.fixture(autouse=True)

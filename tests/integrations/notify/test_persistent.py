@@ -94,3 +94,30 @@ async def runtime_restart(start_hub, runtime, config: Path, tmp_path: Path) -> N
     missing, dismissed = await hub.auth.audit.entries(action="dismiss_notification")  # newest first
     assert (dismissed.user_name, dismissed.target, dismissed.result) == ("owner", "relay1", "ok")
     assert (missing.target, missing.result) == ("relay1", "not_found")
+
+
+async def test_a_notification_raised_and_dismissed_in_quick_turns_ends_as_the_last_call_says(tmp_path: Path, start_hub) -> None:  # noqa: F811
+    """The recorder raises and dismisses its spool notification as the disk fills and frees; the
+    calls overlap. Each lands in the database in the order it was made, without a failed write."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from integrations.notify.persistent import store_of
+    from integrations.notify.persistent.models import PersistentNotificationRow
+
+    runtime = await start_hub(write_config(tmp_path / "config", "persistent_notification:\n"))
+    hub = runtime.hub
+    calls = []
+    for turn in range(31):
+        if turn % 2 == 0:
+            calls.append(hub.services.call("persistent_notification", "create",
+                                           {"notification_id": "spool", "message": f"full {turn}"}))
+        else:
+            calls.append(hub.services.call("persistent_notification", "dismiss", {"notification_id": "spool"}))
+    await asyncio.gather(*calls)  # a StaleDataError from an interleaved write fails this
+    store = store_of(hub)
+    assert store is not None and [n.message for n in store.all()] == ["full 30"]
+    async with hub.require_db()() as session:
+        rows = (await session.execute(select(PersistentNotificationRow))).scalars().all()
+    assert [(r.notification_id, r.message) for r in rows] == [("spool", "full 30")]

@@ -256,3 +256,30 @@ async def test_every_answer_fits_the_openapi_document(node: Any, device: Any) ->
         status, answer = await call(http, "POST", f"{url}/commands", json={"command": "reboot"})
     assert status == 429
     check_answer(document, many, "post", status, answer)
+
+
+async def test_every_device_route_opens_with_the_same_checks(node: Any) -> None:
+    """Role, unknown device, ?wait= and a body that is not JSON answer alike on /command, /commands and /config."""
+    runtime, hub, _manager, http, url, _user = node
+    viewer = await hub.auth.add_user("val", "password123", "read-only")
+    admin = await hub.auth.add_user("ada", "password123", "admin")
+    as_viewer = {"Authorization": f"Bearer {await hub.auth.create_long_lived_token(viewer.id, 't')}"}
+    as_admin = {"Authorization": f"Bearer {await hub.auth.create_long_lived_token(admin.id, 't')}"}
+    writes = [("POST", "/command", {"command": "on"}, None), ("POST", "/commands", {"command": "reboot"}, None),
+              ("PUT", "/config", {"entries": [{"key": "x", "value": 1}]}, as_admin)]
+    for method, suffix, body, headers in writes:
+        status, answer = await call(http, method, f"{url}{suffix}", json=body, headers=as_viewer)
+        assert (status, answer["message"].startswith("403: Forbidden (")) == (403, True), (suffix, answer)
+        status, answer = await call(http, method, f"{url}{suffix}?wait=soon", json=body, headers=headers)
+        assert status == 400 and "'wait'" in answer["message"], (suffix, answer)
+        status, answer = await call(http, method, f"{url}{suffix}?wait=31", json=body, headers=headers)
+        assert status == 400 and "between 0 and 30" in answer["message"], (suffix, answer)
+        status, answer = await call(http, method, f"{url}{suffix}", data=b"{not json", headers=headers)
+        assert (status, answer) == (400, {"message": "Invalid JSON specified."}), suffix
+    # A user who may control but not configure is told so, not that the device is missing.
+    status, answer = await call(http, "PUT", f"{url}/config", json={"entries": []})
+    assert status == 403 and "only admins" in answer["message"]
+    unknown = f"{runtime.url}/api/v1/devices/no-such-device"
+    for method, suffix, body, headers in [*writes, ("GET", "/commands", None, None), ("GET", "/config", None, None)]:
+        status, answer = await call(http, method, f"{unknown}{suffix}", json=body, headers=headers)
+        assert (status, answer) == (404, {"message": "Device not found."}), (method, suffix)

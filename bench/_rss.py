@@ -1,0 +1,30 @@
+"""What the benchmarks read about a process from /proc: resident memory and CPU time.
+
+    from _rss import cpu_seconds, rss_mb
+    rss_mb()            # this process, MB
+    rss_mb(pid)         # another one (nan once it is gone)
+    cpu_seconds(pid)    # user + system CPU so far: robust to a loaded machine, unlike wall time
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Return the resident set size of a process (this one by default) in MB; nan if it is gone."""
+    try:
+        status = Path(f"/proc/{pid or 'self'}/status").read_text()
+    except OSError:
+        return float("nan")
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """Return the user + system CPU seconds a process (this one by default) has used so far."""
+    fields = Path(f"/proc/{pid or 'self'}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
