@@ -79,7 +79,12 @@ def _influxdb(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
     if not config.get("url"):
         raise HubError("recorder: backend influxdb needs url (http://host:8086)")
     return InfluxV1Backend(
-        config["url"], config["database"], username=config.get("username"), password=config.get("password")
+        config["url"],
+        config["database"],
+        username=config.get("username"),
+        password=config.get("password"),
+        scope=hub.config.scope,
+        plan=hub.config.plan,
     )
 
 

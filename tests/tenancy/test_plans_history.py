@@ -191,3 +191,74 @@ async def test_many_homes_need_a_history_backend_that_keeps_homes_apart(tmp_path
         BUILTIN_BACKENDS["sqlite"](home, CONFIG_SCHEMA({}))
     assert BUILTIN_BACKENDS["sqlite"](Hub(HubConfig(data_dir=tmp_path)), CONFIG_SCHEMA({})).name == "sqlite"
     assert DEFAULT_SCOPE == HomeScope("default", "default")
+
+
+@pytest.fixture
+async def influx_homes(influxdb_server: Any) -> AsyncIterator[Callable[..., Any]]:
+    """Open InfluxDB 1.x backends of several homes on one database."""
+    from hub.recorder.backends.influx_v1 import InfluxV1Backend
+
+    if not influxdb_server.running:
+        influxdb_server.start()
+    database = f"hub_{uuid.uuid4().hex[:10]}"
+    opened: list[InfluxV1Backend] = []
+
+    async def open_(scope: HomeScope, plan: str | None) -> InfluxV1Backend:
+        backend = InfluxV1Backend(influxdb_server.url, database, scope=scope, plan=plan)
+        await backend.open()
+        retention = parse_plan(CONFIG_SCHEMA({}), None if plan is None else PLANS[plan])
+        await backend.retention_hint(retention.longest())  # as the recorder does at start
+        opened.append(backend)
+        return backend
+
+    yield open_
+    for backend in opened:
+        await backend.close()
+
+
+@pytest.mark.services
+async def test_influxdb_tags_each_point_with_its_home_and_keeps_it_as_long_as_its_plan(
+    influx_homes: Any, tmp_path: Path
+) -> None:
+    now = float(int(__import__("time").time()))
+    single = await influx_homes(DEFAULT_SCOPE, None)
+    free = await influx_homes(FLAT, "free")
+    industrial = await influx_homes(PLANT, "industrial")
+    neighbour = await influx_homes(OTHER, "free")  # same home id, another tenant, same plan
+    # A point from before homes: no tags. It is the default home's.
+    await single._write_lines([f"state,entity_id=sensor.power value=7.0 {int((now - 60) * 1e6)}"], "raw")
+
+    def batch(value: float) -> Batch:
+        return Batch([Point("sensor.power", now - age * DAY, value + i, None) for i, age in enumerate((40, 3, 0))])
+
+    for n, backend in enumerate((single, free, industrial, neighbour)):
+        await backend.write(batch(10.0 * (n + 1)))
+        await backend.write_tier("hour", [TierRow("sensor.power", now - 7200, n, n, n, n, 0, 1)])
+
+    async def values_of(backend: Any) -> list[float]:
+        found = await backend.read_states(None, 0, now + 1)
+        return sorted(s.value for s in found.get("sensor.power", []))
+
+    # The free plan's policies keep 30 days: its 40-day-old point was expired on arrival.
+    assert await values_of(free) == [21.0, 22.0]
+    assert await values_of(neighbour) == [41.0, 42.0]
+    assert await values_of(industrial) == [30.0, 31.0, 32.0]  # unlimited
+    assert await values_of(single) == [7.0, 11.0, 12.0]  # 7 days, as its recorder: section says; its old point too
+    assert [r.mean for r in (await industrial.read_tier("hour", None, 0, now))["sensor.power"]] == [2]
+    assert await free.last_values(now + 1) == {"sensor.power": 22.0}
+    policies = {row[0]: row[1] for item in await single._query('SHOW RETENTION POLICIES ON "' + single.database + '"')
+                for row in item["values"]}
+    assert policies["free_raw"] == "720h0m0s" and policies["free_day"] == "720h0m0s"
+    assert policies["industrial_raw"] == "0s" and policies["industrial_day"] == "0s"  # INF
+    assert policies["raw"] == "168h0m0s"  # the single home's recorder: defaults, as before
+
+    # A per-entity override shorter than the plan deletes that home's points only.
+    config = CONFIG_SCHEMA({"overrides": {"sensor.power": {"raw": "1d"}}})
+    for backend, plan in ((free, "free"), (single, None)):
+        tiers = Downsampler(backend, parse_plan(config, None if plan is None else PLANS[plan]),
+                            tmp_path / f"{plan}.json", lambda: now)
+        await tiers.purge()
+    assert await values_of(free) == [22.0]
+    assert await values_of(single) == [7.0, 12.0]
+    assert await values_of(neighbour) == [41.0, 42.0]
+    assert await values_of(industrial) == [30.0, 31.0, 32.0]
