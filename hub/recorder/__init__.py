@@ -94,7 +94,9 @@ def _influxdb2(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
     missing = [key for key in ("url", "token", "org", "bucket") if not config.get(key)]
     if missing:
         raise HubError(f"recorder: backend influxdb2 needs {', '.join(missing)}")
-    return InfluxV2Backend(config["url"], config["token"], config["org"], config["bucket"])
+    return InfluxV2Backend(
+        config["url"], config["token"], config["org"], config["bucket"], scope=hub.config.scope, plan=hub.config.plan
+    )
 
 
 BUILTIN_BACKENDS: dict[str, BackendFactory] = {
