@@ -68,7 +68,7 @@ async def values(backend: PostgresBackend) -> list[float]:
 @pytest.mark.services
 async def test_each_home_reads_its_own_history_and_rls_holds_without_the_filter(open_home: Any, app_url: str) -> None:
     homes = {scope: await open_home(scope) for scope in (FLAT, PLANT, OTHER)}
-    for n, (scope, backend) in enumerate(homes.items()):
+    for n, backend in enumerate(homes.values()):
         await backend.write(readings(100.0 * (n + 1), 2, 1))
         await backend.write_tier("hour", [TierRow("sensor.power", NOW - 3600, n, n, n, n, 0, 1)])
     assert await values(homes[FLAT]) == [100.0, 101.0]
