@@ -121,7 +121,9 @@ async def test_retention_follows_each_homes_plan_and_leaves_other_homes_alone(
         return Downsampler(backend, parse_plan(CONFIG_SCHEMA({}), PLANS[plan]), tmp_path / f"{plan}.json", clock)
 
     await tiers_of(free, "free").purge()
-    await tiers_of(industrial, "industrial").purge()
+    unlimited = tiers_of(industrial, "industrial")
+    await unlimited.downsample()  # an unlimited plan downsamples as any other
+    await unlimited.purge()
     # free keeps 30 days of raw points and of every tier; industrial keeps everything.
     assert await values(free) == [3.0, 4.0]
     assert await values(industrial) == [1.0, 2.0, 3.0, 4.0]

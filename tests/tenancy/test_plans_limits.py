@@ -231,3 +231,32 @@ async def test_readings_over_the_rate_from_a_real_broker_are_dropped_and_counted
     # 41 readings within a second or two: at most 5 a second got through, the rest were counted.
     assert rate.dropped >= 41 - 10 and len(seen) <= 10
     assert rate.dropped + len(seen) == 41
+
+
+async def test_http_ingest_past_the_entity_limit_answers_403_naming_it(start_home: Any) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from integrations.http_ingest.keys import hash_key
+    from integrations.http_ingest.models import DeviceApiKeyRow
+
+    plans = plans_from_config({"tiny": {"limits": {"entities": 2}}})
+    runtime = await start_home("http_ingest:\n", "tiny", plans)
+    raw = "phk_" + "P" * 43
+    async with runtime.hub.db() as session, session.begin():
+        await session.execute(insert(DeviceApiKeyRow).values(
+            id="meter", name="Barn meter", key_hash=hash_key(raw), prefix=raw[:10], created_by=None,
+            created_at=datetime.now(UTC), expires_at=None, last_used_at=None, usage_count=0, revoked_at=None,
+            device="barn", backfill_days=7.0))
+    answers = []
+    async with aiohttp.ClientSession(headers={"X-API-Key": raw}) as http:
+        for measurements in ({"kwh": 3, "volts": 230}, {"amps": 2}):
+            async with http.post(f"{runtime.url}/api/v1/telemetry", json={"device": "barn",
+                                                                           "measurements": measurements}) as response:
+                answers.append((response.status, await response.json()))
+    assert answers[0][0] == 201
+    assert answers[1] == (403, {"message": "The plan 'tiny' allows 2 entities per home; home default/default has 2. "
+                                "Remove some or move the tenant to a larger plan.",
+                                "plan": "tiny", "limit": "entities", "allowed": 2})
+    assert runtime.hub.states.get("sensor.barn_amps") is None
