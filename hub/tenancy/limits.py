@@ -14,7 +14,7 @@ from hub.core.bus import EVENT_HUB_STARTED
 from hub.core.runtime import HubKey
 from hub.exceptions import HubError
 from hub.registry.util import RegistryError
-from hub.tenancy.plans import FEATURES, Plan, plan_of
+from hub.tenancy.plans import FEATURES, PLANS, PLANS_KEY, Plan, plan_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -57,14 +57,12 @@ def require_feature(hub: Hub, feature: str) -> None:
     message = (
         f"The plan '{plan.name}' of home {hub.config.scope} does not include the feature '{feature}' "
         f"({FEATURES.get(feature, feature)}); a plan that does: "
-        f"{', '.join(sorted(p for p in _plans_with(hub, feature))) or 'none'}"
+        f"{', '.join(sorted(_plans_with(hub, feature))) or 'none'}"
     )
     raise PlanLimitError(message, plan=plan.name, limit=feature)
 
 
 def _plans_with(hub: Hub, feature: str) -> list[str]:
-    from hub.tenancy.plans import PLANS, PLANS_KEY  # noqa: PLC0415 - only on the error path
-
     return [name for name, plan in (hub.runtime.get(PLANS_KEY) or PLANS).items() if plan.allows(feature)]
 
 
