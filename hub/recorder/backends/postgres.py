@@ -115,9 +115,13 @@ class PostgresBackend(HistoryBackend):
             return self._pool
         try:
             pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size, command_timeout=60)
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute(_SET_SCOPE, *self._home)
-                await self._migrate(conn)
+            async with pool.acquire() as conn:
+                async with conn.transaction():
+                    await conn.execute(_SET_SCOPE, *self._home)
+                    await self._migrate(conn)
+                if not self.timescale:
+                    now = datetime.now(UTC).timestamp()
+                    await self._ensure_partitions(conn, {int(now // self.width) + i for i in range(3)})
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise as_error(self.name, err) from err
         self._pool = pool
@@ -147,9 +151,6 @@ class PostgresBackend(HistoryBackend):
         ):
             self._ids[entity_id] = id_
             self._names[id_] = entity_id
-        if not self.timescale:
-            now = datetime.now(UTC).timestamp()
-            await self._ensure_partitions(conn, {int(now // self.width) + i for i in range(3)})
 
     async def _secure(self, conn: asyncpg.Connection) -> None:
         """Give every table its home columns (old rows: the default home) and its row-level security.
@@ -187,35 +188,51 @@ class PostgresBackend(HistoryBackend):
             self._pool = None
 
     async def _ensure_partitions(self, conn: asyncpg.Connection, slots: set[int]) -> None:
+        """Create the missing partitions in a transaction of their own, remembered once committed.
+
+        Never inside a write's transaction: a write that fails or is cancelled would take the
+        partitions back with it while they stayed remembered.
+        """
         missing = sorted(slots - self._partitions)
-        if missing:
+        if not missing:
+            return
+        async with conn.transaction():
             # Homes share the partitions: one creates them at a time.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hub history partitions'))")
-        for slot in missing:
-            start = datetime.fromtimestamp(slot * self.width, UTC)
-            end = datetime.fromtimestamp((slot + 1) * self.width, UTC)
-            name = f"history_raw_{start:%Y%m%d}"
-            await conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF history_raw "
-                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
-            )
-            self._partitions.add(slot)
+            for slot in missing:
+                start = datetime.fromtimestamp(slot * self.width, UTC)
+                end = datetime.fromtimestamp((slot + 1) * self.width, UTC)
+                name = f"history_raw_{start:%Y%m%d}"
+                await conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF history_raw "
+                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                )
+        self._partitions.update(missing)
 
     async def _entity_ids(self, conn: asyncpg.Connection, entity_ids: Iterable[str]) -> None:
+        """Give new entities their ids in a transaction of their own, remembered once committed.
+
+        Never inside a write's transaction: ids that a failed or cancelled write took back with it
+        would stay remembered, and later points would be stored under ids nobody has.
+        """
         missing = sorted({e for e in entity_ids if e not in self._ids})
         if not missing:
             return
-        await conn.execute(
-            "INSERT INTO history_entities (entity_id, tenant_id, home_id) SELECT unnest($1::text[]), $2, $3 "
-            "ON CONFLICT DO NOTHING",
-            missing,
-            *self._home,
-        )
-        for id_, entity_id in await conn.fetch(
-            "SELECT id, entity_id FROM history_entities WHERE entity_id = ANY($1::text[]) AND tenant_id = $2 AND home_id = $3",
-            missing,
-            *self._home,
-        ):
+        async with conn.transaction():
+            await conn.execute(_SET_SCOPE, *self._home)
+            await conn.execute(
+                "INSERT INTO history_entities (entity_id, tenant_id, home_id) SELECT unnest($1::text[]), $2, $3 "
+                "ON CONFLICT DO NOTHING",
+                missing,
+                *self._home,
+            )
+            rows = await conn.fetch(
+                "SELECT id, entity_id FROM history_entities WHERE entity_id = ANY($1::text[]) AND tenant_id = $2 "
+                "AND home_id = $3",
+                missing,
+                *self._home,
+            )
+        for id_, entity_id in rows:
             self._ids[entity_id] = id_
             self._names[id_] = entity_id
 
@@ -229,23 +246,36 @@ class PostgresBackend(HistoryBackend):
                 await conn.execute(_SET_SCOPE, *self._home)
                 return await method(conn, *args, **kwargs)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-            # Entity ids and partitions this transaction made are gone with it: look them up again.
-            self._ids.clear()
-            self._names.clear()
-            self._partitions.clear()
+            raise as_error(self.name, err) from err
+
+    async def _call_writing(
+        self, method: Callable[Concatenate[asyncpg.Connection, _P], Awaitable[_R]], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _R:
+        """Run a write, which makes entity ids and partitions first and opens its own transaction."""
+        pool = await self._ensure()
+        try:
+            async with pool.acquire() as conn:
+                return await method(conn, *args, **kwargs)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise as_error(self.name, err) from err
 
     async def write(self, batch: Batch) -> None:
         """Store a batch in one transaction; a replay changes nothing."""
-        await self._call(self._write, batch)
+        await self._call_writing(self._write, batch)
 
     async def _write(self, conn: asyncpg.Connection, batch: Batch) -> None:
         points = batch.points
         await self._entity_ids(conn, {p.entity_id for p in points} | {a.entity_id for a in batch.attributes})
+        if points and not self.timescale:
+            await self._ensure_partitions(conn, {int(p.ts // self.width) for p in points})
+        async with conn.transaction():
+            await conn.execute(_SET_SCOPE, *self._home)
+            await self._insert(conn, batch)
+
+    async def _insert(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        points = batch.points
         tenant, home = self._home
         if points:
-            if not self.timescale:
-                await self._ensure_partitions(conn, {int(p.ts // self.width) for p in points})
             ids = self._ids
             await conn.execute(
                 "INSERT INTO history_raw (entity, ts, value, state, tenant_id, home_id) SELECT e, to_timestamp(t), v, s, "
@@ -276,11 +306,16 @@ class PostgresBackend(HistoryBackend):
 
     async def write_tier(self, tier: str, rows: list[TierRow]) -> None:
         """Upsert tier rows."""
-        await self._call(self._write_tier, tier, rows)
+        await self._call_writing(self._write_tier, tier, rows)
 
     async def _write_tier(self, conn: asyncpg.Connection, tier: str, rows: list[TierRow]) -> None:
         assert tier in TIERS
         await self._entity_ids(conn, {r.entity_id for r in rows})
+        async with conn.transaction():
+            await conn.execute(_SET_SCOPE, *self._home)
+            await self._upsert_tier(conn, tier, rows)
+
+    async def _upsert_tier(self, conn: asyncpg.Connection, tier: str, rows: list[TierRow]) -> None:
         await conn.execute(
             f"INSERT INTO history_{tier} ({_TIER_COLUMNS}, tenant_id, home_id) SELECT e, to_timestamp(s), a, b, c, d, f, n, "
             "$9, $10 FROM unnest($1::int[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], "
