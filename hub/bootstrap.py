@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,8 @@ from hub.storage.rls import check_rls_role
 from hub.storage.scoped import scoped_sessions
 from hub.templating.limits import TemplateLimits
 from hub.templating.template import set_limits
+from hub.tenancy import limits
+from hub.tenancy.plans import Plan, use_plans
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -233,6 +235,7 @@ async def open_storage(
     # Home Assistant's registry events, which its frontend and clients follow to refresh.
     devices.change_listeners.append(lambda data: hub.bus.fire("device_registry_updated", data))
     entities.change_listeners.append(lambda data: hub.bus.fire("entity_registry_updated", data))
+    limits.apply(hub)  # the home's plan: device, entity and message-rate limits (none without a plan)
     await areas.load()
     await devices.load()
     await entities.load()
@@ -297,8 +300,13 @@ async def start(
     port: int | None = None,
     host: str | None = None,
     checked: CheckedConfig | None = None,
+    plan: str | None = None,
+    plans: Mapping[str, Plan] | None = None,
 ) -> Runtime:
     """Start a hub from config_dir and return it running, with its web server listening.
+
+    `plan` names the plan of the home this hub serves (hub.tenancy.plans; None: a single-home
+    install, no plan), looked up in `plans` (the built-in plans when None).
 
     Raises:
         ConfigError: the configuration is invalid; nothing was started.
@@ -314,6 +322,9 @@ async def start(
     apply_logging(config, checked.integrations)
     prepare_data_dir(data_dir)  # 0700, and an older install's loose files tightened (logged)
     hub = Hub(_hub_config(config_dir, data_dir, config))
+    hub.config.plan = plan
+    if plans is not None:
+        use_plans(hub, plans)
     _apply_template_limits(hub, config)
     hub.config.components = {i.domain for i in checked.integrations}
     ops_metrics.attach(hub)

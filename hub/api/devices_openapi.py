@@ -15,7 +15,10 @@ from hub.api.openapi import describe
 ERROR_WORDS = {
     400: "The request is malformed or a field is wrong; the message names it.",
     401: "No valid bearer token (or, for admin-only routes, not an admin).",
-    403: "The user's role may not do this (read-only users cannot send commands).",
+    403: (
+        "The user's role may not do this (read-only users cannot send commands), or the home's plan "
+        "allows no more devices (the body names the plan and the limit)."
+    ),
     404: "No such device (or command, or relay on it).",
     409: "Not now: a relay's safety limit refuses the command, or the device declares no configuration; the message says which.",
     429: "Too many commands for this user or device; wait Retry-After seconds.",

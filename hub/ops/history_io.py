@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from hub.core.hub import HubConfig
 from hub.exceptions import HubError
 from hub.recorder.backends.base import TIERS, AttributeChange, Batch, HistoryBackend, Point, TierRow
 
@@ -35,8 +36,8 @@ def open_backend(config: dict[str, Any], data_dir: Path) -> HistoryBackend | Non
     if factory is None:
         message = f"recorder backend {section['backend']!r} is provided by a plugin; backup handles the built-in ones"
         raise HubError(message)
-    # The built-in factories read only the data directory from the hub.
-    stand_in = SimpleNamespace(config=SimpleNamespace(data_dir=data_dir))
+    # The built-in factories read only the hub's config (data directory, home and plan: the single home).
+    stand_in = SimpleNamespace(config=HubConfig(data_dir=data_dir))
     return factory(stand_in, section)  # type: ignore[arg-type]
 
 

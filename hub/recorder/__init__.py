@@ -16,17 +16,19 @@ import voluptuous as vol
 
 from hub import plugins
 from hub.core.runtime import HubKey
+from hub.core.scope import DEFAULT_SCOPE
 from hub.core.services import SupportsResponse
 from hub.exceptions import HubError
 from hub.hookspecs import hookimpl
 from hub.recorder import api, chart, status, stream, telemetry_v1
 from hub.recorder.backends.base import BackendError, HistoryBackend
 from hub.recorder.backlog import BACKLOG_ENTITY_ID
-from hub.recorder.config import CONFIG_SCHEMA, entity_id
+from hub.recorder.config import CONFIG_SCHEMA, check_history_backend, entity_id
 from hub.recorder.filters import build_filter
 from hub.recorder.recorder import Recorder
 from hub.recorder.spool import Spool
 from hub.recorder.tiers import Downsampler, parse_plan
+from hub.tenancy.plans import plan_of
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from hub.core.hub import Hub
     from hub.core.services import ServiceCall
 
-__all__ = ["CONFIG_SCHEMA", "BackendError", "HistoryBackend", "Recorder", "get_recorder"]
+__all__ = ["CONFIG_SCHEMA", "BackendError", "HistoryBackend", "Recorder", "check_history_backend", "get_recorder"]
 
 _LOGGER = logging.getLogger(__name__)
 BackendFactory = Callable[["Hub", dict[str, Any]], HistoryBackend]
@@ -50,6 +52,12 @@ def get_recorder(hub: Hub) -> Recorder | None:
 def _sqlite(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
     from hub.recorder.backends.sqlite import SQLiteBackend
 
+    if hub.config.plan is not None or hub.config.scope != DEFAULT_SCOPE:
+        message = (
+            f"recorder: home {hub.config.scope} is one of many homes; the sqlite history backend keeps a single "
+            "home's history. Use backend postgresql, influxdb or influxdb2."
+        )
+        raise HubError(message)
     path = config.get("path") or "history.db"
     return SQLiteBackend(_data_dir(hub) / path)
 
@@ -59,7 +67,10 @@ def _postgresql(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
 
     if not config.get("db_url"):
         raise HubError("recorder: backend postgresql needs db_url (postgresql://user@host/db)")
-    return PostgresBackend(config["db_url"], partition=config["partition"])
+    # The only home of its database (no plan) drops whole day partitions; a home beside others deletes its rows.
+    return PostgresBackend(
+        config["db_url"], partition=config["partition"], scope=hub.config.scope, drop_partitions=hub.config.plan is None
+    )
 
 
 def _influxdb(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
@@ -68,7 +79,12 @@ def _influxdb(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
     if not config.get("url"):
         raise HubError("recorder: backend influxdb needs url (http://host:8086)")
     return InfluxV1Backend(
-        config["url"], config["database"], username=config.get("username"), password=config.get("password")
+        config["url"],
+        config["database"],
+        username=config.get("username"),
+        password=config.get("password"),
+        scope=hub.config.scope,
+        plan=hub.config.plan,
     )
 
 
@@ -78,7 +94,9 @@ def _influxdb2(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
     missing = [key for key in ("url", "token", "org", "bucket") if not config.get(key)]
     if missing:
         raise HubError(f"recorder: backend influxdb2 needs {', '.join(missing)}")
-    return InfluxV2Backend(config["url"], config["token"], config["org"], config["bucket"])
+    return InfluxV2Backend(
+        config["url"], config["token"], config["org"], config["bucket"], scope=hub.config.scope, plan=hub.config.plan
+    )
 
 
 BUILTIN_BACKENDS: dict[str, BackendFactory] = {
@@ -147,7 +165,7 @@ async def setup_integration(hub: Hub, config: dict[str, Any] | None) -> None:
         memory_max_points=config["memory_max_points"],
     )
     recorder.spool_listeners.append(lambda error: notify_spool(hub, recorder, error))
-    recorder.plan = parse_plan(config)
+    recorder.plan = parse_plan(config, plan_of(hub))
     downsampler = Downsampler(backend, recorder.plan, data_dir / f"recorder_tiers_{backend.name}.json", time.time)
     recorder.stored_listeners.append(downsampler.note_stored)
     recorder.tiers = downsampler

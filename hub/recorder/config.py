@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
@@ -104,3 +105,35 @@ CONFIG_SCHEMA = vol.All(
     ),
     _check_plan,
 )
+
+
+# History backends that keep every point with its home and query by home.
+HOME_AWARE_BACKENDS = ("postgresql", "influxdb", "influxdb2")
+
+
+def check_history_backend(config: Mapping[str, Any]) -> list[str]:
+    """Return why a configuration's history cannot serve many homes (empty: it can).
+
+    Called when a process starts hosting many homes; a single-home install never needs it.
+
+    Args:
+        config: the whole configuration (its `recorder:` section is read; without one, no history is kept).
+
+    Returns:
+        One message per problem, naming the field and what is expected.
+    """
+    if "recorder" not in config:
+        return []
+    try:
+        section = CONFIG_SCHEMA(config["recorder"])
+    except vol.Invalid as err:
+        return [f"recorder: {err}"]
+    backend = section["backend"]
+    if backend in HOME_AWARE_BACKENDS:
+        return []
+    if backend == "sqlite":
+        return [
+            "recorder.backend: sqlite keeps the history of a single home; many homes need postgresql (db_url: "
+            "postgresql://...), influxdb (url:) or influxdb2 (url:, token:, org:, bucket:)"
+        ]
+    return [f"recorder.backend: {backend!r} is not known to keep homes apart; use one of {', '.join(HOME_AWARE_BACKENDS)}"]

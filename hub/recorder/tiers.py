@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from hub.recorder.backends.base import TIER_SECONDS, Batch, HistoryBackend, Sample, TierRow
+
+if TYPE_CHECKING:
+    from hub.tenancy.plans import Plan
 
 _LOGGER = logging.getLogger(__name__)
 RETENTION_KEYS = ("raw", "five_minute", "hour", "day")
@@ -188,7 +192,7 @@ class Downsampler:
             "five_minute": state.get("five_minute", start),
             "hour": state.get("hour", start),
             # Days start as far back as hours are kept: the first run builds them from the hour tier.
-            "day": state.get("day", _floor(start - plan.default["hour"], TIER_SECONDS["day"])),
+            "day": state.get("day", _floor(start - min(plan.default["hour"], DEFAULT_RETENTION["hour"]), TIER_SECONDS["day"])),
         }
         self.dirty: float | None = state.get("dirty")
         self._recomputing: float | None = None  # where the running downsample() started
@@ -302,7 +306,8 @@ class Downsampler:
         overrides = self.plan.overrides
         for tier in RETENTION_KEYS:
             special = [entity_id for entity_id, o in overrides.items() if tier in o]
-            await self.backend.purge(tier, now - self.plan.default[tier], exclude=special)
+            if not math.isinf(self.plan.default[tier]):  # a plan's unlimited tier keeps everything
+                await self.backend.purge(tier, now - self.plan.default[tier], exclude=special)
             for entity_id in special:
                 await self.backend.purge(tier, now - overrides[entity_id][tier], only=[entity_id])
 
@@ -317,11 +322,20 @@ class Downsampler:
             await sleep(interval)
 
 
-def parse_plan(config: Mapping[str, Any]) -> RetentionPlan:
-    """Build the retention plan from the validated `recorder:` section."""
+def parse_plan(config: Mapping[str, Any], home_plan: Plan | None = None) -> RetentionPlan:
+    """Build the retention plan from the validated `recorder:` section, or from the home's plan.
+
+    A home on a plan (hub.tenancy.plans) keeps each tier as its plan says (unlimited: math.inf);
+    the section's per-entity overrides may only shorten that. Without a plan (a single-home
+    install) the section's own `plan:`/`plans:` apply, as they always did.
+    """
+    overrides = {k: dict(v) for k, v in (config.get("overrides") or {}).items()}
+    if home_plan is not None:
+        default = {tier: math.inf if kept is None else kept for tier, kept in home_plan.retention.as_dict().items()}
+        capped = {entity_id: {tier: min(kept, default[tier]) for tier, kept in o.items()} for entity_id, o in overrides.items()}
+        return RetentionPlan(default, capped)
     plans = dict(config.get("plans") or {})
     name = config.get("plan", "default")
     default = dict(DEFAULT_RETENTION)
     default.update(plans.get(name) or {})
-    overrides = {k: dict(v) for k, v in (config.get("overrides") or {}).items()}
     return RetentionPlan(default, overrides)

@@ -172,6 +172,8 @@ class DeviceRegistry:
         self._lock = asyncio.Lock()
         # Called with Home Assistant's `device_registry_updated` data after each change (the hub fires it).
         self.change_listeners: list[Callable[[dict[str, Any]], None]] = []
+        # The home's plan limit (hub.tenancy.limits): called with the count before a new device; raises to refuse.
+        self.admit: Callable[[int], None] | None = None
         self._devices: dict[str, DeviceEntry] = {}
         self._by_identifier: dict[Pair, str] = {}
         self._by_connection: dict[Pair, str] = {}
@@ -293,6 +295,8 @@ class DeviceRegistry:
             existing = self._find(ids, conns)
             now = utcnow()
             if existing is None:
+                if self.admit is not None:
+                    self.admit(len(self._devices))
                 entry = DeviceEntry(
                     id=str(ULID()),
                     integration=integration,

@@ -130,6 +130,8 @@ class EntityRegistry:
         self._lock = asyncio.Lock()
         # Called with Home Assistant's `entity_registry_updated` data after each change (the hub fires it).
         self.change_listeners: list[Callable[[dict[str, Any]], None]] = []
+        # The home's plan limit (hub.tenancy.limits): called with the count before a new entry; raises to refuse.
+        self.admit: Callable[[int], None] | None = None
         self._entities: dict[str, EntityEntry] = {}
         self._by_unique_id: dict[tuple[str, str, str], str] = {}
         self._by_device: dict[str, set[str]] = {}
@@ -230,6 +232,8 @@ class EntityRegistry:
                 changes = {k: v for k, v in given.items() if getattr(existing, k) != v}
                 return await self._apply(existing, changes, now)
 
+            if self.admit is not None:
+                self.admit(len(self._entities))
             base = suggested_object_id or given.get("original_name") or unique_id
             entry = EntityEntry(
                 id=str(ULID()),

@@ -13,6 +13,7 @@ from hub.api.openapi import describe, errors, json_body, ref
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.core.context import Context
+from hub.tenancy.limits import PlanLimitError
 from integrations.http_ingest.keys import DEFAULT_BACKFILL_DAYS
 from integrations.http_ingest.ownership import Forbidden
 from integrations.http_ingest.payload import PayloadError, device_of, parse
@@ -61,6 +62,9 @@ async def post_telemetry(request: web.Request) -> web.Response:
     except Forbidden as err:
         ingest.forbidden(key, request.remote, str(err))
         return json_message(f"403: Forbidden: {err}", 403)
+    except PlanLimitError as err:  # a new device or entity past the home's plan
+        ingest.forbidden(key, request.remote, str(err))
+        return _json(err.as_dict(), 403)
     return _json(result, 201)  # the readings are stored: created, as the device API's contract says
 
 

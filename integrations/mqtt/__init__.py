@@ -25,6 +25,7 @@ from hub import hookimpl
 from hub.core.hub import Hub
 from hub.core.runtime import HubKey
 from hub.exceptions import HubError
+from hub.tenancy import limits
 from integrations.mqtt import dynsec
 from integrations.mqtt import status as ops_status
 from integrations.mqtt.broker import EmbeddedBroker, check_lan_settings
@@ -114,6 +115,7 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     status = BrokerConnectedSensor(f"{settings.host}:{settings.port}")
     # QoS 1/2 messages are acknowledged once what they wrote is durable (the recorder's spool).
     client = MqttClient(settings, status.set_connected, durable=hub.durability.wait)
+    client.admit = limits.message_gate(hub, config["discovery_prefix"])  # the home's plan rate, if any
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
     runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"], store, root), discovery, store, broker, status,
@@ -221,7 +223,7 @@ def collect_metrics(hub: Hub) -> list[Metric]:
     runtime = runtime_of(hub)
     if runtime is None:
         return []
-    return ops_status.metrics(runtime.client, runtime.broker)
+    return ops_status.metrics(runtime.client, runtime.broker) + limits.metrics(hub)
 
 
 @hookimpl

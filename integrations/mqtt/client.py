@@ -138,6 +138,8 @@ class MqttClient:
         self.subscriptions = Subscriptions()
         self.connected = False
         self.messages_received = 0
+        # The home's plan rate (hub.tenancy.limits.message_gate): False drops the message; None checks nothing.
+        self.admit: Callable[[Message], bool] | None = None
         self.connections = 0  # connections made so far; messages received belong to the latest
         self._on_connection_change = on_connection_change
         self._factory = backend_factory(settings.backend)
@@ -287,6 +289,8 @@ class MqttClient:
     def _handle(self, message: Message) -> None:
         # The hot path: every received message, inline from the backend's socket callback.
         self.messages_received += 1
+        if self.admit is not None and not self.admit(message):
+            return  # over the home's plan rate: dropped and counted (hub.tenancy.limits)
         self.subscriptions.dispatch(message)
 
     def _make_tls_context(self) -> ssl.SSLContext:

@@ -13,6 +13,7 @@ from hub.api.openapi import describe
 from hub.api.responses import json_message
 from hub.api.ws_messages import dumps, loads
 from hub.exceptions import HubError
+from hub.tenancy.limits import PlanLimitError
 from integrations.mqtt.provisioning import KINDS, ProvisioningError
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ def add_routes(app: web.Application, provisioner: Provisioner) -> None:
                                            entry.id if entry is not None else None)
         except ProvisioningError as err:
             return json_message(str(err), 400)
+        except PlanLimitError as err:  # the home's plan allows no more devices
+            audit.record(user, "device.create", str(node_id), "refused", request.remote, reason=str(err))
+            return _json(err.as_dict(), 403)
         except HubError as err:
             return json_message(str(err), 503)
         audit.record(user, "device.create", f"{answer['node_id']} ({answer['kind']})", "ok", request.remote)
@@ -127,7 +131,7 @@ PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/DeviceProvisionRequest"}}}},
             "responses": {**ok("The device and how it connects", {"$ref": "#/components/schemas/DeviceProvisioned"}, 201),
-                          **errors(400, 503)},
+                          **errors(400, 403, 503)},
         },
     },
     "/api/v1/devices/{device_id}": {

@@ -20,6 +20,8 @@ import voluptuous as vol
 from hub.core.entities import DEVICE_INFO_KEYS
 from hub.exceptions import HubError, TemplateError
 from hub.registry.util import RegistryError
+from hub.tenancy import limits
+from hub.tenancy.limits import PlanLimitError
 from integrations.mqtt import device_trigger, tag_scanner
 from integrations.mqtt.abbreviations import (
     ABBREVIATIONS,
@@ -182,7 +184,7 @@ class Discovery:
             try:
                 await self._process(topic, payload, cached)
             except DiscoveryError as err:
-                self._error(topic, str(err), payload)
+                self._error(topic, str(err), payload, err.__cause__)
             except Exception as err:  # noqa: BLE001 - one device must never stop discovery
                 _LOGGER.exception("Error processing discovery message on %s", topic)
                 self._error(topic, f"internal error: {err}", payload)
@@ -195,11 +197,13 @@ class Discovery:
         registry = self.hub.entity_registry
         return registry.writer.batch() if registry is not None else nullcontext()
 
-    def _error(self, topic: str, reason: str, payload: bytes | str) -> None:
+    def _error(self, topic: str, reason: str, payload: bytes | str, cause: BaseException | None = None) -> None:
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
         if (topic, reason) not in self._logged:
             self._logged.add((topic, reason))
             _LOGGER.warning("Discovery message on %s ignored: %s (payload: %.200s)", topic, reason, text)
+            if isinstance(cause, PlanLimitError):
+                limits.notify(self.hub, cause)  # the home's plan refused the device or entity
         self.hub.bus.fire(EVENT_DISCOVERY_ERROR, {"topic": topic, "reason": reason, "payload": text})
 
     # ---- one message ----
@@ -290,7 +294,7 @@ class Discovery:
                 try:
                     await self._apply_non_entity(platform, discovery_id, expand_base_topic(config), topic, f" for component '{component_id}'")
                 except DiscoveryError as err:
-                    self._error(topic, str(err), orjson.dumps(raw_component).decode())
+                    self._error(topic, str(err), orjson.dumps(raw_component).decode(), err.__cause__)
                     continue
                 seen.add(key)
                 continue
@@ -302,7 +306,7 @@ class Discovery:
                 validated = self._validate(platform, expand_base_topic(config), f" for component '{component_id}'")
                 await self._apply(key, platform, validated, topic)
             except DiscoveryError as err:
-                self._error(topic, str(err), orjson.dumps(raw_component).decode())
+                self._error(topic, str(err), orjson.dumps(raw_component).decode(), err.__cause__)
                 continue
             seen.add(key)
         for gone in self._device_components.get(topic, set()) - seen:

@@ -23,6 +23,7 @@ becomes the newest value of its window, giving the next `steps` values (as Home 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from hub import hookimpl
 from hub.core.runtime import HubKey
 from hub.core.services import TARGET_KEYS, ServiceCall, SupportsResponse
 from hub.exceptions import HubError
+from hub.tenancy import limits
 from hub.util import slugify
 from integrations.onnx.config import CONFIG_SCHEMA
 from integrations.onnx.model import ModelError, OnnxModel
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from hub.core.hub import Hub
 
 DOMAIN = "onnx"
+_LOGGER = logging.getLogger(__name__)
 RUNNERS: HubKey[list[ModelRunner]] = HubKey("onnx")
 MAX_FORECAST_STEPS = 24 * 31
 FORECAST_SCHEMA = vol.Schema({
@@ -62,6 +65,8 @@ async def setup(hub: Hub, config: Any) -> list[ModelRunner]:
         The runners, in configuration order; they stop when the hub stops.
     """
     sensors = config if config and isinstance(config[0], dict) and "spec" in config[0] else CONFIG_SCHEMA(config)
+    if sensors:
+        gate_models(hub)
     runners = [ModelRunner(hub, conf) for conf in sensors]
     for runner in runners:
         await runner.start()
@@ -77,6 +82,19 @@ async def setup(hub: Hub, config: Any) -> list[ModelRunner]:
         for runner in runners:
             await runner.fill()
     return runners
+
+
+def gate_models(hub: Hub) -> None:
+    """Refuse model sensors in a home whose plan lacks the `models` feature, and tell its users.
+
+    Raises:
+        PlanLimitError: the plan does not include models; the message names the plan and the feature.
+    """
+    try:
+        limits.require_feature(hub, "models")
+    except limits.PlanLimitError as err:
+        limits.notify(hub, err)
+        raise
 
 
 def _register_forecast(hub: Hub) -> None:
@@ -122,8 +140,12 @@ def config_entity_ids(hub: Hub, config: Any) -> list[str]:
 
 @hookimpl
 async def setup_integration(hub: Hub, config: Any) -> None:
-    """Set the model sensors of the `onnx:` section up."""
-    await setup(hub, config)
+    """Set the model sensors of the `onnx:` section up (none when the home's plan lacks models)."""
+    try:
+        await setup(hub, config)
+    except limits.PlanLimitError as err:
+        # The home runs on without its model sensors; its users see why in a notification.
+        _LOGGER.error("onnx: %s; no model sensor was set up", err)
 
 
 @hookimpl

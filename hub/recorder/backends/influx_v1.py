@@ -8,10 +8,16 @@ downsamples (it computes the time-weighted mean and reset-aware counter deltas, 
 continuous queries cannot) and deletes only what per-entity overrides keep shorter.
 A point is identified by measurement, tags and timestamp, so a replayed batch overwrites
 itself and never duplicates.
+
+Every point carries its home in the tags `tenant` and `home`, and every query filters on them
+(points written before homes existed have neither and belong to the default home). A home on a
+plan writes into the retention policies of its plan (`<plan>_raw`, `<plan>_five_minute`, ...),
+whose durations are the plan's, so InfluxDB expires each plan's points by itself.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -19,6 +25,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from hub.core.scope import DEFAULT_SCOPE, HomeScope
 from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Sample, TierRow, as_error
 
 RP_RAW = "raw"
@@ -44,6 +51,27 @@ def _time(ts: float) -> str:
     return f"{_micros(ts)}u"
 
 
+def _tag(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def home_tags(scope: HomeScope) -> str:
+    """Return the line-protocol tags after entity_id that name a home (keys in sorted order)."""
+    return f",home={_tag(scope.home_id)},tenant={_tag(scope.tenant_id)}"
+
+
+def home_condition(scope: HomeScope) -> str:
+    """Return the InfluxQL condition that selects one home's points (the default home's: untagged ones too)."""
+    tenant, home = _literal(scope.tenant_id), _literal(scope.home_id)
+    if scope == DEFAULT_SCOPE:
+        return f"((tenant = {tenant} AND home = {home}) OR (tenant = '' AND home = ''))"
+    return f"tenant = {tenant} AND home = {home}"
+
+
 def _entity_regex(entity_ids: Iterable[str]) -> str:
     return "/^(" + "|".join(re.escape(e).replace("/", "\\/") for e in entity_ids) + ")$/"
 
@@ -54,10 +82,27 @@ class InfluxV1Backend(HistoryBackend):
     name = "influxdb"
 
     def __init__(
-        self, url: str, database: str, *, username: str | None = None, password: str | None = None, timeout: float = 30
+        self,
+        url: str,
+        database: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30,
+        scope: HomeScope = DEFAULT_SCOPE,
+        plan: str | None = None,
     ) -> None:
+        """Serve one home's history (scope); a home on a plan uses that plan's retention policies."""
         self.url = url.rstrip("/")
         self.database = database
+        self.scope = scope
+        self._tags = home_tags(scope)
+        self._home = f" AND {home_condition(scope)}"
+        prefix = "" if plan is None else f"{plan}_"
+        # Retention policy per tier: the plan's own, or those of a single-home install.
+        self.rps = {"raw": f"{prefix}{RP_RAW}", **{tier: f"{prefix}{tier}" for tier in TIERS}}
+        self.raw_rp = self.rps["raw"]
+        self.has_plan = plan is not None
         self.auth = aiohttp.BasicAuth(username, password or "") if username else None
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.retention_applied = False
@@ -75,19 +120,19 @@ class InfluxV1Backend(HistoryBackend):
         # Only the missing ones: InfluxDB refuses to "create" a policy whose duration an earlier
         # run's retention_hint changed, which would keep a restarted hub from its own history.
         existing = {row[0] for item in await self._query(f"SHOW RETENTION POLICIES ON {db}") for row in item["values"]}
-        if RP_RAW not in existing:
+        if RP_RAW not in existing and not self.has_plan:
             await self._query(f'CREATE RETENTION POLICY "{RP_RAW}" ON {db} DURATION INF REPLICATION 1 DEFAULT', post=True)
-        for tier in TIERS:
-            if tier not in existing:
-                await self._query(f'CREATE RETENTION POLICY "{tier}" ON {db} DURATION INF REPLICATION 1', post=True)
+        for rp in self.rps.values():
+            if rp not in existing:
+                await self._query(f"CREATE RETENTION POLICY {_ident(rp)} ON {db} DURATION INF REPLICATION 1", post=True)
 
     async def retention_hint(self, retention: Mapping[str, float]) -> None:
         """Set each retention policy's duration to the longest retention of its tier."""
         db = _ident(self.database)
         for tier, seconds in retention.items():
-            rp = RP_RAW if tier == "raw" else tier
-            # InfluxDB refuses durations under an hour.
-            await self._query(f'ALTER RETENTION POLICY "{rp}" ON {db} DURATION {max(int(seconds), 3600)}s', post=True)
+            # InfluxDB refuses durations under an hour; a plan's unlimited tier is INF.
+            duration = "INF" if math.isinf(seconds) else f"{max(int(seconds), 3600)}s"
+            await self._query(f"ALTER RETENTION POLICY {_ident(self.rps[tier])} ON {db} DURATION {duration}", post=True)
         self.retention_applied = True
 
     async def close(self) -> None:
@@ -142,29 +187,30 @@ class InfluxV1Backend(HistoryBackend):
 
     async def write(self, batch: Batch) -> None:
         """Write a batch as line protocol (microsecond timestamps)."""
+        tags = self._tags
         lines = [
-            f"state,entity_id={e} value={v!r}{f',state={_string(s)}' if s is not None else ''} {_micros(t)}"
+            f"state,entity_id={e}{tags} value={v!r}{f',state={_string(s)}' if s is not None else ''} {_micros(t)}"
             if v is not None
-            else f"state,entity_id={e} state={_string(s or '')} {_micros(t)}"
+            else f"state,entity_id={e}{tags} state={_string(s or '')} {_micros(t)}"
             for e, t, v, s in batch.points
         ]
-        lines += [f"attributes,entity_id={a.entity_id} json={_string(a.attributes)} {_micros(a.ts)}" for a in batch.attributes]
-        await self._write_lines(lines, RP_RAW)
+        lines += [f"attributes,entity_id={a.entity_id}{tags} json={_string(a.attributes)} {_micros(a.ts)}" for a in batch.attributes]
+        await self._write_lines(lines, self.rps["raw"])
 
     async def write_tier(self, tier: str, rows: list[TierRow]) -> None:
         """Write tier rows into the tier's retention policy (same timestamp overwrites)."""
         assert tier in TIERS
         lines = [
-            f"{tier},entity_id={r.entity_id} mean={r.mean!r},min={r.min!r},max={r.max!r},last={r.last!r},"
+            f"{tier},entity_id={r.entity_id}{self._tags} mean={r.mean!r},min={r.min!r},max={r.max!r},last={r.last!r},"
             f"delta={r.delta!r},count={r.count}i {_micros(r.start)}"
             for r in rows
         ]
-        await self._write_lines(lines, tier)
+        await self._write_lines(lines, self.rps[tier])
 
     def _where(self, entity_ids: Iterable[str] | None) -> str:
         if entity_ids is None:
-            return ""
-        return f" AND entity_id =~ {_entity_regex(entity_ids)}"
+            return self._home
+        return f"{self._home} AND entity_id =~ {_entity_regex(entity_ids)}"
 
     async def read_states(
         self, entity_ids: Iterable[str] | None, start: float, end: float, *, include_start: bool = False
@@ -177,12 +223,12 @@ class InfluxV1Backend(HistoryBackend):
         out: dict[str, list[Sample]] = {}
         if include_start:
             sql = (
-                f'SELECT "value", "state" FROM "{RP_RAW}"."state" WHERE time < {_time(start)}{where} '
+                f'SELECT "value", "state" FROM "{self.raw_rp}"."state" WHERE time < {_time(start)}{where} '
                 "GROUP BY entity_id ORDER BY time DESC LIMIT 1"
             )
             self._collect(await self._query(sql), out)
         sql = (
-            f'SELECT "value", "state" FROM "{RP_RAW}"."state" WHERE time >= {_time(start)} AND time < {_time(end)}'
+            f'SELECT "value", "state" FROM "{self.raw_rp}"."state" WHERE time >= {_time(start)} AND time < {_time(end)}'
             f"{where} GROUP BY entity_id"
         )
         self._collect(await self._query(sql), out)
@@ -206,8 +252,8 @@ class InfluxV1Backend(HistoryBackend):
         where = self._where(ids)
         out: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         for sql in (
-            f'SELECT "json" FROM "{RP_RAW}"."attributes" WHERE time < {_time(start)}{where} GROUP BY entity_id ORDER BY time DESC LIMIT 1',
-            f'SELECT "json" FROM "{RP_RAW}"."attributes" WHERE time >= {_time(start)} AND time < {_time(end)}{where} GROUP BY entity_id',
+            f'SELECT "json" FROM "{self.raw_rp}"."attributes" WHERE time < {_time(start)}{where} GROUP BY entity_id ORDER BY time DESC LIMIT 1',
+            f'SELECT "json" FROM "{self.raw_rp}"."attributes" WHERE time >= {_time(start)} AND time < {_time(end)}{where} GROUP BY entity_id',
         ):
             for item in await self._query(sql):
                 rows = out.setdefault(item["tags"]["entity_id"], [])
@@ -224,7 +270,7 @@ class InfluxV1Backend(HistoryBackend):
         found: dict[str, float] = {}
         bounds = ("",) if ids is None else (f" AND time >= {_time(before - LOOKBACK)}", "")
         for since in bounds:
-            sql = (f'SELECT last("value") FROM "{RP_RAW}"."state" WHERE time < {_time(before)}{since}'
+            sql = (f'SELECT last("value") FROM "{self.raw_rp}"."state" WHERE time < {_time(before)}{since}'
                    f"{self._where(ids)} GROUP BY entity_id")
             found.update({item["tags"]["entity_id"]: item["values"][0][1] for item in await self._query(sql)})
             if ids is None or not (ids := [e for e in ids if e not in found]):
@@ -241,7 +287,7 @@ class InfluxV1Backend(HistoryBackend):
             return {}
         fields = ", ".join(f'"{f}"' for f in _TIER_FIELDS)
         sql = (
-            f'SELECT {fields} FROM "{tier}"."{tier}" WHERE time >= {_time(start)} AND time < {_time(end)}'
+            f'SELECT {fields} FROM "{self.rps[tier]}"."{tier}" WHERE time >= {_time(start)} AND time < {_time(end)}'
             f"{self._where(ids)} GROUP BY entity_id"
         )
         out: dict[str, list[TierRow]] = {}
@@ -259,13 +305,13 @@ class InfluxV1Backend(HistoryBackend):
         measurements = ["state", "attributes"] if tier == "raw" else [tier]
         exclude = list(exclude)
         if only is not None:
-            condition = f" AND entity_id =~ {_entity_regex(only)}"
+            condition = f"{self._home} AND entity_id =~ {_entity_regex(only)}"
         elif exclude:
-            condition = f" AND entity_id !~ {_entity_regex(exclude)}"
+            condition = f"{self._home} AND entity_id !~ {_entity_regex(exclude)}"
         elif self.retention_applied:
             return  # the retention policy expires it
         else:
-            condition = ""
+            condition = self._home
         for measurement in measurements:
             if measurement == "attributes":
                 continue  # attribute sets are tiny and the one in force must stay

@@ -4,21 +4,29 @@ Same layout as the 1.x backend (measurements state, attributes, five_minute, hou
 entity_id), all in one bucket whose retention the user sets on the bucket; per-entity
 overrides are applied with the delete API. Points are identified by measurement, tags and
 timestamp, so a replayed batch overwrites itself.
+
+Every point carries its home in the tags `tenant` and `home`, and every query filters on them
+(points from before homes have neither and are the default home's). A home on a plan writes into
+its plan's bucket, `<bucket>_<plan>`, which the backend creates with a retention rule of the
+plan's longest tier (none when unlimited); shorter tiers (raw points) are deleted per home.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import orjson
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.domain.write_precision import WritePrecision
 
-from hub.recorder.backends.base import TIERS, Batch, HistoryBackend, Sample, TierRow, as_error
-from hub.recorder.backends.influx_v1 import _micros, _string
+from hub.core.scope import DEFAULT_SCOPE, HomeScope
+from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Sample, TierRow, as_error
+from hub.recorder.backends.influx_v1 import _micros, _string, home_tags
 
 _ERRORS = (InfluxDBError, OSError, TimeoutError)
 
@@ -41,18 +49,72 @@ class InfluxV2Backend(HistoryBackend):
 
     name = "influxdb2"
 
-    def __init__(self, url: str, token: str, org: str, bucket: str, *, timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        org: str,
+        bucket: str,
+        *,
+        timeout_ms: int = 30_000,
+        scope: HomeScope = DEFAULT_SCOPE,
+        plan: str | None = None,
+    ) -> None:
+        """Serve one home's history (scope); a home on a plan writes into its plan's bucket."""
         self.url = url
         self.token = token
         self.org = org
-        self.bucket = bucket
+        self.bucket = bucket if plan is None else f"{bucket}_{plan}"
+        self.plan = plan
+        self.scope = scope
         self.timeout_ms = timeout_ms
+        self.bucket_seconds: float | None = None  # the plan bucket's retention (None: not set by the hub)
+        self._tags = home_tags(scope)
+        tenant, home = orjson.dumps(scope.tenant_id).decode(), orjson.dumps(scope.home_id).decode()
+        same = f"r.tenant == {tenant} and r.home == {home}"
+        untagged = "not exists r.tenant and not exists r.home"
+        self._home = f"|> filter(fn: (r) => ({same}) or ({untagged}))" if scope == DEFAULT_SCOPE else f"|> filter(fn: (r) => {same})"
         self._client: InfluxDBClientAsync | None = None
 
     def _api(self) -> InfluxDBClientAsync:
         if self._client is None:
             self._client = InfluxDBClientAsync(self.url, self.token, org=self.org, timeout=self.timeout_ms)
         return self._client
+
+    async def retention_hint(self, retention: Mapping[str, float]) -> None:
+        """Create a plan's bucket with a retention rule of its longest tier (or update the rule)."""
+        if self.plan is None:
+            return  # the user's own bucket, whose retention the user sets
+        longest = max(retention.values())
+        every = 0 if math.isinf(longest) else max(int(longest), 3600)
+        rules = [{"type": "expire", "everySeconds": every}]
+        headers = {"Authorization": f"Token {self.token}"}
+        api = f"{self.url.rstrip('/')}/api/v2"
+        try:
+            async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout_ms / 1000)) as http:
+                async with http.get(f"{api}/buckets", params={"name": self.bucket, "org": self.org}) as response:
+                    found = (await self._json(response))["buckets"]
+                if found:
+                    if found[0].get("retentionRules") != rules:
+                        async with http.patch(f"{api}/buckets/{found[0]['id']}", json={"retentionRules": rules}) as response:
+                            await self._json(response)
+                else:
+                    async with http.get(f"{api}/orgs", params={"org": self.org}) as response:
+                        org_id = (await self._json(response))["orgs"][0]["id"]
+                    body = {"orgID": org_id, "name": self.bucket, "retentionRules": rules}
+                    async with http.post(f"{api}/buckets", json=body) as response:
+                        await self._json(response)
+        except (aiohttp.ClientError, OSError, TimeoutError, KeyError, IndexError) as err:
+            raise as_error(self.name, err) from err
+        self.bucket_seconds = math.inf if every == 0 else float(every)
+
+    async def _json(self, response: aiohttp.ClientResponse) -> dict[str, Any]:
+        body = await response.read()
+        if response.status >= 300:
+            message = f"{self.name}: {response.method} {response.url.path} answered {response.status}: {body[:300].decode(errors='replace')}"
+            raise BackendError(message)
+        answer: dict[str, Any] = orjson.loads(body)
+        return answer
 
     async def close(self) -> None:
         """Close the client."""
@@ -73,13 +135,14 @@ class InfluxV2Backend(HistoryBackend):
 
     async def write(self, batch: Batch) -> None:
         """Write a batch as line protocol through the v2 write API."""
+        tags = self._tags
         lines = [
-            f"state,entity_id={e} value={v!r}{f',state={_string(s)}' if s is not None else ''} {_micros(t)}"
+            f"state,entity_id={e}{tags} value={v!r}{f',state={_string(s)}' if s is not None else ''} {_micros(t)}"
             if v is not None
-            else f"state,entity_id={e} state={_string(s or '')} {_micros(t)}"
+            else f"state,entity_id={e}{tags} state={_string(s or '')} {_micros(t)}"
             for e, t, v, s in batch.points
         ]
-        lines += [f"attributes,entity_id={a.entity_id} json={_string(a.attributes)} {_micros(a.ts)}" for a in batch.attributes]
+        lines += [f"attributes,entity_id={a.entity_id}{tags} json={_string(a.attributes)} {_micros(a.ts)}" for a in batch.attributes]
         await self._write(lines)
 
     async def write_tier(self, tier: str, rows: list[TierRow]) -> None:
@@ -87,7 +150,7 @@ class InfluxV2Backend(HistoryBackend):
         assert tier in TIERS
         await self._write(
             [
-                f"{tier},entity_id={r.entity_id} mean={r.mean!r},min={r.min!r},max={r.max!r},last={r.last!r},"
+                f"{tier},entity_id={r.entity_id}{self._tags} mean={r.mean!r},min={r.min!r},max={r.max!r},last={r.last!r},"
                 f"delta={r.delta!r},count={r.count}i {_micros(r.start)}"
                 for r in rows
             ]
@@ -103,7 +166,7 @@ class InfluxV2Backend(HistoryBackend):
     def _from(self, measurement: str, start: float, end: float, entity_ids: list[str] | None) -> str:
         flux = (
             f'from(bucket: {orjson.dumps(self.bucket).decode()}) |> range(start: {_flux_time(start)}, stop: {_flux_time(end)}) '
-            f'|> filter(fn: (r) => r._measurement == "{measurement}")'
+            f'|> filter(fn: (r) => r._measurement == "{measurement}") {self._home}'
         )
         if entity_ids is not None:
             flux += f" |> filter(fn: (r) => contains(value: r.entity_id, set: {_flux_set(entity_ids)}))"
@@ -169,15 +232,26 @@ class InfluxV2Backend(HistoryBackend):
     ) -> None:
         """Delete per-entity overrides' old data; the bucket's retention expires the rest."""
         measurements = ["state"] if tier == "raw" else [tier]
+        # A plan's bucket holds many homes: a delete names the home (the user's own bucket is one home's).
+        home = "" if self.plan is None else f' AND tenant="{self.scope.tenant_id}" AND home="{self.scope.home_id}"'
         if only is None:
-            return  # the bucket's own retention applies to everything else
+            # A tier kept shorter than the plan's bucket goes by deleting the home's points; the
+            # bucket's retention applies to everything else. (Delete predicates cannot say "not
+            # these entities": with overrides, the tier waits for the bucket's retention.)
+            expires = self.bucket_seconds
+            if self.plan is None or list(exclude) or expires is None or before <= datetime.now(UTC).timestamp() - expires:
+                return
+            targets: list[str | None] = [None]
+        else:
+            targets = list(only)
         start = datetime.fromtimestamp(0, UTC)
         stop = datetime.fromtimestamp(before, UTC)
         try:
             delete = self._api().delete_api()
             for measurement in measurements:
-                for entity_id in only:
-                    predicate = f'_measurement="{measurement}" AND entity_id="{entity_id}"'
+                for entity_id in targets:
+                    entity = "" if entity_id is None else f' AND entity_id="{entity_id}"'
+                    predicate = f'_measurement="{measurement}"{entity}{home}'
                     await delete.delete(start, stop, predicate, self.bucket, self.org)
         except _ERRORS as err:
             raise as_error(self.name, err) from err
