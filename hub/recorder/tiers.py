@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -13,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from hub.recorder.backends.base import TIER_SECONDS, Batch, HistoryBackend, Sample, TierRow
+from hub.recorder.backends.base import TIER_SECONDS, Batch, HistoryBackend, Partial, Sample, TierRow
 
 _LOGGER = logging.getLogger(__name__)
 RETENTION_KEYS = ("raw", "five_minute", "hour", "day")
@@ -106,6 +107,30 @@ def aggregate(entity_id: str, samples: Iterable[Sample], previous: float | None,
         count += 1
     if bucket is not None:
         rows.append(finish())
+    return rows
+
+
+def from_partials(entity_id: str, partials: Iterable[Partial], previous: float | None, width: float) -> list[TierRow]:
+    """Return the rows aggregate() gives, from what a database summed up per bucket (oldest first).
+
+    The value carried into a bucket (the one before's last, or `previous`) covers its start up
+    to the first point and counts towards min and max, as in aggregate(). The counter delta
+    needs every point in order, so it is NaN here: callers that want it use aggregate().
+    """
+    rows: list[TierRow] = []
+    held = previous
+    nan = math.nan
+    for start, count, lo, hi, first, area, last in partials:
+        if held is not None:
+            area += held * (first - start)
+            covered_from = start
+            lo = held if held < lo else lo
+            hi = held if held > hi else hi
+        else:
+            covered_from = first
+        span = start + width - covered_from
+        rows.append(TierRow(entity_id, start, area / span if span > 0 else last, lo, hi, last, nan, count))
+        held = last
     return rows
 
 
