@@ -43,7 +43,7 @@ from hub.recorder.tiers import RetentionPlan  # noqa: E402
 
 ENTITIES = [f"sensor.meter_{i}_power" for i in range(10)]
 DAY = 86400.0
-RANGES = {"1 h": 3600.0, "1 d": DAY, "7 d": 7 * DAY, "30 d": 30 * DAY, "365 d": 365 * DAY}
+RANGES = {"1 h": 3600.0, "4 h": 4 * 3600.0, "1 d": DAY, "7 d": 7 * DAY, "30 d": 30 * DAY, "365 d": 365 * DAY}
 
 
 def _watts(entity: int, ts: float) -> float:
