@@ -193,9 +193,10 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
 
     print(f"{args.backend}, 10 entities, raw every {args.rate:g} s; latency in ms. before: {args.before}; after: "
           f"history/chart with points={args.points}. cold: first query on a freshly opened backend (after first); "
-          "warm: median of 5, before and after interleaved")
+          "warm: median of 5, before and after interleaved; after CPU: this process's CPU ms (all threads) of a "
+          "warm query, what a loaded machine does not inflate")
     print(f"{'range':>6} {'before cold':>12} {'after cold':>11} {'before warm':>12} {'after warm':>11} {'ratio warm':>11} "
-          f"{'after kB':>9}")
+          f"{'after kB':>9} {'after CPU':>9}")
     for name, span in RANGES.items():
         old_backend, new_backend = servers.backend(path), servers.backend(path)
         await old_backend.open()
@@ -203,16 +204,18 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         try:
             after_cold, size = await timed(new_backend, coverage, span, now, args.points)
             before_cold, _ = await before(old_backend, span)
-            befores, afters = [], []
+            befores, afters, cpus = [], [], []
             for _ in range(5):
                 befores.append((await before(old_backend, span))[0])
+                cpu = time.process_time()
                 afters.append((await timed(new_backend, coverage, span, now, args.points))[0])
+                cpus.append((time.process_time() - cpu) * 1000)
         finally:
             await old_backend.close()
             await new_backend.close()
         before_warm, after_warm = statistics.median(befores), statistics.median(afters)
         print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
-              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f}", flush=True)
+              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {statistics.median(cpus):9.1f}", flush=True)
     print("(the machine is shared: run twice, compare ratios within one run)")
 
 

@@ -48,8 +48,8 @@ _AGGREGATE_SQL = """
 SELECT entity, bucket, count(*)::int, min(value), max(value), min(t),
        sum(value * (least(coalesce(next, bucket + $4), bucket + $4) - t)),
        max(CASE WHEN next IS NULL OR next >= bucket + $4 THEN value END)
-FROM (SELECT entity, t, value, floor(t / $4) * $4 AS bucket, lead(t) OVER (PARTITION BY entity ORDER BY t) AS next
-      FROM (SELECT entity, extract(epoch FROM ts)::float8 AS t, value FROM history_raw
+FROM (SELECT entity, t, value, floor(t / $4) * $4 AS bucket, lead(t) OVER (PARTITION BY entity ORDER BY ts) AS next
+      FROM (SELECT entity, ts, extract(epoch FROM ts)::float8 AS t, value FROM history_raw
             WHERE entity = ANY($3::int[]) AND ts >= to_timestamp($1) AND ts < to_timestamp($2)
             AND value IS NOT NULL) p) q
 GROUP BY entity, bucket ORDER BY entity, bucket
