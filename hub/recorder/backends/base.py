@@ -184,6 +184,13 @@ class HistoryBackend(ABC):
 
         return await asyncio.to_thread(summed)
 
+    async def entities_between(self, start: float, end: float) -> list[str]:
+        """Return the entities with raw points in [start, end), so that they can be read a few at a time.
+
+        This default reads the points themselves; backends with an index answer without them.
+        """
+        return list(await self.read_states(None, start, end))
+
     async def read_tier_values(
         self, tier: str, entity_ids: Iterable[str], start: float, end: float
     ) -> dict[str, list[tuple[float, float, float, float, float, float]]]:

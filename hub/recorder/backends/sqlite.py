@@ -315,6 +315,17 @@ class SQLiteBackend(HistoryBackend):
                 out[entity_id] = sum_up(times, values, width)
         return out
 
+    async def entities_between(self, start: float, end: float) -> list[str]:
+        """Return the entities with raw points in [start, end): one probe of the key per known entity."""
+        return await self._run(self._reader, self._entities_between, start, end)
+
+    def _entities_between(self, start: float, end: float) -> list[str]:
+        conn = self._rconn
+        assert conn is not None
+        self._refresh_names(conn)
+        sql = "SELECT 1 FROM raw WHERE entity = ? AND ts >= ? AND ts < ? LIMIT 1"
+        return [name for id_, name in list(self._names.items()) if conn.execute(sql, (id_, start, end)).fetchone()]
+
     async def read_tier_values(
         self, tier: str, entity_ids: Iterable[str], start: float, end: float
     ) -> dict[str, list[tuple[float, float, float, float, float, float]]]:
