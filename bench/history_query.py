@@ -1,15 +1,20 @@
 """Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
 
 Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--no-before]
+     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1
+     .venv/bin/python bench/history_query.py --backend influxdb --rate 1 --raw-days 1
 
-Seeds (or reuses, with --db) a SQLite history of 10 power sensors as a year of the default
+Seeds (or reuses, with --db, SQLite only) a history of 10 power sensors as a year of the default
 plan leaves it: the day tier for 5 years, the hour tier for 365 days, the 5-minute tier for 30 days, raw points every
-`--rate` seconds for the last 7 days. Then, for each range (1 h, 1 d, 7 d, 30 d, 365 d ending
+`--rate` seconds for the last `--raw-days` (7) days. PostgreSQL and InfluxDB run as throwaway
+servers (tests/servers.py). Then, for each range (1 h, 1 d, 7 d, 30 d, 365 d ending
 now), prints the latency of the command's whole answer (read, bucket, JSON) with a chart's
-`points`, beside what the History page asked for before (every change, history_during_period
-with minimal_response; tier means for ranges past raw retention), interleaved in one run: cold
-is the first query of that range on a freshly opened backend (SQLite's own page cache empty;
-the OS file cache is not dropped), warm the median of 5 repeats.
+`points`: "after" as history/chart answers (raw points summed up per bucket in the database
+where the backend can), "before" every raw point read and bucketed in Python (as history/chart
+did before; --before page: what the History page asked for before that, every change through
+history_during_period), interleaved in one run: cold is the first query of that range on a freshly opened
+backend (SQLite's own page cache empty; the OS file cache and PostgreSQL's shared buffers are not
+dropped), warm the median of 5 repeats.
 """
 
 from __future__ import annotations
@@ -23,21 +28,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 
 from hub.recorder import compressed  # noqa: E402
-from hub.recorder.backends.base import Batch, Point, TierRow  # noqa: E402
+from hub.recorder.backends.base import Batch, HistoryBackend, Point, TierRow  # noqa: E402
 from hub.recorder.backends.sqlite import SQLiteBackend  # noqa: E402
-from hub.recorder.buckets import Coverage  # noqa: E402
+from hub.recorder.buckets import Coverage, query_buckets, width_for  # noqa: E402
 from hub.recorder.chart import chart_json  # noqa: E402
 from hub.recorder.tiers import RetentionPlan  # noqa: E402
 
 ENTITIES = [f"sensor.meter_{i}_power" for i in range(10)]
 DAY = 86400.0
-RANGES = {"1 h": 3600.0, "1 d": DAY, "7 d": 7 * DAY, "30 d": 30 * DAY, "365 d": 365 * DAY}
+RANGES = {"1 h": 3600.0, "4 h": 4 * 3600.0, "1 d": DAY, "7 d": 7 * DAY, "30 d": 30 * DAY, "365 d": 365 * DAY}
 
 
 def _watts(entity: int, ts: float) -> float:
@@ -57,8 +63,7 @@ def _tier_rows(tier: str, width: float, start: float, end: float) -> list[TierRo
     return rows
 
 
-async def seed(path: Path, now: float, rate: float) -> None:
-    backend = SQLiteBackend(path)
+async def seed(backend: HistoryBackend, now: float, rate: float, raw_days: float) -> None:
     await backend.open()
     hour_end, five_end = now // 3600 * 3600, now // 300 * 300
     began = time.perf_counter()
@@ -70,7 +75,7 @@ async def seed(path: Path, now: float, rate: float) -> None:
     for day in range(30, 0, -1):
         a = five_end - day * DAY
         await backend.write_tier("five_minute", _tier_rows("five_minute", 300, a, min(a + DAY, five_end)))
-    ts, end = now - 7 * DAY, now
+    ts, end = now - raw_days * DAY, now
     while ts < end:
         chunk_end = min(ts + 3 * 3600, end)
         points = []
@@ -81,16 +86,24 @@ async def seed(path: Path, now: float, rate: float) -> None:
         await backend.write(Batch(points))
         ts = chunk_end
     await backend.close()
-    print(f"seeded {path} in {time.perf_counter() - began:.1f} s ({os.path.getsize(path) / 1e6:.0f} MB)")
+    print(f"seeded {backend.name} in {time.perf_counter() - began:.1f} s")
 
 
-async def timed(backend: SQLiteBackend, coverage: Coverage, span: float, now: float, points: int) -> tuple[float, int]:
+async def timed(backend: HistoryBackend, coverage: Coverage, span: float, now: float, points: int) -> tuple[float, int]:
     began = time.perf_counter()
     answer = await chart_json(backend, coverage, ENTITIES, now - span, now, points)
     return (time.perf_counter() - began) * 1000, len(answer)
 
 
-async def timed_before(backend: SQLiteBackend, plan: RetentionPlan, span: float, now: float) -> tuple[float, int]:
+async def timed_walked(backend: HistoryBackend, coverage: Coverage, span: float, now: float, points: int) -> tuple[float, int]:
+    """history/chart before: every raw point read and bucketed in Python (query_buckets with deltas)."""
+    began = time.perf_counter()
+    found = await query_buckets(backend, ENTITIES, now - span, now, width_for(now - span, now, points), coverage)
+    size = sum(len(rows) for rows in found.series.values())
+    return (time.perf_counter() - began) * 1000, size
+
+
+async def timed_page(backend: HistoryBackend, plan: RetentionPlan, span: float, now: float) -> tuple[float, int]:
     """What the History page asked before: every change (minimal_response, no attributes), tier means when old."""
     began = time.perf_counter()
     found = await compressed.read_points(backend, plan, ENTITIES, now - span, now, include_start=True, now=now)
@@ -99,45 +112,110 @@ async def timed_before(backend: SQLiteBackend, plan: RetentionPlan, span: float,
     return (time.perf_counter() - began) * 1000, len(body)
 
 
+class Servers:
+    """Throwaway PostgreSQL and InfluxDB servers (as the tests start them), and backends on them."""
+
+    def __init__(self, kind: str) -> None:
+        from tests import servers
+
+        self.kind = kind
+        self.server: Any = None
+        if kind == "postgresql":
+            bindir = servers._find_postgres_bindir()
+            assert bindir is not None, "PostgreSQL is not installed"
+            owner = servers._service_user("postgres")
+            self.server = servers.PostgresServer(bindir, servers._make_tempdir("bench-pg-", owner), owner, servers.free_port())
+            self.server.initdb()
+            self.server.start()
+            self.url = self.server.url(self.server.create_database())
+        elif kind == "influxdb":
+            binary = servers._find_binary("influxd")
+            assert binary is not None, "InfluxDB is not installed"
+            owner = servers._service_user("influxdb")
+            http_port, rpc_port = servers.free_port(), servers.free_port()
+            self.server = servers.InfluxDBServer(binary, servers._make_tempdir("bench-influx-", owner), owner, http_port, rpc_port)
+            self.server.write_config()
+            self.server.start()
+            self.url = self.server.url
+
+    def backend(self, path: Path) -> HistoryBackend:
+        if self.kind == "postgresql":
+            from hub.recorder.backends.postgres import PostgresBackend
+
+            return PostgresBackend(self.url)
+        if self.kind == "influxdb":
+            from hub.recorder.backends.influx_v1 import InfluxV1Backend
+
+            return InfluxV1Backend(self.url, "bench_history")
+        return SQLiteBackend(path)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "influxdb"), default="sqlite")
     parser.add_argument("--rate", type=float, default=5.0, help="seconds between raw points per sensor")
+    parser.add_argument("--raw-days", type=float, default=7.0, help="days of raw points seeded (7: raw retention)")
     parser.add_argument("--points", type=int, default=300, help="the chart's points per series")
-    parser.add_argument("--db", type=Path, help="reuse (or create) this seeded database")
-    parser.add_argument("--no-before", action="store_true", help="time history/chart alone (the before column is 0)")
+    parser.add_argument("--db", type=Path, help="reuse (or create) this seeded SQLite database")
+    parser.add_argument("--before", choices=("walked", "page", "none"), default="walked",
+                        help="what to time beside history/chart: every raw point bucketed in Python (walked), "
+                             "the History page's old query (page), or nothing")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
     path = args.db or folder / "history.db"
+    servers = Servers(args.backend)
+    try:
+        await run(args, servers, path)
+    finally:
+        servers.close()
+
+
+async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
     now = time.time()
-    if not path.exists():
-        await seed(path, now, args.rate)
+    if args.backend != "sqlite" or not path.exists():
+        await seed(servers.backend(path), now, args.rate, args.raw_days)
     else:
         now = os.path.getmtime(path)
     coverage = Coverage(raw_from=now - 7 * DAY, five_from=now - 30 * DAY, hour_from=now - 365 * DAY,
                         five_until=now // 300 * 300, hour_until=now // 3600 * 3600, day_until=now // DAY * DAY)
     plan = RetentionPlan({"raw": 7 * DAY, "five_minute": 30 * DAY, "hour": 365 * DAY, "day": 5 * 365 * DAY})
-    print(f"10 entities, raw every {args.rate:g} s; latency in ms. before: every change as the History page asked "
-          f"(history_during_period, minimal); after: history/chart with points={args.points}. cold: first query on a "
-          "freshly opened backend (the OS file cache is not dropped); warm: median of 5, before and after interleaved")
+
+    async def before(backend: HistoryBackend, span: float) -> tuple[float, int]:
+        if args.before == "walked":
+            return await timed_walked(backend, coverage, span, now, args.points)
+        if args.before == "page":
+            return await timed_page(backend, plan, span, now)
+        return 0.0, 0
+
+    print(f"{args.backend}, 10 entities, raw every {args.rate:g} s; latency in ms. before: {args.before}; after: "
+          f"history/chart with points={args.points}. cold: first query on a freshly opened backend (after first); "
+          "warm: median of 5, before and after interleaved; after CPU: this process's CPU ms (all threads) of a "
+          "warm query, what a loaded machine does not inflate")
     print(f"{'range':>6} {'before cold':>12} {'after cold':>11} {'before warm':>12} {'after warm':>11} {'ratio warm':>11} "
-          f"{'before MB':>10} {'after kB':>9}")
+          f"{'after kB':>9} {'after CPU':>9}")
     for name, span in RANGES.items():
-        old_backend, new_backend = SQLiteBackend(path), SQLiteBackend(path)
+        old_backend, new_backend = servers.backend(path), servers.backend(path)
         await old_backend.open()
         await new_backend.open()
         try:
-            before_cold, before_size = (0.0, 0) if args.no_before else await timed_before(old_backend, plan, span, now)
             after_cold, size = await timed(new_backend, coverage, span, now, args.points)
-            befores, afters = [], []
+            before_cold, _ = await before(old_backend, span)
+            befores, afters, cpus = [], [], []
             for _ in range(5):
-                befores.append(0.0 if args.no_before else (await timed_before(old_backend, plan, span, now))[0])
+                befores.append((await before(old_backend, span))[0])
+                cpu = time.process_time()
                 afters.append((await timed(new_backend, coverage, span, now, args.points))[0])
+                cpus.append((time.process_time() - cpu) * 1000)
         finally:
             await old_backend.close()
             await new_backend.close()
         before_warm, after_warm = statistics.median(befores), statistics.median(afters)
         print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
-              f"{before_warm / after_warm:10.1f}x {before_size / 1e6:10.1f} {size / 1e3:9.1f}")
+              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {statistics.median(cpus):9.1f}", flush=True)
     print("(the machine is shared: run twice, compare ratios within one run)")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,10 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mqtt_ingest  # noqa: E402
 
 
-def soak_args(rate: int, seconds: float, every: float, ws: bool = True) -> argparse.Namespace:
+def soak_args(rate: int, seconds: float, every: float, ws: bool = True, *, tracemalloc: bool = False,
+              slow_callbacks: bool = False) -> argparse.Namespace:
     """Return the hub-run arguments of one long row at rate for seconds."""
     return argparse.Namespace(sensors=1000, seconds=seconds, rates=[rate], qos=[0], recorder=True, ws=ws,
-                              template=False, slow_callbacks=False, rss_every=every)
+                              template=False, slow_callbacks=slow_callbacks, rss_every=every, tracemalloc=tracemalloc,
+                              as_hub_run=True)
 
 
 def verdict(summary: dict, seconds: float) -> str:
@@ -53,9 +56,13 @@ async def main(args: argparse.Namespace) -> None:
         broker, port = mqtt_ingest.start_mosquitto(Path(tmp))
         try:
             print(f"{args.rate:,} readings/s for {args.minutes:g} min, RSS every {args.every:g} s "
-                  "(recorder on, one WebSocket subscriber)", flush=True)
-            summary = await mqtt_ingest.run_hub_process(soak_args(args.rate, seconds, args.every), port, "gmqtt", "soak")
+                  "(recorder on, one WebSocket subscriber); load average "
+                  + ", ".join(f"{x:.1f}" for x in os.getloadavg()), flush=True)
+            summary = await mqtt_ingest.run_hub_process(
+                soak_args(args.rate, seconds, args.every, tracemalloc=args.tracemalloc, slow_callbacks=args.slow_callbacks),
+                port, "gmqtt", "soak")
             print(verdict(summary, seconds), flush=True)
+            print("load average at the end (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg()), flush=True)
         finally:
             broker.terminate()
             broker.wait(5)
@@ -66,4 +73,6 @@ if __name__ == "__main__":
     parser.add_argument("--minutes", type=float, default=2.5)
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--every", type=float, default=10.0, help="seconds between RSS samples")
+    parser.add_argument("--tracemalloc", action="store_true", help="print what grew between the first and last sample")
+    parser.add_argument("--slow-callbacks", action="store_true", help="print the loop's slowest callbacks")
     asyncio.run(main(parser.parse_args()))

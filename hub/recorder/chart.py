@@ -46,7 +46,7 @@ async def chart_json(
     backend: HistoryBackend, coverage: Coverage, entity_ids: list[str], start: float, end: float, points: int
 ) -> bytes:
     """Return the decimated history of entities over [start, end) as the command's JSON bytes."""
-    found = await query_buckets(backend, entity_ids, start, end, width_for(start, end, points), coverage)
+    found = await query_buckets(backend, entity_ids, start, end, width_for(start, end, points), coverage, deltas=False)
     series = {
         entity_id: {
             "t": [r.start for r in rows],

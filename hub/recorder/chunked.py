@@ -10,27 +10,16 @@ same as history.full() would give.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
 from hub.recorder.backends.base import HistoryBackend, Sample
-from hub.recorder.history import read_samples, state_text
+from hub.recorder.history import HistoryState, StateWalk, full_row, minimal_row, read_samples
 from hub.recorder.tiers import RetentionPlan
 
 FIRST_WINDOW = 3600.0
 WINDOW_POINTS = 20_000  # aim for windows of about this many points
 MAX_WINDOW = 30 * 86400.0
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat()
-
-
-def _row(entity_id: str, text: str, attributes: dict[str, Any] | None, changed: float, ts: float) -> dict[str, Any]:
-    return {"entity_id": entity_id, "state": text, "attributes": attributes or {},
-            "last_changed": _iso(changed), "last_updated": _iso(ts)}
 
 
 async def sample_windows(
@@ -74,39 +63,23 @@ async def entity_parts(
     now: float,
 ) -> AsyncIterator[bytes]:
     """Yield one entity's rows as JSON pieces ("{...}", ",{...}", ...), oldest first; nothing without rows."""
-    previous: str | None = None
-    changed = start
-    held: tuple[str, dict[str, Any] | None, float, float] | None = None  # the row not written yet
+    walk = StateWalk(start, significant_changes_only=significant_changes_only, no_attributes=no_attributes)
+    held: HistoryState | None = None  # the row not written yet: the last one is written in full
     written = 0
-    current: dict[str, Any] | None = None if no_attributes else {}
     async for begin, finish, samples in sample_windows(backend, plan, entity_id, start, end, include_start=include_start, now=now):
         changes = [] if no_attributes or not samples else (await backend.read_attributes([entity_id], begin, finish)).get(entity_id, [])
-        index = 0
         pieces: list[bytes] = []
-        for sample in samples:
-            while index < len(changes) and changes[index][0] <= sample.ts:
-                current = changes[index][1]
-                index += 1
-            text = state_text(sample)
-            ts = max(sample.ts, start)
-            if text != previous:
-                changed = ts
-            elif significant_changes_only:
-                continue
-            previous = text
+        for entry in walk.entries(samples, changes):
             if held is not None:
                 # A row between the first and the last: the minimal form when asked for.
-                text_h, attrs_h, changed_h, ts_h = held
-                row = ({"state": text_h, "last_changed": _iso(changed_h)} if minimal_response and written
-                       else _row(entity_id, text_h, attrs_h, changed_h, ts_h))
+                row = minimal_row(held) if minimal_response and written else full_row(entity_id, held)
                 pieces.append((b"," if written else b"") + orjson.dumps(row))
                 written += 1
-            held = (text, current, changed, ts)
+            held = entry
         if pieces:
             yield b"".join(pieces)
     if held is not None:
-        text_h, attrs_h, changed_h, ts_h = held
-        yield (b"," if written else b"") + orjson.dumps(_row(entity_id, text_h, attrs_h, changed_h, ts_h))
+        yield (b"," if written else b"") + orjson.dumps(full_row(entity_id, held))
 
 
 async def history_parts(

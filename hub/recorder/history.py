@@ -7,7 +7,7 @@ Raw points answer what raw retention still holds; older ranges come from the 5-m
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +36,50 @@ def state_text(sample: Sample) -> str:
     if sample.state is not None:
         return sample.state
     return "" if sample.value is None else format_value(sample.value)
+
+
+class StateWalk:
+    """The walk over one entity's samples that every history answer makes, window after window.
+
+    Attribute changes are merged in (each sample carries the set in force at its time),
+    `last_changed` moves only when the state text changes, and with significant_changes_only
+    a sample that repeats the state is left out. A walk keeps its place between calls, so a
+    streamed answer read a window at a time gives the same entries as one read whole.
+    """
+
+    __slots__ = ("attributes", "last_changed", "previous", "significant_changes_only", "start")
+
+    def __init__(self, start: float, *, significant_changes_only: bool, no_attributes: bool) -> None:
+        self.start = start
+        self.significant_changes_only = significant_changes_only
+        self.previous: str | None = None
+        self.last_changed = start
+        self.attributes: dict[str, Any] | None = None if no_attributes else {}
+
+    def entries(
+        self, samples: Iterable[Sample], changes: Sequence[tuple[float, dict[str, Any]]] = ()
+    ) -> Iterator[HistoryState]:
+        """Yield the entries of samples (oldest first), with changes: the attribute sets from their times on."""
+        index, count = 0, len(changes)
+        start, only_changes = self.start, self.significant_changes_only
+        previous, changed, attributes = self.previous, self.last_changed, self.attributes
+        try:
+            for sample in samples:
+                while index < count and changes[index][0] <= sample.ts:
+                    attributes = changes[index][1]
+                    index += 1
+                text = sample.state
+                if text is None:
+                    text = "" if sample.value is None else format_value(sample.value)
+                ts = sample.ts if sample.ts > start else start
+                if text != previous:
+                    changed = ts
+                elif only_changes:
+                    continue
+                previous = text
+                yield HistoryState(ts, text, changed, attributes)
+        finally:
+            self.previous, self.last_changed, self.attributes = previous, changed, attributes
 
 
 def _tier_samples(rows: Iterable[TierRow]) -> list[Sample]:
@@ -101,53 +145,45 @@ async def history_during_period(
     attributes: dict[str, list[tuple[float, dict[str, Any]]]] = {}
     if not no_attributes and samples:
         attributes = await backend.read_attributes(list(samples), start, end)
-    out: dict[str, list[HistoryState]] = {}
-    for entity_id, points in samples.items():
-        changes = attributes.get(entity_id, [])
-        index = 0
-        current: dict[str, Any] | None = None if no_attributes else {}
-        entries: list[HistoryState] = []
-        previous: str | None = None
-        last_changed = start
-        for sample in points:
-            while index < len(changes) and changes[index][0] <= sample.ts:
-                current = changes[index][1]
-                index += 1
-            text = state_text(sample)
-            ts = max(sample.ts, start)
-            if text != previous:
-                last_changed = ts
-            elif significant_changes_only:
-                continue
-            previous = text
-            entries.append(HistoryState(ts, text, last_changed, current))
-        out[entity_id] = entries
-    return out
+    return {
+        entity_id: list(
+            StateWalk(start, significant_changes_only=significant_changes_only, no_attributes=no_attributes).entries(
+                points, attributes.get(entity_id, [])
+            )
+        )
+        for entity_id, points in samples.items()
+    }
 
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+def full_row(entity_id: str, entry: HistoryState) -> dict[str, Any]:
+    """Return an entry in the REST shape's full form (the first and last of an entity, or all)."""
+    return {
+        "entity_id": entity_id,
+        "state": entry.state,
+        "attributes": entry.attributes or {},
+        "last_changed": _iso(entry.last_changed),
+        "last_updated": _iso(entry.ts),
+    }
+
+
+def minimal_row(entry: HistoryState) -> dict[str, Any]:
+    """Return an entry in minimal_response's form (those between the first and the last)."""
+    return {"state": entry.state, "last_changed": _iso(entry.last_changed)}
+
+
 def full(history: dict[str, list[HistoryState]], *, minimal_response: bool) -> list[list[dict[str, Any]]]:
     """Return history in the REST shape: a list per entity of state dicts."""
     out: list[list[dict[str, Any]]] = []
     for entity_id, entries in history.items():
-        rows: list[dict[str, Any]] = []
         last = len(entries) - 1
-        for i, entry in enumerate(entries):
-            if minimal_response and 0 < i < last:
-                rows.append({"state": entry.state, "last_changed": _iso(entry.last_changed)})
-                continue
-            rows.append(
-                {
-                    "entity_id": entity_id,
-                    "state": entry.state,
-                    "attributes": entry.attributes or {},
-                    "last_changed": _iso(entry.last_changed),
-                    "last_updated": _iso(entry.ts),
-                }
-            )
+        rows = [
+            minimal_row(entry) if minimal_response and 0 < i < last else full_row(entity_id, entry)
+            for i, entry in enumerate(entries)
+        ]
         if rows:
             out.append(rows)
     return out

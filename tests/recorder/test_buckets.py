@@ -143,3 +143,49 @@ async def test_tiers_and_raw_points_give_the_same_buckets(backend: HistoryBacken
             for a, b in zip(got, rows, strict=True):
                 assert (a.min, a.max, a.last, a.count) == (b.min, b.max, b.last, b.count)
                 assert math.isclose(a.mean, b.mean, rel_tol=1e-9) and math.isclose(a.delta, b.delta, rel_tol=1e-9)
+
+
+def _reference_buckets(points: list[Point], entity_id: str, start: float, end: float, width: float) -> list[tuple[float, ...]]:
+    """A chart's buckets computed here from the raw points, step by step: (start, mean, min, max, last, count)."""
+    numeric = sorted((p.ts, p.value) for p in points if p.entity_id == entity_id and p.value is not None)
+    out = []
+    bucket = start // width * width
+    while bucket < end:
+        finish = bucket + width
+        before = [v for ts, v in numeric if ts < bucket]
+        inside = [(ts, v) for ts, v in numeric if bucket <= ts < finish]
+        if inside:
+            held = before[-1] if before else None
+            steps = ([(bucket, held)] if held is not None else []) + inside
+            area = sum(v * ((steps[i + 1][0] if i + 1 < len(steps) else finish) - ts) for i, (ts, v) in enumerate(steps))
+            values = [v for _, v in steps]
+            out.append((bucket, area / (finish - steps[0][0]), min(values), max(values), inside[-1][1], len(inside)))
+        bucket = finish
+    return out
+
+
+async def test_chart_buckets_summed_up_in_the_database_equal_those_computed_from_raw_points(
+    backend: HistoryBackend, tmp_path: Path
+) -> None:
+    downsampler = await _seed(backend, tmp_path)
+    points = [p for found in (await backend.read_states(None, T - 1, T + 7 * 3600)).items() for p in
+              (Point(found[0], s.ts, s.value, s.state) for s in found[1])]
+    for width, start, end in ((10.0, T + 1800.5, T + 3 * 3600), (15.0, T, T + 6 * 3600), (60.0, T + 3000, T + 5800)):
+        found = await query_buckets(backend, ["sensor.power", "sensor.energy", "switch.pump"], start, end, width, deltas=False)
+        assert found.source == "raw" and set(found.series) == {"sensor.power", "sensor.energy"}
+        for entity_id, rows in found.series.items():
+            expected = _reference_buckets(points, entity_id, start, end, width)
+            assert len(expected) > 10
+            assert [(r.start, r.min, r.max, r.last, r.count) for r in rows] == [(e[0], *e[2:]) for e in expected]
+            for row, wanted in zip(rows, expected, strict=True):
+                assert math.isclose(row.mean, wanted[1], rel_tol=1e-9), (entity_id, row, wanted)
+    # The same through the tiers and the raw tail after them: what history/chart asks for a day.
+    coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
+    summed = await query_buckets(backend, ["sensor.power"], T, T + 6 * 3600, 300.0, coverage, deltas=False)
+    walked = await query_buckets(backend, ["sensor.power"], T, T + 6 * 3600, 300.0, coverage)
+    assert summed.source == walked.source == "five_minute"
+    assert [(r.start, r.min, r.max, r.last, r.count) for r in summed.series["sensor.power"]] == [
+        (r.start, r.min, r.max, r.last, r.count) for r in walked.series["sensor.power"]
+    ]
+    for a, b in zip(summed.series["sensor.power"], walked.series["sensor.power"], strict=True):
+        assert math.isclose(a.mean, b.mean, rel_tol=1e-9)

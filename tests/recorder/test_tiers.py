@@ -149,3 +149,35 @@ async def test_sum_stays_absolute_after_the_hour_tier_is_purged(tmp_path: Path) 
         assert hourly["sensor.energy"][0]["sum"] == pytest.approx(50.0)  # 24 purged hours of 2 kWh, then 2 more
     finally:
         await backend.close()
+
+
+async def test_downsampling_reads_a_few_entities_at_a_time(backend: HistoryBackend, tmp_path: Path) -> None:
+    """Every entity's points read at once made a burst of millions of objects at 5,000 readings/s."""
+    from hub.recorder import tiers
+
+    entities = [f"sensor.meter_{i}" for i in range(tiers.ENTITY_GROUP * 2 + 7)]
+    points = [Point(e, T0 - 30 + 17 * k + i / 8, float((k * 7 + i) % 50), None) for k in range(30) for i, e in enumerate(entities)]
+    await backend.write(Batch(points))
+    reads: list[int] = []
+    read_states = backend.read_states
+
+    async def counted(entity_ids, start, end, *, include_start=False):  # type: ignore[no-untyped-def]
+        found = await read_states(entity_ids, start, end, include_start=include_start)
+        reads.append(len(found))
+        return found
+
+    backend.read_states = counted  # type: ignore[method-assign]
+    clock = FakeClock(T0)
+    downsampler = Downsampler(backend, RetentionPlan(), tmp_path / "tiers.json", clock)
+    clock.now = T0 + 3600 + 5
+    await downsampler.downsample()
+    assert reads and max(reads) <= tiers.ENTITY_GROUP and sum(reads) == len(entities)
+    stored = await backend.read_tier("five_minute", None, T0, T0 + 3600)
+    assert set(stored) == set(entities)
+    for i, entity_id in enumerate(entities):
+        mine = [p for p in points if p.entity_id == entity_id]
+        before = [p.value for p in mine if p.ts < T0]
+        wanted = aggregate(entity_id, [Sample(p.ts, p.value, None) for p in mine if p.ts >= T0], before[-1] if before else None, 300.0)
+        got = stored[entity_id]
+        assert [(r.start, r.min, r.max, r.last, r.count) for r in got] == [(r.start, r.min, r.max, r.last, r.count) for r in wanted], i
+        assert all(abs(a.mean - b.mean) < 1e-9 * max(1.0, abs(b.mean)) for a, b in zip(got, wanted, strict=True))

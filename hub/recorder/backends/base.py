@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,23 @@ class Sample(NamedTuple):
     ts: float
     value: float | None
     state: str | None
+
+
+class Partial(NamedTuple):
+    """What a database sums up of one entity's numeric points in one bucket [start, start + width).
+
+    `area` is the integral of the held value from `first` (the bucket's first point) to the
+    bucket's end, each point holding until the next numeric point or the end, whichever comes
+    first; tiers.from_partials adds the value carried in and makes TierRows of them.
+    """
+
+    start: float
+    count: int  # type: ignore[assignment]  # the points in the bucket, as TierRow.count
+    min: float
+    max: float
+    first: float  # the first point's time
+    area: float
+    last: float
 
 
 class TierRow(NamedTuple):
@@ -130,6 +148,48 @@ class HistoryBackend(ABC):
             entity_id: [(s.ts, s.value if s.state is None else s.state) for s in samples]
             for entity_id, samples in found.items()
         }
+
+    async def aggregate_points(
+        self, entity_ids: Iterable[str], start: float, end: float, width: float
+    ) -> dict[str, list[Partial]]:
+        """Return each entity's numeric points in [start, end) summed up per bucket of width seconds.
+
+        Buckets are `[k * width, (k + 1) * width)`; points without a number (text states) are
+        left out, so a value holds through them. This default reads the points (read_points)
+        and sums them up with numpy in a worker thread; a backend may do it in its database.
+        """
+        from hub.recorder.partials import sum_up
+        from hub.recorder.recorder import to_value
+
+        found = await self.read_points(entity_ids, start, end)
+
+        def summed() -> dict[str, list[Partial]]:
+            numbers: dict[str, float | None] = {}
+            out = {}
+            for entity_id, pairs in found.items():
+                times, values = [], []
+                for ts, value in pairs:
+                    if value.__class__ is not float:
+                        if value is None:
+                            continue
+                        text = str(value)
+                        value = numbers[text] if text in numbers else numbers.setdefault(text, to_value(text))
+                        if value is None:
+                            continue
+                    times.append(ts)
+                    values.append(value)
+                if partials := sum_up(times, values, width):
+                    out[entity_id] = partials
+            return out
+
+        return await asyncio.to_thread(summed)
+
+    async def entities_between(self, start: float, end: float) -> list[str]:
+        """Return the entities with raw points in [start, end), so that they can be read a few at a time.
+
+        This default reads the points themselves; backends with an index answer without them.
+        """
+        return list(await self.read_states(None, start, end))
 
     async def read_tier_values(
         self, tier: str, entity_ids: Iterable[str], start: float, end: float

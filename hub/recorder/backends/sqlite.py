@@ -17,10 +17,12 @@ from hub.recorder.backends.base import (
     AttributeChange,
     Batch,
     HistoryBackend,
+    Partial,
     Sample,
     TierRow,
     as_error,
 )
+from hub.recorder.partials import sum_up
 
 _T = TypeVar("_T")
 SCHEMA_VERSION = 1
@@ -283,6 +285,46 @@ class SQLiteBackend(HistoryBackend):
             if rows:
                 out[entity_id] = rows
         return out
+
+    async def aggregate_points(
+        self, entity_ids: Iterable[str], start: float, end: float, width: float
+    ) -> dict[str, list[Partial]]:
+        """Return numeric points summed up per bucket: a primary-key range scan and numpy, in the reader thread.
+
+        (A windowed GROUP BY in SQLite takes five times as long as reading the pairs.)
+        """
+        return await self._run(self._reader, self._aggregate_points, list(entity_ids), start, end, width)
+
+    def _aggregate_points(
+        self, entity_ids: list[str], start: float, end: float, width: float
+    ) -> dict[str, list[Partial]]:
+        conn = self._rconn
+        assert conn is not None
+        self._refresh_names(conn)
+        out: dict[str, list[Partial]] = {}
+        for entity_id in entity_ids:
+            entity = self._ids.get(entity_id)
+            if entity is None:
+                continue
+            rows = conn.execute(
+                "SELECT ts, value FROM raw WHERE entity = ? AND ts >= ? AND ts < ? AND value IS NOT NULL ORDER BY ts",
+                (entity, start, end),
+            ).fetchall()
+            if rows:
+                times, values = zip(*rows, strict=True)
+                out[entity_id] = sum_up(times, values, width)
+        return out
+
+    async def entities_between(self, start: float, end: float) -> list[str]:
+        """Return the entities with raw points in [start, end): one probe of the key per known entity."""
+        return await self._run(self._reader, self._entities_between, start, end)
+
+    def _entities_between(self, start: float, end: float) -> list[str]:
+        conn = self._rconn
+        assert conn is not None
+        self._refresh_names(conn)
+        sql = "SELECT 1 FROM raw WHERE entity = ? AND ts >= ? AND ts < ? LIMIT 1"
+        return [name for id_, name in list(self._names.items()) if conn.execute(sql, (id_, start, end)).fetchone()]
 
     async def read_tier_values(
         self, tier: str, entity_ids: Iterable[str], start: float, end: float
