@@ -1,8 +1,9 @@
 """Every request acts in exactly one home: the front app that hands each one to its home's app.
 
-The home is the one the request names (`X-Home-Id: <id>` or `?home_id=<id>`, the only way for
-a WebSocket, whose token comes after the upgrade), else the first home of the bearer token's
-user, else the first home listed (the UI's files, the login pages). A named home the caller
+The home is the one the request names (`X-Home-Id: <id>` or `?home_id=<id>`), else the first
+home of the bearer token's user, else the first home listed (the UI's files, the login pages).
+A socket whose token comes in its first message (/api/websocket, /api/v1/realtime) and that
+names no home moves to the first home of that token's user before it answers. A named home the caller
 has no role in answers 404 exactly like one that does not exist, so ids cannot be probed. The
 home's app then runs as it would for a single home: its middlewares check the token again,
 with the user's role in that home (hub.homes.access).
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.api.auth_middleware import resolve_user_token
+from hub.api.auth_middleware import SELF_AUTHENTICATED, resolve_user_token
+from hub.api.keys import HOME_OF_TOKEN_KEY
 from hub.api.responses import json_message
 
 if TYPE_CHECKING:
@@ -38,6 +40,10 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def _names_home(request: web.Request) -> bool:
+    return HOME_HEADER in request.headers or HOME_QUERY in request.query
+
+
 async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
     """Return the request's home, None when it names one that it may not see."""
     named = request.headers.get(HOME_HEADER) or request.query.get(HOME_QUERY)
@@ -57,9 +63,18 @@ async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
     """Serve the request with its home's app, or 404 when it names a home it may not see."""
-    home = await pick_home(request.app[HOST_KEY], request)
+    homes = request.app[HOST_KEY]
+    home = await pick_home(homes, request)
     if home is None:
         return json_message("404: Not Found", 404)
+    if request.path in SELF_AUTHENTICATED and not _names_home(request) and _bearer(request) is None:
+        # The token comes in the socket's first message: the socket moves to its user's first home then.
+        async def home_of(token: str) -> web.Application | None:
+            credential = await resolve_user_token(homes.auth, token)
+            found = await homes.first_home_of(credential.user.id) if credential is not None else None
+            return found.app if found is not None else None
+
+        request[HOME_OF_TOKEN_KEY] = home_of
     # The home's app routes, runs its middlewares and its handler: what AppRunner does for a
     # single home's app, which has no public method for it.
     return await home.app._handle(request)  # noqa: SLF001

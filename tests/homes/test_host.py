@@ -121,7 +121,12 @@ async def test_websocket_acts_in_the_home_of_its_url_with_the_users_role_there(h
     assert results[1]["result"]["role"] == "user"  # an owner elsewhere, a user in flat-b
     answer, _ = await ws_session(homes_runtime, "bob", "flat-b", [])
     assert answer == "auth_invalid"
-    answer, _ = await ws_session(homes_runtime, "carol", None, [])  # no home named: the first listed
+    # No home named: the socket acts in the first home of the token's user.
+    homes.get("villa").hub.states.set("sensor.v", "in villa")  # type: ignore[union-attr]
+    answer, results = await ws_session(homes_runtime, "carol", None, [{"type": "get_states"}])
+    shown = {s["entity_id"] for s in results[0]["result"]}
+    assert answer == "auth_ok" and "sensor.v" in shown and "sensor.b" not in shown
+    answer, _ = await ws_session(homes_runtime, "dave", None, [])  # no home at all
     assert answer == "auth_invalid"
 
 
