@@ -6,8 +6,11 @@
 A real PostgreSQL and Mosquitto are started (throwaway, loopback). For each home count, a fresh
 hub process is started from a configuration with a `homes:` section (docs/homes.md); each home's
 20 sensors come from retained MQTT discovery configs under that home's topic root. It prints:
-- start: seconds from `bootstrap.start` until every home's every sensor exists;
-- RSS: the process's resident memory before the start (imports done) and once started and idle;
+- start: seconds from `bootstrap.start` until every home's every sensor exists, warm (the homes'
+  tables exist: a restart) and cold (first start: each home's tables are made);
+- RSS: the process's resident memory before the first start (imports done) and once the second
+  start is idle (with `hub run`'s heap policy); per home, and the marginal cost of a home (the
+  slope between the two counts: the figure to quote);
   the difference per home, and the marginal cost of a home (the slope between the two counts);
 - ingest: a separate publisher process sends readings round-robin over every home's sensors
   (QoS 0, as fast as it can); messages per second from the first to the last state change;
@@ -94,27 +97,36 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     """Run in a fresh process: start N homes, measure, print one JSON line."""
     import aiohttp
 
-    from hub import bootstrap
+    from hub import bootstrap, heap
 
     roots = [f"{args.run}/{home}/" for home in home_ids(args.homes)]
     await retain_configs(args.mqtt_host, args.mqtt_port, roots, args.entities)
     folder = Path(args.tmp)
     config = write_config(folder / "config", args.db_url, f"mqtt://{args.mqtt_host}:{args.mqtt_port}", args.homes,
                           args.run)
+    total = args.homes * args.entities
+
+    def live(homes: Any) -> int:
+        return sum(sum(1 for s in h.hub.states.all() if s.entity_id.startswith("sensor.")) for h in homes.homes.values())
+
     before = rss_mb()
+    # Cold: each home's tables are made (until home-scoped sessions: a schema per home, migrated).
+    began = time.perf_counter()
+    runtime = await bootstrap.start(config, folder / "data", port=0)
+    while live(runtime.homes) < total:
+        await asyncio.sleep(0.05)
+    cold = time.perf_counter() - began
+    await bootstrap.stop(runtime)
+    # Warm, as `hub run` restarts: the figures below are this start's.
     began = time.perf_counter()
     runtime = await bootstrap.start(config, folder / "data", port=0)
     homes = runtime.homes
     assert homes is not None
-    total = args.homes * args.entities
-
-    def live() -> int:
-        return sum(sum(1 for s in h.hub.states.all() if s.entity_id.startswith("sensor.")) for h in homes.homes.values())
-
-    while live() < total:
+    while live(homes) < total:
         await asyncio.sleep(0.05)
     started = time.perf_counter() - began
-    await asyncio.sleep(2)  # settle: what the start left behind is collected
+    heap_policy = asyncio.get_running_loop().create_task(heap.keep_young())  # as `hub run` does
+    await asyncio.sleep(3)  # settle: what the start left behind is collected, the heap frozen
     after = rss_mb()
     # One user, member of every home, with a token for the WebSocket clients.
     user = await homes.auth.add_user("bench", "bench-password", "owner")
@@ -176,9 +188,10 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     delivered = sum(got.values())
+    heap_policy.cancel()
     await bootstrap.stop(runtime)
     return {
-        "homes": args.homes, "start_s": started, "rss_before": before, "rss_after": after,
+        "homes": args.homes, "cold_start_s": cold, "start_s": started, "rss_before": before, "rss_after": after,
         "messages": args.messages, "changes": changes, "ingest_per_s": changes / max(last - first, 1e-9),
         "ws_delivered": delivered, "ws_per_s": delivered / max(ws_done - first, 1e-9), "ws_leaks": leaks,
         "ws_min_per_home": min(got.values()) if got else 0, "ws_max_per_home": max(got.values()) if got else 0,
@@ -232,7 +245,7 @@ def main() -> None:
                 result = json.loads(done.stdout.strip().splitlines()[-1])
                 results.append(result)
                 per_home = (result["rss_after"] - result["rss_before"]) / homes
-                print(f"{homes:4d} homes: start {result['start_s']:6.2f} s | RSS {result['rss_before']:.0f} -> "
+                print(f"{homes:4d} homes: start {result['start_s']:6.2f} s (cold {result['cold_start_s']:.2f} s) | RSS {result['rss_before']:.0f} -> "
                       f"{result['rss_after']:.0f} MB ({per_home:.2f} MB/home) | ingest "
                       f"{result['ingest_per_s']:8,.0f} msg/s ({result['changes']:,}/{result['messages']:,} changes) | "
                       f"WebSocket {result['ws_per_s']:8,.0f} events/s to {homes} clients "

@@ -61,12 +61,13 @@ def homes_config(tmp_path: Path, pg_url: str, broker: str, extra: str = "") -> P
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def homes_runtime(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any,
-                        mosquitto_server: Any) -> AsyncIterator[HomesRun]:
+async def homes_runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                        postgres_server: Any, mosquitto_server: Any) -> AsyncIterator[HomesRun]:
     """A hub with the homes of HOMES_YAML and the users alice, bob, carol, dave (tokens in .tokens).
 
     One per test module (its tests run in the module's event loop): starting three homes and
     hashing four passwords is most of a test's time, and the tests only add what they read.
+    A module's EXTRA_CONFIG (YAML) is added to the configuration.
     """
     errors: list[dict[str, Any]] = []
     loop = asyncio.get_running_loop()
@@ -74,10 +75,13 @@ async def homes_runtime(tmp_path_factory: pytest.TempPathFactory, postgres_serve
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
     tmp_path = tmp_path_factory.mktemp("homes")
     pg_url = postgres_server.url(postgres_server.create_database())
-    runtime = await bootstrap.start(homes_config(tmp_path, pg_url, mosquitto_server.url), tmp_path / "data", port=0)
+    extra = getattr(request.module, "EXTRA_CONFIG", "")
+    runtime = await bootstrap.start(homes_config(tmp_path, pg_url, mosquitto_server.url, extra), tmp_path / "data",
+                                    port=0)
     try:
         assert runtime.homes is not None
         auth = runtime.homes.auth
+        auth._rounds = 4  # as tests/api do: hashing is not what these tests measure
         tokens = {}
         for name in ("alice", "bob", "carol", "dave"):
             user = await auth.add_user(name, "correct horse battery", role="owner" if name == "alice" else "user")
