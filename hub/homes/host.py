@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from hub.core.scope import HomeScope
 
 _LOGGER = logging.getLogger(__name__)
+# Homes that start at once: enough to overlap their I/O, few enough not to flood the database pool.
+START_CONCURRENCY = 8
 
 
 @dataclass(slots=True)
@@ -64,6 +66,8 @@ class HomeHost:
         self.engine = engine
         self.homes: dict[str, Home] = {}
         self._tasks: list[asyncio.Task[Any]] = []
+        # Alembic keeps its migration context in module globals: one home's schema at a time.
+        self._migrating = asyncio.Lock()
 
     def get(self, home_id: str) -> Home | None:
         """Return the home with that id, None when this process has none."""
@@ -99,8 +103,9 @@ class HomeHost:
         hub = Hub(hub_config)
         bootstrap.prepare_core(hub, checked)
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
-        engine = await _storage.open_home_engine(self.engine, url, record.scope,
-                                                 plugins.migration_locations(checked.integrations))
+        async with self._migrating:
+            engine = await _storage.open_home_engine(self.engine, url, record.scope,
+                                                     plugins.migration_locations(checked.integrations))
         try:
             await bootstrap.load_registries(hub, session_factory(engine), self.auth)
             _restored, app = await bootstrap.setup_core(hub, checked)
@@ -116,6 +121,26 @@ class HomeHost:
         home.started = True
         await bootstrap.run_core(hub)
         return home
+
+    async def add_all(self, records: list[HomeRecord], checked: bootstrap.CheckedConfig, config_dir: Path,
+                      data_dir: Path, url: str) -> None:
+        """Start the homes, START_CONCURRENCY at a time (their database and broker round trips
+        overlap); `homes` keeps the records' order.
+
+        Raises:
+            HubError: the first home that failed; the others that started are left running (stop()).
+        """
+        gate = asyncio.Semaphore(START_CONCURRENCY)
+
+        async def start_one(record: HomeRecord) -> None:
+            async with gate:
+                await self.add(record, checked, config_dir, data_dir, url)
+
+        results = await asyncio.gather(*(start_one(record) for record in records), return_exceptions=True)
+        self.homes = {r.home_id: self.homes[r.home_id] for r in records if r.home_id in self.homes}
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     def watch_auth(self) -> None:
         """Follow revocations, bans and key rotation once for every home (the store is shared)."""
@@ -178,8 +203,7 @@ async def start_homes(config_dir: Path, data_dir: Path, checked: bootstrap.Check
     try:
         await auth.start()
         homes.watch_auth()
-        for record in homes.directory.homes():
-            await homes.add(record, checked, config_dir, data_dir, url)
+        await homes.add_all(homes.directory.homes(), checked, config_dir, data_dir, url)
         runner = web.AppRunner(build_front_app(homes), handle_signals=False, access_log=None, shutdown_timeout=0.5,
                                logger=ProtocolErrorLogger())
         served = await bootstrap.serve(runner, config.get("http") or {}, host, port, tls_context)
