@@ -29,6 +29,7 @@ from automations.triggers import validate_trigger, wait_for_triggers
 from automations.triggers.tracker import TemplateTracker
 from hub.auth.audit import CONTROL_DOMAINS, describe_target
 from hub.core.context import Context
+from hub.core.runtime import HubKey
 from hub.exceptions import HubError, TemplateError
 from hub.templating import Template
 from hub.util import slugify
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 # (run name, step, missing entities) already warned about: the log says it once, traces always.
-_WARNED_MISSING: set[tuple[str, str, tuple[str, ...]]] = set()
+# Per hub: another home's automation of the same name must still get its warning.
+WARNED_MISSING: HubKey[set[tuple[str, str, tuple[str, ...]]]] = HubKey("automation.warned_missing")
 
 # The variables a run sees: each nested block (choose, repeat, parallel...) adds a child layer.
 Scope = ChainMap[str, Any]
@@ -187,9 +189,10 @@ def _call(hub: Hub, config: Mapping[str, Any], path: str) -> Any:
             # The call did nothing for these: say so in the trace every time, and in the log once
             # per step and set of entities (an automation that runs often must not flood it).
             key = (run.name, step_path, tuple(missing))
-            log = _LOGGER.debug if key in _WARNED_MISSING else _LOGGER.warning
-            if len(_WARNED_MISSING) < 10_000:
-                _WARNED_MISSING.add(key)
+            warned = hub.runtime.setdefault(WARNED_MISSING, set)
+            log = _LOGGER.debug if key in warned else _LOGGER.warning
+            if len(warned) < 10_000:
+                warned.add(key)
             log("%s: %s: referenced entities %s are missing or not currently available",
                 run.name, step_path, ", ".join(missing))
         return {

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import select, text
@@ -44,6 +44,9 @@ from hub.templating.template import set_limits
 from hub.tenancy import limits
 from hub.tenancy.plans import Plan, use_plans
 
+if TYPE_CHECKING:
+    from hub.homes.host import HomeHost
+
 _LOGGER = logging.getLogger(__name__)
 
 RESTORE_SAVE_INTERVAL = 15 * 60
@@ -67,6 +70,8 @@ class Runtime:
     runner: web.AppRunner | None = None
     url: str = ""
     _teardown: list[Any] = field(default_factory=list)
+    # The homes of a multi-home process (`homes:`); `hub` is then its first home's core.
+    homes: HomeHost | None = None
 
 
 def check_config(config_dir: Path) -> CheckedConfig:
@@ -226,9 +231,16 @@ async def open_storage(
         raise
     # Every store reads and writes this hub core's home only (hub/storage/scoped.py).
     sessions = scoped_sessions(engine, hub.config.scope)
+    auth = AuthStore.for_hub(sessions, hub.clock, hub.config.data_dir, hub.config.raw.get("http") or {})
+    await auth.start()
+    await load_registries(hub, sessions, auth)
+    return engine
+
+
+async def load_registries(hub: Hub, sessions: Any, auth: AuthStore) -> None:
+    """Put the database, the auth store and the loaded registries on the hub."""
     hub.db = sessions
-    hub.auth = AuthStore.for_hub(sessions, hub.clock, hub.config.data_dir, hub.config.raw.get("http") or {})
-    await hub.auth.start()
+    hub.auth = auth
     hub.area_registry = areas = AreaRegistry(sessions)
     hub.device_registry = devices = DeviceRegistry(sessions, area_registry=areas)
     hub.entity_registry = entities = EntityRegistry(sessions, device_registry=devices, area_registry=areas)
@@ -239,7 +251,6 @@ async def open_storage(
     await areas.load()
     await devices.load()
     await entities.load()
-    return engine
 
 
 async def _migrate(engine: AsyncEngine, migrate_url: str | None, migrations: Sequence[Path]) -> int:
@@ -321,13 +332,16 @@ async def start(
     tls_context = tls.server_context(config.get("http") or {}, config_dir)
     apply_logging(config, checked.integrations)
     prepare_data_dir(data_dir)  # 0700, and an older install's loose files tightened (logged)
+    if config.get("homes"):
+        # Many homes in this process (docs/homes.md); imported here: hub.homes builds on this module.
+        from hub.homes.host import start_homes
+
+        return await start_homes(config_dir, data_dir, checked, host=host, port=port, tls_context=tls_context)
     hub = Hub(_hub_config(config_dir, data_dir, config))
     hub.config.plan = plan
     if plans is not None:
         use_plans(hub, plans)
-    _apply_template_limits(hub, config)
-    hub.config.components = {i.domain for i in checked.integrations}
-    ops_metrics.attach(hub)
+    prepare_core(hub, checked)
     engine = await open_storage(
         hub, database_url(config, data_dir), plugins.migration_locations(checked.integrations), migration_url(config)
     )
@@ -336,40 +350,12 @@ async def start(
         log_buffer, detach_log_buffer = ops_logs.install_buffer(asyncio.get_running_loop())
         ops_routes.set_log_buffer(hub, log_buffer)
         hub.on_stop(detach_log_buffer)
-        restore = RestoreStateStore(hub.require_db())
-        restored = await restore_states(hub, restore)
-        hub.on_stop(lambda: save_states(hub, restore))
-        hub.create_task(_save_periodically(hub, restore), "save restore states")
         hub.create_task(hub.require_auth().watch(), "auth: revocations, bans, key rotation")
-        hub.plugins = manager = plugins.build_plugin_manager(checked.integrations)
-        for integration in checked.integrations:
-            section = config.get(integration.domain)
-            try:
-                await plugins.call_hook_for(
-                    manager, integration.domain, "setup_integration", hub=hub, config=section
-                )
-            except HubError:
-                raise
-            except Exception as err:  # an integration's bug must name the integration
-                message = f"Setup of integration '{integration.domain}' failed: {err}"
-                raise HubError(message) from err
-        http = config.get("http") or {}
-        app = build_app(hub)
-        await plugins.call_hook(manager, "register_http_routes", hub=hub, app=app)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5,
-                               logger=ProtocolErrorLogger())
-        await runner.setup()
-        runtime.runner = runner
-        bind_host = host or http.get("server_host", "127.0.0.1")
-        bind_port = port if port is not None else http.get("server_port", 8123)
-        site = web.TCPSite(runner, bind_host, bind_port, reuse_address=True, ssl_context=tls_context)
-        await site.start()
-        actual_port = runner.addresses[0][1] if runner.addresses else bind_port
-        runtime.url = f"{'https' if tls_context else 'http'}://{bind_host}:{actual_port}"
-        hub.on_stop(lambda: plugins.call_hook(manager, "hub_stopping", hub=hub))
-        await connect_sources(hub, manager)
-        await hub.start()
-        await plugins.call_hook(manager, "hub_started", hub=hub)
+        restored, app = await setup_core(hub, checked)
+        runtime.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5,
+                                       logger=ProtocolErrorLogger())
+        runtime.url = await serve(runtime.runner, config.get("http") or {}, host, port, tls_context)
+        await run_core(hub)
         prepare_data_dir(data_dir, announce=False)  # what integrations made while starting
         if hub.auth is not None and not await hub.auth.has_users():
             app[ONBOARDING_KEY].announce(runtime.url)
@@ -385,6 +371,66 @@ async def start(
         data_dir,
     )
     return runtime
+
+
+async def serve(runner: web.AppRunner, http: dict[str, Any], host: str | None, port: int | None,
+                tls_context: Any) -> str:
+    """Set up runner and listen where `http:` (or host and port, which win) says; return the URL."""
+    await runner.setup()
+    bind_host = host or http.get("server_host", "127.0.0.1")
+    bind_port = port if port is not None else http.get("server_port", 8123)
+    site = web.TCPSite(runner, bind_host, bind_port, reuse_address=True, ssl_context=tls_context)
+    await site.start()
+    actual_port = runner.addresses[0][1] if runner.addresses else bind_port
+    return f"{'https' if tls_context else 'http'}://{bind_host}:{actual_port}"
+
+
+def prepare_core(hub: Hub, checked: CheckedConfig) -> None:
+    """Apply the settings a hub core needs before its storage opens (template limits, metrics)."""
+    _apply_template_limits(hub, hub.config.raw)
+    hub.config.components = {i.domain for i in checked.integrations}
+    ops_metrics.attach(hub)
+
+
+async def setup_core(hub: Hub, checked: CheckedConfig) -> tuple[int, web.Application]:
+    """Restore states, set up every integration and build the hub's web app (not yet served).
+
+    The hub's storage is open (`open_storage` or `load_registries`). Returns the number of
+    restored entities and the app, with the integrations' routes added.
+
+    Raises:
+        HubError: an integration failed to set up; the message names it.
+    """
+    config = hub.config.raw
+    restore = RestoreStateStore(hub.require_db())
+    restored = await restore_states(hub, restore)
+    hub.on_stop(lambda: save_states(hub, restore))
+    hub.create_task(_save_periodically(hub, restore), "save restore states")
+    hub.plugins = manager = plugins.build_plugin_manager(checked.integrations)
+    for integration in checked.integrations:
+        section = config.get(integration.domain)
+        try:
+            await plugins.call_hook_for(manager, integration.domain, "setup_integration", hub=hub, config=section)
+        except HubError:
+            raise
+        except Exception as err:  # an integration's bug must name the integration
+            message = f"Setup of integration '{integration.domain}' failed: {err}"
+            raise HubError(message) from err
+    app = build_app(hub)
+    await plugins.call_hook(manager, "register_http_routes", hub=hub, app=app)
+    return restored, app
+
+
+async def run_core(hub: Hub) -> None:
+    """The last start stages of a set-up hub core: sources connect, then the hub runs."""
+    manager = hub.plugins
+    if manager is None:
+        message = "run_core needs a hub that setup_core set up"
+        raise HubError(message)
+    hub.on_stop(lambda: plugins.call_hook(manager, "hub_stopping", hub=hub))
+    await connect_sources(hub, manager)
+    await hub.start()
+    await plugins.call_hook(manager, "hub_started", hub=hub)
 
 
 async def connect_sources(hub: Hub, manager: Any) -> None:
@@ -411,7 +457,12 @@ async def _save_periodically(hub: Hub, store: RestoreStateStore) -> None:
 
 
 async def stop(runtime: Runtime) -> None:
-    """Stop the hub, its web server and its database, in that order."""
+    """Stop the hub (every home's, when it hosts many), its web server and its database, in that order."""
+    if runtime.homes is not None:
+        await runtime.homes.stop()
+        if runtime.runner is not None:
+            await runtime.runner.cleanup()
+        return
     await runtime.hub.stop()
     if runtime.runner is not None:
         await runtime.runner.cleanup()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -12,9 +12,10 @@ from hub.api.keys import HUB_KEY, USER_KEY
 from hub.api.responses import json_message
 from hub.auth.access import looks_like_jwt
 from hub.auth.store import TOKEN_LONG_LIVED
+from hub.homes.access import HOME_ACCESS
 
 if TYPE_CHECKING:
-    from hub.auth.store import TokenInfo, User
+    from hub.auth.store import AuthStore, TokenInfo, User
     from hub.core.hub import Hub
 
 # Paths anyone may reach: the frontend, the login endpoints, webhooks and telemetry authenticate themselves.
@@ -75,7 +76,17 @@ async def resolve_token(hub: Hub, token: str) -> Credential | None:
     Raises:
         HubError: the hub has no auth store (callers check `hub.auth` first).
     """
-    auth = hub.require_auth()
+    found = await resolve_user_token(hub.require_auth(), token)
+    access = hub.runtime.get(HOME_ACCESS)
+    if found is None or access is None:
+        return found
+    # One of many homes: the user acts here with their role in this home, or not at all.
+    role = await access.role_of(found.user.id)
+    return None if role is None else replace(found, user=replace(found.user, role=role))
+
+
+async def resolve_user_token(auth: AuthStore, token: str) -> Credential | None:
+    """Return the credential of a token as its user's own (no home's role applied), None if not valid."""
     if len(token) > MAX_TOKEN_LENGTH:
         return None
     if looks_like_jwt(token):

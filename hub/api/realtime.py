@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from hub.api.auth_middleware import resolve_token
-from hub.api.keys import HUB_KEY
+from hub.api.keys import HOME_OF_TOKEN_KEY, HUB_KEY
 from hub.api.openapi import describe
 from hub.api.send_queue import SendQueue
 from hub.api.ws_messages import dumps, loads
@@ -102,6 +102,10 @@ class RealtimeClient:
             if scheme.lower() != "bearer" or not token:
                 first = await self._next(AUTH_TIMEOUT)
                 token = first.get("token", "") if first and first.get("action") == "auth" else ""
+                home_of = self.request.get(HOME_OF_TOKEN_KEY)
+                app = await home_of(token.strip()) if home_of is not None and isinstance(token, str) and token else None
+                if app is not None:
+                    self.hub = app[HUB_KEY]
             found = await resolve_token(self.hub, token.strip()) if isinstance(token, str) and token else None
         except (TimeoutError, ConnectionError):
             return False

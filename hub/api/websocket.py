@@ -18,7 +18,7 @@ from voluptuous.humanize import humanize_error
 
 from hub.api import ws_messages as messages
 from hub.api.auth_middleware import resolve_token
-from hub.api.keys import HUB_KEY
+from hub.api.keys import HOME_OF_TOKEN_KEY, HUB_KEY
 from hub.api.send_queue import SendQueue
 from hub.api.ws_areas import register_area_commands
 from hub.api.ws_auth import register_auth_commands
@@ -182,6 +182,9 @@ class WebSocketConnection:
             await self._auth_invalid(f"Auth message incorrectly formatted: {humanize_error(text, err)}")
         found = None
         token = msg.get("access_token")
+        home_of = self.request.get(HOME_OF_TOKEN_KEY)
+        if token and home_of is not None:
+            self._move_to(await home_of(token))
         if token and self.hub.auth is not None:
             found = await resolve_token(self.hub, token)
         if found is None:
@@ -194,6 +197,15 @@ class WebSocketConnection:
             lambda kind, revoked: self.close(f"its {kind} was revoked") if found.ended_by(revoked) else None
         )
         self.send_raw(b'{"type":"auth_ok","ha_version":"%b"}' % HA_VERSION.encode())
+
+    def _move_to(self, app: web.Application | None) -> None:
+        """Serve another home's hub (one of many homes: the token's), before authentication ends."""
+        if app is None or app[HUB_KEY] is self.hub:
+            return
+        self.stats.clients -= 1
+        self.hub, self.commands, self.event_cache = app[HUB_KEY], app[COMMANDS_KEY], app[EVENT_CACHE_KEY]
+        self.stats = app[STATS_KEY]
+        self.stats.clients += 1
 
     async def _auth_invalid(self, message: str) -> None:
         _LOGGER.info("WebSocket client %s failed to authenticate: %s", self.remote, message)

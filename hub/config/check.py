@@ -8,7 +8,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from hub.config.core_schema import CORE_SCHEMAS
+from hub.config.core_schema import CORE_SCHEMAS, OPTIONAL_CORE_SCHEMAS
 from hub.config.issues import ConfigIssue, issue_from_invalid
 from hub.config.labelled import LabelledKind, combine, refuse
 from hub.config.loader import Secrets, load_yaml
@@ -135,11 +135,12 @@ def check_configuration(
     for key, value in root.items():
         location = get_location(key) if get_location(key)[1] is not None else get_location(value)
         domain = domain_of_key(key)
-        if domain in CORE_SCHEMAS:
+        if domain in CORE_SCHEMAS or domain in OPTIONAL_CORE_SCHEMAS:
             if key != domain:
                 issues.append(ConfigIssue(*location, str(key), f"core section '{domain}' cannot have a label", base))
                 continue
-            validated, errors = validate_section(domain, CORE_SCHEMAS[domain], value, location=location, base_dir=base)
+            core_schema = CORE_SCHEMAS.get(domain) or OPTIONAL_CORE_SCHEMAS[domain]
+            validated, errors = validate_section(domain, core_schema, value, location=location, base_dir=base)
         elif domain is not None and domain in known:
             schema = schemas.get(domain)
             if schema is None:

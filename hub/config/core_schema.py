@@ -245,3 +245,14 @@ CORE_SCHEMAS: dict[str, vol.Schema] = {
     "storage": STORAGE_SCHEMA,
     "logger": LOGGER_SCHEMA,
 }
+
+
+def _homes_schema(value: Any) -> Any:
+    # hub.homes.config imports this module (time_zone): resolved on use, not at import.
+    from hub.homes.config import HOMES_SCHEMA
+
+    return HOMES_SCHEMA(value)
+
+
+# `homes:` (many homes in one process, docs/homes.md): left out of a config that does not have it.
+OPTIONAL_CORE_SCHEMAS: dict[str, vol.Schema] = {"homes": vol.Schema(_homes_schema)}

@@ -1,0 +1,127 @@
+"""Start a hub that hosts several homes (real PostgreSQL and Mosquitto) and sign its users in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from hub import bootstrap
+from hub.homes.host import HomeHost
+from tests.hubs import write_config
+
+
+@dataclass(slots=True)
+class HomesRun:
+    """A running multi-home hub and a long-lived token for each of its users."""
+
+    runtime: bootstrap.Runtime
+    homes: HomeHost
+    url: str
+    tokens: dict[str, str]
+
+
+HOMES_YAML = """
+homes:
+  - id: flat-a
+    tenant: acme
+    name: Flat A
+    topic_root: {run}/flat-a/
+    time_zone: Europe/Berlin
+    members: {alice: owner, bob: user}
+  - id: flat-b
+    tenant: acme
+    name: Flat B
+    topic_root: {run}/flat-b/
+    currency: CHF
+    members: {alice: user}
+  - id: villa
+    tenant: zenith
+    name: Villa
+    topic_root: {run}/villa/
+    members: {carol: owner}
+"""
+
+
+def homes_config(tmp_path: Path, pg_url: str, broker: str, extra: str = "") -> Path:
+    """Write a configuration with three homes of two tenants on one database and one broker."""
+    # Roots of their own per test: retained configs on the session's broker never reach another test.
+    run = f"t{uuid.uuid4().hex[:8]}"
+    homes = HOMES_YAML.replace("{run}", run)
+    text = f"storage:\n  db_url: {pg_url}\nmqtt:\n  broker: {broker}\nautomation:\n" + homes + extra
+    return write_config(tmp_path / "config", text)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def homes_runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                        postgres_server: Any, mosquitto_server: Any) -> AsyncIterator[HomesRun]:
+    """A hub with the homes of HOMES_YAML and the users alice, bob, carol, dave (tokens in .tokens).
+
+    One per test module (its tests run in the module's event loop): starting three homes and
+    hashing four passwords is most of a test's time, and the tests only add what they read.
+    A module's EXTRA_CONFIG (YAML) is added to the configuration.
+    """
+    errors: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    tmp_path = tmp_path_factory.mktemp("homes")
+    pg_url = postgres_server.url(postgres_server.create_database())
+    extra = getattr(request.module, "EXTRA_CONFIG", "")
+    runtime = await bootstrap.start(homes_config(tmp_path, pg_url, mosquitto_server.url, extra), tmp_path / "data",
+                                    port=0)
+    try:
+        assert runtime.homes is not None
+        auth = runtime.homes.auth
+        auth._rounds = 4  # as tests/api do: hashing is not what these tests measure
+        tokens = {}
+        for name in ("alice", "bob", "carol", "dave"):
+            user = await auth.add_user(name, "correct horse battery", role="owner" if name == "alice" else "user")
+            tokens[name] = await auth.create_long_lived_token(user.id, "test", lifespan_days=1)
+        yield HomesRun(runtime, runtime.homes, runtime.url, tokens)
+    finally:
+        await bootstrap.stop(runtime)
+        loop.set_exception_handler(previous)
+    if errors:
+        pytest.fail(f"Unhandled errors in the event loop: {errors}")
+
+
+async def get(runtime: HomesRun, path: str, user: str, home: str | None = None) -> tuple[int, Any]:
+    """GET path as user, naming home with the X-Home-Id header when given."""
+    headers = {"Authorization": f"Bearer {runtime.tokens[user]}"}
+    if home is not None:
+        headers["X-Home-Id"] = home
+    async with aiohttp.ClientSession() as session, session.get(runtime.url + path, headers=headers) as response:
+        body = await response.text()
+        try:
+            return response.status, json.loads(body)
+        except ValueError:
+            return response.status, body
+
+
+async def ws_session(runtime: HomesRun, user: str, home: str | None, commands: list[dict[str, Any]],
+                     ) -> tuple[str, list[Any]]:
+    """Authenticate over /api/websocket (?home_id=home) and run commands; return the auth answer and results."""
+    query = f"?home_id={home}" if home is not None else ""
+    results = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(runtime.url + "/api/websocket" + query) as ws:
+        assert (await ws.receive_json())["type"] == "auth_required"
+        await ws.send_json({"type": "auth", "access_token": runtime.tokens[user]})
+        answer = (await ws.receive_json())["type"]
+        if answer != "auth_ok":
+            return answer, results
+        for number, command in enumerate(commands, start=1):
+            await ws.send_json({"id": number, **command})
+            results.append(await ws.receive_json())
+    return answer, results
+
+
+

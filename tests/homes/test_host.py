@@ -1,0 +1,146 @@
+"""Many homes in one process: each home its own core, every request in exactly one home."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import aiomqtt
+import pytest
+
+from hub.core.scope import HomeScope
+from integrations.mqtt import api as mqtt_api
+from tests.homes.conftest import HomesRun, get, ws_session
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+async def until(condition: Any, timeout: float = 5.0) -> None:
+    """Wait until condition() holds (a message went through a real broker)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_each_home_is_its_own_core_with_its_record(homes_runtime: HomesRun) -> None:
+    homes = homes_runtime.homes
+    assert homes is not None
+    a, b, villa = homes.get("flat-a"), homes.get("flat-b"), homes.get("villa")
+    assert a and b and villa
+    assert a.hub is not b.hub and a.hub.states is not b.hub.states and a.hub.bus is not b.hub.bus
+    assert a.hub.config.scope == HomeScope("acme", "flat-a") and villa.hub.config.scope == HomeScope("zenith", "villa")
+    assert (a.hub.config.name, a.hub.config.time_zone, b.hub.config.currency) == ("Flat A", "Europe/Berlin", "CHF")
+    # A state or an event of one home never reaches another.
+    seen_b: list[Any] = []
+    b.hub.bus.listen("*", seen_b.append)
+    a.hub.states.set("sensor.only_in_a", "1")
+    a.hub.bus.fire("custom_event", {"x": 1})
+    await asyncio.sleep(0)
+    assert b.hub.states.get("sensor.only_in_a") is None and seen_b == []
+    # Each home's MQTT client lives under its own root and discovery prefix.
+    root = a.record.topic_root
+    assert root.endswith("/flat-a/") and villa.record.topic_root.endswith("/villa/")
+    assert (mqtt_api(a.hub).topic_root, mqtt_api(a.hub).discovery_prefix) == (root, f"{root}homeassistant")
+    assert mqtt_api(villa.hub).topic_root == villa.record.topic_root
+
+
+async def test_discovery_under_a_homes_root_makes_entities_in_that_home_only(homes_runtime: HomesRun,
+                                                                             mosquitto_server: Any) -> None:
+    homes = homes_runtime.homes
+    assert homes is not None
+    a, b = homes.get("flat-a"), homes.get("flat-b")
+    assert a and b
+    root = a.record.topic_root
+    config = json.dumps({"name": "Power", "unique_id": "m1_power", "state_topic": f"{root}devices/m1/power"})
+    async with aiomqtt.Client(mosquitto_server.host, mosquitto_server.port, identifier="m1") as device:
+        await device.publish(f"{root}homeassistant/sensor/m1/power/config", config, qos=1, retain=True)
+        await until(lambda: a.hub.states.get("sensor.power") is not None)
+        await device.publish(f"{root}devices/m1/power", "230", qos=1)
+        await until(lambda: a.hub.states.get("sensor.power").state == "230")
+        # The same device config under another home's root is that home's alone.
+        await device.publish(f"{b.record.topic_root}homeassistant/sensor/m1/power/config", config, qos=1, retain=True)
+        await until(lambda: b.hub.states.get("sensor.power") is not None)
+    assert a.hub.states.get("sensor.power").state == "230"
+    assert b.hub.states.get("sensor.power").state == "unknown"  # its state topic is home A's
+
+
+async def test_rest_requests_act_in_the_named_or_the_users_first_home(homes_runtime: HomesRun) -> None:
+    homes = homes_runtime.homes
+    assert homes is not None
+    homes.get("flat-a").hub.states.set("sensor.a", "in a")  # type: ignore[union-attr]
+    homes.get("flat-b").hub.states.set("sensor.b", "in b")  # type: ignore[union-attr]
+    homes.get("villa").hub.states.set("sensor.v", "in villa")  # type: ignore[union-attr]
+
+    def ids(body: Any) -> set[str]:
+        return {s["entity_id"] for s in body if s["entity_id"] in ("sensor.a", "sensor.b", "sensor.v")}
+
+    status, body = await get(homes_runtime, "/api/states", "alice")
+    assert status == 200 and ids(body) == {"sensor.a"}  # her first home
+    status, body = await get(homes_runtime, "/api/states", "alice", "flat-b")
+    assert status == 200 and ids(body) == {"sensor.b"}
+    status, body = await get(homes_runtime, "/api/states?home_id=flat-b", "alice")
+    assert status == 200 and ids(body) == {"sensor.b"}
+    status, body = await get(homes_runtime, "/api/config", "alice", "flat-b")
+    assert (status, body["location_name"], body["currency"]) == (200, "Flat B", "CHF")
+    status, body = await get(homes_runtime, "/api/states/sensor.a", "alice", "flat-b")
+    assert status == 404  # another home's entity id is no entity here
+
+
+async def test_a_home_the_user_has_no_role_in_answers_404(homes_runtime: HomesRun) -> None:
+    attempts = [
+        ("bob", "flat-b"),      # same tenant, no role in that home
+        ("carol", "flat-a"),    # another tenant's home
+        ("alice", "villa"),
+        ("alice", "nowhere"),   # no such home: the same answer
+        ("dave", "flat-a"),     # a user with no home at all
+    ]
+    for user, home in attempts:
+        for path in ("/api/states", "/api/config", "/api/v1/devices", "/api/"):
+            status, _ = await get(homes_runtime, path, user, home)
+            assert status == 404, (user, home, path, status)
+
+
+async def test_a_user_without_a_home_is_refused_without_naming_one(homes_runtime: HomesRun) -> None:
+    status, _ = await get(homes_runtime, "/api/states", "dave")
+    assert status == 401
+
+
+async def test_websocket_acts_in_the_home_of_its_url_with_the_users_role_there(homes_runtime: HomesRun) -> None:
+    homes = homes_runtime.homes
+    assert homes is not None
+    homes.get("flat-b").hub.states.set("sensor.b", "in b")  # type: ignore[union-attr]
+    answer, results = await ws_session(homes_runtime, "alice", "flat-b",
+                                       [{"type": "get_states"}, {"type": "auth/current_user"}])
+    assert answer == "auth_ok"
+    shown = {s["entity_id"] for s in results[0]["result"]}
+    assert "sensor.b" in shown and not shown & {"sensor.a", "sensor.v", "sensor.only_in_a"}
+    assert results[1]["result"]["role"] == "user"  # an owner elsewhere, a user in flat-b
+    answer, _ = await ws_session(homes_runtime, "bob", "flat-b", [])
+    assert answer == "auth_invalid"
+    # No home named: the socket acts in the first home of the token's user.
+    homes.get("villa").hub.states.set("sensor.v", "in villa")  # type: ignore[union-attr]
+    answer, results = await ws_session(homes_runtime, "carol", None, [{"type": "get_states"}])
+    shown = {s["entity_id"] for s in results[0]["result"]}
+    assert answer == "auth_ok" and "sensor.v" in shown and "sensor.b" not in shown
+    answer, _ = await ws_session(homes_runtime, "dave", None, [])  # no home at all
+    assert answer == "auth_invalid"
+
+
+async def test_a_websocket_naming_an_unknown_home_is_refused_before_the_upgrade(homes_runtime: HomesRun) -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
+            await session.ws_connect(homes_runtime.url + "/api/websocket?home_id=nowhere")
+    assert caught.value.status == 404
+
+
+async def test_a_homes_own_folder_holds_its_automations(homes_runtime: HomesRun) -> None:
+    homes = homes_runtime.homes
+    assert homes is not None
+    a = homes.get("flat-a")
+    assert a is not None and a.hub.config.config_dir is not None
+    assert (a.hub.config.config_dir / "automations.yaml").is_file()
+    assert a.hub.config.config_dir.name == "flat-a" and a.hub.config.config_dir.parent.name == "homes"
