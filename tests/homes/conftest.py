@@ -75,7 +75,8 @@ async def homes_runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
     tmp_path = tmp_path_factory.mktemp("homes")
     pg_url = postgres_server.url(postgres_server.create_database())
-    extra = getattr(request.module, "EXTRA_CONFIG", "")
+    # "{pg_url}" in a module's EXTRA_CONFIG is this run's database (e.g. a recorder's db_url).
+    extra = getattr(request.module, "EXTRA_CONFIG", "").replace("{pg_url}", pg_url)
     runtime = await bootstrap.start(homes_config(tmp_path, pg_url, mosquitto_server.url, extra), tmp_path / "data",
                                     port=0)
     try:

@@ -28,6 +28,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 EXTRA_CONFIG = """
 recorder:
+  backend: postgresql
+  db_url: {pg_url}
   commit_interval: 0.05
 frontend:
 script:
