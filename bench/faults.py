@@ -18,6 +18,12 @@ Faults (each on a fresh hub and data directory):
   hub_kill            kill -9 of the hub mid-stream, restarted 5 s later
   broker_kill         kill -9 of an external Mosquitto configured as docs/mqtt.md asks (persistence
                       saved every second) mid-stream, sensors discovered 3 s before, restarted 10 s later
+  broker_kill_hub_behind  the same while the hub is 1.5 s behind (stopped with SIGSTOP, as a loaded
+                      machine stalls it; continued as the broker dies): Mosquitto acknowledges a
+                      reading before it persists it, so what it queued for the hub beyond the
+                      in-flight window since its last save dies with it. With the window docs/mqtt.md
+                      asks for (the embedded broker's, 2,000) the readings are on the hub's side
+                      already and nothing is lost; with 100 this lost 751 of 2,500
   broker_kill_slow_save  the same on a Mosquitto that saves every 30 s (the issue's broker): it comes
                       back without the retained configs and without the hub's session, and drops
                       what devices publish before the hub has subscribed again. That loss is the
@@ -63,6 +69,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from integrations.mqtt.broker import MAX_INFLIGHT  # noqa: E402
 from tests.servers import (  # noqa: E402 - after the path: the bench runs from a checkout
     InfluxDBServer,
     MosquittoServer,
@@ -75,7 +82,7 @@ from tests.servers import (  # noqa: E402 - after the path: the bench runs from 
     free_port,
 )
 
-FAULTS = ("none", "hub_kill", "broker_kill", "embedded_kill", "postgres_outage", "influxdb_outage", "disk_full",
+FAULTS = ("none", "hub_kill", "broker_kill", "broker_kill_hub_behind", "embedded_kill", "postgres_outage", "influxdb_outage", "disk_full",
           "broker_kill_slow_save")
 SENSORS = 10
 PREFIX = "homeassistant"
@@ -94,6 +101,7 @@ class Plan:
     broker_down: float = 10.0
     outage: float = 60.0
     disk_full: float = 10.0
+    hub_behind: float = 1.5  # broker_kill_hub_behind: how long the hub is stopped before the broker dies
     fault_at: float = 0.4  # the fault comes when this share of the readings was published
     settle: float = 90.0  # the most to wait, after publishing, for the hub to be whole
     late: float = 120.0  # then, the most to wait for a reading still missing before calling it lost
@@ -132,6 +140,12 @@ HEADER = (f"{'fault':<16} {'published':>9} {'acked':>9} {'in history':>9} {'miss
 # ---------------------------------------------------------------- servers
 
 
+def window(server: Any, inflight: int) -> None:
+    """Give a Mosquitto the in-flight window docs/mqtt.md asks of an external broker (the embedded one's)."""
+    lines = [line for line in server.config_path.read_text().splitlines() if not line.startswith("max_inflight_messages ")]
+    server.config_path.write_text("\n".join([*lines, f"max_inflight_messages {inflight}"]) + "\n")
+
+
 class Servers:
     """The Mosquitto, PostgreSQL and InfluxDB a run uses, started on first use (or the tests' own)."""
 
@@ -153,6 +167,7 @@ class Servers:
             owner = _service_user("mosquitto")
             server = MosquittoServer(binary, _make_tempdir("bench-mqtt-", owner), owner, free_port())
             server.write_config()
+            window(server, MAX_INFLIGHT)
             self._mosquitto = self._launch(server)
         return self._mosquitto
 
@@ -494,7 +509,7 @@ def run_fault(fault: str, servers: Servers, plan: Plan, hub_root: Path = ROOT, k
             publisher = Publisher(port, 1, readings, rate, f"faults-device-{fault}-{os.getpid()}")
             publisher.start()
             fault_at = int(readings * plan.fault_at)
-            if fault in ("broker_kill", "broker_kill_slow_save"):
+            if fault in ("broker_kill", "broker_kill_hub_behind", "broker_kill_slow_save"):
                 # The sensors (re)discovered 3 s before the crash (a slow-saving broker has not saved them).
                 wait_published(publisher, max(0, fault_at - int(3 * rate)))
                 announce_sensors(port)
@@ -556,9 +571,15 @@ def inject(fault: str, hub: HubProcess, servers: Servers, plan: Plan, publisher:
         acked = publisher.acked_now()
         hub.start()
         return time.monotonic(), acked
-    if fault in ("broker_kill", "broker_kill_slow_save"):
+    if fault in ("broker_kill", "broker_kill_hub_behind", "broker_kill_slow_save"):
         broker = servers.mosquitto_slow_save if fault == "broker_kill_slow_save" else servers.mosquitto
+        if fault == "broker_kill_hub_behind":
+            assert hub.proc is not None
+            hub.proc.send_signal(signal.SIGSTOP)
+            time.sleep(plan.hub_behind)
         broker.kill()
+        if fault == "broker_kill_hub_behind":
+            hub.proc.send_signal(signal.SIGCONT)
         time.sleep(plan.broker_down)
         acked = publisher.acked_now()
         broker.start()

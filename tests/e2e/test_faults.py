@@ -53,6 +53,7 @@ def servers(postgres_server: PostgresServer, influxdb_server: InfluxDBServer) ->
     [
         "hub_kill",
         "broker_kill",
+        "broker_kill_hub_behind",
         "embedded_kill",
         "postgres_outage",
         "influxdb_outage",
