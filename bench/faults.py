@@ -128,12 +128,12 @@ class Result:
 
     def row(self) -> str:
         whole = f"{self.whole_s:6.2f} s" if self.whole_s is not None else "   never"
-        return (f"{self.fault:<16} {self.published:>9} {self.acked:>9} {self.found:>9} {self.missing:>8} {self.late:>6}"
+        return (f"{self.fault:<22} {self.published:>9} {self.acked:>9} {self.found:>9} {self.missing:>8} {self.late:>6}"
                 f" {self.duplicated:>10}"
                 f"   {whole} {self.tracebacks:>10}")
 
 
-HEADER = (f"{'fault':<16} {'published':>9} {'acked':>9} {'in history':>9} {'missing':>8} {'late':>6} {'duplicated':>10}"
+HEADER = (f"{'fault':<22} {'published':>9} {'acked':>9} {'in history':>9} {'missing':>8} {'late':>6} {'duplicated':>10}"
           f"   {'whole after':>8} {'tracebacks':>10}")
 
 
@@ -734,7 +734,7 @@ def main() -> None:
             results.append(result)
             print(result.row(), flush=True)
             for note in result.notes:
-                print(f"{'':<16} {note}", flush=True)
+                print(f"{'':<22} {note}", flush=True)
     finally:
         for burner in burners:
             burner.kill()
