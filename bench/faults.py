@@ -4,6 +4,7 @@
     .venv/bin/python bench/faults.py --faults hub_kill broker_kill --readings 15000 --rate 500
     .venv/bin/python bench/faults.py --short              # the form CI runs (tests/e2e/test_faults.py)
     .venv/bin/python bench/faults.py --hub-root /tmp/main # the same faults against another checkout
+    .venv/bin/python bench/faults.py --short --faults broker_kill --load 16   # beside 16 busy loops
 
 Real processes throughout: the hub (`python -m hub run`, in a process of its own), Mosquitto,
 PostgreSQL and InfluxDB 1.x from the Debian packages (started as tests/servers.py starts them),
@@ -17,6 +18,12 @@ Faults (each on a fresh hub and data directory):
   hub_kill            kill -9 of the hub mid-stream, restarted 5 s later
   broker_kill         kill -9 of an external Mosquitto configured as docs/mqtt.md asks (persistence
                       saved every second) mid-stream, sensors discovered 3 s before, restarted 10 s later
+  broker_kill_hub_behind  the same while the hub is 1.5 s behind (stopped with SIGSTOP, as a loaded
+                      machine stalls it; continued as the broker dies): Mosquitto acknowledges a
+                      reading before it persists it, so what it queued for the hub beyond the
+                      in-flight window since its last save dies with it. With the window docs/mqtt.md
+                      asks for (the embedded broker's, 2,000) the readings are on the hub's side
+                      already and nothing is lost; with 100 this lost 751 of 2,500
   broker_kill_slow_save  the same on a Mosquitto that saves every 30 s (the issue's broker): it comes
                       back without the retained configs and without the hub's session, and drops
                       what devices publish before the hub has subscribed again. That loss is the
@@ -29,7 +36,9 @@ Faults (each on a fresh hub and data directory):
                       must say so, the hub keep running
 
 Per fault it prints: readings published, acknowledged by the broker, found in history, missing
-(acknowledged but not in history), duplicated (in history more than once: delivered again after
+(acknowledged but still not in history after the settle wait and a
+further late wait: lost), late (acknowledged, in history only after the settle wait: slow, not
+lost; a loaded machine shows these), duplicated (in history more than once: delivered again after
 a crash, which at-least-once allows), the seconds from the fault's end until the hub is whole
 again (/readyz answers 200 and every reading acknowledged before then is in history), and the
 tracebacks in the hub's log.
@@ -60,6 +69,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from integrations.mqtt.broker import MAX_INFLIGHT  # noqa: E402
 from tests.servers import (  # noqa: E402 - after the path: the bench runs from a checkout
     InfluxDBServer,
     MosquittoServer,
@@ -72,7 +82,7 @@ from tests.servers import (  # noqa: E402 - after the path: the bench runs from 
     free_port,
 )
 
-FAULTS = ("none", "hub_kill", "broker_kill", "embedded_kill", "postgres_outage", "influxdb_outage", "disk_full",
+FAULTS = ("none", "hub_kill", "broker_kill", "broker_kill_hub_behind", "embedded_kill", "postgres_outage", "influxdb_outage", "disk_full",
           "broker_kill_slow_save")
 SENSORS = 10
 PREFIX = "homeassistant"
@@ -91,14 +101,16 @@ class Plan:
     broker_down: float = 10.0
     outage: float = 60.0
     disk_full: float = 10.0
+    hub_behind: float = 1.5  # broker_kill_hub_behind: how long the hub is stopped before the broker dies
     fault_at: float = 0.4  # the fault comes when this share of the readings was published
     settle: float = 90.0  # the most to wait, after publishing, for the hub to be whole
+    late: float = 120.0  # then, the most to wait for a reading still missing before calling it lost
 
     @classmethod
     def short(cls) -> Plan:
         """The CI form: seconds, not minutes, per fault; every fault still hits mid-stream."""
         return cls(readings=2500, rate=500.0, outage_readings=6000, outage_rate=1000.0, hub_down=2.0, broker_down=2.0,
-                   outage=3.0, disk_full=2.0, settle=45.0)
+                   outage=3.0, disk_full=2.0, settle=45.0, late=60.0)
 
 
 @dataclass
@@ -107,7 +119,8 @@ class Result:
     published: int = 0
     acked: int = 0
     found: int = 0
-    missing: int = 0
+    missing: int = 0  # acknowledged, and not in history even after the late wait: lost
+    late: int = 0  # acknowledged, and in history only after the settle wait: slow, not lost
     duplicated: int = 0
     whole_s: float | None = None
     tracebacks: int = 0
@@ -115,15 +128,22 @@ class Result:
 
     def row(self) -> str:
         whole = f"{self.whole_s:6.2f} s" if self.whole_s is not None else "   never"
-        return (f"{self.fault:<16} {self.published:>9} {self.acked:>9} {self.found:>9} {self.missing:>8} {self.duplicated:>10}"
+        return (f"{self.fault:<22} {self.published:>9} {self.acked:>9} {self.found:>9} {self.missing:>8} {self.late:>6}"
+                f" {self.duplicated:>10}"
                 f"   {whole} {self.tracebacks:>10}")
 
 
-HEADER = (f"{'fault':<16} {'published':>9} {'acked':>9} {'in history':>9} {'missing':>8} {'duplicated':>10}"
+HEADER = (f"{'fault':<22} {'published':>9} {'acked':>9} {'in history':>9} {'missing':>8} {'late':>6} {'duplicated':>10}"
           f"   {'whole after':>8} {'tracebacks':>10}")
 
 
 # ---------------------------------------------------------------- servers
+
+
+def window(server: Any, inflight: int) -> None:
+    """Give a Mosquitto the in-flight window docs/mqtt.md asks of an external broker (the embedded one's)."""
+    lines = [line for line in server.config_path.read_text().splitlines() if not line.startswith("max_inflight_messages ")]
+    server.config_path.write_text("\n".join([*lines, f"max_inflight_messages {inflight}"]) + "\n")
 
 
 class Servers:
@@ -147,6 +167,7 @@ class Servers:
             owner = _service_user("mosquitto")
             server = MosquittoServer(binary, _make_tempdir("bench-mqtt-", owner), owner, free_port())
             server.write_config()
+            window(server, MAX_INFLIGHT)
             self._mosquitto = self._launch(server)
         return self._mosquitto
 
@@ -498,7 +519,7 @@ def run_fault(fault: str, servers: Servers, plan: Plan, hub_root: Path = ROOT, k
             publisher = Publisher(port, 1, readings, rate, f"faults-device-{fault}-{os.getpid()}")
             publisher.start()
             fault_at = int(readings * plan.fault_at)
-            if fault in ("broker_kill", "broker_kill_slow_save"):
+            if fault in ("broker_kill", "broker_kill_hub_behind", "broker_kill_slow_save"):
                 # The sensors (re)discovered 3 s before the crash (a slow-saving broker has not saved them).
                 wait_published(publisher, max(0, fault_at - int(3 * rate)))
                 announce_sensors(port)
@@ -508,6 +529,7 @@ def run_fault(fault: str, servers: Servers, plan: Plan, hub_root: Path = ROOT, k
             publisher.done.wait(readings / rate + plan.settle)
             publisher.wait_acked(plan.settle)
             wait_all(hub, history, publisher.acked_now(), plan.settle)
+            wait_late(hub, history, publisher.acked_now(), acked_before, healed_at, plan.late, result)
         finally:
             if publisher is not None:
                 publisher.stop()
@@ -526,7 +548,8 @@ def run_fault(fault: str, servers: Servers, plan: Plan, hub_root: Path = ROOT, k
             result.notes.append(f"hub log, last lines:\n{hub.log_tail()}")
         if result.missing:
             sample = sorted(acked - set(counts))[:10]
-            result.notes.append(f"missing e.g. {sample}; hub log {hub.log_path}")
+            result.notes.append(f"missing (lost: not in history {plan.settle:g} + {plan.late:g} s after publishing) "
+                                f"e.g. {sample}; hub log {hub.log_path}")
             if history.last_error:
                 result.notes.append(f"reading history failed: {history.last_error}")
     return result
@@ -560,9 +583,15 @@ def inject(fault: str, hub: HubProcess, servers: Servers, plan: Plan, publisher:
         acked = publisher.acked_now()
         hub.start()
         return time.monotonic(), acked
-    if fault in ("broker_kill", "broker_kill_slow_save"):
+    if fault in ("broker_kill", "broker_kill_hub_behind", "broker_kill_slow_save"):
         broker = servers.mosquitto_slow_save if fault == "broker_kill_slow_save" else servers.mosquitto
+        if fault == "broker_kill_hub_behind":
+            assert hub.proc is not None
+            hub.proc.send_signal(signal.SIGSTOP)
+            time.sleep(plan.hub_behind)
         broker.kill()
+        if fault == "broker_kill_hub_behind":
+            hub.proc.send_signal(signal.SIGCONT)
         time.sleep(plan.broker_down)
         acked = publisher.acked_now()
         broker.start()
@@ -644,6 +673,38 @@ def wait_whole(hub: HubProcess, history: History, acked: set[int], since: float,
     return None
 
 
+def wait_late(hub: HubProcess, history: History, acked: set[int], acked_before: set[int], healed_at: float,
+              timeout: float, result: Result) -> None:
+    """Tell late from lost: wait up to `timeout` more for what the settle wait did not see in history.
+
+    A reading that arrives now was slow (a busy machine, a long replay), not lost: it counts in
+    `result.late`. What is still absent afterwards is `missing`. If the hub became whole only now,
+    `whole_s` says when (the settle wait left it None).
+    """
+    checked = time.monotonic()
+    absent = acked - set(history.counts(hub.data_dir))
+    if not absent:
+        if result.whole_s is None and hub.readyz()[0] == 200:
+            result.whole_s = checked - healed_at  # whole by now, after the settle wait of wait_whole
+        return
+    began = time.monotonic()
+    deadline = began + timeout
+    still = set(absent)
+    while time.monotonic() < deadline:
+        checked = time.monotonic()
+        still = acked - set(history.counts(hub.data_dir))
+        if result.whole_s is None and hub.readyz()[0] == 200 and not (acked_before & still):
+            result.whole_s = checked - healed_at
+        if not still:
+            break
+        time.sleep(0.5)
+    arrived = absent - still
+    result.late = len(arrived)
+    if arrived:
+        result.notes.append(f"late: {len(arrived)} readings reached history only after the settle wait (the last within "
+                            f"{time.monotonic() - began:.1f} s more), e.g. {sorted(arrived)[:10]}")
+
+
 def wait_all(hub: HubProcess, history: History, acked: set[int], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -674,12 +735,19 @@ def main() -> None:
     parser.add_argument("--outage", type=float, help="seconds a database stays down (60 in the long form)")
     parser.add_argument("--hub-root", type=Path, default=ROOT, help="run the hub from this checkout (e.g. main, for before/after)")
     parser.add_argument("--keep", action="store_true", help="keep each fault's work directory (config, data, hub.log)")
+    parser.add_argument("--settle", type=float, help="seconds to wait, after publishing, for the hub to be whole")
+    parser.add_argument("--late", type=float, help="seconds more to wait for a missing reading before calling it lost")
+    parser.add_argument("--load", type=int, default=0, help="busy-loop processes to run beside (a loaded machine)")
     args = parser.parse_args()
     plan = Plan.short() if args.short else Plan()
     if args.readings:
         plan.readings = args.readings
     if args.rate:
         plan.rate = args.rate
+    if args.settle is not None:
+        plan.settle = args.settle
+    if args.late is not None:
+        plan.late = args.late
     if args.outage:
         plan.outage = args.outage
         plan.outage_readings = int(plan.outage_rate * plan.outage * 1.5)
@@ -687,6 +755,7 @@ def main() -> None:
           f"(database outages: {plan.outage_readings} at {plan.outage_rate:g}/s, {plan.outage:g} s down)", flush=True)
     servers = Servers()
     results = []
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
     try:
         print(HEADER, flush=True)
         for fault in args.faults:
@@ -694,8 +763,11 @@ def main() -> None:
             results.append(result)
             print(result.row(), flush=True)
             for note in result.notes:
-                print(f"{'':<16} {note}", flush=True)
+                print(f"{'':<22} {note}", flush=True)
     finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
         servers.close()
     if any(r.missing for r in results if r.fault != "broker_kill_slow_save"):
         sys.exit(1)

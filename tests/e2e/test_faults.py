@@ -3,7 +3,9 @@
 Real processes: the hub (`python -m hub run`), Mosquitto (external, or the hub's embedded one),
 PostgreSQL and InfluxDB. A device publishes numbered readings at QoS 1 to 10 discovered sensors;
 each fault hits mid-stream, and afterwards every reading the broker acknowledged must be in the
-hub's history. Duplicates are allowed (at-least-once). The long form with the issue's figures is
+hub's history. Duplicates are allowed (at-least-once), and so are late readings (in history only
+after the settle wait, as on a loaded machine): a reading counts as missing only when a further
+late wait did not find it either. The long form with the issue's figures is
 `python bench/faults.py`.
 """
 
@@ -21,7 +23,7 @@ import pytest
 from tests.servers import InfluxDBServer, PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.services, pytest.mark.timeout(150)]
+pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]
 
 
 def _load_bench() -> Any:
@@ -51,6 +53,7 @@ def servers(postgres_server: PostgresServer, influxdb_server: InfluxDBServer) ->
     [
         "hub_kill",
         "broker_kill",
+        "broker_kill_hub_behind",
         "embedded_kill",
         "postgres_outage",
         "influxdb_outage",
