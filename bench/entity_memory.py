@@ -24,15 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._rss import rss_mb  # noqa: E402 - after the path
 from bench.startup import StockMosquitto, discovery_messages, retain  # noqa: E402 - after the path
 from tests.servers import _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def short(filename: str) -> str:

@@ -37,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._rss import rss_mb  # noqa: E402 - after the path
 from tests.servers import (  # noqa: E402 - after the path: the bench runs from a checkout
     MosquittoServer,
     PostgresServer,
@@ -61,12 +62,6 @@ async def main():
 asyncio.run(main())
 """
 
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def home_ids(homes: int) -> list[str]:

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._rss import rss_mb  # noqa: E402 - after the path
 from tests.integrations.mqtt.fuzz import campaign  # noqa: E402 - after the path: the bench runs from a checkout
 from tests.servers import MosquittoServer, _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
 
@@ -46,12 +47,6 @@ class Tally(logging.Handler):
         self.tracebacks += text.count("Traceback (most recent call last)")
         self.warnings += record.levelno == logging.WARNING
 
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
