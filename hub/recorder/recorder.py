@@ -36,6 +36,10 @@ POISON_ATTEMPTS = 3
 RECENT_MAX_POINTS = 100_000
 # Errors that mean "the backend is away": retried for as long as it takes.
 TRANSIENT_ERRORS = (BackendError, OSError, TimeoutError)
+# Points handed to the stored listeners at a time, with the loop let go in between: they look
+# at every point (the history cache drops the spans written into), and a whole merged write
+# (20,000 points at 20,000 readings/s) took 5-7 ms of the loop in one step.
+STORED_SLICE = 2_000
 
 
 def to_value(state: str) -> float | None:
@@ -57,6 +61,17 @@ def as_point(entity_id: str, ts: float, text: str) -> Point:
     if value is None:
         return Point(entity_id, ts, None, text)
     return Point(entity_id, ts, value, None if format_value(value) == text else text)
+
+
+def _slices(batch: Batch, size: int) -> Iterable[Batch]:
+    """Yield the batch in parts of at most size points (its attribute changes with the first)."""
+    points = batch.points
+    if len(points) <= size:
+        yield batch
+        return
+    yield Batch(points[:size], batch.attributes)
+    for start in range(size, len(points), size):
+        yield Batch(points[start : start + size])
 
 
 class Recorder:
@@ -279,7 +294,7 @@ class Recorder:
                 self.write_count += 1
                 self.write_seconds += time.perf_counter() - began
                 await self._io_call(self.spool.pop, len(items))
-                self._stored(batch, points, len(items))
+                await self._stored(batch, points, len(items))
 
     def _merged(self, items: list[tuple[bytes, int, tuple[str, int]]]) -> Batch:
         recent = self._recent
@@ -319,14 +334,18 @@ class Recorder:
         self.last_error = message
         self._update_sensor(now=changed)
 
-    def _stored(self, batch: Batch, points: int, records: int) -> None:
-        self._written += records
-        self.written_points += points
+    async def _stored(self, batch: Batch, points: int, records: int) -> None:
         if self.last_error is not None:
             _LOGGER.warning("History backend %s is back; spool backlog: %d points", self.backend.name, self.spool.points)
             self.last_error = None
-        for listener in self.stored_listeners:
-            listener(batch)
+        for part in _slices(batch, STORED_SLICE):
+            for listener in self.stored_listeners:
+                listener(part)
+            if len(part.points) == STORED_SLICE:
+                await asyncio.sleep(0)  # readings waiting behind this write go first
+        # Counted once every listener saw the whole batch: flush() returns after this.
+        self._written += records
+        self.written_points += points
         self._update_sensor()
         self.hub.loop.create_task(self._notify())
 

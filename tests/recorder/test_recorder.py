@@ -253,3 +253,29 @@ async def test_a_writer_behind_keeps_a_bounded_number_of_points_in_memory(hub: H
     await recorder.flush()
     found = await backend.read_states(["sensor.s7"], 0, 2000)
     assert [s.value for s in found["sensor.s7"]] == [float(b) for b in range(20)]
+
+
+async def test_a_large_write_lets_readings_through_while_its_listeners_run(hub: Hub) -> None:
+    """What the stored listeners do per point (the history cache) comes in slices, so that a
+    second's worth of points stored at once does not hold the loop for all of them."""
+    recorder = await make_recorder(hub, commit_interval=60.0, max_batch=100_000)
+    seen: list[tuple[int, int]] = []  # (points in the part, loop steps run before it)
+    steps = [0]
+
+    async def ticker() -> None:
+        while True:
+            steps[0] += 1
+            await asyncio.sleep(0)
+
+    recorder.stored_listeners.append(lambda part: seen.append((len(part.points), steps[0])))
+    for i in range(5_000):
+        hub.states.set(f"sensor.meter_{i % 50}", str(i), timestamp=1000.0 + i)
+    tick = asyncio.create_task(ticker())
+    try:
+        await recorder.flush()
+    finally:
+        tick.cancel()
+    assert [points for points, _ in seen] == [2_000, 2_000, 1_000]
+    assert seen[0][1] < seen[1][1] < seen[2][1]  # the loop ran between the parts
+    found = await recorder.backend.read_states(None, 0, 1e10)
+    assert sum(len(samples) for samples in found.values()) == 5_000
