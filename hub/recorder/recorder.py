@@ -114,7 +114,8 @@ class Recorder:
         self.stored_listeners.append(self.history_cache.note_stored)
         self._keep = keep
         self._kept: dict[str, bool] = {}
-        self._last_attributes: dict[str, Any] = {}
+        self._last_attributes: dict[str, Any] = {}  # in the I/O thread: the attributes last stored
+        self._seen: dict[str, Any] = {}  # on the loop: the attributes object of the last change kept
         self._io = ThreadPoolExecutor(1, thread_name_prefix="recorder-spool")
         self.commits = Committer(
             self._spool_append,
@@ -197,7 +198,14 @@ class Recorder:
             keep = self._kept[new.entity_id] = new.entity_id != BACKLOG_ENTITY_ID and self._keep(new.entity_id)
         if keep:
             pending = self._pending
-            pending.append((new.entity_id, new.last_updated_timestamp, new.state, new.attributes))
+            entity_id, attributes = new.entity_id, new.attributes
+            if self._seen.get(entity_id) is attributes:
+                # The same attributes object as this entity's previous change (MQTT entities
+                # keep theirs between messages): nothing for the build to compare.
+                pending.append((entity_id, new.last_updated_timestamp, new.state))
+            else:
+                self._seen[entity_id] = attributes
+                pending.append((entity_id, new.last_updated_timestamp, new.state, attributes))
             if len(pending) >= self.max_batch:
                 self.commits.kept()
 
@@ -207,12 +215,15 @@ class Recorder:
         points: list[Point] = []
         changes: list[AttributeChange] = []
         last_attributes = self._last_attributes
-        for entity_id, ts, text, attributes in changes_in:
-            points.append(as_point(entity_id, ts, text))
-            previous = last_attributes.get(entity_id)
-            if previous is not attributes and previous != attributes:
-                last_attributes[entity_id] = attributes
-                changes.append(AttributeChange(entity_id, ts, orjson.dumps(attributes, default=str).decode()))
+        for change in changes_in:
+            entity_id, ts = change[0], change[1]
+            points.append(as_point(entity_id, ts, change[2]))
+            if len(change) == 4:
+                attributes = change[3]
+                previous = last_attributes.get(entity_id)
+                if previous is not attributes and previous != attributes:
+                    last_attributes[entity_id] = attributes
+                    changes.append(AttributeChange(entity_id, ts, orjson.dumps(attributes, default=str).decode()))
         return Batch(points, changes)
 
     async def commit(self) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub.core.hub import Hub
+from hub.core.states import ReadOnlyDict
 from hub.recorder import history
 from hub.recorder.backends.base import Batch, HistoryBackend, Sample
 from hub.recorder.backends.sqlite import SQLiteBackend
@@ -279,3 +280,23 @@ async def test_a_large_write_lets_readings_through_while_its_listeners_run(hub: 
     assert seen[0][1] < seen[1][1] < seen[2][1]  # the loop ran between the parts
     found = await recorder.backend.read_states(None, 0, 1e10)
     assert sum(len(samples) for samples in found.values()) == 5_000
+
+
+async def test_readings_waiting_for_a_commit_are_not_scanned_by_every_garbage_collection(hub: Hub) -> None:
+    """An entity that keeps its attributes object (as MQTT entities do) queues plain tuples,
+    which the collector untracks at once; a new attributes object is still recorded."""
+    import gc
+
+    recorder = await make_recorder(hub, commit_interval=60.0)
+    watts = ReadOnlyDict({"unit_of_measurement": "W"})
+    for i in range(1000):
+        hub.states.set("sensor.power", str(i), watts, timestamp=1000.0 + i)
+    hub.states.set("sensor.power", "1000", {"unit_of_measurement": "kW"}, timestamp=2000.0)
+    gc.collect(0)
+    waiting = recorder.commits.pending
+    assert len(waiting) == 1001
+    assert sum(gc.is_tracked(change) for change in waiting) == 2  # the first change and the kW one
+    await recorder.flush()
+    found = await recorder.backend.read_attributes(["sensor.power"], 0, 3000)
+    assert found == {"sensor.power": [(1000.0, {"unit_of_measurement": "W"}), (2000.0, {"unit_of_measurement": "kW"})]}
+    assert len((await recorder.backend.read_states(["sensor.power"], 0, 3000))["sensor.power"]) == 1001
