@@ -89,7 +89,7 @@ class LoopSteps:
                 name = repr(task.get_coro()) if isinstance(task, asyncio.Task) else repr(callback_)
                 slow.setdefault(name.split(" at 0x")[0][:90], []).append(spent)
 
-        self._events.Handle._run = run  # type: ignore[method-assign]
+        self._events.Handle._run = run  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
