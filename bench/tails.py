@@ -112,6 +112,27 @@ class Collections:
             self.pauses.append((info["generation"], time.thread_time() - self._began))
 
 
+class Ticker:
+    """How late a 1 ms sleep wakes, less the time the loop's thread waited for a core meanwhile:
+    what a reading arriving at that moment waits for inside the process (other callbacks, the
+    interpreter lock held by the recorder's threads, collections)."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._path = f"/proc/self/task/{threading.get_native_id()}/schedstat"
+
+    def _waited(self) -> float:
+        with open(self._path) as file:
+            return int(file.read().split()[1]) / 1e9
+
+    async def run(self) -> None:
+        while True:
+            waited, began = self._waited(), time.perf_counter()
+            await asyncio.sleep(0.001)
+            late = time.perf_counter() - began - 0.001 - (self._waited() - waited)
+            self.lags.append(max(0.0, late))
+
+
 async def run(rate: int, seconds: float, folder: Path) -> dict[str, float | str]:
     hub = Hub(HubConfig(data_dir=folder))
     backend = SQLiteBackend(folder / "history.db")
@@ -159,10 +180,13 @@ async def run(rate: int, seconds: float, folder: Path) -> dict[str, float | str]
             await asyncio.sleep(TICK if written >= int((time.perf_counter() - began) * rate) else 0)
         return time.perf_counter() - began - seconds
 
+    ticker = Ticker()
     with LoopSteps() as steps:
         task = asyncio.get_running_loop().create_task(feed())
         steps.skip = task
+        ticking = asyncio.get_running_loop().create_task(ticker.run())
         lagged = await task
+        ticking.cancel()
         await recorder.flush(timeout=120)
     wall = time.perf_counter() - wall
     after = schedstat()
@@ -177,6 +201,7 @@ async def run(rate: int, seconds: float, folder: Path) -> dict[str, float | str]
     long_cpu = sum(t for t in ordered if t > 0.002)
     pauses = [p for _, p in collections.pauses] or [0.0]
     slow = sorted(steps.slow.items(), key=lambda item: -sum(item[1]))[:5]
+    lags = sorted(ticker.lags) or [0.0]
     return {
         "rate": rate,
         "behind_s": max(0.0, lagged),
@@ -186,6 +211,8 @@ async def run(rate: int, seconds: float, folder: Path) -> dict[str, float | str]
         "step_max_ms": ordered[-1] * 1000,
         "step_p999_ms": ordered[int(len(ordered) * 0.999)] * 1000,
         "long_share": long_cpu / max(sum(ordered), 1e-9),
+        "lag_p99_ms": lags[int(len(lags) * 0.99)] * 1000,
+        "lag_max_ms": lags[-1] * 1000,
         "gc_runs": len(collections.pauses),
         "gc_ms": sum(pauses) * 1000,
         "gc_max_ms": max(pauses) * 1000,
@@ -198,7 +225,10 @@ def main() -> None:
     parser.add_argument("--rates", type=int, nargs="+", default=[10000, 30000])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval() for the run (CPython: 0.005 s)")
     args = parser.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     print(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; {SENSORS} sensors, recorder on SQLite, "
           "one state_changed subscriber encoded; CPU time per thread", flush=True)
     found: dict[int, list[dict[str, float | str]]] = {}
@@ -211,7 +241,8 @@ def main() -> None:
                   f"loop callbacks max {row['step_max_ms']:.1f} ms, p99.9 {row['step_p999_ms']:.2f} ms, "
                   f"{row['long_share']:.0%} of loop CPU in callbacks > 2 ms; GC {row['gc_runs']} runs "
                   f"{row['gc_ms']:.0f} ms, max {row['gc_max_ms']:.1f} ms; feed behind {row['behind_s']:.1f} s; "
-                  f"loop waited for a core {row['wait_share']:.0%} of the time\n        over 2 ms: {row['slow'] or '-'}",
+                  f"loop waited for a core {row['wait_share']:.0%} of the time; 1 ms ticker late, less that wait: "
+                  f"p99 {row['lag_p99_ms']:.2f} ms, max {row['lag_max_ms']:.1f} ms\n        over 2 ms: {row['slow'] or '-'}",
                   flush=True)
     if args.repeat > 1:
         for rate, rows in found.items():
