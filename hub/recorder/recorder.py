@@ -224,6 +224,9 @@ class Recorder:
                 if previous is not attributes and previous != attributes:
                     last_attributes[entity_id] = attributes
                     changes.append(AttributeChange(entity_id, ts, orjson.dumps(attributes, default=str).decode()))
+        # The changes die here, in the I/O thread: a second's worth of tuples with the last
+        # references to their timestamps and state texts took 2-3 ms to free on the loop.
+        changes_in.clear()
         return Batch(points, changes)
 
     async def commit(self) -> None:
