@@ -11,10 +11,10 @@ import pytest
 from hub.core.hub import Hub
 from hub.core.states import ReadOnlyDict
 from hub.recorder import history
-from hub.recorder.backends.base import Batch, HistoryBackend, Sample
+from hub.recorder.backends.base import AttributeChange, Batch, HistoryBackend, Point, Sample
 from hub.recorder.backends.sqlite import SQLiteBackend
 from hub.recorder.filters import build_filter
-from hub.recorder.recorder import BACKLOG_ENTITY_ID, Recorder
+from hub.recorder.recorder import BACKLOG_ENTITY_ID, Recorder, encode_in_parts
 from hub.recorder.spool import Spool
 
 from .conftest import wait_for
@@ -300,3 +300,13 @@ async def test_readings_waiting_for_a_commit_are_not_scanned_by_every_garbage_co
     found = await recorder.backend.read_attributes(["sensor.power"], 0, 3000)
     assert found == {"sensor.power": [(1000.0, {"unit_of_measurement": "W"}), (2000.0, {"unit_of_measurement": "kW"})]}
     assert len((await recorder.backend.read_states(["sensor.power"], 0, 3000))["sensor.power"]) == 1001
+
+
+def test_a_batch_encoded_in_parts_is_the_batch_encoded_at_once() -> None:
+    points = [Point(f"sensor.meter_{i % 7}", 1000.0 + i / 3, float(i) if i % 5 else None, None if i % 5 else "on")
+              for i in range(5_000)]
+    for size in (0, 1, 2047, 2048, 2049, 5_000):
+        for attributes in ([], [AttributeChange("sensor.meter_1", 1000.0, '{"unit_of_measurement":"W"}')]):
+            batch = Batch(points[:size], attributes)
+            assert encode_in_parts(batch) == batch.to_bytes()
+            assert Batch.from_bytes(encode_in_parts(batch)) == batch
