@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import random
@@ -276,6 +277,26 @@ class Reservoir(list):
         self.largest = 0.0
 
 
+def thread_times() -> dict[str, tuple[float, float]]:
+    """Each thread of this process (by name, numbered threads summed): CPU seconds and seconds
+    spent runnable but waiting for a core (the machine's load), from /proc's schedstat."""
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    out: dict[str, tuple[float, float]] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            ran, waited, _ = (int(x) for x in (task / "schedstat").read_text().split())
+        except (OSError, ValueError):
+            continue
+        name = names.get(int(task.name), "other")
+        name = name.rstrip("0123456789").rstrip("_-") or name
+        cpu, wait = out.get(name, (0.0, 0.0))
+        out[name] = (cpu + ran / 1e9, wait + waited / 1e9)
+    return out
+
+
+STEP_EDGES = (0.0005, 0.001, 0.002, 0.005, 0.010)  # seconds: the --slow-callbacks histogram of loop callbacks
+
+
 class Stalls:
     """What holds the loop: a 1 ms ticker's lateness, and garbage collections with their pauses."""
 
@@ -284,6 +305,10 @@ class Stalls:
         self.gcs: list[tuple[int, float]] = []
         self._gc_began = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._threads = thread_times()
+        self._wall = time.perf_counter()
+        self.step_counts = [0] * (len(STEP_EDGES) + 1)
+        self.step_cpu = [0.0] * (len(STEP_EDGES) + 1)
 
     def _on_gc(self, phase: str, info: dict) -> None:
         # CPU time of this thread: on a loaded machine wall time also counts other processes.
@@ -316,12 +341,17 @@ class Stalls:
         slow = self.handles
         assert slow is not None
 
+        edges, counts, cpu = STEP_EDGES, self.step_counts, self.step_cpu
+
         def run(handle: events.Handle) -> None:
+            callback = handle._callback  # type: ignore[attr-defined]  # before it runs: some clear it
             began = time.thread_time()
             original(handle)
             spent = time.thread_time() - began
+            slot = bisect.bisect(edges, spent)
+            counts[slot] += 1
+            cpu[slot] += spent
             if spent > 0.002:
-                callback = getattr(handle, "_callback", None)
                 task = getattr(callback, "__self__", None)
                 name = repr(task.get_coro()) if isinstance(task, asyncio.Task) else repr(callback)
                 slow.append((spent, name[:160]))
@@ -338,8 +368,12 @@ class Stalls:
     def reset(self) -> None:
         self.lags.clear()
         self.gcs.clear()
+        self._threads = thread_times()
+        self._wall = time.perf_counter()
         if self.handles is not None:
             self.handles.clear()
+            self.step_counts[:] = [0] * len(self.step_counts)
+            self.step_cpu[:] = [0.0] * len(self.step_cpu)
 
     def report(self) -> dict:
         lags = sorted(self.lags) or [0.0]
@@ -348,16 +382,32 @@ class Stalls:
                 "gc_count": len(self.gcs), "gc_max_ms": max(pauses) * 1000,
                 "gc_gen2": sum(1 for g, _ in self.gcs if g == 2),
                 "gc_cpu_ms": sum(d for _, d in self.gcs) * 1000,
+                "threads": self._thread_summary(),
                 "slow_callbacks": self._slow_summary()}
 
+    def _thread_summary(self) -> dict[str, tuple[float, float]]:
+        """Per thread since reset(): share of the wall time on a CPU, and share runnable but not on one."""
+        wall = time.perf_counter() - self._wall
+        before, now = self._threads, thread_times()
+        out = {}
+        for name, (cpu, wait) in now.items():
+            cpu0, wait0 = before.get(name, (0.0, 0.0))
+            if cpu - cpu0 > 0.01 * wall:
+                out[name] = ((cpu - cpu0) / wall, (wait - wait0) / wall)
+        return dict(sorted(out.items(), key=lambda item: -item[1][0]))
+
     def _slow_summary(self) -> list[str]:
-        if not self.handles:
+        if self.handles is None:
             return []
+        labels = ["<0.5", "0.5-1", "1-2", "2-5", "5-10", ">10"]
+        total = sum(self.step_cpu) or 1.0
+        lines = ["loop callbacks by CPU ms: " + ", ".join(
+            f"{label}: {n} ({cpu / total:.0%} of loop CPU)" for label, n, cpu in zip(labels, self.step_counts, self.step_cpu, strict=True))]
         by_name: dict[str, list[float]] = {}
         for spent, name in self.handles:
             by_name.setdefault(name.split(" at 0x")[0], []).append(spent)
         top = sorted(by_name.items(), key=lambda item: -sum(item[1]))[:6]
-        return [f"{len(times)}x max {max(times) * 1000:.1f} ms CPU: {name}" for name, times in top]
+        return lines + [f"{len(times)}x max {max(times) * 1000:.1f} ms CPU: {name}" for name, times in top]
 
 
 async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
@@ -562,12 +612,31 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
             extra += (f"  [loop lag p99 {row['lag_p99_ms']:.1f} max {row['lag_max_ms']:.1f} ms; "
                       f"GC {row['gc_count']} runs, {row['gc_cpu_ms']:.0f} ms CPU, max {row['gc_max_ms']:.1f} ms, "
                       f"gen2 {row['gc_gen2']}]")
+            extra += "\n      threads (CPU / waiting for a core, share of the row's wall time): " + ", ".join(
+                f"{name} {cpu:.0%}/{wait:.0%}" for name, (cpu, wait) in row["threads"].items())
             extra += "".join(f"\n      slow callback {line}" for line in row["slow_callbacks"])
             print(f"QoS {qos} {rate:>6} msg/s (published {achieved:>7.0f}/s): received {received[0]:>7}/{sent['sent']:<7} "
                   f"loss {loss:6.2%}  drain {drain:5.2f} s  CPU {row['cpu_per_1000']:.3f} s/1000 msgs"
                   f"  {'sustained' if row['sustained'] else 'NOT sustained'}{extra}", flush=True)
     if sampler is not None:
         sampler.cancel()
+    if args.gc_experiment != "off":
+        # What `hub run`'s periodic re-freeze (every heap.REFREEZE_EVERY) and full collection
+        # (every heap.FULL_EVERY) hold the loop for, in this heap after the rows above.
+        import gc
+
+        from hub import heap
+
+        sizes = [len(gc.get_objects(generation)) for generation in range(3)]
+        began = time.thread_time()
+        found = gc.collect()
+        young = time.thread_time() - began
+        gc.freeze()
+        began = time.thread_time()
+        _, full = heap.freeze(full=True)
+        full_cpu = time.thread_time() - began
+        print(f"heap: {sizes} objects in generations 0-2 ({gc.get_freeze_count():,} frozen); re-freeze {young * 1000:.1f} ms CPU "
+              f"({found:,} unreachable), full collection and re-freeze {full_cpu * 1000:.1f} ms CPU", flush=True)
     if len(snapshots) >= 2:
         # What grew between the first sample and the last: where memory over time goes.
         for stat in snapshots[-1].compare_to(snapshots[0], "lineno")[:15]:

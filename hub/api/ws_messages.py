@@ -9,7 +9,8 @@ from typing import Any
 
 import orjson
 
-from hub.core.bus import EVENT_STATE_CHANGED, Event, iso_utc
+from hub.core.bus import EVENT_STATE_CHANGED, Event, EventOrigin, iso_utc
+from hub.core.context import Context
 from hub.core.states import State
 
 # HA's error codes (websocket_api/const.py).
@@ -122,13 +123,38 @@ class EncodedEventCache:
         return data
 
 
+def context_json(context: Context) -> bytes:
+    """Return a context's JSON (`Context.as_dict()` encoded), put together without a dict for
+    the usual context: a ULID of our own, no parent and no user."""
+    if context.parent_id is None and context.user_id is None:
+        context_id = context.id
+        if context_id.isascii() and context_id.isalnum():  # nothing to escape
+            return b'{"id":"%b","parent_id":null,"user_id":null}' % context_id.encode()
+    return dumps(context.as_dict())
+
+
 def state_json(state: State | None) -> bytes:
-    """Return a state's JSON as Home Assistant sends it, encoded once and kept on the state."""
+    """Return a state's JSON as Home Assistant sends it, encoded once and kept on the state.
+
+    The same bytes as `dumps(state.as_dict())`, put together from its parts: the dict with its
+    three formatted instants and the context's dict cost more than the encoding (2.6 of 3.2 µs
+    a state), and the state machine writes one state per reading.
+    """
     if state is None:
         return b"null"
     encoded = state.encoded
     if encoded is None:
-        encoded = state.encoded = dumps(state.as_dict())
+        updated_at = state.last_updated_timestamp
+        updated = iso_utc(updated_at).encode()
+        changed_at, reported_at = state.last_changed_timestamp, state.last_reported_timestamp
+        changed = updated if changed_at == updated_at else iso_utc(changed_at).encode()
+        reported = updated if reported_at == updated_at else iso_utc(reported_at).encode()
+        encoded = state.encoded = (
+            b'{"entity_id":%b,"state":%b,"attributes":%b,"last_changed":"%b","last_reported":"%b",'
+            b'"last_updated":"%b","context":%b}'
+            % (dumps(state.entity_id), dumps(state.state), dumps(state.attributes), changed, reported, updated,
+               context_json(state.context))
+        )
     return encoded
 
 
@@ -141,10 +167,12 @@ def _state_changed_json(event: Event) -> bytes | None:
     entity_id, old, new = data.get("entity_id"), data.get("old_state"), data.get("new_state")
     if type(entity_id) is not str or not (old is None or type(old) is State) or not (new is None or type(new) is State):
         return None
+    origin = event.origin
     return b'{"event_type":"state_changed","data":{"entity_id":%b,"old_state":%b,"new_state":%b},' \
         b'"origin":"%b","time_fired":"%b","context":%b}' % (
-            dumps(entity_id), state_json(old), state_json(new), event.origin.value.encode(),
-            iso_utc(event.time_fired_timestamp).encode(), dumps(event.context.as_dict()))
+            dumps(entity_id), state_json(old), state_json(new),
+            b"LOCAL" if origin is EventOrigin.local else origin.value.encode(),  # an enum's .value is slow
+            iso_utc(event.time_fired_timestamp).encode(), context_json(event.context))
 
 
 def encode_event(event: Event) -> bytes:

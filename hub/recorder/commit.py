@@ -35,10 +35,13 @@ _LOGGER = logging.getLogger(__name__)
 
 SpoolAppend = Callable[[Batch], Awaitable[tuple[str, int]]]
 """Encode a batch, append it to the spool and fsync it (in the recorder's I/O thread); return its key."""
-Change = tuple[str, float, str, "Mapping[str, Any]"]
-"""One kept state change as it waits for a commit: (entity_id, last_updated timestamp, state,
-attributes). A plain tuple rather than the State: a State brings its context and its encoded
-form, several objects that the collector would otherwise scan and promote while they wait."""
+Change = tuple[str, float, str] | tuple[str, float, str, "Mapping[str, Any]"]
+"""One kept state change as it waits for a commit: (entity_id, last_updated timestamp, state),
+and its attributes when they are not the very object the entity's previous change carried.
+A plain tuple rather than the State: a State brings its context and its encoded form, several
+objects that the collector would otherwise scan and promote while they wait; and a tuple of a
+string, a float and a string is untracked by the collector at its first young collection, so
+that the second's worth of readings waiting here is not scanned again at every collection."""
 BuildBatch = Callable[[list[Change]], Awaitable[Batch]]
 """Turn changes into a batch of points (in the recorder's I/O thread, one build at a time, in order)."""
 

@@ -76,3 +76,22 @@ def test_other_shapes_of_state_changed_are_encoded_plainly() -> None:
                  {"entity_id": "sensor.a", "old_state": {"state": "1"}, "new_state": None}):
         event = Event(EVENT_STATE_CHANGED, data)
         assert ws_messages.encode_event(event) == _plain(event)
+
+
+def test_a_state_put_together_from_its_parts_is_its_dict_encoded() -> None:
+    now = time.time()
+    contexts = [Context(), Context(user_id="u1"), Context(parent_id="p1"), Context(id='odd "id"\\'),
+                Context(id="ümlaut"), Context(id="01HABCDEF")]
+    attributes: list[dict[str, object]] = [
+        {}, {"unit_of_measurement": "°C", "friendly_name": 'A "quoted" name'},
+        {"when": datetime(2024, 1, 1, tzinfo=UTC), "tags": {"a"}, 1: "non-string key", "n": 1.5, "none": None}]
+    for context in contexts:
+        for attrs in attributes:
+            for changed, reported in ((now, now), (now - 3, now), (now - 3, now + 2)):
+                state = State("sensor.power", "2.5", attrs, last_changed=changed, last_updated=now, context=context,
+                              last_reported=reported)
+                assert ws_messages.state_json(state) == ws_messages.dumps(state.as_dict())
+                assert ws_messages.context_json(context) == ws_messages.dumps(context.as_dict())
+    for origin in EventOrigin:
+        event = Event(EVENT_STATE_CHANGED, {"entity_id": "sensor.power", "old_state": None, "new_state": state}, origin)
+        assert ws_messages.encode_event(event) == _plain(event)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from hub.core.hub import Hub
+from hub.core.states import ReadOnlyDict
 from hub.recorder import history
-from hub.recorder.backends.base import Batch, HistoryBackend, Sample
+from hub.recorder.backends.base import AttributeChange, Batch, HistoryBackend, Point, Sample
 from hub.recorder.backends.sqlite import SQLiteBackend
 from hub.recorder.filters import build_filter
-from hub.recorder.recorder import BACKLOG_ENTITY_ID, Recorder
+from hub.recorder.recorder import BACKLOG_ENTITY_ID, Recorder, encode_in_parts
 from hub.recorder.spool import Spool
 
 from .conftest import wait_for
@@ -253,3 +254,59 @@ async def test_a_writer_behind_keeps_a_bounded_number_of_points_in_memory(hub: H
     await recorder.flush()
     found = await backend.read_states(["sensor.s7"], 0, 2000)
     assert [s.value for s in found["sensor.s7"]] == [float(b) for b in range(20)]
+
+
+async def test_a_large_write_lets_readings_through_while_its_listeners_run(hub: Hub) -> None:
+    """What the stored listeners do per point (the history cache) comes in slices, so that a
+    second's worth of points stored at once does not hold the loop for all of them."""
+    recorder = await make_recorder(hub, commit_interval=60.0, max_batch=100_000)
+    seen: list[tuple[int, int]] = []  # (points in the part, loop steps run before it)
+    steps = [0]
+
+    async def ticker() -> None:
+        while True:
+            steps[0] += 1
+            await asyncio.sleep(0)
+
+    recorder.stored_listeners.append(lambda part: seen.append((len(part.points), steps[0])))
+    for i in range(5_000):
+        hub.states.set(f"sensor.meter_{i % 50}", str(i), timestamp=1000.0 + i)
+    tick = asyncio.create_task(ticker())
+    try:
+        await recorder.flush()
+    finally:
+        tick.cancel()
+    assert [points for points, _ in seen] == [2_000, 2_000, 1_000]
+    assert seen[0][1] < seen[1][1] < seen[2][1]  # the loop ran between the parts
+    found = await recorder.backend.read_states(None, 0, 1e10)
+    assert sum(len(samples) for samples in found.values()) == 5_000
+
+
+async def test_readings_waiting_for_a_commit_are_not_scanned_by_every_garbage_collection(hub: Hub) -> None:
+    """An entity that keeps its attributes object (as MQTT entities do) queues plain tuples,
+    which the collector untracks at once; a new attributes object is still recorded."""
+    import gc
+
+    recorder = await make_recorder(hub, commit_interval=60.0)
+    watts = ReadOnlyDict({"unit_of_measurement": "W"})
+    for i in range(1000):
+        hub.states.set("sensor.power", str(i), watts, timestamp=1000.0 + i)
+    hub.states.set("sensor.power", "1000", {"unit_of_measurement": "kW"}, timestamp=2000.0)
+    gc.collect(0)
+    waiting = recorder.commits.pending
+    assert len(waiting) == 1001
+    assert sum(gc.is_tracked(change) for change in waiting) == 2  # the first change and the kW one
+    await recorder.flush()
+    found = await recorder.backend.read_attributes(["sensor.power"], 0, 3000)
+    assert found == {"sensor.power": [(1000.0, {"unit_of_measurement": "W"}), (2000.0, {"unit_of_measurement": "kW"})]}
+    assert len((await recorder.backend.read_states(["sensor.power"], 0, 3000))["sensor.power"]) == 1001
+
+
+def test_a_batch_encoded_in_parts_is_the_batch_encoded_at_once() -> None:
+    points = [Point(f"sensor.meter_{i % 7}", 1000.0 + i / 3, float(i) if i % 5 else None, None if i % 5 else "on")
+              for i in range(5_000)]
+    for size in (0, 1, 2047, 2048, 2049, 5_000):
+        for attributes in ([], [AttributeChange("sensor.meter_1", 1000.0, '{"unit_of_measurement":"W"}')]):
+            batch = Batch(points[:size], attributes)
+            assert encode_in_parts(batch) == batch.to_bytes()
+            assert Batch.from_bytes(encode_in_parts(batch)) == batch
