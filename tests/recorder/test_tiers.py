@@ -171,9 +171,12 @@ async def test_downsampling_reads_a_few_entities_at_a_time(backend: HistoryBacke
     downsampler = Downsampler(backend, RetentionPlan(), tmp_path / "tiers.json", clock)
     clock.now = T0 + 3600 + 5
     await downsampler.downsample()
-    assert reads and max(reads) <= tiers.ENTITY_GROUP and sum(reads) == len(entities)
+    # Two days of raw points: the minute tier's first run reads back as far as raw points are kept.
+    assert reads and max(reads) <= tiers.ENTITY_GROUP and sum(reads) == 2 * len(entities)
     stored = await backend.read_tier("five_minute", None, T0, T0 + 3600)
     assert set(stored) == set(entities)
+    minutes = await backend.read_tier("minute", None, T0 - 60, T0 + 3600)
+    assert set(minutes) == set(entities) and minutes[entities[0]][0].start == T0 - 60
     for i, entity_id in enumerate(entities):
         mine = [p for p in points if p.entity_id == entity_id]
         before = [p.value for p in mine if p.ts < T0]
