@@ -234,7 +234,9 @@ class Downsampler:
             "day": state.get("day", _floor(start - min(plan.default["hour"], DEFAULT_RETENTION["hour"]), TIER_SECONDS["day"])),
         }
         self.dirty: float | None = state.get("dirty")
-        self._recomputing: float | None = None  # where the running downsample() started
+        # Where the running downsample() started, per tier: the minute tier's first run after an
+        # upgrade goes back days, which must not make charts read raw points for the other tiers.
+        self._recomputing: dict[str, float] = {}
 
     def hour_tier_until(self) -> float:
         """Return up to when the hour tier holds every point stored so far.
@@ -247,7 +249,7 @@ class Downsampler:
     def tier_until(self, tier: str) -> float:
         """Return up to when a tier ("minute", "five_minute", "hour", "day") holds every point stored so far."""
         until = self.watermarks[tier]
-        for pending in (self.dirty, self._recomputing):
+        for pending in (self.dirty, self._recomputing.get(tier)):
             if pending is not None:
                 until = min(until, _floor(pending, TIER_SECONDS[tier]))
         return until
@@ -290,11 +292,11 @@ class Downsampler:
             start5 = min(start5, _floor(self.dirty, width5))
             start1 = min(start1, _floor(self.dirty, width5))
             self.dirty = None
-        self._recomputing = min(start5, start1)
+        self._recomputing = {"minute": start1, "five_minute": start5, "hour": start5, "day": start5}
         try:
             return await self._downsample(start1, start5, end5)
         finally:
-            self._recomputing = None
+            self._recomputing = {}
 
     async def _from_raw(self, start1: float, start5: float, end: float) -> int:
         """Write the minute rows from start1 and the 5-minute rows from start5 up to end, from raw points."""
