@@ -1,18 +1,21 @@
 """Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
 
-Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--no-before]
+Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--before no-minute|walked|page|none]
      .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1
      .venv/bin/python bench/history_query.py --backend influxdb --rate 1 --raw-days 1
 
 Seeds (or reuses, with --db, SQLite only) a history of 10 power sensors as a year of the default
 plan leaves it: the day tier for 5 years, the hour tier for 365 days, the 5-minute tier for 30 days, raw points every
-`--rate` seconds for the last `--raw-days` (7) days. PostgreSQL and InfluxDB run as throwaway
-servers (tests/servers.py). Then, for each range (1 h, 1 d, 7 d, 30 d, 365 d ending
-now), prints the latency of the command's whole answer (read, bucket, JSON) with a chart's
-`points`: "after" as history/chart answers (raw points summed up per bucket in the database
-where the backend can), "before" every raw point read and bucketed in Python (as history/chart
-did before; --before page: what the History page asked for before that, every change through
-history_during_period), interleaved in one run: cold is the first query of that range on a freshly opened
+`--rate` seconds and the minute tier for the last `--raw-days` (7) days. PostgreSQL and InfluxDB run as throwaway
+servers (tests/servers.py). Then, for each range (1 h, 2.5 h: the longest that 300 points still
+read from raw points, in 30 s buckets; 4 h, 1 d, 7 d, 30 d, 365 d ending now), prints the latency
+of the command's whole answer (read, bucket, JSON) with a chart's `points`: "after" as
+history/chart answers (the coarsest tier dividing the width, raw points summed up per bucket in
+the database where the backend can for the newest minutes), "before" one of: the same command
+without the minute tier (--before no-minute: raw points for every width under 5 minutes, as
+before the tier existed), every raw point read and bucketed in Python (walked, as history/chart
+did before the sums moved to the backends), what the History page asked for before that (page,
+every change through history_during_period); interleaved in one run: cold is the first query of that range on a freshly opened
 backend (SQLite's own page cache empty; the OS file cache and PostgreSQL's shared buffers are not
 dropped), warm the median of 5 repeats.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import math
 import os
 import statistics
@@ -43,7 +47,7 @@ from hub.recorder.tiers import RetentionPlan  # noqa: E402
 
 ENTITIES = [f"sensor.meter_{i}_power" for i in range(10)]
 DAY = 86400.0
-RANGES = {"1 h": 3600.0, "4 h": 4 * 3600.0, "1 d": DAY, "7 d": 7 * DAY, "30 d": 30 * DAY, "365 d": 365 * DAY}
+RANGES = {"1 h": 3600.0, "2.5 h": 2.5 * 3600.0, "4 h": 4 * 3600.0, "1 d": DAY, "7 d": 7 * DAY, "30 d": 30 * DAY, "365 d": 365 * DAY}
 
 
 def _watts(entity: int, ts: float) -> float:
@@ -75,6 +79,10 @@ async def seed(backend: HistoryBackend, now: float, rate: float, raw_days: float
     for day in range(30, 0, -1):
         a = five_end - day * DAY
         await backend.write_tier("five_minute", _tier_rows("five_minute", 300, a, min(a + DAY, five_end)))
+    minute_end = now // 60 * 60
+    for day in range(math.ceil(raw_days), 0, -1):
+        a = max(minute_end - day * DAY, minute_end - raw_days * DAY)
+        await backend.write_tier("minute", _tier_rows("minute", 60, a, min(a + DAY, minute_end)))
     ts, end = now - raw_days * DAY, now
     while ts < end:
         chunk_end = min(ts + 3 * 3600, end)
@@ -161,9 +169,10 @@ async def main() -> None:
     parser.add_argument("--raw-days", type=float, default=7.0, help="days of raw points seeded (7: raw retention)")
     parser.add_argument("--points", type=int, default=300, help="the chart's points per series")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded SQLite database")
-    parser.add_argument("--before", choices=("walked", "page", "none"), default="walked",
-                        help="what to time beside history/chart: every raw point bucketed in Python (walked), "
-                             "the History page's old query (page), or nothing")
+    parser.add_argument("--before", choices=("no-minute", "walked", "page", "none"), default="no-minute",
+                        help="what to time beside history/chart: the same without the minute tier (no-minute), "
+                             "every raw point bucketed in Python (walked), the History page's old query (page), "
+                             "or nothing")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
     path = args.db or folder / "history.db"
@@ -180,11 +189,16 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         await seed(servers.backend(path), now, args.rate, args.raw_days)
     else:
         now = os.path.getmtime(path)
-    coverage = Coverage(raw_from=now - 7 * DAY, five_from=now - 30 * DAY, hour_from=now - 365 * DAY,
-                        five_until=now // 300 * 300, hour_until=now // 3600 * 3600, day_until=now // DAY * DAY)
-    plan = RetentionPlan({"raw": 7 * DAY, "five_minute": 30 * DAY, "hour": 365 * DAY, "day": 5 * 365 * DAY})
+    coverage = Coverage(raw_from=now - 7 * DAY, minute_from=now - 7 * DAY, five_from=now - 30 * DAY,
+                        hour_from=now - 365 * DAY, minute_until=now // 300 * 300, five_until=now // 300 * 300,
+                        hour_until=now // 3600 * 3600, day_until=now // DAY * DAY)
+    # What history/chart had before the minute tier: none (raw points answer every width under 5 minutes).
+    no_minute = dataclasses.replace(coverage, minute_from=-math.inf, minute_until=-math.inf)
+    plan = RetentionPlan({"raw": 7 * DAY, "minute": 7 * DAY, "five_minute": 30 * DAY, "hour": 365 * DAY, "day": 5 * 365 * DAY})
 
     async def before(backend: HistoryBackend, span: float) -> tuple[float, int]:
+        if args.before == "no-minute":
+            return await timed(backend, no_minute, span, now, args.points)
         if args.before == "walked":
             return await timed_walked(backend, coverage, span, now, args.points)
         if args.before == "page":
@@ -193,29 +207,39 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
 
     print(f"{args.backend}, 10 entities, raw every {args.rate:g} s; latency in ms. before: {args.before}; after: "
           f"history/chart with points={args.points}. cold: first query on a freshly opened backend (after first); "
-          "warm: median of 5, before and after interleaved; after CPU: this process's CPU ms (all threads) of a "
-          "warm query, what a loaded machine does not inflate")
+          "warm: median of 5, before and after interleaved; CPU: this process's CPU ms (all threads) of the cold "
+          "query and the median of the warm ones, what a loaded machine inflates far less than latency")
     print(f"{'range':>6} {'before cold':>12} {'after cold':>11} {'before warm':>12} {'after warm':>11} {'ratio warm':>11} "
-          f"{'after kB':>9} {'after CPU':>9}")
+          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22}")
+
+    async def cpu_timed(run: Any) -> tuple[float, int, float]:
+        cpu = time.process_time()
+        took, size = await run
+        return took, size, (time.process_time() - cpu) * 1000
+
     for name, span in RANGES.items():
         old_backend, new_backend = servers.backend(path), servers.backend(path)
         await old_backend.open()
         await new_backend.open()
         try:
-            after_cold, size = await timed(new_backend, coverage, span, now, args.points)
-            before_cold, _ = await before(old_backend, span)
-            befores, afters, cpus = [], [], []
+            after_cold, size, after_cold_cpu = await cpu_timed(timed(new_backend, coverage, span, now, args.points))
+            before_cold, _, before_cold_cpu = await cpu_timed(before(old_backend, span))
+            befores, afters, before_cpus, after_cpus = [], [], [], []
             for _ in range(5):
-                befores.append((await before(old_backend, span))[0])
-                cpu = time.process_time()
-                afters.append((await timed(new_backend, coverage, span, now, args.points))[0])
-                cpus.append((time.process_time() - cpu) * 1000)
+                took, _, cpu = await cpu_timed(before(old_backend, span))
+                befores.append(took)
+                before_cpus.append(cpu)
+                took, _, cpu = await cpu_timed(timed(new_backend, coverage, span, now, args.points))
+                afters.append(took)
+                after_cpus.append(cpu)
         finally:
             await old_backend.close()
             await new_backend.close()
         before_warm, after_warm = statistics.median(befores), statistics.median(afters)
+        cold_cpu = f"{before_cold_cpu:.1f} / {after_cold_cpu:.1f}"
+        warm_cpu = f"{statistics.median(before_cpus):.1f} / {statistics.median(after_cpus):.1f}"
         print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
-              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {statistics.median(cpus):9.1f}", flush=True)
+              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22}", flush=True)
     print("(the machine is shared: run twice, compare ratios within one run)")
 
 

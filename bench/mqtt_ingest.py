@@ -184,6 +184,23 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _malloc_heap() -> str:
+    """Return glibc's heap in use and free (every arena): RSS the allocator keeps after a burst shows as free."""
+    import ctypes
+
+    class _Mallinfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except (AttributeError, OSError):
+        return ""
+    mallinfo2.restype = _Mallinfo2
+    info = mallinfo2()
+    return f"; malloc heap {info.uordblks / 1e6:.0f} MB used, {info.fordblks / 1e6:.0f} MB free, mmap {info.hblkhd / 1e6:.0f} MB"
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -514,7 +531,7 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
         from hub.recorder import RECORDER
 
         recorder = hub.runtime.get(RECORDER)
-        text = f" (Python blocks {sys.getallocatedblocks() / 1e6:.2f} M"
+        text = f" (Python blocks {sys.getallocatedblocks() / 1e6:.2f} M{_malloc_heap()}"
         if recorder is not None:
             text += (f"; recorder pending {recorder.queue_depth:,}, spool {recorder.spool.points:,} points, "
                      f"decoded {recorder._recent_points:,}")

@@ -15,14 +15,15 @@ each backend reads back as written):
 - **Non-numeric states** (`unavailable`, `on`, text) are not points here: the last number
   holds through them. A bucket with no numeric point has no row (a gap), and its time
   counts towards the next bucket's mean only as the carried value.
-- **Source**: raw points for buckets narrower than five minutes; the 5-minute tier for
-  multiples of 300 s, the hour tier for multiples of 3600 s and the day tier for multiples
-  of 86400 s, read up to where each tier is complete and continued from raw points
-  aggregated the same way (tiers.aggregate into 5-minute rows, tiers.combine into hours,
-  days, then into the width), so the numbers do not
-  depend on whether the downsampler has run. As in the tiers, a bucket's mean covers its
-  time from its start to the end of the last 5-minute (hour, day) row that has points. A range
-  older than raw (or 5-minute) retention widens the buckets to what the tiers still hold.
+- **Source**: raw points for buckets narrower than a minute; the minute tier for multiples
+  of 60 s, the 5-minute tier for multiples of 300 s, the hour tier for multiples of 3600 s
+  and the day tier for multiples of 86400 s (the coarsest that divides the width), read up
+  to where each tier is complete and continued from raw points aggregated the same way
+  (tiers.aggregate into minute or 5-minute rows, tiers.combine into hours, days, then into
+  the width), so the numbers do not depend on whether the downsampler has run. As in the
+  tiers, a bucket's mean covers its time from its start to the end of the last minute
+  (5-minute, hour, day) row that has points. A range older than raw (minute, 5-minute)
+  retention widens the buckets to what the tiers still hold.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ from hub.recorder.backends.base import HistoryBackend, TierRow
 from hub.recorder.recorder import to_value
 from hub.recorder.tiers import Downsampler, RetentionPlan, aggregate, combine, from_partials
 
+MINUTE = 60.0
 FIVE = 300.0
 HOUR = 3600.0
 DAY = 86400.0
-# Widths a caller's points are rounded up to: no width between a minute and five minutes, so
-# that every range longer than a few hours is answered from a tier rather than from raw points.
-WIDTHS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0,
-          21600.0, 43200.0, 86400.0, 604800.0)
+# Widths a caller's points are rounded up to: from a minute up, multiples of the minute tier, so
+# that every range longer than a couple of hours (300 points) is answered from a tier.
+WIDTHS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+          10800.0, 21600.0, 43200.0, 86400.0, 604800.0)
 MAX_BUCKETS = 10_000
 
 
@@ -50,8 +52,10 @@ class Coverage:
     """What each source holds: retention cut-offs and how far the tiers are complete (epoch seconds)."""
 
     raw_from: float = -math.inf  # raw points before this are purged
+    minute_from: float = -math.inf  # minute rows before this are purged
     five_from: float = -math.inf  # 5-minute rows before this are purged
     hour_from: float = -math.inf  # hour rows before this are purged
+    minute_until: float = -math.inf  # the minute tier is complete before this
     five_until: float = -math.inf  # the 5-minute tier is complete before this
     hour_until: float = -math.inf  # the hour tier is complete before this
     day_until: float = -math.inf  # the day tier is complete before this
@@ -64,7 +68,7 @@ class Buckets:
     width: float
     start: float
     end: float
-    source: str  # "raw", "five_minute", "hour" or "day"
+    source: str  # "raw", "minute", "five_minute", "hour" or "day"
     series: dict[str, list[TierRow]]
 
 
@@ -91,6 +95,9 @@ def effective_width(width: float, start: float, coverage: Coverage) -> float:
         raise ValueError(message)
     first = start // width * width
     if first < coverage.raw_from:
+        width = _tier_width(width, MINUTE)
+        first = start // width * width
+    if first < coverage.minute_from and width >= MINUTE:  # under a minute: raw points still answer
         width = _tier_width(width, FIVE)
         first = start // width * width
     if first < coverage.five_from:
@@ -143,6 +150,19 @@ class _Numbers(dict[float | str | None, float | None]):
         value = to_value(key) if isinstance(key, str) else None if key is None else float(key)
         self[key] = value
         return value
+
+
+async def _minute_rows(
+    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool
+) -> dict[str, list[TierRow]]:
+    """Return minute rows over [start, end): the tier where complete, then raw points aggregated alike."""
+    until = min(max(_floor(coverage.minute_until, MINUTE), start), end)
+    out: dict[str, list[TierRow]] = {}
+    if start < until:
+        out.update(await backend.read_tier("minute", entity_ids, start, until))
+    for entity_id, rows in (await _raw_rows(backend, entity_ids, until, end, MINUTE, deltas)).items():
+        out.setdefault(entity_id, []).extend(rows)
+    return out
 
 
 async def _five_rows(
@@ -232,6 +252,8 @@ async def query_buckets(
         fine, step = await _hour_rows(backend, ids, first, last, coverage, deltas), HOUR
     elif width % FIVE == 0:
         fine, step = await _five_rows(backend, ids, first, last, coverage, deltas), FIVE
+    elif width % MINUTE == 0:
+        fine, step = await _minute_rows(backend, ids, first, last, coverage, deltas), MINUTE
     else:
         fine, step = await _raw_rows(backend, ids, first, last, width, deltas), width
     source = "raw"
@@ -241,6 +263,8 @@ async def query_buckets(
         source = "hour"
     elif step >= FIVE and first < coverage.five_until:
         source = "five_minute"
+    elif step == MINUTE and first < coverage.minute_until:
+        source = "minute"
     series = {
         entity_id: rows if width == step else combine(entity_id, rows, width, step)
         for entity_id, rows in fine.items()
@@ -255,8 +279,10 @@ def coverage_of(plan: RetentionPlan | None, tiers: Downsampler | None, now: floa
         return Coverage()
     return Coverage(
         raw_from=now - plan.default["raw"],
+        minute_from=now - plan.default["minute"],
         five_from=now - plan.default["five_minute"],
         hour_from=now - plan.default["hour"],
+        minute_until=tiers.tier_until("minute") if tiers is not None else -math.inf,
         five_until=tiers.tier_until("five_minute") if tiers is not None else -math.inf,
         hour_until=tiers.tier_until("hour") if tiers is not None else -math.inf,
         day_until=tiers.tier_until("day") if tiers is not None else -math.inf,

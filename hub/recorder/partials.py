@@ -15,9 +15,9 @@ import numpy as np
 from hub.recorder.backends.base import Partial
 
 
-def sum_up(times: Sequence[float], values: Sequence[float], width: float) -> list[Partial]:
+def sum_up(times: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray, width: float) -> list[Partial]:
     """Return the partial sums of numeric points (oldest first) per bucket of width seconds."""
-    if not times:
+    if len(times) == 0:
         return []
     ts = np.asarray(times, dtype=np.float64)
     vs = np.asarray(values, dtype=np.float64)

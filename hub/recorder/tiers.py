@@ -1,4 +1,4 @@
-"""Downsampling (raw -> 5 minute -> 1 hour -> 1 day, UTC) and retention, run on a schedule with an injectable clock."""
+"""Downsampling (raw -> 1 minute and raw -> 5 minute -> 1 hour -> 1 day, UTC) and retention, on a schedule with an injectable clock."""
 
 from __future__ import annotations
 
@@ -20,8 +20,14 @@ if TYPE_CHECKING:
     from hub.tenancy.plans import Plan
 
 _LOGGER = logging.getLogger(__name__)
-RETENTION_KEYS = ("raw", "five_minute", "hour", "day")
-DEFAULT_RETENTION = {"raw": 7 * 86400.0, "five_minute": 30 * 86400.0, "hour": 365 * 86400.0, "day": 5 * 365 * 86400.0}
+RETENTION_KEYS = ("raw", "minute", "five_minute", "hour", "day")
+DEFAULT_RETENTION = {
+    "raw": 7 * 86400.0,
+    "minute": 7 * 86400.0,  # as long as raw unless a plan says otherwise (see RetentionPlan)
+    "five_minute": 30 * 86400.0,
+    "hour": 365 * 86400.0,
+    "day": 5 * 365 * 86400.0,
+}
 CHUNK = 86400.0  # downsample a day of raw data per read, to bound memory
 ENTITY_GROUP = 50  # entities read together: a read holds at most their points of one CHUNK
 RESET_RATIO = 0.9  # a counter falling below this share of its last high was reset
@@ -35,8 +41,11 @@ class RetentionPlan:
     overrides: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # A plan written before the day tier existed keeps days as long as the defaults do.
-        self.default = {**DEFAULT_RETENTION, **self.default}
+        # A plan written before the day tier existed keeps days as long as the defaults do; one
+        # written before the minute tier (and a home's plan, which has none) keeps minutes as
+        # long as raw points: charts read them wherever raw points would answer.
+        minute = self.default.get("raw", DEFAULT_RETENTION["minute"])
+        self.default = {**DEFAULT_RETENTION, "minute": minute, **self.default}
 
     def for_entity(self, entity_id: str, tier: str) -> float:
         """Return how long tier keeps entity_id's data."""
@@ -194,10 +203,12 @@ def combine(entity_id: str, rows: list[TierRow], width: float, fine: float = TIE
 
 
 class Downsampler:
-    """Fill the 5-minute and hour tiers from raw data and purge each tier past its retention.
+    """Fill the minute and 5-minute tiers from raw data, the hour and day tiers from those, and purge each tier.
 
     Progress (the watermarks) is kept in a small JSON file so a restart resumes; data that
-    arrives late (backfill, a replayed spool) marks its buckets to be recomputed.
+    arrives late (backfill, a replayed spool) marks its buckets to be recomputed. Both raw tiers
+    come from one read of the raw points, each aggregated on its own (a 5-minute row is not the
+    sum of its minutes: a value holds to the end of its bucket, whatever the minutes after it).
     """
 
     def __init__(
@@ -214,13 +225,18 @@ class Downsampler:
         state = self._load()
         start = _floor(clock(), TIER_SECONDS["hour"])
         self.watermarks: dict[str, float] = {
+            # Minutes start as far back as raw points are kept: the first run after an upgrade
+            # builds them for the raw history there is (a fresh install has none to read).
+            "minute": state.get("minute", start - min(plan.default["raw"], DEFAULT_RETENTION["raw"]) // 3600 * 3600),
             "five_minute": state.get("five_minute", start),
             "hour": state.get("hour", start),
             # Days start as far back as hours are kept: the first run builds them from the hour tier.
             "day": state.get("day", _floor(start - min(plan.default["hour"], DEFAULT_RETENTION["hour"]), TIER_SECONDS["day"])),
         }
         self.dirty: float | None = state.get("dirty")
-        self._recomputing: float | None = None  # where the running downsample() started
+        # Where the running downsample() started, per tier: the minute tier's first run after an
+        # upgrade goes back days, which must not make charts read raw points for the other tiers.
+        self._recomputing: dict[str, float] = {}
 
     def hour_tier_until(self) -> float:
         """Return up to when the hour tier holds every point stored so far.
@@ -231,9 +247,9 @@ class Downsampler:
         return self.tier_until("hour")
 
     def tier_until(self, tier: str) -> float:
-        """Return up to when a tier ("five_minute", "hour", "day") holds every point stored so far."""
+        """Return up to when a tier ("minute", "five_minute", "hour", "day") holds every point stored so far."""
         until = self.watermarks[tier]
-        for pending in (self.dirty, self._recomputing):
+        for pending in (self.dirty, self._recomputing.get(tier)):
             if pending is not None:
                 until = min(until, _floor(pending, TIER_SECONDS[tier]))
         return until
@@ -257,7 +273,7 @@ class Downsampler:
     def note_stored(self, batch: Batch) -> None:
         """Mark buckets to recompute when a stored batch holds points older than the watermark."""
         oldest = batch.min_ts()
-        if oldest is not None and oldest < self.watermarks["five_minute"]:
+        if oldest is not None and oldest < max(self.watermarks["minute"], self.watermarks["five_minute"]):
             if self.dirty is not None and self.dirty <= oldest:
                 return
             self.dirty = oldest
@@ -271,22 +287,23 @@ class Downsampler:
         """Aggregate every completed bucket not aggregated yet; return the rows written."""
         width5 = TIER_SECONDS["five_minute"]
         end5 = _floor(self.clock(), width5)
-        start5 = self.watermarks["five_minute"]
+        start5, start1 = self.watermarks["five_minute"], self.watermarks["minute"]
         if self.dirty is not None:
             start5 = min(start5, _floor(self.dirty, width5))
+            start1 = min(start1, _floor(self.dirty, width5))
             self.dirty = None
-        self._recomputing = start5
+        self._recomputing = {"minute": start1, "five_minute": start5, "hour": start5, "day": start5}
         try:
-            return await self._downsample(start5, end5)
+            return await self._downsample(start1, start5, end5)
         finally:
-            self._recomputing = None
+            self._recomputing = {}
 
-    async def _downsample(self, start5: float, end5: float) -> int:
-        width5, width_h = TIER_SECONDS["five_minute"], TIER_SECONDS["hour"]
+    async def _from_raw(self, start1: float, start5: float, end: float) -> int:
+        """Write the minute rows from start1 and the 5-minute rows from start5 up to end, from raw points."""
         written = 0
-        chunk = start5
-        while chunk < end5:
-            chunk_end = min(chunk + CHUNK, end5)
+        chunk = _floor(min(start1, start5), TIER_SECONDS["five_minute"])
+        while chunk < end:
+            chunk_end = min(chunk + CHUNK, end)
             # A few entities at a time: every point of every entity read at once was a burst of
             # millions of objects at 5,000 readings/s, and RSS stayed at each burst's peak.
             entities = await self.backend.entities_between(chunk, chunk_end)
@@ -294,16 +311,21 @@ class Downsampler:
                 group = entities[first : first + ENTITY_GROUP]
                 samples = await self.backend.read_states(group, chunk, chunk_end)
                 previous = await self.backend.last_values(chunk, list(samples)) if samples else {}
-                rows = [
-                    row
-                    for entity_id, points in samples.items()
-                    for row in aggregate(entity_id, points, previous.get(entity_id), width5)
-                ]
+                # A worker thread: a group's points at 5,000 readings/s are a few hundred ms of
+                # arithmetic, which the event loop then only shares instead of waiting for.
+                tiers = await asyncio.to_thread(_aggregate_tiers, samples, previous, start1, start5)
                 del samples
-                if rows:
-                    await self.backend.write_tier("five_minute", rows)
-                    written += len(rows)
+                for tier, rows in tiers.items():
+                    if rows:
+                        await self.backend.write_tier(tier, rows)
+                        written += len(rows)
             chunk = chunk_end
+        return written
+
+    async def _downsample(self, start1: float, start5: float, end5: float) -> int:
+        width_h = TIER_SECONDS["hour"]
+        written = await self._from_raw(start1, start5, end5)
+        self.watermarks["minute"] = max(end5, self.watermarks["minute"])
         self.watermarks["five_minute"] = max(end5, self.watermarks["five_minute"])
         end_h = _floor(self.watermarks["five_minute"], width_h)
         chunk = _floor(min(self.watermarks["hour"], start5), width_h)
@@ -351,6 +373,20 @@ class Downsampler:
             except Exception:  # noqa: BLE001 - retried next interval; the raw data is still there
                 _LOGGER.exception("Recorder downsampling or purge failed")
             await sleep(interval)
+
+
+def _aggregate_tiers(
+    samples: Mapping[str, list[Sample]], previous: Mapping[str, float], start1: float, start5: float
+) -> dict[str, list[TierRow]]:
+    """Return the minute rows from start1 on and the 5-minute rows from start5 on of some entities' points."""
+    out: dict[str, list[TierRow]] = {"minute": [], "five_minute": []}
+    for tier, since in (("minute", start1), ("five_minute", start5)):
+        width = TIER_SECONDS[tier]
+        for entity_id, points in samples.items():
+            if points and points[-1].ts >= since:
+                rows = aggregate(entity_id, points, previous.get(entity_id), width)
+                out[tier].extend(row for row in rows if row.start >= since)
+    return out
 
 
 def parse_plan(config: Mapping[str, Any], home_plan: Plan | None = None) -> RetentionPlan:

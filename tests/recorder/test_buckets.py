@@ -30,16 +30,20 @@ def num(entity_id: str, ts: float, value: float) -> Point:
 
 def test_widths_are_rounded_up_to_a_few_aligned_sizes() -> None:
     assert width_for(T, T + 3600, 500) == 10.0  # 7.2 s wanted
-    assert width_for(T, T + 86400, 500) == 300.0  # 172.8 s: no width between a minute and 5 minutes
+    assert width_for(T, T + 86400, 500) == 300.0  # 172.8 s: no width between two minutes and 5 minutes
+    assert width_for(T, T + 4 * 3600, 300) == 60.0  # 48 s: a minute, the minute tier's width
+    assert width_for(T, T + 8 * 3600, 300) == 120.0
     assert width_for(T, T + 7 * 86400, 500) == 1800.0
     assert width_for(T, T + 365 * 86400, 500) == 86400.0
     assert width_for(T, T + 5 * 365 * 86400, 10) == 27 * 604800.0
 
 
 def test_ranges_older_than_retention_widen_to_what_the_tiers_hold() -> None:
-    coverage = Coverage(raw_from=T + 86400, five_from=T + 3600, hour_from=T - 86400)
+    coverage = Coverage(raw_from=T + 86400, minute_from=T + 7200, five_from=T + 3600, hour_from=T - 86400)
     assert effective_width(10.0, T + 2 * 86400, coverage) == 10.0
-    assert effective_width(10.0, T + 7200, coverage) == 300.0
+    assert effective_width(10.0, T + 10800, coverage) == 60.0  # raw points gone, minutes kept
+    assert effective_width(120.0, T + 10800, coverage) == 120.0
+    assert effective_width(10.0, T + 7200 - 60, coverage) == 300.0
     assert effective_width(10.0, T, coverage) == 3600.0
     assert effective_width(10.0, T - 2 * 86400, coverage) == 86400.0
     with pytest.raises(ValueError, match="positive"):
@@ -114,14 +118,14 @@ async def test_the_same_query_gives_the_same_numbers_on_every_backend(
             coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
             assert coverage.hour_until == T + 4 * 3600 and coverage.day_until == T + 2 * 3600  # midnight UTC
             answers[kind] = {}
-            for width in (10.0, 60.0, 300.0, 900.0, 3600.0, 7200.0, 86400.0):
+            for width in (10.0, 60.0, 120.0, 300.0, 900.0, 3600.0, 7200.0, 86400.0):
                 found = await query_buckets(backend, ["sensor.power", "sensor.energy", "switch.pump"], T, T + 6 * 3600, width, coverage)
                 answers[kind][width] = (found.source, _numbers(found.series))
         finally:
             await backend.close()
     reference = answers["sqlite"]
     assert {w: source for w, (source, _) in reference.items()} == {
-        10.0: "raw", 60.0: "raw", 300.0: "five_minute", 900.0: "five_minute", 3600.0: "hour", 7200.0: "hour",
+        10.0: "raw", 60.0: "minute", 120.0: "minute", 300.0: "five_minute", 900.0: "five_minute", 3600.0: "hour", 7200.0: "hour",
         86400.0: "day",
     }
     assert set(reference[60.0][1]) == {"sensor.power", "sensor.energy"}  # text-only entities have no buckets
@@ -133,7 +137,8 @@ async def test_the_same_query_gives_the_same_numbers_on_every_backend(
 async def test_tiers_and_raw_points_give_the_same_buckets(backend: HistoryBackend, tmp_path: Path) -> None:
     downsampler = await _seed(backend, tmp_path)
     coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
-    for width in (300.0, 1800.0, 3600.0, 10800.0, 86400.0):
+    assert coverage.minute_until == T + 4 * 3600  # the rest, up to T + 6 h, comes from raw points
+    for width in (60.0, 120.0, 300.0, 1800.0, 3600.0, 10800.0, 86400.0):
         tiered = await query_buckets(backend, ["sensor.power", "sensor.energy"], T, T + 6 * 3600, width, coverage)
         raw = await query_buckets(backend, ["sensor.power", "sensor.energy"], T, T + 6 * 3600, width)
         assert tiered.source != "raw" and raw.source == "raw"
@@ -179,13 +184,15 @@ async def test_chart_buckets_summed_up_in_the_database_equal_those_computed_from
             assert [(r.start, r.min, r.max, r.last, r.count) for r in rows] == [(e[0], *e[2:]) for e in expected]
             for row, wanted in zip(rows, expected, strict=True):
                 assert math.isclose(row.mean, wanted[1], rel_tol=1e-9), (entity_id, row, wanted)
-    # The same through the tiers and the raw tail after them: what history/chart asks for a day.
+    # The same through the tiers and the raw tail after them (what history/chart asks for 4 hours
+    # and for a day), against every raw point walked without the tiers.
     coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
-    summed = await query_buckets(backend, ["sensor.power"], T, T + 6 * 3600, 300.0, coverage, deltas=False)
-    walked = await query_buckets(backend, ["sensor.power"], T, T + 6 * 3600, 300.0, coverage)
-    assert summed.source == walked.source == "five_minute"
-    assert [(r.start, r.min, r.max, r.last, r.count) for r in summed.series["sensor.power"]] == [
-        (r.start, r.min, r.max, r.last, r.count) for r in walked.series["sensor.power"]
-    ]
-    for a, b in zip(summed.series["sensor.power"], walked.series["sensor.power"], strict=True):
-        assert math.isclose(a.mean, b.mean, rel_tol=1e-9)
+    for width, tier in ((60.0, "minute"), (120.0, "minute"), (300.0, "five_minute")):
+        summed = await query_buckets(backend, ["sensor.power"], T, T + 6 * 3600, width, coverage, deltas=False)
+        walked = await query_buckets(backend, ["sensor.power"], T, T + 6 * 3600, width)
+        assert (summed.source, walked.source) == (tier, "raw")
+        assert [(r.start, r.min, r.max, r.last, r.count) for r in summed.series["sensor.power"]] == [
+            (r.start, r.min, r.max, r.last, r.count) for r in walked.series["sensor.power"]
+        ]
+        for a, b in zip(summed.series["sensor.power"], walked.series["sensor.power"], strict=True):
+            assert math.isclose(a.mean, b.mean, rel_tol=1e-9)

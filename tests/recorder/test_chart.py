@@ -40,3 +40,35 @@ async def test_a_day_of_one_hertz_points_comes_back_as_the_points_asked_for(tmp_
     assert abs(power["mean"][0] - 249.0) < 1e-9 and power["last"][0] == 398
     await command.handler(hub, connection, {**msg, "id": 4, "end_time": iso(begin - 10)})
     assert connection.sent[-1][0] == "error" and connection.sent[-1][2][0] == "invalid_end_time"
+
+
+async def test_four_hours_come_from_the_minute_tier_and_equal_the_raw_points(tmp_path: Path, start_hub: Any) -> None:
+    from hub.recorder.buckets import query_buckets
+
+    runtime, _headers = await started(tmp_path, start_hub)
+    hub = runtime.hub
+    recorder = get_recorder(hub)
+    assert recorder is not None and recorder.tiers is not None
+    now = time.time()
+    begin = (now - 5 * 3600) // 3600 * 3600
+    points = [(begin + i + (i % 7) / 8, 100 + (i * 37) % 900) for i in range(0, int(now - begin) - 1, 3)]
+    await recorder.backfill("sensor.power", points)
+    await recorder.flush()
+    await recorder.tiers.downsample()  # minute rows up to the last whole 5 minutes; raw points after
+    command = (await collect_commands(hub)).get("history/chart")
+    assert command is not None and command.schema is not None
+    connection = FakeConnection()
+    msg = command.schema({"id": 5, "type": "history/chart", "entity_ids": ["sensor.power"],
+                          "start_time": iso(now - 4 * 3600), "points": 300})
+    await command.handler(hub, connection, msg)
+    kind, _msg_id, result = connection.sent[-1]
+    assert kind == "result" and (result["bucket"], result["source"]) == (60, "minute")
+    power = result["series"]["sensor.power"]
+    assert power["t"] == sorted({ts // 60 * 60 for ts, _ in points if ts >= (now - 4 * 3600) // 60 * 60})
+    # Up to the newest point: the minutes after the tier's watermark come from raw points.
+    assert power["t"][-1] == points[-1][0] // 60 * 60 and recorder.tiers.tier_until("minute") > now - 301
+    raw = await query_buckets(recorder.backend, ["sensor.power"], now - 4 * 3600, result["end"], 60.0)
+    rows = raw.series["sensor.power"]
+    assert power["t"] == [r.start for r in rows] and power["min"] == [r.min for r in rows]
+    assert power["max"] == [r.max for r in rows] and power["last"] == [r.last for r in rows]
+    assert all(abs(a - r.mean) < 1e-9 * r.mean for a, r in zip(power["mean"], rows, strict=True))

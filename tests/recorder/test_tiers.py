@@ -171,9 +171,12 @@ async def test_downsampling_reads_a_few_entities_at_a_time(backend: HistoryBacke
     downsampler = Downsampler(backend, RetentionPlan(), tmp_path / "tiers.json", clock)
     clock.now = T0 + 3600 + 5
     await downsampler.downsample()
-    assert reads and max(reads) <= tiers.ENTITY_GROUP and sum(reads) == len(entities)
+    # Two days of raw points: the minute tier's first run reads back as far as raw points are kept.
+    assert reads and max(reads) <= tiers.ENTITY_GROUP and sum(reads) == 2 * len(entities)
     stored = await backend.read_tier("five_minute", None, T0, T0 + 3600)
     assert set(stored) == set(entities)
+    minutes = await backend.read_tier("minute", None, T0 - 60, T0 + 3600)
+    assert set(minutes) == set(entities) and minutes[entities[0]][0].start == T0 - 60
     for i, entity_id in enumerate(entities):
         mine = [p for p in points if p.entity_id == entity_id]
         before = [p.value for p in mine if p.ts < T0]
@@ -181,3 +184,24 @@ async def test_downsampling_reads_a_few_entities_at_a_time(backend: HistoryBacke
         got = stored[entity_id]
         assert [(r.start, r.min, r.max, r.last, r.count) for r in got] == [(r.start, r.min, r.max, r.last, r.count) for r in wanted], i
         assert all(abs(a.mean - b.mean) < 1e-9 * max(1.0, abs(b.mean)) for a, b in zip(got, wanted, strict=True))
+
+
+async def test_an_upgraded_store_gets_minutes_for_the_raw_points_it_keeps(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "history.db")
+    await backend.open()
+    try:
+        clock = FakeClock(T0 + 3 * DAY)
+        state = tmp_path / "tiers.json"
+        # Written by a hub from before the minute tier: its other tiers are complete up to now.
+        state.write_text(f'{{"five_minute": {T0 + 3 * DAY}, "hour": {T0 + 3 * DAY}, "day": {T0 + 3 * DAY}}}')
+        await backend.write(Batch([Point("sensor.p", T0 + DAY + 30 * k + 7, float(k % 13), None) for k in range(2 * 2880)]))
+        downsampler = Downsampler(backend, RetentionPlan(), state, clock)
+        assert downsampler.tier_until("minute") <= T0 + DAY and downsampler.tier_until("hour") == T0 + 3 * DAY
+        await downsampler.downsample()
+        minutes = (await backend.read_tier("minute", ["sensor.p"], T0, T0 + 3 * DAY))["sensor.p"]
+        assert len(minutes) == 2 * 1440 and minutes[0].start == T0 + DAY
+        assert (minutes[0].min, minutes[0].max, minutes[0].count) == (0.0, 1.0, 2)
+        assert downsampler.tier_until("minute") == T0 + 3 * DAY
+        assert not await backend.read_tier("five_minute", None, T0, T0 + 3 * DAY)  # the other tiers were complete
+    finally:
+        await backend.close()

@@ -94,7 +94,7 @@ async def test_each_home_reads_its_own_history_and_rls_holds_without_the_filter(
                 await conn.execute("INSERT INTO history_raw (entity, ts, value, tenant_id, home_id) "
                                    "VALUES (1, now(), 1, 'acme', 'flat')")
         policies = await conn.fetch("SELECT tablename, qual, with_check FROM pg_policies WHERE policyname = 'home_isolation'")
-        assert len(policies) == 7  # entities, attribute sets, attributes, raw and the three tiers
+        assert len(policies) == 8  # entities, attribute sets, attributes, raw and the four tiers
         for row in policies:
             assert row["qual"] == row["with_check"]
             assert "current_setting('app.tenant_id'::text, true)" in row["qual"]

@@ -12,8 +12,8 @@ import orjson
 
 from hub.exceptions import HubError
 
-TIERS = ("five_minute", "hour", "day")
-TIER_SECONDS = {"five_minute": 300, "hour": 3600, "day": 86400}
+TIERS = ("minute", "five_minute", "hour", "day")
+TIER_SECONDS = {"minute": 60, "five_minute": 300, "hour": 3600, "day": 86400}
 
 
 class BackendError(HubError):
@@ -238,7 +238,7 @@ class HistoryBackend(ABC):
         """Delete rows of tier ("raw" or a TIERS name) older than before.
 
         Args:
-            tier: "raw", "five_minute", "hour" or "day".
+            tier: "raw", "minute", "five_minute", "hour" or "day".
             before: epoch seconds; rows with ts (or bucket start) < before go.
             only: limit to these entities (a per-entity retention override).
             exclude: keep these entities (they have their own override).

@@ -1,9 +1,9 @@
 """InfluxDB 1.x history over its HTTP API: line protocol to /write, InfluxQL to /query.
 
 Layout: measurement `state` (tag entity_id; field `value` for numbers, `state` for text),
-`attributes` (field `json`), and the tiers `five_minute` and `hour` (fields mean, min, max,
-last, delta, count). Each lives in a retention policy of its own name (`raw` for the first
-two), so InfluxDB expires data itself once the recorder has set their durations; the hub
+`attributes` (field `json`), and the tiers `minute`, `five_minute`, `hour` and `day` (fields
+mean, min, max, last, delta, count). Each lives in a retention policy of its own name (`raw`
+for the first two), so InfluxDB expires data itself once the recorder has set their durations; the hub
 downsamples (it computes the time-weighted mean and reset-aware counter deltas, which
 continuous queries cannot) and deletes only what per-entity overrides keep shorter.
 A point is identified by measurement, tags and timestamp, so a replayed batch overwrites
