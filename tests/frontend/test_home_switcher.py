@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import aiomqtt
 import pytest
 import pytest_asyncio
@@ -31,6 +32,7 @@ on_module_loop = pytest.mark.asyncio(loop_scope="module")
 WIDTHS = {"phone": (390, 844), "desktop": (1280, 860)}
 HOMES_YAML = """
 frontend:
+scene:
 homes:
   - id: flat-a
     tenant: acme
@@ -98,6 +100,12 @@ async def homes(tmp_path_factory: pytest.TempPathFactory, frontend_dist: Path, p
             user = await auth.add_user(name, "correct horse battery", role="user")
             tokens[name] = await auth.create_long_lived_token(user.id, "browser test", lifespan_days=1)
         await _announce_relays(runtime, mosquitto_server)
+        # A scene in Flat A only, made over REST as the UI makes it (alice is admin there).
+        headers = {"Authorization": f"Bearer {tokens['alice']}", "X-Home-Id": "flat-a"}
+        async with aiohttp.ClientSession() as http, http.post(
+                runtime.url + "/api/v1/scenes", headers=headers,
+                json={"id": "flat_a_evening", "name": "Flat A evening", "entities": {RELAYS["flat-a"]: "off"}}) as answer:
+            assert answer.status == 201, await answer.text()
         yield Homes(runtime, runtime.url, tokens)
     finally:
         await bootstrap.stop(runtime)
@@ -135,14 +143,14 @@ def relay(page: Any, home_id: str) -> Any:
     return page.locator(f'li[data-entity-id="{RELAYS[home_id]}"]')
 
 
-def watch_homes(page: Any) -> set[str | None]:
-    """From now on, collect the homes the page's API calls name: the REST header, the socket's query.
+def watch_homes(page: Any) -> dict[str, set[str | None]]:
+    """From now on, collect the homes the page's API calls name: REST calls by header, sockets by query.
 
     The list of homes itself names none (it comes before the page knows which home is allowed).
     """
-    named: set[str | None] = set()
-    page.on("websocket", lambda socket: named.add(socket.url.partition("home_id=")[2] or None))
-    page.on("request", lambda request: named.add(request.headers.get("x-home-id"))
+    named: dict[str, set[str | None]] = {"rest": set(), "socket": set()}
+    page.on("websocket", lambda socket: named["socket"].add(socket.url.partition("home_id=")[2] or None))
+    page.on("request", lambda request: named["rest"].add(request.headers.get("x-home-id"))
             if "/api/" in request.url and "/api/v1/homes" not in request.url else None)
     return named
 
@@ -179,12 +187,16 @@ async def test_the_switcher_lists_the_users_homes_and_switching_shows_the_other_
     assert await relay(page, "flat-b").get_by_role("switch").count() == 0
     assert await relay(page, "flat-a").count() == 0
     assert await page.get_by_role("navigation", name="Main").get_by_role("link", name="Add device").count() == 0
-    # A page that reads over REST asks Flat B too, by header; the socket names it in its URL.
+    # Pages over the socket and over REST read Flat B: its devices, none of Flat A's scenes.
     await page.get_by_role("link", name="Devices").click()
     await page.get_by_role("heading", name="Devices").wait_for()
     await page.get_by_text("Flat B meter").first.wait_for()
     assert await page.get_by_text("Flat A meter").count() == 0
-    assert named == {"flat-b"}
+    await page.get_by_role("link", name="Scenes").click()
+    await page.get_by_text("No scenes yet.").wait_for()
+    assert await page.get_by_text("Flat A evening").count() == 0
+    # The socket named Flat B in its URL, every REST call in its header.
+    assert named == {"socket": {"flat-b"}, "rest": {"flat-b"}}
     await page.get_by_role("link", name="Dashboard").click()
     await relay(page, "flat-b").wait_for()
     await screenshots(page, "home-switcher-flat-b", WIDTHS)
@@ -195,11 +207,13 @@ async def test_the_switcher_lists_the_users_homes_and_switching_shows_the_other_
     assert await switcher.input_value() == "flat-b"
     assert await relay(page, "flat-a").count() == 0
 
-    # Back to Flat A: the switch comes back with her admin role.
+    # Back to Flat A: the switch comes back with her admin role, and Flat A's scene.
     await switcher.select_option("flat-a")
     await relay(page, "flat-a").get_by_role("switch").wait_for()
     await banner.get_by_test_id("role-badge").get_by_text("admin", exact=True).wait_for()
     assert await relay(page, "flat-b").count() == 0
+    await page.get_by_role("link", name="Scenes").click()
+    await page.locator("li[data-scene='flat_a_evening']").get_by_role("button", name="Edit").wait_for()
 
 
 @on_module_loop
@@ -248,8 +262,11 @@ async def test_on_a_phone_the_switcher_is_in_the_menu_and_the_bar_names_the_home
 @on_module_loop
 async def test_a_user_with_one_home_sees_no_switcher(homes: Homes, tab: Any) -> None:
     page = tab
+    named = watch_homes(page)
     await login_with_token(page, homes.site("bob"))
     await relay(page, "flat-a").get_by_role("switch").wait_for()
+    # It names no home, as on a hub of one home: the hub acts in bob's only one.
+    assert named["socket"] == {None} and named["rest"] <= {None}
     assert await page.get_by_role("combobox", name="Home").count() == 0
     assert await page.get_by_test_id("current-home").count() == 0
     assert await page.get_by_test_id("role-badge").count() == 0  # a user's role, as on a hub of one home
