@@ -6,6 +6,8 @@ import { connect, currentUser, disconnect, status, statusMessage } from "./lib/h
 import { navigate, pathname } from "./lib/router";
 import { ErrorBoundary, Link, Spinner } from "./components/common";
 import { canManage, role } from "./lib/roles";
+import { homeId, manyHomes } from "./lib/homes";
+import { CurrentHomeName, HomeSwitcher } from "./components/HomeSwitcher";
 import { Login } from "./pages/Login";
 import { Dashboard } from "./pages/Dashboard";
 
@@ -83,12 +85,32 @@ function ConnectionBanner() {
   );
 }
 
-/** The top bar: brand, the pages (a menu on phones), and at its right end the slot for a home switcher and the user. */
+/** What a role may do, for the badge's tooltip. */
+const ROLE_TEXT: Record<string, string> = {
+  owner: "You manage this home and its users",
+  admin: "You manage this home",
+  user: "You can switch and run things, not change the setup",
+  "read-only": "You can look, not change",
+};
+
+/** The user's role: shown for read-only users, and for everyone with several homes (it differs between them). */
+function RoleBadge() {
+  const current = role.value;
+  if (current === null || (current !== "read-only" && !manyHomes.value)) return null;
+  return (
+    <span class={`badge role role-${current}`} title={ROLE_TEXT[current]} data-testid="role-badge">
+      {current}
+    </span>
+  );
+}
+
+/** The top bar: brand, the home switcher (users with several homes), the pages (a menu on phones), the user. */
 function TopBar(props: { route: Route | undefined; userName?: string }) {
   const [open, setOpen] = useState(false);
   const manage = canManage.value;
   const here = pathname();
-  useEffect(() => setOpen(false), [here]);
+  const home = homeId.value;
+  useEffect(() => setOpen(false), [here, home]);
   useEffect(() => {
     if (!open) return;
     const close = (event: KeyboardEvent) => event.key === "Escape" && setOpen(false);
@@ -96,18 +118,23 @@ function TopBar(props: { route: Route | undefined; userName?: string }) {
     return () => window.removeEventListener("keydown", close);
   }, [open]);
   return (
-    <header class={`topbar${open ? " menu-open" : ""}`} onKeyDown={(event) => event.key === "Escape" && setOpen(false)}>
+    <header class={`topbar${open ? " menu-open" : ""}${manyHomes.value ? " many-homes" : ""}`} onKeyDown={(event) => event.key === "Escape" && setOpen(false)}>
       <span class="brand">Hub</span>
+      <CurrentHomeName />
       <button
         type="button"
         class="menu-button secondary"
         aria-expanded={open}
-        aria-controls="main-nav"
+        aria-controls={manyHomes.value ? "home-switcher main-nav" : "main-nav"}
         onClick={() => setOpen(!open)}
       >
         <span aria-hidden="true">☰</span> Menu
         {props.route ? <span class="menu-current"> · {props.route.label}</span> : null}
       </button>
+      {/* Users with several homes choose one here before the pages (inside the menu on a phone, above them). */}
+      <div class="topbar-slot" id="home-switcher" data-slot="home-switcher">
+        <HomeSwitcher />
+      </div>
       <nav id="main-nav" aria-label="Main">
         <ul>
           {ROUTES.filter((r) => !r.adminOnly || manage).map((r) => (
@@ -120,15 +147,9 @@ function TopBar(props: { route: Route | undefined; userName?: string }) {
         </ul>
       </nav>
       <div class="topbar-end">
-        {/* Kept for the home switcher of users with several homes. */}
-        <div class="topbar-slot" data-slot="home-switcher" />
         <span class="user">
           {props.userName ? <span class="user-name">{props.userName}</span> : null}
-          {role.value === "read-only" ? (
-            <span class="badge unknown" title="You can look, not change">
-              read-only
-            </span>
-          ) : null}
+          <RoleBadge />
           <button type="button" class="link-button" onClick={() => logout()}>
             Log out
           </button>
@@ -161,7 +182,8 @@ export function App() {
       <TopBar route={route} userName={user?.name} />
       <ConnectionBanner />
       <main id="main" tabIndex={-1}>
-        <ErrorBoundary key={route?.path ?? "none"} area={route?.label}>
+        {/* A page starts afresh in another home: nothing of the previous home's stays on screen. */}
+        <ErrorBoundary key={`${homeId.value ?? ""} ${route?.path ?? "none"}`} area={route?.label}>
           {Page ? (
             <Page />
           ) : (

@@ -12,12 +12,14 @@ from hub.api.openapi import setup_openapi
 from hub.api.realtime import setup_realtime
 from hub.api.rest import setup_rest
 from hub.api.websocket import setup_websocket
+from hub.homes.listing import setup_home_listing
 
 
 def setup_api(app: web.Application) -> None:
     """Add the API routes, and write pending audit rows when the app shuts down."""
     setup_rest(app)
     setup_websocket(app)
+    setup_home_listing(app)
     setup_auth_views(app)
     setup_onboarding(app)
     setup_devices_v1(app)

@@ -33,6 +33,7 @@ from hub.homes import _storage
 from hub.homes._directory import ConfigDirectory
 from hub.homes.access import HOME_ACCESS, HomeAccess
 from hub.homes.dispatch import build_front_app
+from hub.homes.listing import HOMES_OF, homes_of_host
 from hub.homes.record import HomeRecord
 from hub.homes.settings import home_dir, home_raw_config
 from hub.storage.engine import create_engine, migrate, session_factory
@@ -103,6 +104,7 @@ class HomeHost:
         hub = Hub(hub_config)
         bootstrap.prepare_core(hub, checked)
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
+        hub.runtime[HOMES_OF] = homes_of_host(self)
         async with self._migrating:
             engine = await _storage.open_home_engine(self.engine, url, record.scope,
                                                      plugins.migration_locations(checked.integrations))

@@ -285,6 +285,19 @@ async def _edit_scenes_and_schedules(hub: Hub, role: str) -> bool | None:
     return scene if scene == schedule else None
 
 
+async def _list_homes(hub: Hub, role: str) -> bool | None:
+    """A hub of one home lists that home, with the caller's role, over REST and the socket alike."""
+    headers = {"Authorization": f"Bearer {hub.tokens[role]}"}
+    async with hub.http.get(f"{hub.url}/api/v1/homes", headers=headers) as answer:
+        listed = await answer.json() if answer.status == 200 else None
+    client = await hub.ws(role)
+    result = await client.result(await client.send_command("homes/list"))
+    if listed is None and not result.get("success"):
+        return False
+    one = [{"id": "default", "name": "Home", "tenant": "default", "role": role, "current": True}]
+    return True if listed == result.get("result") == one else None
+
+
 PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read states": _rest_states,
     "subscribe to state changes": lambda hub, role: hub.ok(role, "subscribe_events", event_type="state_changed"),
@@ -322,6 +335,7 @@ PROBES: dict[str, Callable[[Hub, str], Awaitable[bool | None]]] = {
     "read scenes and schedules": _read_scenes_and_schedules,
     "activate scenes, switch schedules off and on": _activate_scenes_and_switch_schedules,
     "create, change and delete scenes and schedules": _edit_scenes_and_schedules,
+    "list the homes one may act in, with one's role in each": _list_homes,
 }
 
 

@@ -11,6 +11,7 @@ import {
 } from "home-assistant-js-websocket";
 import { AuthFailed, accessToken, isExpired, logout, refresh, tokens } from "./auth";
 import { applyEntities, resetEntities } from "./entities";
+import { homeId, loadHomes } from "./homes";
 
 export type ConnectionStatus = "idle" | "connecting" | "connected" | "reconnecting" | "failed";
 export const status = signal<ConnectionStatus>("idle");
@@ -19,6 +20,9 @@ export const currentUser = signal<{ id?: string; name?: string; is_admin?: boole
 
 let connection: Connection | null = null;
 let unsubscribeEntities: (() => void) | null = null;
+// Each connect() and disconnect() starts a new one: a connect overtaken by another (the user
+// switched homes while it was opening) closes what it opened and leaves.
+let generation = 0;
 
 /** A command the hub does not know: the page shows "not available on this hub". */
 export class NotAvailable extends Error {
@@ -44,7 +48,8 @@ export function fieldErrors(error: unknown): Record<string, string> {
 
 function wsUrl(): string {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/api/websocket`;
+  const home = homeId.peek();
+  return `${scheme}//${location.host}/api/websocket${home === null ? "" : `?home_id=${encodeURIComponent(home)}`}`;
 }
 
 // home-assistant-js-websocket asks its Auth for these four things only.
@@ -70,12 +75,17 @@ const hubAuth = {
 
 export async function connect(): Promise<void> {
   if (connection || status.peek() === "connecting") return;
+  const mine = ++generation;
   status.value = "connecting";
   statusMessage.value = "";
+  let opened: Connection;
   try {
     await accessToken();
-    connection = await createConnection({ auth: hubAuth, setupRetry: 3 });
+    await loadHomes();
+    if (mine !== generation) return;
+    opened = await createConnection({ auth: hubAuth, setupRetry: 3 });
   } catch (err) {
+    if (mine !== generation) return;
     status.value = "failed";
     if (err === ERR_INVALID_AUTH || err instanceof AuthFailed) {
       logout("The hub did not accept your token. Log in again.");
@@ -84,6 +94,11 @@ export async function connect(): Promise<void> {
     }
     return;
   }
+  if (mine !== generation) {
+    opened.close();
+    return;
+  }
+  connection = opened;
   connection.addEventListener("ready", () => {
     status.value = "connected";
   });
@@ -96,18 +111,22 @@ export async function connect(): Promise<void> {
   });
   status.value = "connected";
   unsubscribeEntities = subscribeEntities(connection, (entities: HassEntities) => applyEntities(entities));
-  loadCurrentUser();
+  loadCurrentUser(mine);
 }
 
-async function loadCurrentUser(): Promise<void> {
+/** Who is logged in, with their role in the home this connection acts in. */
+async function loadCurrentUser(mine: number): Promise<void> {
+  let user: any;
   try {
-    currentUser.value = await ws<any>({ type: "auth/current_user" });
+    user = await ws<any>({ type: "auth/current_user" });
   } catch {
-    currentUser.value = {};
+    user = {};
   }
+  if (mine === generation) currentUser.value = user;
 }
 
 export function disconnect(): void {
+  generation++;
   unsubscribeEntities?.();
   unsubscribeEntities = null;
   connection?.close();
@@ -162,7 +181,11 @@ export async function rest<T>(method: string, path: string, body?: unknown): Pro
   const send = async (token: string) =>
     fetch(path, {
       method,
-      headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+      headers: {
+        Authorization: `Bearer ${token}`,
+        ...(homeId.peek() === null ? {} : { "X-Home-Id": homeId.peek()! }),
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   let response = await send(await accessToken());
