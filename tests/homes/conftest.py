@@ -50,7 +50,7 @@ homes:
     name: Flat B
     topic_root: {run}/flat-b/
     currency: CHF
-    members: {alice: user}
+    members: {alice: user, erin: owner, frank: admin}
   - id: villa
     tenant: zenith
     name: Villa
@@ -122,11 +122,13 @@ def homes_config(tmp_path: Path, storage: str, broker: str, extra: str = "") -> 
 
 
 async def add_users(homes: HomeHost) -> dict[str, str]:
-    """Make alice (owner of flat-a, user in flat-b), bob (user in flat-a), carol (owner of villa)
-    and dave (of acme, in no home), each in a home, with a long-lived token made there."""
+    """Make alice (owner of flat-a, user in flat-b), bob (user in flat-a), carol (owner of villa),
+    erin and frank (owner and admin of flat-b) and dave (of acme, in no home), each in a home,
+    with a long-lived token made there."""
     tokens = {}
     for name, home_id, role in (("alice", "flat-a", "owner"), ("bob", "flat-a", "user"),
-                                ("carol", "villa", "owner"), ("dave", "flat-a", "user")):
+                                ("carol", "villa", "owner"), ("dave", "flat-a", "user"),
+                                ("erin", "flat-b", "owner"), ("frank", "flat-b", "admin")):
         home = homes.get(home_id)
         assert home is not None
         auth = home.auth
@@ -143,11 +145,11 @@ async def add_users(homes: HomeHost) -> dict[str, str]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def homes_runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                         postgres_server: Any, mosquitto_server: Any) -> AsyncIterator[HomesRun]:
-    """A hub with the homes of HOMES_YAML and the users alice, bob, carol, dave (tokens in .tokens),
+    """A hub with the homes of HOMES_YAML and the users of add_users (tokens in .tokens),
     serving as an application role that row-level security binds (never the tables' owner).
 
     One per test module (its tests run in the module's event loop): starting three homes and
-    hashing four passwords is most of a test's time, and the tests only add what they read.
+    hashing six passwords is most of a test's time, and the tests only add what they read.
     A module's EXTRA_CONFIG (YAML) is added to the configuration.
     """
     errors: list[dict[str, Any]] = []
