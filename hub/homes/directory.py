@@ -100,10 +100,13 @@ async def served(owner: AsyncEngine, homes: list[dict[str, Any]]) -> list[HomeRe
         HubError: a home of the store has no topic root of its own, or overlaps another's.
     """
     listed = [h["id"] for h in homes]
-    stored = {home.id: home for home in await TenancyStore(owner).homes()}
+    store = TenancyStore(owner)
+    plans = {tenant.id: tenant.plan for tenant in await store.tenants()}
+    stored = {home.id: home for home in await store.homes()}
     order = [stored[i] for i in listed if i in stored]
     order += [h for h in stored.values() if h.id not in listed and h.id != DEFAULT_HOME_ID]
-    records = [HomeRecord(h.scope, h.name, h.topic_root, h.time_zone, h.currency) for h in order]
+    records = [HomeRecord(h.scope, h.name, h.topic_root, h.time_zone, h.currency, plans.get(h.tenant_id))
+               for h in order]
     _check_roots(records)
     return records
 

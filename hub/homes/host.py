@@ -105,6 +105,7 @@ class HomeHost:
         raw = home_raw_config(checked, record, folder)
         hub_config = bootstrap._hub_config(folder, data_dir / "homes" / record.home_id, raw)
         hub_config.scope = record.scope
+        hub_config.plan = record.plan
         hub = Hub(hub_config)
         bootstrap.prepare_core(hub, checked)
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
