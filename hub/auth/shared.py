@@ -57,6 +57,8 @@ class HomesAuth:
         self.throttle = LoginThrottle(sessions, clock, LoginPolicy(ban_threshold=threshold if banning else 0))
         self.stores: dict[str, AuthStore] = {}  # home id -> that home's store
         self._directory = TenancyStore(engine)
+        # user id -> their homes and roles: every request asks; forgotten as users are (each poll, each change).
+        self._homes_of: dict[str, list[tuple[HomeScope, str]]] = {}
 
     def store(self, sessions: async_sessionmaker[AsyncSession], bcrypt_rounds: int | None = None) -> AuthStore:
         """Return the auth store of one home (its scoped sessions), registered for cross-home lookups."""
@@ -100,10 +102,15 @@ class HomesAuth:
         """Drop a user (every user when None) from every home's memory: read again on next use.
 
         A user's name and active flag are the tenant's, shared by the homes they are a member of;
-        a change made in one home must count in the others at once.
+        a change made in one home must count in the others at once. Their homes and roles are
+        read again too.
         """
         for store in self.stores.values():
             store.forget_user(user_id)
+        if user_id is None:
+            self._homes_of.clear()
+        else:
+            self._homes_of.pop(user_id, None)
 
     async def find_login(self, name: str) -> LoginUser | None:
         """The user of that name in any tenant (user names are unique in the process)."""
@@ -122,8 +129,11 @@ class HomesAuth:
         return store if store is not None and store.scope == found[0] else None
 
     async def homes_of(self, user_id: str) -> list[tuple[HomeScope, str]]:
-        """The homes a user has a role in, with the role."""
-        return await self._directory.homes_of(user_id)
+        """The homes a user has a role in, with the role (from memory until forget_users)."""
+        found = self._homes_of.get(user_id)
+        if found is None:
+            found = self._homes_of[user_id] = await self._directory.homes_of(user_id)
+        return found
 
 
 __all__ = ["HomesAuth"]

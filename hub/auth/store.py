@@ -282,7 +282,7 @@ class AuthStore:
                                                                  HOME_MEMBERS.c.home_id == self.scope.home_id))
 
     def _changed_user(self, user_id: str) -> None:
-        if self.shared is not None:  # name and active flag are the tenant's: every home reads them again
+        if self.shared is not None:  # name and active flag are the tenant's, roles the host's: read again
             self.shared.forget_users(user_id)
 
     # ---- users ----
@@ -320,7 +320,7 @@ class AuthStore:
         self._users[user.id] = user
         if self.user_added is not None:
             await self.user_added(user, self.scope)
-            self.forget_user(user.id)  # its role here may be the one declared
+            self._changed_user(user.id)  # its roles may be the ones declared
             return await self.get_user(user.id) or user
         return user
 
@@ -435,8 +435,7 @@ class AuthStore:
                     .where(HOME_MEMBERS.c.user_id == user_id, HOME_MEMBERS.c.home_id == self.scope.home_id)
                     .values(role=changes["role"])
                 )
-        if global_changes:
-            self._changed_user(user_id)
+        self._changed_user(user_id)
         updated = self._users[user_id] = replace(user, **changes)
         if changes.get("is_active") is False:
             await self.revoke_user_tokens(user_id)

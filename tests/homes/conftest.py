@@ -139,6 +139,7 @@ async def add_users(homes: HomeHost) -> dict[str, str]:
             async with scoped_sessions(homes.engine, home.record.scope)() as session, session.begin():
                 members = table_of(HomeMemberRow)
                 await session.execute(delete(members).where(members.c.user_id == user.id))
+            homes.auth.forget_users(user.id)
     return tokens
 
 
