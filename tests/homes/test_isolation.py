@@ -55,6 +55,9 @@ energy:
 # What would stop or restart the attacker's own home (not a leak, but the end of the walk).
 SKIPPED = re.compile(r"^/api/services/homeassistant/(stop|restart)|/api/v1/auth/logout")
 PARAMS = re.compile(r"\{([^}:]+)(:[^}]*)?\}")
+# Path parameters named for a kind of id, and flat-a's id of that kind (secrets' keys).
+NAMED = {"entity_id": "entity_id", "device_id": "device_id", "key_id": "key_id", "automation_id": "automation_id",
+         "user_id": "user_id", "token_id": "token_id", "refresh_token_id": "token_id"}
 SECRET_USER = "flat-a-secret-user"
 SECRET_TOKEN = "flat-a-secret-token"
 # Who walks, and where: (user, home named). carol owns villa (another tenant), bob has no role in
@@ -145,6 +148,17 @@ def fill(path: str, value: str) -> str:
     return PARAMS.sub(lambda _m: value, path)
 
 
+def tried(path: str, secrets: dict[str, str]) -> list[str]:
+    """The ids tried in a route's parameters: a parameter named for a kind of id gets flat-a's id of
+    that kind; a route with any other parameter ({id}, {domain} ...) gets every id."""
+    names = {match.group(1) for match in PARAMS.finditer(path)}
+    if not names:
+        return [""]
+    if names <= set(NAMED):
+        return [secrets[NAMED[name]] for name in sorted(names)]
+    return [secrets[k] for k in sorted(set(NAMED.values()))]
+
+
 async def snapshot(run: HomesRun, secrets: dict[str, str]) -> dict[str, Any]:
     a = run.homes.get("flat-a")
     assert a is not None
@@ -168,7 +182,6 @@ async def test_every_route_refuses_or_shows_nothing_of_another_home(homes_runtim
     routes = sorted({(route.method.replace("*", "POST"), route.resource.canonical) for route in b.app.router.routes()
                      if route.resource is not None and route.method != "HEAD"})
     assert len(routes) > 50, routes  # the whole app: core, integrations, frontend
-    values = [secrets[k] for k in ("entity_id", "device_id", "automation_id", "key_id", "user_id", "token_id")]
     query = {"entity_id": secrets["entity_id"], "filter_entity_id": secrets["entity_id"],
              "device_id": secrets["device_id"], "user_id": secrets["user_id"], "start": "2000-01-01T00:00:00Z"}
     body = {"entity_id": secrets["entity_id"], "device_id": secrets["device_id"], "id": secrets["automation_id"],
@@ -193,7 +206,7 @@ async def test_every_route_refuses_or_shows_nothing_of_another_home(homes_runtim
             attempt(session, method, fill(path, value), user, home)
             for method, path in routes if not SKIPPED.search(path)
             for user, home in walkers
-            for value in ((values[:1] if (user, home) in FRONT_REFUSED else values) if PARAMS.search(path) else [""])
+            for value in (tried(path, secrets)[:1] if (user, home) in FRONT_REFUSED else tried(path, secrets))
         ))
     assert attempts > 100 * len(walkers)
     assert await snapshot(run, secrets) == before
