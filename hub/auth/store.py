@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
-from hub.auth.access import ACCESS_TOKEN_LIFETIME, AccessTokens
+from hub.auth.access import ACCESS_TOKEN_LIFETIME, AccessTokens, HomeAccessTokens
 from hub.auth.audit import AuditLog
 from hub.auth.revocations import KIND_SESSION, KIND_TOKEN, Revocations
 from hub.auth.signing_keys import KeyFile
@@ -201,7 +201,8 @@ class AuthStore:
         self.user_added: Callable[[User, HomeScope], Awaitable[None]] | None = None
         self.audit = AuditLog(session_factory, self.clock)
         if shared is not None:
-            self.revocations, self.access, self.throttle = shared.revocations, shared.access, shared.throttle
+            self.revocations, self.throttle = shared.revocations, shared.throttle
+            self.access: AccessTokens = HomeAccessTokens(shared.access, self.scope.home_id)
             return
         self.revocations = Revocations(session_factory, self.clock)
         self.access = AccessTokens(key_file, self.clock, access_lifetime, self.revocations.is_revoked)
@@ -479,11 +480,11 @@ class AuthStore:
             if self.shared is not None:
                 await session.execute(delete(HOME_MEMBERS).where(HOME_MEMBERS.c.user_id == user_id,
                                                                  HOME_MEMBERS.c.home_id == self.scope.home_id))
+        self._changed_user(user_id)
         if self.shared is None or not await self.shared.homes_of(user_id):
             async with self._session_factory() as session, session.begin():
                 await session.execute(delete(USERS).where(USERS.c.id == user_id))
         self._users.pop(user_id, None)
-        self._changed_user(user_id)
 
     async def revoke_user_tokens(self, user_id: str, kinds: tuple[str, ...] | None = None) -> int:
         """Revoke every live token of a user (of these kinds); returns how many."""

@@ -2,9 +2,10 @@
 
 The home is the one the request names (`X-Home-Id: <id>` or `?home_id=<id>`); else the home of
 its bearer token (a long-lived token acts in the home it was made in, found through
-hub.tenancy.login's `token_scope`; an access token from a login in the first home of its user);
-else, for a password login (`POST /api/v1/auth/login`), the first home of the user it names
-(found through `find_login`); else the first home served (the UI's files). A socket whose token
+hub.tenancy.login's `token_scope`; an access token in the home named in it, where its login or
+refresh was); else, for a password login (`POST /api/v1/auth/login`), the first home of the user
+it names (found through `find_login`), and for a refresh (`/auth/token`, `/api/v1/auth/refresh`)
+the home its refresh token was made in; else the first home served (the UI's files). A socket whose token
 comes in its first message (/api/websocket, /api/v1/realtime) and that names no home moves to
 its token's home the same way before it answers. A named home the caller has no role in answers
 404 exactly like one that does not exist, so ids cannot be probed. The home's app then runs as
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 HOME_HEADER = "X-Home-Id"
 HOME_QUERY = "home_id"
 LOGIN_PATH = "/api/v1/auth/login"
+REFRESH_PATHS = frozenset({"/api/v1/auth/refresh", "/auth/token"})
 MAX_LOGIN_BODY = 64 * 1024  # a user name and a password; a larger body is the login view's to refuse
 HOST_KEY: web.AppKey[HomeHost] = web.AppKey("homes")
 
@@ -61,7 +63,9 @@ async def token_user(homes: HomeHost, token: str) -> tuple[str, Home | None] | N
         return None
     if looks_like_jwt(token):
         claims = homes.auth.access.verify(token)
-        return None if claims is None else (claims.user_id, None)
+        if claims is None:
+            return None
+        return claims.user_id, homes.get(claims.home_id) if claims.home_id is not None else None
     found = await homes.auth.token_home(hash_token(token))
     if found is None:
         return None
@@ -88,6 +92,25 @@ async def _login_user(homes: HomeHost, request: web.Request) -> str | None:
     return None if found is None else found.id
 
 
+async def _refresh_home(homes: HomeHost, request: web.Request) -> Home | None:
+    """The home a refresh request's token was made in: its successor and access token are made there."""
+    if request.method != "POST" or request.path not in REFRESH_PATHS or (request.content_length or 0) > MAX_LOGIN_BODY:
+        return None
+    raw: object = None
+    try:
+        if request.path == "/auth/token":
+            raw = (await request.post()).get("refresh_token")  # kept by aiohttp for the view
+        else:
+            body = json.loads(await request.read())
+            raw = body.get("refresh_token") if isinstance(body, dict) else None
+    except (ValueError, AssertionError, UnicodeDecodeError, web.HTTPException):
+        return None
+    if not isinstance(raw, str) or not raw:
+        return None
+    found = await homes.auth.token_home(hash_token(raw))
+    return homes.get(found[0].home_id) if found is not None else None
+
+
 async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
     """Return the request's home, None when it names one that it may not see."""
     named = request.headers.get(HOME_HEADER) or request.query.get(HOME_QUERY)
@@ -102,10 +125,12 @@ async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
         return home
     if found is not None:
         return await _home_of_user(homes, *found) or homes.default
-    login = await _login_user(homes, request) if token is None else None
+    if token is not None:
+        return homes.default
+    login = await _login_user(homes, request)
     if login is not None:
         return await homes.first_home_of(login) or homes.default
-    return homes.default
+    return await _refresh_home(homes, request) or homes.default
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:

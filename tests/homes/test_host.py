@@ -204,7 +204,32 @@ async def test_a_login_and_its_refresh_token_act_in_the_home_they_were_made_in(h
             refreshed = await response.json()
         found = await homes.auth.token_home(hash_token(refreshed["refresh_token"]))
         assert found is not None and found[0].home_id == "flat-b"
+        # Its access tokens act there too, named or not (alice's first home is flat-a).
+        for access in (pair["access_token"], refreshed["access_token"]):
+            async with session.get(url + "/api/config", headers={"Authorization": f"Bearer {access}"}) as response:
+                assert (await response.json())["location_name"] == "Flat B"
         # carol's login naming a home she has no role in: refused like a wrong password.
         async with session.post(url + "/api/v1/auth/login", json={"username": "carol", "password": "correct horse battery"},
                                 headers={"X-Home-Id": "flat-a"}) as response:
             assert response.status == 401
+
+
+async def test_removing_a_user_from_a_home_keeps_their_other_homes(homes_runtime: HomesRun) -> None:
+    homes = homes_runtime.homes
+    flat_a, flat_b = homes.get("flat-a"), homes.get("flat-b")
+    assert flat_a is not None and flat_b is not None
+    alice = await flat_a.auth.user_by_name("alice")
+    assert alice is not None
+    await flat_b.auth.remove_user(alice.id)  # erin's Users page in flat-b
+    assert await flat_b.auth.get_user(alice.id) is None
+    assert (await flat_a.auth.get_user(alice.id)).role == "owner"  # type: ignore[union-attr]
+    status, _ = await get(homes_runtime, "/api/states", "alice", "flat-b")
+    assert status == 404
+    # A user whose last home lets them go is gone.
+    flat_b.auth._rounds = 4
+    gina = await flat_b.auth.add_user("gina", "correct horse battery", "user")
+    await flat_b.auth.remove_user(gina.id)
+    assert await homes.auth.find_login("gina") is None
+    await homes.declared.apply(alice, flat_b.record.scope)  # back as homes: declares her
+    homes.auth.forget_users(alice.id)
+    assert await homes.role_of(alice.id, flat_b.record.scope) == "user"
