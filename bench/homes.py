@@ -4,10 +4,11 @@
     .venv/bin/python bench/homes.py --homes 1 10 --entities 20 --messages 20000
 
 A real PostgreSQL and Mosquitto are started (throwaway, loopback). For each home count, a fresh
-hub process is started from a configuration with a `homes:` section (docs/homes.md); each home's
-20 sensors come from retained MQTT discovery configs under that home's topic root. It prints:
-- start: seconds from `bootstrap.start` until every home's every sensor exists, warm (the homes'
-  tables exist: a restart) and cold (first start: each home's tables are made);
+hub process is started from a configuration with a `homes:` section (docs/homes.md), serving as
+an application role (migrated by the owner role); each home's 20 sensors come from retained MQTT
+discovery configs under that home's topic root. It prints:
+- start: seconds from `bootstrap.start` until every home's every sensor exists, warm (a restart)
+  and cold (a new database: the migration and `hub db grant-app-role` counted in);
 - RSS: the process's resident memory before the first start (imports done) and once the second
   start is idle (with `hub run`'s heap policy); per home, and the marginal cost of a home (the
   slope between the two counts: the figure to quote);
@@ -68,9 +69,9 @@ def home_ids(homes: int) -> list[str]:
     return [f"h{n:03d}" for n in range(homes)]
 
 
-def write_config(folder: Path, db_url: str, broker: str, homes: int, run: str) -> Path:
+def write_config(folder: Path, db_url: str, owner_url: str, broker: str, homes: int, run: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    lines = [f"storage:\n  db_url: {db_url}", f"mqtt:\n  broker: {broker}", "homes:"]
+    lines = [f"storage:\n  db_url: {db_url}\n  migrate_url: {owner_url}", f"mqtt:\n  broker: {broker}", "homes:"]
     for home in home_ids(homes):
         lines.append(f"  - id: {home}\n    topic_root: {run}/{home}/\n    members: {{bench: owner}}")
     (folder / "configuration.yaml").write_text("\n".join(lines) + "\n")
@@ -94,22 +95,31 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     """Run in a fresh process: start N homes, measure, print one JSON line."""
     import aiohttp
 
-    from hub import bootstrap, heap
+    from hub import bootstrap, heap, plugins
+    from hub.storage.engine import create_engine, migrate
+    from hub.storage.rls import grant_app_role
+    from tests.homes.conftest import make_roles
 
     roots = [f"{args.run}/{home}/" for home in home_ids(args.homes)]
     await retain_configs(args.mqtt_host, args.mqtt_port, roots, args.entities)
     folder = Path(args.tmp)
-    config = write_config(folder / "config", args.db_url, f"mqtt://{args.mqtt_host}:{args.mqtt_port}", args.homes,
-                          args.run)
+    roles = await make_roles(args.db_url)
+    config = write_config(folder / "config", roles.app_url, roles.owner_url, f"mqtt://{args.mqtt_host}:{args.mqtt_port}",
+                          args.homes, args.run)
     total = args.homes * args.entities
 
     def live(homes: Any) -> int:
         return sum(sum(1 for s in h.hub.states.all() if s.entity_id.startswith("sensor.")) for h in homes.homes.values())
 
     before = rss_mb()
-    # Cold: each home's tables are made (until home-scoped sessions: a schema per home, migrated).
+    # Cold: a new database, migrated once and its application role granted, as an operator does first.
     began = time.perf_counter()
-    runtime = await bootstrap.start(config, folder / "data", port=0)
+    checked = bootstrap.check_config(config)
+    owner = create_engine(roles.owner_url)
+    await migrate(owner, plugins.migration_locations(checked.integrations))
+    await grant_app_role(owner, roles.app_role)
+    await owner.dispose()
+    runtime = await bootstrap.start(config, folder / "data", port=0, checked=checked)
     while live(runtime.homes) < total:
         await asyncio.sleep(0.05)
     cold = time.perf_counter() - began
@@ -125,9 +135,10 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     heap_policy = asyncio.get_running_loop().create_task(heap.keep_young())  # as `hub run` does
     await asyncio.sleep(3)  # settle: what the start left behind is collected, the heap frozen
     after = rss_mb()
-    # One user, member of every home, with a token for the WebSocket clients.
-    user = await homes.auth.add_user("bench", "bench-password", "owner")
-    token = await homes.auth.create_long_lived_token(user.id, "bench")
+    # One user, made in the first home and by `homes:` a member of every home, with a token made there.
+    made_in = homes.default.auth
+    user = await made_in.add_user("bench", "bench-password", "owner")
+    token = await made_in.create_long_lived_token(user.id, "bench")
     got: dict[str, int] = {}
     leaks = 0
 

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -37,6 +38,7 @@ class AccessClaims:
     family_id: str
     issued_at: float
     expires_at: float
+    home_id: str | None = None  # the home (of many in a process) whose login or refresh issued it
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -96,11 +98,17 @@ class AccessTokens:
             self._ring = self.key_file.rotate(now, self.lifetime)
         return self._ring
 
-    def issue(self, user_id: str, family_id: str) -> str:
-        """Return a signed access token for the user's session, valid for `lifetime` seconds."""
+    def issue(self, user_id: str, family_id: str, home_id: str | None = None) -> str:
+        """Return a signed access token for the user's session, valid for `lifetime` seconds.
+
+        `home_id` names the home of a multi-home process it was issued in (claim `home`).
+        """
         now = int(self.clock.time())
         key = self.ring.current
-        claims = {"iss": ISSUER, "sub": user_id, "fam": family_id, "iat": now, "exp": now + self.lifetime}
+        claims: dict[str, Any] = {"iss": ISSUER, "sub": user_id, "fam": family_id, "iat": now,
+                                  "exp": now + self.lifetime}
+        if home_id is not None:
+            claims["home"] = home_id
         return jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.kid})
 
     def verify(self, token: str) -> AccessClaims | None:
@@ -136,7 +144,8 @@ class AccessTokens:
             return None  # longer-lived than we ever issue, from the future, or expired
         if self.is_revoked(family_id):
             return None
-        return AccessClaims(user_id, family_id, float(issued), float(expires))
+        home = claims.get("home")
+        return AccessClaims(user_id, family_id, float(issued), float(expires), home if isinstance(home, str) else None)
 
     def _may_reload(self) -> bool:
         # An unknown kid is either a forgery or a key rotated by another process: re-read the
@@ -146,3 +155,26 @@ class AccessTokens:
             return False
         self._last_reload = now
         return True
+
+
+class HomeAccessTokens(AccessTokens):
+    """The access tokens of one home of a multi-home process: the process's keys (one ring, one
+    reload, one rotation for every home), and this home named in every token it issues."""
+
+    def __init__(self, shared: AccessTokens, home_id: str) -> None:
+        super().__init__(shared.key_file, shared.clock, shared.lifetime, shared.is_revoked)
+        self._shared = shared
+        self.home_id = home_id
+
+    @property
+    def ring(self) -> KeyRing:
+        return self._shared.ring
+
+    def reload_if_changed(self) -> bool:
+        return self._shared.reload_if_changed()
+
+    def rotate(self) -> KeyRing:
+        return self._shared.rotate()
+
+    def issue(self, user_id: str, family_id: str, home_id: str | None = None) -> str:
+        return self._shared.issue(user_id, family_id, home_id or self.home_id)

@@ -13,15 +13,15 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bcrypt
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ulid import ULID
 
-from hub.auth.access import ACCESS_TOKEN_LIFETIME, AccessTokens
+from hub.auth.access import ACCESS_TOKEN_LIFETIME, AccessTokens, HomeAccessTokens
 from hub.auth.audit import AuditLog
 from hub.auth.revocations import KIND_SESSION, KIND_TOKEN, Revocations
 from hub.auth.signing_keys import KeyFile
@@ -31,6 +31,14 @@ from hub.exceptions import HubError
 from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow, table_of
 from hub.storage.scoped import scope_of_sessions
 from hub.tenancy.models import HomeMemberRow
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from sqlalchemy.sql import Select
+
+    from hub.auth.shared import HomesAuth
+    from hub.core.scope import HomeScope
 
 _LOGGER = logging.getLogger(__name__)
 USERS = table_of(UserRow)
@@ -153,6 +161,12 @@ def _password_bytes(password: str) -> bytes:
 class AuthStore:
     """Users and tokens in the database; users, revoked sessions and bans also in memory.
 
+    A hub serving one home has one store. A process serving many homes gives each home a store
+    over its scoped sessions, `shared` by them (hub/auth/shared.py): its users are the members of
+    its home, with their role in it (from `home_members`); its tokens and audit rows are the
+    ones made in it. A token made in another home of the process is checked by that home's
+    store (its user then needs a role here too, which the request's home checks).
+
     Args:
         session_factory: the hub's database.
         bcrypt_rounds: the cost of password hashes.
@@ -161,6 +175,8 @@ class AuthStore:
             without a data dir and for maintenance commands, which issue no access tokens).
         access_lifetime: seconds an access token lives (`http: access_token_lifetime`).
         login_policy: how failed logins are throttled and when an address is banned.
+        shared: what the homes of a multi-home process share (their keys, revocations and
+            throttle, and the cross-home lookups); None for a hub of one home.
     """
 
     def __init__(
@@ -172,15 +188,24 @@ class AuthStore:
         key_file: KeyFile | None = None,
         access_lifetime: int = ACCESS_TOKEN_LIFETIME,
         login_policy: LoginPolicy | None = None,
+        shared: HomesAuth | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self.scope: HomeScope = scope_of_sessions(session_factory)
         self._rounds = bcrypt_rounds
         self.clock = clock or SystemClock()
         self._dummy_hash: bytes | None = None
         self._users: dict[str, User] = {}
+        self.shared = shared
+        # Called with each user add_user makes, and this home's scope (the host declares roles there).
+        self.user_added: Callable[[User, HomeScope], Awaitable[None]] | None = None
+        self.audit = AuditLog(session_factory, self.clock)
+        if shared is not None:
+            self.revocations, self.throttle = shared.revocations, shared.throttle
+            self.access: AccessTokens = HomeAccessTokens(shared.access, self.scope.home_id)
+            return
         self.revocations = Revocations(session_factory, self.clock)
         self.access = AccessTokens(key_file, self.clock, access_lifetime, self.revocations.is_revoked)
-        self.audit = AuditLog(session_factory, self.clock)
         self.throttle = LoginThrottle(session_factory, self.clock, login_policy)
 
     @classmethod
@@ -212,7 +237,13 @@ class AuthStore:
                 _LOGGER.exception("Reading revocations and bans failed; will retry")
 
     async def start(self) -> None:
-        """Load what requests check without a query: signing keys, revoked sessions, bans, users."""
+        """Load what requests check without a query: signing keys, revoked sessions, bans, users.
+
+        A home's store of many loads its users only (the shared part starts once, HomesAuth.start).
+        """
+        if self.shared is not None:
+            self._users = {user.id: user for user in await self.list_users()}
+            return
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, lambda: self.access.ring)  # file I/O, off the event loop
         await self.revocations.load()
@@ -236,6 +267,25 @@ class AuthStore:
         """Return a user known in memory (None: unknown here; ask get_user)."""
         return self._users.get(user_id)
 
+    def forget_user(self, user_id: str | None = None) -> None:
+        """Drop a user (every user when None) from memory: get_user reads them again."""
+        if user_id is None:
+            self._users.clear()
+        else:
+            self._users.pop(user_id, None)
+
+    def _select_users(self, *extra: Any) -> Select[Any]:
+        """Users with their role: the members of this home (role in it) when it is one of many."""
+        if self.shared is None:
+            return select(*_USER_COLUMNS, *extra)
+        return select(USERS.c.id, USERS.c.name, HOME_MEMBERS.c.role, USERS.c.is_active, USERS.c.created_at,
+                      *extra).join_from(USERS, HOME_MEMBERS, and_(HOME_MEMBERS.c.user_id == USERS.c.id,
+                                                                 HOME_MEMBERS.c.home_id == self.scope.home_id))
+
+    def _changed_user(self, user_id: str) -> None:
+        if self.shared is not None:  # name and active flag are the tenant's, roles the host's: read again
+            self.shared.forget_users(user_id)
+
     # ---- users ----
 
     async def add_user(self, name: str, password: str, role: str = ROLE_USER) -> User:
@@ -246,7 +296,7 @@ class AuthStore:
             raise AuthError(f"A user name must be 1 to {NAME_LENGTH} characters")
         name = name.strip()
         secret = _password_bytes(password)
-        if await self._user_row_by_name(name) is not None:
+        if await self._name_taken(name):
             raise UserExistsError(f"User {name!r} already exists")
         password_hash = await self._hash(secret)
         user = User(id=str(ULID()), name=name, role=role, is_active=True, created_at=self.clock.utcnow())
@@ -263,11 +313,16 @@ class AuthStore:
                     )
                 )
                 # A user of this hub is a member of its home, with the role given.
-                home_id = scope_of_sessions(self._session_factory).home_id
-                await session.execute(insert(HOME_MEMBERS).values(home_id=home_id, user_id=user.id, role=role))
+                await session.execute(
+                    insert(HOME_MEMBERS).values(home_id=self.scope.home_id, user_id=user.id, role=role)
+                )
         except IntegrityError as err:  # lost a race with another add_user of this name
             raise UserExistsError(f"User {name!r} already exists") from err
         self._users[user.id] = user
+        if self.user_added is not None:
+            await self.user_added(user, self.scope)
+            self._changed_user(user.id)  # its roles may be the ones declared
+            return await self.get_user(user.id) or user
         return user
 
     async def authenticate(self, name: str, password: str) -> User | None:
@@ -316,7 +371,7 @@ class AuthStore:
         if cached is not None:
             return cached
         async with self._session_factory() as session:
-            row = (await session.execute(select(*_USER_COLUMNS).where(USERS.c.id == user_id))).first()
+            row = (await session.execute(self._select_users().where(USERS.c.id == user_id))).first()
         if row is None:
             return None
         user = self._users[user_id] = User(*row)
@@ -328,14 +383,16 @@ class AuthStore:
         return None if row is None else User(row.id, row.name, row.role, row.is_active, row.created_at)
 
     async def list_users(self) -> list[User]:
+        """Every user (of this home, with their role in it, when it is one of many)."""
         async with self._session_factory() as session:
-            rows = (await session.execute(select(*_USER_COLUMNS).order_by(USERS.c.created_at, USERS.c.id))).all()
+            rows = (await session.execute(self._select_users().order_by(USERS.c.created_at, USERS.c.id))).all()
         return [User(*row) for row in rows]
 
     async def has_users(self) -> bool:
+        """Whether there is a user (a member of this home, when it is one of many)."""
         async with self._session_factory() as session:
-            count = (await session.execute(select(func.count()).select_from(USERS))).scalar_one()
-        return bool(count)
+            count = (await session.execute(select(func.count()).select_from(self._select_users().subquery())))
+        return bool(count.scalar_one())
 
     async def update_user(
         self, user_id: str, *, name: str | None = None, role: str | None = None, is_active: bool | None = None
@@ -355,7 +412,7 @@ class AuthStore:
             name = name.strip()
             if not name or len(name) > NAME_LENGTH:
                 raise AuthError(f"A user name must be 1 to {NAME_LENGTH} characters")
-            if await self._user_row_by_name(name) is not None:
+            if await self._name_taken(name):
                 raise UserExistsError(f"User {name!r} already exists")
             changes["name"] = name
         if role is not None and role != user.role:
@@ -368,15 +425,18 @@ class AuthStore:
             return user
         if user.is_owner and (changes.get("role", ROLE_OWNER) != ROLE_OWNER or changes.get("is_active") is False):
             await self._keep_an_owner(user_id)
+        # One of many homes changes the role in itself only; a single home keeps the column in step.
+        global_changes = {k: v for k, v in changes.items() if k != "role" or self.shared is None}
         async with self._session_factory() as session, session.begin():
-            await session.execute(update(USERS).where(USERS.c.id == user_id).values(**changes))
+            if global_changes:
+                await session.execute(update(USERS).where(USERS.c.id == user_id).values(**global_changes))
             if "role" in changes:  # and in this hub's home
-                home_id = scope_of_sessions(self._session_factory).home_id
                 await session.execute(
                     update(HOME_MEMBERS)
-                    .where(HOME_MEMBERS.c.user_id == user_id, HOME_MEMBERS.c.home_id == home_id)
+                    .where(HOME_MEMBERS.c.user_id == user_id, HOME_MEMBERS.c.home_id == self.scope.home_id)
                     .values(role=changes["role"])
                 )
+        self._changed_user(user_id)
         updated = self._users[user_id] = replace(user, **changes)
         if changes.get("is_active") is False:
             await self.revoke_user_tokens(user_id)
@@ -404,7 +464,11 @@ class AuthStore:
 
     async def remove_user(self, user_id: str) -> None:
         """Delete a user and every token of theirs. Raises UnknownUserError, or InvalidRoleError
-        for the last active owner."""
+        for the last active owner.
+
+        In one of many homes: the user leaves this home (their role and the tokens made here
+        go); the user is deleted once they have no home left.
+        """
         user = await self.get_user(user_id)
         if user is None:
             raise UnknownUserError(f"No user {user_id}")
@@ -413,7 +477,13 @@ class AuthStore:
         await self.revoke_user_tokens(user_id)
         async with self._session_factory() as session, session.begin():
             await session.execute(delete(TOKENS).where(TOKENS.c.user_id == user_id))
-            await session.execute(delete(USERS).where(USERS.c.id == user_id))
+            if self.shared is not None:
+                await session.execute(delete(HOME_MEMBERS).where(HOME_MEMBERS.c.user_id == user_id,
+                                                                 HOME_MEMBERS.c.home_id == self.scope.home_id))
+        self._changed_user(user_id)
+        if self.shared is None or not await self.shared.homes_of(user_id):
+            async with self._session_factory() as session, session.begin():
+                await session.execute(delete(USERS).where(USERS.c.id == user_id))
         self._users.pop(user_id, None)
 
     async def revoke_user_tokens(self, user_id: str, kinds: tuple[str, ...] | None = None) -> int:
@@ -456,7 +526,9 @@ class AuthStore:
                 )
             ).first()
         if row is None:
-            return None
+            # Made in another home of this process: that home checks it (the caller checks the role here).
+            other = await self._token_store(digest)
+            return None if other is self else await other.validate_token(raw)
         token = TokenInfo(*row[: len(_TOKEN_COLUMNS)])
         user = User(*row[len(_TOKEN_COLUMNS) :])
         if not token.is_valid(now) or not user.is_active:
@@ -520,6 +592,9 @@ class AuthStore:
             RefreshTokenReuseError: the token was rotated already; its family is now revoked.
             RefreshTokenError: unknown, expired or revoked token, or inactive user.
         """
+        owner = await self._refresh_store(raw)
+        if owner is not self:  # made in another home: ended there
+            return await owner.validate_refresh_token(raw)
         user, token = await self._refresh_row(raw)
         return user, token
 
@@ -534,6 +609,9 @@ class AuthStore:
                 token of its family is revoked, so the thief and the owner both log in again.
             RefreshTokenError: unknown or expired token, or inactive user.
         """
+        owner = await self._refresh_store(raw)
+        if owner is not self:  # made in another home: its successor is made there too
+            return await owner.rotate_refresh_token(raw)
         user, token = await self._refresh_row(raw)
         now = self.clock.utcnow()
         lifespan = None
@@ -594,9 +672,26 @@ class AuthStore:
             self.audit.record(user, "refresh_token_reuse", token.family_id, "session_revoked")
             message = f"Refresh token was already used; its session is revoked ({revoked} tokens)"
             raise RefreshTokenReuseError(message)
-        if not token.is_valid(self.clock.utcnow()) or not user.is_active:
+        if not token.is_valid(self.clock.utcnow()) or not user.is_active or self.revocations.is_revoked(token.family_id):
             raise RefreshTokenError("Invalid refresh token")
         return user, token
+
+    async def _token_store(self, digest: str) -> AuthStore:
+        """The store of the home a token was made in: this one, unless another home of the process's."""
+        if self.shared is None:
+            return self
+        return await self.shared.store_of_token(digest) or self
+
+    async def _refresh_store(self, raw: str) -> AuthStore:
+        if self.shared is None or not isinstance(raw, str) or not raw:
+            return self
+        return await self._token_store(hash_token(raw))
+
+    async def _name_taken(self, name: str) -> bool:
+        """Whether a user has this name (in any tenant: user names are unique in the process)."""
+        if self.shared is not None:
+            return await self.shared.find_login(name) is not None
+        return await self._user_row_by_name(name) is not None
 
     # ---- internals ----
 
@@ -649,11 +744,10 @@ class AuthStore:
         return raw, token
 
     async def _user_row_by_name(self, name: str) -> Any:
+        """The user (a member of this home, when one of many) of that name, with the password hash."""
         async with self._session_factory() as session:
             return (
-                await session.execute(
-                    select(*_USER_COLUMNS, USERS.c.password_hash).where(USERS.c.name == name)
-                )
+                await session.execute(self._select_users(USERS.c.password_hash).where(USERS.c.name == name))
             ).first()
 
     async def _hash(self, secret: bytes) -> str:

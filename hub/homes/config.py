@@ -1,6 +1,7 @@
 """The `homes:` section: switches a hub into hosting many homes (docs/homes.md).
 
-Until the homes table exists (`hub home add`), the homes and who may use them are listed here:
+The homes listed here, and who may use them, are declared into the tenancy store at every start
+(hub/homes/directory.py); the process serves every home of the store (`hub home add` adds more):
 
     homes:
       - id: flat-a                # letters, digits, "-" and "_"; in URLs and topics

@@ -1,12 +1,16 @@
 """The HomeHost: one hub core per home in one process, behind one web server and one database.
 
-Shared: the aiohttp server (hub.homes.dispatch picks each request's home), the auth store
-(users and tokens are the tenant's, roles are per home) and the database server. Per home: the
-hub core (bus, states, services, automations, integrations' runtime, registries), its web app
-(routes and app state built exactly as for a single home), its data folder
-`<data>/homes/<id>/` (spool, signing keys of nothing but its devices) and its config folder
-`<config>/homes/<id>/` (automations, scripts, scenes). MQTT: one client per home, subscribed
-under the home's topic root only.
+Shared: the aiohttp server (hub.homes.dispatch picks each request's home), the one database
+engine (connected as the application role, which row-level security binds), the token signing
+keys, revocations and login throttle (hub.auth.shared). Per home: the hub core (bus, states,
+services, automations, integrations' runtime, registries) over its own scoped sessions
+(`scoped_sessions(engine, scope)`: its rows only), its auth store (its members, its tokens, its
+audit rows), its web app (routes and app state built exactly as for a single home), its data
+folder `<data>/homes/<id>/` and its config folder `<config>/homes/<id>/` (automations,
+scripts, scenes). MQTT: one client per home, subscribed under the home's topic root only.
+
+The homes are the tenancy store's (hub.homes.directory): the `homes:` section is declared into
+it at start, and every home of the store is served.
 """
 
 from __future__ import annotations
@@ -23,24 +27,27 @@ from sqlalchemy.engine import make_url
 
 from hub import bootstrap, plugins
 from hub.api.malformed import ProtocolErrorLogger
-from hub.auth.store import AuthStore
+from hub.auth.shared import HomesAuth
 from hub.config import ConfigIssue
 from hub.config.objects import get_location
 from hub.core.clock import SystemClock
 from hub.core.hub import Hub
-from hub.exceptions import ConfigError
-from hub.homes import _storage
-from hub.homes._directory import ConfigDirectory
+from hub.core.scope import DEFAULT_SCOPE
+from hub.exceptions import ConfigError, HubError
+from hub.homes import directory
 from hub.homes.access import HOME_ACCESS, HomeAccess
 from hub.homes.dispatch import build_front_app
 from hub.homes.listing import HOMES_OF, homes_of_host
-from hub.homes.record import HomeRecord
 from hub.homes.settings import home_dir, home_raw_config
-from hub.storage.engine import create_engine, migrate, session_factory
+from hub.storage.engine import create_engine, migrate
 from hub.storage.private_files import prepare_data_dir
+from hub.storage.rls import check_rls_role
+from hub.storage.scoped import scoped_sessions
 
 if TYPE_CHECKING:
+    from hub.auth.store import AuthStore
     from hub.core.scope import HomeScope
+    from hub.homes.record import HomeRecord
 
 _LOGGER = logging.getLogger(__name__)
 # Homes that start at once: enough to overlap their I/O, few enough not to flood the database pool.
@@ -53,22 +60,24 @@ class Home:
 
     record: HomeRecord
     hub: Hub
-    engine: Any
     app: web.Application
     started: bool = False
+
+    @property
+    def auth(self) -> AuthStore:
+        """The home's auth store: its members, the tokens made in it, its audit rows."""
+        return self.hub.require_auth()
 
 
 class HomeHost:
     """The homes of this process, by id, and what they share."""
 
-    def __init__(self, directory: ConfigDirectory, auth: AuthStore, engine: Any) -> None:
-        self.directory = directory
+    def __init__(self, auth: HomesAuth, engine: Any, declared: directory.Declared | None = None) -> None:
         self.auth = auth
         self.engine = engine
+        self.declared = declared or directory.Declared([])
         self.homes: dict[str, Home] = {}
         self._tasks: list[asyncio.Task[Any]] = []
-        # Alembic keeps its migration context in module globals: one home's schema at a time.
-        self._migrating = asyncio.Lock()
 
     def get(self, home_id: str) -> Home | None:
         """Return the home with that id, None when this process has none."""
@@ -76,46 +85,44 @@ class HomeHost:
 
     @property
     def default(self) -> Home:
-        """The first home listed: it answers what names no home (the UI's files, the login pages)."""
+        """The first home: it answers what names no home (the UI's files, the login pages)."""
         return next(iter(self.homes.values()))
 
     async def role_of(self, user_id: str, scope: HomeScope) -> str | None:
         """The user's role in that home, None when they have none."""
-        for home_scope, role in await self.directory.homes_of(user_id):
+        for home_scope, role in await self.auth.homes_of(user_id):
             if home_scope == scope:
                 return role
         return None
 
     async def first_home_of(self, user_id: str) -> Home | None:
-        """The first home (in the directory's order) the user has a role in."""
-        for scope, _role in await self.directory.homes_of(user_id):
-            home = self.homes.get(scope.home_id)
-            if home is not None and home.record.scope == scope:
-                return home
-        return None
+        """The first home (in this process's order) the user has a role in."""
+        scopes = {scope for scope, _role in await self.auth.homes_of(user_id)}
+        return next((home for home in self.homes.values() if home.record.scope in scopes), None)
 
-    async def add(self, record: HomeRecord, checked: bootstrap.CheckedConfig, config_dir: Path, data_dir: Path,
-                  url: str) -> Home:
+    async def add(self, record: HomeRecord, checked: bootstrap.CheckedConfig, config_dir: Path, data_dir: Path) -> Home:
         """Build, set up and serve one home's core (its sources connected, its hub running)."""
         folder = home_dir(config_dir, record)
         raw = home_raw_config(checked, record, folder)
         hub_config = bootstrap._hub_config(folder, data_dir / "homes" / record.home_id, raw)
         hub_config.scope = record.scope
+        hub_config.plan = record.plan
         hub = Hub(hub_config)
         bootstrap.prepare_core(hub, checked)
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
         hub.runtime[HOMES_OF] = homes_of_host(self)
-        async with self._migrating:
-            engine = await _storage.open_home_engine(self.engine, url, record.scope,
-                                                     plugins.migration_locations(checked.integrations))
+        # The process's one engine; every statement of these sessions is the home's (hub/storage/scoped.py).
+        sessions = scoped_sessions(self.engine, record.scope)
+        auth = self.auth.store(sessions)
+        auth.user_added = self.declared.apply
         try:
-            await bootstrap.load_registries(hub, session_factory(engine), self.auth)
+            await auth.start()
+            await bootstrap.load_registries(hub, sessions, auth)
             _restored, app = await bootstrap.setup_core(hub, checked)
         except BaseException:
             await hub.stop()
-            await engine.dispose()
             raise
-        home = self.homes[record.home_id] = Home(record, hub, engine, app)
+        home = self.homes[record.home_id] = Home(record, hub, app)
         # What aiohttp's AppRunner does for the app it serves; the front app serves this one.
         app.on_startup.freeze()
         await app.startup()
@@ -125,7 +132,7 @@ class HomeHost:
         return home
 
     async def add_all(self, records: list[HomeRecord], checked: bootstrap.CheckedConfig, config_dir: Path,
-                      data_dir: Path, url: str) -> None:
+                      data_dir: Path) -> None:
         """Start the homes, START_CONCURRENCY at a time (their database and broker round trips
         overlap); `homes` keeps the records' order.
 
@@ -136,7 +143,7 @@ class HomeHost:
 
         async def start_one(record: HomeRecord) -> None:
             async with gate:
-                await self.add(record, checked, config_dir, data_dir, url)
+                await self.add(record, checked, config_dir, data_dir)
 
         results = await asyncio.gather(*(start_one(record) for record in records), return_exceptions=True)
         self.homes = {r.home_id: self.homes[r.home_id] for r in records if r.home_id in self.homes}
@@ -145,7 +152,7 @@ class HomeHost:
                 raise result
 
     def watch_auth(self) -> None:
-        """Follow revocations, bans and key rotation once for every home (the store is shared)."""
+        """Follow revocations, bans, key rotation and users' changes once for every home."""
         self._tasks.append(asyncio.get_running_loop().create_task(self.auth.watch(), name="auth watch"))
 
     async def stop(self) -> None:
@@ -158,7 +165,6 @@ class HomeHost:
             await home.hub.stop()
             if home.started:
                 await home.app.cleanup()
-            await home.engine.dispose()
         self.homes.clear()
         await self.engine.dispose()
 
@@ -184,11 +190,15 @@ def _require_external_broker(config: dict[str, Any]) -> None:
 
 async def start_homes(config_dir: Path, data_dir: Path, checked: bootstrap.CheckedConfig, *,
                       host: str | None, port: int | None, tls_context: Any) -> bootstrap.Runtime:
-    """Start every home listed in `homes:` behind one web server; see bootstrap.start.
+    """Start every home of the tenancy store behind one web server; see bootstrap.start.
+
+    As the tables' owner (`storage: migrate_url`): migrate once, declare the `homes:` section
+    into the store and read the homes to serve. Then as the application role (`storage:
+    db_url`), which must be one that row-level security binds.
 
     Raises:
         ConfigError: the metadata database is not PostgreSQL, or a home's own files are invalid.
-        HubError: a home failed to start; what started was stopped.
+        HubError: the role is not an application role, a home failed to start; what started was stopped.
     """
     began = time.monotonic()
     config = checked.config
@@ -197,15 +207,33 @@ async def start_homes(config_dir: Path, data_dir: Path, checked: bootstrap.Check
     _require_external_broker(config)
     bootstrap.apply_logging(config, checked.integrations)
     prepare_data_dir(data_dir)
+    owner = create_engine(bootstrap.migration_url(config) or url)
+    try:
+        await migrate(owner, plugins.migration_locations(checked.integrations))
+        declared = await directory.declare(owner, config["homes"])
+        records = await directory.served(owner, config["homes"])
+    finally:
+        await owner.dispose()
     engine = create_engine(url)
-    await migrate(engine, plugins.migration_locations(checked.integrations))
-    auth = AuthStore.for_hub(session_factory(engine), SystemClock(), data_dir, config.get("http") or {})
-    homes = HomeHost(ConfigDirectory(config["homes"], auth), auth, engine)
+    try:
+        problems = await check_rls_role(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    if problems:
+        await engine.dispose()
+        message = ("A hub serving many homes must connect as a role that row-level security binds: "
+                   + "; ".join(problems))
+        raise HubError(message)
+    declared.engine = engine
+    # Revocations, login failures and bans are the process's (no tenant); the default scope reads them.
+    auth = HomesAuth(engine, scoped_sessions(engine, DEFAULT_SCOPE), SystemClock(), data_dir, config.get("http") or {})
+    homes = HomeHost(auth, engine, declared)
     runner: web.AppRunner | None = None
     try:
         await auth.start()
         homes.watch_auth()
-        await homes.add_all(homes.directory.homes(), checked, config_dir, data_dir, url)
+        await homes.add_all(records, checked, config_dir, data_dir)
         runner = web.AppRunner(build_front_app(homes), handle_signals=False, access_log=None, shutdown_timeout=0.5,
                                logger=ProtocolErrorLogger())
         served = await bootstrap.serve(runner, config.get("http") or {}, host, port, tls_context)

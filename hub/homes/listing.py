@@ -42,7 +42,7 @@ def homes_of_host(host: HomeHost) -> HomesOf:
 
     async def homes_of(user_id: str) -> list[tuple[HomeRecord, str]]:
         found = []
-        for scope, role in await host.directory.homes_of(user_id):
+        for scope, role in await host.auth.homes_of(user_id):
             home = host.get(scope.home_id)
             # A home of the directory that this process does not serve cannot be switched to here.
             if home is not None and home.record.scope == scope:

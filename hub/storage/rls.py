@@ -59,16 +59,18 @@ async def check_rls_role(engine: AsyncEngine) -> list[str]:
             )
         ).one()
         tables = (await connection.execute(_TENANT_TABLES)).all()
+    # What is wrong with the role, each said once, then the one fix for all of it.
+    wrong = []
     if superuser:
-        problems.append(f"database role {role!r} is a superuser, which row-level security never binds; {_FIX}")
+        wrong.append("is a superuser, which row-level security never binds")
     if bypass:
-        problems.append(f"database role {role!r} has BYPASSRLS; {_FIX}")
+        wrong.append("has BYPASSRLS")
     owned = [name for name, _, _, owner in tables if owner]
     if owned and not superuser:
-        problems.append(
-            f"database role {role!r} owns (or is a member of the owner of) the tables {', '.join(owned)}, "
-            f"and an owner can switch row-level security off; {_FIX}"
-        )
+        wrong.append(f"owns (or is a member of the owner of) the tables {', '.join(owned)}, "
+                     "and an owner can switch row-level security off")
+    if wrong:
+        problems.append(f"database role {role!r} {' and '.join(wrong)}; {_FIX}")
     if not tables:
         problems.append("no tenant-owned tables found: the database is not migrated (run the hub once with "
                         "storage: migrate_url)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, inspect, select, text
+from sqlalchemy import delete, func, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from ulid import ULID
@@ -270,6 +270,50 @@ class TenancyStore:
                     .order_by(MEMBERS.c.home_id)
                 )
             return [(HomeScope(tenant_id, home_id), role) for tenant_id, home_id, role in result.all()]
+
+    async def user_id(self, tenant_id: str, name: str) -> str | None:
+        """The id of the user of that name in that tenant, None when the tenant has none."""
+        async with self._engine.connect() as connection:
+            return (await connection.execute(
+                select(USERS.c.id).where(USERS.c.tenant_id == tenant_id, USERS.c.name == name)
+            )).scalar()
+
+    async def declare_tenant(self, tenant_id: str) -> Tenant:
+        """The tenant of this id or name, made (id and name both `tenant_id`, no plan) when there is none."""
+        try:
+            return await self.tenant(tenant_id)
+        except TenancyError:
+            pass
+        tenant = Tenant(tenant_id, check_name(tenant_id, "tenant"), None, "active", None, utcnow())
+        async with self._engine.begin() as connection:
+            await connection.execute(insert(TENANTS).values(**_fields(tenant)))
+        return tenant
+
+    async def declare_home(
+        self, tenant_id: str, home_id: str, name: str, *, topic_root: str, time_zone: str, currency: str
+    ) -> Home:
+        """Make the home with this id, or bring its name, topic root, time zone and currency to these.
+
+        Raises:
+            TenancyError: the id is another tenant's home, or the tenant has another home of that name.
+        """
+        fields = {"name": check_name(name, "home"), "topic_root": check_topic_root(topic_root),
+                  "time_zone": check_time_zone(time_zone), "currency": check_currency(currency)}
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(HOMES).where(HOMES.c.id == home_id))).first()
+        if row is not None and row.tenant_id != tenant_id:
+            raise TenancyError(f"home id {home_id!r} belongs to tenant {row.tenant_id!r}, not {tenant_id!r}")
+        try:
+            async with self._engine.begin() as connection:
+                if row is None:
+                    home = Home(home_id, tenant_id, created_at=utcnow(), **fields)
+                    await connection.execute(insert(HOMES).values(**_fields(home)))
+                    return home
+                if any(getattr(row, key) != value for key, value in fields.items()):
+                    await connection.execute(update(HOMES).where(HOMES.c.id == home_id).values(**fields))
+        except IntegrityError:
+            raise TenancyError(f"tenant {tenant_id!r} has another home named {name!r}") from None
+        return Home(**{**row._asdict(), **fields})
 
     async def count_homes(self) -> int:
         """How many homes there are (every tenant's, as the owner sees them)."""

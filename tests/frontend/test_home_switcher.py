@@ -24,6 +24,7 @@ import pytest_asyncio
 
 from hub import bootstrap
 from tests.frontend.conftest import CHROMIUM_ARGS, HubSite, login_with_token, screenshots, wait_until
+from tests.homes.conftest import grant_roles, make_roles
 from tests.hubs import write_config
 
 pytestmark = pytest.mark.timeout(180)
@@ -87,18 +88,24 @@ async def homes(tmp_path_factory: pytest.TempPathFactory, frontend_dist: Path, p
                 mosquitto_server: Any) -> AsyncIterator[Homes]:
     """One hub of three homes for the module, with long-lived tokens for alice, bob and carol."""
     tmp_path = tmp_path_factory.mktemp("switcher")
-    pg_url = postgres_server.url(postgres_server.create_database())
-    text = (f"storage:\n  db_url: {pg_url}\nmqtt:\n  broker: {mosquitto_server.url}\n"
+    # As a many-homes install runs: migrated by the owner, served as an application role.
+    roles = await make_roles(postgres_server.url(postgres_server.create_database()))
+    text = (f"{roles.storage_yaml()}mqtt:\n  broker: {mosquitto_server.url}\n"
             + HOMES_YAML.replace("{run}", f"s{uuid.uuid4().hex[:8]}"))
-    runtime = await bootstrap.start(write_config(tmp_path / "config", text), tmp_path / "data", port=0)
+    config_dir = write_config(tmp_path / "config", text)
+    checked = await grant_roles(roles, config_dir)
+    runtime = await bootstrap.start(config_dir, tmp_path / "data", port=0, checked=checked)
     try:
         assert runtime.homes is not None
-        auth = runtime.homes.auth
-        auth._rounds = 4  # hashing is not what these tests measure
         tokens = {}
-        for name in ("alice", "bob", "carol"):
-            user = await auth.add_user(name, "correct horse battery", role="user")
-            tokens[name] = await auth.create_long_lived_token(user.id, "browser test", lifespan_days=1)
+        # Each user is made in a home of theirs (the roles `homes: members:` lists follow them).
+        for name, home_id, role in (("alice", "flat-a", "admin"), ("bob", "flat-a", "user"),
+                                    ("carol", "villa", "owner")):
+            home = runtime.homes.get(home_id)
+            assert home is not None
+            home.auth._rounds = 4  # hashing is not what these tests measure
+            user = await home.auth.add_user(name, "correct horse battery", role=role)
+            tokens[name] = await home.auth.create_long_lived_token(user.id, "browser test", lifespan_days=1)
         await _announce_relays(runtime, mosquitto_server)
         # A scene in Flat A only, made over REST as the UI makes it (alice is admin there).
         headers = {"Authorization": f"Bearer {tokens['alice']}", "X-Home-Id": "flat-a"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,9 +14,16 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from sqlalchemy import delete
+from sqlalchemy.engine import make_url
 
-from hub import bootstrap
+from hub import bootstrap, plugins
 from hub.homes.host import HomeHost
+from hub.storage.engine import create_engine, migrate
+from hub.storage.models import table_of
+from hub.storage.rls import grant_app_role
+from hub.storage.scoped import scoped_sessions
+from hub.tenancy.models import HomeMemberRow
 from tests.hubs import write_config
 
 
@@ -42,7 +50,7 @@ homes:
     name: Flat B
     topic_root: {run}/flat-b/
     currency: CHF
-    members: {alice: user}
+    members: {alice: user, erin: owner, frank: admin}
   - id: villa
     tenant: zenith
     name: Villa
@@ -51,22 +59,98 @@ homes:
 """
 
 
-def homes_config(tmp_path: Path, pg_url: str, broker: str, extra: str = "") -> Path:
-    """Write a configuration with three homes of two tenants on one database and one broker."""
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """A database as a many-homes install has it: the tables' owner and an application role."""
+
+    owner_url: str
+    app_url: str
+    app_role: str
+
+    def storage_yaml(self) -> str:
+        """The `storage:` section: serve as the application role, migrate as the owner."""
+        return f"storage:\n  db_url: {self.app_url}\n  migrate_url: {self.owner_url}\n"
+
+
+def _as(url: str, role: str) -> str:
+    return make_url(url).set(username=role).render_as_string(hide_password=False)
+
+
+async def make_roles(pg_url: str) -> Roles:
+    """Make an owner role (of the database and its schema) and an application role; superuser's pg_url."""
+    suffix = secrets.token_hex(4)
+    owner_role, app_role = f"hub_owner_{suffix}", f"hub_app_{suffix}"
+    superuser = create_engine(pg_url)
+    try:
+        async with superuser.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            for statement in (
+                f'CREATE ROLE "{owner_role}" LOGIN NOSUPERUSER NOBYPASSRLS',
+                f'CREATE ROLE "{app_role}" LOGIN NOSUPERUSER NOBYPASSRLS',
+                f'ALTER DATABASE "{make_url(pg_url).database}" OWNER TO "{owner_role}"',
+                f'ALTER SCHEMA public OWNER TO "{owner_role}"',
+            ):
+                await connection.exec_driver_sql(statement)
+    finally:
+        await superuser.dispose()
+    return Roles(_as(pg_url, owner_role), _as(pg_url, app_role), app_role)
+
+
+async def grant_roles(roles: Roles, config_dir: Path) -> bootstrap.CheckedConfig:
+    """Migrate as the owner and grant the application role (`hub db grant-app-role`), as an operator
+    does before the first start; return the checked configuration."""
+    checked = bootstrap.check_config(config_dir)
+    owner = create_engine(roles.owner_url)
+    try:
+        await migrate(owner, plugins.migration_locations(checked.integrations))
+        await grant_app_role(owner, roles.app_role)
+    finally:
+        await owner.dispose()
+    return checked
+
+
+def homes_config(tmp_path: Path, storage: str, broker: str, extra: str = "") -> Path:
+    """Write a configuration with three homes of two tenants on one database and one broker.
+
+    `storage` is the `storage:` section (Roles.storage_yaml()).
+    """
     # Roots of their own per test: retained configs on the session's broker never reach another test.
     run = f"t{uuid.uuid4().hex[:8]}"
     homes = HOMES_YAML.replace("{run}", run)
-    text = f"storage:\n  db_url: {pg_url}\nmqtt:\n  broker: {broker}\nautomation:\n" + homes + extra
+    text = f"{storage}mqtt:\n  broker: {broker}\nautomation:\n" + homes + extra
     return write_config(tmp_path / "config", text)
+
+
+async def add_users(homes: HomeHost) -> dict[str, str]:
+    """Make alice (owner of flat-a, user in flat-b), bob (user in flat-a), carol (owner of villa),
+    erin and frank (owner and admin of flat-b) and dave (of acme, in no home), each in a home,
+    with a long-lived token made there."""
+    tokens = {}
+    for name, home_id, role in (("alice", "flat-a", "owner"), ("bob", "flat-a", "user"),
+                                ("carol", "villa", "owner"), ("dave", "flat-a", "user"),
+                                ("erin", "flat-b", "owner"), ("frank", "flat-b", "admin")):
+        home = homes.get(home_id)
+        assert home is not None
+        auth = home.auth
+        auth._rounds = 4  # as tests/api do: hashing is not what these tests measure
+        user = await auth.add_user(name, "correct horse battery", role=role)
+        tokens[name] = await auth.create_long_lived_token(user.id, "test", lifespan_days=1)
+        if name == "dave":  # leaves his home: a user of the tenant with no role anywhere
+            async with scoped_sessions(homes.engine, home.record.scope)() as session, session.begin():
+                members = table_of(HomeMemberRow)
+                await session.execute(delete(members).where(members.c.user_id == user.id))
+            homes.auth.forget_users(user.id)
+    return tokens
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def homes_runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                         postgres_server: Any, mosquitto_server: Any) -> AsyncIterator[HomesRun]:
-    """A hub with the homes of HOMES_YAML and the users alice, bob, carol, dave (tokens in .tokens).
+    """A hub with the homes of HOMES_YAML and the users of add_users (tokens in .tokens),
+    serving as an application role that row-level security binds (never the tables' owner).
 
     One per test module (its tests run in the module's event loop): starting three homes and
-    hashing four passwords is most of a test's time, and the tests only add what they read.
+    hashing six passwords is most of a test's time, and the tests only add what they read.
     A module's EXTRA_CONFIG (YAML) is added to the configuration.
     """
     errors: list[dict[str, Any]] = []
@@ -75,18 +159,15 @@ async def homes_runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
     tmp_path = tmp_path_factory.mktemp("homes")
     pg_url = postgres_server.url(postgres_server.create_database())
+    roles = await make_roles(pg_url)
     # "{pg_url}" in a module's EXTRA_CONFIG is this run's database (e.g. a recorder's db_url).
     extra = getattr(request.module, "EXTRA_CONFIG", "").replace("{pg_url}", pg_url)
-    runtime = await bootstrap.start(homes_config(tmp_path, pg_url, mosquitto_server.url, extra), tmp_path / "data",
-                                    port=0)
+    config_dir = homes_config(tmp_path, roles.storage_yaml(), mosquitto_server.url, extra)
+    checked = await grant_roles(roles, config_dir)
+    runtime = await bootstrap.start(config_dir, tmp_path / "data", port=0, checked=checked)
     try:
         assert runtime.homes is not None
-        auth = runtime.homes.auth
-        auth._rounds = 4  # as tests/api do: hashing is not what these tests measure
-        tokens = {}
-        for name in ("alice", "bob", "carol", "dave"):
-            user = await auth.add_user(name, "correct horse battery", role="owner" if name == "alice" else "user")
-            tokens[name] = await auth.create_long_lived_token(user.id, "test", lifespan_days=1)
+        tokens = await add_users(runtime.homes)
         yield HomesRun(runtime, runtime.homes, runtime.url, tokens)
     finally:
         await bootstrap.stop(runtime)

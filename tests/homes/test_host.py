@@ -10,6 +10,7 @@ import aiohttp
 import aiomqtt
 import pytest
 
+from hub.auth.store import hash_token
 from hub.core.scope import HomeScope
 from integrations.mqtt import api as mqtt_api
 from tests.homes.conftest import HomesRun, get, ws_session
@@ -207,3 +208,91 @@ async def test_a_user_without_a_home_gets_no_list(homes_runtime: HomesRun) -> No
     assert status == 401
     answer, _results = await ws_session(homes_runtime, "dave", None, [{"type": "homes/list"}])
     assert answer == "auth_invalid"
+
+
+async def test_a_homes_owner_sees_and_changes_its_members_only(homes_runtime: HomesRun) -> None:
+    homes = homes_runtime.homes
+    flat_a, flat_b = homes.get("flat-a"), homes.get("flat-b")
+    assert flat_a is not None and flat_b is not None
+    bob = await flat_a.auth.user_by_name("bob")
+    alice = await flat_a.auth.user_by_name("alice")
+    assert bob is not None and alice is not None and alice.role == "owner"
+    # erin owns flat-b: its members, with their role there (alice is a user in flat-b).
+    answer, results = await ws_session(homes_runtime, "erin", "flat-b", [
+        {"type": "config/auth/list"},
+        {"type": "config/auth/update", "user_id": bob.id, "group_ids": ["system-admin"]},
+        {"type": "config/auth/delete", "user_id": bob.id},
+        {"type": "config/auth/update", "user_id": alice.id, "group_ids": ["system-admin"]},
+    ])
+    assert answer == "auth_ok"
+    listed = {u["username"] or u["name"]: u["group_ids"] for u in results[0]["result"]}
+    assert set(listed) == {"alice", "erin", "frank"}, listed
+    assert listed["alice"] == ["system-users"]
+    assert [r["success"] for r in results[1:]] == [False, False, True]  # bob is no member of flat-b
+    # alice is an admin of flat-b now, and still the owner of flat-a; bob is untouched.
+    assert await homes.role_of(alice.id, flat_b.record.scope) == "admin"
+    assert await homes.role_of(alice.id, flat_a.record.scope) == "owner"
+    assert (await flat_a.auth.get_user(alice.id)).role == "owner"  # type: ignore[union-attr]
+    assert await flat_a.auth.get_user(bob.id) == bob
+    await flat_b.auth.update_user(alice.id, role="user")
+
+
+async def test_a_login_and_its_refresh_token_act_in_the_home_they_were_made_in(homes_runtime: HomesRun) -> None:
+    homes = homes_runtime.homes
+    homes.get("villa").hub.states.set("sensor.v", "in villa")  # type: ignore[union-attr]
+    homes.get("flat-b").hub.states.set("sensor.b", "in b")  # type: ignore[union-attr]
+    url = homes_runtime.url
+    async with aiohttp.ClientSession() as session:
+        # No home named: carol's login is her home's (villa), as is the session it starts.
+        login = {"username": "carol", "password": "correct horse battery"}
+        async with session.post(url + "/api/v1/auth/login", json=login) as response:
+            assert response.status == 200, await response.text()
+            pair = await response.json()
+        found = await homes.auth.token_home(hash_token(pair["refresh_token"]))
+        assert found is not None and found[0] == HomeScope("zenith", "villa")
+        async with session.post(url + "/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}) as response:
+            assert response.status == 200
+            pair = await response.json()
+        found = await homes.auth.token_home(hash_token(pair["refresh_token"]))
+        assert found is not None and found[0] == HomeScope("zenith", "villa")
+        async with session.get(url + "/api/states", headers={"Authorization": f"Bearer {pair['access_token']}"}) as r:
+            assert {s["entity_id"] for s in await r.json()} >= {"sensor.v"}
+        # A login that names alice's other home starts a session there; refreshed without a name, it stays there.
+        login = {"username": "alice", "password": "correct horse battery"}
+        async with session.post(url + "/api/v1/auth/login", json=login, headers={"X-Home-Id": "flat-b"}) as response:
+            pair = await response.json()
+        async with session.post(url + "/auth/token", data={"grant_type": "refresh_token",
+                                                           "refresh_token": pair["refresh_token"]}) as response:
+            assert response.status == 200
+            refreshed = await response.json()
+        found = await homes.auth.token_home(hash_token(refreshed["refresh_token"]))
+        assert found is not None and found[0].home_id == "flat-b"
+        # Its access tokens act there too, named or not (alice's first home is flat-a).
+        for access in (pair["access_token"], refreshed["access_token"]):
+            async with session.get(url + "/api/config", headers={"Authorization": f"Bearer {access}"}) as response:
+                assert (await response.json())["location_name"] == "Flat B"
+        # carol's login naming a home she has no role in: refused like a wrong password.
+        async with session.post(url + "/api/v1/auth/login", json={"username": "carol", "password": "correct horse battery"},
+                                headers={"X-Home-Id": "flat-a"}) as response:
+            assert response.status == 401
+
+
+async def test_removing_a_user_from_a_home_keeps_their_other_homes(homes_runtime: HomesRun) -> None:
+    homes = homes_runtime.homes
+    flat_a, flat_b = homes.get("flat-a"), homes.get("flat-b")
+    assert flat_a is not None and flat_b is not None
+    alice = await flat_a.auth.user_by_name("alice")
+    assert alice is not None
+    await flat_b.auth.remove_user(alice.id)  # erin's Users page in flat-b
+    assert await flat_b.auth.get_user(alice.id) is None
+    assert (await flat_a.auth.get_user(alice.id)).role == "owner"  # type: ignore[union-attr]
+    status, _ = await get(homes_runtime, "/api/states", "alice", "flat-b")
+    assert status == 404
+    # A user whose last home lets them go is gone.
+    flat_b.auth._rounds = 4
+    gina = await flat_b.auth.add_user("gina", "correct horse battery", "user")
+    await flat_b.auth.remove_user(gina.id)
+    assert await homes.auth.find_login("gina") is None
+    await homes.declared.apply(alice, flat_b.record.scope)  # back as homes: declares her
+    homes.auth.forget_users(alice.id)
+    assert await homes.role_of(alice.id, flat_b.record.scope) == "user"

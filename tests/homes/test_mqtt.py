@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from hub import bootstrap
+from tests.homes.conftest import grant_roles, make_roles
 from tests.hubs import write_config
 from tests.integrations.mqtt.test_provisioning import call, publish_as, until
 from tests.integrations.mqtt.test_topic_root import _watch
@@ -28,9 +29,8 @@ async def test_a_device_of_one_home_cannot_publish_or_listen_into_another(tmp_pa
     runtime = None
     watchers: list[Any] = []
     try:
-        config = write_config(tmp_path / "config", textwrap.dedent(f"""\
-            storage:
-              db_url: {pg_url}
+        roles = await make_roles(pg_url)
+        config = write_config(tmp_path / "config", roles.storage_yaml() + textwrap.dedent(f"""\
             mqtt:
               broker: mqtt://127.0.0.1:{port}
               username: hub
@@ -45,15 +45,15 @@ async def test_a_device_of_one_home_cannot_publish_or_listen_into_another(tmp_pa
                 topic_root: zenith/villa/
                 members: {{carol: owner}}
             """))
-        runtime = await bootstrap.start(config, tmp_path / "data", port=0)
+        runtime = await bootstrap.start(config, tmp_path / "data", port=0, checked=await grant_roles(roles, config))
         homes = runtime.homes
         assert homes is not None
         flat, villa = homes.get("flat-a"), homes.get("villa")
         assert flat is not None and villa is not None
         headers = {}
-        for name in ("alice", "carol"):
-            user = await homes.auth.add_user(name, "correct horse battery", "user")
-            headers[name] = {"Authorization": f"Bearer {await homes.auth.create_long_lived_token(user.id, 't')}"}
+        for name, home in (("alice", flat), ("carol", villa)):
+            user = await home.auth.add_user(name, "correct horse battery", "user")  # an owner as `homes:` says
+            headers[name] = {"Authorization": f"Bearer {await home.auth.create_long_lived_token(user.id, 't')}"}
         # Each home's owner adds a device in their home: its topics hang under that home's root.
         status, a = await call(runtime, headers["alice"], "POST", "/api/v1/devices",
                                json={"node_id": "node-a", "name": "Kitchen", "kind": "powerhub"})
