@@ -134,7 +134,7 @@ class Discovery:
             cached = await self.store.load_configs()
         except Exception as err:  # noqa: BLE001 - the broker has every retained config anyway
             _LOGGER.warning("The MQTT discovery cache could not be read (%s: %s); entities come from the broker's "
-                            "retained configs instead", type(err).__name__, err)
+                            "retained configs instead", type(err).__name__, str(err).partition("\n")[0])
             return 0
         for topic, entry in cached.items():
             self._queue.append((topic, entry.payload, True, entry.validated))
