@@ -3,21 +3,32 @@
 At start the integration sets up discovered entities from this cache before the broker has
 replayed its retained messages. Writes are batched (`DiscoveryStore`); `DiscoveryCache` reads
 and writes the `mqtt_discovery` table directly.
+
+A row also keeps its config as validated, with the fingerprint of the schemas that validated
+it (`SCHEMA_FINGERPRINT`): at start such a row recreates its entity without validating again.
+The payload stays the source of truth: a row without a validated config, with another
+fingerprint (the hub was upgraded) or with one that does not parse is validated from its
+payload, as the broker's copy of it would be.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import orjson
+import voluptuous as vol
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.storage.engine import upsert_statement
 from hub.storage.models import table_of, utcnow
+from integrations.mqtt import abbreviations, schemas
 from integrations.mqtt.models import MqttDiscoveryRow
 
 _LOGGER = logging.getLogger(__name__)
@@ -25,6 +36,26 @@ _LOGGER = logging.getLogger(__name__)
 MQTT_DISCOVERY = table_of(MqttDiscoveryRow)
 FLUSH_DELAY = 0.5
 _BATCH = 500
+
+
+def _fingerprint() -> str:
+    """What a validated config depends on: the schemas, the abbreviations and voluptuous."""
+    digest = hashlib.blake2b(digest_size=16)
+    for module in (schemas, abbreviations):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    digest.update(str(getattr(vol, "__version__", "")).encode())
+    return digest.hexdigest()
+
+
+SCHEMA_FINGERPRINT = _fingerprint()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedConfig:
+    """One cached discovery payload, with its config as validated when that can be trusted."""
+
+    payload: str
+    validated: str | None  # JSON, validated by the schemas of this hub (SCHEMA_FINGERPRINT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +82,20 @@ class DiscoveryCache:
         async with self._session_factory() as session:
             rows = (await session.execute(select(table.c.discovery_topic, table.c.payload))).all()
         return {topic: payload for topic, payload in rows}
+
+    async def load_configs(self) -> dict[str, CachedConfig]:
+        """Every cached payload, by discovery topic, with its validated config if still valid."""
+        table = MQTT_DISCOVERY
+        async with self._session_factory() as session:
+            rows = (
+                await session.execute(
+                    select(table.c.discovery_topic, table.c.payload, table.c.config, table.c.config_schema)
+                )
+            ).all()
+        return {
+            topic: CachedConfig(payload, config if fingerprint == SCHEMA_FINGERPRINT else None)
+            for topic, payload, config, fingerprint in rows
+        }
 
     async def load_entries(self) -> dict[str, DiscoveryEntry]:
         """Every cached message with its component, discovery id and time, by topic."""
@@ -79,6 +124,7 @@ class DiscoveryCache:
             "component": component,
             "discovery_id": discovery_id,
             "updated_at": utcnow(),
+            **_validated_columns(None),  # a new payload: validated again at the next start
         }
         async with self._lock:
             async with self._session_factory() as session, session.begin():
@@ -118,7 +164,7 @@ class DiscoveryStore:
     def __init__(self, session_factory: Any) -> None:
         self._sessions = session_factory
         self._cache = DiscoveryCache(session_factory)
-        self._pending: dict[str, tuple[str, str, str] | None] = {}
+        self._pending: dict[str, tuple[str, str, str, dict[str, Any] | None] | None] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
 
@@ -126,13 +172,17 @@ class DiscoveryStore:
         """Return every cached payload by discovery topic."""
         return await self._cache.load()
 
+    async def load_configs(self) -> dict[str, CachedConfig]:
+        """Return every cached payload by discovery topic (validated configs where still valid)."""
+        return await self._cache.load_configs()
+
     async def load_entries(self) -> dict[str, DiscoveryEntry]:
         """Return every cached message with its component, discovery id and time, by topic."""
         return await self._cache.load_entries()
 
-    def put(self, topic: str, payload: str, component: str, discovery_id: str) -> None:
-        """Remember a payload (written within FLUSH_DELAY seconds)."""
-        self._pending[topic] = (payload, component, discovery_id)
+    def put(self, topic: str, payload: str, component: str, discovery_id: str, validated: dict[str, Any] | None = None) -> None:
+        """Remember a payload and, if given, its config as validated (written within FLUSH_DELAY seconds)."""
+        self._pending[topic] = (payload, component, discovery_id, validated)
         self._schedule()
 
     def remove(self, topic: str) -> None:
@@ -170,7 +220,8 @@ class DiscoveryStore:
         batch = {topic: self._pending.pop(topic) for topic in topics}
         now = utcnow()
         upserts = [
-            {"discovery_topic": topic, "payload": v[0], "component": v[1], "discovery_id": v[2], "updated_at": now}
+            {"discovery_topic": topic, "payload": v[0], "component": v[1], "discovery_id": v[2], "updated_at": now,
+             **_validated_columns(v[3])}
             for topic, v in batch.items()
             if v is not None
         ]
@@ -186,4 +237,15 @@ class DiscoveryStore:
             _LOGGER.exception("Saving %d MQTT discovery configs failed", len(batch))
 
 
-__all__ = ["DiscoveryCache", "DiscoveryEntry", "DiscoveryStore"]
+def _validated_columns(validated: dict[str, Any] | None) -> dict[str, str | None]:
+    """The config and config_schema columns of a validated config (both None without one)."""
+    if validated is None:
+        return {"config": None, "config_schema": None}
+    try:
+        text = orjson.dumps(validated).decode()
+    except TypeError:  # not JSON (cannot happen for a schema's output, but never lose the row)
+        return {"config": None, "config_schema": None}
+    return {"config": text, "config_schema": SCHEMA_FINGERPRINT}
+
+
+__all__ = ["SCHEMA_FINGERPRINT", "CachedConfig", "DiscoveryCache", "DiscoveryEntry", "DiscoveryStore"]

@@ -35,6 +35,7 @@ from integrations.mqtt.controls import MqttButton, MqttLight, MqttNumber, MqttSe
 from integrations.mqtt.entity import DOMAIN, MqttEntity
 from integrations.mqtt.resync import DiscoveryResync
 from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize
+from integrations.mqtt.schemas import device as shared_device
 from integrations.mqtt.sensors import MqttBinarySensor, MqttSensor
 from integrations.mqtt.subscriptions import Message
 
@@ -86,11 +87,14 @@ class Discovery:
         # payload itself lives on in the entity's config (and the cache), no need for a third copy.
         self._payloads: dict[str, bytes] = {}
         self._device_components: dict[str, set[Hash]] = {}
-        self._queue: deque[tuple[str, bytes | str, bool]] = deque()
+        # (topic, payload, from the cache, the cached config as validated: JSON or None)
+        self._queue: deque[tuple[str, bytes | str, bool, str | None]] = deque()
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._logged: set[tuple[str, str]] = set()
+        # While load_cached runs: the cached entries that could not be used (one warning for all).
+        self._cache_errors: list[tuple[str, str]] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._unsubscribes: list[Any] = []
         # Configs removed from the broker while the hub was away (discovery is QoS 0).
@@ -118,16 +122,32 @@ class Discovery:
                 await self._worker  # its open registry batch is committed on the way out
 
     async def load_cached(self) -> int:
-        """Recreate the entities of every cached config; return how many configs there were."""
+        """Recreate the entities of every cached config; return how many configs there were.
+
+        A cached config whose validated form is still valid (same schemas) is not validated
+        again. A cache that cannot be read, or rows that are not usable, are skipped with one
+        warning: the broker's retained configs recreate those entities once connected.
+        """
         if self.store is None:
             return 0
-        cached = await self.store.load()
-        for topic, payload in cached.items():
-            self._queue.append((topic, payload, True))
+        try:
+            cached = await self.store.load_configs()
+        except Exception as err:  # noqa: BLE001 - the broker has every retained config anyway
+            _LOGGER.warning("The MQTT discovery cache could not be read (%s: %s); entities come from the broker's "
+                            "retained configs instead", type(err).__name__, str(err).partition("\n")[0])
+            return 0
+        for topic, entry in cached.items():
+            self._queue.append((topic, entry.payload, True, entry.validated))
         if cached:
+            self._cache_errors = []
             self._idle.clear()
             self._wakeup.set()
             await self.wait_idle()
+            errors, self._cache_errors = self._cache_errors, None
+            if errors:
+                topic, reason = errors[0]
+                _LOGGER.warning("Ignored %d unusable entries of the MQTT discovery cache (first: %s: %s); the broker's "
+                                "retained configs replace them", len(errors), topic, reason)
         return len(cached)
 
     async def wait_idle(self) -> None:
@@ -136,12 +156,12 @@ class Discovery:
 
     def _received(self, message: Message) -> None:
         self._resync.note(message.topic)
-        self._queue.append((message.topic, message.payload, False))
+        self._queue.append((message.topic, message.payload, False, None))
         self._idle.clear()
         self._wakeup.set()
 
     def _removed_upstream(self, topic: str) -> None:
-        self._queue.append((topic, b"", False))
+        self._queue.append((topic, b"", False, None))
         self._idle.clear()
         self._wakeup.set()
 
@@ -180,11 +200,14 @@ class Discovery:
         """Handle up to `limit` queued messages; return how many."""
         handled = 0
         while self._queue and handled < limit:
-            topic, payload, cached = self._queue.popleft()
+            topic, payload, cached, validated = self._queue.popleft()
             try:
-                await self._process(topic, payload, cached)
+                await self._process(topic, payload, cached, validated)
             except DiscoveryError as err:
-                self._error(topic, str(err), payload, err.__cause__)
+                if cached and self._cache_errors is not None:
+                    self._cache_errors.append((topic, str(err)))  # the broker's copy decides
+                else:
+                    self._error(topic, str(err), payload, err.__cause__)
             except Exception as err:  # noqa: BLE001 - one device must never stop discovery
                 _LOGGER.exception("Error processing discovery message on %s", topic)
                 self._error(topic, f"internal error: {err}", payload)
@@ -208,7 +231,7 @@ class Discovery:
 
     # ---- one message ----
 
-    async def _process(self, topic: str, raw: bytes | str, cached: bool) -> None:
+    async def _process(self, topic: str, raw: bytes | str, cached: bool, validated: str | None = None) -> None:
         match = TOPIC_PATTERN.fullmatch(topic[len(self.prefix) + 1 :]) if topic.startswith(self.prefix + "/") else None
         if match is None:
             message = f"Received message on illegal discovery topic '{topic}'"
@@ -237,6 +260,12 @@ class Discovery:
             if self.store is not None:
                 self.store.remove(topic)
             return
+        config = _cached_config(validated) if validated is not None and component in COMPONENTS else None
+        if config is not None:
+            # Validated by these schemas when it was cached, and the payload is the same.
+            await self._apply((component, discovery_id), component, config, topic)
+            self._payloads[topic] = digest
+            return
         data = _parse(payload, object_id)
         if _migrating(data):
             await self._unload(topic, component, discovery_id)
@@ -249,8 +278,10 @@ class Discovery:
             config = self._validate(component, expand_base_topic(expand_component(data)))
             await self._apply((component, discovery_id), component, config, topic)
         self._payloads[topic] = digest
-        if self.store is not None and not cached:
-            self.store.put(topic, payload, component, discovery_id)
+        if self.store is not None and (not cached or component in COMPONENTS):
+            # A cached entity config is written again with its validated form (validated here
+            # because it had none or another hub's schemas validated it): the next start skips it.
+            self.store.put(topic, payload, component, discovery_id, config)
 
     def _validate(self, component: str, config: dict[str, Any], where: str = "") -> dict[str, Any]:
         try:
@@ -428,6 +459,22 @@ class Discovery:
 def _digest(payload: bytes) -> bytes:
     """Return a 128-bit digest of a discovery payload (a replayed config is skipped by it)."""
     return hashlib.blake2b(payload, digest_size=16).digest()
+
+
+def _cached_config(validated: str) -> dict[str, Any] | None:
+    """A cached validated config, its device block shared with its device's other configs; None if unreadable."""
+    try:
+        config = orjson.loads(validated)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(config, dict):
+        return None
+    if isinstance(config.get("device"), dict):
+        try:
+            config["device"] = shared_device(config["device"])
+        except vol.Invalid:
+            return None
+    return config
 
 
 def _parse(payload: str, object_id: str) -> dict[str, Any]:

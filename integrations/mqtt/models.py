@@ -35,6 +35,10 @@ class MqttDiscoveryRow(HomeOwned, Base):
     component: Mapped[str] = mapped_column(String(SHORT_LENGTH))
     discovery_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
     updated_at: Mapped[datetime]
+    # The config as validated (JSON) and the fingerprint of the schemas that validated it: at
+    # start, a row whose fingerprint matches recreates its entity without validating again.
+    config: Mapped[str | None] = mapped_column(Text)
+    config_schema: Mapped[str | None] = mapped_column(String(SHORT_LENGTH))
 
 
 __all__ = ["Base", "MqttDiscoveryRow"]
