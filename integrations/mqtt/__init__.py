@@ -37,7 +37,7 @@ from integrations.mqtt.controls import MqttSwitch
 from integrations.mqtt.device_trigger import attach as attach_device_trigger
 from integrations.mqtt.discovery import Discovery
 from integrations.mqtt.provisioner import Provisioner, own_broker_provisioner
-from integrations.mqtt.provisioning import DeviceStore
+from integrations.mqtt.provisioning import DeviceStore, account_prefix
 from integrations.mqtt.runtime_api import Broker, MqttApi
 from integrations.mqtt.sensors import BrokerConnectedSensor, EmbeddedBrokerSensor
 from integrations.mqtt.services import register_services
@@ -109,8 +109,10 @@ async def setup_integration(hub: Hub, config: Any) -> None:
             config = {**config, "username": credentials[0], "password": credentials[1]}
     settings = connection_settings(config, url, data_dir)
     root = config["topic_root"]
-    provisioner = (own_broker_provisioner(config, settings, devices) if broker is None else None) or Provisioner(
-        devices, broker, config["discovery_prefix"], embedded.get("host"), root=root)
+    prefix = account_prefix(hub.config.scope)
+    provisioner = (own_broker_provisioner(config, settings, devices, account_prefix=prefix) if broker is None else None
+                   ) or Provisioner(devices, broker, config["discovery_prefix"], embedded.get("host"), root=root,
+                                    account_prefix=prefix)
     _warn_other_roots(devices, root)
     status = BrokerConnectedSensor(f"{settings.host}:{settings.port}")
     # QoS 1/2 messages are acknowledged once what they wrote is durable (the recorder's spool).
