@@ -3,7 +3,8 @@
 The home is the one the request names (`X-Home-Id: <id>` or `?home_id=<id>`), else the first
 home of the bearer token's user, else the first home listed (the UI's files, the login pages).
 A socket whose token comes in its first message (/api/websocket, /api/v1/realtime) and that
-names no home moves to the first home of that token's user before it answers. A named home the caller
+names no home moves to the first home of that token's user before it answers. A webhook and a
+device's key go to the home that owns them (hub.homes.owners). A named home the caller
 has no role in answers 404 exactly like one that does not exist, so ids cannot be probed. The
 home's app then runs as it would for a single home: its middlewares check the token again,
 with the user's role in that home (hub.homes.access).
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from hub.api.auth_middleware import SELF_AUTHENTICATED, resolve_user_token
 from hub.api.keys import HOME_OF_TOKEN_KEY
-from hub.api.responses import json_message
+from hub.homes.owners import unrouted
 
 if TYPE_CHECKING:
     from hub.homes.host import Home, HomeHost
@@ -56,6 +57,9 @@ async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
         if credential is not None and await homes.role_of(credential.user.id, home.record.scope) is None:
             return None
         return home
+    owner = homes.owners.owner_of(request)  # a webhook's or a device key's home (hub/homes/owners.py)
+    if owner is not None:
+        return homes.get(owner) if isinstance(owner, str) else None  # NOWHERE: no home
     if credential is not None:
         return await homes.first_home_of(credential.user.id) or homes.default
     return homes.default
@@ -66,7 +70,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     homes = request.app[HOST_KEY]
     home = await pick_home(homes, request)
     if home is None:
-        return json_message("404: Not Found", 404)
+        return unrouted(request, named=_names_home(request))
     if request.path in SELF_AUTHENTICATED and not _names_home(request) and _bearer(request) is None:
         # The token comes in the socket's first message: the socket moves to its user's first home then.
         async def home_of(token: str) -> web.Application | None:

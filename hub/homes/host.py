@@ -33,6 +33,7 @@ from hub.homes import _storage
 from hub.homes._directory import ConfigDirectory
 from hub.homes.access import HOME_ACCESS, HomeAccess
 from hub.homes.dispatch import build_front_app
+from hub.homes.owners import HOME_IDS, IdOwners
 from hub.homes.record import HomeRecord
 from hub.homes.settings import home_dir, home_raw_config
 from hub.storage.engine import create_engine, migrate, session_factory
@@ -65,6 +66,7 @@ class HomeHost:
         self.auth = auth
         self.engine = engine
         self.homes: dict[str, Home] = {}
+        self.owners = IdOwners()  # which home a webhook id or a device key belongs to
         self._tasks: list[asyncio.Task[Any]] = []
         # Alembic keeps its migration context in module globals: one home's schema at a time.
         self._migrating = asyncio.Lock()
@@ -103,6 +105,7 @@ class HomeHost:
         hub = Hub(hub_config)
         bootstrap.prepare_core(hub, checked)
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
+        hub.runtime[HOME_IDS] = self.owners.of_home(record.home_id)
         async with self._migrating:
             engine = await _storage.open_home_engine(self.engine, url, record.scope,
                                                      plugins.migration_locations(checked.integrations))
