@@ -17,8 +17,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub import bootstrap
+from hub import bootstrap, cli
+from integrations.mqtt import runtime_of
 from tests.hubs import write_config
+from tests.integrations.mqtt.lan_broker import connect_code
 from tests.integrations.mqtt.test_provisioning import call, until
 from tests.integrations.mqtt.test_topic_root import _watch
 from tests.ops.test_deploy import _start_shipped_mosquitto
@@ -41,8 +43,8 @@ def _connect_as(port: int, mqtt: dict[str, Any]) -> paho.Client:
     return client
 
 
-async def test_the_same_node_id_in_two_homes_gets_two_accounts_each_held_to_its_home(tmp_path: Path, pg_url: str,
-                                                                                     ) -> None:
+async def test_the_same_node_id_in_two_homes_gets_two_accounts_each_held_to_its_home(
+        tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     process, port = _start_shipped_mosquitto(tmp_path, "hub", "hub-password")
     runtime = None
     clients: list[Any] = []
@@ -134,6 +136,26 @@ async def test_the_same_node_id_in_two_homes_gets_two_accounts_each_held_to_its_
         assert {s.entity_id for s in villa.hub.states.all() if s.entity_id.startswith("switch.")} == {
             "switch.probe_v", "switch.probe_v_two"}
         assert node_a.is_connected() and node_v.is_connected()
+
+        # From a shell: `hub device add --home` makes the account the home's UI would, on the running broker.
+        where = ["-c", str(config), "--data", str(tmp_path / "data"), "--host", "127.0.0.1"]
+        capsys.readouterr()
+        assert await asyncio.to_thread(cli.main, ["device", "add", "pantry", "--home", "villa", "--json", *where]) == 0
+        pantry = json.loads(capsys.readouterr().out)
+        assert pantry["mqtt"]["username"] == "zenith.villa.pantry" and pantry["topic_root"] == "zenith/villa/"
+        # Kept in villa's own store (its data dir), not in the process's nor in flat-a's.
+        villa_mqtt, flat_mqtt = runtime_of(villa.hub), runtime_of(flat.hub)
+        assert villa_mqtt is not None and flat_mqtt is not None
+        assert villa_mqtt.provisioner.store.by_device_id("pantry") is not None
+        assert flat_mqtt.provisioner.store.by_device_id("pantry") is None
+        assert await asyncio.to_thread(connect_code, port, "zenith.villa.pantry", pantry["mqtt"]["password"],
+                                       "zenith.villa.pantry") == 0
+        # Without --home, or with a home that is not listed, it says which homes there are.
+        assert await asyncio.to_thread(cli.main, ["device", "add", "pantry2", *where]) == 1
+        assert await asyncio.to_thread(cli.main, ["device", "add", "pantry2", "--home", "attic", *where]) == 1
+        printed = capsys.readouterr()
+        assert "--home (one of: flat-a, villa)" in printed.out + printed.err
+        assert "no home 'attic' is listed (one of: flat-a, villa)" in printed.out + printed.err
     finally:
         for client in clients:
             client.loop_stop()
