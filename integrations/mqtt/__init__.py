@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from hub import hookimpl
 from hub.core.hub import Hub
 from hub.core.runtime import HubKey
+from hub.core.scope import DEFAULT_SCOPE
 from hub.exceptions import HubError
 from hub.tenancy import limits
 from integrations.mqtt import dynsec
@@ -118,6 +119,8 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     # QoS 1/2 messages are acknowledged once what they wrote is durable (the recorder's spool).
     client = MqttClient(settings, status.set_connected, durable=hub.durability.wait)
     client.admit = limits.message_gate(hub, config["discovery_prefix"])  # the home's plan rate, if any
+    if hub.config.scope != DEFAULT_SCOPE:
+        client.confine = root  # a home of many: its own topics only (docs/homes.md)
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
     runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"], store, root), discovery, store, broker, status,

@@ -18,7 +18,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub import bootstrap, cli
-from integrations.mqtt import runtime_of
+from hub.exceptions import HubError
+from integrations.mqtt import api, runtime_of
 from tests.hubs import write_config
 from tests.integrations.mqtt.lan_broker import connect_code
 from tests.integrations.mqtt.test_provisioning import call, until
@@ -136,6 +137,33 @@ async def test_the_same_node_id_in_two_homes_gets_two_accounts_each_held_to_its_
         assert {s.entity_id for s in villa.hub.states.all() if s.entity_id.startswith("switch.")} == {
             "switch.probe_v", "switch.probe_v_two"}
         assert node_a.is_connected() and node_v.is_connected()
+
+        # Nor does the hub read or write one home's topics for another: flat-a's connection is held to
+        # its root whoever asks (a discovery config's state_topic, an integration, the mqtt.publish service).
+        villa_commands: list[str] = []
+        node_v.on_message = lambda _c, _u, m: villa_commands.append(m.topic)
+        node_v.subscribe("zenith/villa/devices/kitchen/+/set", qos=1)
+        mqtt_a = api(flat.hub)
+        assert mqtt_a is not None
+        overheard: list[str] = []
+        mqtt_a.subscribe("zenith/villa/#", lambda m: overheard.append(m.topic))
+        node_a.publish("acme/flat-a/homeassistant/sensor/kitchen/spy/config", json.dumps(
+            {"name": "Spy", "unique_id": "spy", "state_topic": "zenith/villa/devices/kitchen/power"}), qos=1
+                       ).wait_for_publish(5)
+        await until(lambda: flat.hub.states.get("sensor.spy") is not None, "flat-a's spy sensor")
+        with pytest.raises(HubError, match="under 'acme/flat-a/'"):
+            await flat.hub.services.call("mqtt", "publish", {"topic": "zenith/villa/devices/kitchen/relay1/set",
+                                                             "payload": "ON", "qos": 1})
+        await villa.hub.services.call("mqtt", "publish", {"topic": "zenith/villa/devices/kitchen/relay2/set",
+                                                          "payload": "ON", "qos": 1})
+        node_v.publish("zenith/villa/devices/kitchen/power", "4242", qos=1).wait_for_publish(5)
+        node_v.publish("zenith/villa/homeassistant/switch/kitchen/probe3/config", config_of("Probe V three", "pv3"),
+                       qos=1).wait_for_publish(5)
+        await until(lambda: villa.hub.states.get("switch.probe_v_three") is not None, "villa's third config")
+        await until(lambda: villa_commands, "villa's own command")
+        assert villa_commands == ["zenith/villa/devices/kitchen/relay2/set"]
+        assert overheard == []
+        assert flat.hub.states.get("sensor.spy").state != "4242"  # type: ignore[union-attr]
 
         # From a shell: `hub device add --home` makes the account the home's UI would, on the running broker.
         where = ["-c", str(config), "--data", str(tmp_path / "data"), "--host", "127.0.0.1"]
