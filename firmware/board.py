@@ -39,7 +39,9 @@ def make_wlan(wifi):
 
 
 def make_mqtt(node_id, mqtt):
-    """Return an umqtt.simple client (not yet connected); with `fingerprint`, over pinned TLS."""
+    """Return an umqtt.simple client (not yet connected); with `fingerprint`, over pinned TLS.
+
+    Its client id is `mqtt.client_id` when config.json gives one, else the node id."""
     from umqtt.simple import MQTTClient
 
     secure = mqtt.get("ssl", False)
@@ -48,7 +50,7 @@ def make_mqtt(node_id, mqtt):
 
         secure = Context(mqtt["fingerprint"])
     return MQTTClient(
-        node_id,
+        mqtt.get("client_id") or node_id,  # a client id of its own on a broker shared by many homes
         mqtt["host"],
         port=mqtt.get("port", 1883),
         user=mqtt.get("user"),

@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
             _add_location_options(sub)
         sub.add_argument("--host", default=None, help="the address devices connect to (default: this machine's)")
         sub.add_argument("--discovery-prefix", default=None, help="default: mqtt.discovery_prefix of configuration.yaml")
+        sub.add_argument("--home", default=None, help="the device's home, in a hub of many homes (`homes:`)")
 
     mqtt = commands.add_parser("mqtt", help="the MQTT broker").add_subparsers(dest="mqtt_command", required=True)
     export = mqtt.add_parser("export-acl", help="write a password file and an ACL file (or dynamic-security JSON) for your own Mosquitto")

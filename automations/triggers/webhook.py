@@ -14,6 +14,7 @@ from automations.config import InvalidConfig, ensure_list
 from hub.api.keys import HUB_KEY
 from hub.core.context import Context
 from hub.core.runtime import HubKey
+from hub.homes.owners import HOME_IDS
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -46,8 +47,13 @@ def attach(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], inf
         "local_only": config.get("local_only", True),
     }
     registry(hub).setdefault(webhook_id, []).append(entry)
+    # In a multi-home hub, requests that name no home reach this one by the id (hub/homes/owners.py).
+    ids = hub.runtime.get(HOME_IDS)
+    release = ids.claim_webhook(webhook_id) if ids is not None else None
 
     def detach() -> None:
+        if release is not None:
+            release()
         handlers = registry(hub).get(webhook_id, [])
         if entry in handlers:
             handlers.remove(entry)

@@ -5,7 +5,8 @@ its bearer token (a long-lived token acts in the home it was made in, found thro
 hub.tenancy.login's `token_scope`; an access token in the home named in it, where its login or
 refresh was); else, for a password login (`POST /api/v1/auth/login`), the first home of the user
 it names (found through `find_login`), and for a refresh (`/auth/token`, `/api/v1/auth/refresh`)
-the home its refresh token was made in; else the first home served (the UI's files). A socket whose token
+the home its refresh token was made in; a webhook and a device's key go to the home that owns them
+(hub.homes.owners); else the first home served (the UI's files). A socket whose token
 comes in its first message (/api/websocket, /api/v1/realtime) and that names no home moves to
 its token's home the same way before it answers. A named home the caller has no role in answers
 404 exactly like one that does not exist, so ids cannot be probed. The home's app then runs as
@@ -22,9 +23,9 @@ from aiohttp import web
 
 from hub.api.auth_middleware import MAX_TOKEN_LENGTH, SELF_AUTHENTICATED
 from hub.api.keys import HOME_OF_TOKEN_KEY
-from hub.api.responses import json_message
 from hub.auth.access import looks_like_jwt
 from hub.auth.store import hash_token
+from hub.homes.owners import unrouted
 
 if TYPE_CHECKING:
     from hub.homes.host import Home, HomeHost
@@ -123,6 +124,9 @@ async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
         if found is not None and await homes.role_of(found[0], home.record.scope) is None:
             return None
         return home
+    owner = homes.owners.owner_of(request)  # a webhook's or a device key's home (hub/homes/owners.py)
+    if owner is not None:
+        return homes.get(owner) if isinstance(owner, str) else None  # NOWHERE: no home
     if found is not None:
         return await _home_of_user(homes, *found) or homes.default
     if token is not None:
@@ -138,7 +142,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     homes = request.app[HOST_KEY]
     home = await pick_home(homes, request)
     if home is None:
-        return json_message("404: Not Found", 404)
+        return unrouted(request, named=_names_home(request))
     if request.path in SELF_AUTHENTICATED and not _names_home(request) and _bearer(request) is None:
         # The token comes in the socket's first message: the socket moves to its token's home then.
         async def home_of(token: str) -> web.Application | None:

@@ -38,6 +38,7 @@ from hub.homes import directory
 from hub.homes.access import HOME_ACCESS, HomeAccess
 from hub.homes.dispatch import build_front_app
 from hub.homes.listing import HOMES_OF, homes_of_host
+from hub.homes.owners import HOME_IDS, IdOwners
 from hub.homes.settings import home_dir, home_raw_config
 from hub.storage.engine import create_engine, migrate
 from hub.storage.private_files import prepare_data_dir
@@ -77,6 +78,7 @@ class HomeHost:
         self.engine = engine
         self.declared = declared or directory.Declared([])
         self.homes: dict[str, Home] = {}
+        self.owners = IdOwners()  # which home a webhook id or a device key belongs to
         self._tasks: list[asyncio.Task[Any]] = []
 
     def get(self, home_id: str) -> Home | None:
@@ -111,6 +113,7 @@ class HomeHost:
         bootstrap.prepare_core(hub, checked)
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
         hub.runtime[HOMES_OF] = homes_of_host(self)
+        hub.runtime[HOME_IDS] = self.owners.of_home(record.home_id)
         # The process's one engine; every statement of these sessions is the home's (hub/storage/scoped.py).
         sessions = scoped_sessions(self.engine, record.scope)
         auth = self.auth.store(sessions)

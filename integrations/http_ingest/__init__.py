@@ -43,6 +43,7 @@ from hub.core.entity import SensorEntity
 from hub.core.hub import Hub
 from hub.core.runtime import HubKey
 from hub.exceptions import HubError
+from hub.homes.owners import HOME_IDS
 from hub.util import slugify
 from integrations.http_ingest import ownership
 from integrations.http_ingest.cli import run_apikey_command  # noqa: F401 - what `hub apikey` runs
@@ -167,7 +168,13 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     if hub.db is None:
         message = "http_ingest needs the hub's database for its API keys"
         raise HubError(message)
-    ingest = Ingest(hub, ApiKeyStore(hub.db), RateLimiter(config["rate_limit"], config["burst"]))
+    # In a multi-home hub each key's requests reach this home by the key (hub/homes/owners.py).
+    ids = hub.runtime.get(HOME_IDS)
+    keys = ApiKeyStore(hub.db, ids.claim_key if ids is not None else None)
+    if ids is not None:
+        for digest in await keys.digests():
+            ids.claim_key(digest)
+    ingest = Ingest(hub, keys, RateLimiter(config["rate_limit"], config["burst"]))
     hub.runtime[INGEST] = ingest
     hub.runtime[DEVICE_KEYS] = ingest.device_credential
     await hub.entities.add(ingest.counter, DOMAIN)

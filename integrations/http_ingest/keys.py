@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,8 +76,11 @@ class ApiKey:
 class ApiKeyStore:
     """Create, check, list and revoke device API keys."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession],
+                 on_create: Callable[[str], None] | None = None) -> None:
         self._sessions = session_factory
+        # Told the digest of each key made (a multi-home hub routes the key's requests to its home).
+        self._on_create = on_create
         self._used: dict[str, ApiKey] = {}
         self._lock = asyncio.Lock()
 
@@ -113,9 +117,18 @@ class ApiKeyStore:
             last_used_at=None, usage_count=0, revoked_at=None, device=slug, backfill_days=float(backfill_days),
         )
         row = {name: getattr(key, name) for name in _COLUMNS}
+        digest = hash_key(raw)
         async with self._sessions() as session, session.begin():
-            await session.execute(insert(TABLE).values(key_hash=hash_key(raw), **row))
+            await session.execute(insert(TABLE).values(key_hash=digest, **row))
+        if self._on_create is not None:
+            self._on_create(digest)
         return raw, key
+
+    async def digests(self) -> list[str]:
+        """Return the digest of every key not revoked (expired ones too: they answer 401 here)."""
+        async with self._sessions() as session:
+            rows = (await session.execute(select(TABLE.c.key_hash).where(TABLE.c.revoked_at.is_(None)))).all()
+        return [row[0] for row in rows]
 
     async def check(self, raw: str) -> ApiKey | None:
         """Return the key when it is valid now (and count its use); None otherwise."""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from hub import hookimpl
 from hub.core.hub import Hub
 from hub.core.runtime import HubKey
+from hub.core.scope import DEFAULT_SCOPE
 from hub.exceptions import HubError
 from hub.tenancy import limits
 from integrations.mqtt import dynsec
@@ -37,7 +38,7 @@ from integrations.mqtt.controls import MqttSwitch
 from integrations.mqtt.device_trigger import attach as attach_device_trigger
 from integrations.mqtt.discovery import Discovery
 from integrations.mqtt.provisioner import Provisioner, own_broker_provisioner
-from integrations.mqtt.provisioning import DeviceStore
+from integrations.mqtt.provisioning import DeviceStore, account_prefix
 from integrations.mqtt.runtime_api import Broker, MqttApi
 from integrations.mqtt.sensors import BrokerConnectedSensor, EmbeddedBrokerSensor
 from integrations.mqtt.services import register_services
@@ -109,13 +110,17 @@ async def setup_integration(hub: Hub, config: Any) -> None:
             config = {**config, "username": credentials[0], "password": credentials[1]}
     settings = connection_settings(config, url, data_dir)
     root = config["topic_root"]
-    provisioner = (own_broker_provisioner(config, settings, devices) if broker is None else None) or Provisioner(
-        devices, broker, config["discovery_prefix"], embedded.get("host"), root=root)
+    prefix = account_prefix(hub.config.scope)
+    provisioner = (own_broker_provisioner(config, settings, devices, account_prefix=prefix) if broker is None else None
+                   ) or Provisioner(devices, broker, config["discovery_prefix"], embedded.get("host"), root=root,
+                                    account_prefix=prefix)
     _warn_other_roots(devices, root)
     status = BrokerConnectedSensor(f"{settings.host}:{settings.port}")
     # QoS 1/2 messages are acknowledged once what they wrote is durable (the recorder's spool).
     client = MqttClient(settings, status.set_connected, durable=hub.durability.wait)
     client.admit = limits.message_gate(hub, config["discovery_prefix"])  # the home's plan rate, if any
+    if hub.config.scope != DEFAULT_SCOPE:
+        client.confine = root  # a home of many: its own topics only (docs/homes.md)
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
     runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"], store, root), discovery, store, broker, status,

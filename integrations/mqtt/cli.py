@@ -13,12 +13,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hub.config import ConfigIssue
+from hub.config.objects import get_location
+from hub.core.scope import HomeScope
 from hub.exceptions import ConfigError, HubError
+from hub.homes.record import HomeRecord
 from hub.storage.private_files import write_private
 from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
 from integrations.mqtt.dynsec import UNREACHABLE
 from integrations.mqtt.provisioner import Provisioner, own_broker_provisioner
-from integrations.mqtt.provisioning import HUB_USERNAME, DeviceCredentials, DeviceStore, acl_file, dynamic_security, password_file
+from integrations.mqtt.provisioning import (
+    HUB_USERNAME,
+    DeviceCredentials,
+    DeviceStore,
+    account_prefix,
+    acl_file,
+    dynamic_security,
+    password_file,
+)
 
 
 def _endpoint(data_dir: Path) -> dict[str, Any]:
@@ -45,19 +57,56 @@ def mqtt_settings(config_dir: Path) -> dict[str, Any]:
     return dict(validated)
 
 
+def home_record(config_dir: Path, home_id: str | None) -> HomeRecord | None:
+    """Return the home `--home` names in a hub of many homes, None in a hub of one.
+
+    Raises:
+        ConfigError: `homes:` is invalid, or --home is missing or names no listed home.
+    """
+    from hub.config.check import load_configuration, validate_section
+    from hub.homes.config import HOMES_SCHEMA
+
+    config = load_configuration(config_dir) if (config_dir / "configuration.yaml").exists() else {}
+    if config.get("homes") is None:
+        if home_id is not None:
+            raise ConfigError([ConfigIssue(str(config_dir / "configuration.yaml"), None, "homes",
+                                           f"--home {home_id}: this hub serves one home (no `homes:` section)")])
+        return None
+    homes, issues = validate_section("homes", HOMES_SCHEMA, config["homes"], base_dir=config_dir)
+    if issues:
+        raise ConfigError(issues)
+    listed = {home["id"]: home for home in homes}
+    file, line = get_location(config["homes"])
+    if home_id not in listed:
+        which = "name the device's home with --home" if home_id is None else f"no home {home_id!r} is listed"
+        raise ConfigError([ConfigIssue(file, line, "homes", f"{which} (one of: {', '.join(listed)})")])
+    home = listed[home_id]
+    return HomeRecord(HomeScope(home["tenant"], home["id"]), home["name"], home["topic_root"])
+
+
 def _provisioner(args: argparse.Namespace, data_dir: Path) -> Provisioner:
     settings = mqtt_settings(args.config)
+    # In a hub of many homes a device belongs to one: its data dir, topic root, discovery prefix
+    # and account name (`<tenant>.<home>.<node>`) are that home's, as when it is added in the UI.
+    home = home_record(args.config, getattr(args, "home", None))
+    prefix = ""
+    if home is not None:
+        from hub.homes.settings import home_mqtt
+
+        settings = home_mqtt(settings, home)
+        data_dir = data_dir / "homes" / home.home_id
+        prefix = account_prefix(home.scope)
     if args.discovery_prefix:
         settings["discovery_prefix"] = args.discovery_prefix
     store = DeviceStore(data_dir)
     if settings.get("broker"):
         # A user's own Mosquitto that the hub administers: the device's account goes there now.
         own = own_broker_provisioner(settings, connection_settings(settings, settings["broker"], data_dir), store,
-                                     args.host)
+                                     args.host, account_prefix=prefix)
         if own is not None:
             return own
     return Provisioner(store, None, settings["discovery_prefix"], args.host, _endpoint(data_dir),
-                       root=settings["topic_root"])
+                       root=settings["topic_root"], account_prefix=prefix)
 
 
 async def run_device_command(args: argparse.Namespace, data_dir: Path) -> int:

@@ -33,6 +33,14 @@ DEFAULT_BACKEND = "gmqtt"
 ACK_DRAIN_TIMEOUT = 0.5
 
 
+# Filters refused for being outside the confining root that are remembered (to log each once).
+_REFUSED_LIMIT = 1024
+
+
+def _refused_undo() -> None:
+    """The undo of a subscription that was refused: nothing to undo."""
+
+
 class MqttClientError(HubError):
     """Publishing or subscribing failed (the broker is unreachable or refused it)."""
 
@@ -141,6 +149,11 @@ class MqttClient:
         # The home's plan rate (hub.tenancy.limits.message_gate): False drops the message; None checks nothing.
         self.admit: Callable[[Message], bool] | None = None
         self.connections = 0  # connections made so far; messages received belong to the latest
+        # A home's topic root in a hub of many homes: subscriptions and publishes outside it are
+        # refused, whoever asks (discovery configs' topics, triggers, services, other integrations),
+        # so that one home can neither read nor write another's topics. None: the whole broker.
+        self.confine: str | None = None
+        self._refused_filters: set[str] = set()
         self._on_connection_change = on_connection_change
         self._factory = backend_factory(settings.backend)
         self._client: Connection | None = None
@@ -209,7 +222,14 @@ class MqttClient:
         """Call handler (inline, must not block) for each message on topic_filter; return the undo.
 
         Broker subscriptions are batched: many calls in one loop iteration send one SUBSCRIBE.
+        A filter outside the confining root is not subscribed (logged once per filter).
         """
+        if self.confine is not None and not topic_filter.startswith(self.confine):
+            if topic_filter not in self._refused_filters and len(self._refused_filters) < _REFUSED_LIMIT:
+                self._refused_filters.add(topic_filter)
+                _LOGGER.warning("Not subscribing to MQTT topic %r: this home's topics are under %r, and another "
+                                "home's are not its to read", topic_filter, self.confine)
+            return _refused_undo
         before = self.subscriptions.qos_of(topic_filter)
         remove = self.subscriptions.add(topic_filter, handler, qos)
         # Subscribe again even when the filter is already subscribed: the broker then resends
@@ -231,8 +251,12 @@ class MqttClient:
         """Publish a message; QoS 1/2 wait for the broker's acknowledgement.
 
         Raises:
-            MqttClientError: not connected, or the broker did not acknowledge in time.
+            MqttClientError: not connected, the broker did not acknowledge in time, or the topic is
+                outside the confining root.
         """
+        if self.confine is not None and not topic.startswith(self.confine):
+            message = f"Cannot publish to {topic}: this home's MQTT topics are under {self.confine!r}"
+            raise MqttClientError(message)
         client = self._client
         if client is None or not self.connected:
             message = f"Cannot publish to {topic}: not connected to the MQTT broker"

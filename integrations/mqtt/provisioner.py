@@ -24,8 +24,11 @@ class Provisioner:
 
     def __init__(self, store: DeviceStore, broker: EmbeddedBroker | None, discovery_prefix: str,
                  host: str | None = None, endpoint: dict[str, Any] | None = None, root: str = "",
-                 admin: tuple[str, str] | None = None) -> None:
+                 admin: tuple[str, str] | None = None, account_prefix: str = "") -> None:
         self.store = store
+        # What new devices' broker usernames start with: "" for one home, `<tenant>.<home>.` for a
+        # home of a multi-home hub (provisioning.account_prefix), so accounts never collide.
+        self.account_prefix = account_prefix
         # The account that changes the broker's clients: the hub's own on the embedded broker, the
         # configured one (mqtt: username, password) on a user's own Mosquitto.
         self.admin = admin
@@ -57,7 +60,8 @@ class Provisioner:
             ProvisioningError: a field is wrong or the node id is taken.
             HubError: the running broker refused the new account (the device is not kept).
         """
-        device, password = self.store.add(node_id, name, kind, location, self.discovery_prefix, device_id, self.root)
+        device, password = self.store.add(node_id, name, kind, location, self.discovery_prefix, device_id, self.root,
+                                          self.account_prefix)
         if self._live():
             try:
                 await self._control(dynsec.add_commands(device, password))
@@ -97,7 +101,8 @@ class Provisioner:
             "fingerprint": endpoint.get("fingerprint"),
             "username": device.username,
             "password": password,
-            "client_id": device.node_id,
+            # The broker's client ids are as global as its usernames: the username is unique there.
+            "client_id": device.username,
         }
         return {
             "id": device.device_id or device.node_id,
@@ -113,7 +118,7 @@ class Provisioner:
 
 
 def own_broker_provisioner(config: dict[str, Any], settings: ConnectionSettings, store: DeviceStore,
-                           host: str | None = None) -> Provisioner | None:
+                           host: str | None = None, account_prefix: str = "") -> Provisioner | None:
     """Return the provisioner of a user's own Mosquitto that the hub administers through its
     dynamic-security plugin with its own account (`mqtt: provisioning:`), None without it.
 
@@ -130,7 +135,7 @@ def own_broker_provisioner(config: dict[str, Any], settings: ConnectionSettings,
     endpoint = {"host": settings.host, "port": settings.port, "secured": True,
                 "device_port": devices_side.get("port") or settings.port}
     return Provisioner(store, None, config["discovery_prefix"], host or devices_side["host"], endpoint,
-                       config["topic_root"], admin=(settings.username, settings.password))
+                       config["topic_root"], admin=(settings.username, settings.password), account_prefix=account_prefix)
 
 
 def firmware_config(device: DeviceCredentials, mqtt: dict[str, Any], discovery_prefix: str) -> dict[str, Any]:
@@ -140,6 +145,8 @@ def firmware_config(device: DeviceCredentials, mqtt: dict[str, Any], discovery_p
         connection.update(port=mqtt["tls_port"], ssl=True, fingerprint=mqtt["fingerprint"])
     else:
         connection["port"] = mqtt["port"]
+    if mqtt["client_id"] != device.node_id:  # a home's device on a shared broker (account_prefix)
+        connection["client_id"] = mqtt["client_id"]
     return {
         "node_id": device.node_id,
         "name": device.name,
@@ -156,26 +163,30 @@ def setup_for(device: DeviceCredentials, mqtt: dict[str, Any], discovery_prefix:
     """Return the settings to type into the device, in the form its kind uses."""
     host, port, user, password = mqtt["host"], mqtt["port"], mqtt["username"], mqtt["password"]
     own = device.topic_root + device.node_id  # ESPHome's topic prefix, a Zigbee2MQTT base topic
+    # A home's device on a shared broker has a client id of its own (its username); alone, the
+    # device's default (its topic / node id) stands, as before.
+    shared = mqtt["client_id"] != device.node_id
     if device.kind == "powerhub":
         return {"config.json": firmware_config(device, mqtt, discovery_prefix)}
     if device.kind == "tasmota":
         return {"console": [
             f"Backlog MqttHost {host}; MqttPort {port}; MqttUser {user}; MqttPassword {password}; "
-            f"Topic {device.node_id}; FullTopic {device.topic_root}%prefix%/%topic%/; SetOption19 1",
+            f"Topic {device.node_id}; FullTopic {device.topic_root}%prefix%/%topic%/; SetOption19 1"
+            + (f"; MqttClient {mqtt['client_id']}" if shared else ""),
         ]}
     if device.kind == "esphome":
         return {"yaml": (
             "mqtt:\n"
             f"  broker: {host}\n  port: {port}\n  username: {user}\n  password: {password}\n"
-            f"  client_id: {device.node_id}\n  topic_prefix: {own}\n"
+            f"  client_id: {mqtt['client_id']}\n  topic_prefix: {own}\n"
             f"  discovery: true\n  discovery_prefix: {discovery_prefix}\n"
         )}
     if device.kind == "zigbee2mqtt":
         return {"yaml": (
             "mqtt:\n"
             f"  server: mqtt://{host}:{port}\n  user: {user}\n  password: {password}\n"
-            f"  base_topic: {own}\n"
-            f"homeassistant:\n  enabled: true\n  discovery_topic: {discovery_prefix}\n"
+            f"  base_topic: {own}\n" + (f"  client_id: {mqtt['client_id']}\n" if shared else "")
+            + f"homeassistant:\n  enabled: true\n  discovery_topic: {discovery_prefix}\n"
         )}
     return {"settings": {"host": host, "port": port, "username": user, "password": password,
-                         "client_id": device.node_id, "topics": f"{own}/#"}}
+                         "client_id": mqtt["client_id"], "topics": f"{own}/#"}}

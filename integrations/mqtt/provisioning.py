@@ -10,6 +10,11 @@ All device topics hang under one topic root (`mqtt: topic_root:`, "" by default,
 see topic_root.py): several homes on one broker each get their own, while the device-side topic
 format below it stays what it is. Each device keeps the root it was given: its firmware or
 settings use it until the device is added again.
+
+Broker accounts are the broker's, not a home's: when many homes share one broker (docs/homes.md)
+a device's username and client id carry its home, `<tenant>.<home>.<node_id>` (account_prefix),
+so node `kitchen` can exist in every home. A single-home hub names accounts by the node id alone,
+as it always has; an account keeps the name it was given (devices added before keep working).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.core.scope import DEFAULT_SCOPE, HomeScope
 from hub.exceptions import HubError
 from hub.storage.private_files import write_private
 
@@ -31,6 +37,13 @@ HUB_USERNAME = "powerhub-hub"
 HUB_ROLE = "powerhub-hub"
 ITERATIONS = 101  # what mosquitto_passwd and the dynamic-security plugin use
 _NODE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def account_prefix(scope: HomeScope) -> str:
+    """Return what a device's broker username starts with in this home: "" in a single-home hub,
+    `<tenant>.<home>.` in a home of a multi-home hub (ids are lower-case words without ".", node
+    ids have no ".", so the name is unambiguous)."""
+    return "" if scope == DEFAULT_SCOPE else f"{scope.tenant_id}.{scope.home_id}."
 
 
 class ProvisioningError(HubError):
@@ -165,8 +178,10 @@ class DeviceStore:
             raise ProvisioningError(message)
 
     def add(self, node_id: Any, name: Any, kind: Any, location: Any = None, discovery_prefix: str = "homeassistant",
-            device_id: str | None = None, root: str = "") -> tuple[DeviceCredentials, str]:
+            device_id: str | None = None, root: str = "", prefix: str = "") -> tuple[DeviceCredentials, str]:
         """Register a device under a topic root; return it and its password (in clear this once only).
+
+        Its broker username is `prefix + node_id` (see account_prefix).
 
         Raises:
             ProvisioningError: a field is missing or wrong, or the node id is taken.
@@ -175,7 +190,7 @@ class DeviceStore:
         acl = device_acl(kind, node_id, discovery_prefix, root)
         password = new_password()
         hashed, salt = hash_password(password)
-        device = DeviceCredentials(node_id, name or node_id, kind, location, device_id, node_id, hashed, salt,
+        device = DeviceCredentials(node_id, name or node_id, kind, location, device_id, prefix + node_id, hashed, salt,
                                    acl.publish, acl.subscribe, root)
         self.devices[node_id] = device
         self.save()
