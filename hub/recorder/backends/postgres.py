@@ -30,7 +30,7 @@ from hub.core.scope import DEFAULT_SCOPE, HomeScope
 from hub.logfilter import one_line_warnings
 from hub.recorder.backends import pg_partitions as layout
 from hub.recorder.backends.base import TIERS, Batch, HistoryBackend, Partial, Sample, TierRow, as_error
-from hub.recorder.backends.pg_pool import POOLS, PoolRegistry, SharedPool
+from hub.recorder.backends.pg_pool import DEFAULT_POOL_SIZE, POOLS, PoolRegistry, SharedPool
 
 _LOGGER = logging.getLogger(__name__)
 # The pool's "failed to restore the connection floor" while PostgreSQL is down: once per retry.
@@ -88,7 +88,7 @@ class PostgresBackend(HistoryBackend):
         url: str,
         *,
         partition: str = "day",
-        pool_size: int = 4,
+        pool_size: int = DEFAULT_POOL_SIZE,
         scope: HomeScope = DEFAULT_SCOPE,
         plan: str | None = None,
         retentions: Mapping[str, Retentions] | None = None,
