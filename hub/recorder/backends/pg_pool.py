@@ -21,7 +21,7 @@ import asyncpg
 
 # Connections of a process's pool: enough for the homes' writes and reads to overlap, and the
 # same whether a process has one home or a hundred (PostgreSQL's default max_connections is 100).
-DEFAULT_POOL_SIZE = 4
+DEFAULT_POOL_SIZE = 10
 
 
 @dataclass(eq=False, slots=True)
