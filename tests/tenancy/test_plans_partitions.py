@@ -237,12 +237,13 @@ async def test_a_home_that_changes_plan_writes_into_the_new_plans_partitions(
     for day in range(10):  # ten days on the free plan, from 40 days ago
         clock.now = NOW - (40 - day) * DAY
         await before.write(readings(clock.now, 1, 1.0))
-    await before.write_tier("five_minute", [TierRow("sensor.power", NOW - 31 * DAY, 1, 1, 1, 1, 0, 1)])
+    clock.now = NOW - 3600  # the home ran on the free plan until an hour ago; its last bucket:
+    await before.write_tier("five_minute", [TierRow("sensor.power", NOW - 7200, 1, 1, 1, 1, 0, 1)])
     await before.close()
     clock.now = NOW
     after = await homes(FLAT, "professional", clock)  # the tenant moved to the professional plan
     await after.write(readings(NOW - DAY, 1, 2.0))
-    await after.write_tier("five_minute", [TierRow("sensor.power", NOW - 31 * DAY, 2, 2, 2, 2, 0, 1)])
+    await after.write_tier("five_minute", [TierRow("sensor.power", NOW - 7200, 2, 2, 2, 2, 0, 1)])  # recomputed
     # Old and new rows read as one history; the recomputed bucket exists once, under the new plan.
     assert await all_values(after, clock) == [1.0] * 40 + [2.0] * 4
     assert [r.mean for r in (await after.read_tier("five_minute", None, 0, NOW))["sensor.power"]] == [2]

@@ -172,12 +172,14 @@ class PostgresBackend(HistoryBackend):
                     ):
                         self._ids[entity_id] = id_
                         self._names[id_] = entity_id
+                    # Buckets are recomputed for the last hours only: a week back (one partition a plan) tells.
                     self._moved = bool(
                         await conn.fetchval(
-                            "SELECT EXISTS (SELECT 1 FROM history_five_minute WHERE tenant_id = $1 AND home_id = $2 "
-                            "AND plan <> $3)",
+                            "SELECT EXISTS (SELECT 1 FROM history_five_minute WHERE start >= to_timestamp($4) "
+                            "AND tenant_id = $1 AND home_id = $2 AND plan <> $3)",
                             *self._home,
                             self.plan_key,
+                            self.clock() - WEEK,
                         )
                     )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
