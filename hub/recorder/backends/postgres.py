@@ -15,6 +15,7 @@ connection pool (pg_pool).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -131,6 +132,7 @@ class PostgresBackend(HistoryBackend):
         self.clock = clock
         self.timescale = False
         self._shared: SharedPool | None = None
+        self._opening = asyncio.Lock()
         self._moved = False  # the home has tier rows under another plan (it changed plan)
         self._warned: dict[str, float] = {}
         self._ids: dict[str, int] = {}
@@ -150,6 +152,12 @@ class PostgresBackend(HistoryBackend):
     async def _ensure(self) -> asyncpg.Pool:
         if self._shared is not None:
             return self._shared.pool
+        async with self._opening:  # a read and a write at start take one reference, not two
+            if self._shared is not None:
+                return self._shared.pool
+            return await self._open_shared()
+
+    async def _open_shared(self) -> asyncpg.Pool:
         try:
             shared = await self.pools.acquire(self.dsn, max_size=self.pool_size, command_timeout=60)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
