@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from hub.core.scope import HomeScope
+from hub.core.scope import DEFAULT_SCOPE, HomeScope
 from hub.recorder.backends.base import BackendError, Batch, Point, TierRow
 from hub.recorder.backends.pg_pool import PoolRegistry
 from hub.recorder.backends.postgres import HOME_POLICY, HOME_TABLES, SCHEMA, PostgresBackend
@@ -348,3 +348,27 @@ async def test_a_history_table_of_the_layout_before_plans_is_converted_without_l
         assert len((await backend.read_tier("hour", None, JUNE, JUNE + 3 * DAY))["sensor.power"]) == 72
     finally:
         await backend.close()
+
+
+async def test_a_single_home_keeps_purge_keep_days_exactly_and_drops_whole_days(
+    homes: Any, pg_url: str, tmp_path: Path
+) -> None:
+    clock = Clock(NOW - 12 * DAY)
+    single = await homes(DEFAULT_SCOPE, None, clock)  # no plan: the only home of its database
+    config = CONFIG_SCHEMA({"backend": "postgresql", "db_url": pg_url, "purge_keep_days": 7})
+    await single.retention_hint(parse_plan(config).longest())  # as the recorder does at start
+    for day in range(12):
+        clock.now = NOW - (12 - day) * DAY
+        await single.write(readings(clock.now, 1, float(day)))
+    clock.now = NOW + 3 * 3600
+    assert len(await partitions(pg_url, "history_raw_single")) == 12 + 1  # the days written (and made ahead), the default
+    await count_deletes(pg_url)
+    await Downsampler(single, parse_plan(config), tmp_path / "single.json", clock).purge()
+    left = await partitions(pg_url, "history_raw_single")
+    assert "history_raw_single_20250608" not in left and "history_raw_single_20250609" in left  # 8 days ago: dropped
+    assert {"history_raw_single_20250616", "history_raw_single_20250617", "history_raw_single_20250618"} <= left
+    found = (await single.read_states(None, 0, NOW + DAY))["sensor.power"]
+    assert min(s.ts for s in found) >= clock.now - 7 * DAY  # exactly 7 days, as before
+    assert len(found) == 7 * 4 - 1
+    # Only the first reading of the day the cutoff falls in went by row; the older days went whole.
+    assert await deleted(pg_url) == ["history_raw_single_20250609"]
