@@ -215,17 +215,6 @@ async def ensure_slot(
     return name
 
 
-async def drop_expired(conn: asyncpg.Connection, table: str, plan: str, before: float) -> list[str]:
-    """Drop a plan's time partitions that end at or before a time; return their names."""
-    layout = await read_layout(conn, table)
-    dropped = []
-    for leaf in layout.leaves:
-        if leaf.plan == plan and leaf.end <= before:
-            await conn.execute(f"DROP TABLE IF EXISTS {leaf.name}")
-            dropped.append(leaf.name)
-    return dropped
-
-
 class LayoutError(BackendError):
     """The history tables cannot be brought to the layout by plan (not their owner, rows lost)."""
 
