@@ -14,7 +14,7 @@ Homes on one plan share its partitions and keep the same span, so a plan's expir
 by `DROP TABLE` of whole partitions, never by deleting rows. A home without a plan (plan key '')
 is the only home of its database. Partitions are made for the days ahead before they are needed
 and on demand for a write; a reading whose time lies outside the span kept (a clock far off, a
-backfill older than retention) lands in the plan's default partition, which `report()` counts.
+backfill older than retention) lands in the plan's default partition, which `strays()` counts.
 
 Row-level security is enabled, forced and given the home policy on every partition as on the
 parent: a query that names a partition directly still sees its own home's rows only.
