@@ -28,7 +28,7 @@ from hub.recorder.filters import build_filter
 from hub.recorder.recorder import Recorder
 from hub.recorder.spool import Spool
 from hub.recorder.tiers import Downsampler, parse_plan
-from hub.tenancy.plans import plan_of
+from hub.tenancy.plans import plan_of, retentions_of_plans
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -67,9 +67,14 @@ def _postgresql(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
 
     if not config.get("db_url"):
         raise HubError("recorder: backend postgresql needs db_url (postgresql://user@host/db)")
-    # The only home of its database (no plan) drops whole day partitions; a home beside others deletes its rows.
+    # A home on a plan writes into its plan's partitions, which every plan's retention drops whole;
+    # the homes of the process that use one URL share its pool.
     return PostgresBackend(
-        config["db_url"], partition=config["partition"], scope=hub.config.scope, drop_partitions=hub.config.plan is None
+        config["db_url"],
+        partition=config["partition"],
+        scope=hub.config.scope,
+        plan=hub.config.plan,
+        retentions=retentions_of_plans(hub) if hub.config.plan is not None else None,
     )
 
 

@@ -210,6 +210,16 @@ def use_plans(hub: Hub, plans: Mapping[str, Plan]) -> None:
     hub.runtime[PLANS_KEY] = dict(plans)
 
 
+def retentions_of_plans(hub: Hub) -> dict[str, dict[str, float | None]]:
+    """Return how long each plan of a hub's process keeps each tier ({plan: {tier: seconds or None}}).
+
+    A history backend whose tables are shared by plans expires every plan's partitions with it,
+    also those of a plan no home is on any more.
+    """
+    plans = hub.runtime.get(PLANS_KEY) or PLANS
+    return {name: plan.retention.as_dict() for name, plan in plans.items()}
+
+
 def plan_of(hub: Hub) -> Plan | None:
     """Return the plan of the home a hub core serves, or None (a single-home install: no plan).
 

@@ -44,8 +44,8 @@ async def app_url(pg_url: str) -> str:
 async def open_home(app_url: str) -> AsyncIterator[Callable[..., Any]]:
     opened: list[PostgresBackend] = []
 
-    async def open_(scope: HomeScope, *, drop_partitions: bool = False) -> PostgresBackend:
-        backend = PostgresBackend(app_url, scope=scope, drop_partitions=drop_partitions, pool_size=2)
+    async def open_(scope: HomeScope, *, plan: str | None = "free") -> PostgresBackend:
+        backend = PostgresBackend(app_url, scope=scope, plan=plan, pool_size=2, clock=lambda: NOW)
         await backend.open()
         opened.append(backend)
         return backend
@@ -91,17 +91,21 @@ async def test_each_home_reads_its_own_history_and_rls_holds_without_the_filter(
             assert await conn.fetchval("SELECT count(*) FROM history_attribute_sets") == 1
             assert await conn.fetchval("SELECT count(*) FROM history_hour") == 1
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
-                await conn.execute("INSERT INTO history_raw (entity, ts, value, tenant_id, home_id) "
-                                   "VALUES (1, now(), 1, 'acme', 'flat')")
+                await conn.execute("INSERT INTO history_raw (entity, ts, value, tenant_id, home_id, plan) "
+                                   "VALUES (1, now(), 1, 'acme', 'flat', 'free')")
         policies = await conn.fetch("SELECT tablename, qual, with_check FROM pg_policies WHERE policyname = 'home_isolation'")
-        assert len(policies) == 8  # entities, attribute sets, attributes, raw and the four tiers
+        tables = {r[0] for r in await conn.fetch("SELECT relname FROM pg_class WHERE relname LIKE 'history_%' "
+                                                 "AND relkind IN ('r', 'p')")}
+        # Entities, attribute sets, attributes, raw and the four tiers, and every partition of these four.
+        assert {r["tablename"] for r in policies} == tables
+        assert {"history_raw_p_free", "history_raw_p_free_default", "history_hour_p_free"} < tables
         for row in policies:
             assert row["qual"] == row["with_check"]
             assert "current_setting('app.tenant_id'::text, true)" in row["qual"]
             assert "current_setting('app.home_id'::text, true)" in row["qual"]
         forced = await conn.fetch("SELECT relname FROM pg_class WHERE relname LIKE 'history_%' AND relkind IN ('r', 'p') "
                                   "AND NOT (relrowsecurity AND relforcerowsecurity)")
-        assert [r[0] for r in forced if not r[0].startswith("history_raw_")] == []
+        assert forced == []
     finally:
         await conn.close()
 
@@ -110,7 +114,8 @@ async def test_each_home_reads_its_own_history_and_rls_holds_without_the_filter(
 async def test_retention_follows_each_homes_plan_and_leaves_other_homes_alone(
     open_home: Any, tmp_path: Path
 ) -> None:
-    free, industrial, neighbour = [await open_home(s) for s in (FLAT, PLANT, OTHER)]
+    free, industrial, neighbour = [await open_home(s, plan=p) for s, p in ((FLAT, "free"), (PLANT, "industrial"),
+                                                                          (OTHER, "starter"))]
     for backend in (free, industrial, neighbour):
         await backend.write(readings(1.0, 45, 31, 29, 1))
         await backend.write_tier("five_minute", [TierRow("sensor.power", NOW - 40 * DAY, 1, 1, 1, 1, 0, 1),
@@ -172,7 +177,7 @@ async def test_a_database_from_before_homes_becomes_the_default_homes(pg_url: st
     finally:
         await backend.close()
     # Another home of the same database sees none of it.
-    neighbour = PostgresBackend(pg_url, scope=FLAT, drop_partitions=False)
+    neighbour = PostgresBackend(pg_url, scope=FLAT, plan="free")
     await neighbour.open()
     try:
         assert await neighbour.read_states(None, 0, NOW) == {}

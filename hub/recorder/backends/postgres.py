@@ -1,22 +1,26 @@
-"""PostgreSQL history: a natively range-partitioned table by time (a hypertable with TimescaleDB).
+"""PostgreSQL history: tables partitioned by plan, then by time (the raw table a hypertable with TimescaleDB).
 
 Writes are one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING` per batch, so a
-batch costs one round trip and a replayed one changes nothing. Old raw data goes by dropping
-whole partitions, which is instant however large they are.
+batch costs one round trip and a replayed one changes nothing. The layout is in pg_partitions:
+the raw points and the three tiers are partitioned by plan, then by day or week, so a plan's old
+history goes by dropping whole partitions, which is instant however large they are.
 
 Every row belongs to a home (`tenant_id`, `home_id`; "default"/"default" for a single-home
 install and for history from before homes existed). Row-level security, forced on the owner
 too, lets a transaction see only the home its `app.tenant_id`/`app.home_id` settings name; the
 backend sets both at the start of each of its transactions and filters by home in its queries
-as well. A backend serves one home: a home on a plan shares the day partitions with other homes,
-so its retention deletes its own rows and never drops a partition.
+as well. A backend serves one home; the homes of a process that use one history URL share one
+connection pool (pg_pool).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -25,47 +29,41 @@ import orjson
 
 from hub.core.scope import DEFAULT_SCOPE, HomeScope
 from hub.logfilter import one_line_warnings
+from hub.recorder.backends import pg_partitions as layout
 from hub.recorder.backends.base import TIERS, Batch, HistoryBackend, Partial, Sample, TierRow, as_error
+from hub.recorder.backends.pg_pool import DEFAULT_POOL_SIZE, POOLS, PoolRegistry, SharedPool
 
 _LOGGER = logging.getLogger(__name__)
 # The pool's "failed to restore the connection floor" while PostgreSQL is down: once per retry.
 one_line_warnings("asyncpg.pool")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-DAY = 86400
-WEEK = 7 * DAY
+DAY = layout.DAY
+WEEK = layout.WEEK
 _TIER_COLUMNS = "entity, start, mean, min, max, last, delta, count"
+STRAY_WARNING_EVERY = 3600.0  # a default partition's rows are warned about once an hour
 
 _HOME = "tenant_id text NOT NULL DEFAULT 'default', home_id text NOT NULL DEFAULT 'default'"
+# The tables that are not partitioned: entity names, attribute sets and their changes.
 SCHEMA = [
     f"CREATE TABLE IF NOT EXISTS history_entities (id serial PRIMARY KEY, entity_id text NOT NULL, {_HOME})",
     f"CREATE TABLE IF NOT EXISTS history_attribute_sets (hash text NOT NULL, json text NOT NULL, {_HOME}, "
     "PRIMARY KEY (tenant_id, home_id, hash))",
     "CREATE TABLE IF NOT EXISTS history_attributes (entity int NOT NULL, ts timestamptz NOT NULL, "
     f"hash text NOT NULL, {_HOME}, PRIMARY KEY (entity, ts))",
-    *(
-        f"CREATE TABLE IF NOT EXISTS history_{tier} (entity int NOT NULL, start timestamptz NOT NULL, "
-        f"mean float8, min float8, max float8, last float8, delta float8, count int, {_HOME}, PRIMARY KEY (entity, start))"
-        for tier in TIERS
-    ),
 ]
-RAW_COLUMNS = f"(entity int NOT NULL, ts timestamptz NOT NULL, value float8, state text, {_HOME}, PRIMARY KEY (entity, ts))"
-HOME_TABLES = ("history_entities", "history_attribute_sets", "history_attributes", "history_raw",
-               *(f"history_{tier}" for tier in TIERS))
-# The policy every home-owned table has (the metadata tables use the same text).
-_SAME_HOME = "tenant_id = current_setting('app.tenant_id', true) AND home_id = current_setting('app.home_id', true)"
-HOME_POLICY = f"USING ({_SAME_HOME}) WITH CHECK ({_SAME_HOME})"
-# Tables of a database from before homes: their rows become the default home's.
-_HOME_MIGRATION = [
-    *(
-        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS tenant_id text NOT NULL DEFAULT 'default', "
-        "ADD COLUMN IF NOT EXISTS home_id text NOT NULL DEFAULT 'default'"
-        for table in HOME_TABLES
-    ),
-    "ALTER TABLE history_entities DROP CONSTRAINT IF EXISTS history_entities_entity_id_key",
-    "CREATE UNIQUE INDEX IF NOT EXISTS history_entities_home_entity ON history_entities (tenant_id, home_id, entity_id)",
-]
+HOME_TABLES = ("history_entities", "history_attribute_sets", "history_attributes", *layout.TABLES)
+HOME_POLICY = layout.HOME_POLICY
 _SET_SCOPE = "SELECT set_config('app.tenant_id', $1, true), set_config('app.home_id', $2, true)"
+# Retention per key ("raw", "five_minute", "hour", "day") in seconds; None or inf: kept for ever.
+Retentions = Mapping[str, float | None]
+
+
+def _minute_as_raw(kept: dict[str, float]) -> dict[str, float]:
+    """A plan that names no minute retention keeps minute rows as long as raw points (hub.recorder.tiers)."""
+    if "minute" not in kept and "raw" in kept:
+        kept["minute"] = kept["raw"]
+    return kept
 
 
 # Each numeric point holds until the next one (lead) or its bucket's end; the bucket's last
@@ -98,73 +96,155 @@ class PostgresBackend(HistoryBackend):
         url: str,
         *,
         partition: str = "day",
-        pool_size: int = 4,
+        pool_size: int = DEFAULT_POOL_SIZE,
         scope: HomeScope = DEFAULT_SCOPE,
-        drop_partitions: bool = True,
+        plan: str | None = None,
+        retentions: Mapping[str, Retentions] | None = None,
+        pools: PoolRegistry = POOLS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """Serve the history of one home (scope).
+        """Serve the history of one home (scope) on its plan (None: a single-home install).
 
-        With drop_partitions (a single-home install, the only home in the database) old raw data
-        goes by dropping whole day partitions; without it (a home beside others, which share the
-        partitions) by deleting the home's own rows.
+        Args:
+            url: the database (postgresql:// or SQLAlchemy's postgresql+asyncpg://).
+            partition: "day" or "week", the width of the raw points' partitions.
+            pool_size: the connections of the process's pool for this URL, if this home opens it.
+            scope: the home whose rows this backend reads and writes.
+            plan: the home's plan: its rows go to the plan's partitions, shared by the plan's
+                homes. Without one, the partitions of a single home (plan key '').
+            retentions: every plan of the process, by name, and how long it keeps each tier, so
+                that the partitions of a plan no home is on any more (a home changed plan)
+                expire too. The home's own plan is among them.
+            pools: where the process's pools are (one pool per URL, shared by the homes).
+            clock: the time now, for the partitions made ahead and other plans' retention.
         """
         self.dsn = _dsn(url)
         self.scope = scope
-        self.drop_partitions = drop_partitions
+        self.plan = plan
+        self.plan_key = layout.SINGLE if plan is None else plan
         self._home = (scope.tenant_id, scope.home_id)
         self.width = WEEK if partition == "week" else DAY
+        self.widths = layout.widths(self.width)
         self.pool_size = pool_size
+        self.retentions: dict[str, dict[str, float]] = {
+            name: _minute_as_raw({key: math.inf if kept is None else float(kept) for key, kept in kept_by_key.items()})
+            for name, kept_by_key in (retentions or {}).items()
+        }
+        if plan is not None and self.retentions and layout.SINGLE not in self.retentions:
+            # History from before plans (the partitions of no plan) goes with the longest plan's.
+            self.retentions[layout.SINGLE] = {
+                key: max(kept.get(key, math.inf) for kept in self.retentions.values()) for key in layout.RETENTION_KEYS
+            }
+        self.pools = pools
+        self.clock = clock
         self.timescale = False
-        self._pool: asyncpg.Pool | None = None
+        self._shared: SharedPool | None = None
+        self._opening = asyncio.Lock()
+        self._moved = False  # the home has tier rows under another plan (it changed plan)
+        self._warned: dict[str, float] = {}
         self._ids: dict[str, int] = {}
         self._names: dict[int, str] = {}
-        self._partitions: set[int] = set()
+
+    @property
+    def _partitions(self) -> set[tuple[str, str, int]]:
+        return self._shared.partitions if self._shared is not None else set()
+
+    def _own_retention(self) -> dict[str, float]:
+        return self.retentions.get(self.plan_key, {})
 
     async def open(self) -> None:
-        """Connect, create the schema, and partitions for today and the days ahead."""
+        """Connect (through the process's pool for the URL), migrate, and make the partitions ahead."""
         await self._ensure()
 
     async def _ensure(self) -> asyncpg.Pool:
-        if self._pool is not None:
-            return self._pool
+        if self._shared is not None:
+            return self._shared.pool
+        async with self._opening:  # a read and a write at start take one reference, not two
+            if self._shared is not None:
+                return self._shared.pool
+            return await self._open_shared()
+
+    async def _open_shared(self) -> asyncpg.Pool:
         try:
-            pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size, command_timeout=60)
-            async with pool.acquire() as conn:
-                async with conn.transaction():
-                    await conn.execute(_SET_SCOPE, *self._home)
-                    await self._migrate(conn)
-                if not self.timescale:
-                    now = datetime.now(UTC).timestamp()
-                    await self._ensure_partitions(conn, {int(now // self.width) + i for i in range(3)})
+            shared = await self.pools.acquire(self.dsn, max_size=self.pool_size, command_timeout=60)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise as_error(self.name, err) from err
-        self._pool = pool
-        return pool
+        try:
+            async with shared.pool.acquire() as conn:
+                async with shared.schema_lock:  # the homes of a process: one migrates, once
+                    if not shared.migrated:
+                        async with conn.transaction():
+                            await conn.execute(_SET_SCOPE, *self._home)
+                            shared.timescale = await self._migrate(conn)
+                        shared.migrated = True
+                self.timescale = shared.timescale
+                self._shared = shared
+                await self._ensure_ahead(conn)
+                async with conn.transaction():
+                    await conn.execute(_SET_SCOPE, *self._home)
+                    for id_, entity_id in await conn.fetch(
+                        "SELECT id, entity_id FROM history_entities WHERE tenant_id = $1 AND home_id = $2", *self._home
+                    ):
+                        self._ids[entity_id] = id_
+                        self._names[id_] = entity_id
+                    # Buckets are recomputed for the last hours only: a week back (one partition a plan) tells.
+                    self._moved = bool(
+                        await conn.fetchval(
+                            "SELECT EXISTS (SELECT 1 FROM history_five_minute WHERE start >= to_timestamp($4) "
+                            "AND tenant_id = $1 AND home_id = $2 AND plan <> $3)",
+                            *self._home,
+                            self.plan_key,
+                            self.clock() - WEEK,
+                        )
+                    )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            self._shared = None
+            await self.pools.release(shared)
+            raise as_error(self.name, err) from err
+        except BaseException:
+            self._shared = None
+            await self.pools.release(shared)
+            raise
+        return shared.pool
 
-    async def _migrate(self, conn: asyncpg.Connection) -> None:
-        # Homes of one database start side by side: one migrates at a time.
+    async def _migrate(self, conn: asyncpg.Connection) -> bool:
+        """Create or convert the schema; return whether the raw table is a TimescaleDB hypertable."""
+        # Processes of one database start side by side: one migrates at a time.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hub history schema'))")
         for statement in SCHEMA:
             await conn.execute(statement)
-        exists = await conn.fetchval("SELECT to_regclass('history_raw') IS NOT NULL")
-        # TimescaleDB is not installed on the machines the tests run on: the native path is the
-        # tested one; with the extension available, the raw table becomes a hypertable instead.
-        available = await conn.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'")
-        if not exists:
-            if available:
-                await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-                await conn.execute(f"CREATE TABLE history_raw {RAW_COLUMNS}")
-                await conn.execute("SELECT create_hypertable('history_raw', 'ts', if_not_exists => TRUE)")
-            else:
-                await conn.execute(f"CREATE TABLE history_raw {RAW_COLUMNS} PARTITION BY RANGE (ts)")
-        kind = await conn.fetchval("SELECT relkind FROM pg_class WHERE relname = 'history_raw'")
-        self.timescale = kind not in ("p", b"p")  # asyncpg returns the "char" type as bytes
         await self._secure(conn)
-        for id_, entity_id in await conn.fetch(
-            "SELECT id, entity_id FROM history_entities WHERE tenant_id = $1 AND home_id = $2", *self._home
-        ):
-            self._ids[entity_id] = id_
-            self._names[id_] = entity_id
+        # TimescaleDB is not installed on the machines the tests run on: the native path is the
+        # tested one; with the extension available, a new raw table becomes a hypertable instead.
+        available = await conn.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'")
+        for table in layout.TABLES:
+            kind = await conn.fetchval(
+                "SELECT CASE WHEN c.relkind = 'p' THEN pt.partstrat::text ELSE c.relkind::text END FROM pg_class c "
+                "LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid WHERE c.oid = to_regclass($1)",
+                table,
+            )
+            if kind is None:
+                if table == "history_raw" and available:
+                    await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                    await conn.execute(f"CREATE TABLE history_raw ({layout.COLUMNS[table]})")
+                    await conn.execute("SELECT create_hypertable('history_raw', 'ts', if_not_exists => TRUE)")
+                    await layout.secure(conn, table)
+                else:
+                    await layout.create_parent(conn, table)
+            elif kind != "l" and not (table == "history_raw" and await self._is_hypertable(conn)):
+                moved = await layout.convert(conn, table, self.widths[table])
+                _LOGGER.info("Recorder: %s is now partitioned by plan and time (%d rows moved, none lost)", table, moved)
+        return bool(available) and await self._is_hypertable(conn)
+
+    @staticmethod
+    async def _is_hypertable(conn: asyncpg.Connection) -> bool:
+        return bool(
+            await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = 'history_raw' AND c.relkind = 'r' AND EXISTS (SELECT 1 FROM pg_extension "
+                "WHERE extname = 'timescaledb'))"
+            )
+        )
 
     async def _secure(self, conn: asyncpg.Connection) -> None:
         """Give every table its home columns (old rows: the default home) and its row-level security.
@@ -180,13 +260,19 @@ class PostgresBackend(HistoryBackend):
         )
         if not all(row[3] for row in tables):
             _LOGGER.info("Recorder: history from before homes becomes the default home's")
-            for statement in _HOME_MIGRATION:
-                await conn.execute(statement)
+            for table, *_rest in tables:
+                await conn.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS tenant_id text NOT NULL DEFAULT 'default', "
+                    "ADD COLUMN IF NOT EXISTS home_id text NOT NULL DEFAULT 'default'"
+                )
+            await conn.execute("ALTER TABLE history_entities DROP CONSTRAINT IF EXISTS history_entities_entity_id_key")
             # A set's hash alone as its key would let one home's attributes answer for another's.
             await conn.execute(
                 "ALTER TABLE history_attribute_sets DROP CONSTRAINT IF EXISTS history_attribute_sets_pkey, "
                 "ADD PRIMARY KEY (tenant_id, home_id, hash)"
             )
+        if await conn.fetchval("SELECT to_regclass('history_entities_home_entity') IS NULL"):
+            await conn.execute("CREATE UNIQUE INDEX history_entities_home_entity ON history_entities (tenant_id, home_id, entity_id)")
         for table, enabled, forced, _columns, policy in tables:
             if not policy:
                 await conn.execute(f"CREATE POLICY home_isolation ON {table} {HOME_POLICY}")
@@ -196,32 +282,56 @@ class PostgresBackend(HistoryBackend):
                 await conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
 
     async def close(self) -> None:
-        """Close the pool."""
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        """Give the process's pool back (the last home to do so closes it)."""
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            await self.pools.release(shared)
 
-    async def _ensure_partitions(self, conn: asyncpg.Connection, slots: set[int]) -> None:
-        """Create the missing partitions in a transaction of their own, remembered once committed.
+    def _table(self, tier: str) -> str:
+        assert tier == "raw" or tier in TIERS
+        return "history_raw" if tier == "raw" else f"history_{tier}"
+
+    def _partitioned(self, table: str) -> bool:
+        return not (self.timescale and table == "history_raw")
+
+    def _slots(self, table: str, stamps: Iterable[float]) -> set[int]:
+        """Return the time partitions of stamps that should exist: from retention's start to the ones ahead.
+
+        A time outside them (a clock far ahead, a point older than the plan keeps) is left to
+        the plan's default partition, where the purge finds it and says so.
+        """
+        width = self.widths[table]
+        now = self.clock()
+        last = int(now // width) + layout.AHEAD
+        kept = self._own_retention().get(layout.TABLES[table][1], math.inf)
+        first = -math.inf if math.isinf(kept) else (now - kept) // width
+        return {slot for slot in {int(ts // width) for ts in stamps} if first <= slot <= last}
+
+    async def _ensure_slots(self, conn: asyncpg.Connection, table: str, slots: set[int]) -> None:
+        """Create missing partitions of the home's plan in a transaction of their own, remembered once committed.
 
         Never inside a write's transaction: a write that fails or is cancelled would take the
         partitions back with it while they stayed remembered.
         """
-        missing = sorted(slots - self._partitions)
+        plan = self.plan_key
+        missing = sorted(slot for slot in slots if (table, plan, slot) not in self._partitions)
         if not missing:
             return
+        width = self.widths[table]
         async with conn.transaction():
-            # Homes share the partitions: one creates them at a time.
+            # Homes and processes share the partitions: one creates them at a time.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hub history partitions'))")
+            await layout.ensure_plan(conn, table, plan)
             for slot in missing:
-                start = datetime.fromtimestamp(slot * self.width, UTC)
-                end = datetime.fromtimestamp((slot + 1) * self.width, UTC)
-                name = f"history_raw_{start:%Y%m%d}"
-                await conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF history_raw "
-                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
-                )
-        self._partitions.update(missing)
+                await layout.ensure_slot(conn, table, plan, slot * width, (slot + 1) * width)
+        self._partitions.update((table, plan, slot) for slot in missing)
+
+    async def _ensure_ahead(self, conn: asyncpg.Connection) -> None:
+        """Make the plan's partitions of now and the next ones, so no reading waits for one."""
+        for table, width in self.widths.items():
+            if self._partitioned(table):
+                now = int(self.clock() // width)
+                await self._ensure_slots(conn, table, set(range(now, now + layout.AHEAD + 1)))
 
     async def _entity_ids(self, conn: asyncpg.Connection, entity_ids: Iterable[str]) -> None:
         """Give new entities their ids in a transaction of their own, remembered once committed.
@@ -281,7 +391,7 @@ class PostgresBackend(HistoryBackend):
         points = batch.points
         await self._entity_ids(conn, {p.entity_id for p in points} | {a.entity_id for a in batch.attributes})
         if points and not self.timescale:
-            await self._ensure_partitions(conn, {int(p.ts // self.width) for p in points})
+            await self._ensure_slots(conn, "history_raw", self._slots("history_raw", {p.ts for p in points}))
         async with conn.transaction():
             await conn.execute(_SET_SCOPE, *self._home)
             await self._insert(conn, batch)
@@ -292,8 +402,8 @@ class PostgresBackend(HistoryBackend):
         if points:
             ids = self._ids
             await conn.execute(
-                "INSERT INTO history_raw (entity, ts, value, state, tenant_id, home_id) SELECT e, to_timestamp(t), v, s, "
-                "$5, $6 FROM unnest($1::int[], $2::float8[], $3::float8[], $4::text[]) AS u(e, t, v, s) "
+                "INSERT INTO history_raw (entity, ts, value, state, tenant_id, home_id, plan) SELECT e, to_timestamp(t), v, "
+                "s, $5, $6, $7 FROM unnest($1::int[], $2::float8[], $3::float8[], $4::text[]) AS u(e, t, v, s) "
                 "ON CONFLICT DO NOTHING",
                 [ids[p.entity_id] for p in points],
                 [p.ts for p in points],
@@ -301,6 +411,7 @@ class PostgresBackend(HistoryBackend):
                 [p.state for p in points],
                 tenant,
                 home,
+                self.plan_key,
             )
         if batch.attributes:
             sets = {hashlib.blake2b(a.attributes.encode(), digest_size=12).hexdigest(): a.attributes for a in batch.attributes}
@@ -325,71 +436,148 @@ class PostgresBackend(HistoryBackend):
     async def _write_tier(self, conn: asyncpg.Connection, tier: str, rows: list[TierRow]) -> None:
         assert tier in TIERS
         await self._entity_ids(conn, {r.entity_id for r in rows})
+        table = self._table(tier)
+        await self._ensure_slots(conn, table, self._slots(table, {r.start for r in rows}))
         async with conn.transaction():
             await conn.execute(_SET_SCOPE, *self._home)
+            if self._moved and rows:
+                # A home that changed plan: the buckets recomputed now leave the old plan's partitions.
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE plan <> $1 AND entity = ANY($2::int[]) AND start = ANY($3::timestamptz[])",
+                    self.plan_key,
+                    [self._ids[r.entity_id] for r in rows],
+                    [datetime.fromtimestamp(r.start, UTC) for r in rows],
+                )
             await self._upsert_tier(conn, tier, rows)
 
     async def _upsert_tier(self, conn: asyncpg.Connection, tier: str, rows: list[TierRow]) -> None:
         await conn.execute(
-            f"INSERT INTO history_{tier} ({_TIER_COLUMNS}, tenant_id, home_id) SELECT e, to_timestamp(s), a, b, c, d, f, n, "
-            "$9, $10 FROM unnest($1::int[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], "
-            "$7::float8[], $8::int[]) AS u(e, s, a, b, c, d, f, n) ON CONFLICT (entity, start) DO UPDATE SET "
+            f"INSERT INTO history_{tier} ({_TIER_COLUMNS}, tenant_id, home_id, plan) SELECT e, to_timestamp(s), a, b, c, d, "
+            "f, n, $9, $10, $11 FROM unnest($1::int[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], "
+            "$7::float8[], $8::int[]) AS u(e, s, a, b, c, d, f, n) ON CONFLICT (entity, start, plan) DO UPDATE SET "
             "mean = EXCLUDED.mean, min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, delta = EXCLUDED.delta, "
             "count = EXCLUDED.count",
             [self._ids[r.entity_id] for r in rows],
             *([r[i] for r in rows] for i in range(1, 8)),
             *self._home,
+            self.plan_key,
         )
 
     async def purge(
         self, tier: str, before: float, *, only: Iterable[str] | None = None, exclude: Iterable[str] = ()
     ) -> None:
-        """Delete old rows; whole raw partitions are dropped when no override keeps them."""
-        await self._call(self._purge, tier, before, None if only is None else list(only), list(exclude))
+        """Drop the partitions past retention; delete rows only where a partition cannot go.
+
+        A home on a plan drops its plan's partitions that end before `before` (the plan's homes
+        keep the same span, and overrides only shorten it) and every other plan's that its
+        retention has passed; it deletes no rows but an override's and those of its own that a
+        default partition holds. A home without a plan, the only home of its database, drops
+        whole partitions as well and deletes what is left before `before`, as precisely as the
+        other backends (unless an override keeps some entities longer: then it deletes rows).
+        """
+        await self._call_writing(self._purge, tier, before, None if only is None else list(only), list(exclude))
 
     async def _purge(
         self, conn: asyncpg.Connection, tier: str, before: float, only: list[str] | None, exclude: list[str]
     ) -> None:
-        table, column = ("history_raw", "ts") if tier == "raw" else (f"history_{tier}", "start")
-        assert tier == "raw" or tier in TIERS
-        await self._refresh(conn)
+        table = self._table(tier)
+        column = layout.TABLES[table][0]
+        async with conn.transaction():
+            await conn.execute(_SET_SCOPE, *self._home)
+            await self._refresh(conn)
         if only is not None:
             ids = [self._ids[e] for e in only if e in self._ids]
             if ids:
-                await conn.execute(f"DELETE FROM {table} WHERE {column} < to_timestamp($1) AND entity = ANY($2::int[])", before, ids)
+                async with conn.transaction():
+                    await conn.execute(_SET_SCOPE, *self._home)
+                    await conn.execute(
+                        f"DELETE FROM {table} WHERE {column} < to_timestamp($1) AND entity = ANY($2::int[])", before, ids
+                    )
             return
         keep = [self._ids[e] for e in exclude if e in self._ids]
-        if tier == "raw" and not self.timescale and not keep and self.drop_partitions:
-            for slot in sorted(self._partitions | await self._existing_slots(conn)):
-                if (slot + 1) * self.width <= before:
-                    start = datetime.fromtimestamp(slot * self.width, UTC)
-                    await conn.execute(f"DROP TABLE IF EXISTS history_raw_{start:%Y%m%d}")
-                    self._partitions.discard(slot)
-        await conn.execute(
-            f"DELETE FROM {table} WHERE {column} < to_timestamp($1) AND NOT entity = ANY($2::int[]) "
-            "AND tenant_id = $3 AND home_id = $4",
-            before,
-            keep,
-            *self._home,
-        )
-        if tier == "raw":
-            await conn.execute(
-                "DELETE FROM history_attributes a WHERE ts < to_timestamp($1) AND tenant_id = $2 AND home_id = $3 "
-                "AND ts < (SELECT max(ts) FROM history_attributes b WHERE b.entity = a.entity AND b.ts <= to_timestamp($1))",
-                before,
-                *self._home,
+        single = self.plan is None
+        if self._partitioned(table):
+            await self._ensure_ahead(conn)
+            expiry: dict[str, float] = {}
+            if not (single and keep):
+                expiry[self.plan_key] = before
+            now = self.clock()
+            key = layout.TABLES[table][1]
+            for plan, kept in self.retentions.items():
+                if plan != self.plan_key and not math.isinf(kept.get(key, math.inf)):
+                    expiry[plan] = now - kept[key]
+            await self._drop(conn, table, expiry)
+        async with conn.transaction():
+            await conn.execute(_SET_SCOPE, *self._home)
+            if single or not self._partitioned(table):
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE {column} < to_timestamp($1) AND NOT entity = ANY($2::int[]) "
+                    "AND tenant_id = $3 AND home_id = $4",
+                    before,
+                    keep,
+                    *self._home,
+                )
+            else:
+                # What lies outside every partition does not go with one: the home's own, past retention.
+                await conn.execute(
+                    f"DELETE FROM {layout.default_table(table, self.plan_key)} WHERE {column} < to_timestamp($1) "
+                    "AND NOT entity = ANY($2::int[]) AND tenant_id = $3 AND home_id = $4",
+                    before,
+                    keep,
+                    *self._home,
+                )
+            if tier == "raw":
+                await conn.execute(
+                    "DELETE FROM history_attributes a WHERE ts < to_timestamp($1) AND tenant_id = $2 AND home_id = $3 "
+                    "AND ts < (SELECT max(ts) FROM history_attributes b WHERE b.entity = a.entity AND b.ts <= to_timestamp($1))",
+                    before,
+                    *self._home,
+                )
+            if self._partitioned(table):
+                self._warn_strays(await layout.strays(conn, [table]))
+
+    async def _drop(self, conn: asyncpg.Connection, table: str, expiry: Mapping[str, float]) -> None:
+        """Drop each plan's partitions of a table that end before its time; forget them."""
+        if not expiry:
+            return
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hub history partitions'))")
+            found = await layout.read_layout(conn, table)
+            width = self.widths[table]
+            for leaf in found.leaves:
+                if leaf.plan in expiry and leaf.end <= expiry[leaf.plan]:
+                    await conn.execute(f"DROP TABLE IF EXISTS {leaf.name}")
+                    _LOGGER.debug("Recorder: dropped %s (plan %r, past its retention)", leaf.name, leaf.plan)
+                    self._partitions.discard((table, leaf.plan, int(leaf.start // width)))
+
+    def _warn_strays(self, strays: list[layout.Stray]) -> None:
+        now = time.monotonic()
+        for stray in strays:
+            if now - self._warned.get(stray.table, -math.inf) < STRAY_WARNING_EVERY:
+                continue
+            self._warned[stray.table] = now
+            _LOGGER.warning(
+                "Recorder: home %s has %d rows in %s, outside the partitions kept (times %s to %s): readings "
+                "from a clock far off, or older than the plan keeps; they go when past retention",
+                self.scope,
+                stray.rows,
+                stray.table,
+                datetime.fromtimestamp(stray.first, UTC).isoformat(),
+                datetime.fromtimestamp(stray.last, UTC).isoformat(),
             )
 
-    async def _existing_slots(self, conn: asyncpg.Connection) -> set[int]:
-        rows = await conn.fetch(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'history_raw'"
-        )
-        slots = set()
-        for row in rows:
-            stamp = datetime.strptime(row["relname"][-8:], "%Y%m%d").replace(tzinfo=UTC).timestamp()
-            slots.add(int(stamp // self.width))
-        return slots
+    async def strays(self) -> list[layout.Stray]:
+        """Return the home's rows that default partitions hold (times outside the partitions made)."""
+        tables = [table for table in layout.TABLES if self._partitioned(table)]
+
+        async def counted(conn: asyncpg.Connection) -> list[layout.Stray]:
+            return await layout.strays(conn, tables)
+
+        return await self._call(counted)
+
+    async def retention_hint(self, retention: Mapping[str, float]) -> None:
+        """Learn how long the home keeps each tier: no partition is made for a time past it."""
+        self.retentions[self.plan_key] = {key: float(kept) for key, kept in retention.items()}
 
     async def _refresh(self, conn: asyncpg.Connection) -> None:
         for id_, entity_id in await conn.fetch(
