@@ -57,7 +57,7 @@ sys.path.insert(0, str(BENCH))
 
 import mqtt_ingest  # noqa: E402
 
-from tests.servers import LOOPBACK, MosquittoServer, _chown_tree, _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
+from tests.servers import free_port, launch_mosquitto  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "bench password 123"
@@ -86,29 +86,13 @@ def rss_of(pid: int) -> float:
 # ---------------------------------------------------------------- the broker
 
 
-class BenchMosquitto(MosquittoServer):
-    """The broker both systems get: set_tcp_nodelay (without it Nagle delays each PUBLISH 20-40 ms),
-    a queue large enough that the broker never drops what a slow subscriber has not read yet."""
-
-    def write_config(self) -> None:
-        lines = [f"listener {self.port} {LOOPBACK}", "allow_anonymous true", "persistence false",
-                 "max_queued_messages 1000000", "max_inflight_messages 1000", "set_tcp_nodelay true",
-                 "log_dest stderr", "log_type error"]
-        if self.owner is not None:
-            lines.append(f"user {self.owner.pw_name}")
-        self.config_path.write_text("\n".join(lines) + "\n")
-        _chown_tree(self.tmpdir, self.owner)
-
-
 @contextlib.contextmanager
 def broker() -> Any:
-    binary = _find_binary("mosquitto")
-    if binary is None:
-        raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
-    owner = _service_user("mosquitto")
-    server = BenchMosquitto(binary, _make_tempdir("bench-blackbox-mqtt-", owner), owner, free_port())
-    server.write_config()
-    server.start()
+    """The broker both systems get: set_tcp_nodelay (without it Nagle delays each PUBLISH 20-40 ms),
+    a queue large enough that the broker never drops what a slow subscriber has not read yet."""
+    server = launch_mosquitto("bench-blackbox-mqtt-", lines=[
+        "allow_anonymous true", "persistence false", "max_queued_messages 1000000", "max_inflight_messages 1000",
+        "set_tcp_nodelay true", "log_dest stderr", "log_type error"])
     try:
         yield server
     finally:

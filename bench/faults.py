@@ -79,6 +79,7 @@ from tests.servers import (  # noqa: E402 - after the path: the bench runs from 
     _make_tempdir,
     _service_user,
     free_port,
+    launch_mosquitto,
 )
 
 FAULTS = ("none", "hub_kill", "broker_kill", "broker_kill_hub_behind", "embedded_kill", "postgres_outage", "influxdb_outage", "disk_full",
@@ -155,12 +156,9 @@ class Servers:
     @property
     def mosquitto(self) -> Any:
         if self._mosquitto is None:
-            binary = _find_binary("mosquitto")
-            assert binary, "mosquitto is not installed"
-            owner = _service_user("mosquitto")
-            server = MosquittoServer(binary, _make_tempdir("bench-mqtt-", owner), owner, free_port())
-            server.write_config()  # the in-flight window docs/mqtt.md asks of an external broker
-            self._mosquitto = self._launch(server)
+            # the fixture's broker: persistence saved every second, the in-flight window docs/mqtt.md asks for
+            self._mosquitto = launch_mosquitto("bench-mqtt-")
+            self._owned.append(self._mosquitto)
         return self._mosquitto
 
     @property

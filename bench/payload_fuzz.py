@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._rss import peak_rss_mb, reset_peak_rss, rss_mb  # noqa: E402 - after the path
 from tests.integrations.mqtt.fuzz import campaign  # noqa: E402 - after the path: the bench runs from a checkout
-from tests.servers import MosquittoServer, _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
+from tests.servers import MosquittoServer, launch_mosquitto  # noqa: E402
 
 
 class Tally(logging.Handler):
@@ -122,12 +122,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    binary = _find_binary("mosquitto")
-    assert binary, "mosquitto is not installed"
-    owner = _service_user("mosquitto")
-    broker = MosquittoServer(binary, _make_tempdir("bench-fuzz-mqtt-", owner), owner, free_port())
-    broker.write_config()
-    broker.start()
+    broker = launch_mosquitto("bench-fuzz-mqtt-")
     try:
         tracebacks = asyncio.run(run(args, broker))
     finally:
