@@ -83,6 +83,8 @@ def rss_of(pid: int) -> float:
     return 0.0
 
 
+WS_TOKEN_ENV = "BENCH_WS_TOKEN"  # the WebSocket subscriber process reads its token here
+
 # ---------------------------------------------------------------- the broker
 
 
@@ -374,8 +376,10 @@ class Subscriber:
     @classmethod
     async def start(cls, system: System) -> Subscriber:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--ws-subscriber", system.url, system.token,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+            # the token in the environment: one that starts with "-" (URL-safe base64) was an option to argparse
+            sys.executable, __file__, "--ws-subscriber", system.url,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20,
+            env={**os.environ, WS_TOKEN_ENV: system.token})
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
         if line.strip() != b"ready":
@@ -666,10 +670,10 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--keep-going", action="store_true", help="run every rate even after one the system clearly failed")
-    parser.add_argument("--ws-subscriber", nargs=2, metavar=("URL", "TOKEN"), help=argparse.SUPPRESS)
+    parser.add_argument("--ws-subscriber", metavar="URL", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.ws_subscriber:
-        asyncio.run(ws_subscriber(*arguments.ws_subscriber))
+        asyncio.run(ws_subscriber(arguments.ws_subscriber, os.environ[WS_TOKEN_ENV]))
     else:
         if arguments.both and not arguments.ha:
             parser.error("--both needs --ha VENV")

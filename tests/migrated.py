@@ -26,9 +26,17 @@ from typing import Any
 
 import pytest
 
+_counts = {"copied": 0, "migrated": 0}
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fresh_migrations: run the real migrations on a hub's fresh SQLite file")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _counts["copied"] or _counts["migrated"]:
+        terminalreporter.write_line(f"hubs on a fresh SQLite file: {_counts['copied']} from a migrated template, "
+                                    f"{_counts['migrated']} migrated (tests/migrated.py)")
 
 
 def _sqlite_path(engine: Any) -> Path | None:
@@ -86,8 +94,10 @@ def _migrated_sqlite(
             path.unlink(missing_ok=True)
             _copy(template, path)
             await real(engine, folders)  # at head already: a check, as at every restart
+            _counts["copied"] += 1
             return
         await real(engine, folders)
+        _counts["migrated"] += 1
         made = tmp_path_factory.mktemp("migrated") / "template.db"
         _copy(path, made)
         _migrated_templates[key] = made
