@@ -40,11 +40,15 @@ class Tally(logging.Handler):
         super().__init__(logging.WARNING)
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         self.warnings = self.bytes = self.tracebacks = 0
+        self.first_tracebacks: list[str] = []  # the first few, printed at the end (a traceback is a bug)
 
     def emit(self, record: logging.LogRecord) -> None:
         text = self.format(record)
         self.bytes += len(text) + 1
-        self.tracebacks += text.count("Traceback (most recent call last)")
+        found = text.count("Traceback (most recent call last)")
+        self.tracebacks += found
+        if found and len(self.first_tracebacks) < 3:
+            self.first_tracebacks.append(text[-4000:])
         self.warnings += record.levelno == logging.WARNING
 
 
@@ -113,6 +117,8 @@ async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
             watcher.cancel()
         finally:
             await bootstrap.stop(runtime)
+    for text in log.first_tracebacks:
+        print(f"\n---- a traceback in the log:\n{text}", flush=True)
     return worst
 
 

@@ -66,9 +66,10 @@ _LINGER = 0.05  # seconds a storm's open batch waits for the next config before 
 # 500 large fuzzed configs in one transaction left the heap ~16 MB bigger (bench/payload_fuzz.py).
 _LINGER_BATCH = 100
 
-# Discovery errors warned about once per topic and reason: at most this many remembered (the
-# fuzz campaign's 5,000 configs left 2,727, each with its reason text, for good).
-_LOGGED_LIMIT = 1024
+# Discovery errors warned about once per topic and reason: at most this many remembered, as a
+# hash of the reason (the fuzz campaign's 5,000 configs left 2,727 with their reason texts, for
+# good); cleared when full. Large enough that a campaign that size is not warned about again.
+_LOGGED_LIMIT = 4096
 
 Hash = tuple[str, str]
 
