@@ -3,6 +3,7 @@
     from _rss import cpu_seconds, rss_mb
     rss_mb()            # this process, MB
     rss_mb(pid)         # another one (nan once it is gone)
+    peak_rss_mb()       # the most this process was resident since it started or since reset_peak_rss()
     cpu_seconds(pid)    # user + system CPU so far: robust to a loaded machine, unlike wall time
 """
 
@@ -14,12 +15,29 @@ from pathlib import Path
 
 def rss_mb(pid: int | None = None) -> float:
     """Return the resident set size of a process (this one by default) in MB; nan if it is gone."""
+    return _status_mb("VmRSS:", pid)
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """Return the peak resident set size of a process (this one by default) in MB; nan if it is gone."""
+    return _status_mb("VmHWM:", pid)
+
+
+def reset_peak_rss() -> None:
+    """Start peak_rss_mb() of this process again from its current RSS (Linux: /proc/self/clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _status_mb(field: str, pid: int | None) -> float:
     try:
         status = Path(f"/proc/{pid or 'self'}/status").read_text()
     except OSError:
         return float("nan")
     for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
 

@@ -57,7 +57,7 @@ sys.path.insert(0, str(BENCH))
 
 import mqtt_ingest  # noqa: E402
 
-from tests.servers import LOOPBACK, MosquittoServer, _chown_tree, _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
+from tests.servers import free_port, launch_mosquitto  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "bench password 123"
@@ -83,32 +83,18 @@ def rss_of(pid: int) -> float:
     return 0.0
 
 
+WS_TOKEN_ENV = "BENCH_WS_TOKEN"  # the WebSocket subscriber process reads its token here
+
 # ---------------------------------------------------------------- the broker
-
-
-class BenchMosquitto(MosquittoServer):
-    """The broker both systems get: set_tcp_nodelay (without it Nagle delays each PUBLISH 20-40 ms),
-    a queue large enough that the broker never drops what a slow subscriber has not read yet."""
-
-    def write_config(self) -> None:
-        lines = [f"listener {self.port} {LOOPBACK}", "allow_anonymous true", "persistence false",
-                 "max_queued_messages 1000000", "max_inflight_messages 1000", "set_tcp_nodelay true",
-                 "log_dest stderr", "log_type error"]
-        if self.owner is not None:
-            lines.append(f"user {self.owner.pw_name}")
-        self.config_path.write_text("\n".join(lines) + "\n")
-        _chown_tree(self.tmpdir, self.owner)
 
 
 @contextlib.contextmanager
 def broker() -> Any:
-    binary = _find_binary("mosquitto")
-    if binary is None:
-        raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
-    owner = _service_user("mosquitto")
-    server = BenchMosquitto(binary, _make_tempdir("bench-blackbox-mqtt-", owner), owner, free_port())
-    server.write_config()
-    server.start()
+    """The broker both systems get: set_tcp_nodelay (without it Nagle delays each PUBLISH 20-40 ms),
+    a queue large enough that the broker never drops what a slow subscriber has not read yet."""
+    server = launch_mosquitto("bench-blackbox-mqtt-", lines=[
+        "allow_anonymous true", "persistence false", "max_queued_messages 1000000", "max_inflight_messages 1000",
+        "set_tcp_nodelay true", "log_dest stderr", "log_type error"])
     try:
         yield server
     finally:
@@ -390,8 +376,10 @@ class Subscriber:
     @classmethod
     async def start(cls, system: System) -> Subscriber:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--ws-subscriber", system.url, system.token,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+            # the token in the environment: one that starts with "-" (URL-safe base64) was an option to argparse
+            sys.executable, __file__, "--ws-subscriber", system.url,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20,
+            env={**os.environ, WS_TOKEN_ENV: system.token})
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
         if line.strip() != b"ready":
@@ -682,10 +670,10 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--keep-going", action="store_true", help="run every rate even after one the system clearly failed")
-    parser.add_argument("--ws-subscriber", nargs=2, metavar=("URL", "TOKEN"), help=argparse.SUPPRESS)
+    parser.add_argument("--ws-subscriber", metavar="URL", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.ws_subscriber:
-        asyncio.run(ws_subscriber(*arguments.ws_subscriber))
+        asyncio.run(ws_subscriber(arguments.ws_subscriber, os.environ[WS_TOKEN_ENV]))
     else:
         if arguments.both and not arguments.ha:
             parser.error("--both needs --ha VENV")

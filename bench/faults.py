@@ -69,7 +69,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from integrations.mqtt.broker import MAX_INFLIGHT  # noqa: E402
 from tests.servers import (  # noqa: E402 - after the path: the bench runs from a checkout
     InfluxDBServer,
     MosquittoServer,
@@ -80,6 +79,7 @@ from tests.servers import (  # noqa: E402 - after the path: the bench runs from 
     _make_tempdir,
     _service_user,
     free_port,
+    launch_mosquitto,
 )
 
 FAULTS = ("none", "hub_kill", "broker_kill", "broker_kill_hub_behind", "embedded_kill", "postgres_outage", "influxdb_outage", "disk_full",
@@ -140,12 +140,6 @@ HEADER = (f"{'fault':<22} {'published':>9} {'acked':>9} {'in history':>9} {'miss
 # ---------------------------------------------------------------- servers
 
 
-def window(server: Any, inflight: int) -> None:
-    """Give a Mosquitto the in-flight window docs/mqtt.md asks of an external broker (the embedded one's)."""
-    lines = [line for line in server.config_path.read_text().splitlines() if not line.startswith("max_inflight_messages ")]
-    server.config_path.write_text("\n".join([*lines, f"max_inflight_messages {inflight}"]) + "\n")
-
-
 class Servers:
     """The Mosquitto, PostgreSQL and InfluxDB a run uses, started on first use (or the tests' own)."""
 
@@ -162,13 +156,9 @@ class Servers:
     @property
     def mosquitto(self) -> Any:
         if self._mosquitto is None:
-            binary = _find_binary("mosquitto")
-            assert binary, "mosquitto is not installed"
-            owner = _service_user("mosquitto")
-            server = MosquittoServer(binary, _make_tempdir("bench-mqtt-", owner), owner, free_port())
-            server.write_config()
-            window(server, MAX_INFLIGHT)
-            self._mosquitto = self._launch(server)
+            # the fixture's broker: persistence saved every second, the in-flight window docs/mqtt.md asks for
+            self._mosquitto = launch_mosquitto("bench-mqtt-")
+            self._owned.append(self._mosquitto)
         return self._mosquitto
 
     @property

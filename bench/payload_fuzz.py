@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._rss import rss_mb  # noqa: E402 - after the path
+from bench._rss import peak_rss_mb, reset_peak_rss, rss_mb  # noqa: E402 - after the path
 from tests.integrations.mqtt.fuzz import campaign  # noqa: E402 - after the path: the bench runs from a checkout
-from tests.servers import MosquittoServer, _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
+from tests.servers import MosquittoServer, launch_mosquitto  # noqa: E402
 
 
 class Tally(logging.Handler):
@@ -40,11 +40,15 @@ class Tally(logging.Handler):
         super().__init__(logging.WARNING)
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         self.warnings = self.bytes = self.tracebacks = 0
+        self.first_tracebacks: list[str] = []  # the first few, printed at the end (a traceback is a bug)
 
     def emit(self, record: logging.LogRecord) -> None:
         text = self.format(record)
         self.bytes += len(text) + 1
-        self.tracebacks += text.count("Traceback (most recent call last)")
+        found = text.count("Traceback (most recent call last)")
+        self.tracebacks += found
+        if found and len(self.first_tracebacks) < 3:
+            self.first_tracebacks.append(text[-4000:])
         self.warnings += record.levelno == logging.WARNING
 
 
@@ -73,10 +77,21 @@ async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
             gc.collect()
             start = rss_mb()
             print(f"{args.configs} configs, {len(plan.states)} state payloads per round; RSS at start {start:.1f} MB", flush=True)
-            print(f"{'round':>5} {'entities':>9} {'warnings':>9} {'log bytes':>10} {'tracebacks':>10} {'RSS MB':>8} {'vs start':>9} {'configs':>8} {'seconds':>8}")
+            print(f"{'round':>5} {'entities':>9} {'warnings':>9} {'log bytes':>10} {'tracebacks':>10} {'RSS MB':>8} {'vs start':>9} {'configs':>8}"
+                  f" {'peak':>7} {'queued':>7} {'seconds':>8}")
             worst = 0
+            deepest = [0]
+
+            async def watch_queue() -> None:  # the most discovery messages waiting at once
+                while True:
+                    deepest[0] = max(deepest[0], len(discovery._queue))
+                    await asyncio.sleep(0.01)
+
+            watcher = asyncio.create_task(watch_queue())
             for round_no in range(1, args.rounds + 1):
                 began = time.monotonic()
+                deepest[0] = 0
+                reset_peak_rss()
                 async with aiomqtt.Client(broker.host, broker.port, max_queued_outgoing_messages=0) as client:
                     for topic, payload in plan.configs:
                         await client.publish(topic.format(prefix=prefix), payload, qos=0)
@@ -97,9 +112,13 @@ async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
                 now = rss_mb()
                 worst = max(worst, log.tracebacks)
                 print(f"{round_no:>5} {len(discovery.entities):>9} {log.warnings:>9} {log.bytes:>10} {log.tracebacks:>10} {now:>8.1f} "
-                      f"{now - start:>+9.1f} {after_configs - start:>+8.1f} {time.monotonic() - began:>8.1f}", flush=True)
+                      f"{now - start:>+9.1f} {after_configs - start:>+8.1f} {peak_rss_mb() - start:>+7.1f} {deepest[0]:>7} "
+                      f"{time.monotonic() - began:>8.1f}", flush=True)
+            watcher.cancel()
         finally:
             await bootstrap.stop(runtime)
+    for text in log.first_tracebacks:
+        print(f"\n---- a traceback in the log:\n{text}", flush=True)
     return worst
 
 
@@ -109,12 +128,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    binary = _find_binary("mosquitto")
-    assert binary, "mosquitto is not installed"
-    owner = _service_user("mosquitto")
-    broker = MosquittoServer(binary, _make_tempdir("bench-fuzz-mqtt-", owner), owner, free_port())
-    broker.write_config()
-    broker.start()
+    broker = launch_mosquitto("bench-fuzz-mqtt-")
     try:
         tracebacks = asyncio.run(run(args, broker))
     finally:

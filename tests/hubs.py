@@ -36,8 +36,9 @@ async def start_hub(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     previous = loop.get_exception_handler()
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
 
-    async def start(config_dir: Path, data_dir: Path | None = None) -> bootstrap.Runtime:
-        runtime = await bootstrap.start(config_dir, data_dir or tmp_path / "data", port=0)
+    async def start(config_dir: Path, data_dir: Path | None = None, **options: Any) -> bootstrap.Runtime:
+        """Start a hub on config_dir; `options` go to bootstrap.start (a home's `plan`, `plans` ...)."""
+        runtime = await bootstrap.start(config_dir, data_dir or tmp_path / "data", port=0, **options)
         started.append(runtime)
         return runtime
 

@@ -67,9 +67,11 @@ __all__ = [
     "MosquittoServer",
     "InfluxDBServer",
     "ServerStartError",
+    "launch_mosquitto",
 ]
 
 START_TIMEOUT = 20.0
+MQTT_MAX_INFLIGHT = 2000  # integrations.mqtt.broker.MAX_INFLIGHT (tests/servers.py imports nothing of the hub's)
 STOP_TIMEOUT = 15.0
 LOOPBACK = "127.0.0.1"
 REQUIRE_ENV = "HUB_REQUIRE_SERVICES"
@@ -669,11 +671,13 @@ class MosquittoServer(_Server):
     name = "mosquitto"
     stop_signal = signal.SIGTERM  # clean exit, writes the persistence database
 
-    def __init__(self, binary: str, tmpdir: Path, owner: pwd.struct_passwd | None, port: int) -> None:
+    def __init__(self, binary: str, tmpdir: Path, owner: pwd.struct_passwd | None, port: int,
+                 lines: list[str] | None = None) -> None:
         super().__init__(tmpdir, owner, port)
         self.binary = binary
         self.config_path = tmpdir / "mosquitto.conf"
         self.persistence_dir = tmpdir / "persist"
+        self.lines = lines  # None: the configuration below; else only a listener and these
 
     @property
     def url(self) -> str:
@@ -681,6 +685,13 @@ class MosquittoServer(_Server):
 
     def write_config(self) -> None:
         self.persistence_dir.mkdir()
+        if self.lines is not None:
+            lines = [f"listener {self.port} {LOOPBACK}", *self.lines]
+            if self.owner is not None:
+                lines.append(f"user {self.owner.pw_name}")
+            self.config_path.write_text("\n".join(lines) + "\n")
+            _chown_tree(self.tmpdir, self.owner)
+            return
         lines = [
             f"listener {self.port} {LOOPBACK}",
             "allow_anonymous true",
@@ -690,7 +701,9 @@ class MosquittoServer(_Server):
             # also save while running, so that kill() loses at most ~1 s of state
             "autosave_interval 1",
             "max_queued_messages 1000000",
-            "max_inflight_messages 100",
+            # the window docs/mqtt.md asks of an external broker (the embedded broker's): readings
+            # inside it are on the hub's side when the broker dies, readings behind it are not
+            f"max_inflight_messages {MQTT_MAX_INFLIGHT}",
             "max_keepalive 65535",
             "persistent_client_expiration 1d",
             "log_dest stderr",
@@ -824,6 +837,28 @@ def _launch(make: Callable[[], _Server]) -> _Server:
     return server
 
 
+def launch_mosquitto(prefix: str = "hub-mqtt-", lines: list[str] | None = None) -> MosquittoServer:
+    """Start a Mosquitto of the caller's own on a free port; the caller close()s it.
+
+    `lines`: None for the fixture's configuration (persistence, a large queue, the in-flight
+    window docs/mqtt.md asks for); else the broker gets a listener and only these lines (`[]`: a
+    stock Mosquitto, its defaults for everything else).
+    """
+    binary = _find_binary("mosquitto")
+    if binary is None:
+        raise ServerStartError("mosquitto is not installed: apt-get install mosquitto")
+    owner = _service_user("mosquitto")
+
+    def make() -> MosquittoServer:
+        server = MosquittoServer(binary, _make_tempdir(prefix, owner), owner, free_port(), lines)
+        server.write_config()
+        return server
+
+    server = _launch(make)
+    assert isinstance(server, MosquittoServer)
+    return server
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     bindir = _find_postgres_bindir()
@@ -857,14 +892,7 @@ def mosquitto_server():
     binary = _find_binary("mosquitto")
     if binary is None:
         _missing("mosquitto not installed: apt-get install mosquitto")
-    owner = _service_user("mosquitto")
-
-    def make() -> MosquittoServer:
-        server = MosquittoServer(binary, _make_tempdir("hub-mqtt-", owner), owner, free_port())
-        server.write_config()
-        return server
-
-    server = _launch(make)
+    server = launch_mosquitto()
     yield server
     server.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import aiohttp
@@ -159,6 +160,59 @@ async def test_mosquitto_kill_then_start(mosquitto_server):
         async with asyncio.timeout(10):
             message = await anext(aiter(client.messages))
         assert message.payload == b"back"
+
+
+def test_mosquitto_in_flight_window_is_the_embedded_brokers(mosquitto_server):
+    """The fixture broker holds as many unacknowledged QoS 1 messages toward a slow hub as the
+    embedded broker does (docs/mqtt.md asks the same of an external one); no more, no fewer."""
+    import threading
+
+    import paho.mqtt.client as paho
+
+    from integrations.mqtt.broker import MAX_INFLIGHT
+    from tests.servers import MQTT_MAX_INFLIGHT
+
+    assert MQTT_MAX_INFLIGHT == MAX_INFLIGHT
+    topic = f"hub/test/{uuid.uuid4().hex}/window"
+    received: list[paho.MQTTMessage] = []
+    enough = threading.Event()
+
+    def on_message(_client, _userdata, message):
+        received.append(message)
+        if len(received) >= MAX_INFLIGHT:
+            enough.set()
+
+    slow = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"slow-{uuid.uuid4().hex[:8]}", clean_session=True)
+    slow.manual_ack_set(True)  # a hub that has not acknowledged anything yet
+    slow.on_message = on_message
+    slow.connect(mosquitto_server.host, mosquitto_server.port)
+    slow.subscribe(topic, qos=1)
+    slow.loop_start()
+    pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"dev-{uuid.uuid4().hex[:8]}")
+    pub.max_inflight_messages_set(0)
+    pub.connect(mosquitto_server.host, mosquitto_server.port)
+    pub.loop_start()
+    try:
+        subscribed = time.monotonic() + 10
+        while not slow.is_connected() and time.monotonic() < subscribed:
+            time.sleep(0.01)
+        time.sleep(0.2)  # the SUBSCRIBE is on the broker before the first PUBLISH
+        infos = [pub.publish(topic, str(n), qos=1) for n in range(MAX_INFLIGHT + 200)]
+        for info in infos:
+            info.wait_for_publish(timeout=20)
+        assert enough.wait(20), f"only {len(received)} of {MAX_INFLIGHT} in flight"
+        time.sleep(0.5)  # the broker had every message: anything beyond the window would be here by now
+        assert len(received) == MAX_INFLIGHT
+        for message in received[:100]:  # acknowledged: the broker sends what it queued behind the window
+            slow.ack(message.mid, message.qos)
+        deadline = time.monotonic() + 10
+        while len(received) == MAX_INFLIGHT and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(received) > MAX_INFLIGHT
+    finally:
+        for client in (slow, pub):
+            client.disconnect()
+            client.loop_stop()
 
 
 # ---------------------------------------------------------------- InfluxDB

@@ -67,6 +67,11 @@ _LINGER = 0.05  # seconds a storm's open batch waits for the next config before 
 # 500 large fuzzed configs in one transaction left the heap ~16 MB bigger (bench/payload_fuzz.py).
 _LINGER_BATCH = 100
 
+# Discovery errors warned about once per topic and reason: at most this many remembered, as a
+# hash of the reason (the fuzz campaign's 5,000 configs left 2,727 with their reason texts, for
+# good); cleared when full. Large enough that a campaign that size is not warned about again.
+_LOGGED_LIMIT = 4096
+
 Hash = tuple[str, str]
 
 
@@ -92,7 +97,8 @@ class Discovery:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._logged: set[tuple[str, str]] = set()
+        # (topic, hash of the reason) already warned about; cleared when full (_LOGGED_LIMIT).
+        self._logged: set[tuple[str, int]] = set()
         # While load_cached runs: the cached entries that could not be used (one warning for all).
         self._cache_errors: list[tuple[str, str]] | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -222,8 +228,11 @@ class Discovery:
 
     def _error(self, topic: str, reason: str, payload: bytes | str, cause: BaseException | None = None) -> None:
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-        if (topic, reason) not in self._logged:
-            self._logged.add((topic, reason))
+        logged = (topic, hash(reason))
+        if logged not in self._logged:
+            if len(self._logged) >= _LOGGED_LIMIT:
+                self._logged.clear()  # a stream of ever new broken topics costs bounded memory
+            self._logged.add(logged)
             _LOGGER.warning("Discovery message on %s ignored: %s (payload: %.200s)", topic, reason, text)
             if isinstance(cause, PlanLimitError):
                 limits.notify(self.hub, cause)  # the home's plan refused the device or entity

@@ -49,12 +49,12 @@ def cells_of(output: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.services
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)  # a hang guard: about 1 min alone, 2.5 min at load 33, over 220 s beside more jobs
 def test_quick_table_runs_every_scenario_on_the_hub() -> None:
     if _find_binary("mosquitto") is None:
         _missing("mosquitto is not installed")
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "table.py"), "--quick"], capture_output=True, text=True,
-                          timeout=220, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+                          timeout=540, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "expected run time about" in out  # stated up front

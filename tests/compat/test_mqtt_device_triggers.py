@@ -12,8 +12,13 @@ import pytest
 from tests.compat.conftest import state_of, until
 from tests.firmware.conftest import Observer
 from tests.hubs import write_config
+from tests.integrations.mqtt.conftest import settled
 
 pytestmark = pytest.mark.services
+
+# Event-driven waits: generous, since a loaded machine (CI beside other jobs) is slow, and a
+# passing run never waits this long.
+WAIT = 30.0
 
 Z2M_CONFIG = {
     "automation_type": "trigger",
@@ -73,17 +78,21 @@ async def test_a_zigbee2mqtt_button_press_fires_a_device_trigger(tmp_path: Path,
         hub.bus.listen("left_clicked", lambda event: fired.append(dict(event.data)))
         device.publish(z2m_topic, json.dumps(Z2M_CONFIG), retain=True)
         registry = hub.require_device_registry()
-        remote = await until(lambda: next((d for d in registry if d.name == "Remote"), None), "the remote in the device registry")
+        remote = await until(lambda: next((d for d in registry if d.name == "Remote"), None), "the remote in the device registry",
+                             timeout=WAIT)
+        # The trigger's subscription is acknowledged by the broker before the button is pressed: a
+        # press before that is not delivered (QoS 0 to a filter the broker does not know yet).
+        await settled(hub, timeout=WAIT)
 
         device.publish("zigbee2mqtt/remote/action", "arrow_right_click")  # another button: no trigger
         device.publish("zigbee2mqtt/remote/action", "arrow_left_click")
-        await until(lambda: state_of(hub, "counter.left_clicks") == "1", "the left click to run the automation")
-        await until(lambda: fired, "the event with the trigger's data")
+        await until(lambda: state_of(hub, "counter.left_clicks") == "1", "the left click to run the automation", timeout=WAIT)
+        await until(lambda: fired, "the event with the trigger's data", timeout=WAIT)
         assert fired == [{"payload": "arrow_left_click", "platform": "mqtt", "topic": "zigbee2mqtt/remote/action"}]
 
         # A Tasmota button, used by device_id, type and subtype, in an automation added later.
         device.publish(tasmota_topic, json.dumps(TASMOTA_CONFIG), retain=True)
-        plug = await until(lambda: next((d for d in registry if ("mac", "a4:cf:12:a1:b2:c3") in {tuple(c) for c in d.connections}), None), "the Tasmota device")
+        plug = await until(lambda: next((d for d in registry if ("mac", "a4:cf:12:a1:b2:c3") in {tuple(c) for c in d.connections}), None), "the Tasmota device", timeout=WAIT)
         automations.write_text(automations.read_text() + f"""\
 - alias: Single press
   triggers:
@@ -97,17 +106,18 @@ async def test_a_zigbee2mqtt_button_press_fires_a_device_trigger(tmp_path: Path,
       target: {{entity_id: counter.single_presses}}
 """)
         await hub.services.call("automation", "reload", {}, blocking=True)
+        await settled(hub, timeout=WAIT)
         device.publish("stat/tasmota_A1B2C3/RESULT", json.dumps({"Button1": {"Action": "DOUBLE"}}))
         # The new automation subscribes as it attaches; press until the broker delivers one.
-        await until(lambda: press_single(device) and state_of(hub, "counter.single_presses") != "0", "the single press")
+        await until(lambda: press_single(device) and state_of(hub, "counter.single_presses") != "0", "the single press", timeout=WAIT)
         presses = int(state_of(hub, "counter.single_presses") or 0)
 
         # Removing the discovery config removes the trigger: presses no longer run the automation.
         device.publish(z2m_topic, "", retain=True)
-        await until(lambda: "0x90fd9ffffedf1266 action_arrow_left_click" not in _triggers(hub), "the trigger's removal")
+        await until(lambda: "0x90fd9ffffedf1266 action_arrow_left_click" not in _triggers(hub), "the trigger's removal", timeout=WAIT)
         device.publish("zigbee2mqtt/remote/action", "arrow_left_click")
         device.publish("stat/tasmota_A1B2C3/RESULT", json.dumps({"Button1": {"Action": "SINGLE"}}))
-        await until(lambda: int(state_of(hub, "counter.single_presses") or 0) > presses, "the next single press")
+        await until(lambda: int(state_of(hub, "counter.single_presses") or 0) > presses, "the next single press", timeout=WAIT)
         assert state_of(hub, "counter.left_clicks") == "1"
         assert remote.id != plug.id
     finally:

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.timeout(180)
 
 RELAY = "switch.relay_node_relay"
 POWER = "sensor.relay_node_power"
+BUDGET_PER_BASELINE = 10  # the dashboard with 1,000 entities against the bare login page, same machine and moment
 
 
 def row(page, entity_id):
@@ -94,7 +95,13 @@ async def test_rename_a_device(site, page):
 
 async def test_a_thousand_entities_load_quickly(start_site, page):
     site = await start_site(extra_sensors=1000)
+    # The machine's pace, measured here: the login page (the same bundle, no entities) loaded twice.
     await page.goto(site.url)
+    await page.get_by_label("Long-lived access token").or_(page.get_by_role("button", name="Use a long-lived access token instead")).first.wait_for()
+    started = time.monotonic()
+    await page.reload()
+    await page.get_by_label("Long-lived access token").or_(page.get_by_role("button", name="Use a long-lived access token instead")).first.wait_for()
+    baseline = (time.monotonic() - started) * 1000
     await page.evaluate(f"localStorage.setItem('hub.tokens', JSON.stringify({{access_token: {site.token!r}}}))")
     started = time.monotonic()
     await page.reload()
@@ -102,6 +109,8 @@ async def test_a_thousand_entities_load_quickly(start_site, page):
     elapsed = (time.monotonic() - started) * 1000
     rows = await page.locator("li.entity").count()
     assert rows >= 1000
-    # Loopback, 2 shared cores: the budget is 1 s; allow slack for a loaded CI machine.
-    assert elapsed < 3000, f"dashboard with 1,000 entities took {elapsed:.0f} ms"
-    print(f"dashboard with {rows} entities ready in {elapsed:.0f} ms")
+    # Loopback, 2 cores: the budget is 1 s, and 3 s alone; on a loaded machine it grows with the
+    # time the bare page took (a list that renders in quadratic time still fails: 1,000 rows).
+    budget = max(3000, BUDGET_PER_BASELINE * baseline)
+    print(f"dashboard with {rows} entities ready in {elapsed:.0f} ms (login page {baseline:.0f} ms, budget {budget:.0f} ms)")
+    assert elapsed < budget, f"dashboard with 1,000 entities took {elapsed:.0f} ms (login page {baseline:.0f} ms)"

@@ -8,7 +8,7 @@ import json
 import logging
 import shutil
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,30 +32,17 @@ TINY = plans_from_config({"tiny": {"limits": {"devices": 2, "entities": 4, "mess
 
 
 @pytest.fixture
-async def start_home(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    """Start hub cores of a home on a plan; unhandled loop errors fail the test."""
-    started: list[bootstrap.Runtime] = []
-    errors: list[dict[str, Any]] = []
-    loop = asyncio.get_running_loop()
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+def start_home(tmp_path: Path, start_hub: Callable[..., Any]) -> Callable[..., Any]:
+    """Start hub cores of a home on a plan (tests/hubs.py's start_hub: loop errors fail the test)."""
 
     async def start(yaml: str, plan: str, plans: dict[str, Plan] | None = None) -> bootstrap.Runtime:
         config_dir = tmp_path / "config"
         config_dir.mkdir(exist_ok=True)
         (config_dir / "configuration.yaml").write_text(textwrap.dedent(yaml))
-        runtime = await bootstrap.start(config_dir, tmp_path / "data", port=0, plan=plan, plans=plans)
-        started.append(runtime)
+        runtime: bootstrap.Runtime = await start_hub(config_dir, plan=plan, plans=plans)
         return runtime
 
-    try:
-        yield start
-    finally:
-        for runtime in started:
-            await bootstrap.stop(runtime)
-        loop.set_exception_handler(previous)
-    if errors:
-        pytest.fail(f"Unhandled errors in the event loop: {errors}")
+    return start
 
 
 async def until(check: Callable[[], Any], what: str, timeout: float = 10.0) -> None:

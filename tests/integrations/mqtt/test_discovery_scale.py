@@ -18,24 +18,11 @@ import pytest
 
 from integrations.mqtt import runtime_of
 from tests.integrations.mqtt.conftest import CLIENT_ENV, mqtt_config
-from tests.servers import LOOPBACK, MosquittoServer, _chown_tree, _find_binary, _make_tempdir, _missing, _service_user, free_port
+from tests.servers import MosquittoServer, _find_binary, _missing, launch_mosquitto
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(240)]
 
 COUNT = 10_000
-
-
-class StockMosquitto(MosquittoServer):
-    """Mosquitto with nothing but a listener: its default queue and in-flight limits."""
-
-    def write_config(self) -> None:
-        self.persistence_dir.mkdir()
-        lines = [f"listener {self.port} {LOOPBACK}", "allow_anonymous true", "log_dest stderr", "log_type error",
-                 "log_type warning"]
-        if self.owner is not None:
-            lines.append(f"user {self.owner.pw_name}")
-        self.config_path.write_text("\n".join(lines) + "\n")
-        _chown_tree(self.tmpdir, self.owner)
 
 
 @pytest.fixture(params=["gmqtt"])
@@ -47,13 +34,11 @@ def mqtt_client_backend(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
 
 @pytest.fixture(scope="module")
 def stock_mosquitto() -> Iterator[MosquittoServer]:
-    binary = _find_binary("mosquitto")
-    if binary is None:
+    """Mosquitto with nothing but a listener: its default queue and in-flight limits."""
+    if _find_binary("mosquitto") is None:
         _missing("mosquitto not installed: apt-get install mosquitto")
-    owner = _service_user("mosquitto")
-    server = StockMosquitto(binary, _make_tempdir("hub-mqtt-stock-", owner), owner, free_port())
-    server.write_config()
-    server.start()
+    server = launch_mosquitto("hub-mqtt-stock-", lines=["allow_anonymous true", "log_dest stderr", "log_type error",
+                                                         "log_type warning"])
     try:
         yield server
     finally:

@@ -75,3 +75,17 @@ def _entity_of(message: str) -> str | None:
                                                      "button", "light"):
             return word
     return None
+
+
+async def test_discovery_warnings_remember_a_bounded_number_of_topics(start_mqtt_hub, caplog) -> None:
+    """One warning per broken config topic, and a stream of ever new broken topics costs bounded memory."""
+    from integrations.mqtt.discovery import _LOGGED_LIMIT
+
+    discovery = runtime_of((await start_mqtt_hub()).hub).discovery
+    with caplog.at_level(logging.WARNING, logger="integrations.mqtt.discovery"):
+        for _ in range(3):
+            discovery._error("p/sensor/a/config", "invalid sensor config: bad", b"{}")
+        assert sum("p/sensor/a/config" in r.getMessage() for r in caplog.records) == 1
+        for n in range(3 * _LOGGED_LIMIT):
+            discovery._error(f"p/sensor/n{n}/config", "x" * 5000, b"{}")
+            assert len(discovery._logged) <= _LOGGED_LIMIT
