@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from sqlalchemy import delete
-from sqlalchemy.engine import make_url
 
 from hub import bootstrap, plugins
 from hub.homes.host import HomeHost
@@ -25,6 +23,7 @@ from hub.storage.rls import grant_app_role
 from hub.storage.scoped import scoped_sessions
 from hub.tenancy.models import HomeMemberRow
 from tests.hubs import write_config
+from tests.pg_roles import Roles, make_roles
 
 
 @dataclass(slots=True)
@@ -57,43 +56,6 @@ homes:
     topic_root: {run}/villa/
     members: {carol: owner}
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Roles:
-    """A database as a many-homes install has it: the tables' owner and an application role."""
-
-    owner_url: str
-    app_url: str
-    app_role: str
-
-    def storage_yaml(self) -> str:
-        """The `storage:` section: serve as the application role, migrate as the owner."""
-        return f"storage:\n  db_url: {self.app_url}\n  migrate_url: {self.owner_url}\n"
-
-
-def _as(url: str, role: str) -> str:
-    return make_url(url).set(username=role).render_as_string(hide_password=False)
-
-
-async def make_roles(pg_url: str) -> Roles:
-    """Make an owner role (of the database and its schema) and an application role; superuser's pg_url."""
-    suffix = secrets.token_hex(4)
-    owner_role, app_role = f"hub_owner_{suffix}", f"hub_app_{suffix}"
-    superuser = create_engine(pg_url)
-    try:
-        async with superuser.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            for statement in (
-                f'CREATE ROLE "{owner_role}" LOGIN NOSUPERUSER NOBYPASSRLS',
-                f'CREATE ROLE "{app_role}" LOGIN NOSUPERUSER NOBYPASSRLS',
-                f'ALTER DATABASE "{make_url(pg_url).database}" OWNER TO "{owner_role}"',
-                f'ALTER SCHEMA public OWNER TO "{owner_role}"',
-            ):
-                await connection.exec_driver_sql(statement)
-    finally:
-        await superuser.dispose()
-    return Roles(_as(pg_url, owner_role), _as(pg_url, app_role), app_role)
 
 
 async def grant_roles(roles: Roles, config_dir: Path) -> bootstrap.CheckedConfig:

@@ -4,14 +4,14 @@ tenants with two homes each, and one row of every home-owned table in every home
 from __future__ import annotations
 
 import hashlib
-import secrets
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import Table, insert
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.core.scope import HomeScope
@@ -20,6 +20,7 @@ from hub.storage.models import UserRow, table_of
 from hub.storage.rls import grant_app_role
 from hub.storage.scoped import scoped_sessions
 from hub.tenancy.store import TenancyStore
+from tests.pg_roles import make_roles
 from tests.storage import legacy
 from tests.storage.conftest import BUILTIN_MIGRATIONS, all_metadata
 
@@ -57,6 +58,19 @@ def row_for(table: str, home: str) -> dict[str, Any]:
     return row
 
 
+@pytest.fixture
+async def app_url(pg_url: str) -> str:
+    """A fresh database and an application role: the tables' owner, not superuser, not exempt from RLS."""
+    role = f"hub_app_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
+        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
+    finally:
+        await admin.close()
+    return pg_url.replace("postgres@", f"{role}@", 1)
+
+
 @dataclass
 class RlsDatabase:
     """URLs of the three roles, the engines of owner and application, and the four homes."""
@@ -72,31 +86,13 @@ class RlsDatabase:
     users: dict[str, str] = field(default_factory=dict)  # tenant name -> user id
 
 
-def _as(url: str, role: str) -> str:
-    return make_url(url).set(username=role).render_as_string(hide_password=False)
-
-
 @pytest.fixture
 async def rls_db(pg_url: str) -> AsyncIterator[RlsDatabase]:
-    suffix = secrets.token_hex(4)
-    owner_role, app_role = f"hub_owner_{suffix}", f"hub_app_{suffix}"
-    database = make_url(pg_url).database
-    superuser = create_engine(pg_url)
-    try:
-        async with superuser.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            for statement in (
-                f'CREATE ROLE "{owner_role}" LOGIN NOSUPERUSER NOBYPASSRLS',
-                f'CREATE ROLE "{app_role}" LOGIN NOSUPERUSER NOBYPASSRLS',
-                f'ALTER DATABASE "{database}" OWNER TO "{owner_role}"',
-                f'ALTER SCHEMA public OWNER TO "{owner_role}"',
-            ):
-                await connection.exec_driver_sql(statement)
-    finally:
-        await superuser.dispose()
-    owner = create_engine(_as(pg_url, owner_role))
-    app = create_engine(_as(pg_url, app_role))
-    db = RlsDatabase(pg_url, _as(pg_url, owner_role), _as(pg_url, app_role), owner_role, app_role, owner, app)
+    roles = await make_roles(pg_url)
+    owner_role, app_role = roles.owner_role, roles.app_role
+    owner = create_engine(roles.owner_url)
+    app = create_engine(roles.app_url)
+    db = RlsDatabase(pg_url, roles.owner_url, roles.app_url, owner_role, app_role, owner, app)
     try:
         await migrate(owner, BUILTIN_MIGRATIONS)
         await grant_app_role(owner, app_role)

@@ -28,19 +28,6 @@ OTHER = HomeScope("globex", "flat")  # the same home id in another tenant
 
 
 @pytest.fixture
-async def app_url(pg_url: str) -> str:
-    """A fresh database and a role that is neither superuser nor anything but the tables' owner."""
-    role = f"hub_app_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
-        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
-    finally:
-        await admin.close()
-    return pg_url.replace("postgres@", f"{role}@", 1)
-
-
-@pytest.fixture
 async def open_home(app_url: str) -> AsyncIterator[Callable[..., Any]]:
     opened: list[PostgresBackend] = []
 

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from hub.core.scope import DEFAULT_SCOPE, HomeScope
+from hub.recorder.backends import pg_partitions as layout
 from hub.recorder.backends.base import BackendError, Batch, Point, TierRow
 from hub.recorder.backends.pg_pool import PoolRegistry
 from hub.recorder.backends.postgres import HOME_POLICY, HOME_TABLES, SCHEMA, PostgresBackend
@@ -28,7 +29,7 @@ FLAT = HomeScope("acme", "flat")
 SHOP = HomeScope("acme", "shop")
 PLANT = HomeScope("globex", "plant")
 RETENTIONS = {name: plan.retention.as_dict() for name, plan in PLANS.items()}
-PARTITIONED = ("history_raw", "history_five_minute", "history_hour", "history_day")
+LEGACY_TABLES = ("history_raw", "history_five_minute", "history_hour", "history_day")  # partitioned since plans
 
 
 class Clock:
@@ -39,19 +40,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def app_url(pg_url: str) -> str:
-    """A fresh database and an application role: the tables' owner, not superuser, not exempt from RLS."""
-    role = f"hub_app_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
-        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
-    finally:
-        await admin.close()
-    return pg_url.replace("postgres@", f"{role}@", 1)
 
 
 @pytest.fixture
@@ -94,7 +82,7 @@ async def count_deletes(pg_url: str) -> None:
         await conn.execute("CREATE TABLE deleted_rows (tbl text)")
         await conn.execute("CREATE FUNCTION note_delete() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS "
                            "$$BEGIN INSERT INTO deleted_rows VALUES (TG_TABLE_NAME); RETURN OLD; END$$")
-        for table in PARTITIONED:  # a row trigger on the parent is cloned onto every partition, now and later
+        for table in layout.TABLES:  # a row trigger on the parent is cloned onto every partition, now and later
             await conn.execute(f"CREATE TRIGGER note_delete AFTER DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION note_delete()")
     finally:
         await conn.close()
@@ -268,10 +256,10 @@ LEGACY = [  # the layout of a hub before plans: raw points by day, tiers unparti
     *(f"CREATE TABLE history_{tier} (entity int NOT NULL, start timestamptz NOT NULL, mean float8, min float8, "
       "max float8, last float8, delta float8, count int, tenant_id text NOT NULL DEFAULT 'default', "
       "home_id text NOT NULL DEFAULT 'default', PRIMARY KEY (entity, start))" for tier in ("five_minute", "hour", "day")),
-    *(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY" for t in PARTITIONED),
-    *(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY" for t in PARTITIONED),
+    *(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY" for t in LEGACY_TABLES),
+    *(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY" for t in LEGACY_TABLES),
     *(f"CREATE POLICY home_isolation ON {t} USING (tenant_id = current_setting('app.tenant_id', true) AND "
-      f"home_id = current_setting('app.home_id', true))" for t in PARTITIONED),
+      f"home_id = current_setting('app.home_id', true))" for t in LEGACY_TABLES),
 ]
 JUNE = 1_748_736_000.0  # 2025-06-01T00:00:00Z
 
