@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.auth.access import ACCESS_TOKEN_LIFETIME, AccessTokens
+from hub.auth.polling import POLL_INTERVAL, poll_until_cancelled
 from hub.auth.revocations import Revocations
 from hub.auth.signing_keys import KeyFile
 from hub.auth.throttle import LoginPolicy, LoginThrottle
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from hub.auth.store import AuthStore
 
 _LOGGER = logging.getLogger(__name__)
-POLL_INTERVAL = 2.0  # seconds, as a single home's store polls
-PRUNE_EVERY = 1800  # polls (an hour)
 
 
 class HomesAuth:
@@ -86,17 +85,12 @@ class HomesAuth:
 
     async def watch(self, interval: float = POLL_INTERVAL) -> None:
         """Poll for changes made by other processes until cancelled (one task for every home)."""
-        polls = 0
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.poll()
-                polls += 1
-                if polls % PRUNE_EVERY == 0:
-                    await self.revocations.prune()
-                    await self.throttle.prune()
-            except Exception:  # noqa: BLE001 - the database may be away for a moment; try again
-                _LOGGER.exception("Reading revocations and bans failed; will retry")
+        await poll_until_cancelled(self.poll, self.prune, interval)
+
+    async def prune(self) -> None:
+        """Delete revocations and failure counts that no longer matter."""
+        await self.revocations.prune()
+        await self.throttle.prune()
 
     def forget_users(self, user_id: str | None = None) -> None:
         """Drop a user (every user when None) from every home's memory: read again on next use.

@@ -23,6 +23,7 @@ from ulid import ULID
 
 from hub.auth.access import ACCESS_TOKEN_LIFETIME, AccessTokens, HomeAccessTokens
 from hub.auth.audit import AuditLog
+from hub.auth.polling import POLL_INTERVAL, poll_until_cancelled
 from hub.auth.revocations import KIND_SESSION, KIND_TOKEN, Revocations
 from hub.auth.signing_keys import KeyFile
 from hub.auth.throttle import LoginPolicy, LoginThrottle
@@ -49,8 +50,6 @@ ROLE_OWNER, ROLE_ADMIN, ROLE_USER, ROLE_READ_ONLY = USER_ROLES
 TOKEN_LONG_LIVED = "long_lived"
 TOKEN_REFRESH = "refresh"
 DEFAULT_BCRYPT_ROUNDS = 12
-POLL_INTERVAL = 2.0  # seconds between reads of what other processes revoked, banned or rotated
-PRUNE_EVERY = 1800  # polls (an hour)
 MAX_PASSWORD_BYTES = 72  # bcrypt looks at no more; bcrypt>=5 refuses longer input
 
 
@@ -225,16 +224,7 @@ class AuthStore:
 
     async def watch(self, interval: float = POLL_INTERVAL) -> None:
         """Poll for changes made by other processes until cancelled (a task of the hub)."""
-        polls = 0
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.poll()
-                polls += 1
-                if polls % PRUNE_EVERY == 0:
-                    await self.prune()
-            except Exception:  # noqa: BLE001 - the database may be away for a moment; try again
-                _LOGGER.exception("Reading revocations and bans failed; will retry")
+        await poll_until_cancelled(self.poll, self.prune, interval)
 
     async def start(self) -> None:
         """Load what requests check without a query: signing keys, revoked sessions, bans, users.
