@@ -225,9 +225,12 @@ class Downsampler:
         state = self._load()
         start = _floor(clock(), TIER_SECONDS["hour"])
         self.watermarks: dict[str, float] = {
-            # Minutes start as far back as raw points are kept: the first run after an upgrade
-            # builds them for the raw history there is (a fresh install has none to read).
-            "minute": state.get("minute", start - min(plan.default["raw"], DEFAULT_RETENTION["raw"]) // 3600 * 3600),
+            # Minutes start as far back as raw points are kept when the store is older than the
+            # minute tier: the first run after an upgrade builds them for the raw history there
+            # is. A new store starts them now, as the other tiers (it has no raw points to read,
+            # and points backfilled into it mark their buckets dirty like any late data).
+            "minute": state.get("minute", start - min(plan.default["raw"], DEFAULT_RETENTION["raw"]) // 3600 * 3600
+                                if state else start),
             "five_minute": state.get("five_minute", start),
             "hour": state.get("hour", start),
             # Days start as far back as hours are kept: the first run builds them from the hour tier.

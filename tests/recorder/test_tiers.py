@@ -168,6 +168,8 @@ async def test_downsampling_reads_a_few_entities_at_a_time(backend: HistoryBacke
 
     backend.read_states = counted  # type: ignore[method-assign]
     clock = FakeClock(T0)
+    # A store from before the minute tier: its state has the other tiers' watermarks only.
+    (tmp_path / "tiers.json").write_bytes(b'{"five_minute": %d, "hour": %d}' % (T0, T0))
     downsampler = Downsampler(backend, RetentionPlan(), tmp_path / "tiers.json", clock)
     clock.now = T0 + 3600 + 5
     await downsampler.downsample()
