@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._rss import rss_mb  # noqa: E402 - after the path
-from bench.startup import StockMosquitto, discovery_messages, retain  # noqa: E402 - after the path
-from tests.servers import _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
+from bench.startup import discovery_messages, retain, stock_mosquitto  # noqa: E402 - after the path
+from tests.servers import MosquittoServer  # noqa: E402
 
 
 def short(filename: str) -> str:
@@ -36,7 +36,7 @@ def short(filename: str) -> str:
     return filename
 
 
-async def run(args: argparse.Namespace, broker: StockMosquitto) -> None:
+async def run(args: argparse.Namespace, broker: MosquittoServer) -> None:
     from hub import bootstrap
 
     with tempfile.TemporaryDirectory(prefix="bench-entity-memory-") as work:
@@ -82,12 +82,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--frames", type=int, default=1)
     args = parser.parse_args()
-    binary = _find_binary("mosquitto")
-    assert binary, "mosquitto is not installed"
-    owner = _service_user("mosquitto")
-    broker = StockMosquitto(binary, _make_tempdir("bench-entity-memory-", owner), owner, free_port())
-    broker.write_config()
-    broker.start()
+    broker = stock_mosquitto("bench-entity-memory-")
     try:
         asyncio.run(run(args, broker))
     finally:

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from hub.auth.store import AuthStore  # noqa: E402 - after the path: the bench runs from a checkout
 from hub.storage.engine import create_engine, default_sqlite_url, migrate, session_factory  # noqa: E402
-from tests.servers import LOOPBACK, MosquittoServer, _chown_tree, _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
+from tests.servers import MosquittoServer, free_port, launch_mosquitto  # noqa: E402
 
 KINDS = [
     ("power", "W", "measurement"),
@@ -57,16 +57,9 @@ KINDS = [
 PREFIX = "homeassistant"
 
 
-class StockMosquitto(MosquittoServer):
-    """Mosquitto with nothing but a listener: its default queue and in-flight limits."""
-
-    def write_config(self) -> None:
-        self.persistence_dir.mkdir()
-        lines = [f"listener {self.port} {LOOPBACK}", "allow_anonymous true", "log_dest stderr", "log_type error"]
-        if self.owner is not None:
-            lines.append(f"user {self.owner.pw_name}")
-        self.config_path.write_text("\n".join(lines) + "\n")
-        _chown_tree(self.tmpdir, self.owner)
+def stock_mosquitto(prefix: str) -> MosquittoServer:
+    """Start a Mosquitto with nothing but a listener: its default queue and in-flight limits."""
+    return launch_mosquitto(prefix, lines=["allow_anonymous true", "log_dest stderr", "log_type error"])
 
 
 def discovery_messages(entities: int) -> list[tuple[str, str]]:
@@ -186,12 +179,7 @@ async def start_once(tree: Path, config: Path, data: Path, token: str, entities:
 
 
 async def main(args: argparse.Namespace) -> None:
-    binary = _find_binary("mosquitto")
-    assert binary, "mosquitto is not installed"
-    owner = _service_user("mosquitto")
-    broker = StockMosquitto(binary, _make_tempdir("bench-startup-mqtt-", owner), owner, free_port())
-    broker.write_config()
-    broker.start()
+    broker = stock_mosquitto("bench-startup-mqtt-")
     trees = {"this tree": ROOT, **({"compare": Path(args.compare).resolve()} if args.compare else {})}
     try:
         await retain(broker, discovery_messages(args.entities))

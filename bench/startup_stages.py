@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.startup import StockMosquitto, discovery_messages, fresh_data_dir, retain  # noqa: E402
-from tests.servers import _find_binary, _make_tempdir, _service_user, free_port  # noqa: E402
+from bench.startup import discovery_messages, fresh_data_dir, retain, stock_mosquitto  # noqa: E402
+from tests.servers import free_port  # noqa: E402
 
 # Runs in the hub's process: wrap the start stages, then run `hub run` as the command line does.
 CHILD = r"""
@@ -95,12 +95,7 @@ def run_child(config: Path, data: Path, entities: int) -> dict[str, tuple[float,
 
 
 async def main(args: argparse.Namespace) -> None:
-    binary = _find_binary("mosquitto")
-    assert binary, "mosquitto is not installed"
-    owner = _service_user("mosquitto")
-    broker = StockMosquitto(binary, _make_tempdir("bench-stages-mqtt-", owner), owner, free_port())
-    broker.write_config()
-    broker.start()
+    broker = stock_mosquitto("bench-stages-mqtt-")
     names = {"imports": "imports", "open_storage": "storage", "setup_core": "setup", "serve": "serve",
              "connect_sources": "sources", "retained_burst": "retained burst", "total": "total"}
     try:
