@@ -72,14 +72,13 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import (  # noqa: E402 - after the path: the bench runs from a checkout
     InfluxDBServer,
     MosquittoServer,
-    PostgresServer,
     _find_binary,
-    _find_postgres_bindir,
     _influxd_major,
     _make_tempdir,
     _service_user,
     free_port,
     launch_mosquitto,
+    launch_postgres,
 )
 
 FAULTS = ("none", "hub_kill", "broker_kill", "broker_kill_hub_behind", "embedded_kill", "postgres_outage", "influxdb_outage", "disk_full",
@@ -177,12 +176,8 @@ class Servers:
     @property
     def postgres(self) -> Any:
         if self._postgres is None:
-            bindir = _find_postgres_bindir()
-            assert bindir, "postgres is not installed"
-            owner = _service_user("postgres")
-            server = PostgresServer(bindir, _make_tempdir("bench-pg-", owner), owner, free_port())
-            server.initdb()
-            self._postgres = self._launch(server)
+            self._postgres = launch_postgres("bench-pg-")
+            self._owned.append(self._postgres)
         return self._postgres
 
     @property

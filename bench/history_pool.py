@@ -46,14 +46,9 @@ SHARED = "pools" in inspect.signature(PostgresBackend).parameters
 def start_postgres() -> Any:
     from tests import servers
 
-    bindir = servers._find_postgres_bindir()
-    if not bindir:
+    if not servers._find_postgres_bindir():
         raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
-    owner = servers._service_user("postgres")
-    pg = servers.PostgresServer(bindir, servers._make_tempdir("hub-pg-", owner), owner, servers.free_port())
-    pg.initdb()
-    pg.start()
-    return pg
+    return servers.launch_postgres("bench-pool-pg-")
 
 
 POOL_SIZE: dict[str, int] = {}

@@ -129,12 +129,7 @@ class Servers:
         self.kind = kind
         self.server: Any = None
         if kind == "postgresql":
-            bindir = servers._find_postgres_bindir()
-            assert bindir is not None, "PostgreSQL is not installed"
-            owner = servers._service_user("postgres")
-            self.server = servers.PostgresServer(bindir, servers._make_tempdir("bench-pg-", owner), owner, servers.free_port())
-            self.server.initdb()
-            self.server.start()
+            self.server = servers.launch_postgres("bench-pg-")
             self.url = self.server.url(self.server.create_database())
         elif kind == "influxdb":
             binary = servers._find_binary("influxd")

@@ -40,13 +40,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench._rss import rss_mb  # noqa: E402 - after the path
 from tests.servers import (  # noqa: E402 - after the path: the bench runs from a checkout
-    MosquittoServer,
-    PostgresServer,
     _find_binary,
     _find_postgres_bindir,
-    _make_tempdir,
-    _service_user,
-    free_port,
+    launch_mosquitto,
+    launch_postgres,
 )
 
 PUBLISHER = """
@@ -237,17 +234,10 @@ def main() -> None:
         args.homes = args.homes[0]
         print(json.dumps(asyncio.run(child(args))), flush=True)
         return
-    bindir = _find_postgres_bindir()
-    mosquitto = _find_binary("mosquitto")
-    if bindir is None or mosquitto is None:
+    if _find_postgres_bindir() is None or _find_binary("mosquitto") is None:
         sys.exit("needs PostgreSQL and Mosquitto: apt-get install postgresql mosquitto")
-    pg_owner, mqtt_owner = _service_user("postgres"), _service_user("mosquitto")
-    postgres = PostgresServer(bindir, _make_tempdir("bench-homes-pg-", pg_owner), pg_owner, free_port())
-    postgres.initdb()
-    postgres.start()
-    broker = MosquittoServer(mosquitto, _make_tempdir("bench-homes-mqtt-", mqtt_owner), mqtt_owner, free_port())
-    broker.write_config()
-    broker.start()
+    postgres = launch_postgres("bench-homes-pg-")
+    broker = launch_mosquitto("bench-homes-mqtt-")
     results = []
     try:
         print(f"{args.entities} sensors per home, {args.messages:,} readings over all homes; load average "

@@ -171,12 +171,8 @@ def start_servers() -> tuple[Any, Any]:
     from tests import servers
 
     pg = influx = None
-    bindir = servers._find_postgres_bindir()
-    if bindir:
-        owner = servers._service_user("postgres")
-        pg = servers.PostgresServer(bindir, servers._make_tempdir("hub-pg-", owner), owner, servers.free_port())
-        pg.initdb()
-        pg.start()
+    if servers._find_postgres_bindir():
+        pg = servers.launch_postgres("bench-recorder-pg-")
     binary = servers._find_binary("influxd")
     if binary:
         owner = servers._service_user("influxdb")

@@ -859,21 +859,29 @@ def launch_mosquitto(prefix: str = "hub-mqtt-", lines: list[str] | None = None) 
     return server
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
+def launch_postgres(prefix: str = "hub-pg-") -> PostgresServer:
+    """Initialise and start a PostgreSQL of the caller's own on a free port; the caller close()s it."""
     bindir = _find_postgres_bindir()
     if bindir is None:
-        _missing("postgres (initdb/postgres) not installed: apt-get install postgresql")
+        raise ServerStartError("postgres (initdb/postgres) is not installed: apt-get install postgresql")
     owner = _service_user("postgres")
 
     def make() -> PostgresServer:
-        tmpdir = _make_tempdir("hub-pg-", owner)
-        server = PostgresServer(bindir, tmpdir, owner, free_port())
+        server = PostgresServer(bindir, _make_tempdir(prefix, owner), owner, free_port())
         server.initdb()
         return server
 
-    began = time.monotonic()
     server = _launch(make)
+    assert isinstance(server, PostgresServer)
+    return server
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    if _find_postgres_bindir() is None:
+        _missing("postgres (initdb/postgres) not installed: apt-get install postgresql")
+    began = time.monotonic()
+    server = launch_postgres()
     server.start_seconds = time.monotonic() - began  # includes initdb
     yield server
     server.close()
