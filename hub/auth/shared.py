@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from hub.auth.store import AuthStore
 
 _LOGGER = logging.getLogger(__name__)
+TOKEN_HOMES_LIMIT = 4096  # tokens whose home is kept in memory
 
 
 class HomesAuth:
@@ -58,6 +59,9 @@ class HomesAuth:
         self._directory = TenancyStore(engine)
         # user id -> their homes and roles: every request asks; forgotten as users are (each poll, each change).
         self._homes_of: dict[str, list[tuple[HomeScope, str]]] = {}
+        # token hash -> (home, user id): a token's home never changes, and a request asks twice
+        # (the front dispatch, then the home's store); a token deleted since is refused by its store.
+        self._token_homes: dict[str, tuple[HomeScope, str]] = {}
 
     def store(self, sessions: async_sessionmaker[AsyncSession], bcrypt_rounds: int | None = None) -> AuthStore:
         """Return the auth store of one home (its scoped sessions), registered for cross-home lookups."""
@@ -112,7 +116,14 @@ class HomesAuth:
 
     async def token_home(self, token_hash: str) -> tuple[HomeScope, str] | None:
         """The home a stored token was made in and its user id; None for no such token."""
-        return await token_scope(self.engine, token_hash)
+        found = self._token_homes.get(token_hash)
+        if found is None:
+            found = await token_scope(self.engine, token_hash)
+            if found is not None:
+                if len(self._token_homes) >= TOKEN_HOMES_LIMIT:
+                    self._token_homes.clear()  # bounded: a process serves a few thousand tokens at most
+                self._token_homes[token_hash] = found
+        return found
 
     async def store_of_token(self, token_hash: str) -> AuthStore | None:
         """The store of the home (of this process) a stored token was made in, None when there is none."""
