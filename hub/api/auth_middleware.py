@@ -48,6 +48,17 @@ class Credential:
         return revoked_id == self.session_id or (self.token is not None and revoked_id == self.token.id)
 
 
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, None without one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def device_key(request: web.Request) -> str | None:
+    """A device's key: its `X-API-Key` header, else its bearer token; None without either."""
+    return request.headers.get("X-API-Key", "").strip() or bearer_token(request)
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Resolve `Authorization: Bearer <token>` into request[USER_KEY]; refuse /api/ without it."""
@@ -55,12 +66,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     path = request.path
     if not path.startswith("/api/") or path.startswith(PUBLIC_PREFIXES) or path in SELF_AUTHENTICATED:
         return await handler(request)
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    token = bearer_token(request)
     hub = request.app[HUB_KEY]
-    if scheme.lower() != "bearer" or not token or hub.auth is None:
+    if token is None or hub.auth is None:
         return json_message("401: Unauthorized", 401)
-    found = await resolve_token(hub, token.strip())
+    found = await resolve_token(hub, token)
     if found is None:
         return json_message("401: Unauthorized", 401)
     request[USER_KEY] = found.user

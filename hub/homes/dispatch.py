@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.api.auth_middleware import MAX_TOKEN_LENGTH, SELF_AUTHENTICATED
+from hub.api.auth_middleware import MAX_TOKEN_LENGTH, SELF_AUTHENTICATED, bearer_token
 from hub.api.keys import HOME_OF_TOKEN_KEY
 from hub.auth.access import looks_like_jwt
 from hub.auth.store import hash_token
@@ -44,11 +44,6 @@ def build_front_app(homes: HomeHost) -> web.Application:
     app[HOST_KEY] = homes
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
-
-
-def _bearer(request: web.Request) -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _names_home(request: web.Request) -> bool:
@@ -115,7 +110,7 @@ async def _refresh_home(homes: HomeHost, request: web.Request) -> Home | None:
 async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
     """Return the request's home, None when it names one that it may not see."""
     named = request.headers.get(HOME_HEADER) or request.query.get(HOME_QUERY)
-    token = _bearer(request)
+    token = bearer_token(request)
     found = await token_user(homes, token) if token else None
     if named is not None:
         home = homes.get(named)
@@ -143,7 +138,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     home = await pick_home(homes, request)
     if home is None:
         return unrouted(request, named=_names_home(request))
-    if request.path in SELF_AUTHENTICATED and not _names_home(request) and _bearer(request) is None:
+    if request.path in SELF_AUTHENTICATED and not _names_home(request) and bearer_token(request) is None:
         # The token comes in the socket's first message: the socket moves to its token's home then.
         async def home_of(token: str) -> web.Application | None:
             found = await token_user(homes, token)

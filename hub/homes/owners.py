@@ -28,6 +28,7 @@ from typing import Final
 
 from aiohttp import web
 
+from hub.api.auth_middleware import device_key
 from hub.api.responses import json_message
 from hub.core.runtime import HubKey
 
@@ -106,11 +107,8 @@ class IdOwners:
 
 
 def _device_key(request: web.Request) -> str | None:
-    key = request.headers.get("X-API-Key", "").strip()
-    if not key:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        key = token.strip() if scheme.lower() == "bearer" else ""
-    return key if key.startswith(KEY_PREFIX) and len(key) <= MAX_KEY_LENGTH else None
+    key = device_key(request)
+    return key if key is not None and key.startswith(KEY_PREFIX) and len(key) <= MAX_KEY_LENGTH else None
 
 
 def unrouted(request: web.Request, *, named: bool) -> web.Response:

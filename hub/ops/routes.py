@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 from aiohttp import web
 
+from hub.api.auth_middleware import bearer_token
 from hub.api.http import HUB_KEY, resolve_token
 from hub.api.websocket import COMMANDS_KEY, STATS_KEY
 from hub.core.runtime import HubKey
@@ -50,9 +51,8 @@ async def _may_scrape(request: web.Request) -> bool:
     http = hub.config.raw.get("http") or {}
     if http.get("metrics_allow_loopback", True) and request.remote in LOOPBACK:
         return True
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(request)
+    if token is None:
         return False
     expected = http.get("metrics_token")
     if expected and hmac.compare_digest(token.encode(), str(expected).encode()):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hub.api.auth_middleware import resolve_token
+from hub.api.auth_middleware import bearer_token, device_key, resolve_token
 from hub.api.device_keys import DEVICE_KEYS
 from hub.api.keys import HUB_KEY
 from hub.api.openapi import describe
@@ -123,12 +123,12 @@ def _device_name(hub: Hub, device_id: str | None) -> str:
 async def _caller_device(request: web.Request, hub: Hub) -> tuple[bool, str | None, str]:
     """Return (a device key?, its device id, its device's name); a user token gives (False, None, "")."""
     raw = request.headers.get("X-API-Key", "").strip()
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else ""
+    token = bearer_token(request)
     if token and not raw and hub.auth is not None and await resolve_token(hub, token) is not None:
         return False, None, ""
     check = hub.runtime.get(DEVICE_KEYS)
-    credential = await check(raw or token) if check is not None and (raw or token) else None
+    key = device_key(request)
+    credential = await check(key) if check is not None and key else None
     if credential is None:
         raise BadRequest(401, "401: Unauthorized (send a user's token, or the device's API key in X-API-Key)")
     return True, credential.device_id, credential.device

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from hub.api.auth_middleware import device_key
 from hub.api.keys import HUB_KEY, USER_KEY
 from hub.api.openapi import describe, errors, json_body, ref
 from hub.api.responses import json_message
@@ -31,18 +32,10 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return web.Response(body=dumps(data), status=status, content_type="application/json", headers=headers)
 
 
-def _raw_key(request: web.Request) -> str | None:
-    key = request.headers.get("X-API-Key")
-    if key:
-        return key.strip()
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token else None
-
-
 async def post_telemetry(request: web.Request) -> web.Response:
     """Write a device's measurements as entity states (history at their own time when stamped): 201."""
     ingest: Ingest = request.app[INGEST_KEY]
-    raw = _raw_key(request)
+    raw = device_key(request)
     key = await ingest.keys.check(raw) if raw else None
     if key is None:
         ingest.rejected(request.remote, "missing" if raw is None else "wrong, expired or revoked")
