@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 
@@ -251,3 +252,21 @@ async def test_influxdb_write_and_query(influxdb_server):
         await asyncio.to_thread(influxdb_server.start)
         body = await _influx_query(http, url, "SELECT count(watts) FROM power", db=db)
         assert body["results"][0]["series"][0]["values"][0][1] == 1
+
+
+def test_a_leaked_child_process_names_the_test_that_started_it() -> None:
+    import gc  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    process = subprocess.Popen(["sleep", "30"])
+    pid = process.pid
+    cycle: list = [process]
+    cycle.append(cycle)  # only the collector frees it, as a frame kept by a traceback would be
+    del process, cycle
+    try:
+        with pytest.warns(ResourceWarning, match=rf"subprocess {pid} \(sleep 30\) started by "
+                                                 r"tests/test_servers.py::test_a_leaked_child_process_names"):
+            gc.collect()
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
