@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 import mqtt_ingest  # noqa: E402
+from _child_token import child_token, with_token  # noqa: E402
 
 from tests.servers import free_port, launch_mosquitto  # noqa: E402
 
@@ -83,7 +84,6 @@ def rss_of(pid: int) -> float:
     return 0.0
 
 
-WS_TOKEN_ENV = "BENCH_WS_TOKEN"  # the WebSocket subscriber process reads its token here
 
 # ---------------------------------------------------------------- the broker
 
@@ -376,10 +376,8 @@ class Subscriber:
     @classmethod
     async def start(cls, system: System) -> Subscriber:
         proc = await asyncio.create_subprocess_exec(
-            # the token in the environment: one that starts with "-" (URL-safe base64) was an option to argparse
             sys.executable, __file__, "--ws-subscriber", system.url,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20,
-            env={**os.environ, WS_TOKEN_ENV: system.token})
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20, env=with_token(system.token))
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
         if line.strip() != b"ready":
@@ -673,7 +671,7 @@ if __name__ == "__main__":
     parser.add_argument("--ws-subscriber", metavar="URL", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.ws_subscriber:
-        asyncio.run(ws_subscriber(arguments.ws_subscriber, os.environ[WS_TOKEN_ENV]))
+        asyncio.run(ws_subscriber(arguments.ws_subscriber, child_token()))
     else:
         if arguments.both and not arguments.ha:
             parser.error("--both needs --ha VENV")

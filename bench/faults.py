@@ -33,7 +33,10 @@ Faults (each on a fresh hub and data directory):
   influxdb_outage     the InfluxDB history backend stopped for 60 s at 1,000 readings/s
   disk_full           the file system under the recorder's spool full for 10 s (a tmpfs in a
                       mount namespace of the hub's own): readyz and a persistent notification
-                      must say so, the hub keep running
+                      must say so, the hub keep running. The disk is filled while the spool holds
+                      a backlog; the spool deleting it gives the hub room for small appends again,
+                      which once hid the full disk on a loaded machine ("NOT REPORTED"): the hub
+                      judges by the free space after each append too (hub/recorder/spool.py)
 
 Per fault it prints: readings published, acknowledged by the broker, found in history, missing
 (acknowledged but still not in history after the settle wait and a

@@ -40,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _child_token import child_token, with_token  # noqa: E402 - bench/ is the script's folder
 
 # ---------------------------------------------------------------- publisher (separate process)
 
@@ -459,8 +460,8 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
     async def ws_start() -> asyncio.subprocess.Process:
         # A fresh subscriber per row: one the hub cut off in an earlier row does not hide the next.
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--ws-subscriber", runtime.url, token,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            sys.executable, __file__, "--ws-subscriber", runtime.url,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=with_token(token))
         assert proc.stdout is not None
         assert (await proc.stdout.readline()).strip() == b"ready"
         return proc
@@ -887,7 +888,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--slow-callbacks", action="store_true",
                         help="name the loop callbacks that took over 2 ms of CPU (a little overhead)")
     parser.add_argument("--client-id", default="bench-hub", help=argparse.SUPPRESS)
-    parser.add_argument("--ws-subscriber", nargs=2, metavar=("URL", "TOKEN"), help=argparse.SUPPRESS)
+    parser.add_argument("--ws-subscriber", metavar="URL", help=argparse.SUPPRESS)  # the token: _child_token
     parser.add_argument("--rss-every", type=float, default=0, help="print the hub's RSS every this many seconds")
     parser.add_argument("--as-hub-run", action="store_true",
                         help="the process settings of `hub run` (glibc allocator thresholds), for soaks")
@@ -907,7 +908,7 @@ if __name__ == "__main__":
         publisher(arguments.port, arguments.rate, arguments.seconds, arguments.qos[0] if isinstance(arguments.qos, list) else arguments.qos,
                   arguments.sensors, arguments.template, arguments.count, arguments.offset)
     elif arguments.ws_subscriber:
-        asyncio.run(ws_subscriber(*arguments.ws_subscriber))
+        asyncio.run(ws_subscriber(arguments.ws_subscriber, child_token()))
     elif arguments.hub_run:
         arguments.client = arguments.client[0]
         if arguments.tracemalloc:

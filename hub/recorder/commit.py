@@ -19,6 +19,7 @@ is at risk until the disk has room again.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import time
 from collections import deque
@@ -64,6 +65,7 @@ class Committer:
         memory_max_points: int,
         on_appended: Callable[[tuple[str, int], Batch], None],
         on_status: Callable[[], None],
+        short_of_space: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.pending: list[Change] = []
         self.commit_interval = commit_interval
@@ -77,6 +79,7 @@ class Committer:
         self._build = build
         self._on_appended = on_appended
         self._on_status = on_status
+        self._short_of_space = short_of_space
         # Batches not in the spool yet, oldest first, each with its sequence number: the states
         # taken from pending until the commit builds them, or a batch built elsewhere (a backfill).
         self._ready: deque[tuple[int, Batch | list[Change]]] = deque()
@@ -202,7 +205,11 @@ class Committer:
             self.held_points -= len(batch.points)
             self._settled = seq
             self._on_appended(key, batch)
-            if self.error is not None:
+            short = self._short_of_space()
+            if short is not None:
+                # It fit, but only in room the spool gave back itself: the disk is full all the same.
+                self._spool_failed(OSError(errno.ENOSPC, short))
+            elif self.error is not None:
                 self._spool_recovered()
             # A commit() or backfill may have added more while this one was written.
         if self.error is not None:
@@ -229,6 +236,8 @@ class Committer:
 
     def _spool_failed(self, err: OSError) -> None:
         message = f"{type(err).__name__}: {err}"
+        if err.errno == errno.ENOSPC and self.error is not None and "No space left" in self.error:
+            return  # still full: one report, not one per free-space figure
         if message != self.error:
             _LOGGER.error(
                 "Recorder cannot write its spool (%s): %d points are held in memory (at most %d) and retried",

@@ -144,6 +144,7 @@ class Recorder:
             memory_max_points=memory_max_points,
             on_appended=self._appended_record,
             on_status=self._spool_status,
+            short_of_space=lambda: spool.short_of_space,
         )
         self._pending = self.commits.pending
         self._appended = spool.records  # records left by an earlier run are written first

@@ -4,6 +4,12 @@ Every batch is appended here before it is written to the backend and removed aft
 backend stored it, so a backend outage, a slow backend or a crash of the hub loses nothing
 that reached the spool. Records are `<u32 length><u32 crc32><u32 points><payload>`; files
 (segments) are numbered and deleted once every record in them was written.
+
+A full disk is not only an append that fails: the spool deletes its own segments as the backend
+stores them, so on a disk another process filled, the next few appends fit in the room the spool
+itself just gave back, and a hub judging by failed appends alone says all is well until a burst
+finds no room. After each append the spool therefore also checks the free space of its file
+system (`short_of_space`): less than `room_floor` bytes free is a full disk too.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pathlib import Path
 _LOGGER = logging.getLogger(__name__)
 _HEADER = struct.Struct("<III")
 SEGMENT_BYTES = 4 * 1024 * 1024
+ROOM_SHARE = 16  # less than 1/16 of the spool's file system free (at most SEGMENT_BYTES) is a full disk
 
 
 @dataclass(slots=True)
@@ -39,6 +46,7 @@ class Spool:
         self._offset = 0  # read position in the head segment
         self._head_consumed_points = 0
         self._head_consumed_records = 0
+        self.short_of_space: str | None = None  # why the disk counts as full though the last append fit
         self.folder.mkdir(parents=True, exist_ok=True)
         self._load()
 
@@ -118,7 +126,20 @@ class Spool:
         tail.size += len(record)
         while self.size > self.max_bytes and len(self._segments) > 1:
             self._drop_oldest()
+        self.short_of_space = self._check_room()
         return key
+
+    def _check_room(self) -> str | None:
+        """Return why the spool's disk counts as full (less free than room_floor), or None."""
+        try:
+            stat = os.statvfs(self.folder)
+        except OSError:
+            return None  # no figures: the appends themselves tell
+        free = stat.f_bavail * stat.f_frsize
+        floor = min(SEGMENT_BYTES, stat.f_blocks * stat.f_frsize // ROOM_SHARE)
+        if free >= floor:
+            return None
+        return f"No space left on device: {free // 1024} KB free, less than the {floor // 1024} KB kept for a burst"
 
     def _exhausted(self) -> bool:
         head = self._segments[0]

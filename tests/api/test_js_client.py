@@ -19,7 +19,12 @@ async def _run(*args: str, cwd: Path, timeout: float) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         *args, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    finally:
+        if process.returncode is None:  # timed out (or the test was stopped): not left running
+            process.kill()
+            await process.wait()
     return process.returncode or 0, output.decode(errors="replace")
 
 

@@ -79,7 +79,12 @@ async def test_every_operation_answers_as_described(api_hub: ApiHub, tmp_path: P
             cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "NO_COLOR": "1"},
         )
-        output, _ = await process.communicate()
+        try:
+            output, _ = await process.communicate()
+        finally:
+            if process.returncode is None:  # the test timed out: schemathesis does not outlive it
+                process.kill()
+                await process.wait()
     finally:
         await stop_demo()
     text = output.decode(errors="replace")

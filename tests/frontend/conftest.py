@@ -3,6 +3,12 @@
 Without /usr/bin/chromium (or `chromium` on PATH) they skip with the reason; with
 HUB_REQUIRE_SERVICES=1 (CI) that is a failure instead. The UI is built with
 scripts/build-frontend when frontend/dist is missing or older than its sources.
+
+One chromium serves the whole session (launching one took 0.5-1.5 s per test); every test gets
+a fresh browser context of its own (`page`): no cookies, storage or cache shared between tests.
+Playwright's objects belong to the event loop that made them, so the browser tests and their
+async fixtures run on the session's loop (`SESSION_LOOP`, added to them at collection); a
+fixture a browser test uses is declared with `loop_scope="session"` too.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
+from pytest_asyncio import is_async_test
 
 from hub import bootstrap
 
@@ -37,6 +45,17 @@ CHROMIUM_ARGS = [
 ]
 OWNER, PASSWORD = "owner", "correct horse battery"
 WIDTHS = {"phone": (360, 740), "desktop": (1280, 860)}
+HERE = Path(__file__).resolve().parent
+SESSION_LOOP = pytest.mark.asyncio(loop_scope="session")
+BROWSER_FIXTURES = {"page", "browser", "start_site", "site"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests here on the session's loop, where the one chromium lives."""
+    for item in items:
+        if (is_async_test(item) and HERE in item.path.parents
+                and BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(SESSION_LOOP, append=False)
 
 
 def _unavailable(reason: str) -> None:
@@ -120,7 +139,7 @@ def write_config(config_dir: Path, extra_yaml: str = "", extra_sensors: int = 0,
     return config_dir
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def start_site(tmp_path: Path, frontend_dist: Path) -> AsyncIterator[Callable[..., Awaitable[HubSite]]]:
     """Start hubs with the demo devices and an owner; stop them at the end of the test."""
     started: list[bootstrap.Runtime] = []
@@ -149,15 +168,15 @@ async def start_site(tmp_path: Path, frontend_dist: Path) -> AsyncIterator[Calla
         pytest.fail(f"Unhandled errors in the event loop: {errors}")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def site(start_site: Callable[..., Awaitable[HubSite]]) -> HubSite:
     """One hub with the demo devices."""
     return await start_site()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser(chromium_path: str) -> AsyncIterator[Any]:
-    """A headless chromium for this test."""
+    """The session's headless chromium (a test gets a context of its own from `page`)."""
     from playwright.async_api import async_playwright  # noqa: PLC0415
 
     async with async_playwright() as playwright:
@@ -168,7 +187,7 @@ async def browser(chromium_path: str) -> AsyncIterator[Any]:
             await instance.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def page(browser: Any) -> AsyncIterator[Any]:
     """A desktop-sized page that fails the test on uncaught page errors and Content-Security-Policy violations.
 
@@ -182,8 +201,10 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     page.on("console", lambda message: page_errors.append(message.text)
             if message.type == "error" and "Content Security Policy" in message.text else None)
     page.set_default_timeout(10_000)
-    yield page
-    await context.close()
+    try:
+        yield page
+    finally:
+        await context.close()
     assert not page_errors, f"Errors in the page: {page_errors}"
 
 

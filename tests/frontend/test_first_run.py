@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import yaml
 
 from hub import bootstrap
@@ -29,7 +30,7 @@ mode: single
 """
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")  # on the browser's loop (tests/frontend/conftest.py)
 async def fresh_hub(tmp_path: Path, frontend_dist: Path) -> Any:
     """A hub with the demo devices, an empty automations.yaml and no user at all."""
     config = write_config(tmp_path / "config", "automation: !include automations.yaml\n")

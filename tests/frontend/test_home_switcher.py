@@ -23,12 +23,11 @@ import pytest
 import pytest_asyncio
 
 from hub import bootstrap
-from tests.frontend.conftest import CHROMIUM_ARGS, HubSite, login_with_token, screenshots, wait_until
+from tests.frontend.conftest import HubSite, login_with_token, screenshots, wait_until
 from tests.homes.conftest import grant_roles, make_roles
 from tests.hubs import write_config
 
 pytestmark = pytest.mark.timeout(180)
-on_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 WIDTHS = {"phone": (390, 844), "desktop": (1280, 860)}
 HOMES_YAML = """
@@ -83,7 +82,7 @@ async def _announce_relays(runtime: bootstrap.Runtime, broker: Any) -> None:
             await wait_until(lambda h=home, e=entity_id: h.hub.states.get(e).state == "on", 15)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")  # the browser's loop (tests/frontend/conftest.py)
 async def homes(tmp_path_factory: pytest.TempPathFactory, frontend_dist: Path, postgres_server: Any,
                 mosquitto_server: Any) -> AsyncIterator[Homes]:
     """One hub of three homes for the module, with long-lived tokens for alice, bob and carol."""
@@ -118,34 +117,6 @@ async def homes(tmp_path_factory: pytest.TempPathFactory, frontend_dist: Path, p
         await bootstrap.stop(runtime)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium(chromium_path: str) -> AsyncIterator[Any]:
-    """One headless chromium for the module's tests (each gets a fresh context: no shared storage)."""
-    from playwright.async_api import async_playwright  # noqa: PLC0415
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def tab(chromium: Any) -> AsyncIterator[Any]:
-    """A desktop-sized page that fails the test on errors in the page (as conftest's `page`)."""
-    context = await chromium.new_context(viewport={"width": 1280, "height": 860})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text else None)
-    page.set_default_timeout(10_000)
-    yield page
-    await context.close()
-    assert not errors, f"Errors in the page: {errors}"
-
-
 def relay(page: Any, home_id: str) -> Any:
     return page.locator(f'li[data-entity-id="{RELAYS[home_id]}"]')
 
@@ -162,10 +133,8 @@ def watch_homes(page: Any) -> dict[str, set[str | None]]:
     return named
 
 
-@on_module_loop
 async def test_the_switcher_lists_the_users_homes_and_switching_shows_the_other_homes_things(
-        homes: Homes, tab: Any) -> None:
-    page = tab
+        homes: Homes, page: Any) -> None:
     await login_with_token(page, homes.site("alice"))
     switcher = page.get_by_role("combobox", name="Home")
     await switcher.wait_for()
@@ -223,9 +192,7 @@ async def test_the_switcher_lists_the_users_homes_and_switching_shows_the_other_
     await page.locator("li[data-scene='flat_a_evening']").get_by_role("button", name="Edit").wait_for()
 
 
-@on_module_loop
-async def test_a_stored_home_no_longer_allowed_falls_back_to_the_first(homes: Homes, tab: Any) -> None:
-    page = tab
+async def test_a_stored_home_no_longer_allowed_falls_back_to_the_first(homes: Homes, page: Any) -> None:
     await login_with_token(page, homes.site("alice"))
     await relay(page, "flat-a").wait_for()
     for gone in ("villa", "no-such-home"):  # another tenant's home, a home that is no more
@@ -237,9 +204,7 @@ async def test_a_stored_home_no_longer_allowed_falls_back_to_the_first(homes: Ho
         assert await relay(page, "villa").count() == 0
 
 
-@on_module_loop
-async def test_on_a_phone_the_switcher_is_in_the_menu_and_the_bar_names_the_home(homes: Homes, tab: Any) -> None:
-    page = tab
+async def test_on_a_phone_the_switcher_is_in_the_menu_and_the_bar_names_the_home(homes: Homes, page: Any) -> None:
     await login_with_token(page, homes.site("alice"))
     await page.set_viewport_size({"width": 390, "height": 844})
     banner = page.get_by_role("banner")
@@ -266,9 +231,7 @@ async def test_on_a_phone_the_switcher_is_in_the_menu_and_the_bar_names_the_home
     await screenshots(page, "home-switcher-phone-flat-b", {"phone": WIDTHS["phone"]})
 
 
-@on_module_loop
-async def test_a_user_with_one_home_sees_no_switcher(homes: Homes, tab: Any) -> None:
-    page = tab
+async def test_a_user_with_one_home_sees_no_switcher(homes: Homes, page: Any) -> None:
     named = watch_homes(page)
     await login_with_token(page, homes.site("bob"))
     await relay(page, "flat-a").get_by_role("switch").wait_for()

@@ -26,8 +26,15 @@ async def test_make_activate_edit_and_delete_a_scene(start_site, page, tmp_path:
     await page.get_by_text("No scenes yet").wait_for()
     await page.get_by_role("button", name="New scene").click()
     await page.get_by_label("Name", exact=True).fill("Evening")
-    await page.get_by_label("Entity 1", exact=True).fill(RELAY)
+    await page.get_by_label("Entity 1", exact=True).fill("Relay Node")  # a name, not an entity id
     await page.get_by_label("State of entity 1").fill("on")
+    await page.get_by_role("button", name="Save scene").click()
+    # The hub refuses it; the form says so next to the row, and keeps what was typed.
+    await page.get_by_text("not an entity id").wait_for()
+    await page.get_by_text("Please fix the fields marked above.").wait_for()
+    assert await page.get_by_role("button", name="Save scene").is_enabled()
+    await screenshots(page, "scene-form", WIDTHS)
+    await page.get_by_label("Entity 1", exact=True).fill(RELAY)
     await page.get_by_role("button", name="Save scene").click()
     item = page.locator("li[data-scene='evening']")
     await item.wait_for()

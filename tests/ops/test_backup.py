@@ -139,15 +139,24 @@ def rewrite(archive: Path, out: Path, *, manifest: Any = None, files: dict[str, 
     return out
 
 
-@pytest.fixture
-async def archive(tmp_path: Path, start_hub: Any) -> Path:
-    config = make_config(tmp_path / "config")
-    runtime = await start_hub(config, tmp_path / "data")
-    await populate(runtime)
-    out = tmp_path / "good.tar.gz"
-    code, output = await hub_cli("backup", "-c", str(config), "--data", str(tmp_path / "data"), "--out", str(out), "--history")
-    assert code == 0, output
-    return out
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A good archive of a running, populated hub, made once for the module: the tests tamper with copies."""
+    folder = tmp_path_factory.mktemp("archive")
+
+    async def make() -> Path:
+        config = make_config(folder / "config")
+        runtime = await bootstrap.start(config, folder / "data", port=0)
+        try:
+            await populate(runtime)
+            out = folder / "good.tar.gz"
+            code, output = await hub_cli("backup", "-c", str(config), "--data", str(folder / "data"), "--out", str(out), "--history")
+            assert code == 0, output
+        finally:
+            await bootstrap.stop(runtime)
+        return out
+
+    return asyncio.run(make())
 
 
 async def restore(archive: Path, tmp_path: Path) -> Any:

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
-import { ErrorText, relativeTime } from "../components/common";
+import { ItemForm, useItemForm } from "../components/ItemForm";
+import { relativeTime } from "../components/common";
 import { allEntities, entityIds, friendlyName } from "../lib/entities";
-import { fieldErrors, rest } from "../lib/hub";
 import { apiItemsPage } from "./ApiItems";
 
 interface Scene {
@@ -62,9 +62,8 @@ function SceneForm(props: { scene: Scene | null; onDone: () => void }) {
   const [rows, setRows] = useState<Row[]>(
     editing ? Object.entries(editing.entities).map(([entity_id, t]) => ({ entity_id, state: String(t?.state ?? "") })) : [{ entity_id: "", state: "" }],
   );
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const problems = fieldErrors(error);
+  const form = useItemForm("/api/v1/scenes", editing, props.onDone);
+  const { problems } = form;
   const ids = entityIds.value.filter((id) => !id.startsWith("scene.")).sort();
 
   function setRow(index: number, change: Partial<Row>) {
@@ -76,31 +75,14 @@ function SceneForm(props: { scene: Scene | null; onDone: () => void }) {
     setRows(rows.map((row) => (states[row.entity_id] ? { ...row, state: states[row.entity_id].state } : row)));
   }
 
-  async function submit(event: Event) {
-    event.preventDefault();
-    setError(null);
-    setBusy(true);
+  function body() {
     const entities: Record<string, { state: string }> = {};
     for (const row of rows) if (row.entity_id) entities[row.entity_id] = { state: row.state };
-    try {
-      if (editing) await rest("PUT", `/api/v1/scenes/${encodeURIComponent(editing.id)}`, { name: name.trim(), entities });
-      else await rest("POST", "/api/v1/scenes", { name: name.trim(), entities });
-      props.onDone();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    return { name: name.trim(), entities };
   }
 
   return (
-    <form class="card stack" onSubmit={submit} aria-labelledby="scene-form-title">
-      <h2 id="scene-form-title">{editing ? `Edit ${editing.name}` : "New scene"}</h2>
-      <label>
-        Name
-        <input name="scene-name" required value={name} aria-invalid={problems["/name"] ? "true" : undefined} onInput={(e) => setName(e.currentTarget.value)} />
-        {problems["/name"] ? <span class="error">{problems["/name"]}</span> : null}
-      </label>
+    <ItemForm form={form} noun="scene" title={editing ? `Edit ${editing.name}` : "New scene"} name={name} onName={setName} body={body} onCancel={props.onDone}>
       <datalist id="scene-entity-ids">
         {ids.map((id) => (
           <option key={id} value={id}>
@@ -139,15 +121,6 @@ function SceneForm(props: { scene: Scene | null; onDone: () => void }) {
           </button>
         </div>
       </fieldset>
-      {Object.keys(problems).length === 0 ? <ErrorText error={error} /> : <p class="error" role="alert">Please fix the fields marked above.</p>}
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? "Saving…" : "Save scene"}
-        </button>
-        <button type="button" class="secondary" onClick={props.onDone}>
-          Cancel
-        </button>
-      </div>
-    </form>
+    </ItemForm>
   );
 }

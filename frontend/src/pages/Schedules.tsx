@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
-import { ErrorText, formatTime } from "../components/common";
-import { fieldErrors, rest } from "../lib/hub";
+import { ItemForm, useItemForm } from "../components/ItemForm";
+import { formatTime } from "../components/common";
 import { apiItemsPage } from "./ApiItems";
 
 const DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] as const;
@@ -103,9 +103,8 @@ function ScheduleForm(props: { schedule: Schedule | null; onDone: () => void }) 
     for (const day of DAYS) initial[day] = (editing?.[day] ?? []).map((b) => ({ ...b, from: b.from.slice(0, 5), to: b.to.startsWith("24") ? "00:00" : b.to.slice(0, 5) }));
     return initial;
   });
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const problems = fieldErrors(error);
+  const form = useItemForm("/api/v1/schedules", editing, props.onDone);
+  const { problems } = form;
 
   function change(day: Day, index: number, part: Partial<Block>) {
     setBlocks({ ...blocks, [day]: blocks[day].map((b, i) => (i === index ? { ...b, ...part } : b)) });
@@ -117,31 +116,14 @@ function ScheduleForm(props: { schedule: Schedule | null; onDone: () => void }) 
     setBlocks(next);
   }
 
-  async function submit(event: Event) {
-    event.preventDefault();
-    setError(null);
-    setBusy(true);
+  function body() {
     const body: Record<string, unknown> = { name: name.trim() };
     for (const day of DAYS) body[day] = blocks[day].map((b) => ({ ...b, to: b.to === "00:00" ? "24:00" : b.to }));
-    try {
-      if (editing) await rest("PUT", `/api/v1/schedules/${encodeURIComponent(editing.id)}`, body);
-      else await rest("POST", "/api/v1/schedules", body);
-      props.onDone();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    return body;
   }
 
   return (
-    <form class="card stack" onSubmit={submit} aria-labelledby="schedule-form-title">
-      <h2 id="schedule-form-title">{editing ? `Edit ${editing.name}` : "New schedule"}</h2>
-      <label>
-        Name
-        <input name="schedule-name" required value={name} aria-invalid={problems["/name"] ? "true" : undefined} onInput={(e) => setName(e.currentTarget.value)} />
-        {problems["/name"] ? <span class="error">{problems["/name"]}</span> : null}
-      </label>
+    <ItemForm form={form} noun="schedule" title={editing ? `Edit ${editing.name}` : "New schedule"} name={name} onName={setName} body={body} onCancel={props.onDone}>
       <p class="muted">The schedule is on from each block's start up to its end; an end of 00:00 is midnight at the end of the day.</p>
       <div class="week">
         {DAYS.map((day) => (
@@ -185,15 +167,6 @@ function ScheduleForm(props: { schedule: Schedule | null; onDone: () => void }) 
           </fieldset>
         ))}
       </div>
-      {Object.keys(problems).length === 0 ? <ErrorText error={error} /> : <p class="error" role="alert">Please fix the fields marked above.</p>}
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? "Saving…" : "Save schedule"}
-        </button>
-        <button type="button" class="secondary" onClick={props.onDone}>
-          Cancel
-        </button>
-      </div>
-    </form>
+    </ItemForm>
   );
 }
