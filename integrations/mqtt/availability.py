@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from integrations.mqtt.subscriptions import Message
-from integrations.mqtt.templates import MqttTemplate
+from integrations.mqtt.templates import EntityTemplate, MqttTemplate, TemplateOwner
 
 if TYPE_CHECKING:
-    from hub.core.hub import Hub
     from integrations.mqtt.client import MqttClient
 
 
@@ -23,33 +22,47 @@ class _Topic:
 
 
 class Availability:
-    """Track the availability topics of one entity; `available` says what they add up to."""
+    """Track the availability topics of one entity; `available` says what they add up to.
 
-    def __init__(self, config: dict[str, Any], hub: Hub | None, variables: dict[str, Any]) -> None:
+    Slotted, and `Availability.of(config, owner)` hands every entity without availability
+    topics the same (unchanging) instance: thousands of entities hold one each.
+    """
+
+    __slots__ = ("mode", "_topics", "_status", "_latest")
+
+    def __init__(self, config: Mapping[str, Any], owner: TemplateOwner | None = None) -> None:
         self.mode: str = config.get("availability_mode", "latest")
-        self._topics: list[_Topic] = []
+        topics: list[_Topic] = []
         if "availability_topic" in config:
-            self._topics.append(
+            topics.append(
                 _Topic(
                     config["availability_topic"],
                     config["payload_available"],
                     config["payload_not_available"],
-                    _compile(config.get("availability_template"), hub, variables),
+                    _compile(config.get("availability_template"), owner, "availability_template"),
                 )
             )
         for item in config.get("availability") or ():
-            self._topics.append(
+            topics.append(
                 _Topic(
                     item["topic"],
                     item["payload_available"],
                     item["payload_not_available"],
-                    _compile(item.get("value_template"), hub, variables),
+                    _compile(item.get("value_template"), owner, "availability value_template"),
                 )
             )
+        self._topics: tuple[_Topic, ...] = tuple(topics)
         # Each topic starts unknown (None): with availability configured an entity is
         # unavailable until a device says otherwise.
         self._status: dict[str, bool | None] = {t.topic: None for t in self._topics}
         self._latest: bool | None = None
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any], owner: TemplateOwner) -> Availability:
+        """Return the availability of a config: the shared NONE when it names no topic."""
+        if "availability_topic" in config or config.get("availability"):
+            return cls(config, owner)
+        return NONE
 
     @property
     def configured(self) -> bool:
@@ -69,6 +82,8 @@ class Availability:
 
     def restore(self, available: bool) -> None:
         """Assume an availability remembered from before a restart, until a device says more."""
+        if not self._topics:
+            return  # (NONE is shared: it never changes)
         for topic in self._status:
             self._status[topic] = available
         self._latest = available
@@ -108,5 +123,11 @@ class _Handler:
         self.availability.received(self.item, message.payload.decode("utf-8", "replace"), self.changed)
 
 
-def _compile(source: str | None, hub: Hub | None, variables: dict[str, Any]) -> MqttTemplate | None:
-    return None if source is None else MqttTemplate(source, hub, variables)
+def _compile(source: str | None, owner: TemplateOwner | None, key: str) -> MqttTemplate | None:
+    if source is None:
+        return None
+    return MqttTemplate(source) if owner is None else EntityTemplate(source, owner, key)
+
+
+NONE = Availability({})
+"""The availability of every entity without availability topics: always available, never changes."""
