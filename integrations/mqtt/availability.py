@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from integrations.mqtt.subscriptions import Message
@@ -13,12 +12,31 @@ if TYPE_CHECKING:
     from integrations.mqtt.client import MqttClient
 
 
-@dataclass(slots=True)
 class _Topic:
-    topic: str
-    payload_available: str
-    payload_not_available: str
-    template: MqttTemplate | None
+    """One availability topic: its payloads, its template, what it said last, and its subscription's handler.
+
+    One slotted object per topic (no status dict, no separate handler): thousands of entities
+    hold one or more.
+    """
+
+    __slots__ = ("topic", "payload_available", "payload_not_available", "template", "status", "availability", "changed")
+
+    def __init__(self, availability: Availability, topic: str, payload_available: str, payload_not_available: str,
+                 template: MqttTemplate | None) -> None:
+        self.availability = availability
+        self.topic = topic
+        self.payload_available = payload_available
+        self.payload_not_available = payload_not_available
+        self.template = template
+        # Unknown (None) at first: with availability configured an entity is unavailable until
+        # a device says otherwise.
+        self.status: bool | None = None
+        self.changed: Callable[[], None] | None = None  # set when subscribed
+
+    def __call__(self, message: Message) -> None:
+        """A message on this topic (the subscription's handler)."""
+        if self.changed is not None:
+            self.availability.received(self, message.payload.decode("utf-8", "replace"), self.changed)
 
 
 class Availability:
@@ -28,33 +46,19 @@ class Availability:
     topics the same (unchanging) instance: thousands of entities hold one each.
     """
 
-    __slots__ = ("mode", "_topics", "_status", "_latest")
+    __slots__ = ("mode", "_topics", "_latest")
 
     def __init__(self, config: Mapping[str, Any], owner: TemplateOwner | None = None) -> None:
         self.mode: str = config.get("availability_mode", "latest")
         topics: list[_Topic] = []
         if "availability_topic" in config:
-            topics.append(
-                _Topic(
-                    config["availability_topic"],
-                    config["payload_available"],
-                    config["payload_not_available"],
-                    _compile(config.get("availability_template"), owner, "availability_template"),
-                )
-            )
+            template = _compile(config.get("availability_template"), owner, "availability_template")
+            topics.append(_Topic(self, config["availability_topic"], config["payload_available"], config["payload_not_available"],
+                                 template))
         for item in config.get("availability") or ():
-            topics.append(
-                _Topic(
-                    item["topic"],
-                    item["payload_available"],
-                    item["payload_not_available"],
-                    _compile(item.get("value_template"), owner, "availability value_template"),
-                )
-            )
+            template = _compile(item.get("value_template"), owner, "availability value_template")
+            topics.append(_Topic(self, item["topic"], item["payload_available"], item["payload_not_available"], template))
         self._topics: tuple[_Topic, ...] = tuple(topics)
-        # Each topic starts unknown (None): with availability configured an entity is
-        # unavailable until a device says otherwise.
-        self._status: dict[str, bool | None] = {t.topic: None for t in self._topics}
         self._latest: bool | None = None
 
     @classmethod
@@ -75,22 +79,26 @@ class Availability:
         if not self._topics:
             return True
         if self.mode == "all":
-            return all(self._status.values())
+            return all(item.status for item in self._topics)
         if self.mode == "any":
-            return any(self._status.values())
+            return any(item.status for item in self._topics)
         return bool(self._latest)
 
     def restore(self, available: bool) -> None:
         """Assume an availability remembered from before a restart, until a device says more."""
         if not self._topics:
             return  # (NONE is shared: it never changes)
-        for topic in self._status:
-            self._status[topic] = available
+        for item in self._topics:
+            item.status = available
         self._latest = available
 
     def subscribe(self, client: MqttClient, qos: int, changed: Callable[[], None]) -> list[Callable[[], None]]:
         """Subscribe to every availability topic; call changed() when `available` changes."""
-        return [client.subscribe(item.topic, _Handler(self, item, changed), qos) for item in self._topics]
+        undo = []
+        for item in self._topics:
+            item.changed = changed
+            undo.append(client.subscribe(item.topic, item, qos))
+        return undo
 
     def received(self, item: _Topic, payload: str, changed: Callable[[], None]) -> None:
         """A message on one availability topic."""
@@ -103,24 +111,12 @@ class Availability:
         else:
             return
         before = self.available
-        self._status[item.topic] = status
+        for same in self._topics:  # (an entity may list one topic twice: one status per topic)
+            if same.topic == item.topic:
+                same.status = status
         self._latest = status
         if self.available != before:
             changed()
-
-
-class _Handler:
-    """The subscription of one availability topic (slotted: one per topic of thousands of entities)."""
-
-    __slots__ = ("availability", "item", "changed")
-
-    def __init__(self, availability: Availability, item: _Topic, changed: Callable[[], None]) -> None:
-        self.availability = availability
-        self.item = item
-        self.changed = changed
-
-    def __call__(self, message: Message) -> None:
-        self.availability.received(self.item, message.payload.decode("utf-8", "replace"), self.changed)
 
 
 def _compile(source: str | None, owner: TemplateOwner | None, key: str) -> MqttTemplate | None:

@@ -117,7 +117,7 @@ class MqttEntity(Entity):
         """
         if value is not None:
             setattr(self, name, value)
-        elif name in vars(self):
+        elif getattr(self, name) is not None:  # (not `name in vars(self)`: that makes a dict of ~100 bytes)
             delattr(self, name)
 
     def _name(self, config: Config) -> str | None:

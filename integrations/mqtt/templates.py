@@ -14,13 +14,15 @@ if TYPE_CHECKING:
 _SENTINEL: Any = object()
 
 
-class MqttTemplate:
-    """A template from an MQTT config (a trigger's, a tag scanner's, mqtt.publish's).
+class MqttTemplate(Template):
+    """A template from an MQTT config (a trigger's, a tag scanner's, mqtt.publish's), compiled at once.
 
-    A template that fails to compile or render raises the hub's `TemplateError` (hub.exceptions).
+    A hub Template with the renders MQTT configs need (one object: thousands of entities hold
+    some). A template that fails to compile or render raises the hub's `TemplateError`
+    (hub.exceptions).
     """
 
-    __slots__ = ("source", "_template")
+    __slots__ = ()
 
     def __init__(self, source: str, hub: Hub | None = None, origin: Origin = None) -> None:
         """Compile the template; `origin` names it in errors (see hub.templating.Template).
@@ -28,9 +30,13 @@ class MqttTemplate:
         Raises:
             TemplateError: the template does not compile.
         """
-        self.source = source
-        self._template = Template(source, hub, origin)
-        self._template.ensure_valid()
+        super().__init__(source, hub, origin)
+        self.ensure_valid()
+
+    @property
+    def source(self) -> str:
+        """The template's text."""
+        return self.template
 
     def variables(self) -> dict[str, Any]:
         """Return the variables every render sees besides its own (none here)."""
@@ -43,8 +49,8 @@ class MqttTemplate:
         when the payload is valid JSON.
         """
         if default is _SENTINEL:
-            return self._template.render_with_possible_json_value(payload, variables=self.variables())
-        return self._template.render_with_possible_json_value(payload, default, self.variables())
+            return self.render_with_possible_json_value(payload, variables=self.variables())
+        return self.render_with_possible_json_value(payload, default, self.variables())
 
     def render_command(self, value: Any) -> str | bytes:
         """Render a command_template with `value`; a rendered bytes literal is sent raw.
@@ -54,7 +60,7 @@ class MqttTemplate:
         """
         variables = self.variables()
         variables["value"] = value
-        rendered = str(self._template.render(variables, parse_result=False))
+        rendered = str(self.render(variables, parse_result=False))
         if rendered.startswith(("b'", 'b"')):
             try:
                 literal = ast.literal_eval(rendered)
@@ -70,7 +76,7 @@ class MqttTemplate:
         Raises:
             TemplateError: the template failed to render.
         """
-        return str(self._template.render({**self.variables(), **(variables or {})}, parse_result=False))
+        return str(self.render({**self.variables(), **(variables or {})}, parse_result=False))
 
 
 class TemplateOwner(Protocol):
