@@ -20,7 +20,6 @@ from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, ReadOnlyDict
 from hub.util import slugify
 from integrations.mqtt.availability import Availability
 from integrations.mqtt.compact import Config, compact
-from integrations.mqtt.schemas import frozen
 from integrations.mqtt.subscriptions import Message
 from integrations.mqtt.templates import EntityTemplate, MqttTemplate
 
@@ -46,7 +45,7 @@ STATE_QOS = 1
 # this many the oldest is dropped; an entity then builds a copy of its own, which costs memory,
 # not correctness).
 DEVICE_INFO_CACHE = 1024
-_device_infos: dict[Any, dict[str, Any]] = {}
+_device_infos: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
 
 
 class MqttEntity(Entity):
@@ -254,21 +253,19 @@ class MqttEntity(Entity):
 def _device_info(device: dict[str, Any] | None) -> dict[str, Any] | None:
     """Return the device info of a config's `device`: one shared (read-only) dict per device.
 
-    A device's entities (ten on a PZEM node, dozens on a Zigbee2MQTT device) carry equal device
-    blocks; they share one dict instead of building one each.
+    A device's entities (ten on a PZEM node, dozens on a Zigbee2MQTT device) carry the same
+    validated device block (integrations.mqtt.schemas.device shares it); they share one info dict
+    too, found by that block's identity (the entry holds the block, so the id is not reused).
     """
     if not device:
         return None
-    try:
-        key = frozen(device)
-        info = _device_infos.get(key)
-    except TypeError:  # not a validated block (nested deep, unhashable): no sharing
-        return _build_device_info(device)
-    if info is None:
-        info = _build_device_info(device)
-        if len(_device_infos) >= DEVICE_INFO_CACHE:
-            del _device_infos[next(iter(_device_infos))]
-        _device_infos[key] = info
+    found = _device_infos.get(id(device))
+    if found is not None and found[0] is device:
+        return found[1]
+    info = _build_device_info(device)
+    if len(_device_infos) >= DEVICE_INFO_CACHE:
+        del _device_infos[next(iter(_device_infos))]
+    _device_infos[id(device)] = (device, info)
     return info
 
 
