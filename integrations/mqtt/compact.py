@@ -56,7 +56,9 @@ class Config(Mapping[str, Any]):
     __slots__ = ("_positions", "_values")
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        keys = tuple(config)
+        # Sorted: the validated dict's order follows the payload's, and two devices that write
+        # the same keys in another order still share a table.
+        keys = tuple(sorted(config))
         positions = _shapes.get(keys)
         if positions is None:
             positions = {key: index for index, key in enumerate(keys)}
@@ -64,7 +66,7 @@ class Config(Mapping[str, Any]):
                 del _shapes[next(iter(_shapes))]
             _shapes[keys] = positions
         self._positions = positions
-        self._values = tuple(config.values())
+        self._values = tuple([config[key] for key in keys])
 
     def __getitem__(self, key: str) -> Any:
         return self._values[self._positions[key]]
