@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/payload_fuzz.py                 # 5,000 configs, 4 state payloads each, 3 rounds
     .venv/bin/python bench/payload_fuzz.py --configs 1000 --rounds 5 --seed 7
+    .venv/bin/python bench/payload_fuzz.py --configs 1000 --rounds 1 --trace 25   # where the heap grew
 
 A hub (in this process, its MQTT client on a real Mosquitto) receives the seeded campaign of
 tests/integrations/mqtt/fuzz.py: configs with inf/NaN/1e999, wrong types, 300-character and
@@ -20,6 +21,7 @@ import logging
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +90,9 @@ async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
                     await asyncio.sleep(0.01)
 
             watcher = asyncio.create_task(watch_queue())
+            if args.trace:
+                tracemalloc.start()
+                traced = tracemalloc.take_snapshot()
             for round_no in range(1, args.rounds + 1):
                 began = time.monotonic()
                 deepest[0] = 0
@@ -115,6 +120,16 @@ async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
                       f"{now - start:>+9.1f} {after_configs - start:>+8.1f} {peak_rss_mb() - start:>+7.1f} {deepest[0]:>7} "
                       f"{time.monotonic() - began:>8.1f}", flush=True)
             watcher.cancel()
+            if args.trace:
+                gc.collect()
+                grown = tracemalloc.take_snapshot().compare_to(traced, "lineno")
+                tracemalloc.stop()
+                entities = max(1, len(discovery.entities))
+                print(f"\nheap growth (tracemalloc) by source line, {sum(s.size_diff for s in grown) / 1e6:.1f} MB in all, "
+                      f"per entity of {entities}:\n{'bytes':>8} {'blocks':>7}  where")
+                for stat in grown[: args.trace]:
+                    frame = stat.traceback[0]
+                    print(f"{stat.size_diff / entities:>8,.0f} {stat.count_diff / entities:>7.1f}  {frame.filename}:{frame.lineno}")
         finally:
             await bootstrap.stop(runtime)
     for text in log.first_tracebacks:
@@ -127,6 +142,7 @@ def main() -> None:
     parser.add_argument("--configs", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--trace", type=int, default=0, help="print the top N source lines of heap growth (tracemalloc: slow)")
     args = parser.parse_args()
     broker = launch_mosquitto("bench-fuzz-mqtt-")
     try:

@@ -238,8 +238,10 @@ class StateMachine:
         states = self._states
         old = states.get(entity_id)
         if old is None:
-            entity_id = entity_id.lower()
-            old = states.get(entity_id)
+            lowered = entity_id.lower()
+            if lowered != entity_id:  # (else the state keeps the caller's string, not a copy of it)
+                entity_id = lowered
+                old = states.get(entity_id)
             if old is None and not valid_entity_id(entity_id):
                 message = f"Invalid entity ID {entity_id}: expected 'domain.object_id' in lowercase"
                 raise InvalidEntityFormatError(message)

@@ -119,14 +119,19 @@ def _pairs(values: Iterable[Iterable[Any]], what: str) -> frozenset[Pair]:
         if len(pair) != 2:
             raise RegistryError(f"{what} must be (type, value) pairs, got {value!r}")
         result.add((str(pair[0]), str(pair[1])))
-    return frozenset(result)
+    return frozenset(result) if result else _NO_PAIRS
 
 
 def _connections(values: Iterable[Iterable[Any]]) -> frozenset[Pair]:
-    return frozenset(
-        (kind, format_mac(value) if kind == CONNECTION_MAC else value)
-        for kind, value in _pairs(values, "connections")
-    )
+    pairs = _pairs(values, "connections")
+    if not pairs:
+        return _NO_PAIRS
+    return frozenset((kind, format_mac(value) if kind == CONNECTION_MAC else value) for kind, value in pairs)
+
+
+# Most devices have no connections (or no identifiers): they share one empty frozenset, which
+# CPython does not (an empty one is ~200 bytes).
+_NO_PAIRS: frozenset[Pair] = frozenset()
 
 
 def _to_json(pairs: frozenset[Pair]) -> list[list[str]]:

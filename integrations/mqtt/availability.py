@@ -2,54 +2,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from integrations.mqtt.subscriptions import Message
-from integrations.mqtt.templates import MqttTemplate
+from integrations.mqtt.templates import EntityTemplate, MqttTemplate, TemplateOwner
 
 if TYPE_CHECKING:
-    from hub.core.hub import Hub
     from integrations.mqtt.client import MqttClient
 
 
-@dataclass(slots=True)
 class _Topic:
-    topic: str
-    payload_available: str
-    payload_not_available: str
-    template: MqttTemplate | None
+    """One availability topic: its payloads, its template, what it said last, and its subscription's handler.
+
+    One slotted object per topic (no status dict, no separate handler): thousands of entities
+    hold one or more.
+    """
+
+    __slots__ = ("topic", "payload_available", "payload_not_available", "template", "status", "availability", "changed")
+
+    def __init__(self, availability: Availability, topic: str, payload_available: str, payload_not_available: str,
+                 template: MqttTemplate | None) -> None:
+        self.availability = availability
+        self.topic = topic
+        self.payload_available = payload_available
+        self.payload_not_available = payload_not_available
+        self.template = template
+        # Unknown (None) at first: with availability configured an entity is unavailable until
+        # a device says otherwise.
+        self.status: bool | None = None
+        self.changed: Callable[[], None] | None = None  # set when subscribed
+
+    def __call__(self, message: Message) -> None:
+        """A message on this topic (the subscription's handler)."""
+        if self.changed is not None:
+            self.availability.received(self, message.payload.decode("utf-8", "replace"), self.changed)
 
 
 class Availability:
-    """Track the availability topics of one entity; `available` says what they add up to."""
+    """Track the availability topics of one entity; `available` says what they add up to.
 
-    def __init__(self, config: dict[str, Any], hub: Hub | None, variables: dict[str, Any]) -> None:
+    Slotted, and `Availability.of(config, owner)` hands every entity without availability
+    topics the same (unchanging) instance: thousands of entities hold one each.
+    """
+
+    __slots__ = ("mode", "_topics", "_latest")
+
+    def __init__(self, config: Mapping[str, Any], owner: TemplateOwner | None = None) -> None:
         self.mode: str = config.get("availability_mode", "latest")
-        self._topics: list[_Topic] = []
+        topics: list[_Topic] = []
         if "availability_topic" in config:
-            self._topics.append(
-                _Topic(
-                    config["availability_topic"],
-                    config["payload_available"],
-                    config["payload_not_available"],
-                    _compile(config.get("availability_template"), hub, variables),
-                )
-            )
+            template = _compile(config.get("availability_template"), owner, "availability_template")
+            topics.append(_Topic(self, config["availability_topic"], config["payload_available"], config["payload_not_available"],
+                                 template))
         for item in config.get("availability") or ():
-            self._topics.append(
-                _Topic(
-                    item["topic"],
-                    item["payload_available"],
-                    item["payload_not_available"],
-                    _compile(item.get("value_template"), hub, variables),
-                )
-            )
-        # Each topic starts unknown (None): with availability configured an entity is
-        # unavailable until a device says otherwise.
-        self._status: dict[str, bool | None] = {t.topic: None for t in self._topics}
+            template = _compile(item.get("value_template"), owner, "availability value_template")
+            topics.append(_Topic(self, item["topic"], item["payload_available"], item["payload_not_available"], template))
+        self._topics: tuple[_Topic, ...] = tuple(topics)
         self._latest: bool | None = None
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any], owner: TemplateOwner) -> Availability:
+        """Return the availability of a config: the shared NONE when it names no topic."""
+        if "availability_topic" in config or config.get("availability"):
+            return cls(config, owner)
+        return NONE
 
     @property
     def configured(self) -> bool:
@@ -62,20 +79,26 @@ class Availability:
         if not self._topics:
             return True
         if self.mode == "all":
-            return all(self._status.values())
+            return all(item.status for item in self._topics)
         if self.mode == "any":
-            return any(self._status.values())
+            return any(item.status for item in self._topics)
         return bool(self._latest)
 
     def restore(self, available: bool) -> None:
         """Assume an availability remembered from before a restart, until a device says more."""
-        for topic in self._status:
-            self._status[topic] = available
+        if not self._topics:
+            return  # (NONE is shared: it never changes)
+        for item in self._topics:
+            item.status = available
         self._latest = available
 
     def subscribe(self, client: MqttClient, qos: int, changed: Callable[[], None]) -> list[Callable[[], None]]:
         """Subscribe to every availability topic; call changed() when `available` changes."""
-        return [client.subscribe(item.topic, _Handler(self, item, changed), qos) for item in self._topics]
+        undo = []
+        for item in self._topics:
+            item.changed = changed
+            undo.append(client.subscribe(item.topic, item, qos))
+        return undo
 
     def received(self, item: _Topic, payload: str, changed: Callable[[], None]) -> None:
         """A message on one availability topic."""
@@ -88,25 +111,19 @@ class Availability:
         else:
             return
         before = self.available
-        self._status[item.topic] = status
+        for same in self._topics:  # (an entity may list one topic twice: one status per topic)
+            if same.topic == item.topic:
+                same.status = status
         self._latest = status
         if self.available != before:
             changed()
 
 
-class _Handler:
-    """The subscription of one availability topic (slotted: one per topic of thousands of entities)."""
-
-    __slots__ = ("availability", "item", "changed")
-
-    def __init__(self, availability: Availability, item: _Topic, changed: Callable[[], None]) -> None:
-        self.availability = availability
-        self.item = item
-        self.changed = changed
-
-    def __call__(self, message: Message) -> None:
-        self.availability.received(self.item, message.payload.decode("utf-8", "replace"), self.changed)
+def _compile(source: str | None, owner: TemplateOwner | None, key: str) -> MqttTemplate | None:
+    if source is None:
+        return None
+    return MqttTemplate(source) if owner is None else EntityTemplate(source, owner, key)
 
 
-def _compile(source: str | None, hub: Hub | None, variables: dict[str, Any]) -> MqttTemplate | None:
-    return None if source is None else MqttTemplate(source, hub, variables)
+NONE = Availability({})
+"""The availability of every entity without availability topics: always available, never changes."""

@@ -9,6 +9,7 @@ import orjson
 
 from hub.core.entity import ButtonEntity, NumberEntity, SelectEntity, SwitchEntity, TextEntity, ToggleEntity
 from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from integrations.mqtt.compact import Config
 from integrations.mqtt.entity import MqttEntity
 from integrations.mqtt.schemas import PAYLOAD_NONE
 from integrations.mqtt.subscriptions import Message
@@ -26,14 +27,16 @@ class _Commanded(MqttEntity):
     @property
     def command_topic(self) -> str | None:
         """The topic commands are published to."""
-        return self.config.get("command_topic")
+        topic: str | None = self.config.get("command_topic")
+        return topic
 
     @property
     def state_topic(self) -> str | None:
         """The topic the device reports its state on (None: the device sends no echo)."""
-        return self.config.get("state_topic")
+        topic: str | None = self.config.get("state_topic")
+        return topic
 
-    def configure_commands(self, config: dict[str, Any]) -> None:
+    def configure_commands(self, config: Config) -> None:
         """Read command_topic, command_template, retain, optimistic and the state template."""
         self._command_template = self.template("command_template")
         self._value_template = self.template("value_template")
@@ -81,7 +84,7 @@ class MqttSwitch(_Commanded, SwitchEntity):
 
     default_name = "MQTT Switch"
 
-    def configure_component(self, config: dict[str, Any]) -> None:
+    def configure_component(self, config: Config) -> None:
         """Read the switch keys."""
         self.configure_commands(config)
         self._payload_on = config["payload_on"]
@@ -134,7 +137,7 @@ class MqttNumber(_Commanded, NumberEntity):
     default_name = "MQTT Number"
     names_from_device_class = True
 
-    def configure_component(self, config: dict[str, Any]) -> None:
+    def configure_component(self, config: Config) -> None:
         """Read the number keys."""
         self.configure_commands(config)
         self.native_min_value = config["min"]
@@ -187,7 +190,7 @@ class MqttSelect(_Commanded, SelectEntity):
 
     default_name = "MQTT Select"
 
-    def configure_component(self, config: dict[str, Any]) -> None:
+    def configure_component(self, config: Config) -> None:
         """Read the select keys."""
         self.configure_commands(config)
         self.options = list(config["options"])
@@ -224,7 +227,7 @@ class MqttText(_Commanded, TextEntity):
 
     default_name = "MQTT Text"
 
-    def configure_component(self, config: dict[str, Any]) -> None:
+    def configure_component(self, config: Config) -> None:
         """Read the text keys."""
         self.configure_commands(config)
         self.native_min = config["min"]
@@ -267,7 +270,7 @@ class MqttButton(_Commanded, ButtonEntity):
     default_name = "MQTT Button"
     names_from_device_class = True
 
-    def configure_component(self, config: dict[str, Any]) -> None:
+    def configure_component(self, config: Config) -> None:
         """Read the button keys."""
         self.configure_commands(config)
         self._payload_press = config["payload_press"]
@@ -302,7 +305,7 @@ class MqttLight(_Commanded, LightEntity):
 
     default_name = "MQTT Light"
 
-    def configure_component(self, config: dict[str, Any]) -> None:
+    def configure_component(self, config: Config) -> None:
         """Read the light keys."""
         self.configure_commands(config)
         self._json = config["schema"] == "json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
@@ -19,9 +19,9 @@ from hub.core.entity import Entity
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, ReadOnlyDict
 from hub.util import slugify
 from integrations.mqtt.availability import Availability
-from integrations.mqtt.schemas import frozen
+from integrations.mqtt.compact import Config, compact
 from integrations.mqtt.subscriptions import Message
-from integrations.mqtt.templates import MqttTemplate
+from integrations.mqtt.templates import EntityTemplate, MqttTemplate
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -45,7 +45,7 @@ STATE_QOS = 1
 # this many the oldest is dropped; an entity then builds a copy of its own, which costs memory,
 # not correctness).
 DEVICE_INFO_CACHE = 1024
-_device_infos: dict[Any, dict[str, Any]] = {}
+_device_infos: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
 
 
 class MqttEntity(Entity):
@@ -67,24 +67,23 @@ class MqttEntity(Entity):
     # a light or a switch with its optional keys went past that, giving each such entity a
     # dict of its own (~1.6 KB instead of ~0.3 KB). Only names set on every instance belong here:
     # an unset slot has no class default to fall back on.
-    __slots__ = ("client", "discovery_topic", "config", "_unsubscribes", "_variables", "availability",
+    __slots__ = ("client", "discovery_topic", "config", "_unsubscribes", "availability",
                  "qos", "command_qos", "encoding", "hub", "unique_id", "device_class", "device_info", "name")
 
     def __init__(self, client: MqttClient, hub: Hub, config: dict[str, Any], discovery_topic: str | None) -> None:
         self.client = client
         self.hub = hub
         self.discovery_topic = discovery_topic
-        self.config: dict[str, Any] = {}
         self._unsubscribes: list[Callable[[], None]] = []
-        self._variables: dict[str, Any] = {}
-        self.availability = Availability({}, None, {})
         self.configure(config)
 
     # ---- configuration ----
 
-    def configure(self, config: dict[str, Any]) -> None:
+    config: Config
+
+    def configure(self, config: Mapping[str, Any]) -> None:
         """Apply a validated discovery config (new, or an update of this entity)."""
-        self.config = config
+        self.config = config = compact(config)
         self.unique_id = config.get("unique_id")
         self.set_optional("icon", config.get("icon"))
         self.set_optional("entity_picture", config.get("entity_picture"))
@@ -100,14 +99,13 @@ class MqttEntity(Entity):
         if object_id and self.entity_id is None:
             object_id = object_id.partition(".")[2] if "." in object_id else object_id
             self.entity_id = f"{self.domain}.{slugify(object_id)}"
-        self._variables = {"entity_id": self.entity_id, "name": self.name}
-        self.availability = Availability(config, self.hub, self._variables)
+        self.availability = Availability.of(config, self)
         self.set_optional("_attributes_template", self.template("json_attributes_template"))
         self.set_optional("_json_attributes", None)
         self.set_optional("_attributes_cache", None)
         self.configure_component(config)
 
-    def configure_component(self, config: dict[str, Any]) -> None:
+    def configure_component(self, config: Config) -> None:
         """Read the component's own keys (override)."""
 
     def set_optional(self, name: str, value: Any) -> None:
@@ -118,10 +116,10 @@ class MqttEntity(Entity):
         """
         if value is not None:
             setattr(self, name, value)
-        elif name in vars(self):
+        elif getattr(self, name) is not None:  # (not `name in vars(self)`: that makes a dict of ~100 bytes)
             delattr(self, name)
 
-    def _name(self, config: dict[str, Any]) -> str | None:
+    def _name(self, config: Config) -> str | None:
         if "name" in config:
             name: str | None = config["name"]  # None: the entity takes its device's name
             return name
@@ -130,21 +128,20 @@ class MqttEntity(Entity):
         return self.default_name
 
     def template(self, key: str) -> MqttTemplate | None:
-        """Return the compiled template of a config key, or None."""
+        """Return the compiled template of a config key (entity_id and name as its variables), or None."""
         source = self.config.get(key)
         if source is None:
             return None
-        return MqttTemplate(source, self.hub, self._variables, _Origin(self, key))
+        return EntityTemplate(source, self, key)
 
     def _template_owner(self) -> str:
         """Name the entity in a template error: its entity_id, else its discovery topic or unique_id."""
-        return str(self._variables.get("entity_id") or self.config.get("unique_id") or self.config.get("state_topic") or "MQTT entity")
+        return str(self.entity_id or self.config.get("unique_id") or self.config.get("state_topic") or "MQTT entity")
 
     # ---- lifecycle ----
 
     async def added_to_hub(self) -> None:
         """Take over the state remembered from before a restart, then subscribe."""
-        self._variables["entity_id"] = self.entity_id
         restored = self.hub.states.get(self.entity_id) if self.entity_id and self.hub else None
         if restored is not None and restored.attributes.get("restored") is None:
             self.restore_state(restored.state, dict(restored.attributes))
@@ -178,7 +175,7 @@ class MqttEntity(Entity):
             undo()
         self._unsubscribes.clear()
 
-    def update_config(self, config: dict[str, Any]) -> None:
+    def update_config(self, config: Mapping[str, Any]) -> None:
         """Re-configure the live entity from a changed discovery payload, in place."""
         self.unsubscribe()
         self.configure(config)
@@ -256,21 +253,19 @@ class MqttEntity(Entity):
 def _device_info(device: dict[str, Any] | None) -> dict[str, Any] | None:
     """Return the device info of a config's `device`: one shared (read-only) dict per device.
 
-    A device's entities (ten on a PZEM node, dozens on a Zigbee2MQTT device) carry equal device
-    blocks; they share one dict instead of building one each.
+    A device's entities (ten on a PZEM node, dozens on a Zigbee2MQTT device) carry the same
+    validated device block (integrations.mqtt.schemas.device shares it); they share one info dict
+    too, found by that block's identity (the entry holds the block, so the id is not reused).
     """
     if not device:
         return None
-    try:
-        key = frozen(device)
-        info = _device_infos.get(key)
-    except TypeError:  # not a validated block (nested deep, unhashable): no sharing
-        return _build_device_info(device)
-    if info is None:
-        info = _build_device_info(device)
-        if len(_device_infos) >= DEVICE_INFO_CACHE:
-            del _device_infos[next(iter(_device_infos))]
-        _device_infos[key] = info
+    found = _device_infos.get(id(device))
+    if found is not None and found[0] is device:
+        return found[1]
+    info = _build_device_info(device)
+    if len(_device_infos) >= DEVICE_INFO_CACHE:
+        del _device_infos[next(iter(_device_infos))]
+    _device_infos[id(device)] = (device, info)
     return info
 
 
@@ -285,22 +280,6 @@ def _build_device_info(device: dict[str, Any]) -> dict[str, Any]:
     if "via_device" in device:
         info["via_device"] = (DOMAIN, device["via_device"])
     return info
-
-
-class _Origin:
-    """Names an entity's template in its errors ("sensor.x value_template"), read only then.
-
-    A slotted object rather than a closure: each of thousands of templates holds one.
-    """
-
-    __slots__ = ("entity", "key")
-
-    def __init__(self, entity: MqttEntity, key: str) -> None:
-        self.entity = entity
-        self.key = key
-
-    def __call__(self) -> str:
-        return f"{self.entity._template_owner()} {self.key}"
 
 
 class _Shortened:

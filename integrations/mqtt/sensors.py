@@ -9,6 +9,7 @@ from typing import Any
 from hub.core.entity import BinarySensorEntity, SensorEntity
 from hub.core.states import MAX_STATE_LENGTH, STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from hub.templating.timefuncs import parse_datetime
+from integrations.mqtt.compact import Config
 from integrations.mqtt.entity import MqttEntity
 from integrations.mqtt.schemas import PAYLOAD_NONE
 from integrations.mqtt.subscriptions import Message
@@ -29,7 +30,7 @@ class _Expiring(MqttEntity):
     _timer: asyncio.TimerHandle | None = None
     _expired: bool = False
 
-    def configure_expiry(self, config: dict[str, Any]) -> None:
+    def configure_expiry(self, config: Config) -> None:
         """Read expire_after (0 or absent: never)."""
         expire_after = float(config.get("expire_after") or 0)
         if expire_after or self._expire_after:
@@ -75,7 +76,7 @@ class MqttSensor(_Expiring, SensorEntity):
     default_name = "MQTT Sensor"
     names_from_device_class = True
 
-    def configure_component(self, config: dict[str, Any]) -> None:
+    def configure_component(self, config: Config) -> None:
         """Read the sensor keys."""
         self.unit_of_measurement = config.get("unit_of_measurement")
         self.state_class = config.get("state_class")
@@ -178,7 +179,7 @@ class MqttBinarySensor(_Expiring, BinarySensorEntity):
     names_from_device_class = True
     _off_timer: asyncio.TimerHandle | None = None
 
-    def configure_component(self, config: dict[str, Any]) -> None:
+    def configure_component(self, config: Config) -> None:
         """Read the binary sensor keys."""
         self.force_update = config["force_update"]
         self._payload_on = config["payload_on"]

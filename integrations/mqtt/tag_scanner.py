@@ -54,7 +54,7 @@ class TagScanners:
             return
         self.remove(discovery_id, quiet=True)
         device_id = await self._device_id(config["device"])
-        value_template = MqttTemplate(config["value_template"], self.hub, {}) if config.get("value_template") else None
+        value_template = MqttTemplate(config["value_template"], self.hub) if config.get("value_template") else None
 
         def received(message: Message) -> None:
             payload: Any = message.payload.decode("utf-8", "replace")
