@@ -86,3 +86,24 @@ def test_slugify_of_plain_names_is_python_slugify_s():
         for text in texts:
             expected = unicode_slug.slugify(text, separator=separator) or "unknown"
             assert slugify(text, separator=separator) == expected, (text, separator)
+
+
+def test_new_ulid_is_a_ulid_of_now_unique_and_sorted_by_time():
+    import time
+
+    from hub.util import new_ulid
+
+    crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    before = time.time_ns() // 1_000_000
+    ids = [new_ulid() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    assert len(set(ids)) == len(ids)
+    for ulid in ids:
+        assert len(ulid) == 26 and set(ulid) <= set(crockford)
+        value = 0
+        for char in ulid:
+            value = value * 32 + crockford.index(char)
+        assert value < 1 << 128
+        assert before <= value >> 80 <= after
+    time.sleep(0.002)
+    assert new_ulid() > ids[0]  # a later millisecond sorts after

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from ulid import ULID
 
 from hub.registry.util import (
     UNDEFINED,
@@ -25,6 +24,7 @@ from hub.registry.util import (
 )
 from hub.registry.writer import RegistryWriter
 from hub.storage.models import DeviceRow, table_of, utcnow
+from hub.util import new_ulid
 
 if TYPE_CHECKING:
     from hub.registry.areas import AreaRegistry
@@ -314,7 +314,7 @@ class DeviceRegistry:
                 if self.admit is not None:
                     self.admit(len(self._devices))
                 entry = DeviceEntry(
-                    id=str(ULID()),
+                    id=new_ulid(),
                     integration=integration,
                     identifiers=ids,
                     connections=conns,
