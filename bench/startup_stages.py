@@ -4,7 +4,7 @@
     .venv/bin/python bench/startup_stages.py --entities 1000
     .venv/bin/python bench/startup_stages.py --compare /tmp/hub-main   # interleaved: this tree vs another checkout
 
-The same broker and configs as bench/startup.py (a default-config Mosquitto, 500 PZEM-style
+The same broker, configs and compiled bytecode as bench/startup.py (a default-config Mosquitto, 500 PZEM-style
 nodes x 10 sensors, each with a retained reading). The hub runs in a child process whose start
 functions are wrapped to print, per stage, the wall seconds it took and the CPU seconds the
 process used in it (on a loaded machine trust the CPU column):
@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.startup import fresh_data_dir, hub_dirs, retained_broker  # noqa: E402
+from bench.startup import compile_tree, fresh_data_dir, hub_dirs, retained_broker  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
 # Runs in the hub's process: wrap the start stages, then run `hub run` as the command line does.
@@ -101,6 +101,8 @@ async def main(args: argparse.Namespace) -> None:
     names = {"imports": "imports", "open_storage": "storage", "setup_core": "setup", "serve": "serve",
              "connect_sources": "sources", "retained_burst": "retained burst", "total": "total"}
     trees = {"this tree": ROOT, **({"compare": Path(args.compare).resolve()} if args.compare else {})}
+    for tree in trees.values():
+        compile_tree(tree)  # as installed (bench/startup.py)
     async with retained_broker(args.entities, "bench-stages-mqtt-") as broker:
         print(f"{args.entities:,} retained discovery configs on a default-config Mosquitto; wall / CPU seconds per stage")
         for run in range(1, args.runs + 1):
