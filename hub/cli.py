@@ -273,9 +273,7 @@ async def _run(args: argparse.Namespace) -> int:
     # What the imports made lives as long as the process: out of the collector's way before the
     # start creates thousands of entities, or each full collection walks it again (~15 % of a
     # cold start's CPU with 5,000 discovered entities). keep_young freezes again once settled.
-    # Frozen without a collection first: the imports leave next to no garbage (~10 objects of
-    # 110,000), and collecting them cost 50 ms of the start.
-    gc.freeze()
+    heap.freeze()
     _, *older = gc.get_threshold()
     gc.set_threshold(heap.YOUNG_THRESHOLD, *older)
     runtime = await bootstrap.start(args.config, args.data, port=args.port, host=args.host, checked=checked)
