@@ -48,6 +48,14 @@ def main() -> int:
             live = [s for s in core.states.all() if s.entity_id.startswith("sensor.") and s.state not in ("unknown", "unavailable")]
             if len(live) >= entities:
                 break
+        # What the next start reads written before the stop (whose teardown a loaded machine can
+        # cut short): the discovery cache and the registries.
+        import integrations.mqtt
+
+        mqtt = integrations.mqtt.runtime_of(core)
+        if mqtt is not None and mqtt.discovery is not None and mqtt.store is not None:
+            await mqtt.discovery.wait_idle()
+            await mqtt.store.flush()
         print(json.dumps({**counts, "modules": sorted(m for m in LAZY if m in sys.modules), "cpu": time.process_time()}),
               flush=True)
         os.kill(os.getpid(), signal.SIGTERM)

@@ -49,7 +49,7 @@ def start(config: Path, data: Path) -> dict[str, Any]:
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     assert lines, f"the hub did not make every entity live:\n{done.stderr[-3000:]}"
-    return dict(json.loads(lines[-1]))
+    return {**json.loads(lines[-1]), "log": done.stderr[-3000:]}
 
 
 async def test_a_warm_start_validates_nothing_asks_per_device_and_imports_nothing_lazy(tmp_path, mosquitto_server):
@@ -67,6 +67,6 @@ async def test_a_warm_start_validates_nothing_asks_per_device_and_imports_nothin
     assert set(cold["modules"]) <= {"alembic"}
 
     warm = await asyncio.to_thread(start, config, data)
-    assert warm["validated"] == 0  # every entity from the validated cache; the broker's replay is the same
+    assert warm["validated"] == 0, warm["log"] + cold["log"]  # every entity from the validated cache; the broker's replay is the same
     assert warm["device_get_or_create"] == NODES
     assert warm["modules"] == []  # nothing a default start does not use: no migration is due
