@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -43,6 +44,12 @@ def _status_mb(field: str, pid: int | None) -> float:
 
 
 def cpu_seconds(pid: int | None = None) -> float:
-    """Return the user + system CPU seconds a process (this one by default) has used so far."""
+    """Return the user + system CPU seconds a process (this one by default) has used so far.
+
+    This process's is read at the clock's full resolution (time.process_time()); another's from
+    /proc, in clock ticks (10 ms).
+    """
+    if pid is None:
+        return time.process_time()
     fields = Path(f"/proc/{pid or 'self'}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -15,6 +15,9 @@ Each prints the seconds from spawning the process until get_states (WebSocket) r
 entity with its reading, the CPU seconds the hub process had used by then (the figure to trust
 on a loaded machine: wall time there mostly measures the other processes), and the RSS of the
 hub once settled (2 s after that answer).
+The hub's modules are compiled to bytecode first, as an installed hub has them (pip compiles
+at install, the Docker image at build); without it (PYTHONDONTWRITEBYTECODE=1 on a checkout)
+every start compiles ~150 modules from source, ~0.5 CPU s.
 With --compare, each run starts the hub from this tree and from the other checkout in turn
 (same broker, same Python), so a shared, noisy machine still gives a fair ratio.
 Anchor, Home Assistant 2024.1.6 on this kind of machine: 12.6 s and 299 MB (cold).
@@ -24,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
+import contextlib
 import json
 import os
 import signal
@@ -31,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -38,7 +44,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub.auth.store import AuthStore  # noqa: E402 - after the path: the bench runs from a checkout
+from bench._rss import cpu_seconds, rss_mb  # noqa: E402 - after the path: the bench runs from a checkout
+from hub.auth.store import AuthStore  # noqa: E402
 from hub.storage.engine import create_engine, default_sqlite_url, migrate, session_factory  # noqa: E402
 from tests.servers import MosquittoServer, free_port, launch_mosquitto  # noqa: E402
 
@@ -88,6 +95,33 @@ async def retain(broker: MosquittoServer, messages: list[tuple[str, str]]) -> No
         await client.publish("bench/done", b"", qos=1)  # every earlier publish is in once this one is acked
 
 
+def compile_tree(tree: Path) -> None:
+    """Write the bytecode of the hub's packages in `tree` (an installed hub has it)."""
+    for package in ("hub", "integrations", "automations"):
+        compileall.compile_dir(tree / package, quiet=1)
+
+
+@contextlib.asynccontextmanager
+async def retained_broker(entities: int, prefix: str) -> AsyncIterator[MosquittoServer]:
+    """A default-config Mosquitto holding `entities` retained discovery configs and readings."""
+    broker = stock_mosquitto(prefix)
+    try:
+        await retain(broker, discovery_messages(entities))
+        yield broker
+    finally:
+        broker.close()
+
+
+@contextlib.contextmanager
+def hub_dirs(broker: MosquittoServer, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """A throwaway config dir (MQTT on `broker`, nothing else) and an empty data dir beside it."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        config, data = Path(tmp) / "config", Path(tmp) / "data"
+        config.mkdir()
+        (config / "configuration.yaml").write_text(f"homeassistant:\n  name: Bench\nmqtt:\n  broker: {broker.url}\n")
+        yield config, data
+
+
 async def fresh_data_dir(data_dir: Path) -> str:
     """An empty hub data dir with one user; return that user's token."""
     engine = create_engine(default_sqlite_url(data_dir))
@@ -131,19 +165,6 @@ def live(states: list[dict] | None) -> int:
     return sum(1 for s in states or () if s["entity_id"].startswith("sensor.node") and s["state"] not in ("unknown", "unavailable"))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (robust to a loaded machine, unlike wall time)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def start_once(tree: Path, config: Path, data: Path, token: str, entities: int, profile: str | None) -> tuple[float, float, float, int]:
     """Start `hub run` from `tree`, wait for every entity; return (seconds, CPU seconds, settled RSS MB, entities live)."""
     port = free_port()
@@ -179,18 +200,15 @@ async def start_once(tree: Path, config: Path, data: Path, token: str, entities:
 
 
 async def main(args: argparse.Namespace) -> None:
-    broker = stock_mosquitto("bench-startup-mqtt-")
     trees = {"this tree": ROOT, **({"compare": Path(args.compare).resolve()} if args.compare else {})}
-    try:
-        await retain(broker, discovery_messages(args.entities))
+    for tree in trees.values():
+        compile_tree(tree)
+    async with retained_broker(args.entities, "bench-startup-mqtt-") as broker:
         print(f"{args.entities:,} retained discovery configs (+ a retained reading each) on a default-config Mosquitto")
         print(f"{'run':>3} {'tree':<10} {'cold s':>7} {'cpu s':>6} {'MB':>5} {'warm s':>7} {'cpu s':>6} {'MB':>5}  live (cold/warm)")
         for run in range(1, args.runs + 1):
             for name, tree in trees.items():
-                with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
-                    config, data = Path(tmp) / "config", Path(tmp) / "data"
-                    config.mkdir()
-                    (config / "configuration.yaml").write_text(f"homeassistant:\n  name: Bench\nmqtt:\n  broker: {broker.url}\n")
+                with hub_dirs(broker, "bench-startup-") as (config, data):
                     token = await fresh_data_dir(data)
                     profile = args.profile if args.profile and run == 1 and name == "this tree" else None
                     cold = await start_once(tree, config, data, token, args.entities, profile)
@@ -198,8 +216,6 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"{run:>3} {name:<10} {cold[0]:>7.2f} {cold[1]:>6.2f} {cold[2]:>5.0f} {warm[0]:>7.2f} {warm[1]:>6.2f} {warm[2]:>5.0f}"
                       f"  {cold[3]}/{warm[3]}", flush=True)
         print("goals: cold < 3 s and < 120 MB, warm < 1.5 s (Home Assistant 2024.1.6 cold: 12.6 s, 299 MB)")
-    finally:
-        broker.close()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
+import re
+import time
 import unicodedata
 from array import array
 from itertools import accumulate
@@ -12,6 +15,22 @@ from pathlib import Path
 import slugify as unicode_slug
 
 SLUG_FALLBACK = "unknown"
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Text of only these characters slugs to its lowercase words joined by the separator (what
+# python-slugify does to it, at a fraction of the cost: most names of entities and devices).
+_PLAIN = re.compile(r"[A-Za-z0-9 _-]*")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def new_ulid() -> str:
+    """Return a new ULID string: 48 bits of Unix milliseconds, 80 random bits (os.urandom), Crockford base32.
+
+    The ids of registry entries, users, tokens and the like, as python-ulid's `str(ULID())`
+    (the same format, in a third of the time, and without importing that package, which parses
+    its own metadata at import).
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    return "".join([_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5)])
 
 
 def slugify(text: str | None, *, separator: str = "_", fallback: str = SLUG_FALLBACK) -> str:
@@ -32,6 +51,8 @@ def slugify(text: str | None, *, separator: str = "_", fallback: str = SLUG_FALL
     """
     if text is None or text == "":
         return ""
+    if separator in ("_", "-") and _PLAIN.fullmatch(text):
+        return _NOT_WORD.sub(separator, text.lower()).strip(separator) or fallback
     if not text.isascii():
         text = _ascii_first(text)
     slug = unicode_slug.slugify(text, separator=separator)

@@ -70,3 +70,40 @@ def test_non_ascii_letters_slug_as_the_library_does_without_its_3_mb_table():
     script = "import sys\nfrom hub.util import slugify\nassert slugify('Küche Ærø 日本') == 'kuche_aero_ri_ben'\nprint('text_unidecode' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "False"
+
+
+def test_slugify_of_plain_names_is_python_slugify_s():
+    """Names of letters, digits, spaces, dashes and underscores take a short path: the same slugs."""
+    import random
+
+    import slugify as unicode_slug
+
+    rng = random.Random(23)
+    alphabet = "aZz09 _-- __"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    texts += ["Node 0001 power 0", "PZEM-004T node", "power_factor_5", "  Kitchen  Plug  ", "_", "-", " ", "A"]
+    for separator in ("_", "-"):
+        for text in texts:
+            expected = unicode_slug.slugify(text, separator=separator) or "unknown"
+            assert slugify(text, separator=separator) == expected, (text, separator)
+
+
+def test_new_ulid_is_a_ulid_of_now_unique_and_sorted_by_time():
+    import time
+
+    from hub.util import new_ulid
+
+    crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    before = time.time_ns() // 1_000_000
+    ids = [new_ulid() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    assert len(set(ids)) == len(ids)
+    for ulid in ids:
+        assert len(ulid) == 26 and set(ulid) <= set(crockford)
+        value = 0
+        for char in ulid:
+            value = value * 32 + crockford.index(char)
+        assert value < 1 << 128
+        assert before <= value >> 80 <= after
+    time.sleep(0.002)
+    assert new_ulid() > ids[0]  # a later millisecond sorts after

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from ulid import ULID
 
 from hub.core.clock import Clock
 from hub.storage.models import NAME_LENGTH, table_of
 from hub.storage.models_api import ADDRESS_LENGTH, TARGET_LENGTH, AuditRow
+from hub.util import new_ulid
 
 _LOGGER = logging.getLogger(__name__)
 AUDIT = table_of(AuditRow)
@@ -104,7 +104,7 @@ class AuditLog:
             del self._queue[0]
         self._queue.append(
             {
-                "id": str(ULID()),
+                "id": new_ulid(),
                 "created_at": self.clock.utcnow(),
                 "user_id": getattr(user, "id", None),
                 "user_name": (getattr(user, "name", None) or user_name or "")[:NAME_LENGTH] or None,

@@ -19,7 +19,6 @@ import bcrypt
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from ulid import ULID
 
 from hub.auth.access import ACCESS_TOKEN_LIFETIME, AccessTokens, HomeAccessTokens
 from hub.auth.audit import AuditLog
@@ -32,6 +31,7 @@ from hub.exceptions import HubError
 from hub.storage.models import NAME_LENGTH, USER_ROLES, TokenRow, UserRow, table_of
 from hub.storage.scoped import scope_of_sessions
 from hub.tenancy.models import HomeMemberRow
+from hub.util import new_ulid
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -289,7 +289,7 @@ class AuthStore:
         if await self._name_taken(name):
             raise UserExistsError(f"User {name!r} already exists")
         password_hash = await self._hash(secret)
-        user = User(id=str(ULID()), name=name, role=role, is_active=True, created_at=self.clock.utcnow())
+        user = User(id=new_ulid(), name=name, role=role, is_active=True, created_at=self.clock.utcnow())
         try:
             async with self._session_factory() as session, session.begin():
                 await session.execute(
@@ -572,7 +572,7 @@ class AuthStore:
     ) -> tuple[str, TokenInfo]:
         """A new refresh token (raw, shown once) in a new family unless family_id is given."""
         return await self._create_token(
-            user_id, TOKEN_REFRESH, None, lifespan_days, family_id or str(ULID())
+            user_id, TOKEN_REFRESH, None, lifespan_days, family_id or new_ulid()
         )
 
     async def validate_refresh_token(self, raw: str) -> tuple[User, TokenInfo]:
@@ -721,7 +721,7 @@ class AuthStore:
         raw = secrets.token_urlsafe(32)
         now = self.clock.utcnow()
         token = TokenInfo(
-            id=str(ULID()),
+            id=new_ulid(),
             user_id=user_id,
             kind=kind,
             label=label,

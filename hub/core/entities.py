@@ -90,11 +90,13 @@ class Entities:
         elif entity.device_info:
             entity.device_name = entity.device_info.get("name")
         if entity.unique_id is not None and entity_registry is not None:
+            # A registered entity keeps its entity_id: its suggestion (a slug) is not needed.
+            known = entity_registry.get_entity_id(entity.domain, platform, entity.unique_id) is not None
             entry = await entity_registry.get_or_create(
                 entity.domain,
                 platform,
                 entity.unique_id,
-                suggested_object_id=self._suggested_object_id(entity),
+                suggested_object_id=None if known else self._suggested_object_id(entity),
                 device_id=entity.device_id,
                 original_name=entity.name,
                 original_icon=entity.icon,

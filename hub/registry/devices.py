@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from ulid import ULID
 
 from hub.registry.util import (
     UNDEFINED,
@@ -24,6 +24,7 @@ from hub.registry.util import (
 )
 from hub.registry.writer import RegistryWriter
 from hub.storage.models import DeviceRow, table_of, utcnow
+from hub.util import new_ulid
 
 if TYPE_CHECKING:
     from hub.registry.areas import AreaRegistry
@@ -36,6 +37,8 @@ _INSERT = insert(DEVICES)
 CONNECTION_MAC = "mac"
 
 Pair = tuple[str, str]
+# get_or_create() calls remembered with the entry they returned (a device's entities all ask).
+_SEEN_LIMIT = 4096
 RemoveListener = Callable[[str], Awaitable[None] | None]
 
 # Fields that `update()` may change, beside identifiers and connections.
@@ -182,6 +185,8 @@ class DeviceRegistry:
         self._devices: dict[str, DeviceEntry] = {}
         self._by_identifier: dict[Pair, str] = {}
         self._by_connection: dict[Pair, str] = {}
+        # get_or_create() arguments (as _arguments_key) -> the entry they returned.
+        self._seen: dict[bytes, DeviceEntry] = {}
         self._remove_listeners: list[RemoveListener] = []
         if area_registry is not None:
             area_registry.add_clear_listener(self.clear_area)
@@ -265,6 +270,31 @@ class DeviceRegistry:
         theirs. `via_device` is the (domain, id) identifier of the parent device, stored as
         `via_device_id` (None when that device is not registered).
         """
+        # The same arguments again (the next entity of a device), and the entry they gave is
+        # unchanged since: applying them again would change nothing.
+        seen_key = (
+            _arguments_key(integration, identifiers, connections, name, manufacturer, model, model_id, sw_version,
+                           hw_version, serial_number, suggested_area, configuration_url)
+            if via_device is UNDEFINED  # the parent may have been registered since
+            else None
+        )
+        if seen_key is not None:
+            seen = self._seen.get(seen_key)
+            if seen is not None and self._devices.get(seen.id) is seen:
+                return seen
+        entry = await self._get_or_create(integration, identifiers, connections, via_device, {
+            "name": name, "manufacturer": manufacturer, "model": model, "model_id": model_id,
+            "sw_version": sw_version, "hw_version": hw_version, "serial_number": serial_number,
+            "suggested_area": suggested_area, "configuration_url": configuration_url})
+        if seen_key is not None:
+            if len(self._seen) >= _SEEN_LIMIT:
+                self._seen.clear()
+            self._seen[seen_key] = entry
+        return entry
+
+    async def _get_or_create(self, integration: str, identifiers: Iterable[Iterable[str]],
+                             connections: Iterable[Iterable[str]], via_device: Iterable[str] | None | UndefinedType,
+                             fields: dict[str, Any]) -> DeviceEntry:
         ids = _pairs(identifiers, "identifiers")
         conns = _connections(connections)
         if not ids and not conns:
@@ -272,21 +302,7 @@ class DeviceRegistry:
         if not integration:
             raise RegistryError("A device needs an integration")
 
-        given: dict[str, Any] = {
-            key: value
-            for key, value in (
-                ("name", name),
-                ("manufacturer", manufacturer),
-                ("model", model),
-                ("model_id", model_id),
-                ("sw_version", sw_version),
-                ("hw_version", hw_version),
-                ("serial_number", serial_number),
-                ("suggested_area", suggested_area),
-                ("configuration_url", configuration_url),
-            )
-            if value is not UNDEFINED
-        }
+        given: dict[str, Any] = {key: value for key, value in fields.items() if value is not UNDEFINED}
 
         async with self._lock:
             if via_device is not UNDEFINED:
@@ -303,7 +319,7 @@ class DeviceRegistry:
                 if self.admit is not None:
                     self.admit(len(self._devices))
                 entry = DeviceEntry(
-                    id=str(ULID()),
+                    id=new_ulid(),
                     integration=integration,
                     identifiers=ids,
                     connections=conns,
@@ -471,5 +487,19 @@ class DeviceRegistry:
             if self._by_connection.get(pair) == entry.id:
                 del self._by_connection[pair]
 
+
+
+def _undefined_json(value: Any) -> str:
+    if value is UNDEFINED:
+        return "\x00undefined"
+    raise TypeError
+
+
+def _arguments_key(*arguments: Any) -> bytes | None:
+    """get_or_create()'s arguments as a key (None when they are not JSON: not remembered)."""
+    try:
+        return orjson.dumps(arguments, default=_undefined_json, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
 
 __all__ = ["CONNECTION_MAC", "DeviceEntry", "DeviceRegistry", "format_mac"]

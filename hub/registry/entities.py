@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from ulid import ULID
 
 from hub.exceptions import InvalidEntityFormatError
 from hub.registry.util import (
@@ -30,6 +29,7 @@ from hub.registry.util import (
 )
 from hub.registry.writer import RegistryWriter
 from hub.storage.models import EntityRow, table_of, utcnow
+from hub.util import new_ulid
 
 if TYPE_CHECKING:
     from hub.registry.areas import AreaRegistry
@@ -236,7 +236,7 @@ class EntityRegistry:
                 self.admit(len(self._entities))
             base = suggested_object_id or given.get("original_name") or unique_id
             entry = EntityEntry(
-                id=str(ULID()),
+                id=new_ulid(),
                 entity_id=self._free_entity_id(domain, base, platform, unique_id),
                 unique_id=unique_id,
                 platform=platform,

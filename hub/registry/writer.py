@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.ddl import sort_tables
 
 from hub.registry.util import RegistryError
 
@@ -92,26 +93,44 @@ class RegistryWriter:
 
 
 async def _execute(session_factory: async_sessionmaker[AsyncSession], writes: list[Write]) -> None:
-    """Execute writes in one transaction; runs of inserts into one table go as one executemany."""
+    """Execute writes in one transaction; inserts go as one executemany per table (see _steps)."""
     try:
         async with session_factory() as session, session.begin():
-            index = 0
-            while index < len(writes):
-                statement, params, _ = writes[index]
-                if params is None:
-                    await session.execute(statement)
-                    index += 1
-                    continue
-                rows = [params]
-                index += 1
-                while index < len(writes) and writes[index][0] is statement and writes[index][1] is not None:
-                    rows.append(writes[index][1])  # type: ignore[arg-type]  # checked just above
-                    index += 1
+            for statement, rows in _steps(writes):
                 await session.execute(statement, rows)
     except (IntegrityError, DataError) as err:
         registry = writes[0][2] if len(writes) == 1 else "A"
         message = f"{registry} registry write refused by the database: {err.orig}"
         raise RegistryError(message) from err
 
+
+def _steps(writes: list[Write]) -> list[tuple[Any, list[dict[str, Any]] | None]]:
+    """The statements to execute for `writes`, in an order with the same outcome.
+
+    A run of inserts with parameters (a discovered device, then its ten entities, then the
+    next device...) becomes one executemany per table, the tables that others refer to first
+    (devices before entities): new rows of different tables commute but for their foreign
+    keys. Within a table the rows keep their order; any other write ends the run, so updates
+    and deletes happen exactly where they were made.
+    """
+    steps: list[tuple[Any, list[dict[str, Any]] | None]] = []
+    run: dict[Any, list[dict[str, Any]]] = {}
+
+    def end_run() -> None:
+        if len(run) > 1:
+            order = {table: index for index, table in enumerate(sort_tables([statement.table for statement in run]))}
+            steps.extend(sorted(run.items(), key=lambda item: order[item[0].table]))
+        else:
+            steps.extend(run.items())
+        run.clear()
+
+    for statement, params, _ in writes:
+        if params is not None and getattr(statement, "is_insert", False):
+            run.setdefault(statement, []).append(params)
+            continue
+        end_run()
+        steps.append((statement, None if params is None else [params]))
+    end_run()
+    return steps
 
 __all__ = ["RegistryWriter"]

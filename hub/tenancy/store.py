@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import delete, func, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from ulid import ULID
 
 from hub.core.scope import DEFAULT_HOME_ID, DEFAULT_TENANT_ID, HomeScope
 from hub.exceptions import HubError
 from hub.storage.models import NAME_LENGTH, USER_ROLES, UserRow, table_of, utcnow
 from hub.storage.scoped import scoped_sessions
 from hub.tenancy.models import TENANT_STATUSES, HomeMemberRow, HomeRow, TenantRow
+from hub.util import new_ulid
 
 TENANTS = table_of(TenantRow)
 HOMES = table_of(HomeRow)
@@ -129,7 +129,7 @@ class TenancyStore:
         name = check_name(name, "tenant")
         if status not in TENANT_STATUSES:
             raise TenancyError(f"unknown status {status!r}; expected one of {', '.join(TENANT_STATUSES)}")
-        tenant = Tenant(str(ULID()), name, check_plan(plan), status, trial_ends_at, utcnow())
+        tenant = Tenant(new_ulid(), name, check_plan(plan), status, trial_ends_at, utcnow())
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(insert(TENANTS).values(**_fields(tenant)))
@@ -188,7 +188,7 @@ class TenancyStore:
         owner = await self.tenant(tenant)
         name = check_name(name, "home")
         home = Home(
-            str(ULID()), owner.id, name, check_topic_root(topic_root), check_time_zone(time_zone),
+            new_ulid(), owner.id, name, check_topic_root(topic_root), check_time_zone(time_zone),
             check_currency(currency), utcnow(),
         )
         try:

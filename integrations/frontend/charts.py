@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 from sqlalchemy import delete, select, update
-from ulid import ULID
 
+from hub.util import new_ulid
 from hub.storage.models import table_of, utcnow
 from integrations.frontend.models import SavedChartRow
 
@@ -73,7 +73,7 @@ async def save_chart(hub: Hub, connection: Any, msg: dict[str, Any]) -> None:
             return
         if existing is None:
             row = SavedChartRow(
-                id=str(ULID()), name=name, config=config, created_by=getattr(connection.user, "id", None),
+                id=new_ulid(), name=name, config=config, created_by=getattr(connection.user, "id", None),
                 created_at=now, updated_at=now,
             )
             session.add(row)

@@ -21,10 +21,9 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from ulid import ULID
 
 from hub.storage.models import table_of
-from hub.util import slugify
+from hub.util import new_ulid, slugify
 from integrations.http_ingest.models import DeviceApiKeyRow
 
 _LOGGER = logging.getLogger(__name__)
@@ -112,7 +111,7 @@ class ApiKeyStore:
         raw = KEY_PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         key = ApiKey(
-            id=str(ULID()), name=name, prefix=raw[: len(KEY_PREFIX) + 6], created_by=created_by, created_at=now,
+            id=new_ulid(), name=name, prefix=raw[: len(KEY_PREFIX) + 6], created_by=created_by, created_at=now,
             expires_at=now + timedelta(days=expires_days) if expires_days else None,
             last_used_at=None, usage_count=0, revoked_at=None, device=slug, backfill_days=float(backfill_days),
         )

@@ -31,7 +31,6 @@ from integrations.mqtt import dynsec
 from integrations.mqtt import status as ops_status
 from integrations.mqtt.broker import EmbeddedBroker, check_lan_settings
 from integrations.mqtt.cache import DiscoveryStore
-from integrations.mqtt.cli import run_device_command, run_export_acl  # noqa: F401 - what `hub device`/`hub mqtt` run
 from integrations.mqtt.client import MqttClient
 from integrations.mqtt.config import CONFIG_SCHEMA, connection_settings
 from integrations.mqtt.controls import MqttSwitch
@@ -72,6 +71,16 @@ class MqttRuntime:
 
 
 MQTT: HubKey[MqttRuntime] = HubKey("mqtt")
+
+
+def __getattr__(name: str) -> Any:
+    """`run_device_command` and `run_export_acl` (what `hub device`/`hub mqtt` run), imported when asked for."""
+    if name in ("run_device_command", "run_export_acl"):
+        from integrations.mqtt import cli
+
+        return getattr(cli, name)
+    message = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(message)
 
 
 def api(hub: Hub) -> MqttApi | None:

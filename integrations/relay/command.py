@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ulid import ULID
+from hub.util import new_ulid
 
 QUEUED = "queued"
 SENT = "sent"
@@ -40,7 +40,7 @@ class RelayCommand:
     context_id: str | None
     created: float
     expires: float | None = None
-    id: str = field(default_factory=lambda: str(ULID()))
+    id: str = field(default_factory=new_ulid)
     status: str = QUEUED
     sent: float | None = None
     confirmed: float | None = None

@@ -138,3 +138,41 @@ async def test_concurrent_get_or_create_makes_one_device(sessions):
     (entry,) = reloaded.devices
     assert entry.identifiers == {("mqtt", "same")} | {("mqtt", f"alias-{i}") for i in range(10)}
     assert entry.name == "n9"
+
+
+async def test_the_same_arguments_again_change_nothing_and_write_nothing(sessions):
+    """A device's next entities ask with the same arguments: answered from memory, no write.
+
+    Any change to the device in between (another call's arguments, the user's) is not hidden:
+    the same arguments apply again.
+    """
+    registry = DeviceRegistry(sessions)
+    await registry.load()
+    info = {"identifiers": [("mqtt", "node1")], "name": "Node 1", "sw_version": "1.0"}
+    first = await registry.get_or_create(integration="mqtt", **info)
+    writes = []
+    real_write = registry.writer.write
+
+    async def counted(statement, params, name):
+        writes.append(statement)
+        await real_write(statement, params, name)
+
+    registry.writer.write = counted
+    for _ in range(9):
+        assert await registry.get_or_create(integration="mqtt", **info) is first
+    assert writes == []
+
+    # Other arguments change the device; the first ones, asked again, change it back.
+    upgraded = await registry.get_or_create(integration="mqtt", identifiers=[("mqtt", "node1")], sw_version="2.0")
+    assert upgraded.sw_version == "2.0"
+    again = await registry.get_or_create(integration="mqtt", **info)
+    assert again.sw_version == "1.0"
+    assert len(writes) == 2
+    # The user's rename is kept, and the same arguments still change nothing else.
+    renamed = await registry.update(first.id, name_by_user="Meter")
+    assert (await registry.get_or_create(integration="mqtt", **info)) is renamed
+    # A removed device is created again, not answered from memory.
+    await registry.remove(first.id)
+    recreated = await registry.get_or_create(integration="mqtt", **info)
+    assert recreated.id != first.id and registry.get(recreated.id) is recreated
+    assert (await _reloaded(sessions)).get(recreated.id).sw_version == "1.0"

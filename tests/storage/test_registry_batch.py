@@ -94,3 +94,43 @@ async def test_a_refused_write_in_a_batch_is_logged_and_the_others_kept(sessions
     fresh = EntityRegistry(sessions)
     await fresh.load()
     assert sorted(e.entity_id for e in fresh) == ["sensor.first", "sensor.taken", "sensor.third"]
+
+
+async def test_a_batch_inserts_each_table_in_one_statement_parents_first_and_keeps_updates_in_place(db_url, engine):
+    """Interleaved device and entity inserts go as one executemany per table, devices first.
+
+    Foreign keys are enforced (SQLite and PostgreSQL): an entity of an existing device queued
+    before a new device and its entities still commits; an update queued between inserts
+    runs after the inserts before it and before those after it.
+    """
+    executed: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_: executed.append(statement.split()[0] + " " + statement.split()[2]))
+    devices = DeviceRegistry(session_factory(engine))
+    entities = EntityRegistry(session_factory(engine), device_registry=devices)
+    await devices.load()
+    await entities.load()
+    old = await devices.get_or_create(integration="mqtt", identifiers=[("mqtt", "old")], name="Old")
+    executed.clear()
+    async with entities.writer.batch():
+        first = await entities.get_or_create("sensor", "mqtt", "old_0", original_name="Old 0", device_id=old.id)
+        for n in range(20):
+            device = await devices.get_or_create(integration="mqtt", identifiers=[("mqtt", f"node{n}")], name=f"Node {n}")
+            for k in range(3):
+                await entities.get_or_create("sensor", "mqtt", f"node{n}_{k}", original_name=f"Node {n} {k}", device_id=device.id)
+        renamed = await entities.update(first.entity_id, name="Renamed")  # an UPDATE between two runs of inserts
+        await entities.get_or_create("sensor", "mqtt", "old_1", original_name="Old 1", device_id=old.id)
+    inserts_and_updates = [s for s in executed if s.split()[0] in ("INSERT", "UPDATE")]
+    assert [s.split()[0] for s in inserts_and_updates] == ["INSERT", "INSERT", "UPDATE", "INSERT"]
+    assert "devices" in inserts_and_updates[0] and "entities" in inserts_and_updates[1]
+    await engine.dispose()
+
+    engine2 = create_engine(db_url)
+    devices2 = DeviceRegistry(session_factory(engine2))
+    entities2 = EntityRegistry(session_factory(engine2), device_registry=devices2)
+    await devices2.load()
+    await entities2.load()
+    assert len(devices2) == 21 and len(entities2) == 62
+    assert entities2.get(renamed.entity_id).name == "Renamed"
+    assert len(entities2.entries_for_device(old.id)) == 2
+    await engine2.dispose()

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
-from ulid import ULID
 
 from hub import hookimpl
 from hub.core.runtime import HubKey
 from hub.exceptions import ServiceValidationError, TemplateError
 from hub.templating import Template
+from hub.util import new_ulid
 from integrations.notify.persistent.store import Notification, NotificationStore
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ async def create(hub: Hub, message: str, title: str | None = None, notification_
     store = store_of(hub)
     if store is None:
         raise ServiceValidationError("persistent_notification is not set up")
-    return await store.create(message, title, notification_id or str(ULID()).lower(), hub.clock.utcnow())
+    return await store.create(message, title, notification_id or new_ulid().lower(), hub.clock.utcnow())
 
 
 @hookimpl
