@@ -123,22 +123,52 @@ class EncodedEventCache:
         return data
 
 
+_last_context: tuple[Context | None, bytes] = (None, b"")  # the last context encoded, by identity
+
+
 def context_json(context: Context) -> bytes:
     """Return a context's JSON (`Context.as_dict()` encoded), put together without a dict for
-    the usual context: a ULID of our own, no parent and no user."""
+    the usual context: a ULID of our own, no parent and no user.
+
+    The last one is remembered: a state_changed event and its new state share their context,
+    so an event encodes it once.
+    """
+    global _last_context  # noqa: PLW0603 - a one-entry cache
+    last = _last_context
+    if last[0] is context:
+        return last[1]
+    encoded = None
     if context.parent_id is None and context.user_id is None:
         context_id = context.id
         if context_id.isascii() and context_id.isalnum():  # nothing to escape
-            return b'{"id":"%b","parent_id":null,"user_id":null}' % context_id.encode()
-    return dumps(context.as_dict())
+            encoded = b'{"id":"%b","parent_id":null,"user_id":null}' % context_id.encode()
+    if encoded is None:
+        encoded = dumps(context.as_dict())
+    _last_context = (context, encoded)
+    return encoded
 
 
-def state_json(state: State | None) -> bytes:
+def _parts(state: State, previous: State | None) -> tuple[bytes, bytes]:
+    """Return the JSON of a state's entity_id and attributes, taken over from the entity's
+    previous state when it kept the same attributes object (attributes are read-only)."""
+    parts = state.encoded_parts
+    if parts is None:
+        if (previous is not None and previous.attributes is state.attributes
+                and previous.entity_id == state.entity_id):
+            parts = previous.encoded_parts
+        if parts is None:
+            parts = (dumps(state.entity_id), dumps(state.attributes))
+        state.encoded_parts = parts
+    return parts
+
+
+def state_json(state: State | None, previous: State | None = None) -> bytes:
     """Return a state's JSON as Home Assistant sends it, encoded once and kept on the state.
 
     The same bytes as `dumps(state.as_dict())`, put together from its parts: the dict with its
     three formatted instants and the context's dict cost more than the encoding (2.6 of 3.2 µs
-    a state), and the state machine writes one state per reading.
+    a state), and the state machine writes one state per reading. The entity_id's and the
+    attributes' JSON come from `previous` (the entity's state before) when it shares them.
     """
     if state is None:
         return b"null"
@@ -149,11 +179,11 @@ def state_json(state: State | None) -> bytes:
         changed_at, reported_at = state.last_changed_timestamp, state.last_reported_timestamp
         changed = updated if changed_at == updated_at else iso_utc(changed_at).encode()
         reported = updated if reported_at == updated_at else iso_utc(reported_at).encode()
+        entity_id, attributes = _parts(state, previous)
         encoded = state.encoded = (
             b'{"entity_id":%b,"state":%b,"attributes":%b,"last_changed":"%b","last_reported":"%b",'
             b'"last_updated":"%b","context":%b}'
-            % (dumps(state.entity_id), dumps(state.state), dumps(state.attributes), changed, reported, updated,
-               context_json(state.context))
+            % (entity_id, dumps(state.state), attributes, changed, reported, updated, context_json(state.context))
         )
     return encoded
 
@@ -167,10 +197,17 @@ def _state_changed_json(event: Event) -> bytes | None:
     entity_id, old, new = data.get("entity_id"), data.get("old_state"), data.get("new_state")
     if type(entity_id) is not str or not (old is None or type(old) is State) or not (new is None or type(new) is State):
         return None
+    old_json = state_json(old)
+    new_json = state_json(new, old)
+    state = new if new is not None else old
+    if state is not None and state.entity_id == entity_id and state.encoded_parts is not None:
+        entity_id_json = state.encoded_parts[0]
+    else:
+        entity_id_json = dumps(entity_id)
     origin = event.origin
     return b'{"event_type":"state_changed","data":{"entity_id":%b,"old_state":%b,"new_state":%b},' \
         b'"origin":"%b","time_fired":"%b","context":%b}' % (
-            dumps(entity_id), state_json(old), state_json(new),
+            entity_id_json, old_json, new_json,
             b"LOCAL" if origin is EventOrigin.local else origin.value.encode(),  # an enum's .value is slow
             iso_utc(event.time_fired_timestamp).encode(), context_json(event.context))
 
