@@ -102,24 +102,38 @@ class EncodedEventCache:
     __slots__ = ("_entries",)
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[object, bytes, dict[int, bytes]]] = {}
+        # kind -> [event, its JSON, the first subscription id framed, that frame, other ids' frames]
+        self._entries: dict[str, list[Any]] = {}
 
     def get(self, event: object, kind: str, encode: Any) -> bytes:
         """Return encode(event) for this event and kind, computed once."""
         entry = self._entries.get(kind)
         if entry is None or entry[0] is not event:
-            entry = self._entries[kind] = (event, encode(event), {})
-        return entry[1]
+            entry = self._entries[kind] = [event, encode(event), None, b"", None]
+        encoded: bytes = entry[1]
+        return encoded
 
     def frame(self, event: object, kind: str, msg_id: int, encode: Any) -> bytes:
         """Return the whole `{"id","type":"event","event"}` message for a subscription id."""
         entry = self._entries.get(kind)
         if entry is None or entry[0] is not event:
-            entry = self._entries[kind] = (event, encode(event), {})
-        frames = entry[2]
-        data = frames.get(msg_id)
+            encoded = encode(event)
+            data = b'{"id":%d,"type":"event","event":%b}' % (msg_id, encoded)
+            self._entries[kind] = [event, encoded, msg_id, data, None]  # no dict per event: one subscriber is usual
+            return data
+        if entry[2] == msg_id:
+            framed: bytes = entry[3]
+            return framed
+        if entry[2] is None:  # encoded through get() only
+            entry[2] = msg_id
+            entry[3] = data = b'{"id":%d,"type":"event","event":%b}' % (msg_id, entry[1])
+            return data
+        others = entry[4]
+        if others is None:
+            others = entry[4] = {}
+        data = others.get(msg_id)
         if data is None:
-            data = frames[msg_id] = b'{"id":%d,"type":"event","event":%b}' % (msg_id, entry[1])
+            data = others[msg_id] = b'{"id":%d,"type":"event","event":%b}' % (msg_id, entry[1])
         return data
 
 

@@ -127,3 +127,22 @@ def test_a_context_is_encoded_for_what_it_is_now() -> None:
     first, second = Context(), Context(user_id="u1")
     for context in (first, second, first, second):
         assert ws_messages.context_json(context) == ws_messages.dumps(context.as_dict())
+
+
+def test_an_event_is_encoded_once_and_framed_per_subscription_id() -> None:
+    cache = ws_messages.EncodedEventCache()
+    encoded: list[Event] = []
+
+    def encode(event: Event) -> bytes:
+        encoded.append(event)
+        return ws_messages.encode_event(event)
+
+    first = Event("custom", {"n": 1})
+    second = Event("custom", {"n": 2})
+    assert cache.get(first, "event", encode) == _plain(first)
+    for msg_id in (5, 2, 5, 7, 2):  # three clients' subscriptions, in any order
+        assert cache.frame(first, "event", msg_id, encode) == ws_messages.event_message(msg_id, first.as_dict())
+    for msg_id in (7, 7, 3):
+        assert cache.frame(second, "event", msg_id, encode) == ws_messages.event_message(msg_id, second.as_dict())
+    assert cache.frame(second, "other kind", 7, lambda event: b"{}") == b'{"id":7,"type":"event","event":{}}'
+    assert encoded == [first, second]  # once per event and kind
