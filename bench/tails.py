@@ -40,6 +40,7 @@ from hub import heap  # noqa: E402
 from hub.api import ws_messages as messages  # noqa: E402
 from hub.core.bus import callback  # noqa: E402
 from hub.core.hub import Hub, HubConfig  # noqa: E402
+from hub.core.states import ReadOnlyDict  # noqa: E402
 from hub.recorder.backends.sqlite import SQLiteBackend  # noqa: E402
 from hub.recorder.recorder import Recorder  # noqa: E402
 from hub.recorder.spool import Spool  # noqa: E402
@@ -150,7 +151,9 @@ async def run(rate: int, seconds: float, folder: Path) -> dict[str, float | str]
 
     hub.bus.listen("state_changed", forward)
     names = [f"sensor.bench_{i}_power" for i in range(SENSORS)]
-    attributes = [{**ATTRIBUTES, "friendly_name": f"Bench {i} power"} for i in range(SENSORS)]
+    # Read-only dicts kept between writes, as MQTT entities keep theirs (a plain dict is copied
+    # into a new ReadOnlyDict at every write).
+    attributes = [ReadOnlyDict({**ATTRIBUTES, "friendly_name": f"Bench {i} power"}) for i in range(SENSORS)]
     for name, attrs in zip(names, attributes, strict=True):
         hub.states.set(name, "0", attrs)
     await recorder.flush()

@@ -102,43 +102,87 @@ class EncodedEventCache:
     __slots__ = ("_entries",)
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[object, bytes, dict[int, bytes]]] = {}
+        # kind -> [event, its JSON, the first subscription id framed, that frame, other ids' frames]
+        self._entries: dict[str, list[Any]] = {}
 
     def get(self, event: object, kind: str, encode: Any) -> bytes:
         """Return encode(event) for this event and kind, computed once."""
         entry = self._entries.get(kind)
         if entry is None or entry[0] is not event:
-            entry = self._entries[kind] = (event, encode(event), {})
-        return entry[1]
+            entry = self._entries[kind] = [event, encode(event), None, b"", None]
+        encoded: bytes = entry[1]
+        return encoded
 
     def frame(self, event: object, kind: str, msg_id: int, encode: Any) -> bytes:
         """Return the whole `{"id","type":"event","event"}` message for a subscription id."""
         entry = self._entries.get(kind)
         if entry is None or entry[0] is not event:
-            entry = self._entries[kind] = (event, encode(event), {})
-        frames = entry[2]
-        data = frames.get(msg_id)
+            encoded = encode(event)
+            data = b'{"id":%d,"type":"event","event":%b}' % (msg_id, encoded)
+            self._entries[kind] = [event, encoded, msg_id, data, None]  # no dict per event: one subscriber is usual
+            return data
+        if entry[2] == msg_id:
+            framed: bytes = entry[3]
+            return framed
+        if entry[2] is None:  # encoded through get() only
+            entry[2] = msg_id
+            entry[3] = data = b'{"id":%d,"type":"event","event":%b}' % (msg_id, entry[1])
+            return data
+        others = entry[4]
+        if others is None:
+            others = entry[4] = {}
+        data = others.get(msg_id)
         if data is None:
-            data = frames[msg_id] = b'{"id":%d,"type":"event","event":%b}' % (msg_id, entry[1])
+            data = others[msg_id] = b'{"id":%d,"type":"event","event":%b}' % (msg_id, entry[1])
         return data
+
+
+_last_context: tuple[Context | None, bytes] = (None, b"")  # the last context encoded, by identity
 
 
 def context_json(context: Context) -> bytes:
     """Return a context's JSON (`Context.as_dict()` encoded), put together without a dict for
-    the usual context: a ULID of our own, no parent and no user."""
+    the usual context: a ULID of our own, no parent and no user.
+
+    The last one is remembered: a state_changed event and its new state share their context,
+    so an event encodes it once.
+    """
+    global _last_context  # noqa: PLW0603 - a one-entry cache
+    last = _last_context
+    if last[0] is context:
+        return last[1]
+    encoded = None
     if context.parent_id is None and context.user_id is None:
         context_id = context.id
         if context_id.isascii() and context_id.isalnum():  # nothing to escape
-            return b'{"id":"%b","parent_id":null,"user_id":null}' % context_id.encode()
-    return dumps(context.as_dict())
+            encoded = b'{"id":"%b","parent_id":null,"user_id":null}' % context_id.encode()
+    if encoded is None:
+        encoded = dumps(context.as_dict())
+    _last_context = (context, encoded)
+    return encoded
 
 
-def state_json(state: State | None) -> bytes:
+def _parts(state: State, previous: State | None) -> tuple[bytes, bytes]:
+    """Return the JSON of a state's entity_id and attributes, taken over from the entity's
+    previous state when it kept the same attributes object (attributes are read-only)."""
+    parts = state.encoded_parts
+    if parts is None:
+        if (previous is not None and previous.attributes is state.attributes
+                and previous.entity_id == state.entity_id):
+            parts = previous.encoded_parts
+        if parts is None:
+            parts = (dumps(state.entity_id), dumps(state.attributes))
+        state.encoded_parts = parts
+    return parts
+
+
+def state_json(state: State | None, previous: State | None = None) -> bytes:
     """Return a state's JSON as Home Assistant sends it, encoded once and kept on the state.
 
     The same bytes as `dumps(state.as_dict())`, put together from its parts: the dict with its
     three formatted instants and the context's dict cost more than the encoding (2.6 of 3.2 µs
-    a state), and the state machine writes one state per reading.
+    a state), and the state machine writes one state per reading. The entity_id's and the
+    attributes' JSON come from `previous` (the entity's state before) when it shares them.
     """
     if state is None:
         return b"null"
@@ -149,11 +193,11 @@ def state_json(state: State | None) -> bytes:
         changed_at, reported_at = state.last_changed_timestamp, state.last_reported_timestamp
         changed = updated if changed_at == updated_at else iso_utc(changed_at).encode()
         reported = updated if reported_at == updated_at else iso_utc(reported_at).encode()
+        entity_id, attributes = _parts(state, previous)
         encoded = state.encoded = (
             b'{"entity_id":%b,"state":%b,"attributes":%b,"last_changed":"%b","last_reported":"%b",'
             b'"last_updated":"%b","context":%b}'
-            % (dumps(state.entity_id), dumps(state.state), dumps(state.attributes), changed, reported, updated,
-               context_json(state.context))
+            % (entity_id, dumps(state.state), attributes, changed, reported, updated, context_json(state.context))
         )
     return encoded
 
@@ -167,10 +211,17 @@ def _state_changed_json(event: Event) -> bytes | None:
     entity_id, old, new = data.get("entity_id"), data.get("old_state"), data.get("new_state")
     if type(entity_id) is not str or not (old is None or type(old) is State) or not (new is None or type(new) is State):
         return None
+    old_json = state_json(old)
+    new_json = state_json(new, old)
+    state = new if new is not None else old
+    if state is not None and state.entity_id == entity_id and state.encoded_parts is not None:
+        entity_id_json = state.encoded_parts[0]
+    else:
+        entity_id_json = dumps(entity_id)
     origin = event.origin
     return b'{"event_type":"state_changed","data":{"entity_id":%b,"old_state":%b,"new_state":%b},' \
         b'"origin":"%b","time_fired":"%b","context":%b}' % (
-            dumps(entity_id), state_json(old), state_json(new),
+            entity_id_json, old_json, new_json,
             b"LOCAL" if origin is EventOrigin.local else origin.value.encode(),  # an enum's .value is slow
             iso_utc(event.time_fired_timestamp).encode(), context_json(event.context))
 

@@ -92,7 +92,7 @@ def iso_utc(timestamp: float) -> str:
     cached = _second
     if second != cached[0]:
         cached = _second = (second, datetime.fromtimestamp(second, UTC).isoformat()[:-6])
-    text = f"{cached[1]}.{micro:06d}+00:00" if micro else cached[1] + "+00:00"
+    text = "%s.%06d+00:00" % (cached[1], micro) if micro else cached[1] + "+00:00"  # half an f-string's cost
     _last = (timestamp, text)
     return text
 

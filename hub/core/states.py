@@ -75,6 +75,7 @@ class State:
         "context",
         "_as_dict",
         "encoded",
+        "encoded_parts",
     )
 
     def __init__(
@@ -114,6 +115,10 @@ class State:
         # hub.api.ws_messages.state_json) and shared: a state goes out twice, as an event's
         # new_state and then as the next one's old_state. Cleared with _as_dict.
         self.encoded: bytes | None = None
+        # The JSON of entity_id and of attributes, which the next state of the entity shares
+        # when it keeps the same (read-only) attributes object: a new reading re-encodes its
+        # value and times, not its attributes. Never cleared: both are fixed for a State.
+        self.encoded_parts: tuple[bytes, bytes] | None = None
 
     @property
     def domain(self) -> str:

@@ -14,29 +14,37 @@ public API, and why:
   connection (`_connection`) and stored for QoS 1/2 resends (`_persistent_storage`) as
   gmqtt's publish() does; `_remove_message_from_queue` is where gmqtt learns of a PUBACK.
 * A half-open connection closed without sending DISCONNECT (`_is_active`, `_connection.close()`).
+* The received byte stream split into packets by our own reader (the protocol's `_read_packet`,
+  which gmqtt's read loop looks up on the instance): a PUBLISH goes straight to our function,
+  the other packets to gmqtt's handler as before (`_connection.put_package`). gmqtt built a
+  `Package` per packet and passed it through four calls and a debug-log call before ours.
 * Reads in slices that yield to the event loop (the connection's protocol's `read`, which
   gmqtt's read loop looks up on the instance): gmqtt reads 64 KiB at a time and reads again
   without yielding while data is buffered, so after any stall (a busy machine, a slow
   callback) it handled up to the whole 256 KiB socket read, 6,000 readings and 100s of ms,
   in one loop callback; the WebSocket writers could not send meanwhile and their clients were
-  cut off as laggards.
+  cut off as laggards. The packet reader says how much to read next: a slice, or the rest of
+  a packet larger than a slice, read whole.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import gmqtt
 from gmqtt.mqtt.connection import MQTTConnection
 from gmqtt.mqtt.handler import MqttPackageHandler
-from gmqtt.mqtt.protocol import BaseMQTTProtocol
+from gmqtt.mqtt.package import Package
+from gmqtt.mqtt.protocol import BaseMQTTProtocol, MQTTProtocol
 from gmqtt.storage import PersistentStorage
 
 from integrations.mqtt.compat import require
 
+_LOGGER = logging.getLogger(__name__)
 VERSION: str = getattr(gmqtt, "__version__", "unknown")
 SUPPORTED = "0.8.x"
 
@@ -46,8 +54,9 @@ for _owner, _names in (
     (gmqtt.Client, ("_package_handler", "_connection", "_persistent_storage", "_is_active", "_remove_message_from_queue",
                     "_create_connection")),
     (MqttPackageHandler, ("_handle_publish_packet",)),
-    (MQTTConnection, ("publish", "subscribe", "unsubscribe", "close", "send_package", "_protocol")),
-    (BaseMQTTProtocol, ("read", "data_received")),
+    (MQTTConnection, ("publish", "subscribe", "unsubscribe", "close", "send_package", "put_package", "_protocol")),
+    (BaseMQTTProtocol, ("read",)),
+    (MQTTProtocol, ("_read_packet", "_read_loop")),
     (PersistentStorage, ("push_message",)),
 ):
     require("gmqtt", VERSION, SUPPORTED, _owner, *_names)
@@ -71,8 +80,12 @@ class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type informa
         self._on_acked(mid)
 
     def parse_publishes_with(self, handler: PacketHandler) -> None:
-        """Hand every PUBLISH packet to handler(cmd, packet) from now on; it acknowledges them itself."""
+        """Hand every PUBLISH packet to handler(cmd, packet) from now on; it acknowledges them itself.
+
+        Call before connect: the connection's packet reader calls handler directly.
+        """
         self._package_handler._handle_publish_packet = handler
+        self._on_publish = handler
 
     def send_raw(self, data: bytes) -> None:
         """Write packets the caller encoded (acknowledgements, many in one write)."""
@@ -98,16 +111,15 @@ class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type informa
         """Read at most size bytes at a time and yield to the loop between full reads (call before connect).
 
         A packet larger than a slice is read whole: gmqtt appends every read to its buffer, so
-        reading a 1 MB payload in 4 KiB slices would copy it 250 times. Where packets end is
-        followed from every byte received, so each connection is wrapped before its CONNECT.
+        reading a 1 MB payload in 4 KiB slices would copy it 250 times.
         """
         self._read_slice = size
 
     async def _create_connection(self, *args: Any, **kwargs: Any) -> Any:
         connection = await super()._create_connection(*args, **kwargs)
-        size = getattr(self, "_read_slice", 0)
-        if size:
-            _slice_reads(connection._protocol, size)
+        on_publish = getattr(self, "_on_publish", None)
+        if on_publish is not None:
+            _read_packets(connection._protocol, connection, on_publish, getattr(self, "_read_slice", 0))
         return connection
 
     @property
@@ -121,85 +133,93 @@ class Client(gmqtt.Client):  # type: ignore[misc]  # gmqtt ships no type informa
         await self._connection.close()
 
 
-def _slice_reads(protocol: Any, size: int) -> None:
-    """Wrap a fresh protocol (nothing received yet): sliced reads, packet ends from data_received."""
-    read: Callable[[int], Awaitable[bytes]] = protocol.read
-    received: Callable[[bytes], None] = protocol.data_received
-    stream = PacketBoundaries(size)
-    full = [False]
+def _read_packets(protocol: Any, connection: Any, on_publish: PacketHandler, size: int) -> None:
+    """Give a fresh protocol (nothing received yet) our packet reader and, with size, sliced reads."""
+    reader = PacketReader(on_publish, connection.put_package, size or 65536)
 
-    def data_received(data: bytes) -> None:
-        stream.feed(data)
-        received(data)
+    def read_packet(data: bytes) -> int:
+        if connection._handler.current_connection is not connection:
+            reader.publish = None  # superseded: gmqtt's put_package drops what still arrives
+        connection._last_data_in = time.monotonic()  # gmqtt's keepalive, as its put_package set it
+        return reader.parse(data)
+
+    protocol._read_packet = read_packet
+    if not size:
+        return
+    read: Callable[[int], Awaitable[bytes]] = protocol.read
+    full = [False]
 
     async def sliced(n: int = -1) -> bytes:
         if full[0]:
             # The last read filled its slice, so more is buffered and the next read would not
             # wait: let the loop run other callbacks first.
             await asyncio.sleep(0)
-        want = stream.next_read(size)
+        want = reader.want
         data = await read(want if n < 0 else min(n, want))
         full[0] = len(data) >= want
-        stream.consumed += len(data)
         return data
 
-    protocol.data_received = data_received
     protocol.read = sliced
 
 
-class PacketBoundaries:
-    """Follow MQTT packet boundaries in the received byte stream; remember where large packets lie."""
+class PacketReader:
+    """Split received bytes into MQTT packets: each PUBLISH to publish(cmd, body), others to gmqtt.
 
-    __slots__ = ("remaining", "consumed", "_received", "_large", "_threshold", "_header")
+    `parse` takes everything received and not yet consumed and returns how many bytes it
+    consumed (whole packets), or -1 for a remaining length over MQTT's 4 bytes (gmqtt then drops
+    the connection). `want` is how much to read next: a slice, or the rest of a packet larger
+    than a slice.
+    """
 
-    def __init__(self, threshold: int = 4096) -> None:
-        self.remaining = 0  # bytes of the packet being received not seen yet (0: at a boundary)
-        self.consumed = 0  # bytes handed to the reader so far
-        self._received = 0  # bytes received so far
-        self._threshold = threshold
-        self._large: deque[tuple[int, int]] = deque()  # (start, end) offsets of packets over threshold
-        self._header = b""  # the start of a fixed header split across chunks
+    __slots__ = ("publish", "_other", "_size", "want")
 
-    def next_read(self, size: int) -> int:
-        """Return how much to read next: size, or the rest of a large packet the reader is inside."""
-        large, at = self._large, self.consumed
-        while large and large[0][1] <= at:
-            large.popleft()
-        if large and large[0][0] <= at:
-            return max(size, large[0][1] - at)
-        return size
+    def __init__(self, publish: PacketHandler | None, other: Callable[[Package], None], size: int) -> None:
+        self.publish = publish
+        self._other = other
+        self._size = size
+        self.want = size
 
-    def feed(self, data: bytes) -> None:
-        """Account for data, the next bytes received."""
-        pos, end = 0, len(data)
-        base = self._received
-        self._received += end
-        while pos < end:
-            if self.remaining:
-                take = min(self.remaining, end - pos)
-                self.remaining -= take
-                pos += take
-                continue
-            start = base + pos - len(self._header)
-            header = self._header + data[pos : pos + 5 - len(self._header)]
+    def parse(self, data: bytes) -> int:
+        """Hand on every whole packet in data; return the bytes consumed (-1: malformed)."""
+        total = len(data)
+        pos = 0
+        publish, other = self.publish, self._other
+        self.want = self._size
+        while total - pos >= 2:
             # Fixed header: one type byte, then the remaining length in 1-4 bytes of 7 bits.
-            length, multiplier, index = 0, 1, 1
-            while index < len(header):
-                byte = header[index]
-                length += (byte & 0x7F) * multiplier
-                multiplier *= 128
-                index += 1
-                if not byte & 0x80:
-                    break
+            byte = data[pos + 1]
+            if byte < 0x80:
+                start = pos + 2
+                end = start + byte
             else:
-                # The length is not complete yet: keep what there is for the next chunk.
-                self._header = header
-                return
-            pos += index - len(self._header)
-            self._header = b""
-            self.remaining = length
-            if index + length > self._threshold:
-                self._large.append((start, start + index + length))
+                length, shift, index = byte & 0x7F, 7, pos + 2
+                while True:
+                    if index >= total:
+                        return pos  # the length is not complete yet
+                    byte = data[index]
+                    length |= (byte & 0x7F) << shift
+                    index += 1
+                    if byte < 0x80:
+                        break
+                    shift += 7
+                    if shift > 21:
+                        return -1
+                start = index
+                end = start + length
+            if end > total:
+                if end - pos > self._size:
+                    self.want = max(self._size, end - total)  # the rest of a large packet, in one read
+                return pos
+            cmd = data[pos]
+            try:
+                if cmd & 0xF0 == 0x30 and publish is not None:
+                    publish(cmd, data[start:end])
+                else:
+                    other(Package(cmd, data[start:end]))
+            except Exception:
+                _LOGGER.exception("Error handling an MQTT packet of type %#x", cmd)
+            pos = end
+        return pos
 
 
-__all__ = ["SUPPORTED", "VERSION", "Client", "PacketBoundaries", "PacketHandler"]
+__all__ = ["SUPPORTED", "VERSION", "Client", "PacketHandler", "PacketReader"]

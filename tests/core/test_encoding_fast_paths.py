@@ -7,10 +7,10 @@ import time
 from datetime import UTC, datetime
 
 from hub.api import ws_messages
-from hub.core.bus import EVENT_STATE_CHANGED, Event, EventOrigin, iso_utc
+from hub.core.bus import EVENT_STATE_CHANGED, Event, EventOrigin, callback, iso_utc
 from hub.core.context import _CROCKFORD, Context, ulid_at
 from hub.core.hub import Hub
-from hub.core.states import State
+from hub.core.states import ReadOnlyDict, State
 
 
 def test_iso_utc_is_datetime_isoformat() -> None:
@@ -95,3 +95,54 @@ def test_a_state_put_together_from_its_parts_is_its_dict_encoded() -> None:
     for origin in EventOrigin:
         event = Event(EVENT_STATE_CHANGED, {"entity_id": "sensor.power", "old_state": None, "new_state": state}, origin)
         assert ws_messages.encode_event(event) == _plain(event)
+
+
+async def test_a_stream_of_readings_is_encoded_as_its_dicts(hub: Hub) -> None:
+    """Readings of entities that keep their attributes object (as MQTT entities do) share the
+    attributes' JSON from state to state; one that changes its attributes is encoded anew."""
+    events: list[Event] = []
+
+    @callback
+    def collect(event: Event) -> None:  # inline, in firing order
+        events.append(event)
+
+    hub.bus.listen(EVENT_STATE_CHANGED, collect)
+    kept = ReadOnlyDict({"unit_of_measurement": "W", "friendly_name": "Power"})
+    for value in range(5):
+        hub.states.set("sensor.power", str(value), kept)
+        hub.states.set("sensor.other", str(value), {"n": value})  # a new dict each time
+        hub.states.set("sensor.power_b", str(value), kept)  # the same object on another entity
+    hub.states.set("sensor.power", "9", ReadOnlyDict({"unit_of_measurement": "kW"}))  # new attributes
+    hub.states.remove("sensor.power")
+    assert len(events) == 17
+    for event in events:
+        assert ws_messages.encode_event(event) == _plain(event)
+    power = [e.data["new_state"] for e in events if e.data["entity_id"] == "sensor.power" and e.data["new_state"]]
+    assert power[1].encoded_parts is power[0].encoded_parts  # taken over, not encoded again
+    assert power[-1].encoded_parts is not power[-2].encoded_parts
+    assert b'"kW"' in ws_messages.state_json(power[-1])
+
+
+def test_a_context_is_encoded_for_what_it_is_now() -> None:
+    first, second = Context(), Context(user_id="u1")
+    for context in (first, second, first, second):
+        assert ws_messages.context_json(context) == ws_messages.dumps(context.as_dict())
+
+
+def test_an_event_is_encoded_once_and_framed_per_subscription_id() -> None:
+    cache = ws_messages.EncodedEventCache()
+    encoded: list[Event] = []
+
+    def encode(event: Event) -> bytes:
+        encoded.append(event)
+        return ws_messages.encode_event(event)
+
+    first = Event("custom", {"n": 1})
+    second = Event("custom", {"n": 2})
+    assert cache.get(first, "event", encode) == _plain(first)
+    for msg_id in (5, 2, 5, 7, 2):  # three clients' subscriptions, in any order
+        assert cache.frame(first, "event", msg_id, encode) == ws_messages.event_message(msg_id, first.as_dict())
+    for msg_id in (7, 7, 3):
+        assert cache.frame(second, "event", msg_id, encode) == ws_messages.event_message(msg_id, second.as_dict())
+    assert cache.frame(second, "other kind", 7, lambda event: b"{}") == b'{"id":7,"type":"event","event":{}}'
+    assert encoded == [first, second]  # once per event and kind

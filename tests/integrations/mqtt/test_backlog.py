@@ -21,7 +21,7 @@ import aiomqtt
 import pytest
 
 from integrations.mqtt.client import ConnectionSettings, MqttClient
-from integrations.mqtt.compat_gmqtt import PacketBoundaries
+from integrations.mqtt.compat_gmqtt import PacketReader
 from integrations.mqtt.subscriptions import Message
 
 pytestmark = pytest.mark.services
@@ -103,27 +103,63 @@ async def test_a_backlog_does_not_hold_the_loop(
     assert most_between_ticks[0] <= 500, f"{most_between_ticks[0]} readings handled in one loop callback"
 
 
-def test_packet_boundaries_are_followed_across_reads() -> None:
-    # The sliced reader reads a packet larger than a slice whole: it must know where packets end.
+def test_packets_are_split_across_reads() -> None:
+    # What gmqtt's read loop does with the reader: append each read, hand over whole packets, keep the rest.
     rng = random.Random(7)
     for _ in range(200):
         sizes = [rng.choice([0, 1, 30, 127, 128, 16_383, 16_384, 200_000]) for _ in range(12)]
-        packets = [b"\x30" + _length(n) + bytes(n) for n in sizes]
-        ends = set(itertools.accumulate(len(p) for p in packets))
+        kinds = [rng.choice([0x30, 0x32, 0x90, 0xD0]) for _ in sizes]  # PUBLISH QoS 0/1, SUBACK, PINGRESP
+        packets = [bytes([kind]) + _length(n) + rng.randbytes(n) for kind, n in zip(kinds, sizes, strict=True)]
         stream = b"".join(packets)
         starts = [0, *itertools.accumulate(len(p) for p in packets)][:-1]
-        boundaries = PacketBoundaries(4096)
-        pos = 0
+        lengths = {start: len(p) for start, p in zip(starts, packets, strict=True)}
+        got: list[tuple[str, int, bytes]] = []
+        reader = PacketReader(lambda cmd, body, got=got: got.append(("publish", cmd, body)),
+                              lambda package, got=got: got.append(("other", package.cmd, package.data)), 4096)
+        buffer, pos = b"", 0
         while pos < len(stream):
-            chunk = stream[pos : pos + rng.randint(1, 9000)]
-            boundaries.feed(chunk)
+            want = reader.want
+            chunk = stream[pos : pos + min(want, rng.randint(1, 9000))]
             pos += len(chunk)
-            at_end = boundaries.remaining == 0 and not boundaries._header
-            assert at_end == (pos in ends), pos
-        # A reader at the start of a large packet reads it whole; elsewhere one slice at a time.
-        for start, packet in zip(starts, packets, strict=True):
-            boundaries.consumed = start
-            assert boundaries.next_read(4096) == max(4096, len(packet) if len(packet) > 4096 else 4096)
+            buffer += chunk
+            consumed = reader.parse(buffer)
+            assert consumed >= 0
+            buffer = buffer[consumed:]
+            size = lengths.get(pos - len(buffer), 0)  # the packet the buffer starts with
+            if len(buffer) >= 5 and size > 4096:
+                # Inside a packet larger than a slice: the next read asks for all of its rest.
+                assert reader.want == max(4096, size - len(buffer))
+            else:
+                assert reader.want == 4096
+        assert buffer == b""
+        expected = [("publish" if kind & 0xF0 == 0x30 else "other", kind, p[len(p) - n :] if n else b"")
+                    for kind, n, p in zip(kinds, sizes, packets, strict=True)]
+        assert got == expected
+
+
+def test_a_large_packet_is_read_whole_and_a_bad_length_refused() -> None:
+    reader = PacketReader(lambda cmd, body: None, lambda package: None, 4096)
+    packet = b"\x30" + _length(200_000) + bytes(200_000)
+    assert reader.parse(packet[:100]) == 0
+    assert reader.want == 200_000 + len(_length(200_000)) + 1 - 100  # the rest, in one read
+    assert reader.parse(packet[:3]) == 0
+    assert reader.want == 4096  # the length is not complete: one slice
+    assert reader.parse(b"\x30\xff\xff\xff\xff\x01") == -1  # more than 4 length bytes
+
+
+def test_a_failing_handler_does_not_stop_the_reader(caplog: pytest.LogCaptureFixture) -> None:
+    got: list[bytes] = []
+
+    def publish(cmd: int, body: bytes) -> None:
+        if body == b"bad":
+            raise ValueError("broken handler")
+        got.append(body)
+
+    reader = PacketReader(publish, lambda package: None, 4096)
+    stream = b"".join(b"\x30" + _length(len(body)) + body for body in (b"one", b"bad", b"two"))
+    assert reader.parse(stream) == len(stream)
+    assert got == [b"one", b"two"]
+    assert "Error handling an MQTT packet" in caplog.text
 
 
 async def test_a_large_payload_arrives_whole(mosquitto_server: Any, prefix: str, mqtt_client_backend: str) -> None:
