@@ -44,6 +44,7 @@ from hub.storage.engine import create_engine, migrate
 from hub.storage.private_files import prepare_data_dir
 from hub.storage.rls import check_rls_role
 from hub.storage.scoped import scoped_sessions
+from hub.tenancy.plans import PLANS, Plan, plans_from_config, use_plans
 
 if TYPE_CHECKING:
     from hub.auth.store import AuthStore
@@ -80,6 +81,7 @@ class HomeHost:
         self.homes: dict[str, Home] = {}
         self.owners = IdOwners()  # which home a webhook id or a device key belongs to
         self._tasks: list[asyncio.Task[Any]] = []
+        self.plans: dict[str, Plan] = dict(PLANS)  # the built-in plans with the `plans:` section's overrides
 
     def get(self, home_id: str) -> Home | None:
         """Return the home with that id, None when this process has none."""
@@ -110,6 +112,7 @@ class HomeHost:
         hub_config.scope = record.scope
         hub_config.plan = record.plan
         hub = Hub(hub_config)
+        use_plans(hub, self.plans)
         bootstrap.prepare_core(hub, checked)
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
         hub.runtime[HOMES_OF] = homes_of_host(self)
@@ -232,6 +235,7 @@ async def start_homes(config_dir: Path, data_dir: Path, checked: bootstrap.Check
     # Revocations, login failures and bans are the process's (no tenant); the default scope reads them.
     auth = HomesAuth(engine, scoped_sessions(engine, DEFAULT_SCOPE), SystemClock(), data_dir, config.get("http") or {})
     homes = HomeHost(auth, engine, declared)
+    homes.plans = plans_from_config(config.get("plans"))
     runner: web.AppRunner | None = None
     try:
         await auth.start()

@@ -27,7 +27,8 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], l
     add = tenants.add_parser("add", help="add a tenant")
     location(add)
     add.add_argument("name")
-    add.add_argument("--plan", default=None, help="its plan: free, starter, professional or industrial (default: none)")
+    add.add_argument("--plan", default=None, help="its plan: free, starter, professional, industrial or one of "
+                     "the configuration's `plans:` (default: none)")
     add.add_argument("--trial-days", type=int, default=None, help="days of trial from now (default: no trial)")
     location(tenants.add_parser("list", help="list the tenants: name, plan, status, homes"))
     remove = tenants.add_parser("remove", help="remove a tenant and its users (refused while it has homes)")
@@ -64,12 +65,15 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], l
 
 async def run(args: argparse.Namespace, open_engine: OpenEngine) -> int:
     """Run a `tenant`, `home` or `db` command; its errors are TenancyError/RlsRoleError (HubError)."""
+    from hub.config import load_configuration
     from hub.storage.rls import grant_app_role
+    from hub.tenancy.plans import plans_from_config
     from hub.tenancy.store import TenancyStore
 
+    plans = plans_from_config(load_configuration(args.config).get("plans"))
     engine = await open_engine(args)
     try:
-        store = TenancyStore(engine)
+        store = TenancyStore(engine, plans)
         if args.command == "db":
             for statement in await grant_app_role(engine, args.role):
                 print(f"{statement};")

@@ -10,6 +10,7 @@ goes through the narrow `hub_user_homes` function, so the application role can c
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,22 +25,12 @@ from hub.exceptions import HubError
 from hub.storage.models import NAME_LENGTH, USER_ROLES, UserRow, table_of, utcnow
 from hub.storage.scoped import scoped_sessions
 from hub.tenancy.models import TENANT_STATUSES, HomeMemberRow, HomeRow, TenantRow
+from hub.tenancy.plans import PLANS
 
 TENANTS = table_of(TenantRow)
 HOMES = table_of(HomeRow)
 MEMBERS = table_of(HomeMemberRow)
 USERS = table_of(UserRow)
-
-
-def _plan_names() -> tuple[str, ...]:
-    # The plans are hub/tenancy/plans.py's (its PLANS names them); until that module exists,
-    # these are its agreed names.
-    try:
-        from hub.tenancy import plans  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return ("free", "starter", "professional", "industrial")
-    names = getattr(plans, "PLAN_NAMES", None) or tuple(getattr(plans, "PLANS", ()))
-    return tuple(names) or ("free", "starter", "professional", "industrial")
 
 
 class TenancyError(HubError):
@@ -78,11 +69,11 @@ def check_name(value: Any, what: str) -> str:
     return value.strip()
 
 
-def check_plan(value: Any) -> str | None:
-    """A plan name of hub/tenancy/plans.py, or None (no plan, no limits)."""
+def check_plan(value: Any, names: Iterable[str] = tuple(PLANS)) -> str | None:
+    """A plan name (the built-in ones of hub/tenancy/plans.py or `names`), or None (no plan, no limits)."""
     if value is None:
         return None
-    names = _plan_names()
+    names = tuple(names)
     if value not in names:
         raise TenancyError(f"unknown plan {value!r}; expected one of {', '.join(names)}")
     return str(value)
@@ -117,8 +108,9 @@ def check_currency(value: Any) -> str:
 class TenancyStore:
     """Tenants, homes and members (see the module doc)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, plans: Iterable[str] = tuple(PLANS)) -> None:
         self._engine = engine
+        self._plans = tuple(plans)  # the plan names a tenant may be on (with the `plans:` section's own)
 
     # ---- tenants ----
 
@@ -129,7 +121,7 @@ class TenancyStore:
         name = check_name(name, "tenant")
         if status not in TENANT_STATUSES:
             raise TenancyError(f"unknown status {status!r}; expected one of {', '.join(TENANT_STATUSES)}")
-        tenant = Tenant(str(ULID()), name, check_plan(plan), status, trial_ends_at, utcnow())
+        tenant = Tenant(str(ULID()), name, check_plan(plan, self._plans), status, trial_ends_at, utcnow())
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(insert(TENANTS).values(**_fields(tenant)))
