@@ -33,6 +33,24 @@ MEMBERS = table_of(HomeMemberRow)
 USERS = table_of(UserRow)
 
 
+# PostgreSQL channel a change of the served homes is announced on (payload: the home id), in the
+# transaction that makes it: a running host re-reads the homes when it commits (hub/homes/watch.py).
+HOMES_CHANNEL = "hub_homes"
+KEYS_PAYLOAD = "apikeys:"  # a payload "apikeys:<home id>": that home's device keys changed, not the homes
+
+
+async def announce_keys(engine: AsyncEngine, home_id: str) -> None:
+    """Tell running hosts that a home's device keys were made from outside them (`hub apikey create`)."""
+    async with engine.begin() as connection:
+        await announce(connection, KEYS_PAYLOAD + home_id)
+
+
+async def announce(connection: Any, home_id: str) -> None:
+    """Tell running hosts (LISTEN hub_homes) that this home was added, changed or removed; PostgreSQL only."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_notify(:channel, :home)"), {"channel": HOMES_CHANNEL, "home": home_id})
+
+
 class TenancyError(HubError):
     """A tenant or home operation was refused; the message says why and what to do."""
 
@@ -148,6 +166,17 @@ class TenancyStore:
             raise TenancyError(f"no tenant {name_or_id!r} (tenants: {known}); add one with `hub tenant add NAME`")
         return Tenant(**row._asdict())
 
+    async def set_status(self, name_or_id: str, status: str) -> Tenant:
+        """Suspend a tenant (its homes are no longer served; their data stays) or make it active again."""
+        if status not in TENANT_STATUSES:
+            raise TenancyError(f"unknown status {status!r}; expected one of {', '.join(TENANT_STATUSES)}")
+        tenant = await self.tenant(name_or_id)
+        async with self._engine.begin() as connection:
+            await connection.execute(update(TENANTS).where(TENANTS.c.id == tenant.id).values(status=status))
+            for home in await self.homes(tenant.id):
+                await announce(connection, home.id)
+        return Tenant(**{**_fields(tenant), "status": status})
+
     async def remove_tenant(self, name_or_id: str, *, force: bool = False) -> Tenant:
         """Remove a tenant with its users; refuses while it has homes unless `force` (then those go too)."""
         tenant = await self.tenant(name_or_id)
@@ -186,6 +215,7 @@ class TenancyStore:
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(insert(HOMES).values(**_fields(home)))
+                await announce(connection, home.id)
         except IntegrityError:
             raise TenancyError(f"tenant {owner.name!r} has a home named {name!r} already") from None
         return home
@@ -230,6 +260,7 @@ class TenancyStore:
                 await session.execute(text(f'DELETE FROM "{table}" WHERE home_id = :h'), {"h": home.id})
         async with self._engine.begin() as connection:
             await connection.execute(delete(HOMES).where(HOMES.c.id == home.id))
+            await announce(connection, home.id)
         return home
 
     # ---- members ----
@@ -300,9 +331,11 @@ class TenancyStore:
                 if row is None:
                     home = Home(home_id, tenant_id, created_at=utcnow(), **fields)
                     await connection.execute(insert(HOMES).values(**_fields(home)))
+                    await announce(connection, home_id)
                     return home
                 if any(getattr(row, key) != value for key, value in fields.items()):
                     await connection.execute(update(HOMES).where(HOMES.c.id == home_id).values(**fields))
+                    await announce(connection, home_id)
         except IntegrityError:
             raise TenancyError(f"tenant {tenant_id!r} has another home named {name!r}") from None
         return Home(**{**row._asdict(), **fields})
@@ -334,8 +367,11 @@ def _fields(value: Tenant | Home) -> dict[str, Any]:
 __all__ = [
     "Home",
     "TenancyError",
+    "HOMES_CHANNEL",
     "TenancyStore",
     "Tenant",
+    "announce",
+    "announce_keys",
     "check_currency",
     "check_plan",
     "check_time_zone",
