@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import asyncpg
 import pytest
 
 from hub import bootstrap, cli
@@ -47,7 +49,7 @@ mqtt:
   broker: {mosquitto_server.url}
 recorder:
   backend: postgresql
-  db_url: {pg_url}
+  db_url: {roles.app_url}
 homes:
   - id: flat-a
     tenant: acme
@@ -81,6 +83,18 @@ homes:
         assert villa.hub.runtime[RECORDER].plan.default["raw"] == PLANS["starter"].retention.raw
         backend = recorder.backend
         assert backend.retentions["free"]["raw"] == 14 * DAY
+        # The history is served as the application role (storage's db_url); its tables and the
+        # partitions made ahead are the owner's (storage's migrate_url), made through its connection.
+        assert backend.dsn.startswith(f"postgresql://{roles.app_role}@") and backend.owner_dsn is not None
+        admin = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+        try:
+            made = {row[0]: row[1] for row in await admin.fetch(
+                "SELECT relname, pg_get_userbyid(relowner) FROM pg_class WHERE relname LIKE 'history_raw_p_%'")}
+        finally:
+            await admin.close()
+        today = f"history_raw_p_free_{datetime.now(UTC):%Y%m%d}"
+        assert today in made and "history_raw_p_starter" in made
+        assert set(made.values()) == {roles.owner_role}
         # The override's rate holds the home's readings: 2 a second, not the built-in plan's 20.
         root = f"{run}/flat-a/"
         async with aiomqtt.Client(mosquitto_server.host, mosquitto_server.port) as device:
