@@ -94,6 +94,7 @@ class HomeHost:
         self.plans: dict[str, Plan] = dict(PLANS)  # the built-in plans with the `plans:` section's overrides
         self.started_with: tuple[bootstrap.CheckedConfig, Path, Path] | None = None  # what add() takes besides a record
         self.changing = asyncio.Lock()  # homes start and stop one change at a time (hub/homes/changes.py)
+        self.watch: DirectoryWatch | None = None  # follows the store while the host runs
 
     def get(self, home_id: str) -> Home | None:
         """Return the home with that id, None when this process has none."""
@@ -176,6 +177,7 @@ class HomeHost:
 
     def watch_homes(self, watch: DirectoryWatch) -> None:
         """Start and stop homes as the tenancy store changes (hub/homes/watch.py)."""
+        self.watch = watch
         self._tasks.append(asyncio.get_running_loop().create_task(watch.run(), name="homes watch"))
 
     async def stop(self) -> None:

@@ -80,7 +80,7 @@ async def _changed(ws: aiohttp.ClientWebSocketResponse, entity_id: str, state: s
 
 
 async def test_a_home_added_and_removed_with_the_cli_is_served_and_stopped_without_a_restart(
-        tmp_path: Path, pg_url: str, mosquitto_server: Any) -> None:
+        tmp_path: Path, pg_url: str, mosquitto_server: Any, capsys: pytest.CaptureFixture[str]) -> None:
     roles = await make_roles(pg_url)
     run = f"t{uuid.uuid4().hex[:8]}"
     config = write_config(tmp_path / "config", roles.storage_yaml() + f"""\
@@ -111,6 +111,10 @@ homes:
             found = re.search(r"id (\S+?)\.?;", printed)
             assert found is not None, printed
             home_id = found.group(1)
+            # A home of a hub of many homes needs a topic root of its own: the command says so.
+            code = await asyncio.to_thread(cli.main, ["home", "add", "Attic", "--tenant", "acme", "-c", str(config),
+                                                      "--data", str(data)])
+            assert code == 1 and "error: a home of a hub of many homes needs an MQTT topic root" in capsys.readouterr().err
             await _cli(config, data, "user", "add", "alice", "--tenant", "acme", "--home", home_id, "--role", "owner")
             took = await _until(lambda: _ok(session, runtime.url, home_id), "the added home answers")
             print(f"added home served after {took:.2f} s")
@@ -175,7 +179,8 @@ async def _has(hub: Any, entity_id: str) -> bool:
 
 
 async def test_a_suspended_tenants_homes_stop_and_come_back_with_their_data(
-        tmp_path: Path, pg_url: str, mosquitto_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, pg_url: str, mosquitto_server: Any, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(watch, "REREAD_EVERY", 0.5)  # no notification: the periodic re-read alone finds it
     roles = await make_roles(pg_url)
     run = f"t{uuid.uuid4().hex[:8]}"
@@ -207,10 +212,22 @@ homes:
             await TenancyStore(owner).set_status("acme", "active")
             await _until(lambda: _present(host, "flat-a"), "the resumed tenant's home served again")
             assert list(host.homes) == ["flat-a", "villa"]  # in the order served at start
+            # A home whose root overlaps another's is left out, said once however often the homes are read.
+            bad = await TenancyStore(owner).add_home("acme", "Cellar", topic_root=f"{run}/flat-a/cellar/")
+            assert host.watch is not None
+            rereads = host.watch.rereads
+            await _until(lambda: _reread_since(host, rereads + 3), "three more re-reads")
+            assert host.get(bad.id) is None and list(host.homes) == ["flat-a", "villa"]
+            said = [r.getMessage() for r in caplog.records if "Not serving a home" in r.getMessage()]
+            assert len(said) == 1 and "overlap" in said[0] and bad.id in said[0]
         finally:
             await owner.dispose()
     finally:
         await bootstrap.stop(runtime)
+
+
+async def _reread_since(host: Any, count: int) -> bool:
+    return host.watch.rereads >= count
 
 
 async def _absent(host: Any, home_id: str) -> bool:
