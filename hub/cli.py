@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_location_options(sub)
         if verb == "revoke":
             sub.add_argument("key_id")
+    for sub in apikey.choices.values():
+        sub.add_argument("--home", default=None, help="the key's home (id or name), in a hub of many homes (`homes:`)")
 
     device = commands.add_parser("device", help="MQTT devices: accounts and topics on the hub's broker").add_subparsers(
         dest="device_command", required=True
@@ -210,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # hub finds every integration, and runs the command through its documented entry.
             ingest = load_integration("http_ingest", args.config)
             # A module loaded at run time: mypy cannot see that its command returns the exit code.
-            return cast(int, asyncio.run(ingest.run_apikey_command(args, _open)))
+            return cast(int, asyncio.run(ingest.run_apikey_command(args, _open_home)))
         if args.command in ("device", "mqtt"):
             from hub.plugins import load_integration
 
@@ -339,6 +341,24 @@ async def _open(args: argparse.Namespace) -> tuple[AsyncEngine, AuthStore]:
                 raise HubError("--tenant and --home go together: the user gets --role in that home of that tenant")
             found = await TenancyStore(engine).home(tenant, home)
             scope = HomeScope(found.tenant_id, found.id)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine, AuthStore(scoped_sessions(engine, scope))
+
+
+async def _open_home(args: argparse.Namespace) -> tuple[AsyncEngine, AuthStore]:
+    """Open the database for a command that acts in one home: `--home` in a hub of many homes
+    (required there: the error lists the homes), else the default home."""
+    from hub.auth.store import AuthStore
+    from hub.config import load_configuration
+    from hub.storage.scoped import scoped_sessions
+    from hub.tenancy.cli import home_scope
+
+    config = load_configuration(args.config)
+    engine = await _open_admin(args)
+    try:
+        scope = await home_scope(engine, config, getattr(args, "home", None))
     except BaseException:
         await engine.dispose()
         raise

@@ -254,5 +254,14 @@ def _homes_schema(value: Any) -> Any:
     return HOMES_SCHEMA(value)
 
 
-# `homes:` (many homes in one process, docs/homes.md): left out of a config that does not have it.
-OPTIONAL_CORE_SCHEMAS: dict[str, vol.Schema] = {"homes": vol.Schema(_homes_schema)}
+def _plans_schema(value: Any) -> Any:
+    # The plans of a many-homes hub's tenants: the built-in ones with this section's overrides.
+    from hub.tenancy.plans import resolve_plans
+
+    resolve_plans(value)  # an error names the field: plans.free.limits.devices: ...
+    return value
+
+
+# `homes:` (many homes in one process, docs/homes.md) and the `plans:` of their tenants: left
+# out of a config that does not have them.
+OPTIONAL_CORE_SCHEMAS: dict[str, vol.Schema] = {"homes": vol.Schema(_homes_schema), "plans": vol.Schema(_plans_schema)}

@@ -93,38 +93,58 @@ async def declare(owner: AsyncEngine, homes: list[dict[str, Any]]) -> Declared:
     return declared
 
 
-async def served(owner: AsyncEngine, homes: list[dict[str, Any]]) -> list[HomeRecord]:
-    """The homes to serve: the listed ones in their order, then every other home of the store.
+async def served(owner: AsyncEngine, homes: list[dict[str, Any]], *, strict: bool = True,
+                 reported: set[str] | None = None) -> list[HomeRecord]:
+    """The homes to serve: the listed ones in their order, then every other home of the store;
+    none of a suspended tenant.
+
+    Args:
+        strict: raise for a home that cannot be served (at start); else leave it out, logged
+            (a running host re-reading the homes: the others go on).
+        reported: the problems logged already (not logged again); kept by the caller.
 
     Raises:
-        HubError: a home of the store has no topic root of its own, or overlaps another's.
+        HubError: a home of the store has no topic root of its own, or overlaps another's (strict).
     """
     listed = [h["id"] for h in homes]
     store = TenancyStore(owner)
-    plans = {tenant.id: tenant.plan for tenant in await store.tenants()}
-    stored = {home.id: home for home in await store.homes()}
+    tenants = {tenant.id: tenant for tenant in await store.tenants()}
+    stored = {home.id: home for home in await store.homes()
+              if home.tenant_id in tenants and tenants[home.tenant_id].status == "active"}
     order = [stored[i] for i in listed if i in stored]
     order += [h for h in stored.values() if h.id not in listed and h.id != DEFAULT_HOME_ID]
-    records = [HomeRecord(h.scope, h.name, h.topic_root, h.time_zone, h.currency, plans.get(h.tenant_id))
+    records = [HomeRecord(h.scope, h.name, h.topic_root, h.time_zone, h.currency, tenants[h.tenant_id].plan)
                for h in order]
-    _check_roots(records)
-    return records
+    usable, problems = _check_roots(records)
+    if problems and strict:
+        raise HubError(problems[0])
+    for problem in problems:
+        if reported is None or problem not in reported:
+            _LOGGER.error("Not serving a home: %s", problem)
+    if reported is not None:
+        reported.intersection_update(problems)
+        reported.update(problems)
+    return usable
 
 
-def _check_roots(records: list[HomeRecord]) -> None:
+def _check_roots(records: list[HomeRecord]) -> tuple[list[HomeRecord], list[str]]:
+    """The records that can be served, and what is wrong with each of the others."""
     seen: list[HomeRecord] = []
+    problems: list[str] = []
     for record in records:
         if not record.topic_root:
-            message = (f"home {record.home_id!r} has no MQTT topic root: homes on one broker must not share topics; "
-                       f"give it one (hub home remove, then hub home add --topic-root {record.home_id}/)")
-            raise HubError(message)
-        for other in seen:
-            if record.topic_root.startswith(other.topic_root) or other.topic_root.startswith(record.topic_root):
-                message = (f"the topic roots of homes {other.home_id!r} ({other.topic_root!r}) and "
-                           f"{record.home_id!r} ({record.topic_root!r}) overlap: one home's devices could "
-                           "publish into the other's topics")
-                raise HubError(message)
+            problems.append(f"home {record.home_id!r} has no MQTT topic root: homes on one broker must not share "
+                            f"topics; give it one (hub home remove, then hub home add --topic-root {record.home_id}/)")
+            continue
+        other = next((o for o in seen if record.topic_root.startswith(o.topic_root)
+                      or o.topic_root.startswith(record.topic_root)), None)
+        if other is not None:
+            problems.append(f"the topic roots of homes {other.home_id!r} ({other.topic_root!r}) and "
+                            f"{record.home_id!r} ({record.topic_root!r}) overlap: one home's devices could "
+                            "publish into the other's topics")
+            continue
         seen.append(record)
+    return seen, problems
 
 
 __all__ = ["Declared", "declare", "served"]

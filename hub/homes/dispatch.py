@@ -16,6 +16,7 @@ with the user's role in that home (hub.homes.access).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING
 
@@ -135,17 +136,31 @@ async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
 async def dispatch(request: web.Request) -> web.StreamResponse:
     """Serve the request with its home's app, or 404 when it names a home it may not see."""
     homes = request.app[HOST_KEY]
-    home = await pick_home(homes, request)
+    home = await pick_home(homes, request) if homes.homes else None
     if home is None:
         return unrouted(request, named=_names_home(request))
+    task = asyncio.current_task()
+    serving = [home]
     if request.path in SELF_AUTHENTICATED and not _names_home(request) and bearer_token(request) is None:
         # The token comes in the socket's first message: the socket moves to its token's home then.
         async def home_of(token: str) -> web.Application | None:
             found = await token_user(homes, token)
             moved = await _home_of_user(homes, *found) if found is not None else None
-            return moved.app if moved is not None else None
+            if moved is None:
+                return None
+            serving.append(moved)
+            if task is not None:
+                moved.requests.add(task)
+            return moved.app
 
         request[HOME_OF_TOKEN_KEY] = home_of
     # The home's app routes, runs its middlewares and its handler: what AppRunner does for a
     # single home's app, which has no public method for it.
-    return await home.app._handle(request)  # noqa: SLF001
+    # While it runs, the request is the home's: stopping the home ends it (hub/homes/changes.py).
+    if task is not None:
+        home.requests.add(task)
+    try:
+        return await home.app._handle(request)  # noqa: SLF001
+    finally:
+        for served in serving:
+            served.requests.discard(task)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,16 +34,18 @@ from hub.core.clock import SystemClock
 from hub.core.hub import Hub
 from hub.core.scope import DEFAULT_SCOPE
 from hub.exceptions import ConfigError, HubError
-from hub.homes import directory
+from hub.homes import changes, directory
 from hub.homes.access import HOME_ACCESS, HomeAccess
 from hub.homes.dispatch import build_front_app
 from hub.homes.listing import HOMES_OF, homes_of_host
 from hub.homes.owners import HOME_IDS, IdOwners
 from hub.homes.settings import home_dir, home_raw_config
+from hub.homes.watch import DirectoryWatch
 from hub.storage.engine import create_engine, migrate
 from hub.storage.private_files import prepare_data_dir
 from hub.storage.rls import check_rls_role
 from hub.storage.scoped import scoped_sessions
+from hub.tenancy.plans import PLANS, Plan, plans_from_config, use_plans
 
 if TYPE_CHECKING:
     from hub.auth.store import AuthStore
@@ -63,11 +65,20 @@ class Home:
     hub: Hub
     app: web.Application
     started: bool = False
+    requests: set[asyncio.Task[Any]] = field(default_factory=set)  # its requests being served (sockets too)
 
     @property
     def auth(self) -> AuthStore:
         """The home's auth store: its members, the tokens made in it, its audit rows."""
         return self.hub.require_auth()
+
+    async def stop(self) -> None:
+        """Stop the home's app and core."""
+        if self.started:
+            await self.app.shutdown()
+        await self.hub.stop()
+        if self.started:
+            await self.app.cleanup()
 
 
 class HomeHost:
@@ -80,6 +91,10 @@ class HomeHost:
         self.homes: dict[str, Home] = {}
         self.owners = IdOwners()  # which home a webhook id or a device key belongs to
         self._tasks: list[asyncio.Task[Any]] = []
+        self.plans: dict[str, Plan] = dict(PLANS)  # the built-in plans with the `plans:` section's overrides
+        self.started_with: tuple[bootstrap.CheckedConfig, Path, Path] | None = None  # what add() takes besides a record
+        self.changing = asyncio.Lock()  # homes start and stop one change at a time (hub/homes/changes.py)
+        self.watch: DirectoryWatch | None = None  # follows the store while the host runs
 
     def get(self, home_id: str) -> Home | None:
         """Return the home with that id, None when this process has none."""
@@ -110,6 +125,7 @@ class HomeHost:
         hub_config.scope = record.scope
         hub_config.plan = record.plan
         hub = Hub(hub_config)
+        use_plans(hub, self.plans)
         bootstrap.prepare_core(hub, checked)
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
         hub.runtime[HOMES_OF] = homes_of_host(self)
@@ -142,6 +158,7 @@ class HomeHost:
         Raises:
             HubError: the first home that failed; the others that started are left running (stop()).
         """
+        self.started_with = (checked, config_dir, data_dir)
         gate = asyncio.Semaphore(START_CONCURRENCY)
 
         async def start_one(record: HomeRecord) -> None:
@@ -158,16 +175,18 @@ class HomeHost:
         """Follow revocations, bans, key rotation and users' changes once for every home."""
         self._tasks.append(asyncio.get_running_loop().create_task(self.auth.watch(), name="auth watch"))
 
+    def watch_homes(self, watch: DirectoryWatch) -> None:
+        """Start and stop homes as the tenancy store changes (hub/homes/watch.py)."""
+        self.watch = watch
+        self._tasks.append(asyncio.get_running_loop().create_task(watch.run(), name="homes watch"))
+
     async def stop(self) -> None:
         """Stop every home, then what they share."""
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for home in reversed(list(self.homes.values())):
-            if home.started:
-                await home.app.shutdown()
-            await home.hub.stop()
-            if home.started:
-                await home.app.cleanup()
+            await home.stop()
         self.homes.clear()
         await self.engine.dispose()
 
@@ -232,6 +251,7 @@ async def start_homes(config_dir: Path, data_dir: Path, checked: bootstrap.Check
     # Revocations, login failures and bans are the process's (no tenant); the default scope reads them.
     auth = HomesAuth(engine, scoped_sessions(engine, DEFAULT_SCOPE), SystemClock(), data_dir, config.get("http") or {})
     homes = HomeHost(auth, engine, declared)
+    homes.plans = plans_from_config(config.get("plans"))
     runner: web.AppRunner | None = None
     try:
         await auth.start()
@@ -246,6 +266,7 @@ async def start_homes(config_dir: Path, data_dir: Path, checked: bootstrap.Check
         await homes.stop()
         raise
     prepare_data_dir(data_dir, announce=False)
+    homes.watch_homes(changes.watch(homes, config, url))
     runtime = bootstrap.Runtime(homes.default.hub, engine, runner, served, homes=homes)
     _LOGGER.info("Hub started in %.2f s at %s with %d homes (data: %s)", time.monotonic() - began, served,
                  len(homes.homes), data_dir)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
@@ -79,6 +79,17 @@ class HomeIds:
         """Route requests with the device key of this SHA-256 digest (hex) here."""
         self._table.keys[digest] = self.home_id
 
+    def on_keys_changed(self, reclaim: Callable[[], Awaitable[None]]) -> Callable[[], None]:
+        """Have `reclaim` (which claims the home's keys again) run when keys are made from outside
+        the process (`hub apikey create --home`); return what stops it."""
+        self._table.reclaimers[self.home_id] = reclaim
+
+        def release() -> None:
+            if self._table.reclaimers.get(self.home_id) is reclaim:
+                del self._table.reclaimers[self.home_id]
+
+        return release
+
 
 HOME_IDS: HubKey[HomeIds] = HubKey("homes.ids")
 
@@ -89,10 +100,26 @@ class IdOwners:
     def __init__(self) -> None:
         self.webhooks: dict[str, dict[str, int]] = {}
         self.keys: dict[str, str] = {}
+        self.reclaimers: dict[str, Callable[[], Awaitable[None]]] = {}  # home id -> claims its keys again
+
+    async def keys_changed(self, home_id: str) -> None:
+        """A home's keys were made from outside the process: let the home claim them again."""
+        reclaim = self.reclaimers.get(home_id)
+        if reclaim is not None:
+            await reclaim()
 
     def of_home(self, home_id: str) -> HomeIds:
         """Return the handle a home's core claims through (its `runtime[HOME_IDS]`)."""
         return HomeIds(self, home_id)
+
+    def keep_only(self, home_ids: set[str]) -> None:
+        """Forget the keys and webhook ids of every home not among these (homes stopped)."""
+        self.keys = {digest: home for digest, home in self.keys.items() if home in home_ids}
+        for webhook_id, holders in list(self.webhooks.items()):
+            for home in [h for h in holders if h not in home_ids]:
+                del holders[home]
+            if not holders:
+                del self.webhooks[webhook_id]
 
     def owner_of(self, request: web.Request) -> str | _Nowhere | None:
         """The home id a request that names no home belongs to, NOWHERE for a webhook id that is

@@ -75,7 +75,27 @@ def _postgresql(hub: Hub, config: dict[str, Any]) -> HistoryBackend:
         scope=hub.config.scope,
         plan=hub.config.plan,
         retentions=retentions_of_plans(hub) if hub.config.plan is not None else None,
+        owner_url=_history_owner(hub, config),
     )
+
+
+def _history_owner(hub: Hub, config: dict[str, Any]) -> str | None:
+    """The history tables' owner: `recorder: migrate_url`, else storage's for the same database."""
+    if config.get("migrate_url"):
+        return str(config["migrate_url"])
+    storage = hub.config.raw.get("storage") or {}
+    if storage.get("migrate_url") and _same_database(storage.get("db_url"), config["db_url"]):
+        return str(storage["migrate_url"])
+    return None
+
+
+def _same_database(one: str | None, other: str) -> bool:
+    from sqlalchemy.engine import make_url  # noqa: PLC0415 - only for a PostgreSQL history
+
+    if not one:
+        return False
+    a, b = make_url(one), make_url(other)
+    return (a.username, a.host, a.port, a.database) == (b.username, b.host, b.port, b.database)
 
 
 def _influxdb(hub: Hub, config: dict[str, Any]) -> HistoryBackend:

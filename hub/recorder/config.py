@@ -78,6 +78,10 @@ CONFIG_SCHEMA = vol.All(
             vol.Optional("backend", default="sqlite"): str,
             vol.Optional("path"): str,
             vol.Optional("db_url"): str,
+            # PostgreSQL: the history tables' owner, when db_url is an application role (many homes):
+            # it migrates, makes partitions and drops expired ones. Absent: storage's migrate_url when
+            # db_url is storage's db_url, else db_url's role does.
+            vol.Optional("migrate_url"): str,
             vol.Optional("url"): vol.Url(),
             vol.Optional("database", default="hub"): str,
             vol.Optional("username"): str,

@@ -7,13 +7,14 @@ may administer every tenant. A single-home install never needs them.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the parser is built for every `hub` command: no database imports for it
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from hub.core.scope import HomeScope
     from hub.tenancy.store import TenancyStore
 
 OpenEngine = Callable[[argparse.Namespace], Awaitable["AsyncEngine"]]
@@ -27,9 +28,15 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], l
     add = tenants.add_parser("add", help="add a tenant")
     location(add)
     add.add_argument("name")
-    add.add_argument("--plan", default=None, help="its plan: free, starter, professional or industrial (default: none)")
+    add.add_argument("--plan", default=None, help="its plan: free, starter, professional, industrial or one of "
+                     "the configuration's `plans:` (default: none)")
     add.add_argument("--trial-days", type=int, default=None, help="days of trial from now (default: no trial)")
     location(tenants.add_parser("list", help="list the tenants: name, plan, status, homes"))
+    for verb, text in (("suspend", "stop serving a tenant's homes (a running hub stops them; their data stays)"),
+                       ("resume", "serve a suspended tenant's homes again (a running hub starts them)")):
+        status = tenants.add_parser(verb, help=text)
+        location(status)
+        status.add_argument("name")
     remove = tenants.add_parser("remove", help="remove a tenant and its users (refused while it has homes)")
     location(remove)
     remove.add_argument("name")
@@ -64,12 +71,22 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], l
 
 async def run(args: argparse.Namespace, open_engine: OpenEngine) -> int:
     """Run a `tenant`, `home` or `db` command; its errors are TenancyError/RlsRoleError (HubError)."""
+    from hub.config import load_configuration
     from hub.storage.rls import grant_app_role
+    from hub.tenancy.plans import plans_from_config
     from hub.tenancy.store import TenancyStore
 
+    config = load_configuration(args.config)
+    plans = plans_from_config(config.get("plans"))
+    if args.command == "home" and args.home_command == "add" and not args.topic_root and config.get("homes"):
+        from hub.tenancy.store import TenancyError
+
+        message = ("a home of a hub of many homes needs an MQTT topic root of its own: pass --topic-root, "
+                   f"e.g. --topic-root {args.name.lower().replace(' ', '-')}/")
+        raise TenancyError(message)
     engine = await open_engine(args)
     try:
-        store = TenancyStore(engine)
+        store = TenancyStore(engine, plans)
         if args.command == "db":
             for statement in await grant_app_role(engine, args.role):
                 print(f"{statement};")
@@ -89,6 +106,11 @@ async def _tenant(args: argparse.Namespace, store: TenancyStore) -> int:
             trial = datetime.now(UTC) + timedelta(days=args.trial_days)
         tenant = await store.add_tenant(args.name, args.plan, trial_ends_at=trial)
         print(f"Added tenant {tenant.name} ({tenant.plan or 'no plan'}), id {tenant.id}.")
+        return 0
+    if args.tenant_command in ("suspend", "resume"):
+        tenant = await store.set_status(args.name, "suspended" if args.tenant_command == "suspend" else "active")
+        print(f"Tenant {tenant.name} is {tenant.status}: a running hub {'stops' if tenant.status != 'active' else 'starts'} "
+              "its homes within seconds.")
         return 0
     if args.tenant_command == "remove":
         tenant = await store.remove_tenant(args.name, force=args.force)
@@ -110,11 +132,11 @@ async def _home(args: argparse.Namespace, store: TenancyStore) -> int:
         home = await store.add_home(
             args.tenant, args.name, topic_root=args.topic_root, time_zone=args.time_zone, currency=args.currency
         )
-        print(f"Added home {home.name} to tenant {args.tenant}, id {home.id}.")
+        print(f"Added home {home.name} to tenant {args.tenant}, id {home.id}; a running hub serves it within seconds.")
         return 0
     if args.home_command == "remove":
         home = await store.remove_home(args.tenant, args.name, force=args.force)
-        print(f"Removed home {home.name} and every row it owned.")
+        print(f"Removed home {home.name} and every row it owned; a running hub stops serving it within seconds.")
         return 0
     homes = await store.homes(args.tenant)
     names = {t.id: t.name for t in await store.tenants()}
@@ -126,4 +148,37 @@ async def _home(args: argparse.Namespace, store: TenancyStore) -> int:
     return 0
 
 
-__all__ = ["add_parsers", "run"]
+async def home_scope(engine: AsyncEngine, config: Mapping[str, Any], home: str | None) -> HomeScope:
+    """The home a command that acts in one home works in (`hub apikey ... --home`).
+
+    A hub of one home (no `homes:`): the default home, and --home is refused. A hub of many
+    homes: the home of the store with that id (or name, when one home has it); without --home,
+    or with one that names no home, an error listing the homes.
+
+    Raises:
+        TenancyError: as above; the message lists the homes by id (name, tenant).
+    """
+    from hub.core.scope import DEFAULT_HOME_ID, DEFAULT_SCOPE
+    from hub.tenancy.store import TenancyError, TenancyStore
+
+    if not config.get("homes"):
+        if home is not None:
+            raise TenancyError(f"--home {home}: this hub serves one home (no `homes:` section)")
+        return DEFAULT_SCOPE
+    store = TenancyStore(engine)
+    tenants = {tenant.id: tenant.name for tenant in await store.tenants()}
+    listed = {listed.get("id") for listed in config["homes"] if isinstance(listed, Mapping)}
+    # The homes a hub of many homes serves: the built-in default one only when listed.
+    homes = [h for h in await store.homes() if h.id != DEFAULT_HOME_ID or h.id in listed]
+    matches = [h for h in homes if h.id == home] or [h for h in homes if h.name == home]
+    if home is not None and len(matches) == 1:
+        return matches[0].scope
+    known = ", ".join(f"{h.id} ({h.name}, {tenants.get(h.tenant_id, h.tenant_id)})" for h in homes) or "none"
+    if home is None:
+        raise TenancyError(f"this hub serves many homes: name one with --home (its homes: {known})")
+    if matches:
+        raise TenancyError(f"--home {home}: more than one home has that name; give its id (homes: {known})")
+    raise TenancyError(f"--home {home}: no such home (homes: {known})")
+
+
+__all__ = ["add_parsers", "home_scope", "run"]

@@ -161,6 +161,33 @@ def _build(name: str, fields: Mapping[str, Any], base: Plan) -> Plan:
     return plan
 
 
+def resolve_plans(section: Any) -> dict[str, Plan]:
+    """Return every plan with a `plans:` section applied; raise vol.Invalid with the field's path.
+
+    The configuration check (`plans:` of configuration.yaml) turns the path into the file and
+    line of the field; plans_from_config into a PlanError naming it.
+    """
+    validated: dict[str, Any] = PLANS_SCHEMA(section)
+    plans = dict(PLANS)
+    pending = {name: fields or {} for name, fields in validated.items()}
+    while pending:
+        progressed = False
+        for name, fields in list(pending.items()):
+            parent = fields.get("extends") or (name if name in PLANS else "free")
+            if parent != name and parent in pending:
+                continue  # built once the plan it extends is
+            if parent not in plans:
+                message = f"no plan named {parent!r}; known: {', '.join(sorted(plans))}"
+                raise vol.Invalid(message, [name, "extends"])
+            plans[name] = _build(name, fields, plans[parent] if parent != name else PLANS[name])
+            del pending[name]
+            progressed = True
+        if not progressed:
+            message = f"{', '.join(sorted(pending))} extend each other in a circle"
+            raise vol.Invalid(message)
+    return plans
+
+
 def plans_from_config(section: Any) -> dict[str, Plan]:
     """Return the built-in plans with a `plans:` section's overrides and additions applied.
 
@@ -176,29 +203,11 @@ def plans_from_config(section: Any) -> dict[str, Plan]:
             `plans.free.limits.devices: expected a whole number ...`.
     """
     try:
-        validated: dict[str, Any] = PLANS_SCHEMA(section)
+        return resolve_plans(section)
     except vol.Invalid as err:
         path = ".".join(str(p) for p in ["plans", *err.path])
         message = f"{path}: {err.msg}"
         raise PlanError(message) from err
-    plans = dict(PLANS)
-    pending = {name: fields or {} for name, fields in validated.items()}
-    while pending:
-        progressed = False
-        for name, fields in list(pending.items()):
-            parent = fields.get("extends") or (name if name in PLANS else "free")
-            if parent != name and parent in pending:
-                continue  # built once the plan it extends is
-            if parent not in plans:
-                message = f"plans.{name}.extends: no plan named {parent!r}; known: {', '.join(sorted(plans))}"
-                raise PlanError(message)
-            plans[name] = _build(name, fields, plans[parent] if parent != name else PLANS[name])
-            del pending[name]
-            progressed = True
-        if not progressed:
-            message = f"plans: {', '.join(sorted(pending))} extend each other in a circle"
-            raise PlanError(message)
-    return plans
 
 
 # The plans a multi-home process configured (`homes: plans:`); the built-in ones without it.

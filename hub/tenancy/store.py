@@ -10,6 +10,7 @@ goes through the narrow `hub_user_homes` function, so the application role can c
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from hub.exceptions import HubError
 from hub.storage.models import NAME_LENGTH, USER_ROLES, UserRow, table_of, utcnow
 from hub.storage.scoped import scoped_sessions
 from hub.tenancy.models import TENANT_STATUSES, HomeMemberRow, HomeRow, TenantRow
+from hub.tenancy.plans import PLANS
 from hub.util import new_ulid
 
 TENANTS = table_of(TenantRow)
@@ -31,15 +33,22 @@ MEMBERS = table_of(HomeMemberRow)
 USERS = table_of(UserRow)
 
 
-def _plan_names() -> tuple[str, ...]:
-    # The plans are hub/tenancy/plans.py's (its PLANS names them); until that module exists,
-    # these are its agreed names.
-    try:
-        from hub.tenancy import plans  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return ("free", "starter", "professional", "industrial")
-    names = getattr(plans, "PLAN_NAMES", None) or tuple(getattr(plans, "PLANS", ()))
-    return tuple(names) or ("free", "starter", "professional", "industrial")
+# PostgreSQL channel a change of the served homes is announced on (payload: the home id), in the
+# transaction that makes it: a running host re-reads the homes when it commits (hub/homes/watch.py).
+HOMES_CHANNEL = "hub_homes"
+KEYS_PAYLOAD = "apikeys:"  # a payload "apikeys:<home id>": that home's device keys changed, not the homes
+
+
+async def announce_keys(engine: AsyncEngine, home_id: str) -> None:
+    """Tell running hosts that a home's device keys were made from outside them (`hub apikey create`)."""
+    async with engine.begin() as connection:
+        await announce(connection, KEYS_PAYLOAD + home_id)
+
+
+async def announce(connection: Any, home_id: str) -> None:
+    """Tell running hosts (LISTEN hub_homes) that this home was added, changed or removed; PostgreSQL only."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_notify(:channel, :home)"), {"channel": HOMES_CHANNEL, "home": home_id})
 
 
 class TenancyError(HubError):
@@ -78,11 +87,11 @@ def check_name(value: Any, what: str) -> str:
     return value.strip()
 
 
-def check_plan(value: Any) -> str | None:
-    """A plan name of hub/tenancy/plans.py, or None (no plan, no limits)."""
+def check_plan(value: Any, names: Iterable[str] = tuple(PLANS)) -> str | None:
+    """A plan name (the built-in ones of hub/tenancy/plans.py or `names`), or None (no plan, no limits)."""
     if value is None:
         return None
-    names = _plan_names()
+    names = tuple(names)
     if value not in names:
         raise TenancyError(f"unknown plan {value!r}; expected one of {', '.join(names)}")
     return str(value)
@@ -117,8 +126,9 @@ def check_currency(value: Any) -> str:
 class TenancyStore:
     """Tenants, homes and members (see the module doc)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, plans: Iterable[str] = tuple(PLANS)) -> None:
         self._engine = engine
+        self._plans = tuple(plans)  # the plan names a tenant may be on (with the `plans:` section's own)
 
     # ---- tenants ----
 
@@ -129,7 +139,7 @@ class TenancyStore:
         name = check_name(name, "tenant")
         if status not in TENANT_STATUSES:
             raise TenancyError(f"unknown status {status!r}; expected one of {', '.join(TENANT_STATUSES)}")
-        tenant = Tenant(new_ulid(), name, check_plan(plan), status, trial_ends_at, utcnow())
+        tenant = Tenant(new_ulid(), name, check_plan(plan, self._plans), status, trial_ends_at, utcnow())
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(insert(TENANTS).values(**_fields(tenant)))
@@ -155,6 +165,17 @@ class TenancyStore:
             known = ", ".join(t.name for t in await self.tenants()) or "none"
             raise TenancyError(f"no tenant {name_or_id!r} (tenants: {known}); add one with `hub tenant add NAME`")
         return Tenant(**row._asdict())
+
+    async def set_status(self, name_or_id: str, status: str) -> Tenant:
+        """Suspend a tenant (its homes are no longer served; their data stays) or make it active again."""
+        if status not in TENANT_STATUSES:
+            raise TenancyError(f"unknown status {status!r}; expected one of {', '.join(TENANT_STATUSES)}")
+        tenant = await self.tenant(name_or_id)
+        async with self._engine.begin() as connection:
+            await connection.execute(update(TENANTS).where(TENANTS.c.id == tenant.id).values(status=status))
+            for home in await self.homes(tenant.id):
+                await announce(connection, home.id)
+        return Tenant(**{**_fields(tenant), "status": status})
 
     async def remove_tenant(self, name_or_id: str, *, force: bool = False) -> Tenant:
         """Remove a tenant with its users; refuses while it has homes unless `force` (then those go too)."""
@@ -194,6 +215,7 @@ class TenancyStore:
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(insert(HOMES).values(**_fields(home)))
+                await announce(connection, home.id)
         except IntegrityError:
             raise TenancyError(f"tenant {owner.name!r} has a home named {name!r} already") from None
         return home
@@ -238,6 +260,7 @@ class TenancyStore:
                 await session.execute(text(f'DELETE FROM "{table}" WHERE home_id = :h'), {"h": home.id})
         async with self._engine.begin() as connection:
             await connection.execute(delete(HOMES).where(HOMES.c.id == home.id))
+            await announce(connection, home.id)
         return home
 
     # ---- members ----
@@ -308,9 +331,11 @@ class TenancyStore:
                 if row is None:
                     home = Home(home_id, tenant_id, created_at=utcnow(), **fields)
                     await connection.execute(insert(HOMES).values(**_fields(home)))
+                    await announce(connection, home_id)
                     return home
                 if any(getattr(row, key) != value for key, value in fields.items()):
                     await connection.execute(update(HOMES).where(HOMES.c.id == home_id).values(**fields))
+                    await announce(connection, home_id)
         except IntegrityError:
             raise TenancyError(f"tenant {tenant_id!r} has another home named {name!r}") from None
         return Home(**{**row._asdict(), **fields})
@@ -342,8 +367,11 @@ def _fields(value: Tenant | Home) -> dict[str, Any]:
 __all__ = [
     "Home",
     "TenancyError",
+    "HOMES_CHANNEL",
     "TenancyStore",
     "Tenant",
+    "announce",
+    "announce_keys",
     "check_currency",
     "check_plan",
     "check_time_zone",

@@ -172,8 +172,14 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     ids = hub.runtime.get(HOME_IDS)
     keys = ApiKeyStore(hub.db, ids.claim_key if ids is not None else None)
     if ids is not None:
-        for digest in await keys.digests():
-            ids.claim_key(digest)
+
+        async def claim_keys() -> None:
+            for digest in await keys.digests():
+                ids.claim_key(digest)
+
+        await claim_keys()
+        # Keys made from a shell (`hub apikey create --home`) while the hub runs route at once.
+        hub.on_stop(ids.on_keys_changed(claim_keys))
     ingest = Ingest(hub, keys, RateLimiter(config["rate_limit"], config["burst"]))
     hub.runtime[INGEST] = ingest
     hub.runtime[DEVICE_KEYS] = ingest.device_credential

@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from hub.storage.engine import migrate, session_factory
+from hub.storage.engine import migrate
+from hub.storage.scoped import scoped_sessions
+from hub.tenancy.store import announce_keys
 from integrations.http_ingest.keys import ApiKeyStore
 
 # This integration's tables, which the command may be the first to need.
@@ -16,9 +18,13 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 
 
 async def run_apikey_command(args: argparse.Namespace, open_database: Callable[[argparse.Namespace], Awaitable[Any]]) -> int:
-    """Run one `hub apikey` subcommand against the hub's database; return the exit code."""
-    engine, _auth = await open_database(args)
-    store = ApiKeyStore(session_factory(engine))
+    """Run one `hub apikey` subcommand against the hub's database; return the exit code.
+
+    `open_database` opens it in the home the command acts in (`--home` in a hub of many homes):
+    the key is made, listed and revoked in that home's rows only.
+    """
+    engine, auth = await open_database(args)
+    store = ApiKeyStore(scoped_sessions(engine, auth.scope))
     try:
         await migrate(engine, [MIGRATIONS])
         if args.apikey_command == "create":
@@ -33,6 +39,7 @@ async def run_apikey_command(args: argparse.Namespace, open_database: Callable[[
             except ValueError as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 1
+            await announce_keys(engine, auth.scope.home_id)  # a running hub of many homes routes it at once
             expiry = f"expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "no expiry"
             print(f"Created API key {key.id} ({key.prefix}...) for device '{key.device}' ({expiry}, backfill "
                   f"{key.backfill_days:g} days). Store it now; it is not shown again:", file=sys.stderr)

@@ -22,6 +22,12 @@ parent: a query that names a partition directly still sees its own home's rows o
 Widths: raw points and minute rows by `recorder: partition` (a day, or a week); 5-minute and hour rows by week,
 day rows by four weeks. A partition goes once its end is past the retention, so a plan keeps up
 to one width longer than its retention.
+
+Upkeep: every function here that changes tables (create_parent, ensure_plan, ensure_slot,
+convert, secure, and the backend's DROP of expired partitions) needs the tables' owner. A hub of
+many homes serves rows as an application role that owns nothing; its backend runs these through a
+connection of the owner (`recorder: migrate_url`, or storage's for the same database), never
+through the application role's (docs/homes.md, "Upkeep as the application role").
 """
 
 from __future__ import annotations

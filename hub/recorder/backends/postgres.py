@@ -16,11 +16,12 @@ connection pool (pg_pool).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -30,7 +31,7 @@ import orjson
 from hub.core.scope import DEFAULT_SCOPE, HomeScope
 from hub.logfilter import one_line_warnings
 from hub.recorder.backends import pg_partitions as layout
-from hub.recorder.backends.base import TIERS, Batch, HistoryBackend, Partial, Sample, TierRow, as_error
+from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Partial, Sample, TierRow, as_error
 from hub.recorder.backends.pg_pool import DEFAULT_POOL_SIZE, POOLS, PoolRegistry, SharedPool
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ DAY = layout.DAY
 WEEK = layout.WEEK
 _TIER_COLUMNS = "entity, start, mean, min, max, last, delta, count"
 STRAY_WARNING_EVERY = 3600.0  # a default partition's rows are warned about once an hour
+UPKEEP_POOL_SIZE = 2  # the owner's connections (schema, partitions): one job at a time, and a spare
 
 _HOME = "tenant_id text NOT NULL DEFAULT 'default', home_id text NOT NULL DEFAULT 'default'"
 # The tables that are not partitioned: entity names, attribute sets and their changes.
@@ -102,6 +104,7 @@ class PostgresBackend(HistoryBackend):
         retentions: Mapping[str, Retentions] | None = None,
         pools: PoolRegistry = POOLS,
         clock: Callable[[], float] = time.time,
+        owner_url: str | None = None,
     ) -> None:
         """Serve the history of one home (scope) on its plan (None: a single-home install).
 
@@ -117,8 +120,14 @@ class PostgresBackend(HistoryBackend):
                 expire too. The home's own plan is among them.
             pools: where the process's pools are (one pool per URL, shared by the homes).
             clock: the time now, for the partitions made ahead and other plans' retention.
+            owner_url: the tables' owner (`recorder: migrate_url`), when `url` is an application
+                role that may read and write rows but not change tables: the schema, the
+                partitions made ahead or on demand and the expired ones dropped go through a
+                connection of the owner's (pg_partitions.py, "Upkeep").
         """
         self.dsn = _dsn(url)
+        self.owner_dsn = _dsn(owner_url) if owner_url else None
+        self._owner: SharedPool | None = None
         self.scope = scope
         self.plan = plan
         self.plan_key = layout.SINGLE if plan is None else plan
@@ -170,12 +179,14 @@ class PostgresBackend(HistoryBackend):
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise as_error(self.name, err) from err
         try:
+            if self.owner_dsn is not None:
+                self._owner = await self.pools.acquire(self.owner_dsn, max_size=UPKEEP_POOL_SIZE, command_timeout=60)
             async with shared.pool.acquire() as conn:
                 async with shared.schema_lock:  # the homes of a process: one migrates, once
                     if not shared.migrated:
-                        async with conn.transaction():
-                            await conn.execute(_SET_SCOPE, *self._home)
-                            shared.timescale = await self._migrate(conn)
+                        async with self._upkeep(conn) as owner, owner.transaction():
+                            await owner.execute(_SET_SCOPE, *self._home)
+                            shared.timescale = await self._migrate(owner)
                         shared.migrated = True
                 self.timescale = shared.timescale
                 self._shared = shared
@@ -197,15 +208,43 @@ class PostgresBackend(HistoryBackend):
                             self.clock() - WEEK,
                         )
                     )
+        except asyncpg.InsufficientPrivilegeError as err:
+            self._shared = None
+            await self.pools.release(shared)
+            await self._release_owner()
+            if self.owner_dsn is not None:
+                raise as_error(self.name, err) from err
+            message = (
+                f"the role of recorder: db_url may read and write history but not change its tables ({err}): set "
+                "recorder: migrate_url to the tables' owner (or storage: migrate_url, for the same database), "
+                "which migrates them, makes the partitions ahead and drops the expired ones"
+            )
+            raise BackendError(message) from err
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             self._shared = None
             await self.pools.release(shared)
+            await self._release_owner()
             raise as_error(self.name, err) from err
         except BaseException:
             self._shared = None
             await self.pools.release(shared)
+            await self._release_owner()
             raise
         return shared.pool
+
+    @contextlib.asynccontextmanager
+    async def _upkeep(self, conn: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+        """The connection that changes tables: the owner's when the backend has one, else `conn`."""
+        if self._owner is None:
+            yield conn
+            return
+        async with self._owner.pool.acquire() as owner:
+            yield owner
+
+    async def _release_owner(self) -> None:
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            await self.pools.release(owner)
 
     async def _migrate(self, conn: asyncpg.Connection) -> bool:
         """Create or convert the schema; return whether the raw table is a TimescaleDB hypertable."""
@@ -286,6 +325,7 @@ class PostgresBackend(HistoryBackend):
         shared, self._shared = self._shared, None
         if shared is not None:
             await self.pools.release(shared)
+        await self._release_owner()
 
     def _table(self, tier: str) -> str:
         assert tier == "raw" or tier in TIERS
@@ -318,12 +358,12 @@ class PostgresBackend(HistoryBackend):
         if not missing:
             return
         width = self.widths[table]
-        async with conn.transaction():
+        async with self._upkeep(conn) as owner, owner.transaction():
             # Homes and processes share the partitions: one creates them at a time.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hub history partitions'))")
-            await layout.ensure_plan(conn, table, plan)
+            await owner.execute("SELECT pg_advisory_xact_lock(hashtext('hub history partitions'))")
+            await layout.ensure_plan(owner, table, plan)
             for slot in missing:
-                await layout.ensure_slot(conn, table, plan, slot * width, (slot + 1) * width)
+                await layout.ensure_slot(owner, table, plan, slot * width, (slot + 1) * width)
         self._partitions.update((table, plan, slot) for slot in missing)
 
     async def _ensure_ahead(self, conn: asyncpg.Connection) -> None:
@@ -540,13 +580,13 @@ class PostgresBackend(HistoryBackend):
         """Drop each plan's partitions of a table that end before its time; forget them."""
         if not expiry:
             return
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hub history partitions'))")
-            found = await layout.read_layout(conn, table)
+        async with self._upkeep(conn) as owner, owner.transaction():
+            await owner.execute("SELECT pg_advisory_xact_lock(hashtext('hub history partitions'))")
+            found = await layout.read_layout(owner, table)
             width = self.widths[table]
             for leaf in found.leaves:
                 if leaf.plan in expiry and leaf.end <= expiry[leaf.plan]:
-                    await conn.execute(f"DROP TABLE IF EXISTS {leaf.name}")
+                    await owner.execute(f"DROP TABLE IF EXISTS {leaf.name}")
                     _LOGGER.debug("Recorder: dropped %s (plan %r, past its retention)", leaf.name, leaf.plan)
                     self._partitions.discard((table, leaf.plan, int(leaf.start // width)))
 

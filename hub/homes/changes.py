@@ -1,0 +1,100 @@
+"""Start and stop homes of a running host as the tenancy store changes (docs/homes.md).
+
+`reconcile(host, records)` makes the host serve exactly `records`: a home no longer among them
+(removed, its tenant suspended or removed) stops; a home whose record changed (topic root, plan,
+name, time zone, currency) stops and starts again with it; a new one starts. The other homes are
+not touched: their cores, sockets and MQTT connections go on.
+
+A stopped home leaves the host's table first, so that its next request answers 404 as a home
+that does not exist; then its requests being served (its open WebSockets too) are cancelled, its
+web app shut down and its core stopped (its MQTT client disconnects with it). Its data stays:
+its rows are the store's (`hub home remove` deletes them, `hub tenant suspend` keeps them), its
+folders `<config>/homes/<id>/` and `<data>/homes/<id>/` stay on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from hub import bootstrap
+from hub.homes import directory
+from hub.homes.watch import DirectoryWatch
+from hub.storage.engine import create_engine
+
+if TYPE_CHECKING:
+    from hub.homes.host import Home, HomeHost
+    from hub.homes.record import HomeRecord
+
+_LOGGER = logging.getLogger(__name__)
+
+
+async def reconcile(host: HomeHost, records: list[HomeRecord]) -> None:
+    """Serve exactly these homes, in this order (see the module doc); a home that fails to start is logged."""
+    assert host.started_with is not None, "the host's homes start with add_all first"
+    async with host.changing:
+        wanted = {record.home_id: record for record in records}
+        if list(wanted) != list(host.homes):
+            host.auth.forget_users()  # roles in homes come and go with them: read again
+        for home_id, home in list(host.homes.items()):
+            if wanted.get(home_id) != home.record:
+                why = "its record changed" if home_id in wanted else "it was removed or its tenant suspended"
+                _LOGGER.info("Homes: stopping home %s (%s)", home.record.scope, why)
+                await remove(host, home_id)
+        for record in records:
+            if record.home_id in host.homes:
+                continue
+            try:
+                await host.add(record, *host.started_with)
+            except Exception as err:  # noqa: BLE001 - one home's failure must not stop the others
+                _LOGGER.error("Homes: home %s could not start: %s", record.scope, err)  # noqa: TRY400 - no traceback
+                failed = host.homes.pop(record.home_id, None)
+                if failed is not None:
+                    await _stop(failed)
+                continue
+            _LOGGER.info("Homes: started home %s (%s)", record.scope, record.name)
+        host.homes = {home_id: host.homes[home_id] for home_id in wanted if home_id in host.homes}
+        host.owners.keep_only(set(host.homes))  # keys and webhook ids of homes gone route nowhere
+
+
+async def remove(host: HomeHost, home_id: str) -> None:
+    """Stop serving one home: 404 for its next request, its requests and sockets ended, its core stopped."""
+    home = host.homes.pop(home_id, None)
+    if home is not None:
+        await _stop(home)
+        if host.auth.stores.get(home_id) is home.hub.auth:
+            del host.auth.stores[home_id]
+
+
+async def _stop(home: Home) -> None:
+    for task in list(home.requests):
+        task.cancel()
+    if home.requests:
+        await asyncio.wait(list(home.requests), timeout=5)
+    await home.stop()
+
+
+def watch(host: HomeHost, config: dict[str, Any], url: str) -> DirectoryWatch:
+    """The watch that keeps `host` serving the homes of the store (`url`: the application role's)."""
+    owner_url = bootstrap.migration_url(config) or url
+    reported: set[str] = set()  # homes that cannot be served, logged once
+
+    async def reread() -> list[HomeRecord]:
+        owner = create_engine(owner_url, poolclass=NullPool)  # one connection, for this read only
+        try:
+            return await directory.served(owner, config["homes"], strict=False, reported=reported)
+        finally:
+            await owner.dispose()
+
+    async def apply(records: list[HomeRecord]) -> None:
+        await reconcile(host, records)
+
+    listen = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return DirectoryWatch(listen, reread, apply, keys_changed=host.owners.keys_changed)
+
+
+__all__ = ["reconcile", "remove", "watch"]
