@@ -47,8 +47,8 @@ def reserved_topic(hub: Hub, topic: str, discovery_prefix: str) -> str | None:
         return f"'{topic}' is under the discovery prefix '{discovery_prefix}'"
     for entity in hub.entities:
         config = getattr(entity, "config", None)
-        if not isinstance(entity, MqttEntity) or not isinstance(config, dict):
-            continue
+        if not isinstance(entity, MqttEntity) or not isinstance(config, Mapping):
+            continue  # an entity's validated config is a read-only Mapping (compact.Config)
         for key, value in config.items():
             if key.endswith("command_topic") and value == topic:
                 return f"'{topic}' is the {key} of {entity.entity_id}"
