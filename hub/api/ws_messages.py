@@ -171,7 +171,9 @@ def _parts(state: State, previous: State | None) -> tuple[bytes, bytes]:
                 and previous.entity_id == state.entity_id):
             parts = previous.encoded_parts
         if parts is None:
-            parts = (dumps(state.entity_id), dumps(state.attributes))
+            # Copies: they live as long as the entity keeps its attributes, and an orjson result
+            # kept alive costs ~4 KiB of memory (its buffer's capacity), a copy what it holds.
+            parts = (memoryview(dumps(state.entity_id)).tobytes(), memoryview(dumps(state.attributes)).tobytes())
         state.encoded_parts = parts
     return parts
 

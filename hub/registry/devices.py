@@ -186,7 +186,7 @@ class DeviceRegistry:
         self._by_identifier: dict[Pair, str] = {}
         self._by_connection: dict[Pair, str] = {}
         # get_or_create() arguments (as _arguments_key) -> the entry they returned.
-        self._seen: dict[bytes, DeviceEntry] = {}
+        self._seen: dict[str, DeviceEntry] = {}
         self._remove_listeners: list[RemoveListener] = []
         if area_registry is not None:
             area_registry.add_clear_listener(self.clear_area)
@@ -488,18 +488,22 @@ class DeviceRegistry:
                 del self._by_connection[pair]
 
 
-
 def _undefined_json(value: Any) -> str:
     if value is UNDEFINED:
         return "\x00undefined"
     raise TypeError
 
 
-def _arguments_key(*arguments: Any) -> bytes | None:
-    """get_or_create()'s arguments as a key (None when they are not JSON: not remembered)."""
+def _arguments_key(*arguments: Any) -> str | None:
+    """get_or_create()'s arguments as a key (None when they are not JSON: not remembered).
+
+    A str, decoded from orjson's bytes: a kept orjson result costs ~4 KiB of memory while it
+    lives (its buffer's capacity), a copy what it holds.
+    """
     try:
-        return orjson.dumps(arguments, default=_undefined_json, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(arguments, default=_undefined_json, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:
         return None
+
 
 __all__ = ["CONNECTION_MAC", "DeviceEntry", "DeviceRegistry", "format_mac"]

@@ -146,3 +146,26 @@ def test_an_event_is_encoded_once_and_framed_per_subscription_id() -> None:
         assert cache.frame(second, "event", msg_id, encode) == ws_messages.event_message(msg_id, second.as_dict())
     assert cache.frame(second, "other kind", 7, lambda event: b"{}") == b'{"id":7,"type":"event","event":{}}'
     assert encoded == [first, second]  # once per event and kind
+
+
+def test_the_encoded_parts_an_entity_keeps_cost_what_they_hold() -> None:
+    # An orjson result kept alive costs ~4 KiB of memory (its buffer's capacity): 5,000 entities'
+    # entity_id and attributes JSON kept that way were ~43 MB; copies are a few hundred bytes each.
+    import gc  # noqa: PLC0415
+
+    def rss() -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * 4096
+
+    states = [State(f"sensor.node_{i}_power", "1", ReadOnlyDict({"unit_of_measurement": "W", "device_class": "power",
+                                                                  "friendly_name": f"Node {i} Power"}), context=Context())
+              for i in range(5000)]
+    gc.collect()
+    before = rss()
+    for state in states:
+        ws_messages.state_json(state)
+        state.encoded = None  # the state's own JSON goes with it; its parts stay with the entity
+    gc.collect()
+    per_entity = (rss() - before) / len(states)
+    assert all(state.encoded_parts is not None for state in states)
+    assert per_entity < 3000, f"{per_entity:,.0f} bytes of memory per entity for its encoded parts"
