@@ -14,8 +14,9 @@ from pathlib import Path
 
 import slugify as unicode_slug
 
+from hub.core.context import ulid_of
+
 SLUG_FALLBACK = "unknown"
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Text of only these characters slugs to its lowercase words joined by the separator (what
 # python-slugify does to it, at a fraction of the cost: most names of entities and devices).
 _PLAIN = re.compile(r"[A-Za-z0-9 _-]*")
@@ -25,12 +26,11 @@ _NOT_WORD = re.compile(r"[^a-z0-9]+")
 def new_ulid() -> str:
     """Return a new ULID string: 48 bits of Unix milliseconds, 80 random bits (os.urandom), Crockford base32.
 
-    The ids of registry entries, users, tokens and the like, as python-ulid's `str(ULID())`
-    (the same format, in a third of the time, and without importing that package, which parses
-    its own metadata at import).
+    The ids of registry entries, users, tokens and the like, as python-ulid's `str(ULID())`.
+    Unlike a context's id (hub.core.context.ulid_at, which counts up within a millisecond),
+    each draws all its random bits.
     """
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    return "".join([_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5)])
+    return ulid_of(time.time_ns() // 1_000_000, int.from_bytes(os.urandom(10), "big"))
 
 
 def slugify(text: str | None, *, separator: str = "_", fallback: str = SLUG_FALLBACK) -> str:

@@ -18,6 +18,14 @@ def _time_part(ms: int) -> str:
             + pairs[(ms >> 10) & 1023] + pairs[ms & 1023])
 
 
+def ulid_of(ms: int, bits: int) -> str:
+    """Return the ULID string of a Unix millisecond and 80 random bits."""
+    pairs = _PAIRS
+    return (_time_part(ms) + pairs[bits >> 70] + pairs[(bits >> 60) & 1023] + pairs[(bits >> 50) & 1023]
+            + pairs[(bits >> 40) & 1023] + pairs[(bits >> 30) & 1023] + pairs[(bits >> 20) & 1023]
+            + pairs[(bits >> 10) & 1023] + pairs[bits & 1023])
+
+
 # The millisecond of the last ULID, its first 24 characters and the number in its last two.
 _last: tuple[int, str, int] = (-1, "", 0)
 
