@@ -8,7 +8,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from hub.config.core_schema import CORE_SCHEMAS, OPTIONAL_CORE_SCHEMAS
+from hub.config.core_schema import CORE_SCHEMAS, OPTIONAL_CORE_SCHEMAS, SECTION_NEEDS
 from hub.config.issues import ConfigIssue, issue_from_invalid
 from hub.config.labelled import LabelledKind, combine, refuse
 from hub.config.loader import Secrets, load_yaml
@@ -78,6 +78,17 @@ def _load(config_dir: Path) -> tuple[dict[Any, Any], list[ConfigIssue]]:
             ]
         )
     return root, merge_packages(root, str(config_dir))
+
+
+def _alone(root: Mapping[Any, Any], base: str) -> list[ConfigIssue]:
+    """Return an issue for each section of SECTION_NEEDS written without the section it needs."""
+    issues = []
+    for key in root:
+        needs = SECTION_NEEDS.get(key) if isinstance(key, str) else None
+        if needs is not None and root.get(needs[0]) is None:
+            location = get_location(key) if get_location(key)[1] is not None else get_location(root[key])
+            issues.append(ConfigIssue(*location, str(key), needs[1], base))
+    return issues
 
 
 def load_configuration(config_dir: Path) -> dict[Any, Any]:
@@ -155,6 +166,7 @@ def check_configuration(
         issues.extend(errors)
         if not errors:
             result[key] = validated
+    issues.extend(_alone(root, base))
     for domain, kind in (labelled or {}).items():
         if kind is None:
             issues.extend(refuse(root, domain, base))

@@ -265,3 +265,11 @@ def _plans_schema(value: Any) -> Any:
 # `homes:` (many homes in one process, docs/homes.md) and the `plans:` of their tenants: left
 # out of a config that does not have them.
 OPTIONAL_CORE_SCHEMAS: dict[str, vol.Schema] = {"homes": vol.Schema(_homes_schema), "plans": vol.Schema(_plans_schema)}
+
+# A section that means something only beside another is refused alone, saying why: whoever wrote
+# it expects it to do something. {section: (the section it needs, why)}.
+SECTION_NEEDS: dict[str, tuple[str, str]] = {
+    "plans": ("homes", "only a hub of many homes (a `homes:` section) has plans, those of its tenants "
+                       "(docs/homes.md); this hub serves one home, which has no plan (no limits, every feature, "
+                       "history kept as `recorder:` says): remove `plans:`, or add `homes:`"),
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from hub.config.objects import Location, get_location, item_locations
 
 _MAX_VALUE_REPR = 80
 _MISSING = object()
+_GOT = re.compile(r"\bgot\b")
 
 
 @dataclass(frozen=True)
@@ -163,11 +165,20 @@ def _humanize(error: vol.Invalid, value: Any) -> str:
         if error.path:
             return f"extra keys not allowed: {_describe_value(str(_plain_key(error.path[-1])))} is not a valid option"
         return message
+    if _names_value(message, value):
+        return message  # the validator said what it was given: saying it twice reads as two values
     if error.error_type:
         message = f"{message} for {error.error_type}"
     if value is not _MISSING:
         message = f"{message}, got {_describe_value(value)}"
     return message
+
+
+def _names_value(message: str, value: Any) -> bool:
+    """Return whether a validator's message already says what it was given (`..., got 0`, `unknown 'x'`)."""
+    if _GOT.search(message):
+        return True
+    return isinstance(value, str) and bool(value) and not getattr(value, "__secret__", False) and repr(str(value)) in message
 
 
 def issue_from_invalid(

@@ -85,6 +85,24 @@ def test_bad_type_three_levels_deep(write) -> None:
     assert str(issues[0]).endswith(":5: mqtt.level1.level2.level3: expected int for dictionary value, got 'abc'")
 
 
+def _duration(value: object) -> float:
+    raise vol.Invalid(f"expected a duration like '7d', got {value!r}")
+
+
+def _color(value: object) -> str:
+    raise vol.Invalid(f"unknown color {value!r}; known: red, green")
+
+
+def test_a_validator_that_says_what_it_got_is_not_repeated(write) -> None:
+    schema = vol.Schema({"keep": _duration, "color": _color, "port": int})
+    path, issues = _validate(write, "mqtt:\n  keep: 3 weeks\n  color: mauve\n  port: x\n", schema)
+    assert [str(issue) for issue in issues] == [
+        f"{path}:2: mqtt.keep: expected a duration like '7d', got '3 weeks'",
+        f"{path}:3: mqtt.color: unknown color 'mauve'; known: red, green",
+        f"{path}:4: mqtt.port: expected int for dictionary value, got 'x'",  # voluptuous's own: the value added
+    ]
+
+
 def test_missing_required_key_points_at_enclosing_mapping(write) -> None:
     path, issues = _validate(
         write,

@@ -124,13 +124,36 @@ plans:
     retention: {raw: 14d}
     limits:
       devices: 0
+  gold:
+    retention: {raw: soon}
+    features: [robots]
+homes:
+  - id: flat-a
 """)
     with pytest.raises(ConfigError) as caught:
         bootstrap.check_config(config)
-    (issue,) = caught.value.issues
-    text = str(issue)
-    assert text.startswith("configuration.yaml:7: "), text
-    assert "plans.free.limits.devices" in text and "expected a whole number of at least 1" in text, text
+    # Each says once what it was given: the validator's own words, the formatter adds no second "got".
+    assert [str(issue) for issue in caught.value.issues] == [
+        "configuration.yaml:7: plans.free.limits.devices: expected a whole number of at least 1, or null for no "
+        "limit, got 0",
+        "configuration.yaml:9: plans.gold.retention.raw: expected a duration like '30s', '15m', '12h', '7d' or "
+        "'2w', got 'soon'",
+        "configuration.yaml:10: plans.gold.features[0]: unknown feature 'robots'; known: models",
+    ]
+
+
+def test_plans_without_homes_are_refused_naming_the_line(tmp_path: Path) -> None:
+    # A hub of one home has no plan: a `plans:` section there would do nothing, so it is refused.
+    config = write_config(tmp_path / "config", "recorder:\n  purge_keep_days: 10\nplans:\n  free:\n"
+                                               "    retention: {raw: 14d}\n")
+    with pytest.raises(ConfigError) as caught:
+        bootstrap.check_config(config)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "configuration.yaml:3: plans: only a hub of many homes (a `homes:` section) has plans, those of its "
+        "tenants (docs/homes.md); this hub serves one home, which has no plan (no limits, every feature, history "
+        "kept as `recorder:` says): remove `plans:`, or add `homes:`"
+    ]
+    assert cli.main(["check-config", "-c", str(config)]) == 1
 
 
 def test_a_tenant_may_be_put_on_a_plan_of_the_plans_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
