@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from hub.auth.store import AuthStore
+    from hub.homes.record import HomeRecord
+    from hub.tenancy.store import Home
 
 _LOGGER = logging.getLogger("hub")
 
@@ -60,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=["owner", "admin", "user", "read-only"], default="user",
                      help="the user's role (in --home, when given)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add.add_argument("--tenant", default=None, help="the tenant the user belongs to (many homes; default: the only one)")
-    add.add_argument("--home", default=None, help="the home of --tenant the user gets --role in")
+    add.add_argument("--home", default=None, help="the home (id or name) the user gets --role in, in a hub of many homes")
+    add.add_argument("--tenant", default=None, help="the tenant (name or id) of --home, when homes of several tenants "
+                     "have its name")
     unlock = user.add_parser("unlock", help="clear the failed-login counts of a user, from every address")
     _add_location_options(unlock)
     unlock.add_argument("name")
@@ -136,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
             _add_location_options(sub)
         sub.add_argument("--host", default=None, help="the address devices connect to (default: this machine's)")
         sub.add_argument("--discovery-prefix", default=None, help="default: mqtt.discovery_prefix of configuration.yaml")
-        sub.add_argument("--home", default=None, help="the device's home, in a hub of many homes (`homes:`)")
+        sub.add_argument("--home", default=None, help="the device's home (id or name), in a hub of many homes (`homes:`)")
 
     mqtt = commands.add_parser("mqtt", help="the MQTT broker").add_subparsers(dest="mqtt_command", required=True)
     export = mqtt.add_parser("export-acl", help="write a password file and an ACL file (or dynamic-security JSON) for your own Mosquitto")
@@ -220,7 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             mqtt = load_integration("mqtt", args.config)
             if args.command == "mqtt":
                 return cast(int, mqtt.run_export_acl(args, _data_dir(args)))
-            return cast(int, asyncio.run(mqtt.run_device_command(args, _data_dir(args))))
+            home = asyncio.run(_device_home(args))
+            return cast(int, asyncio.run(mqtt.run_device_command(args, _data_dir(args), home)))
     except ConfigError as err:
         _print_issues(err, args.config)
         return 1
@@ -323,46 +327,60 @@ async def _open_admin(args: argparse.Namespace) -> AsyncEngine:
 
 
 async def _open(args: argparse.Namespace) -> tuple[AsyncEngine, AuthStore]:
-    """Open the hub's database for a maintenance command (migrating it if needed).
-
-    The auth store acts in the default home, or in `--tenant`/`--home` where a command has them.
-    """
+    """Open the hub's database for a maintenance command (migrating it if needed), in the default home."""
     from hub.auth.store import AuthStore
-    from hub.core.scope import DEFAULT_SCOPE, HomeScope
+    from hub.core.scope import DEFAULT_SCOPE
     from hub.storage.scoped import scoped_sessions
-    from hub.tenancy.store import TenancyStore
 
     engine = await _open_admin(args)
-    scope = DEFAULT_SCOPE
-    tenant, home = getattr(args, "tenant", None), getattr(args, "home", None)
-    try:
-        if tenant is not None or home is not None:
-            if tenant is None or home is None:
-                raise HubError("--tenant and --home go together: the user gets --role in that home of that tenant")
-            found = await TenancyStore(engine).home(tenant, home)
-            scope = HomeScope(found.tenant_id, found.id)
-    except BaseException:
-        await engine.dispose()
-        raise
-    return engine, AuthStore(scoped_sessions(engine, scope))
+    return engine, AuthStore(scoped_sessions(engine, DEFAULT_SCOPE))
 
 
 async def _open_home(args: argparse.Namespace) -> tuple[AsyncEngine, AuthStore]:
-    """Open the database for a command that acts in one home: `--home` in a hub of many homes
-    (required there: the error lists the homes), else the default home."""
-    from hub.auth.store import AuthStore
+    """Open the database for a command that acts in one home: the home `--home` names in a hub of
+    many homes (required there: the error lists the homes), else the default home."""
+    engine, home = await _open_in_home(args)
+    return engine, _auth_in(engine, home)
+
+
+async def _open_in_home(args: argparse.Namespace) -> tuple[AsyncEngine, Home | None]:
+    """Open the database as the owner and resolve `--home` (and `--tenant`) over the tenancy store."""
     from hub.config import load_configuration
-    from hub.storage.scoped import scoped_sessions
-    from hub.tenancy.cli import home_scope
+    from hub.tenancy.cli import resolve_home
 
     config = load_configuration(args.config)
     engine = await _open_admin(args)
     try:
-        scope = await home_scope(engine, config, getattr(args, "home", None))
+        home = await resolve_home(engine, config, getattr(args, "home", None), getattr(args, "tenant", None))
     except BaseException:
         await engine.dispose()
         raise
-    return engine, AuthStore(scoped_sessions(engine, scope))
+    return engine, home
+
+
+def _auth_in(engine: AsyncEngine, home: Home | None) -> AuthStore:
+    from hub.auth.store import AuthStore
+    from hub.core.scope import DEFAULT_SCOPE
+    from hub.storage.scoped import scoped_sessions
+
+    return AuthStore(scoped_sessions(engine, DEFAULT_SCOPE if home is None else home.scope))
+
+
+async def _device_home(args: argparse.Namespace) -> HomeRecord | None:
+    """The home `hub device ... --home` works in (None: a hub of one home); the database is read
+    only in a hub of many homes, where the homes are."""
+    from hub.config import load_configuration
+    from hub.homes.record import HomeRecord
+    from hub.tenancy.cli import check_single_home
+
+    # Devices may be added before there is a configuration.yaml (the broker's defaults): one home.
+    exists = (args.config / "configuration.yaml").exists()
+    if check_single_home(load_configuration(args.config) if exists else {}, getattr(args, "home", None)):
+        return None
+    engine, home = await _open_in_home(args)
+    await engine.dispose()
+    assert home is not None  # a hub of many homes: resolved, or an error
+    return HomeRecord(home.scope, home.name, home.topic_root, home.time_zone, home.currency)
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -404,40 +422,35 @@ async def _audited(auth: AuthStore, action: str, target: str) -> None:
 
 
 async def _user_add(args: argparse.Namespace) -> int:
-    if (args.tenant is None) != (args.home is None):
-        raise HubError("--tenant and --home go together: the user gets --role in that home of that tenant")
-    if args.home is not None and await _add_member(args):
-        return 0
-    password = _read_password(args)
-    if password is None:
-        return 1
-    engine, auth = await _open(args)
+    if args.tenant is not None and args.home is None:
+        raise HubError(f"--tenant {args.tenant} picks among the homes of one name: give the home with --home")
+    engine, home = await _open_in_home(args)
     try:
+        auth = _auth_in(engine, home)
+        existing = await auth.user_by_name(args.name) if home is not None else None
+        if home is not None and existing is not None:
+            # A user the tenant has already: a role in one more home.
+            from hub.tenancy.store import TenancyStore
+
+            await TenancyStore(engine).add_member(home, existing.id, args.role)
+            await _audited(auth, "user add", f"{existing.name} ({args.role} in home {home.name})")
+            print(f"{existing.name} now has the role {args.role} in home {home.name} ({home.id}).")
+            return 0
+        password = _read_password(args)
+        if password is None:
+            return 1
         user = await auth.add_user(args.name, password, args.role)
         await _audited(auth, "user add", f"{user.name} ({user.role})")
+        where = ""
+        if home is not None:
+            from hub.tenancy.store import TenancyStore
+
+            tenant = await TenancyStore(engine).tenant(home.tenant_id)
+            where = f" in home {home.name} ({home.id}) of tenant {tenant.name}"
     finally:
         await engine.dispose()
-    where = f" in home {args.home} of {args.tenant}" if args.home else ""
     print(f"Added user {user.name} ({user.role}{where}).")
     return 0
-
-
-async def _add_member(args: argparse.Namespace) -> bool:
-    """`hub user add NAME --tenant T --home H --role R` of a user T has already: a role in one more home."""
-    from hub.tenancy.store import TenancyStore
-
-    engine, auth = await _open(args)
-    try:
-        user = await auth.user_by_name(args.name)
-        if user is None:
-            return False
-        home = await TenancyStore(engine).home(args.tenant, args.home)
-        await TenancyStore(engine).add_member(home, user.id, args.role)
-        await _audited(auth, "user add", f"{user.name} ({args.role} in home {home.name})")
-    finally:
-        await engine.dispose()
-    print(f"{user.name} now has the role {args.role} in home {home.name} of {args.tenant}.")
-    return True
 
 
 async def _user_list(args: argparse.Namespace) -> int:

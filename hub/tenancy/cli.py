@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the parser is built for every `hub` command: no database imports for it
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from hub.core.scope import HomeScope
-    from hub.tenancy.store import TenancyStore
+    from hub.tenancy.store import Home, TenancyStore
 
 OpenEngine = Callable[[argparse.Namespace], Awaitable["AsyncEngine"]]
 Location = Callable[[argparse.ArgumentParser], None]
@@ -148,37 +147,56 @@ async def _home(args: argparse.Namespace, store: TenancyStore) -> int:
     return 0
 
 
-async def home_scope(engine: AsyncEngine, config: Mapping[str, Any], home: str | None) -> HomeScope:
-    """The home a command that acts in one home works in (`hub apikey ... --home`).
-
-    A hub of one home (no `homes:`): the default home, and --home is refused. A hub of many
-    homes: the home of the store with that id (or name, when one home has it); without --home,
-    or with one that names no home, an error listing the homes.
+def check_single_home(config: Mapping[str, Any], home: str | None, tenant: str | None = None) -> bool:
+    """Return True for a hub of one home (no `homes:`), where no command takes `--home`.
 
     Raises:
-        TenancyError: as above; the message lists the homes by id (name, tenant).
+        TenancyError: --home or --tenant was given to a hub of one home.
     """
-    from hub.core.scope import DEFAULT_HOME_ID, DEFAULT_SCOPE
+    from hub.tenancy.store import TenancyError
+
+    if config.get("homes") is not None:
+        return False
+    if home is not None or tenant is not None:
+        given = f"--home {home}" if home is not None else f"--tenant {tenant}"
+        raise TenancyError(f"{given}: this hub serves one home (no `homes:` section); leave it out")
+    return True
+
+
+async def resolve_home(engine: AsyncEngine, config: Mapping[str, Any], home: str | None,
+                       tenant: str | None = None) -> Home | None:
+    """The home a command that acts in one home works in: what `--home` names, for every command.
+
+    A hub of one home (no `homes:`): None (the default home), and --home is refused. A hub of
+    many homes: the home of the tenancy store (`hub home add` or `homes:`) with that id, else
+    the one with that name; `tenant` (a name or id) narrows the search to its homes. The
+    built-in default home counts only when `homes:` lists it, as for the homes served.
+
+    Raises:
+        TenancyError: --home missing, naming no home, or a name several homes have; the
+            message lists the homes by id (name, tenant).
+    """
+    from hub.core.scope import DEFAULT_HOME_ID
     from hub.tenancy.store import TenancyError, TenancyStore
 
-    if not config.get("homes"):
-        if home is not None:
-            raise TenancyError(f"--home {home}: this hub serves one home (no `homes:` section)")
-        return DEFAULT_SCOPE
+    if check_single_home(config, home, tenant):
+        return None
     store = TenancyStore(engine)
     tenants = {tenant.id: tenant.name for tenant in await store.tenants()}
-    listed = {listed.get("id") for listed in config["homes"] if isinstance(listed, Mapping)}
-    # The homes a hub of many homes serves: the built-in default one only when listed.
-    homes = [h for h in await store.homes() if h.id != DEFAULT_HOME_ID or h.id in listed]
+    listed = {listed.get("id") for listed in config["homes"] or () if isinstance(listed, Mapping)}
+    homes = [h for h in await store.homes(tenant) if h.id != DEFAULT_HOME_ID or h.id in listed]
     matches = [h for h in homes if h.id == home] or [h for h in homes if h.name == home]
     if home is not None and len(matches) == 1:
-        return matches[0].scope
+        return matches[0]
     known = ", ".join(f"{h.id} ({h.name}, {tenants.get(h.tenant_id, h.tenant_id)})" for h in homes) or "none"
+    whose = f"tenant {tenant}'s homes" if tenant is not None else "homes"
     if home is None:
-        raise TenancyError(f"this hub serves many homes: name one with --home (its homes: {known})")
-    if matches:
-        raise TenancyError(f"--home {home}: more than one home has that name; give its id (homes: {known})")
-    raise TenancyError(f"--home {home}: no such home (homes: {known})")
+        message = f"this hub serves many homes: name one with --home ({whose}: {known})"
+    elif matches:
+        message = f"--home {home}: more than one home has that name; give its id ({whose}: {known})"
+    else:
+        message = f"--home {home}: no such home ({whose}: {known})"
+    raise TenancyError(message)
 
 
-__all__ = ["add_parsers", "home_scope", "run"]
+__all__ = ["add_parsers", "check_single_home", "resolve_home", "run"]

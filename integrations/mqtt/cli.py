@@ -13,9 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub.config import ConfigIssue
-from hub.config.objects import get_location
-from hub.core.scope import HomeScope
 from hub.exceptions import ConfigError, HubError
 from hub.homes.record import HomeRecord
 from hub.storage.private_files import write_private
@@ -57,38 +54,10 @@ def mqtt_settings(config_dir: Path) -> dict[str, Any]:
     return dict(validated)
 
 
-def home_record(config_dir: Path, home_id: str | None) -> HomeRecord | None:
-    """Return the home `--home` names in a hub of many homes, None in a hub of one.
-
-    Raises:
-        ConfigError: `homes:` is invalid, or --home is missing or names no listed home.
-    """
-    from hub.config.check import load_configuration, validate_section
-    from hub.homes.config import HOMES_SCHEMA
-
-    config = load_configuration(config_dir) if (config_dir / "configuration.yaml").exists() else {}
-    if config.get("homes") is None:
-        if home_id is not None:
-            raise ConfigError([ConfigIssue(str(config_dir / "configuration.yaml"), None, "homes",
-                                           f"--home {home_id}: this hub serves one home (no `homes:` section)")])
-        return None
-    homes, issues = validate_section("homes", HOMES_SCHEMA, config["homes"], base_dir=config_dir)
-    if issues:
-        raise ConfigError(issues)
-    listed = {home["id"]: home for home in homes}
-    file, line = get_location(config["homes"])
-    if home_id not in listed:
-        which = "name the device's home with --home" if home_id is None else f"no home {home_id!r} is listed"
-        raise ConfigError([ConfigIssue(file, line, "homes", f"{which} (one of: {', '.join(listed)})")])
-    home = listed[home_id]
-    return HomeRecord(HomeScope(home["tenant"], home["id"]), home["name"], home["topic_root"])
-
-
-def _provisioner(args: argparse.Namespace, data_dir: Path) -> Provisioner:
+def _provisioner(args: argparse.Namespace, data_dir: Path, home: HomeRecord | None) -> Provisioner:
     settings = mqtt_settings(args.config)
     # In a hub of many homes a device belongs to one: its data dir, topic root, discovery prefix
     # and account name (`<tenant>.<home>.<node>`) are that home's, as when it is added in the UI.
-    home = home_record(args.config, getattr(args, "home", None))
     prefix = ""
     if home is not None:
         from hub.homes.settings import home_mqtt
@@ -109,9 +78,16 @@ def _provisioner(args: argparse.Namespace, data_dir: Path) -> Provisioner:
                        root=settings["topic_root"], account_prefix=prefix)
 
 
-async def run_device_command(args: argparse.Namespace, data_dir: Path) -> int:
-    """Run `hub device add|list|remove`; return the exit code."""
-    provisioner = _provisioner(args, data_dir)
+async def run_device_command(args: argparse.Namespace, data_dir: Path, home: HomeRecord | None = None) -> int:
+    """Run `hub device add|list|remove`; return the exit code.
+
+    Args:
+        args: the command's arguments.
+        data_dir: the process's data dir.
+        home: the home `--home` named (the `hub` command resolves it over the tenancy store);
+            None in a hub of one home.
+    """
+    provisioner = _provisioner(args, data_dir, home)
     if args.device_command == "list":
         for listed in sorted(provisioner.store.devices.values(), key=lambda d: d.node_id):
             print(f"{listed.node_id}\t{listed.kind}\t{listed.name}\t{listed.location or ''}")

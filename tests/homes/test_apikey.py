@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import io
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import aiohttp
 import pytest
 
 from hub import bootstrap, cli
+from tests.homes.configs import write_homes_config
 from tests.homes.conftest import grant_roles
 from tests.hubs import write_config
 from tests.pg_roles import make_roles
@@ -41,20 +41,9 @@ async def _post(url: str, key: str, home: str | None = None) -> int:
 async def test_a_key_made_from_the_shell_for_one_home_works_there_only(
         tmp_path: Path, pg_url: str, mosquitto_server: Any) -> None:
     roles = await make_roles(pg_url)
-    run = f"t{uuid.uuid4().hex[:8]}"
-    config = write_config(tmp_path / "config", roles.storage_yaml() + f"""\
-mqtt:
-  broker: {mosquitto_server.url}
-http_ingest:
-homes:
-  - id: flat-a
-    tenant: acme
-    name: Flat A
-    topic_root: {run}/flat-a/
-  - id: villa
-    tenant: zenith
-    topic_root: {run}/villa/
-""")
+    config = write_homes_config(tmp_path / "config", roles.storage_yaml(), mosquitto_server.url,
+                                [{"id": "flat-a", "tenant": "acme", "name": "Flat A"}, {"id": "villa", "tenant": "zenith"}],
+                                sections="http_ingest:\n").folder
     data = tmp_path / "data"
     where = ("-c", str(config), "--data", str(data))
     runtime = await bootstrap.start(config, data, port=0, checked=await grant_roles(roles, config))
@@ -65,7 +54,7 @@ homes:
 
         code, _, err = await asyncio.to_thread(_run, "apikey", "create", "barn meter", *where)
         assert code == 1
-        assert "this hub serves many homes: name one with --home (its homes: " in err
+        assert "this hub serves many homes: name one with --home (homes: " in err
         assert "flat-a (Flat A, acme)" in err and "villa (villa, zenith)" in err
         code, _, err = await asyncio.to_thread(_run, "apikey", "list", "--home", "attic", *where)
         assert code == 1 and "--home attic: no such home (homes: flat-a (Flat A, acme), villa" in err

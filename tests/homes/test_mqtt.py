@@ -178,12 +178,12 @@ async def test_the_same_node_id_in_two_homes_gets_two_accounts_each_held_to_its_
         assert flat_mqtt.provisioner.store.by_device_id("pantry") is None
         assert await asyncio.to_thread(connect_code, port, "zenith.villa.pantry", pantry["mqtt"]["password"],
                                        "zenith.villa.pantry") == 0
-        # Without --home, or with a home that is not listed, it says which homes there are.
+        # Without --home, or with a home the store does not have, it says which homes there are.
         assert await asyncio.to_thread(cli.main, ["device", "add", "pantry2", *where]) == 1
         assert await asyncio.to_thread(cli.main, ["device", "add", "pantry2", "--home", "attic", *where]) == 1
         printed = capsys.readouterr()
-        assert "--home (one of: flat-a, villa)" in printed.out + printed.err
-        assert "no home 'attic' is listed (one of: flat-a, villa)" in printed.out + printed.err
+        assert "name one with --home (homes: flat-a (flat-a, acme), villa (villa, zenith))" in printed.err
+        assert "--home attic: no such home (homes: flat-a (flat-a, acme), villa (villa, zenith))" in printed.err
     finally:
         for client in clients:
             client.loop_stop()
