@@ -31,10 +31,15 @@ if TYPE_CHECKING:
     from hub.homes.record import HomeRecord
 
 _LOGGER = logging.getLogger(__name__)
+Failing = dict[str, tuple["HomeRecord", str]]  # home id -> the record and error logged for its failed start
 
 
-async def reconcile(host: HomeHost, records: list[HomeRecord]) -> None:
-    """Serve exactly these homes, in this order (see the module doc); a home that fails to start is logged."""
+async def reconcile(host: HomeHost, records: list[HomeRecord], failing: Failing | None = None) -> None:
+    """Serve exactly these homes, in this order (see the module doc); a home that fails to start is logged.
+
+    `failing` (kept by the caller across calls): the homes that failed, with the record and error
+    logged; a home failing again the same way is retried without a log line (see _failed).
+    """
     assert host.started_with is not None, "the host's homes start with add_all first"
     async with host.changing:
         wanted = {record.home_id: record for record in records}
@@ -51,14 +56,34 @@ async def reconcile(host: HomeHost, records: list[HomeRecord]) -> None:
             try:
                 await host.add(record, *host.started_with)
             except Exception as err:  # noqa: BLE001 - one home's failure must not stop the others
-                _LOGGER.error("Homes: home %s could not start: %s", record.scope, err)  # noqa: TRY400 - no traceback
+                _failed(record, err, failing)
                 failed = host.homes.pop(record.home_id, None)
                 if failed is not None:
                     await _stop(failed)
                 continue
-            _LOGGER.info("Homes: started home %s (%s)", record.scope, record.name)
+            recovered = failing is not None and failing.pop(record.home_id, None) is not None
+            _LOGGER.info("Homes: started home %s (%s)%s", record.scope, record.name,
+                         ", which failed to start before" if recovered else "")
+        if failing is not None:
+            for home_id in set(failing) - set(wanted):  # gone from the store: a return is news again
+                del failing[home_id]
         host.homes = {home_id: host.homes[home_id] for home_id in wanted if home_id in host.homes}
         host.owners.keep_only(set(host.homes))  # keys and webhook ids of homes gone route nowhere
+
+
+def _failed(record: HomeRecord, err: Exception, failing: Failing | None) -> None:
+    """Log a home that could not start: once, and again when its record or its error changes.
+
+    It is retried at every re-read (a file fixed, the database back): one line per retry would
+    bury the log under the same error every minute.
+    """
+    said = (record, str(err))
+    if failing is not None and failing.get(record.home_id) == said:
+        return
+    _LOGGER.error("Homes: home %s could not start (retried at every re-read of the homes, logged again if the "  # noqa: TRY400 - no traceback
+                  "error changes): %s", record.scope, err)
+    if failing is not None:
+        failing[record.home_id] = said
 
 
 async def remove(host: HomeHost, home_id: str) -> None:
@@ -82,6 +107,7 @@ def watch(host: HomeHost, config: dict[str, Any], url: str) -> DirectoryWatch:
     """The watch that keeps `host` serving the homes of the store (`url`: the application role's)."""
     owner_url = bootstrap.migration_url(config) or url
     reported: set[str] = set()  # homes that cannot be served, logged once
+    failing: Failing = {}  # homes that failed to start, logged once per failure
 
     async def reread() -> list[HomeRecord]:
         owner = create_engine(owner_url, poolclass=NullPool)  # one connection, for this read only
@@ -91,7 +117,7 @@ def watch(host: HomeHost, config: dict[str, Any], url: str) -> DirectoryWatch:
             await owner.dispose()
 
     async def apply(records: list[HomeRecord]) -> None:
-        await reconcile(host, records)
+        await reconcile(host, records, failing)
 
     listen = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     return DirectoryWatch(listen, reread, apply, keys_changed=host.owners.keys_changed)

@@ -10,6 +10,7 @@ What a home changes (docs/homes.md):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +73,9 @@ def home_sections(checked: CheckedConfig, folder: Path) -> dict[str, Any]:
     labelled = {i.domain: i.labelled_sections for i in enabled}
     config, issues = check_configuration(folder, schemas, set(schemas), labelled)
     if issues:
-        raise ConfigError([*issues])
+        # Shown from the process's configuration folder: `homes/<id>/configuration.yaml:3`, not a
+        # bare `configuration.yaml:3` that reads as the process's own file.
+        raise ConfigError([replace(issue, base_dir=str(folder.parent.parent)) for issue in issues])
     return {domain: config[domain] for domain in schemas if domain in config}
 
 
