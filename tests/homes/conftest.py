@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from hub.storage.models import table_of
 from hub.storage.rls import grant_app_role
 from hub.storage.scoped import scoped_sessions
 from hub.tenancy.models import HomeMemberRow
-from tests.hubs import write_config
+from tests.homes.configs import write_homes_config
 from tests.pg_roles import Roles, make_roles
 
 
@@ -36,26 +35,13 @@ class HomesRun:
     tokens: dict[str, str]
 
 
-HOMES_YAML = """
-homes:
-  - id: flat-a
-    tenant: acme
-    name: Flat A
-    topic_root: {run}/flat-a/
-    time_zone: Europe/Berlin
-    members: {alice: owner, bob: user}
-  - id: flat-b
-    tenant: acme
-    name: Flat B
-    topic_root: {run}/flat-b/
-    currency: CHF
-    members: {alice: user, erin: owner, frank: admin}
-  - id: villa
-    tenant: zenith
-    name: Villa
-    topic_root: {run}/villa/
-    members: {carol: owner}
-"""
+HOMES = [
+    {"id": "flat-a", "tenant": "acme", "name": "Flat A", "time_zone": "Europe/Berlin",
+     "members": {"alice": "owner", "bob": "user"}},
+    {"id": "flat-b", "tenant": "acme", "name": "Flat B", "currency": "CHF",
+     "members": {"alice": "user", "erin": "owner", "frank": "admin"}},
+    {"id": "villa", "tenant": "zenith", "name": "Villa", "members": {"carol": "owner"}},
+]
 
 
 async def grant_roles(roles: Roles, config_dir: Path) -> bootstrap.CheckedConfig:
@@ -76,11 +62,7 @@ def homes_config(tmp_path: Path, storage: str, broker: str, extra: str = "") -> 
 
     `storage` is the `storage:` section (Roles.storage_yaml()).
     """
-    # Roots of their own per test: retained configs on the session's broker never reach another test.
-    run = f"t{uuid.uuid4().hex[:8]}"
-    homes = HOMES_YAML.replace("{run}", run)
-    text = f"{storage}mqtt:\n  broker: {broker}\nautomation:\n" + homes + extra
-    return write_config(tmp_path / "config", text)
+    return write_homes_config(tmp_path / "config", storage, broker, HOMES, sections="automation:\n" + extra).folder
 
 
 async def add_users(homes: HomeHost) -> dict[str, str]:

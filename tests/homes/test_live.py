@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,8 @@ from hub.homes import watch
 from hub.storage.engine import create_engine
 from hub.tenancy.store import TenancyStore
 from integrations.mqtt import api
+from tests.homes.configs import write_homes_config
 from tests.homes.conftest import grant_roles
-from tests.hubs import write_config
 from tests.pg_roles import make_roles
 
 pytestmark = pytest.mark.services
@@ -82,16 +81,9 @@ async def _changed(ws: aiohttp.ClientWebSocketResponse, entity_id: str, state: s
 async def test_a_home_added_and_removed_with_the_cli_is_served_and_stopped_without_a_restart(
         tmp_path: Path, pg_url: str, mosquitto_server: Any, capsys: pytest.CaptureFixture[str]) -> None:
     roles = await make_roles(pg_url)
-    run = f"t{uuid.uuid4().hex[:8]}"
-    config = write_config(tmp_path / "config", roles.storage_yaml() + f"""\
-mqtt:
-  broker: {mosquitto_server.url}
-homes:
-  - id: flat-a
-    tenant: acme
-    topic_root: {run}/flat-a/
-    members: {{alice: owner}}
-""")
+    made = write_homes_config(tmp_path / "config", roles.storage_yaml(), mosquitto_server.url,
+                              [{"id": "flat-a", "tenant": "acme", "members": {"alice": "owner"}}])
+    config, run = made.folder, made.run
     data = tmp_path / "data"
     runtime = await bootstrap.start(config, data, port=0, checked=await grant_roles(roles, config))
     try:
@@ -183,18 +175,9 @@ async def test_a_suspended_tenants_homes_stop_and_come_back_with_their_data(
         caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(watch, "REREAD_EVERY", 0.5)  # no notification: the periodic re-read alone finds it
     roles = await make_roles(pg_url)
-    run = f"t{uuid.uuid4().hex[:8]}"
-    config = write_config(tmp_path / "config", roles.storage_yaml() + f"""\
-mqtt:
-  broker: {mosquitto_server.url}
-homes:
-  - id: flat-a
-    tenant: acme
-    topic_root: {run}/flat-a/
-  - id: villa
-    tenant: zenith
-    topic_root: {run}/villa/
-""")
+    made = write_homes_config(tmp_path / "config", roles.storage_yaml(), mosquitto_server.url,
+                              [{"id": "flat-a", "tenant": "acme"}, {"id": "villa", "tenant": "zenith"}])
+    config, run = made.folder, made.run
     runtime = await bootstrap.start(config, tmp_path / "data", port=0, checked=await grant_roles(roles, config))
     try:
         host = runtime.homes

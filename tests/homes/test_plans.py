@@ -5,7 +5,6 @@ override stops the check with the file, line and field."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from hub.storage.engine import create_engine
 from hub.tenancy import limits
 from hub.tenancy.plans import DAY, PLANS, plan_of
 from hub.tenancy.store import TenancyStore
+from tests.homes.configs import write_homes_config
 from tests.homes.conftest import grant_roles
 from tests.hubs import write_config
 from tests.pg_roles import make_roles
@@ -43,21 +43,10 @@ def _sensor(root: str, device: str) -> str:
 async def test_a_plan_override_is_what_the_homes_of_a_tenant_on_that_plan_run_with(
         tmp_path: Path, pg_url: str, mosquitto_server: Any, caplog: pytest.LogCaptureFixture) -> None:
     roles = await make_roles(pg_url)
-    run = f"t{uuid.uuid4().hex[:8]}"
-    config = write_config(tmp_path / "config", roles.storage_yaml() + PLANS_YAML + f"""\
-mqtt:
-  broker: {mosquitto_server.url}
-recorder:
-  backend: postgresql
-  db_url: {roles.app_url}
-homes:
-  - id: flat-a
-    tenant: acme
-    topic_root: {run}/flat-a/
-  - id: villa
-    tenant: zenith
-    topic_root: {run}/villa/
-""")
+    written = write_homes_config(tmp_path / "config", roles.storage_yaml(), mosquitto_server.url,
+                                 [{"id": "flat-a", "tenant": "acme"}, {"id": "villa", "tenant": "zenith"}],
+                                 sections=PLANS_YAML + f"recorder:\n  backend: postgresql\n  db_url: {roles.app_url}\n")
+    config = written.folder
     checked = await grant_roles(roles, config)
     owner = create_engine(roles.owner_url)
     try:
@@ -96,7 +85,7 @@ homes:
         assert today in made and "history_raw_p_starter" in made
         assert set(made.values()) == {roles.owner_role}
         # The override's rate holds the home's readings: 2 a second, not the built-in plan's 20.
-        root = f"{run}/flat-a/"
+        root = written.root("flat-a")
         async with aiomqtt.Client(mosquitto_server.host, mosquitto_server.port) as device:
             await device.publish(f"{root}homeassistant/sensor/d1/p/config", _sensor(root, "d1"), qos=1)
             await until(lambda: flat.hub.states.get("sensor.d1_p") is not None, "the discovered sensor")
