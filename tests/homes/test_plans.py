@@ -146,7 +146,7 @@ def test_plans_without_homes_are_refused_naming_the_line(tmp_path: Path) -> None
 
 
 def test_a_tenant_may_be_put_on_a_plan_of_the_plans_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path / "config", "plans:\n  campus:\n    extends: professional\n")
+    config = write_config(tmp_path / "config", "plans:\n  campus:\n    extends: professional\nhomes:\n  - id: flat-a\n")
     location = ["-c", str(config), "--data", str(tmp_path / "data")]
     assert cli.main(["tenant", "add", "acme", "--plan", "campus", *location]) == 0
     assert cli.main(["tenant", "add", "initech", "--plan", "gold", *location]) == 1
