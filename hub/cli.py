@@ -422,8 +422,6 @@ async def _audited(auth: AuthStore, action: str, target: str) -> None:
 
 
 async def _user_add(args: argparse.Namespace) -> int:
-    if args.tenant is not None and args.home is None:
-        raise HubError(f"--tenant {args.tenant} picks among the homes of one name: give the home with --home")
     engine, home = await _open_in_home(args)
     try:
         auth = _auth_in(engine, home)

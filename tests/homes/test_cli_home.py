@@ -123,7 +123,7 @@ async def test_a_home_added_from_the_shell_gets_a_device_a_key_and_a_user(tmp_pa
         code, err = await asyncio.to_thread(_run, where, "user", "add", "dan", "--home", "Flat A", "--tenant", "zenith")
         assert code == 1 and f"error: --home Flat A: no such home (tenant zenith's homes: {other.id} (Flat C, zenith))" in err
         code, err = await asyncio.to_thread(_run, where, "user", "add", "dan", "--tenant", "zenith")
-        assert code == 1 and "give the home with --home" in err, err
+        assert code == 1 and f"name one with --home (tenant zenith's homes: {other.id} (Flat C, zenith))" in err, err
 
         owner = create_engine(roles.owner_url)
         try:
