@@ -43,6 +43,10 @@ def blocked():
     # broker, a lock), from the kernel's schedstat: the figure a loaded machine does not inflate.
     running, queued = open("/proc/self/schedstat").read().split()[:2]
     return time.monotonic() - (int(running) + int(queued)) / 1e9
+TRACE = int(os.environ.get("BENCH_TRACEMALLOC", "0"))
+if TRACE:
+    import tracemalloc
+    tracemalloc.start()
 T0, C0, B0 = time.monotonic(), cpu_seconds(), blocked()
 BEFORE = (time.time() - SPAWNED, C0, 0.0)  # interpreter start until this line: wall, CPU, blocked (not known)
 marks, events = [], {}
@@ -110,6 +114,17 @@ async def watch():
             for name, (t, c, off) in events.items():
                 print(f"EVENT {name.replace(' ', '_')} {t + BEFORE[0]:.3f} {c + BEFORE[1]:.3f} {off:.3f}", flush=True)
             print(f"TOTAL {last_t - T0 + BEFORE[0]:.3f} {last_c - C0 + BEFORE[1]:.3f} {last_b - B0:.3f} {rss:.0f}", flush=True)
+            if TRACE:
+                import gc
+                gc.collect()
+                snapshot = tracemalloc.take_snapshot()
+                total = sum(stat.size for stat in snapshot.statistics("filename"))
+                print(f"TRACE total {total / 2**20:.1f} MB traced (Python allocations only)", flush=True)
+                for stat in snapshot.statistics("filename")[:TRACE]:
+                    print(f"TRACE file {stat.size / 2**20:6.2f} MB {stat.count:>8} {stat.traceback[0].filename}", flush=True)
+                for stat in snapshot.statistics("lineno")[:TRACE]:
+                    frame = stat.traceback[0]
+                    print(f"TRACE line {stat.size / 2**20:6.2f} MB {stat.count:>8} {frame.filename}:{frame.lineno}", flush=True)
             os.kill(os.getpid(), 15)
             return
 real_run_core = b.run_core
@@ -125,18 +140,20 @@ sys.exit(hub.cli.main())
 EVENTS = ("connected", "first_config_in", "first_entity", "first_reading", "last_config_in", "every_entity", "all_live")
 
 
-def run_child(tree: Path, config: Path, data: Path, entities: int) -> dict[str, tuple[float, ...]]:
+def run_child(tree: Path, config: Path, data: Path, entities: int, trace: int = 0) -> dict[str, tuple[float, ...]]:
     """Start `hub run` from `tree` with its stages timed; return (wall s, CPU s, blocked s) by stage."""
     command = [sys.executable, "-c", CHILD, "run", "-c", str(config), "--data", str(data), "--port", str(free_port())]
     # The bench's own helpers (bench._rss) from this tree, the hub from `tree`.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), str(ROOT)]), "BENCH_ENTITIES": str(entities),
-           "BENCH_SPAWNED": repr(time.time())}
+           "BENCH_SPAWNED": repr(time.time()), "BENCH_TRACEMALLOC": str(trace)}
     out = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=300, check=False)
     stages: dict[str, tuple[float, ...]] = {}
     for line in out.stdout.splitlines():
         kind, *fields = line.split()
         if kind in ("STAGE", "EVENT"):
             stages[fields[0]] = tuple(float(f) for f in fields[1:4])
+        elif kind == "TRACE":
+            print(line.removeprefix("TRACE "))
         elif kind == "TOTAL":
             stages["total"] = tuple(float(f) for f in fields[:3])
             stages["rss MB"] = (float(fields[3]),)
@@ -157,7 +174,7 @@ async def main(args: argparse.Namespace) -> None:
             for name, tree in trees.items():
                 with hub_dirs(broker, "bench-stages-") as (config, data):
                     await fresh_data_dir(data)
-                    cold = await asyncio.to_thread(run_child, tree, config, data, args.entities)
+                    cold = await asyncio.to_thread(run_child, tree, config, data, args.entities, args.tracemalloc)
                     warm = await asyncio.to_thread(run_child, tree, config, data, args.entities)
                 header = f"{'cold s':>7} {'cpu s':>6} {'blocked':>7} {'warm s':>7} {'cpu s':>6} {'blocked':>7}"
                 print(f"run {run} {name}: {'stage':<16} {header}")
@@ -181,4 +198,7 @@ if __name__ == "__main__":
     parser.add_argument("--entities", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--compare", help="another checkout of the hub to start in turn (e.g. main, exported)")
+    parser.add_argument("--tracemalloc", type=int, default=0, metavar="N",
+                        help="trace the cold start's allocations; print the top N files and lines once all live "
+                             "(slower: its times and RSS are not the start's)")
     asyncio.run(main(parser.parse_args()))

@@ -17,8 +17,9 @@ import sys
 import time
 
 # Not needed by a default start (config: homeassistant + mqtt on an external broker) with its
-# database at the current revision: imported only when used.
-LAZY = ("alembic", "ulid", "integrations.mqtt.cli", "hub.homes.host", "hub.tenancy.store")
+# database at the current revision: imported only when used. Pygments (~5 MB), which Alembic's
+# Mako would import, not even when a new database is migrated (hub.storage.engine.import_alembic).
+LAZY = ("alembic", "ulid", "integrations.mqtt.cli", "hub.homes.host", "hub.tenancy.store", "pygments")
 
 
 def main() -> int:
