@@ -114,12 +114,13 @@ async def retained_broker(entities: int, prefix: str) -> AsyncIterator[Mosquitto
 
 
 @contextlib.contextmanager
-def hub_dirs(broker: MosquittoServer, prefix: str) -> Iterator[tuple[Path, Path]]:
-    """A throwaway config dir (MQTT on `broker`, nothing else) and an empty data dir beside it."""
+def hub_dirs(broker: MosquittoServer, prefix: str, recorder: bool = False) -> Iterator[tuple[Path, Path]]:
+    """A throwaway config dir (MQTT on `broker`, the recorder if asked) and an empty data dir beside it."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         config, data = Path(tmp) / "config", Path(tmp) / "data"
         config.mkdir()
-        (config / "configuration.yaml").write_text(f"homeassistant:\n  name: Bench\nmqtt:\n  broker: {broker.url}\n")
+        (config / "configuration.yaml").write_text(f"homeassistant:\n  name: Bench\nmqtt:\n  broker: {broker.url}\n"
+                                                   + ("recorder:\n" if recorder else ""))
         yield config, data
 
 
@@ -219,7 +220,7 @@ async def main(args: argparse.Namespace) -> None:
               "  poll: all live at most this much earlier (cold/warm)")
         for run in range(1, args.runs + 1):
             for name, tree in trees.items():
-                with hub_dirs(broker, "bench-startup-") as (config, data):
+                with hub_dirs(broker, "bench-startup-", args.recorder) as (config, data):
                     token = await fresh_data_dir(data)
                     profile = args.profile if args.profile and run == 1 and name == "this tree" else None
                     cold = await start_once(tree, config, data, token, args.entities, profile)
@@ -235,4 +236,6 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--compare", help="another checkout of the hub to start in turn (e.g. main, exported)")
     parser.add_argument("--profile", help="write a cProfile of the first cold start of this tree to this file")
+    parser.add_argument("--recorder", action="store_true",
+                        help="with the recorder on (SQLite history), as bench/table.py's row starts the hub")
     asyncio.run(main(parser.parse_args()))

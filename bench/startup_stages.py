@@ -172,7 +172,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{args.entities:,} retained discovery configs on a default-config Mosquitto; wall / CPU / blocked seconds per stage")
         for run in range(1, args.runs + 1):
             for name, tree in trees.items():
-                with hub_dirs(broker, "bench-stages-") as (config, data):
+                with hub_dirs(broker, "bench-stages-", args.recorder) as (config, data):
                     await fresh_data_dir(data)
                     cold = await asyncio.to_thread(run_child, tree, config, data, args.entities, args.tracemalloc)
                     warm = await asyncio.to_thread(run_child, tree, config, data, args.entities)
@@ -198,6 +198,8 @@ if __name__ == "__main__":
     parser.add_argument("--entities", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--compare", help="another checkout of the hub to start in turn (e.g. main, exported)")
+    parser.add_argument("--recorder", action="store_true",
+                        help="with the recorder on (SQLite history), as bench/table.py's row starts the hub")
     parser.add_argument("--tracemalloc", type=int, default=0, metavar="N",
                         help="trace the cold start's allocations; print the top N files and lines once all live "
                              "(slower: its times and RSS are not the start's)")

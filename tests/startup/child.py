@@ -16,10 +16,11 @@ import signal
 import sys
 import time
 
-# Not needed by a default start (config: homeassistant + mqtt on an external broker) with its
-# database at the current revision: imported only when used. Pygments (~5 MB), which Alembic's
-# Mako would import, not even when a new database is migrated (hub.storage.engine.import_alembic).
-LAZY = ("alembic", "ulid", "integrations.mqtt.cli", "hub.homes.host", "hub.tenancy.store", "pygments")
+# Not needed by a default start (config: homeassistant, mqtt on an external broker, the recorder)
+# with its database at the current revision: imported only when used. Pygments (~5 MB), which
+# Alembic's Mako would import, not even when a new database is migrated
+# (hub.storage.engine.import_alembic); numpy (~11 MB) only with the first chart query.
+LAZY = ("alembic", "ulid", "integrations.mqtt.cli", "hub.homes.host", "hub.tenancy.store", "pygments", "numpy")
 
 
 def main() -> int:

@@ -2,10 +2,10 @@
 
 The start's gains stay only while nothing puts the work back: a warm start recreates every
 discovered entity from the validated cache (no schema validation), asks the device registry's
-full path once per device (not once per entity), and imports nothing a default start does not
-use (Alembic only when a migration is due and never Pygments, no embedded broker, no many-homes host...). The hub
-runs in its own process (tests/startup/child.py), so what this test session imported does not
-count.
+full path once per device (not once per entity), and imports nothing a default start (with the
+recorder on) does not use: Alembic only when a migration is due and never Pygments, numpy only
+for charts, no embedded broker, no many-homes host... The hub runs in its own process
+(tests/startup/child.py), so what this test session imported does not count.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ async def test_a_warm_start_validates_nothing_asks_per_device_and_imports_nothin
     config, data = tmp_path / "config", tmp_path / "data"
     config.mkdir()
     (config / "configuration.yaml").write_text(
-        f"homeassistant:\n  name: Start\nmqtt:\n  broker: {mosquitto_server.url}\n  discovery_prefix: {prefix}\n")
+        f"homeassistant:\n  name: Start\nmqtt:\n  broker: {mosquitto_server.url}\n  discovery_prefix: {prefix}\nrecorder:\n")
 
     cold = await asyncio.to_thread(start, config, data)
     assert cold["validated"] == NODES * PER_NODE  # every config from the broker, once
