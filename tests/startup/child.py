@@ -19,8 +19,10 @@ import time
 # Not needed by a default start (config: homeassistant, mqtt on an external broker, the recorder)
 # with its database at the current revision: imported only when used. Pygments (~5 MB), which
 # Alembic's Mako would import, not even when a new database is migrated
-# (hub.storage.engine.import_alembic); numpy (~11 MB) only with the first chart query.
-LAZY = ("alembic", "ulid", "integrations.mqtt.cli", "hub.homes.host", "hub.tenancy.store", "pygments", "numpy")
+# (hub.storage.engine.import_alembic); numpy (~11 MB) only with the first chart query;
+# prometheus_client (~5 MB) only with the first scrape of /metrics.
+LAZY = ("alembic", "ulid", "integrations.mqtt.cli", "hub.homes.host", "hub.tenancy.store", "pygments", "numpy",
+        "prometheus_client")
 
 
 def main() -> int:
