@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.exceptions import HubError
+from hub.imports import without_modules
 from hub.storage import pool_log
 from hub.storage.private_files import create_private_file
 
@@ -86,21 +87,14 @@ def import_alembic() -> None:
 
     Alembic imports Mako (its revision-file templates), which imports Pygments when installed
     to highlight its HTML error pages: ~5 MB and 40 modules that no migration uses, for good
-    in a hub that migrated a new database at start. While Alembic is imported an import of
-    Pygments fails, and Mako takes its plain fallback.
+    in a hub that migrated a new database at start (hub/imports.py).
     """
     if "alembic.command" in sys.modules:
         return
-    blocked = "pygments" not in sys.modules
-    if blocked:
-        sys.modules["pygments"] = None  # type: ignore[assignment]  # import raises ImportError (Python's rule)
-    try:
+    with without_modules("pygments"):
         import alembic.command
         import alembic.config
         import alembic.migration  # noqa: F401 - imported for the functions below
-    finally:
-        if blocked and sys.modules.get("pygments", "") is None:
-            del sys.modules["pygments"]
 
 
 def alembic_config(connection: Connection | None = None, version_locations: Iterable[Path] = ()) -> Config:

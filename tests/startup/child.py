@@ -20,9 +20,10 @@ import time
 # with its database at the current revision: imported only when used. Pygments (~5 MB), which
 # Alembic's Mako would import, not even when a new database is migrated
 # (hub.storage.engine.import_alembic); numpy (~11 MB) only with the first chart query;
-# prometheus_client (~5 MB) only with the first scrape of /metrics.
+# prometheus_client (~5 MB) only with the first scrape of /metrics; cryptography (~9 MB) neither
+# for the HS256 tokens (PyJWT imported without it) nor without an embedded broker serving TLS.
 LAZY = ("alembic", "ulid", "integrations.mqtt.cli", "hub.homes.host", "hub.tenancy.store", "pygments", "numpy",
-        "prometheus_client")
+        "prometheus_client", "cryptography")
 
 
 def main() -> int:

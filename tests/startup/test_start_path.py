@@ -4,8 +4,8 @@ The start's gains stay only while nothing puts the work back: a warm start recre
 discovered entity from the validated cache (no schema validation), asks the device registry's
 full path once per device (not once per entity), and imports nothing a default start (with the
 recorder on) does not use: Alembic only when a migration is due and never Pygments, numpy only
-for charts, prometheus_client only for /metrics, no embedded broker, no many-homes host... The
-hub runs in its own process
+for charts, prometheus_client only for /metrics, cryptography not for HS256 tokens, no embedded
+broker, no many-homes host... The hub runs in its own process
 (tests/startup/child.py), so what this test session imported does not count.
 """
 
