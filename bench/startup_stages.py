@@ -87,6 +87,51 @@ def timed_received(self, message):
         event("last config in")
     return received(self, message)
 Discovery._received = timed_received
+# --breakdown: the loop thread's CPU seconds in each part of a discovered entity's making.
+PARTS = {}
+if os.environ.get("BENCH_BREAKDOWN"):
+    import importlib
+    def part(label, owner, name):
+        inner = getattr(owner, name)
+        if asyncio.iscoroutinefunction(inner):
+            async def timed(*args, **kwargs):
+                # Across its awaits: what ran meanwhile counts too (small here: nothing else is busy).
+                began = time.thread_time()
+                try:
+                    return await inner(*args, **kwargs)
+                finally:
+                    PARTS[label] = PARTS.get(label, 0.0) + time.thread_time() - began
+        else:
+            def timed(*args, **kwargs):
+                began = time.thread_time()
+                try:
+                    return inner(*args, **kwargs)
+                finally:
+                    PARTS[label] = PARTS.get(label, 0.0) + time.thread_time() - began
+        setattr(owner, name, timed)
+    from hub.core.entities import Entities
+    from hub.registry.devices import DeviceRegistry
+    from hub.registry.entities import EntityRegistry
+    from hub.registry.writer import RegistryWriter
+    from integrations.mqtt.cache import DiscoveryStore
+    from integrations.mqtt import discovery as discovery_module
+    from integrations.mqtt.entity import MqttEntity
+    from integrations.mqtt.client import MqttClient
+    for label, owner, name in (
+        ("discovery: one config, all in", Discovery, "_process"),
+        ("  parse + validate", Discovery, "_validate"),
+        ("  entity object", MqttEntity, "__init__"),
+        ("  hub.entities.add", Entities, "add"),
+        ("    device registry", DeviceRegistry, "get_or_create"),
+        ("    entity registry", EntityRegistry, "get_or_create"),
+        ("    added_to_hub (subscribe)", MqttEntity, "added_to_hub"),
+        ("    first state", MqttEntity, "write_state"),
+        ("  cache put", DiscoveryStore, "put"),
+        ("registry batch commit", RegistryWriter, "flush"),
+        ("cache write", DiscoveryStore, "_write_batch"),
+        ("mqtt message in (all)", MqttClient, "_handle"),
+    ):
+        part(label, owner, name)
 async def watch():
     from hub.core.states import STATE_UNKNOWN, STATE_UNAVAILABLE
     while True:
@@ -114,6 +159,8 @@ async def watch():
             for name, (t, c, off) in events.items():
                 print(f"EVENT {name.replace(' ', '_')} {t + BEFORE[0]:.3f} {c + BEFORE[1]:.3f} {off:.3f}", flush=True)
             print(f"TOTAL {last_t - T0 + BEFORE[0]:.3f} {last_c - C0 + BEFORE[1]:.3f} {last_b - B0:.3f} {rss:.0f}", flush=True)
+            for label, seconds in PARTS.items():
+                print(f"TRACE part {seconds:7.3f} CPU s  {label}", flush=True)
             if TRACE:
                 import gc
                 gc.collect()
@@ -140,12 +187,13 @@ sys.exit(hub.cli.main())
 EVENTS = ("connected", "first_config_in", "first_entity", "first_reading", "last_config_in", "every_entity", "all_live")
 
 
-def run_child(tree: Path, config: Path, data: Path, entities: int, trace: int = 0) -> dict[str, tuple[float, ...]]:
+def run_child(tree: Path, config: Path, data: Path, entities: int, trace: int = 0, breakdown: bool = False) -> dict[str, tuple[float, ...]]:
     """Start `hub run` from `tree` with its stages timed; return (wall s, CPU s, blocked s) by stage."""
     command = [sys.executable, "-c", CHILD, "run", "-c", str(config), "--data", str(data), "--port", str(free_port())]
     # The bench's own helpers (bench._rss) from this tree, the hub from `tree`.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), str(ROOT)]), "BENCH_ENTITIES": str(entities),
-           "BENCH_SPAWNED": repr(time.time()), "BENCH_TRACEMALLOC": str(trace)}
+           "BENCH_SPAWNED": repr(time.time()), "BENCH_TRACEMALLOC": str(trace),
+           **({"BENCH_BREAKDOWN": "1"} if breakdown else {})}
     out = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=300, check=False)
     stages: dict[str, tuple[float, ...]] = {}
     for line in out.stdout.splitlines():
@@ -174,7 +222,7 @@ async def main(args: argparse.Namespace) -> None:
             for name, tree in trees.items():
                 with hub_dirs(broker, "bench-stages-", args.recorder) as (config, data):
                     await fresh_data_dir(data)
-                    cold = await asyncio.to_thread(run_child, tree, config, data, args.entities, args.tracemalloc)
+                    cold = await asyncio.to_thread(run_child, tree, config, data, args.entities, args.tracemalloc, args.breakdown)
                     warm = await asyncio.to_thread(run_child, tree, config, data, args.entities)
                 header = f"{'cold s':>7} {'cpu s':>6} {'blocked':>7} {'warm s':>7} {'cpu s':>6} {'blocked':>7}"
                 print(f"run {run} {name}: {'stage':<16} {header}")
@@ -200,6 +248,8 @@ if __name__ == "__main__":
     parser.add_argument("--compare", help="another checkout of the hub to start in turn (e.g. main, exported)")
     parser.add_argument("--recorder", action="store_true",
                         help="with the recorder on (SQLite history), as bench/table.py's row starts the hub")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="the cold start's loop-thread CPU seconds per part of the discovery burst (the wrappers cost a little)")
     parser.add_argument("--tracemalloc", type=int, default=0, metavar="N",
                         help="trace the cold start's allocations; print the top N files and lines once all live "
                              "(slower: its times and RSS are not the start's)")
