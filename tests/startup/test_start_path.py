@@ -63,6 +63,7 @@ async def test_a_warm_start_validates_nothing_asks_per_device_and_imports_nothin
 
     cold = await asyncio.to_thread(start, config, data)
     assert cold["validated"] == NODES * PER_NODE  # every config from the broker, once
+    assert cold["slow_validations"] == 0  # each on the fast path (integrations/mqtt/fast_schema.py)
     assert cold["device_get_or_create"] == NODES  # the other entities of a node find it from memory
     assert "alembic" in cold["modules"]  # the new database was migrated
     assert set(cold["modules"]) <= {"alembic"}  # without Pygments, which Alembic's Mako would import
