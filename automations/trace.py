@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.core import CounterMetricFamily, Metric
-
 from hub.core.context import Context, ulid_at
 from hub.core.runtime import HubKey
 from hub.storage.private_files import write_private
 
 if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
     from hub.core.hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
@@ -267,6 +267,8 @@ def get_trace_store(hub: Hub) -> TraceStore:
 
 def run_metrics(hub: Hub, domain: str) -> list[Metric]:
     """Return the finished runs of one domain (automation, script) by outcome, for /metrics."""
+    from prometheus_client.core import CounterMetricFamily  # noqa: PLC0415 - at scrape time, not at start
+
     runs = CounterMetricFamily(
         "hub_automation_runs", "Finished automation and script runs, by domain and outcome.", labels=["domain", "outcome"]
     )

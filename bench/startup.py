@@ -13,8 +13,9 @@ retained reading. `hub run` is started as a user would start it:
 - warm: the same data dir again (registries, last states and the discovery cache are there).
 Each prints the seconds from spawning the process until get_states (WebSocket) returns every
 entity with its reading, the CPU seconds the hub process had used by then (the figure to trust
-on a loaded machine: wall time there mostly measures the other processes), and the RSS of the
-hub once settled (2 s after that answer).
+on a loaded machine: wall time there mostly measures the other processes), the RSS of the hub
+once settled (2 s after that answer), and the poll's uncertainty: the previous answer, that
+many seconds earlier, still had fewer live (bench/startup_stages.py times it inside the hub).
 The hub's modules are compiled to bytecode first, as an installed hub has them (pip compiles
 at install, the Docker image at build); without it (PYTHONDONTWRITEBYTECODE=1 on a checkout)
 every start compiles ~150 modules from source, ~0.5 CPU s.
@@ -113,12 +114,13 @@ async def retained_broker(entities: int, prefix: str) -> AsyncIterator[Mosquitto
 
 
 @contextlib.contextmanager
-def hub_dirs(broker: MosquittoServer, prefix: str) -> Iterator[tuple[Path, Path]]:
-    """A throwaway config dir (MQTT on `broker`, nothing else) and an empty data dir beside it."""
+def hub_dirs(broker: MosquittoServer, prefix: str, recorder: bool = False) -> Iterator[tuple[Path, Path]]:
+    """A throwaway config dir (MQTT on `broker`, the recorder if asked) and an empty data dir beside it."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         config, data = Path(tmp) / "config", Path(tmp) / "data"
         config.mkdir()
-        (config / "configuration.yaml").write_text(f"homeassistant:\n  name: Bench\nmqtt:\n  broker: {broker.url}\n")
+        (config / "configuration.yaml").write_text(f"homeassistant:\n  name: Bench\nmqtt:\n  broker: {broker.url}\n"
+                                                   + ("recorder:\n" if recorder else ""))
         yield config, data
 
 
@@ -133,8 +135,11 @@ async def fresh_data_dir(data_dir: Path) -> str:
     return token
 
 
-async def wait_live(session: aiohttp.ClientSession, base: str, token: str, entities: int) -> int:
+async def wait_live(session: aiohttp.ClientSession, base: str, token: str, entities: int) -> tuple[int, float]:
     """On one WebSocket connection, ask get_states until `entities` sensors are live.
+
+    Returns how many are live and when the last answer that had fewer was received (0 if none
+    had): the hub was all live between then and the return, the poll's uncertainty.
 
     Every 0.1 s, or four times the last answer's round trip if longer: each poll makes the hub
     serialize every state, and at a fixed 0.1 s on a loaded machine (long answers, a long
@@ -148,16 +153,17 @@ async def wait_live(session: aiohttp.ClientSession, base: str, token: str, entit
         await ws.send_json({"type": "auth", "access_token": token})
         if (await ws.receive_json(timeout=5)).get("type") != "auth_ok":
             raise RuntimeError("the benchmark's token was refused")
-        count, request, deadline = 0, 0, time.monotonic() + 120
+        count, request, deadline, short = 0, 0, time.monotonic() + 120, 0.0
         while time.monotonic() < deadline:
             request += 1
             asked = time.monotonic()
             await ws.send_json({"id": request, "type": "get_states"})
             count = live((await ws.receive_json(timeout=60)).get("result"))
             if count >= entities:
-                return count
+                return count, short
+            short = time.monotonic()
             await asyncio.sleep(max(0.1, 4 * (time.monotonic() - asked)))
-    return count
+    return count, short
 
 
 def live(states: list[dict] | None) -> int:
@@ -165,8 +171,12 @@ def live(states: list[dict] | None) -> int:
     return sum(1 for s in states or () if s["entity_id"].startswith("sensor.node") and s["state"] not in ("unknown", "unavailable"))
 
 
-async def start_once(tree: Path, config: Path, data: Path, token: str, entities: int, profile: str | None) -> tuple[float, float, float, int]:
-    """Start `hub run` from `tree`, wait for every entity; return (seconds, CPU seconds, settled RSS MB, entities live)."""
+async def start_once(tree: Path, config: Path, data: Path, token: str, entities: int, profile: str | None) -> tuple[float, float, float, int, float]:
+    """Start `hub run` from `tree`, wait for every entity.
+
+    Returns (seconds, CPU seconds, settled RSS MB, entities live, seconds of the poll's
+    uncertainty: all live at most this much earlier than the seconds given).
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []), "-m", "hub", "run",
@@ -174,16 +184,17 @@ async def start_once(tree: Path, config: Path, data: Path, token: str, entities:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     began = time.monotonic()
     process = subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    count = 0
+    count, short = 0, 0.0
     try:
         async with aiohttp.ClientSession() as session:
             while time.monotonic() - began < 120:
                 try:
-                    count = await wait_live(session, base, token, entities)
+                    count, short = await wait_live(session, base, token, entities)
                     break
                 except (TimeoutError, aiohttp.ClientError):
                     await asyncio.sleep(0.05)  # not listening yet
-        elapsed = time.monotonic() - began
+        now = time.monotonic()
+        elapsed, uncertain = now - began, now - max(short, began)
         cpu = cpu_seconds(process.pid)
         await asyncio.sleep(2)
         rss = rss_mb(process.pid)
@@ -196,7 +207,7 @@ async def start_once(tree: Path, config: Path, data: Path, token: str, entities:
             _, stderr = process.communicate()
         if process.returncode not in (0, -signal.SIGTERM) or count < entities:
             sys.stderr.write(stderr.decode(errors="replace")[-3000:])
-    return elapsed, cpu, rss, count
+    return elapsed, cpu, rss, count, uncertain
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -205,16 +216,17 @@ async def main(args: argparse.Namespace) -> None:
         compile_tree(tree)
     async with retained_broker(args.entities, "bench-startup-mqtt-") as broker:
         print(f"{args.entities:,} retained discovery configs (+ a retained reading each) on a default-config Mosquitto")
-        print(f"{'run':>3} {'tree':<10} {'cold s':>7} {'cpu s':>6} {'MB':>5} {'warm s':>7} {'cpu s':>6} {'MB':>5}  live (cold/warm)")
+        print(f"{'run':>3} {'tree':<10} {'cold s':>7} {'cpu s':>6} {'MB':>5} {'warm s':>7} {'cpu s':>6} {'MB':>5}  live (cold/warm)"
+              "  poll: all live at most this much earlier (cold/warm)")
         for run in range(1, args.runs + 1):
             for name, tree in trees.items():
-                with hub_dirs(broker, "bench-startup-") as (config, data):
+                with hub_dirs(broker, "bench-startup-", args.recorder) as (config, data):
                     token = await fresh_data_dir(data)
                     profile = args.profile if args.profile and run == 1 and name == "this tree" else None
                     cold = await start_once(tree, config, data, token, args.entities, profile)
                     warm = await start_once(tree, config, data, token, args.entities, None)
                 print(f"{run:>3} {name:<10} {cold[0]:>7.2f} {cold[1]:>6.2f} {cold[2]:>5.0f} {warm[0]:>7.2f} {warm[1]:>6.2f} {warm[2]:>5.0f}"
-                      f"  {cold[3]}/{warm[3]}", flush=True)
+                      f"  {cold[3]}/{warm[3]}  {cold[4]:.2f}/{warm[4]:.2f} s", flush=True)
         print("goals: cold < 3 s and < 120 MB, warm < 1.5 s (Home Assistant 2024.1.6 cold: 12.6 s, 299 MB)")
 
 
@@ -224,4 +236,6 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--compare", help="another checkout of the hub to start in turn (e.g. main, exported)")
     parser.add_argument("--profile", help="write a cProfile of the first cold start of this tree to this file")
+    parser.add_argument("--recorder", action="store_true",
+                        help="with the recorder on (SQLite history), as bench/table.py's row starts the hub")
     asyncio.run(main(parser.parse_args()))

@@ -15,7 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
+from hub.imports import without_modules
+
+# HS256 only: PyJWT's RSA and EC algorithms (cryptography, ~9 MB resident) are not loaded for it.
+with without_modules("cryptography"):
+    import jwt
 
 from hub.auth.signing_keys import KeyFile, KeyRing, new_key
 from hub.core.clock import Clock

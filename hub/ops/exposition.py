@@ -8,14 +8,20 @@ Our names are valid legacy names by construction, so only label values need esca
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.utils import floatToGoString
-
-# A sample value as Prometheus writes it (`+Inf`, `1e+06`); prometheus_client leaves it unannotated.
-go_float: Callable[[float], str] = floatToGoString
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 # Prometheus's own type names for the OpenMetrics ones the text format lacks.
 _TYPES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram", "unknown": "untyped"}
+
+
+def go_float(value: float) -> str:
+    """Return a sample value as Prometheus writes it (`+Inf`, `1e+06`), with prometheus_client's own function."""
+    from prometheus_client.utils import floatToGoString  # noqa: PLC0415 - imported with the first scrape
+
+    to_text: Callable[[float], str] = floatToGoString  # unannotated in prometheus_client
+    return to_text(value)
 
 
 def _escape(value: str) -> str:

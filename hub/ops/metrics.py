@@ -5,6 +5,7 @@ Almost everything is read at scrape time from plain counters the hub's parts alr
 events per type (one match-all @callback doing a dict increment) and service calls with their
 latency (through the service registry's call_observer). Integrations add their own figures
 (MQTT connection, recorder backlog, automation runs) through the `collect_metrics` hook.
+prometheus_client (~5 MB and 70 modules) is imported with the first scrape, not at start.
 """
 
 from __future__ import annotations
@@ -13,24 +14,17 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.process_collector import ProcessCollector
-
 from hub import __version__
 from hub.core.bus import EVENT_STATE_CHANGED, MAX_COUNTED_EVENT_TYPES
 from hub.core.runtime import HubKey
 from hub.ops.exposition import go_float, render
 
 if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
     from hub.core.hub import Hub
 
-__all__ = ["CONTENT_TYPE_LATEST", "HubMetrics", "attach", "metrics_of"]
+__all__ = ["HubMetrics", "attach", "metrics_of"]
 
 # Event types are free-form (any integration or user may fire one): past this many distinct
 # types the rest are counted together so a misbehaving client cannot grow /metrics forever.
@@ -52,7 +46,7 @@ class HubMetrics:
         # Plain lists, not prometheus_client metrics: those take a lock per update and cost a
         # service call about 30 µs; a list update costs well under one.
         self.service_calls: dict[tuple[str, str], list[float]] = {}
-        self._collectors = [_HubCollector(self), ProcessCollector(registry=None)]
+        self._collectors: list[Any] | None = None  # made at the first scrape
 
     @property
     def events(self) -> dict[str, int]:
@@ -78,6 +72,10 @@ class HubMetrics:
 
     def collect(self) -> Iterator[Metric]:
         """Return every metric family."""
+        if self._collectors is None:
+            from prometheus_client.process_collector import ProcessCollector
+
+            self._collectors = [_HubCollector(self), ProcessCollector(registry=None)]
         for collector in self._collectors:
             yield from collector.collect()
 
@@ -93,6 +91,8 @@ class _HubCollector:
         self._metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         metrics = self._metrics
         hub = metrics.hub
         info = GaugeMetricFamily("hub_info", "The hub's version.", labels=["version"])
@@ -114,6 +114,8 @@ class _HubCollector:
 
 
 def _service_metrics(service_calls: dict[tuple[str, str], list[float]]) -> Iterator[Metric]:
+    from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
     calls = CounterMetricFamily(
         "hub_service_calls", "Service calls by domain, service and outcome (ok or error).", labels=["domain", "service", "outcome"]
     )
@@ -136,6 +138,8 @@ def _service_metrics(service_calls: dict[tuple[str, str], list[float]]) -> Itera
 
 
 def _shared_families() -> list[Metric]:
+    from prometheus_client.core import CounterMetricFamily
+
     # Families any integration may add a sample to; listed (empty) even when none does.
     return [CounterMetricFamily("hub_integration_messages_received", "Messages received per integration.", labels=["integration"])]
 
@@ -148,6 +152,8 @@ def _integration_metrics(hub: Hub) -> list[Metric]:
 
 def _merged(families: list[Metric]) -> Iterator[Metric]:
     """Return one family per name, with the samples of every family of that name."""
+    from prometheus_client.core import Metric
+
     by_name: dict[str, Metric] = {}
     for family in families:
         known = by_name.get(family.name)
@@ -161,6 +167,8 @@ def _merged(families: list[Metric]) -> Iterator[Metric]:
 
 
 def _websocket_metrics(stats: Any) -> Iterator[Metric]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
     yield GaugeMetricFamily("hub_websocket_clients", "Connected WebSocket API clients.", value=stats.clients)
     yield CounterMetricFamily(
         "hub_websocket_dropped_messages", "Messages dropped when a slow client was disconnected.", value=stats.dropped_messages

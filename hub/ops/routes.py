@@ -15,7 +15,7 @@ from hub.api.websocket import COMMANDS_KEY, STATS_KEY
 from hub.core.runtime import HubKey
 from hub.ops import health
 from hub.ops.logs import LogBuffer
-from hub.ops.metrics import CONTENT_TYPE_LATEST, attach, metrics_of
+from hub.ops.metrics import attach, metrics_of
 
 if TYPE_CHECKING:
     from hub.core.hub import Hub
@@ -69,6 +69,8 @@ async def metrics_view(request: web.Request) -> web.Response:
     # Rendered on the loop: the collectors read dicts the loop mutates, and a scrape of a few
     # hundred lines takes well under a millisecond.
     body = metrics.render()
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST  # noqa: PLC0415 - imported by render() already
+
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

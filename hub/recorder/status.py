@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
-
 if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
     from hub.recorder.recorder import Recorder
 
 OK = "ok"
@@ -31,6 +31,8 @@ def metrics(recorder: Recorder | None) -> list[Metric]:
     """Return the backlog (queue, spool), what was written and how long it took, and the backend's health."""
     if recorder is None:
         return []
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily  # noqa: PLC0415 - at scrape time
+
     spool = recorder.spool
     up = GaugeMetricFamily("hub_recorder_backend_up", "1 when the last history write succeeded.", labels=["backend"])
     up.add_metric([recorder.backend.name], 0 if recorder.last_error else 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.exceptions import HubError
+from hub.imports import without_modules
 from hub.storage import pool_log
 from hub.storage.private_files import create_private_file
 
@@ -80,6 +82,21 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def import_alembic() -> None:
+    """Import Alembic (only when a migration is due), without the syntax highlighter it would pull in.
+
+    Alembic imports Mako (its revision-file templates), which imports Pygments when installed
+    to highlight its HTML error pages: ~5 MB and 40 modules that no migration uses, for good
+    in a hub that migrated a new database at start (hub/imports.py).
+    """
+    if "alembic.command" in sys.modules:
+        return
+    with without_modules("pygments"):
+        import alembic.command
+        import alembic.config
+        import alembic.migration  # noqa: F401 - imported for the functions below
+
+
 def alembic_config(connection: Connection | None = None, version_locations: Iterable[Path] = ()) -> Config:
     """An Alembic `Config` built in code (no alembic.ini) for the hub's migrations.
 
@@ -87,6 +104,7 @@ def alembic_config(connection: Connection | None = None, version_locations: Iter
         connection: an open sync connection the migrations run on (in its transaction).
         version_locations: integrations' version folders, migrated along with the core's.
     """
+    import_alembic()
     from alembic.config import Config
 
     config = Config()
@@ -148,6 +166,7 @@ def _locations(version_locations: Iterable[Path]) -> list[Path]:
 
 
 def _upgrade_heads(connection: Connection, folders: list[Path], chains: Chains) -> None:
+    import_alembic()
     from alembic import command
 
     # Alembic refuses to work with a version row it has no script for. Rows of integrations
@@ -227,6 +246,7 @@ def _is_current(connection: Connection, chains: Chains) -> bool:
 
 def current_revisions(connection: Connection) -> set[str]:
     """Return the revisions (one per branch) the database at `connection` is at (sync)."""
+    import_alembic()
     from alembic.migration import MigrationContext
 
     return set(MigrationContext.configure(connection).get_current_heads())

@@ -24,14 +24,16 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.exceptions import HubError
 from hub.storage.private_files import write_private
-from integrations.mqtt import broker_tls
 from integrations.mqtt.broker_log import RefusalRelay
 from integrations.mqtt.dynsec import find_plugin
 from integrations.mqtt.provisioning import HUB_USERNAME, DeviceStore, dynamic_security
+
+if TYPE_CHECKING:
+    from integrations.mqtt import broker_tls
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -194,6 +196,9 @@ class EmbeddedBroker:
         if self.store is not None:
             self.tls_port = self._pick_port(self.wanted_tls_port)
             hosts = [self.bind] if self.bind not in ("0.0.0.0", "::") else []  # noqa: S104
+            # Imported here: cryptography (~9 MB resident) only for a broker that serves TLS.
+            from integrations.mqtt import broker_tls
+
             self.tls = broker_tls.ensure(self.data_dir / "tls", [*hosts, lan_address()], self._own_tls)
         binary = find_mosquitto() if self.engine in ("auto", "mosquitto") else None
         if binary is not None:

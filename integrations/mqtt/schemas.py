@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import voluptuous as vol
 
+from integrations.mqtt.fast_schema import FastDictSchema
 from integrations.mqtt.subscriptions import valid_filter, valid_publish_topic
 
 PAYLOAD_NONE = "None"
@@ -243,11 +244,12 @@ def _check_range(low: str, high: str) -> Any:
     return check
 
 
-def _schema(specific: dict[Any, Any], *checks: Any) -> Any:
-    return vol.Schema(vol.All(vol.Schema({**COMMON, **specific}, extra=vol.REMOVE_EXTRA), _exclusive_availability, *checks))
+def _schema(specific: dict[Any, Any], *checks: Any) -> FastDictSchema:
+    # A config's common case without voluptuous's key matching; the rest, errors included, by voluptuous.
+    return FastDictSchema({**COMMON, **specific}, _exclusive_availability, *checks)
 
 
-SCHEMAS: dict[str, Any] = {
+SCHEMAS: dict[str, FastDictSchema] = {
     "sensor": _schema(
         {
             vol.Required("state_topic"): subscribe_topic,

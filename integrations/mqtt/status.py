@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-
 if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
     from integrations.mqtt.broker import EmbeddedBroker
     from integrations.mqtt.client import MqttClient
 
@@ -34,6 +34,8 @@ def metrics(client: MqttClient | None, broker: EmbeddedBroker | None = None) -> 
     """Return the connection state and the messages received since start (and the broker's restarts)."""
     if client is None:
         return []
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noqa: PLC0415 - at scrape time, not at start
+
     received = CounterMetricFamily("hub_integration_messages_received", "Messages received per integration.", labels=["integration"])
     received.add_metric(["mqtt"], client.messages_received)
     connected = GaugeMetricFamily("hub_mqtt_connected", "1 while connected to the MQTT broker.", value=1 if client.connected else 0)

@@ -2,7 +2,8 @@
 
     python -m tests.startup.child N run -c CONFIG --data DATA --port PORT
 
-Prints one JSON line: how many configs were validated, how many times the device registry
+Prints one JSON line: how many configs were validated (and how many of them by voluptuous
+rather than the fast path), how many times the device registry
 did its full get_or_create, which modules of LAZY were imported, and the CPU seconds so far;
 then stops the hub with SIGTERM, as a service manager would.
 """
@@ -16,9 +17,14 @@ import signal
 import sys
 import time
 
-# Not needed by a default start (config: homeassistant + mqtt on an external broker) with its
-# database at the current revision: imported only when used.
-LAZY = ("alembic", "ulid", "integrations.mqtt.cli", "hub.homes.host", "hub.tenancy.store")
+# Not needed by a default start (config: homeassistant, mqtt on an external broker, the recorder)
+# with its database at the current revision: imported only when used. Pygments (~5 MB), which
+# Alembic's Mako would import, not even when a new database is migrated
+# (hub.storage.engine.import_alembic); numpy (~11 MB) only with the first chart query;
+# prometheus_client (~5 MB) only with the first scrape of /metrics; cryptography (~9 MB) neither
+# for the HS256 tokens (PyJWT imported without it) nor without an embedded broker serving TLS.
+LAZY = ("alembic", "ulid", "integrations.mqtt.cli", "hub.homes.host", "hub.tenancy.store", "pygments", "numpy",
+        "prometheus_client", "cryptography")
 
 
 def main() -> int:
@@ -27,8 +33,9 @@ def main() -> int:
     import hub.cli
     from hub.registry.devices import DeviceRegistry
     from integrations.mqtt.discovery import Discovery
+    from integrations.mqtt.schemas import SCHEMAS
 
-    counts = {"validated": 0, "device_get_or_create": 0}
+    counts = {"validated": 0, "device_get_or_create": 0, "slow_validations": 0}
     validate, get_or_create = Discovery._validate, DeviceRegistry._get_or_create
 
     def counting_validate(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -40,6 +47,16 @@ def main() -> int:
         return await get_or_create(self, *args, **kwargs)
 
     Discovery._validate = counting_validate  # type: ignore[method-assign]
+
+    def counting_slow(slow):  # type: ignore[no-untyped-def]
+        def validate(config):  # type: ignore[no-untyped-def]
+            counts["slow_validations"] += 1  # voluptuous's own path: the fast one did not take the config
+            return slow(config)
+
+        return validate
+
+    for schema in SCHEMAS.values():
+        schema.slow = counting_slow(schema.slow)
     DeviceRegistry._get_or_create = counting_get_or_create  # type: ignore[method-assign]
 
     async def watch(core):  # type: ignore[no-untyped-def]

@@ -2,10 +2,11 @@
 
 The start's gains stay only while nothing puts the work back: a warm start recreates every
 discovered entity from the validated cache (no schema validation), asks the device registry's
-full path once per device (not once per entity), and imports nothing a default start does not
-use (Alembic only when a migration is due, no embedded broker, no many-homes host...). The hub
-runs in its own process (tests/startup/child.py), so what this test session imported does not
-count.
+full path once per device (not once per entity), and imports nothing a default start (with the
+recorder on) does not use: Alembic only when a migration is due and never Pygments, numpy only
+for charts, prometheus_client only for /metrics, cryptography not for HS256 tokens, no embedded
+broker, no many-homes host... The hub runs in its own process
+(tests/startup/child.py), so what this test session imported does not count.
 """
 
 from __future__ import annotations
@@ -58,13 +59,14 @@ async def test_a_warm_start_validates_nothing_asks_per_device_and_imports_nothin
     config, data = tmp_path / "config", tmp_path / "data"
     config.mkdir()
     (config / "configuration.yaml").write_text(
-        f"homeassistant:\n  name: Start\nmqtt:\n  broker: {mosquitto_server.url}\n  discovery_prefix: {prefix}\n")
+        f"homeassistant:\n  name: Start\nmqtt:\n  broker: {mosquitto_server.url}\n  discovery_prefix: {prefix}\nrecorder:\n")
 
     cold = await asyncio.to_thread(start, config, data)
     assert cold["validated"] == NODES * PER_NODE  # every config from the broker, once
+    assert cold["slow_validations"] == 0  # each on the fast path (integrations/mqtt/fast_schema.py)
     assert cold["device_get_or_create"] == NODES  # the other entities of a node find it from memory
     assert "alembic" in cold["modules"]  # the new database was migrated
-    assert set(cold["modules"]) <= {"alembic"}
+    assert set(cold["modules"]) <= {"alembic"}  # without Pygments, which Alembic's Mako would import
 
     warm = await asyncio.to_thread(start, config, data)
     assert warm["validated"] == 0, warm["log"] + cold["log"]  # every entity from the validated cache; the broker's replay is the same

@@ -1,0 +1,35 @@
+"""Importing a library without the optional extras it would pull in when they are installed.
+
+Some libraries import another package just because it is there, for features the hub never
+uses: Mako (through Alembic) imports Pygments to highlight HTML error pages, PyJWT imports
+cryptography for the RSA and EC algorithms while the hub signs its tokens with HS256 only.
+Both stay in memory for the life of the process (Pygments ~5 MB, cryptography ~9 MB). While
+such a library is imported, `without_modules` makes those packages unimportable (Python's rule
+for a `None` entry in sys.modules), so the library takes its own fallback; the packages stay
+importable for anyone who imports them afterwards.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def without_modules(*names: str) -> Iterator[None]:
+    """Make the top-level packages `names` unimportable within the block (those not imported yet).
+
+    Args:
+        names: top-level package names ("pygments"). One already imported is left as it is:
+            the library then finds it, as it would have anyway.
+    """
+    blocked = [name for name in names if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # an import of it raises ImportError
+    try:
+        yield
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
