@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import voluptuous as vol
 
+from hub import payload_json
 from hub.core.entities import DEVICE_INFO_KEYS
 from hub.exceptions import HubError, TemplateError
 from hub.registry.util import RegistryError
@@ -488,7 +489,7 @@ def _cached_config(validated: str) -> dict[str, Any] | None:
 
 def _parse(payload: str, object_id: str) -> dict[str, Any]:
     try:
-        data = orjson.loads(payload)
+        data = payload_json.loads(payload)
     except orjson.JSONDecodeError as err:
         message = f"Unable to parse JSON {object_id}: {err}"
         raise DiscoveryError(message) from err

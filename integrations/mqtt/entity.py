@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
+from hub import payload_json
 from hub.core.entities import DEVICE_INFO_KEYS
 from hub.core.entity import Entity
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, ReadOnlyDict
@@ -210,7 +211,7 @@ class MqttEntity(Entity):
         if self._attributes_template is not None:
             payload = self._attributes_template.render_value(payload, default=payload)
         try:
-            value = orjson.loads(payload)
+            value = payload_json.loads(payload)
         except orjson.JSONDecodeError:
             self.warn_once("attributes", "Erroneous JSON on %s for %s: %r", message.topic, self.entity_id, payload)
             return
