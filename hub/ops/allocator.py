@@ -7,6 +7,11 @@ cannot shrink past them: a burst of big payloads leaves tens of MB of RSS behind
 fixed threshold keeps large blocks in mmap (and disables the dynamic adjustment); a fixed trim
 threshold lets free() return the top of the heap. Measured with bench/payload_fuzz.py: RSS
 after three rounds of 5,000 broken configs and 20,000 payloads +58 MB without, +43 MB with.
+
+After a burst of work that allocated and freed a lot (thousands of discovery configs), the
+free memory between the survivors stays in the process: `trim()` hands the free pages inside
+the heap back (malloc_trim(3)); the MQTT discovery calls it when a burst is handled. Measured
+with the same campaign: RSS +17.5 MB after it without, +15.9 MB with.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import ctypes
 import ctypes.util
 import logging
 import sys
+import time
+from functools import cache
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,3 +45,30 @@ def tune_allocator() -> bool:
     _LOGGER.debug("glibc allocator thresholds %s", "set" if ok else "refused")
     return ok
 
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only (musl has none)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def trim() -> bool:
+    """Return the free memory inside the heap to the system (glibc); return whether any was.
+
+    A few milliseconds on a hub's heap: call it after a burst, not per message.
+    """
+    libc = _libc()
+    if libc is None:
+        return False
+    began = time.perf_counter()
+    released = bool(libc.malloc_trim(0))
+    _LOGGER.debug("malloc_trim: %s in %.1f ms", "released memory" if released else "nothing to release",
+                  (time.perf_counter() - began) * 1000)
+    return released
