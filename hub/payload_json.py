@@ -21,11 +21,13 @@ from typing import Any
 
 import orjson
 
+from hub.exceptions import HubError
+
 MAX_DEPTH = 100  # levels of arrays and objects in a parsed payload
 
 
-class TooDeepError(orjson.JSONDecodeError):
-    """Valid JSON nested deeper than MAX_DEPTH levels: refused like invalid JSON."""
+class TooDeepError(HubError, orjson.JSONDecodeError):
+    """Valid JSON nested deeper than MAX_DEPTH levels: refused like invalid JSON (an orjson.JSONDecodeError)."""
 
     def __init__(self, depth: int = MAX_DEPTH) -> None:
         message = f"nested deeper than {depth} levels"
