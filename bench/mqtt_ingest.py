@@ -841,8 +841,11 @@ async def main(args: argparse.Namespace) -> None:
             print_summary(runs, args.qos)
             if args.ceilings:
                 n = args.ceiling_messages
+                # A list, not a generator: with `await` inside, a generator expression is asynchronous
+                # and str.join cannot iterate it ("can only join an iterable").
+                rates = [await publisher_ceiling(port, n, p) for p in (1, 2)]
                 print(f"\npublisher ceiling, QoS 0, {n} messages as fast as it can (nobody subscribed): "
-                      + "  ".join(f"{await publisher_ceiling(port, n, p):>8.0f} msg/s with {p} process(es)" for p in (1, 2)),
+                      + "  ".join(f"{rate:>8.0f} msg/s with {p} process(es)" for p, rate in zip((1, 2), rates, strict=True)),
                       flush=True)
                 print(f"\nreceive ceiling, QoS 0, {n} messages flooded (two runs each):")
                 for name, measure in (

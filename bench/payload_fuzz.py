@@ -9,7 +9,10 @@ tests/integrations/mqtt/fuzz.py: configs with inf/NaN/1e999, wrong types, 300-ch
 5,000-character names, templates; state payloads nested 10,000 deep, 1 MB, not UTF-8. Each round
 sends the same campaign again (the same topics: entities are replaced, caches must not grow).
 Prints per round: entities, warnings, log bytes, tracebacks, and RSS against the RSS before the
-first message (the hub started and idle).
+first message (the hub started and idle). Tracebacks are those in the log and whatever the
+process writes to its stderr that is not a log line ("Exception ignored in ...": an exception
+in a finalizer or a garbage collection, which no log handler sees), one per event; the bench
+redirects file descriptor 2 to count them and prints the first lines at the end.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
+import re
 import sys
 import tempfile
 import time
@@ -54,17 +59,80 @@ class Tally(logging.Handler):
         self.warnings += record.levelno == logging.WARNING
 
 
+# A line a logging handler wrote (none writes to stderr here, but a hub run with one must not count it).
+_LOG_LINE = re.compile(r"^(\S+ \S+ )?(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b")
+_EVENT_STARTS = ("Exception ignored", "Traceback (most recent call last)")
+_CHAINS = ("During handling of the above exception", "The above exception was the direct cause", "Exception ignored")
+
+
+class StderrTally:
+    """Counts what the process writes to file descriptor 2 that is not a log line, as tracebacks.
+
+    The interpreter reports an exception raised in a finalizer, a weakref callback or a garbage
+    collection callback through `sys.unraisablehook`, straight to stderr: no log handler sees it.
+    File descriptor 2 goes to a temporary file (C libraries write there too), read after each
+    round; every event ("Exception ignored ...", a traceback, any other line) counts once.
+    """
+
+    def __init__(self) -> None:
+        sys.stderr.flush()
+        self._file = tempfile.TemporaryFile()
+        self._saved = os.dup(2)
+        os.dup2(self._file.fileno(), 2)
+        self._read = 0
+        self._in_event = self._chained = False
+        self.events = 0
+        self.first_lines: list[str] = []
+
+    def poll(self) -> int:
+        """Read what was written since the last poll; return the events counted so far."""
+        sys.stderr.flush()
+        self._file.seek(self._read)
+        text = self._file.read()
+        self._read += len(text)
+        for line in text.decode("utf-8", "replace").splitlines():
+            if not line.strip():
+                continue
+            if _LOG_LINE.match(line):
+                self._in_event = False
+                continue
+            if len(self.first_lines) < 40:
+                self.first_lines.append(line[:300])
+            if not self._in_event or (line.startswith(_EVENT_STARTS) and not self._chained):
+                self.events += 1
+            self._in_event = True
+            self._chained = line.startswith(_CHAINS)
+        return self.events
+
+    def close(self) -> None:
+        self.poll()
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._file.close()
+
 
 async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
-    import aiomqtt
-
-    from hub import bootstrap
     from hub.ops.allocator import tune_allocator
-    from integrations.mqtt import runtime_of
 
     tune_allocator()  # as `hub run` does at start
 
     log = Tally()
+    stderr = StderrTally()
+    try:
+        return await _campaign(args, broker, log, stderr)
+    finally:
+        stderr.close()
+        for line in stderr.first_lines:
+            print(f"stderr: {line}", file=sys.stderr, flush=True)
+
+
+async def _campaign(args: argparse.Namespace, broker: MosquittoServer, log: Tally, stderr: StderrTally) -> int:
+    import aiomqtt
+
+    from hub import bootstrap
+    from integrations.mqtt import runtime_of
+
     logging.getLogger().addHandler(log)
     logging.getLogger().setLevel(logging.WARNING)
     prefix = "fuzzbench"
@@ -79,7 +147,7 @@ async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
             gc.collect()
             start = rss_mb()
             print(f"{args.configs} configs, {len(plan.states)} state payloads per round; RSS at start {start:.1f} MB", flush=True)
-            print(f"{'round':>5} {'entities':>9} {'warnings':>9} {'log bytes':>10} {'tracebacks':>10} {'RSS MB':>8} {'vs start':>9} {'configs':>8}"
+            print(f"{'round':>5} {'entities':>9} {'warnings':>9} {'log bytes':>10} {'tracebacks':>10} {'stderr':>6} {'RSS MB':>8} {'vs start':>9} {'configs':>8}"
                   f" {'peak':>7} {'queued':>7} {'seconds':>8}")
             worst = 0
             deepest = [0]
@@ -115,8 +183,9 @@ async def run(args: argparse.Namespace, broker: MosquittoServer) -> int:
                 await asyncio.sleep(0.5)
                 gc.collect()
                 now = rss_mb()
-                worst = max(worst, log.tracebacks)
-                print(f"{round_no:>5} {len(discovery.entities):>9} {log.warnings:>9} {log.bytes:>10} {log.tracebacks:>10} {now:>8.1f} "
+                escaped = stderr.poll()
+                worst = max(worst, log.tracebacks + escaped)
+                print(f"{round_no:>5} {len(discovery.entities):>9} {log.warnings:>9} {log.bytes:>10} {log.tracebacks + escaped:>10} {escaped:>6} {now:>8.1f} "
                       f"{now - start:>+9.1f} {after_configs - start:>+8.1f} {peak_rss_mb() - start:>+7.1f} {deepest[0]:>7} "
                       f"{time.monotonic() - began:>8.1f}", flush=True)
             watcher.cancel()

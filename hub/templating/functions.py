@@ -18,6 +18,7 @@ import jinja2
 from awesomeversion import AwesomeVersion
 from jinja2.filters import do_int
 
+from hub import payload_json
 from hub.util import slugify as slugify_text
 
 SENTINEL: Any = object()
@@ -292,7 +293,7 @@ def to_json(value: Any, ensure_ascii: bool = False, pretty_print: bool = False, 
 def from_json(value: Any, default: Any = SENTINEL) -> Any:
     """Parse JSON text, or return default."""
     try:
-        return json.loads(value)
+        return payload_json.loads(value)
     except (ValueError, TypeError):
         if default is SENTINEL:
             raise_no_default("from_json", value)

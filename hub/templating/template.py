@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import jinja2.debug  # noqa: F401 - loaded now, not while a render unwinds (see _render_fast)
 
+from hub import payload_json
 from hub.core.runtime import HubKey
 from hub.exceptions import TemplateError
 from hub.templating.environment import get_environment
@@ -368,9 +368,9 @@ class Template:
         values: dict[str, Any] = dict(variables) if variables else {}
         values["value"] = payload
         if len(payload) <= MAX_JSON_PAYLOAD:
-            try:
-                values["value_json"] = json.loads(payload)
-            except (ValueError, TypeError, RecursionError):  # RecursionError: nested deeper than ~1,000
+            try:  # orjson, as Home Assistant; nested too deep is not JSON (hub.payload_json)
+                values["value_json"] = payload_json.loads(payload)
+            except (ValueError, TypeError):
                 pass
         try:
             return self._render_text(self._compile(False, False), values)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 from sqlalchemy import delete, select, update
 
-from hub.util import new_ulid
 from hub.storage.models import table_of, utcnow
+from hub.util import new_ulid
 from integrations.frontend.models import SavedChartRow
 
 if TYPE_CHECKING:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
+from hub import payload_json
 from hub.registry.devices import DeviceEntry
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def device_dict(hub: Hub, device: DeviceEntry) -> dict[str, Any]:
 def _payload_identifiers(payload: str) -> set[str]:
     """Identifiers a discovery payload names for its device (full or abbreviated keys)."""
     try:
-        config = json.loads(payload)
+        config = payload_json.loads(payload)
     except ValueError:
         return set()
     if not isinstance(config, dict):

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from hub import payload_json
 from hub.core.entity import ButtonEntity, NumberEntity, SelectEntity, SwitchEntity, TextEntity, ToggleEntity
 from hub.core.states import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from integrations.mqtt.compact import Config
@@ -343,7 +344,7 @@ class MqttLight(_Commanded, LightEntity):
         """ON/OFF (basic) or {"state": ..., "brightness": ...} (JSON schema), passed to the command policy."""
         if self._json:
             try:
-                data = orjson.loads(payload)
+                data = payload_json.loads(payload)
             except orjson.JSONDecodeError:
                 self.warn_once("json", "Light %s got invalid JSON on %s: %r", self.entity_id, topic, payload)
                 return False

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import voluptuous as vol
 
+from hub import payload_json
 from hub.core.entities import DEVICE_INFO_KEYS
 from hub.exceptions import HubError, TemplateError
+from hub.ops import allocator
 from hub.registry.util import RegistryError
 from hub.tenancy import limits
 from hub.tenancy.limits import PlanLimitError
@@ -61,6 +63,7 @@ COMPONENTS: dict[str, type[MqttEntity]] = {
 NON_ENTITY_COMPONENTS = ("device_automation", "tag")
 TOPIC_PATTERN = re.compile(r"(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config")
 _YIELD_EVERY = 25
+_TRIM_AFTER = 500  # configs handled in a burst after which the heap is trimmed (hub.ops.allocator.trim)
 _BATCH = 500  # configs whose registry writes share a transaction
 _LINGER = 0.05  # seconds a storm's open batch waits for the next config before committing
 # Configs a lingering batch gathers at most: its pending writes are held until the commit, and
@@ -97,6 +100,7 @@ class Discovery:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._since_trim = 0  # messages handled since the heap was last trimmed (hub.ops.allocator.trim)
         # (topic, hash of the reason) already warned about; cleared when full (_LOGGED_LIMIT).
         self._logged: set[tuple[str, int]] = set()
         # While load_cached runs: the cached entries that could not be used (one warning for all).
@@ -187,7 +191,11 @@ class Discovery:
                         handled += await self._work_chunk(_BATCH - handled)
                         if handled >= _BATCH or handled >= _LINGER_BATCH or not await self._more_within(_LINGER):
                             break
+                self._since_trim += handled
             self._idle.set()
+            if self._since_trim >= _TRIM_AFTER:  # a burst of configs: give back what it freed
+                self._since_trim = 0
+                allocator.trim()
 
     async def _more_within(self, seconds: float) -> bool:
         """Wait up to `seconds` for another queued message; return whether one came."""
@@ -488,7 +496,7 @@ def _cached_config(validated: str) -> dict[str, Any] | None:
 
 def _parse(payload: str, object_id: str) -> dict[str, Any]:
     try:
-        data = orjson.loads(payload)
+        data = payload_json.loads(payload)
     except orjson.JSONDecodeError as err:
         message = f"Unable to parse JSON {object_id}: {err}"
         raise DiscoveryError(message) from err

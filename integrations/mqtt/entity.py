@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
+from hub import payload_json
 from hub.core.entities import DEVICE_INFO_KEYS
 from hub.core.entity import Entity
 from hub.core.states import STATE_UNAVAILABLE, STATE_UNKNOWN, ReadOnlyDict
@@ -45,6 +46,7 @@ STATE_QOS = 1
 # this many the oldest is dropped; an entity then builds a copy of its own, which costs memory,
 # not correctness).
 DEVICE_INFO_CACHE = 1024
+_NEVER_WARNED = -WARN_INTERVAL
 _device_infos: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
 
 
@@ -58,23 +60,27 @@ class MqttEntity(Entity):
     # Defaults at class level, and optional attributes left unset while they are None (see
     # set_optional): an instance with fewer than 30 attributes of its own keeps a key-sharing
     # __dict__ (~300 bytes); with 30 or more CPython gives it a dict of its own (~1.6 KB).
-    _json_attributes: dict[str, Any] | None = None
     _attributes_cache: ReadOnlyDict | None = None
     _attributes_template: MqttTemplate | None = None
-    _warned_at = -WARN_INTERVAL  # time.monotonic() of the last warning
     # What every discovered entity sets in __init__/configure lives in slots, not in the __dict__:
     # CPython shares a class's dict keys between its instances only up to 30 names in all, and
     # a light or a switch with its optional keys went past that, giving each such entity a
     # dict of its own (~1.6 KB instead of ~0.3 KB). Only names set on every instance belong here:
-    # an unset slot has no class default to fall back on.
+    # an unset slot has no class default to fall back on. Nor do names set late belong in the
+    # __dict__: an attribute first set after others (the first warning, the first JSON attributes)
+    # left CPython 3.11 with a dict of its own per entity (~830 bytes instead of ~200), measured
+    # with the fuzz campaign (bench/payload_fuzz.py), where most entities warn.
     __slots__ = ("client", "discovery_topic", "config", "_unsubscribes", "availability",
-                 "qos", "command_qos", "encoding", "hub", "unique_id", "device_class", "device_info", "name")
+                 "qos", "command_qos", "encoding", "hub", "unique_id", "device_class", "device_info", "name",
+                 "_warned_at", "_json_attributes")
 
     def __init__(self, client: MqttClient, hub: Hub, config: dict[str, Any], discovery_topic: str | None) -> None:
         self.client = client
         self.hub = hub
         self.discovery_topic = discovery_topic
         self._unsubscribes: list[Callable[[], None]] = []
+        self._warned_at = _NEVER_WARNED  # time.monotonic() of the last warning
+        self._json_attributes: dict[str, Any] | None = None
         self.configure(config)
 
     # ---- configuration ----
@@ -101,7 +107,7 @@ class MqttEntity(Entity):
             self.entity_id = f"{self.domain}.{slugify(object_id)}"
         self.availability = Availability.of(config, self)
         self.set_optional("_attributes_template", self.template("json_attributes_template"))
-        self.set_optional("_json_attributes", None)
+        self._json_attributes = None
         self.set_optional("_attributes_cache", None)
         self.configure_component(config)
 
@@ -210,7 +216,7 @@ class MqttEntity(Entity):
         if self._attributes_template is not None:
             payload = self._attributes_template.render_value(payload, default=payload)
         try:
-            value = orjson.loads(payload)
+            value = payload_json.loads(payload)
         except orjson.JSONDecodeError:
             self.warn_once("attributes", "Erroneous JSON on %s for %s: %r", message.topic, self.entity_id, payload)
             return

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 _LOGGER = logging.getLogger(__name__)
 
 # A busy wildcard subscription (a `#` trigger) could see endless distinct topics; the match
 # cache is dropped whole when it grows past this, which keeps it cheap and bounded.
 _MATCH_CACHE_LIMIT = 20_000
+# Only a topic that has this many wildcard filters to try is cached: matching one or two filters
+# costs little more than the lookup, and every retained discovery config arrives on a topic of
+# its own under one `prefix/#` filter (5,000 configs: ~0.7 MB of cache for topics seen once).
+_CACHE_FROM_FILTERS = 4
 # A handler that fails on a message: one warning line per topic a minute, the traceback at debug
 # level (a broken payload is the device's problem, not a bug to fill the log with); the topics
 # remembered for that are bounded.
@@ -73,25 +76,21 @@ def matches(topic_filter: str, topic: str) -> bool:
     return len(filter_levels) == len(topic_levels)
 
 
-@dataclass(slots=True)
 class _Entry:
-    topic_filter: str
-    handler: MessageHandler
-    qos: int
+    """One handler of a filter, and the undo of its `Subscriptions.add`: one slotted object, not two
+    (thousands of entities hold a few each)."""
 
+    __slots__ = ("topic_filter", "handler", "qos", "_owner")
 
-class _Removal:
-    """The undo of one `Subscriptions.add` (a slotted object: thousands of entities hold one each)."""
-
-    __slots__ = ("_owner", "_entry")
-
-    def __init__(self, owner: Subscriptions, entry: _Entry) -> None:
+    def __init__(self, owner: Subscriptions, topic_filter: str, handler: MessageHandler, qos: int) -> None:
         self._owner = owner
-        self._entry = entry
+        self.topic_filter = topic_filter
+        self.handler = handler
+        self.qos = qos
 
     def __call__(self) -> bool:
         """Remove the handler; return whether its filter is now unused."""
-        return self._owner._remove(self._entry)
+        return self._owner._remove(self)
 
 
 def _root(topic_filter: str) -> str:
@@ -120,7 +119,7 @@ class Subscriptions:
 
     def add(self, topic_filter: str, handler: MessageHandler, qos: int = 0) -> Callable[[], bool]:
         """Add a handler for a filter; return the undo, which says if the filter is now unused."""
-        entry = _Entry(topic_filter, handler, qos)
+        entry = _Entry(self, topic_filter, handler, qos)
         if "+" in topic_filter or "#" in topic_filter:
             entries = self._wildcards.get(topic_filter)
             if entries is None:
@@ -135,7 +134,7 @@ class Subscriptions:
         else:
             self._exact.setdefault(topic_filter, []).append(entry)
             self._resolve(topic_filter)
-        return _Removal(self, entry)
+        return entry
 
     def _remove(self, entry: _Entry) -> bool:
         topic_filter = entry.topic_filter
@@ -206,7 +205,7 @@ class Subscriptions:
         if found is not None:
             return found
         found = self._wildcard_handlers(topic)
-        if found:  # a topic no filter matches costs nothing to find again
+        if found and len(self._wild_roots.get(_root(topic), ())) + len(self._wild_any) >= _CACHE_FROM_FILTERS:
             if len(self._match_cache) >= _MATCH_CACHE_LIMIT:
                 self._match_cache.clear()
             self._match_cache[topic] = found

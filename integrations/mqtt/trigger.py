@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from hub import payload_json
 from hub.core.runtime import HubKey
 from hub.exceptions import HubError, TemplateError
 from integrations.mqtt.subscriptions import Message, valid_filter
@@ -67,7 +68,7 @@ def attach(hub: Hub, config: Mapping[str, Any], action: Callable[..., None], inf
             return
         data: dict[str, Any] = {"topic": message.topic, "payload": payload, "qos": message.qos}
         try:
-            data["payload_json"] = orjson.loads(payload)
+            data["payload_json"] = payload_json.loads(payload)
         except (orjson.JSONDecodeError, TypeError):
             pass
         action(data)

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from hub import payload_json
 from hub.api import device_summary
 from hub.core.context import Context
 from hub.exceptions import HubError
@@ -141,7 +142,7 @@ class DeviceConfigs:
     def _state(self, message: Message) -> None:
         node_id = message.topic[len(self.root):].split("/")[1]
         try:
-            reported = _declaration(json.loads(message.payload))
+            reported = _declaration(payload_json.loads(message.payload))
         except ValueError:
             reported = None
         if reported is None:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from hub import payload_json
 from hub.core.context import Context
 from hub.exceptions import HubError, ServiceValidationError
 from integrations.relay.command import ACKNOWLEDGED, CONFIRMED, FAILED, SENT, TIMED_OUT, RelayCommand
@@ -78,7 +79,7 @@ class OtaRequests:
         if node_id not in self._pending:
             return
         try:
-            status = json.loads(message.payload)
+            status = payload_json.loads(message.payload)
         except ValueError:
             return
         state = status.get("state") if isinstance(status, dict) else None

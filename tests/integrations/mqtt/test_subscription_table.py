@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integrations.mqtt.subscriptions import Message, Subscriptions
+from integrations.mqtt.subscriptions import _MATCH_CACHE_LIMIT, Message, Subscriptions
 
 
 def _message(topic: str) -> Message:
@@ -50,4 +50,18 @@ def test_topics_no_wildcard_can_match_are_not_cached():
         assert len(table.handlers_for(f"devices/n{n}/power")) == 1
         assert table.handlers_for(f"garbage/{n}") == ()
     assert len(table.handlers_for("homeassistant/sensor/x/config")) == 1
-    assert len(table._match_cache) == 1  # only the topic a wildcard matched
+    # Nor a topic one wildcard filter matches: every retained discovery config has a topic of its
+    # own, seen once, and matching one filter costs about what the lookup does.
+    assert table._match_cache == {}
+
+
+def test_topics_many_wildcard_filters_match_are_cached_and_the_cache_is_bounded():
+    table = Subscriptions()
+    handlers = [lambda message: None for _ in range(4)]
+    for n, handler in enumerate(handlers):
+        table.add(f"tele/+/SENSOR{n}" if n else "tele/#", handler)
+    assert table.handlers_for("tele/plug1/SENSOR1") == (handlers[0], handlers[1])
+    assert list(table._match_cache) == ["tele/plug1/SENSOR1"]
+    for n in range(_MATCH_CACHE_LIMIT + 10):
+        table.handlers_for(f"tele/plug{n}/SENSOR2")
+    assert 0 < len(table._match_cache) <= _MATCH_CACHE_LIMIT
