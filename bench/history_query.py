@@ -15,9 +15,11 @@ the database where the backend can for the newest minutes), "before" one of: the
 without the minute tier (--before no-minute: raw points for every width under 5 minutes, as
 before the tier existed), every raw point read and bucketed in Python (walked, as history/chart
 did before the sums moved to the backends), what the History page asked for before that (page,
-every change through history_during_period); interleaved in one run: cold is the first query of that range on a freshly opened
-backend (SQLite's own page cache empty; the OS file cache and PostgreSQL's shared buffers are not
-dropped), warm the median of 5 repeats.
+every change through history_during_period); interleaved in one run: cold is the median of
+three first queries of that range on freshly opened backends, before and after taking turns to go
+first (SQLite's own page cache empty; the OS file cache and PostgreSQL's shared buffers are not
+dropped), warm the median of 5 repeats. The last column names the tiers one history/chart query
+read and how many rows each gave (raw buckets: raw points summed up per bucket by the backend).
 """
 
 from __future__ import annotations
@@ -97,6 +99,23 @@ async def seed(backend: HistoryBackend, now: float, rate: float, raw_days: float
     print(f"seeded {backend.name} in {time.perf_counter() - began:.1f} s")
 
 
+def _count_reads(backend: HistoryBackend) -> dict[str, int]:
+    """Count the rows each tier (and raw points summed up per bucket) gives the backend's next queries."""
+    reads: dict[str, int] = {}
+
+    def counted(method: Any, label: Any) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            found = await method(*args, **kwargs)
+            key = label(args)
+            reads[key] = reads.get(key, 0) + sum(len(rows) for rows in found.values())
+            return found
+        return call
+
+    backend.read_tier = counted(backend.read_tier, lambda args: args[0])  # type: ignore[method-assign]
+    backend.aggregate_points = counted(backend.aggregate_points, lambda args: "raw buckets")  # type: ignore[method-assign]
+    return reads
+
+
 async def timed(backend: HistoryBackend, coverage: Coverage, span: float, now: float, points: int) -> tuple[float, int]:
     began = time.perf_counter()
     answer = await chart_json(backend, coverage, ENTITIES, now - span, now, points)
@@ -163,6 +182,8 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="seconds between raw points per sensor")
     parser.add_argument("--raw-days", type=float, default=7.0, help="days of raw points seeded (7: raw retention)")
     parser.add_argument("--points", type=int, default=300, help="the chart's points per series")
+    parser.add_argument("--ranges", default=",".join(RANGES), help=f"comma-separated ranges of {', '.join(RANGES)}")
+    parser.add_argument("--cold-repeats", type=int, default=3, help="cold queries per range (fresh backends each)")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded SQLite database")
     parser.add_argument("--before", choices=("no-minute", "walked", "page", "none"), default="no-minute",
                         help="what to time beside history/chart: the same without the minute tier (no-minute), "
@@ -201,24 +222,42 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         return 0.0, 0
 
     print(f"{args.backend}, 10 entities, raw every {args.rate:g} s; latency in ms. before: {args.before}; after: "
-          f"history/chart with points={args.points}. cold: first query on a freshly opened backend (after first); "
+          f"history/chart with points={args.points}. cold: median of --cold-repeats first queries on freshly opened backends, "
+          "before and after taking turns to go first; "
           "warm: median of 5, before and after interleaved; CPU: this process's CPU ms (all threads) of the cold "
           "query and the median of the warm ones, what a loaded machine inflates far less than latency")
     print(f"{'range':>6} {'before cold':>12} {'after cold':>11} {'before warm':>12} {'after warm':>11} {'ratio warm':>11} "
-          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22}")
+          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22}  rows one 'after' query read")
 
     async def cpu_timed(run: Any) -> tuple[float, int, float]:
         cpu = time.process_time()
         took, size = await run
         return took, size, (time.process_time() - cpu) * 1000
 
-    for name, span in RANGES.items():
+    for name in args.ranges.split(","):
+        span = RANGES[name.strip()]
+        # Cold: each on freshly opened backends, the order alternating between repeats (the first
+        # query of a pair paid for what the second then found warm, e.g. the OS's file pages).
+        colds: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
+        for repeat in range(args.cold_repeats):
+            old_backend, new_backend = servers.backend(path), servers.backend(path)
+            await old_backend.open()
+            await new_backend.open()
+            reads = _count_reads(new_backend)
+            try:
+                pair = [("after", timed(new_backend, coverage, span, now, args.points)), ("before", before(old_backend, span))]
+                for which, run in pair if repeat % 2 == 0 else pair[::-1]:
+                    took, size_or_len, cpu = await cpu_timed(run)
+                    colds[which].append((took, cpu))
+                    if which == "after":
+                        size = size_or_len
+            finally:
+                await old_backend.close()
+                await new_backend.close()
         old_backend, new_backend = servers.backend(path), servers.backend(path)
         await old_backend.open()
         await new_backend.open()
         try:
-            after_cold, size, after_cold_cpu = await cpu_timed(timed(new_backend, coverage, span, now, args.points))
-            before_cold, _, before_cold_cpu = await cpu_timed(before(old_backend, span))
             befores, afters, before_cpus, after_cpus = [], [], [], []
             for _ in range(5):
                 took, _, cpu = await cpu_timed(before(old_backend, span))
@@ -230,11 +269,14 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         finally:
             await old_backend.close()
             await new_backend.close()
+        before_cold, after_cold = (statistics.median(t for t, _ in colds[k]) for k in ("before", "after"))
+        before_cold_cpu, after_cold_cpu = (statistics.median(c for _, c in colds[k]) for k in ("before", "after"))
         before_warm, after_warm = statistics.median(befores), statistics.median(afters)
         cold_cpu = f"{before_cold_cpu:.1f} / {after_cold_cpu:.1f}"
         warm_cpu = f"{statistics.median(before_cpus):.1f} / {statistics.median(after_cpus):.1f}"
+        read = ", ".join(f"{what} {rows:,}" for what, rows in reads.items())
         print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
-              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22}", flush=True)
+              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22}  {read}", flush=True)
     print("(the machine is shared: run twice, compare ratios within one run)")
 
 
