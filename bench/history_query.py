@@ -1,7 +1,7 @@
 """Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
 
 Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--before no-minute|walked|page|none]
-     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1
+     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1 [--explain]
      .venv/bin/python bench/history_query.py --backend influxdb --rate 1 --raw-days 1
 
 Seeds (or reuses, with --db, SQLite only) a history of 10 power sensors as a year of the default
@@ -20,6 +20,8 @@ three first queries of that range on freshly opened backends, before and after t
 first (SQLite's own page cache empty; the OS file cache and PostgreSQL's shared buffers are not
 dropped), warm the median of 5 repeats. The last column names the tiers one history/chart query
 read and how many rows each gave (raw buckets: raw points summed up per bucket by the backend).
+With --explain (PostgreSQL), each range's raw part is also run under EXPLAIN (ANALYZE, BUFFERS) on a
+fresh connection, and the plan's scan lines are printed (an index-only scan shows "Heap Fetches").
 """
 
 from __future__ import annotations
@@ -139,6 +141,24 @@ async def timed_page(backend: HistoryBackend, plan: RetentionPlan, span: float, 
     return (time.perf_counter() - began) * 1000, len(body)
 
 
+async def explain(backend: HistoryBackend, coverage: Coverage, span: float, now: float, points: int) -> list[str]:
+    """Return the scan lines of EXPLAIN (ANALYZE, BUFFERS) of the raw part of one chart query (PostgreSQL)."""
+    from hub.recorder.backends import postgres
+
+    assert isinstance(backend, postgres.PostgresBackend)
+    start, width = now - span, width_for(now - span, now, points)
+    raw_start = start // width * width if width < 60 else coverage.minute_until
+    ids = [backend._ids[e] for e in ENTITIES]  # noqa: SLF001 - a benchmark looks inside
+
+    async def plan(conn: Any) -> list[str]:
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {postgres._AGGREGATE_SQL}", raw_start, now, ids, width)  # noqa: SLF001
+        return [row[0] for row in rows]
+
+    lines = await backend._call(plan)  # noqa: SLF001
+    wanted = ("Scan", "Heap Fetches", "Buffers", "Execution Time", "Planning Time", "Append")
+    return [line.rstrip() for line in lines if any(word in line for word in wanted)]
+
+
 class Servers:
     """Throwaway PostgreSQL and InfluxDB servers (as the tests start them), and backends on them."""
 
@@ -160,11 +180,12 @@ class Servers:
             self.server.start()
             self.url = self.server.url
 
-    def backend(self, path: Path) -> HistoryBackend:
+    def backend(self, path: Path, *, heap: bool = False) -> HistoryBackend:
         if self.kind == "postgresql":
             from hub.recorder.backends.postgres import PostgresBackend
 
-            return PostgresBackend(self.url)
+            # heap: sessions that may not use index-only scans (asyncpg passes the setting on; own pool)
+            return PostgresBackend(f"{self.url}?enable_indexonlyscan=off" if heap else self.url)
         if self.kind == "influxdb":
             from hub.recorder.backends.influx_v1 import InfluxV1Backend
 
@@ -185,10 +206,12 @@ async def main() -> None:
     parser.add_argument("--ranges", default=",".join(RANGES), help=f"comma-separated ranges of {', '.join(RANGES)}")
     parser.add_argument("--cold-repeats", type=int, default=3, help="cold queries per range (fresh backends each)")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded SQLite database")
-    parser.add_argument("--before", choices=("no-minute", "walked", "page", "none"), default="no-minute",
+    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "none"), default="no-minute",
                         help="what to time beside history/chart: the same without the minute tier (no-minute), "
                              "every raw point bucketed in Python (walked), the History page's old query (page), "
-                             "or nothing")
+                             "PostgreSQL without index-only scans (heap: each raw point read from its table, as "
+                             "before history_raw_chart), or nothing")
+    parser.add_argument("--explain", action="store_true", help="PostgreSQL: print each range's raw-part query plan")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
     path = args.db or folder / "history.db"
@@ -212,9 +235,11 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
     no_minute = dataclasses.replace(coverage, minute_from=-math.inf, minute_until=-math.inf)
     plan = RetentionPlan({"raw": 7 * DAY, "minute": 7 * DAY, "five_minute": 30 * DAY, "hour": 365 * DAY, "day": 5 * 365 * DAY})
 
+    heap = args.before == "heap"
+
     async def before(backend: HistoryBackend, span: float) -> tuple[float, int]:
-        if args.before == "no-minute":
-            return await timed(backend, no_minute, span, now, args.points)
+        if args.before in ("no-minute", "heap"):
+            return await timed(backend, coverage if heap else no_minute, span, now, args.points)
         if args.before == "walked":
             return await timed_walked(backend, coverage, span, now, args.points)
         if args.before == "page":
@@ -240,7 +265,7 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         # query of a pair paid for what the second then found warm, e.g. the OS's file pages).
         colds: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
         for repeat in range(args.cold_repeats):
-            old_backend, new_backend = servers.backend(path), servers.backend(path)
+            old_backend, new_backend = servers.backend(path, heap=heap), servers.backend(path)
             await old_backend.open()
             await new_backend.open()
             reads = _count_reads(new_backend)
@@ -254,7 +279,7 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
             finally:
                 await old_backend.close()
                 await new_backend.close()
-        old_backend, new_backend = servers.backend(path), servers.backend(path)
+        old_backend, new_backend = servers.backend(path, heap=heap), servers.backend(path)
         await old_backend.open()
         await new_backend.open()
         try:
@@ -277,6 +302,14 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         read = ", ".join(f"{what} {rows:,}" for what, rows in reads.items())
         print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
               f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22}  {read}", flush=True)
+        if args.explain and args.backend == "postgresql":
+            fresh = servers.backend(path)
+            await fresh.open()
+            try:
+                for line in await explain(fresh, coverage, span, now, args.points):
+                    print(f"         {line}")
+            finally:
+                await fresh.close()
     print("(the machine is shared: run twice, compare ratios within one run)")
 
 
