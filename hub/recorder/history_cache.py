@@ -9,6 +9,7 @@ Points that arrive late for a past span (backfill, a replayed spool) drop that s
 from __future__ import annotations
 
 import asyncio
+import math
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from hub.recorder.compressed import Changes, Point, StateTexts
 SPAN = 300.0
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 _TS = itemgetter(0)
+_STORED_TS = itemgetter(1)  # a stored Point's ts
 
 
 @dataclass(slots=True, frozen=True)
@@ -111,14 +113,25 @@ class HistoryCache:
         self._counter = 0
         self._readers = 0
         self._dropped: dict[tuple[str, float], int] = {}
+        # Where the spans stored or being read end, at the latest: live points are all past it.
+        self._until = -math.inf
 
     def __len__(self) -> int:
         return len(self._blocks)
 
     def note_stored(self, batch: Batch) -> None:
-        """Drop the spans a stored batch wrote into (a recorder stored listener)."""
+        """Drop the spans a stored batch wrote into (a recorder stored listener).
+
+        Called on the loop for every stored slice: live points, newer than every span stored or
+        being read, cost one pass in C (their oldest time) and nothing else.
+        """
+        points = batch.points
+        if not points or (not self._blocks and not self._readers):
+            return
+        if min(map(_STORED_TS, points)) >= self._until:
+            return
         seen = set()
-        for point in batch.points:
+        for point in points:
             key = (point.entity_id, point.ts // SPAN * SPAN)
             if key in seen:
                 continue
@@ -134,6 +147,8 @@ class HistoryCache:
         """Forget every span (after a purge)."""
         self._blocks.clear()
         self.size = 0
+        if not self._readers:
+            self._until = -math.inf
 
     def get(self, key: tuple[str, float]) -> Block | None:
         """Return a stored span and mark it recently used."""
@@ -142,9 +157,10 @@ class HistoryCache:
             self._blocks.move_to_end(key)
         return block
 
-    def begin(self) -> int:
-        """Start a query: return the stamp its reads are as of."""
+    def begin(self, until: float = math.inf) -> int:
+        """Start a query that may store spans ending up to until: return the stamp its reads are as of."""
         self._readers += 1
+        self._until = max(self._until, until)
         return self._counter
 
     def end(self, stamp: int, blocks: dict[tuple[str, float], Block]) -> None:
@@ -182,7 +198,7 @@ async def cached_history(
     first = -(-start // SPAN) * SPAN  # the first span boundary at or after start
     last = min(end, now) // SPAN * SPAN
     inside = [first + i * SPAN for i in range(max(round((last - first) / SPAN), 0))]
-    stamp = cache.begin()
+    stamp = cache.begin(last)
     fresh: dict[tuple[str, float], Block] = {}
     try:
         known: dict[str, dict[float, Block]] = {}
