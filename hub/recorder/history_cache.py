@@ -229,6 +229,8 @@ async def cached_history(
             await encoding
     except BaseException:
         cache.end(stamp, {})  # a query that did not finish stores nothing (its thread may still run)
+        if encoding is not None:
+            encoding.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved: not logged
         raise
     cache.end(stamp, fresh)
     out.append(b"}")
