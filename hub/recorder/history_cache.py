@@ -195,8 +195,9 @@ async def cached_history(
     The five-minute spans wholly inside [start, end) and before now come from the cache, or
     are read and stored; the partial spans at either end are read each time. One entity at a
     time: its points are encoded (in a worker thread) while the next entity's are read (in
-    the backend's reader), so a day at 1 Hz takes about the longer of the two instead of their
-    sum, and holds the points of two entities at most, not of all.
+    the backend's reader), so the query holds the points of two entities at most, not of all
+    (a day at 1 Hz of 10 entities: a 69 MB peak instead of 155 MB). Both steps are mostly
+    Python holding the GIL, so the overlap saves little time (about 5 %).
     """
     first = -(-start // SPAN) * SPAN  # the first span boundary at or after start
     last = min(end, now) // SPAN * SPAN
