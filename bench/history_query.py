@@ -1,7 +1,7 @@
 """Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
 
 Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--before no-minute|walked|page|none]
-     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1
+     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1 [--explain]
      .venv/bin/python bench/history_query.py --backend influxdb --rate 1 --raw-days 1
 
 Seeds (or reuses, with --db, SQLite only) a history of 10 power sensors as a year of the default
@@ -15,9 +15,13 @@ the database where the backend can for the newest minutes), "before" one of: the
 without the minute tier (--before no-minute: raw points for every width under 5 minutes, as
 before the tier existed), every raw point read and bucketed in Python (walked, as history/chart
 did before the sums moved to the backends), what the History page asked for before that (page,
-every change through history_during_period); interleaved in one run: cold is the first query of that range on a freshly opened
-backend (SQLite's own page cache empty; the OS file cache and PostgreSQL's shared buffers are not
-dropped), warm the median of 5 repeats.
+every change through history_during_period); interleaved in one run: cold is the median of
+three first queries of that range on freshly opened backends, before and after taking turns to go
+first (SQLite's own page cache empty; the OS file cache and PostgreSQL's shared buffers are not
+dropped), warm the median of 5 repeats. The last column names the tiers one history/chart query
+read and how many rows each gave (raw buckets: raw points summed up per bucket by the backend).
+With --explain (PostgreSQL), each range's raw part is also run under EXPLAIN (ANALYZE, BUFFERS) on a
+fresh connection, and the plan's scan lines are printed (an index-only scan shows "Heap Fetches").
 """
 
 from __future__ import annotations
@@ -93,8 +97,29 @@ async def seed(backend: HistoryBackend, now: float, rate: float, raw_days: float
             t += rate
         await backend.write(Batch(points))
         ts = chunk_end
+    if backend.name == "postgresql":
+        # A database in use has been through autovacuum (statistics, the visibility map that
+        # index-only scans need); a freshly seeded one has not.
+        await backend._call_writing(lambda conn: conn.execute("VACUUM ANALYZE"))  # type: ignore[attr-defined]  # noqa: SLF001
     await backend.close()
     print(f"seeded {backend.name} in {time.perf_counter() - began:.1f} s")
+
+
+def _count_reads(backend: HistoryBackend) -> dict[str, int]:
+    """Count the rows each tier (and raw points summed up per bucket) gives the backend's next queries."""
+    reads: dict[str, int] = {}
+
+    def counted(method: Any, label: Any) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            found = await method(*args, **kwargs)
+            key = label(args)
+            reads[key] = reads.get(key, 0) + sum(len(rows) for rows in found.values())
+            return found
+        return call
+
+    backend.read_tier = counted(backend.read_tier, lambda args: args[0])  # type: ignore[method-assign]
+    backend.aggregate_points = counted(backend.aggregate_points, lambda args: "raw buckets")  # type: ignore[method-assign]
+    return reads
 
 
 async def timed(backend: HistoryBackend, coverage: Coverage, span: float, now: float, points: int) -> tuple[float, int]:
@@ -120,6 +145,24 @@ async def timed_page(backend: HistoryBackend, plan: RetentionPlan, span: float, 
     return (time.perf_counter() - began) * 1000, len(body)
 
 
+async def explain(backend: HistoryBackend, coverage: Coverage, span: float, now: float, points: int) -> list[str]:
+    """Return the scan lines of EXPLAIN (ANALYZE, BUFFERS) of the raw part of one chart query (PostgreSQL)."""
+    from hub.recorder.backends import postgres
+
+    assert isinstance(backend, postgres.PostgresBackend)
+    start, width = now - span, width_for(now - span, now, points)
+    raw_start = start // width * width if width < 60 else coverage.minute_until
+    ids = [backend._ids[e] for e in ENTITIES]  # noqa: SLF001 - a benchmark looks inside
+
+    async def plan(conn: Any) -> list[str]:
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {postgres._AGGREGATE_SQL}", raw_start, now, ids, width)  # noqa: SLF001
+        return [row[0] for row in rows]
+
+    lines = await backend._call(plan)  # noqa: SLF001
+    wanted = ("Scan", "Heap Fetches", "Sort", "Execution Time", "Planning Time", "Append", "WindowAgg", "Aggregate")
+    return [line.rstrip() for line in lines if any(word in line for word in wanted)]
+
+
 class Servers:
     """Throwaway PostgreSQL and InfluxDB servers (as the tests start them), and backends on them."""
 
@@ -141,11 +184,12 @@ class Servers:
             self.server.start()
             self.url = self.server.url
 
-    def backend(self, path: Path) -> HistoryBackend:
+    def backend(self, path: Path, *, heap: bool = False) -> HistoryBackend:
         if self.kind == "postgresql":
             from hub.recorder.backends.postgres import PostgresBackend
 
-            return PostgresBackend(self.url)
+            # heap: sessions that may not use index-only scans (asyncpg passes the setting on; own pool)
+            return PostgresBackend(f"{self.url}?enable_indexonlyscan=off" if heap else self.url)
         if self.kind == "influxdb":
             from hub.recorder.backends.influx_v1 import InfluxV1Backend
 
@@ -163,11 +207,15 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="seconds between raw points per sensor")
     parser.add_argument("--raw-days", type=float, default=7.0, help="days of raw points seeded (7: raw retention)")
     parser.add_argument("--points", type=int, default=300, help="the chart's points per series")
+    parser.add_argument("--ranges", default=",".join(RANGES), help=f"comma-separated ranges of {', '.join(RANGES)}")
+    parser.add_argument("--cold-repeats", type=int, default=3, help="cold queries per range (fresh backends each)")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded SQLite database")
-    parser.add_argument("--before", choices=("no-minute", "walked", "page", "none"), default="no-minute",
+    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "none"), default="no-minute",
                         help="what to time beside history/chart: the same without the minute tier (no-minute), "
                              "every raw point bucketed in Python (walked), the History page's old query (page), "
-                             "or nothing")
+                             "PostgreSQL without index-only scans (heap: each raw point read from its table, as "
+                             "before history_raw_chart), or nothing")
+    parser.add_argument("--explain", action="store_true", help="PostgreSQL: print each range's raw-part query plan")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
     path = args.db or folder / "history.db"
@@ -191,9 +239,11 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
     no_minute = dataclasses.replace(coverage, minute_from=-math.inf, minute_until=-math.inf)
     plan = RetentionPlan({"raw": 7 * DAY, "minute": 7 * DAY, "five_minute": 30 * DAY, "hour": 365 * DAY, "day": 5 * 365 * DAY})
 
+    heap = args.before == "heap"
+
     async def before(backend: HistoryBackend, span: float) -> tuple[float, int]:
-        if args.before == "no-minute":
-            return await timed(backend, no_minute, span, now, args.points)
+        if args.before in ("no-minute", "heap"):
+            return await timed(backend, coverage if heap else no_minute, span, now, args.points)
         if args.before == "walked":
             return await timed_walked(backend, coverage, span, now, args.points)
         if args.before == "page":
@@ -201,24 +251,42 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         return 0.0, 0
 
     print(f"{args.backend}, 10 entities, raw every {args.rate:g} s; latency in ms. before: {args.before}; after: "
-          f"history/chart with points={args.points}. cold: first query on a freshly opened backend (after first); "
+          f"history/chart with points={args.points}. cold: median of --cold-repeats first queries on freshly opened backends, "
+          "before and after taking turns to go first; "
           "warm: median of 5, before and after interleaved; CPU: this process's CPU ms (all threads) of the cold "
           "query and the median of the warm ones, what a loaded machine inflates far less than latency")
     print(f"{'range':>6} {'before cold':>12} {'after cold':>11} {'before warm':>12} {'after warm':>11} {'ratio warm':>11} "
-          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22}")
+          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22}  rows one 'after' query read")
 
     async def cpu_timed(run: Any) -> tuple[float, int, float]:
         cpu = time.process_time()
         took, size = await run
         return took, size, (time.process_time() - cpu) * 1000
 
-    for name, span in RANGES.items():
-        old_backend, new_backend = servers.backend(path), servers.backend(path)
+    for name in args.ranges.split(","):
+        span = RANGES[name.strip()]
+        # Cold: each on freshly opened backends, the order alternating between repeats (the first
+        # query of a pair paid for what the second then found warm, e.g. the OS's file pages).
+        colds: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
+        for repeat in range(args.cold_repeats):
+            old_backend, new_backend = servers.backend(path, heap=heap), servers.backend(path)
+            await old_backend.open()
+            await new_backend.open()
+            reads = _count_reads(new_backend)
+            try:
+                pair = [("after", timed(new_backend, coverage, span, now, args.points)), ("before", before(old_backend, span))]
+                for which, run in pair if repeat % 2 == 0 else pair[::-1]:
+                    took, size_or_len, cpu = await cpu_timed(run)
+                    colds[which].append((took, cpu))
+                    if which == "after":
+                        size = size_or_len
+            finally:
+                await old_backend.close()
+                await new_backend.close()
+        old_backend, new_backend = servers.backend(path, heap=heap), servers.backend(path)
         await old_backend.open()
         await new_backend.open()
         try:
-            after_cold, size, after_cold_cpu = await cpu_timed(timed(new_backend, coverage, span, now, args.points))
-            before_cold, _, before_cold_cpu = await cpu_timed(before(old_backend, span))
             befores, afters, before_cpus, after_cpus = [], [], [], []
             for _ in range(5):
                 took, _, cpu = await cpu_timed(before(old_backend, span))
@@ -230,11 +298,22 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         finally:
             await old_backend.close()
             await new_backend.close()
+        before_cold, after_cold = (statistics.median(t for t, _ in colds[k]) for k in ("before", "after"))
+        before_cold_cpu, after_cold_cpu = (statistics.median(c for _, c in colds[k]) for k in ("before", "after"))
         before_warm, after_warm = statistics.median(befores), statistics.median(afters)
         cold_cpu = f"{before_cold_cpu:.1f} / {after_cold_cpu:.1f}"
         warm_cpu = f"{statistics.median(before_cpus):.1f} / {statistics.median(after_cpus):.1f}"
+        read = ", ".join(f"{what} {rows:,}" for what, rows in reads.items())
         print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
-              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22}", flush=True)
+              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22}  {read}", flush=True)
+        if args.explain and args.backend == "postgresql":
+            fresh = servers.backend(path)
+            await fresh.open()
+            try:
+                for line in await explain(fresh, coverage, span, now, args.points):
+                    print(f"         {line}")
+            finally:
+                await fresh.close()
     print("(the machine is shared: run twice, compare ratios within one run)")
 
 

@@ -9,6 +9,7 @@ Points that arrive late for a past span (backfill, a replayed spool) drop that s
 from __future__ import annotations
 
 import asyncio
+import math
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from hub.recorder.compressed import Changes, Point, StateTexts
 SPAN = 300.0
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 _TS = itemgetter(0)
+_STORED_TS = itemgetter(1)  # a stored Point's ts
 
 
 @dataclass(slots=True, frozen=True)
@@ -111,14 +113,25 @@ class HistoryCache:
         self._counter = 0
         self._readers = 0
         self._dropped: dict[tuple[str, float], int] = {}
+        # Where the spans stored or being read end, at the latest: live points are all past it.
+        self._until = -math.inf
 
     def __len__(self) -> int:
         return len(self._blocks)
 
     def note_stored(self, batch: Batch) -> None:
-        """Drop the spans a stored batch wrote into (a recorder stored listener)."""
+        """Drop the spans a stored batch wrote into (a recorder stored listener).
+
+        Called on the loop for every stored slice: live points, newer than every span stored or
+        being read, cost one pass in C (their oldest time) and nothing else.
+        """
+        points = batch.points
+        if not points or (not self._blocks and not self._readers):
+            return
+        if min(map(_STORED_TS, points)) >= self._until:
+            return
         seen = set()
-        for point in batch.points:
+        for point in points:
             key = (point.entity_id, point.ts // SPAN * SPAN)
             if key in seen:
                 continue
@@ -134,6 +147,8 @@ class HistoryCache:
         """Forget every span (after a purge)."""
         self._blocks.clear()
         self.size = 0
+        if not self._readers:
+            self._until = -math.inf
 
     def get(self, key: tuple[str, float]) -> Block | None:
         """Return a stored span and mark it recently used."""
@@ -142,9 +157,10 @@ class HistoryCache:
             self._blocks.move_to_end(key)
         return block
 
-    def begin(self) -> int:
-        """Start a query: return the stamp its reads are as of."""
+    def begin(self, until: float = math.inf) -> int:
+        """Start a query that may store spans ending up to until: return the stamp its reads are as of."""
         self._readers += 1
+        self._until = max(self._until, until)
         return self._counter
 
     def end(self, stamp: int, blocks: dict[tuple[str, float], Block]) -> None:
@@ -177,62 +193,74 @@ async def cached_history(
     """Answer a minimal_response history query (changes of state only), splicing stored past spans.
 
     The five-minute spans wholly inside [start, end) and before now come from the cache, or
-    are read and stored; the partial spans at either end are read each time.
+    are read and stored; the partial spans at either end are read each time. One entity at a
+    time: its points are encoded (in a worker thread) while the next entity's are read (in
+    the backend's reader), so the query holds the points of two entities at most, not of all
+    (a day at 1 Hz of 10 entities: a 69 MB peak instead of 155 MB). Both steps are mostly
+    Python holding the GIL, so the overlap saves little time (about 5 %).
     """
     first = -(-start // SPAN) * SPAN  # the first span boundary at or after start
     last = min(end, now) // SPAN * SPAN
     inside = [first + i * SPAN for i in range(max(round((last - first) / SPAN), 0))]
-    stamp = cache.begin()
+    stamp = cache.begin(last)
     fresh: dict[tuple[str, float], Block] = {}
+    texts = StateTexts()  # used by one encoding thread at a time: each waits for the one before
+    out: list[Any] = [b"{"]
+    encoding: asyncio.Future[None] | None = None
     try:
-        known: dict[str, dict[float, Block]] = {}
-        fetched: dict[str, list[list[Point]]] = {}
         for entity_id in entity_ids:
-            known[entity_id] = found = {b: block for b in inside if (block := cache.get((entity_id, b))) is not None}
+            found = {b: block for b in inside if (block := cache.get((entity_id, b))) is not None}
             missing = [b for b in inside if b not in found]
             ranges = [(start, end, include_start)]
             if inside:
                 ranges = [(start, first, include_start), (inside[-1] + SPAN, end, False)]
                 if missing:
                     ranges.append((missing[0], missing[-1] + SPAN, False))
-            fetched[entity_id] = [
+            reads = [
                 (await backend.read_points([entity_id], a, b, include_start=lead)).get(entity_id, [])
                 for a, b, lead in ranges
             ]
-        answer = await asyncio.to_thread(_assemble, entity_ids, inside, known, fetched, start, attributes, fresh)
-    finally:
-        cache.end(stamp, fresh)
-    return answer
-
-
-def _assemble(
-    entity_ids: Sequence[str],
-    inside: list[float],
-    known: dict[str, dict[float, Block]],
-    fetched: dict[str, list[list[Point]]],
-    start: float,
-    attributes: dict[str, Changes] | None,
-    fresh: dict[tuple[str, float], Block],
-) -> bytes:
-    texts = StateTexts()
-    out: list[Any] = [b"{"]
-    for entity_id in entity_ids:
-        reads = fetched[entity_id]
-        changes = None if attributes is None else attributes.get(entity_id, [])
-        if not inside:
-            blocks = [build_block(reads[0], texts)]
-        else:
-            found = known[entity_id]
-            middle = reads[2] if len(reads) > 2 else []
-            for begin in inside:
-                if begin not in found:
-                    lo = bisect_left(middle, begin, key=_TS)
-                    hi = bisect_left(middle, begin + SPAN, lo, key=_TS)
-                    found[begin] = fresh[(entity_id, begin)] = build_block(middle[lo:hi], texts)
-            blocks = [build_block(reads[0], texts), *(found[b] for b in inside), build_block(reads[1], texts)]
-        mark = len(out)
-        out.append((b"," if mark > 1 else b"") + orjson.dumps(entity_id) + b":")
-        if not join_blocks(blocks, start, changes, out):
-            del out[mark:]
+            if encoding is not None:
+                await encoding
+            changes = None if attributes is None else attributes.get(entity_id, [])
+            encoding = asyncio.ensure_future(
+                asyncio.to_thread(_encode_entity, entity_id, inside, found, reads, start, changes, texts, fresh, out)
+            )
+        if encoding is not None:
+            await encoding
+    except BaseException:
+        cache.end(stamp, {})  # a query that did not finish stores nothing (its thread may still run)
+        if encoding is not None:
+            encoding.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved: not logged
+        raise
+    cache.end(stamp, fresh)
     out.append(b"}")
     return b"".join(out)
+
+
+def _encode_entity(
+    entity_id: str,
+    inside: list[float],
+    found: dict[float, Block],
+    reads: list[list[Point]],
+    start: float,
+    changes: Changes | None,
+    texts: StateTexts,
+    fresh: dict[tuple[str, float], Block],
+    out: list[Any],
+) -> None:
+    """Append one entity's `"id":[rows]` to out, building the spans it read (stored in fresh)."""
+    if not inside:
+        blocks = [build_block(reads[0], texts)]
+    else:
+        middle = reads[2] if len(reads) > 2 else []
+        for begin in inside:
+            if begin not in found:
+                lo = bisect_left(middle, begin, key=_TS)
+                hi = bisect_left(middle, begin + SPAN, lo, key=_TS)
+                found[begin] = fresh[(entity_id, begin)] = build_block(middle[lo:hi], texts)
+        blocks = [build_block(reads[0], texts), *(found[b] for b in inside), build_block(reads[1], texts)]
+    mark = len(out)
+    out.append((b"," if mark > 1 else b"") + orjson.dumps(entity_id) + b":")
+    if not join_blocks(blocks, start, changes, out):
+        del out[mark:]

@@ -23,7 +23,7 @@ from hub.exceptions import HubError
 from hub.recorder.backends.base import HistoryBackend, TierRow
 from hub.recorder.buckets import MAX_BUCKETS, Coverage, effective_width, query_buckets
 
-AGGREGATES: dict[str, float | None] = {"raw": None, "5m": 300.0, "1h": 3600.0, "1d": 86400.0}
+AGGREGATES: dict[str, float | None] = {"raw": None, "1m": 60.0, "5m": 300.0, "1h": 3600.0, "1d": 86400.0}
 FUNCTIONS = ("mean", "min", "max", "last", "sum", "count")
 MAX_LIMIT = 10_000
 RAW_WINDOW = 3600.0  # raw points are read an hour at a time, more while the hours are sparse

@@ -1,6 +1,6 @@
 """GET /api/v1/telemetry and GET /api/v1/telemetry/{device_id}: a device's history, paginated, JSON or CSV.
 
-    GET /api/v1/telemetry?device_id=&entity_id=&metric=&start=&end=&aggregate=raw|5m|1h|1d
+    GET /api/v1/telemetry?device_id=&entity_id=&metric=&start=&end=&aggregate=raw|1m|5m|1h|1d
                          &fn=mean|min|max|last|sum|count&limit=&cursor=&format=json|csv
 
 Answered by the recorder (so on every history backend) through hub.recorder.telemetry.
@@ -301,7 +301,8 @@ _COMMON = [
     _parameter("start", "ISO 8601 or Unix seconds; default end minus 24 hours. Buckets start at the bucket "
                "boundary at or before it (multiples of the width since the epoch, UTC).", {"type": "string"}),
     _parameter("end", "ISO 8601 or Unix seconds; default now.", {"type": "string"}),
-    _parameter("aggregate", "raw points, or buckets of 5 minutes, an hour or a day.",
+    _parameter("aggregate", "raw points, or buckets of a minute, 5 minutes, an hour or a day (read from the matching "
+               "tier where the downsampler has filled it, else from raw points: the same numbers).",
                {"type": "string", "enum": list(AGGREGATES), "default": "raw"}),
     _parameter("fn", "Per bucket: time-weighted mean, min, max, last value, sum (the increase of a counter, "
                "resets counted as new use), or count of points.",

@@ -240,6 +240,12 @@ class Downsampler:
         # Where the running downsample() started, per tier: the minute tier's first run after an
         # upgrade goes back days, which must not make charts read raw points for the other tiers.
         self._recomputing: dict[str, float] = {}
+        # Where the running downsample() reads raw points up to: a point stored before it while
+        # it runs may be in a chunk it has read already, so it is late even past the watermarks.
+        self._reading_until: float | None = None
+        # One run at a time (the schedule and the recorder.purge service both start runs): two
+        # overlapping runs could write rows read before a backfill over rows read after it.
+        self._lock = asyncio.Lock()
 
     def hour_tier_until(self) -> float:
         """Return up to when the hour tier holds every point stored so far.
@@ -276,7 +282,8 @@ class Downsampler:
     def note_stored(self, batch: Batch) -> None:
         """Mark buckets to recompute when a stored batch holds points older than the watermark."""
         oldest = batch.min_ts()
-        if oldest is not None and oldest < max(self.watermarks["minute"], self.watermarks["five_minute"]):
+        read = max(self.watermarks["minute"], self.watermarks["five_minute"], self._reading_until or -math.inf)
+        if oldest is not None and oldest < read:
             if self.dirty is not None and self.dirty <= oldest:
                 return
             self.dirty = oldest
@@ -287,19 +294,32 @@ class Downsampler:
                 self._save()
 
     async def downsample(self) -> int:
-        """Aggregate every completed bucket not aggregated yet; return the rows written."""
-        width5 = TIER_SECONDS["five_minute"]
-        end5 = _floor(self.clock(), width5)
-        start5, start1 = self.watermarks["five_minute"], self.watermarks["minute"]
-        if self.dirty is not None:
-            start5 = min(start5, _floor(self.dirty, width5))
-            start1 = min(start1, _floor(self.dirty, width5))
-            self.dirty = None
-        self._recomputing = {"minute": start1, "five_minute": start5, "hour": start5, "day": start5}
-        try:
-            return await self._downsample(start1, start5, end5)
-        finally:
-            self._recomputing = {}
+        """Aggregate every completed bucket not aggregated yet; return the rows written.
+
+        Runs one at a time. Points stored while a run reads (a backfill, a replayed spool) mark
+        their buckets dirty when the run may have read past them, so the next run recomputes
+        them and tier_until() keeps queries off them meanwhile; a run that fails keeps them dirty.
+        """
+        async with self._lock:
+            width5 = TIER_SECONDS["five_minute"]
+            end5 = _floor(self.clock(), width5)
+            start5, start1 = self.watermarks["five_minute"], self.watermarks["minute"]
+            taken = self.dirty
+            if taken is not None:
+                start5 = min(start5, _floor(taken, width5))
+                start1 = min(start1, _floor(taken, width5))
+                self.dirty = None
+            self._recomputing = {"minute": start1, "five_minute": start5, "hour": start5, "day": start5}
+            self._reading_until = end5
+            try:
+                return await self._downsample(start1, start5, end5)
+            except BaseException:
+                if taken is not None:
+                    self.dirty = taken if self.dirty is None else min(self.dirty, taken)
+                raise
+            finally:
+                self._recomputing = {}
+                self._reading_until = None
 
     async def _from_raw(self, start1: float, start5: float, end: float) -> int:
         """Write the minute rows from start1 and the 5-minute rows from start5 up to end, from raw points."""

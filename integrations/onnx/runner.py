@@ -8,6 +8,7 @@ only while it really does not. Readings that arrive while history is read wait a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from datetime import UTC, datetime
@@ -85,6 +86,8 @@ class ModelRunner:
         self._unlisten: Callable[[], None] | None = None
         # Live readings held back while history is read: (entity_id, timestamp, value).
         self._held: list[tuple[str, float, float]] | None = []
+        # Done when the fill() under way is: a forecast asked meanwhile waits for it.
+        self._filling: asyncio.Future[None] | None = None
         self._waiting_for_input = False
 
     def _new_windows(self) -> dict[str, Window]:
@@ -135,7 +138,8 @@ class ModelRunner:
 
         The model is taken to predict the mean of its input over the step after its window (as
         forecast_power.onnx does): each prediction joins the window as its newest value, and
-        the model runs again for the step after.
+        the model runs again for the step after. Asked while the window is being refilled (a
+        node's backfilled buffer), it answers once the refill is in.
 
         Raises:
             ForecastError: not one input with a time-span window, windows not full, or the model failed.
@@ -143,6 +147,10 @@ class ModelRunner:
         window_conf = self.conf["window"]
         if len(self.inputs) != 1 or "step" not in window_conf:
             raise ForecastError("only a model over one input with a time-span window can be rolled forward")
+        if self._held is not None and self._filling is not None:
+            # A refill (a node's backfilled buffer) is one short read: answering without the
+            # model meanwhile would flip whoever asks (a budget's projection) to another method.
+            await asyncio.shield(self._filling)
         if self._held is not None:
             raise ForecastError("its window is still being filled from history")
         window = self.windows[self.inputs[0]]
@@ -183,6 +191,15 @@ class ModelRunner:
         Without a recorder the windows start from the inputs' present states. Readings that
         arrived meanwhile follow the history; the model runs at once when the windows are full.
         """
+        filling = self._filling = asyncio.get_running_loop().create_future()
+        try:
+            return await self._fill()
+        finally:
+            filling.set_result(None)
+            if self._filling is filling:
+                self._filling = None
+
+    async def _fill(self) -> int:
         from hub.recorder import get_recorder
 
         self._held = self._held if self._held is not None else []

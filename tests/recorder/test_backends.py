@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
 import orjson
 
 from hub.recorder.backends.base import AttributeChange, Batch, HistoryBackend, Point, Sample, TierRow
+from hub.recorder.backends.sqlite import SQLiteBackend
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -117,3 +123,29 @@ async def test_last_values_finds_an_entity_quiet_for_days(backend: HistoryBacken
                                Point("sensor.busy", T0 - 5, None, "unavailable")]))
     assert await backend.last_values(T0, ["sensor.quiet", "sensor.busy", "sensor.none"]) == {"sensor.quiet": 5.0, "sensor.busy": 7.0}
     assert await backend.last_values(T0) == {"sensor.quiet": 5.0, "sensor.busy": 7.0}
+
+
+async def test_a_sqlite_query_does_not_wait_behind_a_long_read(tmp_path: Path) -> None:
+    """A chart's query answers while another read (the downsampler's day of raw points) is still running."""
+    backend = SQLiteBackend(tmp_path / "history.db")
+    await backend.open()
+    try:
+        await backend.write(Batch([Point("sensor.p", 1000.0 + i, float(i), None) for i in range(100)]))
+        release, started = threading.Event(), threading.Event()
+        read_states = backend._read_states
+
+        def long_read(*args: Any) -> Any:
+            started.set()
+            release.wait(10)
+            return read_states(*args)
+
+        backend._read_states = long_read  # type: ignore[method-assign]
+        slow = asyncio.ensure_future(backend.read_states(["sensor.p"], 0.0, 2000.0))
+        assert await asyncio.to_thread(started.wait, 5)
+        points = await asyncio.wait_for(backend.read_points(["sensor.p"], 1000.0, 1010.0), 5)
+        assert [ts for ts, _ in points["sensor.p"]] == [1000.0 + i for i in range(10)]
+        assert not slow.done()
+        release.set()
+        assert len((await slow)["sensor.p"]) == 100
+    finally:
+        await backend.close()

@@ -105,3 +105,20 @@ def test_an_hour_written_during_a_read_is_not_stored_stale() -> None:
     cache.note_stored(Batch([Point("sensor.p", T0 + 5, 2.0, None)]))  # lands while the query reads
     cache.end(stamp, {key: block})
     assert cache.get(key) is None
+
+
+async def test_live_points_leave_the_cache_alone_and_late_ones_still_drop_their_span(backend: SQLiteBackend) -> None:
+    """Newer than every span stored or being read, a stored slice drops nothing (and costs no walk)."""
+    cache = HistoryCache()
+    start, end = T0, T0 + HOUR
+    await cached_history(cache, backend, ["sensor.p", "switch.s"], start, end, end, None, include_start=True)
+    assert len(cache) == 2 * 12
+    cache.note_stored(Batch([Point("sensor.p", end, 1.0, None), Point("switch.s", end + 400, None, "on")]))
+    assert len(cache) == 2 * 12
+    cache.note_stored(Batch([Point("sensor.p", end + 10, 1.0, None), Point("sensor.p", end - 1, 1.0, None)]))
+    assert len(cache) == 2 * 12 - 1 and cache.get(("sensor.p", end - 300)) is None  # the last span, late by a second
+    # A query reading spans up to a later end: a point for one of them lands meanwhile.
+    stamp = cache.begin(end + HOUR)
+    cache.note_stored(Batch([Point("sensor.p", end + 30, 2.0, None)]))
+    cache.end(stamp, {("sensor.p", end): build_block([(end + 1, 1.0)], StateTexts())})
+    assert cache.get(("sensor.p", end)) is None

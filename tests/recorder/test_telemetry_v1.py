@@ -116,6 +116,29 @@ async def test_raw_pages_are_complete_and_aggregates_match_the_points(hub: Hub) 
                                                                      "aggregate": "1d", "fn": "sum"})
     assert status == 200
     assert math.isclose(sum(r["value"] for r in body["data"]), 177 * 0.25 + 0.5, rel_tol=1e-9)
+    # 1m buckets: each minute's count is its numeric points, its max theirs and the value carried in,
+    # the same before and after the downsampler has written the minute tier.
+    minute = {"device_id": device_id, "metric": "power", **span, "aggregate": "1m", "limit": 10_000}
+    answers = {}
+    for when in ("raw", "tier"):
+        if when == "tier":
+            recorder = get_recorder(hub.hub)
+            assert recorder is not None and recorder.tiers is not None
+            await recorder.tiers.downsample()
+            assert recorder.tiers.tier_until("minute") >= base + 3 * 3600
+        answers[when] = {fn: (await hub.get("/api/v1/telemetry", {**minute, "fn": fn}))[1] for fn in ("count", "max")}
+    assert answers["tier"] == answers["raw"]
+    counts, maxima = answers["raw"]["count"], answers["raw"]["max"]
+    assert counts["bucket_seconds"] == 60 and counts["aggregate"] == "1m"
+    numbers = [(r["ts"], r["value"]) for r in power if isinstance(r["value"], float)]
+    assert sum(r["value"] for r in counts["data"]) == len(numbers)
+    held = None
+    expected = {}
+    for ts, value in numbers:
+        start = ts // 60 * 60
+        expected[start] = max(expected.get(start, held if held is not None else value), value)
+        held = value
+    assert {r["ts"]: r["value"] for r in maxima["data"]} == expected
     # CSV, by Accept or format=.
     status, text, response = await hub.get(f"/api/v1/telemetry/{device_id}", {**span, "aggregate": "5m", "limit": 10},
                                            accept="text/csv")
@@ -198,6 +221,8 @@ async def test_both_routes_are_in_the_openapi_document(hub: Hub) -> None:
 
 QUERIES = [
     {"aggregate": "raw", "limit": 200},
+    {"aggregate": "1m", "fn": "mean"},
+    {"aggregate": "1m", "fn": "sum", "metric": "energy"},
     {"aggregate": "5m", "fn": "mean"},
     {"aggregate": "5m", "fn": "last"},
     {"aggregate": "1h", "fn": "min"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from hub.recorder import history
 from hub.recorder.backends.base import Batch, HistoryBackend, Point, Sample, TierRow
 from hub.recorder.backends.sqlite import SQLiteBackend
+from hub.recorder.buckets import Coverage, query_buckets
 from hub.recorder.tiers import Downsampler, RetentionPlan, aggregate, combine
 
 DAY = 86400.0
@@ -207,3 +209,99 @@ async def test_an_upgraded_store_gets_minutes_for_the_raw_points_it_keeps(tmp_pa
         assert not await backend.read_tier("five_minute", None, T0, T0 + 3 * DAY)  # the other tiers were complete
     finally:
         await backend.close()
+
+
+async def test_points_backfilled_during_the_first_minute_run_reach_every_tier(tmp_path: Path) -> None:
+    """The minute tier's first run after an upgrade reads back days; points backfilled meanwhile are not lost.
+
+    One backfilled point lands in a day the run has already read, one after the other tiers'
+    watermark in the chunk being read (so it was not "late" yet), and the purge service starts a
+    second downsample() while the first runs. Charts equal the raw points throughout, and the
+    tiers equal them once the runs are done.
+    """
+    backend = SQLiteBackend(tmp_path / "history.db")
+    await backend.open()
+    try:
+        now = T0 + 3 * DAY + 600 + 5
+        clock = FakeClock(now)
+        state = tmp_path / "tiers.json"
+        state.write_text(f'{{"five_minute": {T0 + 3 * DAY}, "hour": {T0 + 3 * DAY}, "day": {T0 + 3 * DAY}}}')
+        await backend.write(Batch([Point("sensor.p", T0 + DAY + 30 * k + 7, float(k % 13), None) for k in range(2 * 2880 + 20)]))
+        downsampler = Downsampler(backend, RetentionPlan(), state, clock)
+        read_states = backend.read_states
+        late = [Batch([Point("sensor.p", T0 + DAY + 45, 1000.0, None)]), Batch([Point("sensor.p", T0 + 3 * DAY + 130, 2000.0, None)])]
+        second: list[asyncio.Task[int]] = []
+
+        async def backfilled_meanwhile(entity_ids, start, end, *, include_start=False):  # type: ignore[no-untyped-def]
+            found = await read_states(entity_ids, start, end, include_start=include_start)
+            if start <= T0 + 3 * DAY < end:  # the chunk with the newest points, after the older days
+                for batch in late:
+                    await backend.write(batch)
+                    downsampler.note_stored(batch)
+                second.append(asyncio.ensure_future(downsampler.downsample()))  # as recorder.purge does
+            return found
+
+        backend.read_states = backfilled_meanwhile  # type: ignore[method-assign]
+        await downsampler.downsample()
+        backend.read_states = read_states  # type: ignore[method-assign]
+        end = now // 300 * 300
+
+        async def chart(coverage: Coverage) -> dict[str, list[TierRow]]:
+            return (await query_buckets(backend, ["sensor.p"], T0 + DAY, end, 60.0, coverage, deltas=False)).series
+
+        def covered() -> Coverage:
+            return Coverage(minute_until=downsampler.tier_until("minute"), five_until=downsampler.tier_until("five_minute"),
+                            hour_until=downsampler.tier_until("hour"), day_until=downsampler.tier_until("day"))
+
+        raw = await chart(Coverage())
+        assert any(row.max == 2000.0 for row in raw["sensor.p"]) and any(row.max == 1000.0 for row in raw["sensor.p"])
+        assert _close(await chart(covered()), raw)  # between the runs: stale buckets are read raw
+        await asyncio.gather(*second)
+        await downsampler.downsample()  # the next scheduled run
+        assert downsampler.tier_until("minute") == end
+        samples = (await backend.read_states(["sensor.p"], T0, end))["sensor.p"]
+        for tier, width, since in (("minute", 60.0, T0 + DAY), ("five_minute", 300.0, T0 + 3 * DAY)):
+            stored = (await backend.read_tier(tier, ["sensor.p"], since, end))["sensor.p"]
+            wanted = [r for r in aggregate("sensor.p", samples, None, width) if r.start >= since]
+            assert _close({"p": stored}, {"p": wanted}), tier
+        # The point backfilled into an older day was recomputed into its 5-minute bucket too.
+        (five,) = (await backend.read_tier("five_minute", ["sensor.p"], T0 + DAY, T0 + DAY + 300))["sensor.p"]
+        assert five.max == 1000.0
+        assert _close(await chart(covered()), raw)
+    finally:
+        await backend.close()
+
+
+def _close(got: dict[str, list[TierRow]], wanted: dict[str, list[TierRow]]) -> bool:
+    """Whether two answers have the same buckets, the same min/max/last/count and means equal to rounding."""
+    for key in (*got, *wanted):
+        a, b = got.get(key, []), wanted.get(key, [])
+        if [(r.start, r.min, r.max, r.last, r.count) for r in a] != [(r.start, r.min, r.max, r.last, r.count) for r in b]:
+            return False
+        if not all(abs(x.mean - y.mean) < 1e-9 * max(1.0, abs(y.mean)) for x, y in zip(a, b, strict=True)):
+            return False
+    return True
+
+
+async def test_a_failed_run_keeps_late_points_to_recompute(backend: HistoryBackend, tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    downsampler = Downsampler(backend, RetentionPlan(), tmp_path / "tiers.json", clock)
+    await backend.write(Batch([Point("sensor.p", T0 + 60, 10.0, None)]))
+    clock.now = T0 + 2 * 3600
+    await downsampler.downsample()
+    late = Batch([Point("sensor.p", T0 + 30, 30.0, None)])
+    await backend.write(late)
+    downsampler.note_stored(late)
+    write_tier = backend.write_tier
+
+    async def disk_full(tier: str, rows: list[TierRow]) -> None:
+        raise OSError("disk full")
+
+    backend.write_tier = disk_full  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        await downsampler.downsample()
+    assert downsampler.tier_until("five_minute") == T0  # still stale: charts read raw points there
+    backend.write_tier = write_tier  # type: ignore[method-assign]
+    await downsampler.downsample()
+    (row,) = (await backend.read_tier("five_minute", ["sensor.p"], T0, T0 + 300))["sensor.p"]
+    assert (row.max, row.count) == (30.0, 2)

@@ -6,6 +6,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -18,6 +19,9 @@ TIER_SECONDS = {"minute": 60, "five_minute": 300, "hour": 3600, "day": 86400}
 
 class BackendError(HubError):
     """A history backend could not read or write (down, refused, misconfigured)."""
+
+
+_TS = itemgetter(1)  # the ts of a Point or an AttributeChange
 
 
 class Point(NamedTuple):
@@ -97,8 +101,8 @@ class Batch:
         return cls([Point(*p) for p in points], [AttributeChange(*a) for a in attributes])
 
     def min_ts(self) -> float | None:
-        """Return the oldest timestamp in the batch."""
-        stamps = [p.ts for p in self.points] + [a.ts for a in self.attributes]
+        """Return the oldest timestamp in the batch (one pass in C: called on the loop per stored slice)."""
+        stamps = [min(map(_TS, rows)) for rows in (self.points, self.attributes) if rows]
         return min(stamps) if stamps else None
 
 

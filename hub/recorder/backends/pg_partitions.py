@@ -23,6 +23,10 @@ Widths: raw points and minute rows by `recorder: partition` (a day, or a week); 
 day rows by four weeks. A partition goes once its end is past the retention, so a plan keeps up
 to one width longer than its retention.
 
+Charts read raw points by (entity, ts) and need only their value: `history_raw_chart`, made on the
+parent (so on every partition there is and every one made later), holds those and the home's
+columns row-level security checks, so a chart's raw part is an index-only scan.
+
 Upkeep: every function here that changes tables (create_parent, ensure_plan, ensure_slot,
 convert, secure, and the backend's DROP of expired partitions) needs the tables' owner. A hub of
 many homes serves rows as an application role that owns nothing; its backend runs these through a
@@ -221,6 +225,22 @@ async def ensure_slot(
         await secure(conn, name)
         await conn.execute(f"ALTER TABLE {default} FORCE ROW LEVEL SECURITY")
     return name
+
+
+CHART_INDEX = "history_raw_chart"
+
+
+async def ensure_chart_index(conn: asyncpg.Connection) -> bool:
+    """Create the raw points' covering index for charts unless it exists; return whether it was made.
+
+    Made on the partitioned parent, PostgreSQL builds it on every partition and gives it to each
+    partition made or attached later. A database with history builds it once, at the first start
+    of a hub with it (under the schema lock, as the owner).
+    """
+    if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", CHART_INDEX):
+        return False
+    await conn.execute(f"CREATE INDEX {CHART_INDEX} ON history_raw (entity, ts) INCLUDE (value, tenant_id, home_id)")
+    return True
 
 
 class LayoutError(BackendError):

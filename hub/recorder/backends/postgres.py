@@ -70,12 +70,14 @@ def _minute_as_raw(kept: dict[str, float]) -> dict[str, float]:
 
 # Each numeric point holds until the next one (lead) or its bucket's end; the bucket's last
 # point is the one whose successor is in a later bucket. Buckets as tiers.aggregate makes them.
+# Seconds come from date_part, a float8: extract() is numeric since PostgreSQL 14, and its
+# arithmetic and cast took a third of a chart's query (the same double either way).
 _AGGREGATE_SQL = """
 SELECT entity, bucket, count(*)::int, min(value), max(value), min(t),
        sum(value * (least(coalesce(next, bucket + $4), bucket + $4) - t)),
        max(CASE WHEN next IS NULL OR next >= bucket + $4 THEN value END)
 FROM (SELECT entity, t, value, floor(t / $4) * $4 AS bucket, lead(t) OVER (PARTITION BY entity ORDER BY ts) AS next
-      FROM (SELECT entity, ts, extract(epoch FROM ts)::float8 AS t, value FROM history_raw
+      FROM (SELECT entity, ts, date_part('epoch', ts) AS t, value FROM history_raw
             WHERE entity = ANY($3::int[]) AND ts >= to_timestamp($1) AND ts < to_timestamp($2)
             AND value IS NOT NULL) p) q
 GROUP BY entity, bucket ORDER BY entity, bucket
@@ -273,6 +275,13 @@ class PostgresBackend(HistoryBackend):
             elif kind != "l" and not (table == "history_raw" and await self._is_hypertable(conn)):
                 moved = await layout.convert(conn, table, self.widths[table])
                 _LOGGER.info("Recorder: %s is now partitioned by plan and time (%d rows moved, none lost)", table, moved)
+        try:
+            async with conn.transaction():  # a savepoint: a role that owns nothing opens the schema as it is
+                await layout.ensure_chart_index(conn)
+        except asyncpg.InsufficientPrivilegeError:
+            _LOGGER.warning("Recorder: history_raw has no %s index and this role may not make it: charts read "
+                            "raw points slower until the tables' owner connects once (recorder: migrate_url)",
+                            layout.CHART_INDEX)
         return bool(available) and await self._is_hypertable(conn)
 
     @staticmethod
@@ -650,13 +659,13 @@ class PostgresBackend(HistoryBackend):
         out: dict[str, list[Sample]] = {}
         if include_start:
             sql = (
-                "SELECT DISTINCT ON (entity) entity, extract(epoch FROM ts)::float8, value, state FROM history_raw "
+                "SELECT DISTINCT ON (entity) entity, date_part('epoch', ts), value, state FROM history_raw "
                 f"WHERE ts < to_timestamp($1) AND $2::float8 IS NOT NULL{where} ORDER BY entity, ts DESC"
             )
             for entity, ts, value, state in await conn.fetch(sql, *args):
                 out.setdefault(self._names[entity], []).append(Sample(ts, value, state))
         sql = (
-            "SELECT entity, extract(epoch FROM ts)::float8, value, state FROM history_raw "
+            "SELECT entity, date_part('epoch', ts), value, state FROM history_raw "
             f"WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2){where} ORDER BY entity, ts"
         )
         names = self._names
@@ -676,7 +685,7 @@ class PostgresBackend(HistoryBackend):
         await self._refresh(conn)
         ids = self._filter(entity_ids)
         sql = (
-            "SELECT a.entity, extract(epoch FROM a.ts)::float8, s.json FROM history_attributes a "
+            "SELECT a.entity, date_part('epoch', a.ts), s.json FROM history_attributes a "
             "JOIN history_attribute_sets s ON s.hash = a.hash AND s.tenant_id = a.tenant_id AND s.home_id = a.home_id "
             "WHERE a.entity = ANY($3::int[]) AND "
             "((a.ts >= to_timestamp($1) AND a.ts < to_timestamp($2)) OR a.ts = (SELECT max(ts) FROM "
@@ -754,7 +763,7 @@ class PostgresBackend(HistoryBackend):
         ids = self._filter(entity_ids)
         where = " AND tenant_id = $3 AND home_id = $4" if ids is None else " AND entity = ANY($3::int[])"
         sql = (
-            "SELECT entity, extract(epoch FROM start)::float8, mean, min, max, last, delta, count "
+            "SELECT entity, date_part('epoch', start), mean, min, max, last, delta, count "
             f"FROM history_{tier} WHERE start >= to_timestamp($1) AND start < to_timestamp($2){where} ORDER BY entity, start"
         )
         args: list[Any] = [start, end, *self._home] if ids is None else [start, end, ids]

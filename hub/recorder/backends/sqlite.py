@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +27,7 @@ from hub.recorder.backends.base import (
 _T = TypeVar("_T")
 SCHEMA_VERSION = 1
 _TIER_COLUMNS = "entity, start, mean, min, max, last, delta, count"
+READERS = 2  # reader threads (WAL: readers do not block each other or the writer)
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
@@ -60,11 +62,15 @@ class SQLiteBackend(HistoryBackend):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         # One writer thread owns the write connection (sqlite3 objects stay on one thread);
-        # reads get their own thread and connection so a long write never delays a query.
+        # reads get their own threads, each with its connection, so a long write never delays a
+        # query, and a chart's query never waits behind the downsampler reading a day of points.
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="history-sqlite-writer")
-        self._reader = ThreadPoolExecutor(1, thread_name_prefix="history-sqlite-reader")
+        self._reader = ThreadPoolExecutor(READERS, thread_name_prefix="history-sqlite-reader")
         self._wconn: sqlite3.Connection | None = None
-        self._rconn: sqlite3.Connection | None = None
+        self._local = threading.local()  # each reader thread's connection
+        self._rconns: list[sqlite3.Connection] = []
+        self._rlock = threading.Lock()
+        self._reading = False
         self._ids: dict[str, int] = {}
         self._names: dict[int, str] = {}
 
@@ -87,7 +93,7 @@ class SQLiteBackend(HistoryBackend):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._wconn = await self._run(self._writer, self._connect)
         await self._run(self._writer, self._migrate)
-        self._rconn = await self._run(self._reader, self._connect)
+        self._reading = True
 
     def _migrate(self) -> None:
         conn = self._wconn
@@ -100,12 +106,26 @@ class SQLiteBackend(HistoryBackend):
             self._names[id_] = entity_id
 
     async def close(self) -> None:
-        """Close both connections and their threads."""
-        for pool, conn in ((self._writer, self._wconn), (self._reader, self._rconn)):
-            if conn is not None:
-                await asyncio.get_running_loop().run_in_executor(pool, conn.close)
-            pool.shutdown(wait=True)
-        self._wconn = self._rconn = None
+        """Close the connections and their threads."""
+        self._reading = False
+        if self._wconn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer, self._wconn.close)
+        self._writer.shutdown(wait=True)
+        await asyncio.get_running_loop().run_in_executor(None, self._reader.shutdown, True)
+        with self._rlock:
+            for conn in self._rconns:
+                conn.close()  # the threads that used them have ended
+            self._rconns.clear()
+        self._wconn = None
+
+    def _rconn(self) -> sqlite3.Connection | None:
+        """Return this reader thread's connection, opened on its first read (None once closed)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None and self._reading:
+            conn = self._local.conn = self._connect()
+            with self._rlock:
+                self._rconns.append(conn)
+        return conn
 
     # -- writing (writer thread only)
 
@@ -210,7 +230,7 @@ class SQLiteBackend(HistoryBackend):
 
     def _prepare_read(self, entity_ids: Iterable[str] | None) -> tuple[sqlite3.Connection, str, list[int]] | None:
         """Return the reader connection and the entity filter, or None when no entity is known."""
-        conn = self._rconn
+        conn = self._rconn()
         assert conn is not None
         self._refresh_names(conn)
         found = self._entity_filter(entity_ids)
@@ -262,7 +282,7 @@ class SQLiteBackend(HistoryBackend):
     def _read_points(
         self, entity_ids: list[str], start: float, end: float, include_start: bool
     ) -> dict[str, list[tuple[float, float | str | None]]]:
-        conn = self._rconn
+        conn = self._rconn()
         assert conn is not None
         self._refresh_names(conn)
         out: dict[str, list[tuple[float, float | str | None]]] = {}
@@ -303,7 +323,7 @@ class SQLiteBackend(HistoryBackend):
         from hub.recorder.partials import sum_up
 
         pair = np.dtype([("ts", np.float64), ("value", np.float64)])
-        conn = self._rconn
+        conn = self._rconn()
         assert conn is not None
         self._refresh_names(conn)
         out: dict[str, list[Partial]] = {}
@@ -327,7 +347,7 @@ class SQLiteBackend(HistoryBackend):
         return await self._run(self._reader, self._entities_between, start, end)
 
     def _entities_between(self, start: float, end: float) -> list[str]:
-        conn = self._rconn
+        conn = self._rconn()
         assert conn is not None
         self._refresh_names(conn)
         sql = "SELECT 1 FROM raw WHERE entity = ? AND ts >= ? AND ts < ? LIMIT 1"
@@ -342,7 +362,7 @@ class SQLiteBackend(HistoryBackend):
     def _read_tier_values(
         self, tier: str, entity_ids: list[str], start: float, end: float
     ) -> dict[str, list[tuple[float, float, float, float, float, float]]]:
-        conn = self._rconn
+        conn = self._rconn()
         assert conn is not None and tier in TIERS
         self._refresh_names(conn)
         sql = f"SELECT start, mean, min, max, last, delta FROM {tier} WHERE entity = ? AND start >= ? AND start < ? ORDER BY start"
@@ -358,7 +378,7 @@ class SQLiteBackend(HistoryBackend):
         return await self._run(self._reader, self._hour_totals_before, list(entity_ids), before)
 
     def _hour_totals_before(self, entity_ids: list[str], before: float) -> dict[str, float]:
-        conn = self._rconn
+        conn = self._rconn()
         assert conn is not None
         self._refresh_names(conn)
         out: dict[str, float] = {}

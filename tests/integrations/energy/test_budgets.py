@@ -18,6 +18,7 @@ import pytest
 from hub.core.bus import callback
 from hub.recorder import get_recorder
 from integrations.energy import api
+from integrations.onnx import RUNNERS
 from tests.hubs import write_config
 
 pytestmark = pytest.mark.timeout(90)
@@ -136,6 +137,85 @@ async def test_budgets_show_use_from_history_and_a_projection(start_hub: Any, tm
     again = await api.energy_budgets(hub)
     assert [e["threshold"] for e in fired if e["budget"] == "tiny_month"] == [50, 80, 100]
     assert {b["budget"] for b in again} == {"kitchen_day", "house_month", "tiny_month"}
+
+
+async def test_a_backfill_while_history_catches_up_keeps_the_projection_s_method(start_hub: Any, tmp_path: Path) -> None:
+    """A node's buffer backfilled while the downsampler runs and the forecast model refills its window.
+
+    The budgets page asked in between shows the forecast as it does afterwards: neither the tiers
+    catching up on late points nor the model reading the backfill makes a budget flip to another
+    method. Both are held at the moment of the race (the tiers' run in its first read, the
+    model's refill in its read of history) and let go in turn.
+    """
+    runtime = await start_hub(write_config(tmp_path / "config", CONFIG, {"kitchen": KITCHEN}))
+    hub = runtime.hub
+    recorder = get_recorder(hub)
+    tiers, backend = recorder.tiers, recorder.backend
+    assert tiers is not None
+    (runner,) = hub.runtime.get(RUNNERS)
+    await tiers.downsample()  # after the scheduled first run, if it was still going
+    # The minute tier's first run after an upgrade reads back two days: held in its first read.
+    tiers.watermarks["minute"] -= 2 * 86400
+    entities_between, read_states = backend.entities_between, backend.read_states
+    tiers_reading, tiers_go = asyncio.Event(), asyncio.Event()
+    refill_reading, refill_go = asyncio.Event(), asyncio.Event()
+
+    async def held_run(start: float, end: float) -> list[str]:
+        tiers_reading.set()
+        await tiers_go.wait()
+        return await entities_between(start, end)
+
+    async def held_refill(entity_ids: Any, start: float, end: float, *, include_start: bool = False) -> Any:
+        if end > time.time() and not refill_go.is_set():  # the model reads up to a second ahead; usage() to now
+            refill_reading.set()
+            await refill_go.wait()
+        return await read_states(entity_ids, start, end, include_start=include_start)
+
+    backend.entities_between = held_run  # type: ignore[method-assign]
+    backend.read_states = held_refill  # type: ignore[method-assign]
+    run = asyncio.ensure_future(tiers.downsample())
+    await tiers_reading.wait()
+    now = time.time()
+    first = (now // 300) * 300 - 8 * 86400
+    stamps = [first + i * 300 for i in range(int((now - first) // 300) + 1)]
+    energy = [(t, 500.0 + (t - first) / HOUR) for t in stamps]
+    power = [(t, 1000.0) for t in stamps]
+    for entity_id, points in (("sensor.kitchen_energy", energy), ("sensor.kitchen_power", power)):
+        await hub.services.call("recorder", "backfill", {"entity_id": entity_id, "points": points}, return_response=True)
+    await recorder.flush()
+    assert tiers.hour_tier_until() <= first  # the late week is read raw until the tiers have it
+    hub.bus.fire("telemetry_backfilled", {"node_id": "node", "entities": {"power": "sensor.kitchen_power"},
+                                          "first_ts": first, "last_ts": stamps[-1], "readings": len(stamps), "points": 0})
+    await refill_reading.wait()
+    assert runner.waiting_for_history
+    asked = asyncio.ensure_future(api.energy_budgets(hub))
+    await asyncio.wait({asked}, timeout=1)  # the page asks while the model's window is being refilled
+    refill_go.set()
+    during = {b["budget"]: b for b in await asked}
+    forecast = await hub.services.call("onnx", "forecast", {"entity_id": "sensor.kitchen_next_hour", "steps": 30},
+                                       return_response=True)
+    now = time.time()
+    midnight = now // 86400 * 86400
+    day = during["kitchen_day"]["projection"]
+    assert day["method"] == "forecast" and "as forecast by Kitchen next hour" in day["explanation"]
+    expected = during["kitchen_day"]["used_kwh"]
+    for item in forecast["sensor.kitchen_next_hour"]["forecast"]:
+        start = datetime.fromisoformat(item["datetime"]).timestamp()
+        share = (min(start + HOUR, midnight + 86400) - max(start, now)) / HOUR
+        if share > 0:
+            expected += item["value"] / 1000 * share
+    assert day["kwh"] == pytest.approx(expected, rel=0.01)
+    assert during["house_month"]["projection"]["method"] == "history"
+
+    tiers_go.set()
+    await run
+    await tiers.downsample()  # the next scheduled run takes the late week into every tier
+    assert tiers.hour_tier_until() > first
+    after = {b["budget"]: b for b in await api.energy_budgets(hub)}
+    for name in ("kitchen_day", "house_month"):
+        assert after[name]["projection"]["method"] == during[name]["projection"]["method"], name
+        assert after[name]["used"] == pytest.approx(during[name]["used"], rel=0.01, abs=0.01), name
+        assert after[name]["projection"]["value"] == pytest.approx(during[name]["projection"]["value"], rel=0.02), name
 
 
 def next_month(now: float) -> float:

@@ -1,0 +1,168 @@
+"""PostgreSQL charts read raw points from one covering index, on every partition, old and new
+(real PostgreSQL; the hub's role owns the tables but is neither superuser nor exempt from row-level security)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from hub.recorder.backends import pg_partitions as layout
+from hub.recorder.backends.base import Batch, Point
+from hub.recorder.backends.pg_pool import PoolRegistry
+from hub.recorder.backends.postgres import _AGGREGATE_SQL, PostgresBackend
+
+pytestmark = pytest.mark.services
+
+NOW = 1_750_032_000.0  # 2025-06-16T00:00:00Z
+ENTITIES = [f"sensor.meter_{i}_power" for i in range(3)]
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def app_url(pg_url: str) -> str:
+    """A fresh database and a role that owns its tables, not superuser, not exempt from row-level security."""
+    role = f"hub_app_{uuid.uuid4().hex[:8]}"
+    admin = await superuser(pg_url)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
+        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
+    finally:
+        await admin.close()
+    return pg_url.replace("postgres@", f"{role}@", 1)
+
+
+@pytest.fixture
+async def pools() -> AsyncIterator[PoolRegistry]:
+    registry = PoolRegistry()
+    yield registry
+    assert registry.open_pools() == []
+
+
+async def superuser(pg_url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+
+
+async def leaves_without_index(pg_url: str) -> list[str]:
+    """The partitions of history_raw that hold rows but lack the chart index (as the catalog says)."""
+    conn = await superuser(pg_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT c.relname FROM pg_partition_tree('history_raw') t JOIN pg_class c ON c.oid = t.relid "
+            "WHERE t.isleaf AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = t.relid "
+            "AND pg_get_indexdef(i.indexrelid) LIKE '%(entity, ts) INCLUDE (value, tenant_id, home_id)') "
+            "ORDER BY 1",
+        )
+        return [row[0] for row in rows]
+    finally:
+        await conn.close()
+
+
+def points(start: float, end: float, step: float) -> Batch:
+    out, ts = [], start
+    while ts < end:
+        out.extend(Point(entity_id, ts, float(i * 100 + ts % 97), None) for i, entity_id in enumerate(ENTITIES))
+        ts += step
+    return Batch(out)
+
+
+async def chart_plan(backend: PostgresBackend, start: float, end: float) -> str:
+    """EXPLAIN (ANALYZE) of the raw part of a chart, run as the hub runs it (its home's settings, RLS on)."""
+    ids = [backend._ids[e] for e in ENTITIES]
+
+    async def explain(conn: asyncpg.Connection) -> str:
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {_AGGREGATE_SQL}", start, end, ids, 30.0)
+        return "\n".join(row[0] for row in rows)
+
+    return await backend._call(explain)
+
+
+async def test_a_chart_reads_raw_points_from_the_covering_index_alone(app_url: str, pg_url: str, pools: PoolRegistry) -> None:
+    clock = Clock(NOW)
+    backend = PostgresBackend(app_url, pools=pools, clock=clock)
+    await backend.open()
+    try:
+        await backend.write(points(NOW - 3 * 3600, NOW, 5.0))
+        clock.now = NOW + 3 * 86400  # days later: partitions made since the index was
+        await backend.write(points(clock.now - 3600, clock.now, 5.0))
+        await backend.write(points(NOW + 400 * 86400, NOW + 400 * 86400 + 60, 5.0))  # a clock far ahead: the default partition
+        assert await leaves_without_index(pg_url) == []
+        admin = await superuser(pg_url)
+        try:
+            await admin.execute("VACUUM ANALYZE history_raw")  # what autovacuum does to settled partitions
+        finally:
+            await admin.close()
+        plan = await chart_plan(backend, NOW - 3600, NOW)
+        scans = [line for line in plan.splitlines() if " on history_raw_single_" in line]
+        assert len(scans) == 1 and "Index Only Scan using history_raw_single_20250615_" in scans[0], plan
+        assert "Heap Fetches: 0" in plan and "Seq Scan" not in plan, plan
+        # The numbers are those of every raw point (the index holds what the query reads).
+        found = await backend.aggregate_points(ENTITIES, NOW - 3600, NOW, 30.0)
+        assert sum(p.count for p in found[ENTITIES[0]]) == 720
+    finally:
+        await backend.close()
+
+
+async def test_a_database_from_before_the_index_gets_it_at_start_without_losing_a_row(
+    app_url: str, pg_url: str, pools: PoolRegistry
+) -> None:
+    clock = Clock(NOW)
+    backend = PostgresBackend(app_url, pools=pools, clock=clock)
+    await backend.open()
+    await backend.write(points(NOW - 2 * 86400, NOW, 60.0))
+    await backend.close()
+    admin = await superuser(pg_url)
+    try:
+        await admin.execute(f"DROP INDEX {layout.CHART_INDEX}")  # as every database made before it
+        before = await admin.fetchval("SELECT count(*) FROM history_raw")
+    finally:
+        await admin.close()
+    assert await leaves_without_index(pg_url)
+
+    backend = PostgresBackend(app_url, pools=pools, clock=clock)
+    await backend.open()  # the next start
+    try:
+        assert await leaves_without_index(pg_url) == []
+        found = await backend.read_states(ENTITIES, NOW - 2 * 86400, NOW)
+        assert sum(len(rows) for rows in found.values()) == before == 3 * 2 * 1440
+    finally:
+        await backend.close()
+
+
+async def test_a_role_that_may_not_make_the_index_still_opens_the_history(
+    app_url: str, pg_url: str, pools: PoolRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(NOW)
+    backend = PostgresBackend(app_url, pools=pools, clock=clock)
+    await backend.open()
+    await backend.write(points(NOW - 600, NOW, 60.0))
+    await backend.close()
+    reader = f"hub_reader_{uuid.uuid4().hex[:8]}"
+    owner = app_url.split("://", 1)[1].split("@", 1)[0]
+    admin = await superuser(pg_url)
+    try:
+        await admin.execute(f"DROP INDEX {layout.CHART_INDEX}")
+        await admin.execute(f"CREATE ROLE {reader} LOGIN NOSUPERUSER NOBYPASSRLS")
+        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {reader}")  # as every role had before PostgreSQL 15
+        await admin.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {reader}")
+        await admin.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {reader}")
+    finally:
+        await admin.close()
+    assert owner.startswith("hub_app_")
+    backend = PostgresBackend(app_url.replace(f"{owner}@", f"{reader}@", 1), pools=pools, clock=clock)
+    await backend.open()
+    try:
+        found = await backend.read_states(ENTITIES, NOW - 600, NOW)
+        assert sum(len(rows) for rows in found.values()) == 30
+    finally:
+        await backend.close()
+    assert any("history_raw_chart" in r.getMessage() and "migrate_url" in r.getMessage() for r in caplog.records)
