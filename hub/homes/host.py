@@ -7,7 +7,8 @@ services, automations, integrations' runtime, registries) over its own scoped se
 (`scoped_sessions(engine, scope)`: its rows only), its auth store (its members, its tokens, its
 audit rows), its web app (routes and app state built exactly as for a single home), its data
 folder `<data>/homes/<id>/` and its config folder `<config>/homes/<id>/` (automations,
-scripts, scenes). MQTT: one client per home, subscribed under the home's topic root only.
+scripts, scenes). MQTT: one connection per broker account for the process, subscribed per home root
+(integrations/mqtt/shared.py); each home's client is held to its root.
 
 The homes are the tenancy store's (hub.homes.directory): the `homes:` section is declared into
 it at start, and every home of the store is served.
@@ -39,6 +40,7 @@ from hub.homes.access import HOME_ACCESS, HomeAccess
 from hub.homes.dispatch import build_front_app
 from hub.homes.listing import HOMES_OF, homes_of_host
 from hub.homes.owners import HOME_IDS, IdOwners
+from hub.homes.roots import TOPIC_ROOTS
 from hub.homes.settings import home_dir, home_raw_config
 from hub.storage.engine import create_engine, migrate
 from hub.storage.private_files import prepare_data_dir
@@ -79,6 +81,7 @@ class HomeHost:
         self.declared = declared or directory.Declared([])
         self.homes: dict[str, Home] = {}
         self.owners = IdOwners()  # which home a webhook id or a device key belongs to
+        self.topic_roots: set[str] = set()  # of the homes served or starting (hub.homes.roots)
         self._tasks: list[asyncio.Task[Any]] = []
 
     def get(self, home_id: str) -> Home | None:
@@ -114,6 +117,8 @@ class HomeHost:
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
         hub.runtime[HOMES_OF] = homes_of_host(self)
         hub.runtime[HOME_IDS] = self.owners.of_home(record.home_id)
+        self.topic_roots.add(record.topic_root)
+        hub.runtime[TOPIC_ROOTS] = lambda: self.topic_roots
         # The process's one engine; every statement of these sessions is the home's (hub/storage/scoped.py).
         sessions = scoped_sessions(self.engine, record.scope)
         auth = self.auth.store(sessions)
@@ -143,6 +148,7 @@ class HomeHost:
             HubError: the first home that failed; the others that started are left running (stop()).
         """
         gate = asyncio.Semaphore(START_CONCURRENCY)
+        self.topic_roots.update(record.topic_root for record in records)
 
         async def start_one(record: HomeRecord) -> None:
             async with gate:

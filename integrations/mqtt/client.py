@@ -113,7 +113,7 @@ class Connection(Protocol):
 
 
 ConnectionFactory = Callable[
-    [ConnectionSettings, "ssl.SSLContext | None", Callable[[Message], None], "Durable | None"], Connection
+    [ConnectionSettings, "ssl.SSLContext | None", Callable[[Message], "Durable | None"], "Durable | None"], Connection
 ]
 
 
@@ -310,12 +310,16 @@ class MqttClient:
 
     # ---- connection loop ----
 
-    def _handle(self, message: Message) -> None:
-        # The hot path: every received message, inline from the backend's socket callback.
+    def _handle(self, message: Message) -> Durable | None:
+        """Dispatch a received message; return the barrier its acknowledgement waits for (None: ours).
+
+        The hot path: every received message, inline from the backend's socket callback.
+        """
         self.messages_received += 1
         if self.admit is not None and not self.admit(message):
-            return  # over the home's plan rate: dropped and counted (hub.tenancy.limits)
+            return None  # over the home's plan rate: dropped and counted (hub.tenancy.limits)
         self.subscriptions.dispatch(message)
+        return None
 
     def _make_tls_context(self) -> ssl.SSLContext:
         settings = self.settings
