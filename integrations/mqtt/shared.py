@@ -64,6 +64,7 @@ class SharedConnection(MqttClient):
         self._held_for_start = False  # a message of a home not started yet holds the acknowledgements
         self._levels = 0  # the most topic levels of a root
         self._unrouted: set[str] = set()
+        self._gone: set[str] = set()  # roots of detached homes: their messages match no home
         make = self._factory
 
         def wired(*args: Any) -> Connection:
@@ -91,6 +92,7 @@ class SharedConnection(MqttClient):
                            "uses: each home needs a root that is no prefix of another's")
                 raise HubError(message)
         self.homes[root] = home
+        self._gone.discard(root)
         self._levels = max(self._levels, root.count("/"))
 
     def forget(self, home: HomeClient) -> None:
@@ -98,6 +100,7 @@ class SharedConnection(MqttClient):
         if self.homes.get(home.root) is not home:
             return
         del self.homes[home.root]
+        self._gone.add(home.root)
         self._levels = max((root.count("/") for root in self.homes), default=0)
         client = self._client
         if client is not None and self.connected and client.acks.blocked:
@@ -146,7 +149,7 @@ class SharedConnection(MqttClient):
 
     def _starting_root(self, topic: str) -> bool:
         assert self.expected is not None
-        return any(topic.startswith(root) for root in self.expected() if root)
+        return any(topic.startswith(root) for root in self.expected() if root and root not in self._gone)
 
     def held(self) -> None:
         """A message of a home that has not started is held (not acknowledged)."""
@@ -157,7 +160,7 @@ class SharedConnection(MqttClient):
         if not self._held_for_start:
             return
         started = {root for root, home in self.homes.items() if home.started}
-        expected = set(self.expected()) if self.expected is not None else set(self.homes)
+        expected = (set(self.expected()) if self.expected is not None else set(self.homes)) - self._gone
         if expected <= started:
             self._held_for_start = False
             _LOGGER.info("Every home runs: reconnecting to the MQTT broker for the messages it holds for them")
