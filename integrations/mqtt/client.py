@@ -167,6 +167,7 @@ class MqttClient:
         self._connected_event = asyncio.Event()
         self._retry_now = asyncio.Event()
         self._tls_context: ssl.SSLContext | None = None
+        self.closing_on_purpose = False  # the hub closes it to reconnect at once: not worth a warning
 
     # ---- lifecycle ----
 
@@ -367,6 +368,8 @@ class MqttClient:
                     break
                 refused = _refused(err)
                 level = logging.WARNING if self.connected or attempt == 0 else logging.DEBUG
+                if self.closing_on_purpose:
+                    self.closing_on_purpose, level = False, logging.INFO
                 _LOGGER.log(level, "MQTT broker %s unreachable or disconnected: %s", where, err or type(err).__name__)
             finally:
                 self._set_connected(False)

@@ -175,6 +175,7 @@ class SharedConnection(MqttClient):
         client = self._client
         if client is None or self._stopping:
             return
+        self.closing_on_purpose = True
         task = asyncio.get_running_loop().create_task(client.close(), name="mqtt reconnect")
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
@@ -193,6 +194,7 @@ class SharedConnection(MqttClient):
         running = [home for home in self.running if home.starting]
         for home in running:
             home.reset_pending()
+            home.connections += 1  # what the SUBSCRIBE brings (retained configs) is this connection's
             filters.update(home.subscriptions.filters())
         self._set_connected(True)
         if filters:
@@ -221,9 +223,9 @@ class HomeClient(MqttClient):
         """Handle a message under this home's root; return the barrier its acknowledgement waits for."""
         if self.leaving:
             return BLOCKED
-        if not self.started:
+        if not self.starting:
             self.shared.held()
-            return BLOCKED
+            return BLOCKED  # its sources stage has not come: the broker keeps it until every home runs
         self.messages_received += 1
         if self.admit is None or self.admit(message):
             self.subscriptions.dispatch(message)
@@ -240,7 +242,6 @@ class HomeClient(MqttClient):
             return
         self._joined_to = client
         self._client = client
-        self.connections += 1
         self._set_connected(True)
         birth = self.settings.birth
         if birth is not None and not self._birth_sent:
@@ -269,6 +270,7 @@ class HomeClient(MqttClient):
         elif shared.connected and shared._client is not None:
             await shared.wait_subscribed()
             client = shared._client
+            self.connections += 1
             if self.subscriptions.filters():
                 self.reset_pending()
                 await self._subscribe_many(client, self.subscriptions.filters())

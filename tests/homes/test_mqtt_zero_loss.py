@@ -158,22 +158,22 @@ async def test_every_reading_the_broker_accepted_is_in_each_homes_history_after_
                               retain=True).wait_for_publish(5)
         announcer.loop_stop()
         announcer.disconnect()
-        await asyncio.sleep(1.0)  # the entities exist (and are cached for the restarts)
+        await asyncio.sleep(0.5)  # the entities exist (and are cached for the restarts)
 
         stream = Stream(broker.port, topics)
         stream.start()
         try:
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.0)
             await asyncio.to_thread(hub.signal, signal.SIGKILL)  # mid-stream: nothing clean about it
             await asyncio.sleep(1.0)  # the broker queues for the hub's session meanwhile
             await asyncio.to_thread(hub.start)
             await asyncio.to_thread(hub.wait_ready)
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.0)
             await asyncio.to_thread(hub.signal, signal.SIGTERM)  # a clean stop, homes one after the other
             await asyncio.sleep(0.5)
             await asyncio.to_thread(hub.start)
             await asyncio.to_thread(hub.wait_ready)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
         finally:
             await asyncio.to_thread(stream.stop)
         accepted = stream.accepted
