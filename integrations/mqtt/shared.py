@@ -224,7 +224,8 @@ class HomeClient(MqttClient):
         if self.leaving:
             return BLOCKED
         if not self.starting:
-            self.shared.held()
+            if message.qos:
+                self.shared.held()  # a QoS 0 message is not delivered again: nothing to wait for
             return BLOCKED  # its sources stage has not come: the broker keeps it until every home runs
         self.messages_received += 1
         if self.admit is None or self.admit(message):
