@@ -7,7 +7,8 @@ services, automations, integrations' runtime, registries) over its own scoped se
 (`scoped_sessions(engine, scope)`: its rows only), its auth store (its members, its tokens, its
 audit rows), its web app (routes and app state built exactly as for a single home), its data
 folder `<data>/homes/<id>/` and its config folder `<config>/homes/<id>/` (automations,
-scripts, scenes). MQTT: one client per home, subscribed under the home's topic root only.
+scripts, scenes). MQTT: one connection per broker account for the process, subscribed per home root
+(integrations/mqtt/shared.py); each home's client is held to its root.
 
 The homes are the tenancy store's (hub.homes.directory): the `homes:` section is declared into
 it at start, and every home of the store is served.
@@ -39,6 +40,7 @@ from hub.homes.access import HOME_ACCESS, HomeAccess
 from hub.homes.dispatch import build_front_app
 from hub.homes.listing import HOMES_OF, homes_of_host
 from hub.homes.owners import HOME_IDS, IdOwners
+from hub.homes.roots import TOPIC_ROOTS
 from hub.homes.settings import home_dir, home_raw_config
 from hub.homes.watch import DirectoryWatch
 from hub.storage.engine import create_engine, migrate
@@ -90,6 +92,7 @@ class HomeHost:
         self.declared = declared or directory.Declared([])
         self.homes: dict[str, Home] = {}
         self.owners = IdOwners()  # which home a webhook id or a device key belongs to
+        self.topic_roots: set[str] = set()  # of the homes served or starting (hub.homes.roots)
         self._tasks: list[asyncio.Task[Any]] = []
         self.plans: dict[str, Plan] = dict(PLANS)  # the built-in plans with the `plans:` section's overrides
         self.started_with: tuple[bootstrap.CheckedConfig, Path, Path] | None = None  # what add() takes besides a record
@@ -130,6 +133,8 @@ class HomeHost:
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
         hub.runtime[HOMES_OF] = homes_of_host(self)
         hub.runtime[HOME_IDS] = self.owners.of_home(record.home_id)
+        self.topic_roots.add(record.topic_root)
+        hub.runtime[TOPIC_ROOTS] = lambda: self.topic_roots
         # The process's one engine; every statement of these sessions is the home's (hub/storage/scoped.py).
         sessions = scoped_sessions(self.engine, record.scope)
         auth = self.auth.store(sessions)
@@ -160,6 +165,7 @@ class HomeHost:
         """
         self.started_with = (checked, config_dir, data_dir)
         gate = asyncio.Semaphore(START_CONCURRENCY)
+        self.topic_roots.update(record.topic_root for record in records)
 
         async def start_one(record: HomeRecord) -> None:
             async with gate:
