@@ -43,6 +43,7 @@ from hub.homes.owners import HOME_IDS, IdOwners
 from hub.homes.roots import TOPIC_ROOTS
 from hub.homes.settings import home_dir, home_raw_config
 from hub.homes.watch import DirectoryWatch
+from hub.hookspecs import LEAVING_STOPPING
 from hub.storage.engine import create_engine, migrate
 from hub.storage.private_files import prepare_data_dir
 from hub.storage.rls import check_rls_role
@@ -105,8 +106,15 @@ class HomeHost:
 
     @property
     def default(self) -> Home:
-        """The first home: it answers what names no home (the UI's files, the login pages)."""
-        return next(iter(self.homes.values()))
+        """The first home served now: it answers what names no home (the UI's files, the login pages).
+
+        Raises:
+            HubError: no home is served at the moment (every one removed or suspended).
+        """
+        for home in self.homes.values():
+            return home
+        message = "this hub serves no home at the moment: every home was removed or its tenant suspended"
+        raise HubError(message)
 
     async def role_of(self, user_id: str, scope: HomeScope) -> str | None:
         """The user's role in that home, None when they have none."""
@@ -134,7 +142,18 @@ class HomeHost:
         hub.runtime[HOMES_OF] = homes_of_host(self)
         hub.runtime[HOME_IDS] = self.owners.of_home(record.home_id)
         self.topic_roots.add(record.topic_root)
-        hub.runtime[TOPIC_ROOTS] = lambda: self.topic_roots
+        hub.runtime[TOPIC_ROOTS] = self.live_roots
+        try:
+            return await self._start(hub, record, checked)
+        except BaseException:
+            self.topic_roots.discard(record.topic_root)
+            raise
+
+    def live_roots(self) -> set[str]:
+        """The topic roots of the homes served or starting now (hub.homes.roots): the live directory's."""
+        return self.topic_roots
+
+    async def _start(self, hub: Hub, record: HomeRecord, checked: bootstrap.CheckedConfig) -> Home:
         # The process's one engine; every statement of these sessions is the home's (hub/storage/scoped.py).
         sessions = scoped_sessions(self.engine, record.scope)
         auth = self.auth.store(sessions)
@@ -187,13 +206,21 @@ class HomeHost:
         self._tasks.append(asyncio.get_running_loop().create_task(watch.run(), name="homes watch"))
 
     async def stop(self) -> None:
-        """Stop every home, then what they share."""
+        """Stop every home, then what they share: in the order of a removal (hub/homes/changes.py),
+        each step for every home at once: the routing (404), the shared connection (the homes'
+        filters stay in the process's session), the sockets, the cores."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for home in reversed(list(self.homes.values())):
-            await home.stop()
+        homes = list(reversed(self.homes.values()))
         self.homes.clear()
+        self.topic_roots.clear()
+        for home in homes:
+            changes.silence_home(home)
+        await asyncio.gather(*(changes.leaving(home, LEAVING_STOPPING) for home in homes))
+        for home in homes:
+            await changes.end_requests(home)
+            await home.stop()
         await self.engine.dispose()
 
 

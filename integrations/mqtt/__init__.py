@@ -27,6 +27,7 @@ from hub.core.runtime import HubKey
 from hub.core.scope import DEFAULT_SCOPE
 from hub.exceptions import HubError
 from hub.homes.roots import TOPIC_ROOTS
+from hub.hookspecs import LEAVING_REMOVED, LEAVING_STOPPING
 from hub.tenancy import limits
 from integrations.mqtt import dynsec, shared
 from integrations.mqtt import status as ops_status
@@ -133,7 +134,8 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     else:
         # A home of many: the process's one connection, held to its own topics (docs/homes.md).
         client = shared.home_client(settings, root, Path(data_dir).parent.parent, config.get("client_id"),
-                                    status.set_connected, hub.durability.wait, hub.runtime.get(TOPIC_ROOTS))
+                                    status.set_connected, hub.durability.wait, hub.runtime.get(TOPIC_ROOTS),
+                                    home=hub.config.scope.home_id, folder=Path(data_dir))
     client.admit = limits.message_gate(hub, config["discovery_prefix"])  # the home's plan rate, if any
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
@@ -211,13 +213,26 @@ async def _watch_broker(hub: Hub, broker: EmbeddedBroker, client: MqttClient) ->
     broker.on_change = changed
 
 
-async def detach(hub: Hub) -> None:
-    """A home of many leaves the running process for good (`hub home remove`): call before its `hub.stop()`.
+@hookimpl
+async def home_leaving(hub: Hub, reason: str) -> None:
+    """A home of many leaves the running process: leave the process's connection (shared.HomeClient.leave).
 
-    Its filters are unsubscribed from the process's connection and it stops receiving; messages the
-    broker still delivers for it are dropped (docs/homes.md, "One connection"). Does nothing for a
-    single-home hub or a hub without MQTT.
+    Removed for good: its filters are unsubscribed. Suspended or restarting with a changed record:
+    they are first kept in a parked session at the broker, read when the home runs again. The
+    process stopping: its messages are no longer handled, its filters stay in the process's
+    session (the broker keeps what comes for the next start).
     """
+    runtime = runtime_of(hub)
+    if runtime is None or not isinstance(runtime.client, shared.HomeClient):
+        return
+    if reason == LEAVING_STOPPING:
+        await runtime.client.stop()
+    else:
+        await runtime.client.leave(park=reason != LEAVING_REMOVED)
+
+
+async def detach(hub: Hub) -> None:
+    """A home of many leaves the running process for good: leave the shared connection, then stop its client."""
     runtime = runtime_of(hub)
     if runtime is not None and isinstance(runtime.client, shared.HomeClient):
         await runtime.client.detach()

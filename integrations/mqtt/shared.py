@@ -29,6 +29,7 @@ callbacks), over the process's `SharedConnection` for its broker URL and credent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Collection
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.exceptions import HubError
+from integrations.mqtt import parking
 from integrations.mqtt.acks import BLOCKED, Durable
 from integrations.mqtt.client import ACK_DRAIN_TIMEOUT, Connection, ConnectionSettings, MqttClient, MqttClientError
 from integrations.mqtt.subscriptions import Message
@@ -80,17 +82,22 @@ class SharedConnection(MqttClient):
         """Carry this home's messages.
 
         Raises:
-            HubError: its root is empty, or it overlaps another home's root on this connection.
+            HubError: its root is empty, or it overlaps the root of another home on this connection.
         """
         root = home.root
         if not root:
-            message = "a home of many needs a topic root of its own (`topic_root:`); it has none"
+            message = f"home {home.home!r} needs an MQTT topic root of its own (`topic_root:`); it has none"
             raise HubError(message)
-        for other in self.homes:
-            if other.startswith(root) or root.startswith(other):
-                message = (f"the MQTT topic root {root!r} overlaps {other!r}, which another home of this process "
-                           "uses: each home needs a root that is no prefix of another's")
-                raise HubError(message)
+        for other_root, other in list(self.homes.items()):
+            if not (other_root.startswith(root) or root.startswith(other_root)):
+                continue
+            if other.leaving:
+                self.forget(other)  # a stopped home (a failed start, a restart): the new one takes its root
+                continue
+            message = (f"home {home.home!r}'s MQTT topic root {root!r} overlaps home {other.home!r}'s "
+                       f"{other_root!r} on this process's connection: each home needs a root that is no prefix "
+                       "of another's")
+            raise HubError(message)
         self.homes[root] = home
         self._gone.discard(root)
         self._levels = max(self._levels, root.count("/"))
@@ -117,7 +124,7 @@ class SharedConnection(MqttClient):
         """A home stopped: close the connection once no home runs on it any more."""
         if home.forgotten:
             self.forget(home)
-        if self.running:
+        if self.running or self._stopping:
             return
         if _CONNECTIONS.get(self.key) is self:
             del _CONNECTIONS[self.key]
@@ -206,8 +213,13 @@ class HomeClient(MqttClient):
     """One home's MQTT client in a hub of many: its own table and root, over the shared connection."""
 
     def __init__(self, settings: ConnectionSettings, root: str, shared: SharedConnection,
-                 on_connection_change: Any = None, durable: Durable | None = None) -> None:
+                 on_connection_change: Any = None, durable: Durable | None = None, home: str = "",
+                 folder: Path | None = None) -> None:
         super().__init__(settings, on_connection_change, durable)
+        self.home = home or root  # its id, for messages
+        self.folder = folder  # its data folder: where a parked session is noted (integrations/mqtt/parking.py)
+        self.kept_read: int | None = None  # messages the broker kept while it was away, once read
+        self._reading: asyncio.Task[None] | None = None
         self.root = root
         self.confine = root
         self.shared = shared
@@ -261,6 +273,27 @@ class HomeClient(MqttClient):
         if not self.started:
             self.started = True
             self.shared.home_started()
+            if self.folder is not None and (self.folder / parking.MARKER).exists():
+                self._reading = asyncio.get_running_loop().create_task(self._read_parked(), name="mqtt parked session")
+
+    async def _read_parked(self) -> None:
+        """Handle what the broker kept for this home while it was away (integrations/mqtt/parking.py)."""
+        assert self.folder is not None
+        try:
+            count = await parking.read_parked(parking.parked_settings(self.shared.settings, self.home), self.folder,
+                                              self.receive)
+        except (MqttClientError, OSError) as err:
+            _LOGGER.warning("Home %s: cannot read what the MQTT broker kept while it was away: %s", self.home, err)
+            return
+        if count is not None:
+            self.kept_read = count
+            _LOGGER.info("Home %s: %d MQTT message(s) that the broker kept while it was away", self.home, count)
+
+    async def _stop_reading(self) -> None:
+        reading, self._reading = self._reading, None
+        if reading is not None and not reading.done():
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
 
     async def start(self) -> None:
         """Connect the shared connection if it is not yet; join it at once if it is."""
@@ -278,39 +311,82 @@ class HomeClient(MqttClient):
             await self.joined(client)
 
     async def stop(self) -> None:
-        """Stop handling this home's messages, acknowledge what is durable, say offline, leave."""
+        """Stop handling this home's messages, acknowledge what is durable, say offline, leave.
+
+        Its filters stay subscribed in the process's persistent session (a hub that stops): the
+        broker keeps what comes for them until the next start.
+        """
+        await self._stop_reading()
         if self.leaving:
+            await self.shared.leave(self)  # it left the running process already (leave())
             return
         self.leaving = True
         self._stopping = True
         client = self._client
         if client is not None and self.connected:
             await client.acks.drain(ACK_DRAIN_TIMEOUT)
-            will = self.settings.will
-            if will is not None:
-                try:
-                    await client.publish(will.topic, will.payload, will.qos, will.retain, timeout=1)
-                except (MqttClientError, TimeoutError):
-                    pass
+            await self._say_offline(client)
         self._set_connected(False)
         self._client = None
         await self.shared.leave(self)
 
-    async def detach(self) -> None:
-        """The home is removed from the running hub: unsubscribe its filters, stop, and forget it."""
+    async def _say_offline(self, client: Connection) -> None:
+        will = self.settings.will
+        if will is not None:
+            with contextlib.suppress(MqttClientError, TimeoutError):
+                await client.publish(will.topic, will.payload, will.qos, will.retain, timeout=1)
+
+    async def leave(self, park: bool) -> None:
+        """Leave the running process's connection: removed for good, or away a while (`park`).
+
+        Called once the home left the HTTP routing (its sockets send nothing more), before its
+        core stops (docs/homes.md, "Leaving a running hub"). With `park`, its QoS 1/2 filters are
+        first subscribed in a parked session that the broker keeps for it (parking.py). Then its
+        filters are unsubscribed from the shared connection; until the UNSUBACK it still handles
+        what comes (every message routed to it before then arrived on the one TCP stream), and
+        what it handled is acknowledged once durable. Then it leaves the dispatch table: nothing
+        of it is held, so the other homes' acknowledgements never wait on it.
+        """
+        if self.forgotten:
+            return
         self.forgotten = True
+        if self.leaving:  # its MQTT stopped already: what it holds goes with it
+            await self.shared.leave(self)
+            return
+        await self._stop_reading()
+        shared = self.shared
+        filters = self.subscriptions.filters()
+        if park and self.folder is not None:
+            try:
+                await parking.park(parking.parked_settings(shared.settings, self.home), filters, self.folder)
+            except (MqttClientError, OSError) as err:
+                _LOGGER.warning("Home %s: cannot keep its MQTT readings at the broker while it is away: %s",
+                                self.home, err)
         client = self._client
-        filters = sorted(self.subscriptions.filters())
         if client is not None and self.connected and filters:
             try:
-                for start in range(0, len(filters), 500):
-                    await client.unsubscribe(filters[start : start + 500])
+                names = sorted(filters)
+                for start in range(0, len(names), 500):
+                    await client.unsubscribe(names[start : start + 500])
             except MqttClientError as err:
-                _LOGGER.warning("Cannot unsubscribe the removed home's MQTT topics: %s", err)
-        if self.leaving:
-            await self.shared.leave(self)
-        else:
-            await self.stop()
+                _LOGGER.warning("Home %s: cannot unsubscribe its MQTT topics: %s", self.home, err)
+        barrier = self.durable() if self.durable is not None else None
+        if barrier is not None:  # what it handled is acknowledged once durable (acks.py releases them)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(barrier), ACK_DRAIN_TIMEOUT)
+        self.leaving = True
+        self._stopping = True
+        if client is not None and self.connected:
+            await self._say_offline(client)
+        shared.forget(self)
+        self._set_connected(False)
+        self._client = None
+        await shared.leave(self)
+
+    async def detach(self) -> None:
+        """The home is removed from the running hub for good: leave the connection, stop."""
+        await self.leave(park=False)
+        await self.stop()
 
     def reconnect_now(self) -> None:
         """Retry connecting at once (the shared connection)."""
@@ -346,12 +422,14 @@ def connections() -> list[SharedConnection]:
 
 def home_client(settings: ConnectionSettings, root: str, process_data_dir: Path, client_id: str | None,
                 on_connection_change: Callable[[bool], None] | None, durable: Durable | None,
-                roots: Callable[[], Collection[str]] | None) -> HomeClient:
+                roots: Callable[[], Collection[str]] | None, *, home: str = "", folder: Path | None = None
+                ) -> HomeClient:
     """A home's client over the process's connection for its broker account.
 
     settings: the home's (its birth and will under its root); root: its topic root; process_data_dir:
     where the process keeps its data (names the connection's client id when `client_id` is not set);
-    roots: every root of the process's homes (hub.homes.roots), for messages of homes not started yet.
+    roots: the roots of the homes the process serves or starts now (hub.homes.roots: a live view),
+    for messages of homes not started yet; home: its id; folder: its data folder (parking.py).
 
     Raises:
         HubError: the root is empty or overlaps another home's on that connection.
@@ -360,4 +438,5 @@ def home_client(settings: ConnectionSettings, root: str, process_data_dir: Path,
     connection = connection_for(process)
     if roots is not None:
         connection.expected = roots
-    return HomeClient(replace(settings, client_id=process.client_id), root, connection, on_connection_change, durable)
+    return HomeClient(replace(settings, client_id=process.client_id), root, connection, on_connection_change, durable,
+                      home, folder)

@@ -253,8 +253,10 @@ async def test_a_removed_home_holds_no_acknowledgement_of_the_others(run: Run, c
 async def test_a_root_inside_another_homes_root_is_refused(run: Run) -> None:
     client_a = _client(_home(run, "flat-a"))
     inner = client_a.root + "attic/"
-    with pytest.raises(Exception, match=f"topic root '{inner}' overlaps '{client_a.root}'"):
-        shared.HomeClient(client_a.settings, inner, client_a.shared)
+    # The error names both homes and both roots.
+    with pytest.raises(Exception, match=f"home 'attic'.s MQTT topic root '{inner}' overlaps home "
+                                        f"'{client_a.home}'.s '{client_a.root}'"):
+        shared.HomeClient(client_a.settings, inner, client_a.shared, home="attic")
     outer = client_a.root.split("/")[0] + "/"
     with pytest.raises(Exception, match="overlaps"):
         shared.HomeClient(client_a.settings, outer, client_a.shared)
