@@ -264,11 +264,33 @@ homes:
             await _until(lambda: _reread_since(host, rereads + 3), "three more re-reads")
             assert host.get(bad.id) is None and list(host.homes) == ["flat-a", "villa"]
             said = [r.getMessage() for r in caplog.records if "Not serving a home" in r.getMessage()]
-            assert len(said) == 1 and "overlap" in said[0] and bad.id in said[0]
+            assert len(said) == 1 and "overlap" in said[0] and bad.id in said[0] and "'flat-a'" in said[0]
+            # A home's root changed while it runs: the connection's dispatch table follows.
+            async with owner.begin() as connection:
+                await connection.exec_driver_sql(f"UPDATE homes SET topic_root = '{run}/villa2/' WHERE id = 'villa'")
+            await _until(lambda: _root_is(host, "villa", f"{run}/villa2/"), "the villa restarted with its new root")
+            moved = host.get("villa")
+            assert moved is not None and moved is not villa and not villa.hub.is_running
+            client = runtime_of(moved.hub).client  # type: ignore[union-attr]
+            assert isinstance(client, shared.HomeClient)
+            assert f"{run}/villa2/" in client.shared.homes and f"{run}/villa/" not in client.shared.homes
+            assert len(shared.connections()) == 1  # still the process's one connection
+            seen: list[bytes] = []
+            client.subscribe(f"{run}/villa2/probe", lambda message: seen.append(message.payload), qos=1)
+            await client.wait_subscribed()
+            async with aiomqtt.Client(mosquitto_server.host, mosquitto_server.port) as device:
+                await device.publish(f"{run}/villa/probe", "old", qos=1)
+                await device.publish(f"{run}/villa2/probe", "new", qos=1)
+            await _until(lambda: _true(seen == [b"new"]), "a reading under the new root")
         finally:
             await owner.dispose()
     finally:
         await bootstrap.stop(runtime)
+
+
+async def _root_is(host: Any, home_id: str, root: str) -> bool:
+    home = host.get(home_id)
+    return home is not None and home.record.topic_root == root
 
 
 async def _state_is(hub: Any, entity_id: str, state: str) -> bool:
