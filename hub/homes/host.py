@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 # Homes that start at once: enough to overlap their I/O, few enough not to flood the database pool.
 START_CONCURRENCY = 8
+CHANGE_WAIT = 10.0  # seconds a stop waits for a change of the homes served (hub/homes/changes.py) to finish
 
 
 @dataclass(slots=True)
@@ -209,18 +210,30 @@ class HomeHost:
         """Stop every home, then what they share: in the order of a removal (hub/homes/changes.py),
         each step for every home at once: the routing (404), the shared connection (the homes'
         filters stay in the process's session), the sockets, the cores."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        homes = list(reversed(self.homes.values()))
-        self.homes.clear()
-        self.topic_roots.clear()
-        for home in homes:
-            changes.silence_home(home)
-        await asyncio.gather(*(changes.leaving(home, LEAVING_STOPPING) for home in homes))
-        for home in homes:
-            await changes.end_requests(home)
-            await home.stop()
+        # A change under way finishes first: cancelled half-way, a home out of the table would keep its core.
+        try:
+            await asyncio.wait_for(self.changing.acquire(), CHANGE_WAIT)
+            held = True
+        except TimeoutError:
+            held = False
+            _LOGGER.warning("Homes: a change of the homes served did not finish within %.0f s; stopping anyway",
+                            CHANGE_WAIT)
+        try:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            homes = list(reversed(self.homes.values()))
+            self.homes.clear()
+            self.topic_roots.clear()
+            for home in homes:
+                changes.silence_home(home)
+            await asyncio.gather(*(changes.leaving(home, LEAVING_STOPPING) for home in homes))
+            for home in homes:
+                await changes.end_requests(home)
+                await home.stop()
+        finally:
+            if held:
+                self.changing.release()
         await self.engine.dispose()
 
 

@@ -231,6 +231,8 @@ homes:
                 async with owner.begin() as connection:
                     await connection.exec_driver_sql("UPDATE tenants SET status = 'suspended' WHERE id = 'acme'")
                 await _until(lambda: _absent(host, "flat-a"), "the suspended tenant's home stopped")
+                async with host.changing:  # it left the routing first; the re-read that stops it has finished
+                    assert not flat.hub.is_running
                 assert host.get("villa") is villa and villa.hub.is_running
                 # The hub's core is the first home served now, not the stopped one.
                 assert runtime.hub is villa.hub and runtime.hub.is_running and not flat.hub.is_running
