@@ -15,12 +15,19 @@ callbacks), over the process's `SharedConnection` for its broker URL and credent
   PUBACKs leave in the order the PUBLISHes came. A barrier that fails (a home's spool cannot take
   the message) makes the connection reconnect, so the broker delivers everything not
   acknowledged again: that home gets its message back, the others duplicates at most.
-- **A stopping home**: from the moment its MQTT stops, its messages are neither handled nor
-  acknowledged (`BLOCKED`): they stay the broker's. At a hub stop the connection closes once the
-  last home stopped, and the next start receives them. A home removed from a running hub is
-  `detach`ed: its filters are unsubscribed, it leaves the dispatch table, and if a message of it
-  held the acknowledgements up, the connection reconnects so that the others' go on (what the
-  broker then delivers again for the removed home matches no home and is dropped).
+- **The process stops**: from the moment a home's MQTT stops, its messages are neither handled
+  nor acknowledged (`BLOCKED`): they stay the broker's, its filters stay in the process's
+  session. The connection closes once the last home stopped, and the next start receives them.
+- **A home leaves the running process** (`HomeClient.leave`, from the `home_leaving` hook: removed,
+  suspended, its record changed): its filters are unsubscribed; it handles what comes until the
+  UNSUBACK (all that the broker routed to it before arrived by then, on the one TCP stream) and
+  leaves the dispatch table once its spool has it, so nothing of it holds the others'
+  acknowledgements. A suspended or restarting home first parks its QoS 1 filters in a session of
+  its own at the broker, read out when it runs again (parking.py). Should a stopped home's
+  message hold the acknowledgements up still, forgetting it reconnects the connection.
+- **Roots at runtime**: a home added while the process runs attaches its root when its MQTT is set
+  up (a stopped home with that root gives way); a removed one's root leaves the table. A root
+  that overlaps a running home's is refused, naming both homes.
 - **Will and birth**: the will is the process's (the `will_message` without a home's root,
   `homeassistant/status` `offline` by default); each home publishes its birth
   (`<root>homeassistant/status` `online`) when it starts and its `offline` when it stops cleanly.
