@@ -61,13 +61,17 @@ class _Parked(MqttClient):
         return self.receive(message)
 
 
+def _dropped(_message: Message) -> Durable | None:
+    return None  # acknowledged at once
+
+
 def parked_settings(process: ConnectionSettings, home_id: str) -> ConnectionSettings:
     """The parked session's settings: the process's broker account, a client id of the home's, no birth or will."""
     return replace(process, client_id=f"{process.client_id}.{home_id}", birth=None, will=None,
                    extra=dict(process.extra))
 
 
-async def park(settings: ConnectionSettings, filters: dict[str, int], folder: Path) -> bool:
+async def park(settings: ConnectionSettings, filters: dict[str, int], folder: Path, root: str = "") -> bool:
     """Subscribe the QoS 1/2 filters in the parked session and leave it; return whether it was done.
 
     The marker is written before the SUBSCRIBE: a session half made is read (and ended) next time.
@@ -76,7 +80,7 @@ async def park(settings: ConnectionSettings, filters: dict[str, int], folder: Pa
     if not kept:
         return False
     marker = folder / MARKER
-    _write(marker, {"client_id": settings.client_id, "filters": kept})
+    _write(marker, {"client_id": settings.client_id, "filters": kept, "root": root})
     client = _Parked(settings, None)
     try:
         await client.start()
@@ -93,21 +97,27 @@ async def park(settings: ConnectionSettings, filters: dict[str, int], folder: Pa
 
 
 async def read_parked(settings: ConnectionSettings, folder: Path,
-                      receive: Callable[[Message], Durable | None]) -> int | None:
+                      receive: Callable[[Message], Durable | None], root: str = "") -> int | None:
     """Read what the broker kept in the home's parked session, then end it; return how many (None: none parked).
 
-    receive: the home's handling of a message (returns its durability barrier).
+    receive: the home's handling of a message (returns its durability barrier); root: the home's
+    topic root now. Parked under another root (its record changed it), what was kept is not the
+    home's any more: it is acknowledged and dropped, and the session ended all the same.
     """
     marker = folder / MARKER
     try:
         saved = json.loads(marker.read_text())
         filters: dict[str, int] = {str(k): int(v) for k, v in saved["filters"].items()}
         client_id = str(saved["client_id"])
+        parked_root = str(saved.get("root", root))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         _LOGGER.warning("Ignoring %s: %s (expected {\"client_id\": ..., \"filters\": {filter: qos}})", marker, err)
         return None
+    if parked_root != root:
+        _LOGGER.info("Dropping what the MQTT broker kept under %r: the home's topic root is %r now", parked_root, root)
+        receive = _dropped
     client = _Parked(replace(settings, client_id=client_id), receive)
     loop = asyncio.get_running_loop()
     try:

@@ -288,7 +288,7 @@ class HomeClient(MqttClient):
         assert self.folder is not None
         try:
             count = await parking.read_parked(parking.parked_settings(self.shared.settings, self.home), self.folder,
-                                              self.receive)
+                                              self.receive, self.root)
         except (MqttClientError, OSError) as err:
             _LOGGER.warning("Home %s: cannot read what the MQTT broker kept while it was away: %s", self.home, err)
             return
@@ -365,7 +365,7 @@ class HomeClient(MqttClient):
         filters = self.subscriptions.filters()
         if park and self.folder is not None:
             try:
-                await parking.park(parking.parked_settings(shared.settings, self.home), filters, self.folder)
+                await parking.park(parking.parked_settings(shared.settings, self.home), filters, self.folder, self.root)
             except (MqttClientError, OSError) as err:
                 _LOGGER.warning("Home %s: cannot keep its MQTT readings at the broker while it is away: %s",
                                 self.home, err)

@@ -285,6 +285,9 @@ homes:
                 await device.publish(f"{run}/villa/probe", "old", qos=1)
                 await device.publish(f"{run}/villa2/probe", "new", qos=1)
             await _until(lambda: _true(seen == [b"new"]), "a reading under the new root")
+            # What was parked under the old root was not the home's any more: dropped, the session ended.
+            await _until(lambda: _true(not (tmp_path / "data" / "homes" / "villa" / parking.MARKER).exists()),
+                         "the villa's parked session ended")
         finally:
             await owner.dispose()
     finally:
