@@ -91,6 +91,31 @@ class DeferredAcks:
 
     def _seal(self) -> None:
         self._scheduled = False
+        if self._segments:
+            self._seal_segments()
+            return
+        # The usual pass: one barrier for every message of it (always so on a single home's connection).
+        batch, self._batch = self._batch, []
+        if not batch or self._closed:
+            return
+        barrier = self._batch_barrier
+        if barrier is None:
+            future = self._durable() if self._durable is not None else None
+        elif barrier is BLOCKED:
+            future = _BLOCKED_ENTRY
+        else:
+            future = barrier()
+        if future is None and not self._waiting:
+            self._send(batch)
+            return
+        self._waiting.append((future, batch))
+        if future is None:
+            self._release()
+        elif future is not _BLOCKED_ENTRY:
+            future.add_done_callback(self._release)
+
+    def _seal_segments(self) -> None:
+        """Seal a pass of messages held with several barriers (homes sharing a connection), in order."""
         segments = self._segments
         if self._batch:
             segments.append((self._batch_barrier, self._batch))
