@@ -9,6 +9,8 @@ an application role (migrated by the owner role); each home's 20 sensors come fr
 discovery configs under that home's topic root. It prints:
 - start: seconds from `bootstrap.start` until every home's every sensor exists, warm (a restart)
   and cold (a new database: the migration and `hub db grant-app-role` counted in);
+- connections: the broker's connected clients while the homes run (Mosquitto's
+  `$SYS/broker/clients/connected`, less the reader): one per process since the homes share it;
 - RSS: the process's resident memory before the first start (imports done) and once the second
   start is idle (with `hub run`'s heap policy); per home, and the marginal cost of a home (the
   slope between the two counts: the figure to quote);
@@ -88,6 +90,21 @@ async def retain_configs(host: str, port: int, roots: list[str], entities: int) 
         await client.publish("bench/done", b"", qos=1)
 
 
+async def broker_clients(host: str, port: int) -> int:
+    """Mosquitto's count of connected clients, less the one asking (a fresh value: $SYS every 10 s)."""
+    import aiomqtt
+
+    values: list[int] = []
+    async with aiomqtt.Client(host, port) as client:
+        await client.subscribe("$SYS/broker/clients/connected")
+        async with asyncio.timeout(25):
+            async for message in client.messages:
+                values.append(int(bytes(message.payload)))  # type: ignore[arg-type]
+                if len(values) == 2:  # the retained one may predate this reader
+                    break
+    return values[-1] - 1
+
+
 async def child(args: argparse.Namespace) -> dict[str, Any]:
     """Run in a fresh process: start N homes, measure, print one JSON line."""
     import aiohttp
@@ -132,6 +149,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     heap_policy = asyncio.get_running_loop().create_task(heap.keep_young())  # as `hub run` does
     await asyncio.sleep(3)  # settle: what the start left behind is collected, the heap frozen
     after = rss_mb()
+    connections = await broker_clients(args.mqtt_host, args.mqtt_port)
     # One user, made in the first home and by `homes:` a member of every home, with a token made there.
     made_in = homes.default.auth
     user = await made_in.add_user("bench", "bench-password", "owner")
@@ -208,6 +226,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     await bootstrap.stop(runtime)
     return {
         "homes": args.homes, "cold_start_s": cold, "start_s": started, "rss_before": before, "rss_after": after,
+        "broker_connections": connections,
         "messages": args.messages, "changes": ingest[0], "ingest_per_s": ingest[1],
         "ingest_with_ws_per_s": changes / max(last - first, 1e-9),
         "ws_delivered": delivered, "ws_per_s": delivered / max(ws_done - first, 1e-9), "ws_leaks": leaks,
@@ -256,7 +275,8 @@ def main() -> None:
                 results.append(result)
                 per_home = (result["rss_after"] - result["rss_before"]) / homes
                 print(f"{homes:4d} homes: start {result['start_s']:6.2f} s (cold {result['cold_start_s']:.2f} s) | RSS {result['rss_before']:.0f} -> "
-                      f"{result['rss_after']:.0f} MB ({per_home:.2f} MB/home) | ingest "
+                      f"{result['rss_after']:.0f} MB ({per_home:.2f} MB/home) | "
+                      f"{result['broker_connections']} broker connections | ingest "
                       f"{result['ingest_per_s']:8,.0f} msg/s ({result['changes']:,}/{result['messages']:,} changes; "
                       f"{result['ingest_with_ws_per_s']:,.0f} with the clients) | "
                       f"WebSocket {result['ws_per_s']:8,.0f} events/s to {homes} clients "

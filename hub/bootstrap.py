@@ -65,13 +65,24 @@ class CheckedConfig:
 class Runtime:
     """A started hub and the servers around it."""
 
-    hub: Hub
+    core: Hub  # a single home's core; in a hub of many homes, the first one's at start: read `hub`
     engine: Any
     runner: web.AppRunner | None = None
     url: str = ""
     _teardown: list[Any] = field(default_factory=list)
-    # The homes of a multi-home process (`homes:`); `hub` is then its first home's core.
+    # The homes of a multi-home process (`homes:`), which come and go while it runs.
     homes: HomeHost | None = None
+
+    @property
+    def hub(self) -> Hub:
+        """The hub's core: a single home's; in a hub of many homes, the first home served now.
+
+        Raises:
+            HubError: a hub of many homes serves no home at the moment (all removed or suspended).
+        """
+        if self.homes is None:
+            return self.core
+        return self.homes.default.hub
 
 
 def check_config(config_dir: Path) -> CheckedConfig:
@@ -463,7 +474,7 @@ async def stop(runtime: Runtime) -> None:
         if runtime.runner is not None:
             await runtime.runner.cleanup()
         return
-    await runtime.hub.stop()
+    await runtime.core.stop()
     if runtime.runner is not None:
         await runtime.runner.cleanup()
     await runtime.engine.dispose()

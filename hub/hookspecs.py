@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 hookspec = pluggy.HookspecMarker("hub")
 hookimpl = pluggy.HookimplMarker("hub")
 
+# Why a home of many leaves the running process (home_leaving's `reason`).
+LEAVING_REMOVED = "removed"  # `hub home remove`, `hub tenant remove`: for good
+LEAVING_SUSPENDED = "suspended"  # its tenant suspended: it comes back with `hub tenant resume`
+LEAVING_CHANGED = "changed"  # its record changed (topic root, plan, ...): it starts again at once
+LEAVING_STOPPING = "stopping"  # the process stops
+
 
 @hookspec
 def setup_integration(hub: Hub, config: Any) -> None:
@@ -95,6 +101,22 @@ def hub_stopping(hub: Hub) -> None:
 
     :param hub: the Hub.
     :return: None (or an awaitable).
+    """
+
+
+@hookspec
+def home_leaving(hub: Hub, reason: str) -> None:
+    """Let go of what ties a home of many to the process's shared resources (its MQTT subscriptions).
+
+    When called: in a hub of many homes, when one home leaves while the process runs, or the
+    process stops: after the home left the HTTP routing (its requests answer 404, its sockets
+    send nothing more), before its sockets close and its core stops. Implementations of every
+    integration run concurrently; the home's core still runs (what arrives can still be stored).
+    Never called in a single-home hub.
+
+    :param hub: the home's Hub.
+    :param reason: LEAVING_REMOVED, LEAVING_SUSPENDED, LEAVING_CHANGED or LEAVING_STOPPING.
+    :return: None (or an awaitable; the hub waits for it).
     """
 
 

@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 from hub.api.auth_middleware import resolve_token
 from hub.api.keys import HOME_OF_TOKEN_KEY, HUB_KEY
 from hub.api.openapi import describe
-from hub.api.send_queue import SendQueue
+from hub.api.send_queue import OPEN_SENDERS, SendQueue, track_senders
 from hub.api.ws_messages import dumps, loads
 from hub.core.bus import EVENT_DEVICE_COMMAND, EVENT_STATE_CHANGED, Event, callback
 from hub.core.states import STATE_UNAVAILABLE, State
@@ -58,6 +58,7 @@ class RealtimeClient:
         self.unsubscribers: list[Callable[[], None]] = []
         self.stop_watching: Callable[[], object] = lambda: None
         self.online: dict[str, bool] = {}
+        self.senders: set[SendQueue] | None = None
 
     def _overflow(self, reason: str) -> None:
         _LOGGER.warning("Disconnecting realtime client %s: %s", self.request.remote, reason)
@@ -69,10 +70,15 @@ class RealtimeClient:
     async def handle(self) -> web.WebSocketResponse:
         await self.ws.prepare(self.request)
         writer = asyncio.get_running_loop().create_task(self.sender.run(), name="realtime writer")
+        senders = self.senders = self.request.app.get(OPEN_SENDERS)  # the home's (hub.api.send_queue.silence)
+        if senders is not None:
+            senders.add(self.sender)
         try:
             if await self._authenticate():
                 await self._serve()
         finally:
+            if self.senders is not None:
+                self.senders.discard(self.sender)
             self.stop_watching()
             for unsubscribe in self.unsubscribers:
                 unsubscribe()
@@ -106,6 +112,11 @@ class RealtimeClient:
                 app = await home_of(token.strip()) if home_of is not None and isinstance(token, str) and token else None
                 if app is not None:
                     self.hub = app[HUB_KEY]
+                    if self.senders is not None:
+                        self.senders.discard(self.sender)
+                    self.senders = app.get(OPEN_SENDERS)
+                    if self.senders is not None:
+                        self.senders.add(self.sender)
             found = await resolve_token(self.hub, token.strip()) if isinstance(token, str) and token else None
         except (TimeoutError, ConnectionError):
             return False
@@ -212,6 +223,7 @@ The connection closes when its token's session is revoked, or when the client re
 def setup_realtime(app: web.Application) -> None:
     """Add /api/v1/realtime (it authenticates by itself, so browsers can send the token)."""
     app.router.add_get(PATH, realtime_view)
+    track_senders(app)
     describe(app, {PATH: {"get": {
         "operationId": "realtime", "tags": ["realtime"], "summary": "The realtime event socket (WebSocket upgrade)",
         "description": OPENAPI_DESCRIPTION,

@@ -167,3 +167,25 @@ class SendQueue:
         except (ConnectionError, RuntimeError):
             # The peer is gone: nothing left to deliver.
             self.close()
+
+
+OPEN_SENDERS: web.AppKey[set[SendQueue]] = web.AppKey("open_senders", set)
+"""The send queues of an app's open sockets (/api/websocket, /api/v1/realtime): what `silence` ends."""
+
+
+def track_senders(app: web.Application) -> None:
+    """Keep the app's open send queues (call while setting the app up, before it is frozen)."""
+    if OPEN_SENDERS not in app:
+        app[OPEN_SENDERS] = set()
+
+
+def silence(app: web.Application) -> int:
+    """Send nothing more on any open socket of this app (a home leaving a running hub); return how many.
+
+    What is queued is dropped; the sockets close when their requests end.
+    """
+    senders = app.get(OPEN_SENDERS, set())
+    for sender in list(senders):
+        sender.close()
+    return len(senders)
+

@@ -19,7 +19,7 @@ from voluptuous.humanize import humanize_error
 from hub.api import ws_messages as messages
 from hub.api.auth_middleware import resolve_token
 from hub.api.keys import HOME_OF_TOKEN_KEY, HUB_KEY
-from hub.api.send_queue import SendQueue
+from hub.api.send_queue import OPEN_SENDERS, SendQueue, track_senders
 from hub.api.ws_areas import register_area_commands
 from hub.api.ws_auth import register_auth_commands
 from hub.api.ws_commands import Command, CommandRegistry, collect_commands
@@ -81,6 +81,7 @@ class WebSocketConnection:
         self.stats: WebSocketStats = request.app[STATS_KEY]
         self._ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME_BYTES)
         self._sender = SendQueue(self._ws, self.cancel)
+        self._senders = request.app.get(OPEN_SENDERS)  # the home's open sockets (hub.api.send_queue.silence)
         # The hot path: bus callbacks call this directly.
         self.send_raw = self._sender.send
         self.is_behind = self._sender.is_behind
@@ -135,6 +136,8 @@ class WebSocketConnection:
         await ws.prepare(self.request)
         writer = self._loop.create_task(self._sender.run(), name="websocket writer")
         self.stats.clients += 1
+        if self._senders is not None:
+            self._senders.add(self._sender)
         try:
             self.send_raw(b'{"type":"auth_required","ha_version":"%b"}' % HA_VERSION.encode())
             await self._authenticate()
@@ -145,6 +148,8 @@ class WebSocketConnection:
             # Also on cancellation (server shutdown), which goes on up so the task ends cancelled.
             self.stats.clients -= 1
             self._closing = True
+            if self._senders is not None:
+                self._senders.discard(self._sender)
             if self._stop_watching is not None:
                 self._stop_watching()
             for unsubscribe in self.subscriptions.values():
@@ -206,6 +211,11 @@ class WebSocketConnection:
         self.hub, self.commands, self.event_cache = app[HUB_KEY], app[COMMANDS_KEY], app[EVENT_CACHE_KEY]
         self.stats = app[STATS_KEY]
         self.stats.clients += 1
+        if self._senders is not None:
+            self._senders.discard(self._sender)
+        self._senders = app.get(OPEN_SENDERS)
+        if self._senders is not None:
+            self._senders.add(self._sender)
 
     async def _auth_invalid(self, message: str) -> None:
         _LOGGER.info("WebSocket client %s failed to authenticate: %s", self.remote, message)
@@ -335,5 +345,6 @@ def setup_websocket(app: web.Application) -> None:
     app[COMMANDS_KEY] = registry
     app[STATS_KEY] = WebSocketStats()
     app[EVENT_CACHE_KEY] = messages.EncodedEventCache()
+    track_senders(app)
     app.on_startup.append(collect)
     app.router.add_get("/api/websocket", websocket_view)

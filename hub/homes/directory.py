@@ -127,6 +127,13 @@ async def served(owner: AsyncEngine, homes: list[dict[str, Any]], *, strict: boo
     return usable
 
 
+async def suspended(owner: AsyncEngine) -> set[str]:
+    """The ids of the homes whose tenant is suspended (not served; they come back when it resumes)."""
+    store = TenancyStore(owner)
+    paused = {tenant.id for tenant in await store.tenants() if tenant.status != "active"}
+    return {home.id for home in await store.homes() if home.tenant_id in paused}
+
+
 def _check_roots(records: list[HomeRecord]) -> tuple[list[HomeRecord], list[str]]:
     """The records that can be served, and what is wrong with each of the others."""
     seen: list[HomeRecord] = []
@@ -147,4 +154,4 @@ def _check_roots(records: list[HomeRecord]) -> tuple[list[HomeRecord], list[str]
     return seen, problems
 
 
-__all__ = ["Declared", "declare", "served"]
+__all__ = ["Declared", "declare", "served", "suspended"]

@@ -7,7 +7,8 @@ services, automations, integrations' runtime, registries) over its own scoped se
 (`scoped_sessions(engine, scope)`: its rows only), its auth store (its members, its tokens, its
 audit rows), its web app (routes and app state built exactly as for a single home), its data
 folder `<data>/homes/<id>/` and its config folder `<config>/homes/<id>/` (automations,
-scripts, scenes). MQTT: one client per home, subscribed under the home's topic root only.
+scripts, scenes). MQTT: one connection per broker account for the process, subscribed per home root
+(integrations/mqtt/shared.py); each home's client is held to its root.
 
 The homes are the tenancy store's (hub.homes.directory): the `homes:` section is declared into
 it at start, and every home of the store is served.
@@ -39,8 +40,10 @@ from hub.homes.access import HOME_ACCESS, HomeAccess
 from hub.homes.dispatch import build_front_app
 from hub.homes.listing import HOMES_OF, homes_of_host
 from hub.homes.owners import HOME_IDS, IdOwners
+from hub.homes.roots import TOPIC_ROOTS
 from hub.homes.settings import home_dir, home_raw_config
 from hub.homes.watch import DirectoryWatch
+from hub.hookspecs import LEAVING_STOPPING
 from hub.storage.engine import create_engine, migrate
 from hub.storage.private_files import prepare_data_dir
 from hub.storage.rls import check_rls_role
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 # Homes that start at once: enough to overlap their I/O, few enough not to flood the database pool.
 START_CONCURRENCY = 8
+CHANGE_WAIT = 10.0  # seconds a stop waits for a change of the homes served (hub/homes/changes.py) to finish
 
 
 @dataclass(slots=True)
@@ -90,6 +94,7 @@ class HomeHost:
         self.declared = declared or directory.Declared([])
         self.homes: dict[str, Home] = {}
         self.owners = IdOwners()  # which home a webhook id or a device key belongs to
+        self.topic_roots: set[str] = set()  # of the homes served or starting (hub.homes.roots)
         self._tasks: list[asyncio.Task[Any]] = []
         self.plans: dict[str, Plan] = dict(PLANS)  # the built-in plans with the `plans:` section's overrides
         self.started_with: tuple[bootstrap.CheckedConfig, Path, Path] | None = None  # what add() takes besides a record
@@ -102,8 +107,15 @@ class HomeHost:
 
     @property
     def default(self) -> Home:
-        """The first home: it answers what names no home (the UI's files, the login pages)."""
-        return next(iter(self.homes.values()))
+        """The first home served now: it answers what names no home (the UI's files, the login pages).
+
+        Raises:
+            HubError: no home is served at the moment (every one removed or suspended).
+        """
+        for home in self.homes.values():
+            return home
+        message = "this hub serves no home at the moment: every home was removed or its tenant suspended"
+        raise HubError(message)
 
     async def role_of(self, user_id: str, scope: HomeScope) -> str | None:
         """The user's role in that home, None when they have none."""
@@ -130,6 +142,19 @@ class HomeHost:
         hub.runtime[HOME_ACCESS] = HomeAccess(record.scope, lambda user_id: self.role_of(user_id, record.scope))
         hub.runtime[HOMES_OF] = homes_of_host(self)
         hub.runtime[HOME_IDS] = self.owners.of_home(record.home_id)
+        self.topic_roots.add(record.topic_root)
+        hub.runtime[TOPIC_ROOTS] = self.live_roots
+        try:
+            return await self._start(hub, record, checked)
+        except BaseException:
+            self.topic_roots.discard(record.topic_root)
+            raise
+
+    def live_roots(self) -> set[str]:
+        """The topic roots of the homes served or starting now (hub.homes.roots): the live directory's."""
+        return self.topic_roots
+
+    async def _start(self, hub: Hub, record: HomeRecord, checked: bootstrap.CheckedConfig) -> Home:
         # The process's one engine; every statement of these sessions is the home's (hub/storage/scoped.py).
         sessions = scoped_sessions(self.engine, record.scope)
         auth = self.auth.store(sessions)
@@ -160,6 +185,7 @@ class HomeHost:
         """
         self.started_with = (checked, config_dir, data_dir)
         gate = asyncio.Semaphore(START_CONCURRENCY)
+        self.topic_roots.update(record.topic_root for record in records)
 
         async def start_one(record: HomeRecord) -> None:
             async with gate:
@@ -181,13 +207,33 @@ class HomeHost:
         self._tasks.append(asyncio.get_running_loop().create_task(watch.run(), name="homes watch"))
 
     async def stop(self) -> None:
-        """Stop every home, then what they share."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for home in reversed(list(self.homes.values())):
-            await home.stop()
-        self.homes.clear()
+        """Stop every home, then what they share: in the order of a removal (hub/homes/changes.py),
+        each step for every home at once: the routing (404), the shared connection (the homes'
+        filters stay in the process's session), the sockets, the cores."""
+        # A change under way finishes first: cancelled half-way, a home out of the table would keep its core.
+        try:
+            await asyncio.wait_for(self.changing.acquire(), CHANGE_WAIT)
+            held = True
+        except TimeoutError:
+            held = False
+            _LOGGER.warning("Homes: a change of the homes served did not finish within %.0f s; stopping anyway",
+                            CHANGE_WAIT)
+        try:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            homes = list(reversed(self.homes.values()))
+            self.homes.clear()
+            self.topic_roots.clear()
+            for home in homes:
+                changes.silence_home(home)
+            await asyncio.gather(*(changes.leaving(home, LEAVING_STOPPING) for home in homes))
+            for home in homes:
+                await changes.end_requests(home)
+                await home.stop()
+        finally:
+            if held:
+                self.changing.release()
         await self.engine.dispose()
 
 

@@ -3,7 +3,8 @@
 What a home changes (docs/homes.md):
 - `homeassistant:` name, time zone and currency come from the home's record;
 - `mqtt:` its topic root, its discovery prefix `<root>homeassistant` (with the birth and will
-  messages under it) and a client id of its own;
+  messages under it); the connection (and its client id) is the process's
+  (integrations/mqtt/shared.py);
 - `automation:`, `script:` and `scene:` come from the home's folder `<config>/homes/<id>/`, so
   what one home's users write in the UI is never another's.
 """
@@ -47,15 +48,13 @@ def home_raw_config(checked: CheckedConfig, record: HomeRecord, folder: Path) ->
 
 
 def home_mqtt(section: dict[str, Any], record: HomeRecord) -> dict[str, Any]:
-    """The `mqtt:` section of one home: its root, its discovery prefix, its own client id."""
+    """The `mqtt:` section of one home: its root, its discovery prefix, its birth and will topics."""
     root = record.topic_root
     mqtt = dict(section, topic_root=root, discovery_prefix=f"{root}{section.get('discovery_prefix', 'homeassistant')}")
     for key in ("birth_message", "will_message"):
         message = mqtt.get(key)
         if isinstance(message, dict) and message.get("topic", DEFAULT_STATUS_TOPIC) == DEFAULT_STATUS_TOPIC:
             mqtt[key] = dict(message, topic=f"{root}{DEFAULT_STATUS_TOPIC}")
-    if mqtt.get("client_id"):
-        mqtt["client_id"] = f"{mqtt['client_id']}-{record.home_id}"
     return mqtt
 
 

@@ -26,8 +26,10 @@ from hub.core.hub import Hub
 from hub.core.runtime import HubKey
 from hub.core.scope import DEFAULT_SCOPE
 from hub.exceptions import HubError
+from hub.homes.roots import TOPIC_ROOTS
+from hub.hookspecs import LEAVING_REMOVED, LEAVING_STOPPING
 from hub.tenancy import limits
-from integrations.mqtt import dynsec
+from integrations.mqtt import dynsec, shared
 from integrations.mqtt import status as ops_status
 from integrations.mqtt.broker import EmbeddedBroker, check_lan_settings
 from integrations.mqtt.cache import DiscoveryStore
@@ -48,7 +50,7 @@ from integrations.mqtt.trigger import bind_pending
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
 
-__all__ = ["CONFIG_SCHEMA", "Broker", "Message", "MqttApi", "MqttSwitch", "api"]
+__all__ = ["CONFIG_SCHEMA", "Broker", "Message", "MqttApi", "MqttSwitch", "api", "detach"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -126,10 +128,15 @@ async def setup_integration(hub: Hub, config: Any) -> None:
     _warn_other_roots(devices, root)
     status = BrokerConnectedSensor(f"{settings.host}:{settings.port}")
     # QoS 1/2 messages are acknowledged once what they wrote is durable (the recorder's spool).
-    client = MqttClient(settings, status.set_connected, durable=hub.durability.wait)
+    client: MqttClient
+    if hub.config.scope == DEFAULT_SCOPE:
+        client = MqttClient(settings, status.set_connected, durable=hub.durability.wait)
+    else:
+        # A home of many: the process's one connection, held to its own topics (docs/homes.md).
+        client = shared.home_client(settings, root, Path(data_dir).parent.parent, config.get("client_id"),
+                                    status.set_connected, hub.durability.wait, hub.runtime.get(TOPIC_ROOTS),
+                                    home=hub.config.scope.home_id, folder=Path(data_dir))
     client.admit = limits.message_gate(hub, config["discovery_prefix"])  # the home's plan rate, if any
-    if hub.config.scope != DEFAULT_SCOPE:
-        client.confine = root  # a home of many: its own topics only (docs/homes.md)
     store = DiscoveryStore(hub.db) if hub.db is not None else None
     discovery = Discovery(hub, client, config["discovery_prefix"], store) if config["discovery"] else None
     runtime = MqttRuntime(client, MqttApi(client, config["discovery_prefix"], store, root), discovery, store, broker, status,
@@ -204,6 +211,31 @@ async def _watch_broker(hub: Hub, broker: EmbeddedBroker, client: MqttClient) ->
             client.reconnect_now()
 
     broker.on_change = changed
+
+
+@hookimpl
+async def home_leaving(hub: Hub, reason: str) -> None:
+    """A home of many leaves the running process: leave the process's connection (shared.HomeClient.leave).
+
+    Removed for good: its filters are unsubscribed. Suspended or restarting with a changed record:
+    they are first kept in a parked session at the broker, read when the home runs again. The
+    process stopping: its messages are no longer handled, its filters stay in the process's
+    session (the broker keeps what comes for the next start).
+    """
+    runtime = runtime_of(hub)
+    if runtime is None or not isinstance(runtime.client, shared.HomeClient):
+        return
+    if reason == LEAVING_STOPPING:
+        await runtime.client.stop()
+    else:
+        await runtime.client.leave(park=reason != LEAVING_REMOVED)
+
+
+async def detach(hub: Hub) -> None:
+    """A home of many leaves the running process for good: leave the shared connection, then stop its client."""
+    runtime = runtime_of(hub)
+    if runtime is not None and isinstance(runtime.client, shared.HomeClient):
+        await runtime.client.detach()
 
 
 @hookimpl

@@ -113,7 +113,7 @@ class Connection(Protocol):
 
 
 ConnectionFactory = Callable[
-    [ConnectionSettings, "ssl.SSLContext | None", Callable[[Message], None], "Durable | None"], Connection
+    [ConnectionSettings, "ssl.SSLContext | None", Callable[[Message], "Durable | None"], "Durable | None"], Connection
 ]
 
 
@@ -167,6 +167,7 @@ class MqttClient:
         self._connected_event = asyncio.Event()
         self._retry_now = asyncio.Event()
         self._tls_context: ssl.SSLContext | None = None
+        self.closing_on_purpose = False  # the hub closes it to reconnect at once: not worth a warning
 
     # ---- lifecycle ----
 
@@ -310,12 +311,16 @@ class MqttClient:
 
     # ---- connection loop ----
 
-    def _handle(self, message: Message) -> None:
-        # The hot path: every received message, inline from the backend's socket callback.
+    def _handle(self, message: Message) -> Durable | None:
+        """Dispatch a received message; return the barrier its acknowledgement waits for (None: ours).
+
+        The hot path: every received message, inline from the backend's socket callback.
+        """
         self.messages_received += 1
         if self.admit is not None and not self.admit(message):
-            return  # over the home's plan rate: dropped and counted (hub.tenancy.limits)
+            return None  # over the home's plan rate: dropped and counted (hub.tenancy.limits)
         self.subscriptions.dispatch(message)
+        return None
 
     def _make_tls_context(self) -> ssl.SSLContext:
         settings = self.settings
@@ -363,6 +368,8 @@ class MqttClient:
                     break
                 refused = _refused(err)
                 level = logging.WARNING if self.connected or attempt == 0 else logging.DEBUG
+                if self.closing_on_purpose:
+                    self.closing_on_purpose, level = False, logging.INFO
                 _LOGGER.log(level, "MQTT broker %s unreachable or disconnected: %s", where, err or type(err).__name__)
             finally:
                 self._set_connected(False)

@@ -44,7 +44,7 @@ class GmqttConnection:
         self,
         settings: ConnectionSettings,
         tls_context: ssl.SSLContext | None,
-        deliver: Callable[[Message], None],
+        deliver: Callable[[Message], Durable | None],
         durable: Durable | None = None,
     ) -> None:
         self._settings = settings
@@ -88,12 +88,13 @@ class GmqttConnection:
             text = topic.decode()
         except UnicodeDecodeError:
             text = ""
+        barrier = None
         if not text:
             _LOGGER.warning("Dropping MQTT message with an empty or non-UTF-8 topic: %r", topic)
         else:
-            self._deliver(Message(text, packet[end:], qos, bool(cmd & 1), time.time()))
+            barrier = self._deliver(Message(text, packet[end:], qos, bool(cmd & 1), time.time()))
         if qos:
-            self.acks.hold(packet_id, qos)
+            self.acks.hold(packet_id, qos, barrier)
 
     def _send_acks(self, items: list[tuple[int, int]]) -> None:
         if self._lost.done() or not self._opened:

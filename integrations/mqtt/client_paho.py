@@ -40,7 +40,7 @@ class PahoConnection:
         self,
         settings: ConnectionSettings,
         tls_context: ssl.SSLContext | None,
-        deliver: Callable[[Message], None],
+        deliver: Callable[[Message], Durable | None],
         durable: Durable | None = None,
     ) -> None:
         self._deliver = deliver
@@ -80,9 +80,9 @@ class PahoConnection:
         if isinstance(payload, bytearray):  # paho types it `bytes | bytearray`; a received PUBLISH carries bytes
             payload = bytes(payload)
         qos = paho_message.qos
-        self._deliver(Message(topic, payload, qos, paho_message.retain, time.time()))
+        barrier = self._deliver(Message(topic, payload, qos, paho_message.retain, time.time()))
         if qos:
-            self.acks.hold(paho_message.mid, qos)
+            self.acks.hold(paho_message.mid, qos, barrier)
 
     def _send_acks(self, items: list[tuple[int, int]]) -> None:
         if not self._open:
