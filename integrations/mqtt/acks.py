@@ -98,13 +98,7 @@ class DeferredAcks:
         batch, self._batch = self._batch, []
         if not batch or self._closed:
             return
-        barrier = self._batch_barrier
-        if barrier is None:
-            future = self._durable() if self._durable is not None else None
-        elif barrier is BLOCKED:
-            future = _BLOCKED_ENTRY
-        else:
-            future = barrier()
+        future = self._barrier_future(self._batch_barrier)
         if future is None and not self._waiting:
             self._send(batch)
             return
@@ -122,15 +116,9 @@ class DeferredAcks:
         self._segments, self._batch = [], []
         if self._closed:
             return
-        default = self._durable
         added = False
         for barrier, batch in segments:
-            if barrier is None:
-                future = default() if default is not None else None
-            elif barrier is BLOCKED:
-                future = _BLOCKED_ENTRY
-            else:
-                future = barrier()
+            future = self._barrier_future(barrier)
             if future is None and not self._waiting:
                 self._send(batch)
                 continue
@@ -141,6 +129,14 @@ class DeferredAcks:
                 future.add_done_callback(self._release)
         if added:
             self._release()
+
+    def _barrier_future(self, barrier: Durable | None) -> Any:
+        """What a pass sealed with `barrier` waits for: the spool's future, None, or the blocked marker."""
+        if barrier is None:
+            return self._durable() if self._durable is not None else None
+        if barrier is BLOCKED:
+            return _BLOCKED_ENTRY
+        return barrier()
 
     def _release(self, _: object = None) -> None:
         while self._waiting:

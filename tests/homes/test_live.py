@@ -27,6 +27,7 @@ from hub.hookspecs import LEAVING_SUSPENDED, hookimpl
 from hub.storage.engine import create_engine
 from hub.tenancy.store import TenancyStore
 from integrations.mqtt import api, parking, runtime_of, shared
+from tests.homes.configs import write_homes_config
 from tests.homes.conftest import grant_roles
 from tests.hubs import write_config
 from tests.pg_roles import make_roles
@@ -87,16 +88,9 @@ async def _changed(ws: aiohttp.ClientWebSocketResponse, entity_id: str, state: s
 async def test_a_home_added_and_removed_with_the_cli_is_served_and_stopped_without_a_restart(
         tmp_path: Path, pg_url: str, mosquitto_server: Any, capsys: pytest.CaptureFixture[str]) -> None:
     roles = await make_roles(pg_url)
-    run = f"t{uuid.uuid4().hex[:8]}"
-    config = write_config(tmp_path / "config", roles.storage_yaml() + f"""\
-mqtt:
-  broker: {mosquitto_server.url}
-homes:
-  - id: flat-a
-    tenant: acme
-    topic_root: {run}/flat-a/
-    members: {{alice: owner}}
-""")
+    made = write_homes_config(tmp_path / "config", roles.storage_yaml(), mosquitto_server.url,
+                              [{"id": "flat-a", "tenant": "acme", "members": {"alice": "owner"}}])
+    config, run = made.folder, made.run
     data = tmp_path / "data"
     runtime = await bootstrap.start(config, data, port=0, checked=await grant_roles(roles, config))
     try:
@@ -352,18 +346,9 @@ class _LeavingSpy:
 async def test_hook_home_leaving(tmp_path: Path, pg_url: str, mosquitto_server: Any) -> None:
     """The hook runs once the home answers 404 and its sockets are silent, before they close and its core stops."""
     roles = await make_roles(pg_url)
-    run = f"t{uuid.uuid4().hex[:8]}"
-    config = write_config(tmp_path / "config", roles.storage_yaml() + f"""\
-mqtt:
-  broker: {mosquitto_server.url}
-homes:
-  - id: flat-a
-    tenant: acme
-    topic_root: {run}/flat-a/
-  - id: villa
-    tenant: zenith
-    topic_root: {run}/villa/
-""")
+    made = write_homes_config(tmp_path / "config", roles.storage_yaml(), mosquitto_server.url,
+                              [{"id": "flat-a", "tenant": "acme"}, {"id": "villa", "tenant": "zenith"}])
+    config, run = made.folder, made.run
     runtime = await bootstrap.start(config, tmp_path / "data", port=0, checked=await grant_roles(roles, config))
     try:
         host = runtime.homes
