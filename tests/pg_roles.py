@@ -4,8 +4,10 @@ migrates, and an application role, which serves and which row-level security bin
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 
+import asyncpg
 from sqlalchemy.engine import make_url
 
 from hub.storage.engine import create_engine
@@ -48,3 +50,20 @@ async def make_roles(pg_url: str) -> Roles:
     finally:
         await superuser.dispose()
     return Roles(as_role(pg_url, owner_role), as_role(pg_url, app_role), owner_role, app_role)
+
+
+async def superuser(pg_url: str) -> asyncpg.Connection:
+    """A plain asyncpg connection as the test server's superuser (pg_url is SQLAlchemy's)."""
+    return await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+
+
+async def make_app_role(pg_url: str) -> str:
+    """Make a role that may create (and so owns) its tables, neither superuser nor exempt from RLS; its URL."""
+    role = f"hub_app_{uuid.uuid4().hex[:8]}"
+    admin = await superuser(pg_url)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
+        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
+    finally:
+        await admin.close()
+    return pg_url.replace("postgres@", f"{role}@", 1)

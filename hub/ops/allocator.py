@@ -42,12 +42,8 @@ def tune_allocator() -> bool:
 
     Call it before threads start: an arena a thread already has stays.
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
         return False  # not glibc (musl has no mallopt): its allocator does not hold large blocks
     ok = (bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
           and bool(mallopt(M_ARENA_MAX, ARENA_MAX)))
@@ -55,17 +51,15 @@ def tune_allocator() -> bool:
     return ok
 
 
-
 @cache
 def _libc() -> ctypes.CDLL | None:
+    """The C library (Linux), whose glibc-only functions are looked up by the caller."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim  # noqa: B018 - glibc only (musl has none)
-    except (OSError, AttributeError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
         return None
-    return libc
 
 
 def trim() -> bool:
@@ -73,11 +67,11 @@ def trim() -> bool:
 
     A few milliseconds on a hub's heap: call it after a burst, not per message.
     """
-    libc = _libc()
-    if libc is None:
+    malloc_trim = getattr(_libc(), "malloc_trim", None)  # glibc only (musl has none)
+    if malloc_trim is None:
         return False
     began = time.perf_counter()
-    released = bool(libc.malloc_trim(0))
+    released = bool(malloc_trim(0))
     _LOGGER.debug("malloc_trim: %s in %.1f ms", "released memory" if released else "nothing to release",
                   (time.perf_counter() - began) * 1000)
     return released

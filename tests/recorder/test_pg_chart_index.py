@@ -13,6 +13,7 @@ from hub.recorder.backends import pg_partitions as layout
 from hub.recorder.backends.base import Batch, Point
 from hub.recorder.backends.pg_pool import PoolRegistry
 from hub.recorder.backends.postgres import _AGGREGATE_SQL, PostgresBackend
+from tests.pg_roles import make_app_role, superuser
 
 pytestmark = pytest.mark.services
 
@@ -31,14 +32,7 @@ class Clock:
 @pytest.fixture
 async def app_url(pg_url: str) -> str:
     """A fresh database and a role that owns its tables, not superuser, not exempt from row-level security."""
-    role = f"hub_app_{uuid.uuid4().hex[:8]}"
-    admin = await superuser(pg_url)
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
-        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
-    finally:
-        await admin.close()
-    return pg_url.replace("postgres@", f"{role}@", 1)
+    return await make_app_role(pg_url)
 
 
 @pytest.fixture
@@ -46,10 +40,6 @@ async def pools() -> AsyncIterator[PoolRegistry]:
     registry = PoolRegistry()
     yield registry
     assert registry.open_pools() == []
-
-
-async def superuser(pg_url: str) -> asyncpg.Connection:
-    return await asyncpg.connect(pg_url.replace("+asyncpg", ""))
 
 
 async def leaves_without_index(pg_url: str) -> list[str]:

@@ -4,12 +4,10 @@ tenants with two homes each, and one row of every home-owned table in every home
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,7 +18,7 @@ from hub.storage.models import UserRow, table_of
 from hub.storage.rls import grant_app_role
 from hub.storage.scoped import scoped_sessions
 from hub.tenancy.store import TenancyStore
-from tests.pg_roles import make_roles
+from tests.pg_roles import make_app_role, make_roles
 from tests.storage import legacy
 from tests.storage.conftest import BUILTIN_MIGRATIONS, all_metadata
 
@@ -61,14 +59,7 @@ def row_for(table: str, home: str) -> dict[str, Any]:
 @pytest.fixture
 async def app_url(pg_url: str) -> str:
     """A fresh database and an application role: the tables' owner, not superuser, not exempt from RLS."""
-    role = f"hub_app_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
-        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
-    finally:
-        await admin.close()
-    return pg_url.replace("postgres@", f"{role}@", 1)
+    return await make_app_role(pg_url)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from hub.recorder.backends.postgres import HOME_POLICY, HOME_TABLES, SCHEMA, Pos
 from hub.recorder.config import CONFIG_SCHEMA
 from hub.recorder.tiers import Downsampler, parse_plan
 from hub.tenancy.plans import DAY, PLANS
+from tests.pg_roles import superuser
 
 pytestmark = pytest.mark.services
 
@@ -58,10 +59,6 @@ async def homes(app_url: str) -> AsyncIterator[Callable[..., Any]]:
     for backend in opened:
         await backend.close()
     assert pools.open_pools() == []
-
-
-async def superuser(pg_url: str) -> asyncpg.Connection:
-    return await asyncpg.connect(pg_url.replace("+asyncpg", ""))
 
 
 async def partitions(pg_url: str, parent: str) -> set[str]:
