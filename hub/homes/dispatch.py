@@ -17,11 +17,11 @@ with the user's role in that home (hub.homes.access).
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from hub import payload_json
 from hub.api.auth_middleware import MAX_TOKEN_LENGTH, SELF_AUTHENTICATED, bearer_token
 from hub.api.keys import HOME_OF_TOKEN_KEY
 from hub.auth.access import looks_like_jwt
@@ -81,7 +81,8 @@ async def _login_user(homes: HomeHost, request: web.Request) -> str | None:
     if request.method != "POST" or request.path != LOGIN_PATH or (request.content_length or 0) > MAX_LOGIN_BODY:
         return None
     try:
-        body = json.loads(await request.read())  # kept by aiohttp: the login view reads it again
+        # Bounded: a body nested thousands of levels deep must not recurse (hub/payload_json.py).
+        body = payload_json.loads(await request.read())  # kept by aiohttp: the login view reads it again
     except (ValueError, web.HTTPException):
         return None
     name = body.get("username") if isinstance(body, dict) else None
@@ -98,7 +99,7 @@ async def _refresh_home(homes: HomeHost, request: web.Request) -> Home | None:
         if request.path == "/auth/token":
             raw = (await request.post()).get("refresh_token")  # kept by aiohttp for the view
         else:
-            body = json.loads(await request.read())
+            body = payload_json.loads(await request.read())
             raw = body.get("refresh_token") if isinstance(body, dict) else None
     except (ValueError, AssertionError, UnicodeDecodeError, web.HTTPException):
         return None
