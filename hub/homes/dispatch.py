@@ -12,6 +12,12 @@ its token's home the same way before it answers. A named home the caller has no 
 404 exactly like one that does not exist, so ids cannot be probed. The home's app then runs as
 it would for a single home: its middlewares check the token again, in that home's auth store,
 with the user's role in that home (hub.homes.access).
+
+Homes come and go while requests are read (hub/homes/changes.py): only a home served now (in the
+host's table, its core running: `HomeHost.served`) gets a request, checked again just before the
+request becomes the home's (after that, the home's leaving ends it). A home that left while its
+request was read is looked up once more; a named home that is starting answers 503, one that is
+gone 404; a request that names no home while the hub serves none answers 503.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from aiohttp import web
 from hub import payload_json
 from hub.api.auth_middleware import MAX_TOKEN_LENGTH, SELF_AUTHENTICATED, bearer_token
 from hub.api.keys import HOME_OF_TOKEN_KEY
+from hub.api.responses import json_message
 from hub.auth.access import looks_like_jwt
 from hub.auth.store import hash_token
 from hub.homes.owners import unrouted
@@ -37,6 +44,7 @@ LOGIN_PATH = "/api/v1/auth/login"
 REFRESH_PATHS = frozenset({"/api/v1/auth/refresh", "/auth/token"})
 MAX_LOGIN_BODY = 64 * 1024  # a user name and a password; a larger body is the login view's to refuse
 HOST_KEY: web.AppKey[HomeHost] = web.AppKey("homes")
+RETRY_AFTER = "1"  # seconds: a home starts, or one is started again, within about that
 
 
 def build_front_app(homes: HomeHost) -> web.Application:
@@ -62,12 +70,12 @@ async def token_user(homes: HomeHost, token: str) -> tuple[str, Home | None] | N
         claims = homes.auth.access.verify(token)
         if claims is None:
             return None
-        return claims.user_id, homes.get(claims.home_id) if claims.home_id is not None else None
+        return claims.user_id, homes.served(claims.home_id) if claims.home_id is not None else None
     found = await homes.auth.token_home(hash_token(token))
     if found is None:
         return None
     scope, user_id = found
-    home = homes.get(scope.home_id)
+    home = homes.served(scope.home_id)
     return user_id, home if home is not None and home.record.scope == scope else None
 
 
@@ -106,16 +114,20 @@ async def _refresh_home(homes: HomeHost, request: web.Request) -> Home | None:
     if not isinstance(raw, str) or not raw:
         return None
     found = await homes.auth.token_home(hash_token(raw))
-    return homes.get(found[0].home_id) if found is not None else None
+    return homes.served(found[0].home_id) if found is not None else None
 
 
 async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
-    """Return the request's home, None when it names one that it may not see."""
+    """Return the request's home, None when it names one that it may not see or the hub serves none.
+
+    The home was served when it was picked; the awaits here let homes leave meanwhile, so the
+    caller checks again (`_still_served`) before the request becomes the home's.
+    """
     named = request.headers.get(HOME_HEADER) or request.query.get(HOME_QUERY)
     token = bearer_token(request)
     found = await token_user(homes, token) if token else None
     if named is not None:
-        home = homes.get(named)
+        home = homes.served(named)
         if home is None:
             return None
         if found is not None and await homes.role_of(found[0], home.record.scope) is None:
@@ -123,23 +135,53 @@ async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
         return home
     owner = homes.owners.owner_of(request)  # a webhook's or a device key's home (hub/homes/owners.py)
     if owner is not None:
-        return homes.get(owner) if isinstance(owner, str) else None  # NOWHERE: no home
+        return homes.served(owner) if isinstance(owner, str) else None  # NOWHERE: no home
     if found is not None:
-        return await _home_of_user(homes, *found) or homes.default
+        return await _home_of_user(homes, *found) or homes.first
     if token is not None:
-        return homes.default
+        return homes.first
     login = await _login_user(homes, request)
     if login is not None:
-        return await homes.first_home_of(login) or homes.default
-    return await _refresh_home(homes, request) or homes.default
+        return await homes.first_home_of(login) or homes.first
+    return await _refresh_home(homes, request) or homes.first
+
+
+def _still_served(homes: HomeHost, home: Home | None) -> bool:
+    return home is not None and homes.served(home.record.home_id) is home
+
+
+async def _no_home(homes: HomeHost, request: web.Request) -> web.Response:
+    """The answer to a request that reaches no home: 404 for a home it may not see; 503 while the
+    home it names starts (to a caller with a role there: to others it does not exist) or while
+    the hub serves no home at all."""
+    named = request.headers.get(HOME_HEADER) or request.query.get(HOME_QUERY)
+    if named is not None:
+        starting = homes.get(named)
+        token = bearer_token(request)
+        found = await token_user(homes, token) if starting is not None and token else None
+        if starting is None or found is None or await homes.role_of(found[0], starting.record.scope) is None:
+            return unrouted(request, named=True)
+        response = json_message(f"503: home {named} is starting; try again in a moment", 503)
+    elif homes.first is None and homes.owners.owner_of(request) is None:
+        response = json_message("503: this hub serves no home at the moment: every home was removed, "
+                                "is starting, or its tenant is suspended", 503)
+    else:
+        return unrouted(request, named=_names_home(request))
+    response.headers["Retry-After"] = RETRY_AFTER
+    return response
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    """Serve the request with its home's app, or 404 when it names a home it may not see."""
+    """Serve the request with its home's app; 404 when it names a home it may not see, 503 when
+    its home is starting or the hub serves none (see the module doc)."""
     homes = request.app[HOST_KEY]
-    home = await pick_home(homes, request) if homes.homes else None
-    if home is None:
-        return unrouted(request, named=_names_home(request))
+    home = await pick_home(homes, request)
+    if home is not None and not _still_served(homes, home):
+        home = await pick_home(homes, request)  # it left while the request was read: where it goes now
+    if home is None or not _still_served(homes, home):
+        return await _no_home(homes, request)
+    # No await from the check above to here: from now on, the home's leaving ends this request
+    # (hub/homes/changes.py, end_requests) before its core stops.
     task = asyncio.current_task()
     serving = [home]
     if request.path in SELF_AUTHENTICATED and not _names_home(request) and bearer_token(request) is None:
@@ -147,7 +189,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         async def home_of(token: str) -> web.Application | None:
             found = await token_user(homes, token)
             moved = await _home_of_user(homes, *found) if found is not None else None
-            if moved is None:
+            if moved is None or not _still_served(homes, moved):
                 return None
             serving.append(moved)
             if task is not None:

@@ -68,7 +68,8 @@ class Home:
     record: HomeRecord
     hub: Hub
     app: web.Application
-    started: bool = False
+    started: bool = False  # its app started (it has something to shut down)
+    live: bool = False  # its core runs too: requests are routed to it (hub.homes.dispatch)
     requests: set[asyncio.Task[Any]] = field(default_factory=set)  # its requests being served (sockets too)
 
     @property
@@ -105,6 +106,17 @@ class HomeHost:
         """Return the home with that id, None when this process has none."""
         return self.homes.get(home_id)
 
+    def served(self, home_id: str) -> Home | None:
+        """Return the home with that id if requests may reach it now: in the table and running, not
+        starting (its app has no middlewares yet, its core does not run) nor leaving (out of the table)."""
+        home = self.homes.get(home_id)
+        return home if home is not None and home.live else None
+
+    @property
+    def first(self) -> Home | None:
+        """The first home served now, None when there is none (every one removed, suspended or starting)."""
+        return next((home for home in self.homes.values() if home.live), None)
+
     @property
     def default(self) -> Home:
         """The first home served now: it answers what names no home (the UI's files, the login pages).
@@ -112,7 +124,8 @@ class HomeHost:
         Raises:
             HubError: no home is served at the moment (every one removed or suspended).
         """
-        for home in self.homes.values():
+        home = self.first
+        if home is not None:
             return home
         message = "this hub serves no home at the moment: every home was removed or its tenant suspended"
         raise HubError(message)
@@ -127,7 +140,7 @@ class HomeHost:
     async def first_home_of(self, user_id: str) -> Home | None:
         """The first home (in this process's order) the user has a role in."""
         scopes = {scope for scope, _role in await self.auth.homes_of(user_id)}
-        return next((home for home in self.homes.values() if home.record.scope in scopes), None)
+        return next((home for home in self.homes.values() if home.live and home.record.scope in scopes), None)
 
     async def add(self, record: HomeRecord, checked: bootstrap.CheckedConfig, config_dir: Path, data_dir: Path) -> Home:
         """Build, set up and serve one home's core (its sources connected, its hub running)."""
@@ -173,6 +186,7 @@ class HomeHost:
         app.freeze()
         home.started = True
         await bootstrap.run_core(hub)
+        home.live = True
         return home
 
     async def add_all(self, records: list[HomeRecord], checked: bootstrap.CheckedConfig, config_dir: Path,
