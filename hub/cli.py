@@ -21,9 +21,10 @@ from hub.ops.logs import quiet_libraries
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from hub.auth.store import AuthStore
+    from hub.auth.store import AuthStore, User
     from hub.homes.record import HomeRecord
     from hub.tenancy.store import Home
+    from hub.tenancy.users import TenantUser
 
 _LOGGER = logging.getLogger("hub")
 
@@ -37,6 +38,18 @@ def _tenancy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParse
     from hub.tenancy.cli import add_parsers
 
     add_parsers(commands, _add_location_options)
+
+
+def _home_options(parser: argparse.ArgumentParser, home_help: str) -> None:
+    parser.add_argument("--home", default=None, help=home_help)
+    parser.add_argument("--tenant", default=None, help="the tenant (name or id) of --home, when homes of several "
+                        "tenants have its name")
+
+
+def _user_options(parser: argparse.ArgumentParser, home_help: str) -> None:
+    parser.add_argument("--home", default=None, help=f"in a hub of many homes: {home_help}")
+    parser.add_argument("--tenant", default=None, help="in a hub of many homes: the user's tenant (name or id), "
+                        "checked: user names are unique in the hub")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,15 +81,26 @@ def build_parser() -> argparse.ArgumentParser:
     unlock = user.add_parser("unlock", help="clear the failed-login counts of a user, from every address")
     _add_location_options(unlock)
     unlock.add_argument("name")
-    listing_users = user.add_parser("list", help="list the users: name, role, active")
+    _user_options(unlock, "only checks that the user has a role there: a user's failed logins count in every home "
+                  "of their tenant")
+    listing_users = user.add_parser("list", help="list the users: name, role, active (with many homes: the users "
+                                    "with a role in --home, and that role)")
     _add_location_options(listing_users)
+    _home_options(listing_users, "the home (id or name) whose users to list, in a hub of many homes")
     passwd = user.add_parser("passwd", help="set a new password for a user (a reset: their logins end)")
     _add_location_options(passwd)
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    remove = user.add_parser("remove", help="remove a user and every token of theirs")
+    _user_options(passwd, "only checks that the user has a role there: a password is the user's in every home of "
+                  "their tenant, and their logins end in every one")
+    remove = user.add_parser("remove", help="remove a user and every token of theirs (with many homes and --home: "
+                             "the user leaves that home)")
     _add_location_options(remove)
     remove.add_argument("name")
+    _user_options(remove, "the home the user leaves (their role and the tokens made there go; the user goes "
+                  "with their last home), in a hub of many homes")
+    remove.add_argument("--all-homes", action="store_true", help="without --home in a hub of many homes: remove "
+                        "the user from their tenant although they have a role in several homes")
 
     auth = commands.add_parser("auth", help="token signing keys and banned addresses").add_subparsers(
         dest="auth_command", required=True
@@ -101,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", help="revoke a token by its id (from `hub token list`)")
     _add_location_options(revoke)
     revoke.add_argument("token_id")
+    for sub in token.choices.values():
+        _home_options(sub, "the home (id or name) the token acts in, in a hub of many homes: a token is made in "
+                      "one home and acts there only")
 
     apikey = commands.add_parser("apikey", help="manage device API keys (POST /api/v1/telemetry)").add_subparsers(
         dest="apikey_command", required=True
@@ -358,6 +385,34 @@ async def _open_in_home(args: argparse.Namespace) -> tuple[AsyncEngine, Home | N
     return engine, home
 
 
+async def _open_user(args: argparse.Namespace) -> tuple[AsyncEngine, TenantUser | None, Home | None]:
+    """Open the database for a command on one user: in a hub of many homes, the user of that name
+    (checked against --tenant and --home) and the home --home names; (None, None) in a hub of one home."""
+    from hub.config import load_configuration
+    from hub.tenancy.cli import check_single_home, resolve_home
+    from hub.tenancy.users import tenant_user
+
+    config = load_configuration(args.config)
+    single = check_single_home(config, args.home, args.tenant)
+    engine = await _open_admin(args)
+    if single:
+        return engine, None, None
+    try:
+        home = await resolve_home(engine, config, args.home, args.tenant) if args.home is not None else None
+        return engine, await tenant_user(engine, args.name, args.tenant, home), home
+    except BaseException:
+        await engine.dispose()
+        raise
+
+
+def _members_in(engine: AsyncEngine, home: Home | None) -> AuthStore:
+    """The auth store a command acts in: the home's (its members with their role there, the tokens
+    made there) in a hub of many homes, else the hub's."""
+    from hub.tenancy.users import home_auth
+
+    return _auth_in(engine, None) if home is None else home_auth(engine, home)
+
+
 def _auth_in(engine: AsyncEngine, home: Home | None) -> AuthStore:
     from hub.auth.store import AuthStore
     from hub.core.scope import DEFAULT_SCOPE
@@ -370,7 +425,6 @@ async def _device_home(args: argparse.Namespace) -> HomeRecord | None:
     """The home `hub device ... --home` works in (None: a hub of one home); the database is read
     only in a hub of many homes, where the homes are."""
     from hub.config import load_configuration
-    from hub.homes.record import HomeRecord
     from hub.tenancy.cli import check_single_home
 
     # Devices may be added before there is a configuration.yaml (the broker's defaults): one home.
@@ -380,6 +434,12 @@ async def _device_home(args: argparse.Namespace) -> HomeRecord | None:
     engine, home = await _open_in_home(args)
     await engine.dispose()
     assert home is not None  # a hub of many homes: resolved, or an error
+    return _record(home)
+
+
+def _record(home: Home) -> HomeRecord:
+    from hub.homes.record import HomeRecord
+
     return HomeRecord(home.scope, home.name, home.topic_root, home.time_zone, home.currency)
 
 
@@ -452,11 +512,13 @@ async def _user_add(args: argparse.Namespace) -> int:
 
 
 async def _user_list(args: argparse.Namespace) -> int:
-    engine, auth = await _open(args)
+    engine, home = await _open_in_home(args)
     try:
-        users = await auth.list_users()
+        users = await _members_in(engine, home).list_users()
     finally:
         await engine.dispose()
+    if home is not None:
+        print(f"Users with a role in home {home.name} ({home.id}), and that role:")
     if not users:
         print("No users yet: open the web UI on this machine to create the owner, or run hub user add.")
         return 0
@@ -469,29 +531,48 @@ async def _user_list(args: argparse.Namespace) -> int:
 
 
 async def _user_passwd(args: argparse.Namespace) -> int:
-    password = _read_password(args)
-    if password is None:
-        return 1
-    engine, auth = await _open(args)
+    from hub.auth.store import TOKEN_REFRESH
+    from hub.tenancy.users import home_auth, tenant_auth
+
+    engine, found, _home = await _open_user(args)  # --home and --tenant are checked before the password is asked
     try:
-        user = await auth.user_by_name(args.name)
-        if user is None:
-            print(f"error: no user named {args.name!r} (see hub user list)", file=sys.stderr)
+        password = _read_password(args)
+        if password is None:
             return 1
-        await auth.set_password(user.id, password)
-        await auth.throttle.unlock(user.name)
-        await _audited(auth, "user passwd", user.name)
+        if found is None:
+            auth = _auth_in(engine, None)
+            user = await auth.user_by_name(args.name)
+            if user is None:
+                print(f"error: no user named {args.name!r} (see hub user list)", file=sys.stderr)
+                return 1
+            await auth.set_password(user.id, password)
+            await auth.throttle.unlock(user.name)
+            await _audited(auth, "user passwd", user.name)
+        else:
+            # One password for every home of the tenant: the logins made in each of them end.
+            stores = [home_auth(engine, home) for home, _role in found.homes]
+            first = stores[0] if stores else tenant_auth(engine, found.user.tenant_id)
+            await first.set_password(found.user.id, password)
+            for store in stores[1:]:
+                await store.revoke_user_tokens(found.user.id, kinds=(TOKEN_REFRESH,))
+            await first.throttle.unlock(found.user.name)
+            for store in stores:
+                await _audited(store, "user passwd", found.user.name)
     finally:
         await engine.dispose()
-    print(f"New password set for {user.name}; their login sessions have ended.")
+    where = "" if found is None else f" in every home of tenant {found.tenant} ({found.where()})"
+    print(f"New password set for {args.name}; their login sessions have ended{where}.")
     return 0
 
 
 async def _user_remove(args: argparse.Namespace) -> int:
     from hub.auth.store import AuthError
 
-    engine, auth = await _open(args)
+    engine, found, home = await _open_user(args)
     try:
+        if found is not None:
+            return await _user_remove_of_tenant(args, engine, found, home)
+        auth = _auth_in(engine, None)
         user = await auth.user_by_name(args.name)
         if user is None:
             print(f"error: no user named {args.name!r} (see hub user list)", file=sys.stderr)
@@ -508,10 +589,44 @@ async def _user_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _user_remove_of_tenant(args: argparse.Namespace, engine: AsyncEngine, found: TenantUser,
+                                 home: Home | None) -> int:
+    """`hub user remove` in a hub of many homes: leave --home, else leave the tenant (hub/tenancy/users.py)."""
+    from hub.auth.store import AuthError
+    from hub.tenancy.store import TenancyError
+    from hub.tenancy.users import check_owners_stay, home_auth, remove_from_tenant
+
+    name = found.user.name
+    if home is not None:
+        auth = home_auth(engine, home)
+        try:
+            await auth.remove_user(found.user.id)
+        except AuthError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        await _audited(auth, "user remove", f"{name} (left home {home.name})")
+        others = len(found.homes) - 1
+        print(f"{name} left home {home.name} ({home.id}), with the tokens made there; "
+              + (f"they keep their role in {others} other home(s)." if others else
+                 f"it was their last home: removed the user from tenant {found.tenant}."))
+        return 0
+    if len(found.homes) > 1 and not args.all_homes:
+        message = (f"{name} has a role in {len(found.homes)} homes ({found.where()}): name the one they leave with "
+                   f"--home, or pass --all-homes to remove the user from tenant {found.tenant}")
+        raise TenancyError(message)
+    await check_owners_stay(engine, found)
+    for each, _role in found.homes:  # written before the rows go: the audit row names the user
+        await _audited(home_auth(engine, each), "user remove", f"{name} (removed from tenant {found.tenant})")
+    await remove_from_tenant(engine, found)
+    print(f"Removed user {name} from tenant {found.tenant}, with their tokens (their homes: {found.where()}).")
+    return 0
+
+
 async def _user_unlock(args: argparse.Namespace) -> int:
-    engine, auth = await _open(args)
+    engine, found, _home = await _open_user(args)
     try:
-        if await auth.user_by_name(args.name) is None:
+        auth = _auth_in(engine, None)  # failed logins are the process's: one count per name, in no home
+        if found is None and await auth.user_by_name(args.name) is None:
             print(f"error: no user named {args.name!r}", file=sys.stderr)
             return 1
         cleared = await auth.throttle.unlock(args.name)
@@ -565,13 +680,13 @@ async def _auth_unban(args: argparse.Namespace) -> int:
 
 
 async def _token_list(args: argparse.Namespace) -> int:
-    engine, auth = await _open(args)
+    engine, home = await _open_in_home(args)
     try:
-        users = {user.name: user for user in await auth.list_users()}
-        if args.user not in users:
-            print(f"error: no user named {args.user!r}", file=sys.stderr)
+        auth = _members_in(engine, home)
+        user = await _token_user(auth, args.user, home)
+        if user is None:
             return 1
-        for info in await auth.list_tokens(users[args.user].id):
+        for info in await auth.list_tokens(user.id):
             status = "revoked" if info.revoked_at else f"expires {info.expires_at:%Y-%m-%d}" if info.expires_at else "no expiry"
             print(f"{info.id}  {info.kind:<10}  {info.label or '-':<24}  created {info.created_at:%Y-%m-%d}  {status}")
     finally:
@@ -580,31 +695,43 @@ async def _token_list(args: argparse.Namespace) -> int:
 
 
 async def _token_revoke(args: argparse.Namespace) -> int:
-    engine, auth = await _open(args)
+    engine, home = await _open_in_home(args)
     try:
-        revoked = await auth.revoke_token(args.token_id)
+        revoked = await _members_in(engine, home).revoke_token(args.token_id)
     finally:
         await engine.dispose()
     if not revoked:
-        print(f"error: no live token with id {args.token_id!r}", file=sys.stderr)
+        where = "" if home is None else f" in home {home.name} ({home.id})"
+        print(f"error: no live token with id {args.token_id!r}{where}", file=sys.stderr)
         return 1
     print(f"Revoked token {args.token_id}.")
     return 0
 
 
 async def _token_create(args: argparse.Namespace) -> int:
-    engine, auth = await _open(args)
+    engine, home = await _open_in_home(args)
     try:
-        users = {user.name: user for user in await auth.list_users()}
-        user = users.get(args.user)
+        auth = _members_in(engine, home)
+        user = await _token_user(auth, args.user, home)
         if user is None:
-            print(f"error: no user named {args.user!r}; add one with: hub user add {args.user}", file=sys.stderr)
             return 1
         token = await auth.create_long_lived_token(user.id, args.label, lifespan_days=args.days)
     finally:
         await engine.dispose()
     print(token)
     return 0
+
+
+async def _token_user(auth: AuthStore, name: str, home: Home | None) -> User | None:
+    """The user a token command names (a member of the home, in a hub of many); None with the error printed."""
+    user = next((user for user in await auth.list_users() if user.name == name), None)
+    if user is None and home is None:
+        print(f"error: no user named {name!r}; add one with: hub user add {name}", file=sys.stderr)
+    elif user is None:
+        assert home is not None
+        print(f"error: no user named {name!r} has a role in home {home.name} ({home.id}); give them one with: "
+              f"hub user add {name} --home {home.id} --role user", file=sys.stderr)
+    return user
 
 
 async def _backup(args: argparse.Namespace) -> int:

@@ -147,6 +147,16 @@ async def _home(args: argparse.Namespace, store: TenancyStore) -> int:
     return 0
 
 
+async def served_homes(engine: AsyncEngine, config: Mapping[str, Any], tenant: str | None = None) -> list[Home]:
+    """The homes of a hub of many homes that `--home` may name: every home of the tenancy store
+    (of `tenant`, a name or id, when given), the built-in default home only when `homes:` lists it."""
+    from hub.core.scope import DEFAULT_HOME_ID
+    from hub.tenancy.store import TenancyStore
+
+    listed = {listed.get("id") for listed in config.get("homes") or () if isinstance(listed, Mapping)}
+    return [h for h in await TenancyStore(engine).homes(tenant) if h.id != DEFAULT_HOME_ID or h.id in listed]
+
+
 def check_single_home(config: Mapping[str, Any], home: str | None, tenant: str | None = None) -> bool:
     """Return True for a hub of one home (no `homes:`), where no command takes `--home`.
 
@@ -176,15 +186,12 @@ async def resolve_home(engine: AsyncEngine, config: Mapping[str, Any], home: str
         TenancyError: --home missing, naming no home, or a name several homes have; the
             message lists the homes by id (name, tenant).
     """
-    from hub.core.scope import DEFAULT_HOME_ID
     from hub.tenancy.store import TenancyError, TenancyStore
 
     if check_single_home(config, home, tenant):
         return None
-    store = TenancyStore(engine)
-    tenants = {tenant.id: tenant.name for tenant in await store.tenants()}
-    listed = {listed.get("id") for listed in config["homes"] or () if isinstance(listed, Mapping)}
-    homes = [h for h in await store.homes(tenant) if h.id != DEFAULT_HOME_ID or h.id in listed]
+    tenants = {tenant.id: tenant.name for tenant in await TenancyStore(engine).tenants()}
+    homes = await served_homes(engine, config, tenant)
     matches = [h for h in homes if h.id == home] or [h for h in homes if h.name == home]
     if home is not None and len(matches) == 1:
         return matches[0]
@@ -199,4 +206,4 @@ async def resolve_home(engine: AsyncEngine, config: Mapping[str, Any], home: str
     raise TenancyError(message)
 
 
-__all__ = ["add_parsers", "check_single_home", "resolve_home", "run"]
+__all__ = ["add_parsers", "check_single_home", "resolve_home", "run", "served_homes"]
