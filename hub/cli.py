@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="folder to write to")
     export.add_argument("--format", choices=["files", "dynsec"], default="files",
                         help="files: passwd + acl for password_file/acl_file; dynsec: dynamic-security.json")
+    _home_options(export, "in a hub of many homes, one home's devices only (to review or merge them); without it, "
+                  "every home's devices, each held to its home's topic root: the broker is every home's")
 
     _tenancy_parsers(commands)
 
@@ -249,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Devices' broker accounts belong to the mqtt integration, found like every integration.
             mqtt = load_integration("mqtt", args.config)
             if args.command == "mqtt":
-                return cast(int, mqtt.run_export_acl(args, _data_dir(args)))
+                return cast(int, mqtt.run_export_acl(args, _data_dir(args), asyncio.run(_acl_homes(args))))
             home = asyncio.run(_device_home(args))
             return cast(int, asyncio.run(mqtt.run_device_command(args, _data_dir(args), home)))
     except ConfigError as err:
@@ -435,6 +437,25 @@ async def _device_home(args: argparse.Namespace) -> HomeRecord | None:
     await engine.dispose()
     assert home is not None  # a hub of many homes: resolved, or an error
     return _record(home)
+
+
+async def _acl_homes(args: argparse.Namespace) -> list[HomeRecord] | None:
+    """The homes whose devices `hub mqtt export-acl` writes: the one --home names, else every home
+    (the broker is all of theirs); None in a hub of one home."""
+    from hub.config import load_configuration
+    from hub.tenancy.cli import check_single_home, resolve_home, served_homes
+
+    exists = (args.config / "configuration.yaml").exists()
+    config = load_configuration(args.config) if exists else {}
+    if check_single_home(config, args.home, args.tenant):
+        return None
+    engine = await _open_admin(args)
+    try:
+        one = await resolve_home(engine, config, args.home, args.tenant) if args.home is not None else None
+        homes = [one] if one is not None else await served_homes(engine, config, args.tenant)
+    finally:
+        await engine.dispose()
+    return [_record(home) for home in homes]
 
 
 def _record(home: Home) -> HomeRecord:

@@ -152,19 +152,35 @@ async def _tolerate_stopped_broker(provisioner: Provisioner, device: DeviceCrede
         await provisioner.remove(device)
 
 
-def run_export_acl(args: argparse.Namespace, data_dir: Path) -> int:
-    """Run `hub mqtt export-acl`: files for a user's own Mosquitto; return the exit code."""
+def run_export_acl(args: argparse.Namespace, data_dir: Path, homes: list[HomeRecord] | None = None) -> int:
+    """Run `hub mqtt export-acl`: files for a user's own Mosquitto; return the exit code.
+
+    Args:
+        args: the command's arguments.
+        data_dir: the process's data dir (the hub's own broker account is kept there).
+        homes: in a hub of many homes, the homes whose devices to write (every home, or the one
+            `--home` names; each home's devices are in `<data>/homes/<id>/`, held to its topic
+            root); None in a hub of one home.
+    """
     store = DeviceStore(data_dir)
+    sections = None if homes is None else [
+        (f"home {home.home_id} ({home.name}, tenant {home.scope.tenant_id}): topic root {home.topic_root}",
+         list(DeviceStore(data_dir / "homes" / home.home_id).devices.values()))
+        for home in homes
+    ]
+    devices = None if sections is None else [device for _comment, listed in sections for device in listed]
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     if args.format == "dynsec":
-        write_private(out / "dynamic-security.json", json.dumps(dynamic_security(store), indent=1).encode())
+        write_private(out / "dynamic-security.json", json.dumps(dynamic_security(store, devices), indent=1).encode())
         written = ["dynamic-security.json"]
     else:
-        write_private(out / "passwd", password_file(store).encode())
-        write_private(out / "acl", acl_file(store).encode())
+        write_private(out / "passwd", password_file(store, devices=devices).encode())
+        write_private(out / "acl", acl_file(store, sections=sections).encode())
         written = ["passwd", "acl"]
-    print(f"Wrote {', '.join(str(out / name) for name in written)} for {len(store.devices)} devices.")
+    count = len(store.devices) if devices is None else len(devices)
+    where = "" if homes is None else f" of {len(homes)} home(s): {', '.join(home.home_id for home in homes) or 'none'}"
+    print(f"Wrote {', '.join(str(out / name) for name in written)} for {count} devices{where}.")
     print(f"The hub logs in as {HUB_USERNAME} with the password in {store.hub_path}: put both in "
           "configuration.yaml (mqtt: username, password). See docs/mqtt.md, \"Your own broker\".")
     return 0

@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,14 +228,17 @@ HUB_ACLS: list[dict[str, Any]] = [
 ]
 
 
-def dynamic_security(store: DeviceStore) -> dict[str, Any]:
+def dynamic_security(store: DeviceStore, devices: Iterable[DeviceCredentials] | None = None) -> dict[str, Any]:
     """Return the dynamic-security plugin's whole configuration: the hub with full access, each
-    device with its own role, and nothing for anybody else."""
+    device with its own role, and nothing for anybody else.
+
+    `devices`: these instead of the store's (every home's, in a hub of many); the hub's account is the store's.
+    """
     hub_hash, hub_salt = hash_password(store.hub_password())
     clients = [{"username": HUB_USERNAME, "textName": "powerhub", "password": hub_hash, "salt": hub_salt,
                 "iterations": ITERATIONS, "roles": [{"rolename": HUB_ROLE}]}]
     roles = [{"rolename": HUB_ROLE, "acls": HUB_ACLS}]
-    for device in sorted(store.devices.values(), key=lambda d: d.node_id):
+    for device in sorted(store.devices.values() if devices is None else devices, key=lambda d: d.node_id):
         clients.append({"username": device.username, "textName": device.name, "password": device.password_hash,
                         "salt": device.salt, "iterations": ITERATIONS, "roles": [{"rolename": device.role}]})
         roles.append({"rolename": device.role, "acls": device_acls(device)})
@@ -247,24 +251,34 @@ def dynamic_security(store: DeviceStore) -> dict[str, Any]:
     }
 
 
-def password_file(store: DeviceStore, hub_username: str = HUB_USERNAME) -> str:
-    """Return a Mosquitto password file (`user:$7$101$salt$hash`) for the hub and every device."""
+def password_file(store: DeviceStore, hub_username: str = HUB_USERNAME,
+                  devices: Iterable[DeviceCredentials] | None = None) -> str:
+    """Return a Mosquitto password file (`user:$7$101$salt$hash`) for the hub and every device (`devices`
+    instead of the store's, as for dynamic_security)."""
     hub_hash, hub_salt = hash_password(store.hub_password())
     lines = [f"{hub_username}:$7${ITERATIONS}${hub_salt}${hub_hash}"]
-    lines += [f"{d.username}:$7${ITERATIONS}${d.salt}${d.password_hash}" for d in store.devices.values()]
+    listed = store.devices.values() if devices is None else devices
+    lines += [f"{d.username}:$7${ITERATIONS}${d.salt}${d.password_hash}" for d in listed]
     return "\n".join(lines) + "\n"
 
 
-def acl_file(store: DeviceStore, hub_username: str = HUB_USERNAME) -> str:
-    """Return a Mosquitto ACL file: the hub reads and writes everything, each device its own topics."""
+def acl_file(store: DeviceStore, hub_username: str = HUB_USERNAME,
+             sections: Iterable[tuple[str, Iterable[DeviceCredentials]]] | None = None) -> str:
+    """Return a Mosquitto ACL file: the hub reads and writes everything, each device its own topics.
+
+    `sections`: (a comment line, devices) for each home of a hub of many, instead of the store's devices.
+    """
     lines = [f"user {hub_username}", "topic readwrite #", ""]
-    for device in sorted(store.devices.values(), key=lambda d: d.node_id):
-        lines.append(f"user {device.username}")
-        # An ACL file cannot tell publishing from subscribing per pattern more finely than this.
-        reads = set(device.subscribe)
-        writes = set(device.publish)
-        lines += [f"topic readwrite {t}" for t in sorted(reads & writes)]
-        lines += [f"topic write {t}" for t in sorted(writes - reads)]
-        lines += [f"topic read {t}" for t in sorted(reads - writes)]
-        lines.append("")
+    for comment, devices in [("", store.devices.values())] if sections is None else sections:
+        if comment:
+            lines += [f"# {comment}", ""]
+        for device in sorted(devices, key=lambda d: d.node_id):
+            lines.append(f"user {device.username}")
+            # An ACL file cannot tell publishing from subscribing per pattern more finely than this.
+            reads = set(device.subscribe)
+            writes = set(device.publish)
+            lines += [f"topic readwrite {t}" for t in sorted(reads & writes)]
+            lines += [f"topic write {t}" for t in sorted(writes - reads)]
+            lines += [f"topic read {t}" for t in sorted(reads - writes)]
+            lines.append("")
     return "\n".join(lines)

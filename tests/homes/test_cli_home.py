@@ -146,7 +146,8 @@ async def test_a_home_added_from_the_shell_gets_a_device_a_key_and_a_user(tmp_pa
                                      ["user", "add", "ann", "--password-stdin"], ["user", "list"],
                                      ["user", "passwd", "ann", "--password-stdin"], ["user", "remove", "ann"],
                                      ["user", "unlock", "ann"], ["token", "create", "ann", "--name", "laptop"],
-                                     ["token", "list", "ann"], ["token", "revoke", "01J"]])
+                                     ["token", "list", "ann"], ["token", "revoke", "01J"],
+                                     ["mqtt", "export-acl", "--out", "acl"]])
 def test_a_hub_of_one_home_refuses_home(tmp_path: Path, command: list[str]) -> None:
     config = write_config(tmp_path / "config", "http_ingest:\n")
     code, err = _run(["-c", str(config), "--data", str(tmp_path / "data")], *command, "--home", "flat-a")
