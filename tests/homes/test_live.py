@@ -34,21 +34,29 @@ from tests.pg_roles import make_roles
 
 pytestmark = pytest.mark.services
 WITHIN = 8.0  # seconds a change may take on a loaded machine (a notification, then a home's start)
+# Every request of these tests (their sockets' reads are bounded where they wait): one that never
+# answers fails the test with what it awaited, not the whole run at the test's timeout.
+BOUNDED = aiohttp.ClientTimeout(sock_connect=WITHIN, sock_read=WITHIN)
+COMMAND = 30.0  # seconds a `hub` command may take (it migrates, reads the homes, changes one)
 BASE = 7_000_000  # readings are base + n, base = BASE + 1000 * a run's own number: no other test's values
 KEPT = 20  # readings sent while a home is suspended
 
 
 def _hub(config: Path, data: Path, *args: str) -> str:
-    """Run `hub ARGS` as its own process; return what it printed."""
+    """Run `hub ARGS` as its own process; return what it printed (a stuck one fails within COMMAND seconds)."""
     done = subprocess.run([sys.executable, "-m", "hub", *args, "-c", str(config), "--data", str(data)],
-                          capture_output=True, text=True, timeout=60, check=False)
+                          capture_output=True, text=True, timeout=COMMAND, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 async def _cli(config: Path, data: Path, *args: str) -> None:
     """Run `hub ARGS` through its entry point in a thread of this process (quicker than a process)."""
-    code = await asyncio.to_thread(cli.main, [*args, "-c", str(config), "--data", str(data)])
+    command = asyncio.to_thread(cli.main, [*args, "-c", str(config), "--data", str(data)])
+    try:
+        code = await asyncio.wait_for(command, COMMAND)
+    except TimeoutError:
+        raise AssertionError(f"`hub {' '.join(args)}` did not finish within {COMMAND:.0f} s") from None
     assert code == 0, args
 
 
@@ -68,11 +76,11 @@ async def _status(session: aiohttp.ClientSession, url: str, home: str) -> int:
 
 async def _subscribe(session: aiohttp.ClientSession, url: str, home: str, token: str) -> aiohttp.ClientWebSocketResponse:
     ws = await session.ws_connect(f"{url}/api/websocket?home_id={home}")
-    assert (await ws.receive_json())["type"] == "auth_required"
+    assert (await asyncio.wait_for(ws.receive_json(), WITHIN))["type"] == "auth_required"
     await ws.send_json({"type": "auth", "access_token": token})
-    assert (await ws.receive_json())["type"] == "auth_ok"
+    assert (await asyncio.wait_for(ws.receive_json(), WITHIN))["type"] == "auth_ok"
     await ws.send_json({"id": 1, "type": "subscribe_events", "event_type": "state_changed"})
-    assert (await ws.receive_json())["success"] is True
+    assert (await asyncio.wait_for(ws.receive_json(), WITHIN))["success"] is True
     return ws
 
 
@@ -102,11 +110,13 @@ async def test_a_home_added_and_removed_with_the_cli_is_served_and_stopped_witho
         alice = await flat.auth.add_user("alice", "correct horse battery", "owner")
         token = await flat.auth.create_long_lived_token(alice.id, "t")
         headers = {"Authorization": f"Bearer {token}"}
-        async with aiohttp.ClientSession(headers=headers) as session:
+        async with aiohttp.ClientSession(headers=headers, timeout=BOUNDED) as session:
             # flat-a's socket stays open through every change below.
             flat_ws = await _subscribe(session, runtime.url, "flat-a", token)
 
-            printed = _hub(config, data, "home", "add", "Flat C", "--tenant", "acme", "--topic-root", f"{run}/flat-c/")
+            # In a thread: run on this loop, the command would freeze the hub under test until it returns.
+            printed = await asyncio.to_thread(_hub, config, data, "home", "add", "Flat C", "--tenant", "acme",
+                                              "--topic-root", f"{run}/flat-c/")
             found = re.search(r"id (\S+?)\.?;", printed)
             assert found is not None, printed
             home_id = found.group(1)
@@ -361,7 +371,7 @@ async def test_hook_home_leaving(tmp_path: Path, pg_url: str, mosquitto_server: 
         spy = _LeavingSpy(host, "villa")
         spy._all = [villa, flat]
         villa.hub.plugins.register(spy)
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}, timeout=BOUNDED) as session:
             ws = await _subscribe(session, runtime.url, "villa", token)
             async with host.changing:
                 await changes.remove(host, "villa", LEAVING_SUSPENDED)
