@@ -256,7 +256,7 @@ def http_routes(recorder: Recorder) -> list[tuple[str, Any]]:
             windows = chunked.sample_windows(recorder.backend, recorder.plan, entity_id, start, end, include_start=False, now=now)
             async for _begin, _finish, samples in windows:
                 for sample in samples:
-                    writer.writerow([entity_id, datetime.fromtimestamp(max(sample.ts, start), UTC).isoformat(), history.state_text(sample)])
+                    writer.writerow([entity_id, history.iso_utc(max(sample.ts, start)), history.state_text(sample)])
                 if buffer.tell() > 65536:
                     await response.write(buffer.getvalue().encode())
                     buffer.seek(0)
