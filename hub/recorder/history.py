@@ -16,10 +16,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.recorder.backends.base import TIER_SECONDS, HistoryBackend, Sample, TierRow
-from hub.recorder.compressed import format_value
+from hub.recorder.compressed import StateTexts, format_value
 from hub.recorder.tiers import RetentionPlan, covered_mean
 
 PERIODS = ("5minute", "hour", "day", "week", "month")
+MAX_TEXTS = 65_536  # distinct numbers a walk keeps formatted
 STAT_TYPES = ("change", "last_reset", "max", "mean", "min", "state", "sum")
 
 
@@ -49,7 +50,7 @@ class StateWalk:
     streamed answer read a window at a time gives the same entries as one read whole.
     """
 
-    __slots__ = ("attributes", "last_changed", "previous", "significant_changes_only", "start")
+    __slots__ = ("attributes", "last_changed", "previous", "significant_changes_only", "start", "texts")
 
     def __init__(self, start: float, *, significant_changes_only: bool, no_attributes: bool) -> None:
         self.start = start
@@ -57,13 +58,16 @@ class StateWalk:
         self.previous: str | None = None
         self.last_changed = start
         self.attributes: dict[str, Any] | None = None if no_attributes else {}
+        self.texts = StateTexts()  # each distinct number formatted once
 
     def entries(
         self, samples: Iterable[Sample], changes: Sequence[tuple[float, dict[str, Any]]] = ()
     ) -> Iterator[HistoryState]:
         """Yield the entries of samples (oldest first), with changes: the attribute sets from their times on."""
         index, count = 0, len(changes)
-        start, only_changes = self.start, self.significant_changes_only
+        start, only_changes, texts = self.start, self.significant_changes_only, self.texts
+        if len(texts) > MAX_TEXTS:
+            texts.clear()  # a streamed year of a noisy sensor: memory stays bounded by a window
         previous, changed, attributes = self.previous, self.last_changed, self.attributes
         try:
             for sample in samples:
@@ -72,7 +76,7 @@ class StateWalk:
                     index += 1
                 text = sample.state
                 if text is None:
-                    text = "" if sample.value is None else format_value(sample.value)
+                    text = texts[sample.value]
                 ts = sample.ts if sample.ts > start else start
                 if text != previous:
                     changed = ts
