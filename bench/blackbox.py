@@ -23,7 +23,8 @@ started as a user starts it (recorder on, SQLite; `hub run` or `hass --skip-pip`
   starts (the hub's history.db through its SQLite backend; Home Assistant's
   home-assistant_v2.db through bench/ha_seed.py with its own schema), then
   history/history_during_period for that day (minimal_response, no_attributes, every change)
-  on a fresh process: the first answer (cold) and the second (warm).
+  on a fresh process: the first answer (cold) and the second (warm), and how much the
+  system's RSS grew during each.
 
 Every scenario returns a dict and never raises: a failure is reported as {"error": ...}.
 """
@@ -588,8 +589,13 @@ async def soak(kind: str, ha_venv: Path | None, rate: int, readings: int, sensor
             "cut_off": report.get("closed_at") is not None, "rss_start_mb": rss_start, "rss_mb": rss, "samples": samples}
 
 
-async def history(kind: str, ha_venv: Path | None, seeded: Path, now: float, seconds: float, expected: int) -> dict:
-    """history/history_during_period over the seeded span on a fresh process: cold, then warm; every state must come back."""
+async def history(kind: str, ha_venv: Path | None, seeded: Path, now: float, seconds: float, expected: int,
+                  flags: dict[str, bool] | None = None) -> dict:
+    """history/history_during_period over the seeded span on a fresh process: cold, then warm; every state must come back.
+
+    flags replace the charts' (minimal_response, no_attributes, significant_changes_only false). The
+    system's RSS growth during each answer is its peak RSS over its RSS before the query.
+    """
 
     async def place(system: System) -> None:
         system.history_db.parent.mkdir(parents=True, exist_ok=True)
@@ -607,22 +613,38 @@ async def history(kind: str, ha_venv: Path | None, seeded: Path, now: float, sec
             iso = lambda ts: dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()  # noqa: E731
             query = {"type": "history/history_during_period", "start_time": iso(now - seconds), "end_time": iso(now),
                      "entity_ids": HISTORY_ENTITIES, "minimal_response": True, "no_attributes": True,
-                     "significant_changes_only": False}
-            times, points = [], 0
+                     "significant_changes_only": False, **(flags or {})}
+            times, grown, points = [], [], 0
             for request in (1, 2):
+                before = _peak_from_now(system.pid)
                 began = time.perf_counter()
                 await ws.send_json({"id": request, **query})
                 answer = await ws.receive_json(timeout=300, loads=_loads)
                 times.append((time.perf_counter() - began) * 1000)
+                grown.append(_status_mb(system.pid, "VmHWM:") - before)
                 if not answer.get("success"):
                     return {"error": f"history/history_during_period answered {str(answer)[:200]}"}
                 points = sum(len(v) for v in answer["result"].values())
                 answer = None
-    log(f"[{NAMES[kind]}] history: {points:,} of {expected:,} states; cold {times[0]:.0f} ms, warm {times[1]:.0f} ms")
-    result = {"cold_ms": times[0], "warm_ms": times[1], "points": points}
+    log(f"[{NAMES[kind]}] history: {points:,} of {expected:,} states; cold {times[0]:.0f} ms, warm {times[1]:.0f} ms; "
+        f"RSS +{grown[0]:.0f} MB cold, +{grown[1]:.0f} MB warm")
+    result = {"cold_ms": times[0], "warm_ms": times[1], "points": points, "rss_cold_mb": grown[0], "rss_warm_mb": grown[1]}
     if points < expected:
         result["error"] = f"answered {points:,} of the {expected:,} states written"
     return result
+
+
+def _status_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def _peak_from_now(pid: int) -> float:
+    """Reset a process's peak RSS (VmHWM) to its RSS now, and return that RSS (MB)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return _status_mb(pid, "VmRSS:")
 
 
 def _loads(text: str) -> Any:

@@ -10,6 +10,7 @@ same as history.full() would give.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import orjson
 
@@ -68,16 +69,20 @@ async def entity_parts(
     written = 0
     async for begin, finish, samples in sample_windows(backend, plan, entity_id, start, end, include_start=include_start, now=now):
         changes = [] if no_attributes or not samples else (await backend.read_attributes([entity_id], begin, finish)).get(entity_id, [])
-        pieces: list[bytes] = []
+        # Each attribute set encoded once, not once a row: the walk hands out the same dict until it changes.
+        encoded = {id(found): orjson.Fragment(orjson.dumps(found)) for _ts, found in changes}
+        rows: list[dict[str, Any]] = []
         for entry in walk.entries(samples, changes):
             if held is not None:
                 # A row between the first and the last: the minimal form when asked for.
-                row = minimal_row(held) if minimal_response and written else full_row(entity_id, held)
-                pieces.append((b"," if written else b"") + orjson.dumps(row))
-                written += 1
+                if minimal_response and (written or rows):
+                    rows.append(minimal_row(held))
+                else:
+                    rows.append(full_row(entity_id, held, encoded.get(id(held.attributes))))
             held = entry
-        if pieces:
-            yield b"".join(pieces)
+        if rows:
+            yield (b"," if written else b"") + orjson.dumps(rows)[1:-1]
+            written += len(rows)
     if held is not None:
         yield (b"," if written else b"") + orjson.dumps(full_row(entity_id, held))
 

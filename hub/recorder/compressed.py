@@ -1,12 +1,14 @@
 """History in the WebSocket's compressed shape, built straight from (ts, value or state) pairs.
 
-A day of 1 Hz data from ten sensors is close to a million points, so this path creates no
-object per point beyond the row dict the answer needs, formats each distinct number once,
-and hands back JSON bytes encoded once with orjson.
+A day of 1 Hz data from ten sensors is close to a million points, so this path formats each
+distinct number once, writes rows of state changes without a dict each (pairs_json), encodes
+each attribute set once rather than once a row, and reads and encodes one entity at a time
+(history_bytes): the answer's JSON bytes are the only thing that grows with the entities.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -31,17 +33,37 @@ class StateTexts(dict[float | str | None, str]):
     """Stored value -> state text, formatted once per distinct number (a sensor repeats its values).
 
     Text states map to themselves, so the hot loop does one dict lookup per point whatever it is.
+    `quoted` says whether any text so far holds a double quote (see pairs_json).
     """
+
+    quoted = False
 
     def __missing__(self, value: float | str | None) -> str:
         if value is None:
             text = ""
         elif isinstance(value, str):
             text = value
+            if '"' in text:
+                self.quoted = True
         else:
             text = format_value(value)
         self[value] = text
         return text
+
+
+def pairs_json(pairs: Sequence[tuple[str, float]], texts: StateTexts) -> bytes:
+    """Return `{"s":text,"lu":ts},...` (no brackets) for (text, ts) pairs, as orjson writes the dicts.
+
+    Without a dict per row: orjson writes the pairs as arrays (`["text",ts]`), and while no
+    text holds a double quote every quote in that is a string's start or end, so two byte
+    replacements turn the arrays into the rows. A text with a quote takes the dicts.
+    """
+    if not pairs:
+        return b""
+    if texts.quoted:
+        return orjson.dumps([{"s": text, "lu": ts} for text, ts in pairs])[1:-1]
+    body = orjson.dumps(pairs)  # [["text",ts],["text",ts]]
+    return b'{"s":"' + body[3:-2].replace(b'",', b'","lu":').replace(b'],["', b'},{"s":"') + b"}"
 
 
 def _attributes_at(changes: Changes | None, ts: float) -> dict[str, Any]:
@@ -53,7 +75,7 @@ def _attributes_at(changes: Changes | None, ts: float) -> dict[str, Any]:
     return found
 
 
-def entity_rows(
+def rows_json(
     points: Sequence[Point],
     start: float,
     texts: StateTexts,
@@ -61,8 +83,8 @@ def entity_rows(
     *,
     significant_changes_only: bool,
     minimal_response: bool,
-) -> list[dict[str, Any]]:
-    """Return one entity's compressed history rows ({"s", "a", "lu"[, "lc"]}), oldest first.
+) -> bytes:
+    """Return one entity's compressed history rows ({"s", "a", "lu"[, "lc"]}) as a JSON array, oldest first.
 
     Args:
         points: (ts, value or state) pairs, oldest first; one before start stands for the state
@@ -74,51 +96,57 @@ def entity_rows(
         significant_changes_only: leave out points whose state text did not change.
         minimal_response: rows after the first carry only {"s", "lu"}, and only changes.
     """
+    if not points:
+        return b"[]"
+    if not minimal_response:
+        return _full_json(points, start, texts, changes, significant_changes_only)
+    # As Home Assistant: a minimal response leaves out every row that repeats the state
+    # (attribute changes do not show), whatever significant_changes_only says, so each
+    # kept row is a change and last_changed is its own time.
+    pairs: list[tuple[str, float]] = []
+    append = pairs.append
+    previous: str | None = None
+    for ts, value in points:
+        text = texts[value]
+        if text != previous:
+            append((text, ts))
+            previous = text
+    first_ts = max(points[0][0], start)
+    head = orjson.dumps({"s": pairs[0][0], "a": _attributes_at(changes, first_ts), "lu": first_ts})
+    if len(pairs) == 1:
+        return b"[" + head + b"]"
+    return b"[" + head + b"," + pairs_json(pairs[1:], texts) + b"]"
+
+
+def _full_json(
+    points: Sequence[Point], start: float, texts: StateTexts, changes: Changes | None, significant: bool
+) -> bytes:
     rows: list[dict[str, Any]] = []
     append = rows.append
-    previous: str | None = None
-    if minimal_response:
-        # As Home Assistant: a minimal response leaves out every row that repeats the state
-        # (attribute changes do not show), whatever significant_changes_only says, so each
-        # kept row is a change and last_changed is its own time.
-        for ts, value in points:
-            text = texts[value]
-            if text != previous:
-                append({"s": text, "lu": ts})
-                previous = text
-    else:
-        rows = _full_rows(points, start, texts, changes, significant_changes_only)
-    if rows and minimal_response:
-        first_ts = max(points[0][0], start)
-        rows[0] = {"s": rows[0]["s"], "a": _attributes_at(changes, first_ts), "lu": first_ts}
-    return rows
-
-
-def _full_rows(
-    points: Sequence[Point], start: float, texts: StateTexts, changes: Changes | None, significant: bool
-) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
     pending = list(changes or ())
-    index = 0
-    current: dict[str, Any] = {}
+    # Each attribute set encoded once, not once a row.
+    encoded = [(ts, orjson.Fragment(orjson.dumps(found))) for ts, found in pending]
+    index, count = 0, len(encoded)
+    current: Any = orjson.Fragment(b"{}")
     previous: str | None = None
     changed = start
     for ts, value in points:
-        while index < len(pending) and pending[index][0] <= ts:
-            current = pending[index][1]
+        while index < count and encoded[index][0] <= ts:
+            current = encoded[index][1]
             index += 1
         text = texts[value]
-        ts = max(ts, start)
+        if ts < start:
+            ts = start
         if text != previous:
             changed = ts
             previous = text
         elif significant:
             continue
-        row: dict[str, Any] = {"s": text, "a": current, "lu": ts}
-        if changed != ts:
-            row["lc"] = changed
-        rows.append(row)
-    return rows
+        if changed == ts:
+            append({"s": text, "a": current, "lu": ts})
+        else:
+            append({"s": text, "a": current, "lu": ts, "lc": changed})
+    return orjson.dumps(rows)
 
 
 def encode(
@@ -131,19 +159,80 @@ def encode(
 ) -> bytes:
     """Return the whole `{entity_id: [rows]}` answer as JSON bytes."""
     texts = StateTexts()
-    out = {
-        entity_id: entity_rows(
-            found,
-            start,
-            texts,
-            None if attributes is None else attributes.get(entity_id, []),
-            significant_changes_only=significant_changes_only,
-            minimal_response=minimal_response,
-        )
-        for entity_id, found in points.items()
-        if found
-    }
-    return orjson.dumps(out)
+    out = [b"{"]
+    for entity_id, found in points.items():
+        if found:
+            changes = None if attributes is None else attributes.get(entity_id, [])
+            _append_entity(out, entity_id, found, start, texts, changes, significant_changes_only, minimal_response)
+    out.append(b"}")
+    return b"".join(out)
+
+
+def _append_entity(
+    out: list[bytes],
+    entity_id: str,
+    points: Sequence[Point],
+    start: float,
+    texts: StateTexts,
+    changes: Changes | None,
+    significant_changes_only: bool,
+    minimal_response: bool,
+) -> None:
+    """Append `"entity_id":[rows]` to out (after a comma unless it is the first)."""
+    rows = rows_json(
+        points, start, texts, changes, significant_changes_only=significant_changes_only, minimal_response=minimal_response
+    )
+    out.append((b"," if len(out) > 1 else b"") + orjson.dumps(entity_id) + b":" + rows)
+
+
+async def history_bytes(
+    backend: HistoryBackend,
+    plan: RetentionPlan | None,
+    entity_ids: Sequence[str],
+    start: float,
+    end: float,
+    *,
+    include_start: bool,
+    significant_changes_only: bool,
+    minimal_response: bool,
+    no_attributes: bool,
+    now: float,
+) -> bytes:
+    """Return `{entity_id: [rows]}` for [start, end) as JSON bytes, reading and encoding one entity at a time.
+
+    An entity's rows are encoded in a worker thread while the next entity's points are read,
+    so the query holds the points of two entities at most, never every entity's points and
+    rows at once; only the answer's bytes grow with the entities. Entities without points are
+    left out.
+    """
+    texts = StateTexts()  # used by one encoding thread at a time: each waits for the one before
+    out: list[bytes] = [b"{"]
+    encoding: asyncio.Future[None] | None = None
+    try:
+        for entity_id in entity_ids:
+            found = await read_points(backend, plan, [entity_id], start, end, include_start=include_start, now=now)
+            points = found.get(entity_id)
+            if not points:
+                continue
+            changes = None
+            if not no_attributes:
+                changes = (await backend.read_attributes([entity_id], start, end)).get(entity_id, [])
+            if encoding is not None:
+                await encoding
+            encoding = asyncio.ensure_future(
+                asyncio.to_thread(
+                    _append_entity, out, entity_id, points, start, texts, changes, significant_changes_only, minimal_response
+                )
+            )
+            del found, points, changes
+        if encoding is not None:
+            await encoding
+    except BaseException:
+        if encoding is not None:
+            encoding.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved: not logged
+        raise
+    out.append(b"}")
+    return b"".join(out)
 
 
 async def read_points(

@@ -6,6 +6,8 @@ Raw points answer what raw retention still holds; older ranges come from the 5-m
 
 from __future__ import annotations
 
+import functools
+import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -14,10 +16,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.recorder.backends.base import TIER_SECONDS, HistoryBackend, Sample, TierRow
-from hub.recorder.compressed import format_value
+from hub.recorder.compressed import StateTexts, format_value
 from hub.recorder.tiers import RetentionPlan, covered_mean
 
 PERIODS = ("5minute", "hour", "day", "week", "month")
+MAX_TEXTS = 65_536  # distinct numbers a walk keeps formatted
 STAT_TYPES = ("change", "last_reset", "max", "mean", "min", "state", "sum")
 
 
@@ -47,7 +50,7 @@ class StateWalk:
     streamed answer read a window at a time gives the same entries as one read whole.
     """
 
-    __slots__ = ("attributes", "last_changed", "previous", "significant_changes_only", "start")
+    __slots__ = ("attributes", "last_changed", "previous", "significant_changes_only", "start", "texts")
 
     def __init__(self, start: float, *, significant_changes_only: bool, no_attributes: bool) -> None:
         self.start = start
@@ -55,13 +58,16 @@ class StateWalk:
         self.previous: str | None = None
         self.last_changed = start
         self.attributes: dict[str, Any] | None = None if no_attributes else {}
+        self.texts = StateTexts()  # each distinct number formatted once
 
     def entries(
         self, samples: Iterable[Sample], changes: Sequence[tuple[float, dict[str, Any]]] = ()
     ) -> Iterator[HistoryState]:
         """Yield the entries of samples (oldest first), with changes: the attribute sets from their times on."""
         index, count = 0, len(changes)
-        start, only_changes = self.start, self.significant_changes_only
+        start, only_changes, texts = self.start, self.significant_changes_only, self.texts
+        if len(texts) > MAX_TEXTS:
+            texts.clear()  # a streamed year of a noisy sensor: memory stays bounded by a window
         previous, changed, attributes = self.previous, self.last_changed, self.attributes
         try:
             for sample in samples:
@@ -70,7 +76,7 @@ class StateWalk:
                     index += 1
                 text = sample.state
                 if text is None:
-                    text = "" if sample.value is None else format_value(sample.value)
+                    text = texts[sample.value]
                 ts = sample.ts if sample.ts > start else start
                 if text != previous:
                     changed = ts
@@ -155,24 +161,51 @@ async def history_during_period(
     }
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat()
+@functools.lru_cache(maxsize=4096)
+def _minute(minute: int) -> str:
+    """Return "YYYY-MM-DDTHH:MM" of a minute since the epoch (UTC)."""
+    return datetime.fromtimestamp(minute * 60, UTC).isoformat()[:16]
 
 
-def full_row(entity_id: str, entry: HistoryState) -> dict[str, Any]:
-    """Return an entry in the REST shape's full form (the first and last of an entity, or all)."""
+def iso_utc(ts: float) -> str:
+    """Return `datetime.fromtimestamp(ts, UTC).isoformat()`, without making a datetime.
+
+    A day of 1 Hz history is 86,400 rows with two times each: the date and time to the
+    minute are formatted once a minute, the seconds and microseconds (rounded half to even,
+    as datetime rounds them) by arithmetic.
+    """
+    fraction, whole = math.modf(ts)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole += 1.0
+        micros -= 1_000_000
+    elif micros < 0:
+        whole -= 1.0
+        micros += 1_000_000
+    minute, second = divmod(int(whole), 60)
+    if micros:
+        return f"{_minute(minute)}:{second:02d}.{micros:06d}+00:00"
+    return f"{_minute(minute)}:{second:02d}+00:00"
+
+
+def full_row(entity_id: str, entry: HistoryState, attributes: Any = None) -> dict[str, Any]:
+    """Return an entry in the REST shape's full form (the first and last of an entity, or all).
+
+    attributes, when given, stands for entry.attributes already encoded (an orjson.Fragment).
+    """
+    updated = iso_utc(entry.ts)
     return {
         "entity_id": entity_id,
         "state": entry.state,
-        "attributes": entry.attributes or {},
-        "last_changed": _iso(entry.last_changed),
-        "last_updated": _iso(entry.ts),
+        "attributes": (entry.attributes or {}) if attributes is None else attributes,
+        "last_changed": updated if entry.last_changed == entry.ts else iso_utc(entry.last_changed),
+        "last_updated": updated,
     }
 
 
 def minimal_row(entry: HistoryState) -> dict[str, Any]:
     """Return an entry in minimal_response's form (those between the first and the last)."""
-    return {"state": entry.state, "last_changed": _iso(entry.last_changed)}
+    return {"state": entry.state, "last_changed": iso_utc(entry.last_changed)}
 
 
 def full(history: dict[str, list[HistoryState]], *, minimal_response: bool) -> list[list[dict[str, Any]]]:

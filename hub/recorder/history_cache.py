@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from hub.recorder.backends.base import Batch, HistoryBackend
-from hub.recorder.compressed import Changes, Point, StateTexts
+from hub.recorder.compressed import Changes, Point, StateTexts, pairs_json
 
 # Five minutes: the partial blocks at a query's ends, read each time, stay small.
 SPAN = 300.0
@@ -50,18 +50,19 @@ def _cost(block: Block) -> int:
 
 def build_block(points: Sequence[Point], texts: StateTexts) -> Block:
     """Encode points (oldest first) as minimal rows, keeping only changes of the state text."""
-    rows: list[dict[str, Any]] = []
-    append = rows.append
+    pairs: list[tuple[str, float]] = []
+    append = pairs.append
     previous: str | None = None
     for ts, value in points:
         text = texts[value]
         if text != previous:
-            append({"s": text, "lu": ts})
+            append((text, ts))
             previous = text
-    if not rows:
+    if not pairs:
         return EMPTY
-    head = len(orjson.dumps(rows[0])) + (1 if len(rows) > 1 else 0)
-    return Block(orjson.dumps(rows)[1:-1], rows[0]["s"], rows[0]["lu"], previous, head)
+    first, first_ts = pairs[0]
+    head = len(orjson.dumps({"s": first, "lu": first_ts})) + (1 if len(pairs) > 1 else 0)
+    return Block(pairs_json(pairs, texts), first, first_ts, previous, head)
 
 
 def join_blocks(blocks: Sequence[Block], start: float, changes: Changes | None, out: list[Any]) -> bool:
