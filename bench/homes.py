@@ -22,7 +22,9 @@ discovery configs under that home's topic root. It prints:
   no WebSocket client, then again while the clients below listen (they run in the hub's process);
 - fan-out: one WebSocket client per home (subscribe_events state_changed, on that home's
   ?home_id=): events delivered per second over all clients, and whether each client got exactly
-  its own home's changes (a client that sees another home's entity is counted as a leak).
+  its own home's changes (a client that sees another home's entity is counted as a leak);
+- CPU: the process's CPU seconds per 1,000 readings, alone and with the clients (they count:
+  they run in the process), which a loaded machine disturbs far less than the rates.
 On a shared machine, compare within one run (the ratio between counts), not across runs.
 """
 
@@ -201,11 +203,13 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         await publisher.wait()
 
     # Ingest alone first: no WebSocket client in this process takes CPU from it.
+    cpu = time.process_time()
     await publish(0)
     deadline = time.perf_counter() + 60
     while changes < args.messages and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     ingest = (changes, changes / max(last - first, 1e-9))
+    ingest_cpu = time.process_time() - cpu
     changes = 0
     async with aiohttp.ClientSession() as session:
         readies = []
@@ -221,6 +225,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
 
             profiler = cProfile.Profile()
             profiler.enable()
+        cpu = time.process_time()
         await publish(args.messages)
         deadline = time.perf_counter() + 30
         while changes < args.messages and time.perf_counter() < deadline:
@@ -229,6 +234,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         while sum(got.values()) < changes and time.perf_counter() < delivered_by:
             await asyncio.sleep(0.05)
         ws_done = time.perf_counter()
+        ws_cpu = time.process_time() - cpu
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(f"{args.profile}-{args.homes}.prof")
@@ -244,6 +250,8 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         "messages": args.messages, "changes": ingest[0], "ingest_per_s": ingest[1],
         "ingest_with_ws_per_s": changes / max(last - first, 1e-9),
         "ws_delivered": delivered, "ws_per_s": delivered / max(ws_done - first, 1e-9), "ws_leaks": leaks,
+        # CPU of this process (hub and clients) per 1,000 readings: robust to a loaded machine, unlike the rates.
+        "ingest_cpu_ms": ingest_cpu * 1e6 / max(ingest[0], 1), "ws_cpu_ms": ws_cpu * 1e6 / max(delivered, 1),
         "ws_min_per_home": min(got.values()) if got else 0, "ws_max_per_home": max(got.values()) if got else 0,
     }
 
@@ -302,8 +310,9 @@ def main() -> None:
                 other = [r for r in results["compared"] if r["homes"] == homes]
                 ratios = ", ".join(
                     f"{label} {statistics.median(r[key] for r in mine) / statistics.median(r[key] for r in other):.2f}"
-                    for key, label in (("ingest_per_s", "ingest"), ("ingest_with_ws_per_s", "ingest with the clients"),
-                                       ("ws_per_s", "WebSocket events/s")))
+                    for key, label in (("ingest_per_s", "ingest/s"), ("ingest_with_ws_per_s", "ingest/s with the clients"),
+                                       ("ws_per_s", "WebSocket events/s"), ("ingest_cpu_ms", "CPU per reading alone"),
+                                       ("ws_cpu_ms", "CPU per reading with the clients")))
                 print(f"{homes:4d} homes, this tree / compared (medians of {len(mine)}): {ratios}")
     finally:
         broker.close()
@@ -337,7 +346,8 @@ def describe(result: dict[str, Any]) -> str:
             f"{result['ingest_with_ws_per_s']:,.0f} with the clients) | "
             f"WebSocket {result['ws_per_s']:8,.0f} events/s to {homes} clients "
             f"({result['ws_min_per_home']:,}-{result['ws_max_per_home']:,} per home, "
-            f"{result['ws_leaks']} from another home)")
+            f"{result['ws_leaks']} from another home) | CPU per 1,000 readings {result['ingest_cpu_ms']:.0f} ms alone, "
+            f"{result['ws_cpu_ms']:.0f} ms with the clients")
 
 
 if __name__ == "__main__":
