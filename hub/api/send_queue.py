@@ -5,14 +5,6 @@ connection drains it. With coalescing on (the client sent `supported_features` w
 `coalesce_messages`, as Home Assistant's frontend does), everything pending goes out as one
 JSON array frame.
 
-The writer is released once its queue stopped growing for a whole pass of the event loop (as
-Home Assistant's writer waits for its queue to stop growing): a burst that reaches a socket over
-several passes goes out in one wake of the writer and, for a coalescing client, one frame. The
-shared MQTT connection of a hub of many homes reads a few KiB per pass, a message or two for
-each home, so without this every home's writer woke, wrote and was read once per message. The
-wait is bounded: RELEASE_AT messages pending, or DEFER_PASSES passes, release the writer at once.
-An idle loop's passes take microseconds, so a lone message is not held back noticeably.
-
 A client that falls behind: once more than PENDING_HIGH_WATER messages wait, a message sent
 with a key (a `state_changed` event or a `subscribe_entities` whole state of one entity, for one
 subscription) replaces the pending message of the same key instead of queueing behind it, so a slow dashboard receives the latest
@@ -42,15 +34,13 @@ PEAK_TIMEOUT = 10.0  # seconds above PENDING_HIGH_WATER without a frame written:
 FRAME_BYTES = 1024 * 1024
 _JOIN_ALL = 64
 BEHIND_LOG_INTERVAL = 60.0  # seconds: a client that keeps falling behind is logged once a minute
-RELEASE_AT = _JOIN_ALL  # messages pending: the writer is released at once (see the module)
-DEFER_PASSES = 6  # loop passes a growing queue may hold the writer back at most
 
 
 class SendQueue:
     """Queue encoded JSON messages for one socket and write them from one task."""
 
     __slots__ = ("_ws", "_loop", "_queue", "_wakeup", "_peak_timer", "_on_overflow", "_latest", "_frames",
-                 "_behind_logged", "_releasing", "_release_size", "_deferred", "coalesce", "closed", "superseded", "name")
+                 "_behind_logged", "coalesce", "closed", "superseded", "name")
 
     def __init__(self, ws: web.WebSocketResponse, on_overflow: Callable[[str], None]) -> None:
         self._ws = ws
@@ -63,9 +53,6 @@ class SendQueue:
         self._latest: dict[Hashable, bytearray] = {}
         self._frames = 0  # frames written, to tell a slow reader from a stuck one
         self._behind_logged = -BEHIND_LOG_INTERVAL  # loop time of the last "behind" log line
-        self._releasing = False  # a release of the waiting writer is scheduled
-        self._release_size = 0  # the queue's length at the last check for the release
-        self._deferred = 0  # passes the release was put off for
         self.coalesce = False
         self.closed = False
         self.superseded = 0  # keyed messages replaced by a newer one before they were sent
@@ -115,28 +102,9 @@ class SendQueue:
                 self._peak_timer = self._loop.call_later(PEAK_TIMEOUT, self._check_peak, self._frames)
         else:
             queue.append(data)
-        if not self._releasing and (wakeup := self._wakeup) is not None and not wakeup.done():
-            self._releasing = True
-            self._release_size = 0  # the first check waits: what the rest of this pass brings
-            self._deferred = 0
-            self._loop.call_soon(self._release)
-
-    def _release(self) -> None:
-        """Release the waiting writer, unless its queue grew over the last pass (a burst still arriving)."""
         wakeup = self._wakeup
-        if wakeup is None or wakeup.done():
-            self._releasing = False
-            return
-        pending = len(self._queue)
-        if pending > self._release_size and pending < RELEASE_AT and self._deferred < DEFER_PASSES:
-            # Checked again next pass, after the callbacks already waiting to run (the MQTT
-            # reader's next slice): the check sees what a whole pass added.
-            self._release_size = pending
-            self._deferred += 1
-            self._loop.call_soon(self._release)
-            return
-        self._releasing = False
-        wakeup.set_result(None)
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
 
     def _check_peak(self, frames_before: int) -> None:
         self._peak_timer = None

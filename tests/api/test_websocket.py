@@ -235,29 +235,6 @@ async def test_coalesced_messages_arrive_as_arrays(api: Api) -> None:
     assert any(isinstance(frame, list) and len(frame) > 1 for frame in client.frames)
 
 
-async def test_a_burst_spread_over_loop_passes_goes_out_in_few_frames(api: Api) -> None:
-    # A change per pass of the loop, as a home of many gets its readings from the shared MQTT
-    # connection's reads: the writer waits for the burst to stop growing, for a few passes at most.
-    from hub.api import send_queue
-
-    client = await api.ws(coalesce=True)
-    sub = await client.send_command("subscribe_events", event_type="state_changed")
-    await client.result(sub)
-    client.frames.clear()
-    passes = 60
-    for value in range(passes):
-        api.hub.states.set("sensor.trickle", str(value))
-        await asyncio.sleep(0)
-    seen = [(await client.event(sub))["data"]["new_state"]["state"] for _ in range(passes)]
-    assert seen == [str(v) for v in range(passes)]
-    sizes = [len(frame) if isinstance(frame, list) else 1 for frame in client.frames]
-    assert len(sizes) <= passes // send_queue.DEFER_PASSES + 2  # batched: not a frame per change
-    assert max(sizes) <= send_queue.DEFER_PASSES + 2  # held back for a few passes only
-    # Once the burst stopped growing the writer is released: a lone change after it arrives too.
-    api.hub.states.set("sensor.trickle", "alone")
-    assert (await client.event(sub))["data"]["new_state"]["state"] == "alone"
-
-
 async def test_slow_client_is_disconnected_without_slowing_the_hub(api: Api, caplog) -> None:  # type: ignore[no-untyped-def]
     client = await api.ws()
     sub = await client.send_command("subscribe_events", event_type="state_changed")
