@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/homes.py                      # 1 and 100 homes of 20 entities each
     .venv/bin/python bench/homes.py --homes 1 10 --entities 20 --messages 20000
+    .venv/bin/python bench/homes.py --homes 100 --profile /tmp/fanout  # cProfile of the fan-out: /tmp/fanout-100.prof
+    .venv/bin/python bench/homes.py --homes 1 100 --compare ../main  # the two trees take turns; ratios
 
 A real PostgreSQL and Mosquitto are started (throwaway, loopback). For each home count, a fresh
 hub process is started from a configuration with a `homes:` section (docs/homes.md), serving as
@@ -20,7 +22,9 @@ discovery configs under that home's topic root. It prints:
   no WebSocket client, then again while the clients below listen (they run in the hub's process);
 - fan-out: one WebSocket client per home (subscribe_events state_changed, on that home's
   ?home_id=): events delivered per second over all clients, and whether each client got exactly
-  its own home's changes (a client that sees another home's entity is counted as a leak).
+  its own home's changes (a client that sees another home's entity is counted as a leak);
+- CPU: the process's CPU seconds per 1,000 readings, alone and with the clients (they count:
+  they run in the process), which a loaded machine disturbs far less than the rates.
 On a shared machine, compare within one run (the ratio between counts), not across runs.
 """
 
@@ -30,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,6 +115,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     import aiohttp
 
     from hub import bootstrap, heap, plugins
+    from hub.core.bus import callback
     from hub.storage.engine import create_engine, migrate
     from hub.storage.rls import grant_app_role
     from tests.homes.conftest import make_roles
@@ -178,6 +184,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     changes = 0
     first = last = 0.0
 
+    @callback  # inline, as the hub's own listeners: a plain function would cost an executor job per event
     def count(_event: Any) -> None:
         nonlocal changes, first, last
         now = time.perf_counter()
@@ -196,11 +203,13 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         await publisher.wait()
 
     # Ingest alone first: no WebSocket client in this process takes CPU from it.
+    cpu = time.process_time()
     await publish(0)
     deadline = time.perf_counter() + 60
     while changes < args.messages and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     ingest = (changes, changes / max(last - first, 1e-9))
+    ingest_cpu = time.process_time() - cpu
     changes = 0
     async with aiohttp.ClientSession() as session:
         readies = []
@@ -210,6 +219,13 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             readies.append(ready)
             tasks.append(asyncio.create_task(client(session, home, ready)))
         await asyncio.gather(*(r.wait() for r in readies))
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        cpu = time.process_time()
         await publish(args.messages)
         deadline = time.perf_counter() + 30
         while changes < args.messages and time.perf_counter() < deadline:
@@ -218,6 +234,10 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         while sum(got.values()) < changes and time.perf_counter() < delivered_by:
             await asyncio.sleep(0.05)
         ws_done = time.perf_counter()
+        ws_cpu = time.process_time() - cpu
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{args.profile}-{args.homes}.prof")
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -230,6 +250,8 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         "messages": args.messages, "changes": ingest[0], "ingest_per_s": ingest[1],
         "ingest_with_ws_per_s": changes / max(last - first, 1e-9),
         "ws_delivered": delivered, "ws_per_s": delivered / max(ws_done - first, 1e-9), "ws_leaks": leaks,
+        # CPU of this process (hub and clients) per 1,000 readings: robust to a loaded machine, unlike the rates.
+        "ingest_cpu_ms": ingest_cpu * 1e6 / max(ingest[0], 1), "ws_cpu_ms": ws_cpu * 1e6 / max(delivered, 1),
         "ws_min_per_home": min(got.values()) if got else 0, "ws_max_per_home": max(got.values()) if got else 0,
     }
 
@@ -239,6 +261,11 @@ def main() -> None:
     parser.add_argument("--homes", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--entities", type=int, default=20)
     parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--compare", metavar="TREE",
+                        help="another checkout (same bench arguments): the two take turns, then the ratios are printed")
+    parser.add_argument("--rounds", type=int, default=2, help="with --compare: turns of each tree per home count")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="write a cProfile of each count's fan-out phase (hub and clients) to PREFIX-<homes>.prof")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--db-url", help=argparse.SUPPRESS)
     parser.add_argument("--mqtt-host", help=argparse.SUPPRESS)
@@ -257,39 +284,70 @@ def main() -> None:
         sys.exit("needs PostgreSQL and Mosquitto: apt-get install postgresql mosquitto")
     postgres = launch_postgres("bench-homes-pg-")
     broker = launch_mosquitto("bench-homes-mqtt-")
-    results = []
+    trees = [("this tree", ROOT)] + ([("compared", Path(args.compare).resolve())] if args.compare else [])
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in trees}
     try:
         print(f"{args.entities} sensors per home, {args.messages:,} readings over all homes; load average "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        for homes in args.homes:
-            with tempfile.TemporaryDirectory(prefix="bench-homes-") as tmp:
-                command = [sys.executable, __file__, "--child", "--homes", str(homes), "--entities", str(args.entities),
-                           "--messages", str(args.messages), "--db-url", postgres.url(postgres.create_database()),
-                           "--mqtt-host", broker.host, "--mqtt-port", str(broker.port), "--tmp", tmp,
-                           "--run", f"b{os.getpid()}x{homes}"]
-                done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
-                if done.returncode != 0:
-                    print(done.stderr[-3000:], file=sys.stderr)
-                    sys.exit(f"{homes} homes: the hub process failed")
-                result = json.loads(done.stdout.strip().splitlines()[-1])
-                results.append(result)
-                per_home = (result["rss_after"] - result["rss_before"]) / homes
-                print(f"{homes:4d} homes: start {result['start_s']:6.2f} s (cold {result['cold_start_s']:.2f} s) | RSS {result['rss_before']:.0f} -> "
-                      f"{result['rss_after']:.0f} MB ({per_home:.2f} MB/home) | "
-                      f"{result['broker_connections']} broker connections | ingest "
-                      f"{result['ingest_per_s']:8,.0f} msg/s ({result['changes']:,}/{result['messages']:,} changes; "
-                      f"{result['ingest_with_ws_per_s']:,.0f} with the clients) | "
-                      f"WebSocket {result['ws_per_s']:8,.0f} events/s to {homes} clients "
-                      f"({result['ws_min_per_home']:,}-{result['ws_max_per_home']:,} per home, "
-                      f"{result['ws_leaks']} from another home)", flush=True)
-        if len(results) >= 2:
-            low, high = results[0], results[-1]
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+              + (f"; this tree and {args.compare} take turns, {args.rounds} round(s)" if args.compare else ""))
+        for round_ in range(args.rounds if args.compare else 1):
+            for homes in args.homes:
+                for name, tree in trees:
+                    profile = args.profile if args.profile and name == "this tree" and round_ == 0 else None
+                    result = run_child(tree, homes, args, postgres, broker, f"b{os.getpid()}x{homes}r{round_}{name[0]}",
+                                       profile)
+                    results[name].append(result)
+                    print(f"{name + ': ' if args.compare else ''}{describe(result)}", flush=True)
+        own = results["this tree"]
+        if len(args.homes) >= 2:
+            low, high = own[0], own[len(args.homes) - 1]
             slope = (high["rss_after"] - low["rss_after"]) / (high["homes"] - low["homes"])
             start_slope = (high["start_s"] - low["start_s"]) / (high["homes"] - low["homes"])
             print(f"marginal cost of a home: {slope:.2f} MB RSS, {start_slope * 1000:.0f} ms of start")
+        if args.compare:
+            for homes in args.homes:
+                mine = [r for r in own if r["homes"] == homes]
+                other = [r for r in results["compared"] if r["homes"] == homes]
+                ratios = ", ".join(
+                    f"{label} {statistics.median(r[key] for r in mine) / statistics.median(r[key] for r in other):.2f}"
+                    for key, label in (("ingest_per_s", "ingest/s"), ("ingest_with_ws_per_s", "ingest/s with the clients"),
+                                       ("ws_per_s", "WebSocket events/s"), ("ingest_cpu_ms", "CPU per reading alone"),
+                                       ("ws_cpu_ms", "CPU per reading with the clients")))
+                print(f"{homes:4d} homes, this tree / compared (medians of {len(mine)}): {ratios}")
     finally:
         broker.close()
         postgres.close()
+
+
+def run_child(tree: Path, homes: int, args: argparse.Namespace, postgres: Any, broker: Any, run: str,
+              profile: str | None) -> dict[str, Any]:
+    """Run one home count in a fresh hub process from `tree`; return its figures."""
+    with tempfile.TemporaryDirectory(prefix="bench-homes-") as tmp:
+        command = [sys.executable, str(tree / "bench" / "homes.py"), "--child", "--homes", str(homes),
+                   "--entities", str(args.entities), "--messages", str(args.messages),
+                   "--db-url", postgres.url(postgres.create_database()), "--mqtt-host", broker.host,
+                   "--mqtt-port", str(broker.port), "--tmp", tmp, "--run", run,
+                   *(["--profile", profile] if profile else [])]
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tree)
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+            sys.exit(f"{homes} homes ({tree}): the hub process failed")
+        return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def describe(result: dict[str, Any]) -> str:
+    """One line of a home count's figures."""
+    homes = result["homes"]
+    per_home = (result["rss_after"] - result["rss_before"]) / homes
+    return (f"{homes:4d} homes: start {result['start_s']:6.2f} s (cold {result['cold_start_s']:.2f} s) | RSS "
+            f"{result['rss_before']:.0f} -> {result['rss_after']:.0f} MB ({per_home:.2f} MB/home) | "
+            f"{result['broker_connections']} broker connections | ingest "
+            f"{result['ingest_per_s']:8,.0f} msg/s ({result['changes']:,}/{result['messages']:,} changes; "
+            f"{result['ingest_with_ws_per_s']:,.0f} with the clients) | "
+            f"WebSocket {result['ws_per_s']:8,.0f} events/s to {homes} clients "
+            f"({result['ws_min_per_home']:,}-{result['ws_max_per_home']:,} per home, "
+            f"{result['ws_leaks']} from another home) | CPU per 1,000 readings {result['ingest_cpu_ms']:.0f} ms alone, "
+            f"{result['ws_cpu_ms']:.0f} ms with the clients")
 
 
 if __name__ == "__main__":
