@@ -37,7 +37,7 @@ from integrations.mqtt.controls import MqttButton, MqttLight, MqttNumber, MqttSe
 from integrations.mqtt.entity import DOMAIN, MqttEntity
 from integrations.mqtt.resync import DiscoveryResync
 from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize
-from integrations.mqtt.schemas import device as shared_device
+from integrations.mqtt.schemas import valid_device
 from integrations.mqtt.sensors import MqttBinarySensor, MqttSensor
 from integrations.mqtt.subscriptions import Message
 
@@ -487,10 +487,7 @@ def _cached_config(validated: str) -> dict[str, Any] | None:
     if not isinstance(config, dict):
         return None
     if isinstance(config.get("device"), dict):
-        try:
-            config["device"] = shared_device(config["device"])
-        except vol.Invalid:
-            return None
+        config["device"] = valid_device(config["device"])  # validated with the config: only shared
     return config
 
 
