@@ -201,6 +201,8 @@ class Discovery:
         """Wait up to `seconds` for another queued message; return whether one came."""
         if self._queue:
             return True
+        if self._cache_errors is not None:
+            return False  # load_cached queued every cached config at once: none is on its way
         self._wakeup.clear()
         try:
             async with asyncio.timeout(seconds):
