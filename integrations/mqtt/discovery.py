@@ -36,8 +36,7 @@ from integrations.mqtt.abbreviations import (
 from integrations.mqtt.controls import MqttButton, MqttLight, MqttNumber, MqttSelect, MqttSwitch, MqttText
 from integrations.mqtt.entity import DOMAIN, MqttEntity
 from integrations.mqtt.resync import DiscoveryResync
-from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize
-from integrations.mqtt.schemas import valid_device
+from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize, valid_device
 from integrations.mqtt.sensors import MqttBinarySensor, MqttSensor
 from integrations.mqtt.subscriptions import Message
 
