@@ -12,6 +12,8 @@ from array import array
 from itertools import accumulate
 from pathlib import Path
 
+import slugify as unicode_slug
+
 from hub.core.context import ulid_of
 
 SLUG_FALLBACK = "unknown"
@@ -53,8 +55,6 @@ def slugify(text: str | None, *, separator: str = "_", fallback: str = SLUG_FALL
         return _NOT_WORD.sub(separator, text.lower()).strip(separator) or fallback
     if not text.isascii():
         text = _ascii_first(text)
-    import slugify as unicode_slug  # noqa: PLC0415 - only for names the plain path above does not take (~15 ms of import)
-
     slug = unicode_slug.slugify(text, separator=separator)
     return slug or fallback
 

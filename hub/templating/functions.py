@@ -6,21 +6,20 @@ import base64
 import json
 import math
 import re
+import statistics
 import struct
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode as _urlencode
 
 import jinja2
+from awesomeversion import AwesomeVersion
 from jinja2.filters import do_int
 
 from hub import payload_json
 from hub.util import slugify as slugify_text
-
-if TYPE_CHECKING:
-    from awesomeversion import AwesomeVersion
 
 SENTINEL: Any = object()
 
@@ -179,12 +178,11 @@ def arc_tangent2(*args: Any, default: Any = SENTINEL) -> Any:
         return default
 
 
-def _statistic(name: str, function: str, lists_only: bool = False) -> Any:
-    """Build average/median/statistical_mode as Home Assistant has them, from `statistics.<function>`.
+def _statistic(name: str, func: Any, lists_only: bool = False) -> Any:
+    """Build average/median/statistical_mode as Home Assistant has them.
 
     One iterable, or two or more values; after an iterable, a second positional argument is
-    the default (`average([], 0)`). Values are not converted: strings are an error. The
-    statistics module (and fractions) is imported with the first call, not with the hub.
+    the default (`average([], 0)`). Values are not converted: strings are an error.
     """
 
     def wrapped(*args: Any, default: Any = SENTINEL) -> Any:
@@ -203,10 +201,8 @@ def _statistic(name: str, function: str, lists_only: bool = False) -> Any:
             raise TypeError(message)
         else:
             values = args
-        import statistics  # noqa: PLC0415 - see the docstring
-
         try:
-            return getattr(statistics, function)(values)
+            return func(values)
         except (TypeError, statistics.StatisticsError):
             if default is SENTINEL:
                 raise_no_default(name, args)
@@ -216,9 +212,9 @@ def _statistic(name: str, function: str, lists_only: bool = False) -> Any:
     return wrapped
 
 
-average = _statistic("average", "fmean")
-median = _statistic("median", "median")
-statistical_mode = _statistic("statistical_mode", "mode", lists_only=True)
+average = _statistic("average", statistics.fmean)
+median = _statistic("median", statistics.median)
+statistical_mode = _statistic("statistical_mode", statistics.mode, lists_only=True)
 
 
 def min_max(builtin_filter: Any, name: str) -> Any:
@@ -242,8 +238,6 @@ def min_max(builtin_filter: Any, name: str) -> Any:
 
 def version(value: Any) -> AwesomeVersion:
     """A comparable version (Home Assistant's `version()`: AwesomeVersion, same ordering)."""
-    from awesomeversion import AwesomeVersion  # noqa: PLC0415 - imported with the first version() rendered
-
     return AwesomeVersion(value)
 
 

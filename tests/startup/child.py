@@ -22,11 +22,9 @@ import time
 # Alembic's Mako would import, not even when a new database is migrated
 # (hub.storage.engine.import_alembic); numpy (~11 MB) only with the first chart query;
 # prometheus_client (~5 MB) only with the first scrape of /metrics; cryptography (~9 MB) neither
-# for the HS256 tokens (PyJWT imported without it) nor without an embedded broker serving TLS;
-# python-slugify only for names with more than letters, digits, spaces, - and _; awesomeversion
-# and statistics with the first template that uses version() or average/median/statistical_mode.
+# for the HS256 tokens (PyJWT imported without it) nor without an embedded broker serving TLS.
 LAZY = ("alembic", "ulid", "integrations.mqtt.cli", "hub.homes.host", "hub.tenancy.store", "pygments", "numpy",
-        "prometheus_client", "cryptography", "slugify", "awesomeversion", "statistics")
+        "prometheus_client", "cryptography")
 
 
 def main() -> int:
