@@ -3,7 +3,7 @@
     .venv/bin/python bench/startup.py                       # 5,000 entities, cold then warm
     .venv/bin/python bench/startup.py --entities 1000 --runs 3
     .venv/bin/python bench/startup.py --compare /tmp/hub-main   # interleaved: this tree vs another checkout
-    .venv/bin/python bench/startup.py --profile /tmp/cold.prof  # cProfile of the hub process (cold run)
+    .venv/bin/python bench/startup.py --profile /tmp/start.prof # cProfile of the hub process (cold, and warm in .warm)
 
 A Mosquitto with its default settings (a listener and nothing else: 1,000 queued messages, 20 in
 flight) holds 5,000 retained discovery configs, 500 PZEM-style nodes x 10 sensors, each with a
@@ -224,7 +224,7 @@ async def main(args: argparse.Namespace) -> None:
                     token = await fresh_data_dir(data)
                     profile = args.profile if args.profile and run == 1 and name == "this tree" else None
                     cold = await start_once(tree, config, data, token, args.entities, profile)
-                    warm = await start_once(tree, config, data, token, args.entities, None)
+                    warm = await start_once(tree, config, data, token, args.entities, profile and f"{profile}.warm")
                 print(f"{run:>3} {name:<10} {cold[0]:>7.2f} {cold[1]:>6.2f} {cold[2]:>5.0f} {warm[0]:>7.2f} {warm[1]:>6.2f} {warm[2]:>5.0f}"
                       f"  {cold[3]}/{warm[3]}  {cold[4]:.2f}/{warm[4]:.2f} s", flush=True)
         print("goals: cold < 3 s and < 120 MB, warm < 1.5 s (Home Assistant 2024.1.6 cold: 12.6 s, 299 MB)")
@@ -235,7 +235,8 @@ if __name__ == "__main__":
     parser.add_argument("--entities", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--compare", help="another checkout of the hub to start in turn (e.g. main, exported)")
-    parser.add_argument("--profile", help="write a cProfile of the first cold start of this tree to this file")
+    parser.add_argument("--profile", help="write a cProfile of the first cold start of this tree to this file, "
+                                          "and of its warm start to this file + .warm")
     parser.add_argument("--recorder", action="store_true",
                         help="with the recorder on (SQLite history), as bench/table.py's row starts the hub")
     asyncio.run(main(parser.parse_args()))

@@ -92,7 +92,9 @@ PARTS = {}
 if os.environ.get("BENCH_BREAKDOWN"):
     import importlib
     def part(label, owner, name):
-        inner = getattr(owner, name)
+        inner = getattr(owner, name, None)
+        if inner is None:
+            return  # not in the tree compared with
         if asyncio.iscoroutinefunction(inner):
             async def timed(*args, **kwargs):
                 # Across its awaits: what ran meanwhile counts too (small here: nothing else is busy).
@@ -117,9 +119,16 @@ if os.environ.get("BENCH_BREAKDOWN"):
     from integrations.mqtt import discovery as discovery_module
     from integrations.mqtt.entity import MqttEntity
     from integrations.mqtt.client import MqttClient
+    from hub import heap
+    from hub.ops import allocator
     for label, owner, name in (
+        ("entity registry load", EntityRegistry, "load"),
+        ("device registry load", DeviceRegistry, "load"),
+        ("restore states", b, "restore_states"),
+        ("discovery cache read", DiscoveryStore, "load_configs"),
         ("discovery: one config, all in", Discovery, "_process"),
         ("  parse + validate", Discovery, "_validate"),
+        ("  cached config (warm)", discovery_module, "_cached_config"),
         ("  entity object", MqttEntity, "__init__"),
         ("  hub.entities.add", Entities, "add"),
         ("    device registry", DeviceRegistry, "get_or_create"),
@@ -130,8 +139,20 @@ if os.environ.get("BENCH_BREAKDOWN"):
         ("registry batch commit", RegistryWriter, "flush"),
         ("cache write", DiscoveryStore, "_write_batch"),
         ("mqtt message in (all)", MqttClient, "_handle"),
+        ("heap trim (malloc_trim)", allocator, "trim"),
+        ("heap freeze (full collection)", heap, "freeze"),
     ):
         part(label, owner, name)
+    # The garbage collector's passes, by generation: CPU of the thread that triggered each.
+    import gc
+    collecting = [0.0]
+    def collected(phase, info):
+        if phase == "start":
+            collecting[0] = time.thread_time()
+        else:
+            label = f"garbage collection, generation {info['generation']}"
+            PARTS[label] = PARTS.get(label, 0.0) + time.thread_time() - collecting[0]
+    gc.callbacks.append(collected)
 async def watch():
     from hub.core.states import STATE_UNKNOWN, STATE_UNAVAILABLE
     while True:
@@ -187,7 +208,8 @@ sys.exit(hub.cli.main())
 EVENTS = ("connected", "first_config_in", "first_entity", "first_reading", "last_config_in", "every_entity", "all_live")
 
 
-def run_child(tree: Path, config: Path, data: Path, entities: int, trace: int = 0, breakdown: bool = False) -> dict[str, tuple[float, ...]]:
+def run_child(tree: Path, config: Path, data: Path, entities: int, trace: int = 0, breakdown: bool = False,
+              label: str = "") -> dict[str, tuple[float, ...]]:
     """Start `hub run` from `tree` with its stages timed; return (wall s, CPU s, blocked s) by stage."""
     command = [sys.executable, "-c", CHILD, "run", "-c", str(config), "--data", str(data), "--port", str(free_port())]
     # The bench's own helpers (bench._rss) from this tree, the hub from `tree`.
@@ -201,7 +223,7 @@ def run_child(tree: Path, config: Path, data: Path, entities: int, trace: int = 
         if kind in ("STAGE", "EVENT"):
             stages[fields[0]] = tuple(float(f) for f in fields[1:4])
         elif kind == "TRACE":
-            print(line.removeprefix("TRACE "))
+            print(f"{label}{': ' if label else ''}{line.removeprefix('TRACE ')}")
         elif kind == "TOTAL":
             stages["total"] = tuple(float(f) for f in fields[:3])
             stages["rss MB"] = (float(fields[3]),)
@@ -222,8 +244,10 @@ async def main(args: argparse.Namespace) -> None:
             for name, tree in trees.items():
                 with hub_dirs(broker, "bench-stages-", args.recorder) as (config, data):
                     await fresh_data_dir(data)
-                    cold = await asyncio.to_thread(run_child, tree, config, data, args.entities, args.tracemalloc, args.breakdown)
-                    warm = await asyncio.to_thread(run_child, tree, config, data, args.entities)
+                    cold = await asyncio.to_thread(run_child, tree, config, data, args.entities, args.tracemalloc, args.breakdown,
+                                                   f"{name}, cold")
+                    warm = await asyncio.to_thread(run_child, tree, config, data, args.entities, 0, args.breakdown,
+                                                   f"{name}, warm")
                 header = f"{'cold s':>7} {'cpu s':>6} {'blocked':>7} {'warm s':>7} {'cpu s':>6} {'blocked':>7}"
                 print(f"run {run} {name}: {'stage':<16} {header}")
                 for key, label in names.items():
@@ -249,7 +273,8 @@ if __name__ == "__main__":
     parser.add_argument("--recorder", action="store_true",
                         help="with the recorder on (SQLite history), as bench/table.py's row starts the hub")
     parser.add_argument("--breakdown", action="store_true",
-                        help="the cold start's loop-thread CPU seconds per part of the discovery burst (the wrappers cost a little)")
+                        help="each start's loop-thread CPU seconds per part of its making (registries, restored states, "
+                             "the discovery cache, each config's parts; the wrappers cost a little)")
     parser.add_argument("--tracemalloc", type=int, default=0, metavar="N",
                         help="trace the cold start's allocations; print the top N files and lines once all live "
                              "(slower: its times and RSS are not the start's)")

@@ -13,7 +13,8 @@ same machine. The rows:
   WebSocket subscriber; p50/p99 publish -> state_changed at that subscriber; the system's CPU
   seconds per 1,000 readings. A system that fails a rate clearly (>= 5 % lost or its client cut
   off) is not sent the higher ones (--keep-going sends them);
-- cold start with 5,000 retained discovery configs (and a retained reading each): all live, CPU, RSS;
+- cold start with 5,000 retained discovery configs (and a retained reading each), on a stock
+  Mosquitto as the issue's target has it: all live, CPU, RSS;
 - RSS after 400,000 readings at the highest rate the system sustained (at most --soak-rate);
 - 1-day, 1 Hz, 10-entity history (history/history_during_period), cold and warm, on a fresh process.
 

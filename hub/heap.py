@@ -40,16 +40,19 @@ FULL_EVERY = 6 * 3600.0  # a full collection of everything, frozen or not
 YOUNG_THRESHOLD = 10_000  # net allocations between collections of the youngest generation (CPython: 700)
 
 
-def freeze(full: bool = False) -> tuple[int, float]:
+def freeze(full: bool = False, collect: bool = True) -> tuple[int, float]:
     """Collect, then freeze what survived; return the objects frozen and the seconds it took.
 
     Args:
         full: unfreeze first, so that the collection also frees cycles among frozen objects.
+        collect: False freezes without collecting first: cycles that are garbage now stay until
+            the next full freeze (for a heap known to hold few, where the pass costs more).
     """
     began = time.perf_counter()
     if full:
         gc.unfreeze()
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.freeze()
     return gc.get_freeze_count(), time.perf_counter() - began
 

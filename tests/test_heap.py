@@ -31,6 +31,7 @@ class Node:
 
 @pytest.mark.parametrize("check", ["freeze_takes_long_lived_objects_out_of_collections",
                                    "a_full_freeze_frees_cycles_among_frozen_objects",
+                                   "a_freeze_without_collecting_keeps_garbage_until_a_full_freeze",
                                    "keep_young_freezes_at_start_when_settled_and_at_intervals"])
 def test_in_a_fresh_interpreter(check: str) -> None:
     done = subprocess.run([sys.executable, "-c", f"import tests.test_heap as t; t.run('check_{check}')"], cwd=ROOT,
@@ -63,6 +64,18 @@ def check_a_full_freeze_frees_cycles_among_frozen_objects() -> None:
     del a, b
     heap.freeze()  # frozen objects are not scanned: the cycle stays
     assert gone() is not None
+    heap.freeze(full=True)
+    assert gone() is None
+
+
+def check_a_freeze_without_collecting_keeps_garbage_until_a_full_freeze() -> None:
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    del a, b  # garbage now, a cycle only a collection frees
+    heap.freeze(collect=False)  # what `hub run` does after its imports: no pass over them
+    heap.freeze()
+    assert gone() is not None  # frozen as it was: not freed by a later collection either
     heap.freeze(full=True)
     assert gone() is None
 

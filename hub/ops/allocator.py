@@ -20,7 +20,6 @@ trim, +15.6..15.9 MB with both; bench/tails.py CPU per reading unchanged by the 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import sys
 import time
@@ -53,11 +52,15 @@ def tune_allocator() -> bool:
 
 @cache
 def _libc() -> ctypes.CDLL | None:
-    """The C library (Linux), whose glibc-only functions are looked up by the caller."""
+    """The C library (Linux), whose glibc-only functions are looked up by the caller.
+
+    The process's own symbols (dlopen(NULL)), the C library's among them: ctypes.util.find_library
+    would run `ldconfig -p` in a child process at every start to name the file.
+    """
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return ctypes.CDLL(None)
     except OSError:
         return None
 

@@ -36,8 +36,7 @@ from integrations.mqtt.abbreviations import (
 from integrations.mqtt.controls import MqttButton, MqttLight, MqttNumber, MqttSelect, MqttSwitch, MqttText
 from integrations.mqtt.entity import DOMAIN, MqttEntity
 from integrations.mqtt.resync import DiscoveryResync
-from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize
-from integrations.mqtt.schemas import device as shared_device
+from integrations.mqtt.schemas import DEVICE_DISCOVERY_SCHEMA, SCHEMAS, humanize, valid_device
 from integrations.mqtt.sensors import MqttBinarySensor, MqttSensor
 from integrations.mqtt.subscriptions import Message
 
@@ -201,6 +200,8 @@ class Discovery:
         """Wait up to `seconds` for another queued message; return whether one came."""
         if self._queue:
             return True
+        if self._cache_errors is not None:
+            return False  # load_cached queued every cached config at once: none is on its way
         self._wakeup.clear()
         try:
             async with asyncio.timeout(seconds):
@@ -487,10 +488,7 @@ def _cached_config(validated: str) -> dict[str, Any] | None:
     if not isinstance(config, dict):
         return None
     if isinstance(config.get("device"), dict):
-        try:
-            config["device"] = shared_device(config["device"])
-        except vol.Invalid:
-            return None
+        config["device"] = valid_device(config["device"])  # validated with the config: only shared
     return config
 
 

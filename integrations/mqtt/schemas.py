@@ -169,6 +169,24 @@ def device(value: Any) -> dict[str, Any]:
     return cached
 
 
+def valid_device(block: dict[str, Any]) -> dict[str, Any]:
+    """A device block DEVICE_SCHEMA returned before (a cached config's), shared with its equals, not validated again.
+
+    DEVICE_SCHEMA gives a valid block back unchanged (equal), so the block is the validated form
+    of itself: kept under its own key, `device` finds it for an equal block from the broker.
+
+    Raises:
+        TypeError: the block is not JSON.
+    """
+    key = frozen(block)
+    cached = _valid_devices.get(key)
+    if cached is None:
+        if len(_valid_devices) >= DEVICE_CACHE:
+            del _valid_devices[next(iter(_valid_devices))]
+        _valid_devices[key] = cached = block
+    return cached
+
+
 ORIGIN_SCHEMA = vol.Schema(
     {
         vol.Required("name"): string,

@@ -3,7 +3,7 @@
     python -m tests.startup.child N run -c CONFIG --data DATA --port PORT
 
 Prints one JSON line: how many configs were validated (and how many of them by voluptuous
-rather than the fast path), how many times the device registry
+rather than the fast path), how many device blocks were, how many times the device registry
 did its full get_or_create, which modules of LAZY were imported, and the CPU seconds so far;
 then stops the hub with SIGTERM, as a service manager would.
 """
@@ -32,10 +32,11 @@ def main() -> int:
     import hub.bootstrap as bootstrap
     import hub.cli
     from hub.registry.devices import DeviceRegistry
+    from integrations.mqtt import schemas
     from integrations.mqtt.discovery import Discovery
     from integrations.mqtt.schemas import SCHEMAS
 
-    counts = {"validated": 0, "device_get_or_create": 0, "slow_validations": 0}
+    counts = {"validated": 0, "device_get_or_create": 0, "slow_validations": 0, "device_validations": 0}
     validate, get_or_create = Discovery._validate, DeviceRegistry._get_or_create
 
     def counting_validate(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -58,6 +59,13 @@ def main() -> int:
     for schema in SCHEMAS.values():
         schema.slow = counting_slow(schema.slow)
     DeviceRegistry._get_or_create = counting_get_or_create  # type: ignore[method-assign]
+    device_schema = schemas.DEVICE_SCHEMA
+
+    def counting_device_schema(block):  # type: ignore[no-untyped-def]
+        counts["device_validations"] += 1
+        return device_schema(block)
+
+    schemas.DEVICE_SCHEMA = counting_device_schema  # type: ignore[assignment]
 
     async def watch(core):  # type: ignore[no-untyped-def]
         while True:

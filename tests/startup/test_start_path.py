@@ -1,8 +1,8 @@
 """`hub run` as a user starts it, cold then warm, with retained discovery configs: what the start does.
 
 The start's gains stay only while nothing puts the work back: a warm start recreates every
-discovered entity from the validated cache (no schema validation), asks the device registry's
-full path once per device (not once per entity), and imports nothing a default start (with the
+discovered entity from the validated cache (no schema validation, not even of a device block),
+asks the device registry's full path once per device (not once per entity), and imports nothing a default start (with the
 recorder on) does not use: Alembic only when a migration is due and never Pygments, numpy only
 for charts, prometheus_client only for /metrics, cryptography not for HS256 tokens, no embedded
 broker, no many-homes host... The hub runs in its own process
@@ -65,10 +65,12 @@ async def test_a_warm_start_validates_nothing_asks_per_device_and_imports_nothin
     assert cold["validated"] == NODES * PER_NODE  # every config from the broker, once
     assert cold["slow_validations"] == 0  # each on the fast path (integrations/mqtt/fast_schema.py)
     assert cold["device_get_or_create"] == NODES  # the other entities of a node find it from memory
+    assert cold["device_validations"] == NODES  # a node's device block once, shared by its sensors' configs
     assert "alembic" in cold["modules"]  # the new database was migrated
     assert set(cold["modules"]) <= {"alembic"}  # without Pygments, which Alembic's Mako would import
 
     warm = await asyncio.to_thread(start, config, data)
     assert warm["validated"] == 0, warm["log"] + cold["log"]  # every entity from the validated cache; the broker's replay is the same
     assert warm["device_get_or_create"] == NODES
+    assert warm["device_validations"] == 0  # validated with their configs when cached: only shared again
     assert warm["modules"] == []  # nothing a default start does not use: no migration is due

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,22 @@ async def test_an_unreadable_cache_is_one_warning_and_the_broker_fills_in(start_
     unreadable = [r for r in caplog.records if "discovery cache could not be read" in r.getMessage()]
     assert len(unreadable) == 1
     assert "\n" not in unreadable[0].getMessage() and unreadable[0].exc_info is None
+
+
+async def test_a_warm_start_does_not_wait_for_more_configs_after_the_cached_ones(start_mqtt_hub, device, prefix,
+                                                                                 monkeypatch) -> None:
+    runtime = await start_mqtt_hub()
+    for n in (1, 2, 3):
+        await device.config(f"sensor/meter{n}/config", meter(n))
+    for n in (1, 2, 3):
+        await wait_state(runtime.hub, f"sensor.meter_{n}_power")
+    await settled(runtime.hub)
+    await start_mqtt_hub.stop(runtime)
+
+    # A storm's registry batch waits this long for the broker's next config; the cached configs
+    # are all there at once, so recreating their entities waits for none.
+    monkeypatch.setattr(discovery_module, "_LINGER", 10.0)
+    began = time.monotonic()
+    hub = (await start_mqtt_hub()).hub
+    assert time.monotonic() - began < 5
+    assert all(hub.states.get(f"sensor.meter_{n}_power") is not None for n in (1, 2, 3))
