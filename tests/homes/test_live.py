@@ -144,7 +144,9 @@ async def test_a_home_added_and_removed_with_the_cli_is_served_and_stopped_witho
                     "name": "p", "unique_id": "n1_p", "state_topic": f"{run}/flat-c/n1/p",
                     "device": {"identifiers": ["n1"], "name": "n1"}}), qos=1, retain=False)
                 await _until(lambda: _has(added.hub, "sensor.n1_p"), "the new home's MQTT discovery")
-                await device.publish(f"{run}/flat-c/n1/p", "7", qos=1)
+                # Retained: a reading sent before the new entity's subscription reaches the broker is
+                # kept by no broker otherwise (the full suite lost it now and then: the old hang).
+                await device.publish(f"{run}/flat-c/n1/p", "7", qos=1, retain=True)
                 await _changed(ws, "sensor.n1_p", "7")
             assert flat.hub.states.get("sensor.n1_p") is None and flat.hub.states.get("sensor.meter") is None
 
