@@ -59,6 +59,11 @@ def _names_home(request: web.Request) -> bool:
     return HOME_HEADER in request.headers or HOME_QUERY in request.query
 
 
+def _named_home(request: web.Request) -> str | None:
+    """The home id the request names (header, then query), None when it names none."""
+    return request.headers.get(HOME_HEADER) or request.query.get(HOME_QUERY)
+
+
 async def token_user(homes: HomeHost, token: str) -> tuple[str, Home | None] | None:
     """The user a token names and the home it acts in when none is named (None: the user's first).
 
@@ -123,7 +128,7 @@ async def pick_home(homes: HomeHost, request: web.Request) -> Home | None:
     The home was served when it was picked; the awaits here let homes leave meanwhile, so the
     caller checks again (`_still_served`) before the request becomes the home's.
     """
-    named = request.headers.get(HOME_HEADER) or request.query.get(HOME_QUERY)
+    named = _named_home(request)
     token = bearer_token(request)
     found = await token_user(homes, token) if token else None
     if named is not None:
@@ -154,7 +159,7 @@ async def _no_home(homes: HomeHost, request: web.Request) -> web.Response:
     """The answer to a request that reaches no home: 404 for a home it may not see; 503 while the
     home it names starts (to a caller with a role there: to others it does not exist) or while
     the hub serves no home at all."""
-    named = request.headers.get(HOME_HEADER) or request.query.get(HOME_QUERY)
+    named = _named_home(request)
     if named is not None:
         starting = homes.get(named)
         token = bearer_token(request)
