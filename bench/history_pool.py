@@ -68,7 +68,9 @@ def backend_of(url: str, home: int, shared: bool) -> PostgresBackend:
 async def connections(pg: Any, database: str) -> int:
     conn = await asyncpg.connect(pg.dsn)
     try:
-        count: int = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database)
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'", database
+        )
         return count
     finally:
         await conn.close()
