@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.storage.engine import upsert_statement
 from hub.storage.models import table_of, utcnow
-from integrations.mqtt import abbreviations, schemas
+from integrations.mqtt import abbreviations, fast_schema, schemas, subscriptions
 from integrations.mqtt.models import MqttDiscoveryRow
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,10 +38,15 @@ FLUSH_DELAY = 0.5
 _BATCH = 500
 
 
+# The project's modules a validated config depends on: the schemas, what they validate with
+# (fast_schema's dict schemas, subscriptions' topic checks) and the abbreviations expanded first.
+VALIDATION_MODULES = (schemas, fast_schema, subscriptions, abbreviations)
+
+
 def _fingerprint() -> str:
-    """What a validated config depends on: the schemas, the abbreviations and voluptuous."""
+    """What a validated config depends on: VALIDATION_MODULES' sources and voluptuous's version."""
     digest = hashlib.blake2b(digest_size=16)
-    for module in (schemas, abbreviations):
+    for module in VALIDATION_MODULES:
         digest.update(Path(str(module.__file__)).read_bytes())
     digest.update(str(getattr(vol, "__version__", "")).encode())
     return digest.hexdigest()
