@@ -332,6 +332,10 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 _LIVE: set[_Server] = set()
 _LIVE_LOCK = threading.Lock()
+# Directories of session servers, removed when the run ends rather than in the last test's teardown:
+# a session's PostgreSQL holds a database per test (tens of thousands of files), whose removal on a
+# loaded machine outlasted the test timeout of the test that happened to run last.
+_LEFT_DIRS: list[Path] = []
 
 
 def _cleanup_all() -> None:
@@ -342,6 +346,8 @@ def _cleanup_all() -> None:
             server.close()
         except Exception:  # pragma: no cover - atexit must not raise
             pass
+    for directory in _LEFT_DIRS:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 atexit.register(_cleanup_all)
@@ -501,14 +507,17 @@ class _Server:
         while not _port_is_free(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    def close(self) -> None:
-        """Stop the server for good and delete its directory."""
+    def close(self, *, remove_at_exit: bool = False) -> None:
+        """Stop the server for good and delete its directory (when the run ends, with remove_at_exit)."""
         try:
             self.stop(timeout=10)
         finally:
             with _LIVE_LOCK:
                 _LIVE.discard(self)
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            if remove_at_exit:
+                _LEFT_DIRS.append(self.tmpdir)
+            else:
+                shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.host}:{self.port} running={self.running}>"
@@ -884,7 +893,7 @@ def postgres_server():
     server = launch_postgres()
     server.start_seconds = time.monotonic() - began  # includes initdb
     yield server
-    server.close()
+    server.close(remove_at_exit=True)
 
 
 @pytest.fixture
@@ -902,7 +911,7 @@ def mosquitto_server():
         _missing("mosquitto not installed: apt-get install mosquitto")
     server = launch_mosquitto()
     yield server
-    server.close()
+    server.close(remove_at_exit=True)
 
 
 @pytest.fixture(scope="session")
@@ -926,4 +935,4 @@ def influxdb_server():
 
     server = _launch(make)
     yield server
-    server.close()
+    server.close(remove_at_exit=True)
