@@ -312,10 +312,17 @@ class HomeClient(MqttClient):
             await shared.wait_subscribed()
             client = shared._client
             self.connections += 1
-            if self.subscriptions.filters():
-                self.reset_pending()
-                await self._subscribe_many(client, self.subscriptions.filters())
-            await self.joined(client)
+            try:
+                if self.subscriptions.filters():
+                    self.reset_pending()
+                    await self._subscribe_many(client, self.subscriptions.filters())
+                await self.joined(client)
+            except MqttClientError as err:
+                # The connection dropped while this home joined it. As for a single home's client, the
+                # broker's trouble does not fail the start: the next connection subscribes the filters
+                # of every started home (SharedConnection._connected), this one's too.
+                _LOGGER.info("Home %s: the MQTT connection dropped while the home joined it (%s); it joins "
+                             "when the connection is back", self.home, err)
 
     async def stop(self) -> None:
         """Stop handling this home's messages, acknowledge what is durable, say offline, leave.

@@ -261,3 +261,36 @@ async def test_a_root_inside_another_homes_root_is_refused(run: Run) -> None:
     with pytest.raises(Exception, match="overlaps"):
         shared.HomeClient(client_a.settings, outer, client_a.shared)
     assert inner not in client_a.shared.homes and outer not in client_a.shared.homes
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_home_joining_while_the_broker_drops_the_connection_joins_after_the_reconnect(run: Run) -> None:
+    """A connection lost during a home's SUBSCRIBE does not fail its start: the reconnect subscribes it."""
+    connection = _client(_home(run, "flat-a")).shared
+    late = shared.HomeClient(_client(_home(run, "flat-a")).settings, "late-home/", connection, home="late-home")
+    got: list[bytes] = []
+    late.subscribe("late-home/devices/n1/power", lambda message: got.append(message.payload), qos=1)
+    before = connection.connections
+    subscribe_many = late._subscribe_many
+
+    async def taken_over_first(client: Any, filters: Any) -> None:
+        # Another client connects with the hub's client id: the broker drops the hub's connection
+        # (MQTT's session takeover), so this SUBSCRIBE is never acknowledged.
+        def take_over() -> None:
+            thief = paho.Client(CallbackAPIVersion.VERSION2, client_id=late.settings.client_id, clean_session=False)
+            thief.connect("127.0.0.1", run.broker.port)
+            thief.disconnect()
+
+        await asyncio.to_thread(take_over)
+        await subscribe_many(client, filters)
+
+    late._subscribe_many = taken_over_first  # type: ignore[method-assign]
+    try:
+        await asyncio.wait_for(late.start(), 15)  # returns: the broker's trouble does not fail a start
+        late._subscribe_many = subscribe_many  # type: ignore[method-assign]
+        await until(lambda: connection.connections > before and connection.connected, "the reconnect")
+        await asyncio.to_thread(_publish, run.device, "late-home/devices/n1/power", "230")
+        await until(lambda: got == [b"230"], "the late home's reading after the reconnect")
+    finally:
+        late._subscribe_many = subscribe_many  # type: ignore[method-assign]
+        await late.stop()
