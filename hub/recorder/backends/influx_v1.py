@@ -17,6 +17,7 @@ whose durations are the plan's, so InfluxDB expires each plan's points by itself
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -26,7 +27,7 @@ import aiohttp
 import orjson
 
 from hub.core.scope import DEFAULT_SCOPE, HomeScope
-from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Sample, TierRow, as_error
+from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Partial, Sample, TierRow, as_error
 
 RP_RAW = "raw"
 _TIER_FIELDS = ("mean", "min", "max", "last", "delta", "count")
@@ -241,6 +242,42 @@ class InfluxV1Backend(HistoryBackend):
             iv, istate = columns.index("value"), columns.index("state")
             samples = out.setdefault(item["tags"]["entity_id"], [])
             samples.extend(Sample(row[0] / 1e6, row[iv], row[istate]) for row in item["values"])
+
+    async def aggregate_points(
+        self, entity_ids: Iterable[str], start: float, end: float, width: float
+    ) -> dict[str, list[Partial]]:
+        """Return numeric points summed up per bucket: the value field alone, summed up with numpy off the loop.
+
+        InfluxQL's aggregates cannot weigh a value by the time until the next point, so the
+        points are read; only their numbers, straight into arrays (no Sample per point).
+        """
+        ids = list(entity_ids)
+        if not ids:
+            return {}
+        # Rows whose only selected field is empty (text states) are not returned at all.
+        sql = (
+            f'SELECT "value" FROM "{self.raw_rp}"."state" WHERE time >= {_time(start)} AND time < {_time(end)}'
+            f"{self._where(ids)} GROUP BY entity_id"
+        )
+        series = await self._query(sql)
+        if not series:
+            return {}
+
+        def summed() -> dict[str, list[Partial]]:
+            # Imported with the first chart, as SQLite's: a start without charts does not need numpy.
+            import numpy as np
+
+            from hub.recorder.partials import sum_up
+
+            out: dict[str, list[Partial]] = {}
+            for item in series:
+                rows = np.array(item["values"], dtype=np.float64).reshape(-1, 2)  # [[microseconds, value], ...]
+                rows = rows[~np.isnan(rows[:, 1])]
+                if len(rows):
+                    out[item["tags"]["entity_id"]] = sum_up(rows[:, 0] / 1e6, rows[:, 1], width)
+            return out
+
+        return await asyncio.to_thread(summed)
 
     async def entities_between(self, start: float, end: float) -> list[str]:
         """Return the entities with raw points in [start, end), from the tag index (no points read).
