@@ -196,3 +196,22 @@ async def test_chart_buckets_summed_up_in_the_database_equal_those_computed_from
         ]
         for a, b in zip(summed.series["sensor.power"], walked.series["sensor.power"], strict=True):
             assert math.isclose(a.mean, b.mean, rel_tol=1e-9)
+
+
+async def test_chart_buckets_of_more_points_than_one_answer_chunk_holds(backend: HistoryBackend) -> None:
+    # InfluxDB answers 50,000 rows a chunk, so one entity's points arrive split over chunks.
+    rng = random.Random(7)
+    points = [num("sensor.power", T + i * 0.5, float(rng.randrange(1000))) for i in range(60_000)]
+    points += [num("sensor.energy", T + i * 5.0, float(i % 17)) for i in range(6_000)]
+    for first in range(0, len(points), 5_000):  # batches of the recorder's size
+        await backend.write(Batch(points[first : first + 5_000]))
+    ids = ["sensor.power", "sensor.energy"]
+    summed = await query_buckets(backend, ids, T, T + 30_000, 60.0, deltas=False)
+    walked = await query_buckets(backend, ids, T, T + 30_000, 60.0)
+    assert summed.source == walked.source == "raw"
+    for entity_id in ids:
+        got, wanted = summed.series[entity_id], walked.series[entity_id]
+        assert len(got) == 500 and sum(r.count for r in got) == (60_000 if entity_id == "sensor.power" else 6_000)
+        assert [(r.start, r.min, r.max, r.last, r.count) for r in got] == [(r.start, r.min, r.max, r.last, r.count) for r in wanted]
+        for a, b in zip(got, wanted, strict=True):
+            assert math.isclose(a.mean, b.mean, rel_tol=1e-9)

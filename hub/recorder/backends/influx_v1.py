@@ -17,6 +17,7 @@ whose durations are the plan's, so InfluxDB expires each plan's points by itself
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -26,7 +27,7 @@ import aiohttp
 import orjson
 
 from hub.core.scope import DEFAULT_SCOPE, HomeScope
-from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Sample, TierRow, as_error
+from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Partial, Sample, TierRow, as_error
 
 RP_RAW = "raw"
 _TIER_FIELDS = ("mean", "min", "max", "last", "delta", "count")
@@ -110,7 +111,10 @@ class InfluxV1Backend(HistoryBackend):
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(auth=self.auth, timeout=self.timeout)
+            # Uncompressed answers: gzip doubles influxd's CPU per chart query (a megabyte of JSON for
+            # an hour of ten 1 Hz sensors) and costs the hub inflating it, to spare a local link bytes.
+            headers = {"Accept-Encoding": "identity"}
+            self._session = aiohttp.ClientSession(auth=self.auth, timeout=self.timeout, headers=headers)
         return self._session
 
     async def open(self) -> None:
@@ -142,6 +146,10 @@ class InfluxV1Backend(HistoryBackend):
             self._session = None
 
     async def _query(self, statement: str, *, post: bool = False) -> list[dict[str, Any]]:
+        return self._series(await self._fetch(statement, post=post), statement)
+
+    async def _fetch(self, statement: str, *, post: bool = False) -> bytes:
+        """Return the answer's body: one JSON document a line (chunks of at most 50,000 rows)."""
         params = {"db": self.database, "q": statement, "epoch": "u", "chunked": "true", "chunk_size": "50000"}
         try:
             method = self._client().post if post else self._client().get
@@ -152,6 +160,10 @@ class InfluxV1Backend(HistoryBackend):
                     raise BackendError(message)
         except (aiohttp.ClientError, OSError, TimeoutError) as err:
             raise as_error(self.name, err) from err
+        return body
+
+    def _series(self, body: bytes, statement: str) -> list[dict[str, Any]]:
+        """Return the series of an answer, each whole (a chunked answer splits them over lines)."""
         series: dict[tuple[str, str], dict[str, Any]] = {}
         for line in body.splitlines():
             if not line.strip():
@@ -241,6 +253,42 @@ class InfluxV1Backend(HistoryBackend):
             iv, istate = columns.index("value"), columns.index("state")
             samples = out.setdefault(item["tags"]["entity_id"], [])
             samples.extend(Sample(row[0] / 1e6, row[iv], row[istate]) for row in item["values"])
+
+    async def aggregate_points(
+        self, entity_ids: Iterable[str], start: float, end: float, width: float
+    ) -> dict[str, list[Partial]]:
+        """Return numeric points summed up per bucket: the value field alone, decoded and summed up off the loop.
+
+        InfluxQL's aggregates cannot weigh a value by the time until the next point, so the
+        points are read; only their numbers, straight into arrays (no Sample per point). The
+        answer (a megabyte of JSON for an hour of ten 1 Hz sensors) is decoded in the worker
+        thread too, so that the loop goes on serving while it is.
+        """
+        ids = list(entity_ids)
+        if not ids:
+            return {}
+        # Rows whose only selected field is empty (text states) are not returned at all.
+        sql = (
+            f'SELECT "value" FROM "{self.raw_rp}"."state" WHERE time >= {_time(start)} AND time < {_time(end)}'
+            f"{self._where(ids)} GROUP BY entity_id"
+        )
+        body = await self._fetch(sql)
+
+        def summed() -> dict[str, list[Partial]]:
+            # Imported with the first chart, as SQLite's: a start without charts does not need numpy.
+            import numpy as np
+
+            from hub.recorder.partials import sum_up
+
+            out: dict[str, list[Partial]] = {}
+            for item in self._series(body, sql):
+                rows = np.array(item["values"], dtype=np.float64).reshape(-1, 2)  # [[microseconds, value], ...]
+                rows = rows[~np.isnan(rows[:, 1])]
+                if len(rows):
+                    out[item["tags"]["entity_id"]] = sum_up(rows[:, 0] / 1e6, rows[:, 1], width)
+            return out
+
+        return await asyncio.to_thread(summed)
 
     async def entities_between(self, start: float, end: float) -> list[str]:
         """Return the entities with raw points in [start, end), from the tag index (no points read).
