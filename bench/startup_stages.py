@@ -56,7 +56,10 @@ def event(name):
     # The first time something happened: seconds, CPU and blocked seconds since this script began.
     if name not in events:
         events[name] = (time.monotonic() - T0, cpu_seconds() - C0, blocked() - B0)
-import hub.cli, hub.bootstrap as b, integrations.mqtt
+import contextlib
+from hub import heap
+with getattr(heap, "paused", contextlib.nullcontext)():  # as `hub run` imports, where the tree does (hub/cli.py)
+    import hub.cli, hub.bootstrap as b, integrations.mqtt
 mark("imports")
 def wrap(name):
     inner = getattr(b, name)

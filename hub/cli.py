@@ -292,26 +292,29 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from hub import bootstrap, heap
-    from hub.ops.allocator import tune_allocator
+    from hub import heap
 
-    tune_allocator()  # before the first big payload: a long-running process (hub/ops/allocator.py)
-    # Whatever the hub writes (databases, spool, broker files) is for its own user only.
-    os.umask(0o077)
-    # Handlers first: a SIGTERM while the hub starts (systemd stopping it, a slow machine) must
-    # stop it cleanly once started, not kill it half-way with the default action.
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    checked = bootstrap.check_config(args.config.resolve())  # imports every enabled integration
-    # What the imports made lives as long as the process: out of the collector's way before the
-    # start creates thousands of entities, or each full collection walks it again (~15 % of a
-    # cold start's CPU with 5,000 discovered entities). keep_young freezes again once settled.
-    # Frozen without a collection: that pass over the ~100,000 objects of the imports cost
-    # 0.05-0.065 CPU s of every start to free ~200 unreachable objects, which stay until the
-    # next full freeze (hub/heap.py: FULL_EVERY).
-    heap.freeze(collect=False)
+    # What the imports make lives as long as the process: no collection walks it on the way
+    # (heap.paused), and it is frozen out of later ones before the start creates thousands of
+    # entities, or each full collection walks it again (~15 % of a cold start's CPU with 5,000
+    # discovered entities). keep_young freezes again once settled. Frozen without a collection:
+    # that pass over the ~100,000 objects of the imports cost 0.05-0.065 CPU s of every start to
+    # free ~200 unreachable objects, which stay until the next full freeze (hub/heap.py: FULL_EVERY).
+    with heap.paused():
+        from hub import bootstrap
+        from hub.ops.allocator import tune_allocator
+
+        tune_allocator()  # before the first big payload: a long-running process (hub/ops/allocator.py)
+        # Whatever the hub writes (databases, spool, broker files) is for its own user only.
+        os.umask(0o077)
+        # Handlers first: a SIGTERM while the hub starts (systemd stopping it, a slow machine) must
+        # stop it cleanly once started, not kill it half-way with the default action.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        checked = bootstrap.check_config(args.config.resolve())  # imports every enabled integration
+        heap.freeze(collect=False)
     _, *older = gc.get_threshold()
     gc.set_threshold(heap.YOUNG_THRESHOLD, *older)
     runtime = await bootstrap.start(args.config, args.data, port=args.port, host=args.host, checked=checked)

@@ -32,6 +32,7 @@ class Node:
 @pytest.mark.parametrize("check", ["freeze_takes_long_lived_objects_out_of_collections",
                                    "a_full_freeze_frees_cycles_among_frozen_objects",
                                    "a_freeze_without_collecting_keeps_garbage_until_a_full_freeze",
+                                   "paused_collects_nothing_and_restores_the_collector",
                                    "keep_young_freezes_at_start_when_settled_and_at_intervals"])
 def test_in_a_fresh_interpreter(check: str) -> None:
     done = subprocess.run([sys.executable, "-c", f"import tests.test_heap as t; t.run('check_{check}')"], cwd=ROOT,
@@ -66,6 +67,20 @@ def check_a_full_freeze_frees_cycles_among_frozen_objects() -> None:
     assert gone() is not None
     heap.freeze(full=True)
     assert gone() is None
+
+
+def check_paused_collects_nothing_and_restores_the_collector() -> None:
+    gc.set_threshold(10)  # a young collection every 10 net allocations, if any ran
+    with heap.paused():
+        before = gc.get_stats()[0]["collections"]
+        made = [Node() for _ in range(1000)]
+        assert gc.get_stats()[0]["collections"] == before
+    assert gc.isenabled()  # on again: a hub that stayed paused would never free a cycle
+    gc.disable()
+    with heap.paused():
+        pass
+    assert not gc.isenabled()  # as it was before: off
+    assert made
 
 
 def check_a_freeze_without_collecting_keeps_garbage_until_a_full_freeze() -> None:

@@ -11,6 +11,7 @@ then stops the hub with SIGTERM, as a service manager would.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -81,7 +82,8 @@ def main() -> int:
         if mqtt is not None and mqtt.discovery is not None and mqtt.store is not None:
             await mqtt.discovery.wait_idle()
             await mqtt.store.flush()
-        print(json.dumps({**counts, "modules": sorted(m for m in LAZY if m in sys.modules), "cpu": time.process_time()}),
+        print(json.dumps({**counts, "modules": sorted(m for m in LAZY if m in sys.modules), "cpu": time.process_time(),
+                          "collecting": gc.isenabled()}),
               flush=True)
         os.kill(os.getpid(), signal.SIGTERM)
 

@@ -68,6 +68,7 @@ async def test_a_warm_start_validates_nothing_asks_per_device_and_imports_nothin
     assert cold["device_validations"] == NODES  # a node's device block once, shared by its sensors' configs
     assert "alembic" in cold["modules"]  # the new database was migrated
     assert set(cold["modules"]) <= {"alembic"}  # without Pygments, which Alembic's Mako would import
+    assert cold["collecting"]  # the collector paused for the imports only (hub.heap.paused)
 
     warm = await asyncio.to_thread(start, config, data)
     assert warm["validated"] == 0, warm["log"] + cold["log"]  # every entity from the validated cache; the broker's replay is the same
