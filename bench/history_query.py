@@ -35,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 
 from hub.recorder import compressed  # noqa: E402
-from hub.recorder.backends.base import Batch, HistoryBackend, Point, TierRow  # noqa: E402
+from hub.recorder.backends.base import Batch, HistoryBackend, Partial, Point, TierRow  # noqa: E402
 from hub.recorder.backends.sqlite import SQLiteBackend  # noqa: E402
 from hub.recorder.buckets import Coverage, query_buckets, width_for  # noqa: E402
 from hub.recorder.chart import chart_json  # noqa: E402
@@ -99,8 +100,9 @@ async def seed(backend: HistoryBackend, now: float, rate: float, raw_days: float
         ts = chunk_end
     if backend.name == "postgresql":
         # A database in use has been through autovacuum (statistics, the visibility map that
-        # index-only scans need); a freshly seeded one has not.
-        await backend._call_writing(lambda conn: conn.execute("VACUUM ANALYZE"))  # type: ignore[attr-defined]  # noqa: SLF001
+        # index-only scans need); a freshly seeded one has not. The tables' owner may vacuum them.
+        tables = "history_raw, history_minute, history_five_minute, history_hour, history_day"
+        await backend._call_writing(lambda conn: conn.execute(f"VACUUM ANALYZE {tables}"))  # type: ignore[attr-defined]  # noqa: SLF001
     await backend.close()
     print(f"seeded {backend.name} in {time.perf_counter() - began:.1f} s")
 
@@ -152,15 +154,52 @@ async def explain(backend: HistoryBackend, coverage: Coverage, span: float, now:
     assert isinstance(backend, postgres.PostgresBackend)
     start, width = now - span, width_for(now - span, now, points)
     raw_start = start // width * width if width < 60 else coverage.minute_until
+    raw_end = -(-now // width) * width
     ids = [backend._ids[e] for e in ENTITIES]  # noqa: SLF001 - a benchmark looks inside
+    stamps = (datetime.fromtimestamp(raw_start, UTC), datetime.fromtimestamp(raw_end, UTC))
 
     async def plan(conn: Any) -> list[str]:
-        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {postgres._AGGREGATE_SQL}", raw_start, now, ids, width)  # noqa: SLF001
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {postgres._CHART_POINTS_SQL}", *stamps, ids)  # noqa: SLF001
         return [row[0] for row in rows]
 
     lines = await backend._call(plan)  # noqa: SLF001
     wanted = ("Scan", "Heap Fetches", "Sort", "Execution Time", "Planning Time", "Append", "WindowAgg", "Aggregate")
     return [line.rstrip() for line in lines if any(word in line for word in wanted)]
+
+
+# PostgreSQL's raw buckets before they were read as arrays: summed up in one windowed GROUP BY.
+_WINDOWED_SQL = """
+SELECT entity, bucket, count(*)::int, min(value), max(value), min(t),
+       sum(value * (least(coalesce(next, bucket + $4), bucket + $4) - t)),
+       max(CASE WHEN next IS NULL OR next >= bucket + $4 THEN value END)
+FROM (SELECT entity, t, value, floor(t / $4) * $4 AS bucket, lead(t) OVER (PARTITION BY entity ORDER BY ts) AS next
+      FROM (SELECT entity, ts, date_part('epoch', ts) AS t, value FROM history_raw
+            WHERE entity = ANY($3::int[]) AND ts >= to_timestamp($1) AND ts < to_timestamp($2)
+            AND value IS NOT NULL) p) q
+GROUP BY entity, bucket ORDER BY entity, bucket
+"""
+
+
+def previous_backend(backend: HistoryBackend) -> HistoryBackend:
+    """The same backend summing raw points up per bucket as before (--before previous)."""
+    if backend.name == "postgresql":
+
+        async def windowed(entity_ids: Any, start: float, end: float, width: float) -> dict[str, list[Partial]]:
+            async def run(conn: Any) -> dict[str, list[Partial]]:
+                await backend._refresh(conn)  # type: ignore[attr-defined]  # noqa: SLF001
+                ids = backend._filter(list(entity_ids))  # type: ignore[attr-defined]  # noqa: SLF001
+                out: dict[str, list[Partial]] = {}
+                for entity, *row in await conn.fetch(_WINDOWED_SQL, start, end, ids, width) if ids else []:
+                    out.setdefault(backend._names[entity], []).append(Partial(*row))  # type: ignore[attr-defined]  # noqa: SLF001
+                return out
+
+            return await backend._call(run)  # type: ignore[attr-defined, no-any-return]  # noqa: SLF001
+
+        backend.aggregate_points = windowed  # type: ignore[method-assign]
+    elif backend.name == "influxdb":
+        # Every point read as a Sample, then summed up with numpy (the base class's way).
+        backend.aggregate_points = HistoryBackend.aggregate_points.__get__(backend)  # type: ignore[method-assign]
+    return backend
 
 
 class Servers:
@@ -173,7 +212,12 @@ class Servers:
         self.server: Any = None
         if kind == "postgresql":
             self.server = servers.launch_postgres("bench-pg-")
-            self.url = self.server.url(self.server.create_database())
+            database = self.server.create_database()
+            # As a hub serves history: a role that owns the tables but is neither superuser nor
+            # exempt from row-level security, so every chart query checks the home's policy.
+            for sql in ("CREATE ROLE hub_bench LOGIN NOSUPERUSER NOBYPASSRLS", "GRANT CREATE, USAGE ON SCHEMA public TO hub_bench"):
+                servers.pg_simple_query(self.server.host, self.server.port, self.server.user, database, sql)
+            self.url = self.server.url(database).replace(f"{self.server.user}@", "hub_bench@", 1)
         elif kind == "influxdb":
             binary = servers._find_binary("influxd")
             assert binary is not None, "InfluxDB is not installed"
@@ -210,11 +254,12 @@ async def main() -> None:
     parser.add_argument("--ranges", default=",".join(RANGES), help=f"comma-separated ranges of {', '.join(RANGES)}")
     parser.add_argument("--cold-repeats", type=int, default=3, help="cold queries per range (fresh backends each)")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded SQLite database")
-    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "none"), default="no-minute",
+    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "previous", "none"), default="no-minute",
                         help="what to time beside history/chart: the same without the minute tier (no-minute), "
                              "every raw point bucketed in Python (walked), the History page's old query (page), "
                              "PostgreSQL without index-only scans (heap: each raw point read from its table, as "
-                             "before history_raw_chart), or nothing")
+                             "before history_raw_chart), each backend's raw buckets as before they were read as arrays "
+                             "(previous: PostgreSQL's windowed GROUP BY, InfluxDB's Samples), or nothing")
     parser.add_argument("--explain", action="store_true", help="PostgreSQL: print each range's raw-part query plan")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
@@ -241,7 +286,13 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
 
     heap = args.before == "heap"
 
+    def old() -> HistoryBackend:
+        backend = servers.backend(path, heap=heap)
+        return previous_backend(backend) if args.before == "previous" else backend
+
     async def before(backend: HistoryBackend, span: float) -> tuple[float, int]:
+        if args.before == "previous":
+            return await timed(backend, coverage, span, now, args.points)
         if args.before in ("no-minute", "heap"):
             return await timed(backend, coverage if heap else no_minute, span, now, args.points)
         if args.before == "walked":
@@ -269,7 +320,7 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         # query of a pair paid for what the second then found warm, e.g. the OS's file pages).
         colds: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
         for repeat in range(args.cold_repeats):
-            old_backend, new_backend = servers.backend(path, heap=heap), servers.backend(path)
+            old_backend, new_backend = old(), servers.backend(path)
             await old_backend.open()
             await new_backend.open()
             reads = _count_reads(new_backend)
@@ -283,7 +334,7 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
             finally:
                 await old_backend.close()
                 await new_backend.close()
-        old_backend, new_backend = servers.backend(path, heap=heap), servers.backend(path)
+        old_backend, new_backend = old(), servers.backend(path)
         await old_backend.open()
         await new_backend.open()
         try:

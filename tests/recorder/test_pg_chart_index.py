@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from hub.recorder.backends import pg_partitions as layout
 from hub.recorder.backends.base import Batch, Point
 from hub.recorder.backends.pg_pool import PoolRegistry
-from hub.recorder.backends.postgres import _AGGREGATE_SQL, PostgresBackend
+from hub.recorder.backends.postgres import _CHART_POINTS_SQL, PostgresBackend
 from tests.pg_roles import make_app_role, superuser
 
 pytestmark = pytest.mark.services
@@ -70,7 +71,8 @@ async def chart_plan(backend: PostgresBackend, start: float, end: float) -> str:
     ids = [backend._ids[e] for e in ENTITIES]
 
     async def explain(conn: asyncpg.Connection) -> str:
-        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {_AGGREGATE_SQL}", start, end, ids, 30.0)
+        stamps = (datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {_CHART_POINTS_SQL}", *stamps, ids)
         return "\n".join(row[0] for row in rows)
 
     return await backend._call(explain)
