@@ -158,3 +158,32 @@ async def test_a_role_that_may_not_make_the_index_still_opens_the_history(
     finally:
         await backend.close()
     assert any("history_raw_chart" in r.getMessage() and "migrate_url" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_chart_over_any_span_of_years_reads_its_points(app_url: str, pools: PoolRegistry) -> None:
+    # The range goes to PostgreSQL as timestamps: times beyond the years 1 to 9999 are clamped, not refused.
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()
+    try:
+        await backend.write(points(NOW - 600, NOW, 60.0))
+        found = await backend.aggregate_points(ENTITIES, -1e13, 1e13, 604800.0)
+        assert [sum(p.count for p in found[e]) for e in ENTITIES] == [10, 10, 10]
+    finally:
+        await backend.close()
+
+
+async def test_every_connection_has_planned_the_chart_queries_before_the_first_chart(app_url: str, pools: PoolRegistry) -> None:
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()  # a first start: the schema is made on the pool's first connection
+    try:
+        pool = pools.open_pools()[0].pool
+        async with pool.acquire() as first, pool.acquire() as second:  # the second is made now
+            for conn in (first, second):
+                prepared = {row[0] for row in await conn.fetch("SELECT statement FROM pg_prepared_statements")}
+                assert _CHART_POINTS_SQL in prepared
+                assert {f"FROM history_{tier} " in " ".join(prepared) for tier in ("minute", "five_minute", "hour", "day")} == {True}
+        await backend.write(points(NOW - 600, NOW, 60.0))
+        found = await backend.aggregate_points(ENTITIES, NOW - 600, NOW, 60.0)
+        assert [sum(p.count for p in found[e]) for e in ENTITIES] == [10, 10, 10]
+    finally:
+        await backend.close()

@@ -82,6 +82,50 @@ GROUP BY entity
 """
 
 
+# One index step back per entity (DISTINCT ON would read every point before the time).
+_LAST_VALUES_SQL = (
+    "SELECT e, (SELECT value FROM history_raw WHERE entity = e AND ts < to_timestamp($1) "
+    "AND value IS NOT NULL ORDER BY ts DESC LIMIT 1) AS v FROM unnest($2::int[]) AS e"
+)
+
+
+def _tier_sql(tier: str, *, by_home: bool) -> str:
+    """Return the query of a tier's rows in [$1, $2) of the home ($3, $4) or of entities ($3)."""
+    where = " AND tenant_id = $3 AND home_id = $4" if by_home else " AND entity = ANY($3::int[])"
+    return (
+        "SELECT entity, date_part('epoch', start), mean, min, max, last, delta, count "
+        f"FROM history_{tier} WHERE start >= to_timestamp($1) AND start < to_timestamp($2){where} ORDER BY entity, start"
+    )
+
+
+async def warm_chart_queries(conn: asyncpg.Connection) -> None:
+    """Plan a chart's queries once on a new connection, so that the first chart after a start does not.
+
+    A connection's first plan of a query loads what the catalog says of every partition it
+    may read (the hour tier alone has a partition a week), which the 4 h to 365 d charts on a
+    fresh connection waited for. Run with no entities, so nothing is read. Before the
+    schema exists (a first start) there is nothing to plan: the backend warms it once migrated.
+    """
+    try:
+        async with conn.transaction():
+            await conn.execute(_SET_SCOPE, "", "")
+            await conn.fetch(_CHART_POINTS_SQL, _stamp(-math.inf), _stamp(math.inf), [])
+            await conn.fetch(_LAST_VALUES_SQL, 0.0, [])
+            for tier in TIERS:
+                await conn.fetch(_tier_sql(tier, by_home=False), 0.0, 0.0, [])
+    except asyncpg.PostgresError as err:  # a warm-up never keeps a connection from the pool
+        _LOGGER.debug("Recorder: chart queries not planned ahead on a new connection: %s", err)
+
+
+_FIRST_STAMP = datetime.min.replace(tzinfo=UTC).timestamp()
+_LAST_STAMP = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
+
+def _stamp(ts: float) -> datetime:
+    """Return epoch seconds as an aware datetime, clamped to the years datetime holds (1 to 9999)."""
+    return datetime.fromtimestamp(min(max(ts, _FIRST_STAMP), _LAST_STAMP), UTC)
+
+
 def _dsn(url: str) -> str:
     # Accept SQLAlchemy-style URLs (postgresql+asyncpg://) as the metadata storage uses them.
     scheme, sep, rest = url.partition("://")
@@ -175,7 +219,7 @@ class PostgresBackend(HistoryBackend):
 
     async def _open_shared(self) -> asyncpg.Pool:
         try:
-            shared = await self.pools.acquire(self.dsn, max_size=self.pool_size, command_timeout=60)
+            shared = await self.pools.acquire(self.dsn, max_size=self.pool_size, command_timeout=60, init=warm_chart_queries)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise as_error(self.name, err) from err
         try:
@@ -188,6 +232,7 @@ class PostgresBackend(HistoryBackend):
                             await owner.execute(_SET_SCOPE, *self._home)
                             shared.timescale = await self._migrate(owner)
                         shared.migrated = True
+                        await warm_chart_queries(conn)  # on a first start, it was made before the tables
                 self.timescale = shared.timescale
                 self._shared = shared
                 await self._ensure_ahead(conn)
@@ -746,11 +791,7 @@ class PostgresBackend(HistoryBackend):
         ids = self._filter(entity_ids)
         if ids is not None:
             # One index step back per entity: DISTINCT ON reads every point before the time.
-            sql = (
-                "SELECT e, (SELECT value FROM history_raw WHERE entity = e AND ts < to_timestamp($1) "
-                "AND value IS NOT NULL ORDER BY ts DESC LIMIT 1) AS v FROM unnest($2::int[]) AS e"
-            )
-            return {self._names[e]: v for e, v in await conn.fetch(sql, before, ids) if v is not None}
+            return {self._names[e]: v for e, v in await conn.fetch(_LAST_VALUES_SQL, before, ids) if v is not None}
         sql = (
             "SELECT DISTINCT ON (entity) entity, value FROM history_raw WHERE ts < to_timestamp($1) "
             "AND value IS NOT NULL AND tenant_id = $2 AND home_id = $3 ORDER BY entity, ts DESC"
@@ -804,7 +845,7 @@ class PostgresBackend(HistoryBackend):
         if not ids:
             return []
         names = self._names
-        rows = await conn.fetch(_CHART_POINTS_SQL, datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC), ids)
+        rows = await conn.fetch(_CHART_POINTS_SQL, _stamp(start), _stamp(end), ids)
         return [(names[entity], times, values) for entity, times, values in rows]
 
     async def read_tier(
@@ -819,11 +860,7 @@ class PostgresBackend(HistoryBackend):
         assert tier in TIERS
         await self._refresh(conn)
         ids = self._filter(entity_ids)
-        where = " AND tenant_id = $3 AND home_id = $4" if ids is None else " AND entity = ANY($3::int[])"
-        sql = (
-            "SELECT entity, date_part('epoch', start), mean, min, max, last, delta, count "
-            f"FROM history_{tier} WHERE start >= to_timestamp($1) AND start < to_timestamp($2){where} ORDER BY entity, start"
-        )
+        sql = _tier_sql(tier, by_home=ids is None)
         args: list[Any] = [start, end, *self._home] if ids is None else [start, end, ids]
         out: dict[str, list[TierRow]] = {}
         for row in await conn.fetch(sql, *args):
