@@ -182,6 +182,10 @@ GROUP BY entity, bucket ORDER BY entity, bucket
 """
 
 
+async def _plan_nothing(conn: Any) -> None:
+    del conn
+
+
 def previous_backend(backend: HistoryBackend) -> HistoryBackend:
     """The same backend summing raw points up per bucket as before (--before previous)."""
     if backend.name == "postgresql":
@@ -198,6 +202,20 @@ def previous_backend(backend: HistoryBackend) -> HistoryBackend:
             return await backend._call(run)  # type: ignore[attr-defined, no-any-return]  # noqa: SLF001
 
         backend.aggregate_points = windowed  # type: ignore[method-assign]
+        opened = backend.open
+
+        async def open_unwarmed() -> None:
+            # Its connections plan nothing ahead: the first query of each pays the catalog.
+            from hub.recorder.backends import postgres
+
+            warm = postgres.warm_chart_queries
+            postgres.warm_chart_queries = _plan_nothing  # type: ignore[assignment]
+            try:
+                await opened()
+            finally:
+                postgres.warm_chart_queries = warm
+
+        backend.open = open_unwarmed  # type: ignore[method-assign]
     elif backend.name == "influxdb":
         # Every point read as a Sample, then summed up with numpy (the base class's way).
         backend.aggregate_points = HistoryBackend.aggregate_points.__get__(backend)  # type: ignore[method-assign]
@@ -234,10 +252,12 @@ class Servers:
 
     def backend(self, path: Path, *, heap: bool = False) -> HistoryBackend:
         if self.kind == "postgresql":
+            from hub.recorder.backends.pg_pool import PoolRegistry
             from hub.recorder.backends.postgres import PostgresBackend
 
-            # heap: sessions that may not use index-only scans (asyncpg passes the setting on; own pool)
-            return PostgresBackend(f"{self.url}?enable_indexonlyscan=off" if heap else self.url)
+            # Each backend on a pool of its own, so that every cold query is a fresh connection's
+            # first. heap: sessions that may not use index-only scans (asyncpg passes the setting on).
+            return PostgresBackend(f"{self.url}?enable_indexonlyscan=off" if heap else self.url, pools=PoolRegistry())
         if self.kind == "influxdb":
             from hub.recorder.backends.influx_v1 import InfluxV1Backend
 
@@ -263,8 +283,8 @@ async def main() -> None:
                              "every raw point bucketed in Python (walked), the History page's old query (page), "
                              "PostgreSQL without index-only scans (heap: each raw point read from its table, as "
                              "before history_raw_chart), each backend's raw buckets as before they were read as arrays "
-                             "(previous: PostgreSQL's windowed GROUP BY, InfluxDB's Samples, SQLite without its "
-                             "memory map), or nothing")
+                             "(previous: PostgreSQL's windowed GROUP BY on connections not planned ahead, InfluxDB's "
+                             "Samples, SQLite without its memory map), or nothing")
     parser.add_argument("--explain", action="store_true", help="PostgreSQL: print each range's raw-part query plan")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
@@ -310,9 +330,10 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
           f"history/chart with points={args.points}. cold: median of --cold-repeats first queries on freshly opened backends, "
           "before and after taking turns to go first; "
           "warm: median of 5, before and after interleaved; CPU: this process's CPU ms (all threads) of the cold "
-          "query and the median of the warm ones, what a loaded machine inflates far less than latency")
+          "query and the median of the warm ones, what a loaded machine inflates far less than latency; open: the median ms "
+          "of opening a cold query's backend (connecting, the schema check, planning ahead), not in the query's figure")
     print(f"{'range':>6} {'before cold':>12} {'after cold':>11} {'before warm':>12} {'after warm':>11} {'ratio warm':>11} "
-          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22}  rows one 'after' query read")
+          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22} {'open before/after':>16}  rows one 'after' query read")
 
     async def cpu_timed(run: Any) -> tuple[float, int, float]:
         cpu = time.process_time()
@@ -324,10 +345,15 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         # Cold: each on freshly opened backends, the order alternating between repeats (the first
         # query of a pair paid for what the second then found warm, e.g. the OS's file pages).
         colds: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
+        opens: dict[str, list[float]] = {"before": [], "after": []}
         for repeat in range(args.cold_repeats):
             old_backend, new_backend = old(), servers.backend(path)
+            began = time.perf_counter()
             await old_backend.open()
+            opens["before"].append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
             await new_backend.open()
+            opens["after"].append((time.perf_counter() - began) * 1000)
             reads = _count_reads(new_backend)
             try:
                 pair = [("after", timed(new_backend, coverage, span, now, args.points)), ("before", before(old_backend, span))]
@@ -360,8 +386,9 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         cold_cpu = f"{before_cold_cpu:.1f} / {after_cold_cpu:.1f}"
         warm_cpu = f"{statistics.median(before_cpus):.1f} / {statistics.median(after_cpus):.1f}"
         read = ", ".join(f"{what} {rows:,}" for what, rows in reads.items())
+        opened = f"{statistics.median(opens['before']):.1f} / {statistics.median(opens['after']):.1f}"
         print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
-              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22}  {read}", flush=True)
+              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22} {opened:>16}  {read}", flush=True)
         if args.explain and args.backend == "postgresql":
             fresh = servers.backend(path)
             await fresh.open()
