@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -186,4 +187,27 @@ async def test_every_connection_has_planned_the_chart_queries_before_the_first_c
         found = await backend.aggregate_points(ENTITIES, NOW - 600, NOW, 60.0)
         assert [sum(p.count for p in found[e]) for e in ENTITIES] == [10, 10, 10]
     finally:
+        await backend.close()
+
+
+async def test_a_new_connection_does_not_wait_for_a_partition_being_made(pg_url: str, app_url: str, pools: PoolRegistry) -> None:
+    # Making a partition holds its parent in ACCESS EXCLUSIVE mode until it commits. Were the new
+    # connection's planning ahead to wait for that, a caller holding the lock until it has its
+    # connection (the upkeep of one home while another home opens) would wait for ever.
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()
+    upkeep = await superuser(pg_url)
+    try:
+        await backend.write(points(NOW - 600, NOW, 60.0))
+        pool = pools.open_pools()[0].pool
+        async with pool.acquire():  # the pool's only connection: the next acquire makes one
+            async with upkeep.transaction():
+                await upkeep.execute("LOCK TABLE history_raw, history_minute IN ACCESS EXCLUSIVE MODE")
+                async with asyncio.timeout(10):
+                    async with pool.acquire() as fresh:
+                        assert await fresh.fetchval("SELECT 1") == 1
+        found = await backend.aggregate_points(ENTITIES, NOW - 600, NOW, 60.0)  # on either connection
+        assert [sum(p.count for p in found[e]) for e in ENTITIES] == [10, 10, 10]
+    finally:
+        await upkeep.close()
         await backend.close()

@@ -43,6 +43,8 @@ DAY = layout.DAY
 WEEK = layout.WEEK
 _TIER_COLUMNS = "entity, start, mean, min, max, last, delta, count"
 STRAY_WARNING_EVERY = 3600.0  # a default partition's rows are warned about once an hour
+# How long a new connection's planning ahead may wait for a table another session changes.
+WARM_LOCK_TIMEOUT_MS = 100
 UPKEEP_POOL_SIZE = 2  # the owner's connections (schema, partitions): one job at a time, and a spare
 
 _HOME = "tenant_id text NOT NULL DEFAULT 'default', home_id text NOT NULL DEFAULT 'default'"
@@ -105,9 +107,14 @@ async def warm_chart_queries(conn: asyncpg.Connection) -> None:
     may read (the hour tier alone has a partition a week), which the 4 h to 365 d charts on a
     fresh connection waited for. Run with no entities, so nothing is read. Before the
     schema exists (a first start) there is nothing to plan: the backend warms it once migrated.
+
+    Planning locks every partition of the tables, and a partition being made holds its parent
+    until it commits: the warm-up waits for no lock longer than WARM_LOCK_TIMEOUT (it gives up,
+    and the connection's first chart plans instead), so a new connection never waits for one.
     """
     try:
         async with conn.transaction():
+            await conn.execute(f"SET LOCAL lock_timeout = '{WARM_LOCK_TIMEOUT_MS}ms'")
             await conn.execute(_SET_SCOPE, "", "")
             await conn.fetch(_CHART_POINTS_SQL, _stamp(-math.inf), _stamp(math.inf), [])
             await conn.fetch(_LAST_VALUES_SQL, 0.0, [])
