@@ -1,7 +1,7 @@
 """Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
 
-Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--before no-minute|walked|page|none]
-     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1 [--explain]
+Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--before no-minute|walked|page|previous|none]
+     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1 [--explain] [--before previous|unplanned]
      .venv/bin/python bench/history_query.py --backend influxdb --rate 1 --raw-days 1
 
 Seeds (or reuses, with --db, SQLite only) a history of 10 power sensors as a year of the default
@@ -13,7 +13,8 @@ of the command's whole answer (read, bucket, JSON) with a chart's `points`: "aft
 history/chart answers (the coarsest tier dividing the width, raw points summed up per bucket in
 the database where the backend can for the newest minutes), "before" one of: each backend's raw
 buckets as they were read before (--before previous: PostgreSQL's windowed GROUP BY, InfluxDB's
-Samples, SQLite without its memory map), the same command
+Samples, SQLite without its memory map), PostgreSQL on connections that plan nothing ahead
+(--before unplanned), the same command
 without the minute tier (--before no-minute: raw points for every width under 5 minutes, as
 before the tier existed), every raw point read and bucketed in Python (walked, as history/chart
 did before the sums moved to the backends), what the History page asked for before that (page,
@@ -186,6 +187,25 @@ async def _plan_nothing(conn: Any) -> None:
     del conn
 
 
+def unplanned_backend(backend: HistoryBackend) -> HistoryBackend:
+    """The same PostgreSQL backend on connections that plan nothing ahead (--before unplanned)."""
+    opened = backend.open
+
+    async def open_unwarmed() -> None:
+        # Its connections plan nothing ahead: the first query of each pays the catalog.
+        from hub.recorder.backends import postgres
+
+        warm = postgres.warm_chart_queries
+        postgres.warm_chart_queries = _plan_nothing  # type: ignore[assignment]
+        try:
+            await opened()
+        finally:
+            postgres.warm_chart_queries = warm
+
+    backend.open = open_unwarmed  # type: ignore[method-assign]
+    return backend
+
+
 def previous_backend(backend: HistoryBackend) -> HistoryBackend:
     """The same backend summing raw points up per bucket as before (--before previous)."""
     if backend.name == "postgresql":
@@ -202,20 +222,7 @@ def previous_backend(backend: HistoryBackend) -> HistoryBackend:
             return await backend._call(run)  # type: ignore[attr-defined, no-any-return]  # noqa: SLF001
 
         backend.aggregate_points = windowed  # type: ignore[method-assign]
-        opened = backend.open
-
-        async def open_unwarmed() -> None:
-            # Its connections plan nothing ahead: the first query of each pays the catalog.
-            from hub.recorder.backends import postgres
-
-            warm = postgres.warm_chart_queries
-            postgres.warm_chart_queries = _plan_nothing  # type: ignore[assignment]
-            try:
-                await opened()
-            finally:
-                postgres.warm_chart_queries = warm
-
-        backend.open = open_unwarmed  # type: ignore[method-assign]
+        unplanned_backend(backend)
     elif backend.name == "influxdb":
         # Every point read as a Sample, then summed up with numpy (the base class's way).
         backend.aggregate_points = HistoryBackend.aggregate_points.__get__(backend)  # type: ignore[method-assign]
@@ -278,13 +285,14 @@ async def main() -> None:
     parser.add_argument("--ranges", default=",".join(RANGES), help=f"comma-separated ranges of {', '.join(RANGES)}")
     parser.add_argument("--cold-repeats", type=int, default=3, help="cold queries per range (fresh backends each)")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded SQLite database")
-    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "previous", "none"), default="no-minute",
+    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "previous", "unplanned", "none"), default="no-minute",
                         help="what to time beside history/chart: the same without the minute tier (no-minute), "
                              "every raw point bucketed in Python (walked), the History page's old query (page), "
                              "PostgreSQL without index-only scans (heap: each raw point read from its table, as "
                              "before history_raw_chart), each backend's raw buckets as before they were read as arrays "
                              "(previous: PostgreSQL's windowed GROUP BY on connections not planned ahead, InfluxDB's "
-                             "Samples, SQLite without its memory map), or nothing")
+                             "Samples, SQLite without its memory map), PostgreSQL on connections that plan nothing "
+                             "ahead (unplanned), or nothing")
     parser.add_argument("--explain", action="store_true", help="PostgreSQL: print each range's raw-part query plan")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
@@ -313,10 +321,12 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
 
     def old() -> HistoryBackend:
         backend = servers.backend(path, heap=heap)
+        if args.before == "unplanned":
+            return unplanned_backend(backend)
         return previous_backend(backend) if args.before == "previous" else backend
 
     async def before(backend: HistoryBackend, span: float) -> tuple[float, int]:
-        if args.before == "previous":
+        if args.before in ("previous", "unplanned"):
             return await timed(backend, coverage, span, now, args.points)
         if args.before in ("no-minute", "heap"):
             return await timed(backend, coverage if heap else no_minute, span, now, args.points)
