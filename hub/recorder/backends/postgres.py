@@ -75,9 +75,11 @@ def _minute_as_raw(kept: dict[str, float]) -> dict[str, float]:
 # InfluxDB's are. The windowed GROUP BY that summed them up here spent twice as long per point
 # (a 2.5-hour chart of 10 sensors at 1 Hz reads 90,000). Seconds come from date_part, a float8:
 # extract() is numeric since PostgreSQL 14, and slower. The range is two timestamptz parameters
-# rather than to_timestamp(), so the planner prunes the partitions outside it.
+# rather than to_timestamp(), so the planner prunes the partitions outside it. Each array comes
+# as the float8s' binary form run together (float8send), which numpy reads as it is: a float8[]
+# became a Python float per point first, a third of that chart's client CPU.
 _CHART_POINTS_SQL = """
-SELECT entity, array_agg(t), array_agg(value)
+SELECT entity, string_agg(float8send(t), ''::bytea), string_agg(float8send(value), ''::bytea)
 FROM (SELECT entity, date_part('epoch', ts) AS t, value FROM history_raw
       WHERE entity = ANY($3::int[]) AND ts >= $1 AND ts < $2 AND value IS NOT NULL ORDER BY entity, ts) p
 GROUP BY entity
@@ -835,8 +837,8 @@ class PostgresBackend(HistoryBackend):
 
             out: dict[str, list[Partial]] = {}
             for entity_id, times, values in found:
-                ts, vs = np.array(times, dtype=np.float64), np.array(values, dtype=np.float64)
-                if len(ts) > 1 and (np.diff(ts) < 0).any():  # array_agg keeps the subquery's order; if ever not, sort
+                ts, vs = np.frombuffer(times, ">f8").astype(np.float64), np.frombuffer(values, ">f8").astype(np.float64)
+                if len(ts) > 1 and (np.diff(ts) < 0).any():  # string_agg keeps the subquery's order; if ever not, sort
                     order = np.argsort(ts, kind="stable")
                     ts, vs = ts[order], vs[order]
                 out[entity_id] = sum_up(ts, vs, width)
@@ -846,7 +848,7 @@ class PostgresBackend(HistoryBackend):
 
     async def _chart_points(
         self, conn: asyncpg.Connection, entity_ids: list[str], start: float, end: float
-    ) -> list[tuple[str, list[float], list[float]]]:
+    ) -> list[tuple[str, bytes, bytes]]:
         await self._refresh(conn)
         ids = self._filter(entity_ids)
         if not ids:
