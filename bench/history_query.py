@@ -7,14 +7,13 @@ Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PAT
 Seeds (or reuses, with --db, SQLite only) a history of 10 power sensors as a year of the default
 plan leaves it: the day tier for 5 years, the hour tier for 365 days, the 5-minute tier for 30 days, raw points every
 `--rate` seconds and the minute tier for the last `--raw-days` (7) days. PostgreSQL and InfluxDB run as throwaway
-servers (tests/servers.py); PostgreSQL's history as a role that owns the tables and that row-level security binds, as a hub's. Then, for each range (1 h, 2.5 h: the longest that 300 points still
+servers (tests/servers.py). Then, for each range (1 h, 2.5 h: the longest that 300 points still
 read from raw points, in 30 s buckets; 4 h, 1 d, 7 d, 30 d, 365 d ending now), prints the latency
 of the command's whole answer (read, bucket, JSON) with a chart's `points`: "after" as
 history/chart answers (the coarsest tier dividing the width, raw points summed up per bucket in
 the database where the backend can for the newest minutes), "before" one of: each backend's raw
 buckets as they were read before (--before previous: PostgreSQL's windowed GROUP BY, InfluxDB's
-Samples, SQLite without its memory map), PostgreSQL on connections that plan nothing ahead
-(--before unplanned), the same command
+Samples), PostgreSQL on connections that plan nothing ahead (--before unplanned), the same command
 without the minute tier (--before no-minute: raw points for every width under 5 minutes, as
 before the tier existed), every raw point read and bucketed in Python (walked, as history/chart
 did before the sums moved to the backends), what the History page asked for before that (page,
@@ -226,8 +225,6 @@ def previous_backend(backend: HistoryBackend) -> HistoryBackend:
     elif backend.name == "influxdb":
         # Every point read as a Sample, then summed up with numpy (the base class's way).
         backend.aggregate_points = HistoryBackend.aggregate_points.__get__(backend)  # type: ignore[method-assign]
-    elif isinstance(backend, SQLiteBackend):
-        backend.read_mmap = 0  # every page read into SQLite's own cache
     return backend
 
 
@@ -291,8 +288,7 @@ async def main() -> None:
                              "PostgreSQL without index-only scans (heap: each raw point read from its table, as "
                              "before history_raw_chart), each backend's raw buckets as before they were read as arrays "
                              "(previous: PostgreSQL's windowed GROUP BY on connections not planned ahead, InfluxDB's "
-                             "Samples, SQLite without its memory map), PostgreSQL on connections that plan nothing "
-                             "ahead (unplanned), or nothing")
+                             "Samples), PostgreSQL on connections that plan nothing ahead (unplanned), or nothing")
     parser.add_argument("--explain", action="store_true", help="PostgreSQL: print each range's raw-part query plan")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))

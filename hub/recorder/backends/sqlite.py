@@ -28,7 +28,6 @@ _T = TypeVar("_T")
 SCHEMA_VERSION = 1
 _TIER_COLUMNS = "entity, start, mean, min, max, last, delta, count"
 READERS = 2  # reader threads (WAL: readers do not block each other or the writer)
-READ_MMAP_BYTES = 256 * 1024 * 1024  # of the file each reader maps (address space, not memory)
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
@@ -72,7 +71,6 @@ class SQLiteBackend(HistoryBackend):
         self._rconns: list[sqlite3.Connection] = []
         self._rlock = threading.Lock()
         self._reading = False
-        self.read_mmap = READ_MMAP_BYTES
         self._ids: dict[str, int] = {}
         self._names: dict[int, str] = {}
 
@@ -125,9 +123,6 @@ class SQLiteBackend(HistoryBackend):
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None and self._reading:
             conn = self._local.conn = self._connect()
-            # Reads through a memory map: no copy of each page into SQLite's cache (2 MB, less
-            # than 2.5 hours of 10 sensors at 1 Hz), a quarter of such a chart's CPU.
-            conn.execute(f"PRAGMA mmap_size={int(self.read_mmap)}")
             with self._rlock:
                 self._rconns.append(conn)
         return conn
