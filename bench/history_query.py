@@ -1,7 +1,7 @@
 """Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
 
-Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--before no-minute|walked|page|none]
-     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1 [--explain]
+Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--before no-minute|walked|page|previous|none]
+     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1 [--explain] [--before previous|unplanned]
      .venv/bin/python bench/history_query.py --backend influxdb --rate 1 --raw-days 1
 
 Seeds (or reuses, with --db, SQLite only) a history of 10 power sensors as a year of the default
@@ -11,7 +11,9 @@ servers (tests/servers.py). Then, for each range (1 h, 2.5 h: the longest that 3
 read from raw points, in 30 s buckets; 4 h, 1 d, 7 d, 30 d, 365 d ending now), prints the latency
 of the command's whole answer (read, bucket, JSON) with a chart's `points`: "after" as
 history/chart answers (the coarsest tier dividing the width, raw points summed up per bucket in
-the database where the backend can for the newest minutes), "before" one of: the same command
+the database where the backend can for the newest minutes), "before" one of: each backend's raw
+buckets as they were read before (--before previous: PostgreSQL's windowed GROUP BY, InfluxDB's
+Samples), PostgreSQL on connections that plan nothing ahead (--before unplanned), the same command
 without the minute tier (--before no-minute: raw points for every width under 5 minutes, as
 before the tier existed), every raw point read and bucketed in Python (walked, as history/chart
 did before the sums moved to the backends), what the History page asked for before that (page,
@@ -35,6 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 
 from hub.recorder import compressed  # noqa: E402
-from hub.recorder.backends.base import Batch, HistoryBackend, Point, TierRow  # noqa: E402
+from hub.recorder.backends.base import Batch, HistoryBackend, Partial, Point, TierRow  # noqa: E402
 from hub.recorder.backends.sqlite import SQLiteBackend  # noqa: E402
 from hub.recorder.buckets import Coverage, query_buckets, width_for  # noqa: E402
 from hub.recorder.chart import chart_json  # noqa: E402
@@ -99,8 +102,9 @@ async def seed(backend: HistoryBackend, now: float, rate: float, raw_days: float
         ts = chunk_end
     if backend.name == "postgresql":
         # A database in use has been through autovacuum (statistics, the visibility map that
-        # index-only scans need); a freshly seeded one has not.
-        await backend._call_writing(lambda conn: conn.execute("VACUUM ANALYZE"))  # type: ignore[attr-defined]  # noqa: SLF001
+        # index-only scans need); a freshly seeded one has not. The tables' owner may vacuum them.
+        tables = "history_raw, history_minute, history_five_minute, history_hour, history_day"
+        await backend._call_writing(lambda conn: conn.execute(f"VACUUM ANALYZE {tables}"))  # type: ignore[attr-defined]  # noqa: SLF001
     await backend.close()
     print(f"seeded {backend.name} in {time.perf_counter() - began:.1f} s")
 
@@ -152,15 +156,76 @@ async def explain(backend: HistoryBackend, coverage: Coverage, span: float, now:
     assert isinstance(backend, postgres.PostgresBackend)
     start, width = now - span, width_for(now - span, now, points)
     raw_start = start // width * width if width < 60 else coverage.minute_until
+    raw_end = -(-now // width) * width
     ids = [backend._ids[e] for e in ENTITIES]  # noqa: SLF001 - a benchmark looks inside
+    stamps = (datetime.fromtimestamp(raw_start, UTC), datetime.fromtimestamp(raw_end, UTC))
 
     async def plan(conn: Any) -> list[str]:
-        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {postgres._AGGREGATE_SQL}", raw_start, now, ids, width)  # noqa: SLF001
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {postgres._CHART_POINTS_SQL}", *stamps, ids)  # noqa: SLF001
         return [row[0] for row in rows]
 
     lines = await backend._call(plan)  # noqa: SLF001
     wanted = ("Scan", "Heap Fetches", "Sort", "Execution Time", "Planning Time", "Append", "WindowAgg", "Aggregate")
     return [line.rstrip() for line in lines if any(word in line for word in wanted)]
+
+
+# PostgreSQL's raw buckets before they were read as arrays: summed up in one windowed GROUP BY.
+_WINDOWED_SQL = """
+SELECT entity, bucket, count(*)::int, min(value), max(value), min(t),
+       sum(value * (least(coalesce(next, bucket + $4), bucket + $4) - t)),
+       max(CASE WHEN next IS NULL OR next >= bucket + $4 THEN value END)
+FROM (SELECT entity, t, value, floor(t / $4) * $4 AS bucket, lead(t) OVER (PARTITION BY entity ORDER BY ts) AS next
+      FROM (SELECT entity, ts, date_part('epoch', ts) AS t, value FROM history_raw
+            WHERE entity = ANY($3::int[]) AND ts >= to_timestamp($1) AND ts < to_timestamp($2)
+            AND value IS NOT NULL) p) q
+GROUP BY entity, bucket ORDER BY entity, bucket
+"""
+
+
+async def _plan_nothing(conn: Any) -> None:
+    del conn
+
+
+def unplanned_backend(backend: HistoryBackend) -> HistoryBackend:
+    """The same PostgreSQL backend on connections that plan nothing ahead (--before unplanned)."""
+    opened = backend.open
+
+    async def open_unwarmed() -> None:
+        # Its connections plan nothing ahead: the first query of each pays the catalog.
+        from hub.recorder.backends import postgres
+
+        warm = postgres.warm_chart_queries
+        postgres.warm_chart_queries = _plan_nothing  # type: ignore[assignment]
+        try:
+            await opened()
+        finally:
+            postgres.warm_chart_queries = warm
+
+    backend.open = open_unwarmed  # type: ignore[method-assign]
+    return backend
+
+
+def previous_backend(backend: HistoryBackend) -> HistoryBackend:
+    """The same backend summing raw points up per bucket as before (--before previous)."""
+    if backend.name == "postgresql":
+
+        async def windowed(entity_ids: Any, start: float, end: float, width: float) -> dict[str, list[Partial]]:
+            async def run(conn: Any) -> dict[str, list[Partial]]:
+                await backend._refresh(conn)  # type: ignore[attr-defined]  # noqa: SLF001
+                ids = backend._filter(list(entity_ids))  # type: ignore[attr-defined]  # noqa: SLF001
+                out: dict[str, list[Partial]] = {}
+                for entity, *row in await conn.fetch(_WINDOWED_SQL, start, end, ids, width) if ids else []:
+                    out.setdefault(backend._names[entity], []).append(Partial(*row))  # type: ignore[attr-defined]  # noqa: SLF001
+                return out
+
+            return await backend._call(run)  # type: ignore[attr-defined, no-any-return]  # noqa: SLF001
+
+        backend.aggregate_points = windowed  # type: ignore[method-assign]
+        unplanned_backend(backend)
+    elif backend.name == "influxdb":
+        # Every point read as a Sample, then summed up with numpy (the base class's way).
+        backend.aggregate_points = HistoryBackend.aggregate_points.__get__(backend)  # type: ignore[method-assign]
+    return backend
 
 
 class Servers:
@@ -173,7 +238,12 @@ class Servers:
         self.server: Any = None
         if kind == "postgresql":
             self.server = servers.launch_postgres("bench-pg-")
-            self.url = self.server.url(self.server.create_database())
+            database = self.server.create_database()
+            # As a hub serves history: a role that owns the tables but is neither superuser nor
+            # exempt from row-level security, so every chart query checks the home's policy.
+            for sql in ("CREATE ROLE hub_bench LOGIN NOSUPERUSER NOBYPASSRLS", "GRANT CREATE, USAGE ON SCHEMA public TO hub_bench"):
+                servers.pg_simple_query(self.server.host, self.server.port, self.server.user, database, sql)
+            self.url = self.server.url(database).replace(f"{self.server.user}@", "hub_bench@", 1)
         elif kind == "influxdb":
             binary = servers._find_binary("influxd")
             assert binary is not None, "InfluxDB is not installed"
@@ -186,10 +256,12 @@ class Servers:
 
     def backend(self, path: Path, *, heap: bool = False) -> HistoryBackend:
         if self.kind == "postgresql":
+            from hub.recorder.backends.pg_pool import PoolRegistry
             from hub.recorder.backends.postgres import PostgresBackend
 
-            # heap: sessions that may not use index-only scans (asyncpg passes the setting on; own pool)
-            return PostgresBackend(f"{self.url}?enable_indexonlyscan=off" if heap else self.url)
+            # Each backend on a pool of its own, so that every cold query is a fresh connection's
+            # first. heap: sessions that may not use index-only scans (asyncpg passes the setting on).
+            return PostgresBackend(f"{self.url}?enable_indexonlyscan=off" if heap else self.url, pools=PoolRegistry())
         if self.kind == "influxdb":
             from hub.recorder.backends.influx_v1 import InfluxV1Backend
 
@@ -210,11 +282,13 @@ async def main() -> None:
     parser.add_argument("--ranges", default=",".join(RANGES), help=f"comma-separated ranges of {', '.join(RANGES)}")
     parser.add_argument("--cold-repeats", type=int, default=3, help="cold queries per range (fresh backends each)")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded SQLite database")
-    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "none"), default="no-minute",
+    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "previous", "unplanned", "none"), default="no-minute",
                         help="what to time beside history/chart: the same without the minute tier (no-minute), "
                              "every raw point bucketed in Python (walked), the History page's old query (page), "
                              "PostgreSQL without index-only scans (heap: each raw point read from its table, as "
-                             "before history_raw_chart), or nothing")
+                             "before history_raw_chart), each backend's raw buckets as before they were read as arrays "
+                             "(previous: PostgreSQL's windowed GROUP BY on connections not planned ahead, InfluxDB's "
+                             "Samples), PostgreSQL on connections that plan nothing ahead (unplanned), or nothing")
     parser.add_argument("--explain", action="store_true", help="PostgreSQL: print each range's raw-part query plan")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
@@ -241,7 +315,15 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
 
     heap = args.before == "heap"
 
+    def old() -> HistoryBackend:
+        backend = servers.backend(path, heap=heap)
+        if args.before == "unplanned":
+            return unplanned_backend(backend)
+        return previous_backend(backend) if args.before == "previous" else backend
+
     async def before(backend: HistoryBackend, span: float) -> tuple[float, int]:
+        if args.before in ("previous", "unplanned"):
+            return await timed(backend, coverage, span, now, args.points)
         if args.before in ("no-minute", "heap"):
             return await timed(backend, coverage if heap else no_minute, span, now, args.points)
         if args.before == "walked":
@@ -254,9 +336,10 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
           f"history/chart with points={args.points}. cold: median of --cold-repeats first queries on freshly opened backends, "
           "before and after taking turns to go first; "
           "warm: median of 5, before and after interleaved; CPU: this process's CPU ms (all threads) of the cold "
-          "query and the median of the warm ones, what a loaded machine inflates far less than latency")
+          "query and the median of the warm ones, what a loaded machine inflates far less than latency; open: the median ms "
+          "of opening a cold query's backend (connecting, the schema check, planning ahead), not in the query's figure")
     print(f"{'range':>6} {'before cold':>12} {'after cold':>11} {'before warm':>12} {'after warm':>11} {'ratio warm':>11} "
-          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22}  rows one 'after' query read")
+          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22} {'open before/after':>16}  rows one 'after' query read")
 
     async def cpu_timed(run: Any) -> tuple[float, int, float]:
         cpu = time.process_time()
@@ -268,10 +351,15 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         # Cold: each on freshly opened backends, the order alternating between repeats (the first
         # query of a pair paid for what the second then found warm, e.g. the OS's file pages).
         colds: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
+        opens: dict[str, list[float]] = {"before": [], "after": []}
         for repeat in range(args.cold_repeats):
-            old_backend, new_backend = servers.backend(path, heap=heap), servers.backend(path)
+            old_backend, new_backend = old(), servers.backend(path)
+            began = time.perf_counter()
             await old_backend.open()
+            opens["before"].append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
             await new_backend.open()
+            opens["after"].append((time.perf_counter() - began) * 1000)
             reads = _count_reads(new_backend)
             try:
                 pair = [("after", timed(new_backend, coverage, span, now, args.points)), ("before", before(old_backend, span))]
@@ -283,7 +371,7 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
             finally:
                 await old_backend.close()
                 await new_backend.close()
-        old_backend, new_backend = servers.backend(path, heap=heap), servers.backend(path)
+        old_backend, new_backend = old(), servers.backend(path)
         await old_backend.open()
         await new_backend.open()
         try:
@@ -304,8 +392,9 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         cold_cpu = f"{before_cold_cpu:.1f} / {after_cold_cpu:.1f}"
         warm_cpu = f"{statistics.median(before_cpus):.1f} / {statistics.median(after_cpus):.1f}"
         read = ", ".join(f"{what} {rows:,}" for what, rows in reads.items())
+        opened = f"{statistics.median(opens['before']):.1f} / {statistics.median(opens['after']):.1f}"
         print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
-              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22}  {read}", flush=True)
+              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22} {opened:>16}  {read}", flush=True)
         if args.explain and args.backend == "postgresql":
             fresh = servers.backend(path)
             await fresh.open()

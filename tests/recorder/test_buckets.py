@@ -215,3 +215,26 @@ async def test_chart_buckets_of_more_points_than_one_answer_chunk_holds(backend:
         assert [(r.start, r.min, r.max, r.last, r.count) for r in got] == [(r.start, r.min, r.max, r.last, r.count) for r in wanted]
         for a, b in zip(got, wanted, strict=True):
             assert math.isclose(a.mean, b.mean, rel_tol=1e-9)
+
+
+@pytest.mark.services
+async def test_chart_buckets_are_the_same_numbers_on_every_backend(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    # What history/chart asks for (raw points summed up per bucket where the backend can): every
+    # backend gives SQLite's numbers to the last bit, carried values, text states and gaps included.
+    answers: dict[str, dict[tuple[float, float], dict[str, list[tuple[float, ...]]]]] = {}
+    for kind in ("sqlite", "postgresql", "influxdb"):
+        backend = await open_backend(kind, request, tmp_path)
+        try:
+            await _seed(backend, tmp_path)
+            answers[kind] = {}
+            for width, start in ((10.0, T + 1800.5), (15.0, T), (30.0, T + 3000), (60.0, T + 5000)):
+                found = await query_buckets(backend, ["sensor.power", "sensor.energy", "switch.pump"], start, T + 6 * 3600, width,
+                                            deltas=False)
+                assert found.source == "raw" and set(found.series) == {"sensor.power", "sensor.energy"}
+                answers[kind][width, start] = {e: [(r.start, r.mean, r.min, r.max, r.last, r.count) for r in rows]
+                                               for e, rows in found.series.items()}
+        finally:
+            await backend.close()
+    assert len(answers["sqlite"][15.0, T]["sensor.power"]) > 700
+    for kind in ("postgresql", "influxdb"):
+        assert answers[kind] == answers["sqlite"], kind

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from hub.recorder.backends import pg_partitions as layout
 from hub.recorder.backends.base import Batch, Point
 from hub.recorder.backends.pg_pool import PoolRegistry
-from hub.recorder.backends.postgres import _AGGREGATE_SQL, PostgresBackend
+from hub.recorder.backends.postgres import _CHART_POINTS_SQL, PostgresBackend
 from tests.pg_roles import make_app_role, superuser
 
 pytestmark = pytest.mark.services
@@ -70,7 +72,8 @@ async def chart_plan(backend: PostgresBackend, start: float, end: float) -> str:
     ids = [backend._ids[e] for e in ENTITIES]
 
     async def explain(conn: asyncpg.Connection) -> str:
-        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {_AGGREGATE_SQL}", start, end, ids, 30.0)
+        stamps = (datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {_CHART_POINTS_SQL}", *stamps, ids)
         return "\n".join(row[0] for row in rows)
 
     return await backend._call(explain)
@@ -156,3 +159,55 @@ async def test_a_role_that_may_not_make_the_index_still_opens_the_history(
     finally:
         await backend.close()
     assert any("history_raw_chart" in r.getMessage() and "migrate_url" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_chart_over_any_span_of_years_reads_its_points(app_url: str, pools: PoolRegistry) -> None:
+    # The range goes to PostgreSQL as timestamps: times beyond the years 1 to 9999 are clamped, not refused.
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()
+    try:
+        await backend.write(points(NOW - 600, NOW, 60.0))
+        found = await backend.aggregate_points(ENTITIES, -1e13, 1e13, 604800.0)
+        assert [sum(p.count for p in found[e]) for e in ENTITIES] == [10, 10, 10]
+    finally:
+        await backend.close()
+
+
+async def test_every_connection_has_planned_the_chart_queries_before_the_first_chart(app_url: str, pools: PoolRegistry) -> None:
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()  # a first start: the schema is made on the pool's first connection
+    try:
+        pool = pools.open_pools()[0].pool
+        async with pool.acquire() as first, pool.acquire() as second:  # the second is made now
+            for conn in (first, second):
+                prepared = {row[0] for row in await conn.fetch("SELECT statement FROM pg_prepared_statements")}
+                assert _CHART_POINTS_SQL in prepared
+                assert {f"FROM history_{tier} " in " ".join(prepared) for tier in ("minute", "five_minute", "hour", "day")} == {True}
+        await backend.write(points(NOW - 600, NOW, 60.0))
+        found = await backend.aggregate_points(ENTITIES, NOW - 600, NOW, 60.0)
+        assert [sum(p.count for p in found[e]) for e in ENTITIES] == [10, 10, 10]
+    finally:
+        await backend.close()
+
+
+async def test_a_new_connection_does_not_wait_for_a_partition_being_made(pg_url: str, app_url: str, pools: PoolRegistry) -> None:
+    # Making a partition holds its parent in ACCESS EXCLUSIVE mode until it commits. Were the new
+    # connection's planning ahead to wait for that, a caller holding the lock until it has its
+    # connection (the upkeep of one home while another home opens) would wait for ever.
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()
+    upkeep = await superuser(pg_url)
+    try:
+        await backend.write(points(NOW - 600, NOW, 60.0))
+        pool = pools.open_pools()[0].pool
+        async with pool.acquire():  # the pool's only connection: the next acquire makes one
+            async with upkeep.transaction():
+                await upkeep.execute("LOCK TABLE history_raw, history_minute IN ACCESS EXCLUSIVE MODE")
+                async with asyncio.timeout(10):
+                    async with pool.acquire() as fresh:
+                        assert await fresh.fetchval("SELECT 1") == 1
+        found = await backend.aggregate_points(ENTITIES, NOW - 600, NOW, 60.0)  # on either connection
+        assert [sum(p.count for p in found[e]) for e in ENTITIES] == [10, 10, 10]
+    finally:
+        await upkeep.close()
+        await backend.close()
