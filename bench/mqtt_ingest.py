@@ -596,10 +596,10 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
             print(f"  RSS at {sample[0]:6.0f} s: {sample[1]:6.1f} MB after {sample[2]:,} readings{held()}", flush=True)
             if args.smaps:
                 kinds = memory_map()
-                changed = grown(mapped[0], kinds) if mapped else "first sample"
-                mapped[:] = [kinds]
+                changed = grown(mapped[0] if mapped else {}, kinds)
                 if changed:
-                    print(f"    mappings that changed: {changed}", flush=True)
+                    print(f"    mappings {'that changed' if mapped else 'at the first sample'}: {changed}", flush=True)
+                mapped[:] = [kinds]
 
     def held() -> str:
         """Where readings wait inside the hub: Python's live blocks and the recorder's queues."""
