@@ -30,11 +30,11 @@ import mqtt_ingest  # noqa: E402
 
 
 def soak_args(rate: int, seconds: float, every: float, ws: bool = True, *, tracemalloc: bool = False,
-              slow_callbacks: bool = False) -> argparse.Namespace:
+              slow_callbacks: bool = False, smaps: bool = False) -> argparse.Namespace:
     """Return the hub-run arguments of one long row at rate for seconds."""
     return argparse.Namespace(sensors=1000, seconds=seconds, rates=[rate], qos=[0], recorder=True, ws=ws,
                               template=False, slow_callbacks=slow_callbacks, rss_every=every, tracemalloc=tracemalloc,
-                              as_hub_run=True)
+                              smaps=smaps, as_hub_run=True)
 
 
 HELD = 0.95  # the publisher must send this share of the rate for the run to count
@@ -116,7 +116,8 @@ async def main(args: argparse.Namespace) -> None:
                   "(recorder on, one WebSocket subscriber); load average "
                   + ", ".join(f"{x:.1f}" for x in os.getloadavg()), flush=True)
             summary = await mqtt_ingest.run_hub_process(
-                soak_args(args.rate, seconds, args.every, tracemalloc=args.tracemalloc, slow_callbacks=args.slow_callbacks),
+                soak_args(args.rate, seconds, args.every, tracemalloc=args.tracemalloc, slow_callbacks=args.slow_callbacks,
+                          smaps=args.smaps),
                 port, "gmqtt", "soak")
             print(verdict(summary, seconds, args.rate), flush=True)
             print("load average at the end (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg()), flush=True)
@@ -131,5 +132,8 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--every", type=float, default=10.0, help="seconds between RSS samples")
     parser.add_argument("--tracemalloc", action="store_true", help="print what grew between the first and last sample")
+    parser.add_argument("--smaps", action="store_true",
+                        help="print which kinds of mapping (glibc heap and arenas, Python's arenas, files, other "
+                             "anonymous) changed by 1 MB or more between samples, and when the downsampler last ran")
     parser.add_argument("--slow-callbacks", action="store_true", help="print the loop's slowest callbacks")
     asyncio.run(main(parser.parse_args()))

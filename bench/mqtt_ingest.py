@@ -202,6 +202,73 @@ def _malloc_heap() -> str:
     return f"; malloc heap {info.uordblks / 1e6:.0f} MB used, {info.fordblks / 1e6:.0f} MB free, mmap {info.hblkhd / 1e6:.0f} MB"
 
 
+GLIBC_HEAP_MAX = 64 << 20  # a glibc thread arena's heap is mapped at a multiple of this (64-bit)
+
+
+def _mapping_kind(start: int, name: str) -> str:
+    """Name what a mapping of /proc/self/smaps holds, coarsely enough that one kind's growth stands out."""
+    if name == "[heap]":
+        return "glibc main heap"
+    if not name:
+        # A thread arena's heap starts at a multiple of 64 MB; Python's 1 MB arenas, blocks
+        # glibc mmaps (>= 128 kB), SQLite's and thread stacks are the other anonymous mappings.
+        return "glibc thread arenas" if start % GLIBC_HEAP_MAX == 0 else "other anonymous"
+    if name.startswith("/") and (name.endswith(".so") or ".so." in name):
+        return "shared libraries"
+    return name.rsplit("/", 1)[-1] if name.startswith("/") else name
+
+
+def memory_map() -> dict[str, int]:
+    """Return the process's resident kB per kind of mapping (/proc/self/smaps), Python's arenas apart."""
+    kinds: dict[str, int] = {}
+    kind = ""
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split(maxsplit=5)
+            if fields[0].endswith(":"):
+                if fields[0] == "Rss:":
+                    kinds[kind] = kinds.get(kind, 0) + int(fields[1])
+                continue
+            kind = _mapping_kind(int(fields[0].split("-")[0], 16), fields[5].strip() if len(fields) > 5 else "")
+    arenas = python_arenas()
+    if arenas is not None:
+        kinds["of which Python arenas (1 MB each)"] = arenas * 1024
+    return kinds
+
+
+def python_arenas() -> int | None:
+    """Return how many arenas Python's object allocator holds (CPython; None elsewhere).
+
+    sys.getallocatedblocks() counts live objects: an arena one live object pins stays mapped,
+    so after a burst the arenas, not the blocks, are what RSS follows.
+    """
+    import re
+
+    debug = getattr(sys, "_debugmallocstats", None)
+    if debug is None:
+        return None
+    with tempfile.TemporaryFile() as out:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)  # the statistics go to the C-level stderr
+        try:
+            debug()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        found = re.search(rb"# arenas allocated current\s*=\s*([\d,]+)", out.read())
+    return int(found.group(1).replace(b",", b"")) if found else None
+
+
+def grown(before: dict[str, int], after: dict[str, int], threshold_kb: int = 1024) -> str:
+    """Return the kinds of mapping whose RSS changed by threshold_kb or more, largest change first."""
+    changes = sorted(((after.get(k, 0) - before.get(k, 0), k) for k in before.keys() | after.keys()),
+                     key=lambda c: -abs(c[0]))
+    return ", ".join(f"{k} {d / 1024:+.1f} MB (now {after.get(k, 0) / 1024:.1f})"
+                     for d, k in changes if abs(d) >= threshold_kb)
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -513,6 +580,7 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
     counted = [0]
 
     snapshots: list = []
+    mapped: list[dict[str, int]] = []  # --smaps: the previous sample's RSS per kind of mapping
 
     async def sample_rss() -> None:
         began_at = time.monotonic()
@@ -526,6 +594,12 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
             sample = (time.monotonic() - began_at, rss_mb(), counted[0] + received[0])
             rss_samples.append(sample)
             print(f"  RSS at {sample[0]:6.0f} s: {sample[1]:6.1f} MB after {sample[2]:,} readings{held()}", flush=True)
+            if args.smaps:
+                kinds = memory_map()
+                changed = grown(mapped[0] if mapped else {}, kinds)
+                if changed:
+                    print(f"    mappings {'that changed' if mapped else 'at the first sample'}: {changed}", flush=True)
+                mapped[:] = [kinds]
 
     def held() -> str:
         """Where readings wait inside the hub: Python's live blocks and the recorder's queues."""
@@ -536,6 +610,8 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
         if recorder is not None:
             text += (f"; recorder pending {recorder.queue_depth:,}, spool {recorder.spool.points:,} points, "
                      f"decoded {recorder._recent_points:,}")
+            if recorder.tiers is not None:  # when the downsampler last ran: its reads are bursts
+                text += f", tiers to {time.strftime('%H:%M', time.localtime(recorder.tiers.watermarks['minute']))}"
         return text + ")"
 
     async def feed_direct(count: int) -> dict:
@@ -675,6 +751,7 @@ async def run_hub_process(args: argparse.Namespace, port: int, client: str, labe
                "--rates", *map(str, args.rates), "--qos", *map(str, args.qos), "--rss-every", str(args.rss_every),
                "--publishers", str(getattr(args, "publishers", 1))]
     command += ["--tracemalloc"] if getattr(args, "tracemalloc", False) else []
+    command += ["--smaps"] if getattr(args, "smaps", False) else []
     command += ["--direct"] if getattr(args, "direct", False) else []
     command += ["--as-hub-run"] if getattr(args, "as_hub_run", False) else []
     command += ["--gc-experiment", client.partition(":")[2]] if ":" in client else []
@@ -897,6 +974,9 @@ def parse() -> argparse.Namespace:
                         help="the process settings of `hub run` (glibc allocator thresholds), for soaks")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="with --rss-every: print what grew between the first RSS sample and the end (slow)")
+    parser.add_argument("--smaps", action="store_true",
+                        help="with --rss-every: print which kinds of memory mapping (/proc/self/smaps: glibc heap and "
+                             "arenas, Python's arenas, files, other anonymous) changed between samples")
     parser.add_argument("--direct", action="store_true",
                         help="no publisher: readings handed to the hub's MQTT client in-process, as fast as it takes "
                              "them (rate x seconds readings per row); CPU per reading of the hub alone")

@@ -190,6 +190,40 @@ async def test_downsampling_reads_a_few_entities_at_a_time(backend: HistoryBacke
         assert all(abs(a.mean - b.mean) < 1e-9 * max(1.0, abs(b.mean)) for a, b in zip(got, wanted, strict=True))
 
 
+async def test_dense_entities_are_read_fewer_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read of 50 entities at 5 readings/s each was 75,000 Samples, and RSS kept that burst for good."""
+    from hub.recorder import tiers
+
+    monkeypatch.setattr(tiers, "POINTS_PER_READ", 100)
+    backend = SQLiteBackend(tmp_path / "history.db")
+    await backend.open()
+    try:
+        dense = [f"sensor.dense_{i}" for i in range(20)]  # 30 points each in the bucket
+        sparse = [f"sensor.sparse_{i}" for i in range(tiers.ENTITY_GROUP + 5)]  # one point each
+        points = [Point(e, T0 + 10 * k + i / 100, float(k), None) for k in range(30) for i, e in enumerate(dense)]
+        points += [Point(e, T0 + 1 + i / 100, 1.0, None) for i, e in enumerate(sparse)]
+        await backend.write(Batch(points))
+        reads: list[tuple[int, int]] = []  # (entities, points) per read
+        read_states = backend.read_states
+
+        async def counted(entity_ids, start, end, *, include_start=False):  # type: ignore[no-untyped-def]
+            found = await read_states(entity_ids, start, end, include_start=include_start)
+            reads.append((len(found), sum(map(len, found.values()))))
+            return found
+
+        backend.read_states = counted  # type: ignore[method-assign]
+        (tmp_path / "tiers.json").write_bytes(b'{"minute": %d, "five_minute": %d, "hour": %d}' % (T0, T0, T0))
+        downsampler = Downsampler(backend, RetentionPlan(), tmp_path / "tiers.json", FakeClock(T0 + 300 + 5))
+        await downsampler.downsample()
+        assert max(n for _, n in reads) <= tiers.POINTS_PER_READ
+        assert max(e for e, _ in reads) > 3  # sparse entities are still read many at a time
+        assert sum(e for e, _ in reads) == len(dense) + len(sparse)
+        stored = await backend.read_tier("five_minute", None, T0, T0 + 300)
+        assert {e: [r.count for r in rows] for e, rows in stored.items()} == {**{e: [30] for e in dense}, **{e: [1] for e in sparse}}
+    finally:
+        await backend.close()
+
+
 async def test_an_upgraded_store_gets_minutes_for_the_raw_points_it_keeps(tmp_path: Path) -> None:
     backend = SQLiteBackend(tmp_path / "history.db")
     await backend.open()
