@@ -29,33 +29,29 @@ BUDGET = 0.050
 async def test_nested_loops_over_render_template_stop_within_the_budget_while_others_are_served(api: Api) -> None:
     attacker = await api.ws("admin")
     other = await api.ws("owner")
-    # How long a ping takes on this machine right now, without a render: the slack for its load.
-    quiet = []
-    for _ in range(5):
-        sent = time.perf_counter()
-        assert (await other.result(await other.send_command("ping")))["type"] == "pong"
-        quiet.append(time.perf_counter() - sent)
-    noise = max(quiet)
-    began = time.perf_counter()
+    # The hub runs on this thread's event loop: the CPU time this thread uses while a client waits
+    # is how long the loop was held. In wall time that hold stretches with the machine's load
+    # (a render stopped at 25 ms of CPU held it 0.9 s at load 17), in CPU time it does not.
+    began, cpu_began = time.perf_counter(), time.thread_time()
     render_id = await attacker.send_command("render_template", template=NESTED)
-    # While the render runs, another client's pings come back quickly.
-    pings = []
+    # While the render runs, another client's pings come back: the first after the render at most.
+    pings, held = [], []
     for _ in range(5):
-        sent = time.perf_counter()
+        sent, cpu_sent = time.perf_counter(), time.thread_time()
         assert (await other.result(await other.send_command("ping")))["type"] == "pong"
         pings.append(time.perf_counter() - sent)
+        held.append(time.thread_time() - cpu_sent)
     answer = await attacker.result(render_id)
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.thread_time() - cpu_began
     assert answer["success"] is False
     assert answer["error"]["code"] == "template_error"
     message = answer["error"]["message"]
     assert "render_template of user admin" in message
     assert "budget of 50 ms" in message
-    # The render stopped at its budget of CPU, and held the loop no longer than that at a time:
-    # the bounds widen by what a quiet ping took just before; a render past its budget (minutes for
-    # 10^10 iterations) still fails them.
-    assert elapsed < 0.5 + 5 * noise, (elapsed, quiet)
-    assert max(pings) < 0.1 + 2 * noise, (pings, quiet)
+    # The render stopped at its budget of CPU (plus compiling it and reporting the error), and held
+    # the loop no longer than that; one past its budget (minutes for 10^10 iterations) fails here.
+    assert cpu < BUDGET * 3, (cpu, elapsed)
+    assert max(held) < BUDGET * 3, (held, pings)
     # The connection still works.
     assert (await attacker.result(await attacker.send_command("ping")))["type"] == "pong"
 
@@ -110,9 +106,9 @@ def test_each_attack_is_a_clear_error_within_the_budget(source: str, says: str) 
     # The budget is CPU time. A loop stops at it to the millisecond; a slow filter is stopped by
     # the watchdog, which first sees a render up to a poll and a GIL switch after it began (more
     # on a loaded machine, where the render's thread may also hold the GIL past the watchdog's
-    # turn), so allow two more budgets. The wall time only has to stay sane.
-    assert cpu < BUDGET * 3, cpu
-    assert elapsed < 1.0, elapsed
+    # turn), so allow two more budgets. The wall time is the machine's: 50 ms of CPU took over
+    # a second at load 15 on two cores.
+    assert cpu < BUDGET * 3, (cpu, elapsed)
 
 
 def test_a_template_over_its_budget_rests_before_it_renders_again(monkeypatch: Any) -> None:
@@ -121,10 +117,10 @@ def test_a_template_over_its_budget_rests_before_it_renders_again(monkeypatch: A
     with pytest.raises(TemplateLimitError):
         first.render()
     # The same source (another entity's, or the same one's next message) fails at once.
-    began = time.perf_counter()
+    began = time.thread_time()  # CPU: a wall-clock bound this tight fails whenever the thread waits for a core
     with pytest.raises(TemplateLimitError, match="not rendered for another 30 s") as raised:
         Template(NESTED, hub, origin="sensor.b value_template").render()
-    assert time.perf_counter() - began < 0.01
+    assert time.thread_time() - began < 0.01
     assert "sensor.b value_template" in str(raised.value)
     # After the rest it renders (and is stopped) again.
     monkeypatch.setattr(time, "monotonic", lambda: 10**9)
@@ -167,14 +163,13 @@ async def test_a_discovered_value_template_cannot_hold_the_loop(start_mqtt_hub: 
     await device.config("sensor/good/config", {"name": "Good", "unique_id": "good1", "state_topic": "good/state"})
     await wait_state(hub, "sensor.evil")
     await wait_state(hub, "sensor.good")
-    loop = asyncio.get_running_loop()
-    lags: list[float] = []
+    held: list[float] = []  # CPU this thread, the hub's loop, used between two beats: the loop's longest hold
 
     async def heartbeat() -> None:
         while True:
-            sent = loop.time()
+            cpu = time.thread_time()
             await asyncio.sleep(0.005)
-            lags.append(loop.time() - sent - 0.005)
+            held.append(time.thread_time() - cpu)
 
     beating = asyncio.create_task(heartbeat())
     try:
@@ -185,7 +180,7 @@ async def test_a_discovered_value_template_cannot_hold_the_loop(start_mqtt_hub: 
         await wait_state(hub, "sensor.good", "ok", timeout=10)
     finally:
         beating.cancel()
-    assert max(lags) < BUDGET * 2 + 0.15, max(lags)  # one budget, plus slack for a loaded machine
+    assert max(held) < BUDGET * 3, max(held)  # one budget, plus compiling the template and logging its error
     assert hub.states.get("sensor.evil").state == "unknown"  # a failed render keeps the state
     errors = [r.getMessage() for r in caplog.records if "went over a limit" in r.getMessage()]
     assert errors, "the limit error is logged"
