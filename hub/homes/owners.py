@@ -13,8 +13,8 @@ first home:
   (`200`, nothing runs): it never reaches another home. A request that names its home
   (`?home_id=` or `X-Home-Id`) reaches that home's webhook whatever other homes use;
 - a device key goes to the home that made it; a key no home has (mistyped, or made by
-  `hub apikey create` while the hub runs, which the table does not see until a restart) goes to
-  the first home, which answers `401` as for any wrong key.
+  `hub apikey create` a moment ago, before its home heard of it) goes to the first home, which
+  answers `401` as for any wrong key.
 
 A single-home hub has no table and no slot: nothing here runs for it.
 """
@@ -102,8 +102,12 @@ class IdOwners:
         self.keys: dict[str, str] = {}
         self.reclaimers: dict[str, Callable[[], Awaitable[None]]] = {}  # home id -> claims its keys again
 
-    async def keys_changed(self, home_id: str) -> None:
-        """A home's keys were made from outside the process: let the home claim them again."""
+    async def keys_changed(self, home_id: str | None) -> None:
+        """A home's keys (every home's: None) were made from outside the process: let it claim them again."""
+        if home_id is None:
+            for every in list(self.reclaimers.values()):
+                await every()
+            return
         reclaim = self.reclaimers.get(home_id)
         if reclaim is not None:
             await reclaim()

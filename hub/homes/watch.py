@@ -3,8 +3,9 @@
 `hub home add|remove` (and `hub tenant suspend|resume|remove`) commit their change with a
 `NOTIFY hub_homes` (hub.tenancy.store.announce); `hub apikey create --home` announces
 `apikeys:<home id>`, on which the home claims its keys again (hub.homes.owners), so that they
-route at once. The watch LISTENs on that channel with one
-connection of the application role (LISTEN needs no privilege) and, a moment after a
+route at once; every home claims its keys again whenever the LISTEN connection is made (a key
+made while nobody listened would otherwise route nowhere until a restart). The watch LISTENs
+on that channel with one connection of the application role (LISTEN needs no privilege) and, a moment after a
 notification (a burst of them is one re-read), reads the homes to serve again as the tables'
 owner, as the start did, and hands them to `HomeHost.reconcile`: new homes start, removed or
 suspended ones stop, changed ones restart, the others are not touched.
@@ -42,7 +43,7 @@ class DirectoryWatch:
     """Re-read the homes on a notification, on reconnecting and every `every` seconds; reconcile."""
 
     def __init__(self, listen_dsn: str, reread: Reread, reconcile: Reconcile, *, every: float | None = None,
-                 keys_changed: Callable[[str], Awaitable[None]] | None = None) -> None:
+                 keys_changed: Callable[[str | None], Awaitable[None]] | None = None) -> None:
         self._dsn = listen_dsn
         self._keys_changed = keys_changed
         self._tasks: set[asyncio.Task[None]] = set()
@@ -64,6 +65,7 @@ class DirectoryWatch:
                 if (self._connection is None or self._connection.is_closed()) and loop.time() >= self._next_connect:
                     if await self._listen():
                         self._changed.set()  # what changed while nobody listened
+                        self._keys_missed()
                     else:
                         self._next_connect = loop.time() + RECONNECT_EVERY
                 listening = self._connection is not None and not self._connection.is_closed()
@@ -99,19 +101,24 @@ class DirectoryWatch:
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload.startswith(KEYS_PAYLOAD):  # a home's device keys, not the homes, changed
-            if self._keys_changed is not None:
-                task = asyncio.get_running_loop().create_task(self._reclaim(payload[len(KEYS_PAYLOAD):]))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._keys_missed(payload[len(KEYS_PAYLOAD):])
             return
         self._changed.set()
 
-    async def _reclaim(self, home_id: str) -> None:
+    def _keys_missed(self, home_id: str | None = None) -> None:
+        """Have a home (every home: None) claim its device keys again, in the background."""
+        if self._keys_changed is not None:
+            task = asyncio.get_running_loop().create_task(self._reclaim(home_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _reclaim(self, home_id: str | None) -> None:
         assert self._keys_changed is not None
         try:
             await self._keys_changed(home_id)
         except Exception as err:  # noqa: BLE001 - the key routes by naming its home, and from the next start
-            _LOGGER.warning("Homes: home %s could not read its device keys again: %s", home_id, err)
+            _LOGGER.warning("Homes: %s could not read device keys again: %s",
+                            "the homes" if home_id is None else f"home {home_id}", err)
 
     async def _apply(self) -> None:
         self.rereads += 1

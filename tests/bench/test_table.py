@@ -38,6 +38,9 @@ ISSUE_ROWS = [
 ]
 
 
+RATE_CELL = r"([\d.,]+ ms|([\d.,]+ ms, )?fails( in \d+ of \d+ runs)? \(.+?\))"  # a p99, or how the rate failed
+
+
 def cells_of(output: str) -> dict[str, list[str]]:
     """The printed table: row label -> its cells."""
     rows = {}
@@ -63,10 +66,11 @@ def test_quick_table_runs_every_scenario_on_the_hub() -> None:
     assert set(ISSUE_ROWS) <= set(rows), f"rows missing: {set(ISSUE_ROWS) - set(rows)}\n{out}"
     hub = {label: rows[label][0] for label in ISSUE_ROWS}
     assert not [cell for cell in hub.values() if "error" in cell], out
-    # Each row holds a measurement, not a placeholder.
-    assert re.fullmatch(r"[\d,]+/s.*", hub["sustained ingest QoS 0 at each rate"]), out
+    # Each row holds a measurement, not a placeholder. Whether a rate is sustained is a figure of the
+    # machine at that moment (2,000/s lost 1.3% at load 11): a rate that failed is a measured row too.
+    assert re.fullmatch(r"[\d,]+/s( \(.+\))?|none \(.+\)", hub["sustained ingest QoS 0 at each rate"]), out
     assert re.fullmatch(r"[\d.,]+ / [\d.,]+ ms", hub["p50 / p99 publish -> state_changed at 1k/s"]), out
-    assert re.match(r"[\d.,]+ ms / not run", hub["p99 at 2k / 5k / 10k / 15k per s"]), out
+    assert re.fullmatch(RATE_CELL + " / not run / not run / not run", hub["p99 at 2k / 5k / 10k / 15k per s"]), out
     assert float(hub["CPU s per 1,000 readings at 1k/s"]) > 0, out
     assert re.fullmatch(r"[\d.]+ s \([\d.]+ CPU s\) / [\d.]+ MB", hub["cold start, 5,000 retained discovery configs: all live / RSS"]), out
     assert re.fullmatch(r"\d+ -> \d+ MB \(3,000 at 1,000/s.*\)", hub["RSS after 400,000 readings"]), out
@@ -99,6 +103,9 @@ def test_a_system_that_fails_is_reported_not_a_crash() -> None:
     assert rows["p50 / p99 publish -> state_changed at 1k/s"][2] == "1.00 / 55"
     assert rows["p99 at 2k / 5k / 10k / 15k per s"][:2] == ["6.00 ms / not run / not run / not run",
                                                            "fails (62% lost) / not run / not run / not run"]
+    assert all(re.fullmatch(RATE_CELL + " / not run / not run / not run", cell)
+               for cell in rows["p99 at 2k / 5k / 10k / 15k per s"][:2])
+    assert not re.fullmatch(RATE_CELL, rows["cold start, 5,000 retained discovery configs: all live / RSS"][1])
     assert rows["cold start, 5,000 retained discovery configs: all live / RSS"][1] == "error: did not finish within 600 s"
     assert rows["RSS after 400,000 readings"] == ["128 -> 170 MB (400,000 at 5,000/s)", "not run", ""]
     assert rows["1-day, 1 Hz, 10-entity history, cold"][2] == "4.00"

@@ -30,6 +30,13 @@ from pytest_asyncio import is_async_test
 
 from hub import bootstrap
 
+try:  # Playwright's assertions wait for what they check; without the package the browser tests skip
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=10_000)  # as long as a page's own waits (below): the machine may be busy
+except ImportError:  # pragma: no cover - chromium_path() says why
+    expect = None  # type: ignore[assignment]
+
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
 DIST_INDEX = FRONTEND / "dist" / "index.html"

@@ -87,6 +87,50 @@ async def test_a_key_made_from_the_shell_for_one_home_works_there_only(
         await bootstrap.stop(runtime)
 
 
+async def test_a_key_made_while_the_hub_was_not_listening_routes_once_it_listens_again(
+        tmp_path: Path, pg_url: str, mosquitto_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub hears of a key made from the shell through a LISTEN connection; one made while that
+    connection was lost (PostgreSQL restarted, a network blip) routes once the hub listens again."""
+    roles = await make_roles(pg_url)
+    config = write_homes_config(tmp_path / "config", roles.storage_yaml(), mosquitto_server.url,
+                                [{"id": "flat-a", "tenant": "acme"}, {"id": "villa", "tenant": "zenith"}],
+                                sections="http_ingest:\n").folder
+    where = ("-c", str(config), "--data", str(tmp_path / "data"))
+    runtime = await bootstrap.start(config, tmp_path / "data", port=0, checked=await grant_roles(roles, config))
+    try:
+        assert runtime.homes is not None and runtime.homes.watch is not None
+        watch = runtime.homes.watch
+        await _within(lambda: watch._connection is not None, "the hub listens")
+        back = asyncio.Event()
+        listen = watch._listen
+
+        async def listen_when_back() -> bool:
+            await back.wait()
+            return await listen()
+
+        monkeypatch.setattr(watch, "_listen", listen_when_back)
+        watch._connection.terminate()  # lost: the watch makes it again when `back` is set
+        code, key, note = await asyncio.to_thread(_run, "apikey", "create", "barn meter", "--home", "villa", *where)
+        assert code == 0, note
+        key = key.strip()
+        assert await _post(runtime.url, key) == 401  # nobody heard of it: the first home's wrong key
+        back.set()
+        began = time.monotonic()
+        while await _post(runtime.url, key) != 201:
+            assert time.monotonic() - began < 8, "the key made while the hub was not listening never routed"
+            await asyncio.sleep(0.05)
+        assert runtime.homes.get("villa").hub.states.get("sensor.barn_meter_power") is not None  # type: ignore[union-attr]
+    finally:
+        await bootstrap.stop(runtime)
+
+
+async def _within(condition: Any, what: str, timeout: float = 8.0) -> None:
+    began = time.monotonic()
+    while not condition():
+        assert time.monotonic() - began < timeout, f"not within {timeout} s: {what}"
+        await asyncio.sleep(0.05)
+
+
 def test_a_single_home_hub_refuses_home(tmp_path: Path) -> None:
     config = write_config(tmp_path / "config", "http_ingest:\n")
     code, _, err = _run("apikey", "list", "--home", "flat-a", "-c", str(config), "--data", str(tmp_path / "data"))
