@@ -149,3 +149,19 @@ async def test_a_sqlite_query_does_not_wait_behind_a_long_read(tmp_path: Path) -
         assert len((await slow)["sensor.p"]) == 100
     finally:
         await backend.close()
+
+
+async def test_whole_numbers_read_back_as_floats(backend: HistoryBackend) -> None:
+    """InfluxDB's JSON writes 4242.0 as 4242; every read still gives floats, which the history API formats
+    (an int there answered /api/history/period with a 500)."""
+    await backend.write(Batch([power("sensor.w", T0 + 1, 4242.0), power("sensor.w", T0 + 2, 0.0)]))
+    row = TierRow("sensor.w", T0 - T0 % 3600 - 3600, 4242.0, 4242.0, 4242.0, 4242.0, 0.0, 2)
+    await backend.write_tier("hour", [row])
+    numbers: list[Any] = [s.value for s in (await backend.read_states(["sensor.w"], T0, T0 + 10))["sensor.w"]]
+    numbers += [v for _, v in (await backend.read_points(["sensor.w"], T0, T0 + 10))["sensor.w"]]
+    numbers += (await backend.last_values(T0 + 10, ["sensor.w"])).values()
+    found = (await backend.read_tier("hour", ["sensor.w"], row.start, row.start + 3600))["sensor.w"]
+    numbers += [found[0].mean, found[0].min, found[0].max, found[0].last, found[0].delta]
+    assert numbers == [4242.0, 0.0, 4242.0, 0.0, 0.0, 4242.0, 4242.0, 4242.0, 4242.0, 0.0]
+    assert {type(n) for n in numbers} == {float}, [type(n).__name__ for n in numbers]
+    assert type(found[0].count) is int
