@@ -104,8 +104,14 @@ async def homes_runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest
     tmp_path = tmp_path_factory.mktemp("homes")
     pg_url = postgres_server.url(postgres_server.create_database())
     roles = await make_roles(pg_url)
-    # "{pg_url}" in a module's EXTRA_CONFIG is this run's database (e.g. a recorder's db_url).
+    # "{pg_url}" in a module's EXTRA_CONFIG is this run's database (e.g. a recorder's db_url);
+    # "{influx_url}" a throwaway InfluxDB 1.x, started only for the modules that name it.
     extra = getattr(request.module, "EXTRA_CONFIG", "").replace("{pg_url}", pg_url)
+    if "{influx_url}" in extra:
+        influxdb = request.getfixturevalue("influxdb_server")
+        if not influxdb.running:
+            influxdb.start()
+        extra = extra.replace("{influx_url}", influxdb.url)
     config_dir = homes_config(tmp_path, roles.storage_yaml(), mosquitto_server.url, extra)
     checked = await grant_roles(roles, config_dir)
     runtime = await bootstrap.start(config_dir, tmp_path / "data", port=0, checked=checked)
