@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -34,6 +34,11 @@ _TIER_FIELDS = ("mean", "min", "max", "last", "delta", "count")
 
 
 LOOKBACK = 86400.0  # how far back last_values looks before it reads all time
+# A write goes out in requests of at most this many lines and bytes: InfluxDB's guidance is 5,000 to
+# 10,000 points a request, and aiohttp warns (ResourceWarning) of bodies over 1 MiB, which a replay
+# after an outage (the spool's backlog, merged up to the recorder's max_batch) passes easily.
+WRITE_LINES = 5_000
+WRITE_BYTES = 1_000_000
 
 
 def _string(value: str) -> str:
@@ -75,6 +80,28 @@ def home_condition(scope: HomeScope) -> str:
 
 def _entity_regex(entity_ids: Iterable[str]) -> str:
     return "/^(" + "|".join(re.escape(e).replace("/", "\\/") for e in entity_ids) + ")$/"
+
+
+def write_bodies(lines: list[str], max_lines: int = WRITE_LINES, max_bytes: int = WRITE_BYTES) -> Iterator[bytes]:
+    """Yield the request bodies of a write: the lines in order, at most max_lines and max_bytes a body
+    (a single line longer than max_bytes goes alone)."""
+    for start in range(0, len(lines), max_lines):
+        part = lines[start : start + max_lines]
+        body = "\n".join(part).encode()
+        if len(body) <= max_bytes:
+            yield body
+            continue
+        # Long lines (attribute sets): cut by size.
+        chunk: list[bytes] = []
+        size = 0  # the chunk's bytes, a newline after each line
+        for line in part:
+            data = line.encode()
+            if chunk and size + len(data) > max_bytes:
+                yield b"\n".join(chunk)
+                chunk, size = [], 0
+            chunk.append(data)
+            size += len(data) + 1
+        yield b"\n".join(chunk)
 
 
 class InfluxV1Backend(HistoryBackend):
@@ -182,19 +209,27 @@ class InfluxV1Backend(HistoryBackend):
         return list(series.values())
 
     async def _write_lines(self, lines: list[str], rp: str) -> None:
-        if not lines:
-            return
+        """Write lines into a retention policy in bounded requests, in order; raise at the first one refused.
+
+        The lines of the requests before it are stored: the recorder keeps the batch and writes it
+        whole again, and a point written again (same measurement, tags and timestamp) overwrites
+        itself with the same fields, so the retry neither loses nor duplicates a point.
+        """
         params = {"db": self.database, "precision": "u", "rp": rp}
+        for body in write_bodies(lines):
+            await self._write_body(body, params)
+
+    async def _write_body(self, body: bytes, params: dict[str, str]) -> None:
         try:
-            async with self._client().post(f"{self.url}/write", params=params, data="\n".join(lines).encode()) as response:
+            async with self._client().post(f"{self.url}/write", params=params, data=body) as response:
                 if response.status == 204:
                     return
-                body = (await response.read()).decode(errors="replace")
+                answer = (await response.read()).decode(errors="replace")
         except (aiohttp.ClientError, OSError, TimeoutError) as err:
             raise as_error(self.name, err) from err
-        if "beyond retention policy" in body and "partial write" in body:
+        if "beyond retention policy" in answer and "partial write" in answer:
             return  # points older than the policy keeps: expired by design, not an error
-        message = f"{self.name}: /write answered {response.status}: {body[:300]}"
+        message = f"{self.name}: /write answered {response.status}: {answer[:300]}"
         raise BackendError(message)
 
     async def write(self, batch: Batch) -> None:

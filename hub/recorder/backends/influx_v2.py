@@ -26,7 +26,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 
 from hub.core.scope import DEFAULT_SCOPE, HomeScope
 from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Sample, TierRow, as_error
-from hub.recorder.backends.influx_v1 import _micros, _string, home_tags
+from hub.recorder.backends.influx_v1 import _micros, _string, home_tags, write_bodies
 
 _ERRORS = (InfluxDBError, OSError, TimeoutError)
 
@@ -123,13 +123,15 @@ class InfluxV2Backend(HistoryBackend):
             self._client = None
 
     async def _write(self, lines: list[str]) -> None:
+        """Write lines in bounded requests, in order, as the 1.x backend does; raise at the first one refused
+        (a retry of the whole batch overwrites what the requests before it stored)."""
         if not lines:
             return
         try:
-            # WritePrecision's values are plain strings, though write() annotates the parameter as WritePrecision.
-            await self._api().write_api().write(
-                self.bucket, self.org, lines, write_precision=WritePrecision.US  # type: ignore[arg-type]
-            )
+            write_api = self._api().write_api()
+            for body in write_bodies(lines):
+                # WritePrecision's values are plain strings, though write() annotates the parameter as WritePrecision.
+                await write_api.write(self.bucket, self.org, body, write_precision=WritePrecision.US)  # type: ignore[arg-type]
         except _ERRORS as err:
             raise as_error(self.name, err) from err
 
