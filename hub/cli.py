@@ -1,4 +1,9 @@
-"""The `hub` command: run a hub, check its configuration, manage users and tokens."""
+"""The `hub` command: its parser, where each command goes, and `hub run`, `check-config`, `backup`, `restore`.
+
+The other commands live in modules of their own, imported only when one of them runs: users
+(hub/cli_users.py); tokens, signing keys and bans (hub/cli_auth.py); the database they open
+(hub/cli_db.py); tenants and homes (hub/tenancy/cli.py); devices and API keys (their integrations).
+"""
 
 from __future__ import annotations
 
@@ -12,19 +17,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from hub import __version__
 from hub.exceptions import ConfigError, HubError
 from hub.ops.logs import quiet_libraries
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-    from hub.auth.store import AuthStore, User
-    from hub.homes.record import HomeRecord
-    from hub.tenancy.store import Home
-    from hub.tenancy.users import TenantUser
 
 _LOGGER = logging.getLogger("hub")
 
@@ -220,40 +217,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             return _check_config(args)
         if args.command == "user":
-            user_handlers = {"add": _user_add, "unlock": _user_unlock, "list": _user_list,
-                             "passwd": _user_passwd, "remove": _user_remove}
-            return asyncio.run(user_handlers[args.user_command](args))
+            from hub.cli_users import run as run_user
+
+            return asyncio.run(run_user(args))
         if args.command in ("tenant", "home", "db"):
+            from hub.cli_db import open_admin
             from hub.tenancy.cli import run as run_tenancy
 
-            return asyncio.run(run_tenancy(args, _open_admin))
+            return asyncio.run(run_tenancy(args, open_admin))
         if args.command == "auth":
-            handlers = {"rotate-key": _auth_rotate_key, "bans": _auth_bans, "unban": _auth_unban}
-            return asyncio.run(handlers[args.auth_command](args))
+            from hub.cli_auth import run_auth
+
+            return asyncio.run(run_auth(args))
         if args.command == "backup":
             return asyncio.run(_backup(args))
         if args.command == "restore":
             return asyncio.run(_restore(args))
         if args.command == "token":
-            handlers = {"create": _token_create, "list": _token_list, "revoke": _token_revoke}
-            return asyncio.run(handlers[args.token_command](args))
+            from hub.cli_auth import run_token
+
+            return asyncio.run(run_token(args))
         if args.command == "apikey":
+            from hub.cli_db import open_home
             from hub.plugins import load_integration
 
             # Device API keys belong to the http_ingest integration: it is found the way the
             # hub finds every integration, and runs the command through its documented entry.
             ingest = load_integration("http_ingest", args.config)
             # A module loaded at run time: mypy cannot see that its command returns the exit code.
-            return cast(int, asyncio.run(ingest.run_apikey_command(args, _open_home)))
+            return cast(int, asyncio.run(ingest.run_apikey_command(args, open_home)))
         if args.command in ("device", "mqtt"):
+            from hub.cli_db import acl_homes, data_dir_of, device_home
             from hub.plugins import load_integration
 
             # Devices' broker accounts belong to the mqtt integration, found like every integration.
             mqtt = load_integration("mqtt", args.config)
             if args.command == "mqtt":
-                return cast(int, mqtt.run_export_acl(args, _data_dir(args), asyncio.run(_acl_homes(args))))
-            home = asyncio.run(_device_home(args))
-            return cast(int, asyncio.run(mqtt.run_device_command(args, _data_dir(args), home)))
+                return cast(int, mqtt.run_export_acl(args, data_dir_of(args), asyncio.run(acl_homes(args))))
+            home = asyncio.run(device_home(args))
+            return cast(int, asyncio.run(mqtt.run_device_command(args, data_dir_of(args), home)))
     except ConfigError as err:
         _print_issues(err, args.config)
         return 1
@@ -340,425 +342,6 @@ async def _run(args: argparse.Namespace) -> int:
     await bootstrap.stop(runtime)
     _LOGGER.info("Hub stopped in %.2f s", time.monotonic() - began)
     return 0
-
-
-async def _open_admin(args: argparse.Namespace) -> AsyncEngine:
-    """Open the hub's database as its owner (`storage: migrate_url`, else `db_url`), migrated."""
-    from hub.bootstrap import database_url, migration_url
-    from hub.config import load_configuration
-    from hub.storage.engine import create_engine, migrate
-    from hub.storage.private_files import prepare_data_dir
-
-    config = load_configuration(args.config)
-    data_dir = _data_dir(args)
-    prepare_data_dir(data_dir)
-    engine = create_engine(migration_url(config) or database_url(config, data_dir))
-    try:
-        await migrate(engine)
-    except BaseException:
-        await engine.dispose()
-        raise
-    return engine
-
-
-async def _open(args: argparse.Namespace) -> tuple[AsyncEngine, AuthStore]:
-    """Open the hub's database for a maintenance command (migrating it if needed), in the default home."""
-    from hub.auth.store import AuthStore
-    from hub.core.scope import DEFAULT_SCOPE
-    from hub.storage.scoped import scoped_sessions
-
-    engine = await _open_admin(args)
-    return engine, AuthStore(scoped_sessions(engine, DEFAULT_SCOPE))
-
-
-async def _open_home(args: argparse.Namespace) -> tuple[AsyncEngine, AuthStore]:
-    """Open the database for a command that acts in one home: the home `--home` names in a hub of
-    many homes (required there: the error lists the homes), else the default home."""
-    engine, home = await _open_in_home(args)
-    return engine, _auth_in(engine, home)
-
-
-async def _open_in_home(args: argparse.Namespace) -> tuple[AsyncEngine, Home | None]:
-    """Open the database as the owner and resolve `--home` (and `--tenant`) over the tenancy store."""
-    from hub.config import load_configuration
-    from hub.tenancy.cli import resolve_home
-
-    config = load_configuration(args.config)
-    engine = await _open_admin(args)
-    try:
-        home = await resolve_home(engine, config, getattr(args, "home", None), getattr(args, "tenant", None))
-    except BaseException:
-        await engine.dispose()
-        raise
-    return engine, home
-
-
-async def _open_user(args: argparse.Namespace) -> tuple[AsyncEngine, TenantUser | None, Home | None]:
-    """Open the database for a command on one user: in a hub of many homes, the user of that name
-    (checked against --tenant and --home) and the home --home names; (None, None) in a hub of one home."""
-    from hub.config import load_configuration
-    from hub.tenancy.cli import check_single_home, resolve_home
-    from hub.tenancy.users import tenant_user
-
-    config = load_configuration(args.config)
-    single = check_single_home(config, args.home, args.tenant)
-    engine = await _open_admin(args)
-    if single:
-        return engine, None, None
-    try:
-        home = await resolve_home(engine, config, args.home, args.tenant) if args.home is not None else None
-        return engine, await tenant_user(engine, args.name, args.tenant, home), home
-    except BaseException:
-        await engine.dispose()
-        raise
-
-
-def _members_in(engine: AsyncEngine, home: Home | None) -> AuthStore:
-    """The auth store a command acts in: the home's (its members with their role there, the tokens
-    made there) in a hub of many homes, else the hub's."""
-    from hub.tenancy.users import home_auth
-
-    return _auth_in(engine, None) if home is None else home_auth(engine, home)
-
-
-def _auth_in(engine: AsyncEngine, home: Home | None) -> AuthStore:
-    from hub.auth.store import AuthStore
-    from hub.core.scope import DEFAULT_SCOPE
-    from hub.storage.scoped import scoped_sessions
-
-    return AuthStore(scoped_sessions(engine, DEFAULT_SCOPE if home is None else home.scope))
-
-
-async def _device_home(args: argparse.Namespace) -> HomeRecord | None:
-    """The home `hub device ... --home` works in (None: a hub of one home); the database is read
-    only in a hub of many homes, where the homes are."""
-    from hub.config import load_configuration
-    from hub.tenancy.cli import check_single_home
-
-    # Devices may be added before there is a configuration.yaml (the broker's defaults): one home.
-    exists = (args.config / "configuration.yaml").exists()
-    if check_single_home(load_configuration(args.config) if exists else {}, getattr(args, "home", None)):
-        return None
-    engine, home = await _open_in_home(args)
-    await engine.dispose()
-    assert home is not None  # a hub of many homes: resolved, or an error
-    return _record(home)
-
-
-async def _acl_homes(args: argparse.Namespace) -> list[HomeRecord] | None:
-    """The homes whose devices `hub mqtt export-acl` writes: the one --home names, else every home
-    (the broker is all of theirs); None in a hub of one home."""
-    from hub.config import load_configuration
-    from hub.tenancy.cli import check_single_home, resolve_home, served_homes
-
-    exists = (args.config / "configuration.yaml").exists()
-    config = load_configuration(args.config) if exists else {}
-    if check_single_home(config, args.home, args.tenant):
-        return None
-    engine = await _open_admin(args)
-    try:
-        one = await resolve_home(engine, config, args.home, args.tenant) if args.home is not None else None
-        homes = [one] if one is not None else await served_homes(engine, config, args.tenant)
-    finally:
-        await engine.dispose()
-    return [_record(home) for home in homes]
-
-
-def _record(home: Home) -> HomeRecord:
-    from hub.homes.record import HomeRecord
-
-    return HomeRecord(home.scope, home.name, home.topic_root, home.time_zone, home.currency)
-
-
-def _data_dir(args: argparse.Namespace) -> Path:
-    return Path(args.data or args.config / ".storage").resolve()
-
-
-def _read_password(args: argparse.Namespace) -> str | None:
-    """The new password from stdin or the terminal; None (with the reason printed) when there is none."""
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif not sys.stdin.isatty():
-        print(
-            f"error: no terminal to ask for the password of {args.name!r}: pass it on standard input "
-            f"with --password-stdin, e.g. `printf '%s\\n' \"$PASSWORD\" | hub {args.command} "
-            f"{args.user_command} {args.name} --password-stdin`",
-            file=sys.stderr,
-        )
-        return None
-    else:
-        import getpass
-
-        try:
-            password = getpass.getpass(f"Password for {args.name}: ")
-        except EOFError:
-            print("error: no password given", file=sys.stderr)
-            return None
-    if len(password) < 8:
-        print("error: the password must have at least 8 characters", file=sys.stderr)
-        return None
-    return password
-
-
-async def _audited(auth: AuthStore, action: str, target: str) -> None:
-    """Record a change made from the command line (the actor is the machine's user)."""
-    import getpass
-
-    auth.audit.record(None, action, target, "ok", "cli", user_name=f"cli:{getpass.getuser()}")
-    await auth.audit.flush()
-
-
-async def _user_add(args: argparse.Namespace) -> int:
-    engine, home = await _open_in_home(args)
-    try:
-        auth = _auth_in(engine, home)
-        existing = await auth.user_by_name(args.name) if home is not None else None
-        if home is not None and existing is not None:
-            # A user the tenant has already: a role in one more home.
-            from hub.tenancy.store import TenancyStore
-
-            await TenancyStore(engine).add_member(home, existing.id, args.role)
-            await _audited(auth, "user add", f"{existing.name} ({args.role} in home {home.name})")
-            print(f"{existing.name} now has the role {args.role} in home {home.name} ({home.id}).")
-            return 0
-        password = _read_password(args)
-        if password is None:
-            return 1
-        user = await auth.add_user(args.name, password, args.role)
-        await _audited(auth, "user add", f"{user.name} ({user.role})")
-        where = ""
-        if home is not None:
-            from hub.tenancy.store import TenancyStore
-
-            tenant = await TenancyStore(engine).tenant(home.tenant_id)
-            where = f" in home {home.name} ({home.id}) of tenant {tenant.name}"
-    finally:
-        await engine.dispose()
-    print(f"Added user {user.name} ({user.role}{where}).")
-    return 0
-
-
-async def _user_list(args: argparse.Namespace) -> int:
-    engine, home = await _open_in_home(args)
-    try:
-        users = await _members_in(engine, home).list_users()
-    finally:
-        await engine.dispose()
-    if home is not None:
-        print(f"Users with a role in home {home.name} ({home.id}), and that role:")
-    if not users:
-        print("No users yet: open the web UI on this machine to create the owner, or run hub user add.")
-        return 0
-    width = max(len(u.name) for u in users)
-    print(f"{'NAME':<{width}}  {'ROLE':<9}  {'ACTIVE':<6}  CREATED")
-    for user in users:
-        active = "yes" if user.is_active else "no"
-        print(f"{user.name:<{width}}  {user.role:<9}  {active:<6}  {user.created_at:%Y-%m-%d %H:%M}")
-    return 0
-
-
-async def _user_passwd(args: argparse.Namespace) -> int:
-    from hub.auth.store import TOKEN_REFRESH
-    from hub.tenancy.users import home_auth, tenant_auth
-
-    engine, found, _home = await _open_user(args)  # --home and --tenant are checked before the password is asked
-    try:
-        password = _read_password(args)
-        if password is None:
-            return 1
-        if found is None:
-            auth = _auth_in(engine, None)
-            user = await auth.user_by_name(args.name)
-            if user is None:
-                print(f"error: no user named {args.name!r} (see hub user list)", file=sys.stderr)
-                return 1
-            await auth.set_password(user.id, password)
-            await auth.throttle.unlock(user.name)
-            await _audited(auth, "user passwd", user.name)
-        else:
-            # One password for every home of the tenant: the logins made in each of them end.
-            stores = [home_auth(engine, home) for home, _role in found.homes]
-            first = stores[0] if stores else tenant_auth(engine, found.user.tenant_id)
-            await first.set_password(found.user.id, password)
-            for store in stores[1:]:
-                await store.revoke_user_tokens(found.user.id, kinds=(TOKEN_REFRESH,))
-            await first.throttle.unlock(found.user.name)
-            for store in stores:
-                await _audited(store, "user passwd", found.user.name)
-    finally:
-        await engine.dispose()
-    where = "" if found is None else f" in every home of tenant {found.tenant} ({found.where()})"
-    print(f"New password set for {args.name}; their login sessions have ended{where}.")
-    return 0
-
-
-async def _user_remove(args: argparse.Namespace) -> int:
-    from hub.auth.store import AuthError
-
-    engine, found, home = await _open_user(args)
-    try:
-        if found is not None:
-            return await _user_remove_of_tenant(args, engine, found, home)
-        auth = _auth_in(engine, None)
-        user = await auth.user_by_name(args.name)
-        if user is None:
-            print(f"error: no user named {args.name!r} (see hub user list)", file=sys.stderr)
-            return 1
-        try:
-            await auth.remove_user(user.id)
-        except AuthError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        await _audited(auth, "user remove", user.name)
-    finally:
-        await engine.dispose()
-    print(f"Removed user {user.name} and their tokens.")
-    return 0
-
-
-async def _user_remove_of_tenant(args: argparse.Namespace, engine: AsyncEngine, found: TenantUser,
-                                 home: Home | None) -> int:
-    """`hub user remove` in a hub of many homes: leave --home, else leave the tenant (hub/tenancy/users.py)."""
-    from hub.auth.store import AuthError
-    from hub.tenancy.store import TenancyError
-    from hub.tenancy.users import check_owners_stay, home_auth, remove_from_tenant
-
-    name = found.user.name
-    if home is not None:
-        auth = home_auth(engine, home)
-        try:
-            await auth.remove_user(found.user.id)
-        except AuthError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        await _audited(auth, "user remove", f"{name} (left home {home.name})")
-        others = len(found.homes) - 1
-        print(f"{name} left home {home.name} ({home.id}), with the tokens made there; "
-              + (f"they keep their role in {others} other home(s)." if others else
-                 f"it was their last home: removed the user from tenant {found.tenant}."))
-        return 0
-    if len(found.homes) > 1 and not args.all_homes:
-        message = (f"{name} has a role in {len(found.homes)} homes ({found.where()}): name the one they leave with "
-                   f"--home, or pass --all-homes to remove the user from tenant {found.tenant}")
-        raise TenancyError(message)
-    await check_owners_stay(engine, found)
-    for each, _role in found.homes:  # written before the rows go: the audit row names the user
-        await _audited(home_auth(engine, each), "user remove", f"{name} (removed from tenant {found.tenant})")
-    await remove_from_tenant(engine, found)
-    print(f"Removed user {name} from tenant {found.tenant}, with their tokens (their homes: {found.where()}).")
-    return 0
-
-
-async def _user_unlock(args: argparse.Namespace) -> int:
-    engine, found, _home = await _open_user(args)
-    try:
-        auth = _auth_in(engine, None)  # failed logins are the process's: one count per name, in no home
-        if found is None and await auth.user_by_name(args.name) is None:
-            print(f"error: no user named {args.name!r}", file=sys.stderr)
-            return 1
-        cleared = await auth.throttle.unlock(args.name)
-    finally:
-        await engine.dispose()
-    print(f"Unlocked {args.name}: cleared {cleared} failed-login counts; the next login is not held back.")
-    return 0
-
-
-async def _auth_rotate_key(args: argparse.Namespace) -> int:
-    from hub.auth.access import ACCESS_TOKEN_LIFETIME
-    from hub.auth.signing_keys import KeyFile
-    from hub.config import load_configuration
-    from hub.storage.private_files import prepare_data_dir
-
-    config = load_configuration(args.config)
-    lifetime = int((config.get("http") or {}).get("access_token_lifetime", ACCESS_TOKEN_LIFETIME))
-    data_dir = _data_dir(args)
-    prepare_data_dir(data_dir)
-    key_file = KeyFile.in_data_dir(data_dir)
-    ring = key_file.rotate(time.time(), lifetime)
-    print(f"New token signing key {ring.current.kid} in {key_file.path}. Tokens signed with the previous key "
-          f"stay valid for {lifetime} s; a running hub picks the new key up within seconds.")
-    return 0
-
-
-async def _auth_bans(args: argparse.Namespace) -> int:
-    engine, auth = await _open(args)
-    try:
-        bans = await auth.throttle.bans()
-    finally:
-        await engine.dispose()
-    for address, banned_at, reason in bans:
-        print(f"{address:<40}  banned {banned_at:%Y-%m-%d %H:%M} UTC  ({reason})")
-    if not bans:
-        print("No address is banned.")
-    return 0
-
-
-async def _auth_unban(args: argparse.Namespace) -> int:
-    engine, auth = await _open(args)
-    try:
-        lifted = await auth.throttle.unban(args.address)
-    finally:
-        await engine.dispose()
-    if not lifted:
-        print(f"error: {args.address} is not banned", file=sys.stderr)
-        return 1
-    print(f"Lifted the ban of {args.address}; a running hub lets it in within seconds.")
-    return 0
-
-
-async def _token_list(args: argparse.Namespace) -> int:
-    engine, home = await _open_in_home(args)
-    try:
-        auth = _members_in(engine, home)
-        user = await _token_user(auth, args.user, home)
-        if user is None:
-            return 1
-        for info in await auth.list_tokens(user.id):
-            status = "revoked" if info.revoked_at else f"expires {info.expires_at:%Y-%m-%d}" if info.expires_at else "no expiry"
-            print(f"{info.id}  {info.kind:<10}  {info.label or '-':<24}  created {info.created_at:%Y-%m-%d}  {status}")
-    finally:
-        await engine.dispose()
-    return 0
-
-
-async def _token_revoke(args: argparse.Namespace) -> int:
-    engine, home = await _open_in_home(args)
-    try:
-        revoked = await _members_in(engine, home).revoke_token(args.token_id)
-    finally:
-        await engine.dispose()
-    if not revoked:
-        where = "" if home is None else f" in home {home.name} ({home.id})"
-        print(f"error: no live token with id {args.token_id!r}{where}", file=sys.stderr)
-        return 1
-    print(f"Revoked token {args.token_id}.")
-    return 0
-
-
-async def _token_create(args: argparse.Namespace) -> int:
-    engine, home = await _open_in_home(args)
-    try:
-        auth = _members_in(engine, home)
-        user = await _token_user(auth, args.user, home)
-        if user is None:
-            return 1
-        token = await auth.create_long_lived_token(user.id, args.label, lifespan_days=args.days)
-    finally:
-        await engine.dispose()
-    print(token)
-    return 0
-
-
-async def _token_user(auth: AuthStore, name: str, home: Home | None) -> User | None:
-    """The user a token command names (a member of the home, in a hub of many); None with the error printed."""
-    user = next((user for user in await auth.list_users() if user.name == name), None)
-    if user is None and home is None:
-        print(f"error: no user named {name!r}; add one with: hub user add {name}", file=sys.stderr)
-    elif user is None:
-        assert home is not None
-        print(f"error: no user named {name!r} has a role in home {home.name} ({home.id}); give them one with: "
-              f"hub user add {name} --home {home.id} --role user", file=sys.stderr)
-    return user
 
 
 async def _backup(args: argparse.Namespace) -> int:

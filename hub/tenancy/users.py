@@ -13,7 +13,7 @@ the home it was made in). So the commands split:
   from the tenant, refused while they have a role in more than one home unless `--all-homes`
   says so: one home's admin must not remove a user from the others by leaving `--home` out.
 
-A hub of one home has none of this: the commands work as they always did (hub/cli.py).
+A hub of one home has none of this: the commands work as they always did (hub/cli_users.py).
 """
 
 from __future__ import annotations
