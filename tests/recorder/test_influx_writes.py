@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 import orjson
@@ -18,9 +18,12 @@ from aiohttp import ClientSession, web
 from aiohttp.payload import TOO_LARGE_BYTES_BODY
 from aiohttp.test_utils import TestServer
 
+from hub.core.hub import Hub
 from hub.recorder.backends.base import AttributeChange, BackendError, Batch, Point
 from hub.recorder.backends.influx_v1 import InfluxV1Backend, write_bodies
 from hub.recorder.backends.influx_v2 import InfluxV2Backend
+from hub.recorder.recorder import Recorder
+from hub.recorder.spool import Spool
 
 ENTITIES = [f"sensor.meter_{n}_power" for n in range(6)]
 POINTS = 60_000
@@ -44,12 +47,14 @@ def expected(start: float, points: int = POINTS) -> dict[str, list[float]]:
 
 class Proxy:
     """Forwards every request to a real server; keeps the body of each write and refuses the one
-    numbered `refuse` (1-based) with InfluxDB's answer to a write that timed out."""
+    numbered in `refuse` (from 1) with InfluxDB's answer to a write that timed out, or (`drop`) by
+    closing the connection unanswered, as a server that restarts does."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.writes: list[bytes] = []
-        self.refuse: int | None = None
+        self.refuse: Collection[int] = ()
+        self.drop = False
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self.forward)
         self.server = TestServer(app)
@@ -63,7 +68,9 @@ class Proxy:
         body = await request.read()
         if request.path.endswith("/write"):
             self.writes.append(body)
-            if len(self.writes) == self.refuse:
+            if len(self.writes) in self.refuse:
+                if self.drop and request.transport is not None:
+                    request.transport.close()
                 return web.json_response({"error": "timeout"}, status=500)
         assert self.session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "authorization", "accept")}
@@ -135,11 +142,11 @@ async def test_influx_v1_write_refused_mid_way_raises_and_its_retry_stores_each_
     await backend.open()
     batch = replay(T0)
     try:
-        proxy.refuse = 4
+        proxy.refuse = {4}
         with pytest.raises(BackendError, match="500"):
             await backend.write(batch)
         landed = await backend.read_states(None, T0, T0 + POINTS)
-        proxy.refuse = None
+        proxy.refuse = ()
         await backend.write(batch)  # the recorder keeps the batch in its spool and writes it again
         found = await backend.read_states(None, T0, T0 + POINTS)
     finally:
@@ -163,14 +170,51 @@ async def test_influx_v2_replay_of_60000_points_lands_whole_and_a_refused_reques
     backend = InfluxV2Backend(proxy.url, "token", "home", bucket)
     batch = replay(start)
     try:
-        proxy.refuse = 4
+        proxy.refuse = {4}
         with pytest.raises(BackendError, match="500"):
             await backend.write(batch)
         refused_at = len(proxy.writes)
-        proxy.refuse = None
+        proxy.refuse = ()
         await backend.write(batch)  # the retry: what the first three requests stored is written again
     finally:
         await backend.close()
     assert refused_at == 4  # nothing was sent after the refused request
     assert_bounded(proxy.writes)
     assert _exported(victoria_metrics) == expected(start)
+
+
+@pytest.mark.services
+async def test_influx_v2_connection_dropped_mid_way_is_a_backend_error(victoria_metrics: Any, proxy_to: Any) -> None:
+    # BackendError is what the recorder retries for as long as it takes; any other error it takes
+    # for a batch the backend refuses, and sets the batch aside after three tries.
+    proxy = await proxy_to(victoria_metrics.url)
+    backend = InfluxV2Backend(proxy.url, "token", "home", "history")
+    proxy.refuse, proxy.drop = {2}, True
+    try:
+        with pytest.raises(BackendError, match="Disconnected"):
+            await backend.write(replay(float(int(time.time()) - 4 * 3600), points=12_000))
+    finally:
+        await backend.close()
+
+
+@pytest.mark.services
+async def test_influx_v2_recorder_waits_out_dropped_connections_and_sets_nothing_aside(
+    hub: Hub, victoria_metrics: Any, proxy_to: Any
+) -> None:
+    assert hub.config.data_dir is not None
+    proxy = await proxy_to(victoria_metrics.url)
+    proxy.refuse, proxy.drop = {1, 2, 3, 4}, True  # a server restarting: four writes cut off
+    spool = Spool(hub.config.data_dir / "spool")
+    recorder = Recorder(hub, InfluxV2Backend(proxy.url, "token", "home", "history"), spool, commit_interval=0.05, retry_max=0.2)
+    await recorder.start()
+    start = float(int(time.time()) - 3600)
+    try:
+        for i in range(100):
+            hub.states.set("sensor.v2_restart", str(i), timestamp=start + i)
+        await recorder.flush(timeout=30)
+    finally:
+        await recorder.stop()
+        await recorder.backend.close()
+    assert not (spool.folder / "rejected.bin").exists()
+    series = [orjson.loads(line) for line in victoria_metrics.export('{__name__="state_value",entity_id="sensor.v2_restart"}').splitlines()]
+    assert [value for s in series for value in s["values"]] == [float(i) for i in range(100)]

@@ -132,7 +132,9 @@ class InfluxV2Backend(HistoryBackend):
             for body in write_bodies(lines):
                 # WritePrecision's values are plain strings, though write() annotates the parameter as WritePrecision.
                 await write_api.write(self.bucket, self.org, body, write_precision=WritePrecision.US)  # type: ignore[arg-type]
-        except _ERRORS as err:
+        # aiohttp's errors too: a connection the server drops (ServerDisconnectedError) is no OSError, and
+        # the recorder takes an error it does not know as transient for a refused batch, set aside after three tries.
+        except (*_ERRORS, aiohttp.ClientError) as err:
             raise as_error(self.name, err) from err
 
     async def write(self, batch: Batch) -> None:
