@@ -34,7 +34,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.recorder.backends.base import HistoryBackend, TierRow
+from hub.recorder.backends.base import CarriedPartials, HistoryBackend, TierRow
 from hub.recorder.recorder import to_value
 from hub.recorder.tiers import Downsampler, RetentionPlan, aggregate, combine, from_partials
 
@@ -138,7 +138,8 @@ async def _raw_rows(
         partials = await backend.aggregate_points(entity_ids, start, end, width)
         if not partials:
             return {}
-        carried = await _carried(backend, list(partials), start, held)
+        read_along = partials.carried if isinstance(partials, CarriedPartials) else {}
+        carried = await _carried(backend, list(partials), start, {**read_along, **held})
         return {
             entity_id: rows
             for entity_id, found in partials.items()
