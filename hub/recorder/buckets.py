@@ -20,7 +20,9 @@ each backend reads back as written):
   and the day tier for multiples of 86400 s (the coarsest that divides the width), read up
   to where each tier is complete and continued from raw points aggregated the same way
   (tiers.aggregate into minute or 5-minute rows, tiers.combine into hours, days, then into
-  the width), so the numbers do not depend on whether the downsampler has run. As in the
+  the width), so the numbers do not depend on whether the downsampler has run. The value
+  carried into those raw points is the newest tier row's last (the last point before them),
+  read from raw points only for entities without a row in the range. As in the
   tiers, a bucket's mean covers its time from its start to the end of the last minute
   (5-minute, hour, day) row that has points. A range older than raw (minute, 5-minute)
   retention widens the buckets to what the tiers still hold.
@@ -32,7 +34,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.recorder.backends.base import HistoryBackend, TierRow
+from hub.recorder.backends.base import CarriedPartials, HistoryBackend, TierRow
 from hub.recorder.recorder import to_value
 from hub.recorder.tiers import Downsampler, RetentionPlan, aggregate, combine, from_partials
 
@@ -112,9 +114,22 @@ def _floor(ts: float, width: float) -> float:
     return ts // width * width if math.isfinite(ts) else ts
 
 
+def _held(rows: dict[str, list[TierRow]], carried: dict[str, float]) -> dict[str, float]:
+    """Return the value in force after tier rows: each entity's newest row's last, else what was carried in."""
+    return {**carried, **{entity_id: found[-1].last for entity_id, found in rows.items() if found}}
+
+
+async def _carried(backend: HistoryBackend, entity_ids: list[str], start: float, held: dict[str, float]) -> dict[str, float]:
+    """Return the value in force at start per entity: from the tier rows before it, else the raw points."""
+    missing = [e for e in entity_ids if e not in held]
+    return {**held, **(await backend.last_values(start, missing))} if missing else held
+
+
 async def _raw_rows(
-    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, width: float, deltas: bool
+    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, width: float, deltas: bool,
+    held: dict[str, float],
 ) -> dict[str, list[TierRow]]:
+    """Return rows of width seconds from raw points in [start, end); held: values in force at start already known."""
     if start >= end:
         return {}
     if not deltas:
@@ -123,7 +138,8 @@ async def _raw_rows(
         partials = await backend.aggregate_points(entity_ids, start, end, width)
         if not partials:
             return {}
-        carried = await backend.last_values(start, list(partials))
+        read_along = partials.carried if isinstance(partials, CarriedPartials) else {}
+        carried = await _carried(backend, list(partials), start, {**read_along, **held})
         return {
             entity_id: rows
             for entity_id, found in partials.items()
@@ -133,7 +149,7 @@ async def _raw_rows(
     pairs = await backend.read_points(entity_ids, start, end)
     if not pairs:
         return {}
-    previous = await backend.last_values(start, list(pairs))
+    previous = await _carried(backend, list(pairs), start, held)
     numbers = _Numbers()
     out = {}
     for entity_id, points in pairs.items():
@@ -153,53 +169,57 @@ class _Numbers(dict[float | str | None, float | None]):
 
 
 async def _minute_rows(
-    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool
+    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool,
+    held: dict[str, float],
 ) -> dict[str, list[TierRow]]:
     """Return minute rows over [start, end): the tier where complete, then raw points aggregated alike."""
     until = min(max(_floor(coverage.minute_until, MINUTE), start), end)
     out: dict[str, list[TierRow]] = {}
     if start < until:
         out.update(await backend.read_tier("minute", entity_ids, start, until))
-    for entity_id, rows in (await _raw_rows(backend, entity_ids, until, end, MINUTE, deltas)).items():
+    for entity_id, rows in (await _raw_rows(backend, entity_ids, until, end, MINUTE, deltas, _held(out, held))).items():
         out.setdefault(entity_id, []).extend(rows)
     return out
 
 
 async def _five_rows(
-    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool
+    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool,
+    held: dict[str, float],
 ) -> dict[str, list[TierRow]]:
     """Return 5-minute rows over [start, end): the tier where complete, then raw points aggregated alike."""
     until = min(max(_floor(coverage.five_until, FIVE), start), end)
     out: dict[str, list[TierRow]] = {}
     if start < until:
         out.update(await backend.read_tier("five_minute", entity_ids, start, until))
-    for entity_id, rows in (await _raw_rows(backend, entity_ids, until, end, FIVE, deltas)).items():
+    for entity_id, rows in (await _raw_rows(backend, entity_ids, until, end, FIVE, deltas, _held(out, held))).items():
         out.setdefault(entity_id, []).extend(rows)
     return out
 
 
 async def _hour_rows(
-    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool
+    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool,
+    held: dict[str, float],
 ) -> dict[str, list[TierRow]]:
     """Return hour rows over [start, end): the tier where complete, then the 5-minute rows combined."""
     until = min(max(_floor(coverage.hour_until, HOUR), start), end)
     out: dict[str, list[TierRow]] = {}
     if start < until:
         out.update(await backend.read_tier("hour", entity_ids, start, until))
-    for entity_id, rows in (await _five_rows(backend, entity_ids, until, end, coverage, deltas)).items():
+    for entity_id, rows in (await _five_rows(backend, entity_ids, until, end, coverage, deltas, _held(out, held))).items():
         out.setdefault(entity_id, []).extend(combine(entity_id, rows, HOUR, FIVE))
     return out
 
 
 async def _day_rows(
-    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool
+    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool,
+    held: dict[str, float],
 ) -> dict[str, list[TierRow]]:
     """Return day rows over [start, end): the tier where complete, then the hour rows combined."""
     until = min(max(_floor(coverage.day_until, DAY), start), end)
     out: dict[str, list[TierRow]] = {}
     if start < until:
         out.update(await backend.read_tier("day", entity_ids, start, until))
-    for entity_id, rows in (await _hour_rows(backend, entity_ids, until, end, coverage, deltas)).items():
+    for entity_id, rows in (await _hour_rows(backend, entity_ids, until, end, coverage, deltas, _held(out, held))).items():
         out.setdefault(entity_id, []).extend(combine(entity_id, rows, DAY, HOUR))
     return out
 
@@ -247,15 +267,15 @@ async def query_buckets(
     # Wider buckets are built the way the tiers are (5-minute rows, hours of those, then the
     # width), from the tiers or from raw points alike, so both give the same numbers.
     if width % DAY == 0:
-        fine, step = await _day_rows(backend, ids, first, last, coverage, deltas), DAY
+        fine, step = await _day_rows(backend, ids, first, last, coverage, deltas, {}), DAY
     elif width % HOUR == 0:
-        fine, step = await _hour_rows(backend, ids, first, last, coverage, deltas), HOUR
+        fine, step = await _hour_rows(backend, ids, first, last, coverage, deltas, {}), HOUR
     elif width % FIVE == 0:
-        fine, step = await _five_rows(backend, ids, first, last, coverage, deltas), FIVE
+        fine, step = await _five_rows(backend, ids, first, last, coverage, deltas, {}), FIVE
     elif width % MINUTE == 0:
-        fine, step = await _minute_rows(backend, ids, first, last, coverage, deltas), MINUTE
+        fine, step = await _minute_rows(backend, ids, first, last, coverage, deltas, {}), MINUTE
     else:
-        fine, step = await _raw_rows(backend, ids, first, last, width, deltas), width
+        fine, step = await _raw_rows(backend, ids, first, last, width, deltas, {}), width
     source = "raw"
     if step == DAY and first < coverage.day_until:
         source = "day"

@@ -256,3 +256,16 @@ async def test_influxdb_tags_each_point_with_its_home_and_keeps_it_as_long_as_it
     assert await values_of(single) == [7.0, 12.0]
     assert await values_of(neighbour) == [41.0, 42.0]
     assert await values_of(industrial) == [30.0, 31.0, 32.0]
+
+
+@pytest.mark.services
+async def test_influxdb_keeps_a_year_of_day_rows_in_a_few_shard_groups(influx_homes: Any) -> None:
+    # A year's chart reads the day tier: in InfluxDB's default groups of a week it opened 52.
+    # (The free plan's 30-day tiers, whose groups must fit in them, open in the test above.)
+    now = float(int(__import__("time").time())) // DAY * DAY
+    single = await influx_homes(DEFAULT_SCOPE, None)
+    await single.write_tier("day", [TierRow("sensor.power", now - age * DAY, 1.0, 1.0, 1.0, 1.0, 0.0, 1) for age in range(365, 0, -1)])
+    (listing,) = await single._query("SHOW SHARD GROUPS")
+    groups = [dict(zip(listing["columns"], row, strict=True)) for row in listing["values"]]
+    assert len([g for g in groups if g["database"] == single.database and g["retention_policy"] == "day"]) <= 3
+    assert len((await single.read_tier("day", None, now - 400 * DAY, now))["sensor.power"]) == 365

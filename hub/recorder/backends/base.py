@@ -66,6 +66,18 @@ class Partial(NamedTuple):
     last: float
 
 
+class CarriedPartials(dict[str, list[Partial]]):
+    """aggregate_points' answer from a backend that read the values in force at start along with the points.
+
+    `carried` holds each entity's last numeric value before start where the read found it;
+    the others are looked up with last_values, as for backends that answer a plain dict.
+    """
+
+    def __init__(self, partials: dict[str, list[Partial]], carried: dict[str, float]) -> None:
+        super().__init__(partials)
+        self.carried = carried
+
+
 class TierRow(NamedTuple):
     """The aggregate of one entity over one tier bucket [start, start + width)."""
 
