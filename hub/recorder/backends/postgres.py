@@ -353,10 +353,11 @@ class PostgresBackend(HistoryBackend):
         """
         tables = await conn.fetch(
             "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, EXISTS (SELECT 1 FROM pg_attribute a "
-            "WHERE a.attrelid = c.oid AND a.attname = 'home_id' AND NOT a.attisdropped), EXISTS (SELECT 1 FROM "
-            "pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'home_isolation') FROM pg_class c "
+            "WHERE a.attrelid = c.oid AND a.attname = 'home_id' AND NOT a.attisdropped), (SELECT strpos(p.polqual::text, $2) > 0 "
+            "FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'home_isolation') FROM pg_class c "
             "WHERE c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid)",
             list(HOME_TABLES),
+            layout.HOME_POLICY_MARK,
         )
         if not all(row[3] for row in tables):
             _LOGGER.info("Recorder: history from before homes becomes the default home's")
@@ -373,13 +374,36 @@ class PostgresBackend(HistoryBackend):
             )
         if await conn.fetchval("SELECT to_regclass('history_entities_home_entity') IS NULL"):
             await conn.execute("CREATE UNIQUE INDEX history_entities_home_entity ON history_entities (tenant_id, home_id, entity_id)")
-        for table, enabled, forced, _columns, policy in tables:
-            if not policy:
+        for table, enabled, forced, _columns, current in tables:
+            if current is None:
                 await conn.execute(f"CREATE POLICY home_isolation ON {table} {HOME_POLICY}")
             if not enabled:
                 await conn.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
             if not forced:
                 await conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        if any(current is False for *_rest, current in tables):
+            await self._renew_policies(conn)
+
+    @staticmethod
+    async def _renew_policies(conn: asyncpg.Connection) -> None:
+        """Give the history tables and partitions whose home policy is older its current form (the same rule).
+
+        The tables are renewed with their partitions, at once: while the tables have the current
+        form, the partitions (hundreds, in a database of a few plans) are not looked at.
+        """
+        older = await conn.fetch(
+            "SELECT c.relname FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE p.polname = 'home_isolation' "
+            "AND c.relname LIKE 'history%' AND pg_table_is_visible(c.oid) AND strpos(p.polqual::text, $1) = 0",
+            layout.HOME_POLICY_MARK,
+        )
+        try:
+            async with conn.transaction():  # a savepoint: a role that owns nothing opens the schema as it is
+                for (table,) in older:
+                    await conn.execute(f"ALTER POLICY home_isolation ON {table} {HOME_POLICY}")
+        except asyncpg.InsufficientPrivilegeError:
+            _LOGGER.warning("Recorder: the history tables' home policy reads the home's settings on every row and this "
+                            "role may not change it: history reads are slower until the tables' owner connects once "
+                            "(recorder: migrate_url)")
 
     async def close(self) -> None:
         """Give the process's pool back (the last home to do so closes it)."""
