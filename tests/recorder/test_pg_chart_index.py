@@ -254,6 +254,22 @@ async def test_a_role_that_may_not_make_the_index_still_opens_the_history(
     assert any("history_raw_chart" in r.getMessage() and "migrate_url" in r.getMessage() for r in caplog.records)
 
 
+async def test_a_chart_gives_the_times_history_gives_to_the_last_bit(app_url: str, pools: PoolRegistry) -> None:
+    # Charts read times as PostgreSQL stores them (microseconds) and make seconds of them in numpy:
+    # the same float8 as date_part('epoch'), which every other history read returns.
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()
+    try:
+        stamps = [NOW - 3600 + i * 2 + (i * 7919 % 1_000_000) / 1e6 for i in range(1500)]
+        await backend.write(Batch([Point(ENTITIES[0], ts, float(i), None) for i, ts in enumerate(stamps)]))
+        found = await backend.aggregate_points(ENTITIES, NOW - 3600, NOW, 1.0)  # one point a bucket
+        history = await backend.read_states(ENTITIES, NOW - 3600, NOW)
+        assert [p.first for p in found[ENTITIES[0]]] == [s.ts for s in history[ENTITIES[0]]]
+        assert len(found[ENTITIES[0]]) == 1500
+    finally:
+        await backend.close()
+
+
 async def test_a_chart_over_any_span_of_years_reads_its_points(app_url: str, pools: PoolRegistry) -> None:
     # The range goes to PostgreSQL as timestamps: times beyond the years 1 to 9999 are clamped, not refused.
     backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
