@@ -270,6 +270,24 @@ async def test_a_chart_gives_the_times_history_gives_to_the_last_bit(app_url: st
         await backend.close()
 
 
+async def test_an_entity_another_process_made_is_read_at_once(app_url: str, pools: PoolRegistry) -> None:
+    # Reads ask the database for new entity ids only when an entity asked for is not known yet.
+    reader = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    writer = PostgresBackend(app_url, pools=PoolRegistry(), clock=Clock(NOW))  # another process's
+    await reader.open()
+    await writer.open()
+    try:
+        await reader.write(points(NOW - 600, NOW, 60.0))
+        assert list(await reader.aggregate_points(ENTITIES, NOW - 600, NOW, 60.0)) == ENTITIES
+        await writer.write(Batch([Point("sensor.new", NOW - 30, 5.0, None)]))
+        found = await reader.aggregate_points([*ENTITIES, "sensor.new"], NOW - 600, NOW, 60.0)
+        assert [p.count for p in found["sensor.new"]] == [1]
+        assert await reader.last_values(NOW, ["sensor.new"]) == {"sensor.new": 5.0}
+    finally:
+        await writer.close()
+        await reader.close()
+
+
 async def test_a_chart_over_any_span_of_years_reads_its_points(app_url: str, pools: PoolRegistry) -> None:
     # The range goes to PostgreSQL as timestamps: times beyond the years 1 to 9999 are clamped, not refused.
     backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))

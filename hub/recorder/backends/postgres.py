@@ -723,7 +723,14 @@ class PostgresBackend(HistoryBackend):
         """Learn how long the home keeps each tier: no partition is made for a time past it."""
         self.retentions[self.plan_key] = {key: float(kept) for key, kept in retention.items()}
 
-    async def _refresh(self, conn: asyncpg.Connection) -> None:
+    async def _refresh(self, conn: asyncpg.Connection, wanted: list[str] | None = None) -> None:
+        """Learn the entity ids made since (by this process's writes or another's), unless every one wanted is known.
+
+        Ids are never taken back, so a known entity needs no round trip (nor, in a home of many
+        entities, the scan of the home's entities that the query is).
+        """
+        if wanted is not None and all(entity_id in self._ids for entity_id in wanted):
+            return
         for id_, entity_id in await conn.fetch(
             "SELECT id, entity_id FROM history_entities WHERE id <> ALL($1::int[]) AND tenant_id = $2 AND home_id = $3",
             list(self._names),
@@ -746,7 +753,7 @@ class PostgresBackend(HistoryBackend):
     async def _read_states(
         self, conn: asyncpg.Connection, entity_ids: list[str] | None, start: float, end: float, include_start: bool
     ) -> dict[str, list[Sample]]:
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         # The home's entities only: their ids are the home's, and without ids the home is named.
         where = " AND tenant_id = $3 AND home_id = $4" if ids is None else " AND entity = ANY($3::int[])"
@@ -777,7 +784,7 @@ class PostgresBackend(HistoryBackend):
     async def _read_points(
         self, conn: asyncpg.Connection, entity_ids: list[str], start: float, end: float, include_start: bool
     ) -> dict[str, list[tuple[float, float | str | None]]]:
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         out: dict[str, list[tuple[float, float | str | None]]] = {}
         if not ids:
@@ -820,7 +827,7 @@ class PostgresBackend(HistoryBackend):
     async def _read_attributes(
         self, conn: asyncpg.Connection, entity_ids: list[str], start: float, end: float
     ) -> dict[str, list[tuple[float, dict[str, Any]]]]:
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         sql = (
             "SELECT a.entity, date_part('epoch', a.ts), s.json FROM history_attributes a "
@@ -839,7 +846,7 @@ class PostgresBackend(HistoryBackend):
         return await self._call(self._last_values, before, None if entity_ids is None else list(entity_ids))
 
     async def _last_values(self, conn: asyncpg.Connection, before: float, entity_ids: list[str] | None) -> dict[str, float]:
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         if ids is not None:
             # One index step back per entity: DISTINCT ON reads every point before the time.
@@ -892,7 +899,7 @@ class PostgresBackend(HistoryBackend):
     async def _chart_points(
         self, conn: asyncpg.Connection, entity_ids: list[str], start: float, end: float
     ) -> list[tuple[str, bytes, bytes]]:
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         if not ids:
             return []
@@ -910,7 +917,7 @@ class PostgresBackend(HistoryBackend):
         self, conn: asyncpg.Connection, tier: str, entity_ids: list[str] | None, start: float, end: float
     ) -> dict[str, list[TierRow]]:
         assert tier in TIERS
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         sql = _tier_sql(tier, by_home=ids is None)
         args: list[Any] = [start, end, *self._home] if ids is None else [start, end, ids]
