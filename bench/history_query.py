@@ -1,7 +1,7 @@
 """Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
 
 Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--before no-minute|walked|page|previous|none]
-     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1 [--explain] [--before previous|unplanned]
+     .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1 [--explain] [--before previous|unplanned|per-row-policy]
      .venv/bin/python bench/history_query.py --backend influxdb --rate 1 --raw-days 1
 
 Seeds (or reuses, with --db, SQLite only) a history of 10 power sensors as a year of the default
@@ -13,7 +13,8 @@ of the command's whole answer (read, bucket, JSON) with a chart's `points`: "aft
 history/chart answers (the coarsest tier dividing the width, raw points summed up per bucket in
 the database where the backend can for the newest minutes), "before" one of: each backend's raw
 buckets as they were read before (--before previous: PostgreSQL's windowed GROUP BY, InfluxDB's
-Samples), PostgreSQL on connections that plan nothing ahead (--before unplanned), the same command
+Samples), PostgreSQL on connections that plan nothing ahead (--before unplanned), PostgreSQL on a second
+database seeded alike whose home policy reads the home's settings on every row (--before per-row-policy), the same command
 without the minute tier (--before no-minute: raw points for every width under 5 minutes, as
 before the tier existed), every raw point read and bucketed in Python (walked, as history/chart
 did before the sums moved to the backends), what the History page asked for before that (page,
@@ -186,6 +187,43 @@ async def _plan_nothing(conn: Any) -> None:
     del conn
 
 
+async def _renew_nothing(conn: Any) -> None:
+    del conn
+
+
+_PER_ROW = "tenant_id = current_setting('app.tenant_id', true) AND home_id = current_setting('app.home_id', true)"
+
+
+async def per_row_policies(url: str) -> None:
+    """Give a database's history tables the home policy as it was: the settings read on every row."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        for (table,) in await conn.fetch("SELECT tablename FROM pg_policies WHERE policyname = 'home_isolation'"):
+            await conn.execute(f"ALTER POLICY home_isolation ON {table} USING ({_PER_ROW}) WITH CHECK ({_PER_ROW})")
+    finally:
+        await conn.close()
+
+
+def per_row_policy_backend(backend: HistoryBackend) -> HistoryBackend:
+    """A PostgreSQL backend that keeps the policy it finds (--before per-row-policy: the one as it was)."""
+    opened = backend.open
+
+    async def open_as_found() -> None:
+        from hub.recorder.backends.postgres import PostgresBackend
+
+        renew = PostgresBackend.__dict__["_renew_policies"]  # the staticmethod itself
+        PostgresBackend._renew_policies = staticmethod(_renew_nothing)  # type: ignore[method-assign]
+        try:
+            await opened()
+        finally:
+            PostgresBackend._renew_policies = renew  # type: ignore[method-assign]
+
+    backend.open = open_as_found  # type: ignore[method-assign]
+    return backend
+
+
 def unplanned_backend(backend: HistoryBackend) -> HistoryBackend:
     """The same PostgreSQL backend on connections that plan nothing ahead (--before unplanned)."""
     opened = backend.open
@@ -241,9 +279,9 @@ class Servers:
             database = self.server.create_database()
             # As a hub serves history: a role that owns the tables but is neither superuser nor
             # exempt from row-level security, so every chart query checks the home's policy.
-            for sql in ("CREATE ROLE hub_bench LOGIN NOSUPERUSER NOBYPASSRLS", "GRANT CREATE, USAGE ON SCHEMA public TO hub_bench"):
-                servers.pg_simple_query(self.server.host, self.server.port, self.server.user, database, sql)
-            self.url = self.server.url(database).replace(f"{self.server.user}@", "hub_bench@", 1)
+            servers.pg_simple_query(self.server.host, self.server.port, self.server.user, database,
+                                    "CREATE ROLE hub_bench LOGIN NOSUPERUSER NOBYPASSRLS")
+            self.url = self.twin(database)
         elif kind == "influxdb":
             binary = servers._find_binary("influxd")
             assert binary is not None, "InfluxDB is not installed"
@@ -254,14 +292,24 @@ class Servers:
             self.server.start()
             self.url = self.server.url
 
-    def backend(self, path: Path, *, heap: bool = False) -> HistoryBackend:
+    def twin(self, database: str | None = None) -> str:
+        """Return the URL of a database (a new one unless named) that hub_bench may make its tables in."""
+        from tests import servers
+
+        database = database or self.server.create_database()
+        servers.pg_simple_query(self.server.host, self.server.port, self.server.user, database,
+                                "GRANT CREATE, USAGE ON SCHEMA public TO hub_bench")
+        return self.server.url(database).replace(f"{self.server.user}@", "hub_bench@", 1)
+
+    def backend(self, path: Path, *, heap: bool = False, url: str | None = None) -> HistoryBackend:
         if self.kind == "postgresql":
             from hub.recorder.backends.pg_pool import PoolRegistry
             from hub.recorder.backends.postgres import PostgresBackend
 
             # Each backend on a pool of its own, so that every cold query is a fresh connection's
             # first. heap: sessions that may not use index-only scans (asyncpg passes the setting on).
-            return PostgresBackend(f"{self.url}?enable_indexonlyscan=off" if heap else self.url, pools=PoolRegistry())
+            url = url or self.url
+            return PostgresBackend(f"{url}?enable_indexonlyscan=off" if heap else url, pools=PoolRegistry())
         if self.kind == "influxdb":
             from hub.recorder.backends.influx_v1 import InfluxV1Backend
 
@@ -282,13 +330,15 @@ async def main() -> None:
     parser.add_argument("--ranges", default=",".join(RANGES), help=f"comma-separated ranges of {', '.join(RANGES)}")
     parser.add_argument("--cold-repeats", type=int, default=3, help="cold queries per range (fresh backends each)")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded SQLite database")
-    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "previous", "unplanned", "none"), default="no-minute",
+    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "previous", "unplanned", "per-row-policy", "none"),
+                        default="no-minute",
                         help="what to time beside history/chart: the same without the minute tier (no-minute), "
                              "every raw point bucketed in Python (walked), the History page's old query (page), "
                              "PostgreSQL without index-only scans (heap: each raw point read from its table, as "
                              "before history_raw_chart), each backend's raw buckets as before they were read as arrays "
                              "(previous: PostgreSQL's windowed GROUP BY on connections not planned ahead, InfluxDB's "
-                             "Samples), PostgreSQL on connections that plan nothing ahead (unplanned), or nothing")
+                             "Samples), PostgreSQL on connections that plan nothing ahead (unplanned), PostgreSQL on a "
+                             "second database alike whose home policy reads the settings on every row (per-row-policy), or nothing")
     parser.add_argument("--explain", action="store_true", help="PostgreSQL: print each range's raw-part query plan")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_history_"))
@@ -306,6 +356,12 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         await seed(servers.backend(path), now, args.rate, args.raw_days)
     else:
         now = os.path.getmtime(path)
+    twin = None
+    if args.before == "per-row-policy":
+        assert args.backend == "postgresql", "--before per-row-policy is PostgreSQL's"
+        twin = servers.twin()
+        await seed(servers.backend(path, url=twin), now, args.rate, args.raw_days)
+        await per_row_policies(twin)
     coverage = Coverage(raw_from=now - 7 * DAY, minute_from=now - 7 * DAY, five_from=now - 30 * DAY,
                         hour_from=now - 365 * DAY, minute_until=now // 300 * 300, five_until=now // 300 * 300,
                         hour_until=now // 3600 * 3600, day_until=now // DAY * DAY)
@@ -319,10 +375,12 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         backend = servers.backend(path, heap=heap)
         if args.before == "unplanned":
             return unplanned_backend(backend)
+        if args.before == "per-row-policy":
+            return per_row_policy_backend(servers.backend(path, url=twin))
         return previous_backend(backend) if args.before == "previous" else backend
 
     async def before(backend: HistoryBackend, span: float) -> tuple[float, int]:
-        if args.before in ("previous", "unplanned"):
+        if args.before in ("previous", "unplanned", "per-row-policy"):
             return await timed(backend, coverage, span, now, args.points)
         if args.before in ("no-minute", "heap"):
             return await timed(backend, coverage if heap else no_minute, span, now, args.points)

@@ -14,13 +14,16 @@ import pytest
 from hub.recorder.backends import pg_partitions as layout
 from hub.recorder.backends.base import Batch, Point
 from hub.recorder.backends.pg_pool import PoolRegistry
-from hub.recorder.backends.postgres import _CHART_POINTS_SQL, PostgresBackend
+from hub.recorder.backends.postgres import _CHART_POINTS_SQL, HOME_TABLES, PostgresBackend
 from tests.pg_roles import make_app_role, superuser
 
 pytestmark = pytest.mark.services
 
 NOW = 1_750_032_000.0  # 2025-06-16T00:00:00Z
 ENTITIES = [f"sensor.meter_{i}_power" for i in range(3)]
+# The home policy as databases made before it read the home once per query: a function call a row.
+_PER_ROW = "tenant_id = current_setting('app.tenant_id', true) AND home_id = current_setting('app.home_id', true)"
+PER_ROW_POLICY = f"USING ({_PER_ROW}) WITH CHECK ({_PER_ROW})"
 
 
 class Clock:
@@ -77,6 +80,96 @@ async def chart_plan(backend: PostgresBackend, start: float, end: float) -> str:
         return "\n".join(row[0] for row in rows)
 
     return await backend._call(explain)
+
+
+def scan_filter(plan: str) -> str:
+    """The Filter line of the plan's scan of raw points (row-level security's condition among it)."""
+    (line,) = [line for line in plan.splitlines() if line.strip().startswith("Filter:")]
+    return line
+
+
+async def home_policies(pg_url: str) -> dict[str, str]:
+    """The home policy's condition on every history table and partition, as PostgreSQL reads it back."""
+    admin = await superuser(pg_url)
+    try:
+        rows = await admin.fetch("SELECT tablename, qual FROM pg_policies WHERE policyname = 'home_isolation'")
+        return {row[0]: row[1] for row in rows}
+    finally:
+        await admin.close()
+
+
+async def per_row_policies(pg_url: str) -> None:
+    """Give the history tables and their partitions the home policy as databases made before its current form have it."""
+    tables = await home_policies(pg_url)
+    assert set(HOME_TABLES) < set(tables)
+    admin = await superuser(pg_url)
+    try:
+        for table in tables:
+            await admin.execute(f"ALTER POLICY home_isolation ON {table} {PER_ROW_POLICY}")
+    finally:
+        await admin.close()
+
+
+async def test_a_database_from_before_reads_the_home_once_per_query_after_the_next_start(
+    app_url: str, pg_url: str, pools: PoolRegistry
+) -> None:
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()
+    await backend.write(points(NOW - 3600, NOW, 5.0))
+    await backend.close()
+    await per_row_policies(pg_url)
+
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()  # the next start
+    try:
+        plan = await chart_plan(backend, NOW - 3600, NOW)
+        # The home's settings come from an InitPlan run once, not from a call on every row.
+        assert "current_setting" not in scan_filter(plan) and "InitPlan" in plan, plan
+        # Partitions too: a query naming one meets the same form as its parent's.
+        assert all("SELECT current_setting(" in qual for qual in (await home_policies(pg_url)).values())
+        found = await backend.aggregate_points(ENTITIES, NOW - 3600, NOW, 30.0)
+        assert [sum(p.count for p in found[e]) for e in ENTITIES] == [720, 720, 720]
+    finally:
+        await backend.close()
+    # The rule is the same: the application's role sees its home's rows and no other's.
+    conn = await asyncpg.connect(app_url.replace("+asyncpg", ""))
+    try:
+        for (tenant, home), expected in {("default", "default"): 3 * 720, ("default", "other"): 0}.items():
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('app.tenant_id', $1, true), set_config('app.home_id', $2, true)", tenant, home)
+                assert await conn.fetchval("SELECT count(*) FROM history_raw") == expected
+                assert await conn.fetchval("SELECT count(*) FROM history_entities") == (3 if expected else 0)
+    finally:
+        await conn.close()
+
+
+async def test_a_role_that_may_not_change_the_policy_still_opens_the_history(
+    app_url: str, pg_url: str, pools: PoolRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()
+    await backend.write(points(NOW - 600, NOW, 60.0))
+    await backend.close()
+    await per_row_policies(pg_url)
+    reader = f"hub_reader_{uuid.uuid4().hex[:8]}"
+    admin = await superuser(pg_url)
+    try:
+        await admin.execute(f"CREATE ROLE {reader} LOGIN NOSUPERUSER NOBYPASSRLS")
+        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {reader}")  # as every role had before PostgreSQL 15
+        await admin.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {reader}")
+        await admin.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {reader}")
+    finally:
+        await admin.close()
+    owner = app_url.split("://", 1)[1].split("@", 1)[0]
+    backend = PostgresBackend(app_url.replace(f"{owner}@", f"{reader}@", 1), pools=pools, clock=Clock(NOW))
+    await backend.open()
+    try:
+        found = await backend.aggregate_points(ENTITIES, NOW - 600, NOW, 60.0)
+        assert [sum(p.count for p in found[e]) for e in ENTITIES] == [10, 10, 10]
+        assert "current_setting" in scan_filter(await chart_plan(backend, NOW - 600, NOW))
+    finally:
+        await backend.close()
+    assert any("home policy" in r.getMessage() and "migrate_url" in r.getMessage() for r in caplog.records)
 
 
 async def test_a_chart_reads_raw_points_from_the_covering_index_alone(app_url: str, pg_url: str, pools: PoolRegistry) -> None:
@@ -159,6 +252,40 @@ async def test_a_role_that_may_not_make_the_index_still_opens_the_history(
     finally:
         await backend.close()
     assert any("history_raw_chart" in r.getMessage() and "migrate_url" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_chart_gives_the_times_history_gives_to_the_last_bit(app_url: str, pools: PoolRegistry) -> None:
+    # Charts read times as PostgreSQL stores them (microseconds) and make seconds of them in numpy:
+    # the same float8 as date_part('epoch'), which every other history read returns.
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()
+    try:
+        stamps = [NOW - 3600 + i * 2 + (i * 7919 % 1_000_000) / 1e6 for i in range(1500)]
+        await backend.write(Batch([Point(ENTITIES[0], ts, float(i), None) for i, ts in enumerate(stamps)]))
+        found = await backend.aggregate_points(ENTITIES, NOW - 3600, NOW, 1.0)  # one point a bucket
+        history = await backend.read_states(ENTITIES, NOW - 3600, NOW)
+        assert [p.first for p in found[ENTITIES[0]]] == [s.ts for s in history[ENTITIES[0]]]
+        assert len(found[ENTITIES[0]]) == 1500
+    finally:
+        await backend.close()
+
+
+async def test_an_entity_another_process_made_is_read_at_once(app_url: str, pools: PoolRegistry) -> None:
+    # Reads ask the database for new entity ids only when an entity asked for is not known yet.
+    reader = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    writer = PostgresBackend(app_url, pools=PoolRegistry(), clock=Clock(NOW))  # another process's
+    await reader.open()
+    await writer.open()
+    try:
+        await reader.write(points(NOW - 600, NOW, 60.0))
+        assert list(await reader.aggregate_points(ENTITIES, NOW - 600, NOW, 60.0)) == ENTITIES
+        await writer.write(Batch([Point("sensor.new", NOW - 30, 5.0, None)]))
+        found = await reader.aggregate_points([*ENTITIES, "sensor.new"], NOW - 600, NOW, 60.0)
+        assert [p.count for p in found["sensor.new"]] == [1]
+        assert await reader.last_values(NOW, ["sensor.new"]) == {"sensor.new": 5.0}
+    finally:
+        await writer.close()
+        await reader.close()
 
 
 async def test_a_chart_over_any_span_of_years_reads_its_points(app_url: str, pools: PoolRegistry) -> None:

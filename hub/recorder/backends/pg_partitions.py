@@ -72,8 +72,16 @@ COLUMNS = {
         for table in TIER_TABLES
     },
 }
-_SAME_HOME = "tenant_id = current_setting('app.tenant_id', true) AND home_id = current_setting('app.home_id', true)"
+# The settings as subqueries, which PostgreSQL evaluates once per query (an InitPlan). Called on
+# every row, current_setting() made the raw part of a 2.5-hour chart of 10 sensors at 1 Hz (90,000
+# index entries) take 1.7 times as long.
+_SAME_HOME = (
+    "tenant_id = (SELECT current_setting('app.tenant_id', true)) AND home_id = (SELECT current_setting('app.home_id', true))"
+)
 HOME_POLICY = f"USING ({_SAME_HOME}) WITH CHECK ({_SAME_HOME})"
+# What the policy's stored form (pg_policy.polqual, a node tree) holds in its current form, the
+# subqueries, and an older one does not (read without deparsing, which opens every partition).
+HOME_POLICY_MARK = "{SUBLINK"
 _QUOTED = re.compile(r"'([^']*)'")
 
 

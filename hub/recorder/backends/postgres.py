@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 import orjson
@@ -33,6 +33,9 @@ from hub.logfilter import one_line_warnings
 from hub.recorder.backends import pg_partitions as layout
 from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Partial, Sample, TierRow, as_error
 from hub.recorder.backends.pg_pool import DEFAULT_POOL_SIZE, POOLS, PoolRegistry, SharedPool
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _LOGGER = logging.getLogger(__name__)
 # The pool's "failed to restore the connection floor" while PostgreSQL is down: once per retry.
@@ -73,17 +76,19 @@ def _minute_as_raw(kept: dict[str, float]) -> dict[str, float]:
 # A chart's raw points, each entity's as two arrays in time order (the covering index's order:
 # the subquery's ORDER BY costs no sort), summed up per bucket by partials.sum_up as SQLite's and
 # InfluxDB's are. The windowed GROUP BY that summed them up here spent twice as long per point
-# (a 2.5-hour chart of 10 sensors at 1 Hz reads 90,000). Seconds come from date_part, a float8:
-# extract() is numeric since PostgreSQL 14, and slower. The range is two timestamptz parameters
+# (a 2.5-hour chart of 10 sensors at 1 Hz reads 90,000). The range is two timestamptz parameters
 # rather than to_timestamp(), so the planner prunes the partitions outside it. Each array comes
-# as the float8s' binary form run together (float8send), which numpy reads as it is: a float8[]
-# became a Python float per point first, a third of that chart's client CPU.
+# as the binary forms run together, which numpy reads as they are: a float8[] became a Python
+# float per point first, a third of that chart's client CPU. Times come as they are stored
+# (timestamptz_send: microseconds since 2000) and become seconds in numpy as date_part('epoch')
+# makes them (_epoch_seconds): date_part() and float8send() on every row took a sixth of that chart's time.
 _CHART_POINTS_SQL = """
-SELECT entity, string_agg(float8send(t), ''::bytea), string_agg(float8send(value), ''::bytea)
-FROM (SELECT entity, date_part('epoch', ts) AS t, value FROM history_raw
+SELECT entity, string_agg(timestamptz_send(ts), ''::bytea), string_agg(float8send(value), ''::bytea)
+FROM (SELECT entity, ts, value FROM history_raw
       WHERE entity = ANY($3::int[]) AND ts >= $1 AND ts < $2 AND value IS NOT NULL ORDER BY entity, ts) p
 GROUP BY entity
 """
+_EPOCH_FROM_2000_US = 946_684_800_000_000  # PostgreSQL's timestamps count microseconds from 2000-01-01
 
 
 # One index step back per entity (DISTINCT ON would read every point before the time).
@@ -91,6 +96,20 @@ _LAST_VALUES_SQL = (
     "SELECT e, (SELECT value FROM history_raw WHERE entity = e AND ts < to_timestamp($1) "
     "AND value IS NOT NULL ORDER BY ts DESC LIMIT 1) AS v FROM unnest($2::int[]) AS e"
 )
+
+
+def _epoch_seconds(stamps: np.ndarray) -> np.ndarray:
+    """Return timestamptz values (microseconds since 2000) as date_part('epoch') gives them, to the last bit.
+
+    PostgreSQL divides the whole microseconds since 1970, made a float8, by 1e6 (timestamptz_part);
+    its infinities are the extreme int64s.
+    """
+    import numpy as np
+
+    seconds = (stamps.astype(np.int64) + _EPOCH_FROM_2000_US).astype(np.float64) / 1e6
+    seconds[stamps == np.iinfo(np.int64).max] = math.inf
+    seconds[stamps == np.iinfo(np.int64).min] = -math.inf
+    return seconds
 
 
 def _tier_sql(tier: str, *, by_home: bool) -> str:
@@ -353,10 +372,11 @@ class PostgresBackend(HistoryBackend):
         """
         tables = await conn.fetch(
             "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, EXISTS (SELECT 1 FROM pg_attribute a "
-            "WHERE a.attrelid = c.oid AND a.attname = 'home_id' AND NOT a.attisdropped), EXISTS (SELECT 1 FROM "
-            "pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'home_isolation') FROM pg_class c "
+            "WHERE a.attrelid = c.oid AND a.attname = 'home_id' AND NOT a.attisdropped), (SELECT strpos(p.polqual::text, $2) > 0 "
+            "FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'home_isolation') FROM pg_class c "
             "WHERE c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid)",
             list(HOME_TABLES),
+            layout.HOME_POLICY_MARK,
         )
         if not all(row[3] for row in tables):
             _LOGGER.info("Recorder: history from before homes becomes the default home's")
@@ -373,13 +393,36 @@ class PostgresBackend(HistoryBackend):
             )
         if await conn.fetchval("SELECT to_regclass('history_entities_home_entity') IS NULL"):
             await conn.execute("CREATE UNIQUE INDEX history_entities_home_entity ON history_entities (tenant_id, home_id, entity_id)")
-        for table, enabled, forced, _columns, policy in tables:
-            if not policy:
+        for table, enabled, forced, _columns, current in tables:
+            if current is None:
                 await conn.execute(f"CREATE POLICY home_isolation ON {table} {HOME_POLICY}")
             if not enabled:
                 await conn.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
             if not forced:
                 await conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        if any(current is False for *_rest, current in tables):
+            await self._renew_policies(conn)
+
+    @staticmethod
+    async def _renew_policies(conn: asyncpg.Connection) -> None:
+        """Give the history tables and partitions whose home policy is older its current form (the same rule).
+
+        The tables are renewed with their partitions, at once: while the tables have the current
+        form, the partitions (hundreds, in a database of a few plans) are not looked at.
+        """
+        older = await conn.fetch(
+            "SELECT c.relname FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE p.polname = 'home_isolation' "
+            "AND c.relname LIKE 'history%' AND pg_table_is_visible(c.oid) AND strpos(p.polqual::text, $1) = 0",
+            layout.HOME_POLICY_MARK,
+        )
+        try:
+            async with conn.transaction():  # a savepoint: a role that owns nothing opens the schema as it is
+                for (table,) in older:
+                    await conn.execute(f"ALTER POLICY home_isolation ON {table} {HOME_POLICY}")
+        except asyncpg.InsufficientPrivilegeError:
+            _LOGGER.warning("Recorder: the history tables' home policy reads the home's settings on every row and this "
+                            "role may not change it: history reads are slower until the tables' owner connects once "
+                            "(recorder: migrate_url)")
 
     async def close(self) -> None:
         """Give the process's pool back (the last home to do so closes it)."""
@@ -680,7 +723,14 @@ class PostgresBackend(HistoryBackend):
         """Learn how long the home keeps each tier: no partition is made for a time past it."""
         self.retentions[self.plan_key] = {key: float(kept) for key, kept in retention.items()}
 
-    async def _refresh(self, conn: asyncpg.Connection) -> None:
+    async def _refresh(self, conn: asyncpg.Connection, wanted: list[str] | None = None) -> None:
+        """Learn the entity ids made since (by this process's writes or another's), unless every one wanted is known.
+
+        Ids are never taken back, so a known entity needs no round trip (nor, in a home of many
+        entities, the scan of the home's entities that the query is).
+        """
+        if wanted is not None and all(entity_id in self._ids for entity_id in wanted):
+            return
         for id_, entity_id in await conn.fetch(
             "SELECT id, entity_id FROM history_entities WHERE id <> ALL($1::int[]) AND tenant_id = $2 AND home_id = $3",
             list(self._names),
@@ -703,7 +753,7 @@ class PostgresBackend(HistoryBackend):
     async def _read_states(
         self, conn: asyncpg.Connection, entity_ids: list[str] | None, start: float, end: float, include_start: bool
     ) -> dict[str, list[Sample]]:
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         # The home's entities only: their ids are the home's, and without ids the home is named.
         where = " AND tenant_id = $3 AND home_id = $4" if ids is None else " AND entity = ANY($3::int[])"
@@ -734,7 +784,7 @@ class PostgresBackend(HistoryBackend):
     async def _read_points(
         self, conn: asyncpg.Connection, entity_ids: list[str], start: float, end: float, include_start: bool
     ) -> dict[str, list[tuple[float, float | str | None]]]:
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         out: dict[str, list[tuple[float, float | str | None]]] = {}
         if not ids:
@@ -777,7 +827,7 @@ class PostgresBackend(HistoryBackend):
     async def _read_attributes(
         self, conn: asyncpg.Connection, entity_ids: list[str], start: float, end: float
     ) -> dict[str, list[tuple[float, dict[str, Any]]]]:
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         sql = (
             "SELECT a.entity, date_part('epoch', a.ts), s.json FROM history_attributes a "
@@ -796,7 +846,7 @@ class PostgresBackend(HistoryBackend):
         return await self._call(self._last_values, before, None if entity_ids is None else list(entity_ids))
 
     async def _last_values(self, conn: asyncpg.Connection, before: float, entity_ids: list[str] | None) -> dict[str, float]:
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         if ids is not None:
             # One index step back per entity: DISTINCT ON reads every point before the time.
@@ -837,7 +887,7 @@ class PostgresBackend(HistoryBackend):
 
             out: dict[str, list[Partial]] = {}
             for entity_id, times, values in found:
-                ts, vs = np.frombuffer(times, ">f8").astype(np.float64), np.frombuffer(values, ">f8").astype(np.float64)
+                ts, vs = _epoch_seconds(np.frombuffer(times, ">i8")), np.frombuffer(values, ">f8").astype(np.float64)
                 if len(ts) > 1 and (np.diff(ts) < 0).any():  # string_agg keeps the subquery's order; if ever not, sort
                     order = np.argsort(ts, kind="stable")
                     ts, vs = ts[order], vs[order]
@@ -849,7 +899,7 @@ class PostgresBackend(HistoryBackend):
     async def _chart_points(
         self, conn: asyncpg.Connection, entity_ids: list[str], start: float, end: float
     ) -> list[tuple[str, bytes, bytes]]:
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         if not ids:
             return []
@@ -867,7 +917,7 @@ class PostgresBackend(HistoryBackend):
         self, conn: asyncpg.Connection, tier: str, entity_ids: list[str] | None, start: float, end: float
     ) -> dict[str, list[TierRow]]:
         assert tier in TIERS
-        await self._refresh(conn)
+        await self._refresh(conn, entity_ids)
         ids = self._filter(entity_ids)
         sql = _tier_sql(tier, by_home=ids is None)
         args: list[Any] = [start, end, *self._home] if ids is None else [start, end, ids]
