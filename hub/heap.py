@@ -45,11 +45,11 @@ YOUNG_THRESHOLD = 10_000  # net allocations between collections of the youngest 
 def paused() -> Iterator[None]:
     """No collection while the block runs; the collector is on again after it, as it was before.
 
-    For the start's imports: the ~100,000 objects they make live as long as the process and
-    are frozen right after (`freeze(collect=False)`). The ~230 young collections they triggered
-    on the way took 0.07 CPU s (hub.bootstrap and the MQTT integration's imports: 0.74 CPU s
-    before, 0.63 paused, medians of 12 alternating runs on a loaded machine) to free ~1,800
-    objects, which now stay until the next full freeze.
+    For `hub run`'s imports and start: what they make lives as long as the process and is
+    frozen right after (`freeze(collect=False)`). The ~230 young collections of the imports
+    alone took 0.07 CPU s (hub.bootstrap and the MQTT integration's imports: 0.74 CPU s before,
+    0.63 paused, medians of 12 alternating runs on a loaded machine) to free ~1,800 objects,
+    which now stay until the next full freeze; the start's own collections freed ~100.
     """
     enabled = gc.isenabled()
     gc.disable()
