@@ -18,6 +18,7 @@ Conventions:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,6 +98,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, read the stored text as aware UTC in one call (`fromisoformat` with "+00:00").
+
+        The same datetime as SQLite's own processor (`datetime.fromisoformat`) followed by
+        `process_result_value`, 0.15 instead of ~1.1 us a value: a warm start reads ~21,000 of
+        them (the entity registry's and the restored states' times, 5,000 entities). Text that
+        does not parse so (an offset of its own, another format) takes that path as before.
+        """
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+
+        def process(value: Any) -> datetime | None:
+            if type(value) is str:
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:
+                    pass
+            return general(value)
+
+        return process
 
 
 class JSONDocument(TypeDecorator[Any]):
