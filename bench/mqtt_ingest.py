@@ -727,7 +727,7 @@ async def bench_hub(args: argparse.Namespace, port: int, workdir: Path) -> dict:
         young = time.thread_time() - began
         gc.freeze()
         began = time.thread_time()
-        _, full = heap.freeze(full=True)
+        heap.freeze(full=True)
         full_cpu = time.thread_time() - began
         print(f"heap: {sizes} objects in generations 0-2 ({gc.get_freeze_count():,} frozen); re-freeze {young * 1000:.1f} ms CPU "
               f"({found:,} unreachable), full collection and re-freeze {full_cpu * 1000:.1f} ms CPU", flush=True)

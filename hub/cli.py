@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -296,12 +295,13 @@ def _check_config(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     from hub import heap
 
-    # What the imports make lives as long as the process: no collection walks it on the way
-    # (heap.paused), and it is frozen out of later ones before the start creates thousands of
-    # entities, or each full collection walks it again (~15 % of a cold start's CPU with 5,000
-    # discovered entities). keep_young freezes again once settled. Frozen without a collection:
-    # that pass over the ~100,000 objects of the imports cost 0.05-0.065 CPU s of every start to
-    # free ~200 unreachable objects, which stay until the next full freeze (hub/heap.py: FULL_EVERY).
+    # What the imports and the start make lives as long as the process: no collection walks it
+    # on the way (heap.paused), and it is frozen out of later ones at once, without a collection
+    # (keep_young collects and freezes again once settled). With the collector on, the start's
+    # young and middle-generation passes over the new registries and entities (and the full one
+    # keep_young began with) took ~0.1 CPU s of a warm start with 5,000 entities, before its
+    # first answer, to free ~100 objects: a start paused throughout leaves 40-150 unreachable,
+    # cold or warm, which stay until the next full freeze (hub/heap.py: FULL_EVERY).
     with heap.paused():
         from hub import bootstrap
         from hub.ops.allocator import tune_allocator
@@ -316,10 +316,8 @@ async def _run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         checked = bootstrap.check_config(args.config.resolve())  # imports every enabled integration
+        runtime = await bootstrap.start(args.config, args.data, port=args.port, host=args.host, checked=checked)
         heap.freeze(collect=False)
-    _, *older = gc.get_threshold()
-    gc.set_threshold(heap.YOUNG_THRESHOLD, *older)
-    runtime = await bootstrap.start(args.config, args.data, port=args.port, host=args.host, checked=checked)
     # Not a hub task: it runs for the life of the process (block_till_done must not wait on it).
     heap_policy = loop.create_task(heap.keep_young(), name="heap: freeze long-lived objects")
     if not await runtime.hub.require_auth().has_users():

@@ -18,6 +18,7 @@ Conventions:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,8 +37,8 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from hub.exceptions import HubError
 from hub.storage.scoped import home_id_default, tenant_id_default
@@ -98,10 +99,51 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, read the stored text as aware UTC in one call (`fromisoformat` with "+00:00").
 
-def json_type() -> JSON:
-    """JSON on every dialect, JSONB on PostgreSQL."""
-    return JSON().with_variant(JSONB(), "postgresql")
+        The same datetime as SQLite's own processor (`datetime.fromisoformat`) followed by
+        `process_result_value`, 0.15 instead of ~1.1 us a value: a warm start reads ~21,000 of
+        them (the entity registry's and the restored states' times, 5,000 entities). Text that
+        does not parse so (an offset of its own, another format) takes that path as before.
+        """
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+
+        def process(value: Any) -> datetime | None:
+            if type(value) is str:
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:
+                    pass
+            return general(value)
+
+        return process
+
+
+class JSONDocument(TypeDecorator[Any]):
+    """JSON on every dialect, JSONB on PostgreSQL.
+
+    The same as `JSON().with_variant(JSONB(), "postgresql")`, without importing the PostgreSQL
+    dialect (~25 ms and 20 modules) at every start of a hub on SQLite: JSONB is made when a
+    PostgreSQL engine first uses the column.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB  # noqa: PLC0415 - see the docstring
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+def json_type() -> JSONDocument:
+    """JSON on every dialect, JSONB on PostgreSQL (`JSONDocument`)."""
+    return JSONDocument()
 
 
 def new_metadata() -> MetaData:
@@ -322,6 +364,7 @@ __all__ = [
     "Base",
     "DeviceRow",
     "HomeOwned",
+    "JSONDocument",
     "TenantOwned",
     "EntityRow",
     "RestoreStateRow",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert, inspect, text
+from sqlalchemy import insert, inspect, select, text
 
 from hub.storage.engine import (
     alembic_config,
@@ -69,6 +69,31 @@ async def test_naive_datetimes_are_refused(engine):
                     last_updated=datetime(2024, 1, 1),
                 )
             )
+
+
+async def test_times_read_back_are_the_same_instants_in_utc(engine):
+    table = RestoreStateRow.__table__
+    written = {
+        "sensor.utc": datetime(2024, 3, 1, 12, 30, 5, 123456, tzinfo=UTC),
+        "sensor.whole_second": datetime(2024, 3, 1, 12, 30, 5, tzinfo=UTC),
+        "sensor.paris": datetime(2024, 3, 1, 14, 30, 5, tzinfo=timezone(timedelta(hours=2))),
+    }
+    async with engine.begin() as conn:
+        await conn.execute(insert(table), [{"entity_id": entity_id, "state": "1", "attributes": {}, "last_changed": moment,
+                                            "last_updated": moment} for entity_id, moment in written.items()])
+        if engine.dialect.name == "sqlite":
+            # Text another tool wrote, with an offset of its own: the same instant, read as UTC.
+            await conn.execute(text("INSERT INTO restore_states (home_id, tenant_id, entity_id, state, attributes, "
+                                    "last_changed, last_updated) SELECT home_id, tenant_id, 'sensor.offset', state, "
+                                    "attributes, '2024-03-01T14:30:05+02:00', '2024-03-01 12:30:05' FROM restore_states "
+                                    "WHERE entity_id = 'sensor.utc'"))
+            written["sensor.offset"] = datetime(2024, 3, 1, 12, 30, 5, tzinfo=UTC)
+        rows = (await conn.execute(select(table.c.entity_id, table.c.last_changed, table.c.last_updated))).all()
+    read = {entity_id: (changed, updated) for entity_id, changed, updated in rows}
+    assert set(read) == set(written)
+    for entity_id, moment in written.items():
+        assert read[entity_id] == (moment, moment), entity_id
+        assert all(value.tzinfo is UTC for value in read[entity_id]), entity_id
 
 
 async def test_sqlite_engine_settings(tmp_path):
