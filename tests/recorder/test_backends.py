@@ -163,8 +163,8 @@ async def test_a_sqlite_query_does_not_wait_behind_a_long_read(tmp_path: Path) -
 
 
 async def test_whole_numbers_read_back_as_floats(backend: HistoryBackend) -> None:
-    """InfluxDB's JSON writes 4242.0 as 4242; every read still gives floats, which the history API formats
-    (an int there answered /api/history/period with a 500)."""
+    """Every read gives floats, which the history API formats: InfluxDB's JSON answers wrote 4242.0 as
+    4242, and an int there answered /api/history/period with a 500 (its MessagePack answers keep the float)."""
     await backend.write(Batch([power("sensor.w", T0 + 1, 4242.0), power("sensor.w", T0 + 2, 0.0)]))
     row = TierRow("sensor.w", T0 - T0 % 3600 - 3600, 4242.0, 4242.0, 4242.0, 4242.0, 0.0, 2)
     await backend.write_tier("hour", [row])

@@ -115,6 +115,7 @@ def write_bodies(lines: list[str], max_lines: int = WRITE_LINES, max_bytes: int 
             size += len(data) + 1
         yield b"\n".join(chunk)
 
+
 def _error_text(body: bytes) -> str:
     """Return the error influxd answered with (a MessagePack map), or the body's start as text."""
     try:
@@ -374,9 +375,7 @@ class InfluxV1Backend(HistoryBackend):
             columns = item["columns"]
             iv, istate = columns.index("value"), columns.index("state")
             samples = out.setdefault(item["tags"]["entity_id"], [])
-            # InfluxDB's JSON writes a whole float as an integer (4242.0 as 4242): floats again here.
-            samples.extend(Sample(row[0] / 1e6, None if row[iv] is None else float(row[iv]), row[istate])
-                           for row in item["values"])
+            samples.extend(Sample(row[0] / 1e6, row[iv], row[istate]) for row in item["values"])
 
     async def aggregate_points(
         self, entity_ids: Iterable[str], start: float, end: float, width: float
@@ -459,7 +458,7 @@ class InfluxV1Backend(HistoryBackend):
         for since in bounds:
             sql = (f'SELECT last("value") FROM "{self.raw_rp}"."state" WHERE time < {_time(before)}{since}'
                    f"{self._where(ids)} GROUP BY entity_id")
-            found.update({item["tags"]["entity_id"]: float(item["values"][0][1]) for item in await self._query(sql)})
+            found.update({item["tags"]["entity_id"]: item["values"][0][1] for item in await self._query(sql)})
             if ids is None or not (ids := [e for e in ids if e not in found]):
                 break
         return found
@@ -481,9 +480,7 @@ class InfluxV1Backend(HistoryBackend):
         for item in await self._query(sql):
             name = item["tags"]["entity_id"]
             out[name] = [
-                TierRow(name, row[0] / 1e6, float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5]),
-                        int(row[6]))
-                for row in item["values"]
+                TierRow(name, row[0] / 1e6, row[1], row[2], row[3], row[4], row[5], int(row[6])) for row in item["values"]
             ]
         return out
 
