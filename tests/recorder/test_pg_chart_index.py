@@ -110,14 +110,19 @@ async def per_row_policies(pg_url: str) -> None:
         await admin.close()
 
 
+async def database_from_before(app_url: str, pg_url: str, pools: PoolRegistry, start: float, every: float) -> None:
+    """Write raw points from start to NOW, then turn the history into a database from before (per_row_policies)."""
+    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
+    await backend.open()
+    await backend.write(points(start, NOW, every))
+    await backend.close()
+    await per_row_policies(pg_url)
+
+
 async def test_a_database_from_before_reads_the_home_once_per_query_after_the_next_start(
     app_url: str, pg_url: str, pools: PoolRegistry
 ) -> None:
-    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
-    await backend.open()
-    await backend.write(points(NOW - 3600, NOW, 5.0))
-    await backend.close()
-    await per_row_policies(pg_url)
+    await database_from_before(app_url, pg_url, pools, NOW - 3600, 5.0)
 
     backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
     await backend.open()  # the next start
@@ -146,11 +151,7 @@ async def test_a_database_from_before_reads_the_home_once_per_query_after_the_ne
 async def test_a_role_that_may_not_change_the_policy_still_opens_the_history(
     app_url: str, pg_url: str, pools: PoolRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
-    backend = PostgresBackend(app_url, pools=pools, clock=Clock(NOW))
-    await backend.open()
-    await backend.write(points(NOW - 600, NOW, 60.0))
-    await backend.close()
-    await per_row_policies(pg_url)
+    await database_from_before(app_url, pg_url, pools, NOW - 600, 60.0)
     reader = f"hub_reader_{uuid.uuid4().hex[:8]}"
     admin = await superuser(pg_url)
     try:
