@@ -28,7 +28,18 @@ import msgpack
 import orjson
 
 from hub.core.scope import DEFAULT_SCOPE, HomeScope
-from hub.recorder.backends.base import TIERS, BackendError, Batch, CarriedPartials, HistoryBackend, Partial, Sample, TierRow, as_error
+from hub.recorder.backends.base import (
+    TIERS,
+    BackendError,
+    Batch,
+    CarriedPartials,
+    HistoryBackend,
+    Partial,
+    RefusedWrite,
+    Sample,
+    TierRow,
+    as_error,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -336,6 +347,13 @@ class InfluxV1Backend(HistoryBackend):
         if "beyond retention policy" in answer and "partial write" in answer:
             return  # points older than the policy keeps: expired by design, not an error
         message = f"{self.name}: /write answered {response.status}: {answer[:300]}"
+        if "field type conflict" in answer:
+            # Another writer stored the field with another type. InfluxDB types a field per shard
+            # group for the group's life: these points can never be written, while later ones land
+            # in the next group (raw points: the next hour). Points of the request without the
+            # conflict were stored (a partial write); writing them again overwrites them alike.
+            message += " - refused for good: InfluxDB keeps a field's first type for the whole shard group"
+            raise RefusedWrite(message)
         raise BackendError(message)
 
     async def write(self, batch: Batch) -> None:
