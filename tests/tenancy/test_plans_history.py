@@ -272,20 +272,20 @@ async def test_influxdb_keeps_a_year_of_day_rows_in_a_few_shard_groups(influx_ho
 
 
 @pytest.mark.services
-async def test_influxdb_keeps_raw_points_in_hour_shard_groups_old_databases_too(influx_homes: Any, influxdb_server: Any) -> None:
+async def test_influxdb_keeps_raw_points_in_3_hour_shard_groups_old_databases_too(influx_homes: Any, influxdb_server: Any) -> None:
     # A raw query costs influxd a copy of the cached points of every group it touches: in a week's
-    # groups, a 1-hour chart copied all the week's points of each sensor.
-    now = float(int(__import__("time").time())) // 3600 * 3600
+    # groups, the newest minutes of a chart copied all the week's points of each sensor.
+    now = float(int(__import__("time").time())) // 10800 * 10800
     single = await influx_homes(DEFAULT_SCOPE, None)
     free = await influx_homes(FLAT, "free")
     for backend in (single, free):
-        await backend.write(Batch([Point("sensor.power", now - 3 * 3600 + 60 * i, float(i), None) for i in range(180)]))
+        await backend.write(Batch([Point("sensor.power", now - 9 * 3600 + 180 * i, float(i), None) for i in range(180)]))
     (listing,) = await single._query("SHOW SHARD GROUPS")
     groups = [dict(zip(listing["columns"], row, strict=True)) for row in listing["values"]]
     for policy in ("raw", "free_raw"):
         mine = [g for g in groups if g["database"] == single.database and g["retention_policy"] == policy]
         assert len(mine) == 3, policy
-        assert all(g["end_time"][11:13] != g["start_time"][11:13] for g in mine)  # one hour each
+        assert all((int(g["end_time"][11:13]) - int(g["start_time"][11:13])) % 24 == 3 for g in mine)  # 3 hours each
 
     # A database an earlier version made: its raw policy had InfluxDB's 7-day groups. The start's
     # retention step gives its new groups an hour; the points already stored stay readable.
@@ -301,7 +301,7 @@ async def test_influxdb_keeps_raw_points_in_hour_shard_groups_old_databases_too(
         await old.retention_hint(parse_plan(CONFIG_SCHEMA({}), None).longest())
         (item,) = await old._query(f'SHOW RETENTION POLICIES ON "{database}"')
         policies = {row[0]: dict(zip(item["columns"], row, strict=True)) for row in item["values"]}
-        assert policies["raw"]["shardGroupDuration"] == "1h0m0s" and policies["raw"]["default"] is True
+        assert policies["raw"]["shardGroupDuration"] == "3h0m0s" and policies["raw"]["default"] is True
         assert [s.value for s in (await old.read_states(None, 0, now + 1))["sensor.power"]] == [7.0]
     finally:
         await old.close()
