@@ -303,6 +303,10 @@ async def test_influxdb_keeps_raw_points_in_3_hour_shard_groups_old_databases_to
         policies = {row[0]: dict(zip(item["columns"], row, strict=True)) for row in item["values"]}
         assert policies["raw"]["shardGroupDuration"] == "3h0m0s" and policies["raw"]["default"] is True
         assert [s.value for s in (await old.read_states(None, 0, now + 1))["sensor.power"]] == [7.0]
+        await old.retention_hint({"raw": 7200})  # raw kept two hours: groups no longer than that
+        (item,) = await old._query(f'SHOW RETENTION POLICIES ON "{database}"')
+        policies = {row[0]: dict(zip(item["columns"], row, strict=True)) for row in item["values"]}
+        assert (policies["raw"]["duration"], policies["raw"]["shardGroupDuration"]) == ("2h0m0s", "2h0m0s")
     finally:
         await old.close()
 

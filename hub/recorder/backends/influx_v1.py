@@ -76,9 +76,10 @@ CHART_READS = 2
 
 def _shards(tier: str, seconds: float = math.inf) -> str:
     """Return the SHARD DURATION clause of a tier's retention policy kept `seconds` ("" for InfluxDB's own)."""
+    # A shard group may not be longer than its policy's duration (at least an hour).
     if tier == "raw":
-        return f" SHARD DURATION {RAW_SHARDS}s"
-    if tier == "day":  # a shard group may not be longer than its policy's duration
+        return f" SHARD DURATION {max(int(min(seconds, RAW_SHARDS)), 3600)}s"
+    if tier == "day":
         return f" SHARD DURATION {max(int(min(seconds / 10, DAY_SHARDS)), 3600)}s"
     return ""
 
