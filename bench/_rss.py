@@ -5,6 +5,7 @@
     rss_mb(pid)         # another one (nan once it is gone)
     peak_rss_mb()       # the most this process was resident since it started or since reset_peak_rss()
     cpu_seconds(pid)    # user + system CPU so far: robust to a loaded machine, unlike wall time
+    tree_cpu_seconds(pid)  # the same for a process and its children (a database server)
 """
 
 from __future__ import annotations
@@ -53,3 +54,17 @@ def cpu_seconds(pid: int | None = None) -> float:
         return time.process_time()
     fields = Path(f"/proc/{pid or 'self'}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """Return the CPU seconds a process and its children (a PostgreSQL server's backends) have used so far."""
+    total, parents = 0.0, {pid}
+    for stat in sorted(Path("/proc").glob("[0-9]*/stat"), key=lambda p: int(p.parent.name)):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(stat.parent.name) in parents or int(fields[1]) in parents:
+            parents.add(int(stat.parent.name))
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total

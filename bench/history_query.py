@@ -46,6 +46,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 
+from bench._rss import tree_cpu_seconds  # noqa: E402 - after the path
 from hub.recorder import compressed  # noqa: E402
 from hub.recorder.backends.base import Batch, HistoryBackend, Partial, Point, TierRow  # noqa: E402
 from hub.recorder.backends.sqlite import SQLiteBackend  # noqa: E402
@@ -395,13 +396,20 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
           "before and after taking turns to go first; "
           "warm: median of 5, before and after interleaved; CPU: this process's CPU ms (all threads) of the cold "
           "query and the median of the warm ones, what a loaded machine inflates far less than latency; open: the median ms "
-          "of opening a cold query's backend (connecting, the schema check, planning ahead), not in the query's figure")
+          "of opening a cold query's backend (connecting, the schema check, planning ahead), not in the query's figure; "
+          "server: the database server's CPU ms (its processes, 10 ms ticks) per 'after' query, the mean of the cold and of the warm ones")
     print(f"{'range':>6} {'before cold':>12} {'after cold':>11} {'before warm':>12} {'after warm':>11} {'ratio warm':>11} "
-          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22} {'open before/after':>16}  rows one 'after' query read")
+          f"{'after kB':>9} {'CPU cold before/after':>22} {'CPU warm before/after':>22} {'open before/after':>16} {'server cold/warm':>16}  rows one 'after' query read")
 
-    async def cpu_timed(run: Any) -> tuple[float, int, float]:
+    server_pid = servers.server.proc.pid if servers.server is not None else None
+    server_cpus: dict[str, list[float]] = {"cold": [], "warm": []}
+
+    async def cpu_timed(run: Any, kind: str | None = None) -> tuple[float, int, float]:
         cpu = time.process_time()
+        server = tree_cpu_seconds(server_pid) if server_pid is not None and kind else 0.0
         took, size = await run
+        if server_pid is not None and kind:
+            server_cpus[kind].append((tree_cpu_seconds(server_pid) - server) * 1000)
         return took, size, (time.process_time() - cpu) * 1000
 
     for name in args.ranges.split(","):
@@ -422,7 +430,7 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
             try:
                 pair = [("after", timed(new_backend, coverage, span, now, args.points)), ("before", before(old_backend, span))]
                 for which, run in pair if repeat % 2 == 0 else pair[::-1]:
-                    took, size_or_len, cpu = await cpu_timed(run)
+                    took, size_or_len, cpu = await cpu_timed(run, "cold" if which == "after" else None)
                     colds[which].append((took, cpu))
                     if which == "after":
                         size = size_or_len
@@ -438,7 +446,7 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
                 took, _, cpu = await cpu_timed(before(old_backend, span))
                 befores.append(took)
                 before_cpus.append(cpu)
-                took, _, cpu = await cpu_timed(timed(new_backend, coverage, span, now, args.points))
+                took, _, cpu = await cpu_timed(timed(new_backend, coverage, span, now, args.points), "warm")
                 afters.append(took)
                 after_cpus.append(cpu)
         finally:
@@ -450,9 +458,14 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         cold_cpu = f"{before_cold_cpu:.1f} / {after_cold_cpu:.1f}"
         warm_cpu = f"{statistics.median(before_cpus):.1f} / {statistics.median(after_cpus):.1f}"
         read = ", ".join(f"{what} {rows:,}" for what, rows in reads.items())
+        # The server's CPU (its process and children, in 10 ms ticks: a mean, not a median).
+        server_cpu = (f"{statistics.mean(server_cpus['cold']):.0f} / {statistics.mean(server_cpus['warm']):.0f}"
+                      if server_cpus["cold"] else "-")
+        server_cpus["cold"].clear()
+        server_cpus["warm"].clear()
         opened = f"{statistics.median(opens['before']):.1f} / {statistics.median(opens['after']):.1f}"
         print(f"{name:>6} {before_cold:12.1f} {after_cold:11.1f} {before_warm:12.1f} {after_warm:11.1f} "
-              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22} {opened:>16}  {read}", flush=True)
+              f"{before_warm / after_warm:10.1f}x {size / 1e3:9.1f} {cold_cpu:>22} {warm_cpu:>22} {opened:>16} {server_cpu:>16}  {read}", flush=True)
         if args.explain and args.backend == "postgresql":
             fresh = servers.backend(path)
             await fresh.open()

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.recorder.backends.base import Batch, Point, Sample, TierRow
+from hub.recorder.backends.base import BackendError, Batch, Point, Sample, TierRow
 from hub.recorder.backends.influx_v2 import InfluxV2Backend
 
 T0 = 1_700_000_000.0
@@ -101,3 +101,30 @@ async def test_influx_v2_contract_tier_query() -> None:
     hour = 1_699_999_200.0
     assert found == {"sensor.energy": [TierRow("sensor.energy", hour, 11.0, 9.5, 12.5, 12.5, 3.0, 6)]}
     assert 'r._measurement == "hour"' in mock.queries[0]["query"]
+
+
+async def test_influx_v2_a_query_cut_off_is_a_backend_error() -> None:
+    """A server that drops the connection mid-query (a restart) is an outage the history API reports,
+    not an aiohttp exception out of the backend."""
+
+    async def drop(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/csv"})
+        await response.prepare(request)
+        await response.write(RECORDED_STATES[: len(RECORDED_STATES) // 2].encode())
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/api/v2/query", drop)
+    server = TestServer(app)
+    await server.start_server()
+    backend = InfluxV2Backend(str(server.make_url("")), "token", "home", "history")
+    try:
+        with pytest.raises(BackendError):
+            await backend.read_states(["sensor.power"], T0, T0 + 10)
+        with pytest.raises(BackendError):
+            await backend.last_values(T0 + 10)
+    finally:
+        await backend.close()
+        await server.close()

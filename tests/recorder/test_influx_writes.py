@@ -19,7 +19,7 @@ from aiohttp.payload import TOO_LARGE_BYTES_BODY
 from aiohttp.test_utils import TestServer
 
 from hub.core.hub import Hub
-from hub.recorder.backends.base import AttributeChange, BackendError, Batch, Point
+from hub.recorder.backends.base import AttributeChange, BackendError, Batch, Point, RefusedWrite
 from hub.recorder.backends.influx_v1 import InfluxV1Backend, write_bodies
 from hub.recorder.backends.influx_v2 import InfluxV2Backend
 from hub.recorder.recorder import Recorder
@@ -218,3 +218,33 @@ async def test_influx_v2_recorder_waits_out_dropped_connections_and_sets_nothing
     assert not (spool.folder / "rejected.bin").exists()
     series = [orjson.loads(line) for line in victoria_metrics.export('{__name__="state_value",entity_id="sensor.v2_restart"}').splitlines()]
     assert [value for s in series for value in s["values"]] == [float(i) for i in range(100)]
+
+
+@pytest.mark.services
+async def test_influx_v1_field_type_conflict_sets_that_group_aside_and_later_points_are_written(hub: Hub, influxdb_server: Any) -> None:
+    # Another writer made state.value an integer in the current shard group: InfluxDB refuses
+    # the hub's floats there for good. The recorder sets them aside (not lost, not retried forever)
+    # and the next group's points are written, instead of everything waiting behind them for a week.
+    assert hub.config.data_dir is not None
+    if not influxdb_server.running:
+        influxdb_server.start()
+    backend = InfluxV1Backend(influxdb_server.url, f"hub_{uuid.uuid4().hex[:10]}")
+    await backend.open()
+    hour = time.time() // 10800 * 10800  # the start of the current 3-hour group
+    await backend._write_lines([f"state,entity_id=sensor.other value=5i {int((hour + 10) * 1e6)}"], "raw")
+    with pytest.raises(RefusedWrite, match="field type conflict.*refused for good"):
+        await backend.write(Batch([Point("sensor.power", hour + 20, 1.5, None)]))
+    spool = Spool(hub.config.data_dir / "spool")
+    recorder = Recorder(hub, backend, spool, commit_interval=0.05, retry_max=0.2)
+    await recorder.start()
+    try:
+        hub.states.set("sensor.power", "1.5", timestamp=hour + 20)
+        await recorder.commit()
+        hub.states.set("sensor.power", "2.5", timestamp=hour + 10800 + 20)  # the next group
+        await recorder.flush(timeout=30)
+        found = await backend.read_states(["sensor.power"], hour, hour + 21600)
+    finally:
+        await recorder.stop()
+        await backend.close()
+    assert [(s.ts, s.value) for s in found["sensor.power"]] == [(hour + 10820, 2.5)]
+    assert (spool.folder / "rejected.bin").stat().st_size > 0

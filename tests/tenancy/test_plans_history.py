@@ -269,3 +269,56 @@ async def test_influxdb_keeps_a_year_of_day_rows_in_a_few_shard_groups(influx_ho
     groups = [dict(zip(listing["columns"], row, strict=True)) for row in listing["values"]]
     assert len([g for g in groups if g["database"] == single.database and g["retention_policy"] == "day"]) <= 3
     assert len((await single.read_tier("day", None, now - 400 * DAY, now))["sensor.power"]) == 365
+
+
+@pytest.mark.services
+async def test_influxdb_keeps_raw_points_in_3_hour_shard_groups_old_databases_too(influx_homes: Any, influxdb_server: Any) -> None:
+    # A raw query costs influxd a copy of the cached points of every group it touches: in a week's
+    # groups, the newest minutes of a chart copied all the week's points of each sensor.
+    now = float(int(__import__("time").time())) // 10800 * 10800
+    single = await influx_homes(DEFAULT_SCOPE, None)
+    free = await influx_homes(FLAT, "free")
+    for backend in (single, free):
+        await backend.write(Batch([Point("sensor.power", now - 9 * 3600 + 180 * i, float(i), None) for i in range(180)]))
+    (listing,) = await single._query("SHOW SHARD GROUPS")
+    groups = [dict(zip(listing["columns"], row, strict=True)) for row in listing["values"]]
+    for policy in ("raw", "free_raw"):
+        mine = [g for g in groups if g["database"] == single.database and g["retention_policy"] == policy]
+        assert len(mine) == 3, policy
+        assert all((int(g["end_time"][11:13]) - int(g["start_time"][11:13])) % 24 == 3 for g in mine)  # 3 hours each
+
+    # A database an earlier version made: its raw policy had InfluxDB's 7-day groups. The start's
+    # retention step gives its new groups an hour; the points already stored stay readable.
+    from hub.recorder.backends.influx_v1 import InfluxV1Backend
+
+    database = f"hub_{uuid.uuid4().hex[:10]}"
+    old = InfluxV1Backend(influxdb_server.url, database)
+    await old._query(f'CREATE DATABASE "{database}"', post=True)
+    await old._query(f'CREATE RETENTION POLICY "raw" ON "{database}" DURATION INF REPLICATION 1 DEFAULT', post=True)
+    await old._write_lines([f"state,entity_id=sensor.power value=7.0 {int((now - 60) * 1e6)}"], "raw")
+    try:
+        await old.open()
+        await old.retention_hint(parse_plan(CONFIG_SCHEMA({}), None).longest())
+        (item,) = await old._query(f'SHOW RETENTION POLICIES ON "{database}"')
+        policies = {row[0]: dict(zip(item["columns"], row, strict=True)) for row in item["values"]}
+        assert policies["raw"]["shardGroupDuration"] == "3h0m0s" and policies["raw"]["default"] is True
+        assert [s.value for s in (await old.read_states(None, 0, now + 1))["sensor.power"]] == [7.0]
+        await old.retention_hint({"raw": 7200})  # raw kept two hours: groups no longer than that
+        (item,) = await old._query(f'SHOW RETENTION POLICIES ON "{database}"')
+        policies = {row[0]: dict(zip(item["columns"], row, strict=True)) for row in item["values"]}
+        assert (policies["raw"]["duration"], policies["raw"]["shardGroupDuration"]) == ("2h0m0s", "2h0m0s")
+    finally:
+        await old.close()
+
+
+@pytest.mark.services
+async def test_influxdb_downsamples_each_homes_own_entities(influx_homes: Any) -> None:
+    # The downsampler asks which entities have raw points: a home on a plan keeps them in its own
+    # policy, and another home's entities are not its to read.
+    now = float(int(__import__("time").time()))
+    homes = {"single": await influx_homes(DEFAULT_SCOPE, None), "flat": await influx_homes(FLAT, "free"),
+             "plant": await influx_homes(PLANT, "industrial"), "neighbour": await influx_homes(OTHER, "free")}
+    for name, backend in homes.items():
+        await backend.write(Batch([Point(f"sensor.{name}_power", now - 60, 1.0, None)]))
+    for name, backend in homes.items():
+        assert await backend.entities_between(now - 3600, now) == [f"sensor.{name}_power"], name

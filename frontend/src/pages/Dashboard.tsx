@@ -68,11 +68,14 @@ export function Dashboard() {
     return id.includes(needle) || name.includes(needle);
   };
 
-  if (!entitiesLoaded.value) {
+  // The device list decides the card each row is drawn in: rows drawn before it arrives would be
+  // drawn again in their device's card, and a keyboard user's focus on them would be lost.
+  const devicesPending = devices.value === null && !devicesError.value;
+  if (!entitiesLoaded.value || devicesPending) {
     return (
       <section>
         <h1>Dashboard</h1>
-        <Spinner label="Loading states" />
+        <Spinner label={entitiesLoaded.value ? "Loading devices" : "Loading states"} />
       </section>
     );
   }

@@ -21,6 +21,14 @@ class BackendError(HubError):
     """A history backend could not read or write (down, refused, misconfigured)."""
 
 
+class RefusedWrite(HubError):
+    """A history backend refuses these points for good (their data, not an outage): retrying cannot pass.
+
+    Not a BackendError, which the recorder retries for as long as it takes: the recorder sets the
+    batch aside (spool/rejected.bin) after a few attempts, so the points behind it are written.
+    """
+
+
 _TS = itemgetter(1)  # the ts of a Point or an AttributeChange
 
 

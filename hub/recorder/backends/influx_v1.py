@@ -28,7 +28,18 @@ import msgpack
 import orjson
 
 from hub.core.scope import DEFAULT_SCOPE, HomeScope
-from hub.recorder.backends.base import TIERS, BackendError, Batch, CarriedPartials, HistoryBackend, Partial, Sample, TierRow, as_error
+from hub.recorder.backends.base import (
+    TIERS,
+    BackendError,
+    Batch,
+    CarriedPartials,
+    HistoryBackend,
+    Partial,
+    RefusedWrite,
+    Sample,
+    TierRow,
+    as_error,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,6 +62,33 @@ CARRY = 60.0  # how far before a chart's raw points aggregate_points reads, for 
 # by that much at most. ALTER RETENTION POLICY shapes new groups only: an existing database's
 # 7-day groups stay as they are until they expire.
 DAY_SHARDS = 26 * 7 * 86400
+# The raw points' shard groups: 3 hours. A raw query costs influxd a copy of all the cached points
+# of each series in every group it touches, and a group's cache holds everything written to it
+# until it is snapshotted (25 MB, or ten minutes after its last write): in InfluxDB's 7-day groups
+# for a week's policy, the newest 10 minutes of a chart cost influxd 57 ms of CPU for 10 sensors at
+# 1 Hz, in 3-hour groups about 10 (1-hour groups: 9). Shorter groups cost a DELETE more (each
+# touches every group it spans: a per-entity retention override's purge of a week is 56 groups).
+RAW_SHARDS = 3 * 3600
+# A chart's raw points and tier rows are read in this many queries of a share of the entities each,
+# at the same time: influxd answers each on a core of its own (one query is one core's work).
+CHART_READS = 2
+
+
+def _shards(tier: str, seconds: float = math.inf) -> str:
+    """Return the SHARD DURATION clause of a tier's retention policy kept `seconds` ("" for InfluxDB's own)."""
+    # A shard group may not be longer than its policy's duration (at least an hour).
+    if tier == "raw":
+        return f" SHARD DURATION {max(int(min(seconds, RAW_SHARDS)), 3600)}s"
+    if tier == "day":
+        return f" SHARD DURATION {max(int(min(seconds / 10, DAY_SHARDS)), 3600)}s"
+    return ""
+
+
+def _shares(ids: list[str] | None) -> list[list[str] | None]:
+    """Split the entities of a chart's read into CHART_READS shares, read at the same time (None: all, one read)."""
+    if ids is None:
+        return [None]
+    return [ids[i::CHART_READS] for i in range(min(CHART_READS, len(ids)))]
 
 
 def _string(value: str) -> str:
@@ -236,12 +274,11 @@ class InfluxV1Backend(HistoryBackend):
         # Only the missing ones: InfluxDB refuses to "create" a policy whose duration an earlier
         # run's retention_hint changed, which would keep a restarted hub from its own history.
         existing = {row[0] for item in await self._query(f"SHOW RETENTION POLICIES ON {db}") for row in item["values"]}
-        if RP_RAW not in existing and not self.has_plan:
-            await self._query(f'CREATE RETENTION POLICY "{RP_RAW}" ON {db} DURATION INF REPLICATION 1 DEFAULT', post=True)
         for tier, rp in self.rps.items():
             if rp not in existing:
-                shards = f" SHARD DURATION {DAY_SHARDS}s" if tier == "day" else ""
-                await self._query(f"CREATE RETENTION POLICY {_ident(rp)} ON {db} DURATION INF REPLICATION 1{shards}", post=True)
+                default = " DEFAULT" if tier == "raw" and not self.has_plan else ""
+                sql = f"CREATE RETENTION POLICY {_ident(rp)} ON {db} DURATION INF REPLICATION 1{_shards(tier)}{default}"
+                await self._query(sql, post=True)
 
     async def retention_hint(self, retention: Mapping[str, float]) -> None:
         """Set each retention policy's duration to the longest retention of its tier."""
@@ -249,9 +286,9 @@ class InfluxV1Backend(HistoryBackend):
         for tier, seconds in retention.items():
             # InfluxDB refuses durations under an hour; a plan's unlimited tier is INF.
             duration = "INF" if math.isinf(seconds) else f"{max(int(seconds), 3600)}s"
-            # A shard group may not be longer than its policy's duration.
-            shards = f" SHARD DURATION {max(int(min(seconds / 10, DAY_SHARDS)), 3600)}s" if tier == "day" else ""
-            await self._query(f"ALTER RETENTION POLICY {_ident(self.rps[tier])} ON {db} DURATION {duration}{shards}", post=True)
+            # An existing database's raw policy gets 3-hour groups here too (new groups only: those
+            # already made keep their length until they expire).
+            await self._query(f"ALTER RETENTION POLICY {_ident(self.rps[tier])} ON {db} DURATION {duration}{_shards(tier, seconds)}", post=True)
         self.retention_applied = True
 
     async def close(self) -> None:
@@ -318,6 +355,13 @@ class InfluxV1Backend(HistoryBackend):
         if "beyond retention policy" in answer and "partial write" in answer:
             return  # points older than the policy keeps: expired by design, not an error
         message = f"{self.name}: /write answered {response.status}: {answer[:300]}"
+        if "field type conflict" in answer:
+            # Another writer stored the field with another type. InfluxDB types a field per shard
+            # group for the group's life: these points can never be written, while later ones land
+            # in the next group (raw points: within 3 hours). Points of the request without the
+            # conflict were stored (a partial write); writing them again overwrites them alike.
+            message += " - refused for good: InfluxDB keeps a field's first type for the whole shard group"
+            raise RefusedWrite(message)
         raise BackendError(message)
 
     async def write(self, batch: Batch) -> None:
@@ -393,11 +437,12 @@ class InfluxV1Backend(HistoryBackend):
         if not ids:
             return {}
         # Rows whose only selected field is empty (text states) are not returned at all.
-        sql = (
+        sqls = [
             f'SELECT "value" FROM "{self.raw_rp}"."state" WHERE time >= {_time(start - CARRY)} AND time < {_time(end)}'
-            f"{self._where(ids)} GROUP BY entity_id"
-        )
-        body = await self._fetch(sql)
+            f"{self._where(share)} GROUP BY entity_id"
+            for share in _shares(ids)
+        ]
+        bodies = await asyncio.gather(*(self._fetch(sql) for sql in sqls))
 
         def summed() -> CarriedPartials:
             # Imported with the first chart, as SQLite's: a start without charts does not need numpy.
@@ -407,7 +452,7 @@ class InfluxV1Backend(HistoryBackend):
 
             out: dict[str, list[Partial]] = {}
             carried: dict[str, float] = {}
-            for entity_id, rows in _points(body, sql).items():
+            for entity_id, rows in (item for body, sql in zip(bodies, sqls, strict=True) for item in _points(body, sql).items()):
                 rows = rows[~np.isnan(rows[:, 1])]
                 inside = int(np.searchsorted(rows[:, 0], _micros(start)))  # the first row at or after start
                 if inside:
@@ -425,7 +470,8 @@ class InfluxV1Backend(HistoryBackend):
         read as empty later, which costs one small query.
         """
         del start, end  # the index does not filter tag values by time
-        series = await self._query(f'SHOW TAG VALUES FROM "{RP_RAW}"."state" WITH KEY = "entity_id"')
+        # This home's entities, in its own policy: not every home's (a home on a plan has no "raw").
+        series = await self._query(f'SHOW TAG VALUES FROM "{self.raw_rp}"."state" WITH KEY = "entity_id" WHERE {home_condition(self.scope)}')
         return sorted({row[1] for item in series for row in item.get("values", [])})
 
     async def read_attributes(
@@ -472,12 +518,14 @@ class InfluxV1Backend(HistoryBackend):
         if ids == []:
             return {}
         fields = ", ".join(f'"{f}"' for f in _TIER_FIELDS)
-        sql = (
+        sqls = [
             f'SELECT {fields} FROM "{self.rps[tier]}"."{tier}" WHERE time >= {_time(start)} AND time < {_time(end)}'
-            f"{self._where(ids)} GROUP BY entity_id"
-        )
+            f"{self._where(share)} GROUP BY entity_id"
+            for share in _shares(ids)
+        ]
+        answers = await asyncio.gather(*(self._query(sql) for sql in sqls))
         out: dict[str, list[TierRow]] = {}
-        for item in await self._query(sql):
+        for item in (item for answer in answers for item in answer):
             name = item["tags"]["entity_id"]
             out[name] = [
                 TierRow(name, row[0] / 1e6, row[1], row[2], row[3], row[4], row[5], int(row[6])) for row in item["values"]

@@ -28,7 +28,8 @@ from hub.core.scope import DEFAULT_SCOPE, HomeScope
 from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Sample, TierRow, as_error
 from hub.recorder.backends.influx_v1 import _micros, _string, home_tags, write_bodies
 
-_ERRORS = (InfluxDBError, OSError, TimeoutError)
+# The client's requests are aiohttp's: a connection cut mid-answer is an aiohttp.ClientError.
+_ERRORS = (InfluxDBError, OSError, TimeoutError, aiohttp.ClientError)
 
 
 def _flux_time(ts: float) -> str:
@@ -134,7 +135,7 @@ class InfluxV2Backend(HistoryBackend):
                 await write_api.write(self.bucket, self.org, body, write_precision=WritePrecision.US)  # type: ignore[arg-type]
         # aiohttp's errors too: a connection the server drops (ServerDisconnectedError) is no OSError, and
         # the recorder takes an error it does not know as transient for a refused batch, set aside after three tries.
-        except (*_ERRORS, aiohttp.ClientError) as err:
+        except _ERRORS as err:
             raise as_error(self.name, err) from err
 
     async def write(self, batch: Batch) -> None:
