@@ -294,6 +294,7 @@ def _check_config(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     from hub import heap
+    from hub.imports import side_by_side
 
     # What the imports and the start make lives as long as the process: no collection walks it
     # on the way (heap.paused), and it is frozen out of later ones at once, without a collection
@@ -303,10 +304,16 @@ async def _run(args: argparse.Namespace) -> int:
     # first answer, to free ~100 objects: a start paused throughout leaves 40-150 unreachable,
     # cold or warm, which stay until the next full freeze (hub/heap.py: FULL_EVERY).
     with heap.paused():
-        from hub import bootstrap
         from hub.ops.allocator import tune_allocator
 
-        tune_allocator()  # before the first big payload: a long-running process (hub/ops/allocator.py)
+        # Before the first big payload (a long-running process) and the first thread, which keeps
+        # the arena it gets (hub/ops/allocator.py).
+        tune_allocator()
+        # aiohttp's import spends ~50 ms in OpenSSL without the GIL (hub/imports.py): in a thread,
+        # while this one imports the SQLAlchemy side of the hub, which does not need aiohttp.
+        side_by_side("aiohttp", ("hub.auth.store", "hub.registry.entities", "hub.registry.restore"))
+        from hub import bootstrap
+
         # Whatever the hub writes (databases, spool, broker files) is for its own user only.
         os.umask(0o077)
         # Handlers first: a SIGTERM while the hub starts (systemd stopping it, a slow machine) must

@@ -1,4 +1,4 @@
-"""Importing a library without the optional extras it would pull in when they are installed.
+"""Importing a library without the optional extras it would pull in when they are installed, or beside another.
 
 Some libraries import another package just because it is there, for features the hub never
 uses: Mako (through Alembic) imports Pygments to highlight HTML error pages, PyJWT imports
@@ -11,9 +11,11 @@ importable for anyone who imports them afterwards.
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 
 
 @contextmanager
@@ -33,3 +35,26 @@ def without_modules(*names: str) -> Iterator[None]:
         for name in blocked:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
+
+
+def side_by_side(background: str, foreground: Sequence[str]) -> None:
+    """Import `background` in a thread while this thread imports `foreground`; return once both are in.
+
+    For a library whose import waits outside the interpreter: aiohttp builds its two client SSL
+    contexts when imported, and OpenSSL parses the system's CA bundle for each (~25 ms each)
+    without holding the GIL, so this thread's imports go on on the other core meanwhile. Import
+    locks are per module: the two sides only wait for each other on a module both import, and
+    only a circular import between such modules could deadlock (Python then raises in one of
+    them). A failed background import is left for the next import of it to raise, where the
+    hub imports it anyway.
+    """
+
+    def run() -> None:
+        with suppress(Exception):
+            importlib.import_module(background)
+
+    thread = threading.Thread(target=run, name=f"import {background}", daemon=True)
+    thread.start()
+    for name in foreground:
+        importlib.import_module(name)
+    thread.join()
