@@ -18,7 +18,7 @@ import orjson
 
 from hub.core.hub import HubConfig
 from hub.exceptions import HubError
-from hub.recorder.backends.base import TIERS, AttributeChange, Batch, HistoryBackend, Point, TierRow
+from hub.recorder.backends.base import TIERS, AttributeChange, Batch, HistoryBackend, Point, Row, TierRow
 
 WINDOW = 30 * 86400  # read history a month at a time, so memory stays bounded
 WRITE_BATCH = 20_000  # the recorder's own largest batch
@@ -95,7 +95,7 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
 
 async def import_history(backend: HistoryBackend, folder: Path) -> int:
     """Write exported history into a backend (writes are idempotent); return the points written."""
-    points: list[Point] = []
+    points: list[Row] = []
     written = 0
     for row in _lines(folder / "states.jsonl"):
         points.append(Point(row["e"], float(row["t"]), row["v"], row["s"]))

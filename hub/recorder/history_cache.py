@@ -133,7 +133,7 @@ class HistoryCache:
             return
         seen = set()
         for point in points:
-            key = (point.entity_id, point.ts // SPAN * SPAN)
+            key = (point[0], point[1] // SPAN * SPAN)
             if key in seen:
                 continue
             seen.add(key)

@@ -16,7 +16,7 @@ import orjson
 from hub.core.bus import EVENT_STATE_CHANGED, Event, callback
 from hub.core.states import valid_entity_id
 from hub.exceptions import HubError
-from hub.recorder.backends.base import AttributeChange, BackendError, Batch, HistoryBackend, Point
+from hub.recorder.backends.base import AttributeChange, BackendError, Batch, HistoryBackend, Row
 from hub.recorder.backlog import BACKLOG_ENTITY_ID, Backlog
 from hub.recorder.commit import Change, Committer
 from hub.recorder.compressed import format_value
@@ -57,14 +57,14 @@ def to_value(state: str) -> float | None:
     return value
 
 
-def as_point(entity_id: str, ts: float, text: str) -> Point:
+def as_point(entity_id: str, ts: float, text: str) -> Row:
     """Return the point of a state: numbers as float values, with the text kept as well when
     the number would not print back as written ("21.50", "1e3"), so history shows what the
     live state showed."""
     value = to_value(text)
     if value is None:
-        return Point(entity_id, ts, None, text)
-    return Point(entity_id, ts, value, None if format_value(value) == text else text)
+        return (entity_id, ts, None, text)
+    return (entity_id, ts, value, None if format_value(value) == text else text)
 
 
 def _slices(batch: Batch, size: int) -> Iterable[Batch]:
@@ -231,7 +231,7 @@ class Recorder:
     # -- batching
 
     def _build(self, changes_in: list[Change]) -> Batch:
-        points: list[Point] = []
+        points: list[Row] = []
         changes: list[AttributeChange] = []
         last_attributes = self._last_attributes
         for n, change in enumerate(changes_in):
@@ -454,7 +454,7 @@ class Recorder:
             stamp = ts.timestamp() if isinstance(ts, datetime) else float(ts)
             text = raw if isinstance(raw, str) else format_value(float(raw)) if not isinstance(raw, bool) else ("on" if raw else "off")
             rows.append(as_point(entity_id, stamp, text))
-        rows.sort(key=lambda p: p.ts)
+        rows.sort(key=lambda p: p[1])
         for start in range(0, len(rows), self.max_batch):
             await self.append(Batch(rows[start : start + self.max_batch]))
         return len(rows)

@@ -137,4 +137,4 @@ async def _fill_drain_and_free(commits: Committer, spool: Spool, statuses: list[
     commits.pending.append(("sensor.s0", 12.0, "12"))
     await commits.commit()
     assert commits.error is None and statuses[-1] is None
-    assert [p.value for p in Batch.from_bytes(spool.peek_many(10)[-1][0]).points] == [12.0]
+    assert [value for _, _, value, _ in Batch.from_bytes(spool.peek_many(10)[-1][0]).points] == [12.0]

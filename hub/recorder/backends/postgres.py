@@ -533,9 +533,9 @@ class PostgresBackend(HistoryBackend):
 
     async def _write(self, conn: asyncpg.Connection, batch: Batch) -> None:
         points = batch.points
-        await self._entity_ids(conn, {p.entity_id for p in points} | {a.entity_id for a in batch.attributes})
+        await self._entity_ids(conn, {p[0] for p in points} | {a.entity_id for a in batch.attributes})
         if points and not self.timescale:
-            await self._ensure_slots(conn, "history_raw", self._slots("history_raw", {p.ts for p in points}))
+            await self._ensure_slots(conn, "history_raw", self._slots("history_raw", {p[1] for p in points}))
         async with conn.transaction():
             await conn.execute(_SET_SCOPE, *self._home)
             await self._insert(conn, batch)
@@ -549,10 +549,10 @@ class PostgresBackend(HistoryBackend):
                 "INSERT INTO history_raw (entity, ts, value, state, tenant_id, home_id, plan) SELECT e, to_timestamp(t), v, "
                 "s, $5, $6, $7 FROM unnest($1::int[], $2::float8[], $3::float8[], $4::text[]) AS u(e, t, v, s) "
                 "ON CONFLICT DO NOTHING",
-                [ids[p.entity_id] for p in points],
-                [p.ts for p in points],
-                [p.value for p in points],
-                [p.state for p in points],
+                [ids[p[0]] for p in points],
+                [p[1] for p in points],
+                [p[2] for p in points],
+                [p[3] for p in points],
                 tenant,
                 home,
                 self.plan_key,
