@@ -119,6 +119,25 @@ async def database_from_before(app_url: str, pg_url: str, pools: PoolRegistry, s
     await per_row_policies(pg_url)
 
 
+async def reader_url(app_url: str, pg_url: str, *first: str) -> str:
+    """Return the URL of a new role that may read and write the history's tables but own none of them
+    (it can neither change a policy nor make an index), after running `first` as the superuser."""
+    reader = f"hub_reader_{uuid.uuid4().hex[:8]}"
+    admin = await superuser(pg_url)
+    try:
+        for statement in first:
+            await admin.execute(statement)
+        await admin.execute(f"CREATE ROLE {reader} LOGIN NOSUPERUSER NOBYPASSRLS")
+        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {reader}")  # as every role had before PostgreSQL 15
+        await admin.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {reader}")
+        await admin.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {reader}")
+    finally:
+        await admin.close()
+    owner = app_url.split("://", 1)[1].split("@", 1)[0]
+    assert owner.startswith("hub_app_")
+    return app_url.replace(f"{owner}@", f"{reader}@", 1)
+
+
 async def test_a_database_from_before_reads_the_home_once_per_query_after_the_next_start(
     app_url: str, pg_url: str, pools: PoolRegistry
 ) -> None:
@@ -152,17 +171,7 @@ async def test_a_role_that_may_not_change_the_policy_still_opens_the_history(
     app_url: str, pg_url: str, pools: PoolRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
     await database_from_before(app_url, pg_url, pools, NOW - 600, 60.0)
-    reader = f"hub_reader_{uuid.uuid4().hex[:8]}"
-    admin = await superuser(pg_url)
-    try:
-        await admin.execute(f"CREATE ROLE {reader} LOGIN NOSUPERUSER NOBYPASSRLS")
-        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {reader}")  # as every role had before PostgreSQL 15
-        await admin.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {reader}")
-        await admin.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {reader}")
-    finally:
-        await admin.close()
-    owner = app_url.split("://", 1)[1].split("@", 1)[0]
-    backend = PostgresBackend(app_url.replace(f"{owner}@", f"{reader}@", 1), pools=pools, clock=Clock(NOW))
+    backend = PostgresBackend(await reader_url(app_url, pg_url), pools=pools, clock=Clock(NOW))
     await backend.open()
     try:
         found = await backend.aggregate_points(ENTITIES, NOW - 600, NOW, 60.0)
@@ -233,19 +242,7 @@ async def test_a_role_that_may_not_make_the_index_still_opens_the_history(
     await backend.open()
     await backend.write(points(NOW - 600, NOW, 60.0))
     await backend.close()
-    reader = f"hub_reader_{uuid.uuid4().hex[:8]}"
-    owner = app_url.split("://", 1)[1].split("@", 1)[0]
-    admin = await superuser(pg_url)
-    try:
-        await admin.execute(f"DROP INDEX {layout.CHART_INDEX}")
-        await admin.execute(f"CREATE ROLE {reader} LOGIN NOSUPERUSER NOBYPASSRLS")
-        await admin.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {reader}")  # as every role had before PostgreSQL 15
-        await admin.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {reader}")
-        await admin.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {reader}")
-    finally:
-        await admin.close()
-    assert owner.startswith("hub_app_")
-    backend = PostgresBackend(app_url.replace(f"{owner}@", f"{reader}@", 1), pools=pools, clock=clock)
+    backend = PostgresBackend(await reader_url(app_url, pg_url, f"DROP INDEX {layout.CHART_INDEX}"), pools=pools, clock=clock)
     await backend.open()
     try:
         found = await backend.read_states(ENTITIES, NOW - 600, NOW)
