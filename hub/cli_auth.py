@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from hub.cli_db import data_dir_of, members_in, open_default, open_in_home
+from hub.cli_db import data_dir_of, members_of, open_default
 
 if TYPE_CHECKING:
     from hub.auth.store import AuthStore, User
@@ -71,26 +71,19 @@ async def _auth_unban(args: argparse.Namespace) -> int:
 
 
 async def _token_list(args: argparse.Namespace) -> int:
-    engine, home = await open_in_home(args)
-    try:
-        auth = members_in(engine, home)
+    async with members_of(args) as (auth, home):
         user = await _token_user(auth, args.user, home)
         if user is None:
             return 1
         for info in await auth.list_tokens(user.id):
             status = "revoked" if info.revoked_at else f"expires {info.expires_at:%Y-%m-%d}" if info.expires_at else "no expiry"
             print(f"{info.id}  {info.kind:<10}  {info.label or '-':<24}  created {info.created_at:%Y-%m-%d}  {status}")
-    finally:
-        await engine.dispose()
     return 0
 
 
 async def _token_revoke(args: argparse.Namespace) -> int:
-    engine, home = await open_in_home(args)
-    try:
-        revoked = await members_in(engine, home).revoke_token(args.token_id)
-    finally:
-        await engine.dispose()
+    async with members_of(args) as (auth, home):
+        revoked = await auth.revoke_token(args.token_id)
     if not revoked:
         where = "" if home is None else f" in home {home.name} ({home.id})"
         print(f"error: no live token with id {args.token_id!r}{where}", file=sys.stderr)
@@ -100,15 +93,11 @@ async def _token_revoke(args: argparse.Namespace) -> int:
 
 
 async def _token_create(args: argparse.Namespace) -> int:
-    engine, home = await open_in_home(args)
-    try:
-        auth = members_in(engine, home)
+    async with members_of(args) as (auth, home):
         user = await _token_user(auth, args.user, home)
         if user is None:
             return 1
         token = await auth.create_long_lived_token(user.id, args.label, lifespan_days=args.days)
-    finally:
-        await engine.dispose()
     print(token)
     return 0
 

@@ -4,6 +4,8 @@ home `--home` names, on the user a command names; and the homes the device comma
 from __future__ import annotations
 
 import argparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +87,17 @@ async def open_user(args: argparse.Namespace) -> tuple[AsyncEngine, TenantUser |
     except BaseException:
         await engine.dispose()
         raise
+
+
+@asynccontextmanager
+async def members_of(args: argparse.Namespace) -> AsyncIterator[tuple[AuthStore, Home | None]]:
+    """Open the database in the home `--home` names and yield its auth store (members_in) and the
+    home; the engine is disposed on the way out."""
+    engine, home = await open_in_home(args)
+    try:
+        yield members_in(engine, home), home
+    finally:
+        await engine.dispose()
 
 
 def members_in(engine: AsyncEngine, home: Home | None) -> AuthStore:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from hub.cli_db import auth_in, members_in, open_in_home, open_user
+from hub.cli_db import auth_in, members_of, open_in_home, open_user
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -91,11 +91,8 @@ async def _user_add(args: argparse.Namespace) -> int:
 
 
 async def _user_list(args: argparse.Namespace) -> int:
-    engine, home = await open_in_home(args)
-    try:
-        users = await members_in(engine, home).list_users()
-    finally:
-        await engine.dispose()
+    async with members_of(args) as (auth, home):
+        users = await auth.list_users()
     if home is not None:
         print(f"Users with a role in home {home.name} ({home.id}), and that role:")
     if not users:
