@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.recorder.backends.base import BackendError, Batch, Point, Sample, TierRow
+from hub.recorder.backends.base import BackendError, Batch, Point, RefusedWrite, Sample, TierRow
 from hub.recorder.backends.influx_v2 import InfluxV2Backend
 
 T0 = 1_700_000_000.0
@@ -125,6 +125,29 @@ async def test_influx_v2_a_query_cut_off_is_a_backend_error() -> None:
             await backend.read_states(["sensor.power"], T0, T0 + 10)
         with pytest.raises(BackendError):
             await backend.last_values(T0 + 10)
+    finally:
+        await backend.close()
+        await server.close()
+
+
+async def test_influx_v2_field_type_conflict_is_refused_for_good() -> None:
+    """InfluxDB 2.x answers a field type conflict with 422 (its body recorded here, as the server's
+    answers above): a RefusedWrite, which the recorder sets aside, not an outage retried forever."""
+    conflict = {"code": "unprocessable entity", "message": 'failure writing points to database: partial write: field type conflict: '
+                'input field "value" on measurement "state" is type float, already exists as type integer dropped=1'}
+
+    async def write(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response(conflict, status=422)
+
+    app = web.Application()
+    app.router.add_post("/api/v2/write", write)
+    server = TestServer(app)
+    await server.start_server()
+    backend = InfluxV2Backend(str(server.make_url("")), "token", "home", "history")
+    try:
+        with pytest.raises(RefusedWrite, match="field type conflict.*refused for good"):
+            await backend.write(Batch([Point("sensor.power", T0, 1.5, None)]))
     finally:
         await backend.close()
         await server.close()

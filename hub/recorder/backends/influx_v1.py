@@ -154,6 +154,20 @@ def write_bodies(lines: list[str], max_lines: int = WRITE_LINES, max_bytes: int 
         yield b"\n".join(chunk)
 
 
+def refused_for_good(name: str, answer: str) -> RefusedWrite | None:
+    """Return the error for a write InfluxDB (1.x or 2.x) refuses for good, else None (an outage).
+
+    A field type conflict: another writer stored the field with another type, and InfluxDB keeps
+    a field's first type for the shard group's life. These points can never be written there,
+    while later ones land in the next group (1.x raw points: within 3 hours). Points of the
+    request without the conflict were stored (a partial write); writing them again overwrites
+    them alike.
+    """
+    if "field type conflict" not in answer:
+        return None
+    return RefusedWrite(f"{name}: {answer[:300]} - refused for good: InfluxDB keeps a field's first type for the whole shard group")
+
+
 def _error_text(body: bytes) -> str:
     """Return the error influxd answered with (a MessagePack map), or the body's start as text."""
     try:
@@ -354,14 +368,10 @@ class InfluxV1Backend(HistoryBackend):
             raise as_error(self.name, err) from err
         if "beyond retention policy" in answer and "partial write" in answer:
             return  # points older than the policy keeps: expired by design, not an error
+        refused = refused_for_good(f"{self.name}: /write answered {response.status}", answer)
+        if refused is not None:
+            raise refused
         message = f"{self.name}: /write answered {response.status}: {answer[:300]}"
-        if "field type conflict" in answer:
-            # Another writer stored the field with another type. InfluxDB types a field per shard
-            # group for the group's life: these points can never be written, while later ones land
-            # in the next group (raw points: within 3 hours). Points of the request without the
-            # conflict were stored (a partial write); writing them again overwrites them alike.
-            message += " - refused for good: InfluxDB keeps a field's first type for the whole shard group"
-            raise RefusedWrite(message)
         raise BackendError(message)
 
     async def write(self, batch: Batch) -> None:

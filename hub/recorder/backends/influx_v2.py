@@ -26,7 +26,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 
 from hub.core.scope import DEFAULT_SCOPE, HomeScope
 from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Sample, TierRow, as_error
-from hub.recorder.backends.influx_v1 import _micros, _string, home_tags, write_bodies
+from hub.recorder.backends.influx_v1 import _micros, _string, home_tags, refused_for_good, write_bodies
 
 # The client's requests are aiohttp's: a connection cut mid-answer is an aiohttp.ClientError.
 _ERRORS = (InfluxDBError, OSError, TimeoutError, aiohttp.ClientError)
@@ -133,9 +133,13 @@ class InfluxV2Backend(HistoryBackend):
             for body in write_bodies(lines):
                 # WritePrecision's values are plain strings, though write() annotates the parameter as WritePrecision.
                 await write_api.write(self.bucket, self.org, body, write_precision=WritePrecision.US)  # type: ignore[arg-type]
-        # aiohttp's errors too: a connection the server drops (ServerDisconnectedError) is no OSError, and
-        # the recorder takes an error it does not know as transient for a refused batch, set aside after three tries.
         except _ERRORS as err:
+            # The server's own message (the client's str() leads with the headers; a body that is
+            # not its JSON error stays bytes).
+            said = getattr(err, "message", None) or str(err)
+            refused = refused_for_good(self.name, said.decode(errors="replace") if isinstance(said, bytes) else str(said))
+            if refused is not None:
+                raise refused from err
             raise as_error(self.name, err) from err
 
     async def write(self, batch: Batch) -> None:
