@@ -440,8 +440,8 @@ class InfluxV1Backend(HistoryBackend):
         points are read; only their numbers, straight into arrays (no Sample per point). The
         read starts a minute (CARRY) early: the last point before start is the value carried
         in, which spares busy entities last_values' query. Every raw query costs influxd a copy
-        of all the cached points of each series it touches (a day of them in a shard being
-        written), as much for that one value as for the hour read.
+        of all the cached points of each series in each shard group it touches (see RAW_SHARDS).
+        The entities are read in CHART_READS queries at the same time.
         """
         ids = list(entity_ids)
         if not ids:
