@@ -15,17 +15,18 @@ each backend reads back as written):
 - **Non-numeric states** (`unavailable`, `on`, text) are not points here: the last number
   holds through them. A bucket with no numeric point has no row (a gap), and its time
   counts towards the next bucket's mean only as the carried value.
-- **Source**: raw points for buckets narrower than a minute; the minute tier for multiples
-  of 60 s, the 5-minute tier for multiples of 300 s, the hour tier for multiples of 3600 s
-  and the day tier for multiples of 86400 s (the coarsest that divides the width), read up
-  to where each tier is complete and continued from raw points aggregated the same way
-  (tiers.aggregate into minute or 5-minute rows, tiers.combine into hours, days, then into
-  the width), so the numbers do not depend on whether the downsampler has run. The value
-  carried into those raw points is the newest tier row's last (the last point before them),
-  read from raw points only for entities without a row in the range. As in the
-  tiers, a bucket's mean covers its time from its start to the end of the last minute
-  (5-minute, hour, day) row that has points. A range older than raw (minute, 5-minute)
-  retention widens the buckets to what the tiers still hold.
+- **Source**: raw points for buckets narrower than 15 s (and widths no tier divides); the
+  15-second tier for multiples of 15 s, the minute tier for multiples of 60 s, the 5-minute
+  tier for multiples of 300 s, the hour tier for multiples of 3600 s and the day tier for
+  multiples of 86400 s (the coarsest that divides the width), read up to where each tier is
+  complete and continued from raw points aggregated the same way (tiers.aggregate into
+  15-second, minute or 5-minute rows, tiers.combine into hours, days, then into the width),
+  so the numbers do not depend on whether the downsampler has run. The value carried into
+  those raw points is the newest tier row's last (the last point before them), read from raw
+  points only for entities without a row in the range. As in the tiers, a bucket's mean
+  covers its time from its start to the end of the last 15-second (minute, 5-minute, hour,
+  day) row that has points. A range older than raw (15-second, minute, 5-minute) retention
+  widens the buckets to what the tiers still hold.
 """
 
 from __future__ import annotations
@@ -34,16 +35,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.recorder.backends.base import CarriedPartials, HistoryBackend, TierRow
+from hub.recorder.backends.base import TIER_SECONDS, CarriedPartials, HistoryBackend, TierRow
 from hub.recorder.recorder import to_value
 from hub.recorder.tiers import Downsampler, RetentionPlan, aggregate, combine, from_partials
 
+FIFTEEN = 15.0
 MINUTE = 60.0
 FIVE = 300.0
 HOUR = 3600.0
 DAY = 86400.0
-# Widths a caller's points are rounded up to: from a minute up, multiples of the minute tier, so
-# that every range longer than a couple of hours (300 points) is answered from a tier.
+# Widths a caller's points are rounded up to: from 15 s up, multiples of the 15-second tier, so
+# that every range longer than an hour (300 points) is answered from a tier.
 WIDTHS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
           10800.0, 21600.0, 43200.0, 86400.0, 604800.0)
 MAX_BUCKETS = 10_000
@@ -54,9 +56,11 @@ class Coverage:
     """What each source holds: retention cut-offs and how far the tiers are complete (epoch seconds)."""
 
     raw_from: float = -math.inf  # raw points before this are purged
+    fifteen_from: float = -math.inf  # 15-second rows before this are purged
     minute_from: float = -math.inf  # minute rows before this are purged
     five_from: float = -math.inf  # 5-minute rows before this are purged
     hour_from: float = -math.inf  # hour rows before this are purged
+    fifteen_until: float = -math.inf  # the 15-second tier is complete before this
     minute_until: float = -math.inf  # the minute tier is complete before this
     five_until: float = -math.inf  # the 5-minute tier is complete before this
     hour_until: float = -math.inf  # the hour tier is complete before this
@@ -70,7 +74,7 @@ class Buckets:
     width: float
     start: float
     end: float
-    source: str  # "raw", "minute", "five_minute", "hour" or "day"
+    source: str  # "raw", "fifteen_second", "minute", "five_minute", "hour" or "day"
     series: dict[str, list[TierRow]]
 
 
@@ -97,9 +101,12 @@ def effective_width(width: float, start: float, coverage: Coverage) -> float:
         raise ValueError(message)
     first = start // width * width
     if first < coverage.raw_from:
+        width = _tier_width(width, FIFTEEN)
+        first = start // width * width
+    if first < coverage.fifteen_from and width >= FIFTEEN:  # under 15 s: raw points still answer
         width = _tier_width(width, MINUTE)
         first = start // width * width
-    if first < coverage.minute_from and width >= MINUTE:  # under a minute: raw points still answer
+    if first < coverage.minute_from and width >= MINUTE:
         width = _tier_width(width, FIVE)
         first = start // width * width
     if first < coverage.five_from:
@@ -168,30 +175,20 @@ class _Numbers(dict[float | str | None, float | None]):
         return value
 
 
-async def _minute_rows(
-    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool,
-    held: dict[str, float],
-) -> dict[str, list[TierRow]]:
-    """Return minute rows over [start, end): the tier where complete, then raw points aggregated alike."""
-    until = min(max(_floor(coverage.minute_until, MINUTE), start), end)
-    out: dict[str, list[TierRow]] = {}
-    if start < until:
-        out.update(await backend.read_tier("minute", entity_ids, start, until))
-    for entity_id, rows in (await _raw_rows(backend, entity_ids, until, end, MINUTE, deltas, _held(out, held))).items():
-        out.setdefault(entity_id, []).extend(rows)
-    return out
+_UNTIL = {"fifteen_second": "fifteen_until", "minute": "minute_until", "five_minute": "five_until"}
 
 
-async def _five_rows(
-    backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage, deltas: bool,
-    held: dict[str, float],
+async def _raw_tier_rows(
+    tier: str, backend: HistoryBackend, entity_ids: Sequence[str], start: float, end: float, coverage: Coverage,
+    deltas: bool, held: dict[str, float],
 ) -> dict[str, list[TierRow]]:
-    """Return 5-minute rows over [start, end): the tier where complete, then raw points aggregated alike."""
-    until = min(max(_floor(coverage.five_until, FIVE), start), end)
+    """Return rows of a tier of raw points (RAW_TIERS) over [start, end): the tier where complete, then raw points aggregated alike."""
+    width = float(TIER_SECONDS[tier])
+    until = min(max(_floor(getattr(coverage, _UNTIL[tier]), width), start), end)
     out: dict[str, list[TierRow]] = {}
     if start < until:
-        out.update(await backend.read_tier("five_minute", entity_ids, start, until))
-    for entity_id, rows in (await _raw_rows(backend, entity_ids, until, end, FIVE, deltas, _held(out, held))).items():
+        out.update(await backend.read_tier(tier, entity_ids, start, until))
+    for entity_id, rows in (await _raw_rows(backend, entity_ids, until, end, width, deltas, _held(out, held))).items():
         out.setdefault(entity_id, []).extend(rows)
     return out
 
@@ -205,7 +202,8 @@ async def _hour_rows(
     out: dict[str, list[TierRow]] = {}
     if start < until:
         out.update(await backend.read_tier("hour", entity_ids, start, until))
-    for entity_id, rows in (await _five_rows(backend, entity_ids, until, end, coverage, deltas, _held(out, held))).items():
+    rest = await _raw_tier_rows("five_minute", backend, entity_ids, until, end, coverage, deltas, _held(out, held))
+    for entity_id, rows in rest.items():
         out.setdefault(entity_id, []).extend(combine(entity_id, rows, HOUR, FIVE))
     return out
 
@@ -271,9 +269,11 @@ async def query_buckets(
     elif width % HOUR == 0:
         fine, step = await _hour_rows(backend, ids, first, last, coverage, deltas, {}), HOUR
     elif width % FIVE == 0:
-        fine, step = await _five_rows(backend, ids, first, last, coverage, deltas, {}), FIVE
+        fine, step = await _raw_tier_rows("five_minute", backend, ids, first, last, coverage, deltas, {}), FIVE
     elif width % MINUTE == 0:
-        fine, step = await _minute_rows(backend, ids, first, last, coverage, deltas, {}), MINUTE
+        fine, step = await _raw_tier_rows("minute", backend, ids, first, last, coverage, deltas, {}), MINUTE
+    elif width % FIFTEEN == 0:
+        fine, step = await _raw_tier_rows("fifteen_second", backend, ids, first, last, coverage, deltas, {}), FIFTEEN
     else:
         fine, step = await _raw_rows(backend, ids, first, last, width, deltas, {}), width
     source = "raw"
@@ -285,6 +285,8 @@ async def query_buckets(
         source = "five_minute"
     elif step == MINUTE and first < coverage.minute_until:
         source = "minute"
+    elif step == FIFTEEN and first < coverage.fifteen_until:
+        source = "fifteen_second"
     series = {
         entity_id: rows if width == step else combine(entity_id, rows, width, step)
         for entity_id, rows in fine.items()
@@ -299,9 +301,11 @@ def coverage_of(plan: RetentionPlan | None, tiers: Downsampler | None, now: floa
         return Coverage()
     return Coverage(
         raw_from=now - plan.default["raw"],
+        fifteen_from=now - plan.default["fifteen_second"],
         minute_from=now - plan.default["minute"],
         five_from=now - plan.default["five_minute"],
         hour_from=now - plan.default["hour"],
+        fifteen_until=tiers.tier_until("fifteen_second") if tiers is not None else -math.inf,
         minute_until=tiers.tier_until("minute") if tiers is not None else -math.inf,
         five_until=tiers.tier_until("five_minute") if tiers is not None else -math.inf,
         hour_until=tiers.tier_until("hour") if tiers is not None else -math.inf,

@@ -1,4 +1,4 @@
-"""Downsampling (raw -> 1 minute and raw -> 5 minute -> 1 hour -> 1 day, UTC) and retention, on a schedule with an injectable clock."""
+"""Downsampling (raw -> 15 s, raw -> 1 minute and raw -> 5 minute -> 1 hour -> 1 day, UTC) and retention, on a schedule with an injectable clock."""
 
 from __future__ import annotations
 
@@ -14,16 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hub.recorder.backends.base import TIER_SECONDS, Batch, HistoryBackend, Partial, Sample, TierRow
+from hub.recorder.backends.base import RAW_TIERS, TIER_SECONDS, Batch, HistoryBackend, Partial, Sample, TierRow
 
 if TYPE_CHECKING:
     from hub.tenancy.plans import Plan
 
 _LOGGER = logging.getLogger(__name__)
-RETENTION_KEYS = ("raw", "minute", "five_minute", "hour", "day")
+RETENTION_KEYS = ("raw", "fifteen_second", "minute", "five_minute", "hour", "day")
+AS_RAW = ("fifteen_second", "minute")  # kept as long as raw points unless a plan says otherwise (see RetentionPlan)
 DEFAULT_RETENTION = {
     "raw": 7 * 86400.0,
-    "minute": 7 * 86400.0,  # as long as raw unless a plan says otherwise (see RetentionPlan)
+    "fifteen_second": 7 * 86400.0,
+    "minute": 7 * 86400.0,
     "five_minute": 30 * 86400.0,
     "hour": 365 * 86400.0,
     "day": 5 * 365 * 86400.0,
@@ -47,10 +49,10 @@ class RetentionPlan:
 
     def __post_init__(self) -> None:
         # A plan written before the day tier existed keeps days as long as the defaults do; one
-        # written before the minute tier (and a home's plan, which has none) keeps minutes as
-        # long as raw points: charts read them wherever raw points would answer.
-        minute = self.default.get("raw", DEFAULT_RETENTION["minute"])
-        self.default = {**DEFAULT_RETENTION, "minute": minute, **self.default}
+        # written before the 15-second or minute tier (and a home's plan, which has neither)
+        # keeps them as long as raw points: charts read them wherever raw points would answer.
+        raw = self.default.get("raw", DEFAULT_RETENTION["raw"])
+        self.default = {**DEFAULT_RETENTION, **dict.fromkeys(AS_RAW, raw), **self.default}
 
     def for_entity(self, entity_id: str, tier: str) -> float:
         """Return how long tier keeps entity_id's data."""
@@ -208,12 +210,13 @@ def combine(entity_id: str, rows: list[TierRow], width: float, fine: float = TIE
 
 
 class Downsampler:
-    """Fill the minute and 5-minute tiers from raw data, the hour and day tiers from those, and purge each tier.
+    """Fill the 15-second, minute and 5-minute tiers from raw data, the hour and day tiers from the 5-minute one, and purge each tier.
 
     Progress (the watermarks) is kept in a small JSON file so a restart resumes; data that
-    arrives late (backfill, a replayed spool) marks its buckets to be recomputed. Both raw tiers
-    come from one read of the raw points, each aggregated on its own (a 5-minute row is not the
-    sum of its minutes: a value holds to the end of its bucket, whatever the minutes after it).
+    arrives late (backfill, a replayed spool) marks its buckets to be recomputed. The tiers of
+    raw points (RAW_TIERS) come from one read of them, each aggregated on its own (a 5-minute row
+    is not the sum of its minutes: a value holds to the end of its bucket, whatever the minutes
+    after it).
     """
 
     def __init__(
@@ -229,20 +232,20 @@ class Downsampler:
         self.clock = clock
         state = self._load()
         start = _floor(clock(), TIER_SECONDS["hour"])
+        # 15-second rows and minutes start as far back as raw points are kept when the store is
+        # older than their tier: the first run after an upgrade builds them for the raw history
+        # there is. A new store starts them now, as the other tiers (it has no raw points to read,
+        # and points backfilled into it mark their buckets dirty like any late data).
+        kept_raw = start - min(plan.default["raw"], DEFAULT_RETENTION["raw"]) // 3600 * 3600
         self.watermarks: dict[str, float] = {
-            # Minutes start as far back as raw points are kept when the store is older than the
-            # minute tier: the first run after an upgrade builds them for the raw history there
-            # is. A new store starts them now, as the other tiers (it has no raw points to read,
-            # and points backfilled into it mark their buckets dirty like any late data).
-            "minute": state.get("minute", start - min(plan.default["raw"], DEFAULT_RETENTION["raw"]) // 3600 * 3600
-                                if state else start),
+            **{tier: state.get(tier, kept_raw if state else start) for tier in AS_RAW},
             "five_minute": state.get("five_minute", start),
             "hour": state.get("hour", start),
             # Days start as far back as hours are kept: the first run builds them from the hour tier.
             "day": state.get("day", _floor(start - min(plan.default["hour"], DEFAULT_RETENTION["hour"]), TIER_SECONDS["day"])),
         }
         self.dirty: float | None = state.get("dirty")
-        # Where the running downsample() started, per tier: the minute tier's first run after an
+        # Where the running downsample() started, per tier: a new tier's first run after an
         # upgrade goes back days, which must not make charts read raw points for the other tiers.
         self._recomputing: dict[str, float] = {}
         # Where the running downsample() reads raw points up to: a point stored before it while
@@ -261,7 +264,7 @@ class Downsampler:
         return self.tier_until("hour")
 
     def tier_until(self, tier: str) -> float:
-        """Return up to when a tier ("minute", "five_minute", "hour", "day") holds every point stored so far."""
+        """Return up to when a tier (a TIERS name) holds every point stored so far."""
         until = self.watermarks[tier]
         for pending in (self.dirty, self._recomputing.get(tier)):
             if pending is not None:
@@ -287,7 +290,7 @@ class Downsampler:
     def note_stored(self, batch: Batch) -> None:
         """Mark buckets to recompute when a stored batch holds points older than the watermark."""
         oldest = batch.min_ts()
-        read = max(self.watermarks["minute"], self.watermarks["five_minute"], self._reading_until or -math.inf)
+        read = max(*(self.watermarks[tier] for tier in RAW_TIERS), self._reading_until or -math.inf)
         if oldest is not None and oldest < read:
             if self.dirty is not None and self.dirty <= oldest:
                 return
@@ -308,16 +311,15 @@ class Downsampler:
         async with self._lock:
             width5 = TIER_SECONDS["five_minute"]
             end5 = _floor(self.clock(), width5)
-            start5, start1 = self.watermarks["five_minute"], self.watermarks["minute"]
+            starts = {tier: self.watermarks[tier] for tier in RAW_TIERS}
             taken = self.dirty
             if taken is not None:
-                start5 = min(start5, _floor(taken, width5))
-                start1 = min(start1, _floor(taken, width5))
+                starts = {tier: min(since, _floor(taken, width5)) for tier, since in starts.items()}
                 self.dirty = None
-            self._recomputing = {"minute": start1, "five_minute": start5, "hour": start5, "day": start5}
+            self._recomputing = {**starts, "hour": starts["five_minute"], "day": starts["five_minute"]}
             self._reading_until = end5
             try:
-                return await self._downsample(start1, start5, end5)
+                return await self._downsample(starts, end5)
             except BaseException:
                 if taken is not None:
                     self.dirty = taken if self.dirty is None else min(self.dirty, taken)
@@ -326,10 +328,10 @@ class Downsampler:
                 self._recomputing = {}
                 self._reading_until = None
 
-    async def _from_raw(self, start1: float, start5: float, end: float) -> int:
-        """Write the minute rows from start1 and the 5-minute rows from start5 up to end, from raw points."""
+    async def _from_raw(self, starts: Mapping[str, float], end: float) -> int:
+        """Write each raw tier's rows from its start (starts: per RAW_TIERS name) up to end, from raw points."""
         written = 0
-        chunk = _floor(min(start1, start5), TIER_SECONDS["five_minute"])
+        chunk = _floor(min(starts.values()), TIER_SECONDS["five_minute"])
         while chunk < end:
             chunk_end = min(chunk + CHUNK, end)
             # A few entities at a time: every point of every entity read at once was a burst of
@@ -345,7 +347,7 @@ class Downsampler:
                 previous = await self.backend.last_values(chunk, list(samples)) if samples else {}
                 # A worker thread: a group's points at 5,000 readings/s are a few hundred ms of
                 # arithmetic, which the event loop then only shares instead of waiting for.
-                tiers = await asyncio.to_thread(_aggregate_tiers, samples, previous, start1, start5)
+                tiers = await asyncio.to_thread(_aggregate_tiers, samples, previous, starts)
                 del samples
                 for tier, rows in tiers.items():
                     if rows:
@@ -354,11 +356,12 @@ class Downsampler:
             chunk = chunk_end
         return written
 
-    async def _downsample(self, start1: float, start5: float, end5: float) -> int:
+    async def _downsample(self, starts: Mapping[str, float], end5: float) -> int:
         width_h = TIER_SECONDS["hour"]
-        written = await self._from_raw(start1, start5, end5)
-        self.watermarks["minute"] = max(end5, self.watermarks["minute"])
-        self.watermarks["five_minute"] = max(end5, self.watermarks["five_minute"])
+        start5 = starts["five_minute"]
+        written = await self._from_raw(starts, end5)
+        for tier in RAW_TIERS:
+            self.watermarks[tier] = max(end5, self.watermarks[tier])
         end_h = _floor(self.watermarks["five_minute"], width_h)
         chunk = _floor(min(self.watermarks["hour"], start5), width_h)
         while chunk < end_h:
@@ -408,11 +411,11 @@ class Downsampler:
 
 
 def _aggregate_tiers(
-    samples: Mapping[str, list[Sample]], previous: Mapping[str, float], start1: float, start5: float
+    samples: Mapping[str, list[Sample]], previous: Mapping[str, float], starts: Mapping[str, float]
 ) -> dict[str, list[TierRow]]:
-    """Return the minute rows from start1 on and the 5-minute rows from start5 on of some entities' points."""
-    out: dict[str, list[TierRow]] = {"minute": [], "five_minute": []}
-    for tier, since in (("minute", start1), ("five_minute", start5)):
+    """Return each raw tier's rows from its start on (starts: per RAW_TIERS name) of some entities' points."""
+    out: dict[str, list[TierRow]] = {tier: [] for tier in starts}
+    for tier, since in starts.items():
         width = TIER_SECONDS[tier]
         for entity_id, points in samples.items():
             if points and points[-1].ts >= since:

@@ -39,9 +39,12 @@ def test_widths_are_rounded_up_to_a_few_aligned_sizes() -> None:
 
 
 def test_ranges_older_than_retention_widen_to_what_the_tiers_hold() -> None:
-    coverage = Coverage(raw_from=T + 86400, minute_from=T + 7200, five_from=T + 3600, hour_from=T - 86400)
+    coverage = Coverage(raw_from=T + 86400, fifteen_from=T + 14400, minute_from=T + 7200, five_from=T + 3600,
+                        hour_from=T - 86400)
     assert effective_width(10.0, T + 2 * 86400, coverage) == 10.0
-    assert effective_width(10.0, T + 10800, coverage) == 60.0  # raw points gone, minutes kept
+    assert effective_width(10.0, T + 20000, coverage) == 15.0  # raw points gone, 15-second rows kept
+    assert effective_width(30.0, T + 20000, coverage) == 30.0
+    assert effective_width(10.0, T + 10800, coverage) == 60.0  # 15-second rows gone, minutes kept
     assert effective_width(120.0, T + 10800, coverage) == 120.0
     assert effective_width(10.0, T + 7200 - 60, coverage) == 300.0
     assert effective_width(10.0, T, coverage) == 3600.0
@@ -118,14 +121,14 @@ async def test_the_same_query_gives_the_same_numbers_on_every_backend(
             coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
             assert coverage.hour_until == T + 4 * 3600 and coverage.day_until == T + 2 * 3600  # midnight UTC
             answers[kind] = {}
-            for width in (10.0, 60.0, 120.0, 300.0, 900.0, 3600.0, 7200.0, 86400.0):
+            for width in (10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, 7200.0, 86400.0):
                 found = await query_buckets(backend, ["sensor.power", "sensor.energy", "switch.pump"], T, T + 6 * 3600, width, coverage)
                 answers[kind][width] = (found.source, _numbers(found.series))
         finally:
             await backend.close()
     reference = answers["sqlite"]
     assert {w: source for w, (source, _) in reference.items()} == {
-        10.0: "raw", 60.0: "minute", 120.0: "minute", 300.0: "five_minute", 900.0: "five_minute", 3600.0: "hour", 7200.0: "hour",
+        10.0: "raw", 15.0: "fifteen_second", 30.0: "fifteen_second", 60.0: "minute", 120.0: "minute", 300.0: "five_minute", 900.0: "five_minute", 3600.0: "hour", 7200.0: "hour",
         86400.0: "day",
     }
     assert set(reference[60.0][1]) == {"sensor.power", "sensor.energy"}  # text-only entities have no buckets
@@ -137,8 +140,8 @@ async def test_the_same_query_gives_the_same_numbers_on_every_backend(
 async def test_tiers_and_raw_points_give_the_same_buckets(backend: HistoryBackend, tmp_path: Path) -> None:
     downsampler = await _seed(backend, tmp_path)
     coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
-    assert coverage.minute_until == T + 4 * 3600  # the rest, up to T + 6 h, comes from raw points
-    for width in (60.0, 120.0, 300.0, 1800.0, 3600.0, 10800.0, 86400.0):
+    assert coverage.minute_until == coverage.fifteen_until == T + 4 * 3600  # the rest, up to T + 6 h, comes from raw points
+    for width in (15.0, 30.0, 45.0, 60.0, 120.0, 300.0, 1800.0, 3600.0, 10800.0, 86400.0):
         tiered = await query_buckets(backend, ["sensor.power", "sensor.energy"], T, T + 6 * 3600, width, coverage)
         raw = await query_buckets(backend, ["sensor.power", "sensor.energy"], T, T + 6 * 3600, width)
         assert tiered.source != "raw" and raw.source == "raw"
@@ -187,7 +190,7 @@ async def test_chart_buckets_summed_up_in_the_database_equal_those_computed_from
     # The same through the tiers and the raw tail after them (what history/chart asks for 4 hours
     # and for a day), against every raw point walked without the tiers.
     coverage = coverage_of(RetentionPlan(), downsampler, T + 6 * 3600)
-    for width, tier in ((60.0, "minute"), (120.0, "minute"), (300.0, "five_minute")):
+    for width, tier in ((15.0, "fifteen_second"), (30.0, "fifteen_second"), (60.0, "minute"), (120.0, "minute"), (300.0, "five_minute")):
         summed = await query_buckets(backend, ["sensor.power"], T, T + 6 * 3600, width, coverage, deltas=False)
         walked = await query_buckets(backend, ["sensor.power"], T, T + 6 * 3600, width)
         assert (summed.source, walked.source) == (tier, "raw")

@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hub.api.ws_commands import collect_commands
 from hub.recorder import get_recorder
 from tests.recorder.test_api import FakeConnection, iso, started
@@ -42,7 +44,10 @@ async def test_a_day_of_one_hertz_points_comes_back_as_the_points_asked_for(tmp_
     assert connection.sent[-1][0] == "error" and connection.sent[-1][2][0] == "invalid_end_time"
 
 
-async def test_four_hours_come_from_the_minute_tier_and_equal_the_raw_points(tmp_path: Path, start_hub: Any) -> None:
+@pytest.mark.parametrize(("hours", "width", "tier"), [(4.0, 60, "minute"), (2.4, 30, "fifteen_second"), (1.0, 15, "fifteen_second")])
+async def test_hours_come_from_a_tier_and_equal_the_raw_points(
+    tmp_path: Path, start_hub: Any, hours: float, width: int, tier: str
+) -> None:
     from hub.recorder.buckets import query_buckets
 
     runtime, _headers = await started(tmp_path, start_hub)
@@ -54,20 +59,20 @@ async def test_four_hours_come_from_the_minute_tier_and_equal_the_raw_points(tmp
     points = [(begin + i + (i % 7) / 8, 100 + (i * 37) % 900) for i in range(0, int(now - begin) - 1, 3)]
     await recorder.backfill("sensor.power", points)
     await recorder.flush()
-    await recorder.tiers.downsample()  # minute rows up to the last whole 5 minutes; raw points after
+    await recorder.tiers.downsample()  # tier rows up to the last whole 5 minutes; raw points after
     command = (await collect_commands(hub)).get("history/chart")
     assert command is not None and command.schema is not None
     connection = FakeConnection()
     msg = command.schema({"id": 5, "type": "history/chart", "entity_ids": ["sensor.power"],
-                          "start_time": iso(now - 4 * 3600), "points": 300})
+                          "start_time": iso(now - hours * 3600), "points": 300})
     await command.handler(hub, connection, msg)
     kind, _msg_id, result = connection.sent[-1]
-    assert kind == "result" and (result["bucket"], result["source"]) == (60, "minute")
+    assert kind == "result" and (result["bucket"], result["source"]) == (width, tier)
     power = result["series"]["sensor.power"]
-    assert power["t"] == sorted({ts // 60 * 60 for ts, _ in points if ts >= (now - 4 * 3600) // 60 * 60})
-    # Up to the newest point: the minutes after the tier's watermark come from raw points.
-    assert power["t"][-1] == points[-1][0] // 60 * 60 and recorder.tiers.tier_until("minute") > now - 301
-    raw = await query_buckets(recorder.backend, ["sensor.power"], now - 4 * 3600, result["end"], 60.0)
+    assert power["t"] == sorted({ts // width * width for ts, _ in points if ts >= (now - hours * 3600) // width * width})
+    # Up to the newest point: the buckets after the tier's watermark come from raw points.
+    assert power["t"][-1] == points[-1][0] // width * width and recorder.tiers.tier_until(tier) > now - 301
+    raw = await query_buckets(recorder.backend, ["sensor.power"], now - hours * 3600, result["end"], float(width))
     rows = raw.series["sensor.power"]
     assert power["t"] == [r.start for r in rows] and power["min"] == [r.min for r in rows]
     assert power["max"] == [r.max for r in rows] and power["last"] == [r.last for r in rows]

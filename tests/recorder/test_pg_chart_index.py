@@ -307,7 +307,7 @@ async def test_every_connection_has_planned_the_chart_queries_before_the_first_c
             for conn in (first, second):
                 prepared = {row[0] for row in await conn.fetch("SELECT statement FROM pg_prepared_statements")}
                 assert _CHART_POINTS_SQL in prepared
-                assert {f"FROM history_{tier} " in " ".join(prepared) for tier in ("minute", "five_minute", "hour", "day")} == {True}
+                assert {f"FROM history_{tier} " in " ".join(prepared) for tier in ("fifteen_second", "minute", "five_minute", "hour", "day")} == {True}
         await backend.write(points(NOW - 600, NOW, 60.0))
         found = await backend.aggregate_points(ENTITIES, NOW - 600, NOW, 60.0)
         assert [sum(p.count for p in found[e]) for e in ENTITIES] == [10, 10, 10]

@@ -240,7 +240,32 @@ async def test_an_upgraded_store_gets_minutes_for_the_raw_points_it_keeps(tmp_pa
         assert len(minutes) == 2 * 1440 and minutes[0].start == T0 + DAY
         assert (minutes[0].min, minutes[0].max, minutes[0].count) == (0.0, 1.0, 2)
         assert downsampler.tier_until("minute") == T0 + 3 * DAY
+        quarters = (await backend.read_tier("fifteen_second", ["sensor.p"], T0, T0 + 3 * DAY))["sensor.p"]
+        assert len(quarters) == 2 * 2880 and quarters[0].start == T0 + DAY and quarters[0].count == 1  # a point each
+        assert downsampler.tier_until("fifteen_second") == T0 + 3 * DAY
         assert not await backend.read_tier("five_minute", None, T0, T0 + 3 * DAY)  # the other tiers were complete
+    finally:
+        await backend.close()
+
+
+async def test_a_store_from_before_the_15_second_tier_builds_only_that_tier_back(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "history.db")
+    await backend.open()
+    try:
+        end = T0 + 3 * DAY
+        state = tmp_path / "tiers.json"
+        state.write_text(f'{{"minute": {end}, "five_minute": {end}, "hour": {end}, "day": {end}}}')
+        points = [Point("sensor.p", T0 + DAY + 4 * k + 1, float(k % 13), None) for k in range(int(DAY) // 4)]
+        await backend.write(Batch(points))
+        downsampler = Downsampler(backend, RetentionPlan(), state, FakeClock(end + 5))
+        # Charts read the minute tier meanwhile; only 15-second buckets come from raw points.
+        assert downsampler.tier_until("fifteen_second") <= T0 + DAY and downsampler.tier_until("minute") == end
+        await downsampler.downsample()
+        quarters = (await backend.read_tier("fifteen_second", ["sensor.p"], T0, end))["sensor.p"]
+        wanted = aggregate("sensor.p", [Sample(p.ts, p.value, None) for p in points], None, 15.0)
+        assert len(quarters) == int(DAY) // 15 and _close({"p": quarters}, {"p": wanted})
+        assert not await backend.read_tier("minute", None, T0, end)  # complete before: not rewritten
+        assert downsampler.tier_until("fifteen_second") == end
     finally:
         await backend.close()
 

@@ -274,15 +274,18 @@ async def test_influxdb_keeps_a_year_of_day_rows_in_a_few_shard_groups(influx_ho
 @pytest.mark.services
 async def test_influxdb_keeps_raw_points_in_3_hour_shard_groups_old_databases_too(influx_homes: Any, influxdb_server: Any) -> None:
     # A raw query costs influxd a copy of the cached points of every group it touches: in a week's
-    # groups, the newest minutes of a chart copied all the week's points of each sensor.
+    # groups, the newest minutes of a chart copied all the week's points of each sensor. Charts of
+    # an hour or two read the 15-second tier up to the newest minutes: its groups are as short.
     now = float(int(__import__("time").time())) // 10800 * 10800
     single = await influx_homes(DEFAULT_SCOPE, None)
     free = await influx_homes(FLAT, "free")
     for backend in (single, free):
         await backend.write(Batch([Point("sensor.power", now - 9 * 3600 + 180 * i, float(i), None) for i in range(180)]))
+        await backend.write_tier("fifteen_second", [TierRow("sensor.power", now - 9 * 3600 + 180 * i, 1.0, 1.0, 1.0, 1.0, 0.0, 1)
+                                                    for i in range(180)])
     (listing,) = await single._query("SHOW SHARD GROUPS")
     groups = [dict(zip(listing["columns"], row, strict=True)) for row in listing["values"]]
-    for policy in ("raw", "free_raw"):
+    for policy in ("raw", "free_raw", "fifteen_second", "free_fifteen_second"):
         mine = [g for g in groups if g["database"] == single.database and g["retention_policy"] == policy]
         assert len(mine) == 3, policy
         assert all((int(g["end_time"][11:13]) - int(g["start_time"][11:13])) % 24 == 3 for g in mine)  # 3 hours each
@@ -302,6 +305,8 @@ async def test_influxdb_keeps_raw_points_in_3_hour_shard_groups_old_databases_to
         (item,) = await old._query(f'SHOW RETENTION POLICIES ON "{database}"')
         policies = {row[0]: dict(zip(item["columns"], row, strict=True)) for row in item["values"]}
         assert policies["raw"]["shardGroupDuration"] == "3h0m0s" and policies["raw"]["default"] is True
+        # The 15-second tier's policy, which that version did not have, is made, kept as long as raw.
+        assert (policies["fifteen_second"]["duration"], policies["fifteen_second"]["shardGroupDuration"]) == ("168h0m0s", "3h0m0s")
         assert [s.value for s in (await old.read_states(None, 0, now + 1))["sensor.power"]] == [7.0]
         await old.retention_hint({"raw": 7200})  # raw kept two hours: groups no longer than that
         (item,) = await old._query(f'SHOW RETENTION POLICIES ON "{database}"')

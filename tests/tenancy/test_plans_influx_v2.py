@@ -141,8 +141,9 @@ async def test_queries_name_the_home_and_deletes_touch_only_its_points(api: Mock
     assert ('(r.tenant == "default" and r.home == "default") or (not exists r.tenant and not exists r.home)'
             in flux[1])
     deletes = [body for method, path, body in api.requests if path.startswith("/api/v2/delete")]
-    # The minute tier is kept as long as raw points: it goes the same way.
+    # The 15-second and minute tiers are kept as long as raw points: they go the same way.
     assert [d["predicate"] for d in deletes] == ['_measurement="state" AND tenant="acme" AND home="flat"',
+                                                 '_measurement="fifteen_second" AND tenant="acme" AND home="flat"',
                                                  '_measurement="minute" AND tenant="acme" AND home="flat"']
     stop = deletes[0]["stop"]
     assert stop.startswith(time.strftime("%Y-%m-%d", time.gmtime(now - 90 * 86400)))

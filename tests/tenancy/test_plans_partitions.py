@@ -357,3 +357,29 @@ async def test_a_single_home_keeps_purge_keep_days_exactly_and_drops_whole_days(
     assert len(found) == 7 * 4 - 1
     # Only the first reading of the day the cutoff falls in went by row; the older days went whole.
     assert await deleted(pg_url) == ["history_raw_single_20250609"]
+
+
+async def test_a_database_from_before_the_15_second_tier_gets_it_at_the_next_start(
+    homes: Any, app_url: str, pg_url: str
+) -> None:
+    clock = Clock(NOW)
+    flat = await homes(FLAT, "free", clock)
+    await flat.close()
+    owner = await asyncpg.connect(app_url.replace("+asyncpg", ""))  # the tables' owner
+    try:
+        await owner.execute("DROP TABLE history_fifteen_second")  # as a hub from before the tier left it
+    finally:
+        await owner.close()
+    flat, shop = await homes(FLAT, "free", clock), await homes(SHOP, "free", clock)
+    await flat.write_tier("fifteen_second", [TierRow("sensor.power", NOW + 15, 2.0, 1.0, 3.0, 3.0, 0.0, 4)])
+    rows = (await flat.read_tier("fifteen_second", None, NOW, NOW + 60))["sensor.power"]
+    assert [(r.start, r.mean, r.count) for r in rows] == [(NOW + 15, 2.0, 4)]
+    assert await shop.read_tier("fifteen_second", None, NOW, NOW + 60) == {}  # another home's rows
+    assert "history_fifteen_second_p_free" in await partitions(pg_url, "history_fifteen_second")
+    conn = await superuser(pg_url)
+    try:
+        secured = await conn.fetch("SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
+                                   "WHERE c.relname LIKE 'history_fifteen_second%' AND c.relkind IN ('p', 'r')")
+        assert len(secured) >= 3 and all(r[1] and r[2] for r in secured), secured  # parent, plan, time partitions
+    finally:
+        await conn.close()

@@ -13,8 +13,9 @@ import orjson
 
 from hub.exceptions import HubError
 
-TIERS = ("minute", "five_minute", "hour", "day")
-TIER_SECONDS = {"minute": 60, "five_minute": 300, "hour": 3600, "day": 86400}
+TIERS = ("fifteen_second", "minute", "five_minute", "hour", "day")
+TIER_SECONDS = {"fifteen_second": 15, "minute": 60, "five_minute": 300, "hour": 3600, "day": 86400}
+RAW_TIERS = ("fifteen_second", "minute", "five_minute")  # aggregated from raw points, each on its own
 
 
 class BackendError(HubError):
@@ -271,7 +272,7 @@ class HistoryBackend(ABC):
         """Delete rows of tier ("raw" or a TIERS name) older than before.
 
         Args:
-            tier: "raw", "minute", "five_minute", "hour" or "day".
+            tier: "raw", "fifteen_second", "minute", "five_minute", "hour" or "day".
             before: epoch seconds; rows with ts (or bucket start) < before go.
             only: limit to these entities (a per-entity retention override).
             exclude: keep these entities (they have their own override).

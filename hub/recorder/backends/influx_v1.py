@@ -1,7 +1,7 @@
 """InfluxDB 1.x history over its HTTP API: line protocol to /write, InfluxQL to /query (answers in MessagePack).
 
 Layout: measurement `state` (tag entity_id; field `value` for numbers, `state` for text),
-`attributes` (field `json`), and the tiers `minute`, `five_minute`, `hour` and `day` (fields
+`attributes` (field `json`), and the tiers `fifteen_second`, `minute`, `five_minute`, `hour` and `day` (fields
 mean, min, max, last, delta, count). Each lives in a retention policy of its own name (`raw`
 for the first two), so InfluxDB expires data itself once the recorder has set their durations; the hub
 downsamples (it computes the time-weighted mean and reset-aware counter deltas, which
@@ -77,7 +77,7 @@ CHART_READS = 2
 def _shards(tier: str, seconds: float = math.inf) -> str:
     """Return the SHARD DURATION clause of a tier's retention policy kept `seconds` ("" for InfluxDB's own)."""
     # A shard group may not be longer than its policy's duration (at least an hour).
-    if tier == "raw":
+    if tier in ("raw", "fifteen_second"):  # a chart of hours reads either, up to the newest minutes
         return f" SHARD DURATION {max(int(min(seconds, RAW_SHARDS)), 3600)}s"
     if tier == "day":
         return f" SHARD DURATION {max(int(min(seconds / 10, DAY_SHARDS)), 3600)}s"

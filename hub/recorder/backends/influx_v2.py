@@ -1,7 +1,7 @@
 """InfluxDB 2.x / 3.x / Cloud history through influxdb-client: async writes, Flux queries.
 
-Same layout as the 1.x backend (measurements state, attributes, minute, five_minute, hour, day; tag
-entity_id), all in one bucket whose retention the user sets on the bucket; per-entity
+Same layout as the 1.x backend (measurements state, attributes, fifteen_second, minute, five_minute, hour,
+day; tag entity_id), all in one bucket whose retention the user sets on the bucket; per-entity
 overrides are applied with the delete API. Points are identified by measurement, tags and
 timestamp, so a replayed batch overwrites itself.
 

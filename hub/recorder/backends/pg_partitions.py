@@ -19,7 +19,7 @@ backfill older than retention) lands in the plan's default partition, which `str
 Row-level security is enabled, forced and given the home policy on every partition as on the
 parent: a query that names a partition directly still sees its own home's rows only.
 
-Widths: raw points and minute rows by `recorder: partition` (a day, or a week); 5-minute and hour rows by week,
+Widths: raw points, 15-second and minute rows by `recorder: partition` (a day, or a week); 5-minute and hour rows by week,
 day rows by four weeks. A partition goes once its end is past the retention, so a plan keeps up
 to one width longer than its retention.
 
@@ -52,6 +52,7 @@ SINGLE = ""  # the plan key of a home without a plan
 # table: (time column, retention key); widths per table are in widths().
 TABLES = {
     "history_raw": ("ts", "raw"),
+    "history_fifteen_second": ("start", "fifteen_second"),
     "history_minute": ("start", "minute"),
     "history_five_minute": ("start", "five_minute"),
     "history_hour": ("start", "hour"),
@@ -59,7 +60,9 @@ TABLES = {
 }
 RETENTION_KEYS = tuple(key for _column, key in TABLES.values())
 TIER_WIDTHS = {"history_five_minute": WEEK, "history_hour": WEEK, "history_day": 4 * WEEK}
-TIER_TABLES = ("history_minute", *TIER_WIDTHS)  # minute rows are kept as long as raw points: partitioned alike
+# 15-second and minute rows are kept as long as raw points (unless a plan says otherwise): partitioned alike.
+AS_RAW = ("history_fifteen_second", "history_minute")
+TIER_TABLES = (*AS_RAW, *TIER_WIDTHS)
 AHEAD = 2  # partitions made ahead of now, besides the current one
 _HOME = "tenant_id text NOT NULL DEFAULT 'default', home_id text NOT NULL DEFAULT 'default'"
 _PLAN = "plan text NOT NULL DEFAULT ''"
@@ -87,7 +90,7 @@ _QUOTED = re.compile(r"'([^']*)'")
 
 def widths(raw_width: int) -> dict[str, int]:
     """Return each partitioned table's partition width in seconds."""
-    return {"history_raw": raw_width, "history_minute": raw_width, **TIER_WIDTHS}
+    return {"history_raw": raw_width, **dict.fromkeys(AS_RAW, raw_width), **TIER_WIDTHS}
 
 
 def _ident(name: str) -> str:

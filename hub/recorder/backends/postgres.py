@@ -62,14 +62,15 @@ SCHEMA = [
 HOME_TABLES = ("history_entities", "history_attribute_sets", "history_attributes", *layout.TABLES)
 HOME_POLICY = layout.HOME_POLICY
 _SET_SCOPE = "SELECT set_config('app.tenant_id', $1, true), set_config('app.home_id', $2, true)"
-# Retention per key ("raw", "five_minute", "hour", "day") in seconds; None or inf: kept for ever.
+# Retention per key ("raw", "fifteen_second", "minute", "five_minute", "hour", "day") in seconds; None or inf: kept for ever.
 Retentions = Mapping[str, float | None]
 
 
-def _minute_as_raw(kept: dict[str, float]) -> dict[str, float]:
-    """A plan that names no minute retention keeps minute rows as long as raw points (hub.recorder.tiers)."""
-    if "minute" not in kept and "raw" in kept:
-        kept["minute"] = kept["raw"]
+def _fine_as_raw(kept: dict[str, float]) -> dict[str, float]:
+    """A plan that names no 15-second or minute retention keeps those rows as long as raw points (hub.recorder.tiers)."""
+    if "raw" in kept:
+        for tier in ("fifteen_second", "minute"):
+            kept.setdefault(tier, kept["raw"])
     return kept
 
 
@@ -208,7 +209,7 @@ class PostgresBackend(HistoryBackend):
         self.widths = layout.widths(self.width)
         self.pool_size = pool_size
         self.retentions: dict[str, dict[str, float]] = {
-            name: _minute_as_raw({key: math.inf if kept is None else float(kept) for key, kept in kept_by_key.items()})
+            name: _fine_as_raw({key: math.inf if kept is None else float(kept) for key, kept in kept_by_key.items()})
             for name, kept_by_key in (retentions or {}).items()
         }
         if plan is not None and self.retentions and layout.SINGLE not in self.retentions:
