@@ -93,7 +93,7 @@ async def one_run(path: Path, points_per_read: int) -> dict:
 
     backend.read_states = counted  # type: ignore[method-assign]
     state = path.parent / "tiers.json"
-    state.write_text(json.dumps({"minute": T0, "five_minute": T0, "hour": T0}))
+    state.write_text(json.dumps({"fifteen_second": T0, "minute": T0, "five_minute": T0, "hour": T0}))
     downsampler = tiers.Downsampler(backend, tiers.RetentionPlan(), state, lambda: T0 + SECONDS + 5)
     await backend.entities_between(T0, T0 + SECONDS)  # the reader's connection opened before the start
     start_arenas, start_rss = arenas()["current"], rss_mb()

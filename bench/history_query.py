@@ -1,22 +1,23 @@
 """Chart query benchmark: decimated history (history/chart) of 10 entities, 1 hour to 1 year, cold and warm.
 
-Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--before no-minute|walked|page|previous|none]
+Run: .venv/bin/python bench/history_query.py [--rate 5] [--points 300] [--db PATH] [--before no-fifteen|no-minute|walked|page|previous|none]
      .venv/bin/python bench/history_query.py --backend postgresql --rate 1 --raw-days 1 [--explain] [--before previous|unplanned|per-row-policy]
      .venv/bin/python bench/history_query.py --backend influxdb --rate 1 --raw-days 1
 
 Seeds (or reuses, with --db, SQLite only) a history of 10 power sensors as a year of the default
 plan leaves it: the day tier for 5 years, the hour tier for 365 days, the 5-minute tier for 30 days, raw points every
-`--rate` seconds and the minute tier for the last `--raw-days` (7) days. PostgreSQL and InfluxDB run as throwaway
-servers (tests/servers.py). Then, for each range (1 h, 2.5 h: the longest that 300 points still
-read from raw points, in 30 s buckets; 4 h, 1 d, 7 d, 30 d, 365 d ending now), prints the latency
+`--rate` seconds and the 15-second and minute tiers for the last `--raw-days` (7) days. PostgreSQL and InfluxDB run as
+throwaway servers (tests/servers.py). Then, for each range (1 h and 2.5 h: 15 s and 30 s buckets for 300 points,
+from the 15-second tier; 4 h, 1 d, 7 d, 30 d, 365 d ending now), prints the latency
 of the command's whole answer (read, bucket, JSON) with a chart's `points`: "after" as
 history/chart answers (the coarsest tier dividing the width, raw points summed up per bucket in
 the database where the backend can for the newest minutes), "before" one of: each backend's raw
 buckets as they were read before (--before previous: PostgreSQL's windowed GROUP BY, InfluxDB's
 Samples), PostgreSQL on connections that plan nothing ahead (--before unplanned), PostgreSQL on a second
 database seeded alike whose home policy reads the home's settings on every row (--before per-row-policy), the same command
-without the minute tier (--before no-minute: raw points for every width under 5 minutes, as
-before the tier existed), every raw point read and bucketed in Python (walked, as history/chart
+without the 15-second tier (--before no-fifteen, the default: raw points for every width under a minute, as before
+that tier existed) or without it and the minute tier (--before no-minute: raw points for every width under 5
+minutes), every raw point read and bucketed in Python (walked, as history/chart
 did before the sums moved to the backends), what the History page asked for before that (page,
 every change through history_during_period); interleaved in one run: cold is the median of
 three first queries of that range on freshly opened backends, before and after taking turns to go
@@ -88,10 +89,11 @@ async def seed(backend: HistoryBackend, now: float, rate: float, raw_days: float
     for day in range(30, 0, -1):
         a = five_end - day * DAY
         await backend.write_tier("five_minute", _tier_rows("five_minute", 300, a, min(a + DAY, five_end)))
-    minute_end = now // 60 * 60
-    for day in range(math.ceil(raw_days), 0, -1):
-        a = max(minute_end - day * DAY, minute_end - raw_days * DAY)
-        await backend.write_tier("minute", _tier_rows("minute", 60, a, min(a + DAY, minute_end)))
+    for tier, width in (("fifteen_second", 15), ("minute", 60)):
+        tier_end = now // width * width
+        for day in range(math.ceil(raw_days), 0, -1):
+            a = max(tier_end - day * DAY, tier_end - raw_days * DAY)
+            await backend.write_tier(tier, _tier_rows(tier, width, a, min(a + DAY, tier_end)))
     ts, end = now - raw_days * DAY, now
     while ts < end:
         chunk_end = min(ts + 3 * 3600, end)
@@ -105,7 +107,7 @@ async def seed(backend: HistoryBackend, now: float, rate: float, raw_days: float
     if backend.name == "postgresql":
         # A database in use has been through autovacuum (statistics, the visibility map that
         # index-only scans need); a freshly seeded one has not. The tables' owner may vacuum them.
-        tables = "history_raw, history_minute, history_five_minute, history_hour, history_day"
+        tables = "history_raw, history_fifteen_second, history_minute, history_five_minute, history_hour, history_day"
         await backend._call_writing(lambda conn: conn.execute(f"VACUUM ANALYZE {tables}"))  # type: ignore[attr-defined]  # noqa: SLF001
     await backend.close()
     print(f"seeded {backend.name} in {time.perf_counter() - began:.1f} s")
@@ -157,7 +159,7 @@ async def explain(backend: HistoryBackend, coverage: Coverage, span: float, now:
 
     assert isinstance(backend, postgres.PostgresBackend)
     start, width = now - span, width_for(now - span, now, points)
-    raw_start = start // width * width if width < 60 else coverage.minute_until
+    raw_start = start // width * width if width < 15 else coverage.minute_until
     raw_end = -(-now // width) * width
     ids = [backend._ids[e] for e in ENTITIES]  # noqa: SLF001 - a benchmark looks inside
     stamps = (datetime.fromtimestamp(raw_start, UTC), datetime.fromtimestamp(raw_end, UTC))
@@ -331,9 +333,11 @@ async def main() -> None:
     parser.add_argument("--ranges", default=",".join(RANGES), help=f"comma-separated ranges of {', '.join(RANGES)}")
     parser.add_argument("--cold-repeats", type=int, default=3, help="cold queries per range (fresh backends each)")
     parser.add_argument("--db", type=Path, help="reuse (or create) this seeded SQLite database")
-    parser.add_argument("--before", choices=("no-minute", "walked", "page", "heap", "previous", "unplanned", "per-row-policy", "none"),
-                        default="no-minute",
-                        help="what to time beside history/chart: the same without the minute tier (no-minute), "
+    parser.add_argument("--before", choices=("no-fifteen", "no-minute", "walked", "page", "heap", "previous", "unplanned",
+                                             "per-row-policy", "none"),
+                        default="no-fifteen",
+                        help="what to time beside history/chart: the same without the 15-second tier (no-fifteen), "
+                             "without it and the minute tier (no-minute), "
                              "every raw point bucketed in Python (walked), the History page's old query (page), "
                              "PostgreSQL without index-only scans (heap: each raw point read from its table, as "
                              "before history_raw_chart), each backend's raw buckets as before they were read as arrays "
@@ -363,12 +367,15 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
         twin = servers.twin()
         await seed(servers.backend(path, url=twin), now, args.rate, args.raw_days)
         await per_row_policies(twin)
-    coverage = Coverage(raw_from=now - 7 * DAY, minute_from=now - 7 * DAY, five_from=now - 30 * DAY,
-                        hour_from=now - 365 * DAY, minute_until=now // 300 * 300, five_until=now // 300 * 300,
-                        hour_until=now // 3600 * 3600, day_until=now // DAY * DAY)
-    # What history/chart had before the minute tier: none (raw points answer every width under 5 minutes).
-    no_minute = dataclasses.replace(coverage, minute_from=-math.inf, minute_until=-math.inf)
-    plan = RetentionPlan({"raw": 7 * DAY, "minute": 7 * DAY, "five_minute": 30 * DAY, "hour": 365 * DAY, "day": 5 * 365 * DAY})
+    coverage = Coverage(raw_from=now - 7 * DAY, fifteen_from=now - 7 * DAY, minute_from=now - 7 * DAY, five_from=now - 30 * DAY,
+                        hour_from=now - 365 * DAY, fifteen_until=now // 300 * 300, minute_until=now // 300 * 300,
+                        five_until=now // 300 * 300, hour_until=now // 3600 * 3600, day_until=now // DAY * DAY)
+    # What history/chart had before the 15-second tier (and before the minute tier): raw points
+    # answer every width under a minute (under 5 minutes).
+    no_fifteen = dataclasses.replace(coverage, fifteen_from=-math.inf, fifteen_until=-math.inf)
+    no_minute = dataclasses.replace(no_fifteen, minute_from=-math.inf, minute_until=-math.inf)
+    plan = RetentionPlan({"raw": 7 * DAY, "fifteen_second": 7 * DAY, "minute": 7 * DAY, "five_minute": 30 * DAY,
+                          "hour": 365 * DAY, "day": 5 * 365 * DAY})
 
     heap = args.before == "heap"
 
@@ -383,8 +390,9 @@ async def run(args: argparse.Namespace, servers: Servers, path: Path) -> None:
     async def before(backend: HistoryBackend, span: float) -> tuple[float, int]:
         if args.before in ("previous", "unplanned", "per-row-policy"):
             return await timed(backend, coverage, span, now, args.points)
-        if args.before in ("no-minute", "heap"):
-            return await timed(backend, coverage if heap else no_minute, span, now, args.points)
+        if args.before in ("no-fifteen", "no-minute", "heap"):
+            without = {"no-fifteen": no_fifteen, "no-minute": no_minute}.get(args.before, coverage)
+            return await timed(backend, without, span, now, args.points)
         if args.before == "walked":
             return await timed_walked(backend, coverage, span, now, args.points)
         if args.before == "page":
