@@ -60,10 +60,10 @@ sys.path.insert(0, str(BENCH))
 
 import mqtt_ingest  # noqa: E402
 from _child_token import child_token, with_token  # noqa: E402
+from _rss import cpu_seconds, rss_mb  # noqa: E402
 
 from tests.servers import free_port, launch_mosquitto  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "bench password 123"
 HISTORY_ENTITIES = [f"sensor.meter_{i}_power" for i in range(10)]
 KINDS = ("hub", "ha")
@@ -75,21 +75,9 @@ def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message} (load {os.getloadavg()[0]:.1f})", flush=True)
 
 
-def cpu_of(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime, all threads
-
-
 def core_wait_of(pid: int) -> float:
     """Seconds the process's main thread (the system's event loop) was runnable but waited for a core."""
     return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[1]) / 1e9
-
-
-def rss_of(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 
@@ -493,7 +481,7 @@ async def guarded(scenario: str, kind: str, work: Any, timeout: float) -> dict:
 
 async def one_rate(system: System, port: int, rate: int, seconds: float, sensors: int) -> dict:
     ws = await Subscriber.start(system)
-    cpu, waited, began = cpu_of(system.pid), core_wait_of(system.pid), time.monotonic()
+    cpu, waited, began = cpu_seconds(system.pid), core_wait_of(system.pid), time.monotonic()
     sent = await mqtt_ingest.run_publisher(port, rate, seconds, 0, sensors, False)
     # Drain: until every reading arrived, or none arrived for a second (bounded).
     deadline = time.monotonic() + max(30.0, seconds * 2)
@@ -504,7 +492,7 @@ async def one_rate(system: System, port: int, rate: int, seconds: float, sensors
             seen, quiet_since = ws.events, time.monotonic()
     backlog = ws.events < sent["sent"] and time.monotonic() >= deadline  # still arriving when the bench stopped waiting
     report = await ws.stop()
-    used = cpu_of(system.pid) - cpu
+    used = cpu_seconds(system.pid) - cpu
     # On a shared machine most of a high percentile is this wait, not the system's own work.
     core_wait = (core_wait_of(system.pid) - waited) / (time.monotonic() - began)
     events = report.get("events", ws.events)
@@ -537,14 +525,14 @@ async def ingest(kind: str, ha_venv: Path | None, rates: list[int], seconds: flo
             if live < sensors:
                 return {"error": f"only {live} of {sensors} sensors appeared", "rows": rows}
             await asyncio.sleep(SETTLE)
-            rss = rss_of(system.pid)
+            rss = rss_mb(system.pid)
             for rate in rates:
                 row = await one_rate(system, mqtt.port, rate, seconds, sensors)
                 rows.append(row)
                 if not keep_going and not row["sustained"] and not row["publisher_limited"] and (row["cut_off"] or row["loss"] >= 0.05):
                     log(f"[{system.name}] stops at {rate:,}/s: {row['loss']:.0%} lost; higher rates not run")
                     break
-            return {"rows": rows, "rss_start_mb": rss, "rss_mb": rss_of(system.pid)}
+            return {"rows": rows, "rss_start_mb": rss, "rss_mb": rss_mb(system.pid)}
 
 
 async def cold_start(kind: str, ha_venv: Path | None, entities: int) -> dict:
@@ -565,9 +553,9 @@ async def cold_start(kind: str, ha_venv: Path | None, entities: int) -> dict:
         async with running(kind, mqtt.port, ha_venv, 180) as (system, began):
             live = await wait_states(system, "sensor.node", entities, True, began + 300)
             elapsed = time.monotonic() - began
-            cpu = cpu_of(system.pid)
+            cpu = cpu_seconds(system.pid)
             await asyncio.sleep(SETTLE)
-            rss = rss_of(system.pid)
+            rss = rss_mb(system.pid)
     result = {"live": live, "entities": entities, "start_s": elapsed, "cpu_s": cpu, "rss_mb": rss}
     log(f"[{NAMES[kind]}] cold start: {live:,}/{entities:,} live after {elapsed:.1f} s ({cpu:.1f} CPU s), RSS {rss:.0f} MB")
     if live < entities:
@@ -584,7 +572,7 @@ async def soak(kind: str, ha_venv: Path | None, rate: int, readings: int, sensor
             if live < sensors:
                 return {"error": f"only {live} of {sensors} sensors appeared"}
             await asyncio.sleep(SETTLE)
-            rss_start = rss_of(system.pid)
+            rss_start = rss_mb(system.pid)
             ws = await Subscriber.start(system)
             sent, samples = 0, []
             segment = max(1, min(readings, rate * 20))  # RSS every 20 s of publishing
@@ -592,7 +580,7 @@ async def soak(kind: str, ha_venv: Path | None, rate: int, readings: int, sensor
                 count = min(segment, readings - sent)
                 done = await mqtt_ingest.run_publisher(mqtt.port, rate, count / rate, 0, sensors, False, count)
                 sent += done["sent"]
-                samples.append((sent, rss_of(system.pid)))
+                samples.append((sent, rss_mb(system.pid)))
                 log(f"[{system.name}] soak at {rate:,}/s: {sent:,}/{readings:,} published, {ws.events:,} received, "
                     f"RSS {samples[-1][1]:.0f} MB")
             deadline = time.monotonic() + 60
@@ -602,7 +590,7 @@ async def soak(kind: str, ha_venv: Path | None, rate: int, readings: int, sensor
                 if ws.events != seen:
                     seen, quiet_since = ws.events, time.monotonic()
             report = await ws.stop()
-            rss = rss_of(system.pid)
+            rss = rss_mb(system.pid)
     events = report.get("events", 0)
     return {"rate": rate, "readings": sent, "events": events, "loss": 1 - events / max(sent, 1),
             "cut_off": report.get("closed_at") is not None, "rss_start_mb": rss_start, "rss_mb": rss, "samples": samples}
