@@ -1,6 +1,6 @@
 """PostgreSQL history laid out by plan, then by time, so that a plan's retention drops partitions.
 
-The raw table and the three tiers are each partitioned by LIST (plan), every plan's partition by
+The raw table and the five tiers are each partitioned by LIST (plan), every plan's partition by
 RANGE of time:
 
     history_raw                      PARTITION BY LIST (plan)
@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from hub.recorder import tiers
 from hub.recorder.backends.base import BackendError
 
 DAY = 86400
@@ -61,7 +62,7 @@ TABLES = {
 RETENTION_KEYS = tuple(key for _column, key in TABLES.values())
 TIER_WIDTHS = {"history_five_minute": WEEK, "history_hour": WEEK, "history_day": 4 * WEEK}
 # 15-second and minute rows are kept as long as raw points (unless a plan says otherwise): partitioned alike.
-AS_RAW = ("history_fifteen_second", "history_minute")
+AS_RAW = tuple(f"history_{tier}" for tier in tiers.AS_RAW)
 TIER_TABLES = (*AS_RAW, *TIER_WIDTHS)
 AHEAD = 2  # partitions made ahead of now, besides the current one
 _HOME = "tenant_id text NOT NULL DEFAULT 'default', home_id text NOT NULL DEFAULT 'default'"

@@ -33,6 +33,7 @@ from hub.logfilter import one_line_warnings
 from hub.recorder.backends import pg_partitions as layout
 from hub.recorder.backends.base import TIERS, BackendError, Batch, HistoryBackend, Partial, Sample, TierRow, as_error
 from hub.recorder.backends.pg_pool import DEFAULT_POOL_SIZE, POOLS, PoolRegistry, SharedPool
+from hub.recorder.tiers import AS_RAW
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,7 +70,7 @@ Retentions = Mapping[str, float | None]
 def _fine_as_raw(kept: dict[str, float]) -> dict[str, float]:
     """A plan that names no 15-second or minute retention keeps those rows as long as raw points (hub.recorder.tiers)."""
     if "raw" in kept:
-        for tier in ("fifteen_second", "minute"):
+        for tier in AS_RAW:
             kept.setdefault(tier, kept["raw"])
     return kept
 
