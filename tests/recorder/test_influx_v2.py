@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -54,15 +56,27 @@ RECORDED_TIER = """#datatype,string,long,dateTime:RFC3339,string,string,double,d
 """
 
 
+@contextlib.asynccontextmanager
+async def backend_on(path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[InfluxV2Backend]:
+    """A backend on a stand-in InfluxDB 2 server that answers POSTs to one path with handler."""
+    app = web.Application()
+    app.router.add_post(path, handler)
+    server = TestServer(app)
+    await server.start_server()
+    backend = InfluxV2Backend(str(server.make_url("")), "token", "home", "history")
+    try:
+        yield backend
+    finally:
+        await backend.close()
+        await server.close()
+
+
 class MockInfluxV2:
     """A mock of InfluxDB 2's query endpoint replaying recorded responses; it keeps the Flux it got."""
 
     def __init__(self, responses: list[str]) -> None:
         self.responses = responses
         self.queries: list[dict[str, Any]] = []
-        app = web.Application()
-        app.router.add_post("/api/v2/query", self.query)
-        self.server = TestServer(app)
 
     async def query(self, request: web.Request) -> web.Response:
         self.queries.append({"org": request.query.get("org"), **await request.json()})
@@ -71,13 +85,8 @@ class MockInfluxV2:
 
 async def test_influx_v2_contract_states_query() -> None:
     mock = MockInfluxV2([RECORDED_STATES])
-    await mock.server.start_server()
-    backend = InfluxV2Backend(str(mock.server.make_url("")), "token", "home", "history")
-    try:
+    async with backend_on("/api/v2/query", mock.query) as backend:
         found = await backend.read_states(["sensor.power", "switch.pump"], T0, T0 + 10)
-    finally:
-        await backend.close()
-        await mock.server.close()
     assert found == {
         "sensor.power": [Sample(T0 + 1, 100.5, None), Sample(T0 + 2.5, 101.0, None)],
         "switch.pump": [Sample(T0 + 1.5, None, "on")],
@@ -91,13 +100,8 @@ async def test_influx_v2_contract_states_query() -> None:
 
 async def test_influx_v2_contract_tier_query() -> None:
     mock = MockInfluxV2([RECORDED_TIER])
-    await mock.server.start_server()
-    backend = InfluxV2Backend(str(mock.server.make_url("")), "token", "home", "history")
-    try:
+    async with backend_on("/api/v2/query", mock.query) as backend:
         found = await backend.read_tier("hour", ["sensor.energy"], T0 - 3600, T0)
-    finally:
-        await backend.close()
-        await mock.server.close()
     hour = 1_699_999_200.0
     assert found == {"sensor.energy": [TierRow("sensor.energy", hour, 11.0, 9.5, 12.5, 12.5, 3.0, 6)]}
     assert 'r._measurement == "hour"' in mock.queries[0]["query"]
@@ -115,19 +119,11 @@ async def test_influx_v2_a_query_cut_off_is_a_backend_error() -> None:
         request.transport.close()
         return response
 
-    app = web.Application()
-    app.router.add_post("/api/v2/query", drop)
-    server = TestServer(app)
-    await server.start_server()
-    backend = InfluxV2Backend(str(server.make_url("")), "token", "home", "history")
-    try:
+    async with backend_on("/api/v2/query", drop) as backend:
         with pytest.raises(BackendError):
             await backend.read_states(["sensor.power"], T0, T0 + 10)
         with pytest.raises(BackendError):
             await backend.last_values(T0 + 10)
-    finally:
-        await backend.close()
-        await server.close()
 
 
 async def test_influx_v2_field_type_conflict_is_refused_for_good() -> None:
@@ -140,14 +136,6 @@ async def test_influx_v2_field_type_conflict_is_refused_for_good() -> None:
         await request.read()
         return web.json_response(conflict, status=422)
 
-    app = web.Application()
-    app.router.add_post("/api/v2/write", write)
-    server = TestServer(app)
-    await server.start_server()
-    backend = InfluxV2Backend(str(server.make_url("")), "token", "home", "history")
-    try:
+    async with backend_on("/api/v2/write", write) as backend:
         with pytest.raises(RefusedWrite, match="field type conflict.*refused for good"):
             await backend.write(Batch([Point("sensor.power", T0, 1.5, None)]))
-    finally:
-        await backend.close()
-        await server.close()
